@@ -1,0 +1,141 @@
+# imapd: plain make.  `make`, `make check`, `make demo`, `make install`.
+#
+# Objects go under $(O)/; binaries land where the documentation says
+# (imapd/imapd, tools/<name>).  `make san` builds the same tree with
+# AddressSanitizer and UndefinedBehaviorSanitizer under obj-san/ (binaries
+# there too), which `make check` runs the test suite against as well.
+
+PREFIX	?= /usr/local
+DESTDIR	?=
+SYSCONFDIR ?= $(PREFIX)/etc
+SBINDIR	?= $(PREFIX)/sbin
+MANDIR	?= $(PREFIX)/share/man
+PAMDIR	?= /etc/pam.d
+UNITDIR	?= /lib/systemd/system
+
+CC	?= cc
+CFLAGS	?= -O2 -g
+O	?= obj
+BP	?=
+SAN	?=
+
+WARN	 = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+	   -Wmissing-prototypes -Wpointer-arith -Wformat=2 -Wundef \
+	   -Wno-unused-parameter
+XCFLAGS	 = -std=gnu11 $(WARN) -I. -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 \
+	   -DSYSCONFDIR='"$(SYSCONFDIR)"' -fstack-protector-strong
+ifneq ($(SAN),)
+XCFLAGS	+= -fsanitize=address,undefined -fno-sanitize-recover=all \
+	   -fno-omit-frame-pointer
+XLDFLAGS += -fsanitize=address,undefined
+endif
+LIBS	 = -lssl -lcrypto -lpam -lcdb -lz -lcrypt
+
+PYTHON	?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo python3)
+
+# --- sources, one per line -------------------------------------------------
+
+COMMON	 = common/buf.c \
+	   common/strnum.c \
+	   common/log.c \
+	   common/config.c \
+	   common/privdrop.c \
+	   common/wipe.c
+
+MAILDIR	 =
+
+IMAPD	 = imapd/main.c \
+	   imapd/master.c \
+	   imapd/worker.c \
+	   imapd/front.c \
+	   imapd/back.c \
+	   imapd/tls.c \
+	   imapd/auth.c \
+	   imapd/authmsg.c \
+	   imapd/session.c \
+	   imapd/commands.c \
+	   imapd/capability.c \
+	   imapd/cmd-any.c \
+	   imapd/cmd-login.c \
+	   imapd/cmd-starttls.c \
+	   imapd/cmd-enable.c \
+	   imapd/cmd-namespace.c
+
+USERDB	 = tools/imapd-userdb.c
+
+UNITTESTS = tests/common/test-buf \
+	   tests/common/test-strnum \
+	   tests/common/test-config
+
+# ---------------------------------------------------------------------------
+
+LIBOBJ	 = $(COMMON:%.c=$(O)/%.o) $(MAILDIR:%.c=$(O)/%.o)
+LIBA	 = $(O)/libimapd.a
+PROGS	 = $(BP)imapd/imapd $(BP)tools/imapd-userdb
+TESTBINS = $(UNITTESTS:%=$(O)/%)
+
+all: $(PROGS) $(TESTBINS)
+
+$(O)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(XCFLAGS) -MMD -MP -c -o $@ $<
+
+$(LIBA): $(LIBOBJ)
+	@rm -f $@
+	$(AR) rcs $@ $(LIBOBJ)
+
+$(BP)imapd/imapd: $(IMAPD:%.c=$(O)/%.o) $(LIBA)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BP)tools/imapd-userdb: $(USERDB:%.c=$(O)/%.o) $(LIBA)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(O)/tests/%: $(O)/tests/%.o $(LIBA)
+	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+san:
+	$(MAKE) O=obj-san BP=obj-san/ SAN=1 all
+
+# The suite runs against the plain build and the sanitizer build; pytest's
+# summary is the last line.  IMAPD_BUILDS lists "name=objdir:bindir" pairs.
+check: all san banned
+	IMAPD_BUILDS="plain=$(O):.,asan=obj-san:obj-san" $(PYTHON) -m pytest -q tests $(PYTEST_ARGS)
+
+# Functions this codebase does not use on untrusted input (see STYLE).
+banned:
+	@if grep -nE '\b(sscanf|atoi|atol|strcpy|strcat|sprintf|vsprintf|gets)[[:space:]]*\(' \
+	    $(COMMON) $(MAILDIR) $(IMAPD) $(USERDB) imapd/*.h common/*.h; then \
+	    echo "banned function used (see STYLE)"; exit 1; fi
+
+demo: all
+	sh tools/demo.sh
+
+bench: all
+	$(PYTHON) tests/bench/bench.py $(BENCH_ARGS)
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR) \
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
+	    $(DESTDIR)$(PAMDIR) $(DESTDIR)$(UNITDIR)
+	install -m 755 imapd/imapd $(DESTDIR)$(SBINDIR)/imapd
+	install -m 755 tools/imapd-userdb $(DESTDIR)$(SBINDIR)/imapd-userdb
+	install -m 644 man/imapd.8 man/imapd-userdb.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 644 man/imapd.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 644 tools/imapd.conf.example $(DESTDIR)$(SYSCONFDIR)/imapd.conf.example
+	test -e $(DESTDIR)$(SYSCONFDIR)/imapd.conf || \
+	    install -m 644 tools/imapd.conf.example $(DESTDIR)$(SYSCONFDIR)/imapd.conf
+	test -e $(DESTDIR)$(PAMDIR)/imapd || \
+	    install -m 644 tools/imapd.pam $(DESTDIR)$(PAMDIR)/imapd
+	sed 's|@SBINDIR@|$(SBINDIR)|g; s|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+	    tools/imapd.service.in > $(DESTDIR)$(UNITDIR)/imapd.service
+	chmod 644 $(DESTDIR)$(UNITDIR)/imapd.service
+
+clean:
+	rm -rf obj obj-san imapd/imapd tools/imapd-userdb
+	find . -name __pycache__ -prune -exec rm -rf {} +
+
+.PHONY: all san check banned demo bench install clean
+
+-include $(shell find $(O) -name '*.d' 2>/dev/null)

@@ -1,0 +1,600 @@
+/*
+ * config: the imapd.conf reader.  See config.h.
+ *
+ * The file is read whole (at most CONFIG_FILE_MAX bytes) and parsed line
+ * by line; each key has one parse function.  Values are taken from after
+ * "=" to the end of the line or a "#", with surrounding blanks removed.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "common/strnum.h"
+
+#define CONFIG_FILE_MAX		(256 * 1024)
+#define CONFIG_LINE_MAX		4096
+#define TIMEOUT_MAX_MS		(7ULL * 24 * 3600 * 1000)
+
+struct keydef {
+	const char	*name;
+	/* returns NULL on success, else a short reason */
+	const char	*(*parse)(struct config *, const char *);
+};
+
+static char *
+xstrdup(const char *s)
+{
+	char *p = strdup(s);
+
+	if (p == NULL)
+		fatal("strdup");
+	return p;
+}
+
+static void
+setstr(char **dst, const char *v)
+{
+	free(*dst);
+	*dst = xstrdup(v);
+}
+
+int
+config_parse_listen(const char *v, struct listen_addr *out, unsigned max,
+    unsigned *n_r, const char **why_r)
+{
+	char item[128];
+	const char *p = v, *host, *port;
+	size_t len, hlen;
+	unsigned n = 0;
+	uint64_t num;
+
+	for (;;) {
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		if (*p == '\0')
+			break;
+		len = strcspn(p, " \t,");
+		if (len >= sizeof(item)) {
+			*why_r = "address too long";
+			return -1;
+		}
+		memcpy(item, p, len);
+		item[len] = '\0';
+		p += len;
+		if (strcasecmp(item, "none") == 0)
+			continue;
+		if (n == max) {
+			*why_r = "too many addresses";
+			return -1;
+		}
+		if (item[0] == '[') {
+			char *end = strchr(item, ']');
+
+			if (end == NULL || end[1] != ':') {
+				*why_r = "IPv6 address must be written [addr]:port";
+				return -1;
+			}
+			host = item + 1;
+			hlen = (size_t)(end - host);
+			port = end + 2;
+		} else {
+			char *colon = strrchr(item, ':');
+
+			if (colon == NULL) {
+				*why_r = "address must be addr:port, e.g. *:143";
+				return -1;
+			}
+			if (memchr(item, ':', (size_t)(colon - item)) != NULL) {
+				*why_r = "IPv6 address must be written [addr]:port";
+				return -1;
+			}
+			host = item;
+			hlen = (size_t)(colon - item);
+			port = colon + 1;
+		}
+		if (hlen >= sizeof(out[n].host)) {
+			*why_r = "address too long";
+			return -1;
+		}
+		if (strnum_u64(port, 65535, &num) == -1 || num == 0) {
+			*why_r = "port must be a number from 1 to 65535";
+			return -1;
+		}
+		memcpy(out[n].host, host, hlen);
+		out[n].host[hlen] = '\0';
+		if (strcmp(out[n].host, "*") == 0)
+			out[n].host[0] = '\0';
+		snprintf(out[n].port, sizeof(out[n].port), "%u", (unsigned)num);
+		n++;
+	}
+	*n_r = n;
+	return 0;
+}
+
+static const char *
+p_listen_imap(struct config *c, const char *v)
+{
+	const char *why = NULL;
+
+	if (config_parse_listen(v, c->imap, CONFIG_MAX_LISTEN, &c->nimap,
+	    &why) == -1)
+		return why;
+	return NULL;
+}
+
+static const char *
+p_listen_imaps(struct config *c, const char *v)
+{
+	const char *why = NULL;
+
+	if (config_parse_listen(v, c->imaps, CONFIG_MAX_LISTEN, &c->nimaps,
+	    &why) == -1)
+		return why;
+	return NULL;
+}
+
+static const char *
+p_path(char **dst, const char *v)
+{
+	if (v[0] != '/')
+		return "must be an absolute path";
+	setstr(dst, v);
+	return NULL;
+}
+
+static const char *
+p_tls_cert(struct config *c, const char *v)
+{
+	return p_path(&c->tls_cert, v);
+}
+
+static const char *
+p_tls_key(struct config *c, const char *v)
+{
+	return p_path(&c->tls_key, v);
+}
+
+static const char *
+p_tls_min_version(struct config *c, const char *v)
+{
+	if (strcasecmp(v, "TLSv1.2") == 0)
+		c->tls_min_version = 12;
+	else if (strcasecmp(v, "TLSv1.3") == 0)
+		c->tls_min_version = 13;
+	else
+		return "must be TLSv1.2 or TLSv1.3";
+	return NULL;
+}
+
+static const char *
+p_auth(struct config *c, const char *v)
+{
+	char item[32];
+	const char *p = v;
+	size_t len;
+	unsigned n = 0, i;
+	enum auth_method m;
+
+	for (;;) {
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		if (*p == '\0')
+			break;
+		len = strcspn(p, " \t,");
+		if (len >= sizeof(item))
+			return "must be pam, userdb, or a list of both";
+		memcpy(item, p, len);
+		item[len] = '\0';
+		p += len;
+		if (strcmp(item, "pam") == 0)
+			m = AUTH_PAM;
+		else if (strcmp(item, "userdb") == 0)
+			m = AUTH_USERDB;
+		else
+			return "must be pam, userdb, or a list of both";
+		for (i = 0; i < n; i++)
+			if (c->auth[i] == m)
+				return "lists a method twice";
+		c->auth[n++] = m;
+	}
+	if (n == 0)
+		return "must name at least one method";
+	c->nauth = n;
+	return NULL;
+}
+
+static const char *
+p_name(char **dst, const char *v)
+{
+	size_t i;
+
+	if (v[0] == '\0')
+		return "must not be empty";
+	for (i = 0; v[i] != '\0'; i++)
+		if (!isalnum((unsigned char)v[i]) && strchr("._-", v[i]) == NULL)
+			return "must be a plain name (letters, digits, . _ -)";
+	setstr(dst, v);
+	return NULL;
+}
+
+static const char *
+p_pam_service(struct config *c, const char *v)
+{
+	return p_name(&c->pam_service, v);
+}
+
+static const char *
+p_login_user(struct config *c, const char *v)
+{
+	return p_name(&c->login_user, v);
+}
+
+static const char *
+p_userdb(struct config *c, const char *v)
+{
+	return p_path(&c->userdb, v);
+}
+
+static const char *
+p_login_chroot(struct config *c, const char *v)
+{
+	return p_path(&c->login_chroot, v);
+}
+
+static const char *
+p_mail_location(struct config *c, const char *v)
+{
+	const char *comp;
+	size_t len;
+
+	if (v[0] != '/' && !(v[0] == '~' && (v[1] == '/' || v[1] == '\0')))
+		return "must be an absolute path or start with ~/";
+	for (comp = v; *comp != '\0'; comp += len) {
+		comp += strspn(comp, "/");
+		len = strcspn(comp, "/");
+		if (len == 2 && comp[0] == '.' && comp[1] == '.')
+			return "must not contain ..";
+	}
+	setstr(&c->mail_location, v);
+	return NULL;
+}
+
+static const char *
+p_uint(unsigned *dst, const char *v, unsigned min, unsigned max,
+    const char *why)
+{
+	unsigned n;
+
+	if (strnum_uint(v, max, &n) == -1 || n < min)
+		return why;
+	*dst = n;
+	return NULL;
+}
+
+static const char *
+p_prefork(struct config *c, const char *v)
+{
+	return p_uint(&c->prefork, v, 1, 1000,
+	    "must be a number from 1 to 1000");
+}
+
+static const char *
+p_max_sessions(struct config *c, const char *v)
+{
+	return p_uint(&c->max_sessions, v, 1, 100000,
+	    "must be a number from 1 to 100000");
+}
+
+static const char *
+p_first_valid_uid(struct config *c, const char *v)
+{
+	return p_uint(&c->first_valid_uid, v, 1, 0x7fffffff,
+	    "must be a uid number of at least 1");
+}
+
+static const char *
+p_allow_plaintext_auth(struct config *c, const char *v)
+{
+	if (strnum_bool(v, &c->allow_plaintext_auth) == -1)
+		return "must be yes or no";
+	return NULL;
+}
+
+static const char *
+p_duration(uint64_t *dst, const char *v, uint64_t min_ms)
+{
+	uint64_t ms;
+
+	if (strnum_duration(v, TIMEOUT_MAX_MS, &ms) == -1 || ms < min_ms)
+		return "must be a duration such as 30s, 500ms, 30m or 1h";
+	*dst = ms;
+	return NULL;
+}
+
+static const char *
+p_timeout_login(struct config *c, const char *v)
+{
+	return p_duration(&c->timeout_login_ms, v, 1000);
+}
+
+static const char *
+p_timeout_session(struct config *c, const char *v)
+{
+	const char *why = p_duration(&c->timeout_session_ms, v, 1000);
+
+	/* RFC 9051 5.4: the autologout timer is at least 30 minutes */
+	if (why == NULL && c->timeout_session_ms < 30ULL * 60 * 1000)
+		return "must be at least 30m (RFC 9051 section 5.4)";
+	return why;
+}
+
+static const char *
+p_auth_fail_delay(struct config *c, const char *v)
+{
+	const char *why = p_duration(&c->auth_fail_delay_ms, v, 0);
+
+	if (why == NULL && c->auth_fail_delay_ms > 60000)
+		return "must be at most 60s";
+	return why;
+}
+
+static const char *
+p_syslog_facility(struct config *c, const char *v)
+{
+	int f = log_facility_byname(v);
+
+	if (f == -1)
+		return "must be a syslog facility such as mail or local0";
+	c->syslog_facility = f;
+	return NULL;
+}
+
+static const char *
+p_special_use(struct config *c, const char *v)
+{
+	static const char *flags[] = {
+		"\\All", "\\Archive", "\\Drafts", "\\Flagged", "\\Junk",
+		"\\Sent", "\\Trash",
+	};
+	const char *p = v, *colon;
+	size_t len, nlen, i;
+	unsigned n = 0;
+
+	for (;;) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p == '\0')
+			break;
+		len = strcspn(p, " \t");
+		colon = memchr(p, ':', len);
+		if (colon == NULL || colon == p)
+			return "must be a list of Folder:\\Flag pairs";
+		if (n == CONFIG_MAX_SPECIAL)
+			return "too many folders";
+		nlen = (size_t)(colon - p);
+		if (nlen >= sizeof(c->special[n].name))
+			return "folder name too long";
+		memcpy(c->special[n].name, p, nlen);
+		c->special[n].name[nlen] = '\0';
+		for (i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
+			if (strlen(flags[i]) == len - nlen - 1 &&
+			    strncasecmp(flags[i], colon + 1, len - nlen - 1) == 0)
+				break;
+		if (i == sizeof(flags) / sizeof(flags[0]))
+			return "flag must be one of \\All \\Archive \\Drafts "
+			    "\\Flagged \\Junk \\Sent \\Trash";
+		snprintf(c->special[n].flag, sizeof(c->special[n].flag), "%s",
+		    flags[i]);
+		n++;
+		p += len;
+	}
+	c->nspecial = n;
+	return NULL;
+}
+
+static const struct keydef keys[] = {
+	{ "allow_plaintext_auth",	p_allow_plaintext_auth },
+	{ "auth",			p_auth },
+	{ "auth_fail_delay",		p_auth_fail_delay },
+	{ "first_valid_uid",		p_first_valid_uid },
+	{ "listen_imap",		p_listen_imap },
+	{ "listen_imaps",		p_listen_imaps },
+	{ "login_chroot",		p_login_chroot },
+	{ "login_user",			p_login_user },
+	{ "mail_location",		p_mail_location },
+	{ "max_sessions",		p_max_sessions },
+	{ "pam_service",		p_pam_service },
+	{ "prefork",			p_prefork },
+	{ "special_use",		p_special_use },
+	{ "syslog_facility",		p_syslog_facility },
+	{ "timeout_login",		p_timeout_login },
+	{ "timeout_session",		p_timeout_session },
+	{ "tls_cert",			p_tls_cert },
+	{ "tls_key",			p_tls_key },
+	{ "tls_min_version",		p_tls_min_version },
+	{ "userdb",			p_userdb },
+};
+#define NKEYS	(sizeof(keys) / sizeof(keys[0]))
+
+void
+config_defaults(struct config *c)
+{
+	const char *why = NULL;
+
+	memset(c, 0, sizeof(*c));
+	(void)config_parse_listen("*:143", c->imap, CONFIG_MAX_LISTEN,
+	    &c->nimap, &why);
+	(void)config_parse_listen("*:993", c->imaps, CONFIG_MAX_LISTEN,
+	    &c->nimaps, &why);
+	c->tls_cert = xstrdup("/etc/imapd/cert.pem");
+	c->tls_key = xstrdup("/etc/imapd/key.pem");
+	c->tls_min_version = 12;
+	c->auth[0] = AUTH_PAM;
+	c->nauth = 1;
+	c->pam_service = xstrdup("imapd");
+	c->userdb = xstrdup("/etc/imapd/userdb.cdb");
+	c->mail_location = xstrdup("~/Maildir");
+	c->login_user = xstrdup("imapd");
+	c->login_chroot = xstrdup("/var/lib/imapd/empty");
+	c->prefork = 4;
+	c->max_sessions = 1000;
+	c->allow_plaintext_auth = 0;
+	(void)p_special_use(c, "Sent:\\Sent Drafts:\\Drafts Trash:\\Trash "
+	    "Junk:\\Junk Archive:\\Archive");
+	c->timeout_login_ms = 60 * 1000;
+	c->timeout_session_ms = 30 * 60 * 1000;
+	c->auth_fail_delay_ms = 2000;
+	c->syslog_facility = log_facility_byname("mail");
+	c->first_valid_uid = 1000;
+}
+
+void
+config_free(struct config *c)
+{
+	free(c->path);
+	free(c->tls_cert);
+	free(c->tls_key);
+	free(c->pam_service);
+	free(c->userdb);
+	free(c->mail_location);
+	free(c->login_user);
+	free(c->login_chroot);
+	memset(c, 0, sizeof(*c));
+}
+
+static void
+adderr(struct buf *errs, const char *path, unsigned line, const char *key,
+    const char *why)
+{
+	/* the error list is bounded; a file with thousands of errors is cut */
+	if (key != NULL)
+		(void)buf_addf(errs, "%s:%u: %s: %s\n", path, line, key, why);
+	else
+		(void)buf_addf(errs, "%s:%u: %s\n", path, line, why);
+}
+
+static int
+readfile(const char *path, struct buf *out)
+{
+	char chunk[8192];
+	ssize_t n;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	for (;;) {
+		n = read(fd, chunk, sizeof(chunk));
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if (buf_add(out, chunk, (size_t)n) == -1) {
+			n = -1;
+			break;
+		}
+	}
+	close(fd);
+	return n == 0 ? 0 : -1;
+}
+
+static char *
+trim(char *s)
+{
+	char *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+		*--e = '\0';
+	return s;
+}
+
+int
+config_load(struct config *c, const char *path, char **errors_r)
+{
+	struct buf file, errs;
+	unsigned char seen[NKEYS];
+	char *p, *line, *eol, *eq, *key, *val, *hash;
+	unsigned lineno = 0;
+	size_t i;
+	const char *why;
+
+	*errors_r = NULL;
+	memset(seen, 0, sizeof(seen));
+	buf_init(&file, CONFIG_FILE_MAX);
+	buf_init(&errs, 64 * 1024);
+	setstr(&c->path, path);
+	if (readfile(path, &file) == -1) {
+		if (errno == EMSGSIZE)
+			(void)buf_addf(&errs, "%s: file too large (over %u "
+			    "bytes)\n", path, CONFIG_FILE_MAX);
+		else
+			(void)buf_addf(&errs, "%s: cannot read: %s\n", path,
+			    strerror(errno));
+		buf_free(&file);
+		*errors_r = xstrdup(buf_cstr(&errs));
+		buf_free(&errs);
+		return -1;
+	}
+	if (memchr(buf_cstr(&file), '\0', file.len) != NULL)
+		adderr(&errs, path, 0, NULL, "file contains a NUL byte");
+	else for (p = file.data; p != NULL && *p != '\0'; p = eol) {
+		line = p;
+		lineno++;
+		eol = strchr(p, '\n');
+		if (eol != NULL)
+			*eol++ = '\0';
+		if (strlen(line) > CONFIG_LINE_MAX) {
+			adderr(&errs, path, lineno, NULL, "line too long");
+			continue;
+		}
+		if ((hash = strchr(line, '#')) != NULL)
+			*hash = '\0';
+		line = trim(line);
+		if (*line == '\0')
+			continue;
+		if ((eq = strchr(line, '=')) == NULL) {
+			adderr(&errs, path, lineno, NULL,
+			    "expected \"key = value\"");
+			continue;
+		}
+		*eq = '\0';
+		key = trim(line);
+		val = trim(eq + 1);
+		for (i = 0; i < NKEYS; i++)
+			if (strcmp(keys[i].name, key) == 0)
+				break;
+		if (i == NKEYS) {
+			adderr(&errs, path, lineno, key[0] ? key : "(empty)",
+			    "unknown key");
+			continue;
+		}
+		if (seen[i]) {
+			adderr(&errs, path, lineno, key, "given more than once");
+			continue;
+		}
+		seen[i] = 1;
+		if ((why = keys[i].parse(c, val)) != NULL)
+			adderr(&errs, path, lineno, key, why);
+	}
+	if (errs.len == 0 && c->nimap == 0 && c->nimaps == 0)
+		(void)buf_addf(&errs, "%s: listen_imap and listen_imaps are "
+		    "both empty: nothing to serve\n", path);
+	buf_free(&file);
+	if (errs.len > 0) {
+		*errors_r = xstrdup(buf_cstr(&errs));
+		buf_free(&errs);
+		return -1;
+	}
+	buf_free(&errs);
+	return 0;
+}

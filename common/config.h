@@ -1,0 +1,77 @@
+/*
+ * config: imapd.conf, "key = value" lines with "#" comments.
+ *
+ * Every key has a default, so an empty file is a valid configuration for a
+ * non-root test run.  Unknown keys, repeated keys and bad values are errors
+ * that name the file, the line and the key; config_load() reports all of
+ * them, not just the first.
+ */
+#ifndef COMMON_CONFIG_H
+#define COMMON_CONFIG_H
+
+#include <stdint.h>
+
+#define CONFIG_MAX_LISTEN	16
+#define CONFIG_MAX_AUTH		2
+#define CONFIG_MAX_SPECIAL	16
+
+enum auth_method {
+	AUTH_PAM = 1,
+	AUTH_USERDB,
+};
+
+struct listen_addr {
+	char	host[64];	/* "" or "*" = every address, IPv4 and IPv6 */
+	char	port[8];
+};
+
+struct special_use {
+	char	name[128];	/* folder name as clients see it */
+	char	flag[16];	/* \Sent, \Drafts, ... */
+};
+
+struct config {
+	char			*path;
+	struct listen_addr	 imap[CONFIG_MAX_LISTEN];
+	unsigned		 nimap;
+	struct listen_addr	 imaps[CONFIG_MAX_LISTEN];
+	unsigned		 nimaps;
+	char			*tls_cert;
+	char			*tls_key;
+	int			 tls_min_version;	/* 12 or 13 */
+	enum auth_method	 auth[CONFIG_MAX_AUTH];
+	unsigned		 nauth;
+	char			*pam_service;
+	char			*userdb;
+	char			*mail_location;
+	char			*login_user;
+	char			*login_chroot;
+	unsigned		 prefork;
+	unsigned		 max_sessions;
+	int			 allow_plaintext_auth;
+	struct special_use	 special[CONFIG_MAX_SPECIAL];
+	unsigned		 nspecial;
+	uint64_t		 timeout_login_ms;
+	uint64_t		 timeout_session_ms;
+	uint64_t		 auth_fail_delay_ms;
+	int			 syslog_facility;
+	unsigned		 first_valid_uid;
+};
+
+/* Fill in the defaults.  The strings are allocated; config_free() them. */
+void	config_defaults(struct config *);
+
+/*
+ * Read path over the defaults.  0 on success.  -1 on any error; then
+ * *errors_r (allocated, one "file:line: key: reason" line each) says why
+ * and the config holds the defaults plus whatever parsed before.
+ */
+int	config_load(struct config *, const char *path, char **errors_r);
+
+/* Parse "addr:port" lists, as listen_imap takes them; for tests. */
+int	config_parse_listen(const char *, struct listen_addr *, unsigned max,
+	    unsigned *n_r, const char **why_r);
+
+void	config_free(struct config *);
+
+#endif

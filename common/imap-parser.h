@@ -1,0 +1,182 @@
+/*
+ * imap-parser: a resumable state machine that turns the bytes of IMAP
+ * commands into an argument tree.
+ *
+ * The parser is fed whatever bytes have arrived, in pieces of any size; fed
+ * one byte at a time or all at once it gives the same results.  It never
+ * recurses and it never holds more than its limits allow: the text of one
+ * command outside literals (line_max), one literal (literal_max), all the
+ * memory of one command (command_max), list nesting (depth_max) and the
+ * number of arguments (args_max).  Before login the session sets tight
+ * limits, after login generous ones.
+ *
+ * Grammar accepted (RFC 3501 / RFC 9051 section 9, RFC 7888):
+ *   command  = tag SP name *(SP arg) CRLF      (a bare LF ends a line too)
+ *   tag      = 1*<ASTRING-CHAR except "+">
+ *   name     = atom
+ *   arg      = atom / quoted / literal / literal8 / list
+ *   atom     = 1*<any byte > 0x20 except ( ) { " DEL>;  this admits
+ *              \Flags, sequence sets with * and :, LIST wildcards % and *,
+ *              and fetch items such as BODY[1.2]<0.100> as one atom.
+ *   quoted   = DQUOTE *(<byte except CR LF NUL " \> / "\" ("\" / DQUOTE))
+ *              DQUOTE
+ *   literal  = "{" number ["+"] "}" CRLF *OCTET
+ *   literal8 = "~{" number ["+"] "}" CRLF *OCTET
+ *   list     = "(" [arg *(SP arg)] ")"
+ * Tokens are separated by one SP.  One exception: an atom that starts with
+ * "]" may follow ")" directly, so that
+ *   BODY[HEADER.FIELDS (From To)]<0.100>
+ * arrives as the atom "BODY[HEADER.FIELDS", the list (From To) and the
+ * atom "]<0.100>", which the FETCH code puts back together.
+ * A line with nothing on it (just CRLF) is skipped without a result.
+ *
+ * Literals: when "{n}" ends a line the parser stops with IMAP_PARSE_LITERAL
+ * before reading any literal byte; the caller checks the size against its
+ * own rules (APPENDLIMIT, login state), then either sends "+ ..." and calls
+ * imap_parser_literal_accept(), or answers NO/BAD and calls
+ * imap_parser_literal_reject().  A "{n+}" literal also stops with
+ * IMAP_PARSE_LITERAL (info.nonsync set) so the size can be refused; the
+ * client sends its bytes anyway, so rejecting it makes the parser discard
+ * them (and the rest of the command) instead of reading them as commands.
+ * A literal over literal_max is never offered: it is an error at once.
+ */
+#ifndef COMMON_IMAP_PARSER_H
+#define COMMON_IMAP_PARSER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum imap_arg_type {
+	IMAP_ARG_ATOM,		/* includes NIL; see imap_arg_is_nil() */
+	IMAP_ARG_QUOTED,
+	IMAP_ARG_LITERAL,	/* {n} or {n+} */
+	IMAP_ARG_LITERAL8,	/* ~{n} or ~{n+} */
+	IMAP_ARG_LIST,
+};
+
+#define IMAP_ARGF_NONSYNC	0x01	/* literal was sent as {n+} */
+#define IMAP_ARGF_HAS_NUL	0x02	/* literal data contains a NUL byte */
+#define IMAP_ARGF_STREAMED	0x04	/* literal went to a sink, str is NULL */
+
+struct imap_arg {
+	enum imap_arg_type	 type;
+	unsigned		 flags;		/* IMAP_ARGF_* */
+	/*
+	 * Strings (atom, quoted, literal): str holds len bytes followed by a
+	 * NUL that len does not count (a literal may hold NULs itself).
+	 * Lists: list points to len elements, str is NULL.
+	 * A streamed literal: str is NULL and len is its size.
+	 */
+	char			*str;
+	struct imap_arg		*list;
+	size_t			 len;
+};
+
+struct imap_limits {
+	size_t		line_max;	/* command text outside literals */
+	uint64_t	literal_max;	/* bytes of one literal */
+	size_t		command_max;	/* memory of one command, all included */
+	unsigned	depth_max;	/* list nesting, 1 = a flat list */
+	unsigned	args_max;	/* arguments in the whole tree */
+};
+
+/* One complete command.  Valid until the next imap_parser_feed() that
+ * starts another command, or imap_parser_reset/free. */
+struct imap_cmdline {
+	const char		*tag;
+	const char		*name;		/* the first atom, as sent */
+	struct imap_arg		*args;		/* what follows the name */
+	size_t			 nargs;
+};
+
+enum imap_parse_status {
+	IMAP_PARSE_MORE,	/* every byte given was used; need more */
+	IMAP_PARSE_COMMAND,	/* a whole command: imap_parser_command() */
+	IMAP_PARSE_LITERAL,	/* a literal awaits a decision */
+	IMAP_PARSE_ERROR,	/* the command is malformed: imap_parser_error() */
+};
+
+enum imap_parse_error {
+	IMAP_PERR_NONE,
+	IMAP_PERR_SYNTAX,	/* bad token, bad tag, missing name, ... */
+	IMAP_PERR_LINE,		/* line_max exceeded */
+	IMAP_PERR_LITERAL,	/* literal_max exceeded (size known at once) */
+	IMAP_PERR_COMMAND,	/* command_max exceeded */
+	IMAP_PERR_DEPTH,	/* depth_max exceeded */
+	IMAP_PERR_ARGS,		/* args_max exceeded */
+	IMAP_PERR_NOMEM,	/* allocation failed */
+};
+
+struct imap_parse_errinfo {
+	enum imap_parse_error	 code;
+	const char		*tag;		/* NULL if none was complete */
+	const char		*msg;		/* short English sentence */
+};
+
+struct imap_literal_info {
+	const char	*tag;
+	const char	*name;		/* NULL if the literal is the name */
+	size_t		 nargs;		/* top-level args before this one */
+	unsigned	 depth;		/* 0 = at top level */
+	uint64_t	 size;
+	int		 nonsync;	/* {n+}: the client will not wait */
+	int		 literal8;	/* ~{n} */
+};
+
+/* Called with each piece of a streamed literal's data; non-zero return
+ * makes the command fail with IMAP_PERR_COMMAND-like abort (the bytes
+ * still get consumed so the stream stays in step). */
+typedef int (*imap_literal_sink)(void *ctx, const char *data, size_t len);
+
+struct imap_parser;
+
+struct imap_parser *imap_parser_new(const struct imap_limits *);
+void	imap_parser_free(struct imap_parser *);
+
+/* Replace the limits; takes effect from the next command. */
+void	imap_parser_set_limits(struct imap_parser *,
+	    const struct imap_limits *);
+
+/* Forget any partial command and return to the start of a line. */
+void	imap_parser_reset(struct imap_parser *);
+
+/*
+ * Feed up to len bytes.  *used_r says how many were taken; the rest must be
+ * given again at the next call (the parser stops right after a command's
+ * final LF, before a literal's first byte, and right after an error).
+ *   MORE     all bytes taken, the command is not complete
+ *   COMMAND  imap_parser_command() has it; the next feed starts anew
+ *   LITERAL  imap_parser_literal() describes it; call accept or reject
+ *            before feeding again
+ *   ERROR    imap_parser_error() describes it.  Feeding again discards
+ *            input up to the end of the bad command's line (for a
+ *            rejected or too large {n+} literal: its bytes first), then
+ *            parses the next command.  The caller may instead close.
+ */
+enum imap_parse_status imap_parser_feed(struct imap_parser *,
+	    const char *data, size_t len, size_t *used_r);
+
+const struct imap_cmdline *imap_parser_command(const struct imap_parser *);
+const struct imap_parse_errinfo *imap_parser_error(const struct imap_parser *);
+const struct imap_literal_info *imap_parser_literal(const struct imap_parser *);
+
+/* Accept the pending literal into memory, or hand its bytes to sink
+ * (then the arg is IMAP_ARGF_STREAMED).  0, or -1 if nothing is pending. */
+int	imap_parser_literal_accept(struct imap_parser *);
+int	imap_parser_literal_accept_sink(struct imap_parser *,
+	    imap_literal_sink, void *ctx);
+
+/* Refuse the pending literal.  A synchronizing literal ends the command
+ * (the client sends no literal bytes after a refusal, so the next byte is
+ * a new command); a {n+} one is discarded with the rest of its command. */
+void	imap_parser_literal_reject(struct imap_parser *);
+
+/* Helpers for command code. */
+int	imap_arg_is_nil(const struct imap_arg *);
+int	imap_arg_is_string(const struct imap_arg *);	/* atom/quoted/literal */
+/* astring: atom, quoted or literal held in memory; returns str or NULL */
+const char *imap_arg_astring(const struct imap_arg *);
+/* atom only: returns str or NULL */
+const char *imap_arg_atom(const struct imap_arg *);
+
+#endif

@@ -1,0 +1,33 @@
+/*
+ * wipe: secrets (passwords, SASL responses) are zeroed as soon as they have
+ * been used, with explicit_bzero so the store is not optimized away.
+ */
+#include <string.h>
+
+#include "common/wipe.h"
+
+void
+wipe(void *p, size_t n)
+{
+	if (p != NULL && n > 0)
+		explicit_bzero(p, n);
+}
+
+void
+wipe_str(char *s)
+{
+	if (s != NULL)
+		explicit_bzero(s, strlen(s));
+}
+
+int
+wipe_memcmp(const void *a, const void *b, size_t n)
+{
+	const volatile unsigned char *x = a, *y = b;
+	unsigned char d = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		d |= x[i] ^ y[i];
+	return d != 0;
+}

@@ -1,0 +1,114 @@
+/* Unit tests for common/buf: growth, the hard maximum, formatting. */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "common/buf.h"
+#include "tests/t.h"
+
+static void
+test_basic(void)
+{
+	struct buf b;
+
+	buf_init(&b, 100);
+	CHECK_STR(buf_cstr(&b), "");
+	CHECK_INT(buf_adds(&b, "hello"), 0);
+	CHECK_INT(buf_addc(&b, ' '), 0);
+	CHECK_INT(buf_addf(&b, "%s %d", "world", 42), 0);
+	CHECK_STR(buf_cstr(&b), "hello world 42");
+	CHECK_INT(b.len, 14);
+	buf_consume(&b, 6);
+	CHECK_STR(buf_cstr(&b), "world 42");
+	buf_truncate(&b, 5);
+	CHECK_STR(buf_cstr(&b), "world");
+	buf_consume(&b, 99);
+	CHECK_INT(b.len, 0);
+	CHECK_STR(buf_cstr(&b), "");
+	buf_free(&b);
+	CHECK(b.data == NULL);
+}
+
+static void
+test_max(void)
+{
+	struct buf b;
+	char big[300];
+	size_t i;
+
+	memset(big, 'x', sizeof(big));
+	buf_init(&b, 10);
+	CHECK_INT(buf_add(&b, big, 10), 0);		/* exactly the max */
+	CHECK_INT(b.len, 10);
+	errno = 0;
+	CHECK_INT(buf_addc(&b, 'y'), -1);		/* one over */
+	CHECK_INT(errno, EMSGSIZE);
+	CHECK_INT(b.len, 10);				/* unchanged */
+	CHECK(b.cap <= 11);				/* never past max + 1 */
+	buf_reset(&b);
+	CHECK_INT(buf_add(&b, big, 11), -1);
+	CHECK_INT(b.len, 0);
+	/* printf output that does not fit leaves the buffer as it was */
+	CHECK_INT(buf_adds(&b, "abc"), 0);
+	CHECK_INT(buf_addf(&b, "%s", "0123456789"), -1);
+	CHECK_STR(buf_cstr(&b), "abc");
+	buf_free(&b);
+
+	/* an extra size that would overflow size_t arithmetic */
+	buf_init(&b, 1000);
+	CHECK_INT(buf_adds(&b, "a"), 0);
+	CHECK_INT(buf_reserve(&b, SIZE_MAX), -1);
+	CHECK_INT(buf_reserve(&b, SIZE_MAX - 1), -1);
+	buf_free(&b);
+
+	/* growth in small steps up to the max */
+	buf_init(&b, 257);
+	for (i = 0; i < 257; i++)
+		CHECK_INT(buf_addc(&b, (int)('a' + i % 26)), 0);
+	CHECK_INT(buf_addc(&b, 'z'), -1);
+	CHECK_INT(b.len, 257);
+	CHECK(b.data[257] == '\0');
+	buf_free(&b);
+}
+
+static void
+test_binary_and_wipe(void)
+{
+	struct buf b;
+	const char bin[] = { 'a', '\0', 'b' };
+
+	buf_init(&b, 64);
+	CHECK_INT(buf_add(&b, bin, 3), 0);
+	CHECK_INT(b.len, 3);
+	CHECK(memcmp(b.data, bin, 3) == 0);
+	buf_wipe(&b);
+	CHECK_INT(b.len, 0);
+	CHECK(b.data[0] == '\0' && b.data[2] == '\0');
+	buf_free_secret(&b);
+	CHECK(b.data == NULL);
+}
+
+static void
+test_big_format(void)
+{
+	struct buf b;
+	char s[5000];
+
+	memset(s, 'q', sizeof(s) - 1);
+	s[sizeof(s) - 1] = '\0';
+	buf_init(&b, 10000);
+	CHECK_INT(buf_addf(&b, "<%s>", s), 0);
+	CHECK_INT(b.len, 5001);
+	CHECK(b.data[0] == '<' && b.data[5000] == '>');
+	buf_free(&b);
+}
+
+int
+main(void)
+{
+	test_basic();
+	test_max();
+	test_binary_and_wipe();
+	test_big_format();
+	return t_done();
+}

@@ -1,0 +1,175 @@
+/* Unit tests for common/config: values, and errors that name file, line
+ * and key. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "common/config.h"
+#include "tests/t.h"
+
+static char path[] = "/tmp/test-config.XXXXXX";
+
+static int
+load(struct config *c, const char *text, char **errs)
+{
+	FILE *f = fopen(path, "w");
+
+	if (f == NULL)
+		return -2;
+	fputs(text, f);
+	fclose(f);
+	config_free(c);
+	config_defaults(c);
+	free(*errs);
+	*errs = NULL;
+	return config_load(c, path, errs);
+}
+
+/* errs contains "<path>:<line>: <needle>" */
+static int
+has_error(const char *errs, unsigned line, const char *needle)
+{
+	char want[512];
+
+	snprintf(want, sizeof(want), "%s:%u: %s", path, line, needle);
+	return errs != NULL && strstr(errs, want) != NULL;
+}
+
+static void
+test_good(void)
+{
+	struct config c;
+	char *errs = NULL;
+
+	config_defaults(&c);
+	CHECK_INT(c.prefork, 4);
+	CHECK_INT(c.nimap, 1);
+	CHECK_STR(c.imap[0].host, "");
+	CHECK_STR(c.imap[0].port, "143");
+	CHECK_INT(c.nspecial, 5);
+	CHECK_INT(load(&c,
+	    "# a comment\n"
+	    "\n"
+	    "listen_imap = 127.0.0.1:1143, [::1]:1143   # two\n"
+	    "listen_imaps=*:1993\n"
+	    "  tls_cert   =   /etc/x/cert.pem  \n"
+	    "auth = pam,userdb\n"
+	    "prefork = 7\n"
+	    "max_sessions = 50\n"
+	    "allow_plaintext_auth = yes\n"
+	    "timeout_login = 90s\n"
+	    "timeout_session = 1h\n"
+	    "auth_fail_delay = 250ms\n"
+	    "special_use = Sent:\\Sent Bin:\\Trash\n"
+	    "mail_location = ~/Mail/box\n"
+	    "syslog_facility = local3\n", &errs), 0);
+	CHECK_MSG(errs == NULL, "%s", errs ? errs : "");
+	CHECK_INT(c.nimap, 2);
+	CHECK_STR(c.imap[0].host, "127.0.0.1");
+	CHECK_STR(c.imap[1].host, "::1");
+	CHECK_STR(c.imap[1].port, "1143");
+	CHECK_INT(c.nimaps, 1);
+	CHECK_STR(c.imaps[0].host, "");
+	CHECK_STR(c.tls_cert, "/etc/x/cert.pem");
+	CHECK_INT(c.nauth, 2);
+	CHECK_INT(c.auth[0], AUTH_PAM);
+	CHECK_INT(c.auth[1], AUTH_USERDB);
+	CHECK_INT(c.prefork, 7);
+	CHECK_INT(c.max_sessions, 50);
+	CHECK_INT(c.allow_plaintext_auth, 1);
+	CHECK_INT(c.timeout_login_ms, 90000);
+	CHECK_INT(c.timeout_session_ms, 3600000);
+	CHECK_INT(c.auth_fail_delay_ms, 250);
+	CHECK_INT(c.nspecial, 2);
+	CHECK_STR(c.special[1].name, "Bin");
+	CHECK_STR(c.special[1].flag, "\\Trash");
+	CHECK_STR(c.mail_location, "~/Mail/box");
+	/* "none" disables a port */
+	CHECK_INT(load(&c, "listen_imap = none\n", &errs), 0);
+	CHECK_INT(c.nimap, 0);
+	CHECK_INT(c.nimaps, 1);
+	config_free(&c);
+	free(errs);
+}
+
+static const struct {
+	const char	*text;
+	unsigned	 line;
+	const char	*needle;
+} bad[] = {
+	{ "frobnicate = 1\n", 1, "frobnicate: unknown key" },
+	{ "\n\nprefork = lots\n", 3, "prefork: must be a number" },
+	{ "prefork = 0\n", 1, "prefork: must be" },
+	{ "prefork = 99999999999999999999\n", 1, "prefork: must be" },
+	{ "prefork = 4\nprefork = 5\n", 2, "prefork: given more than once" },
+	{ "listen_imap = 143\n", 1, "listen_imap: address must be" },
+	{ "listen_imap = *:0\n", 1, "listen_imap: port must be" },
+	{ "listen_imap = *:70000\n", 1, "listen_imap: port must be" },
+	{ "listen_imap = ::1:143\n", 1, "listen_imap: IPv6" },
+	{ "listen_imap = [::1\n", 1, "listen_imap: IPv6" },
+	{ "tls_cert = cert.pem\n", 1, "tls_cert: must be an absolute path" },
+	{ "auth = ldap\n", 1, "auth: must be pam, userdb" },
+	{ "auth = pam,pam\n", 1, "auth: lists a method twice" },
+	{ "auth =\n", 1, "auth: must name at least one" },
+	{ "allow_plaintext_auth = perhaps\n", 1,
+	    "allow_plaintext_auth: must be yes or no" },
+	{ "timeout_session = 5m\n", 1, "timeout_session: must be at least" },
+	{ "timeout_login = soon\n", 1, "timeout_login: must be a duration" },
+	{ "special_use = Sent\n", 1, "special_use: must be a list" },
+	{ "special_use = Sent:\\Outbox\n", 1, "special_use: flag must be" },
+	{ "mail_location = Maildir\n", 1, "mail_location: must be an" },
+	{ "mail_location = ~/../x\n", 1, "mail_location: must not contain" },
+	{ "pam_service = a/b\n", 1, "pam_service: must be a plain name" },
+	{ "login_user = \n", 1, "login_user: must not be empty" },
+	{ "syslog_facility = kern2\n", 1, "syslog_facility: must be" },
+	{ "just some words\n", 1, "expected \"key = value\"" },
+	{ "= 5\n", 1, "(empty): unknown key" },
+};
+
+static void
+test_bad(void)
+{
+	struct config c;
+	char *errs = NULL;
+	size_t i;
+
+	config_defaults(&c);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		CHECK_MSG(load(&c, bad[i].text, &errs) == -1, "case %zu", i);
+		CHECK_MSG(has_error(errs, bad[i].line, bad[i].needle),
+		    "case %zu: got %s", i, errs ? errs : "(none)");
+	}
+	/* every error is reported, not just the first */
+	CHECK_INT(load(&c, "a = 1\nprefork = x\nb = 2\n", &errs), -1);
+	CHECK(has_error(errs, 1, "a: unknown key"));
+	CHECK(has_error(errs, 2, "prefork:"));
+	CHECK(has_error(errs, 3, "b: unknown key"));
+	/* nothing to listen on */
+	CHECK_INT(load(&c, "listen_imap = none\nlisten_imaps = none\n",
+	    &errs), -1);
+	CHECK(errs != NULL && strstr(errs, "nothing to serve") != NULL);
+	/* a missing file */
+	config_free(&c);
+	config_defaults(&c);
+	free(errs);
+	errs = NULL;
+	CHECK_INT(config_load(&c, "/nonexistent/imapd.conf", &errs), -1);
+	CHECK(errs != NULL && strstr(errs, "/nonexistent/imapd.conf: cannot "
+	    "read") != NULL);
+	config_free(&c);
+	free(errs);
+}
+
+int
+main(void)
+{
+	int fd = mkstemp(path);
+
+	if (fd == -1)
+		return 2;
+	close(fd);
+	test_good();
+	test_bad();
+	unlink(path);
+	return t_done();
+}
