@@ -40,6 +40,7 @@ COMMON	 = common/buf.c \
 	   common/log.c \
 	   common/config.c \
 	   common/privdrop.c \
+	   common/userdb.c \
 	   common/wipe.c
 
 MAILDIR	 =
@@ -65,7 +66,8 @@ USERDB	 = tools/imapd-userdb.c
 
 UNITTESTS = tests/common/test-buf \
 	   tests/common/test-strnum \
-	   tests/common/test-config
+	   tests/common/test-config \
+	   tests/common/test-userdb
 
 # ---------------------------------------------------------------------------
 
