@@ -35,32 +35,35 @@ PYTHON	?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo pyth
 
 # --- sources, one per line -------------------------------------------------
 
-COMMON	 = common/buf.c \
-	   common/strnum.c \
-	   common/log.c \
+COMMON	 = common/base64.c \
+	   common/buf.c \
 	   common/config.c \
+	   common/log.c \
 	   common/privdrop.c \
+	   common/strnum.c \
 	   common/userdb.c \
 	   common/wipe.c
 
 MAILDIR	 =
 
-IMAPD	 = imapd/main.c \
-	   imapd/master.c \
-	   imapd/worker.c \
-	   imapd/front.c \
-	   imapd/back.c \
-	   imapd/tls.c \
-	   imapd/auth.c \
+IMAPD	 = imapd/auth.c \
 	   imapd/authmsg.c \
-	   imapd/session.c \
-	   imapd/commands.c \
+	   imapd/back.c \
 	   imapd/capability.c \
 	   imapd/cmd-any.c \
-	   imapd/cmd-login.c \
-	   imapd/cmd-starttls.c \
 	   imapd/cmd-enable.c \
-	   imapd/cmd-namespace.c
+	   imapd/cmd-login.c \
+	   imapd/cmd-namespace.c \
+	   imapd/cmd-starttls.c \
+	   imapd/commands.c \
+	   imapd/conn.c \
+	   imapd/front.c \
+	   imapd/main.c \
+	   imapd/master.c \
+	   imapd/session.c \
+	   imapd/sig.c \
+	   imapd/tls.c \
+	   imapd/worker.c
 
 USERDB	 = tools/imapd-userdb.c
 

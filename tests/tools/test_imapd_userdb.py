@@ -1,7 +1,7 @@
 """Tests for tools/imapd-userdb, run as a real program.
 
-The binary is taken from $IMAPD_TOOLS_DIR when that is set, else from the
-tools/ folder of this tree.  Hashes the tool prints are checked with
+The binary is the one of each build under test (the `build` fixture of
+tests/conftest.py): the plain tree and the sanitizer tree.  Hashes the tool prints are checked with
 Python's crypt module (present, though deprecated, in Debian's 3.11).
 """
 
@@ -26,17 +26,16 @@ with warnings.catch_warnings():
         crypt = None
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-TOOLS = pathlib.Path(os.environ.get("IMAPD_TOOLS_DIR", ROOT / "tools"))
-TOOL = TOOLS / "imapd-userdb"
+TOOL = ROOT / "tools" / "imapd-userdb"
 
 # shaped like a yescrypt hash; building never runs crypt
 Y = "$y$j9T$F5Jx5fExrKuJdxDYUE7Ig/$ow0vVKC9rMz0mB9ZGNdqHqQzvvYYGX2MkcS2YY/DW2D"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def built():
-    if not os.access(TOOL, os.X_OK):
-        pytest.fail(f"{TOOL} is not built (make tools/imapd-userdb)")
+@pytest.fixture(autouse=True)
+def built(build):
+    global TOOL
+    TOOL = build.userdb_tool
 
 
 def run(*args, input=None):

@@ -1,0 +1,39 @@
+/*
+ * auth: check a user's credentials in the back, as root (or as the one
+ * user a non-root imapd serves), through PAM or the cdb userdb, in the
+ * order the "auth" setting gives: the first method that knows the user
+ * decides.
+ */
+#ifndef IMAPD_AUTH_H
+#define IMAPD_AUTH_H
+
+#include <limits.h>
+#include <sys/types.h>
+
+struct config;
+
+struct auth_user {
+	char	name[256];	/* canonical name (PAM may map it) */
+	uid_t	uid;
+	gid_t	gid;
+	int	initgroups;	/* 1: supplementary groups from /etc/group */
+	char	home[PATH_MAX];
+	char	maildir[PATH_MAX];	/* "" = use mail_location */
+	char	method[8];	/* "pam" or "userdb", for the log */
+};
+
+enum auth_result {
+	AUTH_OK,
+	AUTH_FAILED,		/* wrong password, unknown or refused user */
+	AUTH_TEMPFAIL,		/* a backend could not answer */
+};
+
+/* Check user/pass for a client at rip.  On AUTH_OK *u is filled in.  The
+ * log line saying why a login failed is written here. */
+enum auth_result auth_check(const struct config *, const char *user,
+	    const char *pass, const char *rip, struct auth_user *u);
+
+/* The user a non-root imapd serves (the invoking user); for --stdio. */
+int	auth_self(struct auth_user *);
+
+#endif

@@ -1,0 +1,112 @@
+/*
+ * cmd-any: the commands valid in every state (RFC 9051 6.1): CAPABILITY,
+ * NOOP, LOGOUT, and ID (RFC 2971).
+ */
+#include <string.h>
+
+#include "common/buf.h"
+#include "common/log.h"
+#include "imapd/capability.h"
+#include "imapd/commands.h"
+#include "imapd/version.h"
+
+#define ID_PAIRS_MAX	30	/* RFC 2971 3.3 */
+#define ID_FIELD_MAX	30
+#define ID_VALUE_MAX	1024
+
+void
+cmd_capability(struct session *s, const struct cmd *c)
+{
+	if (c->nargs != 0) {
+		cmd_bad(s, c, "CAPABILITY takes no arguments");
+		return;
+	}
+	session_printf(s, "* CAPABILITY %s\r\n", capability_string(s));
+	cmd_ok(s, c, "CAPABILITY completed");
+}
+
+void
+cmd_noop(struct session *s, const struct cmd *c)
+{
+	if (c->nargs != 0) {
+		cmd_bad(s, c, "NOOP takes no arguments");
+		return;
+	}
+	cmd_ok(s, c, "NOOP completed");
+}
+
+void
+cmd_logout(struct session *s, const struct cmd *c)
+{
+	if (c->nargs != 0) {
+		cmd_bad(s, c, "LOGOUT takes no arguments");
+		return;
+	}
+	session_printf(s, "* BYE Logging out\r\n");
+	cmd_ok(s, c, "LOGOUT completed");
+	s->state = STATE_LOGOUT;
+	s->end = END_LOGOUT;
+}
+
+/* Append a client-supplied ID string to the log text, made printable. */
+static void
+id_logstr(struct buf *b, const char *v)
+{
+	size_t i;
+
+	for (i = 0; v[i] != '\0' && i < 64; i++)
+		(void)buf_addc(b, (v[i] >= ' ' && v[i] < 0x7f) ? v[i] : '?');
+}
+
+void
+cmd_id(struct session *s, const struct cmd *c)
+{
+	const struct imap_arg *list;
+	const char *k, *v;
+	struct buf logtext;
+	size_t i;
+
+	if (c->nargs != 1) {
+		cmd_bad(s, c, "ID takes one argument: NIL or a list");
+		return;
+	}
+	if (!imap_arg_is_nil(&c->args[0])) {
+		if (c->args[0].type != IMAP_ARG_LIST) {
+			cmd_bad(s, c, "ID takes NIL or a list of pairs");
+			return;
+		}
+		list = c->args[0].list;
+		if (c->args[0].len % 2 != 0 ||
+		    c->args[0].len > 2 * ID_PAIRS_MAX) {
+			cmd_bad(s, c, "ID list must hold up to 30 field-value "
+			    "pairs");
+			return;
+		}
+		buf_init(&logtext, 1024);
+		for (i = 0; i < c->args[0].len; i += 2) {
+			k = imap_arg_astring(&list[i]);
+			v = imap_arg_is_nil(&list[i + 1]) ? "NIL" :
+			    imap_arg_astring(&list[i + 1]);
+			if (k == NULL ||
+			    v == NULL || strlen(k) > ID_FIELD_MAX ||
+			    strlen(v) > ID_VALUE_MAX) {
+				buf_free(&logtext);
+				cmd_bad(s, c, "ID fields and values must be "
+				    "strings (field up to 30 bytes, value up "
+				    "to 1024)");
+				return;
+			}
+			if (logtext.len > 0)
+				(void)buf_adds(&logtext, ", ");
+			id_logstr(&logtext, k);
+			(void)buf_adds(&logtext, "=");
+			id_logstr(&logtext, v);
+		}
+		if (logtext.len > 0)
+			log_info("client ID: %s", buf_cstr(&logtext));
+		buf_free(&logtext);
+	}
+	session_printf(s, "* ID (\"name\" \"imapd\" \"version\" \"%s\")\r\n",
+	    IMAPD_VERSION);
+	cmd_ok(s, c, "ID completed");
+}

@@ -1,0 +1,59 @@
+/*
+ * conn: one client byte stream, plain or TLS, with timeouts.
+ *
+ * File descriptors are put in non-blocking mode and every wait goes through
+ * sig_wait(), so a read or write never hangs past its timeout and a
+ * shutdown signal is seen at once.
+ */
+#ifndef IMAPD_CONN_H
+#define IMAPD_CONN_H
+
+#include <sys/types.h>
+
+#include <openssl/ssl.h>
+
+#define CONN_ERROR	(-1)
+#define CONN_TIMEOUT	(-2)
+#define CONN_SIGNAL	(-3)	/* a signal arrived while waiting */
+#define CONN_AGAIN	(-4)	/* timeout 0 and nothing ready */
+
+struct conn {
+	int	 rfd;
+	int	 wfd;
+	int	 rflags;	/* fcntl flags before we changed them */
+	int	 wflags;
+	SSL	*ssl;		/* NULL while the stream is plain */
+	char	 err[128];	/* what went wrong, for the log */
+};
+
+/* Take over rfd/wfd (they may be the same socket). */
+void	conn_init(struct conn *, int rfd, int wfd);
+
+/* Run the server side of a TLS handshake on the stream; 0 or -1 (err). */
+int	conn_starttls(struct conn *, SSL_CTX *, int timeout_ms);
+
+/*
+ * Read up to len bytes: > 0 bytes read, 0 end of stream, or CONN_ERROR,
+ * CONN_TIMEOUT (nothing within timeout_ms; < 0 waits for ever),
+ * CONN_SIGNAL, CONN_AGAIN (timeout_ms was 0).
+ */
+ssize_t	conn_read(struct conn *, void *, size_t len, int timeout_ms);
+
+/* Write all len bytes within timeout_ms; 0, or CONN_ERROR/CONN_TIMEOUT.
+ * Signals do not interrupt a write. */
+int	conn_write(struct conn *, const void *, size_t len, int timeout_ms);
+
+/* Bytes already decrypted and waiting inside the TLS layer. */
+int	conn_pending(const struct conn *);
+
+/* Describe the TLS session ("TLSv1.3 TLS_AES_256_GCM_SHA384") or "". */
+const char *conn_tlsinfo(const struct conn *, char *, size_t);
+
+/* Send a TLS close_notify if possible, free TLS state, restore the fds'
+ * flags and close them. */
+void	conn_close(struct conn *);
+
+/* Free TLS state without touching the fds (in a forked child). */
+void	conn_forget_tls(struct conn *);
+
+#endif

@@ -1,0 +1,24 @@
+/*
+ * front: the pre-login half of a session.  Runs as login_user inside an
+ * empty chroot (when imapd runs as root), speaks TLS, parses every byte
+ * the client sends before login, and after login only relays bytes
+ * between the client and the back.
+ */
+#ifndef IMAPD_FRONT_H
+#define IMAPD_FRONT_H
+
+struct config;
+
+struct front_args {
+	const struct config	*conf;
+	int			 client;	/* the accepted socket */
+	int			 back;		/* socketpair end to the back */
+	int			 implicit_tls;	/* a listen_imaps port */
+	const char		*rip;		/* client address */
+	const char		*lport;		/* our port */
+};
+
+/* Serve the connection; never returns. */
+void	front_run(const struct front_args *) __attribute__((noreturn));
+
+#endif

@@ -1,0 +1,569 @@
+/*
+ * session: the command loop shared by the front and the back.  See
+ * session.h.
+ *
+ * Protocol errors follow one rule: a malformed command gets BAD (tagged
+ * when its tag could be read) and the session goes on; going over a size
+ * limit before login, or over the line limit at any time, gets BAD and BYE
+ * and the connection is closed, because the client and the server no
+ * longer agree on where the next command starts.  Before login a client
+ * that sends nothing but errors is cut off as well.
+ */
+#include <sys/random.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "common/wipe.h"
+#include "imapd/capability.h"
+#include "imapd/commands.h"
+#include "imapd/session.h"
+#include "imapd/sig.h"
+
+#define OUT_FLUSH_AT	(64 * 1024)	/* write out once this much is queued */
+#define OUT_MAX		(OUT_FLUSH_AT + 4096)
+#define IN_READ		(16 * 1024)
+#define IN_MAX		(256 * 1024)
+#define PRELOGIN_ERRORS	10		/* BADs before login, then BYE */
+
+static const struct imap_limits limits_prelogin = {
+	.line_max = 8 * 1024,
+	.literal_max = 4 * 1024,
+	.command_max = 32 * 1024,
+	.depth_max = 4,
+	.args_max = 128,
+};
+
+static const struct imap_limits limits_loggedin = {
+	.line_max = 64 * 1024,
+	.literal_max = 64 * 1024 * 1024,
+	.command_max = 66 * 1024 * 1024,
+	.depth_max = 32,
+	.args_max = 100000,
+};
+
+void
+session_init(struct session *s, const struct config *conf, struct conn *c,
+    enum session_state state)
+{
+	memset(s, 0, sizeof(*s));
+	s->conf = conf;
+	s->conn = c;
+	s->state = state;
+	s->end = END_NONE;
+	buf_init(&s->in, IN_MAX);
+	buf_init(&s->out, OUT_MAX);
+	buf_init(&s->line, 64 * 1024);
+	s->parser = imap_parser_new(state == STATE_NOTAUTH ?
+	    &limits_prelogin : &limits_loggedin);
+	if (s->parser == NULL)
+		fatal("imap_parser_new");
+	s->pre_login_limits = state == STATE_NOTAUTH;
+	s->started_ms = session_now_ms();
+}
+
+void
+session_free(struct session *s)
+{
+	imap_parser_free(s->parser);
+	s->parser = NULL;
+	buf_free_secret(&s->in);
+	buf_free(&s->out);
+	buf_free_secret(&s->line);
+	free(s->user);
+	s->user = NULL;
+}
+
+void
+session_newid(char *out, size_t len)
+{
+	static const char digits[] = "abcdefghijkmnpqrstuvwxyz23456789";
+	unsigned char r[SESSION_ID_LEN];
+	size_t i;
+
+	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+		fatal("getrandom");
+	for (i = 0; i < SESSION_ID_LEN && i + 1 < len; i++)
+		out[i] = digits[r[i] % 32];
+	out[i] = '\0';
+}
+
+long long
+session_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void
+session_apply_limits(struct session *s)
+{
+	int pre = s->state == STATE_NOTAUTH;
+
+	if (pre == (int)s->pre_login_limits)
+		return;
+	imap_parser_set_limits(s->parser, pre ? &limits_prelogin :
+	    &limits_loggedin);
+	s->pre_login_limits = pre;
+}
+
+int
+session_timeout_ms(const struct session *s)
+{
+	long long left;
+
+	if (s->state == STATE_NOTAUTH) {
+		/* a budget for the whole pre-login phase, not per command:
+		 * a client cannot hold a login process with NOOPs */
+		left = s->started_ms + (long long)s->conf->timeout_login_ms -
+		    session_now_ms();
+		return left < 0 ? 0 : (int)left;
+	}
+	return s->conf->timeout_session_ms > 0x7fffffff ? 0x7fffffff :
+	    (int)s->conf->timeout_session_ms;
+}
+
+int
+session_flush(struct session *s)
+{
+	if (s->out.len == 0)
+		return 0;
+	if (s->end == END_ERROR) {
+		buf_reset(&s->out);
+		return -1;
+	}
+	if (conn_write(s->conn, s->out.data, s->out.len,
+	    session_timeout_ms(s) > 0 ? session_timeout_ms(s) : 1000) != 0) {
+		log_info("connection lost while writing: %s", s->conn->err);
+		s->end = END_ERROR;
+		buf_reset(&s->out);
+		return -1;
+	}
+	s->bytes_out += s->out.len;
+	buf_reset(&s->out);
+	return 0;
+}
+
+void
+session_write(struct session *s, const void *p, size_t n)
+{
+	if (s->end == END_ERROR)
+		return;
+	if (s->out.len + n > OUT_FLUSH_AT && session_flush(s) == -1)
+		return;
+	if (n > OUT_FLUSH_AT) {
+		if (conn_write(s->conn, p, n, session_timeout_ms(s)) != 0) {
+			log_info("connection lost while writing: %s",
+			    s->conn->err);
+			s->end = END_ERROR;
+			return;
+		}
+		s->bytes_out += n;
+		return;
+	}
+	if (buf_add(&s->out, p, n) == -1)
+		fatal("output buffer");
+}
+
+void
+session_printf(struct session *s, const char *fmt, ...)
+{
+	char small[1024];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(small, sizeof(small), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		fatalx("session_printf: bad format");
+	if ((size_t)n < sizeof(small)) {
+		session_write(s, small, (size_t)n);
+		return;
+	}
+	/* long: format straight into the output buffer */
+	if (s->out.len + (size_t)n > OUT_FLUSH_AT && session_flush(s) == -1)
+		return;
+	va_start(ap, fmt);
+	if (buf_addvf(&s->out, fmt, ap) == -1)
+		fatal("session_printf");
+	va_end(ap);
+}
+
+static void
+tagged(struct session *s, const struct cmd *c, const char *status,
+    const char *fmt, va_list ap)
+{
+	char text[1024];
+
+	if (vsnprintf(text, sizeof(text), fmt, ap) >= (int)sizeof(text))
+		memcpy(text + sizeof(text) - 4, "...", 4);
+	session_printf(s, "%s %s %s\r\n", c->tag, status, text);
+	(void)session_flush(s);
+}
+
+void
+cmd_ok(struct session *s, const struct cmd *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	tagged(s, c, "OK", fmt, ap);
+	va_end(ap);
+}
+
+void
+cmd_no(struct session *s, const struct cmd *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	tagged(s, c, "NO", fmt, ap);
+	va_end(ap);
+}
+
+void
+cmd_bad(struct session *s, const struct cmd *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	tagged(s, c, "BAD", fmt, ap);
+	va_end(ap);
+}
+
+void
+session_astring(struct session *s, const char *str)
+{
+	size_t i, n = strlen(str);
+	int quote = 1;
+
+	for (i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)str[i];
+
+		if (ch == '\r' || ch == '\n' || ch >= 0x80) {
+			quote = 0;
+			break;
+		}
+	}
+	if (!quote) {
+		session_printf(s, "{%zu}\r\n", n);
+		session_write(s, str, n);
+		return;
+	}
+	session_write(s, "\"", 1);
+	for (i = 0; i < n; i++) {
+		if (str[i] == '"' || str[i] == '\\')
+			session_write(s, "\\", 1);
+		session_write(s, &str[i], 1);
+	}
+	session_write(s, "\"", 1);
+}
+
+void
+session_wipe_input(struct session *s)
+{
+	/* bytes after len were consumed but may still hold a password */
+	if (s->in.data != NULL && s->in.cap > s->in.len + 1)
+		wipe(s->in.data + s->in.len + 1, s->in.cap - s->in.len - 1);
+	buf_wipe(&s->line);
+}
+
+/* Read more bytes into s->in.  1 got some, 0 session ended. */
+static int
+read_more(struct session *s)
+{
+	int timeout = session_timeout_ms(s);
+	ssize_t n;
+
+	if (buf_reserve(&s->in, IN_READ) == -1) {
+		/* cannot happen: the parser consumes what it is given */
+		log_warnx("input buffer full");
+		s->end = END_ERROR;
+		return 0;
+	}
+	for (;;) {
+		if (sig_term) {
+			s->end = END_SHUTDOWN;
+			return 0;
+		}
+		n = conn_read(s->conn, s->in.data + s->in.len, IN_READ,
+		    timeout);
+		if (n > 0) {
+			s->in.len += (size_t)n;
+			s->in.data[s->in.len] = '\0';
+			s->bytes_in += (uint64_t)n;
+			return 1;
+		}
+		switch (n) {
+		case 0:
+			s->end = END_EOF;
+			return 0;
+		case CONN_TIMEOUT:
+			s->end = END_TIMEOUT;
+			return 0;
+		case CONN_SIGNAL:
+			if (sig_term) {
+				s->end = END_SHUTDOWN;
+				return 0;
+			}
+			timeout = session_timeout_ms(s);
+			continue;
+		default:
+			log_info("connection error: %s", s->conn->err);
+			s->end = END_ERROR;
+			return 0;
+		}
+	}
+}
+
+int
+session_read_line(struct session *s, size_t max, char **line_r)
+{
+	char *lf;
+	size_t n;
+	int toolong = 0;
+
+	buf_reset(&s->line);
+	for (;;) {
+		lf = s->in.len > 0 ? memchr(s->in.data, '\n', s->in.len) : NULL;
+		n = lf != NULL ? (size_t)(lf - s->in.data) : s->in.len;
+		if (!toolong) {
+			if (s->line.len + n > max ||
+			    buf_add(&s->line, s->in.data, n) == -1)
+				toolong = 1;
+		}
+		buf_consume(&s->in, lf != NULL ? n + 1 : n);
+		if (lf != NULL)
+			break;
+		if (!read_more(s))
+			return 0;
+	}
+	if (toolong) {
+		buf_reset(&s->line);
+		return -1;
+	}
+	if (s->line.len > 0 && s->line.data[s->line.len - 1] == '\r')
+		buf_truncate(&s->line, s->line.len - 1);
+	if (buf_reserve(&s->line, 0) == -1)
+		return -1;
+	s->line.data[s->line.len] = '\0';
+	*line_r = s->line.data;
+	return 1;
+}
+
+/* Copy a client-supplied word into out for a response or log line,
+ * keeping only printable ASCII. */
+static const char *
+printable(const char *in, char *out, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < len && in[i] != '\0'; i++)
+		out[i] = (in[i] > ' ' && in[i] < 0x7f && in[i] != '"') ?
+		    in[i] : '?';
+	out[i] = '\0';
+	return out;
+}
+
+static void
+dispatch(struct session *s, const struct imap_cmdline *line)
+{
+	const struct command *def;
+	struct cmd c;
+	char name[40];
+	const char *cname = line->name;
+	int uid = 0;
+	size_t skip = 0;
+
+	memset(&c, 0, sizeof(c));
+	c.tag = line->tag;
+	c.name = line->name;
+	if (strcasecmp(cname, "UID") == 0) {
+		const char *sub = line->nargs > 0 ?
+		    imap_arg_atom(&line->args[0]) : NULL;
+
+		if (sub == NULL) {
+			cmd_bad(s, &c, "UID must be followed by a command");
+			return;
+		}
+		uid = 1;
+		cname = sub;
+		skip = 1;
+	}
+	s->ncommands++;
+	def = command_find(cname, uid);
+	if (def == NULL) {
+		cmd_bad(s, &c, "Unknown command %s%s", uid ? "UID " : "",
+		    printable(cname, name, sizeof(name)));
+		if (s->state == STATE_NOTAUTH)
+			s->prelogin_errors++;
+		return;
+	}
+	c.name = def->name;
+	c.args = line->args + skip;
+	c.nargs = line->nargs - skip;
+	c.uid = uid;
+	c.def = def;
+	if (!(def->states & s->state)) {
+		if (s->state == STATE_NOTAUTH)
+			cmd_bad(s, &c, "%s is not allowed before login; "
+			    "log in first", def->name);
+		else if (def->states == STATE_NOTAUTH)
+			cmd_bad(s, &c, "%s is not allowed after login; "
+			    "already logged in", def->name);
+		else if (def->states == STATE_SELECTED)
+			cmd_bad(s, &c, "%s needs a selected mailbox; "
+			    "SELECT or EXAMINE one first", def->name);
+		else
+			cmd_bad(s, &c, "%s is not allowed now", def->name);
+		return;
+	}
+	def->fn(s, &c);
+	(void)session_flush(s);
+}
+
+/* A literal was announced: decide by state, then say go ahead or not. */
+static void
+literal(struct session *s)
+{
+	const struct imap_literal_info *li = imap_parser_literal(s->parser);
+
+	if (!li->nonsync) {
+		session_printf(s, "+ Ready for literal data\r\n");
+		if (session_flush(s) == -1)
+			return;
+	}
+	if (imap_parser_literal_accept(s->parser) == -1)
+		fatalx("literal accept without a literal");
+}
+
+static void
+parse_error(struct session *s)
+{
+	const struct imap_parse_errinfo *e = imap_parser_error(s->parser);
+	const char *tag = e->tag != NULL ? e->tag : "*";
+	int fatal_error = 0;
+
+	switch (e->code) {
+	case IMAP_PERR_LINE:
+		fatal_error = 1;
+		break;
+	case IMAP_PERR_LITERAL:
+	case IMAP_PERR_COMMAND:
+	case IMAP_PERR_ARGS:
+		fatal_error = s->state == STATE_NOTAUTH;
+		break;
+	case IMAP_PERR_NOMEM:
+		fatal_error = 1;
+		break;
+	default:
+		break;
+	}
+	if (e->code == IMAP_PERR_LITERAL && !fatal_error)
+		session_printf(s, "%s NO [TOOBIG] %s\r\n", tag, e->msg);
+	else
+		session_printf(s, "%s BAD %s\r\n", tag, e->msg);
+	if (s->state == STATE_NOTAUTH && ++s->prelogin_errors >=
+	    PRELOGIN_ERRORS && !fatal_error) {
+		log_info("closing: %u malformed commands before login",
+		    s->prelogin_errors);
+		session_printf(s, "* BYE Too many invalid commands\r\n");
+		s->end = END_PROTOCOL;
+	} else if (fatal_error) {
+		log_info("closing: %s (%s)", e->msg, s->state == STATE_NOTAUTH ?
+		    "before login" : "after login");
+		session_printf(s, "* BYE %s\r\n", e->msg);
+		s->end = END_PROTOCOL;
+	}
+	(void)session_flush(s);
+}
+
+/* Feed buffered input to the parser and run what it completes. */
+static void
+process_input(struct session *s)
+{
+	enum imap_parse_status st;
+	size_t used;
+
+	while (s->end == END_NONE && s->in.len > 0) {
+		st = imap_parser_feed(s->parser, s->in.data, s->in.len, &used);
+		buf_consume(&s->in, used);
+		switch (st) {
+		case IMAP_PARSE_MORE:
+			return;
+		case IMAP_PARSE_COMMAND:
+			dispatch(s, imap_parser_command(s->parser));
+			session_apply_limits(s);
+			break;
+		case IMAP_PARSE_LITERAL:
+			literal(s);
+			break;
+		case IMAP_PARSE_ERROR:
+			parse_error(s);
+			break;
+		}
+	}
+}
+
+enum session_end
+session_run(struct session *s)
+{
+	while (s->end == END_NONE) {
+		process_input(s);
+		if (s->end != END_NONE)
+			break;
+		if (session_flush(s) == -1)
+			break;
+		if (!read_more(s))
+			break;
+	}
+	switch (s->end) {
+	case END_TIMEOUT:
+		session_printf(s, "* BYE Autologout; idle for too long\r\n");
+		break;
+	case END_SHUTDOWN:
+		session_printf(s, "* BYE Server shutting down\r\n");
+		break;
+	default:
+		break;
+	}
+	(void)session_flush(s);
+	return s->end;
+}
+
+const char *
+session_end_str(enum session_end e)
+{
+	switch (e) {
+	case END_NONE:
+		return "running";
+	case END_LOGOUT:
+		return "logged out";
+	case END_EOF:
+		return "client closed the connection";
+	case END_TIMEOUT:
+		return "autologout after inactivity";
+	case END_ERROR:
+		return "connection error";
+	case END_PROTOCOL:
+		return "protocol error";
+	case END_SHUTDOWN:
+		return "server shutting down";
+	case END_AUTHFAIL:
+		return "too many failed logins";
+	case END_HANDOFF:
+		return "logged in";
+	}
+	return "unknown";
+}

@@ -1,0 +1,159 @@
+/*
+ * session: one IMAP conversation, the state machine of RFC 9051 section 3
+ * (not authenticated, authenticated, selected, logout) and the loop that
+ * reads commands, runs them from the command table and writes responses.
+ *
+ * The same code runs in two processes.  The front runs a session in the
+ * not-authenticated state; LOGIN and AUTHENTICATE hand the credentials to
+ * its hooks (the back checks them) and on success the front stops parsing
+ * and only relays bytes.  The back runs the session from the authenticated
+ * state on, over a socketpair to the front (or stdin/stdout for --stdio).
+ */
+#ifndef IMAPD_SESSION_H
+#define IMAPD_SESSION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/ssl.h>
+
+#include "common/buf.h"
+#include "common/imap-parser.h"
+#include "imapd/conn.h"
+
+struct config;
+
+enum session_state {
+	STATE_NOTAUTH	= 0x01,
+	STATE_AUTH	= 0x02,
+	STATE_SELECTED	= 0x04,
+	STATE_LOGOUT	= 0x08,
+};
+
+#define STATE_ANY	(STATE_NOTAUTH | STATE_AUTH | STATE_SELECTED)
+#define STATE_LOGGEDIN	(STATE_AUTH | STATE_SELECTED)
+
+/* ENABLEd extensions (RFC 5161) */
+#define ENABLED_IMAP4REV2	0x01
+
+/* Why a session ended, for the log line and the master's accounting. */
+enum session_end {
+	END_NONE,
+	END_LOGOUT,		/* client said LOGOUT */
+	END_EOF,		/* client closed the connection */
+	END_TIMEOUT,		/* autologout */
+	END_ERROR,		/* I/O error */
+	END_PROTOCOL,		/* fatal protocol error (limits before login) */
+	END_SHUTDOWN,		/* the server is stopping */
+	END_AUTHFAIL,		/* too many failed logins */
+	END_HANDOFF,		/* front: login succeeded, now relaying */
+};
+
+struct session;
+struct command;
+
+/* What the front gives a session so LOGIN/AUTHENTICATE can reach the back.
+ * login() returns 1 logged in (the session ends with END_HANDOFF), 0 the
+ * credentials were refused (the session answered nothing yet), -1 a
+ * temporary failure. */
+struct session_hooks {
+	int	(*login)(struct session *, const char *tag, const char *mech,
+		    const char *authzid, const char *user, const char *pass);
+	int	(*starttls)(struct session *);
+};
+
+struct session {
+	const struct config	*conf;
+	enum session_state	 state;
+	enum session_end	 end;
+	struct conn		*conn;
+	struct imap_parser	*parser;
+	struct buf		 in;	/* read, not yet parsed */
+	struct buf		 out;	/* responses not yet written */
+	const struct session_hooks *hooks;
+
+	unsigned		 tls:1;		/* the stream is encrypted */
+	unsigned		 starttls:1;	/* STARTTLS may be offered */
+	unsigned		 preauth:1;	/* --stdio */
+	unsigned		 pre_login_limits:1;
+	unsigned		 enabled;	/* ENABLED_* */
+	unsigned		 auth_failures;
+	unsigned		 prelogin_errors;
+	long long		 started_ms;	/* monotonic */
+	struct buf		 line;	/* session_read_line() */
+	char			*user;		/* once logged in */
+	char			 rip[64];	/* client address or "" */
+	char			 lport[8];	/* local port or "" */
+	uint64_t		 ncommands;
+	uint64_t		 bytes_in;
+	uint64_t		 bytes_out;
+};
+
+/* Parsed command handed to a handler. */
+struct cmd {
+	const char		*tag;
+	const char		*name;		/* canonical upper case */
+	const struct imap_arg	*args;		/* after the name (and UID) */
+	size_t			 nargs;
+	int			 uid;		/* UID FETCH etc. */
+	const struct command	*def;
+};
+
+/* Set up a session on conn; state is STATE_NOTAUTH or STATE_AUTH. */
+void	session_init(struct session *, const struct config *, struct conn *,
+	    enum session_state);
+void	session_free(struct session *);
+
+/* Switch to the limits for the current state (tight before login). */
+void	session_apply_limits(struct session *);
+
+/* Run commands until the session ends; returns why.  The caller has
+ * already sent the greeting (or the back its first tagged OK). */
+enum session_end session_run(struct session *);
+
+/* Output.  session_printf queues a line fragment; session_flush writes it
+ * out (0, or -1 and the session is marked END_ERROR).  Large responses
+ * are flushed as they grow. */
+void	session_printf(struct session *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+void	session_write(struct session *, const void *, size_t);
+int	session_flush(struct session *);
+
+/* Tagged completion: "<tag> OK|NO|BAD <text>\r\n".  text may start with
+ * a "[CODE] ".  These also flush. */
+void	cmd_ok(struct session *, const struct cmd *, const char *, ...)
+	    __attribute__((format(printf, 3, 4)));
+void	cmd_no(struct session *, const struct cmd *, const char *, ...)
+	    __attribute__((format(printf, 3, 4)));
+void	cmd_bad(struct session *, const struct cmd *, const char *, ...)
+	    __attribute__((format(printf, 3, 4)));
+
+/*
+ * Read one line from the client (AUTHENTICATE continuations, IDLE's
+ * DONE): up to max bytes without the line end.  Returns 1 with the line in
+ * *line_r (valid until the next read; NUL-terminated), 0 if the session
+ * ended (s->end says why), -1 if the line was too long (the rest of it is
+ * discarded).
+ */
+int	session_read_line(struct session *, size_t max, char **line_r);
+
+/* The inactivity timeout for the current state, in milliseconds. */
+int	session_timeout_ms(const struct session *);
+
+/* Wipe input bytes already consumed (they may hold a password). */
+void	session_wipe_input(struct session *);
+
+/* A new random session id for the logs ("session=<id>"). */
+#define SESSION_ID_LEN	12
+void	session_newid(char *, size_t);
+
+/* Monotonic clock in milliseconds. */
+long long session_now_ms(void);
+
+/* A few words for the log: why the session ended. */
+const char *session_end_str(enum session_end);
+
+/* Quote s for a response as an IMAP string (quoted or literal). */
+void	session_astring(struct session *, const char *);
+
+#endif

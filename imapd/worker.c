@@ -1,0 +1,150 @@
+/*
+ * worker: accept one connection and serve it.  See worker.h.
+ *
+ * Idle workers all wait in poll() on every listening socket; the sockets
+ * are non-blocking, so the losers of a race for one connection get EAGAIN
+ * and wait again.  SIGUSR1 (the master retiring idle workers after a
+ * reload) and SIGTERM end an idle worker at once; once a connection is
+ * taken they no longer do.
+ */
+#include <sys/prctl.h>
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "imapd/back.h"
+#include "imapd/front.h"
+#include "imapd/session.h"
+#include "imapd/sig.h"
+#include "imapd/worker.h"
+
+#define MAX_POLL	(2 * CONFIG_MAX_LISTEN * 4 + 1)
+
+/* Wait for and accept one connection; returns the socket and which
+ * listener it came from. */
+static int
+accept_one(const struct worker_args *a, unsigned *which)
+{
+	struct pollfd pfd[MAX_POLL];
+	unsigned i, n;
+	int fd;
+
+	n = a->nlisteners < MAX_POLL - 1 ? a->nlisteners : MAX_POLL - 1;
+	for (;;) {
+		if (sig_term || sig_usr1)
+			_exit(0);
+		for (i = 0; i < n; i++) {
+			pfd[i].fd = a->listeners[i].fd;
+			pfd[i].events = POLLIN;
+			pfd[i].revents = 0;
+		}
+		pfd[n].fd = a->deathfd;
+		pfd[n].events = POLLIN;
+		pfd[n].revents = 0;
+		if (sig_wait(pfd, n + 1, -1) == -1) {
+			if (errno == EINTR)
+				continue;
+			fatal("worker: poll");
+		}
+		if (pfd[n].revents != 0)
+			_exit(0);		/* the master is gone */
+		for (i = 0; i < n; i++) {
+			if (!(pfd[i].revents & POLLIN))
+				continue;
+			fd = accept4(pfd[i].fd, NULL, NULL, SOCK_CLOEXEC);
+			if (fd >= 0) {
+				*which = i;
+				return fd;
+			}
+			if (errno != EAGAIN && errno != EWOULDBLOCK &&
+			    errno != EINTR && errno != ECONNABORTED)
+				log_warn("accept on %s", a->listeners[i].desc);
+		}
+	}
+}
+
+static void
+peer(int fd, char *rip, size_t riplen, char *lport, size_t lportlen)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char port[NI_MAXSERV];
+
+	snprintf(rip, riplen, "unknown");
+	snprintf(lport, lportlen, "?");
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0)
+		(void)getnameinfo((struct sockaddr *)&ss, len, rip,
+		    (socklen_t)riplen, NULL, 0, NI_NUMERICHOST);
+	len = sizeof(ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0 &&
+	    getnameinfo((struct sockaddr *)&ss, len, NULL, 0, port,
+	    sizeof(port), NI_NUMERICSERV) == 0)
+		snprintf(lport, lportlen, "%s", port);
+}
+
+void
+worker_run(const struct worker_args *a)
+{
+	struct worker_status st;
+	struct front_args fa;
+	struct back_args ba;
+	char rip[64], lport[NI_MAXSERV], id[SESSION_ID_LEN + 1];
+	unsigned which = 0, i;
+	int fd, sp[2], one = 1;
+	pid_t pid;
+
+	(void)prctl(PR_SET_NAME, "imapd-idle", 0, 0, 0);
+	fd = accept_one(a, &which);
+
+	st.pid = getpid();
+	st.busy = 1;
+	if (write(a->statusfd, &st, sizeof(st)) != (ssize_t)sizeof(st))
+		log_warn("cannot report to the master");
+	close(a->statusfd);
+	close(a->deathfd);
+	for (i = 0; i < a->nlisteners; i++)
+		close(a->listeners[i].fd);
+
+	session_newid(id, sizeof(id));
+	log_setsession(id);
+	peer(fd, rip, sizeof(rip), lport, sizeof(lport));
+	log_setrip(rip);
+	log_info("connect to %s%s", a->listeners[which].desc,
+	    a->listeners[which].tls ? " (TLS)" : "");
+	(void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == -1)
+		fatal("socketpair");
+	if ((pid = fork()) == -1)
+		fatal("fork");
+	if (pid == 0) {
+		close(sp[0]);
+		memset(&fa, 0, sizeof(fa));
+		fa.conf = a->conf;
+		fa.client = fd;
+		fa.back = sp[1];
+		fa.implicit_tls = a->listeners[which].tls;
+		fa.rip = rip;
+		fa.lport = lport;
+		front_run(&fa);
+	}
+	close(sp[1]);
+	close(fd);
+	memset(&ba, 0, sizeof(ba));
+	ba.conf = a->conf;
+	ba.front = sp[0];
+	ba.front_pid = pid;
+	ba.rip = rip;
+	ba.lport = lport;
+	back_run(&ba);
+}

@@ -1,0 +1,506 @@
+"""The daemon end to end: ports, TLS, login, limits before login, signals.
+
+Each test starts the real imapd on free loopback ports (see conftest.py)
+and talks to it with Python's imaplib or the raw client."""
+
+import base64
+import imaplib
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import time
+
+import pytest
+
+import imapdtest
+
+
+def caps_of(line):
+    """The capability words in a greeting or CAPABILITY line."""
+    if "[CAPABILITY " in line:
+        inner = line.split("[CAPABILITY ", 1)[1].split("]", 1)[0]
+    else:
+        inner = line.split("CAPABILITY ", 1)[1]
+    return inner.split()
+
+
+# --- greeting and capabilities ---------------------------------------------
+
+def test_greeting_starttls_port(server):
+    c = server.raw()
+    greeting = c.line()
+    assert greeting.startswith("* OK [CAPABILITY ")
+    caps = caps_of(greeting)
+    for w in ("IMAP4rev1", "IMAP4rev2", "STARTTLS", "LOGINDISABLED"):
+        assert w in caps
+    assert not any(w.startswith("AUTH=") for w in caps)
+    lines = c.cmd("a", "CAPABILITY")
+    assert lines[-1].startswith("a OK")
+    assert caps_of(lines[0]) == caps
+
+
+def test_greeting_tls_port(server):
+    c = server.raw(tls=True)
+    caps = caps_of(c.line())
+    assert "STARTTLS" not in caps and "LOGINDISABLED" not in caps
+    assert "AUTH=PLAIN" in caps and "AUTH=LOGIN" in caps
+    assert "SASL-IR" in caps
+    assert c.sock.version() in ("TLSv1.2", "TLSv1.3")
+
+
+def test_tls_below_1_2_refused(server):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    try:
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_1
+        ctx.minimum_version = ssl.TLSVersion.TLSv1
+    except (ValueError, AttributeError):
+        pytest.skip("this OpenSSL cannot offer TLS 1.1")
+    s = socket.create_connection(("127.0.0.1", server.tls_port), 10)
+    with pytest.raises((ssl.SSLError, ConnectionResetError, OSError)):
+        ctx.wrap_socket(s, server_hostname="localhost").recv(10)
+    # and the server still serves others
+    assert server.raw(tls=True).line().startswith("* OK")
+
+
+# --- logins ----------------------------------------------------------------
+
+def test_starttls_then_login(server, mailuser):
+    c = server.imaplib(tls=False, starttls=True)
+    typ, data = c.login(mailuser.name, mailuser.password)
+    assert typ == "OK"
+    assert b"[CAPABILITY" in data[0]
+    assert c.logout()[0] == "BYE"
+    server.wait_log(r"session=\w+ user=%s rip=127\.0\.0\.1: logged in "
+                    r"\(pam, TLS\)" % mailuser.name)
+
+
+def test_login_on_tls_port(server, mailuser):
+    c = server.imaplib(tls=True)
+    assert c.login(mailuser.name, mailuser.password)[0] == "OK"
+    typ, data = c.capability()
+    assert b"NAMESPACE" in data[0] and b"STARTTLS" not in data[0]
+    assert c.noop()[0] == "OK"
+    c.logout()
+
+
+def test_login_before_tls_refused(server, mailuser):
+    c = server.raw()
+    c.line()
+    r = c.cmd("a", f"LOGIN {mailuser.name} {mailuser.password}")
+    assert r[-1].startswith("a NO [PRIVACYREQUIRED] ")
+    assert len(r[-1]) > len("a NO [PRIVACYREQUIRED] ") + 10
+    r = c.cmd("b", "AUTHENTICATE PLAIN")
+    assert r[-1].startswith("b NO [PRIVACYREQUIRED]")
+    server.wait_log("LOGIN refused: plaintext authentication before "
+                    "STARTTLS")
+    # still usable: STARTTLS works afterwards
+    assert c.cmd("c", "STARTTLS")[-1].startswith("c OK")
+
+
+def test_plaintext_allowed_when_configured(server_factory, mailuser):
+    s = server_factory(allow_plaintext_auth="yes")
+    c = s.raw()
+    caps = caps_of(c.line())
+    assert "LOGINDISABLED" not in caps and "AUTH=PLAIN" in caps
+    r = c.cmd("a", f"LOGIN {mailuser.name} {mailuser.password}")
+    assert r[-1].startswith("a OK")
+
+
+def test_wrong_password(server, mailuser):
+    c = server.raw(tls=True)
+    c.line()
+    t0 = time.monotonic()
+    r = c.cmd("a", f"LOGIN {mailuser.name} wrong-password")
+    assert r[-1].startswith("a NO [AUTHENTICATIONFAILED]")
+    # auth_fail_delay (100ms in the tests) is applied
+    assert time.monotonic() - t0 >= 0.09
+    # unknown user gets the same answer
+    r = c.cmd("b", "LOGIN no-such-user-xyz secret")
+    assert r[-1].startswith("b NO [AUTHENTICATIONFAILED]")
+    server.wait_log("login failed: unknown user")
+
+
+def test_third_failure_ends_session(server, mailuser):
+    c = server.raw(tls=True)
+    c.line()
+    for tag in ("a", "b"):
+        assert c.cmd(tag, f"LOGIN {mailuser.name} nope")[-1].startswith(
+            tag + " NO [AUTHENTICATIONFAILED]")
+    r = c.cmd("c", f"LOGIN {mailuser.name} nope")
+    assert r[-1].startswith("c NO [AUTHENTICATIONFAILED]")
+    assert c.line().startswith("* BYE")
+    assert c.closed()
+
+
+def test_authenticate_plain_with_sasl_ir(server, mailuser):
+    c = server.raw(tls=True)
+    c.line()
+    ir = base64.b64encode(f"\0{mailuser.name}\0{mailuser.password}"
+                          .encode()).decode()
+    r = c.cmd("a", f"AUTHENTICATE PLAIN {ir}")
+    assert r[-1].startswith("a OK [CAPABILITY ")
+    assert c.cmd("b", "NOOP")[-1].startswith("b OK")
+
+
+def test_authenticate_plain_without_sasl_ir(server, mailuser):
+    c = server.raw(tls=True)
+    c.line()
+    c.send("a AUTHENTICATE PLAIN\r\n")
+    assert c.line() == "+ "
+    resp = base64.b64encode(f"{mailuser.name}\0{mailuser.name}\0"
+                            f"{mailuser.password}".encode()).decode()
+    c.send(resp + "\r\n")
+    assert c.until_tagged("a")[-1].startswith("a OK")
+
+
+def test_authenticate_plain_via_imaplib(server, mailuser):
+    c = server.imaplib(tls=True)
+    typ, _ = c.authenticate(
+        "PLAIN", lambda _: f"\0{mailuser.name}\0{mailuser.password}")
+    assert typ == "OK"
+    c.logout()
+
+
+def test_authenticate_login_and_cancel(server, mailuser):
+    c = server.raw(tls=True)
+    c.line()
+    c.send("a AUTHENTICATE LOGIN\r\n")
+    assert c.line() == "+ VXNlcm5hbWU6"
+    c.send("*\r\n")
+    assert c.until_tagged("a")[-1].startswith("a BAD")
+    c.send("b AUTHENTICATE LOGIN\r\n")
+    c.line()
+    c.send(base64.b64encode(mailuser.name.encode()).decode() + "\r\n")
+    assert c.line() == "+ UGFzc3dvcmQ6"
+    c.send(base64.b64encode(mailuser.password.encode()).decode() + "\r\n")
+    assert c.until_tagged("b")[-1].startswith("b OK")
+
+
+def test_authenticate_bad_input(server, mailuser):
+    c = server.raw(tls=True)
+    c.line()
+    assert c.cmd("a", "AUTHENTICATE PLAIN !!!notbase64")[-1].startswith(
+        "a BAD")
+    assert c.cmd("b", "AUTHENTICATE CRAM-MD5")[-1].startswith("b NO")
+    ir = base64.b64encode(b"only-one-part").decode()
+    assert c.cmd("c", f"AUTHENTICATE PLAIN {ir}")[-1].startswith("c BAD")
+    ir = base64.b64encode(f"someoneelse\0{mailuser.name}\0"
+                          f"{mailuser.password}".encode()).decode()
+    assert c.cmd("d", f"AUTHENTICATE PLAIN {ir}")[-1].startswith(
+        "d NO [AUTHORIZATIONFAILED]")
+    assert c.cmd("e", "NOOP")[-1].startswith("e OK")
+
+
+def test_userdb_login(server, userdb, mailuser):
+    c = server.imaplib(tls=True)
+    assert c.login(userdb["user"], userdb["password"])[0] == "OK"
+    c.logout()
+    server.wait_log(r"user=vuser .*logged in \(userdb, TLS\)")
+
+
+def test_userdb_only_does_not_use_pam(server_factory, mailuser, userdb):
+    s = server_factory(auth="userdb")
+    c = s.imaplib(tls=True)
+    with pytest.raises(imaplib.IMAP4.error):
+        c.login(mailuser.name, mailuser.password)
+    c = s.imaplib(tls=True)
+    assert c.login(userdb["user"], userdb["password"])[0] == "OK"
+
+
+def test_login_literal_password(server, mailuser):
+    c = server.raw(tls=True)
+    c.line()
+    pw = mailuser.password.encode()
+    c.send(f"a LOGIN {mailuser.name} {{{len(pw)}}}\r\n")
+    assert c.line().startswith("+ ")
+    c.send(pw + b"\r\n")
+    assert c.until_tagged("a")[-1].startswith("a OK")
+
+
+def test_pipelined_after_login_reaches_the_session(server, mailuser):
+    c = server.raw(tls=True)
+    c.line()
+    c.send(f"a LOGIN {mailuser.name} {mailuser.password}\r\n"
+           "b NAMESPACE\r\nc LOGOUT\r\n")
+    lines = c.until_tagged("c")
+    assert lines[0].startswith("a OK")
+    assert '* NAMESPACE (("" "/")) NIL NIL' in lines
+    assert any(l.startswith("b OK") for l in lines)
+
+
+# --- STARTTLS --------------------------------------------------------------
+
+def test_starttls_discards_pipelined_commands(server, mailuser):
+    c = server.raw()
+    c.line()
+    # a man in the middle would put commands right after STARTTLS
+    c.send(f"a STARTTLS\r\nx LOGIN {mailuser.name} {mailuser.password}\r\n"
+           "y CAPABILITY\r\n")
+    assert c.line().startswith("a OK")
+    c.buf = b""
+    c.starttls(server.tls_context())
+    r = c.cmd("z", "NOOP")
+    assert r == [r[-1]] and r[-1].startswith("z OK"), r
+    # not logged in: the injected LOGIN never ran
+    assert c.cmd("n", "NAMESPACE")[-1].startswith("n BAD")
+    server.wait_log("STARTTLS: discarding")
+    assert "x OK" not in server.log()
+
+
+def test_starttls_twice_and_on_tls_port(server):
+    c = server.raw(tls=True)
+    c.line()
+    assert c.cmd("a", "STARTTLS")[-1].startswith("a BAD")
+    c = server.raw()
+    c.line()
+    assert c.cmd("a", "STARTTLS")[-1].startswith("a OK")
+    c.starttls(server.tls_context())
+    caps = caps_of(c.cmd("b", "CAPABILITY")[0])
+    assert "STARTTLS" not in caps and "AUTH=PLAIN" in caps
+    assert c.cmd("c", "STARTTLS")[-1].startswith("c BAD")
+
+
+def test_plain_imap_to_tls_port(server):
+    s = socket.create_connection(("127.0.0.1", server.tls_port), 10)
+    s.sendall(b"a CAPABILITY\r\n")
+    s.settimeout(10)
+    try:
+        data = s.recv(100)
+    except ConnectionResetError:
+        data = b""
+    assert b"CAPABILITY" not in data
+    server.wait_log("TLS handshake failed")
+
+
+# --- limits and bad input before login ---------------------------------------
+
+def test_long_line_before_login(server):
+    c = server.raw(tls=True)
+    c.line()
+    c.send("a NOOP " + "x" * 200_000 + "\r\n")
+    line = c.line()
+    assert line.startswith("a BAD") or line.startswith("* BAD"), line
+    assert c.closed()
+    assert "+ " not in c.buf.decode(errors="replace")
+    # others are still served
+    d = server.raw(tls=True)
+    assert d.line().startswith("* OK")
+    assert d.cmd("b", "NOOP")[-1].startswith("b OK")
+    server.wait_log("closing: Line too long")
+
+
+def test_huge_literal_before_login(server, mailuser):
+    c = server.raw(tls=True)
+    c.line()
+    c.send(f"a LOGIN {mailuser.name} {{4294967296}}\r\n")
+    line = c.line()
+    assert line.startswith("a BAD") or line.startswith("a NO"), line
+    assert not line.startswith("+")
+    assert c.closed()
+    assert not c.buf.startswith(b"+")
+    d = server.raw(tls=True)
+    assert d.line().startswith("* OK")
+
+
+def test_nonsync_literal_over_limit_before_login(server):
+    c = server.raw(tls=True)
+    c.line()
+    c.send("a LOGIN {100000+}\r\n" + "x" * 1000)
+    line = c.line()
+    assert line.startswith("a BAD") or line.startswith("a NO"), line
+    assert c.closed()
+
+
+def test_malformed_commands_get_bad(server):
+    c = server.raw(tls=True)
+    c.line()
+    assert c.cmd("a", "FROBNICATE")[-1].startswith("a BAD")
+    assert c.cmd("b", 'NOOP "unterminated')[-1].startswith("b BAD")
+    c.send("\r\n")          # blank lines are ignored
+    c.send("*bad-tag NOOP\r\n")
+    assert c.line().startswith("* BAD")
+    assert c.cmd("d", "NOOP extra")[-1].startswith("d BAD")
+    assert c.cmd("e", "SELECT INBOX")[-1].startswith("e BAD")
+    assert c.cmd("f", "ENABLE IMAP4rev2")[-1].startswith("f BAD")
+    assert c.cmd("g", "NOOP")[-1].startswith("g OK")
+
+
+def test_too_many_bad_commands_before_login(server):
+    c = server.raw(tls=True)
+    c.line()
+    for i in range(12):
+        c.send(f"t{i} BOGUS\r\n")
+    lines = []
+    try:
+        while True:
+            lines.append(c.line())
+    except EOFError:
+        pass
+    assert any(l.startswith("* BYE") for l in lines)
+    assert sum(1 for l in lines if " BAD " in l) == 10
+
+
+def test_login_timeout(server_factory):
+    s = server_factory(timeout_login="2s")
+    c = s.raw(tls=True)
+    c.line()
+    t0 = time.monotonic()
+    # NOOPs do not extend the pre-login budget
+    for i in range(3):
+        assert c.cmd(f"n{i}", "NOOP")[-1].startswith(f"n{i} OK")
+        time.sleep(0.4)
+    assert c.line(timeout=10).startswith("* BYE")
+    assert c.closed()
+    assert time.monotonic() - t0 < 8
+
+
+# --- after login --------------------------------------------------------------
+
+def test_id_enable_namespace(server, mailuser):
+    c = server.raw(tls=True)
+    c.line()
+    r = c.cmd("a", 'ID ("name" "pytest" "version" "1")')
+    assert r[0].startswith('* ID ("name" "imapd"')
+    assert r[-1].startswith("a OK")
+    assert c.cmd("b", f"LOGIN {mailuser.name} {mailuser.password}")[
+        -1].startswith("b OK")
+    r = c.cmd("c", "ENABLE IMAP4rev2 FOOBAR")
+    assert r[0] == "* ENABLED IMAP4rev2" and r[-1].startswith("c OK")
+    r = c.cmd("d", "ENABLE IMAP4rev2")
+    assert r[0] == "* ENABLED" and r[-1].startswith("d OK")
+    r = c.cmd("e", "NAMESPACE")
+    assert r[0] == '* NAMESPACE (("" "/")) NIL NIL'
+    assert c.cmd("f", "ID NIL")[0].startswith("* ID (")
+    assert c.cmd("g", "LOGIN x y")[-1].startswith("g BAD")
+    assert c.cmd("h", "STARTTLS")[-1].startswith("h BAD")
+    r = c.cmd("i", "LOGOUT")
+    assert r[0].startswith("* BYE") and r[-1].startswith("i OK")
+    assert c.closed()
+    server.wait_log("client ID: name=pytest, version=1")
+    server.wait_log(r"user=%s .*session ended: logged out" % mailuser.name)
+
+
+def test_many_sessions_at_once(server, mailuser):
+    clients = []
+    for i in range(8):
+        c = server.imaplib(tls=True)
+        assert c.login(mailuser.name, mailuser.password)[0] == "OK"
+        clients.append(c)
+    for c in clients:
+        assert c.noop()[0] == "OK"
+        c.logout()
+
+
+# --- --stdio -----------------------------------------------------------------
+
+def test_stdio_preauth(build, workdir):
+    conf = workdir / "stdio.conf"
+    conf.write_text("listen_imap = 127.0.0.1:1\n")
+    p = subprocess.run([str(build.imapd), "--stdio", "-c", str(conf)],
+                       input=b"a CAPABILITY\r\nb NAMESPACE\r\nc LOGOUT\r\n",
+                       capture_output=True, timeout=30, env=build.env())
+    out = p.stdout.decode()
+    lines = out.split("\r\n")
+    assert lines[0].startswith("* PREAUTH [CAPABILITY IMAP4rev1")
+    assert any(l.startswith("a OK") for l in lines)
+    assert '* NAMESPACE (("" "/")) NIL NIL' in lines
+    assert any(l.startswith("c OK") for l in lines)
+    assert p.returncode == 0
+    assert "AddressSanitizer" not in p.stderr.decode()
+
+
+# --- signals -------------------------------------------------------------------
+
+def test_sighup_applies_to_new_sessions(server, mailuser):
+    old = server.raw()
+    assert "LOGINDISABLED" in caps_of(old.line())
+    server.write_conf(allow_plaintext_auth="yes")
+    server.signal(signal.SIGHUP)
+    server.wait_log("reloaded: new sessions use the new configuration")
+    new = None
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        new = server.raw()
+        if "AUTH=PLAIN" in caps_of(new.line()):
+            break
+        new.close()
+        time.sleep(0.1)
+    assert "AUTH=PLAIN" in caps_of(new.cmd("a", "CAPABILITY")[0])
+    assert new.cmd("b", f"LOGIN {mailuser.name} {mailuser.password}")[
+        -1].startswith("b OK")
+    # the session that started before the reload keeps its settings
+    assert "LOGINDISABLED" in caps_of(old.cmd("c", "CAPABILITY")[0])
+
+
+def test_sighup_bad_config_keeps_running(server):
+    server.write_conf(prefork="many")
+    server.signal(signal.SIGHUP)
+    server.wait_log("reload failed, keeping the running configuration")
+    c = server.raw(tls=True)
+    assert c.line().startswith("* OK")
+
+
+def test_sigterm_stops_promptly(server, mailuser):
+    c = server.imaplib(tls=True)
+    c.login(mailuser.name, mailuser.password)
+    pre = server.raw(tls=True)
+    pre.line()
+    t0 = time.monotonic()
+    server.signal(signal.SIGTERM)
+    assert server.proc.wait(10) == 0
+    assert time.monotonic() - t0 < 6
+    # both sessions were told
+    assert pre.line().startswith("* BYE")
+    untagged = c.readline()
+    assert untagged.startswith(b"* BYE")
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", server.tls_port), 2)
+
+
+# --- imapd -t ----------------------------------------------------------------
+
+def test_check_good_config(build, server_factory):
+    s = server_factory()
+    p = subprocess.run([str(build.imapd), "-t", "-c", str(s.conf_path)],
+                       capture_output=True, timeout=30,
+                       env=s.env())
+    assert p.returncode == 0, p.stderr.decode()
+    assert "configuration OK" in p.stdout.decode()
+
+
+def test_check_bad_configs(build, workdir, cert):
+    conf = workdir / "bad.conf"
+    conf.write_text("listen_imap = 127.0.0.1:143\nprefork = -1\n"
+                    "colour = blue\n")
+    p = subprocess.run([str(build.imapd), "-t", "-c", str(conf)],
+                       capture_output=True, timeout=30, env=build.env())
+    err = p.stderr.decode()
+    assert p.returncode != 0
+    assert f"{conf}:2: prefork: " in err
+    assert f"{conf}:3: colour: unknown key" in err
+    conf.write_text(f"tls_cert = {workdir}/nonexistent.pem\n"
+                    f"tls_key = {cert['key']}\nauth = userdb\n"
+                    f"userdb = {workdir}/nonexistent.cdb\n")
+    p = subprocess.run([str(build.imapd), "-t", "-c", str(conf)],
+                       capture_output=True, timeout=30, env=build.env())
+    err = p.stderr.decode()
+    assert p.returncode != 0
+    assert "nonexistent.pem" in err and "tls_cert" in err
+    assert "nonexistent.cdb" in err
+    p = subprocess.run([str(build.imapd), "-t", "-c",
+                        str(workdir / "missing.conf")],
+                       capture_output=True, timeout=30, env=build.env())
+    assert p.returncode != 0 and "cannot read" in p.stderr.decode()
+
+
+def test_bad_config_refuses_to_start(build, workdir):
+    conf = workdir / "bad2.conf"
+    conf.write_text("max_sessions = 0\n")
+    p = subprocess.run([str(build.imapd), "-f", "-c", str(conf)],
+                       capture_output=True, timeout=30, env=build.env())
+    assert p.returncode != 0
+    assert f"{conf}:1: max_sessions" in p.stderr.decode()

@@ -1,0 +1,407 @@
+"""Helpers for the imapd test suite: builds, users, certificates, servers
+and a small raw IMAP client.  Everything talks to loopback only and every
+wait is bounded."""
+
+import grp
+import os
+import pathlib
+import pwd
+import random
+import re
+import secrets
+import shutil
+import signal
+import socket
+import ssl
+import string
+import subprocess
+import tempfile
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+IS_ROOT = os.geteuid() == 0
+PAM_WRAPPER = "/usr/lib/x86_64-linux-gnu/libpam_wrapper.so"
+PAM_MATRIX = "/usr/lib/x86_64-linux-gnu/pam_wrapper/pam_matrix.so"
+LOGIN_USER = "nobody"
+
+
+class Build:
+    def __init__(self, name, objdir, bindir):
+        self.name = name
+        self.objdir = pathlib.Path(objdir)
+        self.bindir = pathlib.Path(bindir)
+        self.imapd = self.bindir / "imapd" / "imapd"
+        self.userdb_tool = self.bindir / "tools" / "imapd-userdb"
+        self.sanitized = name != "plain"
+
+    def env(self):
+        e = dict(os.environ)
+        if self.sanitized:
+            e["ASAN_OPTIONS"] = ("detect_leaks=0:abort_on_error=0:"
+                                 "verify_asan_link_order=0")
+            e["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1"
+        return e
+
+    def __repr__(self):
+        return self.name
+
+
+def make_workdir():
+    d = pathlib.Path(tempfile.mkdtemp(prefix="imapd-test-", dir="/tmp"))
+    d.chmod(0o755)
+    return d
+
+
+def remove_tree(d):
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def run(cmd, **kw):
+    kw.setdefault("check", True)
+    kw.setdefault("timeout", 60)
+    kw.setdefault("capture_output", True)
+    return subprocess.run([str(c) for c in cmd], **kw)
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_cert(d):
+    d.mkdir(parents=True, exist_ok=True)
+    key, crt = d / "key.pem", d / "cert.pem"
+    run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+         "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
+         "-subj", "/CN=localhost", "-addext",
+         "subjectAltName=DNS:localhost,IP:127.0.0.1",
+         "-keyout", key, "-out", crt])
+    key.chmod(0o600)
+    return {"cert": crt, "key": key}
+
+
+class MailUser:
+    """The user tests log in as: a throw-away Unix account as root,
+    the invoking user otherwise."""
+
+    def __init__(self, name, password, home, created, pam_service,
+                 pam_env):
+        self.name = name
+        self.password = password
+        self.home = pathlib.Path(home)
+        pw = pwd.getpwnam(name)
+        self.uid, self.gid = pw.pw_uid, pw.pw_gid
+        self.created = created
+        self.pam_service = pam_service
+        self.pam_env = pam_env or {}
+
+    @property
+    def groups(self):
+        gids = os.getgrouplist(self.name, self.gid)
+        return sorted(set(gids))
+
+    def maildir(self):
+        return self.home / "Maildir"
+
+    def remove(self):
+        if self.created:
+            subprocess.run(["userdel", self.name], capture_output=True)
+            subprocess.run(["groupdel", self.name + "x"],
+                           capture_output=True)
+            pathlib.Path(f"/etc/pam.d/{self.pam_service}").unlink(
+                missing_ok=True)
+
+
+def make_mailuser(workdir):
+    password = "pw-" + secrets.token_urlsafe(12)
+    if IS_ROOT:
+        name = "imt" + "".join(random.choices(string.ascii_lowercase, k=8))
+        home = workdir / "home" / name
+        home.parent.mkdir(parents=True, exist_ok=True)
+        home.parent.chmod(0o755)
+        # a supplementary group, so that the test can see initgroups work
+        run(["groupadd", name + "x"])
+        run(["useradd", "-M", "-d", home, "-s", "/usr/sbin/nologin",
+             "-G", name + "x", name])
+        run(["chpasswd"], input=f"{name}:{password}\n".encode())
+        home.mkdir()
+        pw = pwd.getpwnam(name)
+        os.chown(home, pw.pw_uid, pw.pw_gid)
+        home.chmod(0o700)
+        service = "imapd-test-" + name
+        pathlib.Path(f"/etc/pam.d/{service}").write_text(
+            "auth required pam_unix.so\n"
+            "account required pam_unix.so\n")
+        return MailUser(name, password, home, True, service, None)
+    # not root: this user, and PAM through pam_wrapper
+    name = pwd.getpwuid(os.getuid()).pw_name
+    home = workdir / "home" / name
+    home.mkdir(parents=True)
+    svcdir = workdir / "pam.d"
+    svcdir.mkdir()
+    passdb = workdir / "pam.passdb"
+    service = "imapd-test"
+    passdb.write_text(f"{name}:{password}:{service}\n")
+    (svcdir / service).write_text(
+        f"auth required {PAM_MATRIX} passdb={passdb}\n"
+        f"account required {PAM_MATRIX} passdb={passdb}\n")
+    env = {"LD_PRELOAD": PAM_WRAPPER, "PAM_WRAPPER": "1",
+           "PAM_WRAPPER_SERVICE_DIR": str(svcdir)}
+    return MailUser(name, password, home, False, service, env)
+
+
+def make_userdb(d, user):
+    """A userdb with a virtual user 'vuser' that maps to the mail user's
+    uid/gid and home; returns its details."""
+    d.mkdir(parents=True, exist_ok=True)
+    password = "vpw-" + secrets.token_urlsafe(10)
+    tool = ROOT / "tools" / "imapd-userdb"
+    h = run([tool, "-p", "-m", "sha512"],
+            input=(password + "\n").encode()).stdout.decode().strip()
+    vhome = user.home  # same uid must own it
+    text = d / "userdb"
+    text.write_text(f"vuser:{h}:{user.uid}:{user.gid}:{vhome}\n")
+    run([tool, "-o", d / "userdb.cdb", text])
+    return {"path": d / "userdb.cdb", "user": "vuser",
+            "password": password}
+
+
+SAN_PATTERNS = re.compile(r"ERROR: AddressSanitizer|runtime error:|"
+                          r"ERROR: LeakSanitizer|SUMMARY: \w+Sanitizer")
+
+
+class Server:
+    def __init__(self, build, workdir, cert, user, userdb, overrides,
+                 name="server"):
+        self.build = build
+        self.user = user
+        self.userdb = userdb
+        safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name)[:60]
+        self.dir = pathlib.Path(tempfile.mkdtemp(prefix=safe + "-",
+                                                 dir=workdir))
+        self.dir.chmod(0o755)
+        self.port = free_port()
+        self.tls_port = free_port()
+        self.conf_path = self.dir / "imapd.conf"
+        self.log_path = self.dir / "imapd.log"
+        self.chroot = self.dir / "empty"
+        self.settings = {
+            "listen_imap": f"127.0.0.1:{self.port}",
+            "listen_imaps": f"127.0.0.1:{self.tls_port}",
+            "tls_cert": str(cert["cert"]),
+            "tls_key": str(cert["key"]),
+            "auth": "pam,userdb",
+            "pam_service": user.pam_service,
+            "userdb": str(userdb["path"]),
+            "login_user": LOGIN_USER,
+            "login_chroot": str(self.chroot),
+            "prefork": "2",
+            "max_sessions": "50",
+            "auth_fail_delay": "100ms",
+        }
+        self.settings.update({k: str(v) for k, v in overrides.items()
+                              if v is not None})
+        for k, v in overrides.items():
+            if v is None:
+                self.settings.pop(k, None)
+        self.proc = None
+        self.logf = None
+
+    def write_conf(self, **changes):
+        self.settings.update({k: str(v) for k, v in changes.items()})
+        self.conf_path.write_text("".join(
+            f"{k} = {v}\n" for k, v in self.settings.items()))
+
+    def env(self):
+        e = self.build.env()
+        e.update(self.user.pam_env)
+        return e
+
+    def start(self, wait=True):
+        self.write_conf()
+        self.logf = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [str(self.build.imapd), "-f", "-c", str(self.conf_path)],
+            stdin=subprocess.DEVNULL, stdout=self.logf,
+            stderr=self.logf, env=self.env())
+        if wait:
+            self.wait_listening()
+
+    def wait_listening(self, timeout=20):
+        deadline = time.monotonic() + timeout
+        ports = []
+        if self.settings.get("listen_imap", "none") != "none":
+            ports.append(self.port)
+        if self.settings.get("listen_imaps", "none") != "none":
+            ports.append(self.tls_port)
+        for p in ports:
+            while True:
+                if self.proc.poll() is not None:
+                    raise RuntimeError("imapd exited: " + self.log())
+                try:
+                    with socket.create_connection(("127.0.0.1", p), 1):
+                        break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("imapd is not listening: " +
+                                           self.log())
+                    time.sleep(0.05)
+
+    def log(self):
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def wait_log(self, pattern, timeout=10):
+        """Wait until the log has a line matching pattern; return it."""
+        rx = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in self.log().splitlines():
+                if rx.search(line):
+                    return line
+            time.sleep(0.05)
+        raise AssertionError(f"no log line matches {pattern!r}:\n" +
+                             self.log())
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, timeout=10):
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        if self.logf:
+            self.logf.close()
+            self.logf = None
+        return self.proc.returncode
+
+    def sanitizer_reports(self):
+        return [l for l in self.log().splitlines()
+                if SAN_PATTERNS.search(l)]
+
+    # clients -------------------------------------------------------------
+
+    def tls_context(self):
+        ctx = ssl.create_default_context(cafile=self.settings["tls_cert"])
+        return ctx
+
+    def raw(self, tls=False, port=None):
+        port = port or (self.tls_port if tls else self.port)
+        return Raw(port, self.tls_context() if tls else None)
+
+    def imaplib(self, tls=True, starttls=False):
+        import imaplib
+        if tls:
+            return imaplib.IMAP4_SSL("127.0.0.1", self.tls_port,
+                                     ssl_context=self.tls_context(),
+                                     timeout=30)
+        c = imaplib.IMAP4("127.0.0.1", self.port, timeout=30)
+        if starttls:
+            c.starttls(self.tls_context())
+        return c
+
+
+class Raw:
+    """A line-oriented IMAP client that shows exactly what the server
+    sends, for protocol tests."""
+
+    def __init__(self, port, ctx=None, timeout=15):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout)
+        self.ctx = ctx
+        if ctx is not None:
+            self.sock = ctx.wrap_socket(self.sock,
+                                        server_hostname="localhost")
+        self.buf = b""
+        self.timeout = timeout
+
+    def starttls(self, ctx):
+        self.sock = ctx.wrap_socket(self.sock, server_hostname="localhost")
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        self.sock.sendall(data)
+
+    def line(self, timeout=None):
+        """The next line without CRLF; raises EOFError at end of stream."""
+        self.sock.settimeout(timeout or self.timeout)
+        while b"\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise EOFError("connection closed; buffered: %r" % self.buf)
+            self.buf += chunk
+        line, _, self.buf = self.buf.partition(b"\n")
+        return line.rstrip(b"\r").decode("utf-8", "replace")
+
+    def until_tagged(self, tag, timeout=None):
+        """Lines up to and including the tagged response for tag."""
+        out = []
+        while True:
+            l = self.line(timeout)
+            out.append(l)
+            if l.startswith(tag + " "):
+                return out
+
+    def cmd(self, tag, text, timeout=None):
+        self.send(f"{tag} {text}\r\n")
+        return self.until_tagged(tag, timeout)
+
+    def closed(self, timeout=10):
+        """True if the server closes the connection (after any lines)."""
+        self.sock.settimeout(timeout)
+        try:
+            while True:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    return True
+                self.buf += chunk
+        except (ConnectionResetError, BrokenPipeError):
+            return True
+        except (socket.timeout, TimeoutError):
+            return False
+        except ssl.SSLError:
+            return True
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+def proc_children(pid):
+    """Direct children of pid, from /proc."""
+    out = []
+    for d in pathlib.Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            stat = (d / "stat").read_text()
+        except OSError:
+            continue
+        # pid (comm) state ppid ...
+        rest = stat[stat.rindex(")") + 2:].split()
+        if int(rest[1]) == pid:
+            out.append(int(d.name))
+    return out
+
+
+def proc_status(pid):
+    out = {}
+    for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
+        k, _, v = line.partition(":")
+        out[k] = v.strip()
+    return out
+
+
+def proc_comm(pid):
+    return pathlib.Path(f"/proc/{pid}/comm").read_text().strip()

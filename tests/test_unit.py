@@ -1,0 +1,27 @@
+"""Runs the C unit tests (tests/*/test-*.c, built by make) for each build
+and checks their "N passed, N failed" line."""
+
+import os
+import re
+import subprocess
+
+import pytest
+
+import imapdtest
+
+UNIT = sorted(
+    str(p.relative_to(imapdtest.ROOT)).removesuffix(".c")
+    for p in imapdtest.ROOT.glob("tests/*/test-*.c"))
+
+
+@pytest.mark.parametrize("name", UNIT)
+def test_unit(build, name):
+    binary = build.objdir / name
+    assert os.access(binary, os.X_OK), f"{binary} not built"
+    p = subprocess.run([str(binary)], capture_output=True, timeout=600,
+                       cwd="/tmp", env=build.env())
+    out = p.stdout.decode() + p.stderr.decode()
+    m = re.search(r"^(\d+) passed, (\d+) failed$", out, re.M)
+    assert m, out
+    assert int(m.group(1)) > 0, "no checks ran"
+    assert p.returncode == 0 and m.group(2) == "0", out
