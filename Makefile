@@ -40,7 +40,8 @@ COMMON	 = common/buf.c \
 	   common/log.c \
 	   common/config.c \
 	   common/privdrop.c \
-	   common/wipe.c
+	   common/wipe.c \
+	   common/imap-parser.c
 
 MAILDIR	 =
 
