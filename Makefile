@@ -66,7 +66,8 @@ USERDB	 = tools/imapd-userdb.c
 
 UNITTESTS = tests/common/test-buf \
 	   tests/common/test-strnum \
-	   tests/common/test-config
+	   tests/common/test-config \
+	   tests/common/test-imap-parser
 
 # ---------------------------------------------------------------------------
 
