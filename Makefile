@@ -38,6 +38,7 @@ PYTHON	?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo pyth
 COMMON	 = common/base64.c \
 	   common/buf.c \
 	   common/config.c \
+	   common/imap-parser.c \
 	   common/log.c \
 	   common/privdrop.c \
 	   common/strnum.c \
@@ -70,6 +71,7 @@ USERDB	 = tools/imapd-userdb.c
 UNITTESTS = tests/common/test-buf \
 	   tests/common/test-strnum \
 	   tests/common/test-config \
+	   tests/common/test-imap-parser \
 	   tests/common/test-userdb
 
 # ---------------------------------------------------------------------------

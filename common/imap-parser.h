@@ -38,7 +38,26 @@
  * IMAP_PARSE_LITERAL (info.nonsync set) so the size can be refused; the
  * client sends its bytes anyway, so rejecting it makes the parser discard
  * them (and the rest of the command) instead of reading them as commands.
- * A literal over literal_max is never offered: it is an error at once.
+ * A literal over literal_max is never offered: it is an error as soon as
+ * its "}" arrives, before anything is allocated for it.  Sizes are digits
+ * only; more than 20 digits, or a value over 2^64-1, is IMAP_PERR_LITERAL.
+ *
+ * How the limits count:
+ *   line_max     every byte of the command that is not literal data, line
+ *                ends included, summed over all its lines (empty lines
+ *                between commands are not counted).  Passing it is an
+ *                error at the byte that passes it, not at the end of line.
+ *   command_max  the tree handed to the caller: each string (tag and name
+ *                included) with its NUL, plus sizeof(struct imap_arg) per
+ *                argument.  A streamed literal costs only its imap_arg.
+ *                The parser's working memory is a small multiple of this.
+ *   args_max     every argument after the name, lists and list elements
+ *                included.
+ *
+ * Getting back in step: after an error the rest of the bad line is
+ * skipped.  If that line (or a refused {n+} literal's line) ends with
+ * another "{n+}", its n bytes are skipped too, so a client's literal data
+ * is never read as commands.
  */
 #ifndef COMMON_IMAP_PARSER_H
 #define COMMON_IMAP_PARSER_H
@@ -72,6 +91,7 @@ struct imap_arg {
 	size_t			 len;
 };
 
+/* See the top of this file for exactly what each limit counts. */
 struct imap_limits {
 	size_t		line_max;	/* command text outside literals */
 	uint64_t	literal_max;	/* bytes of one literal */
@@ -80,8 +100,11 @@ struct imap_limits {
 	unsigned	args_max;	/* arguments in the whole tree */
 };
 
-/* One complete command.  Valid until the next imap_parser_feed() that
- * starts another command, or imap_parser_reset/free. */
+/* One complete command.  Valid until the next imap_parser_feed() (any
+ * feed after IMAP_PARSE_COMMAND starts another command, even one of zero
+ * bytes, and gives back the memory of a big one), or imap_parser_reset or
+ * imap_parser_free.  args is never NULL, not even when nargs is 0; nor is
+ * an empty list's list pointer. */
 struct imap_cmdline {
 	const char		*tag;
 	const char		*name;		/* the first atom, as sent */
@@ -107,6 +130,8 @@ enum imap_parse_error {
 	IMAP_PERR_NOMEM,	/* allocation failed */
 };
 
+/* Valid until the next feed.  tag is set once a whole valid tag was read
+ * ("tag BAD msg"), else NULL ("* BAD msg"). */
 struct imap_parse_errinfo {
 	enum imap_parse_error	 code;
 	const char		*tag;		/* NULL if none was complete */
@@ -115,6 +140,8 @@ struct imap_parse_errinfo {
 
 struct imap_literal_info {
 	const char	*tag;
+	/* never NULL in practice: a literal as the command name is a syntax
+	 * error, never offered */
 	const char	*name;		/* NULL if the literal is the name */
 	size_t		 nargs;		/* top-level args before this one */
 	unsigned	 depth;		/* 0 = at top level */
@@ -123,9 +150,11 @@ struct imap_literal_info {
 	int		 literal8;	/* ~{n} */
 };
 
-/* Called with each piece of a streamed literal's data; non-zero return
- * makes the command fail with IMAP_PERR_COMMAND-like abort (the bytes
- * still get consumed so the stream stays in step). */
+/* Called with each piece of a streamed literal's data as it arrives (in
+ * pieces of any size, never empty).  A non-zero return makes the command
+ * fail: the sink is not called again, the rest of the literal is still
+ * read (so the stream stays in step), then the feed returns
+ * IMAP_PARSE_ERROR with IMAP_PERR_COMMAND. */
 typedef int (*imap_literal_sink)(void *ctx, const char *data, size_t len);
 
 struct imap_parser;
@@ -152,16 +181,24 @@ void	imap_parser_reset(struct imap_parser *);
  *            input up to the end of the bad command's line (for a
  *            rejected or too large {n+} literal: its bytes first), then
  *            parses the next command.  The caller may instead close.
+ * Feeding while a literal awaits a decision refuses it (as
+ * imap_parser_literal_reject) and returns ERROR, IMAP_PERR_COMMAND, with
+ * nothing used.
  */
 enum imap_parse_status imap_parser_feed(struct imap_parser *,
 	    const char *data, size_t len, size_t *used_r);
 
+/* Each returns NULL when the last feed did not report that. */
 const struct imap_cmdline *imap_parser_command(const struct imap_parser *);
 const struct imap_parse_errinfo *imap_parser_error(const struct imap_parser *);
 const struct imap_literal_info *imap_parser_literal(const struct imap_parser *);
 
 /* Accept the pending literal into memory, or hand its bytes to sink
- * (then the arg is IMAP_ARGF_STREAMED).  0, or -1 if nothing is pending. */
+ * (then the arg is IMAP_ARGF_STREAMED).  0, or -1 if nothing is pending.
+ * Held in memory a literal also counts against command_max, which the
+ * announcement could not check (it might have been streamed): if it does
+ * not fit, its bytes are read and dropped and the command fails with
+ * IMAP_PERR_COMMAND after them, so a "+" already sent does no harm. */
 int	imap_parser_literal_accept(struct imap_parser *);
 int	imap_parser_literal_accept_sink(struct imap_parser *,
 	    imap_literal_sink, void *ctx);
@@ -171,8 +208,9 @@ int	imap_parser_literal_accept_sink(struct imap_parser *,
  * a new command); a {n+} one is discarded with the rest of its command. */
 void	imap_parser_literal_reject(struct imap_parser *);
 
-/* Helpers for command code. */
-int	imap_arg_is_nil(const struct imap_arg *);
+/* Helpers for command code.  literal8 is not a string for these; a
+ * streamed literal is a string, but with no text (astring gives NULL). */
+int	imap_arg_is_nil(const struct imap_arg *);	/* atom NIL, any case */
 int	imap_arg_is_string(const struct imap_arg *);	/* atom/quoted/literal */
 /* astring: atom, quoted or literal held in memory; returns str or NULL */
 const char *imap_arg_astring(const struct imap_arg *);
