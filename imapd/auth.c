@@ -151,13 +151,15 @@ pam_check(const struct config *conf, const char *user, const char *pass,
 		pam_end(h, r);
 		return AUTH_FAILED;
 	}
-	/* a module may have mapped the name (e.g. case folding) */
+	/* a module may have mapped the name (e.g. case folding); the item
+	 * belongs to the handle, so look the user up before pam_end() */
 	if (pam_get_item(h, PAM_USER, &item) != PAM_SUCCESS || item == NULL)
 		item = user;
+	pw = getpwnam(item);
 	pam_end(h, PAM_SUCCESS);
-	if ((pw = getpwnam(item)) == NULL) {
-		log_warnx("login failed: PAM accepted %s but there is no such "
-		    "user in the passwd database", (const char *)item);
+	if (pw == NULL) {
+		log_warnx("login failed: PAM accepted the user but there is "
+		    "no such user in the passwd database");
 		return AUTH_FAILED;
 	}
 	if (copy(u->name, sizeof(u->name), pw->pw_name) == -1 ||

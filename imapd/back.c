@@ -72,7 +72,7 @@ await_login(const struct back_args *a, struct auth_user *u, char *tag,
 	struct authreq q;
 	unsigned failures = 0;
 	enum auth_result r;
-	int got;
+	int got, tls;
 
 	for (;;) {
 		got = authmsg_recv_request(a->front, &q, storage,
@@ -91,15 +91,15 @@ await_login(const struct back_args *a, struct auth_user *u, char *tag,
 			_exit(1);
 		}
 		log_setuser(q.user);
+		if (snprintf(tag, taglen, "%s", q.tag) >= (int)taglen)
+			fatalx("tag too long");
+		tls = strcmp(q.secured, "tls") == 0;
 		r = auth_check(a->conf, q.user, q.pass, a->rip, u);
 		wipe(storage, sizeof(storage));
 		if (r == AUTH_OK) {
-			if (snprintf(tag, taglen, "%s", q.tag) >= (int)taglen)
-				fatalx("tag too long");
 			log_setuser(u->name);
 			log_info("logged in (%s, %s)", u->method,
-			    strcmp(q.secured, "tls") == 0 ? "TLS" :
-			    "plaintext");
+			    tls ? "TLS" : "plaintext");
 			if (authmsg_send_result(a->front, AUTHRES_OK) == -1)
 				_exit(0);
 			return;

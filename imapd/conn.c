@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sys/socket.h>
+
 #include <openssl/err.h>
 
 #include "imapd/conn.h"
@@ -135,7 +137,18 @@ conn_starttls(struct conn *c, SSL_CTX *ctx, int timeout_ms)
 		case SSL_ERROR_WANT_WRITE:
 			w = waitready(c->wfd, POLLOUT, deadline, 1);
 			break;
+		case SSL_ERROR_SYSCALL:
+			if (ERR_peek_error() == 0 && errno == 0) {
+				c->peer_closed = 1;
+				snprintf(c->err, sizeof(c->err),
+				    "client closed the connection");
+				return -1;
+			}
+			/* FALLTHROUGH */
 		default:
+			if (ERR_GET_REASON(ERR_peek_error()) ==
+			    SSL_R_UNEXPECTED_EOF_WHILE_READING)
+				c->peer_closed = 1;
 			tlserr(c, "TLS handshake failed");
 			return -1;
 		}
@@ -303,6 +316,35 @@ conn_forget_tls(struct conn *c)
 		SSL_free(c->ssl);
 		c->ssl = NULL;
 	}
+}
+
+void
+conn_linger_close(struct conn *c, int ms, size_t max)
+{
+	long long deadline = now_ms() + ms;
+	char junk[16384];
+	size_t total = 0;
+	ssize_t n;
+
+	if (c->ssl != NULL) {
+		ERR_clear_error();
+		(void)SSL_shutdown(c->ssl);
+		ERR_clear_error();
+		conn_forget_tls(c);
+	}
+	(void)shutdown(c->wfd, SHUT_WR);
+	while (total < max) {
+		n = read(c->rfd, junk, sizeof(junk));
+		if (n > 0) {
+			total += (size_t)n;
+			continue;
+		}
+		if (n == 0 || (errno != EAGAIN && errno != EINTR))
+			break;
+		if (waitready(c->rfd, POLLIN, deadline, 0) != 1)
+			break;
+	}
+	conn_close(c);
 }
 
 void

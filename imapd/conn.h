@@ -23,6 +23,7 @@ struct conn {
 	int	 rflags;	/* fcntl flags before we changed them */
 	int	 wflags;
 	SSL	*ssl;		/* NULL while the stream is plain */
+	int	 peer_closed;	/* the handshake failed on end of stream */
 	char	 err[128];	/* what went wrong, for the log */
 };
 
@@ -52,6 +53,15 @@ const char *conn_tlsinfo(const struct conn *, char *, size_t);
 /* Send a TLS close_notify if possible, free TLS state, restore the fds'
  * flags and close them. */
 void	conn_close(struct conn *);
+
+/*
+ * Close after an error while the client may still be sending: send what
+ * is queued, end our direction, and read and discard input for up to
+ * ms milliseconds or max bytes, so that the kernel does not answer the
+ * unread bytes with a reset that would destroy our last response before
+ * the client reads it.  Then close as conn_close().
+ */
+void	conn_linger_close(struct conn *, int ms, size_t max);
 
 /* Free TLS state without touching the fds (in a forked child). */
 void	conn_forget_tls(struct conn *);

@@ -229,9 +229,13 @@ front_run(const struct front_args *a)
 	conn_init(&c, a->client, a->client);
 	if (a->implicit_tls && conn_starttls(&c, tls_ctx,
 	    (int)a->conf->timeout_login_ms) == -1) {
-		log_info("TLS handshake failed on port %s: %s (a client "
-		    "speaking plain IMAP to the TLS port? use STARTTLS on the "
-		    "other port)", a->lport, c.err);
+		if (c.peer_closed)
+			log_info("client closed the connection during the TLS "
+			    "handshake");
+		else
+			log_info("TLS handshake failed on port %s: %s (a "
+			    "client speaking plain IMAP to the TLS port? use "
+			    "STARTTLS on the other port)", a->lport, c.err);
 		conn_close(&c);
 		_exit(0);
 	}
@@ -255,7 +259,10 @@ front_run(const struct front_args *a)
 		log_info("disconnected before login: %s",
 		    session_end_str(end));
 	session_free(&s);
-	conn_close(&c);
+	if (end == END_PROTOCOL || end == END_AUTHFAIL)
+		conn_linger_close(&c, 2000, 1024 * 1024);
+	else
+		conn_close(&c);
 	close(backfd);
 	_exit(0);
 }

@@ -200,6 +200,21 @@ session_printf(struct session *s, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Count a BAD answer before login; past the limit, say BYE and end.  A
+ * client that sends nothing but errors is not an IMAP client. */
+static void
+prelogin_error(struct session *s)
+{
+	if (s->state != STATE_NOTAUTH || s->end != END_NONE)
+		return;
+	if (++s->prelogin_errors < PRELOGIN_ERRORS)
+		return;
+	log_info("closing: %u malformed commands before login",
+	    s->prelogin_errors);
+	session_printf(s, "* BYE Too many invalid commands\r\n");
+	s->end = END_PROTOCOL;
+}
+
 static void
 tagged(struct session *s, const struct cmd *c, const char *status,
     const char *fmt, va_list ap)
@@ -209,6 +224,8 @@ tagged(struct session *s, const struct cmd *c, const char *status,
 	if (vsnprintf(text, sizeof(text), fmt, ap) >= (int)sizeof(text))
 		memcpy(text + sizeof(text) - 4, "...", 4);
 	session_printf(s, "%s %s %s\r\n", c->tag, status, text);
+	if (status[0] == 'B')
+		prelogin_error(s);
 	(void)session_flush(s);
 }
 
@@ -406,8 +423,6 @@ dispatch(struct session *s, const struct imap_cmdline *line)
 	if (def == NULL) {
 		cmd_bad(s, &c, "Unknown command %s%s", uid ? "UID " : "",
 		    printable(cname, name, sizeof(name)));
-		if (s->state == STATE_NOTAUTH)
-			s->prelogin_errors++;
 		return;
 	}
 	c.name = def->name;
@@ -474,13 +489,9 @@ parse_error(struct session *s)
 		session_printf(s, "%s NO [TOOBIG] %s\r\n", tag, e->msg);
 	else
 		session_printf(s, "%s BAD %s\r\n", tag, e->msg);
-	if (s->state == STATE_NOTAUTH && ++s->prelogin_errors >=
-	    PRELOGIN_ERRORS && !fatal_error) {
-		log_info("closing: %u malformed commands before login",
-		    s->prelogin_errors);
-		session_printf(s, "* BYE Too many invalid commands\r\n");
-		s->end = END_PROTOCOL;
-	} else if (fatal_error) {
+	if (!fatal_error)
+		prelogin_error(s);
+	else {
 		log_info("closing: %s (%s)", e->msg, s->state == STATE_NOTAUTH ?
 		    "before login" : "after login");
 		session_printf(s, "* BYE %s\r\n", e->msg);

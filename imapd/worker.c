@@ -123,7 +123,8 @@ worker_run(const struct worker_args *a)
 	    a->listeners[which].tls ? " (TLS)" : "");
 	(void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
 
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == -1)
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0,
+	    sp) == -1)
 		fatal("socketpair");
 	if ((pid = fork()) == -1)
 		fatal("fork");

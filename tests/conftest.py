@@ -89,6 +89,8 @@ def server_factory(build, workdir, cert, mailuser, userdb, request):
     for s in servers:
         s.stop()
         problems += s.sanitizer_reports()
+        # shown by pytest only when the test failed
+        print(f"--- imapd log ({s.log_path}) ---\n{s.log()}")
     assert not problems, "sanitizer reports:\n" + "\n".join(problems)
 
 

@@ -50,6 +50,7 @@ fi
 password=$(od -An -N9 -tx1 /dev/urandom | tr -d ' \n')
 hash=$(printf '%s\n' "$password" | "$USERDB" -p -m sha512)
 printf 'demo:%s:%s:%s:%s\n' "$hash" "$uid" "$gid" "$home" > "$demo/userdb"
+chmod 600 "$demo/userdb"
 "$USERDB" -o "$demo/userdb.cdb" "$demo/userdb" >/dev/null
 
 # sample mail, once
