@@ -1,0 +1,162 @@
+/*
+ * uidcache: the per-folder UID cache, on tinycdb.
+ *
+ * One cache per folder, in the folder's directory beside cur/.  It is the
+ * only place where UIDs come from, and it keeps the contract every other
+ * part relies on:
+ *
+ *  1. every message base name has exactly one UID for the folder's
+ *     UIDVALIDITY; UIDs grow in the order messages are added and are never
+ *     given again, even after expunge;
+ *  2. UIDVALIDITY changes only when the cache is lost or damaged beyond
+ *     repair, and then to a value greater than any given before;
+ *  3. a crash at any point (kill -9, or power loss after an fsync) leaves
+ *     the old or the new state, never a UID given twice; a damaged cache is
+ *     detected, logged and set aside, and a new one is started;
+ *  4. many processes may use a folder at once: changes are serialized by
+ *     one lock per folder; readers never wait for a writer;
+ *  5. it keeps, per message, the UID, flags and keywords last seen in the
+ *     file name, the RFC822.SIZE (CRLF-counted) and INTERNALDATE once
+ *     known, and a MODSEQ; per folder UIDNEXT, HIGHESTMODSEQ, the first
+ *     UID not yet given \Recent to a session, the recently expunged UIDs
+ *     with their MODSEQ, and the cur/ and new/ modification times seen at
+ *     the last full directory scan;
+ *  6. UIDs and UIDVALIDITY stay below 2^31;
+ *  7. on first use in a folder that has Dovecot's dovecot-uidlist or
+ *     Courier's courierimapuiddb, their UIDVALIDITY, UIDs and next UID are
+ *     taken over, so clients moving from those servers keep their caches.
+ *
+ * The on-disk format is described at the top of uidcache.c and in
+ * imapd(8).  This module knows nothing of directory scans: the Maildir
+ * sync code (mailbox.c) decides what to add, change or expunge.
+ *
+ * Lifetime of returned data: struct uc_rec strings stay valid until the
+ * next call on the same cache that can load new state (uidcache_refresh,
+ * uidcache_lock) or change it (any writer call).
+ */
+#ifndef MAILDIR_UIDCACHE_H
+#define MAILDIR_UIDCACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define UC_UID_MAX		0x7fffffffU
+#define UC_MTIME_UNKNOWN	INT64_MIN
+#define UC_LOCK_TIMEOUT_MS	30000
+
+struct uidcache;
+
+/* One message as the cache knows it. */
+struct uc_rec {
+	uint32_t	 uid;
+	unsigned	 flags;		/* MF_* from filename.h */
+	uint32_t	 keywords;	/* bit n = keyword letter 'a' + n */
+	uint64_t	 modseq;
+	uint64_t	 vsize;		/* RFC822.SIZE, or MD_SIZE_UNKNOWN */
+	int64_t		 mtime;		/* INTERNALDATE (s), or UC_MTIME_UNKNOWN */
+	int		 in_new;	/* last seen in new/ rather than cur/ */
+	const char	*base;		/* base name, NUL-terminated */
+	const char	*info;		/* rest of the file name after the base
+					 * (":2,FS" or ""), so that the file is
+					 * (new|cur)/<base><info> */
+};
+
+/* The directory modification times seen at the last full scan. */
+struct uc_dirstamp {
+	int64_t		 cur_ns;	/* st_mtim of cur/, nanoseconds */
+	int64_t		 new_ns;
+	int64_t		 scanned_ns;	/* wall clock when the scan began */
+};
+
+/*
+ * Open the cache of the folder at dir (no writes, no lock, never waits).
+ * A folder without a cache, or with a damaged one, opens as empty with
+ * UIDVALIDITY 0; the first uidcache_lock() then creates the cache
+ * (importing dovecot-uidlist/courierimapuiddb, or starting anew with a
+ * new UIDVALIDITY).  0, or -1 with err (errno kept) on an I/O error.
+ */
+int	uidcache_open(const char *dir, struct uidcache **, char *err,
+	    size_t errlen);
+void	uidcache_close(struct uidcache *);
+
+/* Load whatever other processes committed since we last looked.  Cheap
+ * when nothing changed (one fstat).  1 if something changed, 0 if not,
+ * -1 on error. */
+int	uidcache_refresh(struct uidcache *);
+
+/* A number that changes whenever the loaded state changes (refresh or
+ * our own commits), so callers can skip work when it has not. */
+uint64_t uidcache_changes(const struct uidcache *);
+
+/* Folder-wide values. */
+uint32_t uidcache_uidvalidity(const struct uidcache *);
+uint32_t uidcache_uidnext(const struct uidcache *);
+uint64_t uidcache_highestmodseq(const struct uidcache *);
+uint32_t uidcache_first_recent(const struct uidcache *);
+void	uidcache_dirstamp(const struct uidcache *, struct uc_dirstamp *);
+
+/* Messages, in UID order.  The lookups return 1 and fill *r, or 0. */
+size_t	uidcache_count(const struct uidcache *);
+int	uidcache_nth(const struct uidcache *, size_t i, struct uc_rec *r);
+int	uidcache_by_uid(const struct uidcache *, uint32_t uid,
+	    struct uc_rec *r);
+int	uidcache_by_base(const struct uidcache *, const char *base,
+	    size_t baselen, struct uc_rec *r);
+
+/*
+ * Recently expunged UIDs (at least the last UC_EXPUNGED_KEEP), with the
+ * MODSEQ of their expunge, for QRESYNC: calls fn for each UID expunged at
+ * a MODSEQ above since, in UID order.  Returns 1 if the cache still knows
+ * every expunge above since, 0 if some were forgotten.
+ */
+#define UC_EXPUNGED_KEEP	100000
+int	uidcache_expunged_since(const struct uidcache *, uint64_t since,
+	    void (*fn)(void *, uint32_t uid, uint64_t modseq), void *arg);
+
+/*
+ * Take the folder's lock (waiting up to UC_LOCK_TIMEOUT_MS) and load the
+ * latest state.  If the folder has no usable cache, it is created now.
+ * 0, or -1 with errno (ETIMEDOUT when another process holds the lock too
+ * long) and a log line.
+ */
+int	uidcache_lock(struct uidcache *);
+
+/*
+ * Changes, only while locked.  They are visible to this process at once
+ * and to others after uidcache_commit().  A UID must not be shown to a
+ * client before the commit that made it durable.
+ *
+ * uidcache_add: a new message; returns its UID, or 0 with errno (EEXIST
+ * if base is known, EOVERFLOW when UIDs are exhausted).
+ * uidcache_update: flags/keywords/info/location as now seen; bumps MODSEQ
+ * (to HIGHESTMODSEQ + 1) if flags or keywords changed.  0 or -1 (ENOENT).
+ * uidcache_set_facts: fill in vsize/mtime once computed; no MODSEQ.
+ * uidcache_expunge: the message is gone; its UID is remembered as
+ * expunged with a new MODSEQ.  0 or -1 (ENOENT).
+ * uidcache_set_first_recent: the first UID not yet claimed as \Recent.
+ */
+uint32_t uidcache_add(struct uidcache *, const char *base, size_t baselen,
+	    const char *info, int in_new, unsigned flags, uint32_t keywords,
+	    uint64_t vsize, int64_t mtime);
+int	uidcache_update(struct uidcache *, uint32_t uid, unsigned flags,
+	    uint32_t keywords, const char *info, int in_new);
+int	uidcache_set_facts(struct uidcache *, uint32_t uid, uint64_t vsize,
+	    int64_t mtime);
+int	uidcache_expunge(struct uidcache *, uint32_t uid);
+int	uidcache_set_first_recent(struct uidcache *, uint32_t uid);
+int	uidcache_set_dirstamp(struct uidcache *, const struct uc_dirstamp *);
+
+/* Make the changes durable (journal append + fdatasync, compaction into a
+ * new cdb when the journal has grown).  0, or -1 with errno (ENOSPC...):
+ * then none of the pending changes happened, for us or anyone. */
+int	uidcache_commit(struct uidcache *);
+
+/* Release the lock.  Changes not committed are thrown away. */
+void	uidcache_unlock(struct uidcache *);
+
+/* Test hook: when not NULL, called at each numbered step of a write
+ * (append, fsync, compaction stages), so a test can kill the process
+ * there.  Never set in the server. */
+extern void (*uidcache_test_step)(int step);
+
+#endif
