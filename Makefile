@@ -45,22 +45,35 @@ COMMON	 = common/base64.c \
 	   common/userdb.c \
 	   common/wipe.c
 
-MAILDIR	 =
+MAILDIR	 = maildir/mailbox.c
 
 IMAPD	 = imapd/auth.c \
 	   imapd/authmsg.c \
 	   imapd/back.c \
 	   imapd/capability.c \
 	   imapd/cmd-any.c \
+	   imapd/cmd-append.c \
+	   imapd/cmd-copy.c \
 	   imapd/cmd-enable.c \
+	   imapd/cmd-expunge.c \
+	   imapd/cmd-idle.c \
+	   imapd/cmd-list.c \
 	   imapd/cmd-login.c \
+	   imapd/cmd-mailbox.c \
 	   imapd/cmd-namespace.c \
+	   imapd/cmd-select.c \
 	   imapd/cmd-starttls.c \
+	   imapd/cmd-status.c \
+	   imapd/cmd-store.c \
+	   imapd/cmdutil.c \
 	   imapd/commands.c \
 	   imapd/conn.c \
 	   imapd/front.c \
 	   imapd/main.c \
 	   imapd/master.c \
+	   imapd/mbname.c \
+	   imapd/selected.c \
+	   imapd/seqset.c \
 	   imapd/session.c \
 	   imapd/sig.c \
 	   imapd/tls.c \

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -29,6 +30,7 @@
 #include "imapd/conn.h"
 #include "imapd/session.h"
 #include "imapd/sig.h"
+#include "maildir/folder.h"
 
 #define BACK_FAILURES_MAX	3
 
@@ -52,15 +54,62 @@ log_end(const struct session *s)
 	    (unsigned long long)s->bytes_out);
 }
 
-/* Become the user and find the mail.  Fatal on any failure: there is no
+/* Become the user for good.  Fatal on any failure: there is no
  * half-dropped state to go on from. */
 static void
-become(const struct config *conf, const struct auth_user *u)
+become(const struct auth_user *u)
 {
 	privdrop(u->initgroups ? u->name : NULL, u->uid, u->gid);
 	if (chdir(u->home) == -1)
 		log_warn("cannot enter home directory %s", u->home);
-	(void)conf;
+}
+
+/*
+ * Where the user's mail is: the userdb's maildir field, else
+ * mail_location, with ~ meaning the home directory.  Created if missing
+ * (as the user), with the special-use folders the configuration names,
+ * subscribed, so that every client finds Sent, Drafts and Trash.
+ * NULL if the Maildir cannot be made (logged).
+ */
+static char *
+find_mail(const struct config *conf, const struct auth_user *u)
+{
+	const char *loc = u->maildir[0] != '\0' ? u->maildir :
+	    conf->mail_location;
+	char path[PATH_MAX], dir[FOLDER_PATH_MAX];
+	const char *why;
+	struct stat sb;
+	unsigned i;
+	int fresh;
+
+	if (loc[0] == '~') {
+		if (snprintf(path, sizeof(path), "%s%s", u->home, loc + 1) >=
+		    (int)sizeof(path))
+			return NULL;
+	} else if (snprintf(path, sizeof(path), "%s", loc) >=
+	    (int)sizeof(path))
+		return NULL;
+	fresh = stat(path, &sb) == -1;
+	if (folder_init_root(path) == -1) {
+		log_warn("cannot create the Maildir %s (check that the home "
+		    "directory exists and belongs to the user)", path);
+		return NULL;
+	}
+	for (i = 0; i < conf->nspecial; i++) {
+		const char *name = conf->special[i].name;
+
+		if (folder_path(path, name, dir, sizeof(dir), &why) == -1 ||
+		    stat(dir, &sb) == 0)
+			continue;
+		if (folder_create(path, name, &why) == 0)
+			(void)folder_subscribe(path, name, 1);
+		else if (errno != EEXIST)
+			log_warnx("cannot create special-use folder %s: %s",
+			    name, why);
+	}
+	if (fresh)
+		log_info("created the Maildir %s", path);
+	return strdup(path);
 }
 
 /* Wait for credentials from the front; returns when logged in. */
@@ -126,6 +175,18 @@ serve(const struct config *conf, struct conn *c, const struct auth_user *u,
 	s.user = strdup(u->name);
 	if (s.user == NULL)
 		fatal("strdup");
+	if ((s.mailroot = find_mail(conf, u)) == NULL) {
+		if (tag != NULL)
+			session_printf(&s, "%s NO [SERVERBUG] Your mail folder "
+			    "is not available; the server log says why\r\n",
+			    tag);
+		else
+			session_printf(&s, "* BYE Your mail folder is not "
+			    "available\r\n");
+		(void)session_flush(&s);
+		session_free(&s);
+		return;
+	}
 	snprintf(s.rip, sizeof(s.rip), "%s", rip);
 	snprintf(s.lport, sizeof(s.lport), "%s", lport);
 	if (tag != NULL)
@@ -148,7 +209,7 @@ back_run(const struct back_args *a)
 
 	(void)prctl(PR_SET_NAME, "imapd-auth", 0, 0, 0);
 	await_login(a, &u, tag, sizeof(tag));
-	become(a->conf, &u);
+	become(&u);
 	(void)prctl(PR_SET_NAME, "imapd-session", 0, 0, 0);
 	conn_init(&c, a->front, a->front);
 	serve(a->conf, &c, &u, tag, a->rip, a->lport);

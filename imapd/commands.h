@@ -9,6 +9,8 @@
 #include "imapd/session.h"
 
 #define CMDF_UID	0x01	/* also valid after "UID " */
+#define CMDF_NOEXPUNGE	0x02	/* no EXPUNGE responses while it runs
+				 * (FETCH, STORE, SEARCH without UID) */
 
 struct command {
 	const char	*name;
@@ -31,5 +33,26 @@ void	cmd_login(struct session *, const struct cmd *);
 void	cmd_authenticate(struct session *, const struct cmd *);
 void	cmd_enable(struct session *, const struct cmd *);
 void	cmd_namespace(struct session *, const struct cmd *);
+void	cmd_select(struct session *, const struct cmd *);
+void	cmd_examine(struct session *, const struct cmd *);
+void	cmd_unselect(struct session *, const struct cmd *);
+void	cmd_close(struct session *, const struct cmd *);
+void	cmd_check(struct session *, const struct cmd *);
+void	cmd_create(struct session *, const struct cmd *);
+void	cmd_delete(struct session *, const struct cmd *);
+void	cmd_rename(struct session *, const struct cmd *);
+void	cmd_subscribe(struct session *, const struct cmd *);
+void	cmd_unsubscribe(struct session *, const struct cmd *);
+void	cmd_list(struct session *, const struct cmd *);
+void	cmd_lsub(struct session *, const struct cmd *);
+void	cmd_status(struct session *, const struct cmd *);
+void	cmd_append(struct session *, const struct cmd *);
+void	cmd_idle(struct session *, const struct cmd *);
+void	cmd_expunge(struct session *, const struct cmd *);
+void	cmd_store(struct session *, const struct cmd *);
+void	cmd_copy(struct session *, const struct cmd *);
+void	cmd_move(struct session *, const struct cmd *);
+void	cmd_fetch(struct session *, const struct cmd *);
+void	cmd_search(struct session *, const struct cmd *);
 
 #endif

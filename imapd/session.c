@@ -25,6 +25,7 @@
 #include "common/wipe.h"
 #include "imapd/capability.h"
 #include "imapd/commands.h"
+#include "imapd/selected.h"
 #include "imapd/session.h"
 #include "imapd/sig.h"
 
@@ -78,8 +79,11 @@ session_free(struct session *s)
 	buf_free_secret(&s->in);
 	buf_free(&s->out);
 	buf_free_secret(&s->line);
+	selected_close(s);
 	free(s->user);
 	s->user = NULL;
+	free(s->mailroot);
+	s->mailroot = NULL;
 }
 
 void
@@ -219,11 +223,19 @@ static void
 tagged(struct session *s, const struct cmd *c, const char *status,
     const char *fmt, va_list ap)
 {
-	char text[1024];
+	struct buf text;
 
-	if (vsnprintf(text, sizeof(text), fmt, ap) >= (int)sizeof(text))
-		memcpy(text + sizeof(text) - 4, "...", 4);
-	session_printf(s, "%s %s %s\r\n", c->tag, status, text);
+	/* response codes such as COPYUID can be long: no fixed buffer */
+	buf_init(&text, 16 * 1024 * 1024);
+	if (buf_addvf(&text, fmt, ap) == -1)
+		fatal("response text");
+	/* what changed in the selected mailbox comes before the verdict */
+	if (status[0] != 'B')
+		selected_before_tagged(s, c);
+	session_printf(s, "%s %s ", c->tag, status);
+	session_write(s, text.data, text.len);
+	session_write(s, "\r\n", 2);
+	buf_free(&text);
 	if (status[0] == 'B')
 		prelogin_error(s);
 	(void)session_flush(s);

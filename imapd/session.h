@@ -22,6 +22,7 @@
 #include "imapd/conn.h"
 
 struct config;
+struct mailbox;
 
 enum session_state {
 	STATE_NOTAUTH	= 0x01,
@@ -35,6 +36,7 @@ enum session_state {
 
 /* ENABLEd extensions (RFC 5161) */
 #define ENABLED_IMAP4REV2	0x01
+#define ENABLED_UTF8		0x02	/* UTF8=ACCEPT */
 
 /* Why a session ended, for the log line and the master's accounting. */
 enum session_end {
@@ -82,6 +84,10 @@ struct session {
 	long long		 started_ms;	/* monotonic */
 	struct buf		 line;	/* session_read_line() */
 	char			*user;		/* once logged in */
+	char			*mailroot;	/* the user's Maildir */
+	struct mailbox		*mb;		/* the selected folder */
+	char			*mbname;	/* its name, on-disk form */
+	unsigned		 examine:1;	/* selected read-only */
 	char			 rip[64];	/* client address or "" */
 	char			 lport[8];	/* local port or "" */
 	uint64_t		 ncommands;

@@ -1,0 +1,105 @@
+/*
+ * cmd-copy: COPY and MOVE (RFC 9051 6.4.7, 6.4.8; RFC 6851) and their UID
+ * forms, answering with COPYUID (RFC 4315).  Messages are hard-linked into
+ * the target (a move is a rename), never rewritten.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include "common/log.h"
+#include "imapd/cmdutil.h"
+#include "imapd/commands.h"
+#include "imapd/mbname.h"
+#include "imapd/selected.h"
+#include "imapd/seqset.h"
+#include "maildir/folder.h"
+#include "maildir/mailbox.h"
+
+static void
+copy_or_move(struct session *s, const struct cmd *c, int move)
+{
+	char path[FOLDER_PATH_MAX];
+	struct buf name, codebuf;
+	const char *arg, *why;
+	uint32_t *seqs = NULL, *src = NULL, *dst = NULL, uidv = 0;
+	struct stat sb;
+	size_t n = 0, i;
+
+	if (c->nargs != 2 || (arg = imap_arg_astring(&c->args[1])) == NULL) {
+		cmd_bad(s, c, "%s takes a message set and a mailbox", c->name);
+		return;
+	}
+	if (move && s->examine) {
+		cmd_no(s, c, "[READ-ONLY] The mailbox is read-only");
+		return;
+	}
+	buf_init(&name, FOLDER_NAME_MAX);
+	buf_init(&codebuf, 16 * 1024 * 1024);
+	if (mbname_from_client(s, arg, &name, &why) == -1 ||
+	    mbname_path(s, buf_cstr(&name), path, sizeof(path), &why) == -1) {
+		cmd_no(s, c, "%s", why);
+		goto out;
+	}
+	if (stat(path, &sb) == -1) {
+		cmd_no(s, c, "[TRYCREATE] No such mailbox");
+		goto out;
+	}
+	if (cmd_msgset(s, c, &c->args[0], c->uid, &seqs, &n) == -1)
+		goto out;
+	if (n == 0) {
+		cmd_ok(s, c, "%s completed (no messages)", c->name);
+		goto out;
+	}
+	if ((src = calloc(n, sizeof(*src))) == NULL ||
+	    (dst = calloc(n, sizeof(*dst))) == NULL) {
+		cmd_no(s, c, "Out of memory");
+		goto out;
+	}
+	for (i = 0; i < n; i++)
+		src[i] = mailbox_uid(s->mb, seqs[i]);
+	if (mailbox_copy(s->mb, seqs, n, path, move, dst, &uidv, NULL) == -1) {
+		if (errno == ESTALE)
+			cmd_no(s, c, "[EXPUNGEISSUED] Some of the messages "
+			    "were expunged meanwhile; nothing was %s",
+			    move ? "moved" : "copied");
+		else if (errno == ENOSPC || errno == EDQUOT)
+			cmd_no(s, c, "[OVERQUOTA] Not enough space; nothing "
+			    "was %s", move ? "moved" : "copied");
+		else {
+			log_warn("%s to %s failed", c->name, buf_cstr(&name));
+			cmd_no(s, c, "[SERVERBUG] %s failed; nothing was %s",
+			    c->name, move ? "moved" : "copied");
+		}
+		goto out;
+	}
+	(void)buf_addf(&codebuf, "COPYUID %u ", uidv);
+	(void)seqset_format(src, n, &codebuf);
+	(void)buf_addc(&codebuf, ' ');
+	(void)seqset_format(dst, n, &codebuf);
+	if (move) {
+		/* COPYUID first, then the EXPUNGEs (RFC 6851 4.3) */
+		session_printf(s, "* OK [%s] Moved\r\n", buf_cstr(&codebuf));
+		selected_sync(s, 1);
+		cmd_ok(s, c, "%s completed", c->name);
+	} else
+		cmd_ok(s, c, "[%s] %s completed", buf_cstr(&codebuf), c->name);
+out:
+	free(seqs);
+	free(src);
+	free(dst);
+	buf_free(&name);
+	buf_free(&codebuf);
+}
+
+void
+cmd_copy(struct session *s, const struct cmd *c)
+{
+	copy_or_move(s, c, 0);
+}
+
+void
+cmd_move(struct session *s, const struct cmd *c)
+{
+	copy_or_move(s, c, 1);
+}

@@ -1,0 +1,65 @@
+/*
+ * cmd-expunge: EXPUNGE (RFC 9051 6.4.3) and UID EXPUNGE (RFC 4315).
+ */
+#include <stdlib.h>
+
+#include "common/log.h"
+#include "imapd/cmdutil.h"
+#include "imapd/commands.h"
+#include "imapd/selected.h"
+#include "maildir/mailbox.h"
+
+static void
+ev_expunge(void *arg, uint32_t seq, uint32_t uid)
+{
+	struct session *s = arg;
+
+	(void)uid;
+	session_printf(s, "* %u EXPUNGE\r\n", seq);
+}
+
+void
+cmd_expunge(struct session *s, const struct cmd *c)
+{
+	struct mailbox_events ev = { .arg = s, .expunge = ev_expunge };
+	uint32_t *seqs = NULL, *uids = NULL;
+	size_t n = 0, i;
+	int r;
+
+	if ((!c->uid && c->nargs != 0) || (c->uid && c->nargs != 1)) {
+		cmd_bad(s, c, c->uid ? "UID EXPUNGE takes a UID set" :
+		    "EXPUNGE takes no arguments");
+		return;
+	}
+	if (s->examine) {
+		cmd_no(s, c, "[READ-ONLY] The mailbox is read-only");
+		return;
+	}
+	/* report what happened meanwhile first, so the numbers agree */
+	selected_sync(s, 1);
+	if (c->uid) {
+		if (cmd_msgset(s, c, &c->args[0], 1, &seqs, &n) == -1)
+			return;
+		if ((uids = calloc(n + 1, sizeof(*uids))) == NULL) {
+			free(seqs);
+			cmd_no(s, c, "Out of memory");
+			return;
+		}
+		for (i = 0; i < n; i++)
+			uids[i] = mailbox_uid(s->mb, seqs[i]);
+		free(seqs);
+		if (n == 0) {
+			free(uids);
+			cmd_ok(s, c, "UID EXPUNGE completed");
+			return;
+		}
+	}
+	r = mailbox_expunge(s->mb, uids, n, &ev);
+	free(uids);
+	if (r == -1) {
+		cmd_no(s, c, "[SERVERBUG] Some messages could not be "
+		    "expunged; the log says why");
+		return;
+	}
+	cmd_ok(s, c, "%s completed", c->uid ? "UID EXPUNGE" : "EXPUNGE");
+}

@@ -1,0 +1,133 @@
+/*
+ * cmd-idle: IDLE (RFC 2177, RFC 9051 6.3.13).  Changes to the selected
+ * folder are seen at once through inotify on its cur/ and new/
+ * directories, and also by a bounded poll every IDLE_POLL_MS for file
+ * systems where inotify sees nothing (NFS), as DESIGN asks.
+ */
+#include <sys/inotify.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "imapd/commands.h"
+#include "imapd/selected.h"
+#include "imapd/sig.h"
+#include "maildir/folder.h"
+#include "maildir/mailbox.h"
+
+#define IDLE_POLL_MS	30000
+#define IDLE_SETTLE_MS	50	/* let a burst of renames finish */
+
+static int
+watch(struct session *s)
+{
+	char path[FOLDER_PATH_MAX];
+	const char *sub[] = { "cur", "new" };
+	size_t i;
+	int fd;
+
+	if (s->mb == NULL)
+		return -1;
+	if ((fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1)
+		return -1;
+	for (i = 0; i < 2; i++) {
+		if (snprintf(path, sizeof(path), "%s/%s", mailbox_dir(s->mb),
+		    sub[i]) >= (int)sizeof(path) ||
+		    inotify_add_watch(fd, path, IN_CREATE | IN_DELETE |
+		    IN_MOVED_FROM | IN_MOVED_TO | IN_ONLYDIR) == -1) {
+			close(fd);
+			return -1;
+		}
+	}
+	return fd;
+}
+
+static void
+drain(int fd)
+{
+	char buf[4096] __attribute__((aligned(8)));
+
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+}
+
+void
+cmd_idle(struct session *s, const struct cmd *c)
+{
+	struct pollfd pfd[2];
+	long long idle_since = session_now_ms(), left;
+	char *line;
+	int ino, r, n;
+
+	if (c->nargs != 0) {
+		cmd_bad(s, c, "IDLE takes no arguments");
+		return;
+	}
+	ino = watch(s);
+	if (s->mb != NULL && ino == -1)
+		log_warn("IDLE: no inotify; polling every %d s",
+		    IDLE_POLL_MS / 1000);
+	session_printf(s, "+ idling\r\n");
+	if (session_flush(s) == -1)
+		goto out;
+	for (;;) {
+		/* input the client already sent comes first */
+		if (s->in.len == 0 && conn_pending(s->conn) == 0) {
+			pfd[0].fd = s->conn->rfd;
+			pfd[0].events = POLLIN;
+			pfd[0].revents = 0;
+			pfd[1].fd = ino;
+			pfd[1].events = POLLIN;
+			pfd[1].revents = 0;
+			n = ino == -1 ? 1 : 2;
+			left = idle_since + session_timeout_ms(s) -
+			    session_now_ms();
+			if (left <= 0) {
+				s->end = END_TIMEOUT;
+				goto out;
+			}
+			r = sig_wait(pfd, (nfds_t)n, left < IDLE_POLL_MS ?
+			    (int)left : IDLE_POLL_MS);
+			if (r == -1 && errno == EINTR) {
+				if (sig_term) {
+					s->end = END_SHUTDOWN;
+					goto out;
+				}
+				continue;
+			}
+			if (r == -1) {
+				s->end = END_ERROR;
+				goto out;
+			}
+			if (r == 0 || (n == 2 && pfd[1].revents)) {
+				/* a change, or time for the fallback poll */
+				if (n == 2 && pfd[1].revents) {
+					(void)sig_wait(NULL, 0, IDLE_SETTLE_MS);
+					drain(ino);
+				}
+				selected_sync(s, 1);
+				if (session_flush(s) == -1)
+					goto out;
+				continue;
+			}
+		}
+		r = session_read_line(s, 1024, &line);
+		if (r == 0)
+			goto out;
+		if (r == 1 && strcasecmp(line, "DONE") == 0)
+			break;
+		/* anything else ends IDLE as a protocol error */
+		cmd_bad(s, c, "Expected DONE to end IDLE");
+		goto out;
+	}
+	cmd_ok(s, c, "IDLE completed");
+out:
+	if (ino != -1)
+		close(ino);
+}

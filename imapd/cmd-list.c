@@ -1,0 +1,321 @@
+/*
+ * cmd-list: LIST (RFC 9051 6.3.9) with the LIST-EXTENDED selection and
+ * return options (RFC 5258: SUBSCRIBED, RECURSIVEMATCH, REMOTE, CHILDREN,
+ * SPECIAL-USE (RFC 6154), STATUS (RFC 5819)), and LSUB (RFC 3501 6.3.9).
+ *
+ * Special-use attributes are sent on every LIST reply, not only when
+ * asked for: some clients (macOS Mail) never ask, and every client should
+ * map Sent, Drafts and Trash the same way.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/config.h"
+#include "common/mutf7.h"
+#include "imapd/commands.h"
+#include "imapd/mbname.h"
+#include "maildir/folder.h"
+
+#define SEL_SUBSCRIBED	0x01
+#define SEL_RECURSIVE	0x02
+#define SEL_SPECIALUSE	0x04
+#define RET_SUBSCRIBED	0x10
+#define RET_CHILDREN	0x20
+#define RET_SPECIALUSE	0x40
+#define RET_STATUS	0x80
+
+/* from cmd-status.c */
+unsigned status_items(const struct imap_arg *);
+int	status_write(struct session *, const char *, const char *, unsigned);
+
+/*
+ * Does name match pattern?  "*" matches anything, "%" anything but the
+ * hierarchy separator.  Dynamic programming over the pattern, so no
+ * pattern can make this take more than len(pattern) * len(name) steps.
+ */
+static int
+match(const char *pat, const char *name)
+{
+	size_t n = strlen(name), i, j;
+	unsigned char *row, *next;
+	int r;
+
+	if ((row = calloc(n + 1, 1)) == NULL ||
+	    (next = calloc(n + 1, 1)) == NULL) {
+		free(row);
+		return 0;
+	}
+	row[0] = 1;
+	for (i = 0; pat[i] != '\0'; i++) {
+		memset(next, 0, n + 1);
+		if (pat[i] == '*' || pat[i] == '%') {
+			/* next[j] = any row[k] for k <= j with no '/' in
+			 * name[k..j) when the wildcard is % */
+			int any = 0;
+
+			for (j = 0; j <= n; j++) {
+				if (pat[i] == '%' && j > 0 &&
+				    name[j - 1] == '/')
+					any = 0;
+				any |= row[j];
+				next[j] = (unsigned char)any;
+			}
+		} else {
+			for (j = 1; j <= n; j++)
+				next[j] = row[j - 1] && name[j - 1] == pat[i];
+		}
+		memcpy(row, next, n + 1);
+	}
+	r = row[n];
+	free(row);
+	free(next);
+	return r;
+}
+
+/* The special-use flag of a folder, or NULL. */
+static const char *
+special_flag(const struct session *s, const char *name)
+{
+	struct buf enc;
+	unsigned i;
+	int same;
+
+	for (i = 0; i < s->conf->nspecial; i++) {
+		buf_init(&enc, FOLDER_NAME_MAX);
+		same = mutf7_encode(s->conf->special[i].name,
+		    strlen(s->conf->special[i].name), &enc) == 0 &&
+		    strcmp(buf_cstr(&enc), name) == 0;
+		buf_free(&enc);
+		if (same)
+			return s->conf->special[i].flag;
+	}
+	return NULL;
+}
+
+/* Make a client pattern into the on-disk form; INBOX in any case at its
+ * start becomes INBOX.  -1 if it cannot be a name. */
+static int
+disk_pattern(const struct session *s, const char *ref, const char *pat,
+    struct buf *out)
+{
+	struct buf in;
+	const char *p;
+	int r = 0;
+
+	buf_init(&in, FOLDER_NAME_MAX * 2);
+	if (buf_adds(&in, ref) == -1 || buf_adds(&in, pat) == -1) {
+		buf_free(&in);
+		return -1;
+	}
+	p = buf_cstr(&in);
+	buf_reset(out);
+	if (strncasecmp(p, "INBOX", 5) == 0 && (p[5] == '\0' || p[5] == '/' ||
+	    p[5] == '*' || p[5] == '%')) {
+		(void)buf_add(out, "INBOX", 5);
+		p += 5;
+	}
+	if (s->enabled & (ENABLED_IMAP4REV2 | ENABLED_UTF8)) {
+		if (mutf7_encode(p, strlen(p), out) == -1)
+			r = -1;
+	} else if (buf_adds(out, p) == -1)
+		r = -1;
+	buf_free(&in);
+	return r;
+}
+
+static void
+write_entry(struct session *s, const char *verb, const char *name,
+    unsigned attrs, unsigned opts, const char *childinfo)
+{
+	const char *sep = "", *su;
+
+	session_printf(s, "* %s (", verb);
+#define ATTR(str) do { session_printf(s, "%s%s", sep, str); sep = " "; } \
+	while (0)
+	if (attrs & FA_NONEXISTENT)
+		ATTR("\\NonExistent");
+	if (attrs & FA_NOSELECT)
+		ATTR("\\Noselect");
+	if (attrs & FA_HASCHILDREN)
+		ATTR("\\HasChildren");
+	else if (attrs & FA_HASNOCHILDREN)
+		ATTR("\\HasNoChildren");
+	if ((attrs & FA_SUBSCRIBED) && (opts & (RET_SUBSCRIBED |
+	    SEL_SUBSCRIBED)))
+		ATTR("\\Subscribed");
+	if (!(attrs & (FA_NOSELECT | FA_NONEXISTENT)) &&
+	    (su = special_flag(s, name)) != NULL)
+		ATTR(su);
+#undef ATTR
+	session_printf(s, ") \"/\" ");
+	mbname_write(s, name);
+	if (childinfo != NULL)
+		session_printf(s, " (\"CHILDINFO\" (\"SUBSCRIBED\"))");
+	session_printf(s, "\r\n");
+}
+
+/* A subscribed folder below name, if opts ask for RECURSIVEMATCH. */
+static int
+has_subscribed_child(const struct folder_list *fl, const char *name)
+{
+	size_t i, len = strlen(name);
+
+	for (i = 0; i < fl->n; i++)
+		if ((fl->e[i].attrs & FA_SUBSCRIBED) &&
+		    strncmp(fl->e[i].name, name, len) == 0 &&
+		    fl->e[i].name[len] == '/')
+			return 1;
+	return 0;
+}
+
+static int
+opt_list(const struct imap_arg *a, unsigned *opts, unsigned *status, int ret)
+{
+	const char *w;
+	size_t i;
+
+	if (a->type != IMAP_ARG_LIST)
+		return -1;
+	for (i = 0; i < a->len; i++) {
+		if ((w = imap_arg_atom(&a->list[i])) == NULL)
+			return -1;
+		if (strcasecmp(w, "SUBSCRIBED") == 0)
+			*opts |= ret ? RET_SUBSCRIBED : SEL_SUBSCRIBED;
+		else if (!ret && strcasecmp(w, "RECURSIVEMATCH") == 0)
+			*opts |= SEL_RECURSIVE;
+		else if (!ret && strcasecmp(w, "REMOTE") == 0)
+			;	/* no remote mailboxes here */
+		else if (strcasecmp(w, "SPECIAL-USE") == 0)
+			*opts |= ret ? RET_SPECIALUSE : SEL_SPECIALUSE;
+		else if (ret && strcasecmp(w, "CHILDREN") == 0)
+			*opts |= RET_CHILDREN;
+		else if (ret && strcasecmp(w, "STATUS") == 0 &&
+		    i + 1 < a->len &&
+		    (*status = status_items(&a->list[i + 1])) != 0) {
+			*opts |= RET_STATUS;
+			i++;
+		} else
+			return -1;
+	}
+	return 0;
+}
+
+static void
+do_list(struct session *s, const struct cmd *c, int lsub)
+{
+	const struct imap_arg *pats;
+	struct folder_list fl;
+	struct buf pat;
+	const char *ref, *one;
+	char path[FOLDER_PATH_MAX];
+	const char *why;
+	unsigned opts = 0, st = 0;
+	size_t ai = 0, npats, i, k;
+	int matched;
+
+	if (!lsub && c->nargs > 0 && c->args[0].type == IMAP_ARG_LIST) {
+		if (opt_list(&c->args[0], &opts, &st, 0) == -1)
+			goto bad;
+		ai = 1;
+	}
+	if (c->nargs < ai + 2 ||
+	    (ref = imap_arg_astring(&c->args[ai])) == NULL)
+		goto bad;
+	pats = &c->args[ai + 1];
+	npats = 1;
+	if (pats->type == IMAP_ARG_LIST && !lsub) {
+		npats = pats->len;
+		pats = pats->list;
+		if (npats == 0)
+			goto bad;
+	}
+	for (i = 0; i < npats; i++)
+		if (imap_arg_astring(&pats[i]) == NULL)
+			goto bad;
+	if (c->nargs > ai + 2) {
+		const char *w = imap_arg_atom(&c->args[ai + 2]);
+
+		if (lsub || c->nargs != ai + 4 || w == NULL ||
+		    strcasecmp(w, "RETURN") != 0 ||
+		    opt_list(&c->args[ai + 3], &opts, &st, 1) == -1)
+			goto bad;
+	}
+	if (lsub)
+		opts |= SEL_SUBSCRIBED;
+
+	/* LIST "" "": the hierarchy separator and the root */
+	if (!lsub && npats == 1 && imap_arg_astring(&pats[0])[0] == '\0') {
+		session_printf(s, "* LIST (\\Noselect) \"/\" \"\"\r\n");
+		cmd_ok(s, c, "LIST completed");
+		return;
+	}
+	if (folder_list(s->mailroot, 1, &fl) == -1) {
+		cmd_no(s, c, "[SERVERBUG] Cannot list the mail folders");
+		return;
+	}
+	buf_init(&pat, FOLDER_NAME_MAX * 2);
+	for (k = 0; k < fl.n; k++) {
+		struct folder_entry *e = &fl.e[k];
+		const char *child = NULL;
+
+		matched = 0;
+		for (i = 0; i < npats && !matched; i++) {
+			one = imap_arg_astring(&pats[i]);
+			if (disk_pattern(s, ref, one, &pat) == 0 &&
+			    match(buf_cstr(&pat), e->name))
+				matched = 1;
+		}
+		if (!matched)
+			continue;
+		if (opts & SEL_SUBSCRIBED) {
+			if (!(e->attrs & FA_SUBSCRIBED)) {
+				if (!(opts & SEL_RECURSIVE) && !lsub)
+					continue;
+				if (!has_subscribed_child(&fl, e->name))
+					continue;
+				if (lsub) {
+					/* LSUB shows a parent of a
+					 * subscribed folder the pattern
+					 * does not reach as \Noselect */
+					write_entry(s, "LSUB", e->name,
+					    FA_NOSELECT, opts, NULL);
+					continue;
+				}
+				child = "SUBSCRIBED";
+			}
+		} else if (e->attrs & FA_NONEXISTENT)
+			continue;
+		if ((opts & SEL_SPECIALUSE) && special_flag(s, e->name) ==
+		    NULL)
+			continue;
+		write_entry(s, lsub ? "LSUB" : "LIST", e->name, lsub ?
+		    (e->attrs & (FA_NOSELECT | FA_NONEXISTENT) ?
+		    FA_NOSELECT : 0) : e->attrs, opts, child);
+		if ((opts & RET_STATUS) && !(e->attrs & (FA_NOSELECT |
+		    FA_NONEXISTENT)) &&
+		    folder_path(s->mailroot, e->name, path, sizeof(path),
+		    &why) == 0)
+			(void)status_write(s, e->name, path, st);
+	}
+	buf_free(&pat);
+	folder_list_free(&fl);
+	cmd_ok(s, c, "%s completed", lsub ? "LSUB" : "LIST");
+	return;
+bad:
+	cmd_bad(s, c, "%s takes a reference and a mailbox pattern%s",
+	    lsub ? "LSUB" : "LIST", lsub ? "" : " (RFC 5258 options "
+	    "allowed)");
+}
+
+void
+cmd_list(struct session *s, const struct cmd *c)
+{
+	do_list(s, c, 0);
+}
+
+void
+cmd_lsub(struct session *s, const struct cmd *c)
+{
+	do_list(s, c, 1);
+}

@@ -1,0 +1,131 @@
+/*
+ * cmdutil: message sets and flag lists.  See cmdutil.h.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/imap-parser.h"
+#include "imapd/cmdutil.h"
+#include "imapd/seqset.h"
+#include "imapd/session.h"
+#include "maildir/filename.h"
+#include "maildir/keywords.h"
+#include "maildir/mailbox.h"
+
+int
+cmd_msgset(struct session *s, const struct cmd *c, const struct imap_arg *a,
+    int uid, uint32_t **seqs_r, size_t *n_r)
+{
+	const char *text = imap_arg_atom(a);
+	uint32_t count = mailbox_count(s->mb), *seqs = NULL, *ns, seq, hi;
+	struct seqset set;
+	size_t n = 0, cap = 0, i;
+
+	*seqs_r = NULL;
+	*n_r = 0;
+	if (text == NULL || seqset_parse(text, uid ? (count ? mailbox_uid(s->mb,
+	    count) : 0) : count, &set) == -1) {
+		cmd_bad(s, c, "Invalid %s set", uid ? "UID" : "sequence");
+		return -1;
+	}
+	/* an empty mailbox answers any set with nothing: clients send
+	 * "1:*" before they know the count */
+	if (!uid && set.maxgiven > count && count > 0) {
+		seqset_free(&set);
+		cmd_bad(s, c, "Invalid sequence number: the mailbox has %u "
+		    "message%s", count, count == 1 ? "" : "s");
+		return -1;
+	}
+	for (i = 0; i < set.n; i++) {
+		if (uid) {
+			seq = mailbox_seq_from_uid(s->mb, set.r[i].lo);
+			hi = count;
+		} else {
+			seq = set.r[i].lo;
+			hi = set.r[i].hi < count ? set.r[i].hi : count;
+		}
+		for (; seq >= 1 && seq <= hi; seq++) {
+			if (uid && mailbox_uid(s->mb, seq) > set.r[i].hi)
+				break;
+			if (n == cap) {
+				cap = cap ? cap * 2 : 64;
+				if ((ns = reallocarray(seqs, cap,
+				    sizeof(*seqs))) == NULL) {
+					free(seqs);
+					seqset_free(&set);
+					cmd_no(s, c, "Out of memory");
+					return -1;
+				}
+				seqs = ns;
+			}
+			seqs[n++] = seq;
+			if (seq == UINT32_MAX)
+				break;
+		}
+	}
+	seqset_free(&set);
+	*seqs_r = seqs;
+	*n_r = n;
+	return 0;
+}
+
+static const struct {
+	const char	*name;
+	unsigned	 bit;
+} sysflags[] = {
+	{ "\\Answered", MF_ANSWERED },
+	{ "\\Flagged", MF_FLAGGED },
+	{ "\\Deleted", MF_DELETED },
+	{ "\\Seen", MF_SEEN },
+	{ "\\Draft", MF_DRAFT },
+	{ "\\Recent", 0 },		/* cannot be set; ignored */
+};
+
+static int
+one_flag(const char *f, struct flagset *fs)
+{
+	size_t i;
+
+	if (f[0] == '\\') {
+		for (i = 0; i < sizeof(sysflags) / sizeof(sysflags[0]); i++)
+			if (strcasecmp(f, sysflags[i].name) == 0) {
+				fs->flags |= sysflags[i].bit;
+				return 0;
+			}
+		return -1;
+	}
+	if (!keywords_valid(f))
+		return -1;
+	for (i = 0; i < fs->nkw; i++)
+		if (strcasecmp(fs->kw[i], f) == 0)
+			return 0;
+	if (fs->nkw == FLAGS_KW_MAX)
+		return -1;
+	fs->kw[fs->nkw++] = f;
+	return 0;
+}
+
+int
+cmd_flags(struct session *s, const struct cmd *c, const struct imap_arg *a,
+    struct flagset *fs)
+{
+	const char *f;
+	size_t i;
+
+	memset(fs, 0, sizeof(*fs));
+	if (a->type == IMAP_ARG_LIST) {
+		for (i = 0; i < a->len; i++) {
+			if ((f = imap_arg_atom(&a->list[i])) == NULL ||
+			    one_flag(f, fs) == -1)
+				goto bad;
+		}
+		return 0;
+	}
+	if ((f = imap_arg_atom(a)) != NULL && one_flag(f, fs) == 0)
+		return 0;
+bad:
+	cmd_bad(s, c, "Invalid flag list (system flags are \\Answered "
+	    "\\Flagged \\Deleted \\Seen \\Draft; keywords are atoms)");
+	return -1;
+}

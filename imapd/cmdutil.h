@@ -1,0 +1,36 @@
+/*
+ * cmdutil: argument helpers shared by the message commands: message sets
+ * resolved against the selected mailbox, and flag lists.
+ */
+#ifndef IMAPD_CMDUTIL_H
+#define IMAPD_CMDUTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct session;
+struct cmd;
+struct imap_arg;
+
+/*
+ * Resolve a sequence set (or, for UID commands, a UID set) against the
+ * selected mailbox into ascending sequence numbers.  UIDs that are not in
+ * the mailbox are skipped, as RFC 9051 asks; a sequence number past the
+ * end is an error.  0, or -1 after answering BAD.  *seqs_r is malloc'ed.
+ */
+int	cmd_msgset(struct session *, const struct cmd *,
+	    const struct imap_arg *, int uid, uint32_t **seqs_r, size_t *n_r);
+
+/* Flags from a flag list (or a single flag atom).  Keywords are returned
+ * by name in kwnames (pointers into the argument tree).  0, or -1 after
+ * answering BAD. */
+#define FLAGS_KW_MAX	64
+struct flagset {
+	unsigned	 flags;		/* MF_* */
+	const char	*kw[FLAGS_KW_MAX];
+	size_t		 nkw;
+};
+int	cmd_flags(struct session *, const struct cmd *,
+	    const struct imap_arg *, struct flagset *);
+
+#endif

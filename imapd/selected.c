@@ -1,0 +1,166 @@
+/*
+ * selected: untagged updates for the selected mailbox.  See selected.h.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "imapd/commands.h"
+#include "imapd/selected.h"
+#include "imapd/session.h"
+#include "maildir/filename.h"
+#include "maildir/keywords.h"
+#include "maildir/mailbox.h"
+
+static const struct {
+	unsigned	bit;
+	const char	*name;
+} sysflags[] = {
+	{ MF_ANSWERED, "\\Answered" },
+	{ MF_FLAGGED, "\\Flagged" },
+	{ MF_DELETED, "\\Deleted" },
+	{ MF_SEEN, "\\Seen" },
+	{ MF_DRAFT, "\\Draft" },
+};
+
+void
+selected_write_flags(struct session *s, unsigned flags, uint32_t kw)
+{
+	const struct keywords *k = s->mb ? mailbox_keywords(s->mb) : NULL;
+	int first = 1;
+	size_t i;
+
+	session_write(s, "(", 1);
+	for (i = 0; i < sizeof(sysflags) / sizeof(sysflags[0]); i++) {
+		if (!(flags & sysflags[i].bit))
+			continue;
+		session_printf(s, "%s%s", first ? "" : " ", sysflags[i].name);
+		first = 0;
+	}
+	for (i = 0; k != NULL && i < KEYWORDS_MAX; i++) {
+		if (!(kw & (1U << i)) || k->name[i] == NULL)
+			continue;
+		session_printf(s, "%s%s", first ? "" : " ", k->name[i]);
+		first = 0;
+	}
+	if (flags & MBF_RECENT)
+		session_printf(s, "%s\\Recent", first ? "" : " ");
+	session_write(s, ")", 1);
+}
+
+void
+selected_fetch_flags(struct session *s, uint32_t seq, int with_uid)
+{
+	session_printf(s, "* %u FETCH (", seq);
+	if (with_uid)
+		session_printf(s, "UID %u ", mailbox_uid(s->mb, seq));
+	session_write(s, "FLAGS ", 6);
+	selected_write_flags(s, mailbox_flags(s->mb, seq),
+	    mailbox_keywords_of(s->mb, seq));
+	session_write(s, ")\r\n", 3);
+}
+
+void
+selected_write_flag_lists(struct session *s)
+{
+	const struct keywords *k = mailbox_keywords(s->mb);
+	unsigned n = 0;
+	size_t i;
+
+	session_printf(s, "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen "
+	    "\\Draft");
+	for (i = 0; i < KEYWORDS_MAX; i++)
+		if (k->name[i] != NULL) {
+			session_printf(s, " %s", k->name[i]);
+			n++;
+		}
+	session_printf(s, ")\r\n");
+	if (s->examine) {
+		session_printf(s, "* OK [PERMANENTFLAGS ()] Read-only "
+		    "mailbox\r\n");
+		return;
+	}
+	session_printf(s, "* OK [PERMANENTFLAGS (\\Answered \\Flagged "
+	    "\\Deleted \\Seen \\Draft");
+	for (i = 0; i < KEYWORDS_MAX; i++)
+		if (k->name[i] != NULL)
+			session_printf(s, " %s", k->name[i]);
+	/* new keywords can be made while a letter is free */
+	session_printf(s, "%s)] Flags permitted\r\n", n < KEYWORDS_MAX ?
+	    " \\*" : "");
+}
+
+static void
+ev_expunge(void *arg, uint32_t seq, uint32_t uid)
+{
+	struct session *s = arg;
+
+	(void)uid;
+	session_printf(s, "* %u EXPUNGE\r\n", seq);
+}
+
+static void
+ev_exists(void *arg, uint32_t count)
+{
+	struct session *s = arg;
+
+	session_printf(s, "* %u EXISTS\r\n", count);
+}
+
+static void
+ev_recent(void *arg, uint32_t count)
+{
+	struct session *s = arg;
+
+	/* IMAP4rev2 has no RECENT response */
+	if (!(s->enabled & ENABLED_IMAP4REV2))
+		session_printf(s, "* %u RECENT\r\n", count);
+}
+
+static void
+ev_flags(void *arg, uint32_t seq)
+{
+	struct session *s = arg;
+
+	selected_fetch_flags(s, seq, 1);
+}
+
+void
+selected_sync(struct session *s, int allow_expunge)
+{
+	struct mailbox_events ev = {
+		.arg = s,
+		.expunge = ev_expunge,
+		.exists = ev_exists,
+		.recent = ev_recent,
+		.flags = ev_flags,
+	};
+
+	if (s->mb == NULL)
+		return;
+	if (mailbox_sync(s->mb, allow_expunge, &ev) == -1)
+		log_warnx("cannot sync mailbox %s", s->mbname);
+}
+
+void
+selected_before_tagged(struct session *s, const struct cmd *c)
+{
+	if (s->mb == NULL)
+		return;
+	selected_sync(s, !(c->def != NULL &&
+	    (c->def->flags & CMDF_NOEXPUNGE) && !c->uid));
+}
+
+void
+selected_close(struct session *s)
+{
+	if (s->mb != NULL)
+		mailbox_close(s->mb);
+	s->mb = NULL;
+	free(s->mbname);
+	s->mbname = NULL;
+	s->examine = 0;
+	if (s->state == STATE_SELECTED)
+		s->state = STATE_AUTH;
+}

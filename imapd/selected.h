@@ -1,0 +1,35 @@
+/*
+ * selected: the selected mailbox of a session, and the untagged responses
+ * (EXISTS, EXPUNGE, RECENT, FETCH FLAGS) that keep the client's view of it
+ * in step with the disk.
+ */
+#ifndef IMAPD_SELECTED_H
+#define IMAPD_SELECTED_H
+
+#include <stdint.h>
+
+struct session;
+struct cmd;
+struct keywords;
+
+/* Sync the selected mailbox and tell the client what changed.  Called
+ * before every tagged OK/NO; allow_expunge is 0 during FETCH, STORE and
+ * SEARCH (RFC 9051 7.5.1). */
+void	selected_sync(struct session *, int allow_expunge);
+
+/* Before a tagged response: sync as the command allows. */
+void	selected_before_tagged(struct session *, const struct cmd *);
+
+/* Leave the selected mailbox (no responses). */
+void	selected_close(struct session *);
+
+/* Write a flag list "(\Seen \Answered $Label)" (with \Recent if set). */
+void	selected_write_flags(struct session *, unsigned flags, uint32_t kw);
+
+/* "* <seq> FETCH (UID <uid> FLAGS (...))" for one message. */
+void	selected_fetch_flags(struct session *, uint32_t seq, int with_uid);
+
+/* The FLAGS and PERMANENTFLAGS lists of the selected mailbox. */
+void	selected_write_flag_lists(struct session *);
+
+#endif

@@ -1,0 +1,1801 @@
+/*
+ * mailbox: a session's view of one folder, and the sync between the
+ * folder's directories and its UID cache.  See mailbox.h.
+ *
+ * Sync, step by step:
+ *  1. Load what other processes committed to the UID cache.
+ *  2. stat() cur/ and new/.  If both modification times equal the ones the
+ *     cache saw at its last full scan, and that scan began comfortably
+ *     after them (a change in the same clock tick as a scan would not move
+ *     the time), the cache is the truth and no directory is read.
+ *  3. Otherwise read new/ and cur/.  A read-write session moves files from
+ *     new/ to cur/ first (whoever's rename() wins owns the move).  Each
+ *     name is compared with the cache by its base: unknown bases are new
+ *     messages, known ones with another info part changed flags, cached
+ *     ones not seen are looked for once more (by name, then by a second
+ *     listing) before they count as expunged.
+ *  4. If anything must be written, take the folder lock, which reloads the
+ *     cache, re-check every decision against that state (another session
+ *     may have done the same work meanwhile), apply, commit, unlock.
+ *  5. Compare the view with the cache and report the differences.
+ *
+ * \Recent: the cache keeps the first UID not yet claimed.  A read-write
+ * session claims everything from there to UIDNEXT under the lock, so each
+ * message is \Recent in exactly one session.
+ */
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "maildir/filename.h"
+#include "maildir/keywords.h"
+#include "maildir/mailbox.h"
+#include "maildir/uidcache.h"
+
+#define VM_GONE		0x01	/* expunged, not yet reported */
+#define VM_RECENT	0x02	/* \Recent in this session */
+
+#define TRUST_MARGIN_NS	(2LL * 1000000000LL)
+#define PATH_LEN	4096
+
+struct vmsg {
+	uint32_t	uid;
+	uint32_t	kw;
+	uint8_t		flags;		/* MF_* */
+	uint8_t		state;		/* VM_* */
+};
+
+struct fact {
+	uint32_t	uid;
+	uint64_t	vsize;
+	int64_t		mtime;
+};
+
+struct mailbox {
+	char		*dir;
+	int		 dirfd;
+	int		 readonly;
+	struct uidcache	*uc;
+	struct keywords	 kw;
+	struct vmsg	*v;
+	size_t		 n, cap;
+	uint32_t	 uidvalidity;
+	uint32_t	 nrecent;
+	size_t		 ngone;		/* entries marked VM_GONE */
+	uint64_t	 seen_changes;
+	uint32_t	 claim_lo, claim_hi;	/* \Recent claimed, not yet
+						 * applied to the view */
+	struct fact	*facts;
+	size_t		 nfacts, capfacts;
+};
+
+/* One directory entry found by a scan. */
+struct entry {
+	char		*name;
+	size_t		 baselen;
+	int		 in_new;
+	int		 seen;		/* matched a cache record */
+};
+
+struct scan {
+	struct entry	*e;
+	size_t		 n, cap;
+};
+
+static int64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static int64_t
+mtime_ns(const struct stat *sb)
+{
+	return (int64_t)sb->st_mtim.tv_sec * 1000000000LL +
+	    sb->st_mtim.tv_nsec;
+}
+
+static int
+pathf(char *out, size_t len, const char *fmt, const char *a, const char *b,
+    const char *c)
+{
+	int n = snprintf(out, len, fmt, a, b, c);
+
+	if (n < 0 || (size_t)n >= len) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- scanning --------------------------------------------------------- */
+
+static void
+scan_free(struct scan *sc)
+{
+	size_t i;
+
+	for (i = 0; i < sc->n; i++)
+		free(sc->e[i].name);
+	free(sc->e);
+	memset(sc, 0, sizeof(*sc));
+}
+
+static int
+scan_add(struct scan *sc, const char *name, int in_new)
+{
+	struct mdname md;
+	struct entry *e;
+
+	if (mdname_parse(name, &md) == -1)
+		return 0;		/* not a message file name */
+	if (sc->n == sc->cap) {
+		size_t cap = sc->cap ? sc->cap * 2 : 256;
+
+		if ((e = reallocarray(sc->e, cap, sizeof(*e))) == NULL)
+			return -1;
+		sc->e = e;
+		sc->cap = cap;
+	}
+	e = &sc->e[sc->n];
+	if ((e->name = strdup(name)) == NULL)
+		return -1;
+	e->baselen = md.baselen;
+	e->in_new = in_new;
+	e->seen = 0;
+	sc->n++;
+	return 0;
+}
+
+/* List one of cur/ or new/ into sc.  0, or -1 with errno. */
+static int
+scan_dir(struct mailbox *mb, const char *sub, int in_new, struct scan *sc)
+{
+	struct dirent *de;
+	DIR *d;
+	int fd;
+
+	fd = openat(mb->dirfd, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	if (fd == -1)
+		return errno == ENOENT ? 0 : -1;
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return -1;
+	}
+	while ((errno = 0, de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;	/* ., .., and hidden temporary files */
+		if (de->d_type != DT_REG && de->d_type != DT_UNKNOWN &&
+		    de->d_type != DT_LNK)
+			continue;
+		if (scan_add(sc, de->d_name, in_new) == -1) {
+			closedir(d);
+			return -1;
+		}
+	}
+	if (errno != 0) {
+		int e = errno;
+
+		closedir(d);
+		errno = e;
+		return -1;
+	}
+	closedir(d);
+	return 0;
+}
+
+static int
+entry_cmp(const void *a, const void *b)
+{
+	const struct entry *x = a, *y = b;
+	size_t n = x->baselen < y->baselen ? x->baselen : y->baselen;
+	int c = memcmp(x->name, y->name, n);
+
+	if (c != 0)
+		return c;
+	if (x->baselen != y->baselen)
+		return x->baselen < y->baselen ? -1 : 1;
+	/* same base: cur/ before new/, then by name, for a stable order */
+	if (x->in_new != y->in_new)
+		return x->in_new - y->in_new;
+	return strcmp(x->name, y->name);
+}
+
+/* Find base in a sorted scan; index or -1. */
+static ssize_t
+scan_find(const struct scan *sc, const char *base, size_t baselen)
+{
+	size_t lo = 0, hi = sc->n, mid, n;
+	int c;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		n = sc->e[mid].baselen < baselen ? sc->e[mid].baselen : baselen;
+		c = memcmp(sc->e[mid].name, base, n);
+		if (c == 0 && sc->e[mid].baselen != baselen)
+			c = sc->e[mid].baselen < baselen ? -1 : 1;
+		if (c == 0) {
+			/* the first of equal bases */
+			while (mid > 0 && sc->e[mid - 1].baselen == baselen &&
+			    memcmp(sc->e[mid - 1].name, base, baselen) == 0)
+				mid--;
+			return (ssize_t)mid;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+/*
+ * Move new/ files to cur/ (read-write sessions only): new/X becomes
+ * cur/X:2, (or cur/X if X already carries info).  An entry someone else
+ * moved first is dropped here; the caller lists cur/ afterwards.
+ */
+static void
+move_new(struct mailbox *mb, struct scan *sc)
+{
+	char from[PATH_LEN], to[PATH_LEN];
+	struct mdname md;
+	size_t i;
+
+	for (i = 0; i < sc->n; i++) {
+		struct entry *e = &sc->e[i];
+
+		if (!e->in_new || mdname_parse(e->name, &md) == -1)
+			continue;
+		if (pathf(from, sizeof(from), "new/%s%s%s", e->name, "", "")
+		    == -1 || pathf(to, sizeof(to), "cur/%s%s%s", e->name,
+		    md.has_info || e->name[md.baselen] != '\0' ? "" : ":2,",
+		    "") == -1)
+			continue;
+		if (renameat(mb->dirfd, from, mb->dirfd, to) == -1) {
+			if (errno != ENOENT)
+				log_warn("cannot move %s/%s to cur/", mb->dir,
+				    from);
+			continue;
+		}
+	}
+}
+
+/* Read the directories into sc (sorted by base). */
+static int
+scan_all(struct mailbox *mb, struct scan *sc)
+{
+	struct scan nw;
+
+	memset(sc, 0, sizeof(*sc));
+	if (!mb->readonly) {
+		memset(&nw, 0, sizeof(nw));
+		if (scan_dir(mb, "new", 1, &nw) == -1) {
+			scan_free(&nw);
+			return -1;
+		}
+		if (nw.n > 0)
+			move_new(mb, &nw);
+		scan_free(&nw);
+	}
+	if (scan_dir(mb, "cur", 0, sc) == -1 ||
+	    scan_dir(mb, "new", 1, sc) == -1) {
+		scan_free(sc);
+		return -1;
+	}
+	if (sc->n > 1)
+		qsort(sc->e, sc->n, sizeof(sc->e[0]), entry_cmp);
+	return 0;
+}
+
+/* ---- decisions ---------------------------------------------------------- */
+
+struct plan {
+	struct entry	**add;		/* new files */
+	size_t		  nadd;
+	struct entry	**upd;		/* known, name changed */
+	size_t		  nupd;
+	uint32_t	 *gone;		/* cached, not found */
+	size_t		  ngone;
+};
+
+static void
+plan_free(struct plan *p)
+{
+	free(p->add);
+	free(p->upd);
+	free(p->gone);
+	memset(p, 0, sizeof(*p));
+}
+
+static int
+grow(void **arr, size_t n, size_t size)
+{
+	void *p;
+
+	/* grow in powers of two: n is the count before the push */
+	if (n == 0 || (n & (n - 1)) == 0) {
+		if ((p = reallocarray(*arr, n ? n * 2 : 16, size)) == NULL)
+			return -1;
+		*arr = p;
+	}
+	return 0;
+}
+
+/* Does rec's file still exist under its cached name? */
+static int
+rec_exists(struct mailbox *mb, const struct uc_rec *r)
+{
+	char p[PATH_LEN];
+
+	if (pathf(p, sizeof(p), "%s/%s%s", r->in_new ? "new" : "cur",
+	    r->base, r->info) == -1)
+		return 0;
+	return faccessat(mb->dirfd, p, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+/* Give a second file with an already used base a base of its own. */
+static int
+rebase_duplicate(struct mailbox *mb, struct entry *e)
+{
+	char base[MDNAME_MAX + 1], from[PATH_LEN], to[PATH_LEN];
+	struct mdname md;
+	char *nn;
+
+	if (mdname_parse(e->name, &md) == -1 ||
+	    mdname_unique(base, sizeof(base), md.size, md.vsize) == -1)
+		return -1;
+	if (pathf(from, sizeof(from), "%s/%s%s", e->in_new ? "new" : "cur",
+	    e->name, "") == -1 ||
+	    pathf(to, sizeof(to), "%s/%s%s", e->in_new ? "new" : "cur", base,
+	    e->name + md.baselen) == -1)
+		return -1;
+	if (renameat(mb->dirfd, from, mb->dirfd, to) == -1)
+		return -1;
+	log_info("%s: %s shares its base name with another message; renamed "
+	    "it to %s", mb->dir, from, to);
+	if ((nn = strdup(to + 4)) == NULL)
+		return -1;
+	free(e->name);
+	e->name = nn;
+	e->baselen = strlen(base);
+	return 0;
+}
+
+static int
+build_plan(struct mailbox *mb, struct scan *sc, struct plan *p)
+{
+	struct uc_rec r;
+	size_t i, count;
+	ssize_t k;
+
+	memset(p, 0, sizeof(*p));
+	for (i = 0; i < sc->n; i++) {
+		struct entry *e = &sc->e[i];
+
+		if (i > 0 && sc->e[i - 1].baselen == e->baselen &&
+		    memcmp(sc->e[i - 1].name, e->name, e->baselen) == 0) {
+			/* a broken copy: keep both messages */
+			if (!mb->readonly && rebase_duplicate(mb, e) == 0) {
+				if (grow((void **)&p->add, p->nadd,
+				    sizeof(*p->add)) == -1)
+					return -1;
+				p->add[p->nadd++] = e;
+			}
+			e->seen = 1;
+			continue;
+		}
+		if (!uidcache_by_base(mb->uc, e->name, e->baselen, &r)) {
+			if (grow((void **)&p->add, p->nadd, sizeof(*p->add))
+			    == -1)
+				return -1;
+			p->add[p->nadd++] = e;
+			continue;
+		}
+		e->seen = 1;
+		if (strcmp(r.info, e->name + e->baselen) != 0 ||
+		    r.in_new != e->in_new) {
+			if (grow((void **)&p->upd, p->nupd, sizeof(*p->upd))
+			    == -1)
+				return -1;
+			p->upd[p->nupd++] = e;
+		}
+	}
+	count = uidcache_count(mb->uc);
+	for (i = 0; i < count; i++) {
+		if (!uidcache_nth(mb->uc, i, &r))
+			continue;
+		k = scan_find(sc, r.base, strlen(r.base));
+		if (k >= 0)
+			continue;
+		/* readdir can miss a file renamed during the scan */
+		if (rec_exists(mb, &r))
+			continue;
+		if (grow((void **)&p->gone, p->ngone, sizeof(*p->gone)) == -1)
+			return -1;
+		p->gone[p->ngone++] = r.uid;
+	}
+	return 0;
+}
+
+/* Apply a plan under the lock: every decision is checked again against
+ * the freshly loaded state. */
+static int
+apply_plan(struct mailbox *mb, struct plan *p, struct scan *sc,
+    const struct uc_dirstamp *ds)
+{
+	struct uc_rec r;
+	struct mdname md;
+	size_t i;
+	uint32_t uid;
+
+	for (i = 0; i < p->nadd; i++) {
+		struct entry *e = p->add[i];
+
+		if (uidcache_by_base(mb->uc, e->name, e->baselen, &r))
+			continue;	/* someone else added it meanwhile */
+		if (mdname_parse(e->name, &md) == -1)
+			continue;
+		uid = uidcache_add(mb->uc, e->name, e->baselen,
+		    e->name + e->baselen, e->in_new, md.flags, md.keywords,
+		    md.vsize, UC_MTIME_UNKNOWN);
+		if (uid == 0) {
+			log_warn("%s: cannot give %s a UID", mb->dir, e->name);
+			return -1;
+		}
+	}
+	for (i = 0; i < p->nupd; i++) {
+		struct entry *e = p->upd[i];
+
+		if (!uidcache_by_base(mb->uc, e->name, e->baselen, &r) ||
+		    mdname_parse(e->name, &md) == -1)
+			continue;
+		if (strcmp(r.info, e->name + e->baselen) == 0 &&
+		    r.in_new == e->in_new)
+			continue;
+		if (uidcache_update(mb->uc, r.uid, md.flags, md.keywords,
+		    e->name + e->baselen, e->in_new) == -1)
+			return -1;
+	}
+	for (i = 0; i < p->ngone; i++) {
+		if (!uidcache_by_uid(mb->uc, p->gone[i], &r))
+			continue;
+		if (scan_find(sc, r.base, strlen(r.base)) >= 0 ||
+		    rec_exists(mb, &r))
+			continue;
+		if (uidcache_expunge(mb->uc, r.uid) == -1)
+			return -1;
+	}
+	return uidcache_set_dirstamp(mb->uc, ds);
+}
+
+/* Claim \Recent for everything from first_recent to UIDNEXT (locked). */
+static int
+claim_recent(struct mailbox *mb)
+{
+	uint32_t lo = uidcache_first_recent(mb->uc);
+	uint32_t hi = uidcache_uidnext(mb->uc);
+
+	if (mb->readonly || lo >= hi)
+		return 0;
+	if (uidcache_set_first_recent(mb->uc, hi) == -1)
+		return -1;
+	if (mb->claim_hi == 0 || lo < mb->claim_lo)
+		mb->claim_lo = lo;
+	mb->claim_hi = hi;
+	return 0;
+}
+
+/*
+ * Make the cache match the directories.  force: read them even if the
+ * times say nothing changed (a file we looked for was not where the cache
+ * said).
+ */
+static int
+disk_sync(struct mailbox *mb, int force)
+{
+	struct uc_dirstamp ds, old;
+	struct stat cur, nw;
+	struct scan sc;
+	struct plan p;
+	int r = 0, locked = 0, need_recent;
+
+	if (uidcache_refresh(mb->uc) == -1)
+		return -1;
+	if (fstatat(mb->dirfd, "cur", &cur, 0) == -1 ||
+	    fstatat(mb->dirfd, "new", &nw, 0) == -1) {
+		log_warn("%s: cannot stat cur/ or new/", mb->dir);
+		return -1;
+	}
+	uidcache_dirstamp(mb->uc, &old);
+	ds.cur_ns = mtime_ns(&cur);
+	ds.new_ns = mtime_ns(&nw);
+	ds.scanned_ns = now_ns();
+	need_recent = !mb->readonly &&
+	    uidcache_first_recent(mb->uc) < uidcache_uidnext(mb->uc);
+	if (!force && uidcache_uidvalidity(mb->uc) != 0 &&
+	    old.cur_ns == ds.cur_ns && old.new_ns == ds.new_ns &&
+	    old.scanned_ns - (ds.cur_ns > ds.new_ns ? ds.cur_ns : ds.new_ns)
+	    >= TRUST_MARGIN_NS) {
+		if (!need_recent)
+			return 0;
+		/* nothing on disk changed; only \Recent to claim */
+		if (uidcache_lock(mb->uc) == -1)
+			return -1;
+		if (claim_recent(mb) == -1 || uidcache_commit(mb->uc) == -1)
+			r = -1;
+		uidcache_unlock(mb->uc);
+		return r;
+	}
+
+	if (scan_all(mb, &sc) == -1) {
+		log_warn("%s: cannot read the folder", mb->dir);
+		return -1;
+	}
+	if (build_plan(mb, &sc, &p) == -1) {
+		r = -1;
+		goto out;
+	}
+	/* with nothing to change, write the new times only if a later sync
+	 * can trust them (a scan in the same moment as a change cannot) */
+	if (p.nadd == 0 && p.nupd == 0 && p.ngone == 0 && !need_recent &&
+	    uidcache_uidvalidity(mb->uc) != 0 &&
+	    ds.scanned_ns - (ds.cur_ns > ds.new_ns ? ds.cur_ns : ds.new_ns) <
+	    TRUST_MARGIN_NS)
+		goto out;
+	if (uidcache_lock(mb->uc) == -1) {
+		r = -1;
+		goto out;
+	}
+	locked = 1;
+	if (apply_plan(mb, &p, &sc, &ds) == -1 || claim_recent(mb) == -1 ||
+	    uidcache_commit(mb->uc) == -1) {
+		log_warn("%s: cannot update the UID cache", mb->dir);
+		r = -1;
+	}
+out:
+	if (locked)
+		uidcache_unlock(mb->uc);
+	plan_free(&p);
+	scan_free(&sc);
+	return r;
+}
+
+/* ---- the view ----------------------------------------------------------- */
+
+static int
+view_reserve(struct mailbox *mb, size_t n)
+{
+	struct vmsg *v;
+	size_t cap;
+
+	if (n <= mb->cap)
+		return 0;
+	cap = mb->cap ? mb->cap : 64;
+	while (cap < n)
+		cap *= 2;
+	if ((v = reallocarray(mb->v, cap, sizeof(*v))) == NULL)
+		return -1;
+	mb->v = v;
+	mb->cap = cap;
+	return 0;
+}
+
+/* Bring the view in line with the cache; see mailbox_sync(). */
+static int
+view_update(struct mailbox *mb, int allow_expunge,
+    const struct mailbox_events *ev)
+{
+	size_t count = uidcache_count(mb->uc), i = 0, j = 0, out = 0;
+	size_t oldn = mb->n, nrecent = 0, shown;
+	struct vmsg *nv;
+	struct uc_rec r;
+	uint32_t *expunged = NULL;
+	size_t nexp = 0;
+	int have;
+
+	if (uidcache_changes(mb->uc) == mb->seen_changes &&
+	    mb->claim_hi == 0 && (!allow_expunge || mb->ngone == 0))
+		return 0;
+	if ((nv = reallocarray(NULL, count + oldn + 1, sizeof(*nv))) == NULL)
+		return -1;
+	if ((expunged = reallocarray(NULL, oldn + 1, sizeof(*expunged))) ==
+	    NULL) {
+		free(nv);
+		return -1;
+	}
+	/* merge the old view (by UID) with the cache (by UID) */
+	have = count > 0 && uidcache_nth(mb->uc, 0, &r);
+	while (i < oldn || have) {
+		if (i < oldn && (!have || mb->v[i].uid < r.uid)) {
+			/* in the view, no longer in the cache */
+			if (allow_expunge)
+				expunged[nexp++] = (uint32_t)(i + 1);
+			else {
+				nv[out] = mb->v[i];
+				nv[out].state |= VM_GONE;
+				out++;
+			}
+			i++;
+			continue;
+		}
+		if (i < oldn && mb->v[i].uid == r.uid) {
+			nv[out] = mb->v[i];
+			if (nv[out].flags != (r.flags & MF_ALL) ||
+			    nv[out].kw != r.keywords) {
+				nv[out].flags = (uint8_t)(r.flags & MF_ALL);
+				nv[out].kw = r.keywords;
+				if (ev != NULL && ev->flags != NULL &&
+				    !(nv[out].state & VM_GONE))
+					ev->flags(ev->arg, (uint32_t)(out + 1));
+			}
+			i++;
+		} else {
+			/* a message the view has not seen */
+			nv[out].uid = r.uid;
+			nv[out].flags = (uint8_t)(r.flags & MF_ALL);
+			nv[out].kw = r.keywords;
+			nv[out].state = 0;
+		}
+		if (mb->claim_hi != 0 && r.uid >= mb->claim_lo &&
+		    r.uid < mb->claim_hi)
+			nv[out].state |= VM_RECENT;
+		out++;
+		j++;
+		have = j < count && uidcache_nth(mb->uc, j, &r);
+	}
+	mb->claim_lo = mb->claim_hi = 0;
+	mb->ngone = 0;
+	for (i = 0; i < out; i++)
+		if (nv[i].state & VM_GONE)
+			mb->ngone++;
+	free(mb->v);
+	mb->v = nv;
+	mb->cap = count + oldn + 1;
+	mb->n = out;
+	mb->seen_changes = uidcache_changes(mb->uc);
+	/* expunges first, from the top down, then the new count */
+	if (ev != NULL && ev->expunge != NULL)
+		for (i = nexp; i > 0; i--)
+			ev->expunge(ev->arg, expunged[i - 1], 0);
+	for (i = 0; i < mb->n; i++)
+		if (mb->v[i].state & VM_RECENT)
+			nrecent++;
+	shown = oldn - nexp;
+	if (mb->n != shown && ev != NULL && ev->exists != NULL)
+		ev->exists(ev->arg, (uint32_t)mb->n);
+	if (nrecent != mb->nrecent || mb->n != shown) {
+		mb->nrecent = (uint32_t)nrecent;
+		if (ev != NULL && ev->recent != NULL)
+			ev->recent(ev->arg, mb->nrecent);
+	}
+	free(expunged);
+	return 0;
+}
+
+/* ---- public --------------------------------------------------------------- */
+
+int
+mailbox_open(const char *dir, int readonly, struct mailbox **mbp,
+    const char **why_r)
+{
+	struct mailbox *mb;
+	char err[256];
+
+	*mbp = NULL;
+	if ((mb = calloc(1, sizeof(*mb))) == NULL) {
+		*why_r = "Out of memory";
+		return -1;
+	}
+	mb->readonly = readonly;
+	mb->dirfd = -1;
+	if ((mb->dir = strdup(dir)) == NULL)
+		goto nomem;
+	mb->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (mb->dirfd == -1) {
+		*why_r = errno == ENOENT ? "[NONEXISTENT] No such mailbox" :
+		    "Cannot open the mailbox";
+		goto fail;
+	}
+	if (faccessat(mb->dirfd, "cur", F_OK, 0) == -1) {
+		*why_r = "[NONEXISTENT] No such mailbox (it has no cur/ "
+		    "directory)";
+		goto fail;
+	}
+	if (uidcache_open(dir, &mb->uc, err, sizeof(err)) == -1) {
+		log_warnx("%s: %s", dir, err);
+		*why_r = "[SERVERBUG] Cannot read the mailbox's UID cache";
+		goto fail;
+	}
+	if (keywords_load(dir, &mb->kw) == -1)
+		log_warn("%s: cannot read %s", dir, KEYWORDS_FILE);
+	if (mailbox_sync(mb, 1, NULL) == -1 ||
+	    uidcache_uidvalidity(mb->uc) == 0) {
+		*why_r = "[SERVERBUG] Cannot read the mailbox";
+		goto fail;
+	}
+	mb->uidvalidity = uidcache_uidvalidity(mb->uc);
+	*mbp = mb;
+	return 0;
+nomem:
+	*why_r = "Out of memory";
+fail:
+	mailbox_close(mb);
+	return -1;
+}
+
+void
+mailbox_close(struct mailbox *mb)
+{
+	if (mb == NULL)
+		return;
+	mailbox_flush_facts(mb);
+	if (mb->uc != NULL)
+		uidcache_close(mb->uc);
+	keywords_free(&mb->kw);
+	if (mb->dirfd != -1)
+		close(mb->dirfd);
+	free(mb->dir);
+	free(mb->v);
+	free(mb->facts);
+	free(mb);
+}
+
+int
+mailbox_sync(struct mailbox *mb, int allow_expunge,
+    const struct mailbox_events *ev)
+{
+	if (disk_sync(mb, 0) == -1)
+		return -1;
+	return view_update(mb, allow_expunge, ev);
+}
+
+uint32_t
+mailbox_count(const struct mailbox *mb)
+{
+	return (uint32_t)mb->n;
+}
+
+uint32_t
+mailbox_uidvalidity(const struct mailbox *mb)
+{
+	return uidcache_uidvalidity(mb->uc);
+}
+
+uint32_t
+mailbox_uidnext(const struct mailbox *mb)
+{
+	return uidcache_uidnext(mb->uc);
+}
+
+uint64_t
+mailbox_highestmodseq(const struct mailbox *mb)
+{
+	return uidcache_highestmodseq(mb->uc);
+}
+
+uint32_t
+mailbox_recent(const struct mailbox *mb)
+{
+	return mb->nrecent;
+}
+
+uint32_t
+mailbox_unseen_first(const struct mailbox *mb)
+{
+	size_t i;
+
+	for (i = 0; i < mb->n; i++)
+		if (!(mb->v[i].flags & MF_SEEN))
+			return (uint32_t)(i + 1);
+	return 0;
+}
+
+int
+mailbox_readonly(const struct mailbox *mb)
+{
+	return mb->readonly;
+}
+
+const char *
+mailbox_dir(const struct mailbox *mb)
+{
+	return mb->dir;
+}
+
+int
+mailbox_dirfd(const struct mailbox *mb)
+{
+	return mb->dirfd;
+}
+
+const struct keywords *
+mailbox_keywords(const struct mailbox *mb)
+{
+	return &mb->kw;
+}
+
+uint32_t
+mailbox_uid(const struct mailbox *mb, uint32_t seq)
+{
+	return seq >= 1 && seq <= mb->n ? mb->v[seq - 1].uid : 0;
+}
+
+unsigned
+mailbox_flags(const struct mailbox *mb, uint32_t seq)
+{
+	if (seq < 1 || seq > mb->n)
+		return 0;
+	return mb->v[seq - 1].flags |
+	    ((mb->v[seq - 1].state & VM_RECENT) ? MBF_RECENT : 0);
+}
+
+uint32_t
+mailbox_keywords_of(const struct mailbox *mb, uint32_t seq)
+{
+	return seq >= 1 && seq <= mb->n ? mb->v[seq - 1].kw : 0;
+}
+
+uint64_t
+mailbox_modseq(struct mailbox *mb, uint32_t seq)
+{
+	struct uc_rec r;
+
+	if (seq < 1 || seq > mb->n ||
+	    !uidcache_by_uid(mb->uc, mb->v[seq - 1].uid, &r))
+		return 0;
+	return r.modseq;
+}
+
+int
+mailbox_gone(const struct mailbox *mb, uint32_t seq)
+{
+	return seq < 1 || seq > mb->n || (mb->v[seq - 1].state & VM_GONE);
+}
+
+uint32_t
+mailbox_seq_from_uid(const struct mailbox *mb, uint32_t uid)
+{
+	size_t lo = 0, hi = mb->n, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (mb->v[mid].uid < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return (uint32_t)(lo + 1);
+}
+
+uint32_t
+mailbox_seq_of_uid(const struct mailbox *mb, uint32_t uid)
+{
+	uint32_t seq = mailbox_seq_from_uid(mb, uid);
+
+	return seq <= mb->n && mb->v[seq - 1].uid == uid ? seq : 0;
+}
+
+static int
+relpath_of(const struct uc_rec *r, char *out, size_t len)
+{
+	return pathf(out, len, "%s/%s%s", r->in_new ? "new" : "cur", r->base,
+	    r->info);
+}
+
+int
+mailbox_relpath(struct mailbox *mb, uint32_t seq, char *out, size_t len)
+{
+	struct uc_rec r;
+
+	if (seq < 1 || seq > mb->n || (mb->v[seq - 1].state & VM_GONE) ||
+	    !uidcache_by_uid(mb->uc, mb->v[seq - 1].uid, &r)) {
+		errno = ENOENT;
+		return -1;
+	}
+	return relpath_of(&r, out, len);
+}
+
+int
+mailbox_relocate(struct mailbox *mb, uint32_t seq, char *out, size_t len)
+{
+	struct uc_rec r;
+
+	if (seq < 1 || seq > mb->n) {
+		errno = ENOENT;
+		return -1;
+	}
+	if (disk_sync(mb, 1) == -1)
+		return -1;
+	if (!uidcache_by_uid(mb->uc, mb->v[seq - 1].uid, &r)) {
+		if (!(mb->v[seq - 1].state & VM_GONE)) {
+			mb->v[seq - 1].state |= VM_GONE;
+			mb->ngone++;
+		}
+		errno = ENOENT;
+		return -1;
+	}
+	return relpath_of(&r, out, len);
+}
+
+static void
+add_fact(struct mailbox *mb, uint32_t uid, uint64_t vsize, int64_t mtime)
+{
+	struct fact *f;
+	size_t i;
+
+	for (i = mb->nfacts; i > 0; i--)
+		if (mb->facts[i - 1].uid == uid) {
+			if (vsize != MD_SIZE_UNKNOWN)
+				mb->facts[i - 1].vsize = vsize;
+			if (mtime != UC_MTIME_UNKNOWN)
+				mb->facts[i - 1].mtime = mtime;
+			return;
+		}
+	if (mb->nfacts == mb->capfacts) {
+		size_t cap = mb->capfacts ? mb->capfacts * 2 : 64;
+
+		if ((f = reallocarray(mb->facts, cap, sizeof(*f))) == NULL)
+			return;		/* only a cache: fine to forget */
+		mb->facts = f;
+		mb->capfacts = cap;
+	}
+	mb->facts[mb->nfacts].uid = uid;
+	mb->facts[mb->nfacts].vsize = vsize;
+	mb->facts[mb->nfacts].mtime = mtime;
+	mb->nfacts++;
+}
+
+static const struct fact *
+find_fact(const struct mailbox *mb, uint32_t uid)
+{
+	size_t i;
+
+	for (i = mb->nfacts; i > 0; i--)
+		if (mb->facts[i - 1].uid == uid)
+			return &mb->facts[i - 1];
+	return NULL;
+}
+
+/* Open a message's file, following a rename by another program once. */
+static int
+open_msg(struct mailbox *mb, uint32_t seq)
+{
+	char rel[PATH_LEN];
+	int fd;
+
+	if (mailbox_relpath(mb, seq, rel, sizeof(rel)) == -1)
+		return -1;
+	fd = openat(mb->dirfd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1 && errno == ENOENT &&
+	    mailbox_relocate(mb, seq, rel, sizeof(rel)) == 0)
+		fd = openat(mb->dirfd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	return fd;
+}
+
+int
+mailbox_vsize(struct mailbox *mb, uint32_t seq, uint64_t *vs)
+{
+	const struct fact *f;
+	struct uc_rec r;
+	char buf[65536];
+	uint64_t size = 0, lfs = 0;
+	ssize_t n, i;
+	int fd;
+
+	if (seq < 1 || seq > mb->n) {
+		errno = ENOENT;
+		return -1;
+	}
+	if (uidcache_by_uid(mb->uc, mb->v[seq - 1].uid, &r) &&
+	    r.vsize != MD_SIZE_UNKNOWN) {
+		*vs = r.vsize;
+		return 0;
+	}
+	if ((f = find_fact(mb, mb->v[seq - 1].uid)) != NULL &&
+	    f->vsize != MD_SIZE_UNKNOWN) {
+		*vs = f->vsize;
+		return 0;
+	}
+	if ((fd = open_msg(mb, seq)) == -1)
+		return -1;
+	/* CRLF size: every LF not already preceded by CR becomes CRLF */
+	{
+		char prev = 0;
+
+		while ((n = read(fd, buf, sizeof(buf))) > 0) {
+			for (i = 0; i < n; i++) {
+				if (buf[i] == '\n' && prev != '\r')
+					lfs++;
+				prev = buf[i];
+			}
+			size += (uint64_t)n;
+		}
+	}
+	close(fd);
+	if (n == -1)
+		return -1;
+	*vs = size + lfs;
+	add_fact(mb, mb->v[seq - 1].uid, *vs, UC_MTIME_UNKNOWN);
+	return 0;
+}
+
+int
+mailbox_mtime(struct mailbox *mb, uint32_t seq, int64_t *t)
+{
+	const struct fact *f;
+	struct uc_rec r;
+	struct stat sb;
+	char rel[PATH_LEN];
+
+	if (seq < 1 || seq > mb->n) {
+		errno = ENOENT;
+		return -1;
+	}
+	if (uidcache_by_uid(mb->uc, mb->v[seq - 1].uid, &r) &&
+	    r.mtime != UC_MTIME_UNKNOWN) {
+		*t = r.mtime;
+		return 0;
+	}
+	if ((f = find_fact(mb, mb->v[seq - 1].uid)) != NULL &&
+	    f->mtime != UC_MTIME_UNKNOWN) {
+		*t = f->mtime;
+		return 0;
+	}
+	if (mailbox_relpath(mb, seq, rel, sizeof(rel)) == -1)
+		return -1;
+	if (fstatat(mb->dirfd, rel, &sb, AT_SYMLINK_NOFOLLOW) == -1) {
+		if (errno != ENOENT ||
+		    mailbox_relocate(mb, seq, rel, sizeof(rel)) == -1 ||
+		    fstatat(mb->dirfd, rel, &sb, AT_SYMLINK_NOFOLLOW) == -1)
+			return -1;
+	}
+	*t = (int64_t)sb.st_mtim.tv_sec;
+	add_fact(mb, mb->v[seq - 1].uid, MD_SIZE_UNKNOWN, *t);
+	return 0;
+}
+
+void
+mailbox_flush_facts(struct mailbox *mb)
+{
+	struct uc_rec r;
+	size_t i;
+
+	if (mb->nfacts == 0 || mb->uc == NULL)
+		return;
+	if (uidcache_lock(mb->uc) == 0) {
+		for (i = 0; i < mb->nfacts; i++) {
+			struct fact *f = &mb->facts[i];
+
+			if (!uidcache_by_uid(mb->uc, f->uid, &r))
+				continue;
+			(void)uidcache_set_facts(mb->uc, f->uid,
+			    f->vsize != MD_SIZE_UNKNOWN ? f->vsize : r.vsize,
+			    f->mtime != UC_MTIME_UNKNOWN ? f->mtime : r.mtime);
+		}
+		if (uidcache_commit(mb->uc) == -1)
+			log_warn("%s: cannot remember message sizes", mb->dir);
+		uidcache_unlock(mb->uc);
+	}
+	mb->nfacts = 0;
+}
+
+/* ---- changes ---------------------------------------------------------- */
+
+int
+mailbox_keyword(struct mailbox *mb, const char *name)
+{
+	int k = keywords_find(&mb->kw, name);
+
+	if (k >= 0)
+		return k;
+	/* the folder lock keeps two sessions from taking the same letter */
+	if (uidcache_lock(mb->uc) == -1)
+		return -1;
+	keywords_free(&mb->kw);
+	if (keywords_load(mb->dir, &mb->kw) == -1)
+		log_warn("%s: cannot read %s", mb->dir, KEYWORDS_FILE);
+	k = keywords_add(mb->dir, &mb->kw, name);
+	uidcache_unlock(mb->uc);
+	return k;
+}
+
+struct change {
+	uint32_t	seq;
+	unsigned	flags;
+	uint32_t	kw;
+	char		info[MDNAME_MAX + 1];
+};
+
+static unsigned
+apply_op(unsigned cur, int op, unsigned val)
+{
+	if (op > 0)
+		return cur | val;
+	if (op < 0)
+		return cur & ~val;
+	return val;
+}
+
+int
+mailbox_store(struct mailbox *mb, const uint32_t *seqs, size_t n, int op,
+    unsigned flags, uint32_t kw, void (*changed)(void *, uint32_t),
+    void *arg)
+{
+	char from[PATH_LEN], to[PATH_LEN], name[MDNAME_MAX + 1];
+	struct change *ch;
+	struct uc_rec r;
+	struct mdname md;
+	size_t i, nch = 0;
+	int tries, ret = 0;
+	uint32_t seq;
+
+	if (mb->readonly) {
+		errno = EROFS;
+		return -1;
+	}
+	if ((ch = reallocarray(NULL, n + 1, sizeof(*ch))) == NULL)
+		return -1;
+	for (i = 0; i < n; i++) {
+		seq = seqs[i];
+		if (seq < 1 || seq > mb->n || (mb->v[seq - 1].state & VM_GONE))
+			continue;
+		for (tries = 0; tries < 2; tries++) {
+			if (!uidcache_by_uid(mb->uc, mb->v[seq - 1].uid, &r))
+				break;
+			/* start from the flags on disk now, not from what
+			 * the view remembers: another program may have
+			 * changed them */
+			if (pathf(name, sizeof(name), "%s%s%s", r.base,
+			    r.info, "") == -1 || mdname_parse(name, &md) == -1)
+				break;
+			md.flags = apply_op(md.flags, op, flags & MF_ALL);
+			md.keywords = apply_op(md.keywords, op, kw);
+			if (mdname_build(to + 4, sizeof(to) - 4, r.base,
+			    strlen(r.base), md.flags, md.keywords, md.other)
+			    == -1)
+				break;
+			memcpy(to, "cur/", 4);
+			if (pathf(from, sizeof(from), "%s/%s%s",
+			    r.in_new ? "new" : "cur", name, "") == -1)
+				break;
+			if (strcmp(from, to) == 0 && !r.in_new)
+				goto same;
+			if (renameat(mb->dirfd, from, mb->dirfd, to) == 0)
+				goto renamed;
+			if (errno != ENOENT) {
+				log_warn("%s: cannot rename %s", mb->dir, from);
+				ret = -1;
+				break;
+			}
+			/* renamed or expunged behind our back: look again */
+			if (mailbox_relocate(mb, seq, from, sizeof(from)) ==
+			    -1)
+				break;
+		}
+		continue;
+renamed:
+		ch[nch].seq = seq;
+		ch[nch].flags = md.flags;
+		ch[nch].kw = md.keywords;
+		snprintf(ch[nch].info, sizeof(ch[nch].info), "%s",
+		    to + 4 + strlen(r.base));
+		nch++;
+		continue;
+same:
+		if ((mb->v[seq - 1].flags != (md.flags & MF_ALL) ||
+		    mb->v[seq - 1].kw != md.keywords)) {
+			/* the view was behind the disk; report it */
+			mb->v[seq - 1].flags = (uint8_t)(md.flags & MF_ALL);
+			mb->v[seq - 1].kw = md.keywords;
+			if (changed != NULL)
+				changed(arg, seq);
+		}
+	}
+	if (nch > 0) {
+		if (uidcache_lock(mb->uc) == -1) {
+			free(ch);
+			return -1;
+		}
+		for (i = 0; i < nch; i++) {
+			uint32_t uid = mb->v[ch[i].seq - 1].uid;
+
+			if (uidcache_update(mb->uc, uid, ch[i].flags, ch[i].kw,
+			    ch[i].info, 0) == -1 && errno != ENOENT)
+				ret = -1;
+		}
+		if (uidcache_commit(mb->uc) == -1) {
+			log_warn("%s: cannot record flag changes", mb->dir);
+			ret = -1;
+		}
+		uidcache_unlock(mb->uc);
+		for (i = 0; i < nch; i++) {
+			struct vmsg *v = &mb->v[ch[i].seq - 1];
+
+			v->flags = (uint8_t)(ch[i].flags & MF_ALL);
+			v->kw = ch[i].kw;
+			if (changed != NULL)
+				changed(arg, ch[i].seq);
+		}
+		/* the view already shows our own changes */
+		mb->seen_changes = uidcache_changes(mb->uc);
+	}
+	free(ch);
+	return ret;
+}
+
+int
+mailbox_expunge(struct mailbox *mb, const uint32_t *uids, size_t nuids,
+    const struct mailbox_events *ev)
+{
+	char rel[PATH_LEN];
+	struct uc_rec r;
+	uint32_t *gone;
+	size_t i, ngone = 0, lo = 0;
+	int ret = 0;
+
+	if (mb->readonly) {
+		errno = EROFS;
+		return -1;
+	}
+	if (disk_sync(mb, 0) == -1)
+		return -1;
+	if ((gone = reallocarray(NULL, mb->n + 1, sizeof(*gone))) == NULL)
+		return -1;
+	for (i = 0; i < mb->n; i++) {
+		uint32_t uid = mb->v[i].uid;
+
+		if (uids != NULL) {
+			while (lo < nuids && uids[lo] < uid)
+				lo++;
+			if (lo == nuids || uids[lo] != uid)
+				continue;
+		}
+		if (!uidcache_by_uid(mb->uc, uid, &r) ||
+		    !(r.flags & MF_DELETED))
+			continue;
+		if (relpath_of(&r, rel, sizeof(rel)) == -1)
+			continue;
+		if (unlinkat(mb->dirfd, rel, 0) == -1) {
+			if (errno != ENOENT) {
+				log_warn("%s: cannot remove %s", mb->dir, rel);
+				ret = -1;
+				continue;
+			}
+			/* renamed meanwhile: still \Deleted? */
+			if (mailbox_relocate(mb, (uint32_t)(i + 1), rel,
+			    sizeof(rel)) == 0 &&
+			    uidcache_by_uid(mb->uc, uid, &r) &&
+			    (r.flags & MF_DELETED) &&
+			    unlinkat(mb->dirfd, rel, 0) == -1 &&
+			    errno != ENOENT) {
+				ret = -1;
+				continue;
+			}
+		}
+		gone[ngone++] = uid;
+	}
+	if (ngone > 0) {
+		if (uidcache_lock(mb->uc) == 0) {
+			for (i = 0; i < ngone; i++)
+				(void)uidcache_expunge(mb->uc, gone[i]);
+			if (uidcache_commit(mb->uc) == -1)
+				ret = -1;
+			uidcache_unlock(mb->uc);
+		} else
+			ret = -1;
+	}
+	free(gone);
+	/* the files are gone whatever the cache said: report them now */
+	if (view_update(mb, 1, ev) == -1)
+		ret = -1;
+	return ret;
+}
+
+/* ---- delivery ------------------------------------------------------------ */
+
+static int
+fsync_dir(int dirfd, const char *sub)
+{
+	int fd = openat(dirfd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int r;
+
+	if (fd == -1)
+		return -1;
+	r = fsync(fd);
+	close(fd);
+	return r;
+}
+
+/* Place tmp/<tmpname> at cur/<name> without ever replacing a file. */
+static int
+place(int dirfd, const char *tmprel, const char *currel)
+{
+	if (renameat2(dirfd, tmprel, dirfd, currel, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return -1;
+	/* a file system without RENAME_NOREPLACE: link() never replaces */
+	if (linkat(dirfd, tmprel, dirfd, currel, 0) == -1)
+		return -1;
+	(void)unlinkat(dirfd, tmprel, 0);
+	return 0;
+}
+
+/* Write data (or size bytes from fd) to an open file, counting LFs that
+ * need a CR.  0 or -1 (errno). */
+static int
+copy_out(int out, const char *data, int in, uint64_t size, uint64_t *lfs_r)
+{
+	char buf[65536], prev = 0;
+	uint64_t left = size, lfs = 0, i;
+	ssize_t n, w;
+	const char *p;
+
+	while (left > 0) {
+		if (data != NULL) {
+			p = data + (size - left);
+			n = left > (1 << 20) ? (1 << 20) : (ssize_t)left;
+		} else {
+			n = read(in, buf, left > sizeof(buf) ? sizeof(buf) :
+			    (size_t)left);
+			if (n == -1 && errno == EINTR)
+				continue;
+			if (n <= 0) {
+				if (n == 0)
+					errno = EIO;
+				return -1;
+			}
+			p = buf;
+		}
+		for (i = 0; i < (uint64_t)n; i++) {
+			if (p[i] == '\n' && prev != '\r')
+				lfs++;
+			prev = p[i];
+		}
+		while (n > 0) {
+			w = write(out, p, (size_t)n);
+			if (w == -1 && errno == EINTR)
+				continue;
+			if (w <= 0)
+				return -1;
+			p += w;
+			n -= w;
+			left -= (uint64_t)w;
+		}
+	}
+	*lfs_r = lfs;
+	return 0;
+}
+
+/* A unique base with sizes: "<unique>,S=<size>,W=<vsize>". */
+static int
+new_base(char *out, size_t len, uint64_t size, uint64_t vsize)
+{
+	return mdname_unique(out, len, size, vsize);
+}
+
+int
+mailbox_deliver(const char *dir, const char *data, int fd, uint64_t size,
+    unsigned flags, uint32_t kw, int64_t mtime, uint32_t *uid_r,
+    uint32_t *uidvalidity_r)
+{
+	char tmpbase[MDNAME_MAX + 1], base[MDNAME_MAX + 1];
+	char tmprel[PATH_LEN], currel[PATH_LEN], name[MDNAME_MAX + 1];
+	char err[256];
+	struct uidcache *uc = NULL;
+	struct uc_rec r;
+	uint64_t lfs = 0;
+	int dirfd, out = -1, e;
+	uint32_t uid;
+
+	if ((dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return -1;
+	if (new_base(tmpbase, sizeof(tmpbase), size, MD_SIZE_UNKNOWN) == -1 ||
+	    pathf(tmprel, sizeof(tmprel), "tmp/%s%s%s", tmpbase, "", "") == -1)
+		goto fail;
+	out = openat(dirfd, tmprel, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
+	    O_NOFOLLOW, 0600);
+	if (out == -1)
+		goto fail;
+	if (copy_out(out, data, fd, size, &lfs) == -1 || fsync(out) == -1)
+		goto fail_unlink;
+	if (mtime >= 0) {
+		struct timespec ts[2] = {
+			{ .tv_sec = mtime, .tv_nsec = 0 },
+			{ .tv_sec = mtime, .tv_nsec = 0 },
+		};
+
+		(void)futimens(out, ts);
+	} else {
+		struct stat sb;
+
+		if (fstat(out, &sb) == 0)
+			mtime = (int64_t)sb.st_mtim.tv_sec;
+	}
+	if (close(out) == -1) {
+		out = -1;
+		goto fail_unlink;
+	}
+	out = -1;
+	if (new_base(base, sizeof(base), size, size + lfs) == -1 ||
+	    mdname_build(name, sizeof(name), base, strlen(base), flags, kw,
+	    "") == -1 ||
+	    pathf(currel, sizeof(currel), "cur/%s%s%s", name, "", "") == -1)
+		goto fail_unlink;
+	if (place(dirfd, tmprel, currel) == -1)
+		goto fail_unlink;
+	if (fsync_dir(dirfd, "cur") == -1)
+		goto fail_cur;
+
+	if (uidcache_open(dir, &uc, err, sizeof(err)) == -1) {
+		log_warnx("%s: %s", dir, err);
+		goto fail_cur;
+	}
+	if (uidcache_lock(uc) == -1)
+		goto fail_cur;
+	uid = 0;
+	if (uidcache_by_base(uc, base, strlen(base), &r))
+		uid = r.uid;	/* a concurrent sync gave it one already */
+	else
+		uid = uidcache_add(uc, base, strlen(base), name + strlen(base),
+		    0, flags, kw, size + lfs, mtime);
+	if (uid == 0 || uidcache_commit(uc) == -1) {
+		e = errno;
+		uidcache_unlock(uc);
+		errno = e;
+		goto fail_cur;
+	}
+	*uid_r = uid;
+	*uidvalidity_r = uidcache_uidvalidity(uc);
+	uidcache_unlock(uc);
+	uidcache_close(uc);
+	close(dirfd);
+	return 0;
+
+fail_cur:
+	/* a message without a durable UID would reappear as a duplicate
+	 * when the client retries: take it back out */
+	e = errno;
+	(void)unlinkat(dirfd, currel, 0);
+	errno = e;
+	goto fail;
+fail_unlink:
+	e = errno;
+	if (out != -1)
+		close(out);
+	out = -1;
+	(void)unlinkat(dirfd, tmprel, 0);
+	errno = e;
+fail:
+	e = errno;
+	if (out != -1)
+		close(out);
+	if (uc != NULL)
+		uidcache_close(uc);
+	close(dirfd);
+	errno = e;
+	return -1;
+}
+
+/* ---- copy and move --------------------------------------------------- */
+
+struct placed {
+	char		name[MDNAME_MAX + 1];	/* in dst cur/ */
+	size_t		baselen;
+	unsigned	flags;
+	uint32_t	kw;
+	uint64_t	vsize;
+	int64_t		mtime;
+	uint32_t	srcuid;
+	char		srcrel[PATH_LEN];	/* for undoing a move */
+};
+
+/* Copy a file's bytes into dst tmp/ and place it at cur/name. */
+static int
+byte_copy(int srcdir, const char *srcrel, int dstdir, const char *name)
+{
+	char tmprel[PATH_LEN], currel[PATH_LEN];
+	struct stat sb;
+	uint64_t lfs;
+	int in, out, e;
+
+	if ((in = openat(srcdir, srcrel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC))
+	    == -1)
+		return -1;
+	if (fstat(in, &sb) == -1 ||
+	    pathf(tmprel, sizeof(tmprel), "tmp/%s%s%s", name, "", "") == -1 ||
+	    pathf(currel, sizeof(currel), "cur/%s%s%s", name, "", "") == -1) {
+		close(in);
+		return -1;
+	}
+	out = openat(dstdir, tmprel, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
+	    O_NOFOLLOW, 0600);
+	if (out == -1) {
+		close(in);
+		return -1;
+	}
+	if (copy_out(out, NULL, in, (uint64_t)sb.st_size, &lfs) == -1 ||
+	    futimens(out, (struct timespec[2]){ sb.st_mtim, sb.st_mtim })
+	    == -1 || fsync(out) == -1 || close(out) == -1 ||
+	    place(dstdir, tmprel, currel) == -1) {
+		e = errno;
+		(void)unlinkat(dstdir, tmprel, 0);
+		close(in);
+		errno = e;
+		return -1;
+	}
+	close(in);
+	return 0;
+}
+
+/* Map keyword letters of this folder to letters of the target folder
+ * (whose lock the caller holds). */
+static uint32_t
+map_keywords(const struct keywords *from, const char *dstdir,
+    struct keywords *to, uint32_t kw)
+{
+	uint32_t out = 0;
+	int i, k;
+
+	for (i = 0; i < KEYWORDS_MAX; i++) {
+		if (!(kw & (1U << i)) || from->name[i] == NULL)
+			continue;
+		k = keywords_add(dstdir, to, from->name[i]);
+		if (k >= 0)
+			out |= 1U << k;
+	}
+	return out;
+}
+
+static int
+same_dir(int a, int b)
+{
+	struct stat sa, sb;
+
+	return fstat(a, &sa) == 0 && fstat(b, &sb) == 0 &&
+	    sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+int
+mailbox_copy(struct mailbox *mb, const uint32_t *seqs, size_t n,
+    const char *dstdir, int move, uint32_t *uids_r, uint32_t *uidvalidity_r,
+    const struct mailbox_events *ev)
+{
+	char rel[PATH_LEN], src[MDNAME_MAX + 1], base[MDNAME_MAX + 1];
+	char currel[PATH_LEN], err[256];
+	struct uidcache *duc = NULL;
+	struct keywords dkw;
+	struct placed *pl = NULL;
+	struct uc_rec r;
+	struct mdname md;
+	size_t i, npl = 0;
+	int dfd, e, locked = 0, self, tries, moved;
+	uint32_t uid, seq;
+
+	(void)ev;
+	memset(&dkw, 0, sizeof(dkw));
+	if (move && mb->readonly) {
+		errno = EROFS;
+		return -1;
+	}
+	if ((dfd = open(dstdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return -1;
+	self = same_dir(mb->dirfd, dfd);
+	if ((pl = calloc(n + 1, sizeof(*pl))) == NULL)
+		goto fail;
+	if (self)
+		duc = mb->uc;
+	else if (uidcache_open(dstdir, &duc, err, sizeof(err)) == -1) {
+		log_warnx("%s: %s", dstdir, err);
+		goto fail;
+	}
+	/* the target's lock covers its keyword file and its new UIDs */
+	if (uidcache_lock(duc) == -1)
+		goto fail;
+	locked = 1;
+	if (keywords_load(dstdir, &dkw) == -1)
+		log_warn("%s: cannot read %s", dstdir, KEYWORDS_FILE);
+
+	for (i = 0; i < n; i++) {
+		seq = seqs[i];
+		moved = 0;
+		for (tries = 0; tries < 2; tries++) {
+			if (seq < 1 || seq > mb->n ||
+			    (mb->v[seq - 1].state & VM_GONE) ||
+			    !uidcache_by_uid(mb->uc, mb->v[seq - 1].uid, &r)) {
+				errno = ESTALE;	/* expunged meanwhile */
+				goto undo;
+			}
+			if (relpath_of(&r, rel, sizeof(rel)) == -1 ||
+			    pathf(src, sizeof(src), "%s%s%s", r.base, r.info,
+			    "") == -1 || mdname_parse(src, &md) == -1)
+				goto undo;
+			if (md.size == MD_SIZE_UNKNOWN) {
+				struct stat sb;
+
+				if (fstatat(mb->dirfd, rel, &sb,
+				    AT_SYMLINK_NOFOLLOW) == 0)
+					md.size = (uint64_t)sb.st_size;
+			}
+			pl[npl].vsize = r.vsize != MD_SIZE_UNKNOWN ? r.vsize :
+			    md.vsize;
+			pl[npl].mtime = r.mtime;
+			pl[npl].flags = md.flags;
+			pl[npl].kw = self ? md.keywords :
+			    map_keywords(&mb->kw, dstdir, &dkw, md.keywords);
+			if (new_base(base, sizeof(base), md.size,
+			    pl[npl].vsize) == -1 ||
+			    mdname_build(pl[npl].name, sizeof(pl[npl].name),
+			    base, strlen(base), pl[npl].flags, pl[npl].kw,
+			    md.other) == -1 ||
+			    pathf(currel, sizeof(currel), "cur/%s%s%s",
+			    pl[npl].name, "", "") == -1)
+				goto undo;
+			pl[npl].baselen = strlen(base);
+			pl[npl].srcuid = r.uid;
+			if (move) {
+				if (renameat2(mb->dirfd, rel, dfd, currel,
+				    RENAME_NOREPLACE) == 0) {
+					moved = 1;
+					break;
+				}
+			} else if (linkat(mb->dirfd, rel, dfd, currel, 0) == 0)
+				break;
+			if (errno == EXDEV || errno == EPERM ||
+			    errno == EMLINK || errno == EINVAL ||
+			    errno == ENOSYS) {
+				if (byte_copy(mb->dirfd, rel, dfd,
+				    pl[npl].name) == -1)
+					goto undo;
+				break;
+			}
+			if (errno != ENOENT || tries == 1 ||
+			    mailbox_relocate(mb, seq, rel, sizeof(rel)) == -1)
+				goto undo;
+		}
+		if (move && !moved) {
+			/* copied bytes: remove the source once all is done */
+			moved = 0;
+		}
+		snprintf(pl[npl].srcrel, sizeof(pl[npl].srcrel), "%s%s",
+		    moved ? "!" : "", rel);
+		npl++;
+	}
+	if (npl > 0 && fsync_dir(dfd, "cur") == -1)
+		goto undo;
+	for (i = 0; i < npl; i++) {
+		uid = uidcache_add(duc, pl[i].name, pl[i].baselen,
+		    pl[i].name + pl[i].baselen, 0, pl[i].flags, pl[i].kw,
+		    pl[i].vsize, pl[i].mtime);
+		if (uid == 0 && errno == EEXIST &&
+		    uidcache_by_base(duc, pl[i].name, pl[i].baselen, &r))
+			uid = r.uid;
+		if (uid == 0)
+			goto undo;
+		uids_r[i] = uid;
+	}
+	if (uidcache_commit(duc) == -1)
+		goto undo;
+	*uidvalidity_r = uidcache_uidvalidity(duc);
+	uidcache_unlock(duc);
+	locked = 0;
+
+	if (move) {
+		/* the sources: already renamed away, or byte-copied and now
+		 * removed; either way expunged in this folder's cache, and
+		 * reported at the caller's next sync */
+		for (i = 0; i < npl; i++)
+			if (pl[i].srcrel[0] != '!')
+				(void)unlinkat(mb->dirfd, pl[i].srcrel, 0);
+		if (uidcache_lock(mb->uc) == 0) {
+			for (i = 0; i < npl; i++)
+				(void)uidcache_expunge(mb->uc, pl[i].srcuid);
+			if (uidcache_commit(mb->uc) == -1)
+				log_warn("%s: cannot record moved messages",
+				    mb->dir);
+			uidcache_unlock(mb->uc);
+		}
+	}
+	keywords_free(&dkw);
+	if (!self)
+		uidcache_close(duc);
+	free(pl);
+	close(dfd);
+	return 0;
+
+undo:
+	e = errno;
+	for (i = 0; i < npl; i++) {
+		if (pathf(currel, sizeof(currel), "cur/%s%s%s", pl[i].name, "",
+		    "") == -1)
+			continue;
+		if (pl[i].srcrel[0] == '!')
+			(void)renameat(dfd, currel, mb->dirfd,
+			    pl[i].srcrel + 1);
+		else
+			(void)unlinkat(dfd, currel, 0);
+	}
+	errno = e;
+fail:
+	e = errno;
+	if (locked)
+		uidcache_unlock(duc);
+	if (duc != NULL && !self)
+		uidcache_close(duc);
+	keywords_free(&dkw);
+	free(pl);
+	close(dfd);
+	errno = e;
+	return -1;
+}
+
+/* ---- status ---------------------------------------------------------------- */
+
+int
+mailbox_status(const char *dir, int want_size, struct mailbox_status *st)
+{
+	struct mailbox *mb;
+	const char *why;
+	uint32_t first_recent, i;
+	uint64_t vs;
+
+	memset(st, 0, sizeof(*st));
+	if (mailbox_open(dir, 1, &mb, &why) == -1)
+		return -1;
+	first_recent = uidcache_first_recent(mb->uc);
+	st->messages = (uint32_t)mb->n;
+	st->uidnext = uidcache_uidnext(mb->uc);
+	st->uidvalidity = uidcache_uidvalidity(mb->uc);
+	st->highestmodseq = uidcache_highestmodseq(mb->uc);
+	for (i = 0; i < mb->n; i++) {
+		if (!(mb->v[i].flags & MF_SEEN))
+			st->unseen++;
+		if (mb->v[i].flags & MF_DELETED)
+			st->deleted++;
+		if (mb->v[i].uid >= first_recent)
+			st->recent++;
+		if (want_size && mailbox_vsize(mb, i + 1, &vs) == 0)
+			st->size += vs;
+	}
+	mailbox_close(mb);
+	return 0;
+}
+
+int
+mailbox_dir_keyword(const char *dir, const char *name)
+{
+	struct uidcache *uc;
+	struct keywords kw;
+	char err[256];
+	int k;
+
+	memset(&kw, 0, sizeof(kw));
+	if (uidcache_open(dir, &uc, err, sizeof(err)) == -1) {
+		log_warnx("%s: %s", dir, err);
+		return -1;
+	}
+	if (uidcache_lock(uc) == -1) {
+		uidcache_close(uc);
+		return -1;
+	}
+	if (keywords_load(dir, &kw) == -1)
+		log_warn("%s: cannot read %s", dir, KEYWORDS_FILE);
+	k = keywords_add(dir, &kw, name);
+	uidcache_unlock(uc);
+	uidcache_close(uc);
+	keywords_free(&kw);
+	return k;
+}

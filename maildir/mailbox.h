@@ -1,0 +1,178 @@
+/*
+ * mailbox: one folder as a session sees it.
+ *
+ * The view is the list of messages in sequence order, as the client knows
+ * it: messages other programs expunged stay in the view (marked gone)
+ * until the session is allowed to say EXPUNGE, and messages that arrived
+ * stay out until it says EXISTS.  mailbox_sync() brings the view up to
+ * date with the disk: it reads the directory only when cur/ or new/
+ * changed since the UID cache's last full scan, hands new files their
+ * UIDs, notices flag changes and expunges made by other sessions, MTAs
+ * and mail readers, and reports every difference through callbacks.
+ *
+ * Races it handles (all seen in real Maildirs): readdir() missing a file
+ * that was renamed during the scan (a record not seen is looked for again
+ * before it is called expunged), a file vanishing between the scan and a
+ * read (treated as expunged), two files sharing a base name (the second
+ * gets a new one), odd names in new/ (taken as they are).
+ */
+#ifndef MAILDIR_MAILBOX_H
+#define MAILDIR_MAILBOX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "maildir/keywords.h"
+
+struct mailbox;
+
+/* What a sync reports.  Any callback may be NULL. */
+struct mailbox_events {
+	void	*arg;
+	/* a message left the view; called from the highest sequence down,
+	 * so each number is right at the time it is reported */
+	void	(*expunge)(void *arg, uint32_t seq, uint32_t uid);
+	/* the number of messages grew to count (after expunges) */
+	void	(*exists)(void *arg, uint32_t count);
+	/* the number of \Recent messages is now count */
+	void	(*recent)(void *arg, uint32_t count);
+	/* flags of a message in the view changed */
+	void	(*flags)(void *arg, uint32_t seq);
+};
+
+/* Standard-flag bit for \Recent in mailbox_flags() results (not on disk). */
+#define MBF_RECENT	0x100
+
+/*
+ * Open folder dir (the folder's directory: the Maildir root for INBOX).
+ * readonly (EXAMINE, STATUS) neither moves new/ to cur/ nor claims
+ * \Recent.  The first sync happens here; the view is complete on return.
+ * 0, or -1 with errno and *why_r (a sentence for a NO response).
+ */
+int	mailbox_open(const char *dir, int readonly, struct mailbox **,
+	    const char **why_r);
+void	mailbox_close(struct mailbox *);
+
+/*
+ * Bring the view up to date.  With allow_expunge 0 (during FETCH, STORE,
+ * SEARCH), messages found expunged stay in the view, marked gone, and no
+ * EXPUNGE or EXISTS is reported for the shrinkage until a later sync with
+ * allow_expunge 1.  0, or -1 on an I/O error (logged).
+ */
+int	mailbox_sync(struct mailbox *, int allow_expunge,
+	    const struct mailbox_events *);
+
+/* Folder-wide values. */
+uint32_t mailbox_count(const struct mailbox *);
+uint32_t mailbox_uidvalidity(const struct mailbox *);
+uint32_t mailbox_uidnext(const struct mailbox *);
+uint64_t mailbox_highestmodseq(const struct mailbox *);
+uint32_t mailbox_recent(const struct mailbox *);
+uint32_t mailbox_unseen_first(const struct mailbox *);	/* seq, 0 = none */
+int	mailbox_readonly(const struct mailbox *);
+const char *mailbox_dir(const struct mailbox *);
+const struct keywords *mailbox_keywords(const struct mailbox *);
+
+/* Per message, by sequence number 1..count. */
+uint32_t mailbox_uid(const struct mailbox *, uint32_t seq);
+unsigned mailbox_flags(const struct mailbox *, uint32_t seq); /* MF_*|MBF_RECENT */
+uint32_t mailbox_keywords_of(const struct mailbox *, uint32_t seq);
+uint64_t mailbox_modseq(struct mailbox *, uint32_t seq);
+int	mailbox_gone(const struct mailbox *, uint32_t seq);
+
+/* Sequence number of uid, or 0 if not in the view. */
+uint32_t mailbox_seq_of_uid(const struct mailbox *, uint32_t uid);
+/* The first sequence number whose UID is >= uid (count+1 if none). */
+uint32_t mailbox_seq_from_uid(const struct mailbox *, uint32_t uid);
+
+/*
+ * The file of a message, relative to mailbox_dir() ("cur/<name>"), for
+ * openat(); looks the name up again if the file was renamed under us.
+ * 0, or -1 with errno ENOENT if the message is gone (it is then marked
+ * gone in the view).
+ */
+int	mailbox_relpath(struct mailbox *, uint32_t seq, char *out,
+	    size_t outlen);
+/* After an openat() of that path failed with ENOENT: find the file again
+ * (other programs rename files to change flags).  Same returns. */
+int	mailbox_relocate(struct mailbox *, uint32_t seq, char *out,
+	    size_t outlen);
+/* A directory fd of mailbox_dir(), for openat(). */
+int	mailbox_dirfd(const struct mailbox *);
+
+/* RFC822.SIZE and INTERNALDATE, from the cache or computed now (and
+ * remembered in the cache at the next mailbox_flush_facts()).  -1 with
+ * errno ENOENT if the message is gone. */
+int	mailbox_vsize(struct mailbox *, uint32_t seq, uint64_t *r);
+int	mailbox_mtime(struct mailbox *, uint32_t seq, int64_t *r);
+/* Write facts computed since the last call into the cache (one locked
+ * commit); cheap when there are none. */
+void	mailbox_flush_facts(struct mailbox *);
+
+/*
+ * Change flags: op 0 replace, 1 add, -1 remove; kw likewise for keyword
+ * letters.  Renames the files and records the change in the cache.
+ * \Recent cannot be set or removed.  For each message whose flags are
+ * now different, calls changed(arg, seq).  0, or -1 with errno (the
+ * messages done so far stay done).
+ */
+int	mailbox_store(struct mailbox *, const uint32_t *seqs, size_t n,
+	    int op, unsigned flags, uint32_t kw,
+	    void (*changed)(void *, uint32_t seq), void *arg);
+
+/* Give a keyword a letter in this folder (adding it to dovecot-keywords
+ * if needed); the letter number, or -1 (ENOSPC when 26 are used). */
+int	mailbox_keyword(struct mailbox *, const char *name);
+
+/* The same for a folder that is not open (APPEND to another folder). */
+int	mailbox_dir_keyword(const char *dir, const char *name);
+
+/*
+ * Remove messages flagged \Deleted: all of them, or only those whose UID
+ * is in uids (sorted, n of them) when uids is not NULL.  Reports each
+ * through ev->expunge (and the view shrinks at once; the caller is in a
+ * command that may expunge).  0 or -1.
+ */
+int	mailbox_expunge(struct mailbox *, const uint32_t *uids, size_t n,
+	    const struct mailbox_events *ev);
+
+/*
+ * Deliver a message into folder dir (not necessarily open): write it to
+ * tmp/, fsync, give it flags/keyword letters and INTERNALDATE (mtime; < 0
+ * for now), move it into cur/, and give it a UID.  *uid_r and
+ * *uidvalidity_r are set for APPENDUID.  data may be NULL when fd >= 0:
+ * then the message is read from fd (size bytes).  0, or -1 with errno
+ * (ENOSPC, EDQUOT: nothing is left behind).
+ */
+int	mailbox_deliver(const char *dir, const char *data, int fd,
+	    uint64_t size, unsigned flags, uint32_t kw, int64_t mtime,
+	    uint32_t *uid_r, uint32_t *uidvalidity_r);
+
+/*
+ * Copy (or move, with move set) messages to folder dstdir.  Hard links
+ * where possible (the message is never rewritten), a byte copy
+ * otherwise.  Keywords are carried over by name into the target's
+ * keyword file.  On success fills uids_r[i] with the new UID of seqs[i]
+ * and *uidvalidity_r.  For a move, the sources are expunged afterwards
+ * and reported through ev.  0, or -1 with errno: then nothing was added
+ * to the target that a client could see.
+ */
+int	mailbox_copy(struct mailbox *, const uint32_t *seqs, size_t n,
+	    const char *dstdir, int move, uint32_t *uids_r,
+	    uint32_t *uidvalidity_r, const struct mailbox_events *ev);
+
+/* Numbers for STATUS without a view: counts from the cache after a
+ * read-only sync (no \Recent claimed).  0 or -1. */
+struct mailbox_status {
+	uint32_t	messages;
+	uint32_t	recent;
+	uint32_t	uidnext;
+	uint32_t	uidvalidity;
+	uint32_t	unseen;
+	uint32_t	deleted;
+	uint64_t	size;		/* sum of RFC822.SIZE */
+	uint64_t	highestmodseq;
+};
+int	mailbox_status(const char *dir, int want_size, struct mailbox_status *);
+
+#endif
