@@ -40,6 +40,7 @@ COMMON	 = common/base64.c \
 	   common/config.c \
 	   common/imap-parser.c \
 	   common/log.c \
+	   common/mutf7.c \
 	   common/privdrop.c \
 	   common/strnum.c \
 	   common/userdb.c \
@@ -72,7 +73,8 @@ UNITTESTS = tests/common/test-buf \
 	   tests/common/test-strnum \
 	   tests/common/test-config \
 	   tests/common/test-imap-parser \
-	   tests/common/test-userdb
+	   tests/common/test-userdb \
+	   tests/common/test-mutf7
 
 # ---------------------------------------------------------------------------
 
