@@ -15,6 +15,7 @@
  * extra base64 character.
  */
 #include <stdint.h>
+#include <string.h>
 
 #include "common/mutf7.h"
 
@@ -24,17 +25,9 @@ static const char b64[] =
 static int
 b64val(unsigned char c)
 {
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == ',')
-		return 63;
-	return -1;
+	const char *p = c != '\0' ? memchr(b64, c, 64) : NULL;
+
+	return p != NULL ? (int)(p - b64) : -1;
 }
 
 static int
