@@ -46,7 +46,7 @@ COMMON	 = common/base64.c \
 	   common/userdb.c \
 	   common/wipe.c
 
-MAILDIR	 =
+MAILDIR	 = maildir/filename.c
 
 IMAPD	 = imapd/auth.c \
 	   imapd/authmsg.c \
@@ -74,7 +74,8 @@ UNITTESTS = tests/common/test-buf \
 	   tests/common/test-config \
 	   tests/common/test-imap-parser \
 	   tests/common/test-userdb \
-	   tests/common/test-mutf7
+	   tests/common/test-mutf7 \
+	   tests/maildir/test-filename
 
 # ---------------------------------------------------------------------------
 
