@@ -42,11 +42,13 @@ COMMON	 = common/base64.c \
 	   common/log.c \
 	   common/mutf7.c \
 	   common/privdrop.c \
+	   common/safefile.c \
 	   common/strnum.c \
 	   common/userdb.c \
 	   common/wipe.c
 
-MAILDIR	 = maildir/filename.c
+MAILDIR	 = maildir/filename.c \
+	   maildir/keywords.c
 
 IMAPD	 = imapd/auth.c \
 	   imapd/authmsg.c \
@@ -75,7 +77,9 @@ UNITTESTS = tests/common/test-buf \
 	   tests/common/test-imap-parser \
 	   tests/common/test-userdb \
 	   tests/common/test-mutf7 \
-	   tests/maildir/test-filename
+	   tests/common/test-safefile \
+	   tests/maildir/test-filename \
+	   tests/maildir/test-keywords
 
 # ---------------------------------------------------------------------------
 
