@@ -23,35 +23,38 @@
 #define TMP_TRIES	8
 
 int
-safefile_read(int dirfd, const char *name, struct buf *out)
+safefile_readfd(int fd, struct buf *out)
 {
 	char chunk[8192];
 	size_t start = out->len;
 	ssize_t n;
-	int fd, saved;
 
-	if ((fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) ==
-	    -1)
-		return -1;
 	for (;;) {
 		n = read(fd, chunk, sizeof(chunk));
 		if (n == -1 && errno == EINTR)
 			continue;
-		if (n <= 0)
+		if (n == 0)
+			return 0;
+		if (n == -1 || buf_add(out, chunk, (size_t)n) == -1)
 			break;
-		if (buf_add(out, chunk, (size_t)n) == -1) {
-			n = -1;
-			break;
-		}
 	}
+	buf_truncate(out, start);
+	return -1;
+}
+
+int
+safefile_read(int dirfd, const char *name, struct buf *out)
+{
+	int fd, r, saved;
+
+	if ((fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) ==
+	    -1)
+		return -1;
+	r = safefile_readfd(fd, out);
 	saved = errno;
 	close(fd);
-	if (n == -1) {
-		buf_truncate(out, start);
-		errno = saved;
-		return -1;
-	}
-	return 0;
+	errno = saved;
+	return r;
 }
 
 int

@@ -22,6 +22,10 @@
  * symbolic link, or the error of open or read.  out is unchanged then. */
 int	safefile_read(int dirfd, const char *name, struct buf *out);
 
+/* The same for an open descriptor, read from where it stands to the end
+ * (for files that are named by configuration and may be links). */
+int	safefile_readfd(int fd, struct buf *out);
+
 /* Create a new, empty file "<name>.<pid>.<random>.tmp" in dirfd with
  * O_EXCL, writing its name into tmp.  The descriptor, or -1 (errno). */
 int	safefile_tmp(int dirfd, const char *name, char *tmp, size_t tmplen,
