@@ -57,6 +57,28 @@ safefile_read(int dirfd, const char *name, struct buf *out)
 	return r;
 }
 
+char *
+safefile_line(char **pos, char *end)
+{
+	char *line, *eol;
+	size_t len;
+
+	while ((line = *pos) < end) {
+		if ((eol = memchr(line, '\n', (size_t)(end - line))) == NULL)
+			eol = end;
+		*pos = eol < end ? eol + 1 : end;
+		len = (size_t)(eol - line);
+		if (len > 0 && line[len - 1] == '\r')
+			len--;
+		/* C string functions would see only part of it */
+		if (memchr(line, '\0', len) != NULL)
+			continue;
+		line[len] = '\0';
+		return line;
+	}
+	return NULL;
+}
+
 int
 safefile_tmp(int dirfd, const char *name, char *tmp, size_t tmplen,
     mode_t mode)

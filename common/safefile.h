@@ -26,6 +26,12 @@ int	safefile_read(int dirfd, const char *name, struct buf *out);
  * (for files that are named by configuration and may be links). */
 int	safefile_readfd(int fd, struct buf *out);
 
+/* The next line of text read whole, from *pos up to end: cut at "\n"
+ * (and a "\r" before it), NUL-terminated in place (so the byte at end
+ * must be writable, as a buf's terminating NUL is), and *pos moved past
+ * it.  A line that holds a NUL byte is skipped.  NULL after the last. */
+char	*safefile_line(char **pos, char *end);
+
 /* Create a new, empty file "<name>.<pid>.<random>.tmp" in dirfd with
  * O_EXCL, writing its name into tmp.  The descriptor, or -1 (errno). */
 int	safefile_tmp(int dirfd, const char *name, char *tmp, size_t tmplen,

@@ -52,20 +52,10 @@ keywords_valid(const char *name)
 static int
 parse(char *text, size_t len, struct keywords *kw)
 {
-	char *line = text, *end = text + len, *eol, *sp;
+	char *pos = text, *line, *sp;
 	uint64_t n;
-	size_t linelen;
 
-	for (; line < end; line = eol + 1) {
-		if ((eol = memchr(line, '\n', (size_t)(end - line))) == NULL)
-			eol = end;
-		linelen = (size_t)(eol - line);
-		if (linelen > 0 && line[linelen - 1] == '\r')
-			linelen--;
-		/* a NUL inside would cut the line short: skip it whole */
-		if (memchr(line, '\0', linelen) != NULL)
-			continue;
-		line[linelen] = '\0';
+	while ((line = safefile_line(&pos, text + len)) != NULL) {
 		if ((sp = strchr(line, ' ')) == NULL ||
 		    strnum_u64_n(line, (size_t)(sp - line), KEYWORDS_MAX - 1,
 		    &n) == -1 || !keywords_valid(sp + 1) || kw->name[n] != NULL)

@@ -2,7 +2,6 @@
  * letters given once even by stale writers, and keyword validity. */
 #include <sys/stat.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -10,6 +9,7 @@
 
 #include "maildir/keywords.h"
 #include "tests/t.h"
+#include "tests/tfile.h"
 
 static char dir[] = "/tmp/test-keywords.XXXXXX";
 static char file[sizeof(dir) + sizeof(KEYWORDS_FILE) + 1];
@@ -17,49 +17,20 @@ static char file[sizeof(dir) + sizeof(KEYWORDS_FILE) + 1];
 static int
 put(const char *text, size_t len)
 {
-	int fd = open(file, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	ssize_t n;
-
-	if (fd == -1)
-		return -1;
-	n = write(fd, text, len);
-	close(fd);
-	return n == (ssize_t)len ? 0 : -1;
+	return t_put(file, text, len);
 }
 
-/* the file's contents, or "(none)" */
 static const char *
 get(void)
 {
-	static char text[8192];
-	ssize_t n;
-	int fd;
-
-	if ((fd = open(file, O_RDONLY)) == -1)
-		return "(none)";
-	n = read(fd, text, sizeof(text) - 1);
-	close(fd);
-	text[n > 0 ? n : 0] = '\0';
-	return text;
+	return t_get(file);
 }
 
 /* how many names are in the directory besides the keywords file */
 static int
 strays(void)
 {
-	struct dirent *de;
-	DIR *d = opendir(dir);
-	int n = 0;
-
-	if (d == NULL)
-		return -1;
-	while ((de = readdir(d)) != NULL)
-		if (strcmp(de->d_name, ".") != 0 &&
-		    strcmp(de->d_name, "..") != 0 &&
-		    strcmp(de->d_name, KEYWORDS_FILE) != 0)
-			n++;
-	closedir(d);
-	return n;
+	return t_count(dir, NULL) - (access(file, F_OK) == 0);
 }
 
 static const char *valid[] = {
