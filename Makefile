@@ -48,6 +48,7 @@ COMMON	 = common/base64.c \
 	   common/wipe.c
 
 MAILDIR	 = maildir/filename.c \
+	   maildir/folder.c \
 	   maildir/keywords.c
 
 IMAPD	 = imapd/auth.c \
@@ -79,7 +80,8 @@ UNITTESTS = tests/common/test-buf \
 	   tests/common/test-mutf7 \
 	   tests/common/test-safefile \
 	   tests/maildir/test-filename \
-	   tests/maildir/test-keywords
+	   tests/maildir/test-keywords \
+	   tests/maildir/test-folder
 
 # ---------------------------------------------------------------------------
 
