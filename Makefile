@@ -40,12 +40,17 @@ COMMON	 = common/base64.c \
 	   common/config.c \
 	   common/imap-parser.c \
 	   common/log.c \
+	   common/mutf7.c \
 	   common/privdrop.c \
+	   common/safefile.c \
 	   common/strnum.c \
 	   common/userdb.c \
 	   common/wipe.c
 
-MAILDIR	 = maildir/mailbox.c
+MAILDIR	 = maildir/filename.c \
+	   maildir/folder.c \
+	   maildir/keywords.c \
+	   maildir/mailbox.c
 
 IMAPD	 = imapd/auth.c \
 	   imapd/authmsg.c \
@@ -85,7 +90,12 @@ UNITTESTS = tests/common/test-buf \
 	   tests/common/test-strnum \
 	   tests/common/test-config \
 	   tests/common/test-imap-parser \
-	   tests/common/test-userdb
+	   tests/common/test-userdb \
+	   tests/common/test-mutf7 \
+	   tests/common/test-safefile \
+	   tests/maildir/test-filename \
+	   tests/maildir/test-keywords \
+	   tests/maildir/test-folder
 
 # ---------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@
 #include "common/buf.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "common/safefile.h"
 #include "common/strnum.h"
 
 #define CONFIG_FILE_MAX		(256 * 1024)
@@ -484,25 +485,15 @@ adderr(struct buf *errs, const char *path, unsigned line, const char *key,
 static int
 readfile(const char *path, struct buf *out)
 {
-	char chunk[8192];
-	ssize_t n;
-	int fd;
+	int fd, r, saved;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
 		return -1;
-	for (;;) {
-		n = read(fd, chunk, sizeof(chunk));
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		if (buf_add(out, chunk, (size_t)n) == -1) {
-			n = -1;
-			break;
-		}
-	}
+	r = safefile_readfd(fd, out);
+	saved = errno;
 	close(fd);
-	return n == 0 ? 0 : -1;
+	errno = saved;
+	return r;
 }
 
 static char *

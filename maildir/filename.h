@@ -12,7 +12,9 @@
  * dovecot-keywords file.  The base is the message's identity: it never
  * changes while the message lives in a folder, and the UID cache is keyed
  * by it.  Some delivery agents use ';' instead of ':' where ':' is not
- * allowed; it is accepted the same.
+ * allowed; it is accepted the same.  The info starts at the last ':' or
+ * ';' followed by "2," or "1," (never at the first byte); any other ':'
+ * or ';' belongs to the base (filename.c says why).
  */
 #ifndef MAILDIR_FILENAME_H
 #define MAILDIR_FILENAME_H
@@ -55,7 +57,8 @@ int	mdname_parse(const char *name, struct mdname *);
 /*
  * Write base (baselen bytes) + ":2," + the flag letters of flags,
  * keywords and other, sorted, into out.  -1 if it does not fit or the
- * result would be over MDNAME_MAX.
+ * result would be over MDNAME_MAX (errno ENAMETOOLONG), or if the base is
+ * empty or holds '/' or NUL (EINVAL).  Only 'A'..'Z' in other count.
  */
 int	mdname_build(char *out, size_t outlen, const char *base,
 	    size_t baselen, unsigned flags, uint32_t keywords,
@@ -69,7 +72,9 @@ void	mdname_flagstr(char *out, size_t outlen, unsigned flags,
  * A new unique base for a message written by this process:
  *   <secs>.M<usec>P<pid>Q<n>.<host>,S=<size>,W=<vsize>
  * where n counts the names this process has made, and host has '/' and
- * ':' replaced as the Maildir convention asks.  -1 if it does not fit.
+ * ':' replaced as the Maildir convention asks (and ',' too, which would
+ * start a field).  -1 if it does not fit, or if it would leave no room
+ * for ":2," and every flag letter within MDNAME_MAX.
  */
 int	mdname_unique(char *out, size_t outlen, uint64_t size, uint64_t vsize);
 

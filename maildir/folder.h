@@ -6,10 +6,17 @@
  * modified UTF-7, "/" between levels (the session converts what clients
  * send).  A name is refused, with a sentence saying why, when it has a
  * ".." or "." component, starts or ends with "/", has "//", a NUL, a
- * control byte, a "." inside a level (the separator on disk), invalid
- * modified UTF-7, or is over FOLDER_NAME_MAX bytes.  No function here
- * opens, creates or removes anything outside root, and none follows a
- * symbolic link out of it.
+ * control byte, a "." inside a level (the separator on disk), a LIST
+ * wildcard ("%" or "*"), invalid or non-canonical modified UTF-7, or is
+ * over FOLDER_NAME_MAX bytes; since the whole name becomes one directory
+ * entry, a name other than INBOX is also refused past NAME_MAX - 1 bytes.
+ * No function here opens, creates or removes anything outside root, and
+ * none follows a symbolic link out of it: a folder directory that is a
+ * link is not listed, deleted, renamed or created through.
+ *
+ * INBOX in any case is the root.  Only the whole name is case-insensitive:
+ * "INBOX/x" is the folder .INBOX.x (as Dovecot stores it) and "inbox/x" is
+ * another one, .inbox.x; both are children of INBOX.
  *
  * Subscriptions are kept in root/subscriptions, one name per line, in
  * the on-disk form; the file is replaced atomically.
@@ -47,14 +54,19 @@ struct folder_list {
 int	folder_path(const char *root, const char *name, char *path,
 	    size_t pathlen, const char **why_r);
 
-/* Only the check of folder_path(); 0 or -1 with *why_r. */
+/* Only the check of folder_path(); 0 or -1 with *why_r (and errno
+ * EINVAL, or ENAMETOOLONG for a name too long). */
 int	folder_check_name(const char *name, const char **why_r);
 
 /*
  * Every folder: the real ones (directories with cur/), the implied parents
- * of nested ones (FA_NOSELECT), INBOX always, and with subscribed set,
- * FA_SUBSCRIBED on those in the subscriptions file plus FA_NONEXISTENT
- * entries for subscribed names that do not exist.  0 or -1 (errno).
+ * of nested ones (FA_NOSELECT), INBOX always, FA_SUBSCRIBED on those in
+ * the subscriptions file, and with subscribed set also FA_NONEXISTENT
+ * entries (with FA_SUBSCRIBED) for subscribed names that do not exist.
+ * Each entry has FA_HASCHILDREN or FA_HASNOCHILDREN (counting real and
+ * implied folders only).  0 or -1 (errno).  An unreadable subscriptions
+ * file fails the call only with subscribed set; otherwise it is logged
+ * and the list comes without FA_SUBSCRIBED.
  */
 int	folder_list(const char *root, int subscribed, struct folder_list *);
 void	folder_list_free(struct folder_list *);
@@ -69,26 +81,36 @@ int	folder_create(const char *root, const char *name, const char **why_r);
 /*
  * Delete a folder and its messages.  Its children stay (the name becomes
  * an implied parent).  The directory is first renamed to a hidden name,
- * then removed, so a crash never leaves half a folder visible.  INBOX
- * cannot be deleted.  0, or -1 with errno and *why_r.
+ * then removed, so a crash never leaves half a folder visible; what
+ * cannot be removed after that is logged and left under the hidden name,
+ * and the call still succeeds.  INBOX cannot be deleted (EPERM); a name
+ * with no directory, or whose entry is a link or a file, is ENOENT.
+ * Subscriptions are not changed.  0, or -1 with errno and *why_r.
  */
 int	folder_delete(const char *root, const char *name, const char **why_r);
 
 /*
  * Rename a folder and every folder below it (A -> X moves A/B to X/B).
  * The UID cache moves with the directory, so UIDs and UIDVALIDITY stay.
- * Renaming INBOX moves its messages into a new folder new and leaves
- * INBOX empty (RFC 9051 6.3.6).  The target must not exist.  0, or -1
- * with errno and *why_r.
+ * If the target or the target of any folder below exists, nothing moves
+ * (EEXIST); moving a folder inside itself is EINVAL; a name with neither
+ * a directory nor folders below it is ENOENT.  An implied parent can be
+ * renamed (its children move).  Renaming INBOX creates the new folder,
+ * moves INBOX's messages from new/ and cur/ into it under the same names,
+ * and leaves INBOX empty with its own state (RFC 9051 6.3.6); INBOX's
+ * children stay.  Subscriptions are not changed (the server never edits
+ * them on its own, RFC 3501 6.3.6).  0, or -1 with errno and *why_r.
  */
 int	folder_rename(const char *root, const char *from, const char *to,
 	    const char **why_r);
 
-/* Add or remove name in the subscriptions file; 0 or -1 (errno).
- * Subscribing to a name that does not exist is allowed. */
+/* Add or remove name in the subscriptions file; 0 or -1 (errno, EINVAL
+ * for an invalid name).  Subscribing to a name that does not exist is
+ * allowed; INBOX in any case is kept as "INBOX". */
 int	folder_subscribe(const char *root, const char *name, int on);
 
-/* Make sure the Maildir root exists (cur/ new/ tmp/); 0 or -1 (errno). */
+/* Make sure the Maildir root exists (cur/ new/ tmp/), making missing
+ * directories on the way with mode 0700; 0 or -1 (errno). */
 int	folder_init_root(const char *root);
 
 #endif

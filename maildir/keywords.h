@@ -24,8 +24,9 @@ struct keywords {
 	char	*name[KEYWORDS_MAX];	/* NULL = letter unused */
 };
 
-/* Read dir/dovecot-keywords (a missing file is an empty mapping).  0, or
- * -1 with errno on a read error. */
+/* Read dir/dovecot-keywords (a missing file is an empty mapping) into
+ * *kw, which is overwritten (keywords_free a used one first).  0, or -1
+ * with errno on a read error. */
 int	keywords_load(const char *dir, struct keywords *);
 
 void	keywords_free(struct keywords *);
@@ -35,8 +36,11 @@ void	keywords_free(struct keywords *);
 int	keywords_find(const struct keywords *, const char *name);
 
 /* Like keywords_find, but give the keyword the first free letter and
- * write the file if it has none.  -1 with errno ENOSPC when all 26 are
- * taken, or another errno on a write error. */
+ * write the file if it has none.  Before choosing, the file is read again
+ * and *kw takes in letters another process gave out since it was loaded,
+ * so no letter is given twice.  -1 with errno EINVAL for an invalid
+ * keyword, ENOSPC when all 26 are taken, or another errno on a read or
+ * write error. */
 int	keywords_add(const char *dir, struct keywords *, const char *name);
 
 /* 1 if name is a valid keyword: an IMAP atom without "\", at most
