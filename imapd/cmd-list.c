@@ -25,10 +25,6 @@
 #define RET_SPECIALUSE	0x40
 #define RET_STATUS	0x80
 
-/* from cmd-status.c */
-unsigned status_items(const struct imap_arg *);
-int	status_write(struct session *, const char *, const char *, unsigned);
-
 /*
  * Does name match pattern?  "*" matches anything, "%" anything but the
  * hierarchy separator.  Dynamic programming over the pattern, so no

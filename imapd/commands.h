@@ -23,6 +23,12 @@ struct command {
  * "UID"; NULL if there is none. */
 const struct command *command_find(const char *name, int uid);
 
+/* STATUS items, shared by STATUS and LIST RETURN (STATUS ...): the item
+ * bits of a list (0 if invalid), and the STATUS response for a folder. */
+unsigned status_items(const struct imap_arg *);
+int	status_write(struct session *, const char *name, const char *path,
+	    unsigned items);
+
 /* handlers, one per command, in cmd-*.c */
 void	cmd_capability(struct session *, const struct cmd *);
 void	cmd_noop(struct session *, const struct cmd *);

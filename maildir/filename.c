@@ -202,9 +202,16 @@ mdname_unique(char *out, size_t outlen, uint64_t size, uint64_t vsize)
 		return -1;
 	safe_hostname(host, sizeof(host));
 	count++;
-	n = snprintf(out, outlen, "%lld.M%ldP%ldQ%llu.%s,S=%llu,W=%llu",
+	n = snprintf(out, outlen, "%lld.M%ldP%ldQ%llu.%s",
 	    (long long)ts.tv_sec, ts.tv_nsec / 1000, (long)getpid(), count,
-	    host, (unsigned long long)size, (unsigned long long)vsize);
+	    host);
+	/* a size not known yet is left out rather than guessed */
+	if (n >= 0 && (size_t)n < outlen && size != MD_SIZE_UNKNOWN)
+		n += snprintf(out + n, outlen - (size_t)n, ",S=%llu",
+		    (unsigned long long)size);
+	if (n >= 0 && (size_t)n < outlen && vsize != MD_SIZE_UNKNOWN)
+		n += snprintf(out + n, outlen - (size_t)n, ",W=%llu",
+		    (unsigned long long)vsize);
 	if (n < 0 || (size_t)n >= outlen || n > MDNAME_MAX - INFO_ROOM) {
 		errno = ENAMETOOLONG;
 		return -1;

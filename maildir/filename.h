@@ -73,8 +73,9 @@ void	mdname_flagstr(char *out, size_t outlen, unsigned flags,
  *   <secs>.M<usec>P<pid>Q<n>.<host>,S=<size>,W=<vsize>
  * where n counts the names this process has made, and host has '/' and
  * ':' replaced as the Maildir convention asks (and ',' too, which would
- * start a field).  -1 if it does not fit, or if it would leave no room
- * for ":2," and every flag letter within MDNAME_MAX.
+ * start a field).  A size given as MD_SIZE_UNKNOWN leaves its field out.
+ * -1 if it does not fit, or if it would leave no room for ":2," and
+ * every flag letter within MDNAME_MAX.
  */
 int	mdname_unique(char *out, size_t outlen, uint64_t size, uint64_t vsize);
 

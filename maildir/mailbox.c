@@ -107,16 +107,32 @@ mtime_ns(const struct stat *sb)
 	    sb->st_mtim.tv_nsec;
 }
 
+/* Build a path from fmt, where each "%s" takes the next of a, b, c;
+ * a plain substitution, so no format string reaches printf. */
 static int
 pathf(char *out, size_t len, const char *fmt, const char *a, const char *b,
     const char *c)
 {
-	int n = snprintf(out, len, fmt, a, b, c);
+	const char *args[3] = { a, b, c }, *piece;
+	size_t o = 0, k = 0, n;
 
-	if (n < 0 || (size_t)n >= len) {
-		errno = ENAMETOOLONG;
-		return -1;
+	for (; *fmt != '\0'; fmt++) {
+		if (fmt[0] == '%' && fmt[1] == 's' && k < 3) {
+			piece = args[k++];
+			n = strlen(piece);
+			fmt++;
+		} else {
+			piece = fmt;
+			n = 1;
+		}
+		if (o + n >= len) {
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		memcpy(out + o, piece, n);
+		o += n;
 	}
+	out[o] = '\0';
 	return 0;
 }
 
@@ -574,24 +590,6 @@ out:
 }
 
 /* ---- the view ----------------------------------------------------------- */
-
-static int
-view_reserve(struct mailbox *mb, size_t n)
-{
-	struct vmsg *v;
-	size_t cap;
-
-	if (n <= mb->cap)
-		return 0;
-	cap = mb->cap ? mb->cap : 64;
-	while (cap < n)
-		cap *= 2;
-	if ((v = reallocarray(mb->v, cap, sizeof(*v))) == NULL)
-		return -1;
-	mb->v = v;
-	mb->cap = cap;
-	return 0;
-}
 
 /* Bring the view in line with the cache; see mailbox_sync(). */
 static int
@@ -1500,7 +1498,7 @@ struct placed {
 	uint64_t	vsize;
 	int64_t		mtime;
 	uint32_t	srcuid;
-	char		srcrel[PATH_LEN];	/* for undoing a move */
+	char		srcrel[PATH_LEN + 2];	/* "!" + source if renamed */
 };
 
 /* Copy a file's bytes into dst tmp/ and place it at cur/name. */
@@ -1670,8 +1668,8 @@ mailbox_copy(struct mailbox *mb, const uint32_t *seqs, size_t n,
 			/* copied bytes: remove the source once all is done */
 			moved = 0;
 		}
-		snprintf(pl[npl].srcrel, sizeof(pl[npl].srcrel), "%s%s",
-		    moved ? "!" : "", rel);
+		pl[npl].srcrel[0] = '!';
+		memcpy(pl[npl].srcrel + (moved ? 1 : 0), rel, strlen(rel) + 1);
 		npl++;
 	}
 	if (npl > 0 && fsync_dir(dfd, "cur") == -1)

@@ -254,6 +254,11 @@ test_unique(void)
 	/* room for any flags afterwards */
 	CHECK(strlen(a) + 3 + 52 <= MDNAME_MAX);
 	CHECK_INT(mdname_unique(tiny, sizeof(tiny), 1, 1), -1);
+	/* unknown sizes are left out */
+	CHECK_INT(mdname_unique(a, sizeof(a), MD_SIZE_UNKNOWN, 77), 0);
+	CHECK(strstr(a, ",S=") == NULL && strstr(a, ",W=77") != NULL);
+	CHECK_INT(mdname_unique(a, sizeof(a), 9, MD_SIZE_UNKNOWN), 0);
+	CHECK(strstr(a, ",S=9") != NULL && strstr(a, ",W=") == NULL);
 }
 
 /*

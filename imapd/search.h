@@ -1,0 +1,29 @@
+/*
+ * search: SEARCH criteria (RFC 9051 6.4.4): parsing into a tree and
+ * evaluation against the selected mailbox.  Cheap tests (flags, UIDs,
+ * sizes, dates) run before anything that opens a message file, and a
+ * message is opened at most once per search.
+ */
+#ifndef IMAPD_SEARCH_H
+#define IMAPD_SEARCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct session;
+struct imap_arg;
+struct search;
+
+/*
+ * Parse criteria from args[0..n).  NULL on error with *why_r (a sentence
+ * for BAD) and *badcharset_r set when the error is an unknown CHARSET.
+ */
+struct search *search_parse(struct session *, const struct imap_arg *args,
+	    size_t n, const char **why_r, int *badcharset_r);
+void	search_free(struct search *);
+
+/* Evaluate for message seq of the selected mailbox: 1 match, 0 no,
+ * -1 the message vanished (treated as no match by callers). */
+int	search_match(struct session *, struct search *, uint32_t seq);
+
+#endif
