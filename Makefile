@@ -61,11 +61,13 @@ IMAPD	 = imapd/auth.c \
 	   imapd/cmd-copy.c \
 	   imapd/cmd-enable.c \
 	   imapd/cmd-expunge.c \
+	   imapd/cmd-fetch.c \
 	   imapd/cmd-idle.c \
 	   imapd/cmd-list.c \
 	   imapd/cmd-login.c \
 	   imapd/cmd-mailbox.c \
 	   imapd/cmd-namespace.c \
+	   imapd/cmd-search.c \
 	   imapd/cmd-select.c \
 	   imapd/cmd-starttls.c \
 	   imapd/cmd-status.c \
@@ -77,6 +79,7 @@ IMAPD	 = imapd/auth.c \
 	   imapd/main.c \
 	   imapd/master.c \
 	   imapd/mbname.c \
+	   imapd/search.c \
 	   imapd/selected.c \
 	   imapd/seqset.c \
 	   imapd/session.c \

@@ -14,7 +14,9 @@
 #include "imapd/session.h"
 
 static const char base[] = "IMAP4rev1 IMAP4rev2 LITERAL+ ID ENABLE";
-static const char loggedin[] = "NAMESPACE";
+static const char loggedin[] = "NAMESPACE UNSELECT UIDPLUS MOVE IDLE "
+    "CHILDREN LIST-EXTENDED LIST-STATUS SPECIAL-USE STATUS=SIZE ESEARCH "
+    "MULTIAPPEND BINARY APPENDLIMIT=67108864";
 
 int
 capability_auth_allowed(const struct session *s)

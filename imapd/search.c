@@ -531,9 +531,9 @@ eval(struct session *s, struct search *se, const struct node *n)
 	case K_SENTSINCE:
 		if ((m = msg(s, se)) == NULL)
 			return 0;
-		if ((k = message_date_ymd(m)) <= 0)
+		if ((t = message_date(m, &k)) == INT64_MIN)
 			return 0;	/* no usable Date: matches no date */
-		return date_cmp(n->kind, k, n->num);
+		return date_cmp(n->kind, imapdate_ymd(t, k), n->num);
 	case K_HEADER:
 		if ((m = msg(s, se)) == NULL)
 			return 0;

@@ -1,0 +1,394 @@
+/*
+ * cmd-fetch: FETCH and UID FETCH (RFC 9051 6.4.5) with BINARY (RFC 3516).
+ *
+ * Items that the view or the UID cache can answer (UID, FLAGS,
+ * RFC822.SIZE once known, INTERNALDATE once known) never open the
+ * message file; the file is opened (mmap'ed) once per message only for
+ * ENVELOPE, BODY, BODYSTRUCTURE and sections.  A non-PEEK body item sets
+ * \Seen in a read-write mailbox and the new FLAGS ride along in the same
+ * FETCH response.  A message that vanished meanwhile is left out and the
+ * command ends with NO [EXPUNGEISSUED], as RFC 9051 7.1 describes.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "common/imapdate.h"
+#include "common/log.h"
+#include "common/message.h"
+#include "imapd/cmdutil.h"
+#include "imapd/commands.h"
+#include "imapd/selected.h"
+#include "maildir/filename.h"
+#include "maildir/mailbox.h"
+
+#define FETCH_ITEMS_MAX	128
+#define SECTION_OUT_MAX	(1024ULL * 1024 * 1024)
+#define REL_MAX		4096
+
+enum fkind {
+	F_UID, F_FLAGS, F_INTERNALDATE, F_SIZE, F_ENVELOPE, F_BODY,
+	F_BODYSTRUCTURE, F_SECTION,
+};
+
+struct fitem {
+	enum fkind	kind;
+	struct section	sec;
+};
+
+struct fetch {
+	struct fitem	 it[FETCH_ITEMS_MAX];
+	size_t		 n;
+	int		 need_msg;
+	int		 sets_seen;
+	int		 has_flags;
+	int		 has_uid;
+};
+
+static const struct {
+	const char	*name;
+	enum fkind	 kind;
+} simple[] = {
+	{ "UID", F_UID }, { "FLAGS", F_FLAGS },
+	{ "INTERNALDATE", F_INTERNALDATE }, { "RFC822.SIZE", F_SIZE },
+	{ "ENVELOPE", F_ENVELOPE }, { "BODY", F_BODY },
+	{ "BODYSTRUCTURE", F_BODYSTRUCTURE },
+};
+
+static int
+add(struct fetch *f, enum fkind k)
+{
+	if (f->n == FETCH_ITEMS_MAX)
+		return -1;
+	memset(&f->it[f->n], 0, sizeof(f->it[f->n]));
+	f->it[f->n++].kind = k;
+	if (k == F_ENVELOPE || k == F_BODY || k == F_BODYSTRUCTURE)
+		f->need_msg = 1;
+	if (k == F_FLAGS)
+		f->has_flags = 1;
+	if (k == F_UID)
+		f->has_uid = 1;
+	return 0;
+}
+
+static void
+fetch_free(struct fetch *f)
+{
+	size_t i;
+
+	for (i = 0; i < f->n; i++)
+		if (f->it[i].kind == F_SECTION)
+			message_section_free(&f->it[i].sec);
+	f->n = 0;
+}
+
+/* Parse the item list (args[0..n)); 0, or -1 with *why_r. */
+static int
+parse_items(const struct imap_arg *a, size_t n, struct fetch *f,
+    const char **why_r)
+{
+	const char *w;
+	size_t i = 0, used, k;
+	int r;
+
+	while (i < n) {
+		r = message_section_parse(a + i, n - i, &used, &f->it[f->n].sec,
+		    why_r);
+		if (r == -1)
+			return -1;
+		if (r == 0) {
+			enum section_item si = f->it[f->n].sec.item;
+
+			if (f->n == FETCH_ITEMS_MAX) {
+				message_section_free(&f->it[f->n].sec);
+				*why_r = "Too many FETCH items";
+				return -1;
+			}
+			f->it[f->n].kind = F_SECTION;
+			f->n++;
+			f->need_msg = 1;
+			if (si == SECTION_BODY || si == SECTION_BINARY ||
+			    si == SECTION_RFC822 || si == SECTION_RFC822_TEXT)
+				f->sets_seen = 1;
+			i += used;
+			continue;
+		}
+		if ((w = imap_arg_atom(&a[i])) == NULL) {
+			*why_r = "Invalid FETCH item";
+			return -1;
+		}
+		for (k = 0; k < sizeof(simple) / sizeof(simple[0]); k++)
+			if (strcasecmp(w, simple[k].name) == 0)
+				break;
+		if (k == sizeof(simple) / sizeof(simple[0])) {
+			*why_r = "Unknown FETCH item";
+			return -1;
+		}
+		if (add(f, simple[k].kind) == -1) {
+			*why_r = "Too many FETCH items";
+			return -1;
+		}
+		i++;
+	}
+	return 0;
+}
+
+static int
+parse(const struct imap_arg *a, struct fetch *f, const char **why_r)
+{
+	const char *w = imap_arg_atom(a);
+
+	memset(f, 0, sizeof(*f));
+	/* the macros of RFC 9051 6.4.5 */
+	if (w != NULL && strcasecmp(w, "ALL") == 0)
+		return add(f, F_FLAGS) | add(f, F_INTERNALDATE) |
+		    add(f, F_SIZE) | add(f, F_ENVELOPE);
+	if (w != NULL && strcasecmp(w, "FAST") == 0)
+		return add(f, F_FLAGS) | add(f, F_INTERNALDATE) |
+		    add(f, F_SIZE);
+	if (w != NULL && strcasecmp(w, "FULL") == 0)
+		return add(f, F_FLAGS) | add(f, F_INTERNALDATE) |
+		    add(f, F_SIZE) | add(f, F_ENVELOPE) | add(f, F_BODY);
+	if (a->type == IMAP_ARG_LIST) {
+		if (a->len == 0) {
+			*why_r = "Empty FETCH item list";
+			return -1;
+		}
+		return parse_items(a->list, a->len, f, why_r);
+	}
+	return parse_items(a, 1, f, why_r);
+}
+
+static struct message *
+open_msg(struct session *s, uint32_t seq)
+{
+	char rel[REL_MAX];
+	struct message *m = NULL;
+	int err = 0;
+
+	if (mailbox_relpath(s->mb, seq, rel, sizeof(rel)) == -1)
+		return NULL;
+	m = message_open(mailbox_dirfd(s->mb), rel, &err);
+	if (m == NULL && err == ENOENT &&
+	    mailbox_relocate(s->mb, seq, rel, sizeof(rel)) == 0)
+		m = message_open(mailbox_dirfd(s->mb), rel, &err);
+	if (m == NULL && err != ENOENT)
+		log_warnx("cannot read message %u of %s: %s",
+		    mailbox_uid(s->mb, seq), s->mbname, strerror(err));
+	return m;
+}
+
+/* Local time zone offset in minutes at t, for INTERNALDATE. */
+static int
+tzoff(int64_t t)
+{
+	struct tm tm;
+	time_t tt = (time_t)t;
+
+	return localtime_r(&tt, &tm) != NULL ? (int)(tm.tm_gmtoff / 60) : 0;
+}
+
+/* Write data as an IMAP literal (literal8 when it holds a NUL). */
+static void
+literal(struct session *s, const char *data, size_t len, int binary)
+{
+	int eight = binary && memchr(data, '\0', len) != NULL;
+
+	session_printf(s, "%s{%zu}\r\n", eight ? "~" : "", len);
+	session_write(s, data, len);
+}
+
+/*
+ * One message's FETCH response.  0 written, 1 the message vanished (not
+ * written), -2 unknown transfer encoding, -1 error.
+ */
+static int
+fetch_one(struct session *s, const struct cmd *c, struct fetch *f,
+    uint32_t seq, int flags_now, struct buf *tmp)
+{
+	struct message *m = NULL;
+	const char *sep = "";
+	char date[IMAPDATE_LEN];
+	uint64_t vsize;
+	int64_t t;
+	size_t i;
+	int r, nil;
+
+	if (mailbox_gone(s->mb, seq))
+		return 1;
+	if (f->need_msg && (m = open_msg(s, seq)) == NULL)
+		return 1;
+	flags_now = flags_now && !f->has_flags;
+	session_printf(s, "* %u FETCH (", seq);
+	if (c->uid && !f->has_uid) {
+		session_printf(s, "UID %u", mailbox_uid(s->mb, seq));
+		sep = " ";
+	}
+	for (i = 0; i < f->n; i++) {
+		struct fitem *it = &f->it[i];
+
+		session_printf(s, "%s", sep);
+		sep = " ";
+		switch (it->kind) {
+		case F_UID:
+			session_printf(s, "UID %u", mailbox_uid(s->mb, seq));
+			break;
+		case F_FLAGS:
+			session_printf(s, "FLAGS ");
+			selected_write_flags(s, mailbox_flags(s->mb, seq),
+			    mailbox_keywords_of(s->mb, seq));
+			break;
+		case F_INTERNALDATE:
+			if (mailbox_mtime(s->mb, seq, &t) == -1)
+				t = 0;
+			imapdate_format(t, tzoff(t), date);
+			session_printf(s, "INTERNALDATE \"%s\"", date);
+			break;
+		case F_SIZE:
+			if (mailbox_vsize(s->mb, seq, &vsize) == -1)
+				vsize = m != NULL ? message_vsize(m) : 0;
+			session_printf(s, "RFC822.SIZE %llu",
+			    (unsigned long long)vsize);
+			break;
+		case F_ENVELOPE:
+			buf_reset(tmp);
+			if (message_envelope(m, tmp) == -1)
+				goto fail;
+			session_printf(s, "ENVELOPE ");
+			session_write(s, tmp->data, tmp->len);
+			break;
+		case F_BODY:
+		case F_BODYSTRUCTURE:
+			buf_reset(tmp);
+			if (message_bodystructure(m, it->kind ==
+			    F_BODYSTRUCTURE ? MESSAGE_BS_EXTENDED : 0, tmp) ==
+			    -1)
+				goto fail;
+			session_printf(s, "%s ", it->kind == F_BODY ? "BODY" :
+			    "BODYSTRUCTURE");
+			session_write(s, tmp->data, tmp->len);
+			break;
+		case F_SECTION:
+			buf_reset(tmp);
+			if (message_section_name(&it->sec, tmp) == -1)
+				goto fail;
+			session_write(s, tmp->data, tmp->len);
+			session_write(s, " ", 1);
+			buf_reset(tmp);
+			r = message_section_get(m, &it->sec, tmp, &nil);
+			if (r == MESSAGE_EUNKNOWN_CTE) {
+				message_free(m);
+				return -2;
+			}
+			if (r == -1)
+				goto fail;
+			if (it->sec.item == SECTION_BINARY_SIZE)
+				session_write(s, tmp->data, tmp->len);
+			else if (nil)
+				session_write(s, "NIL", 3);
+			else
+				literal(s, tmp->data != NULL ? tmp->data : "",
+				    tmp->len, it->sec.item == SECTION_BINARY ||
+				    it->sec.item == SECTION_BINARY_PEEK);
+			break;
+		}
+	}
+	if (flags_now) {
+		session_printf(s, "%sFLAGS ", sep);
+		selected_write_flags(s, mailbox_flags(s->mb, seq),
+		    mailbox_keywords_of(s->mb, seq));
+	}
+	session_write(s, ")\r\n", 3);
+	if (m != NULL)
+		message_free(m);
+	return 0;
+fail:
+	if (m != NULL)
+		message_free(m);
+	session_write(s, ")\r\n", 3);
+	return -1;
+}
+
+void
+cmd_fetch(struct session *s, const struct cmd *c)
+{
+	struct fetch *f;
+	struct buf tmp;
+	const char *why = "Invalid FETCH items";
+	uint32_t *seqs = NULL, *unseen = NULL;
+	unsigned char *marked = NULL;
+	size_t n, i, vanished = 0, nunseen = 0;
+	int r = 0;
+
+	if (c->nargs < 2) {
+		cmd_bad(s, c, "FETCH takes a message set and items");
+		return;
+	}
+	if ((f = calloc(1, sizeof(*f))) == NULL) {
+		cmd_no(s, c, "Out of memory");
+		return;
+	}
+	/* a trailing CHANGEDSINCE modifier (CONDSTORE) is not offered */
+	if (c->nargs != 2 || parse(&c->args[1], f, &why) != 0) {
+		fetch_free(f);
+		free(f);
+		cmd_bad(s, c, "%s", why);
+		return;
+	}
+	if (cmd_msgset(s, c, &c->args[0], c->uid, &seqs, &n) == -1) {
+		fetch_free(f);
+		free(f);
+		return;
+	}
+	/* reading a body marks it \Seen (RFC 9051 6.4.5): one rename
+	 * each, but one commit to the UID cache for all of them */
+	if (f->sets_seen && !s->examine) {
+		if ((unseen = calloc(n + 1, sizeof(*unseen))) == NULL ||
+		    (marked = calloc(n + 1, 1)) == NULL) {
+			free(unseen);
+			unseen = NULL;
+		} else {
+			for (i = 0; i < n; i++)
+				if (!(mailbox_flags(s->mb, seqs[i]) &
+				    MF_SEEN)) {
+					unseen[nunseen++] = seqs[i];
+					marked[i] = 1;
+				}
+			if (nunseen > 0 && mailbox_store(s->mb, unseen,
+			    nunseen, 1, MF_SEEN, 0, NULL, NULL) == -1)
+				log_warn("cannot set \\Seen in %s", s->mbname);
+		}
+	}
+	buf_init(&tmp, SECTION_OUT_MAX);
+	for (i = 0; i < n && s->end == END_NONE; i++) {
+		r = fetch_one(s, c, f, seqs[i], marked != NULL && marked[i],
+		    &tmp);
+		if (r == 1)
+			vanished++;
+		else if (r < 0)
+			break;
+		/* a large buffer is not kept across messages */
+		if (tmp.cap > 1024 * 1024)
+			buf_free(&tmp);
+	}
+	buf_free(&tmp);
+	fetch_free(f);
+	free(f);
+	free(seqs);
+	free(unseen);
+	free(marked);
+	mailbox_flush_facts(s->mb);
+	if (r == -2)
+		cmd_no(s, c, "[UNKNOWN-CTE] A part has a transfer encoding "
+		    "that cannot be decoded");
+	else if (r == -1)
+		cmd_no(s, c, "[SERVERBUG] A message could not be read; the "
+		    "log says why");
+	else if (vanished > 0)
+		cmd_no(s, c, "[EXPUNGEISSUED] Some messages were expunged "
+		    "meanwhile and could not be fetched");
+	else
+		cmd_ok(s, c, "FETCH completed");
+}
