@@ -415,3 +415,130 @@ def proc_status(pid):
 
 def proc_comm(pid):
     return pathlib.Path(f"/proc/{pid}/comm").read_text().strip()
+
+
+# --- Maildir helpers ---------------------------------------------------------
+
+_drop_counter = [0]
+
+
+def maildir_reset(user):
+    """Remove the mail user's Maildir entirely (the server recreates it)."""
+    md = user.maildir()
+    if md.exists():
+        shutil.rmtree(md)
+
+
+def _chown(user, path):
+    if IS_ROOT:
+        os.chown(path, user.uid, user.gid)
+
+
+def maildir_make(user, folder=""):
+    """Create the Maildir (and folder, "" = INBOX) as an MDA would."""
+    md = user.maildir()
+    d = md if folder == "" else md / ("." + folder.replace("/", "."))
+    for p in (md, d):
+        for sub in ("", "cur", "new", "tmp"):
+            q = p / sub
+            if not q.exists():
+                q.mkdir(mode=0o700)
+                _chown(user, q)
+    if folder:
+        mf = d / "maildirfolder"
+        if not mf.exists():
+            mf.touch()
+            _chown(user, mf)
+    return d
+
+
+def drop(user, content, folder="", flags=None, mtime=None, name=None):
+    """Deliver a message file the way an MDA does (tmp/ then rename into
+    new/, or into cur/ with :2,<flags> when flags is given).  Returns the
+    path."""
+    d = maildir_make(user, folder)
+    if isinstance(content, str):
+        content = content.encode()
+    _drop_counter[0] += 1
+    base = name or "%d.M%dP%dQ%d.testhost" % (
+        int(time.time()), _drop_counter[0], os.getpid(), _drop_counter[0])
+    tmp = d / "tmp" / base
+    tmp.write_bytes(content)
+    _chown(user, tmp)
+    if mtime is not None:
+        os.utime(tmp, (mtime, mtime))
+    if flags is None:
+        dest = d / "new" / base
+    else:
+        dest = d / "cur" / (base + ":2," + "".join(sorted(flags)))
+    os.rename(tmp, dest)
+    return dest
+
+
+def message(subject="Hello", body="Body text.\n", sender="a@example.org",
+            to="b@example.org", date="Mon, 2 Nov 2026 09:00:00 +0000",
+            extra=""):
+    return (f"From: {sender}\nTo: {to}\nSubject: {subject}\n"
+            f"Date: {date}\nMessage-ID: <{secrets.token_hex(8)}@test>\n"
+            f"{extra}\n{body}")
+
+
+def crlf(b):
+    """The CRLF form IMAP sends of a message with LF line ends."""
+    if isinstance(b, str):
+        b = b.encode()
+    return b.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+
+
+class Session:
+    """A logged-in raw session with tagged commands numbered for you."""
+
+    def __init__(self, server, user, tls=True):
+        self.raw = server.raw(tls=tls)
+        self.raw.line()
+        self.n = 0
+        r = self.cmd(f"LOGIN {user.name} {user.password}")
+        assert r[-1].split()[1] == "OK", r
+
+    def tag(self):
+        self.n += 1
+        return "t%d" % self.n
+
+    def cmd(self, text, timeout=None):
+        """Send one command; return its response lines (tagged last)."""
+        t = self.tag()
+        self.raw.send(f"{t} {text}\r\n")
+        return self.read_tagged(t, timeout)
+
+    def read_tagged(self, t, timeout=None):
+        out = []
+        while True:
+            l = self.raw.line(timeout)
+            # a literal: read its bytes and keep them on the line
+            m = re.search(r"\{(\d+)\}$", l)
+            while m:
+                n = int(m.group(1))
+                data = self.read_exact(n)
+                rest = self.raw.line(timeout)
+                l = l + "\n" + data.decode("utf-8", "replace") + rest
+                m = re.search(r"\{(\d+)\}$", rest)
+            out.append(l)
+            if l.startswith(t + " "):
+                return out
+
+    def read_exact(self, n):
+        while len(self.raw.buf) < n:
+            chunk = self.raw.sock.recv(65536)
+            if not chunk:
+                raise EOFError("closed in a literal")
+            self.raw.buf += chunk
+        data, self.raw.buf = self.raw.buf[:n], self.raw.buf[n:]
+        return data
+
+    def ok(self, text, timeout=None):
+        r = self.cmd(text, timeout)
+        assert r[-1].split()[1] == "OK", r
+        return r
+
+    def close(self):
+        self.raw.close()
