@@ -27,8 +27,8 @@ DIR/.Sent/{cur,new,tmp}     folder "Sent", with an empty maildirfolder file;
                             "Lists/dev" is DIR/.Lists.dev, "Entwürfe" is
                             DIR/.Entw&APw-rfe (modified UTF-7)
 DIR/subscriptions           the folders, one a line ("Lists/dev")
-dovecot-keywords            in every folder with --keywords:
-                            0 $Forwarded, 1 $Junk, 2 $NotJunk, 3 Work, 4 Personal
+dovecot-keywords            in every folder with --keywords: 0 $Forwarded,
+                            1 $Junk, 2 $NotJunk, 3 Work, 4 Personal
 
 File names are <secs>.M<usec>P<pid>Q<n>.<host>,S=<size>,W=<vsize> plus
 ":2,<flags>" in cur/.  S= is the byte size on disk (LF line ends), W= the
@@ -186,7 +186,8 @@ payroll expenses receipt reimbursement approval signature deadline priority
 please kindly appreciate discuss confirm check forward reply schedule cancel
 move postpone prepare finish start continue agree disagree suggest recommend
 garden kitchen family weekend birthday party photos trip beach mountains
-weather rain sunshine train station airport parking bicycle neighbour""".split()
+weather rain sunshine train station airport parking bicycle
+neighbour""".split()
 
 _EN_NONASCII = ["café", "naïve", "résumé", "déjà vu", "façade", "über",
                 "coöperation", "Zoë", "🙂", "👍", "🎉", "☕", "—", "“quoted”",
@@ -241,9 +242,10 @@ _GREETING = {
 
 # (first names, last names, domains, time zones); tuples are (name, ascii)
 _NAMES = {
-    "en": ("Alice Bob Carol Dave Erin Frank Grace Heidi Ivan Judy Mallory Niaj "
-           "Olivia Peggy Rupert Sybil Trent Victor Walter Wendy Xavier Yvonne "
-           "Zoë:zoe Chloé:chloe Åsa:asa Łukasz:lukasz Søren:soren Çağla:cagla",
+    "en": ("Alice Bob Carol Dave Erin Frank Grace Heidi Ivan Judy Mallory "
+           "Niaj Olivia Peggy Rupert Sybil Trent Victor Walter Wendy Xavier "
+           "Yvonne Zoë:zoe Chloé:chloe Åsa:asa Łukasz:lukasz Søren:soren "
+           "Çağla:cagla",
            "Smith Jones Brown Taylor Wilson O'Brien:obrien Johnson Lee Walker "
            "Wright Hall Wiśniewski:wisniewski Yılmaz:yilmaz Dvořák:dvorak "
            "Kierkegård:kierkegaard Nguyen Patel Okafor",
@@ -257,7 +259,8 @@ _NAMES = {
            "firma.example gmbh.example example.net", (60, 60, 120)),
     "fr": ("François:francois Amélie:amelie Hélène:helene Jérôme:jerome "
            "Céline:celine Noël:noel Luc Sophie",
-           "Dubois Lefèvre:lefevre Bérard:berard Moreau Girard Lemaître:lemaitre",
+           "Dubois Lefèvre:lefevre Bérard:berard Moreau Girard "
+           "Lemaître:lemaitre",
            "societe.example example.org", (60, 120)),
     "es": ("José:jose María:maria Inés:ines Ramón:ramon Begoña:begona Pablo",
            "García:garcia Núñez:nunez Peña:pena Ibáñez:ibanez Martín:martin",
@@ -315,11 +318,13 @@ _ORDER = {
 }
 
 _SUBJECT_TEMPLATES = (
-    "{W} {w} {w}", "{W} {w} {w} {w}", "{W} {w} for {day}", "{W} {w} {w} {w} {w}",
-    "Invoice #{n}", "Meeting on {day}", "Q{q} {w} review", "[JIRA] (PROJ-{n}) {W} {w} {w}",
-    "Your order {n} has shipped", "{W} {w} - {W} {w}", "Question about the {w} {w}",
-    "Minutes: {w} {w} meeting", "Build #{n} failed on main", "{W} {w}?",
-    "Reminder: {w} {w} due {day}", "Notes from {day}", "{W}", "{W} and {w}",
+    "{W} {w} {w}", "{W} {w} {w} {w}", "{W} {w} for {day}",
+    "{W} {w} {w} {w} {w}", "Invoice #{n}", "Meeting on {day}",
+    "Q{q} {w} review", "[JIRA] (PROJ-{n}) {W} {w} {w}",
+    "Your order {n} has shipped", "{W} {w} - {W} {w}",
+    "Question about the {w} {w}", "Minutes: {w} {w} meeting",
+    "Build #{n} failed on main", "{W} {w}?", "Reminder: {w} {w} due {day}",
+    "Notes from {day}", "{W}", "{W} and {w}",
 )
 _DAYS_EN = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday")
 _SPAM_SUBJECTS = (
@@ -336,27 +341,36 @@ _MON = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
 _ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 _B64CH = _ALNUM + "+/"
 _HEX = "0123456789abcdef"
+_HEXU = "0123456789ABCDEF"
 _MASK40 = (1 << 40) - 1
 
+_OOXML = (b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00" + b"\x00" * 16 +
+          b"\x13\x00\x08\x02[Content_Types].xml")
 _ATTACH = {
     # kind: (content type, magic bytes, file names)
     "pdf": ("application/pdf",
-            b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n",
+            b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n"
+            b"<< /Type /Catalog /Pages 2 0 R >>\nendobj\n",
             ("report.pdf", "Invoice-2024-0381.pdf", "Übersicht 2026.pdf",
              "Rechnung März.pdf", "contract_signed_final_v3.pdf",
-             "Protokoll der Sitzung vom 14. März – Entwurf für alle Abteilungen.pdf",
+             "Protokoll der Sitzung vom 14. März – Entwurf für alle "
+             "Abteilungen.pdf",
              "scan0001.pdf", "見積書.pdf")),
-    "png": ("image/png", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x04\x00\x00\x00\x03\x00\x08\x06\x00\x00\x00",
+    "png": ("image/png",
+            b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x04\x00\x00\x00"
+            b"\x03\x00\x08\x06\x00\x00\x00",
             ("screenshot.png", "Bildschirmfoto 2024-05-02 um 10.14.22.png",
              "diagram.png", "graph-latency.png")),
-    "jpg": ("image/jpeg", b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00H\x00H\x00\x00\xff\xdb\x00C\x00",
+    "jpg": ("image/jpeg",
+            b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00H\x00H\x00\x00"
+            b"\xff\xdb\x00C\x00",
             ("IMG_2041.jpg", "photo.jpg", "写真.jpg", "Strand à Nice.jpg",
              "DSC00042.JPG")),
-    "docx": ("application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-             b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x13\x00\x08\x02[Content_Types].xml",
+    "docx": ("application/vnd.openxmlformats-officedocument."
+             "wordprocessingml.document", _OOXML,
              ("proposal.docx", "résumé.docx", "Angebot_Müller.docx")),
-    "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-             b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x13\x00\x08\x02[Content_Types].xml",
+    "xlsx": ("application/vnd.openxmlformats-officedocument."
+             "spreadsheetml.sheet", _OOXML,
              ("budget.xlsx", "отчёт.xlsx", "figures Q3.xlsx")),
     "zip": ("application/zip", b"PK\x03\x04\x14\x00\x00\x00\x08\x00",
             ("logs.zip", "archive.zip", "Fotos Urlaub.zip")),
@@ -368,50 +382,86 @@ _ATTACH_BIG = (("pdf", 35), ("jpg", 30), ("png", 10), ("docx", 8),
 _ATTACH_SMALL = (("pdf", 30), ("png", 20), ("jpg", 15), ("csv", 8),
                  ("ics", 5), ("txt", 5), ("docx", 8), ("xlsx", 5), ("bin", 4))
 
+_OUTLOOK_STYLE = """\
+<style><!--
+/* Font Definitions */
+@font-face
+\t{font-family:"Cambria Math";
+\tpanose-1:2 4 5 3 5 4 6 3 2 4;}
+@font-face
+\t{font-family:Calibri;
+\tpanose-1:2 15 5 2 2 2 4 3 2 4;}
+/* Style Definitions */
+p.MsoNormal, li.MsoNormal, div.MsoNormal
+\t{margin:0cm;
+\tfont-size:11.0pt;
+\tfont-family:"Calibri",sans-serif;
+\tmso-ligatures:standardcontextual;
+\tmso-fareast-language:EN-US;}
+a:link, span.MsoHyperlink
+\t{mso-style-priority:99;
+\tcolor:#0563C1;
+\ttext-decoration:underline;}
+span.EmailStyle17
+\t{mso-style-type:personal-compose;
+\tfont-family:"Calibri",sans-serif;
+\tcolor:windowtext;}
+.MsoChpDefault
+\t{mso-style-type:export-only;
+\tfont-size:10.0pt;
+\tmso-fareast-language:EN-US;}
+@page WordSection1
+\t{size:612.0pt 792.0pt;
+\tmargin:72.0pt 72.0pt 72.0pt 72.0pt;}
+div.WordSection1
+\t{page:WordSection1;}
+--></style>
+"""
 _HTML_HEAD = {
     "gmail": ('<div dir="ltr">', "</div>\n"),
-    "outlook": ('<html xmlns:v="urn:schemas-microsoft-com:vml" '
-                'xmlns:o="urn:schemas-microsoft-com:office:office" '
-                'xmlns:w="urn:schemas-microsoft-com:office:word" '
-                'xmlns:m="http://schemas.microsoft.com/office/2004/12/omml" '
-                'xmlns="http://www.w3.org/TR/REC-html40">\n<head>\n'
-                '<meta http-equiv="Content-Type" content="text/html; charset=utf-8">\n'
-                '<meta name="Generator" content="Microsoft Word 15 (filtered medium)">\n'
-                '<style><!--\n/* Font Definitions */\n@font-face\n\t{font-family:"Cambria Math";\n'
-                '\tpanose-1:2 4 5 3 5 4 6 3 2 4;}\n@font-face\n\t{font-family:Calibri;\n'
-                '\tpanose-1:2 15 5 2 2 2 4 3 2 4;}\n/* Style Definitions */\n'
-                'p.MsoNormal, li.MsoNormal, div.MsoNormal\n\t{margin:0cm;\n\tfont-size:11.0pt;\n'
-                '\tfont-family:"Calibri",sans-serif;\n\tmso-ligatures:standardcontextual;\n'
-                '\tmso-fareast-language:EN-US;}\na:link, span.MsoHyperlink\n\t{mso-style-priority:99;\n'
-                '\tcolor:#0563C1;\n\ttext-decoration:underline;}\nspan.EmailStyle17\n'
-                '\t{mso-style-type:personal-compose;\n\tfont-family:"Calibri",sans-serif;\n'
-                '\tcolor:windowtext;}\n.MsoChpDefault\n\t{mso-style-type:export-only;\n'
-                '\tfont-size:10.0pt;\n\tmso-fareast-language:EN-US;}\n@page WordSection1\n'
-                '\t{size:612.0pt 792.0pt;\n\tmargin:72.0pt 72.0pt 72.0pt 72.0pt;}\n'
-                'div.WordSection1\n\t{page:WordSection1;}\n--></style>\n</head>\n'
-                '<body lang="EN-US" link="#0563C1" vlink="#954F72" style="word-wrap:break-word">\n'
-                '<div class="WordSection1">\n',
-                "</div>\n</body>\n</html>\n"),
-    "thunderbird": ('<!DOCTYPE html>\n<html>\n  <head>\n    <meta http-equiv="content-type" '
-                    'content="text/html; charset=UTF-8">\n  </head>\n  <body>\n',
-                    "  </body>\n</html>\n"),
-    "apple": ('<html><head><meta http-equiv="content-type" content="text/html; charset=utf-8">'
-              '</head><body style="overflow-wrap: break-word; -webkit-nbsp-mode: space; '
-              'line-break: after-white-space;">\n', "</body></html>\n"),
-    "webmail": ('<html><head><meta http-equiv="Content-Type" content="text/html; '
-                'charset=UTF-8" /></head><body style=\'font-size: 10pt; font-family: '
-                'Verdana,Geneva,sans-serif\'>\n', "</body></html>\n"),
-    "spam": ('<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Transitional//EN" '
-             '"http://www.w3.org/TR/xhtml1/DTD/xhtml1-transitional.dtd">\n<html><head>'
-             '<meta name="viewport" content="width=device-width, initial-scale=1.0">'
-             '<style type="text/css">body{margin:0;padding:0;background:#f4f4f4}'
-             '.btn{background:#ff6600;color:#ffffff;padding:12px 24px;border-radius:4px}'
-             '</style></head>\n<body><table width="100%" cellpadding="0" cellspacing="0" '
-             'border="0" bgcolor="#f4f4f4"><tr><td align="center">\n<table width="600" '
-             'cellpadding="20" cellspacing="0" border="0" bgcolor="#ffffff"><tr><td>\n',
-             '<p><a class="btn" href="https://deals.example.net/click?id=884213">Claim now</a></p>\n'
-             '</td></tr></table>\n<img src="https://track.example.net/o/884213.gif" width="1" '
-             'height="1" alt="">\n</td></tr></table></body></html>\n'),
+    "outlook": (
+        '<html xmlns:v="urn:schemas-microsoft-com:vml" '
+        'xmlns:o="urn:schemas-microsoft-com:office:office" '
+        'xmlns:w="urn:schemas-microsoft-com:office:word" '
+        'xmlns:m="http://schemas.microsoft.com/office/2004/12/omml" '
+        'xmlns="http://www.w3.org/TR/REC-html40">\n<head>\n'
+        '<meta http-equiv="Content-Type" content="text/html; '
+        'charset=utf-8">\n'
+        '<meta name="Generator" content="Microsoft Word 15 '
+        '(filtered medium)">\n' + _OUTLOOK_STYLE + '</head>\n'
+        '<body lang="EN-US" link="#0563C1" vlink="#954F72" '
+        'style="word-wrap:break-word">\n<div class="WordSection1">\n',
+        "</div>\n</body>\n</html>\n"),
+    "thunderbird": (
+        '<!DOCTYPE html>\n<html>\n  <head>\n    <meta '
+        'http-equiv="content-type" content="text/html; charset=UTF-8">\n'
+        '  </head>\n  <body>\n',
+        "  </body>\n</html>\n"),
+    "apple": (
+        '<html><head><meta http-equiv="content-type" content="text/html; '
+        'charset=utf-8"></head><body style="overflow-wrap: break-word; '
+        '-webkit-nbsp-mode: space; line-break: after-white-space;">\n',
+        "</body></html>\n"),
+    "webmail": (
+        '<html><head><meta http-equiv="Content-Type" content="text/html; '
+        'charset=UTF-8" /></head><body style=\'font-size: 10pt; '
+        'font-family: Verdana,Geneva,sans-serif\'>\n',
+        "</body></html>\n"),
+    "spam": (
+        '<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Transitional//EN" '
+        '"http://www.w3.org/TR/xhtml1/DTD/xhtml1-transitional.dtd">\n'
+        '<html><head><meta name="viewport" content="width=device-width, '
+        'initial-scale=1.0"><style type="text/css">body{margin:0;padding:0;'
+        'background:#f4f4f4}.btn{background:#ff6600;color:#ffffff;'
+        'padding:12px 24px;border-radius:4px}</style></head>\n'
+        '<body><table width="100%" cellpadding="0" cellspacing="0" '
+        'border="0" bgcolor="#f4f4f4"><tr><td align="center">\n'
+        '<table width="600" cellpadding="20" cellspacing="0" border="0" '
+        'bgcolor="#ffffff"><tr><td>\n',
+        '<p><a class="btn" href="https://deals.example.net/click?id=884213">'
+        'Claim now</a></p>\n</td></tr></table>\n'
+        '<img src="https://track.example.net/o/884213.gif" width="1" '
+        'height="1" alt="">\n</td></tr></table></body></html>\n'),
 }
 _HTML_HEAD["mutt"] = _HTML_HEAD["thunderbird"]
 
@@ -447,7 +497,8 @@ def _fold(line, width=76):
 
 def _ew(s, charset="UTF-8", enc="B"):
     """RFC 2047 encoded words for s, separated by spaces (for _fold)."""
-    codec = "latin-1" if charset.lower() in ("iso-8859-1", "windows-1252") else "utf-8"
+    latin = charset.lower() in ("iso-8859-1", "windows-1252")
+    codec = "latin-1" if latin else "utf-8"
     words = []
     if enc in "Bb":
         cur = b""
@@ -543,7 +594,8 @@ def parse_sizes(spec):
             lo, hi = rng.split("-")
             w, lo, hi = float(w), num(lo), num(hi)
         except ValueError:
-            raise ValueError("bad size bucket %r (want weight:low-high)" % item)
+            raise ValueError("bad size bucket %r (want weight:low-high)"
+                             % item)
         if w <= 0 or lo < 200 or hi < lo:
             raise ValueError("bad size bucket %r" % item)
         total += w
@@ -619,8 +671,8 @@ class _Corpus:
             if lang == "en" and r.random() < 0.04:
                 ws[r.randrange(n)] = r.choice(_EN_NONASCII)
             if lang == "en" and r.random() < 0.03:
-                ws.insert(r.randrange(n), "https://wiki.example.org/%s/%d"
-                          % (r.choice(("page", "ticket", "doc")), r.randint(1, 99999)))
+                ws.insert(r.randrange(n), "https://wiki.example.org/%s/%d" % (
+                    r.choice(("page", "ticket", "doc")), r.randint(1, 99999)))
             if lang == "ja":
                 out.append("".join(ws) + "。")
                 continue
@@ -710,15 +762,17 @@ def _make_person(r, lang=None, client=None):
                       fa + "_" + laa, "%s%d" % (fa, r.randint(1, 99))))
     p.addr = "%s@%s" % (local, p.domain)
     if client is None:
-        client = r.choices(list(_CLIENTS), [c[0] for c in _CLIENTS.values()])[0]
+        client = r.choices(list(_CLIENTS),
+                           [c[0] for c in _CLIENTS.values()])[0]
     p.client = client
     p.tz = r.choice(tzs)
     p.hdr = _addr_hdr(r, p)
     p.sig = None
     if r.random() < 0.5:
         p.sig = "-- \n%s\n%s\n%s" % (p.name, r.choice((
-            "Senior Engineer", "Project Manager", "Head of Sales", "Consultant",
-            "Operations", "PhD student", "Geschäftsführer", "Chargée de projet")),
+            "Senior Engineer", "Project Manager", "Head of Sales",
+            "Consultant", "Operations", "PhD student", "Geschäftsführer",
+            "Chargée de projet")),
             r.choice(("Example Corp.", "ACME Ltd.", "Globex GmbH",
                       "+1 555 0100", "https://www.example.com/")))
     p.ip = "%s.%d" % (r.choice(("192.0.2", "198.51.100", "203.0.113")),
@@ -767,6 +821,39 @@ def _owner():
     return p
 
 
+def _header(name, value):
+    """A header line, folded unless it comes folded already."""
+    line = "%s: %s" % (name, value)
+    return line if "\n" in value else _fold(line)
+
+
+_CANON = {"Message-Id": "Message-ID", "Mime-Version": "MIME-Version"}
+
+
+def _mailer_daemon():
+    p = _Person()
+    p.name = "Mail Delivery System"
+    p.addr = "MAILER-DAEMON@mail.example.org"
+    p.hdr = "MAILER-DAEMON@mail.example.org (Mail Delivery System)"
+    p.domain, p.tz, p.client = "mail.example.org", OWNER_TZ, "java"
+    p.ip, p.mx = "192.0.2.1", "mail.example.org"
+    p.first, p.lang, p.sig = "", "en", None
+    return p
+
+
+def _list_headers(name, lst):
+    return {
+        "List-Id": "%s <%s>" % (lst[2], lst[0]),
+        "List-Unsubscribe": "<mailto:%s?subject=unsubscribe>, <https://"
+                            "lists.example.org/mailman/listinfo/%s>"
+                            % (lst[1].replace("@", "-request@"), name),
+        "List-Post": "<mailto:%s>" % lst[1],
+        "List-Archive": "<https://lists.example.org/archives/%s/>" % name,
+        "Precedence": "list",
+        "Sender": '"%s" <%s>' % (name, lst[1].replace("@", "-bounces@")),
+    }
+
+
 # ---------------------------------------------------------------- messages
 
 class _Ctx:
@@ -793,8 +880,9 @@ class _Gen:
         for s in self.spammers:
             s.domain = pr.choice(("deals-4u.example", "win.example",
                                   "pharma.example", "offer.example.net"))
-            s.addr = "%s%d@%s" % (pr.choice(("info", "promo", "noreply", "win")),
-                                  pr.randint(1, 9999), s.domain)
+            s.addr = "%s%d@%s" % (
+                pr.choice(("info", "promo", "noreply", "win")),
+                pr.randint(1, 9999), s.domain)
             s.hdr = pr.choice(('"Customer Service" <%s>',
                                "=?UTF-8?B?8J+OgSBTcGVjaWFsIE9mZmVy?= <%s>",
                                "PayPaI Support <%s>", "%s")) % s.addr
@@ -805,7 +893,8 @@ class _Gen:
         self.threads = []
         self.inner = 0
         # delivery processes: pid, names made, names left
-        self.pid = 1000 + random.Random("mkmaildir %s pid" % seed).randrange(30000)
+        self.pid = 1000 + random.Random(
+            "mkmaildir %s pid" % seed).randrange(30000)
         self.q = 0
         self.qleft = 0
 
@@ -819,8 +908,10 @@ class _Gen:
 
     def person(self):
         r = self.r
-        return self.people[bisect.bisect(self.pcum, r.random() * self.pcum[-1])
-                           if r.random() < 0.8 else r.randrange(len(self.people))]
+        if r.random() < 0.8:
+            return self.people[bisect.bisect(self.pcum,
+                                             r.random() * self.pcum[-1])]
+        return self.people[r.randrange(len(self.people))]
 
     def size(self):
         r = self.r
@@ -832,33 +923,40 @@ class _Gen:
         r = self.r
         if style == "gmail":
             return "<CA%s%s%s@mail.gmail.com>" % (
-                self.rs(_B64CH, 6), "%010X" % tok, self.rs(_ALNUM + "+=_-", 30))
+                self.rs(_B64CH, 6), "%010X" % tok,
+                self.rs(_ALNUM + "+=_-", 30))
         if style == "outlook":
-            box = r.choice(("AM0PR07MB", "DB9PR04MB", "VI1PR10MB", "PAXPR08MB"))
+            box = r.choice(("AM0PR07MB", "DB9PR04MB", "VI1PR10MB",
+                            "PAXPR08MB"))
             n = r.randint(1000, 9999)
             return "<%s%d%010X%s@%s%d.eurprd07.prod.outlook.com>" % (
                 box, n, tok, self.rs("ABCDEF0123456789", 6), box, n)
         if style in ("uuid", "apple"):
             s = "%08x-%04x-%04x-%04x-%010x%02x" % (
-                r.getrandbits(32), r.getrandbits(16), 0x4000 | r.getrandbits(12),
-                0x8000 | r.getrandbits(14), tok, r.getrandbits(8))
+                r.getrandbits(32), r.getrandbits(16),
+                0x4000 | r.getrandbits(12), 0x8000 | r.getrandbits(14), tok,
+                r.getrandbits(8))
             return "<%s@%s>" % (s.upper() if style == "apple" else s, domain)
         if style == "mutt":
             tm = time.gmtime(t)
             return "<%04d%02d%02d%02d%02d%02d.GA%d@%s>" % (
                 tm.tm_year, tm.tm_mon, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                tm.tm_sec, tok, r.choice(("laptop", "box", "x230")) + "." + domain)
+                tm.tm_sec, tok,
+                r.choice(("laptop", "box", "x230")) + "." + domain)
         if style == "list":
             return "<%d.%x.%s@%s>" % (t, tok, self.rs(_HEX, 8), domain)
-        return "<%s%010x%s@%s>" % (self.rs(_HEX, 14), tok, self.rs(_HEX, 8), domain)
+        return "<%s%010x%s@%s>" % (self.rs(_HEX, 14), tok, self.rs(_HEX, 8),
+                                   domain)
 
     def boundary(self, style):
         r = self.r
         if style == "gmail":
             return "000000000000" + self.rs(_HEX, 16)
         if style == "outlook":
-            return "_%03d_%s%s_" % (r.choice((0, 4, 2)), r.choice(
-                ("AM0PR07MB", "DB9PR04MB", "VI1PR10MB")), self.rs("ABCDEF0123456789", 22))
+            return "_%03d_%s%s_" % (
+                r.choice((0, 4, 2)),
+                r.choice(("AM0PR07MB", "DB9PR04MB", "VI1PR10MB")),
+                self.rs("ABCDEF0123456789", 22))
         if style == "tb":
             return "------------" + self.rs(_ALNUM, 24)
         if style == "apple":
@@ -868,8 +966,9 @@ class _Gen:
         if style == "mutt":
             return self.rs(_ALNUM, 16)
         if style == "java":
-            return "----=_Part_%d_%d.%d" % (r.randint(1, 999999), r.randint(1, 2**31),
-                                           r.randint(10**12, 10**13))
+            return "----=_Part_%d_%d.%d" % (
+                r.randint(1, 999999), r.randint(1, 2**31),
+                r.randint(10**12, 10**13))
         return "=_" + self.rs(_HEX, 32)
 
     # -- text
@@ -901,7 +1000,8 @@ class _Gen:
         if latin1:
             try:
                 s.encode("latin-1")
-                return _ew_words(s, r.choice(("iso-8859-1", "ISO-8859-1", "windows-1252")), "Q")
+                cs = r.choice(("iso-8859-1", "ISO-8859-1", "windows-1252"))
+                return _ew_words(s, cs, "Q")
             except UnicodeEncodeError:
                 pass
         if client in ("apple", "mutt"):
@@ -935,7 +1035,8 @@ class _Gen:
         items = head
         while True:
             i = pool[r.randrange(len(pool))]
-            if size + rawlen[i] // 2 > budget and len(items) > 1 - bool(m.quote):
+            if size + rawlen[i] // 2 > budget and \
+                    len(items) > 1 - bool(m.quote):
                 break
             items.append(("p", i))
             size += rawlen[i] + 2
@@ -978,8 +1079,8 @@ class _Gen:
             if kind in "pq":
                 out.append(c.form(v, base, False, False))
             else:
-                out.append(("<p>" + html.escape(v, quote=False).replace("\n", "<br>\n")
-                            + "</p>").encode())
+                t = html.escape(v, quote=False).replace("\n", "<br>\n")
+                out.append(("<p>" + t + "</p>").encode())
         if inq:
             out.append(b"</blockquote>")
         if extra:
@@ -1007,53 +1108,48 @@ class _Gen:
             mode = "8bit"
         if mode == "7bit" and not asc:
             mode = "qpl"
+        ct = "Content-Type: text/plain; charset="
+        cte = "Content-Transfer-Encoding: "
+        bits = "7bit" if asc else "8bit"
         if mode == "7bit":
+            body = self.render(items, "w", False, False)
             if m.client == "gmail":
-                return ['Content-Type: text/plain; charset="UTF-8"'], \
-                    self.render(items, "w", False, False)
-            return ["Content-Type: text/plain; charset=us-ascii",
-                    "Content-Transfer-Encoding: 7bit"], self.render(items, "w", False, False)
+                return [ct + '"UTF-8"'], body
+            return [ct + "us-ascii", cte + "7bit"], body
         if mode == "8bit":
-            cs = "us-ascii" if asc else "utf-8"
-            return ["Content-Type: text/plain; charset=%s" % cs,
-                    "Content-Transfer-Encoding: %s" % ("7bit" if asc else "8bit")], \
+            return [ct + ("us-ascii" if asc else "utf-8"), cte + bits], \
                 self.render(items, "w", False, False)
         if mode == "flowed":
-            return ["Content-Type: text/plain; charset=UTF-8; format=flowed",
-                    "Content-Transfer-Encoding: %s" % ("7bit" if asc else "8bit")], \
+            return [ct + "UTF-8; format=flowed", cte + bits], \
                 self.render(items, "f", False, False)
         if mode in ("qp", "qpl"):
             cs = '"utf-8"' if m.client == "outlook" else "utf-8"
             if m.client == "gmail":
                 cs = '"UTF-8"'
-            return ["Content-Type: text/plain; charset=%s" % cs,
-                    "Content-Transfer-Encoding: quoted-printable"], \
+            return [ct + cs, cte + "quoted-printable"], \
                 self.render(items, "l" if mode == "qpl" else "w", False, True)
         if mode in ("l1", "l1qp"):
             cs = r.choice(("iso-8859-1", "ISO-8859-1", "windows-1252"))
-            return ["Content-Type: text/plain; charset=%s" % cs,
-                    "Content-Transfer-Encoding: %s" % ("8bit" if mode == "l1" else
-                                                       "quoted-printable")], \
+            return [ct + cs, cte + ("8bit" if mode == "l1" else
+                                    "quoted-printable")], \
                 self.render(items, "w", True, mode == "l1qp")
         # b64
-        return ["Content-Type: text/plain; charset=UTF-8; format=flowed",
-                "Content-Transfer-Encoding: base64"], \
+        return [ct + "UTF-8; format=flowed", cte + "base64"], \
             base64.encodebytes(self.render(items, "w", False, False))
 
     def html_part(self, m, items, client=None, extra=b""):
         r = self.r
         client = client or m.client
+        ct = "Content-Type: text/html; charset="
+        cte = "Content-Transfer-Encoding: "
         if client == "outlook" or client == "gmail" or r.random() < 0.5:
-            return ['Content-Type: text/html; charset="utf-8"' if client == "outlook"
-                    else 'Content-Type: text/html; charset="UTF-8"',
-                    "Content-Transfer-Encoding: quoted-printable"], \
+            return [ct + ('"utf-8"' if client == "outlook" else '"UTF-8"'),
+                    cte + "quoted-printable"], \
                 self.render_html(items, client, True, extra)
+        body = self.render_html(items, client, False, extra)
         if client == "webmail" and r.random() < 0.3 and not m.needles:
-            return ["Content-Type: text/html; charset=UTF-8",
-                    "Content-Transfer-Encoding: base64"], \
-                base64.encodebytes(self.render_html(items, client, False, extra))
-        return ["Content-Type: text/html; charset=UTF-8",
-                "Content-Transfer-Encoding: 8bit"], self.render_html(items, client, False, extra)
+            return [ct + "UTF-8", cte + "base64"], base64.encodebytes(body)
+        return [ct + "UTF-8", cte + "8bit"], body
 
     @staticmethod
     def entity(hdrs, body):
@@ -1074,15 +1170,16 @@ class _Gen:
             if style in ("tb", "apple"):
                 out.append(b"\n")
         out.append(bb + b"--\n")
-        return ['Content-Type: multipart/%s;%s\n boundary="%s"' % (sub, params, b)], \
-            b"".join(out)
+        return ['Content-Type: multipart/%s;%s\n boundary="%s"'
+                % (sub, params, b)], b"".join(out)
 
     def b64_data(self, magic, nraw):
         r = self.r
         head = magic + r.randbytes((-len(magic)) % 57)
         n = max(0, nraw - len(head)) // 57
         tail = r.randbytes(r.randint(1, 56))
-        return base64.encodebytes(head) + self.c.b64_lines(r, n) + base64.encodebytes(tail)
+        return (base64.encodebytes(head) + self.c.b64_lines(r, n) +
+                base64.encodebytes(tail))
 
     def fname_params(self, name, client):
         """(Content-Type parameter, Content-Disposition parameter)."""
@@ -1101,7 +1198,8 @@ class _Gen:
                 cur += q[i:i + step]
                 i += step
             chunks.append(cur)
-            cont = ";".join("\n filename*%d*=%s%s" % (k, "UTF-8''" if k == 0 else "", ch)
+            cont = ";".join("\n filename*%d*=%s%s"
+                            % (k, "UTF-8''" if k == 0 else "", ch)
                             for k, ch in enumerate(chunks))
             return '\n name="%s"' % ew, cont
         if client in ("gmail", "outlook", "apple"):
@@ -1121,13 +1219,14 @@ class _Gen:
         p_ct, p_cd = self.fname_params(name, m.client)
         h = ["Content-Type: %s;%s" % (ctype, p_ct)]
         if m.client == "outlook":
-            h.append("Content-Description: %s" % (name if name.isascii()
-                                                  else _ew(name, "utf-8", "B")))
-        h.append("Content-Disposition: attachment;%s%s" % (
-            p_cd, ";\n size=%d" % int(nbytes * 0.74) if m.client == "outlook" else ""))
+            desc = name if name.isascii() else _ew(name, "utf-8", "B")
+            h.append("Content-Description: " + desc)
+            p_cd += ";\n size=%d" % int(nbytes * 0.74)
+        h.append("Content-Disposition: attachment;" + p_cd)
         h.append("Content-Transfer-Encoding: base64")
         if m.client in ("thunderbird", "apple") and r.random() < 0.3:
-            h.append("Content-ID: <part%d.%s@example.org>" % (r.randint(1, 9), self.rs(_HEX, 8)))
+            h.append("Content-ID: <part%d.%s@example.org>"
+                     % (r.randint(1, 9), self.rs(_HEX, 8)))
         return h, self.b64_data(magic, int(nbytes * 57 / 77))
 
     def text_attachment(self, m, kind, nbytes):
@@ -1139,49 +1238,61 @@ class _Gen:
                 n += len(lines[-1]) + 1
                 lines.append("2024-%02d-%02d,%d,%d.%02d,%s %s" % (
                     r.randint(1, 12), r.randint(1, 28), r.randint(1000, 9999),
-                    r.randint(0, 9999), r.randint(0, 99), r.choice(_EN), r.choice(_EN)))
+                    r.randint(0, 9999), r.randint(0, 99), r.choice(_EN),
+                    r.choice(_EN)))
             body = ("\n".join(lines) + "\n").encode()
-            return ['Content-Type: text/csv; charset=UTF-8;\n name="%s"' % "export.csv",
+            return ['Content-Type: text/csv; charset=UTF-8;\n'
+                    ' name="export.csv"',
                     'Content-Disposition: attachment;\n filename="export.csv"',
                     "Content-Transfer-Encoding: 7bit"], body
         if kind == "ics":
-            return ['Content-Type: text/calendar; charset=UTF-8; method=REQUEST;\n name="invite.ics"',
+            return ["Content-Type: text/calendar; charset=UTF-8; "
+                    'method=REQUEST;\n name="invite.ics"',
                     'Content-Disposition: attachment;\n filename="invite.ics"',
-                    "Content-Transfer-Encoding: base64"], base64.encodebytes(
-                        self.ical(m).encode())
+                    "Content-Transfer-Encoding: base64"], \
+                base64.encodebytes(self.ical(m).encode())
         lines = []
         n = 0
         while n < nbytes:
             n += len(lines[-1]) + 1 if lines else 0
-            lines.append("2024-%02d-%02dT%02d:%02d:%02d server[%d]: %s %s %s" % (
-                r.randint(1, 12), r.randint(1, 28), r.randint(0, 23), r.randint(0, 59),
-                r.randint(0, 59), r.randint(100, 65000), r.choice(_EN), r.choice(_EN),
-                r.choice(_EN)))
-        return ['Content-Type: text/plain; charset=us-ascii;\n name="server.log"',
+            lines.append(
+                "2024-%02d-%02dT%02d:%02d:%02d server[%d]: %s %s %s" % (
+                    r.randint(1, 12), r.randint(1, 28), r.randint(0, 23),
+                    r.randint(0, 59), r.randint(0, 59), r.randint(100, 65000),
+                    r.choice(_EN), r.choice(_EN), r.choice(_EN)))
+        return ['Content-Type: text/plain; charset=us-ascii;\n'
+                ' name="server.log"',
                 'Content-Disposition: attachment;\n filename="server.log"',
-                "Content-Transfer-Encoding: 7bit"], ("\n".join(lines) + "\n").encode()
+                "Content-Transfer-Encoding: 7bit"], \
+            ("\n".join(lines) + "\n").encode()
 
     def ical(self, m):
         r = self.r
         t = m.t + 86400 * r.randint(1, 20)
         tm = time.gmtime(t - t % 1800)
-        stamp = "%04d%02d%02dT%02d%02d00Z" % (tm.tm_year, tm.tm_mon, tm.tm_mday,
-                                             tm.tm_hour, tm.tm_min)
-        return ("BEGIN:VCALENDAR\nPRODID:-//Example//Calendar 1.0//EN\nVERSION:2.0\n"
-                "METHOD:REQUEST\nBEGIN:VEVENT\nDTSTART:%s\nDURATION:PT1H\n"
-                "SUMMARY:%s\nUID:%s@example.org\nORGANIZER;CN=%s:mailto:%s\n"
-                "ATTENDEE;ROLE=REQ-PARTICIPANT;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:"
-                "mailto:%s\nLOCATION:Room %d\nEND:VEVENT\nEND:VCALENDAR\n") % (
-                    stamp, r.choice(_EN).capitalize() + " sync", self.rs(_HEX, 24),
-                    m.sender.name, m.sender.addr, OWNER_ADDR, r.randint(100, 499))
+        stamp = "%04d%02d%02dT%02d%02d00Z" % (
+            tm.tm_year, tm.tm_mon, tm.tm_mday, tm.tm_hour, tm.tm_min)
+        return ("BEGIN:VCALENDAR\nPRODID:-//Example//Calendar 1.0//EN\n"
+                "VERSION:2.0\nMETHOD:REQUEST\nBEGIN:VEVENT\nDTSTART:%s\n"
+                "DURATION:PT1H\nSUMMARY:%s\nUID:%s@example.org\n"
+                "ORGANIZER;CN=%s:mailto:%s\n"
+                "ATTENDEE;ROLE=REQ-PARTICIPANT;PARTSTAT=NEEDS-ACTION;"
+                "RSVP=TRUE:mailto:%s\nLOCATION:Room %d\nEND:VEVENT\n"
+                "END:VCALENDAR\n") % (
+                    stamp, r.choice(_EN).capitalize() + " sync",
+                    self.rs(_HEX, 24), m.sender.name, m.sender.addr,
+                    OWNER_ADDR, r.randint(100, 499))
 
     def inline_image(self, m, n, nbytes):
         r = self.r
         kind = r.choice(("png", "jpg"))
         ctype, magic, _ = _ATTACH[kind]
         name = "image%03d.%s" % (n, kind)
-        cid = ("%s@01DA%04X.%08X" % (name, r.getrandbits(16), r.getrandbits(32))
-               if m.client == "outlook" else "ii_%s" % self.rs(_HEX + "z", 18))
+        if m.client == "outlook":
+            cid = "%s@01DA%04X.%08X" % (name, r.getrandbits(16),
+                                        r.getrandbits(32))
+        else:
+            cid = "ii_%s" % self.rs(_HEX + "z", 18)
         h = ['Content-Type: %s;\n name="%s"' % (ctype, name),
              'Content-Disposition: inline;\n filename="%s"' % name,
              "Content-Transfer-Encoding: base64", "Content-ID: <%s>" % cid]
@@ -1190,7 +1301,8 @@ class _Gen:
     # -- bodies
 
     def html_overhead(self, m, client=None):
-        head, tail = _HTML_HEAD.get(client or m.client, _HTML_HEAD["thunderbird"])
+        head, tail = _HTML_HEAD.get(client or m.client,
+                                    _HTML_HEAD["thunderbird"])
         return len(head) + len(tail) + 150
 
     def alt_doc(self, m, budget):
@@ -1209,32 +1321,38 @@ class _Gen:
             return [], b if asc else b.decode().encode("ascii", "replace")
         if kind == "html":
             client = "spam" if m.spam else None
-            items, _ = self.doc(m, (budget - self.html_overhead(m, client)) * 10 // 11)
+            items, _ = self.doc(
+                m, (budget - self.html_overhead(m, client)) * 10 // 11)
             return self.html_part(m, items, client)
         if kind == "alt":
             items = self.alt_doc(m, budget - 150)
             return self.multipart("alternative", [
-                self.text_part(m, 0, items), self.html_part(m, items[0])], bstyle)
+                self.text_part(m, 0, items), self.html_part(m, items[0])],
+                bstyle)
         if kind == "invite":
             cal = self.ical(m).encode()
             items = self.alt_doc(m, budget - len(cal) - 300)
             return self.multipart("alternative", [
                 self.text_part(m, 0, items), self.html_part(m, items[0]),
-                (["Content-Type: text/calendar; charset=UTF-8; method=REQUEST",
-                  "Content-Transfer-Encoding: 7bit"], cal)], bstyle)
+                (["Content-Type: text/calendar; charset=UTF-8; "
+                  "method=REQUEST", "Content-Transfer-Encoding: 7bit"], cal)],
+                bstyle)
         if kind == "signed":
             h, b = self.text_part(m, budget - 750)
             lines = self.c.b64_lines(r, 6).split(b"\n")[:6]
             lines[-1] = lines[-1][:20] + b"="
             sig = (b"-----BEGIN PGP SIGNATURE-----\n\n" +
                    b"\n".join(ln[:64] for ln in lines) +
-                   b"\n=" + self.rs(_B64CH, 4).encode() + b"\n-----END PGP SIGNATURE-----\n")
+                   b"\n=" + self.rs(_B64CH, 4).encode() +
+                   b"\n-----END PGP SIGNATURE-----\n")
             return self.multipart("signed", [(h, b), (
-                ['Content-Type: application/pgp-signature; name="signature.asc"',
+                ["Content-Type: application/pgp-signature; "
+                 'name="signature.asc"',
                  "Content-Description: OpenPGP digital signature",
-                 'Content-Disposition: attachment; filename="signature.asc"'], sig)],
-                bstyle, ' micalg=pgp-sha256;\n protocol="application/pgp-signature";',
-                preamble=False)
+                 "Content-Disposition: attachment; "
+                 'filename="signature.asc"'], sig)],
+                bstyle, ' micalg=pgp-sha256;\n'
+                ' protocol="application/pgp-signature";', preamble=False)
         if kind == "related":
             text = min(budget // 3, r.randint(2500, 9000))
             items = self.alt_doc(m, text)
@@ -1243,13 +1361,17 @@ class _Gen:
             attach = rest > 60000 or r.random() < 0.3
             if attach:
                 rest //= 2
-            imgs = [self.inline_image(m, k + 1, max(rest // nimg, 300)) for k in range(nimg)]
+            imgs = [self.inline_image(m, k + 1, max(rest // nimg, 300))
+                    for k in range(nimg)]
             hh, hb = self.html_part(m, items[0], extra=b"\n".join(
-                b'<p><img src="cid:%s" alt=""></p>' % cid.encode() for cid, _ in imgs))
-            rel = self.multipart("related", [(hh, hb)] + [p for _, p in imgs], bstyle,
-                                 ' type="text/html";' if m.client == "outlook" else "",
-                                 preamble=False)
-            alt = self.multipart("alternative", [self.text_part(m, 0, items), rel],
+                b'<p><img src="cid:%s" alt=""></p>' % cid.encode()
+                for cid, _ in imgs))
+            rel = self.multipart(
+                "related", [(hh, hb)] + [p for _, p in imgs], bstyle,
+                ' type="text/html";' if m.client == "outlook" else "",
+                preamble=False)
+            alt = self.multipart("alternative",
+                                 [self.text_part(m, 0, items), rel],
                                  bstyle, preamble=False)
             if attach:
                 att = self.attachment(m, max(budget - len(alt[1]) - 300, 300))
@@ -1265,20 +1387,27 @@ class _Gen:
             else:
                 first = self.text_part(m, text)
             rest = budget - len(first[1]) - 100
-            n = 1 if rest > 200000 or rest < 1500 else r.choice((1, 1, 1, 2, 2, 3))
+            if rest > 200000 or rest < 1500:
+                n = 1
+            else:
+                n = r.choice((1, 1, 1, 2, 2, 3))
             rest = max(rest - 250 * n, 300)
             parts = [first]
             for k in range(n):
-                share = rest // n if k < n - 1 else rest - (rest // n) * (n - 1)
+                share = rest // n if k < n - 1 else rest - rest // n * (n - 1)
                 parts.append(self.attachment(m, share, big=rest > 100000))
             return self.multipart("mixed", parts, bstyle)
         if kind == "forward":
             note = self.text_part(m, r.randint(100, 800))
-            inner = self.inner_message(m, max(budget - len(note[1]) - 900, 400))
+            inner = self.inner_message(m, max(budget - len(note[1]) - 900,
+                                              400))
+            if r.random() < 0.5:
+                disp = "Content-Disposition: inline"
+            else:
+                disp = ("Content-Disposition: attachment;\n"
+                        ' filename="forwarded.eml"')
             return self.multipart("mixed", [note, (
-                ["Content-Type: message/rfc822", "Content-Disposition: inline"
-                 if r.random() < 0.5 else 'Content-Disposition: attachment;\n filename="forwarded.eml"'],
-                inner)], bstyle)
+                ["Content-Type: message/rfc822", disp], inner)], bstyle)
         if kind == "report":
             return self.report(m)
         raise ValueError(kind)
@@ -1299,15 +1428,21 @@ class _Gen:
         m.tok = self.inner_tok()
         m.spam = False
         subj = self.subject(m.lang)
-        kind = "mixed" if budget > 30000 else "plain" if budget < 4000 else \
-            r.choice(("plain", "alt", "alt", "mixed"))
+        if budget > 30000:
+            kind = "mixed"
+        elif budget < 4000:
+            kind = "plain"
+        else:
+            kind = r.choice(("plain", "alt", "alt", "mixed"))
         if m.client == "mutt" and kind == "alt":
             kind = "plain"
         ch, body = self.body(m, kind, budget)
-        hdr = ["Date: " + _fmt_date(m.t, m.sender.tz), "From: " + m.sender.hdr,
+        hdr = ["Date: " + _fmt_date(m.t, m.sender.tz),
+               "From: " + m.sender.hdr,
                _fold("To: " + outer.sender.hdr),
-               _fold("Subject: " + self.enc_subject(subj, m.client, False)),
-               "Message-ID: " + self.msgid(_CLIENTS[m.client][1], m.tok, m.t, m.sender.domain)]
+               _fold("Subject: " + self.enc_subject(subj, m.client, False))]
+        hdr.append("Message-ID: " + self.msgid(
+            _CLIENTS[m.client][1], m.tok, m.t, m.sender.domain))
         if ch:
             hdr.append("MIME-Version: 1.0")
         hdr += ch
@@ -1317,34 +1452,38 @@ class _Gen:
         r = self.r
         bad = "%s@%s" % (r.choice(("nobody", "old.address", "j.doe", "sales")),
                          r.choice(("example.net", "globex.example")))
+        domain = bad.split("@")[1]
         qid = self.rs("0123456789ABCDEF", 10)
-        note = ("This is the mail system at host mail.example.org.\n\n"
-                "I'm sorry to have to inform you that your message could not\n"
-                "be delivered to one or more recipients. It's attached below.\n\n"
-                "For further assistance, please send mail to postmaster.\n\n"
-                "If you do so, please include this problem report. You can\n"
-                "delete your own text from the attached returned message.\n\n"
-                "                   The mail system\n\n"
-                "<%s>: host mx.%s said: 550 5.1.1 <%s>: Recipient\n"
-                "    address rejected: User unknown in virtual mailbox table\n") % (
-                    bad, bad.split("@")[1], bad)
-        ds = ("Reporting-MTA: dns; mail.example.org\nX-Postfix-Queue-ID: %s\n"
-              "X-Postfix-Sender: rfc822; %s\nArrival-Date: %s\n\n"
-              "Final-Recipient: rfc822; %s\nOriginal-Recipient: rfc822;%s\n"
-              "Action: failed\nStatus: 5.1.1\nRemote-MTA: dns; mx.%s\n"
-              "Diagnostic-Code: smtp; 550 5.1.1 <%s>: Recipient address rejected:\n"
-              "    User unknown in virtual mailbox table\n") % (
-                  qid, OWNER_ADDR, _fmt_date(m.t - 5, OWNER_TZ), bad, bad,
-                  bad.split("@")[1], bad)
-        orig = ("Return-Path: <%s>\nReceived: from [192.0.2.77] by mail.example.org "
-                "(Postfix) with ESMTPSA id %s\n\tfor <%s>; %s\nMessage-ID: %s\n"
-                "Date: %s\nMIME-Version: 1.0\nFrom: %s\nTo: %s\nSubject: %s\n"
-                "Content-Type: text/plain; charset=UTF-8; format=flowed\n"
-                "Content-Transfer-Encoding: 7bit\n") % (
-                    OWNER_ADDR, qid, bad, _fmt_date(m.t - 5, OWNER_TZ),
-                    self.msgid("uuid", self.inner_tok(), m.t, "example.org"),
-                    _fmt_date(m.t - 6, OWNER_TZ), self.owner.hdr, bad,
-                    self.subject("en"))
+        note = (
+            "This is the mail system at host mail.example.org.\n\n"
+            "I'm sorry to have to inform you that your message could not\n"
+            "be delivered to one or more recipients. It's attached below.\n\n"
+            "For further assistance, please send mail to postmaster.\n\n"
+            "If you do so, please include this problem report. You can\n"
+            "delete your own text from the attached returned message.\n\n"
+            "                   The mail system\n\n"
+            "<%s>: host mx.%s said: 550 5.1.1 <%s>: Recipient\n"
+            "    address rejected: User unknown in virtual mailbox table\n"
+        ) % (bad, domain, bad)
+        ds = (
+            "Reporting-MTA: dns; mail.example.org\nX-Postfix-Queue-ID: %s\n"
+            "X-Postfix-Sender: rfc822; %s\nArrival-Date: %s\n\n"
+            "Final-Recipient: rfc822; %s\nOriginal-Recipient: rfc822;%s\n"
+            "Action: failed\nStatus: 5.1.1\nRemote-MTA: dns; mx.%s\n"
+            "Diagnostic-Code: smtp; 550 5.1.1 <%s>: Recipient address "
+            "rejected:\n    User unknown in virtual mailbox table\n"
+        ) % (qid, OWNER_ADDR, _fmt_date(m.t - 5, OWNER_TZ), bad, bad, domain,
+             bad)
+        orig = (
+            "Return-Path: <%s>\nReceived: from [192.0.2.77] by "
+            "mail.example.org (Postfix) with ESMTPSA id %s\n\tfor <%s>; %s\n"
+            "Message-ID: %s\nDate: %s\nMIME-Version: 1.0\nFrom: %s\nTo: %s\n"
+            "Subject: %s\nContent-Type: text/plain; charset=UTF-8; "
+            "format=flowed\nContent-Transfer-Encoding: 7bit\n"
+        ) % (OWNER_ADDR, qid, bad, _fmt_date(m.t - 5, OWNER_TZ),
+             self.msgid("uuid", self.inner_tok(), m.t, "example.org"),
+             _fmt_date(m.t - 6, OWNER_TZ), self.owner.hdr, bad,
+             self.subject("en"))
         return self.multipart("report", [
             (["Content-Description: Notification",
               "Content-Type: text/plain; charset=us-ascii"], note.encode()),
@@ -1363,16 +1502,19 @@ class _Gen:
         elif role == "spam":
             table = (("html", 55), ("alt", 35), ("mixed", 10))
         elif role in ("sent", "draft"):
-            table = (("plain", 55), ("alt", 15), ("mixed", 22), ("forward", 6),
-                     ("signed", 2))
+            table = (("plain", 55), ("alt", 15), ("mixed", 22),
+                     ("forward", 6), ("signed", 2))
         elif role == "list":
-            table = (("plain", 60), ("alt", 18), ("signed", 12), ("mixed", 10))
+            table = (("plain", 60), ("alt", 18), ("signed", 12),
+                     ("mixed", 10))
         else:
-            table = (("plain", 30), ("alt", 32), ("mixed", 16), ("related", 5),
-                     ("forward", 5), ("signed", 2), ("report", 1), ("legacy", 2),
-                     ("html", 2), ("invite", 2))
+            table = (("plain", 30), ("alt", 32), ("mixed", 16),
+                     ("related", 5), ("forward", 5), ("signed", 2),
+                     ("report", 1), ("legacy", 2), ("html", 2),
+                     ("invite", 2))
         if needles:
-            table = [t for t in table if t[0] not in ("report", "legacy", "html")]
+            table = [t for t in table
+                     if t[0] not in ("report", "legacy", "html")]
         if budget < 8000:
             table = [t for t in table if t[0] not in ("related", "invite")]
         kind = r.choices([k for k, _ in table], [w for _, w in table])[0]
@@ -1387,14 +1529,24 @@ class _Gen:
         k = n - 1 - min(int(r.expovariate(1 / 12.0)), n - 1)
         return self.threads[k]
 
+    def attribution(self, m, t, ap, base):
+        """The line(s) above the quoted text of a reply to ap."""
+        r = self.r
+        when = _fmt_date(t - r.randint(600, 90000), ap.tz)
+        if m.client == "gmail":
+            return "On %s, %s <%s> wrote:" % (when, ap.name, ap.addr)
+        if m.client == "outlook":
+            return ("-----Original Message-----\nFrom: %s <%s>\nSent: %s\n"
+                    "Subject: %s" % (ap.name, ap.addr, when, base))
+        return "On %s, %s wrote:" % (when[5:-6], ap.name)
+
     def message(self, i, role, t, target, needles, listname=None, lang=None):
         """One message: returns (bytes, Message-ID)."""
         r = self.r
         m = _Ctx()
         m.t = t
         m.tok = self.tok(i)
-        word_needles = [w for w, where in needles if where.startswith("body")]
-        m.needles = word_needles
+        m.needles = [w for w, where in needles if where.startswith("body")]
         m.needle8 = any(where == "body-utf8" for _, where in needles)
         subj_needle = [w for w, where in needles if where == "subject"]
         hdr_needle = [w for w, where in needles if where.startswith("header")]
@@ -1407,25 +1559,31 @@ class _Gen:
         else:
             sender = self.person()
             if lang == "ja" and sender.lang != "ja":
-                sender = next((p for p in self.people if p.lang == "ja"), sender)
+                sender = next((p for p in self.people if p.lang == "ja"),
+                              sender)
         m.sender = sender
         m.spam = spam
         m.client = sender.client
         m.lang = sender.lang
-        m.latin1 = (m.lang in ("de", "fr", "es") and m.client in ("outlook", "mutt")
-                    and r.random() < 0.4 and not m.needle8)
+        m.latin1 = (m.lang in ("de", "fr", "es") and
+                    m.client in ("outlook", "mutt") and
+                    r.random() < 0.4 and not m.needle8)
         m.quote, m.attrib = None, ""
         reply = None
         tlist = listname if role == "list" else None
+        p_reply = {"sent": 0.6, "list": 0.45, "draft": 0.3}.get(role, 0.3)
         if self.threads and not spam and not subj_needle and \
-                r.random() < {"sent": 0.6, "list": 0.45, "draft": 0.3}.get(role, 0.3):
+                r.random() < p_reply:
             reply = self.thread_pick()
             if reply[4] != tlist:
                 reply = None
         # recipients
         to, cc = [], []
         if role in ("sent", "draft"):
-            peer = reply[2] if reply and reply[2] is not owner else self.person()
+            if reply and reply[2] is not owner:
+                peer = reply[2]
+            else:
+                peer = self.person()
             to = [peer]
             m.greet = peer.first
             if reply is None and r.random() < 0.2:
@@ -1440,7 +1598,7 @@ class _Gen:
         if not spam and r.random() < 0.18:
             cc = [self.person() for _ in range(r.choice((1, 1, 2, 3, 6)))]
         if m.lang == "ja":
-            m.greet = owner.last if role not in ("sent", "draft") else to[0].last
+            m.greet = to[0].last if role in ("sent", "draft") else owner.last
         # subject and thread
         lst = LISTS.get(listname) if role == "list" else None
         refs = None
@@ -1451,26 +1609,21 @@ class _Gen:
                 pre = "AW: "
             subj = pre + base
             parent = refs[-1] if r.random() < 0.85 else r.choice(refs)
-            q = self.c.pool[reply[3]] if reply[3] in self.c.pool else self.c.pool["en"]
+            q = self.c.pool.get(reply[3]) or self.c.pool["en"]
             m.quote = [q[r.randrange(len(q))] for _ in range(r.randint(1, 3))]
-            ap = reply[2]
-            if m.client == "gmail":
-                m.attrib = "On %s, %s <%s> wrote:" % (_fmt_date(t - r.randint(600, 90000), ap.tz), ap.name, ap.addr)
-            elif m.client == "outlook":
-                m.attrib = "-----Original Message-----\nFrom: %s <%s>\nSent: %s\nSubject: %s" % (
-                    ap.name, ap.addr, _fmt_date(t - r.randint(600, 90000), ap.tz), base)
-            else:
-                m.attrib = "On %s, %s wrote:" % (_fmt_date(t - r.randint(600, 90000), ap.tz)[5:-6], ap.name)
+            m.attrib = self.attribution(m, t, reply[2], base)
         else:
             subj = self.subject(m.lang, spam)
             if subj_needle:
-                subj = "%s %s %s" % (r.choice(_EN).capitalize(), subj_needle[0], r.choice(_EN))
+                subj = "%s %s %s" % (r.choice(_EN).capitalize(),
+                                     subj_needle[0], r.choice(_EN))
             base = subj
             parent = None
         if lst and not subj.startswith(lst[3]) and reply is None:
             subj = lst[3] + " " + subj
             base = subj
-        mid = self.msgid("list" if spam else _CLIENTS[m.client][1], m.tok, t, sender.domain)
+        mid = self.msgid("list" if spam else _CLIENTS[m.client][1], m.tok, t,
+                         sender.domain)
         # thread bookkeeping
         if reply is not None:
             if role != "draft":
@@ -1480,7 +1633,8 @@ class _Gen:
             if sender is not owner:
                 reply[2] = sender
         elif not spam and not subj_needle and role != "draft":
-            self.threads.append([base, [mid], sender if role != "sent" else to[0],
+            self.threads.append([base, [mid],
+                                 sender if role != "sent" else to[0],
                                  m.lang, tlist])
             if len(self.threads) > 400:
                 del self.threads[:100]
@@ -1488,13 +1642,9 @@ class _Gen:
         hdr_est = 700 if role in ("sent", "draft") else 2600
         kind = self.pick_kind(role, m.client, target - hdr_est, needles)
         if kind == "report":
-            sender = m.sender = _Person()
-            sender.name = "Mail Delivery System"
-            sender.addr = "MAILER-DAEMON@mail.example.org"
-            sender.hdr = "MAILER-DAEMON@mail.example.org (Mail Delivery System)"
-            sender.domain, sender.tz, sender.client = "mail.example.org", OWNER_TZ, "java"
-            sender.ip, sender.mx, sender.first, sender.lang = "192.0.2.1", "mail.example.org", "", "en"
-            subj, refs, parent, cc = "Undelivered Mail Returned to Sender", None, None, []
+            sender = m.sender = _mailer_daemon()
+            subj, refs, parent, cc = \
+                "Undelivered Mail Returned to Sender", None, None, []
             m.client = "thunderbird"
         d = {}
         delay = r.choice((2, 3, 5, 8, 15, 40, 120, 900)) + r.randrange(5)
@@ -1510,7 +1660,10 @@ class _Gen:
         if cc:
             d["Cc"] = ", ".join(p.hdr for p in cc)
         if role != "draft" or subj_needle or r.random() < 0.9:
-            d["Subject"] = self.enc_subject(subj, m.client, m.latin1) if not subj_needle else subj
+            if subj_needle:
+                d["Subject"] = subj
+            else:
+                d["Subject"] = self.enc_subject(subj, m.client, m.latin1)
         d["Message-ID"] = mid
         if parent:
             d["In-Reply-To"] = parent
@@ -1525,101 +1678,134 @@ class _Gen:
             d["Thread-Topic"] = self.enc_subject(base, m.client, m.latin1)
             d["Thread-Index"] = base64.b64encode(r.randbytes(22)).decode()
             d["Accept-Language"] = "en-US, de-DE"
-            d["Content-Language"] = {"de": "de-DE", "fr": "fr-FR"}.get(m.lang, "en-US")
-            d["X-MS-Has-Attach"] = "yes" if kind in ("mixed", "forward") else ""
+            d["Content-Language"] = {"de": "de-DE",
+                                     "fr": "fr-FR"}.get(m.lang, "en-US")
+            d["X-MS-Has-Attach"] = "yes" if kind in ("mixed", "forward") \
+                else ""
         elif m.client == "thunderbird" and kind != "report":
-            d["Content-Language"] = {"de": "de-DE", "fr": "fr", "es": "es-ES"}.get(m.lang, "en-US")
+            d["Content-Language"] = {"de": "de-DE", "fr": "fr",
+                                     "es": "es-ES"}.get(m.lang, "en-US")
         if kind != "legacy":
             d["MIME-Version"] = "1.0"
         if lst:
-            d["List-Id"] = "%s <%s>" % (lst[2], lst[0])
-            d["List-Unsubscribe"] = "<mailto:%s?subject=unsubscribe>, <https://lists.example.org/mailman/listinfo/%s>" % (
-                lst[1].replace("@", "-request@"), listname)
-            d["List-Post"] = "<mailto:%s>" % lst[1]
-            d["List-Archive"] = "<https://lists.example.org/archives/%s/>" % listname
-            d["Precedence"] = "list"
-            d["Sender"] = '"%s" <%s>' % (listname, lst[1].replace("@", "-bounces@"))
+            d.update(_list_headers(listname, lst))
         if hdr_needle:
-            d["X-Campaign"] = "%s-%d" % (hdr_needle[0], r.randint(1, 99)) \
-                if r.random() < 0.5 else hdr_needle[0]
+            if r.random() < 0.5:
+                d["X-Campaign"] = "%s-%d" % (hdr_needle[0], r.randint(1, 99))
+            else:
+                d["X-Campaign"] = hdr_needle[0]
         if spam:
             d["X-Spam-Flag"] = "YES"
-            d["X-Spam-Status"] = "Yes, score=%d.%d required=5.0 tests=BAYES_99,HTML_MESSAGE,\n\tMIME_HTML_ONLY,URIBL_BLOCKED autolearn=spam" % (
-                r.randint(6, 30), r.randint(0, 9))
+            d["X-Spam-Status"] = (
+                "Yes, score=%d.%d required=5.0 tests=BAYES_99,HTML_MESSAGE,\n"
+                "\tMIME_HTML_ONLY,URIBL_BLOCKED autolearn=spam"
+                % (r.randint(6, 30), r.randint(0, 9)))
         if role == "draft":
-            d["X-Mozilla-Draft-Info"] = "internal/draft; vcard=0; receipt=0; DSN=0; uuencode=0;\n attachmentreminder=0; deliveryformat=0"
+            d["X-Mozilla-Draft-Info"] = (
+                "internal/draft; vcard=0; receipt=0; DSN=0; uuencode=0;\n"
+                " attachmentreminder=0; deliveryformat=0")
             d["X-Identity-Key"] = "id1"
         # trace headers
         trace = []
         if role not in ("sent", "draft"):
-            trace = self.trace(m, sender, t, date, lst, spam, kind == "report")
+            trace = self.trace(m, sender, t, date, lst, spam,
+                               kind == "report")
         # body
-        hlen = sum(len(k) + len(v) + 3 for k, v in d.items()) + sum(map(len, trace))
+        hlen = sum(len(k) + len(v) + 3 for k, v in d.items()) + \
+            sum(map(len, trace))
         ch, body = self.body(m, kind, max(target - hlen - 200, 200))
-        order = _ORDER.get(m.client, _ORDER["thunderbird"])
         lines = []
-        for k in order:
-            k2 = {"Message-Id": "Message-ID", "Mime-Version": "MIME-Version"}.get(k, k)
-            v = d.pop(k2, None)
+        for k in _ORDER.get(m.client, _ORDER["thunderbird"]):
+            v = d.pop(_CANON.get(k, k), None)
             if v is not None:
-                lines.append(_fold("%s: %s" % (k, v)) if "\n" not in v else "%s: %s" % (k, v))
+                lines.append(_header(k, v))
         for k, v in d.items():
-            lines.append(_fold("%s: %s" % (k, v)) if "\n" not in v else "%s: %s" % (k, v))
+            lines.append(_header(k, v))
         head = "\n".join(trace + lines + ch).encode()
         self.last_sender = sender.addr
         return head + b"\n\n" + body, mid
 
     def trace(self, m, sender, t, date, lst, spam, dsn):
         r = self.r
-        out = ["Return-Path: <%s>" % ("" if dsn else
-                                      lst[1].replace("@", "-bounces@") if lst else sender.addr),
-               "Delivered-To: " + OWNER_ADDR]
-        pt = lambda x: _fmt_date(x, OWNER_TZ, pad=True, comment=" (CET)")  # noqa: E731
-        if r.random() < 0.5:
-            out.append("Received: from mail.example.org\n\tby mail.example.org with LMTP\n"
-                       "\tid %s\n\t(envelope-from <%s>)\n\tfor <%s>; %s" % (
-                           self.rs(_B64CH, 22), sender.addr, OWNER_ADDR, pt(t)))
-        qid = self.rs("0123456789BCDFGHJKLMNPQRSTVWXYZbcdfghjklmnpqrstvwxyz", 12)
         if dsn:
-            out.append("Received: by mail.example.org (Postfix)\n\tid %s; %s" % (qid, pt(t)))
+            rpath = ""
+        elif lst:
+            rpath = lst[1].replace("@", "-bounces@")
+        else:
+            rpath = sender.addr
+        out = ["Return-Path: <%s>" % rpath, "Delivered-To: " + OWNER_ADDR]
+
+        def here(x):
+            return _fmt_date(x, OWNER_TZ, pad=True, comment=" (CET)")
+        if r.random() < 0.5:
+            out.append(
+                "Received: from mail.example.org\n"
+                "\tby mail.example.org with LMTP\n\tid %s\n"
+                "\t(envelope-from <%s>)\n\tfor <%s>; %s"
+                % (self.rs(_B64CH, 22), sender.addr, OWNER_ADDR, here(t)))
+        qid = self.rs("0123456789BCDFGHJKLMNPQRSTVWXYZ"
+                      "bcdfghjklmnpqrstvwxyz", 12)
+        if dsn:
+            out.append("Received: by mail.example.org (Postfix)\n\tid %s; %s"
+                       % (qid, here(t)))
             return out
         hop = lst and "lists.example.org" or sender.mx
         ip = "198.51.100.25" if lst else sender.ip
-        out.append("Received: from %s (%s [%s])\n\t(using TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)\n"
-                   "\t key-exchange X25519 server-signature RSA-PSS (2048 bits) server-digest SHA256)\n"
-                   "\t(No client certificate requested)\n\tby %s (Postfix) with ESMTPS id 4V%s\n"
-                   "\tfor <%s>; %s" % (hop, hop, ip, MX_HOST, qid, OWNER_ADDR, pt(t - 1)))
+        out.append(
+            "Received: from %s (%s [%s])\n"
+            "\t(using TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 "
+            "(256/256 bits)\n"
+            "\t key-exchange X25519 server-signature RSA-PSS (2048 bits) "
+            "server-digest SHA256)\n"
+            "\t(No client certificate requested)\n"
+            "\tby %s (Postfix) with ESMTPS id 4V%s\n\tfor <%s>; %s"
+            % (hop, hop, ip, MX_HOST, qid, OWNER_ADDR, here(t - 1)))
         if lst:
-            out.append("Received: from %s (%s [%s])\n\tby lists.example.org (Postfix) with ESMTPS id %s\n"
-                       "\tfor <%s>; %s" % (sender.mx, sender.mx, sender.ip,
-                                           self.rs("0123456789ABCDEF", 10), lst[1],
-                                           _fmt_date(t - 3, 0, comment=" (UTC)")))
+            out.append(
+                "Received: from %s (%s [%s])\n"
+                "\tby lists.example.org (Postfix) with ESMTPS id %s\n"
+                "\tfor <%s>; %s"
+                % (sender.mx, sender.mx, sender.ip,
+                   self.rs("0123456789ABCDEF", 10), lst[1],
+                   _fmt_date(t - 3, 0, comment=" (UTC)")))
         if r.random() < 0.6:
+            smtp_id = self.rs("abcdefghijklmnopqrstuvwxyz0123456789", 20) + \
+                "." + str(r.randint(10, 999))
+            tz = -480 if r.random() < 0.5 else 0
+            comment = " (PST)" if r.random() < 0.2 else ""
             out.append("Received: by %s with SMTP id %s;\n        %s" % (
-                sender.mx, self.rs("abcdefghijklmnopqrstuvwxyz0123456789", 20) + "." +
-                str(r.randint(10, 999)), _fmt_date(date + 1, -480 if r.random() < 0.5 else 0,
-                                                   comment=" (PST)" if r.random() < 0.2 else "")))
+                sender.mx, smtp_id, _fmt_date(date + 1, tz, comment=comment)))
         if r.random() < 0.3 and not spam:
-            out.append("Received: from [10.%d.%d.%d] (unknown [%s])\n\tby %s with ESMTPSA id %s;\n\t%s" % (
-                r.randint(0, 255), r.randint(0, 255), r.randint(1, 254), sender.ip, sender.mx,
-                self.rs("0123456789ABCDEF", 12), _fmt_date(date, sender.tz)))
+            out.append(
+                "Received: from [10.%d.%d.%d] (unknown [%s])\n"
+                "\tby %s with ESMTPSA id %s;\n\t%s"
+                % (r.randint(0, 255), r.randint(0, 255), r.randint(1, 254),
+                   sender.ip, sender.mx, self.rs("0123456789ABCDEF", 12),
+                   _fmt_date(date, sender.tz)))
         if spam:
-            out.append("X-Spam-Score: %d.%d" % (r.randint(6, 30), r.randint(0, 9)))
-        out.append("Authentication-Results: mx.example.org;\n\tdkim=%s header.d=%s header.s=s%d header.b=%s;\n"
-                   "\tspf=%s (example.org: domain of %s designates %s as permitted sender) smtp.mailfrom=%s;\n"
-                   "\tdmarc=%s (p=REJECT sp=REJECT dis=NONE) header.from=%s" % (
-                       "fail" if spam else "pass", sender.domain, 2024, self.rs(_B64CH, 8),
-                       "softfail" if spam else "pass", sender.addr, ip, sender.domain,
-                       "fail" if spam else "pass", sender.domain))
+            out.append("X-Spam-Score: %d.%d"
+                       % (r.randint(6, 30), r.randint(0, 9)))
+        ok = "fail" if spam else "pass"
+        out.append(
+            "Authentication-Results: mx.example.org;\n"
+            "\tdkim=%s header.d=%s header.s=s%d header.b=%s;\n"
+            "\tspf=%s (example.org: domain of %s designates %s as permitted "
+            "sender) smtp.mailfrom=%s;\n"
+            "\tdmarc=%s (p=REJECT sp=REJECT dis=NONE) header.from=%s"
+            % (ok, sender.domain, 2024, self.rs(_B64CH, 8),
+               "softfail" if spam else "pass", sender.addr, ip,
+               sender.domain, ok, sender.domain))
         if r.random() < 0.75:
             b = self.c.b64_lines(r, 5).replace(b"\n", b"")
             sig = b[:344].decode()
-            out.append("DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=%s;\n"
-                       "\ts=s2024; t=%d; x=%d; h=from:to:cc:subject:date:message-id\n"
-                       "\t :mime-version:content-type:in-reply-to:references;\n"
-                       "\tbh=%s=;\n\tb=%s\n\t %s\n\t %s\n\t %s=" % (
-                           sender.domain, date, date + 604800,
-                           self.rs(_B64CH, 43), sig[:70], sig[70:140], sig[140:210], sig[210:278]))
+            out.append(
+                "DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=%s;\n"
+                "\ts=s2024; t=%d; x=%d; "
+                "h=from:to:cc:subject:date:message-id\n"
+                "\t :mime-version:content-type:in-reply-to:references;\n"
+                "\tbh=%s=;\n\tb=%s\n\t %s\n\t %s\n\t %s="
+                % (sender.domain, date, date + 604800, self.rs(_B64CH, 43),
+                   sig[:70], sig[70:140], sig[140:210], sig[210:278]))
         return out
 
     # -- broken messages
@@ -1627,67 +1813,77 @@ class _Gen:
     def broken(self, kind, data, mid, t):
         """A deliberately broken variant of data (a good message)."""
         r = self.r
-        xb = b"X-Broken: " + kind.encode() + b"\n"
-        head, sep, body = data.partition(b"\n\n")
-        simple = (b"Date: " + _fmt_date(t - 30, 60).encode() +
-                  b"\nFrom: Broken Sender <broken@example.net>\nTo: " + OWNER_ADDR.encode() +
-                  b"\nSubject: broken message (" + kind.encode() + b")\nMessage-ID: " +
-                  mid.encode() + b"\nMIME-Version: 1.0\n")
-        text = b"\n\n".join(self.c.form(i, "w", False, False)
-                            for i in r.choices(self.c.pool["ascii"], k=8)) + b"\n"
+        head = (b"X-Broken: %s\nDate: %s\n"
+                b"From: Broken Sender <broken@example.net>\nTo: %s\n"
+                b"Subject: broken message (%s)\nMessage-ID: %s\n"
+                b"MIME-Version: 1.0\n"
+                % (kind.encode(), _fmt_date(t - 30, 60).encode(),
+                   OWNER_ADDR.encode(), kind.encode(), mid.encode()))
+        text = b"\n\n".join(self.c.form(i, "w", False, False) for i in
+                            r.choices(self.c.pool["ascii"], k=8)) + b"\n"
+        plain = b"Content-Type: text/plain; charset=us-ascii\n"
+
+        def mixed(b, attach):
+            b = b.encode()
+            return (head + b'Content-Type: multipart/mixed; boundary="%s"\n\n'
+                    % b + b"--" + b + b"\n" + plain + b"\n" + text +
+                    b"--" + b + b"\n" + attach)
         if kind == "missing-final-boundary":
-            b = self.boundary("tb")
-            return xb + simple + ('Content-Type: multipart/mixed; boundary="%s"\n\n' % b).encode() + \
-                b"--" + b.encode() + b"\nContent-Type: text/plain; charset=us-ascii\n\n" + text + \
-                b"--" + b.encode() + b"\nContent-Type: application/pdf; name=\"cut.pdf\"\n" + \
-                b"Content-Transfer-Encoding: base64\n\n" + \
-                self.b64_data(_ATTACH["pdf"][1], 20000)[:-30]
+            return mixed(self.boundary("tb"),
+                         b'Content-Type: application/pdf; name="cut.pdf"\n'
+                         b"Content-Transfer-Encoding: base64\n\n" +
+                         self.b64_data(_ATTACH["pdf"][1], 20000)[:-30])
         if kind == "no-boundary":
-            return xb + simple + b'Content-Type: multipart/alternative; boundary="never-there-%s"\n\n' % \
-                self.rs(_HEX, 8).encode() + text
+            return head + (b"Content-Type: multipart/alternative; "
+                           b'boundary="never-there-%s"\n\n'
+                           % self.rs(_HEX, 8).encode()) + text
         if kind == "8bit-header":
-            return xb + simple.replace(b"Subject: broken", "Subject: Grüße aus München, broken".encode("latin-1")) \
-                .replace(b"Broken Sender", "Jürgen Müller Broken".encode("utf-8")) + \
-                b"Content-Type: text/plain; charset=utf-8\n\n" + text
+            head = head.replace(
+                b"Subject: broken",
+                "Subject: Grüße aus München, broken".encode("latin-1"))
+            head = head.replace(b"Broken Sender",
+                                "Jürgen Müller Broken".encode("utf-8"))
+            return head + b"Content-Type: text/plain; charset=utf-8\n\n" + \
+                text
         if kind == "nul-in-body":
             k = len(text) // 2
-            return xb + simple + b"Content-Type: text/plain; charset=us-ascii\n\n" + \
-                text[:k] + b"\0" + text[k:]
+            return head + plain + b"\n" + text[:k] + b"\0" + text[k:]
         if kind == "huge-header":
             line = b" ".join(r.choices([w.encode() for w in _EN], k=200))
             filler = (line + b" ") * (1048576 // (len(line) + 1) + 1)
-            return xb + simple + b"X-Filler: " + filler[:1048576] + b"\n" + \
-                b"Content-Type: text/plain; charset=us-ascii\n\n" + text
+            return head + b"X-Filler: " + filler[:1048576] + b"\n" + plain + \
+                b"\n" + text
         if kind == "header-only":
-            return xb + simple + b"Content-Type: text/plain; charset=us-ascii\n"
+            return head + plain
         if kind == "mixed-crlf":
             lines = data.split(b"\n")
-            return xb + b"".join(ln + (b"\r\n" if r.random() < 0.5 else b"\n")
-                                 for ln in lines[:-1]) + lines[-1]
+            return b"X-Broken: mixed-crlf\n" + b"".join(
+                ln + (b"\r\n" if r.random() < 0.5 else b"\n")
+                for ln in lines[:-1]) + lines[-1]
         if kind == "no-separator":
-            return xb + simple + b"Content-Type: text/plain; charset=us-ascii\n" + \
-                ("Hi %s,\n" % self.owner.first).encode() + text
+            return head + plain + b"Hi %s,\n" % self.owner.first.encode() + \
+                text
         if kind == "deep-nesting":
             depth = 120
-            bs = ["nest%03d%s" % (k, self.rs(_HEX, 6)) for k in range(depth)]
-            out = [xb, simple, b'Content-Type: multipart/mixed; boundary="%s"\n\n' % bs[0].encode()]
+            bs = [b"nest%03d%s" % (k, self.rs(_HEX, 6).encode())
+                  for k in range(depth)]
+            out = [head, b'Content-Type: multipart/mixed; boundary="%s"\n\n'
+                   % bs[0]]
             for k in range(1, depth):
-                out.append(b'--%s\nContent-Type: multipart/mixed; boundary="%s"\n\n'
-                           % (bs[k - 1].encode(), bs[k].encode()))
-            out.append(b"--%s\nContent-Type: text/plain\n\n" % bs[-1].encode() + text)
+                out.append(b"--%s\nContent-Type: multipart/mixed; "
+                           b'boundary="%s"\n\n' % (bs[k - 1], bs[k]))
+            out.append(b"--%s\nContent-Type: text/plain\n\n" % bs[-1] + text)
             for k in reversed(range(depth)):
-                out.append(b"--%s--\n" % bs[k].encode())
+                out.append(b"--%s--\n" % bs[k])
             return b"".join(out)
         if kind == "bad-base64":
             b = self.boundary("gmail")
             junk = bytearray(self.b64_data(_ATTACH["jpg"][1], 8000))
             for _ in range(20):
                 junk[r.randrange(len(junk))] = r.choice(b"!*$%#~")
-            return xb + simple + ('Content-Type: multipart/mixed; boundary="%s"\n\n' % b).encode() + \
-                b"--" + b.encode() + b"\nContent-Type: text/plain; charset=us-ascii\n\n" + text + \
-                b"--" + b.encode() + b"\nContent-Type: image/jpeg; name=\"bad.jpg\"\n" + \
-                b"Content-Transfer-Encoding: base64\n\n" + bytes(junk) + b"==\n=A\n" + \
-                b"--" + b.encode() + b"--\n"
+            return mixed(b, b'Content-Type: image/jpeg; name="bad.jpg"\n'
+                         b"Content-Transfer-Encoding: base64\n\n" +
+                         bytes(junk) + b"==\n=A\n--" + b.encode() + b"--\n")
         raise ValueError(kind)
 
     # -- file names
@@ -1702,8 +1898,8 @@ class _Gen:
             self.qleft = r.choice((1, 1, 2, 5, 20, 100))
         self.q += 1
         self.qleft -= 1
-        return "%d.M%dP%dQ%d.%s,S=%d,W=%d" % (t, r.randrange(1000000), self.pid,
-                                              self.q, host, size, vsize)
+        return "%d.M%dP%dQ%d.%s,S=%d,W=%d" % (
+            t, r.randrange(1000000), self.pid, self.q, host, size, vsize)
 
 
 # ---------------------------------------------------------------- flags
@@ -1744,7 +1940,8 @@ def _pick_flags(r, profile, keywords):
 def _folder_specs(k):
     specs = list(FOLDERS[:k])
     for n in range(len(FOLDERS), k):
-        specs.append(("Misc/Folder %02d" % (n - len(FOLDERS) + 1), 1, "archive", "archive"))
+        specs.append(("Misc/Folder %02d" % (n - len(FOLDERS) + 1), 1,
+                      "archive", "archive"))
     return specs
 
 
@@ -1757,6 +1954,8 @@ def _hits(count, first, period):
 
 
 def _layout(count, seed, specs, new_pct, broken_pct):
+    """Which folder each message goes to, which INBOX messages are in new/,
+    where the needles and the broken messages are."""
     r = random.Random("mkmaildir %s layout" % seed)
     weights = [INBOX_WEIGHT] + [s[1] for s in specs]
     cum = []
@@ -1784,13 +1983,16 @@ def _layout(count, seed, specs, new_pct, broken_pct):
     cand = [i for i in range(count) if i not in keep]
     nbroken = min(int(round(count * broken_pct / 100.0)), len(cand))
     chosen = sorted(r.sample(cand, nbroken)) if nbroken else []
-    broken = {i: BROKEN_KINDS[n % len(BROKEN_KINDS)] for n, i in enumerate(chosen)}
+    broken = {i: BROKEN_KINDS[n % len(BROKEN_KINDS)]
+              for n, i in enumerate(chosen)}
     return folder, new, needles, broken
 
 
 def _role(r, kind):
+    """(role of a message, mailing list) for a folder's content kind."""
     if kind == "inbox":
-        return ("list" if r.random() < 0.12 else "in"), "dev" if r.random() < 0.7 else "announce"
+        role = "list" if r.random() < 0.12 else "in"
+        return role, "dev" if r.random() < 0.7 else "announce"
     if kind == "trash":
         x = r.random()
         return ("in" if x < 0.7 else "sent" if x < 0.85 else "list"), "dev"
@@ -1822,6 +2024,36 @@ def _vsize(data):
     return len(data) + nl - data.count(b"\r\n")
 
 
+def _create_tree(path, dirs, subscribed, keywords, t):
+    if os.path.exists(os.path.join(path, "cur")):
+        raise FileExistsError("%s already holds a Maildir" % path)
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    kwfile = "".join("%d %s\n" % (n, k) for n, k in enumerate(KEYWORDS))
+    for d in dirs:
+        base = os.path.join(path, d) if d != "." else path
+        if d != ".":
+            os.mkdir(base, 0o700)
+        for sub in ("cur", "new", "tmp"):
+            os.makedirs(os.path.join(base, sub), mode=0o700, exist_ok=True)
+        if d != ".":
+            _write(os.path.join(base, "maildirfolder"), b"", t)
+        if keywords:
+            _write(os.path.join(base, "dovecot-keywords"), kwfile.encode(), t)
+    if subscribed:
+        _write(os.path.join(path, "subscriptions"),
+               "".join(n + "\n" for n in subscribed).encode(), t)
+
+
+def _mbox_entry(data, sender, t):
+    """data as an mbox message: From_ line, >From quoting (mboxrd)."""
+    if not data.endswith(b"\n"):
+        data += b"\n"
+    data = re.sub(rb"(?m)^(>*From )", rb">\1", data)
+    env = sender if "@" in sender else "MAILER-DAEMON"
+    return b"From %s %s\n%s\n" % (env.encode(),
+                                  time.asctime(time.gmtime(t)).encode(), data)
+
+
 def make(path, count=1000, seed=1, folders=0, new=0.0, flags=False,
          keywords=False, broken=0.0, mbox=False, sizes=DEFAULT_SIZES):
     """Write count messages to the Maildir++ tree at path (or, with mbox,
@@ -1842,38 +2074,23 @@ def make(path, count=1000, seed=1, folders=0, new=0.0, flags=False,
             raise ValueError("folder name %r cannot be stored" % n)
     gen = _Gen(seed, sizes)
     r = gen.r
-    folder, newset, needles, broken_at = _layout(count, seed, specs, new, broken)
-    stats = {n: {"dir": d, "messages": 0, "new": 0, "bytes": 0, "first": None,
-                 "last": None} for n, d in zip(names, dirs)}
+    folder, newset, needles, broken_at = _layout(count, seed, specs, new,
+                                                 broken)
+    stats = {n: {"dir": d, "messages": 0, "new": 0, "bytes": 0,
+                 "first": None, "last": None} for n, d in zip(names, dirs)}
     hits = {w: {} for w, _, _, _ in NEEDLES}
     kinds = {}
     flagrng = random.Random("mkmaildir %s flags" % seed)
     profiles = ["inbox"] + [s[3] for s in specs]
     ckinds = ["inbox"] + [s[2] for s in specs]
-
-    start = EPOCH + random.Random("mkmaildir %s start" % seed).randrange(30 * 86400)
+    start = EPOCH + random.Random(
+        "mkmaildir %s start" % seed).randrange(30 * 86400)
     if mbox:
         if os.path.exists(path):
             raise FileExistsError("%s exists" % path)
         out = open(path, "wb")
     else:
-        if os.path.exists(os.path.join(path, "cur")):
-            raise FileExistsError("%s already holds a Maildir" % path)
-        os.makedirs(path, mode=0o700, exist_ok=True)
-        for d in dirs:
-            base = os.path.join(path, d) if d != "." else path
-            if d != ".":
-                os.mkdir(base, 0o700)
-            for sub in ("cur", "new", "tmp"):
-                os.makedirs(os.path.join(base, sub), mode=0o700, exist_ok=True)
-            if d != ".":
-                _write(os.path.join(base, "maildirfolder"), b"", start)
-            if keywords:
-                _write(os.path.join(base, "dovecot-keywords"), "".join(
-                    "%d %s\n" % (n, k) for n, k in enumerate(KEYWORDS)).encode(), start)
-        if specs:
-            _write(os.path.join(path, "subscriptions"),
-                   "".join(n + "\n" for n in names[1:]).encode(), start)
+        _create_tree(path, dirs, names[1:], keywords, start)
     total = 0
     step = max(SPAN // count, 1) if count else 1
     try:
@@ -1899,15 +2116,12 @@ def make(path, count=1000, seed=1, folders=0, new=0.0, flags=False,
             st["last"] = mid
             total += len(data)
             if mbox:
-                if not data.endswith(b"\n"):
-                    data += b"\n"
-                data = re.sub(rb"(?m)^(>*From )", rb">\1", data)
-                env = gen.last_sender if "@" in gen.last_sender else "MAILER-DAEMON"
-                out.write(b"From %s %s\n" % (env.encode(), time.asctime(time.gmtime(t)).encode()))
-                out.write(data)
-                out.write(b"\n")
+                out.write(_mbox_entry(data, gen.last_sender, t))
                 continue
-            host = "mail.example.org" if t > EPOCH + SPAN * 3 // 10 else "oldmail.example.org"
+            if t > EPOCH + SPAN * 3 // 10:
+                host = "mail.example.org"
+            else:
+                host = "oldmail.example.org"
             base = gen.name(t, len(data), _vsize(data), host)
             fdir = path if f == 0 else os.path.join(path, dirs[f])
             if i in newset:
@@ -1918,8 +2132,8 @@ def make(path, count=1000, seed=1, folders=0, new=0.0, flags=False,
                 if flags:
                     fl = _pick_flags(flagrng, profiles[f], keywords)
                 elif keywords:
-                    fl = "".join(c for c in _pick_flags(flagrng, profiles[f], True)
-                                 if c.islower())
+                    fl = "".join(c for c in _pick_flags(flagrng, profiles[f],
+                                                        True) if c.islower())
                 p = os.path.join(fdir, "cur", base + ":2," + fl)
             _write(p, data, t)
     finally:
@@ -1931,8 +2145,9 @@ def make(path, count=1000, seed=1, folders=0, new=0.0, flags=False,
     for word, where, _, _ in NEEDLES:
         h = hits[word]
         needle_out.append({"word": word, "where": where,
-                           "count": sum(len(v) for v in h.values()), "hits": h})
-    summary = {
+                           "count": sum(len(v) for v in h.values()),
+                           "hits": h})
+    return {
         "path": path,
         "format": "mbox" if mbox else "maildir",
         "seed": seed,
@@ -1948,9 +2163,9 @@ def make(path, count=1000, seed=1, folders=0, new=0.0, flags=False,
         "needles": needle_out,
         "absent_word": ABSENT_WORD,
         "size_distribution": sizes,
-        "keywords": {chr(97 + n): k for n, k in enumerate(KEYWORDS)} if keywords else {},
+        "keywords": {chr(97 + n): k for n, k in enumerate(KEYWORDS)}
+        if keywords else {},
     }
-    return summary
 
 
 def main(argv=None):
@@ -1962,7 +2177,8 @@ def main(argv=None):
     ap.add_argument("dir", nargs="?", metavar="DIR",
                     help="Maildir++ root to create (omit with --mbox)")
     ap.add_argument("--count", type=int, default=1000, metavar="N",
-                    help="messages in all, spread over INBOX and the folders (default 1000)")
+                    help="messages in all, spread over INBOX and the "
+                    "folders (default 1000)")
     ap.add_argument("--seed", type=int, default=1, metavar="S",
                     help="same seed and arguments, same bytes (default 1)")
     ap.add_argument("--folders", type=int, default=0, metavar="K",
@@ -1972,11 +2188,13 @@ def main(argv=None):
     ap.add_argument("--flags", action="store_true",
                     help="realistic flags on the names in cur/")
     ap.add_argument("--keywords", action="store_true",
-                    help="keyword letters a..e and a dovecot-keywords file per folder")
+                    help="keyword letters a..e and a dovecot-keywords file "
+                    "per folder")
     ap.add_argument("--broken", type=float, default=0.0, metavar="PCT",
                     help="share of deliberately broken messages (default 0)")
     ap.add_argument("--sizes", default=DEFAULT_SIZES, metavar="SPEC",
-                    help="size buckets weight:low-high,... (default %(default)s)")
+                    help="size buckets weight:low-high,... "
+                    "(default %(default)s)")
     ap.add_argument("--mbox", metavar="FILE",
                     help="write one mbox file instead of a Maildir")
     a = ap.parse_args(argv)
@@ -1984,8 +2202,9 @@ def main(argv=None):
         ap.error("give DIR or --mbox FILE (one of them)")
     try:
         parse_sizes(a.sizes)
-        s = make(a.mbox or a.dir, count=a.count, seed=a.seed, folders=a.folders,
-                 new=a.new, flags=a.flags, keywords=a.keywords, broken=a.broken,
+        s = make(a.mbox or a.dir, count=a.count, seed=a.seed,
+                 folders=a.folders, new=a.new, flags=a.flags,
+                 keywords=a.keywords, broken=a.broken,
                  mbox=a.mbox is not None, sizes=a.sizes)
     except (ValueError, OSError) as e:
         print("mkmaildir: %s" % e, file=sys.stderr)
