@@ -108,6 +108,7 @@ import binascii
 import bisect
 import html
 import json
+import math
 import os
 import random
 import re
@@ -607,7 +608,6 @@ def parse_sizes(spec):
 
 def size_mean(spec):
     """Expected message size in bytes of a size spec (before structure)."""
-    import math
     prev, mean = 0.0, 0.0
     for cum, lo, hi in parse_sizes(spec):
         m = (hi - lo) / math.log(hi / lo) if hi > lo else lo
@@ -869,12 +869,12 @@ class _Gen:
         pr = random.Random("mkmaildir %s people" % seed)
         self.people = [_make_person(pr) for _ in range(300)]
         # most mail comes from a few people
-        self.pweights = [1.0 / (k + 3) for k in range(len(self.people))]
         self.pcum = []
         acc = 0.0
-        for w in self.pweights:
-            acc += w
+        for k in range(len(self.people)):
+            acc += 1.0 / (k + 3)
             self.pcum.append(acc)
+        self.ja_people = [p for p in self.people if p.lang == "ja"]
         self.spammers = [_make_person(pr, lang="en", client="webmail")
                          for _ in range(40)]
         for s in self.spammers:
@@ -1453,7 +1453,7 @@ class _Gen:
         bad = "%s@%s" % (r.choice(("nobody", "old.address", "j.doe", "sales")),
                          r.choice(("example.net", "globex.example")))
         domain = bad.split("@")[1]
-        qid = self.rs("0123456789ABCDEF", 10)
+        qid = self.rs(_HEXU, 10)
         note = (
             "This is the mail system at host mail.example.org.\n\n"
             "I'm sorry to have to inform you that your message could not\n"
@@ -1558,12 +1558,16 @@ class _Gen:
             sender = owner
         else:
             sender = self.person()
-            if lang == "ja" and sender.lang != "ja":
-                sender = next((p for p in self.people if p.lang == "ja"),
-                              sender)
+            if lang == "ja" and sender.lang != "ja" and self.ja_people:
+                sender = r.choice(self.ja_people)
+        hdr_est = 700 if role in ("sent", "draft") else 2600
+        kind = self.pick_kind(role, sender.client, target - hdr_est, needles)
+        dsn = kind == "report"
+        if dsn:
+            sender = _mailer_daemon()
         m.sender = sender
         m.spam = spam
-        m.client = sender.client
+        m.client = sender.client if not dsn else "thunderbird"
         m.lang = sender.lang
         m.latin1 = (m.lang in ("de", "fr", "es") and
                     m.client in ("outlook", "mutt") and
@@ -1572,7 +1576,7 @@ class _Gen:
         reply = None
         tlist = listname if role == "list" else None
         p_reply = {"sent": 0.6, "list": 0.45, "draft": 0.3}.get(role, 0.3)
-        if self.threads and not spam and not subj_needle and \
+        if self.threads and not spam and not subj_needle and not dsn and \
                 r.random() < p_reply:
             reply = self.thread_pick()
             if reply[4] != tlist:
@@ -1595,7 +1599,7 @@ class _Gen:
             m.greet = owner.first
             if r.random() < 0.15:
                 to += [self.person() for _ in range(r.randint(1, 8))]
-        if not spam and r.random() < 0.18:
+        if not spam and not dsn and r.random() < 0.18:
             cc = [self.person() for _ in range(r.choice((1, 1, 2, 3, 6)))]
         if m.lang == "ja":
             m.greet = to[0].last if role in ("sent", "draft") else owner.last
@@ -1612,6 +1616,9 @@ class _Gen:
             q = self.c.pool.get(reply[3]) or self.c.pool["en"]
             m.quote = [q[r.randrange(len(q))] for _ in range(r.randint(1, 3))]
             m.attrib = self.attribution(m, t, reply[2], base)
+        elif dsn:
+            subj = base = "Undelivered Mail Returned to Sender"
+            parent = None
         else:
             subj = self.subject(m.lang, spam)
             if subj_needle:
@@ -1622,8 +1629,8 @@ class _Gen:
         if lst and not subj.startswith(lst[3]) and reply is None:
             subj = lst[3] + " " + subj
             base = subj
-        mid = self.msgid("list" if spam else _CLIENTS[m.client][1], m.tok, t,
-                         sender.domain)
+        style = "list" if spam or dsn else _CLIENTS[m.client][1]
+        mid = self.msgid(style, m.tok, t, sender.domain)
         # thread bookkeeping
         if reply is not None:
             if role != "draft":
@@ -1632,20 +1639,12 @@ class _Gen:
                     del reply[1][1:20]
             if sender is not owner:
                 reply[2] = sender
-        elif not spam and not subj_needle and role != "draft":
+        elif not spam and not subj_needle and not dsn and role != "draft":
             self.threads.append([base, [mid],
                                  sender if role != "sent" else to[0],
                                  m.lang, tlist])
             if len(self.threads) > 400:
                 del self.threads[:100]
-        # sizes and body
-        hdr_est = 700 if role in ("sent", "draft") else 2600
-        kind = self.pick_kind(role, m.client, target - hdr_est, needles)
-        if kind == "report":
-            sender = m.sender = _mailer_daemon()
-            subj, refs, parent, cc = \
-                "Undelivered Mail Returned to Sender", None, None, []
-            m.client = "thunderbird"
         d = {}
         delay = r.choice((2, 3, 5, 8, 15, 40, 120, 900)) + r.randrange(5)
         date = t - (1 if role in ("sent", "draft") else delay)
@@ -1672,7 +1671,7 @@ class _Gen:
                 rl = rl[:rl.index(parent) + 1]
             d["References"] = " ".join(rl)
         ua = _UA.get(m.client)
-        if ua and kind != "report":
+        if ua and not dsn:
             d[ua[0]] = ua[1]
         if m.client == "outlook":
             d["Thread-Topic"] = self.enc_subject(base, m.client, m.latin1)
@@ -1682,7 +1681,7 @@ class _Gen:
                                      "fr": "fr-FR"}.get(m.lang, "en-US")
             d["X-MS-Has-Attach"] = "yes" if kind in ("mixed", "forward") \
                 else ""
-        elif m.client == "thunderbird" and kind != "report":
+        elif m.client == "thunderbird" and not dsn:
             d["Content-Language"] = {"de": "de-DE", "fr": "fr",
                                      "es": "es-ES"}.get(m.lang, "en-US")
         if kind != "legacy":
@@ -1708,8 +1707,7 @@ class _Gen:
         # trace headers
         trace = []
         if role not in ("sent", "draft"):
-            trace = self.trace(m, sender, t, date, lst, spam,
-                               kind == "report")
+            trace = self.trace(m, sender, t, date, lst, spam, dsn)
         # body
         hlen = sum(len(k) + len(v) + 3 for k, v in d.items()) + \
             sum(map(len, trace))
@@ -1742,7 +1740,7 @@ class _Gen:
                 "Received: from mail.example.org\n"
                 "\tby mail.example.org with LMTP\n\tid %s\n"
                 "\t(envelope-from <%s>)\n\tfor <%s>; %s"
-                % (self.rs(_B64CH, 22), sender.addr, OWNER_ADDR, here(t)))
+                % (self.rs(_B64CH, 22), rpath, OWNER_ADDR, here(t)))
         qid = self.rs("0123456789BCDFGHJKLMNPQRSTVWXYZ"
                       "bcdfghjklmnpqrstvwxyz", 12)
         if dsn:
@@ -1766,7 +1764,7 @@ class _Gen:
                 "\tby lists.example.org (Postfix) with ESMTPS id %s\n"
                 "\tfor <%s>; %s"
                 % (sender.mx, sender.mx, sender.ip,
-                   self.rs("0123456789ABCDEF", 10), lst[1],
+                   self.rs(_HEXU, 10), lst[1],
                    _fmt_date(t - 3, 0, comment=" (UTC)")))
         if r.random() < 0.6:
             smtp_id = self.rs("abcdefghijklmnopqrstuvwxyz0123456789", 20) + \
@@ -1780,7 +1778,7 @@ class _Gen:
                 "Received: from [10.%d.%d.%d] (unknown [%s])\n"
                 "\tby %s with ESMTPSA id %s;\n\t%s"
                 % (r.randint(0, 255), r.randint(0, 255), r.randint(1, 254),
-                   sender.ip, sender.mx, self.rs("0123456789ABCDEF", 12),
+                   sender.ip, sender.mx, self.rs(_HEXU, 12),
                    _fmt_date(date, sender.tz)))
         if spam:
             out.append("X-Spam-Score: %d.%d"
