@@ -577,3 +577,52 @@ def test_file_vanishes_between_scan_and_fetch(md, mailuser):
     assert "EXPUNGEISSUED" in r[-1] or "EXPUNGE" in "".join(r)
     r = s.ok("NOOP")
     assert "* 1 EXPUNGE" in r
+
+
+@pytest.mark.skipif(not imapdtest.IS_ROOT, reason="mounting a small "
+                    "file system needs root")
+def test_full_disk_append(server_factory, mailuser, build):
+    import subprocess
+    srv = server_factory()
+    mnt = srv.dir / "small"
+    mnt.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=400k,mode=0755",
+                    "tmpfs", str(mnt)], check=True)
+    try:
+        mdir = mnt / "Maildir"
+        os.makedirs(mdir)
+        os.chown(mnt, mailuser.uid, mailuser.gid)
+        os.chown(mdir, mailuser.uid, mailuser.gid)
+        pw = "full-disk-pw"
+        h = subprocess.run([str(build.userdb_tool), "-p", "-m", "sha512"],
+                           input=(pw + "\n").encode(), capture_output=True,
+                           check=True).stdout.decode().strip()
+        text = srv.dir / "userdb-full"
+        text.write_text(f"fulluser:{h}:{mailuser.uid}:{mailuser.gid}:"
+                        f"{mailuser.home}:{mdir}\n")
+        subprocess.run([str(build.userdb_tool), "-o",
+                        str(srv.dir / "full.cdb"), str(text)], check=True,
+                       capture_output=True)
+        srv.stop()
+        srv2 = server_factory(userdb=srv.dir / "full.cdb", auth="userdb")
+
+        class U:
+            name, password = "fulluser", pw
+        s = Session(srv2, U)
+        small = message(subject="fits").encode()
+        r = append(s, "INBOX", small)
+        assert r[-1].split()[1] == "OK"
+        big = message(body="x" * 1_000_000).encode()
+        r = append(s, "INBOX", big)
+        assert r[-1].startswith(f"t{s.n} NO"), r
+        assert "OVERQUOTA" in r[-1]
+        # nothing half-written is visible, and the first message is intact
+        assert os.listdir(mdir / "tmp") == []
+        assert len(os.listdir(mdir / "cur")) == 1
+        r = s.ok("SELECT INBOX")
+        assert exists(r) == 1
+        r = s.ok("FETCH 1 BODY.PEEK[]")
+        assert crlf(small).decode() in fetch_map(r)[1]
+        srv2.wait_log("APPEND to INBOX")
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)])
