@@ -45,7 +45,7 @@ COMMON	 = common/base64.c \
 	   common/userdb.c \
 	   common/wipe.c
 
-MAILDIR	 =
+MAILDIR	 = maildir/uidcache.c
 
 IMAPD	 = imapd/auth.c \
 	   imapd/authmsg.c \
