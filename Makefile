@@ -72,7 +72,8 @@ UNITTESTS = tests/common/test-buf \
 	   tests/common/test-strnum \
 	   tests/common/test-config \
 	   tests/common/test-imap-parser \
-	   tests/common/test-userdb
+	   tests/common/test-userdb \
+	   tests/maildir/test-uidcache
 
 # ---------------------------------------------------------------------------
 
