@@ -50,7 +50,8 @@ COMMON	 = common/base64.c \
 MAILDIR	 = maildir/filename.c \
 	   maildir/folder.c \
 	   maildir/keywords.c \
-	   maildir/mailbox.c
+	   maildir/mailbox.c \
+	   maildir/uidcache.c
 
 IMAPD	 = imapd/auth.c \
 	   imapd/authmsg.c \
@@ -98,7 +99,8 @@ UNITTESTS = tests/common/test-buf \
 	   tests/common/test-safefile \
 	   tests/maildir/test-filename \
 	   tests/maildir/test-keywords \
-	   tests/maildir/test-folder
+	   tests/maildir/test-folder \
+	   tests/maildir/test-uidcache
 
 # ---------------------------------------------------------------------------
 

@@ -33,6 +33,11 @@
  * Lifetime of returned data: struct uc_rec strings stay valid until the
  * next call on the same cache that can load new state (uidcache_refresh,
  * uidcache_lock) or change it (any writer call).
+ *
+ * A handle belongs to the process that opened it.  After fork(), a child
+ * may close an inherited handle (even a locked one: the parent keeps its
+ * lock and its uncommitted changes) but should open its own to use the
+ * cache.
  */
 #ifndef MAILDIR_UIDCACHE_H
 #define MAILDIR_UIDCACHE_H
@@ -115,16 +120,20 @@ int	uidcache_expunged_since(const struct uidcache *, uint64_t since,
 
 /*
  * Take the folder's lock (waiting up to UC_LOCK_TIMEOUT_MS) and load the
- * latest state.  If the folder has no usable cache, it is created now.
- * 0, or -1 with errno (ETIMEDOUT when another process holds the lock too
- * long) and a log line.
+ * latest state.  If the folder has no usable cache, it is created now; a
+ * damaged one is logged, set aside and replaced.  0, or -1 with errno
+ * (ETIMEDOUT when another process holds the lock too long, EOVERFLOW when
+ * no UIDVALIDITY below 2^31 is left for a new cache, EDEADLK when this
+ * handle holds it already) and a log line.
  */
 int	uidcache_lock(struct uidcache *);
 
 /*
- * Changes, only while locked.  They are visible to this process at once
- * and to others after uidcache_commit().  A UID must not be shown to a
- * client before the commit that made it durable.
+ * Changes, only while locked (else -1 or 0 with errno EPERM).  They are
+ * visible to this process at once and to others after uidcache_commit().
+ * A UID must not be shown to a client before the commit that made it
+ * durable.  Bad arguments (a base of 0 or over 255 bytes, or with NUL or
+ * "/"; flags outside MF_ALL) fail with EINVAL.
  *
  * uidcache_add: a new message; returns its UID, or 0 with errno (EEXIST
  * if base is known, EOVERFLOW when UIDs are exhausted).
@@ -133,7 +142,8 @@ int	uidcache_lock(struct uidcache *);
  * uidcache_set_facts: fill in vsize/mtime once computed; no MODSEQ.
  * uidcache_expunge: the message is gone; its UID is remembered as
  * expunged with a new MODSEQ.  0 or -1 (ENOENT).
- * uidcache_set_first_recent: the first UID not yet claimed as \Recent.
+ * uidcache_set_first_recent: the first UID not yet claimed as \Recent;
+ * it never moves backwards or past UIDNEXT (EINVAL).
  */
 uint32_t uidcache_add(struct uidcache *, const char *base, size_t baselen,
 	    const char *info, int in_new, unsigned flags, uint32_t keywords,
@@ -148,7 +158,12 @@ int	uidcache_set_dirstamp(struct uidcache *, const struct uc_dirstamp *);
 
 /* Make the changes durable (journal append + fdatasync, compaction into a
  * new cdb when the journal has grown).  0, or -1 with errno (ENOSPC...):
- * then none of the pending changes happened, for us or anyone. */
+ * then none of the pending changes happened, for us or anyone.  The one
+ * exception is a failing fdatasync (EIO) after a complete write: other
+ * processes may already have seen the changes, so they are kept (taking
+ * them back could give a UID twice); the caller still must not show them
+ * before a later commit succeeds.  A compaction that fails after the
+ * append does not fail the commit: it is logged and tried again later. */
 int	uidcache_commit(struct uidcache *);
 
 /* Release the lock.  Changes not committed are thrown away. */
@@ -156,7 +171,8 @@ void	uidcache_unlock(struct uidcache *);
 
 /* Test hook: when not NULL, called at each numbered step of a write
  * (append, fsync, compaction stages), so a test can kill the process
- * there.  Never set in the server. */
+ * there.  Never set in the server.  The steps, and the other knobs only
+ * tests use, are in uidcache-test.h. */
 extern void (*uidcache_test_step)(int step);
 
 #endif
