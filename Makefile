@@ -39,6 +39,7 @@ COMMON	 = common/base64.c \
 	   common/buf.c \
 	   common/config.c \
 	   common/imap-parser.c \
+	   common/imapdate.c \
 	   common/log.c \
 	   common/privdrop.c \
 	   common/strnum.c \
@@ -72,6 +73,7 @@ UNITTESTS = tests/common/test-buf \
 	   tests/common/test-strnum \
 	   tests/common/test-config \
 	   tests/common/test-imap-parser \
+	   tests/common/test-imapdate \
 	   tests/common/test-userdb
 
 # ---------------------------------------------------------------------------
