@@ -37,12 +37,16 @@ PYTHON	?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo pyth
 
 COMMON	 = common/base64.c \
 	   common/buf.c \
+	   common/charset.c \
 	   common/config.c \
 	   common/imap-parser.c \
 	   common/imapdate.c \
 	   common/log.c \
+	   common/message.c \
+	   common/mime.c \
 	   common/privdrop.c \
 	   common/strnum.c \
+	   common/textsearch.c \
 	   common/userdb.c \
 	   common/wipe.c
 

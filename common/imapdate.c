@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "common/imapdate.h"
+#include "common/mime.h"
 
 static const char months[12][4] = {
 	"Jan", "Feb", "Mar", "Apr", "May", "Jun",
@@ -119,31 +120,10 @@ struct dscan {
 	const char	*end;
 };
 
-/* Skip blanks, line breaks and (nested) comments. */
 static void
 skip_cfws(struct dscan *s)
 {
-	unsigned depth = 0;
-
-	while (s->p < s->end) {
-		char c = *s->p;
-
-		if (depth > 0) {
-			if (c == '\\' && s->p + 1 < s->end)
-				s->p++;
-			else if (c == '(')
-				depth++;
-			else if (c == ')')
-				depth--;
-			s->p++;
-		} else if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
-			s->p++;
-		else if (c == '(') {
-			depth = 1;
-			s->p++;
-		} else
-			break;
-	}
+	s->p = mime_skip_cfws(s->p, s->end);
 }
 
 /* A run of at most maxd digits; -1 if there is none or it is longer. */
