@@ -1258,12 +1258,16 @@ struct sink {
 	uint64_t	 skip;
 	uint64_t	 left;		/* UINT64_MAX: no limit */
 	uint64_t	 total;		/* bytes offered */
+	int		 nul80;		/* NUL becomes 0x80 (as Dovecot
+					 * does): a literal cannot hold NUL */
 };
 
 static int
 sink_add(struct sink *sk, const char *p, size_t n)
 {
 	uint64_t k;
+	size_t start;
+	char *q;
 
 	sk->total += n;
 	if (sk->out == NULL)
@@ -1280,7 +1284,15 @@ sink_add(struct sink *sk, const char *p, size_t n)
 		return 0;
 	if (sk->left != UINT64_MAX)
 		sk->left -= n;
-	return buf_add(sk->out, p, n);
+	start = sk->out->len;
+	if (buf_add(sk->out, p, n) == -1)
+		return -1;
+	if (sk->nul80)
+		for (q = sk->out->data + start;
+		    (q = memchr(q, '\0', n - (size_t)(q - (sk->out->data +
+		    start)))) != NULL; q++)
+			*q = (char)0x80;
+	return 0;
 }
 
 /* nothing more will be taken */
@@ -1350,6 +1362,12 @@ in_list(const struct section *s, const char *name, size_t len)
 	return 0;
 }
 
+/*
+ * The fields named (HEADER.FIELDS) or not named (.NOT) in the list, whole,
+ * in message order, then an empty line; .NOT copies the header without
+ * the named fields, so it ends in an empty line only if the header did,
+ * and it keeps lines without a colon (as Dovecot does both).
+ */
 static int
 header_fields(struct sink *sk, const struct section *s,
     const struct mime_part *p)
@@ -1360,17 +1378,15 @@ header_fields(struct sink *sk, const struct section *s,
 
 	mime_header_iter_init(&it, mime_header_data(p), p->hdr_len);
 	while (mime_header_next(&it, &f) && !sink_full(sk)) {
-		if (f.name_len == 0 ||
+		if (f.name_len == 0 ? want :
 		    in_list(s, f.name, f.name_len) != want)
 			continue;
 		if (sink_crlf(sk, p->msg, (size_t)(f.line - p->msg),
 		    f.line_len) == -1)
 			return -1;
-		/* a last field without a line end still ends its line */
-		if (f.line_len > 0 && f.line[f.line_len - 1] != '\n' &&
-		    sink_add(sk, "\r\n", 2) == -1)
-			return -1;
 	}
+	if (!want && (p->flags & MIME_F_NO_SEPARATOR))
+		return 0;
 	return sink_add(sk, "\r\n", 2);
 }
 
@@ -1462,7 +1478,7 @@ int
 message_section_size(struct message *m, const struct section *s,
     uint64_t *size_r)
 {
-	struct sink sk = { NULL, 0, UINT64_MAX, 0 };
+	struct sink sk = { NULL, 0, UINT64_MAX, 0, 0 };
 	int r;
 
 	if ((r = section_run(m, s, &sk)) == 0)
@@ -1474,7 +1490,7 @@ int
 message_section_get(struct message *m, const struct section *s,
     struct buf *out, int *nil_r)
 {
-	struct sink sk = { out, 0, UINT64_MAX, 0 };
+	struct sink sk = { out, 0, UINT64_MAX, 0, 0 };
 	size_t start = out->len;
 	uint64_t size;
 	int r;
@@ -1490,6 +1506,7 @@ message_section_get(struct message *m, const struct section *s,
 		sk.skip = s->origin;
 		sk.left = s->count;
 	}
+	sk.nul80 = !is_binary(s->item);
 	if ((r = section_run(m, s, &sk)) != 0)
 		buf_truncate(out, start);
 	return r;
