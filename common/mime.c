@@ -928,24 +928,31 @@ add_standin(struct parser *ps, struct mime_part *p)
 }
 
 /*
- * The header of cur ends at off (after its empty line, or at a boundary
- * or the end when there was none); the parser's LF counts are those at
- * off.  Read its Content-* fields; with open set, start its body: push its
+ * The header of cur ends at off (after its empty line, or before the line
+ * end of a boundary line, or at the end, when there was none), where the
+ * LF counts are nlf and nbare.  Read its Content-* fields; with open set, start its body: push its
  * boundary, or begin its encapsulated message.
  */
 static int
-end_header(struct parser *ps, size_t off, int open)
+end_header(struct parser *ps, size_t off, uint64_t nlf, uint64_t nbare,
+    int open)
 {
 	struct mime_part *p = ps->cur, *c;
 	struct ppart *pp = (struct ppart *)p;
 	int deep = p->depth >= MIME_DEPTH_MAX || ps->no_more_parts;
 
+	if (off < p->hdr_off) {
+		/* the line end before a boundary was not this header's */
+		off = p->hdr_off;
+		nlf = pp->h_nlf;
+		nbare = pp->h_nbare;
+	}
 	p->hdr_len = off - p->hdr_off;
-	p->hdr_vsize = p->hdr_len + (ps->nbare - pp->h_nbare);
-	p->hdr_lines = ps->nlf - pp->h_nlf;
+	p->hdr_vsize = p->hdr_len + (nbare - pp->h_nbare);
+	p->hdr_lines = nlf - pp->h_nlf;
 	p->body_off = off;
-	pp->b_nlf = ps->nlf;
-	pp->b_nbare = ps->nbare;
+	pp->b_nlf = nlf;
+	pp->b_nbare = nbare;
 	ps->in_header = 0;
 	if (content_fields(ps, p) == -1)
 		return -1;
@@ -978,19 +985,18 @@ end_header(struct parser *ps, size_t off, int open)
 }
 
 /*
- * p ends: its body at e, where the LF counts are nlf and nbare.  If p is
- * still in its header, the header ends at hend (with the parser's
- * counts) and the body is empty.
+ * p ends at e, where the LF counts are nlf and nbare: its body, or its
+ * header if it is still in it (the body is empty then).
  */
 static int
-end_part(struct parser *ps, struct mime_part *p, size_t hend, size_t e,
-    uint64_t nlf, uint64_t nbare)
+end_part(struct parser *ps, struct mime_part *p, size_t e, uint64_t nlf,
+    uint64_t nbare)
 {
 	struct ppart *pp = (struct ppart *)p;
 
 	if (p == ps->cur && ps->in_header) {
 		p->flags |= MIME_F_NO_SEPARATOR;
-		if (end_header(ps, hend, 0) == -1)
+		if (end_header(ps, e, nlf, nbare, 0) == -1)
 			return -1;
 	} else if (e >= p->body_off) {
 		/* (e < body_off: the line end before the boundary was the
@@ -1060,7 +1066,7 @@ on_boundary(struct parser *ps, int k, int close, size_t ls)
 			nbare--;
 	}
 	for (p = ps->cur; p != owner; p = p->parent)
-		if (end_part(ps, p, ls, e, nlf, nbare) == -1)
+		if (end_part(ps, p, e, nlf, nbare) == -1)
 			return -1;
 	ps->in_header = 0;
 	ps->cur = owner;
@@ -1129,7 +1135,8 @@ run(struct parser *ps, int header_only)
 		ps->nbare += bare;
 		pos = le;
 		if (ps->in_header && empty) {
-			if (end_header(ps, le, !header_only) == -1)
+			if (end_header(ps, le, ps->nlf, ps->nbare,
+			    !header_only) == -1)
 				return -1;
 			if (header_only) {
 				ps->cur->body_len = ps->len - le;
@@ -1138,8 +1145,7 @@ run(struct parser *ps, int header_only)
 		}
 	}
 	for (p = ps->cur; p != NULL; p = p->parent)
-		if (end_part(ps, p, ps->len, ps->len, ps->nlf,
-		    ps->nbare) == -1)
+		if (end_part(ps, p, ps->len, ps->nlf, ps->nbare) == -1)
 			return -1;
 	return 0;
 }
