@@ -41,7 +41,7 @@ imapdate_days_from_civil(int64_t y, unsigned m, unsigned d)
 	/* shift to March-based years: Jan and Feb belong to the year before */
 	if (m <= 2)
 		y--;
-	mp = m > 2 ? m - 3 : m + 9;		/* 0 = March ... 11 = February */
+	mp = m > 2 ? m - 3 : m + 9;	/* 0 = March ... 11 = February */
 	era = fdiv(y, 400);
 	yoe = y - era * 400;			/* 0..399 */
 	doy = (153 * (int64_t)mp + 2) / 5 + (int64_t)d - 1;

@@ -312,6 +312,13 @@ atok_delimited(struct alist *al, const char *s, size_t len, size_t *i,
 	return 0;
 }
 
+/* Bytes that end an atom (NUL is atom text here, made U+FFFD later). */
+static int
+is_aspecial(char c)
+{
+	return c != '\0' && strchr(" \t\r\n()\"[]<>:;@,.\\", c) != NULL;
+}
+
 /* Cut a header value into RFC 5322 tokens. */
 static int
 tokenize(struct alist *al, const char *s, size_t len)
@@ -356,8 +363,7 @@ tokenize(struct alist *al, const char *s, size_t len)
 			break;
 		default:
 			st = i;
-			while (i < len && strchr(" \t\r\n()\"[]<>:;@,.\\",
-			    s[i]) == NULL)
+			while (i < len && !is_aspecial(s[i]))
 				i++;
 			if (atok_add(al, A_WORD, 0, space, s + st,
 			    i - st) == -1)
@@ -402,7 +408,8 @@ join(struct alist *al, size_t i, size_t j, int phrase)
 		if (phrase && t->space && al->tmp.len > 0 &&
 		    buf_addc(&al->tmp, ' ') == -1)
 			return (size_t)-1;
-		if (buf_add(&al->tmp, al->text.data + t->off, t->len) == -1)
+		if (buf_add(&al->tmp, buf_cstr(&al->text) + t->off,
+		    t->len) == -1)
 			return (size_t)-1;
 		n++;
 	}
@@ -597,7 +604,8 @@ addresses(struct alist *al, const char *v, size_t len, struct buf *out,
 			int phrase = 0;
 
 			for (k = i + 1; k < j; k++)
-				if (al->t[k].space && al->t[k].type != A_COMMENT)
+				if (al->t[k].space &&
+				    al->t[k].type != A_COMMENT)
 					phrase = 1;
 			if (phrase)
 				err |= keep(al, &a->name, &a->has_name,
@@ -610,7 +618,7 @@ addresses(struct alist *al, const char *v, size_t len, struct buf *out,
 		end = address_end(al, end, in_group);
 		if (!a->has_name && (c = last_comment(al, i, end)) != NULL) {
 			buf_reset(&a->name);
-			err |= buf_add(&a->name, al->text.data + c->off,
+			err |= buf_add(&a->name, buf_cstr(&al->text) + c->off,
 			    c->len) == -1;
 			a->has_name = c->len > 0;
 		}
@@ -908,7 +916,8 @@ body_part(const struct mime_part *p, int flags, struct buf *out,
 	    buf_addc(out, ' ') == -1 ||
 	    imap_nstring(out, p->description) == -1 ||
 	    buf_addc(out, ' ') == -1 ||
-	    imap_nstring(out, p->cte_name != NULL ? p->cte_name : "7bit") == -1 ||
+	    imap_nstring(out, p->cte_name != NULL ? p->cte_name :
+	    "7bit") == -1 ||
 	    buf_addf(out, " %llu", (unsigned long long)p->body_vsize) == -1)
 		return -1;
 	if (is_msg_type(p, flags)) {
@@ -1344,14 +1353,15 @@ find_part(const struct mime_part *p, const uint32_t *path, unsigned n)
 static int
 in_list(const struct section *s, const char *name, size_t len)
 {
-	size_t lo = 0, hi = s->nsorted, mid;
+	size_t lo = 0, hi = s->nsorted, mid, sl;
 	int c;
 
 	while (lo < hi) {
 		mid = (lo + hi) / 2;
-		c = strncasecmp(name, s->sorted[mid], len);
-		if (c == 0 && s->sorted[mid][len] != '\0')
-			c = -1;
+		sl = strlen(s->sorted[mid]);
+		c = strncasecmp(name, s->sorted[mid], len < sl ? len : sl);
+		if (c == 0)
+			c = (len > sl) - (len < sl);
 		if (c == 0)
 			return 1;
 		if (c < 0)

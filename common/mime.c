@@ -484,134 +484,132 @@ add_pct(struct buf *b, const char *s)
 	return 0;
 }
 
+/* one RFC 2231 name: ext[start..end) once sorted */
+struct pgroup {
+	size_t		 start;
+	size_t		 end;
+	unsigned	 first;		/* order of its first piece */
+};
+
+static int
+pgroup_cmp(const void *a, const void *b)
+{
+	const struct pgroup *x = a, *y = b;
+
+	return x->first < y->first ? -1 : x->first > y->first;
+}
+
+static int
+same_base(const struct rawparam *a, const struct rawparam *b)
+{
+	return a->base_len == b->base_len &&
+	    strncasecmp(a->name, b->name, a->base_len) == 0;
+}
+
+/* Join the pieces of one RFC 2231 name into one presented parameter;
+ * *added_r is 0 when there is nothing usable (no piece 0). */
+static int
+join_pieces(struct parser *ps, const struct rawparam *ext, size_t start,
+    size_t end, struct mime_param *out, int *added_r)
+{
+	const struct rawparam *f = &ext[start];
+	size_t k;
+	char *name;
+	int want = 0, r;
+
+	*added_r = 0;
+	buf_reset(&ps->scratch);
+	if (f->idx == -1) {
+		/* "name*" alone sorts first */
+		if (buf_adds(&ps->scratch, f->value) == -1)
+			return -1;
+	} else {
+		for (k = start; k < end && ext[k].idx == want; k++) {
+			/* plain pieces after an extended first one must
+			 * take its encoding */
+			if (k > start && !ext[k].ext && f->ext)
+				r = add_pct(&ps->scratch, ext[k].value);
+			else
+				r = buf_adds(&ps->scratch, ext[k].value);
+			if (r == -1)
+				return -1;
+			/* a repeated index counts once */
+			while (k + 1 < end && ext[k + 1].idx == want)
+				k++;
+			want++;
+		}
+		if (want == 0)
+			return 0;
+	}
+	if ((name = arena_alloc(ps->a, f->base_len + 2)) == NULL)
+		return -1;
+	memcpy(name, f->name, f->base_len);
+	if (f->ext)
+		name[f->base_len] = '*';
+	out->name = name;
+	if ((out->value = arena_str(ps->a, buf_cstr(&ps->scratch),
+	    ps->scratch.len)) == NULL)
+		return -1;
+	*added_r = 1;
+	return 0;
+}
+
 /*
  * Turn raw parameters into the presented list: plain ones first, as they
  * came, then each RFC 2231 name once, in order of first appearance, its
- * pieces joined.
+ * pieces joined.  O(n log n) in the number of parameters.
  */
 static int
 merge_params(struct parser *ps, struct rawparam *rp, size_t n,
     const struct mime_param **out_r, size_t *nout_r)
 {
 	struct mime_param *out;
-	struct rawparam *ext;
-	size_t i, j, k, nout = 0, next = 0, group, first;
-	unsigned *firstseen;
+	struct rawparam *ext = NULL;
+	struct pgroup *g = NULL;
+	size_t i, j, nout = 0, next = 0, ng = 0;
+	int added, r = -1;
 
-	if (n == 0) {
-		*out_r = NULL;
-		*nout_r = 0;
+	*out_r = NULL;
+	*nout_r = 0;
+	if (n == 0)
 		return 0;
-	}
 	if ((out = arena_alloc(ps->a, n * sizeof(*out))) == NULL ||
-	    (ext = malloc(n * sizeof(*ext))) == NULL)
-		return -1;
+	    (ext = malloc(n * sizeof(*ext))) == NULL ||
+	    (g = malloc(n * sizeof(*g))) == NULL)
+		goto done;
 	for (i = 0; i < n; i++) {
-		if (rfc2231_name(&rp[i]))
+		if (rfc2231_name(&rp[i])) {
 			ext[next++] = rp[i];
-		else {
-			out[nout].name = arena_str(ps->a, rp[i].name,
-			    rp[i].name_len);
-			out[nout].value = rp[i].value;
-			if (out[nout++].name == NULL)
-				goto fail;
+			continue;
 		}
+		out[nout].name = arena_str(ps->a, rp[i].name, rp[i].name_len);
+		out[nout].value = rp[i].value;
+		if (out[nout++].name == NULL)
+			goto done;
 	}
-	/* group the RFC 2231 pieces by name, each group in index order,
-	 * then emit the groups in order of their first appearance */
 	qsort(ext, next, sizeof(*ext), rawparam_cmp);
-	if ((firstseen = malloc((next + 1) * sizeof(*firstseen))) == NULL)
-		goto fail;
 	for (i = 0; i < next; i = j) {
-		unsigned m = ext[i].order;
-
-		for (j = i + 1; j < next && ext[j].base_len == ext[i].base_len &&
-		    strncasecmp(ext[j].name, ext[i].name, ext[i].base_len) == 0;
-		    j++)
-			if (ext[j].order < m)
-				m = ext[j].order;
-		firstseen[i] = m;
+		g[ng].start = i;
+		g[ng].first = ext[i].order;
+		for (j = i + 1; j < next && same_base(&ext[i], &ext[j]); j++)
+			if (ext[j].order < g[ng].first)
+				g[ng].first = ext[j].order;
+		g[ng++].end = j;
 	}
-	for (group = 0; group < next; group++) {
-		/* the group that appeared earliest among those left */
-		first = next;
-		for (i = 0; i < next; i = j) {
-			for (j = i + 1; j < next &&
-			    ext[j].base_len == ext[i].base_len &&
-			    strncasecmp(ext[j].name, ext[i].name,
-			    ext[i].base_len) == 0; j++)
-				;
-			if (firstseen[i] != UINT32_MAX && (first == next ||
-			    firstseen[i] < firstseen[first]))
-				first = i;
-		}
-		if (first == next)
-			break;
-		firstseen[first] = UINT32_MAX;
-		for (j = first + 1; j < next &&
-		    ext[j].base_len == ext[first].base_len &&
-		    strncasecmp(ext[j].name, ext[first].name,
-		    ext[first].base_len) == 0; j++)
-			;
-		/* [first, j) is one name; "name*" alone sorts first (-1) */
-		buf_reset(&ps->scratch);
-		if (ext[first].idx == -1) {
-			k = 1;
-			if (buf_adds(&ps->scratch, ext[first].value) == -1)
-				goto fail2;
-		} else {
-			int want = 0;
-
-			for (k = first; k < j && ext[k].idx == want; k++) {
-				/* pieces after an extended first one must
-				 * stay in its encoding */
-				if (k > first && !ext[k].ext &&
-				    ext[first].ext) {
-					if (add_pct(&ps->scratch,
-					    ext[k].value) == -1)
-						goto fail2;
-				} else if (buf_adds(&ps->scratch,
-				    ext[k].value) == -1)
-					goto fail2;
-				/* a repeated index is skipped */
-				while (k + 1 < j && ext[k + 1].idx == want)
-					k++;
-				want++;
-			}
-			if (k == first)	/* no piece 0: nothing usable */
-				continue;
-		}
-		if (buf_add(&ps->scratch, ext[first].name,
-		    ext[first].base_len) == -1)
-			goto fail2;
-		{
-			size_t vlen = ps->scratch.len - ext[first].base_len;
-			int star = ext[first].ext;
-			char *name = arena_alloc(ps->a,
-			    ext[first].base_len + 2);
-
-			if (name == NULL)
-				goto fail2;
-			memcpy(name, ext[first].name, ext[first].base_len);
-			if (star)
-				name[ext[first].base_len] = '*';
-			out[nout].name = name;
-			out[nout].value = arena_str(ps->a, ps->scratch.data,
-			    vlen);
-			if (out[nout++].value == NULL)
-				goto fail2;
-		}
+	qsort(g, ng, sizeof(*g), pgroup_cmp);
+	for (i = 0; i < ng; i++) {
+		if (join_pieces(ps, ext, g[i].start, g[i].end, &out[nout],
+		    &added) == -1)
+			goto done;
+		nout += (size_t)added;
 	}
-	free(firstseen);
-	free(ext);
 	*out_r = out;
 	*nout_r = nout;
-	return 0;
-fail2:
-	free(firstseen);
-fail:
+	r = 0;
+done:
+	free(g);
 	free(ext);
-	return -1;
+	return r;
 }
 
 /*
@@ -930,8 +928,8 @@ add_standin(struct parser *ps, struct mime_part *p)
 /*
  * The header of cur ends at off (after its empty line, or before the line
  * end of a boundary line, or at the end, when there was none), where the
- * LF counts are nlf and nbare.  Read its Content-* fields; with open set, start its body: push its
- * boundary, or begin its encapsulated message.
+ * LF counts are nlf and nbare.  Read its Content-* fields; with open set,
+ * start its body: push its boundary, or begin its encapsulated message.
  */
 static int
 end_header(struct parser *ps, size_t off, uint64_t nlf, uint64_t nbare,
@@ -1442,8 +1440,9 @@ qp_run(struct mime_decoder *dc, const char *in, size_t len,
 	for (i = 0; i < len; ) {
 		/* copy plain runs in one go */
 		if (dc->npend == 0 && !dc->cr && dc->nblanks == 0) {
-			for (run = i; i < len && in[i] != '=' && in[i] != '\r' &&
-			    in[i] != '\n' && in[i] != ' ' && in[i] != '\t'; i++)
+			for (run = i; i < len && in[i] != '=' &&
+			    in[i] != '\r' && in[i] != '\n' && in[i] != ' ' &&
+			    in[i] != '\t'; i++)
 				;
 			if (buf_add(out, in + run, i - run) == -1)
 				return -1;
@@ -1545,7 +1544,8 @@ q_decode(const char *t, size_t n, struct buf *out)
 		if (t[i] == '_')
 			r = buf_addc(out, ' ');
 		else if (t[i] == '=' && i + 2 < n &&
-		    (h = hexval(t[i + 1])) >= 0 && (l = hexval(t[i + 2])) >= 0) {
+		    (h = hexval(t[i + 1])) >= 0 &&
+		    (l = hexval(t[i + 2])) >= 0) {
 			r = buf_addc(out, h << 4 | l);
 			i += 2;
 		} else

@@ -127,7 +127,7 @@ struct mime_part {
 	const char		*id;
 	const char		*description;
 	const char		*md5;
-	const char		*disposition;	/* its type, e.g. "attachment" */
+	const char		*disposition;	/* e.g. "attachment" */
 	const struct mime_param	*disp_params;
 	size_t			 ndisp_params;
 	const char * const	*languages;
