@@ -74,10 +74,14 @@ IMAPD	 = imapd/auth.c \
 USERDB	 = tools/imapd-userdb.c
 
 UNITTESTS = tests/common/test-buf \
+	   tests/common/test-charset \
 	   tests/common/test-strnum \
 	   tests/common/test-config \
 	   tests/common/test-imap-parser \
 	   tests/common/test-imapdate \
+	   tests/common/test-message \
+	   tests/common/test-mime \
+	   tests/common/test-textsearch \
 	   tests/common/test-userdb
 
 # ---------------------------------------------------------------------------

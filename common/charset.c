@@ -241,8 +241,20 @@ charset_to_utf8(struct charset_conv *c, const char *in, size_t len,
 			break;
 		if (errno == E2BIG)
 			continue;
-		if (errno == EINVAL && !final)
+		/* a character cut by the end of the input; stateful
+		 * charsets may call a cut escape sequence invalid, so the
+		 * last few bytes always wait for more input */
+		if (!final && (errno == EINVAL || ileft < 4))
 			break;
+		if (errno == EINVAL && ileft <= 3 && !(ip[0] & 0x80) &&
+		    (ileft < 2 || !(ip[1] & 0x80)) &&
+		    (ileft < 3 || !(ip[2] & 0x80))) {
+			/* glibc leaves the tail of a final ISO-2022 escape
+			 * sequence ("ESC ( B") unread: it writes nothing */
+			ip += ileft;
+			ileft = 0;
+			break;
+		}
 		/* EILSEQ, or a character cut off at the very end */
 		if (buf_add(out, replacement, 3) == -1)
 			return -1;

@@ -1130,17 +1130,22 @@ message_section_parse(const struct imap_arg *args, size_t nargs,
 		if (!(*p >= '1' && *p <= '9'))
 			break;		/* section text follows */
 	}
+	if (s->npath > 0 && p[-1] == '.' && *p == ']') {
+		*why_r = "bad section text";
+		return -1;
+	}
 	if (*p != ']') {
 		if (s->npath > 0 && p[-1] != '.') {
-			*why_r = "bad part number";
+			*why_r = "bad section text";
 			return -1;
 		}
 		for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
 			n = strlen(texts[i].name);
+			/* HEADER.FIELDS ends the atom: its list follows */
 			if (strncasecmp(p, texts[i].name, n) == 0 &&
-			    (p[n] == ']' || (p[n] == '\0' &&
-			    (texts[i].text == SECTION_HEADER_FIELDS ||
-			    texts[i].text == SECTION_HEADER_FIELDS_NOT))))
+			    p[n] == (texts[i].text == SECTION_HEADER_FIELDS ||
+			    texts[i].text == SECTION_HEADER_FIELDS_NOT ?
+			    '\0' : ']'))
 				break;
 		}
 		if (i == sizeof(texts) / sizeof(texts[0]) ||
@@ -1687,15 +1692,7 @@ search_tree(struct message *m, const char *needle, int headers)
 			r = search_fields(ts, p, &tmp);
 		if (r == 0 && searchable(p))
 			r = search_part(ts, p);
-		/* next in pre-order, without recursion */
-		if (p->children != NULL)
-			p = p->children;
-		else {
-			while (p != NULL && p->next == NULL)
-				p = p->parent;
-			if (p != NULL)
-				p = p->next;
-		}
+		p = mime_next(p);
 	}
 	buf_free(&tmp);
 	return r;

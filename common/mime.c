@@ -202,6 +202,17 @@ mime_header_next(struct mime_header_iter *it, struct mime_field *f)
 	}
 	colon = *p == ' ' || *p == '\t' ? NULL :
 	    memchr(p, ':', (size_t)(first_end - p));
+	if (colon != NULL) {
+		/* a name has no blanks but before its colon ("To :"); an
+		 * mbox "From " line has colons in its time */
+		const char *ne = colon;
+
+		while (ne > p && (ne[-1] == ' ' || ne[-1] == '\t'))
+			ne--;
+		if (memchr(p, ' ', (size_t)(ne - p)) != NULL ||
+		    memchr(p, '\t', (size_t)(ne - p)) != NULL)
+			colon = NULL;
+	}
 	f->name = p;
 	if (colon == NULL) {
 		f->name_len = 0;
@@ -1195,6 +1206,16 @@ mime_parse_header(const char *data, size_t len)
 	return parse(data, len, 1);
 }
 
+const struct mime_part *
+mime_next(const struct mime_part *p)
+{
+	if (p->children != NULL)
+		return p->children;
+	while (p != NULL && p->next == NULL)
+		p = p->parent;
+	return p != NULL ? p->next : NULL;
+}
+
 void
 mime_free(struct mime_part *root)
 {
@@ -1594,6 +1615,7 @@ mime_header_decode(const char *raw, size_t len, struct buf *out)
 			gap += q != NULL ? 2 : 0;
 		} else if (after_ew && strspn(raw + pos, " \t\r\n") >= gap) {
 			/* only blanks between two encoded words: dropped */
+			pos += gap;
 			gap = 0;
 		}
 		if (gap > 0) {

@@ -151,6 +151,11 @@ struct mime_part *mime_parse_header(const char *data, size_t len);
 
 void	mime_free(struct mime_part *);
 
+/* The part after p in pre-order (parent before children, RFC 3501 part
+ * numbering order), or NULL after the last; for walking a tree without
+ * recursion. */
+const struct mime_part *mime_next(const struct mime_part *p);
+
 /* The part's header and body bytes. */
 const char *mime_header_data(const struct mime_part *);
 const char *mime_body_data(const struct mime_part *);
