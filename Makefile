@@ -37,13 +37,18 @@ PYTHON	?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo pyth
 
 COMMON	 = common/base64.c \
 	   common/buf.c \
+	   common/charset.c \
 	   common/config.c \
 	   common/imap-parser.c \
+	   common/imapdate.c \
 	   common/log.c \
+	   common/message.c \
+	   common/mime.c \
 	   common/mutf7.c \
 	   common/privdrop.c \
 	   common/safefile.c \
 	   common/strnum.c \
+	   common/textsearch.c \
 	   common/userdb.c \
 	   common/wipe.c
 
@@ -91,9 +96,14 @@ IMAPD	 = imapd/auth.c \
 USERDB	 = tools/imapd-userdb.c
 
 UNITTESTS = tests/common/test-buf \
+	   tests/common/test-charset \
 	   tests/common/test-strnum \
 	   tests/common/test-config \
 	   tests/common/test-imap-parser \
+	   tests/common/test-imapdate \
+	   tests/common/test-message \
+	   tests/common/test-mime \
+	   tests/common/test-textsearch \
 	   tests/common/test-userdb \
 	   tests/common/test-mutf7 \
 	   tests/common/test-safefile \

@@ -8,8 +8,8 @@
 static const char alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-static int
-val(unsigned char c)
+int
+base64_value(unsigned char c)
 {
 	if (c >= 'A' && c <= 'Z')
 		return c - 'A';
@@ -43,7 +43,7 @@ base64_decode(const char *in, size_t len, struct buf *out)
 				pad++;
 				continue;
 			}
-			if (pad > 0 || (v[k] = val(c)) < 0)
+			if (pad > 0 || (v[k] = base64_value(c)) < 0)
 				goto bad;
 		}
 		b[0] = (unsigned char)(v[0] << 2 | v[1] >> 4);

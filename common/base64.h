@@ -17,4 +17,8 @@ int	base64_decode(const char *in, size_t len, struct buf *out);
 /* Append the encoding of in to out; -1 if out is full. */
 int	base64_encode(const void *in, size_t len, struct buf *out);
 
+/* The 6-bit value of a base64 alphabet byte, or -1 for any other byte
+ * (also used by the lenient MIME decoder). */
+int	base64_value(unsigned char c);
+
 #endif

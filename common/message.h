@@ -1,0 +1,203 @@
+/*
+ * message: one message's bytes, and what FETCH and SEARCH ask of them.
+ *
+ * A message is a mapped Maildir file (or a caller's buffer) and its MIME
+ * structure, parsed when first needed: ENVELOPE and header searches parse
+ * only the header, BODYSTRUCTURE, sections and body searches the whole
+ * message.  Maildir files are never rewritten in place, so the mapping
+ * stays valid while the message is open.
+ *
+ * Output follows RFC 3501 / RFC 9051 and, where they leave room, what
+ * Dovecot sends, because clients are tested against it:
+ *   - strings are quoted when they are short 7-bit text without CR or LF,
+ *     literals {n} otherwise; a NUL in a header becomes U+FFFD;
+ *   - type, subtype, parameter names and values are sent as written in the
+ *     message; text parts without a charset get ("charset" "us-ascii")
+ *     appended; a missing Content-Transfer-Encoding is "7bit";
+ *   - ENVELOPE fields are raw header text (encoded words stay encoded),
+ *     unfolded; the subject also has its runs of blanks made one space;
+ *     for date, subject, in-reply-to and message-id the last field of a
+ *     name counts, address fields of one name are joined; an address
+ *     without a mailbox or host shows "MISSING_MAILBOX" / "MISSING_DOMAIN"
+ *     (a phrase alone is a name without either); a comment after an
+ *     address without a display name becomes its name.
+ * Deliberate differences from Dovecot 2.3, where the RFCs or clients are
+ * better served otherwise:
+ *   - an empty element of an address list ("a@b, , c@d") is skipped, as
+ *     RFC 5322 4.4 says, instead of showing a MISSING_MAILBOX address;
+ *   - a Content-Type without a readable type/subtype is text/plain
+ *     (RFC 2045 5.2) rather than "" "";
+ *   - Content-ID, -Description, -MD5 and -Location have leading blanks of
+ *     continuation lines removed;
+ *   - an RFC 2231 "name*" value is never renamed ("name*1*");
+ *   - a boundary line must have only blanks after the boundary (or "--"
+ *     for the close delimiter); Dovecot accepts any line it prefixes;
+ *   - BINARY is lenient with malformed quoted-printable (keeps "=XX" as
+ *     written) instead of failing with [PARSE];
+ *   - message/global is parsed as an encapsulated message (RFC 6532,
+ *     RFC 9051 numbering); BODYSTRUCTURE describes it like message/rfc822
+ *     only with MESSAGE_BS_GLOBAL (an IMAP4rev2 session), since IMAP4rev1's
+ *     grammar knows only RFC822 there;
+ *   - BODY[0] and other zero part numbers are a syntax error.
+ */
+#ifndef COMMON_MESSAGE_H
+#define COMMON_MESSAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+#include "common/imap-parser.h"
+#include "common/mime.h"
+
+struct message;
+
+/*
+ * Open relpath under dirfd read-only and map it.  An empty file is a
+ * valid (empty) message.  NULL with *errno_r set on failure: ENOENT means
+ * the file is gone (another session expunged it, or renamed it for a flag
+ * change); EINVAL that it is not a regular file.
+ */
+struct message *message_open(int dirfd, const char *relpath, int *errno_r);
+
+/* A message over the caller's bytes, which must outlive it.  NULL only
+ * when memory runs out. */
+struct message *message_from_mem(const char *data, size_t len);
+
+void	message_free(struct message *);
+
+/* The raw bytes. */
+const char *message_data(const struct message *, size_t *len_r);
+
+/* The structure (parsed now if needed); NULL when memory runs out. */
+const struct mime_part *message_parts(struct message *);
+
+/* RFC822.SIZE: the size with every bare LF counted as CRLF. */
+uint64_t message_vsize(struct message *);
+
+/* The Date: header as a time, or INT64_MIN when there is none that can
+ * be read.  *tzoff_r (may be NULL) gets its zone. */
+int64_t	message_date(struct message *, int *tzoff_r);
+
+/* Append the ENVELOPE list, "(" ... ")".  0, or -1 (errno EMSGSIZE when
+ * out is full, ENOMEM). */
+int	message_envelope(struct message *, struct buf *out);
+
+/* BODY (flags 0) or BODYSTRUCTURE (MESSAGE_BS_EXTENDED) list.  0 or -1. */
+#define MESSAGE_BS_EXTENDED	0x01	/* BODYSTRUCTURE: extension data */
+#define MESSAGE_BS_GLOBAL	0x02	/* message/global as a message */
+int	message_bodystructure(struct message *, int flags, struct buf *out);
+
+/* --- FETCH sections --------------------------------------------------- */
+
+enum section_item {
+	SECTION_BODY,		/* BODY[...] */
+	SECTION_BODY_PEEK,	/* BODY.PEEK[...] */
+	SECTION_BINARY,		/* BINARY[...] (RFC 3516) */
+	SECTION_BINARY_PEEK,
+	SECTION_BINARY_SIZE,	/* BINARY.SIZE[...] */
+	SECTION_RFC822,		/* = BODY[] */
+	SECTION_RFC822_HEADER,	/* = BODY.PEEK[HEADER] */
+	SECTION_RFC822_TEXT,	/* = BODY[TEXT] */
+};
+
+enum section_text {
+	SECTION_ALL,		/* no section text */
+	SECTION_HEADER,
+	SECTION_HEADER_FIELDS,
+	SECTION_HEADER_FIELDS_NOT,
+	SECTION_TEXT,
+	SECTION_MIME,
+};
+
+#define SECTION_PATH_MAX	(MIME_DEPTH_MAX + 2)
+#define SECTION_PART_MAX	1000000
+
+struct section {
+	enum section_item	 item;
+	enum section_text	 text;
+	unsigned		 npath;
+	uint32_t		 path[SECTION_PATH_MAX];
+	/* HEADER.FIELDS names as the client sent them, and sorted
+	 * (case-insensitively, duplicates dropped) for matching */
+	char			**fields;
+	size_t			 nfields;
+	char			**sorted;
+	size_t			 nsorted;
+	int			 partial;	/* <origin.count> given */
+	uint64_t		 origin;
+	uint64_t		 count;
+};
+
+/*
+ * Read one FETCH item that names a section, starting at args[0]: RFC822,
+ * RFC822.HEADER, RFC822.TEXT, BODY[...], BODY.PEEK[...], BINARY[...],
+ * BINARY.PEEK[...], BINARY.SIZE[...], each with an optional <origin.count>
+ * where the grammar allows one.  The IMAP parser delivers
+ * BODY[HEADER.FIELDS (A B)]<0.10> as three arguments (the atom up to the
+ * list, the list, the atom "]<0.10>"); *used_r tells how many were taken.
+ * Returns 0 with *out filled (free it with message_section_free), 1 when
+ * args[0] is some other item (FLAGS, BODY, BODYSTRUCTURE, RFC822.SIZE...),
+ * -1 with a short reason in *why_r for a malformed one (answer BAD).
+ */
+int	message_section_parse(const struct imap_arg *args, size_t nargs,
+	    size_t *used_r, struct section *out, const char **why_r);
+void	message_section_free(struct section *);
+
+/*
+ * The item's name for the FETCH response: "BODY[1.2.MIME]<5>",
+ * "BODY[HEADER.FIELDS (FROM TO)]", "BINARY.SIZE[1]", "RFC822.HEADER".
+ * PEEK is not echoed, field names are upper-cased, a partial shows only
+ * its origin.  0 or -1.
+ */
+int	message_section_name(const struct section *, struct buf *out);
+
+#define MESSAGE_EUNKNOWN_CTE	(-2)	/* BINARY of an unknown encoding */
+
+/*
+ * Append the section's bytes, with the partial applied: CRLF form for
+ * BODY and RFC822 items; for BINARY the part's body with its
+ * Content-Transfer-Encoding undone (a multipart or message part, or the
+ * whole message BINARY[], is sent as it is); for BINARY.SIZE the decimal
+ * size.  A part that does not exist gives an empty string, as do HEADER
+ * and TEXT of a part that is not a message (as Dovecot does).  *nil_r (may
+ * be NULL) is set when the answer should be NIL instead of a string
+ * (never, at present; kept for callers).  0, MESSAGE_EUNKNOWN_CTE
+ * (answer NO [UNKNOWN-CTE]), or -1 (errno EMSGSIZE when out is full,
+ * ENOMEM).
+ */
+int	message_section_get(struct message *, const struct section *,
+	    struct buf *out, int *nil_r);
+
+/* The full size of the section (before any partial): CRLF bytes, or
+ * decoded bytes for BINARY items.  0, MESSAGE_EUNKNOWN_CTE or -1. */
+int	message_section_size(struct message *, const struct section *,
+	    uint64_t *size_r);
+
+/* --- SEARCH ----------------------------------------------------------- */
+
+/*
+ * Case-insensitive substring searches (see textsearch.h for the folding).
+ * 1 match, 0 no match, -1 when memory runs out.  The folded needle of the
+ * last call is kept, so searching many messages for one needle folds it
+ * once.  Decoded text is streamed in pieces of bounded size: a large
+ * message never costs more than a few hundred KiB.
+ *
+ * header: the top-level fields called field, each RFC 2047-decoded; an
+ *   empty needle matches any message that has such a field.
+ * body: the text of every text part and every message leaf part (as
+ *   Dovecot without full-text indexes: not attachments of other types),
+ *   transfer-decoded and converted to UTF-8.  A multipart's preamble and
+ *   epilogue are not text.
+ * text: every header of the message and its parts (as "Name: value",
+ *   decoded), and the body as above.
+ */
+int	message_search_header(struct message *, const char *field,
+	    const char *needle_utf8);
+int	message_search_body(struct message *, const char *needle_utf8);
+int	message_search_text(struct message *, const char *needle_utf8);
+
+/* Forget the kept needle (at exit, for leak checkers). */
+void	message_search_cleanup(void);
+
+#endif

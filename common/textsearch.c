@@ -1,0 +1,268 @@
+/*
+ * textsearch: streaming case-insensitive search.  See textsearch.h.
+ *
+ * Text that is mostly ASCII is the common case, so while the automaton is
+ * in its start state and no character is half-read, bytes that cannot
+ * start a match are skipped with one table look-up each.  Every byte at
+ * or above 0xC0 (a lead byte) is a possible start, because a few non-ASCII
+ * letters fold to ASCII ones (KELVIN SIGN to "k", LONG S to "s").
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/charset.h"
+#include "common/textsearch.h"
+
+#define REPLACEMENT	0xfffdU
+
+struct textsearch {
+	uint32_t	*pat;		/* folded needle */
+	size_t		*fail;		/* KMP failure function */
+	size_t		 plen;
+	size_t		 state;		/* characters matched so far */
+	int		 found;
+	unsigned char	 part[4];	/* a character cut by a piece end */
+	unsigned	 npart;
+	unsigned char	 start[256];	/* bytes that may begin a match */
+};
+
+/* c in [lo, hi] and of the given parity (the upper-case member of a
+ * regular upper/lower pair) */
+static int
+pair(uint32_t c, uint32_t lo, uint32_t hi, unsigned upper_parity)
+{
+	return c >= lo && c <= hi && (c & 1) == upper_parity;
+}
+
+uint32_t
+textsearch_fold(uint32_t c)
+{
+	if (c < 0x80)
+		return c >= 'A' && c <= 'Z' ? c + 32 : c;
+	if (c < 0x100) {
+		if (c == 0xb5)
+			return 0x3bc;
+		if (c >= 0xc0 && c <= 0xde && c != 0xd7)
+			return c + 32;
+		return c;
+	}
+	if (c < 0x180) {
+		switch (c) {
+		case 0x130:
+			return 'i';
+		case 0x131: case 0x138: case 0x149:
+			return c;
+		case 0x178:
+			return 0xff;
+		case 0x17f:
+			return 's';
+		}
+		if ((c >= 0x139 && c <= 0x148) || (c >= 0x179 && c <= 0x17e))
+			return c & 1 ? c + 1 : c;
+		return c & 1 ? c : c + 1;
+	}
+	if (c < 0x250) {
+		if (pair(c, 0x1cd, 0x1dc, 1) || pair(c, 0x1de, 0x1ef, 0) ||
+		    pair(c, 0x1f8, 0x21f, 0) || pair(c, 0x222, 0x233, 0) ||
+		    pair(c, 0x246, 0x24f, 0))
+			return c + 1;
+		return c;
+	}
+	if (c >= 0x370 && c < 0x400) {
+		if (c == 0x386)
+			return 0x3ac;
+		if (c >= 0x388 && c <= 0x38a)
+			return c + 37;
+		if (c == 0x38c)
+			return 0x3cc;
+		if (c == 0x38e || c == 0x38f)
+			return c + 63;
+		if ((c >= 0x391 && c <= 0x3a1) || (c >= 0x3a3 && c <= 0x3ab))
+			return c + 32;
+		if (c == 0x3c2)
+			return 0x3c3;
+		if (pair(c, 0x3d8, 0x3ef, 0))
+			return c + 1;
+		return c;
+	}
+	if (c >= 0x400 && c < 0x530) {
+		if (c < 0x410)
+			return c + 80;
+		if (c < 0x430)
+			return c + 32;
+		if (c == 0x4c0)
+			return 0x4cf;
+		if (pair(c, 0x460, 0x481, 0) || pair(c, 0x48a, 0x4bf, 0) ||
+		    pair(c, 0x4c1, 0x4ce, 1) || pair(c, 0x4d0, 0x52f, 0))
+			return c + 1;
+		return c;
+	}
+	if (c >= 0x531 && c <= 0x556)
+		return c + 48;
+	if (c >= 0x1e00 && c < 0x1f00) {
+		if (c == 0x1e9e)
+			return 0xdf;
+		if (pair(c, 0x1e00, 0x1e95, 0) || pair(c, 0x1ea0, 0x1eff, 0))
+			return c + 1;
+		return c;
+	}
+	/* Greek Extended: in its first blocks of sixteen, the upper half
+	 * holds the capitals of the lower half */
+	if (c >= 0x1f08 && c <= 0x1f6f && (c & 0xf) >= 8)
+		return c - 8;
+	switch (c) {
+	case 0x2126:
+		return 0x3c9;
+	case 0x212a:
+		return 'k';
+	case 0x212b:
+		return 0xe5;
+	}
+	if (c >= 0x2160 && c <= 0x216f)
+		return c + 16;
+	if (c >= 0x24b6 && c <= 0x24cf)
+		return c + 26;
+	if (c >= 0xff21 && c <= 0xff3a)
+		return c + 32;
+	return c;
+}
+
+/* One character of text, folded. */
+static void
+step(struct textsearch *ts, uint32_t c)
+{
+	c = textsearch_fold(c);
+	while (ts->state > 0 && ts->pat[ts->state] != c)
+		ts->state = ts->fail[ts->state - 1];
+	if (ts->pat[ts->state] == c && ++ts->state == ts->plen)
+		ts->found = 1;
+}
+
+struct textsearch *
+textsearch_new(const char *needle, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)needle;
+	struct textsearch *ts;
+	size_t i, k;
+	unsigned cp;
+	int n;
+
+	if ((ts = calloc(1, sizeof(*ts))) == NULL)
+		return NULL;
+	/* at most one character per byte */
+	if ((ts->pat = calloc(len + 1, sizeof(*ts->pat))) == NULL ||
+	    (ts->fail = calloc(len + 1, sizeof(*ts->fail))) == NULL) {
+		textsearch_free(ts);
+		return NULL;
+	}
+	for (i = 0; i < len; i += (size_t)n) {
+		if ((n = charset_utf8_seq(s + i, len - i, &cp)) <= 0) {
+			n = 1;
+			cp = REPLACEMENT;
+		}
+		ts->pat[ts->plen++] = textsearch_fold(cp);
+	}
+	for (i = 1, k = 0; i < ts->plen; i++) {
+		while (k > 0 && ts->pat[i] != ts->pat[k])
+			k = ts->fail[k - 1];
+		if (ts->pat[i] == ts->pat[k])
+			k++;
+		ts->fail[i] = k;
+	}
+	for (i = 0; i < 256; i++)
+		ts->start[i] = ts->plen == 0 || ts->pat[0] >= 0x80 ||
+		    i >= 0xc0 || textsearch_fold((uint32_t)i) == ts->pat[0];
+	textsearch_reset(ts);
+	return ts;
+}
+
+void
+textsearch_free(struct textsearch *ts)
+{
+	if (ts == NULL)
+		return;
+	free(ts->pat);
+	free(ts->fail);
+	free(ts);
+}
+
+void
+textsearch_reset(struct textsearch *ts)
+{
+	ts->state = 0;
+	ts->npart = 0;
+	ts->found = ts->plen == 0;
+}
+
+int
+textsearch_found(const struct textsearch *ts)
+{
+	return ts->found;
+}
+
+int
+textsearch_feed(struct textsearch *ts, const char *text, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)text;
+	size_t i = 0;
+	unsigned cp;
+	int n;
+
+	if (ts->found)
+		return 1;
+	/* finish a character cut by the end of the last piece */
+	while (ts->npart > 0) {
+		unsigned char tmp[8];
+		size_t tl = ts->npart, take = len - i < 4 ? len - i : 4;
+
+		memcpy(tmp, ts->part, tl);
+		memcpy(tmp + tl, s + i, take);
+		tl += take;
+		n = charset_utf8_seq(tmp, tl, &cp);
+		if (n == 0) {
+			/* still cut: the whole piece was too short */
+			memcpy(ts->part, tmp, tl);
+			ts->npart = (unsigned)tl;
+			return ts->found;
+		}
+		if (n < 0) {
+			/* the first byte is bad; read the others again */
+			cp = REPLACEMENT;
+			n = 1;
+		}
+		step(ts, cp);
+		if ((unsigned)n < ts->npart) {
+			ts->npart -= (unsigned)n;
+			memmove(ts->part, ts->part + n, ts->npart);
+		} else {
+			i += (size_t)n - ts->npart;
+			ts->npart = 0;
+		}
+	}
+	while (i < len && !ts->found) {
+		if (ts->state == 0) {
+			while (i < len && !ts->start[s[i]])
+				i++;
+			if (i == len)
+				break;
+		}
+		if (s[i] < 0x80) {
+			step(ts, s[i++]);
+			continue;
+		}
+		n = charset_utf8_seq(s + i, len - i, &cp);
+		if (n > 0) {
+			step(ts, cp);
+			i += (size_t)n;
+		} else if (n == 0) {
+			/* the piece ends inside a character */
+			memcpy(ts->part, s + i, len - i);
+			ts->npart = (unsigned)(len - i);
+			i = len;
+		} else {
+			step(ts, REPLACEMENT);
+			i++;
+		}
+	}
+	return ts->found;
+}

@@ -1,0 +1,140 @@
+/*
+ * Unit tests for common/charset: UTF-8 validation, conversion through
+ * iconv (with input cut inside characters), and the converter cache.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/buf.h"
+#include "common/charset.h"
+#include "tests/t.h"
+
+static const struct {
+	const char	*in;
+	int		 n;
+	unsigned	 cp;
+} seqs[] = {
+	{ "A", 1, 'A' },
+	{ "\xc3\xa9", 2, 0xe9 },
+	{ "\xe2\x82\xac", 3, 0x20ac },
+	{ "\xf0\x9f\x98\x80", 4, 0x1f600 },
+	{ "\xc3", 0, 0 },		/* cut: needs more */
+	{ "\xe2\x82", 0, 0 },
+	{ "\xc0\x80", -1, 0 },		/* overlong */
+	{ "\xe0\x80\x80", -1, 0 },
+	{ "\xed\xa0\x80", -1, 0 },	/* surrogate */
+	{ "\xf4\x90\x80\x80", -1, 0 },	/* past U+10FFFF */
+	{ "\xf5\x80\x80\x80", -1, 0 },
+	{ "\x80", -1, 0 },
+	{ "\xc3(", -1, 0 },
+};
+
+static void
+test_seq(void)
+{
+	size_t i;
+	unsigned cp;
+	int n;
+
+	for (i = 0; i < sizeof(seqs) / sizeof(seqs[0]); i++) {
+		cp = 0;
+		n = charset_utf8_seq((const unsigned char *)seqs[i].in,
+		    strlen(seqs[i].in), &cp);
+		CHECK_MSG(n == seqs[i].n, "case %zu: %d", i, n);
+		if (n > 0)
+			CHECK_INT(cp, seqs[i].cp);
+	}
+}
+
+/* Convert in, cut at every position into two calls, and compare. */
+static void
+convert(const char *cs, const char *in, size_t len, const char *want)
+{
+	struct charset_conv *c;
+	struct buf b, pend;
+	size_t cut, used;
+	unsigned bad = 0;
+
+	buf_init(&b, 1 << 20);
+	buf_init(&pend, 1 << 20);
+	for (cut = 0; cut <= len; cut++) {
+		if ((c = charset_get(cs)) == NULL) {
+			bad++;
+			break;
+		}
+		buf_reset(&b);
+		buf_reset(&pend);
+		if (charset_to_utf8(c, in, cut, 0, &used, &b) == -1)
+			bad++;
+		/* what was not used comes again with the rest */
+		buf_add(&pend, in + used, len - used);
+		if (charset_to_utf8(c, buf_cstr(&pend), pend.len, 1, &used,
+		    &b) == -1 || used != pend.len)
+			bad++;
+		if (strcmp(buf_cstr(&b), want) != 0)
+			bad++;
+	}
+	CHECK_MSG(bad == 0, "%s: got \"%s\"", cs, buf_cstr(&b));
+	buf_free(&b);
+	buf_free(&pend);
+}
+
+static void
+test_convert(void)
+{
+	struct buf b;
+	size_t used;
+
+	convert("utf-8", "caf\xc3\xa9 \xff!", 8, "caf\xc3\xa9 \xef\xbf\xbd!");
+	convert("US-ASCII", "plain", 5, "plain");
+	convert("koi8-r", "\xe9\xd7\xc1\xce", 4,
+	    "\xd0\x98\xd0\xb2\xd0\xb0\xd0\xbd");
+	/* ISO-8859-1 is read as Windows-1252 */
+	convert("iso-8859-1", "\x80 \xe9", 3, "\xe2\x82\xac \xc3\xa9");
+	convert("ISO-2022-JP", "\x1b$B;3ED\x1b(B", 9,
+	    "\xe5\xb1\xb1\xe7\x94\xb0");
+	convert("utf-8*en", "x", 1, "x");
+	convert("shift_jis", "\x93\xfa", 2, "\xe6\x97\xa5");
+	/* a byte the charset does not have */
+	convert("windows-1252", "a\x81z", 3, "a\xef\xbf\xbdz");
+	/* a cut character at the very end */
+	convert("utf-8", "ab\xe2\x82", 4, "ab\xef\xbf\xbd\xef\xbf\xbd");
+
+	CHECK(charset_get("x-no-such-charset") == NULL);
+	CHECK(charset_get("../../etc/passwd") == NULL);
+	CHECK(charset_get("") == NULL);
+	CHECK(charset_is_utf8(" UTF8"));
+	CHECK(charset_is_utf8("us-ascii"));
+	CHECK(!charset_is_utf8("latin1"));
+
+	/* more charsets than the cache holds, and back */
+	{
+		static const char *const names[] = {
+			"koi8-r", "iso-8859-2", "iso-8859-5", "windows-1251",
+			"iso-8859-7", "big5", "euc-jp", "gb2312", "cp850",
+			"iso-8859-15", "koi8-u", "koi8-r",
+		};
+		size_t i;
+
+		for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+			CHECK_MSG(charset_get(names[i]) != NULL, "%s",
+			    names[i]);
+	}
+
+	/* out is bounded */
+	buf_init(&b, 8);
+	CHECK_INT(charset_to_utf8(charset_get("koi8-r"), "\xe9\xd7\xc1\xce"
+	    "\xe9\xd7\xc1\xce\xe9\xd7\xc1\xce", 12, 1, &used, &b), -1);
+	buf_free(&b);
+	buf_init(&b, 4);
+	CHECK_INT(charset_utf8_clean("abcdef", 6, 1, &used, &b), -1);
+	buf_free(&b);
+}
+
+int
+main(void)
+{
+	test_seq();
+	test_convert();
+	return t_done();
+}
