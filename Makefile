@@ -182,5 +182,7 @@ clean:
 	find . -name __pycache__ -prune -exec rm -rf {} +
 
 .PHONY: all san check banned demo bench install clean
+# test objects are intermediate files; keep them so a rebuild is quick
+.SECONDARY:
 
 -include $(shell find $(O) -name '*.d' 2>/dev/null)

@@ -34,7 +34,7 @@ enum kind {
 	K_ALL,
 	K_FLAG,			/* flag set / unset: mask, want */
 	K_KEYWORD,		/* keyword set / unset */
-	K_RECENT, K_NEW, K_OLD,
+	K_RECENT, K_NEW,	/* OLD is NOT RECENT */
 	K_SEQ, K_UID,
 	K_LARGER, K_SMALLER,
 	K_BEFORE, K_ON, K_SINCE,		/* INTERNALDATE */

@@ -600,8 +600,8 @@ view_update(struct mailbox *mb, int allow_expunge,
 	size_t oldn = mb->n, nrecent = 0, shown;
 	struct vmsg *nv;
 	struct uc_rec r;
-	uint32_t *expunged = NULL;
-	size_t nexp = 0;
+	uint32_t *expunged = NULL, *changed = NULL;
+	size_t nexp = 0, nchanged = 0;
 	int have;
 
 	if (uidcache_changes(mb->uc) == mb->seen_changes &&
@@ -610,7 +610,9 @@ view_update(struct mailbox *mb, int allow_expunge,
 	if ((nv = reallocarray(NULL, count + oldn + 1, sizeof(*nv))) == NULL)
 		return -1;
 	if ((expunged = reallocarray(NULL, oldn + 1, sizeof(*expunged))) ==
-	    NULL) {
+	    NULL || (changed = reallocarray(NULL, oldn + 1,
+	    sizeof(*changed))) == NULL) {
+		free(expunged);
 		free(nv);
 		return -1;
 	}
@@ -635,9 +637,9 @@ view_update(struct mailbox *mb, int allow_expunge,
 			    nv[out].kw != r.keywords) {
 				nv[out].flags = (uint8_t)(r.flags & MF_ALL);
 				nv[out].kw = r.keywords;
-				if (ev != NULL && ev->flags != NULL &&
-				    !(nv[out].state & VM_GONE))
-					ev->flags(ev->arg, (uint32_t)(out + 1));
+				/* reported once the new view is in place */
+				if (!(nv[out].state & VM_GONE))
+					changed[nchanged++] = nv[out].uid;
 			}
 			i++;
 		} else {
@@ -668,6 +670,9 @@ view_update(struct mailbox *mb, int allow_expunge,
 	if (ev != NULL && ev->expunge != NULL)
 		for (i = nexp; i > 0; i--)
 			ev->expunge(ev->arg, expunged[i - 1], 0);
+	if (ev != NULL && ev->flags != NULL)
+		for (i = 0; i < nchanged; i++)
+			ev->flags(ev->arg, mailbox_seq_of_uid(mb, changed[i]));
 	for (i = 0; i < mb->n; i++)
 		if (mb->v[i].state & VM_RECENT)
 			nrecent++;
@@ -680,6 +685,7 @@ view_update(struct mailbox *mb, int allow_expunge,
 			ev->recent(ev->arg, mb->nrecent);
 	}
 	free(expunged);
+	free(changed);
 	return 0;
 }
 
@@ -699,6 +705,8 @@ mailbox_open(const char *dir, int readonly, struct mailbox **mbp,
 	}
 	mb->readonly = readonly;
 	mb->dirfd = -1;
+	/* the first sync builds the view whatever the cache's counter says */
+	mb->seen_changes = UINT64_MAX;
 	if ((mb->dir = strdup(dir)) == NULL)
 		goto nomem;
 	mb->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -67,7 +67,7 @@ def test_mbsync_two_way(md, mailuser, workdir, build):
     rc = pathlib.Path(md.dir) / "mbsyncrc"
     rc.write_text(f"""
 IMAPAccount t
-Host 127.0.0.1
+Host localhost
 Port {md.tls_port}
 User {mailuser.name}
 Pass {mailuser.password}
@@ -147,7 +147,7 @@ localfolders = {base}/mail
 
 [Repository remote]
 type = IMAP
-remotehost = 127.0.0.1
+remotehost = localhost
 remoteport = {md.tls_port}
 remoteuser = {mailuser.name}
 remotepass = {mailuser.password}
@@ -190,7 +190,7 @@ def test_fetchmail_download(md, mailuser):
     out.mkdir()
     rc = pathlib.Path(md.dir) / "fetchmailrc"
     rc.write_text(f"""
-poll 127.0.0.1 service {md.tls_port} proto IMAP
+poll localhost service {md.tls_port} proto IMAP
   user "{mailuser.name}" password "{mailuser.password}"
   ssl sslcertck sslcertfile "{md.settings['tls_cert']}"
   keep

@@ -246,7 +246,8 @@ def test_fetch_items_and_sections(md, mailuser):
     r = s.ok("FETCH 1 (BODY.PEEK[1] BODY.PEEK[HEADER.FIELDS (Subject)] "
              "BODY.PEEK[]<0.10> BINARY.PEEK[2] BINARY.SIZE[2])")
     f = fetch_map(r)[1]
-    assert "BODY[1] {17}\nHello part one.\r\n" in f
+    # the line end before a boundary belongs to the boundary
+    assert "BODY[1] {15}\nHello part one. " in f
     assert "BODY[HEADER.FIELDS (SUBJECT)]" in f
     assert "BODY[]<0> {10}\nFrom: Alic" in f
     assert "%PDF-1.4" in f
@@ -353,9 +354,10 @@ def test_two_sessions_expunge_rules(md, mailuser):
     assert "* 2 EXPUNGE" in r
     # B is in a FETCH: no EXPUNGE may be sent now, numbers stay valid
     r = b.ok("FETCH 1:3 (UID)")
-    assert not any("EXPUNGE" in l for l in r)
+    assert not any(re.match(r"\* \d+ EXPUNGE", l) for l in r)
     r = b.cmd("FETCH 2 (BODY.PEEK[])")
-    assert not any("EXPUNGE" in l for l in r)
+    assert not any(re.match(r"\* \d+ EXPUNGE", l) for l in r)
+    assert "[EXPUNGEISSUED]" in r[-1]
     # at NOOP, B learns
     r = b.ok("NOOP")
     assert "* 2 EXPUNGE" in r
