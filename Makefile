@@ -167,7 +167,8 @@ install: all
 	install -m 755 imapd/imapd $(DESTDIR)$(SBINDIR)/imapd
 	install -m 755 tools/imapd-userdb $(DESTDIR)$(SBINDIR)/imapd-userdb
 	install -m 644 man/imapd.8 man/imapd-userdb.8 $(DESTDIR)$(MANDIR)/man8/
-	install -m 644 man/imapd.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 644 man/imapd.conf.5 man/imapd-uidcache.5 \
+	    $(DESTDIR)$(MANDIR)/man5/
 	install -m 644 tools/imapd.conf.example $(DESTDIR)$(SYSCONFDIR)/imapd.conf.example
 	test -e $(DESTDIR)$(SYSCONFDIR)/imapd.conf || \
 	    install -m 644 tools/imapd.conf.example $(DESTDIR)$(SYSCONFDIR)/imapd.conf
