@@ -1,7 +1,7 @@
 /*
  * uidcache: the per-folder UID cache.  The contract is in uidcache.h;
  * this comment is the on-disk format and the reasons it survives crashes.
- * man/uidcache-format.txt says the same for administrators.
+ * imapd-uidcache(5) says the same for administrators.
  *
  * FILES, in the folder's directory beside cur/
  *

@@ -27,7 +27,7 @@
  *     taken over, so clients moving from those servers keep their caches.
  *
  * The on-disk format is described at the top of uidcache.c and in
- * imapd(8).  This module knows nothing of directory scans: the Maildir
+ * imapd-uidcache(5).  This module knows nothing of directory scans: the Maildir
  * sync code (mailbox.c) decides what to add, change or expunge.
  *
  * Lifetime of returned data: struct uc_rec strings stay valid until the
