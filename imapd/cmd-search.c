@@ -18,6 +18,7 @@
 #define RET_MAX		0x02
 #define RET_COUNT	0x04
 #define RET_ALL		0x08
+#define RET_SAVE	0x10	/* SEARCHRES (RFC 5182) */
 
 static int
 parse_return(const struct imap_arg *a, unsigned *ret)
@@ -38,6 +39,8 @@ parse_return(const struct imap_arg *a, unsigned *ret)
 			*ret |= RET_COUNT;
 		else if (strcasecmp(w, "ALL") == 0)
 			*ret |= RET_ALL;
+		else if (strcasecmp(w, "SAVE") == 0)
+			*ret |= RET_SAVE;
 		else
 			return -1;
 	}
@@ -89,11 +92,25 @@ cmd_search(struct session *s, const struct cmd *c)
 			hits[nhits++] = c->uid ? mailbox_uid(s->mb, seq) : seq;
 	}
 	search_free(se);
+	if (ret & RET_SAVE) {
+		/* "$" is kept as UIDs, so expunges cannot shift it */
+		free(s->saved);
+		s->saved = calloc(nhits + 1, sizeof(*s->saved));
+		s->nsaved = 0;
+		for (i = 0; s->saved != NULL && i < nhits; i++)
+			s->saved[s->nsaved++] = c->uid ? hits[i] :
+			    mailbox_uid(s->mb, hits[i]);
+		/* SAVE alone asks for no ESEARCH response */
+		if ((ret & ~RET_SAVE) == 0)
+			esearch = -1;
+	}
 	/* sizes learned while searching are kept for next time */
 	mailbox_flush_facts(s->mb);
 
 	buf_init(&out, 64 * 1024 * 1024);
-	if (!esearch) {
+	if (esearch == -1)
+		;
+	else if (!esearch) {
 		session_printf(s, "* SEARCH");
 		for (i = 0; i < nhits; i++)
 			session_printf(s, " %u", hits[i]);

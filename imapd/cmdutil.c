@@ -13,6 +13,26 @@
 #include "maildir/keywords.h"
 #include "maildir/mailbox.h"
 
+/* The messages of the saved search result "$" that are still here. */
+static int
+saved_seqs(struct session *s, const struct cmd *c, uint32_t **seqs_r,
+    size_t *n_r)
+{
+	uint32_t *seqs, seq;
+	size_t i, n = 0;
+
+	if ((seqs = calloc(s->nsaved + 1, sizeof(*seqs))) == NULL) {
+		cmd_no(s, c, "Out of memory");
+		return -1;
+	}
+	for (i = 0; i < s->nsaved; i++)
+		if ((seq = mailbox_seq_of_uid(s->mb, s->saved[i])) != 0)
+			seqs[n++] = seq;
+	*seqs_r = seqs;
+	*n_r = n;
+	return 0;
+}
+
 int
 cmd_msgset(struct session *s, const struct cmd *c, const struct imap_arg *a,
     int uid, uint32_t **seqs_r, size_t *n_r)
@@ -24,6 +44,8 @@ cmd_msgset(struct session *s, const struct cmd *c, const struct imap_arg *a,
 
 	*seqs_r = NULL;
 	*n_r = 0;
+	if (text != NULL && strcmp(text, "$") == 0)
+		return saved_seqs(s, c, seqs_r, n_r);
 	if (text == NULL || seqset_parse(text, uid ? (count ? mailbox_uid(s->mb,
 	    count) : 0) : count, &set) == -1) {
 		cmd_bad(s, c, "Invalid %s set", uid ? "UID" : "sequence");

@@ -230,6 +230,27 @@ parse_key(struct parse *p, int depth)
 		p->why = "Search keys are atoms";
 		return NULL;
 	}
+	/* the saved result of an earlier SEARCH (RFC 5182) */
+	if (strcmp(w, "$") == 0) {
+		size_t k2;
+
+		if ((n = node_new(K_UID, 0)) == NULL)
+			return NULL;
+		for (k2 = 0; k2 < p->s->nsaved; k2++) {
+			struct seqrange *nr = reallocarray(n->set.r,
+			    n->set.n + 1, sizeof(*nr));
+
+			if (nr == NULL) {
+				node_free(n);
+				return NULL;
+			}
+			n->set.r = nr;
+			n->set.r[n->set.n].lo = n->set.r[n->set.n].hi =
+			    p->s->saved[k2];
+			n->set.n++;
+		}
+		return n;
+	}
 	/* a sequence set on its own */
 	if ((w[0] >= '0' && w[0] <= '9') || w[0] == '*') {
 		uint32_t count = mailbox_count(p->s->mb);

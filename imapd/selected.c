@@ -160,6 +160,10 @@ selected_close(struct session *s)
 	s->mb = NULL;
 	free(s->mbname);
 	s->mbname = NULL;
+	/* "$" belongs to the mailbox it was made in (RFC 5182 2.1) */
+	free(s->saved);
+	s->saved = NULL;
+	s->nsaved = 0;
 	s->examine = 0;
 	if (s->state == STATE_SELECTED)
 		s->state = STATE_AUTH;

@@ -80,6 +80,8 @@ session_free(struct session *s)
 	buf_free(&s->out);
 	buf_free_secret(&s->line);
 	selected_close(s);
+	free(s->saved);
+	s->saved = NULL;
 	free(s->user);
 	s->user = NULL;
 	free(s->mailroot);

@@ -88,6 +88,8 @@ struct session {
 	struct mailbox		*mb;		/* the selected folder */
 	char			*mbname;	/* its name, on-disk form */
 	unsigned		 examine:1;	/* selected read-only */
+	uint32_t		*saved;		/* SEARCHRES "$": UIDs, sorted */
+	size_t			 nsaved;
 	char			 rip[64];	/* client address or "" */
 	char			 lport[8];	/* local port or "" */
 	uint64_t		 ncommands;

@@ -516,6 +516,17 @@ def test_search(md, mailuser):
     r = s.ok("UID SEARCH RETURN (MIN MAX COUNT) ALL")
     assert any(l.startswith("* ESEARCH (TAG") and "UID MIN 1 MAX 3 COUNT 3"
                in l for l in r), r
+    # SEARCHRES: save a result as "$" and use it
+    r = s.ok("SEARCH RETURN (SAVE) UNSEEN")
+    assert not any(l.startswith("* ESEARCH") or l.startswith("* SEARCH")
+                   for l in r)
+    r = s.ok("FETCH $ (UID)")
+    assert set(fetch_map(r)) == {2, 3}
+    assert hits("$ FLAGGED") == [2]
+    r = s.ok("UID SEARCH RETURN (SAVE COUNT) SEEN")
+    assert any("COUNT 1" in l for l in r)
+    r = s.ok("UID FETCH $ (FLAGS)")
+    assert set(fetch_map(r)) == {1}
     r = s.cmd("SEARCH CHARSET KOI8-R ALL")
     assert "[BADCHARSET" in r[-1]
     r = s.cmd("SEARCH FROBNICATE")
