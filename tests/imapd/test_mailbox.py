@@ -639,3 +639,80 @@ def test_full_disk_append(server_factory, mailuser, build):
         srv2.wait_log("APPEND to INBOX")
     finally:
         subprocess.run(["umount", "-l", str(mnt)])
+
+
+def test_subscriptions_and_list_options(md, mailuser):
+    s = sess(md, mailuser)
+    s.ok("CREATE Lists/dev")
+    s.ok("SUBSCRIBE Lists/dev")
+    s.ok("SUBSCRIBE Gone/away")          # need not exist
+    r = s.ok('LSUB "" "*"')
+    assert '* LSUB () "/" "Lists/dev"' in r
+    assert any(l.endswith('"Gone/away"') and "\\Noselect" in l for l in r)
+    r = s.ok('LIST (SUBSCRIBED) "" "*"')
+    assert any(l.endswith('"Gone/away"') and "\\NonExistent" in l
+               for l in r), r
+    assert any(l.endswith('"Lists/dev"') and "\\Subscribed" in l
+               for l in r)
+    r = s.ok('LIST (SUBSCRIBED RECURSIVEMATCH) "" "%"')
+    assert any('"/" "Lists" ("CHILDINFO" ("SUBSCRIBED"))' in l
+               for l in r), r
+    r = s.ok('LIST (SPECIAL-USE) "" "*"')
+    names = [l.rsplit(" ", 1)[1] for l in r if l.startswith("* LIST")]
+    assert sorted(names) == ['"Archive"', '"Drafts"', '"Junk"', '"Sent"',
+                             '"Trash"']
+    r = s.ok('LIST "" "%" RETURN (CHILDREN SUBSCRIBED)')
+    assert any(l.endswith('"Lists"') and "\\HasChildren" in l for l in r)
+    s.ok("UNSUBSCRIBE Lists/dev")
+    r = s.ok('LSUB "" "Lists/*"')
+    assert not any(l.endswith('"Lists/dev"') for l in r)
+    r = s.cmd('LIST (BOGUS) "" "*"')
+    assert r[-1].split()[1] == "BAD"
+
+
+def test_rename_inbox_moves_messages(md, mailuser):
+    for i in range(3):
+        drop(mailuser, message(subject=f"m{i}"), flags="S")
+    s = sess(md, mailuser)
+    s.ok("RENAME INBOX Old")
+    assert len(files(mailuser, "Old")) == 3
+    assert files(mailuser) == []
+    r = s.ok("SELECT INBOX")
+    assert exists(r) == 0
+    r = s.ok("SELECT Old")
+    assert exists(r) == 3
+
+
+def test_examine_is_read_only(md, mailuser):
+    drop(mailuser, message(), flags="")
+    s = sess(md, mailuser)
+    s.ok("EXAMINE INBOX")
+    r = s.cmd("STORE 1 +FLAGS (\\Seen)")
+    assert r[-1].startswith(f"t{s.n} NO [READ-ONLY]")
+    r = s.cmd("EXPUNGE")
+    assert "[READ-ONLY]" in r[-1]
+    r = s.ok("FETCH 1 BODY[]")           # no \Seen in a read-only mailbox
+    assert "\\Seen" not in r[0]
+    assert files(mailuser)[0].endswith(":2,")
+    s.ok("CHECK")
+    r = s.cmd("MOVE 1 Trash")
+    assert "[READ-ONLY]" in r[-1]
+    s.ok("COPY 1 Trash")
+
+
+def test_copy_into_same_mailbox_and_keywords_follow(md, mailuser):
+    drop(mailuser, message(subject="kw"), flags="")
+    s = sess(md, mailuser)
+    s.ok("SELECT INBOX")
+    s.ok("STORE 1 +FLAGS ($Label1 \\Flagged)")
+    r = s.ok("COPY 1 INBOX")
+    assert re.search(r"\[COPYUID \d+ 1 2\]", r[-1]), r
+    r = s.ok("FETCH 1:* FLAGS")
+    fm = fetch_map(r)
+    assert len(fm) == 2 and all("$Label1" in v for v in fm.values())
+    s.ok("COPY 1 Archive")
+    s.ok("SELECT Archive")
+    r = s.ok("FETCH 1 FLAGS")
+    assert "$Label1" in r[0] and "\\Flagged" in r[0]
+    kw = (mailuser.maildir() / ".Archive" / "dovecot-keywords").read_text()
+    assert "$Label1" in kw
