@@ -1,11 +1,13 @@
 /*
  * textsearch: streaming case-insensitive search.  See textsearch.h.
  *
- * Text that is mostly ASCII is the common case, so while the automaton is
- * in its start state and no character is half-read, bytes that cannot
- * start a match are skipped with one table look-up each.  Every byte at
- * or above 0xC0 (a lead byte) is a possible start, because a few non-ASCII
- * letters fold to ASCII ones (KELVIN SIGN to "k", LONG S to "s").
+ * While the automaton is in its start state and no character is
+ * half-read, bytes that cannot start a match are skipped with one table
+ * look-up each: the table marks the first UTF-8 byte of every character
+ * that folds to the needle's first one (found once per needle by folding
+ * every code point the folding knows), so "k" also stops at the lead byte
+ * of KELVIN SIGN.  Continuation bytes are never marked, so a skip never
+ * ends inside a character.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -127,6 +129,19 @@ textsearch_fold(uint32_t c)
 	return c;
 }
 
+/* The first byte of the UTF-8 form of cp. */
+static unsigned
+lead_byte(unsigned cp)
+{
+	if (cp < 0x80)
+		return cp;
+	if (cp < 0x800)
+		return 0xc0 | cp >> 6;
+	if (cp < 0x10000)
+		return 0xe0 | cp >> 12;
+	return 0xf0 | cp >> 18;
+}
+
 /* One character of text, folded. */
 static void
 step(struct textsearch *ts, uint32_t c)
@@ -169,9 +184,12 @@ textsearch_new(const char *needle, size_t len)
 			k++;
 		ts->fail[i] = k;
 	}
-	for (i = 0; i < 256; i++)
-		ts->start[i] = ts->plen == 0 || ts->pat[0] >= 0x80 ||
-		    i >= 0xc0 || textsearch_fold((uint32_t)i) == ts->pat[0];
+	if (ts->plen == 0 || ts->pat[0] == REPLACEMENT)
+		memset(ts->start, 1, sizeof(ts->start));
+	else
+		for (cp = 0; cp < 0x20000; cp++)
+			if (textsearch_fold(cp) == ts->pat[0])
+				ts->start[lead_byte(cp)] = 1;
 	textsearch_reset(ts);
 	return ts;
 }
