@@ -129,7 +129,7 @@ top_header(struct message *m)
 	if (m->parts != NULL)
 		return m->parts;
 	if (m->hdr == NULL)
-		m->hdr = mime_parse_header(m->data, m->len);
+		m->hdr = mime_parse_header_only(m->data, m->len);
 	return m->hdr;
 }
 
@@ -144,7 +144,13 @@ message_vsize(struct message *m)
 }
 
 int64_t
-message_date(struct message *m, int *tzoff_r)
+message_date(struct message *m)
+{
+	return message_date_tz(m, NULL);
+}
+
+int64_t
+message_date_tz(struct message *m, int *tzoff_r)
 {
 	const struct mime_part *h = top_header(m);
 	struct buf b;
