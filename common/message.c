@@ -129,7 +129,7 @@ top_header(struct message *m)
 	if (m->parts != NULL)
 		return m->parts;
 	if (m->hdr == NULL)
-		m->hdr = mime_parse_header(m->data, m->len);
+		m->hdr = mime_parse_header_only(m->data, m->len);
 	return m->hdr;
 }
 
@@ -144,7 +144,13 @@ message_vsize(struct message *m)
 }
 
 int64_t
-message_date(struct message *m, int *tzoff_r)
+message_date(struct message *m)
+{
+	return message_date_tz(m, NULL);
+}
+
+int64_t
+message_date_tz(struct message *m, int *tzoff_r)
 {
 	const struct mime_part *h = top_header(m);
 	struct buf b;
@@ -637,68 +643,111 @@ addresses(struct alist *al, const char *v, size_t len, struct buf *out,
 	return 0;
 }
 
-/* The addresses of every field called name in the header, as one list,
- * or NIL; *count_r says how many were written. */
+/* the fields ENVELOPE shows, in its order */
+enum envfield {
+	E_DATE, E_SUBJECT, E_FROM, E_SENDER, E_REPLY_TO, E_TO, E_CC, E_BCC,
+	E_IN_REPLY_TO, E_MESSAGE_ID, E_N
+};
+
+static const char *const env_names[E_N] = {
+	"Date", "Subject", "From", "Sender", "Reply-To", "To", "Cc", "Bcc",
+	"In-Reply-To", "Message-ID",
+};
+
+/* One pass over the header finds every field ENVELOPE needs. */
+struct env {
+	struct mime_field	 last[E_N];	/* last field of each name */
+	int			 have[E_N];
+	struct mime_field	*addr;		/* address fields, in order */
+	enum envfield		*kind;
+	size_t			 naddr;
+	size_t			 cap;
+	struct alist		 al;		/* parser scratch */
+	struct addr		 a;
+};
+
 static int
-env_addresses(const struct mime_part *h, const char *name, struct buf *out,
-    size_t *count_r)
+is_address_field(enum envfield k)
+{
+	return k >= E_FROM && k <= E_BCC;
+}
+
+static int
+env_collect(struct env *e, const struct mime_part *h)
 {
 	struct mime_header_iter it;
-	struct mime_field f;
-	struct alist al;
-	struct addr a;
-	size_t start = out->len, count = 0;
-	int r = -1;
+	struct mime_field f, *na;
+	enum envfield *nk;
+	size_t k;
 
-	memset(&al, 0, sizeof(al));
-	memset(&a, 0, sizeof(a));
-	buf_init(&al.text, SCRATCH_MAX);
-	buf_init(&al.tmp, SCRATCH_MAX);
-	buf_init(&a.name, SCRATCH_MAX);
-	buf_init(&a.adl, SCRATCH_MAX);
-	buf_init(&a.mbox, SCRATCH_MAX);
-	buf_init(&a.host, SCRATCH_MAX);
-	if (buf_addc(out, '(') == -1)
-		goto done;
 	mime_header_iter_init(&it, mime_header_data(h), h->hdr_len);
-	while (mime_header_next(&it, &f))
-		if (f.name_len == strlen(name) &&
-		    strncasecmp(f.name, name, f.name_len) == 0 &&
-		    addresses(&al, f.value, f.value_len, out, &a,
-		    &count) == -1)
-			goto done;
-	if (count == 0) {
-		buf_truncate(out, start);
-		r = buf_add(out, "NIL", 3);
-	} else
-		r = buf_addc(out, ')');
-done:
+	while (mime_header_next(&it, &f)) {
+		for (k = 0; k < E_N; k++)
+			if (f.name_len == strlen(env_names[k]) &&
+			    strncasecmp(f.name, env_names[k], f.name_len) == 0)
+				break;
+		if (k == E_N)
+			continue;
+		e->last[k] = f;
+		e->have[k] = 1;
+		if (!is_address_field((enum envfield)k))
+			continue;
+		if (e->naddr == e->cap) {
+			e->cap = e->cap ? e->cap * 2 : 8;
+			if ((na = realloc(e->addr, e->cap *
+			    sizeof(*na))) == NULL)
+				return -1;
+			e->addr = na;
+			if ((nk = realloc(e->kind, e->cap *
+			    sizeof(*nk))) == NULL)
+				return -1;
+			e->kind = nk;
+		}
+		e->addr[e->naddr] = f;
+		e->kind[e->naddr++] = (enum envfield)k;
+	}
+	return 0;
+}
+
+/* The addresses of every field of one kind, as one list, or NIL;
+ * *count_r says how many were written. */
+static int
+env_addresses(struct env *e, enum envfield kind, struct buf *out,
+    size_t *count_r)
+{
+	size_t start = out->len, count = 0, i;
+
+	*count_r = 0;
+	if (buf_addc(out, '(') == -1)
+		return -1;
+	for (i = 0; i < e->naddr; i++)
+		if (e->kind[i] == kind && addresses(&e->al, e->addr[i].value,
+		    e->addr[i].value_len, out, &e->a, &count) == -1)
+			return -1;
 	*count_r = count;
-	free(al.t);
-	buf_free(&al.text);
-	buf_free(&al.tmp);
-	buf_free(&a.name);
-	buf_free(&a.adl);
-	buf_free(&a.mbox);
-	buf_free(&a.host);
-	return r;
+	if (count > 0)
+		return buf_addc(out, ')');
+	buf_truncate(out, start);
+	return buf_add(out, "NIL", 3);
 }
 
 /* A string field of the envelope: the last field of that name, or NIL. */
 static int
-env_string(const struct mime_part *h, const char *name, int subject,
-    struct buf *out)
+env_string(struct env *e, enum envfield kind, struct buf *out)
 {
 	struct buf v;
 	size_t i, o;
 	int r, blank = 0;
 
+	if (!e->have[kind])
+		return buf_add(out, "NIL", 3);
 	buf_init(&v, SCRATCH_MAX);
-	if ((r = mime_header_get_last(h, name, &v)) <= 0) {
+	if (mime_unfold(e->last[kind].value, e->last[kind].value_len,
+	    &v) == -1) {
 		buf_free(&v);
-		return r == 0 ? buf_add(out, "NIL", 3) : -1;
+		return -1;
 	}
-	if (subject) {
+	if (kind == E_SUBJECT) {
 		/* one space for every run of blanks */
 		for (i = 0, o = 0; i < v.len; i++) {
 			if (v.data[i] == ' ' || v.data[i] == '\t') {
@@ -730,10 +779,10 @@ repeat(struct buf *out, size_t start, size_t end)
 	return 0;
 }
 
-/* " " and the addresses of name, or a copy of out[fstart, fend) (From)
+/* " " and the addresses of a kind, or a copy of out[fstart, fend) (From)
  * when there are none. */
 static int
-env_defaulted(const struct mime_part *h, const char *name, struct buf *out,
+env_defaulted(struct env *e, enum envfield kind, struct buf *out,
     size_t fstart, size_t fend)
 {
 	size_t sub, n;
@@ -741,7 +790,7 @@ env_defaulted(const struct mime_part *h, const char *name, struct buf *out,
 	if (buf_addc(out, ' ') == -1)
 		return -1;
 	sub = out->len;
-	if (env_addresses(h, name, out, &n) == -1)
+	if (env_addresses(e, kind, out, &n) == -1)
 		return -1;
 	if (n > 0)
 		return 0;
@@ -750,36 +799,60 @@ env_defaulted(const struct mime_part *h, const char *name, struct buf *out,
 }
 
 static int
-envelope(const struct mime_part *h, struct buf *out)
+env_write(struct env *e, struct buf *out)
 {
 	size_t from_start, from_end, n;
 
-	if (buf_addc(out, '(') == -1 ||
-	    env_string(h, "Date", 0, out) == -1 ||
-	    buf_addc(out, ' ') == -1 ||
-	    env_string(h, "Subject", 1, out) == -1 ||
+	if (buf_addc(out, '(') == -1 || env_string(e, E_DATE, out) == -1 ||
+	    buf_addc(out, ' ') == -1 || env_string(e, E_SUBJECT, out) == -1 ||
 	    buf_addc(out, ' ') == -1)
 		return -1;
 	from_start = out->len;
-	if (env_addresses(h, "From", out, &n) == -1)
+	if (env_addresses(e, E_FROM, out, &n) == -1)
 		return -1;
 	from_end = out->len;
 	/* Sender and Reply-To default to From (RFC 3501 7.4.2) */
-	if (env_defaulted(h, "Sender", out, from_start, from_end) == -1 ||
-	    env_defaulted(h, "Reply-To", out, from_start, from_end) == -1)
+	if (env_defaulted(e, E_SENDER, out, from_start, from_end) == -1 ||
+	    env_defaulted(e, E_REPLY_TO, out, from_start, from_end) == -1)
 		return -1;
 	if (buf_addc(out, ' ') == -1 ||
-	    env_addresses(h, "To", out, &n) == -1 ||
+	    env_addresses(e, E_TO, out, &n) == -1 ||
 	    buf_addc(out, ' ') == -1 ||
-	    env_addresses(h, "Cc", out, &n) == -1 ||
+	    env_addresses(e, E_CC, out, &n) == -1 ||
 	    buf_addc(out, ' ') == -1 ||
-	    env_addresses(h, "Bcc", out, &n) == -1 ||
+	    env_addresses(e, E_BCC, out, &n) == -1 ||
 	    buf_addc(out, ' ') == -1 ||
-	    env_string(h, "In-Reply-To", 0, out) == -1 ||
+	    env_string(e, E_IN_REPLY_TO, out) == -1 ||
 	    buf_addc(out, ' ') == -1 ||
-	    env_string(h, "Message-ID", 0, out) == -1)
+	    env_string(e, E_MESSAGE_ID, out) == -1)
 		return -1;
 	return buf_addc(out, ')');
+}
+
+static int
+envelope(const struct mime_part *h, struct buf *out)
+{
+	struct env e;
+	int r;
+
+	memset(&e, 0, sizeof(e));
+	buf_init(&e.al.text, SCRATCH_MAX);
+	buf_init(&e.al.tmp, SCRATCH_MAX);
+	buf_init(&e.a.name, SCRATCH_MAX);
+	buf_init(&e.a.adl, SCRATCH_MAX);
+	buf_init(&e.a.mbox, SCRATCH_MAX);
+	buf_init(&e.a.host, SCRATCH_MAX);
+	r = env_collect(&e, h) == -1 ? -1 : env_write(&e, out);
+	free(e.addr);
+	free(e.kind);
+	free(e.al.t);
+	buf_free(&e.al.text);
+	buf_free(&e.al.tmp);
+	buf_free(&e.a.name);
+	buf_free(&e.a.adl);
+	buf_free(&e.a.mbox);
+	buf_free(&e.a.host);
+	return r;
 }
 
 int

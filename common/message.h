@@ -33,7 +33,15 @@
  *   - a boundary line must have only blanks after the boundary (or "--"
  *     for the close delimiter); Dovecot accepts any line it prefixes;
  *   - BINARY is lenient with malformed quoted-printable (keeps "=XX" as
- *     written) instead of failing with [PARSE];
+ *     written) and truncated base64 instead of failing with [PARSE];
+ *   - BINARY of a multipart or message part, and BINARY[], send the bytes
+ *     as they are (their own encoding can only be 7bit/8bit/binary);
+ *     Dovecot decodes the parts inside and rewrites their headers;
+ *   - BINARY.SIZE of a part is answered even when another part of the
+ *     message has an unknown encoding;
+ *   - a nested multipart ends before the line end that precedes an outer
+ *     boundary (RFC 2046), so BODY[n] of it can be 2 bytes shorter;
+ *   - a "From " line (mbox) in a header is not taken as a field;
  *   - message/global is parsed as an encapsulated message (RFC 6532,
  *     RFC 9051 numbering); BODYSTRUCTURE describes it like message/rfc822
  *     only with MESSAGE_BS_GLOBAL (an IMAP4rev2 session), since IMAP4rev1's
@@ -76,8 +84,9 @@ const struct mime_part *message_parts(struct message *);
 uint64_t message_vsize(struct message *);
 
 /* The Date: header as a time, or INT64_MIN when there is none that can
- * be read.  *tzoff_r (may be NULL) gets its zone. */
-int64_t	message_date(struct message *, int *tzoff_r);
+ * be read; message_date_tz also gives its zone in *tzoff_r. */
+int64_t	message_date(struct message *);
+int64_t	message_date_tz(struct message *, int *tzoff_r);
 
 /* Append the ENVELOPE list, "(" ... ")".  0, or -1 (errno EMSGSIZE when
  * out is full, ENOMEM). */

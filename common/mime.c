@@ -1201,7 +1201,7 @@ mime_parse(const char *data, size_t len)
 }
 
 struct mime_part *
-mime_parse_header(const char *data, size_t len)
+mime_parse_header_only(const char *data, size_t len)
 {
 	return parse(data, len, 1);
 }

@@ -20,15 +20,18 @@
  * What the parser does with what it meets:
  *   - Header: lines up to the first empty line, which belongs to the
  *     header.  No empty line at all: the whole part is header and the body
- *     is empty.  A boundary line of an enclosing multipart ends a header
- *     too.  Continuation lines start with SP or TAB; lines without a colon
- *     are kept but name no field; NUL and 8-bit bytes are just bytes.
+ *     is empty (MIME_F_NO_SEPARATOR).  A boundary line of an enclosing
+ *     multipart ends a header too (without the line end before it).
+ *     Continuation lines start with SP or TAB; lines without a colon are
+ *     kept but name no field; NUL and 8-bit bytes are just bytes.
  *   - Boundaries (RFC 2046 5.1.1): a line "--" boundary, then only blanks,
  *     is a delimiter; "--" boundary "--" (anything after) closes.  Lines
  *     are tested against every open boundary, innermost first, with the
  *     rest of the line checked, so boundaries that are prefixes of each
  *     other in either direction are told apart.  The line end before a
- *     boundary line belongs to the boundary, not to the part before it.
+ *     boundary line belongs to the boundary, not to the part before it
+ *     (RFC 2046: also when it ends a close delimiter line just before an
+ *     outer boundary; Dovecot counts that one to the inner multipart).
  *     A missing close delimiter: the multipart ends where its parent does,
  *     or at the end of the message.  A boundary of an outer multipart ends
  *     every part inside it.
@@ -80,12 +83,13 @@ enum mime_cte {
 #define MIME_F_MULTIPART	0x01	/* children are its body parts */
 #define MIME_F_MESSAGE		0x02	/* one child: the encapsulated msg */
 #define MIME_F_TEXT		0x04	/* type text */
-#define MIME_F_OPAQUE		0x08	/* too deep to look inside */
+#define MIME_F_OPAQUE		0x08	/* too deep (or past the part
+					 * limit) to look inside */
 #define MIME_F_SYNTHETIC	0x10	/* the stand-in child of an empty
 					 * multipart: no bytes at all */
 #define MIME_F_NO_SEPARATOR	0x20	/* the header had no empty line */
-#define MIME_F_HEADER_ONLY	0x40	/* from mime_parse_header(): body
-					 * sizes and lines are not known */
+#define MIME_F_HEADER_ONLY	0x40	/* from mime_parse_header_only():
+					 * body sizes, lines not known */
 
 struct mime_param {
 	const char	*name;		/* as written ("name*" if extended) */
@@ -147,7 +151,7 @@ struct mime_part *mime_parse(const char *data, size_t len);
  * body_len are set (the body is the rest of the message); its body
  * sizes, lines and children are not (MIME_F_HEADER_ONLY).
  */
-struct mime_part *mime_parse_header(const char *data, size_t len);
+struct mime_part *mime_parse_header_only(const char *data, size_t len);
 
 void	mime_free(struct mime_part *);
 

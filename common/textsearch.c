@@ -1,11 +1,12 @@
 /*
  * textsearch: streaming case-insensitive search.  See textsearch.h.
  *
- * Text that is mostly ASCII is the common case, so while the automaton is
- * in its start state and no character is half-read, bytes that cannot
- * start a match are skipped with one table look-up each.  Every byte at
- * or above 0xC0 (a lead byte) is a possible start, because a few non-ASCII
- * letters fold to ASCII ones (KELVIN SIGN to "k", LONG S to "s").
+ * While the automaton is in its start state and no character is
+ * half-read, bytes that cannot start a match are skipped with one table
+ * look-up each: the table marks the first UTF-8 byte of every character
+ * that folds to the needle's first one, so "k" also stops at the lead byte
+ * of KELVIN SIGN.  Continuation bytes are never marked, so a skip never
+ * ends inside a character.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -127,6 +128,48 @@ textsearch_fold(uint32_t c)
 	return c;
 }
 
+/* The first byte of the UTF-8 form of cp. */
+static unsigned
+lead_byte(unsigned cp)
+{
+	if (cp < 0x80)
+		return cp;
+	if (cp < 0x800)
+		return 0xc0 | cp >> 6;
+	if (cp < 0x10000)
+		return 0xe0 | cp >> 12;
+	return 0xf0 | cp >> 18;
+}
+
+/*
+ * Mark the lead bytes of every character that folds to the needle's first
+ * one.  Each rule of textsearch_fold() adds a fixed offset, so the
+ * characters that can fold to t are t minus one of these offsets, or one
+ * of the irregular ones; each candidate is checked with the fold itself.
+ */
+static void
+mark_starts(struct textsearch *ts)
+{
+	static const int32_t offsets[] = {
+		0, 1, -8, 16, 26, 32, 37, 48, 63, 80,
+	};
+	static const uint32_t irregular[] = {
+		0xb5, 0x130, 0x178, 0x17f, 0x386, 0x38c, 0x3c2, 0x4c0,
+		0x1e9e, 0x2126, 0x212a, 0x212b,
+	};
+	uint32_t t = ts->pat[0], c;
+	size_t i;
+
+	for (i = 0; i < sizeof(offsets) / sizeof(offsets[0]); i++) {
+		c = t - (uint32_t)offsets[i];
+		if (c < 0x110000 && textsearch_fold(c) == t)
+			ts->start[lead_byte(c)] = 1;
+	}
+	for (i = 0; i < sizeof(irregular) / sizeof(irregular[0]); i++)
+		if (textsearch_fold(irregular[i]) == t)
+			ts->start[lead_byte(irregular[i])] = 1;
+}
+
 /* One character of text, folded. */
 static void
 step(struct textsearch *ts, uint32_t c)
@@ -169,9 +212,10 @@ textsearch_new(const char *needle, size_t len)
 			k++;
 		ts->fail[i] = k;
 	}
-	for (i = 0; i < 256; i++)
-		ts->start[i] = ts->plen == 0 || ts->pat[0] >= 0x80 ||
-		    i >= 0xc0 || textsearch_fold((uint32_t)i) == ts->pat[0];
+	if (ts->plen == 0 || ts->pat[0] == REPLACEMENT)
+		memset(ts->start, 1, sizeof(ts->start));
+	else
+		mark_starts(ts);
 	textsearch_reset(ts);
 	return ts;
 }

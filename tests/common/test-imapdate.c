@@ -26,7 +26,8 @@ test_calendar(void)
 			unsigned n = ml[mm - 1] + (mm == 2 && leap);
 
 			for (dd = 1; dd <= n; dd++, days++) {
-				if (imapdate_days_from_civil(yy, mm, dd) != days)
+				if (imapdate_days_from_civil(yy, mm,
+				    dd) != days)
 					bad++;
 				imapdate_civil_from_days(days, &y, &m, &d);
 				if (y != yy || m != mm || d != dd)

@@ -427,7 +427,8 @@ static const struct golden golden[] = {
 	    "\"example.com\")) NIL NIL NIL NIL NIL)" },
 };
 static const struct sgolden sgolden[] = {
-	{ "forward.eml", "BODY.PEEK[1] BODY[2.MIME] BODY[2.HEADER] BODY[2.TEXT]<0."
+	{ "forward.eml",
+	    "BODY.PEEK[1] BODY[2.MIME] BODY[2.HEADER] BODY[2.TEXT]<0."
 	    "20> BODY[2.1] BODY[2.1.MIME] BODY[2.2] BODY[2.1.1] BODY["
 	    "3.1] BODY[3.2] BODY[3.1.1] BODY[1.1] BODY[1.1.1] BODY[1."
 	    "HEADER] BODY[1.TEXT] BODY[4] BODY[4.MIME] BINARY[2] BINA"
@@ -510,7 +511,8 @@ static const struct sgolden sgolden[] = {
 	    "Subject: plain inner\r\n"
 	    "\r\n"
 	    "\n" },
-	{ "plain.eml", "BODY[HEADER.FIELDS (from \"to\")] BODY[HEADER.FIELDS.NOT"
+	{ "plain.eml",
+	    "BODY[HEADER.FIELDS (from \"to\")] BODY[HEADER.FIELDS.NOT"
 	    " (received return-path)]<10.20> BODY[1]<3.4> BINARY[1] R"
 	    "FC822.HEADER BODY[TEXT]<0.5> BODY[HEADER.FIELDS (SUBJECT"
 	    ")] BODY[]<700.100> BODY[]<800.1> BODY[1.MIME] BINARY.PEE"
@@ -609,7 +611,8 @@ static const struct sgolden sgolden[] = {
 	    "--\r\n"
 	    "Alice\r\n"
 	    "\n" },
-	{ "digest.eml", "BODY[2.1] BODY[2.1.HEADER] BODY[2.1.1] BODY[2.3.1] BODY["
+	{ "digest.eml",
+	    "BODY[2.1] BODY[2.1.HEADER] BODY[2.1.1] BODY[2.3.1] BODY["
 	    "2.3.HEADER] BODY[2.1.MIME] BODY[2.2.TEXT] BINARY.SIZE[2."
 	    "2.1]",
 	    "BODY[2.1] {58}\r\n"
@@ -634,7 +637,8 @@ static const struct sgolden sgolden[] = {
 	    "BODY[2.2.TEXT] {7}\r\n"
 	    "Second.\n"
 	    "BINARY.SIZE[2.2.1] 7\n" },
-	{ "no-boundary-lines.eml", "BODY[1] BODY[1.MIME] BODY[2] BODY[TEXT] BINARY.SIZE[1]",
+	{ "no-boundary-lines.eml",
+	    "BODY[1] BODY[1.MIME] BODY[2] BODY[TEXT] BINARY.SIZE[1]",
 	    "BODY[1] {0}\r\n"
 	    "\n"
 	    "BODY[1.MIME] {0}\r\n"
@@ -646,7 +650,8 @@ static const struct sgolden sgolden[] = {
 	    "Just text.\r\n"
 	    "\n"
 	    "BINARY.SIZE[1] 0\n" },
-	{ "unknown-cte.eml", "BINARY[2] BINARY[3] BINARY[4] BINARY.SIZE[2] BINARY.SIZE"
+	{ "unknown-cte.eml",
+	    "BINARY[2] BINARY[3] BINARY[4] BINARY.SIZE[2] BINARY.SIZE"
 	    "[3] BINARY[1] BINARY.SIZE[1] BODY[1] BINARY[2]<3.5> BODY"
 	    "[HEADER.FIELDS (X-NONE)]",
 	    "BINARY[2] {11}\r\n"
@@ -686,7 +691,8 @@ static const struct sgolden sgolden[] = {
 	    "Content-Transfer-Encoding: quoted-printable\r\n"
 	    "\r\n"
 	    "\n" },
-	{ "mixed-attach.eml", "BINARY[2]<0.8> BINARY.SIZE[2] BINARY.SIZE[3] BODY[3]<0.1"
+	{ "mixed-attach.eml",
+	    "BINARY[2]<0.8> BINARY.SIZE[2] BINARY.SIZE[3] BODY[3]<0.1"
 	    "0>",
 	    "BINARY[2]<0> {8}\r\n"
 	    "%PDF-1.4\n"
@@ -694,7 +700,8 @@ static const struct sgolden sgolden[] = {
 	    "BINARY.SIZE[3] 70\n"
 	    "BODY[3]<0> {10}\r\n"
 	    "iVBORw0KGg\n" },
-	{ "eightbit-header.eml", "BODY[] BINARY[1] BODY[HEADER.FIELDS (subject)]",
+	{ "eightbit-header.eml",
+	    "BODY[] BINARY[1] BODY[HEADER.FIELDS (subject)]",
 	    "BODY[] {137}\r\n"
 	    "From: =?utf-8?q?R=C3=A9mi?= <remi@example.com>\r\n"
 	    "Subject: caf\xe9 8-bit \x80 and NUL\r\n"
@@ -710,7 +717,8 @@ static const struct sgolden sgolden[] = {
 	    "Subject: caf\xe9 8-bit \x80 and NUL\r\n"
 	    "\r\n"
 	    "\n" },
-	{ "no-separator.eml", "BODY[HEADER.FIELDS (from subject)] BODY[HEADER.FIELDS.NO"
+	{ "no-separator.eml",
+	    "BODY[HEADER.FIELDS (from subject)] BODY[HEADER.FIELDS.NO"
 	    "T (from subject)] BODY[HEADER] BODY[TEXT] BODY[1]",
 	    "BODY[HEADER.FIELDS (FROM SUBJECT)] {51}\r\n"
 	    "From: nobody@example.com\r\n"
@@ -727,7 +735,8 @@ static const struct sgolden sgolden[] = {
 	    "\n"
 	    "BODY[1] {0}\r\n"
 	    "\n" },
-	{ "empty.eml", "BODY[] BODY[HEADER.FIELDS (from)] BODY[HEADER.FIELDS.NOT"
+	{ "empty.eml",
+	    "BODY[] BODY[HEADER.FIELDS (from)] BODY[HEADER.FIELDS.NOT"
 	    " (from)] BODY[1] BODY[1.MIME] BINARY.SIZE[1]",
 	    "BODY[] {0}\r\n"
 	    "\n"
@@ -741,7 +750,8 @@ static const struct sgolden sgolden[] = {
 	    "BODY[1.MIME] {0}\r\n"
 	    "\n"
 	    "BINARY.SIZE[1] 0\n" },
-	{ "folded-odd.eml", "BODY[HEADER.FIELDS.NOT (From Subject)] BODY[HEADER.FIELD"
+	{ "folded-odd.eml",
+	    "BODY[HEADER.FIELDS.NOT (From Subject)] BODY[HEADER.FIELD"
 	    "S (subject content-type x-empty)]",
 	    "BODY[HEADER.FIELDS.NOT (FROM SUBJECT)] {99}\r\n"
 	    "To :  bob@example.com\r\n"
@@ -1386,7 +1396,7 @@ test_open(void)
 	close(fd);
 	m = message_open(dfd, "empty", &e);
 	CHECK(m != NULL && message_vsize(m) == 0);
-	CHECK(message_date(m, NULL) == INT64_MIN);
+	CHECK(message_date(m) == INT64_MIN);
 	message_free(m);
 	fd = openat(dfd, "msg", O_CREAT | O_WRONLY, 0600);
 	CHECK(write(fd, msg, sizeof(msg) - 1) == (ssize_t)sizeof(msg) - 1);
@@ -1394,7 +1404,8 @@ test_open(void)
 	m = message_open(dfd, "msg", &e);
 	CHECK(m != NULL);
 	CHECK_INT(message_vsize(m), sizeof(msg) - 1 + 4);
-	CHECK_INT(message_date(m, &tz), 1699949560);
+	CHECK_INT(message_date_tz(m, &tz), 1699949560);
+	CHECK_INT(message_date(m), 1699949560);
 	CHECK_INT(tz, 60);
 	CHECK(memcmp(message_data(m, &len), "Date:", 5) == 0 &&
 	    len == sizeof(msg) - 1);

@@ -104,6 +104,59 @@ test_fold(void)
 	CHECK_INT(textsearch_fold(0x4e00), 0x4e00);
 }
 
+static size_t
+utf8(uint32_t cp, char *out)
+{
+	if (cp < 0x80) {
+		out[0] = (char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		out[0] = (char)(0xc0 | cp >> 6);
+		out[1] = (char)(0x80 | (cp & 0x3f));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		out[0] = (char)(0xe0 | cp >> 12);
+		out[1] = (char)(0x80 | (cp >> 6 & 0x3f));
+		out[2] = (char)(0x80 | (cp & 0x3f));
+		return 3;
+	}
+	out[0] = (char)(0xf0 | cp >> 18);
+	out[1] = (char)(0x80 | (cp >> 12 & 0x3f));
+	out[2] = (char)(0x80 | (cp >> 6 & 0x3f));
+	out[3] = (char)(0x80 | (cp & 0x3f));
+	return 4;
+}
+
+/* Every character that folds to another is found by a needle of the
+ * folded one, after text the fast skip runs over. */
+static void
+test_every_fold(void)
+{
+	char needle[8], text[16];
+	size_t nl, tl;
+	uint32_t cp, f;
+	unsigned bad = 0, n = 0;
+	struct textsearch *ts;
+
+	for (cp = 0x80; cp < 0x20000; cp++) {
+		if ((cp >= 0xd800 && cp < 0xe000) ||
+		    (f = textsearch_fold(cp)) == cp)
+			continue;
+		n++;
+		nl = utf8(f, needle);
+		memcpy(text, "zz", 2);
+		tl = 2 + utf8(cp, text + 2);
+		ts = textsearch_new(needle, nl);
+		if (ts == NULL || !textsearch_feed(ts, text, tl))
+			bad++;
+		textsearch_free(ts);
+	}
+	CHECK_MSG(n > 600, "%u", n);
+	CHECK_MSG(bad == 0, "%u of %u", bad, n);
+}
+
 /* A long text in odd-sized pieces: the match spans many of them. */
 static void
 test_long(void)
@@ -132,6 +185,7 @@ main(void)
 {
 	test_cases();
 	test_fold();
+	test_every_fold();
 	test_long();
 	return t_done();
 }
