@@ -552,7 +552,7 @@ eval(struct session *s, struct search *se, const struct node *n)
 	case K_SENTSINCE:
 		if ((m = msg(s, se)) == NULL)
 			return 0;
-		if ((t = message_date(m, &k)) == INT64_MIN)
+		if ((t = message_date_tz(m, &k)) == INT64_MIN)
 			return 0;	/* no usable Date: matches no date */
 		return date_cmp(n->kind, imapdate_ymd(t, k), n->num);
 	case K_HEADER:
