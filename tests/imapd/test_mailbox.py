@@ -599,8 +599,11 @@ def test_full_disk_append(server_factory, mailuser, build):
     srv = server_factory()
     mnt = srv.dir / "small"
     mnt.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=400k,mode=0755",
-                    "tmpfs", str(mnt)], check=True)
+    p = subprocess.run(["mount", "-t", "tmpfs", "-o",
+                        "size=400k,mode=0755", "tmpfs", str(mnt)],
+                       capture_output=True)
+    if p.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here: " + p.stderr.decode())
     try:
         mdir = mnt / "Maildir"
         os.makedirs(mdir)
