@@ -510,3 +510,30 @@ def test_bad_config_refuses_to_start(build, workdir):
                        capture_output=True, timeout=30, env=build.env())
     assert p.returncode != 0
     assert f"{conf}:1: max_sessions" in p.stderr.decode()
+
+
+def _have_ipv6():
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _have_ipv6(), reason="no IPv6 loopback here")
+def test_ipv4_and_ipv6_listeners(server_factory, mailuser):
+    with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as t:
+        t.bind(("::1", 0))
+        port6 = t.getsockname()[1]
+    port4 = imapdtest.free_port()
+    s = server_factory(listen_imaps=f"127.0.0.1:{port4}, [::1]:{port6}",
+                       listen_imap="none")
+    s.wait_log(r"started \(pid \d+, 2 listening sockets")
+    ctx = s.tls_context()
+    for host, port in (("127.0.0.1", port4), ("::1", port6)):
+        raw = socket.create_connection((host, port), 10)
+        tls = ctx.wrap_socket(raw, server_hostname="localhost")
+        assert tls.recv(100).startswith(b"* OK [CAPABILITY")
+        tls.close()
+    s.wait_log(r"rip=::1: connect to \[::1\]:%d" % port6)

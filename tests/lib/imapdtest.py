@@ -240,17 +240,22 @@ class Server:
 
     def wait_listening(self, timeout=20):
         deadline = time.monotonic() + timeout
-        ports = []
-        if self.settings.get("listen_imap", "none") != "none":
-            ports.append(self.port)
-        if self.settings.get("listen_imaps", "none") != "none":
-            ports.append(self.tls_port)
-        for p in ports:
+        # every address the configuration names, v4 and [v6]
+        addrs = []
+        for key in ("listen_imap", "listen_imaps"):
+            for item in re.split(r"[\s,]+", self.settings.get(key, "")):
+                m = re.match(r"^\[(.*)\]:(\d+)$|^(.*):(\d+)$", item)
+                if m:
+                    host = m.group(1) or m.group(3)
+                    port = int(m.group(2) or m.group(4))
+                    addrs.append((host if host not in ("", "*")
+                                  else "127.0.0.1", port))
+        for a in addrs:
             while True:
                 if self.proc.poll() is not None:
                     raise RuntimeError("imapd exited: " + self.log())
                 try:
-                    with socket.create_connection(("127.0.0.1", p), 1):
+                    with socket.create_connection(a, 1):
                         break
                 except OSError:
                     if time.monotonic() > deadline:
