@@ -56,6 +56,7 @@ MAILDIR	 = maildir/filename.c \
 	   maildir/folder.c \
 	   maildir/keywords.c \
 	   maildir/mailbox.c \
+	   maildir/msgcache.c \
 	   maildir/uidcache.c
 
 IMAPD	 = imapd/auth.c \
@@ -110,6 +111,7 @@ UNITTESTS = tests/common/test-buf \
 	   tests/maildir/test-filename \
 	   tests/maildir/test-keywords \
 	   tests/maildir/test-folder \
+	   tests/maildir/test-msgcache \
 	   tests/maildir/test-uidcache
 
 # ---------------------------------------------------------------------------

@@ -23,6 +23,7 @@
 #include "imapd/selected.h"
 #include "maildir/filename.h"
 #include "maildir/mailbox.h"
+#include "maildir/msgcache.h"
 
 #define FETCH_ITEMS_MAX	128
 #define SECTION_OUT_MAX	(1024ULL * 1024 * 1024)
@@ -42,6 +43,9 @@ struct fetch {
 	struct fitem	 it[FETCH_ITEMS_MAX];
 	size_t		 n;
 	int		 need_msg;
+	int		 need_sections;
+	int		 need_env, need_body, need_bs, need_struct;
+	struct buf	 env, body, bs;	/* this message's, while written */
 	int		 sets_seen;
 	int		 has_flags;
 	int		 has_uid;
@@ -65,7 +69,13 @@ add(struct fetch *f, enum fkind k)
 	memset(&f->it[f->n], 0, sizeof(f->it[f->n]));
 	f->it[f->n++].kind = k;
 	if (k == F_ENVELOPE || k == F_BODY || k == F_BODYSTRUCTURE)
-		f->need_msg = 1;
+		f->need_msg = f->need_struct = 1;
+	if (k == F_ENVELOPE)
+		f->need_env = 1;
+	if (k == F_BODY)
+		f->need_body = 1;
+	if (k == F_BODYSTRUCTURE)
+		f->need_bs = 1;
 	if (k == F_FLAGS)
 		f->has_flags = 1;
 	if (k == F_UID)
@@ -82,6 +92,9 @@ fetch_free(struct fetch *f)
 		if (f->it[i].kind == F_SECTION)
 			message_section_free(&f->it[i].sec);
 	f->n = 0;
+	buf_free(&f->env);
+	buf_free(&f->body);
+	buf_free(&f->bs);
 }
 
 /* Parse the item list (args[0..n)); 0, or -1 with *why_r. */
@@ -108,7 +121,7 @@ parse_items(const struct imap_arg *a, size_t n, struct fetch *f,
 			}
 			f->it[f->n].kind = F_SECTION;
 			f->n++;
-			f->need_msg = 1;
+			f->need_msg = f->need_sections = 1;
 			if (si == SECTION_BODY || si == SECTION_BINARY ||
 			    si == SECTION_RFC822 || si == SECTION_RFC822_TEXT)
 				f->sets_seen = 1;
@@ -141,6 +154,9 @@ parse(const struct imap_arg *a, struct fetch *f, const char **why_r)
 	const char *w = imap_arg_atom(a);
 
 	memset(f, 0, sizeof(*f));
+	buf_init(&f->env, SECTION_OUT_MAX);
+	buf_init(&f->body, SECTION_OUT_MAX);
+	buf_init(&f->bs, SECTION_OUT_MAX);
 	/* the macros of RFC 9051 6.4.5 */
 	if (w != NULL && strcasecmp(w, "ALL") == 0)
 		return add(f, F_FLAGS) | add(f, F_INTERNALDATE) |
@@ -209,6 +225,10 @@ fetch_one(struct session *s, const struct cmd *c, struct fetch *f,
     uint32_t seq, int flags_now, struct buf *tmp)
 {
 	struct message *m = NULL;
+	struct msgcache *mc = f->need_struct ? selected_msgcache(s) : NULL;
+	struct msgcache_rec cached, fresh;
+	struct buf *sb;
+	uint32_t uid;
 	const char *sep = "";
 	char date[IMAPDATE_LEN];
 	uint64_t vsize;
@@ -218,8 +238,18 @@ fetch_one(struct session *s, const struct cmd *c, struct fetch *f,
 
 	if (mailbox_gone(s->mb, seq))
 		return 1;
-	if (f->need_msg && (m = open_msg(s, seq)) == NULL)
-		return 1;
+	uid = mailbox_uid(s->mb, seq);
+	memset(&cached, 0, sizeof(cached));
+	if (f->need_struct && mc != NULL)
+		(void)msgcache_get(mc, uid, &cached);
+	memset(&fresh, 0, sizeof(fresh));
+	if (f->need_sections ||
+	    (f->need_env && cached.envelope_len == 0) ||
+	    (f->need_body && cached.body_len == 0) ||
+	    (f->need_bs && cached.bodystructure_len == 0)) {
+		if ((m = open_msg(s, seq)) == NULL)
+			return 1;
+	}
 	flags_now = flags_now && !f->has_flags;
 	session_printf(s, "* %u FETCH (", seq);
 	if (c->uid && !f->has_uid) {
@@ -253,22 +283,47 @@ fetch_one(struct session *s, const struct cmd *c, struct fetch *f,
 			    (unsigned long long)vsize);
 			break;
 		case F_ENVELOPE:
-			buf_reset(tmp);
-			if (message_envelope(m, tmp) == -1)
-				goto fail;
 			session_printf(s, "ENVELOPE ");
-			session_write(s, tmp->data, tmp->len);
+			if (cached.envelope_len > 0) {
+				session_write(s, cached.envelope,
+				    cached.envelope_len);
+				break;
+			}
+			buf_reset(&f->env);
+			if (message_envelope(m, &f->env) == -1)
+				goto fail;
+			session_write(s, f->env.data, f->env.len);
+			fresh.envelope = f->env.data;
+			fresh.envelope_len = f->env.len;
 			break;
 		case F_BODY:
 		case F_BODYSTRUCTURE:
-			buf_reset(tmp);
-			if (message_bodystructure(m, it->kind ==
-			    F_BODYSTRUCTURE ? MESSAGE_BS_EXTENDED : 0, tmp) ==
-			    -1)
-				goto fail;
 			session_printf(s, "%s ", it->kind == F_BODY ? "BODY" :
 			    "BODYSTRUCTURE");
-			session_write(s, tmp->data, tmp->len);
+			if (it->kind == F_BODY && cached.body_len > 0) {
+				session_write(s, cached.body, cached.body_len);
+				break;
+			}
+			if (it->kind == F_BODYSTRUCTURE &&
+			    cached.bodystructure_len > 0) {
+				session_write(s, cached.bodystructure,
+				    cached.bodystructure_len);
+				break;
+			}
+			sb = it->kind == F_BODY ? &f->body : &f->bs;
+			buf_reset(sb);
+			if (message_bodystructure(m, it->kind ==
+			    F_BODYSTRUCTURE ? MESSAGE_BS_EXTENDED : 0, sb) ==
+			    -1)
+				goto fail;
+			session_write(s, sb->data, sb->len);
+			if (it->kind == F_BODY) {
+				fresh.body = sb->data;
+				fresh.body_len = sb->len;
+			} else {
+				fresh.bodystructure = sb->data;
+				fresh.bodystructure_len = sb->len;
+			}
 			break;
 		case F_SECTION:
 			buf_reset(tmp);
@@ -303,6 +358,23 @@ fetch_one(struct session *s, const struct cmd *c, struct fetch *f,
 	session_write(s, ")\r\n", 3);
 	if (m != NULL)
 		message_free(m);
+	/* remember what was computed, with what was already known */
+	if (mc != NULL && (fresh.envelope_len || fresh.body_len ||
+	    fresh.bodystructure_len)) {
+		if (fresh.envelope_len == 0) {
+			fresh.envelope = cached.envelope;
+			fresh.envelope_len = cached.envelope_len;
+		}
+		if (fresh.body_len == 0) {
+			fresh.body = cached.body;
+			fresh.body_len = cached.body_len;
+		}
+		if (fresh.bodystructure_len == 0) {
+			fresh.bodystructure = cached.bodystructure;
+			fresh.bodystructure_len = cached.bodystructure_len;
+		}
+		msgcache_put(mc, uid, &fresh);
+	}
 	return 0;
 fail:
 	if (m != NULL)
@@ -369,6 +441,9 @@ cmd_fetch(struct session *s, const struct cmd *c)
 			vanished++;
 		else if (r < 0)
 			break;
+		/* write the structure cache out as it grows */
+		if ((i & 2047) == 2047)
+			selected_flush_msgcache(s);
 		/* a large buffer is not kept across messages */
 		if (tmp.cap > 1024 * 1024)
 			buf_free(&tmp);
@@ -377,6 +452,7 @@ cmd_fetch(struct session *s, const struct cmd *c)
 	fetch_free(f);
 	free(f);
 	free(seqs);
+	selected_flush_msgcache(s);
 	free(unseen);
 	free(marked);
 	mailbox_flush_facts(s->mb);

@@ -12,6 +12,7 @@
 #include "maildir/filename.h"
 #include "maildir/keywords.h"
 #include "maildir/mailbox.h"
+#include "maildir/msgcache.h"
 
 static const struct {
 	unsigned	bit;
@@ -152,9 +153,36 @@ selected_before_tagged(struct session *s, const struct cmd *c)
 	    (c->def->flags & CMDF_NOEXPUNGE) && !c->uid));
 }
 
+static int
+alive(void *arg, uint32_t uid)
+{
+	struct mailbox *mb = arg;
+
+	return mailbox_seq_of_uid(mb, uid) != 0;
+}
+
+struct msgcache *
+selected_msgcache(struct session *s)
+{
+	if (s->mcache == NULL && s->mb != NULL)
+		s->mcache = msgcache_open(mailbox_dir(s->mb),
+		    mailbox_uidvalidity(s->mb));
+	return s->mcache;
+}
+
+void
+selected_flush_msgcache(struct session *s)
+{
+	if (s->mcache != NULL && s->mb != NULL)
+		msgcache_flush(s->mcache, alive, s->mb);
+}
+
 void
 selected_close(struct session *s)
 {
+	selected_flush_msgcache(s);
+	msgcache_close(s->mcache);
+	s->mcache = NULL;
 	if (s->mb != NULL)
 		mailbox_close(s->mb);
 	s->mb = NULL;

@@ -23,6 +23,7 @@
 
 struct config;
 struct mailbox;
+struct msgcache;
 
 enum session_state {
 	STATE_NOTAUTH	= 0x01,
@@ -88,6 +89,7 @@ struct session {
 	struct mailbox		*mb;		/* the selected folder */
 	char			*mbname;	/* its name, on-disk form */
 	unsigned		 examine:1;	/* selected read-only */
+	struct msgcache		*mcache;	/* structure cache of mb */
 	uint32_t		*saved;		/* SEARCHRES "$": UIDs, sorted */
 	size_t			 nsaved;
 	char			 rip[64];	/* client address or "" */

@@ -114,3 +114,31 @@ def test_search_finds_needles(realistic, mailuser):
     s.ok("EXAMINE INBOX")
     r = s.ok(f"SEARCH BODY {summary['absent_word']}", timeout=120)
     assert r[0] == "* SEARCH"
+
+
+def test_structure_cache_gives_the_same_answers(realistic, mailuser):
+    server, summary = realistic
+    q = "FETCH 1:* (ENVELOPE BODY BODYSTRUCTURE)"
+    s = Session(server, mailuser)
+    s.ok("EXAMINE INBOX")
+    first = s.ok(q, timeout=120)
+    s.close()
+    assert (mailuser.maildir() / "imapd-msgcache.log").exists() or \
+        (mailuser.maildir() / "imapd-msgcache.cdb").exists()
+    # a new session answers from the cache; every byte must agree
+    s = Session(server, mailuser)
+    s.ok("EXAMINE INBOX")
+    second = s.ok(q, timeout=120)
+    assert fetch_lines(first) == fetch_lines(second)
+    # a damaged cache is ignored, not believed
+    for f in ("imapd-msgcache.log", "imapd-msgcache.cdb"):
+        p = mailuser.maildir() / f
+        if p.exists():
+            data = bytearray(p.read_bytes())
+            for i in range(40, len(data), 997):
+                data[i] ^= 0x55
+            p.write_bytes(bytes(data))
+    s = Session(server, mailuser)
+    s.ok("EXAMINE INBOX")
+    third = s.ok(q, timeout=120)
+    assert fetch_lines(third) == fetch_lines(first)

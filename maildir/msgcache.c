@@ -1,0 +1,553 @@
+/*
+ * msgcache: the per-folder cache of ENVELOPE, BODY and BODYSTRUCTURE.
+ * See msgcache.h.
+ *
+ * Files, beside the folder's cur/:
+ *
+ *   imapd-msgcache.cdb   snapshot, a cdb(5) file:
+ *                          key "H": "IMSC", u32 version 2, u32 UIDVALIDITY
+ *                          key <u32 UID>: a value (below)
+ *   imapd-msgcache.log   records appended since the snapshot, each
+ *                          u32 "IMC2", u32 payload length, u32 CRC-32 of
+ *                          the payload, then the payload: u32 UID,
+ *                          u32 UIDVALIDITY, a value
+ *   imapd-msgcache.lock  flock(2)ed by the process compacting
+ *
+ *   value = u32 CRC-32 of the UID (4 bytes) and the rest of the value,
+ *           u32 envelope length, u32 body length, u32 bodystructure
+ *           length, then those bytes; a length of 0 means not cached.
+ *           The CRC is checked at every use: a damaged snapshot is
+ *           never believed, only ignored.
+ *
+ * All numbers little-endian.  Sessions map both files (the pages are
+ * shared between processes) and never lock to read.  A record is
+ * appended with one write(2) on an O_APPEND descriptor, so concurrent
+ * writers never interleave; a torn or foreign record (bad magic, CRC or
+ * UIDVALIDITY) ends what a reader takes from the log.  Compaction, by
+ * whoever finds the log large and gets the lock without waiting, writes
+ * a new snapshot with the snapshot's and the log's entries for live UIDs,
+ * renames it into place and empties the log.  A record appended between
+ * the compactor's read and its truncation is lost: it will simply be
+ * computed again.  Nothing here is fsync'ed, for the same reason.
+ */
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include <cdb.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "common/buf.h"
+#include "common/log.h"
+#include "maildir/msgcache.h"
+
+#define MC_CDB		"imapd-msgcache.cdb"
+#define MC_LOG		"imapd-msgcache.log"
+#define MC_LOCK		"imapd-msgcache.lock"
+#define MC_MAGIC	0x32434d49U	/* "IMC2" */
+#define MC_VALUE_MAX	(16U * 1024 * 1024)
+#define MC_COMPACT_MIN	(1024 * 1024)
+#define MC_PATH		4096
+
+struct slot {
+	uint32_t	uid;		/* 0 = empty */
+	uint8_t		pending;	/* in pend rather than the log map */
+	size_t		off;		/* offset of the value */
+	size_t		len;
+};
+
+struct msgcache {
+	char		*dir;
+	uint32_t	 uidv;
+	int		 cdbfd;
+	struct cdb	 cdb;
+	int		 have_cdb;
+	off_t		 cdbsize;
+	char		*logmap;	/* the log as far as mapped */
+	size_t		 loglen;
+	size_t		 logidx;	/* bytes of it indexed */
+	dev_t		 logdev;
+	ino_t		 logino;
+	struct slot	*tab;		/* log and pending entries by UID */
+	size_t		 ntab, captab;
+	struct buf	 pend;		/* records put by this process */
+	size_t		 written;	/* bytes of pend already on disk */
+};
+
+static uint32_t
+rd32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	    (uint32_t)p[3] << 24;
+}
+
+static void
+wr32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)v;
+	p[1] = (unsigned char)(v >> 8);
+	p[2] = (unsigned char)(v >> 16);
+	p[3] = (unsigned char)(v >> 24);
+}
+
+static int
+path(char *out, const char *dir, const char *name)
+{
+	if (snprintf(out, MC_PATH, "%s/%s", dir, name) >= MC_PATH) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+/* A value is a CRC, three lengths and the bytes they count. */
+static int
+value_ok(uint32_t uid, const unsigned char *v, size_t len)
+{
+	unsigned char u[4];
+	uint64_t want;
+	uLong crc;
+
+	if (len < 16)
+		return 0;
+	want = 16 + (uint64_t)rd32(v + 4) + rd32(v + 8) + rd32(v + 12);
+	if (want != len)
+		return 0;
+	wr32(u, uid);
+	crc = crc32(crc32(0, u, 4), v + 4, (uInt)(len - 4));
+	return (uint32_t)crc == rd32(v);
+}
+
+static void
+value_rec(const unsigned char *v, struct msgcache_rec *r)
+{
+	size_t a = rd32(v + 4), b = rd32(v + 8), c = rd32(v + 12);
+
+	r->envelope = (const char *)v + 16;
+	r->envelope_len = a;
+	r->body = r->envelope + a;
+	r->body_len = b;
+	r->bodystructure = r->body + b;
+	r->bodystructure_len = c;
+}
+
+static struct slot *
+slot_find(struct msgcache *mc, uint32_t uid, int add)
+{
+	size_t i, mask;
+	struct slot *t;
+
+	if (add && (mc->ntab + 1) * 2 > mc->captab) {
+		size_t cap = mc->captab ? mc->captab * 2 : 256, k;
+
+		if ((t = calloc(cap, sizeof(*t))) == NULL)
+			return NULL;
+		for (k = 0; k < mc->captab; k++) {
+			if (mc->tab[k].uid == 0)
+				continue;
+			for (i = (mc->tab[k].uid * 2654435761U) & (cap - 1);
+			    t[i].uid != 0; i = (i + 1) & (cap - 1))
+				;
+			t[i] = mc->tab[k];
+		}
+		free(mc->tab);
+		mc->tab = t;
+		mc->captab = cap;
+	}
+	if (mc->captab == 0)
+		return NULL;
+	mask = mc->captab - 1;
+	for (i = (uid * 2654435761U) & mask; mc->tab[i].uid != 0;
+	    i = (i + 1) & mask)
+		if (mc->tab[i].uid == uid)
+			return &mc->tab[i];
+	if (!add)
+		return NULL;
+	mc->tab[i].uid = uid;
+	mc->ntab++;
+	return &mc->tab[i];
+}
+
+/* Index the log's records; stop at the first one that is not whole. */
+static void
+index_log(struct msgcache *mc)
+{
+	const unsigned char *p = (const unsigned char *)mc->logmap;
+	size_t off = mc->logidx, len;
+	struct slot *s;
+
+	while (mc->loglen - off >= 12) {
+		len = rd32(p + off + 4);
+		if (rd32(p + off) != MC_MAGIC || len < 8 + 16 ||
+		    len > MC_VALUE_MAX || len > mc->loglen - off - 12 ||
+		    crc32(0, p + off + 12, (uInt)len) != rd32(p + off + 8) ||
+		    rd32(p + off + 16) != mc->uidv ||
+		    !value_ok(rd32(p + off + 12), p + off + 20, len - 8))
+			break;
+		if ((s = slot_find(mc, rd32(p + off + 12), 1)) == NULL)
+			break;
+		s->pending = 0;
+		s->off = off + 20;
+		s->len = len - 8;
+		off += 12 + len;
+	}
+	mc->logidx = off;
+}
+
+static void
+unmap_log(struct msgcache *mc)
+{
+	if (mc->logmap != NULL)
+		munmap(mc->logmap, mc->loglen);
+	mc->logmap = NULL;
+	mc->loglen = mc->logidx = 0;
+	free(mc->tab);
+	mc->tab = NULL;
+	mc->ntab = mc->captab = 0;
+}
+
+static void
+unmap(struct msgcache *mc)
+{
+	if (mc->have_cdb)
+		cdb_free(&mc->cdb);
+	mc->have_cdb = 0;
+	if (mc->cdbfd != -1)
+		close(mc->cdbfd);
+	mc->cdbfd = -1;
+	unmap_log(mc);
+}
+
+/* Map the log and index what is new in it.  The same file grown longer
+ * is only indexed from where we stopped, so appending is not quadratic;
+ * another file (compacted and emptied meanwhile) is indexed anew. */
+static void
+load_log(struct msgcache *mc)
+{
+	char p[MC_PATH];
+	struct stat sb;
+	char *map;
+	int fd;
+
+	if (path(p, mc->dir, MC_LOG) == -1 ||
+	    (fd = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1) {
+		unmap_log(mc);
+		return;
+	}
+	if (fstat(fd, &sb) == -1 || sb.st_size <= 0 ||
+	    (uint64_t)sb.st_size >= SIZE_MAX) {
+		close(fd);
+		unmap_log(mc);
+		return;
+	}
+	if (mc->logmap != NULL && (sb.st_dev != mc->logdev ||
+	    sb.st_ino != mc->logino || (size_t)sb.st_size < mc->logidx))
+		unmap_log(mc);
+	if ((size_t)sb.st_size != mc->loglen) {
+		map = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_SHARED,
+		    fd, 0);
+		if (map == MAP_FAILED) {
+			close(fd);
+			unmap_log(mc);
+			return;
+		}
+		if (mc->logmap != NULL)
+			munmap(mc->logmap, mc->loglen);
+		mc->logmap = map;
+		mc->loglen = (size_t)sb.st_size;
+	}
+	mc->logdev = sb.st_dev;
+	mc->logino = sb.st_ino;
+	close(fd);
+	index_log(mc);
+}
+
+/* Map the snapshot (if it is ours) and the log. */
+static void
+load(struct msgcache *mc)
+{
+	char p[MC_PATH];
+	unsigned char h[12];
+	struct stat sb;
+	int fd;
+
+	if (path(p, mc->dir, MC_CDB) == 0 &&
+	    (fd = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) != -1) {
+		if (fstat(fd, &sb) == 0 && cdb_init(&mc->cdb, fd) == 0) {
+			mc->have_cdb = 1;
+			mc->cdbfd = fd;
+			mc->cdbsize = sb.st_size;
+			if (cdb_find(&mc->cdb, "H", 1) <= 0 ||
+			    cdb_datalen(&mc->cdb) != 12 ||
+			    cdb_read(&mc->cdb, h, 12, cdb_datapos(&mc->cdb))
+			    != 0 || rd32(h) != 0x43534d49U || rd32(h + 4) != 2
+			    || rd32(h + 8) != mc->uidv) {
+				/* another UIDVALIDITY's, or not ours */
+				cdb_free(&mc->cdb);
+				mc->have_cdb = 0;
+			}
+		}
+		if (!mc->have_cdb) {
+			close(fd);
+			mc->cdbfd = -1;
+		}
+	}
+	load_log(mc);
+}
+
+struct msgcache *
+msgcache_open(const char *dir, uint32_t uidvalidity)
+{
+	struct msgcache *mc;
+
+	if ((mc = calloc(1, sizeof(*mc))) == NULL)
+		return NULL;
+	if ((mc->dir = strdup(dir)) == NULL) {
+		free(mc);
+		return NULL;
+	}
+	mc->uidv = uidvalidity;
+	mc->cdbfd = -1;
+	buf_init(&mc->pend, 64 * 1024 * 1024);
+	load(mc);
+	return mc;
+}
+
+int
+msgcache_get(struct msgcache *mc, uint32_t uid, struct msgcache_rec *r)
+{
+	unsigned char key[4];
+	const unsigned char *v;
+	struct slot *s;
+	unsigned len;
+
+	if (mc == NULL)
+		return 0;
+	if ((s = slot_find(mc, uid, 0)) != NULL) {
+		v = (const unsigned char *)(s->pending ? mc->pend.data :
+		    mc->logmap) + s->off;
+		value_rec(v, r);
+		return 1;
+	}
+	if (!mc->have_cdb)
+		return 0;
+	wr32(key, uid);
+	if (cdb_find(&mc->cdb, key, 4) <= 0)
+		return 0;
+	len = cdb_datalen(&mc->cdb);
+	v = cdb_get(&mc->cdb, len, cdb_datapos(&mc->cdb));
+	if (v == NULL || !value_ok(uid, v, len))
+		return 0;
+	value_rec(v, r);
+	return 1;
+}
+
+void
+msgcache_put(struct msgcache *mc, uint32_t uid, const struct msgcache_rec *r)
+{
+	unsigned char h[36];
+	unsigned char *v;
+	struct slot *s;
+	size_t start, vlen;
+	uLong crc;
+
+	if (mc == NULL || uid == 0)
+		return;
+	vlen = 16 + r->envelope_len + r->body_len + r->bodystructure_len;
+	if (vlen > MC_VALUE_MAX)
+		return;
+	start = mc->pend.len;
+	wr32(h, MC_MAGIC);
+	wr32(h + 4, (uint32_t)(vlen + 8));
+	wr32(h + 8, 0);			/* record CRC, below */
+	wr32(h + 12, uid);
+	wr32(h + 16, mc->uidv);
+	wr32(h + 20, 0);		/* value CRC, below */
+	wr32(h + 24, (uint32_t)r->envelope_len);
+	wr32(h + 28, (uint32_t)r->body_len);
+	wr32(h + 32, (uint32_t)r->bodystructure_len);
+	if (buf_add(&mc->pend, h, 36) == -1 ||
+	    buf_add(&mc->pend, r->envelope, r->envelope_len) == -1 ||
+	    buf_add(&mc->pend, r->body, r->body_len) == -1 ||
+	    buf_add(&mc->pend, r->bodystructure, r->bodystructure_len) == -1) {
+		buf_truncate(&mc->pend, start);
+		return;
+	}
+	v = (unsigned char *)mc->pend.data + start + 20;
+	crc = crc32(crc32(0, h + 12, 4), v + 4, (uInt)(vlen - 4));
+	wr32(v, (uint32_t)crc);
+	crc = crc32(0, (const unsigned char *)mc->pend.data + start + 12,
+	    (uInt)(vlen + 8));
+	wr32((unsigned char *)mc->pend.data + start + 8, (uint32_t)crc);
+	if ((s = slot_find(mc, uid, 1)) == NULL) {
+		buf_truncate(&mc->pend, start);
+		return;
+	}
+	s->pending = 1;
+	s->off = start + 20;
+	s->len = vlen;
+}
+
+/* Write a new snapshot from the current one and the log on disk. */
+static void
+compact(struct msgcache *mc, int (*alive)(void *, uint32_t), void *arg)
+{
+	char p[MC_PATH], tmp[MC_PATH + 32], lp[MC_PATH];
+	struct cdb_make cm;
+	struct msgcache *fresh;
+	unsigned char h[12], key[4];
+	unsigned pos, klen, vlen;
+	const unsigned char *k, *v;
+	size_t i;
+	int lockfd, fd, logfd, ok = 1;
+
+	if (path(p, mc->dir, MC_LOCK) == -1 ||
+	    (lockfd = open(p, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+	    0600)) == -1)
+		return;
+	if (flock(lockfd, LOCK_EX | LOCK_NB) == -1) {
+		close(lockfd);		/* someone else is at it */
+		return;
+	}
+	/* everything on disk now, including other sessions' appends */
+	fresh = msgcache_open(mc->dir, mc->uidv);
+	if (fresh == NULL || path(p, mc->dir, MC_CDB) == -1 ||
+	    snprintf(tmp, sizeof(tmp), "%s.new.%ld", p, (long)getpid()) >=
+	    (int)sizeof(tmp) || path(lp, mc->dir, MC_LOG) == -1)
+		goto out;
+	fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+	    0600);
+	if (fd == -1)
+		goto out;
+	cdb_make_start(&cm, fd);
+	wr32(h, 0x43534d49U);
+	wr32(h + 4, 2);
+	wr32(h + 8, mc->uidv);
+	if (cdb_make_add(&cm, "H", 1, h, 12) != 0)
+		ok = 0;
+	/* the log's entries first, then the snapshot's for other UIDs */
+	for (i = 0; ok && i < fresh->captab; i++) {
+		struct slot *s = &fresh->tab[i];
+
+		if (s->uid == 0 || (alive != NULL && !alive(arg, s->uid)))
+			continue;
+		wr32(key, s->uid);
+		if (cdb_make_add(&cm, key, 4, fresh->logmap + s->off,
+		    (unsigned)s->len) != 0)
+			ok = 0;
+	}
+	if (ok && fresh->have_cdb) {
+		cdb_seqinit(&pos, &fresh->cdb);
+		while (ok && cdb_seqnext(&pos, &fresh->cdb) > 0) {
+			klen = cdb_keylen(&fresh->cdb);
+			vlen = cdb_datalen(&fresh->cdb);
+			k = cdb_get(&fresh->cdb, klen, cdb_keypos(&fresh->cdb));
+			if (k == NULL || klen != 4)
+				continue;
+			if (slot_find(fresh, rd32(k), 0) != NULL ||
+			    (alive != NULL && !alive(arg, rd32(k))))
+				continue;
+			v = cdb_get(&fresh->cdb, vlen,
+			    cdb_datapos(&fresh->cdb));
+			if (v == NULL || !value_ok(rd32(k), v, vlen))
+				continue;
+			if (cdb_make_add(&cm, k, 4, v, vlen) != 0)
+				ok = 0;
+		}
+	}
+	if (cdb_make_finish(&cm) != 0)
+		ok = 0;
+	close(fd);
+	if (!ok || rename(tmp, p) == -1) {
+		(void)unlink(tmp);
+		goto out;
+	}
+	if ((logfd = open(lp, O_WRONLY | O_CLOEXEC | O_NOFOLLOW)) != -1) {
+		(void)ftruncate(logfd, 0);
+		close(logfd);
+	}
+out:
+	if (fresh != NULL)
+		msgcache_close(fresh);
+	close(lockfd);
+}
+
+static int
+pending_left(const struct msgcache *mc)
+{
+	size_t i;
+
+	for (i = 0; i < mc->captab; i++)
+		if (mc->tab[i].uid != 0 && mc->tab[i].pending)
+			return 1;
+	return 0;
+}
+
+void
+msgcache_flush(struct msgcache *mc, int (*alive)(void *, uint32_t),
+    void *arg)
+{
+	char p[MC_PATH];
+	struct stat sb;
+	size_t len;
+	ssize_t n;
+	int fd;
+
+	if (mc == NULL || mc->pend.len == mc->written)
+		return;
+	len = mc->pend.len - mc->written;
+	if (path(p, mc->dir, MC_LOG) == -1 ||
+	    (fd = open(p, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
+	    O_NOFOLLOW, 0600)) == -1) {
+		mc->written = mc->pend.len;	/* kept in memory only */
+		return;
+	}
+	n = write(fd, mc->pend.data + mc->written, len);
+	if (n > 0 && (size_t)n != len && fstat(fd, &sb) == 0 &&
+	    sb.st_size >= n) {
+		/* a short write (disk full) would leave a torn record that
+		 * readers stop at; cut it off again */
+		(void)ftruncate(fd, sb.st_size - n);
+	}
+	mc->written = mc->pend.len;
+	if (fstat(fd, &sb) == -1)
+		sb.st_size = 0;
+	close(fd);
+	/* compact when the log has grown to half the snapshot: each
+	 * compaction at least doubles what the snapshot holds, so filling a
+	 * large folder's cache costs linear time in all */
+	if (sb.st_size > MC_COMPACT_MIN && sb.st_size > mc->cdbsize / 2) {
+		compact(mc, alive, arg);
+		unmap(mc);
+		load(mc);
+	} else if (mc->pend.len > MC_COMPACT_MIN) {
+		/* what we wrote is in the log now: read it from there,
+		 * where the pages are shared, not from a private copy */
+		load_log(mc);
+		if (pending_left(mc)) {
+			/* some did not reach the log: forget them */
+			unmap_log(mc);
+			load_log(mc);
+		}
+	} else
+		return;
+	buf_free(&mc->pend);
+	mc->written = 0;
+}
+
+void
+msgcache_close(struct msgcache *mc)
+{
+	if (mc == NULL)
+		return;
+	unmap(mc);
+	buf_free(&mc->pend);
+	free(mc->dir);
+	free(mc);
+}

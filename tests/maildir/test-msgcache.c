@@ -1,0 +1,262 @@
+/* Unit tests for maildir/msgcache: the ENVELOPE/BODYSTRUCTURE cache. */
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "maildir/msgcache.h"
+#include "tests/t.h"
+
+static char dir[] = "/tmp/test-msgcache.XXXXXX";
+
+static void
+rec(struct msgcache_rec *r, const char *env, const char *body,
+    const char *bs)
+{
+	r->envelope = env;
+	r->envelope_len = strlen(env);
+	r->body = body;
+	r->body_len = strlen(body);
+	r->bodystructure = bs;
+	r->bodystructure_len = strlen(bs);
+}
+
+static int
+same(const struct msgcache_rec *r, const char *env, const char *bs)
+{
+	return r->envelope_len == strlen(env) &&
+	    memcmp(r->envelope, env, r->envelope_len) == 0 &&
+	    r->bodystructure_len == strlen(bs) &&
+	    memcmp(r->bodystructure, bs, r->bodystructure_len) == 0;
+}
+
+static int
+odd_alive(void *arg, uint32_t uid)
+{
+	(void)arg;
+	return uid % 2 == 1;
+}
+
+static void
+rm(const char *name)
+{
+	char p[512];
+
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	unlink(p);
+}
+
+static void
+test_basic(void)
+{
+	struct msgcache *mc = msgcache_open(dir, 7);
+	struct msgcache_rec r, got;
+	char env[64], bs[64];
+	uint32_t uid;
+
+	CHECK(mc != NULL);
+	CHECK_INT(msgcache_get(mc, 1, &got), 0);
+	rec(&r, "(\"env1\")", "", "(\"text\" \"plain\")");
+	msgcache_put(mc, 1, &r);
+	CHECK_INT(msgcache_get(mc, 1, &got), 1);
+	CHECK(same(&got, "(\"env1\")", "(\"text\" \"plain\")"));
+	CHECK_INT(got.body_len, 0);
+	msgcache_flush(mc, NULL, NULL);
+	msgcache_close(mc);
+
+	/* another process (or session) sees it */
+	mc = msgcache_open(dir, 7);
+	CHECK_INT(msgcache_get(mc, 1, &got), 1);
+	CHECK(same(&got, "(\"env1\")", "(\"text\" \"plain\")"));
+	msgcache_close(mc);
+
+	/* another UIDVALIDITY sees nothing */
+	mc = msgcache_open(dir, 8);
+	CHECK_INT(msgcache_get(mc, 1, &got), 0);
+	msgcache_close(mc);
+
+	/* many entries: compaction into a snapshot, and dead UIDs dropped */
+	mc = msgcache_open(dir, 7);
+	for (uid = 1; uid <= 30000; uid++) {
+		snprintf(env, sizeof(env), "(\"env %u\" padding padding)", uid);
+		snprintf(bs, sizeof(bs), "(\"bs %u\")", uid);
+		rec(&r, env, "", bs);
+		msgcache_put(mc, uid, &r);
+		if (uid % 1000 == 0)
+			msgcache_flush(mc, odd_alive, NULL);
+	}
+	msgcache_flush(mc, odd_alive, NULL);
+	msgcache_close(mc);
+	mc = msgcache_open(dir, 7);
+	CHECK_INT(msgcache_get(mc, 29999, &got), 1);
+	CHECK(same(&got, "(\"env 29999\" padding padding)",
+	    "(\"bs 29999\")"));
+	CHECK_INT(msgcache_get(mc, 3, &got), 1);
+	CHECK(same(&got, "(\"env 3\" padding padding)", "(\"bs 3\")"));
+	/* early even UIDs went at a compaction */
+	CHECK_INT(msgcache_get(mc, 2, &got), 0);
+	msgcache_close(mc);
+	{
+		char p[512];
+		struct stat sb;
+
+		snprintf(p, sizeof(p), "%s/imapd-msgcache.cdb", dir);
+		CHECK(stat(p, &sb) == 0 && sb.st_size > 100000);
+	}
+}
+
+static void
+test_damage(void)
+{
+	struct msgcache *mc;
+	struct msgcache_rec r, got;
+	char p[512], env[64];
+	int fd, i, bad, good;
+
+	rm("imapd-msgcache.cdb");
+	rm("imapd-msgcache.log");
+	mc = msgcache_open(dir, 9);
+	rec(&r, "E1", "", "B1");
+	msgcache_put(mc, 1, &r);
+	rec(&r, "E2", "", "B2");
+	msgcache_put(mc, 2, &r);
+	msgcache_flush(mc, NULL, NULL);
+	msgcache_close(mc);
+	/* a torn last record: the first stays readable */
+	snprintf(p, sizeof(p), "%s/imapd-msgcache.log", dir);
+	{
+		struct stat sb;
+
+		CHECK(stat(p, &sb) == 0);
+		CHECK(truncate(p, sb.st_size - 3) == 0);
+	}
+	mc = msgcache_open(dir, 9);
+	CHECK_INT(msgcache_get(mc, 1, &got), 1);
+	CHECK(same(&got, "E1", "B1"));
+	CHECK_INT(msgcache_get(mc, 2, &got), 0);
+	msgcache_close(mc);
+	/* garbage snapshot and log: empty, no crash */
+	snprintf(p, sizeof(p), "%s/imapd-msgcache.cdb", dir);
+	fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	CHECK(write(fd, "not a cdb file at all, not at all", 33) == 33);
+	close(fd);
+	snprintf(p, sizeof(p), "%s/imapd-msgcache.log", dir);
+	fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	CHECK(write(fd, "IMC2\xff\xff\xff\x7fgarbage", 15) == 15);
+	close(fd);
+	mc = msgcache_open(dir, 9);
+	CHECK_INT(msgcache_get(mc, 1, &got), 0);
+	msgcache_close(mc);
+	/* a snapshot whose values were damaged is not believed */
+	rm("imapd-msgcache.log");
+	mc = msgcache_open(dir, 9);
+	for (i = 1; i <= 40000; i++) {
+		snprintf(env, sizeof(env), "envelope-%d", i);
+		rec(&r, env, "", "bs");
+		msgcache_put(mc, (uint32_t)i, &r);
+	}
+	msgcache_flush(mc, NULL, NULL);
+	msgcache_close(mc);
+	snprintf(p, sizeof(p), "%s/imapd-msgcache.cdb", dir);
+	{
+		struct stat sb;
+		char *data;
+		off_t o;
+
+		CHECK(stat(p, &sb) == 0 && sb.st_size > 100000);
+		data = malloc((size_t)sb.st_size);
+		fd = open(p, O_RDWR);
+		CHECK(read(fd, data, (size_t)sb.st_size) == sb.st_size);
+		for (o = 2048 + 40; o < sb.st_size / 2; o += 211)
+			data[o] ^= 0x20;
+		CHECK(pwrite(fd, data, (size_t)sb.st_size, 0) == sb.st_size);
+		close(fd);
+		free(data);
+	}
+	mc = msgcache_open(dir, 9);
+	bad = good = 0;
+	for (i = 1; i <= 40000; i++) {
+		snprintf(env, sizeof(env), "envelope-%d", i);
+		if (msgcache_get(mc, (uint32_t)i, &got)) {
+			if (same(&got, env, "bs"))
+				good++;
+			else
+				bad++;
+		}
+	}
+	CHECK_INT(bad, 0);
+	CHECK(good > 0);
+	rec(&r, "E3", "", "B3");
+	msgcache_put(mc, 3, &r);
+	CHECK_INT(msgcache_get(mc, 3, &got), 1);
+	msgcache_close(mc);
+}
+
+static void
+test_concurrent(void)
+{
+	struct msgcache *mc;
+	struct msgcache_rec r, got;
+	char env[64];
+	int i, k, status, bad = 0;
+	pid_t pid[4];
+
+	rm("imapd-msgcache.cdb");
+	rm("imapd-msgcache.log");
+	for (k = 0; k < 4; k++) {
+		if ((pid[k] = fork()) == 0) {
+			mc = msgcache_open(dir, 11);
+			for (i = 0; i < 3000; i++) {
+				uint32_t uid = (uint32_t)(k * 3000 + i + 1);
+
+				snprintf(env, sizeof(env), "env-%u-%s", uid,
+				    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+				rec(&r, env, "", "bs");
+				msgcache_put(mc, uid, &r);
+				if (i % 100 == 99)
+					msgcache_flush(mc, NULL, NULL);
+			}
+			msgcache_flush(mc, NULL, NULL);
+			msgcache_close(mc);
+			_exit(0);
+		}
+	}
+	for (k = 0; k < 4; k++)
+		CHECK(waitpid(pid[k], &status, 0) == pid[k] &&
+		    WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	/* entries may be lost to a compaction racing an append (it is a
+	 * cache), but none may be wrong */
+	mc = msgcache_open(dir, 11);
+	for (i = 1, k = 0; i <= 12000; i++) {
+		if (!msgcache_get(mc, (uint32_t)i, &got))
+			continue;
+		k++;
+		snprintf(env, sizeof(env), "env-%d-%s", i,
+		    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+		if (!same(&got, env, "bs"))
+			bad++;
+	}
+	CHECK_INT(bad, 0);
+	CHECK_MSG(k > 6000, "only %d of 12000 entries survived", k);
+	msgcache_close(mc);
+}
+
+int
+main(void)
+{
+	char cmd[600];
+
+	if (mkdtemp(dir) == NULL)
+		return 2;
+	test_basic();
+	test_damage();
+	test_concurrent();
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (system(cmd) != 0)
+		return 2;
+	return t_done();
+}
