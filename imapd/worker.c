@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <errno.h>
 #include <netdb.h>
@@ -122,6 +123,10 @@ worker_run(const struct worker_args *a)
 	log_info("connect to %s%s", a->listeners[which].desc,
 	    a->listeners[which].tls ? " (TLS)" : "");
 	(void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	/* IMAP is a conversation of small writes: without this, Nagle's
+	 * algorithm holds the greeting after the TLS handshake until the
+	 * client's delayed ACK, some 40 ms per login */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0,
 	    sp) == -1)
