@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <poll.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -35,7 +36,7 @@
 #include "imapd/sig.h"
 #include "imapd/tls.h"
 
-#define RELAY_BUF	(32 * 1024)
+#define RELAY_BUF	(16 * 1024)	/* one TLS record */
 
 static SSL_CTX		*tls_ctx;
 static int		 backfd = -1;
@@ -253,12 +254,22 @@ front_run(const struct front_args *a)
 	end = session_run(&s);
 	if (end == END_HANDOFF) {
 		/* the back now speaks for the session; hand it whatever
-		 * the client pipelined after its login command */
-		relay(&c, s.in.data, s.in.len);
-	} else if (end != END_LOGOUT && end != END_EOF)
-		log_info("disconnected before login: %s",
-		    session_end_str(end));
-	session_free(&s);
+		 * the client pipelined after its login command, and give
+		 * back the memory of the login phase: a relay may live for
+		 * days */
+		if (s.in.len > 0)
+			(void)drain(backfd, s.in.data, s.in.len);
+		session_free(&s);
+		SSL_CTX_free(tls_ctx);	/* the connection keeps what it needs */
+		tls_ctx = NULL;
+		malloc_trim(0);
+		relay(&c, NULL, 0);
+	} else {
+		if (end != END_LOGOUT && end != END_EOF)
+			log_info("disconnected before login: %s",
+			    session_end_str(end));
+		session_free(&s);
+	}
 	if (end == END_PROTOCOL || end == END_AUTHFAIL)
 		conn_linger_close(&c, 2000, 1024 * 1024);
 	else

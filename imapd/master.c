@@ -536,6 +536,7 @@ master_run(struct config *c, int foreground)
 		fatalx("cannot start: login_chroot unusable");
 	if ((nlisteners = master_bind(conf, listeners, MAX_LISTENERS)) == 0)
 		fatalx("cannot start: no listening socket");
+	tls_preload();
 	if (pipe2(statusfd, O_CLOEXEC) == -1 ||
 	    pipe2(deathfd, O_CLOEXEC) == -1)
 		fatal("pipe");

@@ -35,6 +35,23 @@ seterr(char *err, size_t errlen, const char *what, const char *path)
 	ERR_clear_error();
 }
 
+void
+tls_preload(void)
+{
+	SSL_CTX *ctx;
+	SSL *ssl;
+
+	(void)OPENSSL_init_ssl(OPENSSL_INIT_LOAD_CONFIG, NULL);
+	/* a context and a connection object make OpenSSL fetch and cache
+	 * the TLS methods and ciphers it will need for every handshake */
+	if ((ctx = SSL_CTX_new(TLS_server_method())) != NULL) {
+		if ((ssl = SSL_new(ctx)) != NULL)
+			SSL_free(ssl);
+		SSL_CTX_free(ctx);
+	}
+	ERR_clear_error();
+}
+
 SSL_CTX *
 tls_ctx_new(const struct config *conf, char *err, size_t errlen)
 {

@@ -15,6 +15,11 @@
 
 struct config;
 
+/* Initialize OpenSSL in the master, before workers are forked: the
+ * library's tables, providers and algorithm caches are then shared by
+ * every front instead of being built again in each (no key is loaded). */
+void	tls_preload(void);
+
 /* Build a server context from tls_cert (a chain file: the certificate
  * first, then intermediates) and tls_key.  NULL on failure, with a
  * sentence naming the file and the likely fix in err. */
