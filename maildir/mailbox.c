@@ -44,7 +44,14 @@
 #define VM_GONE		0x01	/* expunged, not yet reported */
 #define VM_RECENT	0x02	/* \Recent in this session */
 
-#define TRUST_MARGIN_NS	(2LL * 1000000000LL)
+/*
+ * A directory time can be trusted once the scan that saw it began this
+ * long after it: a change in the same clock tick as the time we read
+ * would not move it (file system times come from a coarse clock, a few
+ * milliseconds per tick).  One second, as other Maildir servers use; on
+ * NFS the times come from the server's clock, so keep clocks in step.
+ */
+#define TRUST_MARGIN_NS	(1000000000LL)
 #define PATH_LEN	4096
 
 struct vmsg {
