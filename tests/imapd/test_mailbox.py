@@ -719,3 +719,36 @@ def test_copy_into_same_mailbox_and_keywords_follow(md, mailuser):
     assert "$Label1" in r[0] and "\\Flagged" in r[0]
     kw = (mailuser.maildir() / ".Archive" / "dovecot-keywords").read_text()
     assert "$Label1" in kw
+
+
+def test_duplicate_base_names_and_odd_names(md, mailuser):
+    imapdtest.maildir_make(mailuser)
+    cur = mailuser.maildir() / "cur"
+    # a broken copy: two files with one base name
+    (cur / "1700000000.dup.host:2,S").write_text(message(subject="one"))
+    (cur / "1700000000.dup.host:2,RS").write_text(message(subject="two"))
+    # names other delivery programs make
+    (mailuser.maildir() / "new" / "msg.XXXXabc").write_text(
+        message(subject="procmail"))
+    (mailuser.maildir() / "new" / "odd;name with spaces").write_text(
+        message(subject="spaces"))
+    if imapdtest.IS_ROOT:
+        for p in list(cur.iterdir()) + list(
+                (mailuser.maildir() / "new").iterdir()):
+            os.chown(p, mailuser.uid, mailuser.gid)
+    s = sess(md, mailuser)
+    r = s.ok("SELECT INBOX")
+    assert exists(r) == 4
+    r = s.ok("FETCH 1:* (UID BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+    subjects = sorted(re.search(r"Subject: (\w+)", v).group(1)
+                      for v in fetch_map(r).values())
+    assert subjects == ["one", "procmail", "spaces", "two"]
+    # both copies kept, under different base names now
+    bases = {f.split(":")[0] for f in files(mailuser)}
+    assert len(bases) == 4
+    s.close()
+    # and the UIDs are stable on the next look
+    s = sess(md, mailuser)
+    s.ok("SELECT INBOX")
+    assert fetch_map(s.ok("FETCH 1:* (UID BODY.PEEK[HEADER.FIELDS "
+                          "(SUBJECT)])")) == fetch_map(r)
