@@ -22,6 +22,11 @@
  * \Recent: the cache keeps the first UID not yet claimed.  A read-write
  * session claims everything from there to UIDNEXT under the lock, so each
  * message is \Recent in exactly one session.
+ *
+ * STATUS runs the same sync without a view, read-only, and answers from
+ * the cache's counters.  The scan parses each name once, and keeps the
+ * names in one block in sorted order, since every pass after the sort
+ * goes through them in that order.
  */
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -35,6 +40,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/buf.h"
 #include "common/log.h"
 #include "maildir/filename.h"
 #include "maildir/keywords.h"
@@ -85,19 +91,6 @@ struct mailbox {
 	size_t		 nfacts, capfacts;
 };
 
-/* One directory entry found by a scan. */
-struct entry {
-	char		*name;
-	size_t		 baselen;
-	int		 in_new;
-	int		 seen;		/* matched a cache record */
-};
-
-struct scan {
-	struct entry	*e;
-	size_t		 n, cap;
-};
-
 static int64_t
 now_ns(void)
 {
@@ -145,15 +138,156 @@ pathf(char *out, size_t len, const char *fmt, const char *a, const char *b,
 
 /* ---- scanning --------------------------------------------------------- */
 
+/*
+ * What a sync of the directories with the UID cache works on: a folder
+ * and its cache, and no view (STATUS runs it without one).  A read-only
+ * sync (EXAMINE, STATUS) never moves new/ to cur/ and never claims
+ * \Recent; either kind creates the cache and gives new files their UIDs.
+ */
+struct dsync {
+	struct uidcache	*uc;
+	const char	*dir;
+	int		 dirfd;
+	int		 readonly;
+	uint32_t	 claim_lo, claim_hi;	/* \Recent claimed here */
+};
+
+/* One directory entry found by a scan, its name parsed once. */
+struct entry {
+	uint64_t	 key[2];	/* the base's first 16 bytes, big-endian,
+					 * zero-padded: most comparisons of
+					 * two bases end here */
+	uint64_t	 vsize;		/* W=, or MD_SIZE_UNKNOWN */
+	uint32_t	 off;		/* of the name in the scan's names */
+	uint32_t	 kw;
+	uint8_t		 baselen;	/* names are at most 255 bytes */
+	uint8_t		 namelen;
+	uint8_t		 flags;		/* MF_* */
+	uint8_t		 in_new;
+};
+
+/* The entries of a scan, and their names, each ended by a NUL, in one
+ * buffer (not one allocation a name). */
+struct scan {
+	struct entry	*e;
+	size_t		 n, cap;
+	struct buf	 names;
+};
+
+#define SCAN_NAMES_MAX	UINT32_MAX	/* entries hold u32 offsets */
+
+static void
+scan_init(struct scan *sc)
+{
+	memset(sc, 0, sizeof(*sc));
+	buf_init(&sc->names, SCAN_NAMES_MAX);
+}
+
 static void
 scan_free(struct scan *sc)
 {
+	free(sc->e);
+	buf_free(&sc->names);
+	scan_init(sc);
+}
+
+/* An entry's name; valid until a name is added to the scan. */
+static const char *
+ename(const struct scan *sc, const struct entry *e)
+{
+	return sc->names.data + e->off;
+}
+
+/* Append an entry's name to the scan's names. */
+static int
+scan_name(struct scan *sc, struct entry *e, const char *name, size_t len)
+{
+	size_t off = sc->names.len;
+
+	if (buf_add(&sc->names, name, len + 1) == -1)
+		return -1;
+	e->off = (uint32_t)off;
+	e->namelen = (uint8_t)len;
+	return 0;
+}
+
+/*
+ * Put the names in the order of the sorted entries: every later pass goes
+ * through the entries in that order, and names left in the order
+ * readdir() gave them would cost each pass a cache miss per name.  Only
+ * an optimization: without the memory, things stay as they are.
+ */
+static void
+scan_pack(struct scan *sc)
+{
+	struct buf nb;
 	size_t i;
 
-	for (i = 0; i < sc->n; i++)
-		free(sc->e[i].name);
-	free(sc->e);
-	memset(sc, 0, sizeof(*sc));
+	buf_init(&nb, SCAN_NAMES_MAX);
+	if (buf_reserve(&nb, sc->names.len) == -1)
+		return;
+	for (i = 0; i < sc->n; i++) {
+		struct entry *e = &sc->e[i];
+		uint32_t off = (uint32_t)nb.len;
+
+		/* cannot fail: the room is reserved */
+		(void)buf_add(&nb, ename(sc, e), e->namelen + 1U);
+		e->off = off;
+	}
+	buf_free(&sc->names);
+	sc->names = nb;
+}
+
+static void
+base_key(const char *base, size_t len, uint64_t key[2])
+{
+	unsigned char b[16];
+	size_t i;
+
+	memset(b, 0, sizeof(b));
+	memcpy(b, base, len < sizeof(b) ? len : sizeof(b));
+	key[0] = key[1] = 0;
+	for (i = 0; i < sizeof(b); i++)
+		key[i / 8] = key[i / 8] << 8 | b[i];
+}
+
+/* Order two entries, whose names are xn and yn, by base alone (bytes,
+ * then length). */
+static int
+base_cmp(const struct entry *x, const char *xn, const struct entry *y,
+    const char *yn)
+{
+	size_t n;
+	int c;
+
+	if (x->key[0] != y->key[0])
+		return x->key[0] < y->key[0] ? -1 : 1;
+	if (x->key[1] != y->key[1])
+		return x->key[1] < y->key[1] ? -1 : 1;
+	/* the first 16 bytes are the same (no base holds a NUL, so a
+	 * shorter one would have differed in its padding) */
+	n = x->baselen < y->baselen ? x->baselen : y->baselen;
+	if (n > 16 && (c = memcmp(xn + 16, yn + 16, n - 16)) != 0)
+		return c;
+	if (x->baselen != y->baselen)
+		return x->baselen < y->baselen ? -1 : 1;
+	return 0;
+}
+
+static int
+entry_cmp(const void *a, const void *b, void *arg)
+{
+	const struct entry *x = a, *y = b;
+	const struct scan *sc = arg;
+	const char *xn = ename(sc, x), *yn = ename(sc, y);
+	int c = base_cmp(x, xn, y, yn);
+
+	if (c != 0)
+		return c;
+	/* same base: cur/ before new/, then by name, for a stable order */
+	if (x->in_new != y->in_new)
+		return x->in_new - y->in_new;
+	return strcmp(xn, yn);
 }
 
 static int
@@ -173,24 +307,28 @@ scan_add(struct scan *sc, const char *name, int in_new)
 		sc->cap = cap;
 	}
 	e = &sc->e[sc->n];
-	if ((e->name = strdup(name)) == NULL)
+	/* mdname_parse() took it: at most MDNAME_MAX bytes */
+	if (scan_name(sc, e, name, strlen(name)) == -1)
 		return -1;
-	e->baselen = md.baselen;
-	e->in_new = in_new;
-	e->seen = 0;
+	e->baselen = (uint8_t)md.baselen;
+	e->flags = (uint8_t)md.flags;
+	e->kw = md.keywords;
+	e->vsize = md.vsize;
+	e->in_new = in_new != 0;
+	base_key(name, e->baselen, e->key);
 	sc->n++;
 	return 0;
 }
 
 /* List one of cur/ or new/ into sc.  0, or -1 with errno. */
 static int
-scan_dir(struct mailbox *mb, const char *sub, int in_new, struct scan *sc)
+scan_dir(struct dsync *ds, const char *sub, int in_new, struct scan *sc)
 {
 	struct dirent *de;
 	DIR *d;
 	int fd;
 
-	fd = openat(mb->dirfd, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	fd = openat(ds->dirfd, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 	    O_CLOEXEC);
 	if (fd == -1)
 		return errno == ENOENT ? 0 : -1;
@@ -220,40 +358,25 @@ scan_dir(struct mailbox *mb, const char *sub, int in_new, struct scan *sc)
 	return 0;
 }
 
-static int
-entry_cmp(const void *a, const void *b)
-{
-	const struct entry *x = a, *y = b;
-	size_t n = x->baselen < y->baselen ? x->baselen : y->baselen;
-	int c = memcmp(x->name, y->name, n);
-
-	if (c != 0)
-		return c;
-	if (x->baselen != y->baselen)
-		return x->baselen < y->baselen ? -1 : 1;
-	/* same base: cur/ before new/, then by name, for a stable order */
-	if (x->in_new != y->in_new)
-		return x->in_new - y->in_new;
-	return strcmp(x->name, y->name);
-}
-
 /* Find base in a sorted scan; index or -1. */
 static ssize_t
 scan_find(const struct scan *sc, const char *base, size_t baselen)
 {
-	size_t lo = 0, hi = sc->n, mid, n;
+	struct entry k;
+	size_t lo = 0, hi = sc->n, mid;
 	int c;
 
+	if (baselen > MDNAME_MAX)
+		return -1;
+	k.baselen = (uint8_t)baselen;
+	base_key(base, baselen, k.key);
 	while (lo < hi) {
 		mid = lo + (hi - lo) / 2;
-		n = sc->e[mid].baselen < baselen ? sc->e[mid].baselen : baselen;
-		c = memcmp(sc->e[mid].name, base, n);
-		if (c == 0 && sc->e[mid].baselen != baselen)
-			c = sc->e[mid].baselen < baselen ? -1 : 1;
+		c = base_cmp(&sc->e[mid], ename(sc, &sc->e[mid]), &k, base);
 		if (c == 0) {
 			/* the first of equal bases */
-			while (mid > 0 && sc->e[mid - 1].baselen == baselen &&
-			    memcmp(sc->e[mid - 1].name, base, baselen) == 0)
+			while (mid > 0 && base_cmp(&sc->e[mid - 1],
+			    ename(sc, &sc->e[mid - 1]), &k, base) == 0)
 				mid--;
 			return (ssize_t)mid;
 		}
@@ -271,25 +394,24 @@ scan_find(const struct scan *sc, const char *base, size_t baselen)
  * moved first is dropped here; the caller lists cur/ afterwards.
  */
 static void
-move_new(struct mailbox *mb, struct scan *sc)
+move_new(struct dsync *ds, struct scan *sc)
 {
 	char from[PATH_LEN], to[PATH_LEN];
-	struct mdname md;
 	size_t i;
 
 	for (i = 0; i < sc->n; i++) {
 		struct entry *e = &sc->e[i];
+		const char *name = ename(sc, e);
 
-		if (!e->in_new || mdname_parse(e->name, &md) == -1)
+		if (!e->in_new)
 			continue;
-		if (pathf(from, sizeof(from), "new/%s%s%s", e->name, "", "")
-		    == -1 || pathf(to, sizeof(to), "cur/%s%s%s", e->name,
-		    md.has_info || e->name[md.baselen] != '\0' ? "" : ":2,",
-		    "") == -1)
+		if (pathf(from, sizeof(from), "new/%s%s%s", name, "", "")
+		    == -1 || pathf(to, sizeof(to), "cur/%s%s%s", name,
+		    name[e->baselen] != '\0' ? "" : ":2,", "") == -1)
 			continue;
-		if (renameat(mb->dirfd, from, mb->dirfd, to) == -1) {
+		if (renameat(ds->dirfd, from, ds->dirfd, to) == -1) {
 			if (errno != ENOENT)
-				log_warn("cannot move %s/%s to cur/", mb->dir,
+				log_warn("cannot move %s/%s to cur/", ds->dir,
 				    from);
 			continue;
 		}
@@ -298,28 +420,30 @@ move_new(struct mailbox *mb, struct scan *sc)
 
 /* Read the directories into sc (sorted by base). */
 static int
-scan_all(struct mailbox *mb, struct scan *sc)
+scan_all(struct dsync *ds, struct scan *sc)
 {
 	struct scan nw;
 
-	memset(sc, 0, sizeof(*sc));
-	if (!mb->readonly) {
-		memset(&nw, 0, sizeof(nw));
-		if (scan_dir(mb, "new", 1, &nw) == -1) {
+	scan_init(sc);
+	if (!ds->readonly) {
+		scan_init(&nw);
+		if (scan_dir(ds, "new", 1, &nw) == -1) {
 			scan_free(&nw);
 			return -1;
 		}
 		if (nw.n > 0)
-			move_new(mb, &nw);
+			move_new(ds, &nw);
 		scan_free(&nw);
 	}
-	if (scan_dir(mb, "cur", 0, sc) == -1 ||
-	    scan_dir(mb, "new", 1, sc) == -1) {
+	if (scan_dir(ds, "cur", 0, sc) == -1 ||
+	    scan_dir(ds, "new", 1, sc) == -1) {
 		scan_free(sc);
 		return -1;
 	}
-	if (sc->n > 1)
-		qsort(sc->e, sc->n, sizeof(sc->e[0]), entry_cmp);
+	if (sc->n > 1) {
+		qsort_r(sc->e, sc->n, sizeof(sc->e[0]), entry_cmp, sc);
+		scan_pack(sc);
+	}
 	return 0;
 }
 
@@ -359,46 +483,46 @@ grow(void **arr, size_t n, size_t size)
 
 /* Does rec's file still exist under its cached name? */
 static int
-rec_exists(struct mailbox *mb, const struct uc_rec *r)
+rec_exists(struct dsync *ds, const struct uc_rec *r)
 {
 	char p[PATH_LEN];
 
 	if (pathf(p, sizeof(p), "%s/%s%s", r->in_new ? "new" : "cur",
 	    r->base, r->info) == -1)
 		return 0;
-	return faccessat(mb->dirfd, p, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+	return faccessat(ds->dirfd, p, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
 /* Give a second file with an already used base a base of its own. */
 static int
-rebase_duplicate(struct mailbox *mb, struct entry *e)
+rebase_duplicate(struct dsync *ds, struct scan *sc, struct entry *e)
 {
 	char base[MDNAME_MAX + 1], from[PATH_LEN], to[PATH_LEN];
+	const char *name = ename(sc, e);
 	struct mdname md;
-	char *nn;
 
-	if (mdname_parse(e->name, &md) == -1 ||
+	if (mdname_parse(name, &md) == -1 ||
 	    mdname_unique(base, sizeof(base), md.size, md.vsize) == -1)
 		return -1;
 	if (pathf(from, sizeof(from), "%s/%s%s", e->in_new ? "new" : "cur",
-	    e->name, "") == -1 ||
+	    name, "") == -1 ||
 	    pathf(to, sizeof(to), "%s/%s%s", e->in_new ? "new" : "cur", base,
-	    e->name + md.baselen) == -1)
+	    name + md.baselen) == -1)
 		return -1;
-	if (renameat(mb->dirfd, from, mb->dirfd, to) == -1)
+	if (renameat(ds->dirfd, from, ds->dirfd, to) == -1)
 		return -1;
 	log_info("%s: %s shares its base name with another message; renamed "
-	    "it to %s", mb->dir, from, to);
-	if ((nn = strdup(to + 4)) == NULL)
+	    "it to %s", ds->dir, from, to);
+	/* the new name is at most MDNAME_MAX: mdname_unique() saw to it */
+	if (scan_name(sc, e, to + 4, strlen(to + 4)) == -1)
 		return -1;
-	free(e->name);
-	e->name = nn;
-	e->baselen = strlen(base);
+	e->baselen = (uint8_t)strlen(base);
+	base_key(base, e->baselen, e->key);
 	return 0;
 }
 
 static int
-build_plan(struct mailbox *mb, struct scan *sc, struct plan *p)
+build_plan(struct dsync *ds, struct scan *sc, struct plan *p)
 {
 	struct uc_rec r;
 	size_t i, count;
@@ -408,27 +532,25 @@ build_plan(struct mailbox *mb, struct scan *sc, struct plan *p)
 	for (i = 0; i < sc->n; i++) {
 		struct entry *e = &sc->e[i];
 
-		if (i > 0 && sc->e[i - 1].baselen == e->baselen &&
-		    memcmp(sc->e[i - 1].name, e->name, e->baselen) == 0) {
+		if (i > 0 && base_cmp(&sc->e[i - 1], ename(sc, &sc->e[i - 1]),
+		    e, ename(sc, e)) == 0) {
 			/* a broken copy: keep both messages */
-			if (!mb->readonly && rebase_duplicate(mb, e) == 0) {
+			if (!ds->readonly && rebase_duplicate(ds, sc, e) == 0) {
 				if (grow((void **)&p->add, p->nadd,
 				    sizeof(*p->add)) == -1)
 					return -1;
 				p->add[p->nadd++] = e;
 			}
-			e->seen = 1;
 			continue;
 		}
-		if (!uidcache_by_base(mb->uc, e->name, e->baselen, &r)) {
+		if (!uidcache_by_base(ds->uc, ename(sc, e), e->baselen, &r)) {
 			if (grow((void **)&p->add, p->nadd, sizeof(*p->add))
 			    == -1)
 				return -1;
 			p->add[p->nadd++] = e;
 			continue;
 		}
-		e->seen = 1;
-		if (strcmp(r.info, e->name + e->baselen) != 0 ||
+		if (strcmp(r.info, ename(sc, e) + e->baselen) != 0 ||
 		    r.in_new != e->in_new) {
 			if (grow((void **)&p->upd, p->nupd, sizeof(*p->upd))
 			    == -1)
@@ -436,15 +558,15 @@ build_plan(struct mailbox *mb, struct scan *sc, struct plan *p)
 			p->upd[p->nupd++] = e;
 		}
 	}
-	count = uidcache_count(mb->uc);
+	count = uidcache_count(ds->uc);
 	for (i = 0; i < count; i++) {
-		if (!uidcache_nth(mb->uc, i, &r))
+		if (!uidcache_nth(ds->uc, i, &r))
 			continue;
 		k = scan_find(sc, r.base, strlen(r.base));
 		if (k >= 0)
 			continue;
 		/* readdir can miss a file renamed during the scan */
-		if (rec_exists(mb, &r))
+		if (rec_exists(ds, &r))
 			continue;
 		if (grow((void **)&p->gone, p->ngone, sizeof(*p->gone)) == -1)
 			return -1;
@@ -456,68 +578,66 @@ build_plan(struct mailbox *mb, struct scan *sc, struct plan *p)
 /* Apply a plan under the lock: every decision is checked again against
  * the freshly loaded state. */
 static int
-apply_plan(struct mailbox *mb, struct plan *p, struct scan *sc,
-    const struct uc_dirstamp *ds)
+apply_plan(struct dsync *ds, struct plan *p, struct scan *sc,
+    const struct uc_dirstamp *stamp)
 {
 	struct uc_rec r;
-	struct mdname md;
 	size_t i;
 	uint32_t uid;
 
 	for (i = 0; i < p->nadd; i++) {
 		struct entry *e = p->add[i];
+		const char *name = ename(sc, e);
 
-		if (uidcache_by_base(mb->uc, e->name, e->baselen, &r))
-			continue;	/* someone else added it meanwhile */
-		if (mdname_parse(e->name, &md) == -1)
-			continue;
-		uid = uidcache_add(mb->uc, e->name, e->baselen,
-		    e->name + e->baselen, e->in_new, md.flags, md.keywords,
-		    md.vsize, UC_MTIME_UNKNOWN);
+		uid = uidcache_add(ds->uc, name, e->baselen, name + e->baselen,
+		    e->in_new, e->flags, e->kw, e->vsize, UC_MTIME_UNKNOWN);
 		if (uid == 0) {
-			log_warn("%s: cannot give %s a UID", mb->dir, e->name);
+			if (errno == EEXIST)
+				continue;	/* someone else added it
+						 * meanwhile */
+			log_warn("%s: cannot give %s a UID", ds->dir, name);
 			return -1;
 		}
 	}
 	for (i = 0; i < p->nupd; i++) {
 		struct entry *e = p->upd[i];
+		const char *name = ename(sc, e);
 
-		if (!uidcache_by_base(mb->uc, e->name, e->baselen, &r) ||
-		    mdname_parse(e->name, &md) == -1)
+		if (!uidcache_by_base(ds->uc, name, e->baselen, &r))
 			continue;
-		if (strcmp(r.info, e->name + e->baselen) == 0 &&
+		if (strcmp(r.info, name + e->baselen) == 0 &&
 		    r.in_new == e->in_new)
 			continue;
-		if (uidcache_update(mb->uc, r.uid, md.flags, md.keywords,
-		    e->name + e->baselen, e->in_new) == -1)
+		if (uidcache_update(ds->uc, r.uid, e->flags, e->kw,
+		    name + e->baselen, e->in_new) == -1)
 			return -1;
 	}
 	for (i = 0; i < p->ngone; i++) {
-		if (!uidcache_by_uid(mb->uc, p->gone[i], &r))
+		if (!uidcache_by_uid(ds->uc, p->gone[i], &r))
 			continue;
 		if (scan_find(sc, r.base, strlen(r.base)) >= 0 ||
-		    rec_exists(mb, &r))
+		    rec_exists(ds, &r))
 			continue;
-		if (uidcache_expunge(mb->uc, r.uid) == -1)
+		if (uidcache_expunge(ds->uc, r.uid) == -1)
 			return -1;
 	}
-	return uidcache_set_dirstamp(mb->uc, ds);
+	return uidcache_set_dirstamp(ds->uc, stamp);
 }
 
 /* Claim \Recent for everything from first_recent to UIDNEXT (locked). */
 static int
-claim_recent(struct mailbox *mb)
+claim_recent(struct dsync *ds)
 {
-	uint32_t lo = uidcache_first_recent(mb->uc);
-	uint32_t hi = uidcache_uidnext(mb->uc);
+	uint32_t lo = uidcache_first_recent(ds->uc);
+	uint32_t hi = uidcache_uidnext(ds->uc);
 
-	if (mb->readonly || lo >= hi)
+	if (ds->readonly || lo >= hi)
 		return 0;
-	if (uidcache_set_first_recent(mb->uc, hi) == -1)
+	if (uidcache_set_first_recent(ds->uc, hi) == -1)
 		return -1;
-	if (mb->claim_hi == 0 || lo < mb->claim_lo)
-		mb->claim_lo = lo;
-	mb->claim_hi = hi;
+	if (ds->claim_hi == 0 || lo < ds->claim_lo)
+		ds->claim_lo = lo;
+	ds->claim_hi = hi;
 	return 0;
 }
 
@@ -527,72 +647,94 @@ claim_recent(struct mailbox *mb)
  * said).
  */
 static int
-disk_sync(struct mailbox *mb, int force)
+dir_sync(struct dsync *ds, int force)
 {
-	struct uc_dirstamp ds, old;
+	struct uc_dirstamp stamp, old;
 	struct stat cur, nw;
 	struct scan sc;
 	struct plan p;
 	int r = 0, locked = 0, need_recent;
 
-	if (uidcache_refresh(mb->uc) == -1)
+	if (uidcache_refresh(ds->uc) == -1)
 		return -1;
-	if (fstatat(mb->dirfd, "cur", &cur, 0) == -1 ||
-	    fstatat(mb->dirfd, "new", &nw, 0) == -1) {
-		log_warn("%s: cannot stat cur/ or new/", mb->dir);
+	if (fstatat(ds->dirfd, "cur", &cur, 0) == -1 ||
+	    fstatat(ds->dirfd, "new", &nw, 0) == -1) {
+		log_warn("%s: cannot stat cur/ or new/", ds->dir);
 		return -1;
 	}
-	uidcache_dirstamp(mb->uc, &old);
-	ds.cur_ns = mtime_ns(&cur);
-	ds.new_ns = mtime_ns(&nw);
-	ds.scanned_ns = now_ns();
-	need_recent = !mb->readonly &&
-	    uidcache_first_recent(mb->uc) < uidcache_uidnext(mb->uc);
-	if (!force && uidcache_uidvalidity(mb->uc) != 0 &&
-	    old.cur_ns == ds.cur_ns && old.new_ns == ds.new_ns &&
-	    old.scanned_ns - (ds.cur_ns > ds.new_ns ? ds.cur_ns : ds.new_ns)
-	    >= TRUST_MARGIN_NS) {
+	uidcache_dirstamp(ds->uc, &old);
+	stamp.cur_ns = mtime_ns(&cur);
+	stamp.new_ns = mtime_ns(&nw);
+	stamp.scanned_ns = now_ns();
+	need_recent = !ds->readonly &&
+	    uidcache_first_recent(ds->uc) < uidcache_uidnext(ds->uc);
+	if (!force && uidcache_uidvalidity(ds->uc) != 0 &&
+	    old.cur_ns == stamp.cur_ns && old.new_ns == stamp.new_ns &&
+	    old.scanned_ns - (stamp.cur_ns > stamp.new_ns ? stamp.cur_ns :
+	    stamp.new_ns) >= TRUST_MARGIN_NS) {
 		if (!need_recent)
 			return 0;
 		/* nothing on disk changed; only \Recent to claim */
-		if (uidcache_lock(mb->uc) == -1)
+		if (uidcache_lock(ds->uc) == -1)
 			return -1;
-		if (claim_recent(mb) == -1 || uidcache_commit(mb->uc) == -1)
+		if (claim_recent(ds) == -1 || uidcache_commit(ds->uc) == -1)
 			r = -1;
-		uidcache_unlock(mb->uc);
+		uidcache_unlock(ds->uc);
 		return r;
 	}
 
-	if (scan_all(mb, &sc) == -1) {
-		log_warn("%s: cannot read the folder", mb->dir);
+	if (scan_all(ds, &sc) == -1) {
+		log_warn("%s: cannot read the folder", ds->dir);
 		return -1;
 	}
-	if (build_plan(mb, &sc, &p) == -1) {
+	if (build_plan(ds, &sc, &p) == -1) {
 		r = -1;
 		goto out;
 	}
 	/* with nothing to change, write the new times only if a later sync
 	 * can trust them (a scan in the same moment as a change cannot) */
 	if (p.nadd == 0 && p.nupd == 0 && p.ngone == 0 && !need_recent &&
-	    uidcache_uidvalidity(mb->uc) != 0 &&
-	    ds.scanned_ns - (ds.cur_ns > ds.new_ns ? ds.cur_ns : ds.new_ns) <
-	    TRUST_MARGIN_NS)
+	    uidcache_uidvalidity(ds->uc) != 0 &&
+	    stamp.scanned_ns - (stamp.cur_ns > stamp.new_ns ? stamp.cur_ns :
+	    stamp.new_ns) < TRUST_MARGIN_NS)
 		goto out;
-	if (uidcache_lock(mb->uc) == -1) {
+	if (uidcache_lock(ds->uc) == -1) {
 		r = -1;
 		goto out;
 	}
 	locked = 1;
-	if (apply_plan(mb, &p, &sc, &ds) == -1 || claim_recent(mb) == -1 ||
-	    uidcache_commit(mb->uc) == -1) {
-		log_warn("%s: cannot update the UID cache", mb->dir);
+	if (apply_plan(ds, &p, &sc, &stamp) == -1 || claim_recent(ds) == -1 ||
+	    uidcache_commit(ds->uc) == -1) {
+		log_warn("%s: cannot update the UID cache", ds->dir);
 		r = -1;
 	}
 out:
 	if (locked)
-		uidcache_unlock(mb->uc);
+		uidcache_unlock(ds->uc);
 	plan_free(&p);
 	scan_free(&sc);
+	return r;
+}
+
+/* The sync of a session's folder: \Recent claimed here is the view's
+ * to show (even if a later step failed: the cache may have it). */
+static int
+disk_sync(struct mailbox *mb, int force)
+{
+	struct dsync ds;
+	int r;
+
+	memset(&ds, 0, sizeof(ds));
+	ds.uc = mb->uc;
+	ds.dir = mb->dir;
+	ds.dirfd = mb->dirfd;
+	ds.readonly = mb->readonly;
+	r = dir_sync(&ds, force);
+	if (ds.claim_hi != 0) {
+		if (mb->claim_hi == 0 || ds.claim_lo < mb->claim_lo)
+			mb->claim_lo = ds.claim_lo;
+		mb->claim_hi = ds.claim_hi;
+	}
 	return r;
 }
 
@@ -998,14 +1140,39 @@ open_msg(struct mailbox *mb, uint32_t seq)
 	return fd;
 }
 
+/* RFC822.SIZE of an open message file, which is closed: every LF not
+ * already preceded by CR counts as CRLF.  0, or -1 with errno. */
+static int
+file_vsize(int fd, uint64_t *vs)
+{
+	char buf[65536], prev = 0;
+	uint64_t size = 0, lfs = 0;
+	ssize_t n, i;
+	int e;
+
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		for (i = 0; i < n; i++) {
+			if (buf[i] == '\n' && prev != '\r')
+				lfs++;
+			prev = buf[i];
+		}
+		size += (uint64_t)n;
+	}
+	e = errno;
+	close(fd);
+	if (n == -1) {
+		errno = e;
+		return -1;
+	}
+	*vs = size + lfs;
+	return 0;
+}
+
 int
 mailbox_vsize(struct mailbox *mb, uint32_t seq, uint64_t *vs)
 {
 	const struct fact *f;
 	struct uc_rec r;
-	char buf[65536];
-	uint64_t size = 0, lfs = 0;
-	ssize_t n, i;
 	int fd;
 
 	if (seq < 1 || seq > mb->n) {
@@ -1022,25 +1189,8 @@ mailbox_vsize(struct mailbox *mb, uint32_t seq, uint64_t *vs)
 		*vs = f->vsize;
 		return 0;
 	}
-	if ((fd = open_msg(mb, seq)) == -1)
+	if ((fd = open_msg(mb, seq)) == -1 || file_vsize(fd, vs) == -1)
 		return -1;
-	/* CRLF size: every LF not already preceded by CR becomes CRLF */
-	{
-		char prev = 0;
-
-		while ((n = read(fd, buf, sizeof(buf))) > 0) {
-			for (i = 0; i < n; i++) {
-				if (buf[i] == '\n' && prev != '\r')
-					lfs++;
-				prev = buf[i];
-			}
-			size += (uint64_t)n;
-		}
-	}
-	close(fd);
-	if (n == -1)
-		return -1;
-	*vs = size + lfs;
 	add_fact(mb, mb->v[seq - 1].uid, *vs, UC_MTIME_UNKNOWN);
 	return 0;
 }
@@ -1080,28 +1230,36 @@ mailbox_mtime(struct mailbox *mb, uint32_t seq, int64_t *t)
 	return 0;
 }
 
-void
-mailbox_flush_facts(struct mailbox *mb)
+/* Remember computed sizes and dates in the cache: one locked commit. */
+static void
+facts_flush(struct uidcache *uc, const char *dir, const struct fact *facts,
+    size_t n)
 {
 	struct uc_rec r;
 	size_t i;
 
+	if (n == 0 || uidcache_lock(uc) == -1)
+		return;
+	for (i = 0; i < n; i++) {
+		const struct fact *f = &facts[i];
+
+		if (!uidcache_by_uid(uc, f->uid, &r))
+			continue;
+		(void)uidcache_set_facts(uc, f->uid,
+		    f->vsize != MD_SIZE_UNKNOWN ? f->vsize : r.vsize,
+		    f->mtime != UC_MTIME_UNKNOWN ? f->mtime : r.mtime);
+	}
+	if (uidcache_commit(uc) == -1)
+		log_warn("%s: cannot remember message sizes", dir);
+	uidcache_unlock(uc);
+}
+
+void
+mailbox_flush_facts(struct mailbox *mb)
+{
 	if (mb->nfacts == 0 || mb->uc == NULL)
 		return;
-	if (uidcache_lock(mb->uc) == 0) {
-		for (i = 0; i < mb->nfacts; i++) {
-			struct fact *f = &mb->facts[i];
-
-			if (!uidcache_by_uid(mb->uc, f->uid, &r))
-				continue;
-			(void)uidcache_set_facts(mb->uc, f->uid,
-			    f->vsize != MD_SIZE_UNKNOWN ? f->vsize : r.vsize,
-			    f->mtime != UC_MTIME_UNKNOWN ? f->mtime : r.mtime);
-		}
-		if (uidcache_commit(mb->uc) == -1)
-			log_warn("%s: cannot remember message sizes", mb->dir);
-		uidcache_unlock(mb->uc);
-	}
+	facts_flush(mb->uc, mb->dir, mb->facts, mb->nfacts);
 	mb->nfacts = 0;
 }
 
@@ -1757,34 +1915,111 @@ fail:
 
 /* ---- status ---------------------------------------------------------------- */
 
+/* RFC822.SIZE of the message with uid, from its file, looked for again
+ * (a forced sync) if another program renamed it.  0, or -1 if gone. */
+static int
+status_vsize(struct dsync *ds, uint32_t uid, uint64_t *vs)
+{
+	char rel[PATH_LEN];
+	struct uc_rec r;
+	int fd;
+
+	if (!uidcache_by_uid(ds->uc, uid, &r) ||
+	    relpath_of(&r, rel, sizeof(rel)) == -1)
+		return -1;
+	fd = openat(ds->dirfd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1 && errno == ENOENT && dir_sync(ds, 1) == 0 &&
+	    uidcache_by_uid(ds->uc, uid, &r) &&
+	    relpath_of(&r, rel, sizeof(rel)) == 0)
+		fd = openat(ds->dirfd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	return fd == -1 ? -1 : file_vsize(fd, vs);
+}
+
+/* The sum of RFC822.SIZE: from the cache, and from the files of the
+ * messages whose size it does not know yet (then remembered). */
+static uint64_t
+status_size(struct dsync *ds)
+{
+	struct uc_rec r;
+	struct fact *f = NULL;
+	uint32_t *todo = NULL;
+	size_t i, n, ntodo = 0, nf = 0;
+	uint64_t sum = 0, vs;
+
+	n = uidcache_count(ds->uc);
+	for (i = 0; i < n; i++) {
+		if (!uidcache_nth(ds->uc, i, &r))
+			continue;
+		if (r.vsize != MD_SIZE_UNKNOWN) {
+			sum += r.vsize;
+			continue;
+		}
+		if (todo == NULL &&
+		    (todo = reallocarray(NULL, n, sizeof(*todo))) == NULL)
+			return sum;
+		todo[ntodo++] = r.uid;
+	}
+	/* another program may rename a file meanwhile, which a forced sync
+	 * finds: go by UID, not by position */
+	if (ntodo > 0 && (f = reallocarray(NULL, ntodo, sizeof(*f))) != NULL)
+		for (i = 0; i < ntodo; i++) {
+			if (status_vsize(ds, todo[i], &vs) == -1)
+				continue;
+			sum += vs;
+			f[nf].uid = todo[i];
+			f[nf].vsize = vs;
+			f[nf].mtime = UC_MTIME_UNKNOWN;
+			nf++;
+		}
+	facts_flush(ds->uc, ds->dir, f, nf);
+	free(f);
+	free(todo);
+	return sum;
+}
+
+/*
+ * STATUS without a view: a read-only sync of the folder with its cache
+ * (no new/ moved, no \Recent claimed), then the cache's counters; only
+ * SIZE looks at every message.
+ */
 int
 mailbox_status(const char *dir, int want_size, struct mailbox_status *st)
 {
-	struct mailbox *mb;
-	const char *why;
-	uint32_t first_recent, i;
-	uint64_t vs;
+	struct dsync ds;
+	char err[256];
+	int r = -1, e;
 
 	memset(st, 0, sizeof(*st));
-	if (mailbox_open(dir, 1, &mb, &why) == -1)
+	memset(&ds, 0, sizeof(ds));
+	ds.dir = dir;
+	ds.readonly = 1;
+	if ((ds.dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
 		return -1;
-	first_recent = uidcache_first_recent(mb->uc);
-	st->messages = (uint32_t)mb->n;
-	st->uidnext = uidcache_uidnext(mb->uc);
-	st->uidvalidity = uidcache_uidvalidity(mb->uc);
-	st->highestmodseq = uidcache_highestmodseq(mb->uc);
-	for (i = 0; i < mb->n; i++) {
-		if (!(mb->v[i].flags & MF_SEEN))
-			st->unseen++;
-		if (mb->v[i].flags & MF_DELETED)
-			st->deleted++;
-		if (mb->v[i].uid >= first_recent)
-			st->recent++;
-		if (want_size && mailbox_vsize(mb, i + 1, &vs) == 0)
-			st->size += vs;
+	if (faccessat(ds.dirfd, "cur", F_OK, 0) == -1)
+		goto out;
+	if (uidcache_open(dir, &ds.uc, err, sizeof(err)) == -1) {
+		log_warnx("%s: %s", dir, err);
+		goto out;
 	}
-	mailbox_close(mb);
-	return 0;
+	if (dir_sync(&ds, 0) == -1 || uidcache_uidvalidity(ds.uc) == 0)
+		goto out;
+	st->messages = (uint32_t)uidcache_count(ds.uc);
+	st->recent = uidcache_count_recent(ds.uc);
+	st->uidnext = uidcache_uidnext(ds.uc);
+	st->uidvalidity = uidcache_uidvalidity(ds.uc);
+	st->unseen = uidcache_count_unseen(ds.uc);
+	st->deleted = uidcache_count_deleted(ds.uc);
+	st->highestmodseq = uidcache_highestmodseq(ds.uc);
+	if (want_size)
+		st->size = status_size(&ds);
+	r = 0;
+out:
+	e = errno;
+	if (ds.uc != NULL)
+		uidcache_close(ds.uc);
+	close(ds.dirfd);
+	errno = e;
+	return r;
 }
 
 int

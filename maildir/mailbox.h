@@ -161,8 +161,11 @@ int	mailbox_copy(struct mailbox *, const uint32_t *seqs, size_t n,
 	    const char *dstdir, int move, uint32_t *uids_r,
 	    uint32_t *uidvalidity_r, const struct mailbox_events *ev);
 
-/* Numbers for STATUS without a view: counts from the cache after a
- * read-only sync (no \Recent claimed).  0 or -1. */
+/* Numbers for STATUS without a view: a read-only sync (nothing moved
+ * to cur/, no \Recent claimed), then the cache's counters, without a
+ * pass over the messages.  want_size adds one, which reads the files of
+ * messages whose size the cache does not know yet (and remembers it).
+ * 0 or -1. */
 struct mailbox_status {
 	uint32_t	messages;
 	uint32_t	recent;

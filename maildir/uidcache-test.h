@@ -17,7 +17,10 @@ enum uc_step {
 	UCS_WRITTEN = 3,	/* written, before fdatasync */
 	UCS_SYNCED = 4,		/* durable; a compaction may follow */
 
-	/* a new snapshot (compaction, or a cache being created) */
+	/* a new snapshot (a commit written as one, or a cache being
+	 * created); a commit written this way passes none of the steps
+	 * above, unless the snapshot fails before its rename and the
+	 * commit is appended after all */
 	UCS_SNAP_BEGIN = 10,	/* before the temporary files are written */
 	UCS_SNAP_CDB = 11,	/* imapd-uidcache.cdb.new written, not synced */
 	UCS_SNAP_CDBSYNC = 12,	/* ... and durable */
@@ -46,8 +49,9 @@ enum uc_step {
  * UC_LOCK_TIMEOUT_MS. */
 extern unsigned	uidcache_test_lock_ms;
 
-/* When not 0, a commit compacts as soon as the journal holds more than
- * this many operations, instead of by the size rules. */
+/* When not 0, a commit is written as a new snapshot as soon as the
+ * journal would hold more than this many operations, instead of by the
+ * size rules. */
 extern unsigned	uidcache_test_compact_ops;
 
 #endif

@@ -30,7 +30,9 @@
  *	 64 s64 cur/ mtime ns	72 s64 new/ mtime ns	80 s64 scan start ns
  *	 88 u32 bytes in S	92 u32 slots in I
  *	 96 u32 CRC of the values of T, S, X, I, in that order
- *	100 zeros		124 u32 CRC of bytes 0..123
+ *	100 u32 messages without \Seen	104 u32 messages with \Deleted
+ *	108 u32 bits: 1 = the two counts are set; others 0, ignored
+ *	112 zeros		124 u32 CRC of bytes 0..123
  *   "T" the messages, ascending UID, 40 bytes each
  *	  0 u32 UID		 4 u32 keywords		 8 u64 MODSEQ
  *	 16 u64 vsize		24 s64 mtime		32 u32 offset in S
@@ -48,6 +50,21 @@
  * generation is that of the journal the snapshot absorbed (0 when the
  * cache was created), which is how a reader recognises an old journal
  * left beside a new snapshot.
+ *
+ * COUNTS: the header counts the messages of T without \Seen and with
+ * \Deleted, and a handle keeps both exact through every operation it
+ * applies (its own, and the journal's as it replays them), so that STATUS
+ * answers without a pass over the messages.  The version stays 1: bytes
+ * 100..111 were zeros, which readers of the first layout ignore, so an
+ * older imapd sharing the Maildir (another host, an upgrade under way)
+ * still reads these files, and its snapshots are still ours.  A snapshot
+ * without bit 1 at 108 (an older imapd's) has its counts taken by one
+ * pass over T whenever it is loaded, until a writer's next commit writes
+ * a new snapshot (as if compaction were due), with them.  The counts are
+ * derived from T, not part of what the cache must never lose: a writer
+ * checks them in the pass that verifies the checksum, and wrong ones are
+ * logged and replaced by T's, and the next commit writes a new snapshot
+ * too; they are never a reason to set the cache aside.
  *
  * JOURNAL: a 32-byte header
  *	  0 "IMUJ"		 4 u32 version = 1
@@ -93,7 +110,8 @@
  * empty folder with UIDVALIDITY 0 and leaves the repair to the next lock.
  * A snapshot entry is checked when it is read (names inside S, NUL-ended);
  * its checksum is checked by writers only, once per snapshot a process
- * loads, since that costs a pass over every byte.
+ * loads, since that costs a pass over every byte, and not at all for one
+ * the process wrote itself (it computed that checksum).
  *
  * WRITERS hold an fcntl() write lock on imapd-uidcache.lock, as an open
  * file description lock (F_OFD_SETLK) so that two handles in one process
@@ -111,10 +129,14 @@
  * commit stays: a reader may already have seen it, so taking it back
  * could give its UIDs twice.
  *
- * COMPACTION follows a commit when the journal is over 256 KiB and over a
- * quarter of the snapshot, or holds more than 4096 messages and more than
+ * COMPACTION is due when the journal would be over 256 KiB and over a
+ * quarter of the snapshot, or hold more than 4096 messages and more than
  * an eighth of the snapshot's (private memory: each journal message costs
- * every reader about 100 bytes).  The writer writes the merged state to
+ * every reader about 100 bytes).  The commit that makes it due is not
+ * appended at all (the first scan of a big folder, or any commit of more
+ * messages than the snapshot holds, would otherwise be written twice):
+ * the writer has already applied it in memory, and writes the merged
+ * state, that commit included, as the new snapshot.  It writes it to
  * imapd-uidcache.cdb.new with a new generation and fsyncs it, writes
  * imapd-uidcache.log.new (a bare header with that generation) and fsyncs
  * it, fsyncs the directory, renames the cdb into place, fsyncs the
@@ -127,6 +149,20 @@
  *     everything in it is in the new cdb.  The next lock renames log.new
  *     into place.
  *   - new cdb, new journal: the new state.
+ * The commit is part of the new state and of no other: before the cdb
+ * rename the files hold the old state, in which it did not happen, and
+ * nobody was shown its UIDs (a caller shows them only once the commit
+ * returns); from the rename on they hold the new state with all of it,
+ * since the old journal beside the new cdb is absorbed, being of its
+ * previous generation.  The commit returns once the directory fsync
+ * after that rename is done: then it is durable.  As with an append,
+ * which a reader may see before its fdatasync, a reader may see the new
+ * cdb between the rename and that fsync; if the fsync fails, the commit
+ * is kept and reported failed, as after a failed fdatasync.  If the new
+ * snapshot cannot be written before the rename (a full disk, say), the
+ * temporary files are removed and the commit is appended to the journal
+ * instead, so that what a journal can take is not refused; compaction is
+ * tried again at the next commit.
  * A new cache is written the same way (previous generation 0), after
  * imapd-uidvalidity has been raised durably (temporary file, fsync,
  * rename, directory fsync), so a crash can waste a UIDVALIDITY but never
@@ -158,7 +194,8 @@
  * IN MEMORY a handle keeps the mapping plus an overlay of the messages
  * the journal (and uncommitted changes) touched.  Lookups by UID binary-
  * search T, by base probe I, by position skip expunged snapshot entries
- * with a sorted list of them.
+ * with a sorted list of them.  The \Recent count binary-searches T, that
+ * list and the added messages for the first \Recent UID.
  */
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -168,6 +205,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -204,6 +242,8 @@
 #define COMMIT_HDR	12
 #define COMMIT_MAX	(256U << 20)
 #define NAME_MAX_LEN	255
+
+#define HDR_COUNTS	0x1U		/* header bits: counts are set */
 
 #define BIT_NEW		0x100U
 #define BITS_VALID	(MF_ALL | BIT_NEW)
@@ -258,13 +298,18 @@ struct xpair {
 	uint64_t	 modseq;
 };
 
-/* An open-addressing index of overlay records: slots hold 0 (empty) or
- * 1 + an index into ov; linear probing; at most half full. */
+/* An open-addressing index of overlay records: each slot holds 0
+ * (empty) or 1 + an index into ov, and the record's hash, so that a probe
+ * passes other records without touching them and a rehash needs no
+ * record at all; linear probing; at most half full. */
+struct oslot {
+	uint32_t	 k;
+	uint32_t	 hash;
+};
+
 struct otab {
-	uint32_t	*slot;
+	struct oslot	*slot;
 	size_t		 nslots, n;
-	int		 bybase;	/* keyed by base name, else by the
-					 * snapshot index */
 };
 
 /* Strings of the overlay: freed all at once with the state. */
@@ -304,11 +349,20 @@ struct state {
 	uint32_t	 uidvalidity, uidnext, first_recent;
 	uint64_t	 hms, xforgot;
 	struct uc_dirstamp ds;
+	uint32_t	 nunseen;	/* live messages without \Seen */
+	uint32_t	 ndeleted;	/* live messages with \Deleted */
+	int		 hdr_counts;	/* the snapshot's header had them */
+	int		 recounted;	/* ... and they were wrong */
+	int		 rewrite;	/* a writer's next commit writes a
+					 * snapshot: its counts were missing
+					 * or wrong */
 
 	struct ovrec	*ov;
 	size_t		 nov, ovcap;
-	struct otab	 mods;		/* T index -> its overlay record */
-	struct otab	 added;		/* base -> record of an added one */
+	struct otab	 mods;		/* T index -> its overlay record, by
+					 * mixidx() of the index */
+	struct otab	 added;		/* base -> record of an added one, by
+					 * fnv1a() of the base */
 	uint32_t	*addv;		/* ov of added messages, UID order */
 	size_t		 naddv, addcap, adddead;
 	uint32_t	*sxp;		/* T indexes expunged */
@@ -512,6 +566,40 @@ new_generation(uint64_t avoid)
 	return g;
 }
 
+/*
+ * This process's id, remembered: getpid() is a system call, and every
+ * writer call asks whether the lock is this process's (a child of the
+ * process that locked must not write).  A fork() clears what is
+ * remembered in the child.
+ */
+static pid_t	 my_pid;
+static pthread_once_t my_pid_once = PTHREAD_ONCE_INIT;
+
+static void
+forget_pid(void)
+{
+	my_pid = 0;
+}
+
+static void
+watch_forks(void)
+{
+	if (pthread_atfork(NULL, NULL, forget_pid) != 0)
+		my_pid = -1;	/* cannot tell: ask every time */
+}
+
+static pid_t
+self_pid(void)
+{
+	pthread_once(&my_pid_once, watch_forks);
+	if (my_pid <= 0) {
+		if (my_pid == -1)
+			return getpid();
+		my_pid = getpid();
+	}
+	return my_pid;
+}
+
 static uint64_t
 now_ms(void)
 {
@@ -532,6 +620,7 @@ no_cache_values(struct state *s)
 	s->hms = 1;
 	s->first_recent = 1;
 	s->xforgot = 0;
+	s->nunseen = s->ndeleted = 0;
 	s->ds.cur_ns = s->ds.new_ns = s->ds.scanned_ns = UC_MTIME_UNKNOWN;
 }
 
@@ -545,7 +634,6 @@ state_new(void)
 	s->jfd = -1;
 	no_cache_values(s);
 	s->sxp_sorted = s->xov_sorted = 1;
-	s->added.bybase = 1;
 	return s;
 }
 
@@ -567,7 +655,8 @@ overlay_free(struct state *s)
 	free(s->sxp);
 	free(s->xov);
 	s->ov = NULL;
-	s->mods.slot = s->added.slot = s->addv = s->sxp = NULL;
+	s->mods.slot = s->added.slot = NULL;
+	s->addv = s->sxp = NULL;
 	s->xov = NULL;
 	s->nov = s->ovcap = s->mods.nslots = s->mods.n = 0;
 	s->added.nslots = s->added.n = 0;
@@ -723,17 +812,17 @@ snap_search(const struct state *s, uint32_t uid)
 	return NONE;
 }
 
-/* Index in T of base, or NONE. */
+/* Index in T of base, whose fnv1a() is hash, or NONE. */
 static uint32_t
-snap_base(struct state *s, const char *base, size_t len)
+snap_base(struct state *s, const char *base, size_t len, uint32_t hash)
 {
 	uint32_t mask, h, v, n, off;
 	const unsigned char *e;
 
-	if (s->islots == 0)
+	if (s->scount == 0)
 		return NONE;
 	mask = s->islots - 1;
-	h = fnv1a(base, len) & mask;
+	h = hash & mask;
 	for (n = 0; n < s->islots; n++, h = (h + 1) & mask) {
 		v = get32(s->idx + (size_t)h * 4);
 		if (v == 0)
@@ -754,27 +843,21 @@ snap_base(struct state *s, const char *base, size_t len)
 
 /* ---- the overlay ------------------------------------------------- */
 
-static uint32_t
-ov_hash(const struct ovrec *o, int bybase)
-{
-	return bybase ? fnv1a(o->base, strlen(o->base)) : mixidx(o->snapidx);
-}
-
-/* The records on hash's probe sequence in turn (start with *pos =
- * SIZE_MAX), NONE at the first empty slot. */
+/* The records with this hash on its probe sequence, in turn (start
+ * with *pos = SIZE_MAX); NONE at the first empty slot. */
 static uint32_t
 otab_probe(const struct otab *t, uint32_t hash, size_t *pos)
 {
-	uint32_t v;
+	size_t mask;
 
-	if (t->nslots == 0)
+	if (t->n == 0)
 		return NONE;
-	if (*pos == SIZE_MAX)
-		*pos = hash & (t->nslots - 1);
-	else
-		*pos = (*pos + 1) & (t->nslots - 1);
-	v = t->slot[*pos];
-	return v == 0 ? NONE : v - 1;
+	mask = t->nslots - 1;
+	*pos = *pos == SIZE_MAX ? hash & mask : (*pos + 1) & mask;
+	for (; t->slot[*pos].k != 0; *pos = (*pos + 1) & mask)
+		if (t->slot[*pos].hash == hash)
+			return t->slot[*pos].k - 1;
+	return NONE;
 }
 
 static void
@@ -782,19 +865,19 @@ otab_put(struct otab *t, uint32_t hash, uint32_t k)
 {
 	size_t h;
 
-	for (h = hash & (t->nslots - 1); t->slot[h] != 0;
+	for (h = hash & (t->nslots - 1); t->slot[h].k != 0;
 	    h = (h + 1) & (t->nslots - 1))
 		;
-	t->slot[h] = k + 1;
+	t->slot[h].k = k + 1;
+	t->slot[h].hash = hash;
 	t->n++;
 }
 
-/* Room for one more record in t, which must be made before the record
- * is added to ov (a rehash indexes every record already there). */
+/* Room for one more record in t. */
 static int
-otab_reserve(struct state *s, struct otab *t)
+otab_reserve(struct otab *t)
 {
-	struct otab nt = *t;
+	struct otab nt;
 	size_t i;
 
 	if ((t->n + 1) * 2 <= t->nslots)
@@ -803,11 +886,9 @@ otab_reserve(struct state *s, struct otab *t)
 	nt.n = 0;
 	if ((nt.slot = calloc(nt.nslots, sizeof(*nt.slot))) == NULL)
 		return -1;
-	for (i = 0; i < s->nov; i++)
-		if (t->bybase ? (s->ov[i].bits & OV_ADDED) != 0 :
-		    s->ov[i].snapidx != NONE)
-			otab_put(&nt, ov_hash(&s->ov[i], t->bybase),
-			    (uint32_t)i);
+	for (i = 0; i < t->nslots; i++)
+		if (t->slot[i].k != 0)
+			otab_put(&nt, t->slot[i].hash, t->slot[i].k - 1);
 	free(t->slot);
 	*t = nt;
 	return 0;
@@ -826,15 +907,17 @@ mod_find(const struct state *s, uint32_t j)
 	return NONE;
 }
 
-/* The live added message with this base, or NONE. */
+/* The live added message with this base (whose fnv1a() is hash), or
+ * NONE. */
 static uint32_t
-base_find(const struct state *s, const char *base, size_t len)
+base_find(const struct state *s, const char *base, size_t len,
+    uint32_t hash)
 {
 	size_t pos = SIZE_MAX;
 	uint32_t k;
 	const struct ovrec *o;
 
-	while ((k = otab_probe(&s->added, fnv1a(base, len), &pos)) != NONE) {
+	while ((k = otab_probe(&s->added, hash, &pos)) != NONE) {
 		o = &s->ov[k];
 		/* an expunged base may come back with a new UID: skip */
 		if ((o->bits & OV_EXP) == 0 &&
@@ -890,7 +973,7 @@ ov_of_snap(struct state *s, uint32_t j)
 
 	if (k != NONE)
 		return &s->ov[k];
-	if (otab_reserve(s, &s->mods) == -1)
+	if (otab_reserve(&s->mods) == -1)
 		return NULL;
 	if (!snap_get(s, j, &r)) {
 		errno = EIO;
@@ -959,17 +1042,18 @@ live_by_uid(struct state *s, uint32_t uid)
 	return &s->ov[k];
 }
 
+/* Is base (whose fnv1a() is hash) a live message's? */
 static int
-live_base(struct state *s, const char *base, size_t len)
+live_base(struct state *s, const char *base, size_t len, uint32_t hash)
 {
-	uint32_t j = snap_base(s, base, len), k;
+	uint32_t j = snap_base(s, base, len, hash), k;
 
 	if (j != NONE) {
 		k = mod_find(s, j);
 		if (k == NONE || (s->ov[k].bits & OV_EXP) == 0)
 			return 1;
 	}
-	return base_find(s, base, len) != NONE;
+	return base_find(s, base, len, hash) != NONE;
 }
 
 static int
@@ -1025,6 +1109,25 @@ settle(struct state *s)
 }
 
 /* ---- operations -------------------------------------------------- */
+
+/* A pending add of a base already live is refused with EEXIST, not
+ * taken as damage: apply_op() says so with this reason. */
+static const char why_twice[] = "journal: a base added twice";
+
+/* Count a live message's flags into the folder's counters, or out. */
+static void
+counts_add(struct state *s, uint32_t bits)
+{
+	s->nunseen += (bits & MF_SEEN) == 0;
+	s->ndeleted += (bits & MF_DELETED) != 0;
+}
+
+static void
+counts_sub(struct state *s, uint32_t bits)
+{
+	s->nunseen -= (bits & MF_SEEN) == 0;
+	s->ndeleted -= (bits & MF_DELETED) != 0;
+}
 
 struct dec {
 	const unsigned char	*p, *end;
@@ -1098,7 +1201,7 @@ apply_op(struct state *s, struct dec *d)
 	const unsigned char *b, *in;
 	const char *ninfo;
 	size_t blen, ilen;
-	uint32_t uid, bits, kw;
+	uint32_t uid, bits, kw, h;
 	uint64_t ms, vs;
 	int64_t mt;
 	struct xpair *x;
@@ -1120,12 +1223,13 @@ apply_op(struct state *s, struct dec *d)
 		if ((bits & ~BITS_VALID) != 0 || ms <= s->hms ||
 		    !name_ok(b, blen, 0) || !name_ok(in, ilen, 1))
 			return damage(s, "journal: malformed add");
-		if (live_base(s, (const char *)b, blen))
-			return damage(s, "journal: a base added twice");
+		h = fnv1a(b, blen);
+		if (live_base(s, (const char *)b, blen, h))
+			return damage(s, why_twice);
 		if (grow(&s->addv, &s->addcap, s->naddv,
 		    sizeof(*s->addv)) == -1)
 			return -1;
-		if (otab_reserve(s, &s->added) == -1)
+		if (otab_reserve(&s->added) == -1)
 			return -1;
 		if ((o = ov_new(s)) == NULL)
 			return -1;
@@ -1141,10 +1245,11 @@ apply_op(struct state *s, struct dec *d)
 			s->nov--;
 			return -1;
 		}
-		otab_put(&s->added, fnv1a(b, blen), (uint32_t)s->nov - 1);
+		otab_put(&s->added, h, (uint32_t)s->nov - 1);
 		s->addv[s->naddv++] = (uint32_t)s->nov - 1;
 		s->uidnext = uid + 1;
 		s->hms = ms;
+		counts_add(s, bits);
 		return 0;
 	case 'U':
 		uid = d32(d);
@@ -1170,6 +1275,8 @@ apply_op(struct state *s, struct dec *d)
 				return -1;
 		if (ms != o->modseq)
 			s->hms = ms;
+		counts_sub(s, o->bits);
+		counts_add(s, bits);
 		o->info = ninfo;
 		o->bits = (o->bits & ~BITS_VALID) | bits;
 		o->keywords = kw;
@@ -1201,6 +1308,7 @@ apply_op(struct state *s, struct dec *d)
 		if ((o = live_by_uid(s, uid)) == NULL)
 			return errno == ENOENT ?
 			    damage(s, "journal: expunge of an unknown UID") : -1;
+		counts_sub(s, o->bits);
 		o->bits |= OV_EXP;
 		o->modseq = ms;
 		s->hms = ms;
@@ -1359,7 +1467,22 @@ cdb_value(struct state *s, const char *key, uint32_t *len)
 	return v;
 }
 
-/* Check the snapshot's header and record sizes; NULL or the reason. */
+/* Count the messages of T without \Seen and with \Deleted. */
+static void
+snap_counts(const struct state *s, uint32_t *unseen, uint32_t *deleted)
+{
+	const unsigned char *e = s->tab;
+	uint32_t j;
+
+	*unseen = *deleted = 0;
+	for (j = 0; j < s->scount; j++, e += ENT_SIZE) {
+		*unseen += (e[36] & MF_SEEN) == 0;
+		*deleted += (e[36] & MF_DELETED) != 0;
+	}
+}
+
+/* Check the snapshot's header and record sizes, and take its counts
+ * (counting T if the header has none); NULL or the reason. */
 static const char *
 snap_check(struct state *s)
 {
@@ -1395,6 +1518,9 @@ snap_check(struct state *s)
 	s->strsize = get32(h + 88);
 	s->islots = get32(h + 92);
 	s->body_crc = get32(h + 96);
+	s->nunseen = get32(h + 100);
+	s->ndeleted = get32(h + 104);
+	s->hdr_counts = (get32(h + 108) & HDR_COUNTS) != 0;
 	if (s->gen == 0 || s->uidvalidity == 0 ||
 	    s->uidvalidity > UC_UID_MAX || s->uidnext == 0 ||
 	    s->uidnext > UC_UID_MAX + 1 || s->scount > s->uidnext - 1 ||
@@ -1416,6 +1542,12 @@ snap_check(struct state *s)
 	    (n & (n - 1)) != 0 || n <= s->scount || len / 4 != n ||
 	    len % 4 != 0)
 		return "snapshot: bad base index";
+	if (!s->hdr_counts || s->nunseen > s->scount ||
+	    s->ndeleted > s->scount) {
+		/* written before the header had counts: one pass */
+		s->hdr_counts = 0;
+		snap_counts(s, &s->nunseen, &s->ndeleted);
+	}
 	return NULL;
 }
 
@@ -1428,6 +1560,30 @@ snap_body_crc(const struct state *s)
 	c = crc(c, s->str, s->strsize);
 	c = crc(c, s->xp, (size_t)s->nxp * XENT_SIZE);
 	return crc(c, s->idx, (size_t)s->islots * 4);
+}
+
+/*
+ * A writer's check of the header's counts, in the pass that verifies the
+ * checksum.  They are derived from T, not part of what the cache must
+ * never lose: wrong ones (a bug, or another program writing the file)
+ * are logged and replaced by the true ones, and the next commit writes a
+ * new snapshot; nothing is set aside.
+ */
+static void
+snap_recount(const struct uidcache *c, struct state *s)
+{
+	uint32_t u, d;
+
+	snap_counts(s, &u, &d);
+	if (u == s->nunseen && d == s->ndeleted)
+		return;
+	log_warnx("%s: UID cache snapshot header counts %u messages without "
+	    "\\Seen and %u with \\Deleted, its table %u and %u; using the "
+	    "table's (the next change rewrites the snapshot)", c->dir,
+	    s->nunseen, s->ndeleted, u, d);
+	s->nunseen = u;
+	s->ndeleted = d;
+	s->recounted = s->rewrite = 1;
 }
 
 /* Read a journal header; 1 valid (gen and uidvalidity filled), 0 not. */
@@ -1535,11 +1691,17 @@ load_full(struct uidcache *c, int writer, struct state **sp)
 			damage(s, "snapshot: checksum of the message tables");
 			return LS_DAMAGED;
 		}
-		c->vok = 1;
+		if (s->hdr_counts)
+			snap_recount(c, s);
+		c->vok = !s->recounted;
 		c->vdev = s->cdb_dev;
 		c->vino = s->cdb_ino;
 		c->vgen = s->gen;
 	}
+	/* an older imapd's snapshot: every load counts T until a new one
+	 * is written with the counts, which the next commit does */
+	if (writer && !s->hdr_counts)
+		s->rewrite = 1;
 
 	if ((s->jfd = open_journal(c, FN_LOG)) == -1) {
 		if (errno != ENOENT)
@@ -1653,9 +1815,9 @@ write_log_file(const char *path, uint64_t gen, uint32_t uv)
 
 static int
 fnv_insert(unsigned char *idx, uint32_t slots, const char *base,
-    uint32_t j)
+    size_t len, uint32_t j)
 {
-	uint32_t h = fnv1a(base, strlen(base)) & (slots - 1), n;
+	uint32_t h = fnv1a(base, len) & (slots - 1), n;
 
 	for (n = 0; n < slots; n++, h = (h + 1) & (slots - 1))
 		if (get32(idx + (size_t)h * 4) == 0) {
@@ -1665,16 +1827,24 @@ fnv_insert(unsigned char *idx, uint32_t slots, const char *base,
 	return -1;
 }
 
+/* How far a failed write_snapshot() got. */
+enum {
+	SNAP_NONE,	/* the old files are in place, the new state nowhere */
+	SNAP_PLACED,	/* the new cdb is in place (others may read it), but
+			 * the directory fsync after its rename failed */
+	SNAP_DURABLE	/* the new cdb is in place and durable; putting its
+			 * journal in place failed, which the next load does */
+};
+
 /*
  * Write a new snapshot from src with a new generation, and an empty
  * journal for it, and rename both into place (see COMPACTION above for
- * the order and why).  *gen_r is the new generation.  0 or -1 (errno);
- * on -1 the old files are still in place unless the second rename
- * failed, which the next load repairs.
+ * the order and why).  *gen_r is the new generation.  0, or -1 (errno)
+ * with *stage_r saying how far it got.
  */
 static int
 write_snapshot(struct uidcache *c, struct snapsrc *src, uint64_t prev_gen,
-    uint64_t *gen_r)
+    uint64_t *gen_r, int *stage_r)
 {
 	char pcdb[PATH_MAX], plog[PATH_MAX], pcdbn[PATH_MAX], plogn[PATH_MAX];
 	unsigned char hdr[HDR_SIZE], *tab = NULL, *xp = NULL, *idx = NULL;
@@ -1683,10 +1853,11 @@ write_snapshot(struct uidcache *c, struct snapsrc *src, uint64_t prev_gen,
 	struct uc_rec r;
 	struct stat st;
 	uint64_t gen, xforgot = src->xforgot;
-	uint32_t slots, prev_uid = 0, bodycrc;
-	size_t i, nxp = src->nxp, keep0 = 0;
+	uint32_t slots, prev_uid = 0, bodycrc, unseen = 0, deleted = 0;
+	size_t i, nxp = src->nxp, keep0 = 0, blen, ilen;
 	int fd = -1, e, made = 0;
 
+	*stage_r = SNAP_NONE;
 	buf_init(&str, (size_t)UINT32_MAX - 1);
 	if (path_of(c, FN_CDB, pcdb) == -1 || path_of(c, FN_LOG, plog) == -1 ||
 	    path_of(c, FN_CDB_NEW, pcdbn) == -1 ||
@@ -1730,10 +1901,14 @@ write_snapshot(struct uidcache *c, struct snapsrc *src, uint64_t prev_gen,
 		put64(e8 + 24, (uint64_t)r.mtime);
 		put32(e8 + 32, (uint32_t)str.len);
 		put32(e8 + 36, r.flags | (r.in_new ? BIT_NEW : 0));
-		if (buf_add(&str, r.base, strlen(r.base) + 1) == -1 ||
-		    buf_add(&str, r.info, strlen(r.info) + 1) == -1)
+		unseen += (r.flags & MF_SEEN) == 0;
+		deleted += (r.flags & MF_DELETED) != 0;
+		blen = strlen(r.base);
+		ilen = strlen(r.info);
+		if (buf_add(&str, r.base, blen + 1) == -1 ||
+		    buf_add(&str, r.info, ilen + 1) == -1)
 			goto fail;
-		if (fnv_insert(idx, slots, r.base, (uint32_t)i) == -1) {
+		if (fnv_insert(idx, slots, r.base, blen, (uint32_t)i) == -1) {
 			errno = EINVAL;
 			goto fail;
 		}
@@ -1767,6 +1942,9 @@ write_snapshot(struct uidcache *c, struct snapsrc *src, uint64_t prev_gen,
 	put32(hdr + 88, (uint32_t)str.len);
 	put32(hdr + 92, slots);
 	put32(hdr + 96, bodycrc);
+	put32(hdr + 100, unseen);
+	put32(hdr + 104, deleted);
+	put32(hdr + 108, HDR_COUNTS);
 	put32(hdr + 124, crc(0, hdr, 124));
 
 	STEP(UCS_SNAP_BEGIN);
@@ -1808,6 +1986,7 @@ write_snapshot(struct uidcache *c, struct snapsrc *src, uint64_t prev_gen,
 	if (rename(pcdbn, pcdb) == -1)
 		goto fail;
 	made = 0;
+	*stage_r = SNAP_PLACED;
 	/* this snapshot's checksum is known good: no need to verify */
 	c->vok = 1;
 	c->vdev = st.st_dev;
@@ -1815,6 +1994,7 @@ write_snapshot(struct uidcache *c, struct snapsrc *src, uint64_t prev_gen,
 	c->vgen = gen;
 	if (sync_dir(c) == -1)
 		goto fail_late;
+	*stage_r = SNAP_DURABLE;
 	STEP(UCS_SNAP_RENAME1);
 	if (rename(plogn, plog) == -1)
 		goto fail_late;
@@ -1843,8 +2023,8 @@ fail:
 	errno = e;
 	return -1;
 fail_late:
-	/* the new snapshot is in place; its journal is in log.new, which
-	 * the next load renames */
+	/* the new snapshot is in place; its journal is in log.new (durable
+	 * from the fsync before the renames), which the next load renames */
 	e = errno;
 	free(tab);
 	free(xp);
@@ -2312,7 +2492,7 @@ create_cache(struct uidcache *c, uint32_t uvfloor)
 	struct snapsrc src;
 	uint32_t stored = read_uidv(c), above;
 	uint64_t gen;
-	int r, use = 0;
+	int r, use = 0, stage;
 
 	above = stored > uvfloor ? stored : uvfloor;
 	memset(&src, 0, sizeof(src));
@@ -2352,7 +2532,7 @@ create_cache(struct uidcache *c, uint32_t uvfloor)
 		import_free(&im);
 		return -1;
 	}
-	r = write_snapshot(c, &src, 0, &gen);
+	r = write_snapshot(c, &src, 0, &gen, &stage);
 	if (r == -1)
 		log_warn("%s: cannot create the UID cache", c->dir);
 	else if (use)
@@ -2614,7 +2794,7 @@ uidcache_refresh(struct uidcache *c)
 	struct stat st;
 	int r, changed;
 
-	if (c->locked && c->lockpid == getpid())
+	if (c->locked && c->lockpid == self_pid())
 		return 0;	/* nobody else can change it now */
 	if (s->stale || s->bad)
 		goto full;
@@ -2718,6 +2898,60 @@ uidcache_count(const struct uidcache *c)
 	return (s->scount - s->nsxp) + (s->naddv - s->adddead);
 }
 
+uint32_t
+uidcache_count_unseen(const struct uidcache *c)
+{
+	return c->s->nunseen;
+}
+
+uint32_t
+uidcache_count_deleted(const struct uidcache *c)
+{
+	return c->s->ndeleted;
+}
+
+uint32_t
+uidcache_count_recent(const struct uidcache *c)
+{
+	struct state *s = c->s;
+	uint32_t uid = s->first_recent;
+	size_t lo, hi, mid, j, below;
+
+	settle(s);
+	/* the live messages below first_recent: snapshot entries below it
+	 * less those expunged, then added ones below it */
+	lo = 0;
+	hi = s->scount;
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (snap_uid(s, (uint32_t)mid) < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	j = lo;
+	lo = 0;
+	hi = s->nsxp;
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (s->sxp[mid] < j)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	below = j - lo;
+	lo = 0;
+	hi = s->naddv;
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (s->ov[s->addv[mid]].uid < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return (uint32_t)(uidcache_count(c) - below - lo);
+}
+
 int
 uidcache_nth(const struct uidcache *c, size_t i, struct uc_rec *r)
 {
@@ -2771,14 +3005,15 @@ uidcache_by_base(const struct uidcache *c, const char *base,
     size_t baselen, struct uc_rec *r)
 {
 	struct state *s = c->s;
-	uint32_t j, k;
+	uint32_t j, k, h;
 
-	if (!name_ok(base, baselen, 0))
+	if (!name_ok(base, baselen, 0) || (s->scount == 0 && s->added.n == 0))
 		return 0;
-	if ((j = snap_base(s, base, baselen)) != NONE &&
+	h = fnv1a(base, baselen);
+	if ((j = snap_base(s, base, baselen, h)) != NONE &&
 	    rec_of_snap(s, j, r))
 		return 1;
-	if ((k = base_find(s, base, baselen)) == NONE)
+	if ((k = base_find(s, base, baselen, h)) == NONE)
 		return 0;
 	ov_to_rec(&s->ov[k], r);
 	return 1;
@@ -2876,7 +3111,7 @@ uidcache_lock(struct uidcache *c)
 		errno = EDEADLK;
 		return -1;
 	}
-	if (c->lockfd != -1 && c->lockpid != getpid()) {
+	if (c->lockfd != -1 && c->lockpid != self_pid()) {
 		/* inherited across fork: that open file description, and so
 		 * its lock, is shared with the parent; take our own */
 		close(c->lockfd);
@@ -2890,7 +3125,7 @@ uidcache_lock(struct uidcache *c)
 			log_warn("%s: cannot open the UID cache lock", path);
 			return -1;
 		}
-		c->lockpid = getpid();
+		c->lockpid = self_pid();
 	}
 	if (lock_wait(c) == -1) {
 		e = errno;
@@ -2944,7 +3179,7 @@ uidcache_unlock(struct uidcache *c)
 {
 	if (!c->locked)
 		return;
-	if (c->lockpid != getpid()) {
+	if (c->lockpid != self_pid()) {
 		/* a child of the process that locked: the lock is the
 		 * parent's, and so are the changes; touch neither */
 		buf_reset(&c->pend);
@@ -2961,7 +3196,7 @@ uidcache_unlock(struct uidcache *c)
 static int
 writable(const struct uidcache *c)
 {
-	if (!c->locked || c->lockpid != getpid()) {
+	if (!c->locked || c->lockpid != self_pid()) {
 		errno = EPERM;
 		return 0;
 	}
@@ -3025,9 +3260,9 @@ pend_apply(struct uidcache *c, size_t off, int enc_failed)
 	r = apply_op(c->s, &d);
 	if (r != 0) {
 		if (r == -2) {
-			/* a check above should have refused it */
+			/* the arguments break an invariant: refuse them */
 			c->s->damaged = 0;
-			errno = EINVAL;
+			errno = c->s->why == why_twice ? EEXIST : EINVAL;
 		}
 		r = errno;
 		buf_truncate(&c->pend, off);
@@ -3046,35 +3281,45 @@ uidcache_add(struct uidcache *c, const char *base, size_t baselen,
 {
 	struct state *s = c->s;
 	struct buf *b = &c->pend;
+	unsigned char op[1 + 3 * 4 + 3 * 8 + 1 + NAME_MAX_LEN + 1 +
+	    NAME_MAX_LEN], *p = op;
 	size_t off = b->len, ilen;
 	uint32_t uid;
-	int f;
 
 	if (!writable(c))
 		return 0;
 	if (info == NULL)
 		info = "";
 	ilen = strlen(info);
-	if (!name_ok(base, baselen, 0) || !name_ok(info, ilen, 1) ||
+	/* the rest of the checks (names, a base already live) are those
+	 * apply_op() makes of every operation it applies */
+	if (baselen == 0 || baselen > NAME_MAX_LEN || ilen > NAME_MAX_LEN ||
 	    (flags & ~(unsigned)MF_ALL) != 0) {
 		errno = EINVAL;
 		return 0;
 	}
-	if (live_base(s, base, baselen)) {
-		errno = EEXIST;
-		return 0;
-	}
 	if (s->uidnext > UC_UID_MAX) {
-		errno = EOVERFLOW;
+		errno = name_ok(base, baselen, 0) &&
+		    live_base(s, base, baselen, fnv1a(base, baselen)) ?
+		    EEXIST : EOVERFLOW;
 		return 0;
 	}
 	uid = s->uidnext;
-	f = enc8(b, 'A') == -1 || enc32(b, uid) == -1 ||
-	    enc32(b, flags | (in_new ? BIT_NEW : 0)) == -1 ||
-	    enc32(b, keywords) == -1 || enc64(b, s->hms + 1) == -1 ||
-	    enc64(b, vsize) == -1 || enc64(b, (uint64_t)mtime) == -1 ||
-	    encstr(b, base, baselen) == -1 || encstr(b, info, ilen) == -1;
-	if (pend_apply(c, off, f) == -1)
+	*p++ = 'A';
+	put32(p, uid);
+	put32(p + 4, flags | (in_new ? BIT_NEW : 0));
+	put32(p + 8, keywords);
+	put64(p + 12, s->hms + 1);
+	put64(p + 20, vsize);
+	put64(p + 28, (uint64_t)mtime);
+	p += 36;
+	*p++ = (unsigned char)baselen;
+	memcpy(p, base, baselen);
+	p += baselen;
+	*p++ = (unsigned char)ilen;
+	memcpy(p, info, ilen);
+	p += ilen;
+	if (pend_apply(c, off, buf_add(b, op, (size_t)(p - op)) == -1) == -1)
 		return 0;
 	return uid;
 }
@@ -3199,21 +3444,35 @@ state_get(void *arg, size_t i, struct uc_rec *r)
 	return uidcache_nth(arg, i, r);
 }
 
+/*
+ * Is the journal due for compaction once it holds extra_bytes and
+ * extra_ops more (a commit about to be written)?  The overlay already
+ * holds that commit's messages.
+ */
 static int
-need_compact(const struct state *s)
+need_compact(const struct state *s, off_t extra_bytes, uint32_t extra_ops)
 {
-	off_t jbytes = s->jend - LOGHDR_SIZE;
+	off_t jbytes = s->jend - LOGHDR_SIZE + extra_bytes;
 
+	if (s->rewrite)
+		return 1;
 	if (uidcache_test_compact_ops)
-		return s->jops > uidcache_test_compact_ops;
+		return s->jops + extra_ops > uidcache_test_compact_ops;
 	if (jbytes > COMPACT_BYTES && jbytes > s->cdb_size / 4)
 		return 1;
 	return s->nov > COMPACT_MSGS && s->nov > s->scount / 8;
 }
 
-/* Write the merged state as a new snapshot and load it. */
+/*
+ * Commit by writing the whole state, pending changes included, as a new
+ * snapshot with an empty journal (see COMPACTION above), and load it.
+ * 0: done, durable.  -1 (errno): the new snapshot is in place but not
+ * known to be durable; the changes are kept, as after a failed
+ * fdatasync.  1: nothing happened, the changes are still pending (the
+ * caller appends them to the journal instead).
+ */
 static int
-compact(struct uidcache *c)
+commit_snapshot(struct uidcache *c)
 {
 	struct state *s = c->s;
 	struct snapsrc src;
@@ -3221,12 +3480,14 @@ compact(struct uidcache *c)
 	uint64_t gen;
 	size_t i, n;
 	uint32_t stored;
-	int r, e;
+	int r, e, stage;
 
 	settle(s);
 	n = s->nxp + s->nxov;
-	if ((xp = malloc((n + 1) * sizeof(*xp))) == NULL)
-		return -1;
+	if ((xp = malloc((n + 1) * sizeof(*xp))) == NULL) {
+		log_warn("%s: UID cache compaction", c->dir);
+		return 1;
+	}
 	for (i = 0; i < s->nxp; i++) {
 		xp[i].uid = get32(s->xp + i * XENT_SIZE);
 		xp[i].modseq = get64(s->xp + i * XENT_SIZE + 4);
@@ -3251,19 +3512,36 @@ compact(struct uidcache *c)
 	stored = read_uidv(c);
 	if (stored < s->uidvalidity && write_uidv(c, s->uidvalidity) == -1)
 		log_warn("%s: cannot record UIDVALIDITY in " FN_UIDV, c->dir);
-	r = write_snapshot(c, &src, s->gen, &gen);
+	r = write_snapshot(c, &src, s->gen, &gen, &stage);
 	e = errno;
 	free(xp);
-	/* load what is there now, whatever happened (a failed second
-	 * rename is finished by the load).  If that fails, our journal
-	 * descriptor may name a file already replaced: refuse writes until
-	 * a reload succeeds, or commits would go where nobody reads */
+	if (r == -1 && stage == SNAP_NONE) {
+		errno = e;
+		log_warn("%s: UID cache compaction failed (the commit goes to "
+		    "the journal; compaction is tried again at the next "
+		    "commit)", c->dir);
+		return 1;
+	}
+	/* the new snapshot holds what was pending.  Load it (a failed
+	 * second rename is finished by the load).  If that fails, our
+	 * journal descriptor names a file already replaced: refuse writes
+	 * until a reload succeeds, or commits would go where nobody reads */
+	buf_reset(&c->pend);
+	c->pend_ops = 0;
+	c->changes++;
 	if (wload(c, 1) == -1) {
 		c->s->stale = 1;
 		c->s->jstate = J_IGNORED;
 	}
 	errno = e;
-	return r;
+	if (r == -1 && stage == SNAP_PLACED) {
+		log_warn("%s: UID cache snapshot could not be flushed", c->dir);
+		return -1;
+	}
+	if (r == -1)
+		log_warn("%s: UID cache snapshot in place, its journal not yet "
+		    "(the next writer finishes it)", c->dir);
+	return 0;
 }
 
 int
@@ -3275,15 +3553,22 @@ uidcache_commit(struct uidcache *c)
 	size_t total, done = 0, k;
 	uint32_t blen, sum;
 	ssize_t n;
-	int e;
+	int e, r;
 
-	if (!c->locked || c->lockpid != getpid()) {
+	if (!c->locked || c->lockpid != self_pid()) {
 		errno = EPERM;
 		return -1;
 	}
 	if (c->pend.len == 0)
 		return 0;
 	blen = (uint32_t)(COMMIT_HDR + c->pend.len);
+	total = RECHDR_SIZE + (size_t)blen;
+	/* a commit that makes the journal due for compaction is written as
+	 * that compaction: appending it first would write it twice */
+	if (need_compact(s, (off_t)total, c->pend_ops)) {
+		if ((r = commit_snapshot(c)) != 1)
+			return r;
+	}
 	put32(ch, s->uidnext);
 	put64(ch + 4, s->hms);
 	put32(rh, REC_MAGIC);
@@ -3292,7 +3577,6 @@ uidcache_commit(struct uidcache *c)
 	sum = crc(sum, ch, COMMIT_HDR);
 	sum = crc(sum, c->pend.data, c->pend.len);
 	put32(rh + 8, sum);
-	total = RECHDR_SIZE + (size_t)blen;
 
 	if (s->jtorn) {
 		STEP(UCS_TRUNCATE);
@@ -3347,9 +3631,6 @@ uidcache_commit(struct uidcache *c)
 	buf_reset(&c->pend);
 	c->pend_ops = 0;
 	c->changes++;
-	if (need_compact(s) && compact(c) == -1)
-		log_warn("%s: UID cache compaction failed (the commit stands; "
-		    "compaction is tried again after the next one)", c->dir);
 	return 0;
 
 fail_write:

@@ -102,6 +102,12 @@ void	uidcache_dirstamp(const struct uidcache *, struct uc_dirstamp *);
 
 /* Messages, in UID order.  The lookups return 1 and fill *r, or 0. */
 size_t	uidcache_count(const struct uidcache *);
+
+/* Messages without \Seen, with \Deleted (kept as counters: O(1)), and
+ * with a UID at or above uidcache_first_recent() (O(log n)). */
+uint32_t uidcache_count_unseen(const struct uidcache *);
+uint32_t uidcache_count_deleted(const struct uidcache *);
+uint32_t uidcache_count_recent(const struct uidcache *);
 int	uidcache_nth(const struct uidcache *, size_t i, struct uc_rec *r);
 int	uidcache_by_uid(const struct uidcache *, uint32_t uid,
 	    struct uc_rec *r);
@@ -156,14 +162,21 @@ int	uidcache_expunge(struct uidcache *, uint32_t uid);
 int	uidcache_set_first_recent(struct uidcache *, uint32_t uid);
 int	uidcache_set_dirstamp(struct uidcache *, const struct uc_dirstamp *);
 
-/* Make the changes durable (journal append + fdatasync, compaction into a
- * new cdb when the journal has grown).  0, or -1 with errno (ENOSPC...):
- * then none of the pending changes happened, for us or anyone.  The one
- * exception is a failing fdatasync (EIO) after a complete write: other
- * processes may already have seen the changes, so they are kept (taking
- * them back could give a UID twice); the caller still must not show them
- * before a later commit succeeds.  A compaction that fails after the
- * append does not fail the commit: it is logged and tried again later. */
+/*
+ * Make the changes durable: a journal append + fdatasync, or, when they
+ * would make the journal due for compaction (a first scan of a big
+ * folder, say), a new snapshot holding them, so that they are written
+ * once and not twice.  0, or -1 with errno (ENOSPC...): then none of the
+ * pending changes happened, for us or anyone.  The one exception is a
+ * failing flush (EIO) once the changes are in place (the fdatasync after
+ * a complete append, the directory fsync after the new snapshot's
+ * rename): other processes may already have seen the changes, so they
+ * are kept (taking them back could give a UID twice); the caller still
+ * must not show them before a later commit succeeds.  A snapshot that
+ * cannot be written does not fail the commit: it is logged, the changes
+ * are appended to the journal instead, and compaction is tried again at
+ * the next commit.
+ */
 int	uidcache_commit(struct uidcache *);
 
 /* Release the lock.  Changes not committed are thrown away. */

@@ -1,8 +1,11 @@
 /*
  * Unit tests for maildir/uidcache: the contract of uidcache.h, checked
- * against crashes at every numbered write step, journals torn at every
- * byte, damaged files, eight concurrent writers, imports from Dovecot
- * and Courier, write errors, the lock timeout, and 100,000 messages.
+ * against crashes at every numbered write step (of appends, of commits
+ * written as snapshots, of a first scan, of a snapshot that fails and
+ * falls back to the journal), journals torn at every byte, damaged
+ * files, eight concurrent writers, imports from Dovecot and Courier,
+ * write errors, the lock timeout, and 100,000 messages; the folder
+ * counters against a full count after every step of a random model.
  *
  * The module logs (foreground) through stdio's stderr, which is pointed
  * at a file the tests read; the checks' messages, and sanitizer reports,
@@ -205,6 +208,31 @@ has_base(struct uidcache *c, const char *base, uint32_t *uid)
 	if (uid != NULL)
 		*uid = r.uid;
 	return 1;
+}
+
+/* 1 if the cache's counters are what a pass over its messages finds. */
+static int
+counts_exact(struct uidcache *c)
+{
+	struct uc_rec r;
+	uint32_t unseen = 0, deleted = 0, recent = 0;
+	uint32_t fr = uidcache_first_recent(c);
+	size_t i;
+
+	for (i = 0; uidcache_nth(c, i, &r); i++) {
+		unseen += (r.flags & MF_SEEN) == 0;
+		deleted += (r.flags & MF_DELETED) != 0;
+		recent += r.uid >= fr;
+	}
+	if (uidcache_count_unseen(c) == unseen &&
+	    uidcache_count_deleted(c) == deleted &&
+	    uidcache_count_recent(c) == recent)
+		return 1;
+	fprintf(stderr, "counts: unseen %u (a pass finds %u), deleted %u "
+	    "(%u), recent %u (%u)\n", uidcache_count_unseen(c), unseen,
+	    uidcache_count_deleted(c), deleted, uidcache_count_recent(c),
+	    recent);
+	return 0;
 }
 
 static off_t
@@ -771,6 +799,184 @@ test_compaction(void)
 	free(x.p);
 }
 
+/* ---- counters ------------------------------------------------------ */
+
+/* Set bytes 100..111 of the snapshot's header (the counts and their
+ * bit), keeping its checksum right. */
+static void
+set_header_counts(const char *d, uint32_t unseen, uint32_t deleted,
+    uint32_t bits)
+{
+	unsigned char h[128];
+	char p[PATH_MAX];
+	int fd;
+
+	pathf(p, d, CDB);
+	/* "H" is the first record: its value follows 8 + 1 bytes */
+	if ((fd = open(p, O_RDWR)) == -1 || pread(fd, h, 128, 2048 + 9) != 128)
+		die(p);
+	put32le(h + 100, unseen);
+	put32le(h + 104, deleted);
+	put32le(h + 108, bits);
+	put32le(h + 124, (uint32_t)crc32(0, h, 124));
+	if (pwrite(fd, h, 128, 2048 + 9) != 128)
+		die(p);
+	close(fd);
+}
+
+static uint32_t
+header_u32(const char *d, off_t off)
+{
+	unsigned char v[4];
+	char p[PATH_MAX];
+	int fd;
+
+	pathf(p, d, CDB);
+	if ((fd = open(p, O_RDONLY)) == -1 || pread(fd, v, 4, 2048 + 9 + off)
+	    != 4)
+		die(p);
+	close(fd);
+	return (uint32_t)v[0] | (uint32_t)v[1] << 8 | (uint32_t)v[2] << 16 |
+	    (uint32_t)v[3] << 24;
+}
+
+static void
+test_counts(void)
+{
+	static const unsigned fl[4] = { 0, MF_SEEN, MF_DELETED,
+	    MF_SEEN | MF_DELETED | MF_FLAGGED };
+	char d[PATH_MAX], b[32];
+	struct uidcache *c, *rd;
+	ino_t ino;
+	off_t mark;
+	uint32_t u;
+	int i;
+
+	mkfolder(d, "counts");
+	c = xopen(d);
+	rd = xopen(d);
+	CHECK(uidcache_count_unseen(c) == 0 && uidcache_count_deleted(c) == 0 &&
+	    uidcache_count_recent(c) == 0);
+	CHECK_INT(uidcache_lock(c), 0);
+	/* 40 messages: 20 without \Seen, 20 with \Deleted */
+	for (i = 0; i < 40; i++) {
+		snprintf(b, sizeof(b), "c-%d", i);
+		CHECK(uidcache_add(c, b, strlen(b), ":2,", 0, fl[i % 4], 0,
+		    MD_SIZE_UNKNOWN, UC_MTIME_UNKNOWN) == (uint32_t)i + 1);
+	}
+	/* pending changes count at once, for the writer */
+	CHECK_INT(uidcache_count_unseen(c), 20);
+	CHECK_INT(uidcache_count_deleted(c), 20);
+	CHECK_INT(uidcache_count_recent(c), 40);
+	CHECK(counts_exact(c));
+	CHECK_INT(uidcache_commit(c), 0);
+	CHECK_INT(fsize(d, LOG) > 32, 1);
+	/* another handle replays the journal */
+	CHECK_INT(uidcache_refresh(rd), 1);
+	CHECK(uidcache_count_unseen(rd) == 20 &&
+	    uidcache_count_deleted(rd) == 20 && counts_exact(rd));
+	/* updates move messages between the counts; the same flags do not */
+	CHECK_INT(uidcache_update(c, 1, MF_SEEN, 0, ":2,S", 0), 0);
+	CHECK_INT(uidcache_update(c, 2, MF_SEEN, 0, ":2,S", 1), 0);
+	CHECK_INT(uidcache_update(c, 3, MF_SEEN | MF_DELETED, 0, ":2,ST", 0),
+	    0);
+	CHECK_INT(uidcache_count_unseen(c), 18);
+	CHECK_INT(uidcache_count_deleted(c), 20);
+	CHECK_INT(uidcache_set_first_recent(c, 31), 0);
+	CHECK_INT(uidcache_count_recent(c), 10);
+	CHECK_INT(uidcache_expunge(c, 3), 0);	/* seen, deleted */
+	CHECK_INT(uidcache_expunge(c, 36), 0);	/* seen, deleted, recent */
+	CHECK_INT(uidcache_count_unseen(c), 18);
+	CHECK_INT(uidcache_count_deleted(c), 18);
+	CHECK_INT(uidcache_count_recent(c), 9);
+	CHECK(counts_exact(c));
+	/* into a snapshot, whose header has the counts */
+	uidcache_test_compact_ops = 1;
+	ino = finode(d, CDB);
+	CHECK_INT(uidcache_commit(c), 0);
+	uidcache_test_compact_ops = 0;
+	CHECK(finode(d, CDB) != ino && fsize(d, LOG) == 32);
+	CHECK_INT(header_u32(d, 100), 18);
+	CHECK_INT(header_u32(d, 104), 18);
+	CHECK_INT(header_u32(d, 108), 1);
+	CHECK(counts_exact(c));
+	/* journal changes over the snapshot: expunges on both sides of
+	 * the first \Recent UID, adds, flag changes */
+	CHECK_INT(uidcache_expunge(c, 5), 0);
+	CHECK_INT(uidcache_expunge(c, 37), 0);
+	CHECK_INT(add(c, "c-new"), 41);
+	CHECK_INT(uidcache_update(c, 41, MF_DELETED, 0, ":2,T", 0), 0);
+	CHECK_INT(uidcache_update(c, 4, 0, 0, ":2,", 0), 0);
+	CHECK_INT(uidcache_commit(c), 0);
+	CHECK(fsize(d, LOG) > 32);
+	uidcache_unlock(c);
+	CHECK(counts_exact(c));
+	CHECK_INT(uidcache_count_recent(c), 9);
+	CHECK_INT(uidcache_refresh(rd), 1);
+	CHECK(counts_exact(rd));
+	CHECK(uidcache_count_unseen(rd) == uidcache_count_unseen(c) &&
+	    uidcache_count_deleted(rd) == uidcache_count_deleted(c) &&
+	    uidcache_count_recent(rd) == uidcache_count_recent(c));
+	uidcache_close(rd);
+	u = uidcache_count_unseen(c);
+	uidcache_close(c);
+	c = xopen(d);
+	CHECK(counts_exact(c) && uidcache_count_unseen(c) == u);
+	uidcache_close(c);
+
+	/* a snapshot written before the header had counts: zeros there, so
+	 * readers count its table when they load it */
+	c = xopen(d);
+	CHECK_INT(uidcache_lock(c), 0);
+	uidcache_test_compact_ops = 1;
+	CHECK_INT(add(c, "c-compact"), 42);
+	CHECK_INT(uidcache_commit(c), 0);
+	uidcache_test_compact_ops = 0;
+	uidcache_unlock(c);
+	u = uidcache_count_unseen(c);
+	uidcache_close(c);
+	set_header_counts(d, 0, 0, 0);
+	c = xopen(d);
+	CHECK(counts_exact(c) && uidcache_count_unseen(c) == u && u > 0);
+	mark = log_mark();
+	CHECK_INT(uidcache_lock(c), 0);
+	CHECK(counts_exact(c));
+	uidcache_unlock(c);
+	CHECK_INT(logged(mark, "header counts"), 0);
+	/* ... and the next commit writes a snapshot with them */
+	ino = finode(d, CDB);
+	CHECK_INT(uidcache_lock(c), 0);
+	CHECK_INT(uidcache_update(c, 1, 0, 0, ":2,", 0), 0);
+	CHECK_INT(uidcache_commit(c), 0);
+	uidcache_unlock(c);
+	CHECK(finode(d, CDB) != ino && fsize(d, LOG) == 32);
+	CHECK_INT(header_u32(d, 100), u + 1);
+	CHECK_INT(header_u32(d, 108), 1);
+	u++;
+	uidcache_close(c);
+
+	/* wrong counts under a good checksum: a writer logs them, uses the
+	 * table's, and its next commit writes a snapshot */
+	set_header_counts(d, 1, 2, 1);
+	c = xopen(d);
+	ino = finode(d, CDB);
+	CHECK_INT(uidcache_lock(c), 0);
+	CHECK(counts_exact(c) && uidcache_count_unseen(c) == u);
+	CHECK_INT(logged(mark, "header counts"), 1);
+	CHECK_INT(add(c, "c-fix"), 43);
+	CHECK_INT(uidcache_commit(c), 0);
+	uidcache_unlock(c);
+	CHECK(finode(d, CDB) != ino && fsize(d, LOG) == 32);
+	CHECK(counts_exact(c));
+	uidcache_close(c);
+	c = xopen(d);
+	CHECK(counts_exact(c) && uidcache_count_unseen(c) == u + 1);
+	CHECK_INT(uidcache_lock(c), 0);
+	uidcache_unlock(c);
+	CHECK_INT(logged(mark, "header counts"), 1);
+	uidcache_close(c);
+}
+
 /* ---- concurrency -------------------------------------------------- */
 
 #define NPROC	8
@@ -956,10 +1162,35 @@ record_hook(int step)
 		seen_steps[step] = 1;
 }
 
-enum crashkind { K_PLAIN, K_COMPACT, K_TORN, K_CREATE, K_DAMAGE, K_LOGFIX };
+/*
+ * What is written when the process dies:
+ *   plain	a commit appended to the journal
+ *   compact	a commit that makes the journal due for compaction (the
+ *		test knob), written as a new snapshot instead
+ *   torn	a commit after a torn tail, which is cut off first
+ *   create	a new cache, made by the first lock
+ *   damage	a damaged cache set aside and a new one made
+ *   logfix	a lock finishing a compaction cut between its renames
+ *   direct	a commit of more messages than the snapshot holds, written
+ *		as a new snapshot by the size rules alone
+ *   first	the same as the first commit of a new cache (a first scan)
+ *   fallback	a commit whose snapshot cannot be written (a directory is
+ *		in the way), appended to the journal instead
+ */
+enum crashkind { K_PLAIN, K_COMPACT, K_TORN, K_CREATE, K_DAMAGE, K_LOGFIX,
+    K_DIRECT, K_FIRST, K_FALLBACK };
 
 static const char *const kindname[] = { "plain", "compact", "torn",
-    "create", "damage", "logfix" };
+    "create", "damage", "logfix", "direct", "first", "fallback" };
+
+#define BULK	5000	/* more messages than a journal takes */
+
+/* The kinds whose crash comes in a lock, not in a commit. */
+static int
+crash_in_lock(enum crashkind kind)
+{
+	return kind == K_CREATE || kind == K_DAMAGE || kind == K_LOGFIX;
+}
 
 /* The folder a crash scenario starts from; its UIDVALIDITY. */
 static uint32_t
@@ -970,18 +1201,21 @@ crash_setup(const char *d, enum crashkind kind)
 	uint32_t uv;
 	int i;
 
-	if (kind == K_CREATE)
+	if (kind == K_CREATE || kind == K_FIRST)
 		return 0;
 	c = xopen(d);
 	if (uidcache_lock(c) == -1)
 		die("lock");
 	for (i = 0; i < 20; i++) {
 		snprintf(b, sizeof(b), "old-%d", i);
-		add(c, b);
+		uidcache_add(c, b, strlen(b), ":2,", 0, i % 3 ? MF_SEEN : 0, 0,
+		    MD_SIZE_UNKNOWN, UC_MTIME_UNKNOWN);
 		if (i % 5 == 4 && uidcache_commit(c) == -1)
 			die("commit");
 	}
 	uidcache_expunge(c, 3);
+	uidcache_update(c, 5, MF_DELETED, 0, ":2,T", 0);
+	uidcache_set_first_recent(c, 12);
 	if (uidcache_commit(c) == -1)
 		die("commit");
 	uidcache_unlock(c);
@@ -1005,7 +1239,37 @@ crash_setup(const char *d, enum crashkind kind)
 		pathf(p, d, CDB);
 		spit(p, "this is not a cdb file", 22);
 	}
+	if (kind == K_FALLBACK) {
+		pathf(p, d, CDB ".new");
+		if (mkdir(p, 0700) == -1)
+			die(p);
+	}
 	return uv;
+}
+
+/* The changes of the commit that crashes: three new messages, BULK more
+ * for the kinds that need a big commit, and the expunge of UID 7 where
+ * there is one. */
+static int
+crash_changes(struct uidcache *c, enum crashkind kind)
+{
+	char b[32];
+	int i;
+
+	if (uidcache_add(c, "new-1", 5, ":2,S", 0, MF_SEEN, 0,
+	    MD_SIZE_UNKNOWN, UC_MTIME_UNKNOWN) == 0 ||
+	    add(c, "new-2") == 0 || uidcache_add(c, "new-3", 5, ":2,T", 0,
+	    MF_DELETED, 0, MD_SIZE_UNKNOWN, UC_MTIME_UNKNOWN) == 0)
+		return -1;
+	for (i = 0; (kind == K_DIRECT || kind == K_FIRST) && i < BULK; i++) {
+		snprintf(b, sizeof(b), "bulk-%d", i);
+		if (add(c, b) == 0)
+			return -1;
+	}
+	if (kind != K_FIRST && (uidcache_expunge(c, 7) == -1 ||
+	    uidcache_update(c, 8, MF_SEEN | MF_DELETED, 0, ":2,ST", 0) == -1))
+		return -1;
+	return 0;
 }
 
 /* What the crashing child does. */
@@ -1014,19 +1278,19 @@ crash_child(const char *d, enum crashkind kind, int step)
 {
 	struct uidcache *c;
 
-	uidcache_test_compact_ops = kind == K_COMPACT ? 1 : 0;
+	uidcache_test_compact_ops = kind == K_COMPACT ||
+	    kind == K_FALLBACK ? 1 : 0;
 	crash_at = step;
 	snprintf(crash_dir, sizeof(crash_dir), "%s", d);
 	pathf(crash_out, d, "observed");
 	c = xopen(d);
-	if (kind == K_CREATE || kind == K_DAMAGE || kind == K_LOGFIX)
+	if (crash_in_lock(kind))
 		uidcache_test_step = crash_hook;
 	if (uidcache_lock(c) == -1)
 		_exit(3);
-	if (kind == K_CREATE || kind == K_DAMAGE || kind == K_LOGFIX)
+	if (crash_in_lock(kind))
 		_exit(0);
-	if (add(c, "new-1") == 0 || add(c, "new-2") == 0 ||
-	    add(c, "new-3") == 0 || uidcache_expunge(c, 7) == -1)
+	if (crash_changes(c, kind) == -1)
 		_exit(4);
 	uidcache_test_step = crash_hook;
 	if (uidcache_commit(c) == -1)
@@ -1043,12 +1307,15 @@ steps_child(const char *d, enum crashkind kind)
 	char p[PATH_MAX], line[8];
 	int i, fd;
 
-	uidcache_test_compact_ops = kind == K_COMPACT ? 1 : 0;
+	uidcache_test_compact_ops = kind == K_COMPACT ||
+	    kind == K_FALLBACK ? 1 : 0;
 	c = xopen(d);
-	uidcache_test_step = record_hook;
+	if (crash_in_lock(kind))
+		uidcache_test_step = record_hook;
 	uidcache_lock(c);
-	if (kind != K_CREATE && kind != K_DAMAGE && kind != K_LOGFIX) {
-		add(c, "new-1");
+	if (!crash_in_lock(kind)) {
+		crash_changes(c, kind);
+		uidcache_test_step = record_hook;
 		uidcache_commit(c);
 	}
 	uidcache_test_step = NULL;
@@ -1103,6 +1370,20 @@ any_damaged(const char *d)
 	return exists(d, CDB ".damaged") || exists(d, LOG ".damaged");
 }
 
+/* How many of the BULK messages c holds. */
+static int
+bulk_count(struct uidcache *c)
+{
+	char b[32];
+	int i, n = 0;
+
+	for (i = 0; i < BULK; i++) {
+		snprintf(b, sizeof(b), "bulk-%d", i);
+		n += has_base(c, b, NULL);
+	}
+	return n;
+}
+
 static int crash_cases;
 
 static void
@@ -1114,7 +1395,7 @@ crash_one(enum crashkind kind, int step)
 	struct uc_rec r;
 	uint32_t uv0 = 0, uv_obs, uv1;
 	pid_t pid;
-	int st, nnew, i, old_ok, seen_new = 0;
+	int st, nnew, nbulk, i, old_ok, seen_new = 0;
 	off_t mark;
 
 	snprintf(name, sizeof(name), "crash-%s-%d", kindname[kind], step);
@@ -1146,23 +1427,30 @@ crash_one(enum crashkind kind, int step)
 		pairs_add(&ps, seen.p[i].uid, seen.p[i].base);
 	}
 
-	/* a reader now: old or new state, never damage */
+	/* a reader now: old or new state, never damage, and the counters
+	 * of the state that survived */
 	c = xopen(d);
 	uv1 = uidcache_uidvalidity(c);
-	if (kind == K_PLAIN || kind == K_COMPACT || kind == K_TORN ||
-	    kind == K_LOGFIX) {
-		CHECK_MSG(uv1 == uv0, "%s step %d: UIDVALIDITY %u -> %u",
-		    kindname[kind], step, uv0, uv1);
+	CHECK_MSG(counts_exact(c), "%s step %d: counters", kindname[kind],
+	    step);
+	if (kind != K_CREATE && kind != K_DAMAGE) {
+		if (kind == K_FIRST)
+			/* made by the lock, before the commit */
+			CHECK_MSG(uv1 != 0 && uv1 == uv_obs, "first step %d: "
+			    "UIDVALIDITY %u, seen %u", step, uv1, uv_obs);
+		else
+			CHECK_MSG(uv1 == uv0, "%s step %d: UIDVALIDITY %u -> "
+			    "%u", kindname[kind], step, uv0, uv1);
 		nnew = has_base(c, "new-1", NULL) + has_base(c, "new-2", NULL) +
 		    has_base(c, "new-3", NULL);
 		CHECK_MSG(nnew == 0 || nnew == 3, "%s step %d: %d of 3 new",
 		    kindname[kind], step, nnew);
-		/* the expunge went with the adds */
-		CHECK_MSG(uidcache_by_uid(c, 7, &r) == (nnew == 0),
-		    "%s step %d: expunge not with its commit", kindname[kind],
-		    step);
+		nbulk = bulk_count(c);
+		CHECK_MSG(nbulk == ((kind == K_DIRECT || kind == K_FIRST) &&
+		    nnew == 3 ? BULK : 0), "%s step %d: %d of the bulk",
+		    kindname[kind], step, nbulk);
 		old_ok = 1;
-		for (i = 0; i < 20; i++) {
+		for (i = 0; kind != K_FIRST && i < 20; i++) {
 			uint32_t u;
 
 			snprintf(b, sizeof(b), "old-%d", i);
@@ -1173,6 +1461,17 @@ crash_one(enum crashkind kind, int step)
 		}
 		CHECK_MSG(old_ok, "%s step %d: old messages", kindname[kind],
 		    step);
+		/* the expunge and the update went with the adds */
+		if (kind != K_FIRST)
+			CHECK_MSG(uidcache_by_uid(c, 7, &r) == (nnew == 0) &&
+			    uidcache_by_uid(c, 8, &r) &&
+			    (r.flags == MF_SEEN) == (nnew == 0),
+			    "%s step %d: other changes not with their commit",
+			    kindname[kind], step);
+		if (kind == K_FIRST)
+			CHECK_MSG(uidcache_count(c) == (nnew ? BULK + 3 : 0),
+			    "first step %d: %zu messages", step,
+			    uidcache_count(c));
 		/* what a reader saw at the crash is not taken back */
 		CHECK_MSG(!seen_new || nnew == 3, "%s step %d: a commit a "
 		    "reader saw was lost", kindname[kind], step);
@@ -1188,6 +1487,10 @@ crash_one(enum crashkind kind, int step)
 	c = xopen(d);
 	CHECK_MSG(uidcache_lock(c) == 0, "%s step %d: lock",
 	    kindname[kind], step);
+	if (kind == K_FIRST)
+		CHECK_MSG(uidcache_uidvalidity(c) == uv1, "first step %d: "
+		    "UIDVALIDITY %u after %u", step, uidcache_uidvalidity(c),
+		    uv1);
 	uv1 = uidcache_uidvalidity(c);
 	if ((kind == K_CREATE || kind == K_DAMAGE) && uv_obs != 0)
 		CHECK_MSG(uv1 == uv_obs, "%s step %d: UIDVALIDITY %u seen, "
@@ -1198,6 +1501,8 @@ crash_one(enum crashkind kind, int step)
 	else
 		CHECK_MSG(!any_damaged(d), "%s step %d: set aside",
 		    kindname[kind], step);
+	CHECK_MSG(counts_exact(c), "%s step %d: counters after lock",
+	    kindname[kind], step);
 	CHECK(add(c, "after-1") != 0 && add(c, "after-2") != 0);
 	CHECK_INT(uidcache_commit(c), 0);
 	uidcache_unlock(c);
@@ -1206,8 +1511,13 @@ crash_one(enum crashkind kind, int step)
 	c = xopen(d);
 	pairs_of(&ps, c);
 	CHECK(has_base(c, "after-1", NULL) && has_base(c, "after-2", NULL));
+	CHECK_MSG(counts_exact(c), "%s step %d: counters after commit",
+	    kindname[kind], step);
 	uidcache_close(c);
 	CHECK_MSG(pairs_consistent(&ps), "%s step %d", kindname[kind], step);
+	if (kind == K_FALLBACK && step != UCS_SNAP_BEGIN)
+		CHECK_MSG(logged(mark, "the commit goes to the journal") >= 1,
+		    "fallback step %d: not logged", step);
 	if (kind != K_DAMAGE)
 		CHECK_MSG(logged(mark, "UID cache damaged") == 0, "%s step %d: damage "
 		    "logged", kindname[kind], step);
@@ -1223,12 +1533,27 @@ static void
 test_crashes(void)
 {
 	static const enum crashkind kinds[] = { K_PLAIN, K_COMPACT, K_TORN,
-	    K_CREATE, K_DAMAGE, K_LOGFIX };
-	int steps[64], k, i, total = 0;
+	    K_CREATE, K_DAMAGE, K_LOGFIX, K_DIRECT, K_FIRST, K_FALLBACK };
+	int steps[64], k, i, total = 0, append, snap;
 
 	for (k = 0; k < (int)(sizeof(kinds) / sizeof(kinds[0])); k++) {
 		collect_steps(kinds[k], steps);
 		CHECK_MSG(steps[0] != -1, "%s: no steps", kindname[kinds[k]]);
+		for (i = append = snap = 0; steps[i] != -1; i++) {
+			append |= steps[i] == UCS_APPEND;
+			snap |= steps[i] == UCS_SNAP_BEGIN;
+		}
+		/* a commit the journal would have to absorb is written once,
+		 * as a snapshot; when that fails it goes to the journal */
+		if (kinds[k] == K_COMPACT || kinds[k] == K_DIRECT ||
+		    kinds[k] == K_FIRST)
+			CHECK_MSG(snap && !append, "%s: written as a snapshot",
+			    kindname[kinds[k]]);
+		if (kinds[k] == K_PLAIN || kinds[k] == K_TORN)
+			CHECK_MSG(!snap && append, "%s: appended",
+			    kindname[kinds[k]]);
+		if (kinds[k] == K_FALLBACK)
+			CHECK_MSG(snap && append, "fallback: both");
 		printf("crash, %s:", kindname[kinds[k]]);
 		for (i = 0; steps[i] != -1; i++, total++)
 			crash_one(kinds[k], steps[i]);
@@ -1645,6 +1970,11 @@ test_import(void)
 		    "case %zu: next %u", i, uidcache_uidnext(c));
 		CHECK_MSG(uidcache_count(c) == imports[i].count,
 		    "case %zu: count %zu", i, uidcache_count(c));
+		/* imported messages have no flags until a scan sees them */
+		CHECK_MSG(uidcache_count_unseen(c) == imports[i].count &&
+		    uidcache_count_deleted(c) == 0 &&
+		    uidcache_count_recent(c) == 0 && counts_exact(c),
+		    "case %zu: counts", i);
 		CHECK_MSG(logged(mark, "UID cache created from") == 1,
 		    "case %zu", i);
 		snprintf(want, sizeof(want), "%s", imports[i].bases);
@@ -1850,7 +2180,8 @@ test_write_errors(void)
 	uidcache_unlock(c);
 
 	/* the journal can grow but a new snapshot cannot be written: the
-	 * commit stands, the compaction waits */
+	 * commit the snapshot was for goes to the journal, the compaction
+	 * waits for the next commit */
 	j0 = fsize(d, LOG);
 	rl.rlim_cur = 4096;
 	CHECK(j0 < 3000 && fsize(d, CDB) > 4096);
@@ -1897,6 +2228,7 @@ struct model {
 	struct mmsg	 m[MU];
 	uint32_t	 next;
 	uint64_t	 hms;
+	uint32_t	 first_recent;
 };
 
 static unsigned	 rnd_state = 12345;
@@ -1940,10 +2272,11 @@ model_same(struct uidcache *c, const struct model *md)
 {
 	struct uc_rec r;
 	size_t i = 0, nx = 0, want_x = 0;
-	uint32_t u;
+	uint32_t u, unseen = 0, deleted = 0, recent = 0;
 
 	if (uidcache_uidnext(c) != md->next ||
-	    uidcache_highestmodseq(c) != md->hms)
+	    uidcache_highestmodseq(c) != md->hms ||
+	    uidcache_first_recent(c) != md->first_recent)
 		return 0;
 	for (u = 1; u < md->next; u++) {
 		const struct mmsg *m = &md->m[u];
@@ -1955,6 +2288,9 @@ model_same(struct uidcache *c, const struct model *md)
 				return 0;
 			continue;
 		}
+		unseen += (m->flags & MF_SEEN) == 0;
+		deleted += (m->flags & MF_DELETED) != 0;
+		recent += u >= md->first_recent;
 		if (!uidcache_nth(c, i++, &r) || r.uid != u ||
 		    strcmp(r.base, m->base) != 0 ||
 		    strcmp(r.info, m->info) != 0 || r.flags != m->flags ||
@@ -1968,6 +2304,10 @@ model_same(struct uidcache *c, const struct model *md)
 			return 0;
 	}
 	if (uidcache_count(c) != i || uidcache_nth(c, i, &r))
+		return 0;
+	if (uidcache_count_unseen(c) != unseen ||
+	    uidcache_count_deleted(c) != deleted ||
+	    uidcache_count_recent(c) != recent || !counts_exact(c))
 		return 0;
 	xcheck_bad = 0;
 	xcheck_md = md;
@@ -1994,6 +2334,7 @@ test_model(void)
 	memset(&work, 0, sizeof(work));
 	work.next = 1;
 	work.hms = 1;
+	work.first_recent = 1;
 	done = work;
 	for (step = 0; step < 6000 && work.next < MU - 1; step++) {
 		op = (int)rnd(100);
@@ -2013,7 +2354,7 @@ test_model(void)
 				snprintf(b, sizeof(b), "b%u", work.next);
 			snprintf(info, sizeof(info), ":2,%s", rnd(2) ? "S" : "");
 			u = uidcache_add(c, b, strlen(b), info, (int)rnd(2),
-			    rnd(2) ? MF_SEEN : 0, rnd(4), 1000 + rnd(1000),
+			    (unsigned)rnd(MF_ALL + 1), rnd(4), 1000 + rnd(1000),
 			    (int64_t)rnd(100000));
 			if (u != work.next) {
 				bad++;
@@ -2058,6 +2399,15 @@ test_model(void)
 			m->kw = kw;
 			m->in_new = nw;
 			snprintf(m->info, sizeof(m->info), "%s", info);
+		} else if (op < 59) {
+			/* \Recent claimed up to somewhere not yet claimed */
+			u = work.first_recent +
+			    rnd(work.next - work.first_recent + 1);
+			if (uidcache_set_first_recent(c, u) == -1) {
+				bad++;
+				break;
+			}
+			work.first_recent = u;
 		} else if (op < 62) {
 			if ((u = model_pick_live(&work)) == 0)
 				continue;
@@ -2275,6 +2625,7 @@ main(void)
 	test_basics();
 	test_refresh();
 	test_compaction();
+	test_counts();
 	test_import();
 	test_lock_timeout();
 	test_torn();
