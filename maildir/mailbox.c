@@ -525,14 +525,16 @@ static int
 build_plan(struct dsync *ds, struct scan *sc, struct plan *p)
 {
 	struct uc_rec r;
-	size_t i, count;
+	size_t i, g, count;
 	ssize_t k;
 
 	memset(p, 0, sizeof(*p));
-	for (i = 0; i < sc->n; i++) {
+	for (i = 0, g = 0; i < sc->n; i++) {
 		struct entry *e = &sc->e[i];
 
-		if (i > 0 && base_cmp(&sc->e[i - 1], ename(sc, &sc->e[i - 1]),
+		/* compare with the first of its base's group: a second and a
+		 * third copy are both duplicates of the first */
+		if (i > 0 && base_cmp(&sc->e[g], ename(sc, &sc->e[g]),
 		    e, ename(sc, e)) == 0) {
 			/* a broken copy: keep both messages */
 			if (!ds->readonly && rebase_duplicate(ds, sc, e) == 0) {
@@ -548,8 +550,10 @@ build_plan(struct dsync *ds, struct scan *sc, struct plan *p)
 			    == -1)
 				return -1;
 			p->add[p->nadd++] = e;
+			g = i;
 			continue;
 		}
+		g = i;
 		if (strcmp(r.info, ename(sc, e) + e->baselen) != 0 ||
 		    r.in_new != e->in_new) {
 			if (grow((void **)&p->upd, p->nupd, sizeof(*p->upd))
@@ -1361,8 +1365,9 @@ renamed:
 		ch[nch].seq = seq;
 		ch[nch].flags = md.flags;
 		ch[nch].kw = md.keywords;
-		snprintf(ch[nch].info, sizeof(ch[nch].info), "%s",
-		    to + 4 + strlen(r.base));
+		if (snprintf(ch[nch].info, sizeof(ch[nch].info), "%s",
+		    to + 4 + strlen(r.base)) >= (int)sizeof(ch[nch].info))
+			continue;	/* cannot be: names are <= MDNAME_MAX */
 		nch++;
 		continue;
 same:

@@ -727,6 +727,7 @@ def test_duplicate_base_names_and_odd_names(md, mailuser):
     # a broken copy: two files with one base name
     (cur / "1700000000.dup.host:2,S").write_text(message(subject="one"))
     (cur / "1700000000.dup.host:2,RS").write_text(message(subject="two"))
+    (cur / "1700000000.dup.host:2,FS").write_text(message(subject="three"))
     # names other delivery programs make
     (mailuser.maildir() / "new" / "msg.XXXXabc").write_text(
         message(subject="procmail"))
@@ -738,14 +739,14 @@ def test_duplicate_base_names_and_odd_names(md, mailuser):
             os.chown(p, mailuser.uid, mailuser.gid)
     s = sess(md, mailuser)
     r = s.ok("SELECT INBOX")
-    assert exists(r) == 4
+    assert exists(r) == 5
     r = s.ok("FETCH 1:* (UID BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
     subjects = sorted(re.search(r"Subject: (\w+)", v).group(1)
                       for v in fetch_map(r).values())
-    assert subjects == ["one", "procmail", "spaces", "two"]
-    # both copies kept, under different base names now
+    assert subjects == ["one", "procmail", "spaces", "three", "two"]
+    # all copies kept, under different base names now
     bases = {f.split(":")[0] for f in files(mailuser)}
-    assert len(bases) == 4
+    assert len(bases) == 5
     s.close()
     # and the UIDs are stable on the next look
     s = sess(md, mailuser)
