@@ -45,7 +45,8 @@ selected_write_flags(struct session *s, unsigned flags, uint32_t kw)
 		session_printf(s, "%s%s", first ? "" : " ", k->name[i]);
 		first = 0;
 	}
-	if (flags & MBF_RECENT)
+	/* IMAP4rev2 has no \\Recent flag (RFC 9051 appendix E) */
+	if ((flags & MBF_RECENT) && !(s->enabled & ENABLED_IMAP4REV2))
 		session_printf(s, "%s\\Recent", first ? "" : " ");
 	session_write(s, ")", 1);
 }

@@ -542,6 +542,8 @@ def test_rev2_gets_esearch_and_no_recent(md, mailuser):
     r = s.ok("SEARCH ALL")
     assert any(l.startswith('* ESEARCH (TAG "') and l.endswith("ALL 1")
                for l in r), r
+    r = s.ok("FETCH 1 FLAGS")
+    assert "\\Recent" not in r[0]
 
 
 # --- IDLE ------------------------------------------------------------------
