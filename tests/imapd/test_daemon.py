@@ -537,3 +537,25 @@ def test_ipv4_and_ipv6_listeners(server_factory, mailuser):
         assert tls.recv(100).startswith(b"* OK [CAPABILITY")
         tls.close()
     s.wait_log(r"rip=::1: connect to \[::1\]:%d" % port6)
+
+
+def test_max_sessions_queues_and_logs(server_factory):
+    s = server_factory(max_sessions=2, prefork=1)
+    a = s.raw(tls=True)
+    assert a.line().startswith("* OK")
+    b = s.raw(tls=True)
+    assert b.line().startswith("* OK")
+    # a third connection waits in the listen queue: no greeting yet
+    raw = socket.create_connection(("127.0.0.1", s.tls_port), 10)
+    tls = s.tls_context().wrap_socket(raw, server_hostname="localhost",
+                                      do_handshake_on_connect=False)
+    tls.settimeout(1.5)
+    with pytest.raises((socket.timeout, TimeoutError, ssl.SSLError)):
+        tls.do_handshake()
+        tls.recv(100)
+    s.wait_log("max_sessions \\(2\\) reached")
+    tls.close()
+    # when a session ends, a waiting client is served
+    a.cmd("x", "LOGOUT")
+    c = s.raw(tls=True)
+    assert c.line(timeout=10).startswith("* OK")
