@@ -19,6 +19,7 @@ rec(struct msgcache_rec *r, const char *env, const char *body,
 {
 	r->envelope = env;
 	r->envelope_len = strlen(env);
+	r->envelope_exact = (unsigned)strlen(env) % 16;
 	r->body = body;
 	r->body_len = strlen(body);
 	r->bodystructure = bs;
@@ -30,6 +31,7 @@ same(const struct msgcache_rec *r, const char *env, const char *bs)
 {
 	return r->envelope_len == strlen(env) &&
 	    memcmp(r->envelope, env, r->envelope_len) == 0 &&
+	    r->envelope_exact == (unsigned)strlen(env) % 16 &&
 	    r->bodystructure_len == strlen(bs) &&
 	    memcmp(r->bodystructure, bs, r->bodystructure_len) == 0;
 }
