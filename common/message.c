@@ -1853,13 +1853,19 @@ static struct {
 	struct buf		 field;		/* one decoded header field */
 } kept;
 
-void
-message_search_cleanup(void)
+static void
+forget_needle(void)
 {
 	free(kept.needle);
 	textsearch_free(kept.ts);
 	kept.needle = NULL;
 	kept.ts = NULL;
+}
+
+void
+message_search_cleanup(void)
+{
+	forget_needle();
 	buf_free(&kept.dec);
 	buf_free(&kept.utf);
 	buf_free(&kept.field);
@@ -1872,13 +1878,15 @@ matcher(const char *needle)
 		textsearch_reset(kept.ts);
 		return kept.ts;
 	}
-	message_search_cleanup();
-	buf_init(&kept.dec, SCRATCH_MAX);
-	buf_init(&kept.utf, SCRATCH_MAX);
-	buf_init(&kept.field, SCRATCH_MAX);
+	forget_needle();
+	if (kept.dec.max == 0) {
+		buf_init(&kept.dec, SCRATCH_MAX);
+		buf_init(&kept.utf, SCRATCH_MAX);
+		buf_init(&kept.field, SCRATCH_MAX);
+	}
 	if ((kept.needle = strdup(needle)) == NULL ||
 	    (kept.ts = textsearch_new(needle, strlen(needle))) == NULL) {
-		message_search_cleanup();
+		forget_needle();
 		return NULL;
 	}
 	return kept.ts;
@@ -2162,7 +2170,8 @@ quoted_item(const char **p, const char *end, struct buf *out)
 		/* a backslash before it quotes the next byte */
 		bs = memchr(s, '\\', (size_t)(q - s));
 		if (bs == NULL) {
-			if (out != NULL && buf_add(out, s, (size_t)(q - s)) == -1)
+			if (out != NULL && buf_add(out, s,
+			    (size_t)(q - s)) == -1)
 				return -1;
 			*p = q + 1;
 			return 0;

@@ -21,12 +21,15 @@
  *           never believed, only ignored.
  *
  * All numbers little-endian.  Version 2 had no envelope facts; its files
- * are not ours (another version's snapshot is ignored, and another
- * magic ends what is read of a log), so they are simply rebuilt.  Sessions map both files (the pages are
- * shared between processes) and never lock to read.  A record is
- * appended with one write(2) on an O_APPEND descriptor, so concurrent
- * writers never interleave; a torn or foreign record (bad magic, CRC or
- * UIDVALIDITY) ends what a reader takes from the log.  Compaction, by
+ * are not ours, so they are simply rebuilt: another version's snapshot is
+ * ignored (and counts as empty for when to compact), and a log that
+ * starts with another magic is emptied at the next append.
+ *
+ * Sessions map both files (the pages are shared between processes) and
+ * never lock to read.  A record is appended with one write(2) on an
+ * O_APPEND descriptor, so concurrent writers never interleave; a torn or
+ * foreign record (bad magic, CRC or UIDVALIDITY) ends what a reader takes
+ * from the log.  Compaction, by
  * whoever finds the log large and gets the lock without waiting, writes
  * a new snapshot with the snapshot's and the log's entries for live UIDs,
  * renames it into place and empties the log.  A record appended between
@@ -289,7 +292,6 @@ load(struct msgcache *mc)
 		if (fstat(fd, &sb) == 0 && cdb_init(&mc->cdb, fd) == 0) {
 			mc->have_cdb = 1;
 			mc->cdbfd = fd;
-			mc->cdbsize = sb.st_size;
 			if (cdb_find(&mc->cdb, "H", 1) <= 0 ||
 			    cdb_datalen(&mc->cdb) != 12 ||
 			    cdb_read(&mc->cdb, h, 12, cdb_datapos(&mc->cdb))
@@ -299,7 +301,8 @@ load(struct msgcache *mc)
 				/* another UIDVALIDITY's, or not ours */
 				cdb_free(&mc->cdb);
 				mc->have_cdb = 0;
-			}
+			} else
+				mc->cdbsize = sb.st_size;
 		}
 		if (!mc->have_cdb) {
 			close(fd);
@@ -503,6 +506,7 @@ msgcache_flush(struct msgcache *mc, int (*alive)(void *, uint32_t),
     void *arg)
 {
 	char p[MC_PATH];
+	unsigned char magic[4];
 	struct stat sb;
 	size_t len;
 	ssize_t n;
@@ -512,11 +516,15 @@ msgcache_flush(struct msgcache *mc, int (*alive)(void *, uint32_t),
 		return;
 	len = mc->pend.len - mc->written;
 	if (path(p, mc->dir, MC_LOG) == -1 ||
-	    (fd = open(p, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
+	    (fd = open(p, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC |
 	    O_NOFOLLOW, 0600)) == -1) {
 		mc->written = mc->pend.len;	/* kept in memory only */
 		return;
 	}
+	/* a log that starts with what is not ours (another version's
+	 * records) would hide everything appended after it: start anew */
+	if (pread(fd, magic, 4, 0) == 4 && rd32(magic) != MC_MAGIC)
+		(void)ftruncate(fd, 0);
 	n = write(fd, mc->pend.data + mc->written, len);
 	if (n > 0 && (size_t)n != len && fstat(fd, &sb) == 0 &&
 	    sb.st_size >= n) {

@@ -177,7 +177,8 @@ test_ascii_bytes(void)
 				continue;
 			}
 			if (c < 0x80) {
-				bad += b.len != 1 || (unsigned char)b.data[0] != c;
+				bad += b.len != 1 ||
+				    (unsigned char)b.data[0] != c;
 				continue;
 			}
 			for (k = 0; k < b.len; k++)

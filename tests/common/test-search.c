@@ -228,12 +228,13 @@ test_random(void)
 		for (k = 0; k < (nparts > 0 ? nparts : 1); k++) {
 			if (nparts > 0)
 				buf_adds(&msg, "--b0\n");
-			random_text(&text, round % 20 == 0 ? 6000 + t_rnd(4000) :
-			    t_rnd(300));
+			random_text(&text, round % 20 == 0 ?
+			    6000 + t_rnd(4000) : t_rnd(300));
 			add_part(&msg, t_rnd(6) == 0 ? "application/pdf" :
 			    t_rnd(2) ? "text/plain" : "text/html",
 			    charsets[t_rnd(sizeof(charsets) /
-			    sizeof(charsets[0]))], t_rnd(5), text.data, text.len);
+			    sizeof(charsets[0]))], t_rnd(5), text.data,
+			    text.len);
 			if (nparts > 0)
 				buf_addc(&msg, '\n');
 		}
