@@ -104,6 +104,7 @@ UNITTESTS = tests/common/test-buf \
 	   tests/common/test-imapdate \
 	   tests/common/test-message \
 	   tests/common/test-mime \
+	   tests/common/test-search \
 	   tests/common/test-textsearch \
 	   tests/common/test-userdb \
 	   tests/common/test-mutf7 \

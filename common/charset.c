@@ -89,6 +89,41 @@ charset_is_utf8(const char *name)
 	return 0;
 }
 
+int
+charset_ascii_bytes(const char *name)
+{
+	static const char *const prefixes[] = {
+		"iso-8859-", "iso8859-", "iso_8859-", "windows-", "cp",
+	};
+	/* ISO 8859 parts 3 and 9 and Windows-1254 have U+0130 */
+	static const char *const safe[] = {
+		"1", "2", "4", "5", "6", "7", "8", "10", "11", "13", "14", "15",
+		"16", "1250", "1251", "1252", "1253", "1255", "1256", "1257",
+		"1258",
+	};
+	char n[CHARSET_NAME_MAX];
+	const char *num;
+	size_t i, k, plen;
+
+	if (normalize(name, n) == -1)
+		return 0;
+	if (strcmp(n, "koi8-r") == 0 || strcmp(n, "koi8-u") == 0 ||
+	    strcmp(n, "latin1") == 0 || strcmp(n, "l1") == 0)
+		return 1;
+	for (i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+		plen = strlen(prefixes[i]);
+		if (strncmp(n, prefixes[i], plen) != 0)
+			continue;
+		num = n + plen;
+		for (k = 0; k < sizeof(safe) / sizeof(safe[0]); k++)
+			/* ISO 8859 numbers are short, Windows ones long */
+			if (strcmp(num, safe[k]) == 0 &&
+			    (strlen(safe[k]) == 4) == (i >= 3))
+				return 1;
+	}
+	return 0;
+}
+
 struct charset_conv *
 charset_get(const char *name)
 {

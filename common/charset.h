@@ -29,6 +29,15 @@ struct charset_conv *charset_get(const char *name);
 int	charset_is_utf8(const char *name);
 
 /*
+ * Nonzero for the single-byte charsets in which every byte below 0x80 is
+ * that ASCII character and every other byte a character outside ASCII
+ * that does not fold to ASCII either (textsearch.h): most of ISO 8859,
+ * Windows-125x and KOI8, without the Turkish ones (which have U+0130).
+ * In text of these, an ASCII needle can be looked for in the raw bytes.
+ */
+int	charset_ascii_bytes(const char *name);
+
+/*
  * Convert len bytes of in, appending UTF-8 to out.  *used_r tells how many
  * bytes were taken: all of them, unless in ends inside a character and
  * final is 0, in which case the caller passes the rest again, with more

@@ -32,11 +32,21 @@ struct message {
 	size_t			 len;
 	void			*map;		/* munmap on free */
 	size_t			 maplen;
+	/* message_read(): the file, open until all of it is in store */
+	int			 fd;
+	struct buf		*store;
+	size_t			 size;		/* the file's */
+	int			 hdr_in;	/* the whole header is in */
 	struct mime_part	*parts;		/* full parse */
 	struct mime_part	*hdr;		/* header-only parse */
 	uint64_t		 vsize;
 	int			 have_vsize;
+	unsigned		 env_exact;	/* message_envelope_exact() */
+	int			 have_env_exact;
 };
+
+/* the first read of message_read() when only the header is wanted */
+#define HEADER_READ		8192
 
 struct message *
 message_from_mem(const char *data, size_t len)
@@ -47,52 +57,214 @@ message_from_mem(const char *data, size_t len)
 		return NULL;
 	m->data = len > 0 ? data : "";
 	m->len = len;
+	m->fd = -1;
+	m->hdr_in = 1;
 	return m;
+}
+
+/* Open a regular file; its size in *size_r.  -1 with *errno_r set. */
+static int
+open_file(int dirfd, const char *relpath, size_t *size_r, int *errno_r)
+{
+	struct stat st;
+	int fd, e;
+
+	if ((fd = openat(dirfd, relpath, O_RDONLY | O_CLOEXEC)) == -1) {
+		*errno_r = errno;
+		return -1;
+	}
+	if (fstat(fd, &st) == -1)
+		e = errno;
+	else if (!S_ISREG(st.st_mode))
+		e = EINVAL;
+	else if ((uint64_t)st.st_size > SIZE_MAX / 2)
+		e = EFBIG;
+	else {
+		*size_r = (size_t)st.st_size;
+		return fd;
+	}
+	close(fd);
+	*errno_r = e;
+	return -1;
+}
+
+/* Map the whole of fd (size bytes; NULL for none).  0 or -1. */
+static int
+map_file(int fd, size_t size, void **map_r)
+{
+	*map_r = NULL;
+	if (size > 0 && (*map_r = mmap(NULL, size, PROT_READ, MAP_PRIVATE,
+	    fd, 0)) == MAP_FAILED) {
+		*map_r = NULL;
+		return -1;
+	}
+	return 0;
 }
 
 struct message *
 message_open(int dirfd, const char *relpath, int *errno_r)
 {
 	struct message *m;
-	struct stat st;
-	void *map = NULL;
-	int fd, e;
+	void *map;
+	size_t size;
+	int fd;
 
-	if ((fd = openat(dirfd, relpath, O_RDONLY | O_CLOEXEC)) == -1) {
+	if ((fd = open_file(dirfd, relpath, &size, errno_r)) == -1)
+		return NULL;
+	if (map_file(fd, size, &map) == -1) {
 		*errno_r = errno;
+		close(fd);
 		return NULL;
 	}
-	if (fstat(fd, &st) == -1) {
-		e = errno;
-		goto fail;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		e = EINVAL;
-		goto fail;
-	}
-	if ((uint64_t)st.st_size > SIZE_MAX / 2) {
-		e = EFBIG;
-		goto fail;
-	}
-	if (st.st_size > 0 && (map = mmap(NULL, (size_t)st.st_size, PROT_READ,
-	    MAP_PRIVATE, fd, 0)) == MAP_FAILED) {
-		e = errno;
-		goto fail;
-	}
 	close(fd);
-	if ((m = message_from_mem(map, (size_t)st.st_size)) == NULL) {
+	if ((m = message_from_mem(map, size)) == NULL) {
 		if (map != NULL)
-			munmap(map, (size_t)st.st_size);
+			munmap(map, size);
 		*errno_r = ENOMEM;
 		return NULL;
 	}
 	m->map = map;
-	m->maplen = (size_t)st.st_size;
+	m->maplen = size;
 	return m;
-fail:
-	close(fd);
-	*errno_r = e;
-	return NULL;
+}
+
+/* Whether data holds an empty line, which ends the header. */
+static int
+header_complete(const char *d, size_t len)
+{
+	const char *p = d, *end = d + len;
+
+	if (len > 0 && (d[0] == '\n' || (d[0] == '\r' && len > 1 &&
+	    d[1] == '\n')))
+		return 1;
+	while ((p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+		p++;
+		if (p < end && (*p == '\n' || (*p == '\r' && p + 1 < end &&
+		    p[1] == '\n')))
+			return 1;
+	}
+	return 0;
+}
+
+/* What was read is all there is: no more reading. */
+static void
+read_done(struct message *m)
+{
+	if (m->fd != -1)
+		close(m->fd);
+	m->fd = -1;
+	m->hdr_in = 1;
+}
+
+/* Have the first want bytes of the file (all of a shorter one) in the
+ * store.  0, or -1 with errno set. */
+static int
+read_upto(struct message *m, size_t want)
+{
+	struct buf *b = m->store;
+	ssize_t n;
+
+	if (want > m->size)
+		want = m->size;
+	if (b->len >= want)
+		return 0;
+	if (buf_reserve(b, want - b->len) == -1)
+		return -1;
+	while (b->len < want) {
+		if ((n = read(m->fd, b->data + b->len, want - b->len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			b->data[b->len] = '\0';
+			return -1;
+		}
+		if (n == 0) {
+			/* shorter than it was: what there is is the file */
+			m->size = b->len;
+			break;
+		}
+		b->len += (size_t)n;
+	}
+	b->data[b->len] = '\0';
+	if (m->data != b->data) {
+		/* the header parse points into the old bytes */
+		mime_free(m->hdr);
+		m->hdr = NULL;
+	}
+	m->data = b->data;
+	m->len = b->len;
+	if (m->len == m->size)
+		read_done(m);
+	return 0;
+}
+
+/* All of the message: read, or mapped when large.  0 or -1. */
+static int
+load_all(struct message *m)
+{
+	void *map;
+
+	if (m->fd == -1)
+		return 0;
+	if (m->size <= MESSAGE_READ_MAX && read_upto(m, m->size) == 0)
+		return 0;
+	if (map_file(m->fd, m->size, &map) == -1)
+		return -1;
+	mime_free(m->hdr);
+	m->hdr = NULL;
+	m->map = map;
+	m->maplen = m->size;
+	m->data = map;
+	m->len = m->size;
+	read_done(m);
+	return 0;
+}
+
+/* At least the whole header.  0 or -1. */
+static int
+load_header(struct message *m)
+{
+	size_t want = HEADER_READ;
+
+	while (!m->hdr_in) {
+		if (want > MESSAGE_READ_MAX)
+			return load_all(m);
+		if (read_upto(m, want) == -1)
+			return load_all(m);
+		if (header_complete(m->data, m->len))
+			m->hdr_in = 1;
+		want *= 2;
+	}
+	return 0;
+}
+
+struct message *
+message_read(int dirfd, const char *relpath, struct buf *store, int whole,
+    int *errno_r)
+{
+	struct message *m;
+	size_t size;
+	int fd;
+
+	if ((fd = open_file(dirfd, relpath, &size, errno_r)) == -1)
+		return NULL;
+	if ((m = message_from_mem("", 0)) == NULL) {
+		close(fd);
+		*errno_r = ENOMEM;
+		return NULL;
+	}
+	buf_reset(store);
+	m->fd = fd;
+	m->store = store;
+	m->size = size;
+	m->hdr_in = 0;
+	if (size == 0)
+		read_done(m);
+	else if (whole && load_all(m) == -1) {
+		*errno_r = errno;
+		message_free(m);
+		return NULL;
+	}
+	return m;
 }
 
 void
@@ -104,12 +276,15 @@ message_free(struct message *m)
 	mime_free(m->hdr);
 	if (m->map != NULL)
 		munmap(m->map, m->maplen);
+	if (m->fd != -1)
+		close(m->fd);
 	free(m);
 }
 
 const char *
-message_data(const struct message *m, size_t *len_r)
+message_data(struct message *m, size_t *len_r)
 {
+	(void)load_all(m);
 	*len_r = m->len;
 	return m->data;
 }
@@ -117,7 +292,7 @@ message_data(const struct message *m, size_t *len_r)
 const struct mime_part *
 message_parts(struct message *m)
 {
-	if (m->parts == NULL)
+	if (m->parts == NULL && load_all(m) == 0)
 		m->parts = mime_parse(m->data, m->len);
 	return m->parts;
 }
@@ -128,7 +303,7 @@ top_header(struct message *m)
 {
 	if (m->parts != NULL)
 		return m->parts;
-	if (m->hdr == NULL)
+	if (m->hdr == NULL && load_header(m) == 0)
 		m->hdr = mime_parse_header_only(m->data, m->len);
 	return m->hdr;
 }
@@ -137,6 +312,7 @@ uint64_t
 message_vsize(struct message *m)
 {
 	if (!m->have_vsize) {
+		(void)load_all(m);
 		m->vsize = mime_crlf_size(m->data, 0, m->len, NULL);
 		m->have_vsize = 1;
 	}
@@ -658,6 +834,8 @@ static const char *const env_names[E_N] = {
 struct env {
 	struct mime_field	 last[E_N];	/* last field of each name */
 	int			 have[E_N];
+	unsigned		 count[E_N];	/* fields of each name */
+	unsigned		 exact;		/* MESSAGE_ENV_* */
 	struct mime_field	*addr;		/* address fields, in order */
 	enum envfield		*kind;
 	size_t			 naddr;
@@ -690,6 +868,7 @@ env_collect(struct env *e, const struct mime_part *h)
 			continue;
 		e->last[k] = f;
 		e->have[k] = 1;
+		e->count[k]++;
 		if (!is_address_field((enum envfield)k))
 			continue;
 		if (e->naddr == e->cap) {
@@ -731,19 +910,59 @@ env_addresses(struct env *e, enum envfield kind, struct buf *out,
 	return buf_add(out, "NIL", 3);
 }
 
+/* Whether v (vlen bytes) is raw with its line ends taken out, and raw
+ * has no NUL and no CR but before an LF. */
+static int
+same_but_line_ends(const char *raw, size_t rlen, const char *v, size_t vlen)
+{
+	size_t i, o = 0;
+
+	for (i = 0; i < rlen; i++) {
+		if (raw[i] == '\0')
+			return 0;
+		if (raw[i] == '\r' && (i + 1 == rlen || raw[i + 1] != '\n'))
+			return 0;
+		if (raw[i] == '\r' || raw[i] == '\n')
+			continue;
+		if (o == vlen || v[o++] != raw[i])
+			return 0;
+	}
+	return o == vlen;
+}
+
+/* the MESSAGE_ENV_* bit of a string field of the envelope */
+static unsigned
+env_bit(enum envfield kind)
+{
+	switch (kind) {
+	case E_DATE:
+		return MESSAGE_ENV_DATE;
+	case E_SUBJECT:
+		return MESSAGE_ENV_SUBJECT;
+	case E_IN_REPLY_TO:
+		return MESSAGE_ENV_IN_REPLY_TO;
+	case E_MESSAGE_ID:
+		return MESSAGE_ENV_MESSAGE_ID;
+	default:
+		return 0;
+	}
+}
+
 /* A string field of the envelope: the last field of that name, or NIL. */
 static int
 env_string(struct env *e, enum envfield kind, struct buf *out)
 {
+	const struct mime_field *f = &e->last[kind];
 	struct buf v;
 	size_t i, o;
 	int r, blank = 0;
 
-	if (!e->have[kind])
+	if (!e->have[kind]) {
+		e->exact |= env_bit(kind);
 		return buf_add(out, "NIL", 3);
+	}
 	buf_init(&v, SCRATCH_MAX);
-	if (mime_unfold(e->last[kind].value, e->last[kind].value_len,
-	    &v) == -1) {
+	if (mime_unfold(f->value, f->value_len, &v) == -1) {
 		buf_free(&v);
 		return -1;
 	}
@@ -761,6 +980,9 @@ env_string(struct env *e, enum envfield kind, struct buf *out)
 		}
 		buf_truncate(&v, o);
 	}
+	if (e->count[kind] == 1 && same_but_line_ends(f->value, f->value_len,
+	    buf_cstr(&v), v.len))
+		e->exact |= env_bit(kind);
 	r = imap_string(out, buf_cstr(&v), v.len);
 	buf_free(&v);
 	return r;
@@ -830,7 +1052,7 @@ env_write(struct env *e, struct buf *out)
 }
 
 static int
-envelope(const struct mime_part *h, struct buf *out)
+envelope(const struct mime_part *h, struct buf *out, unsigned *exact_r)
 {
 	struct env e;
 	int r;
@@ -843,6 +1065,7 @@ envelope(const struct mime_part *h, struct buf *out)
 	buf_init(&e.a.mbox, SCRATCH_MAX);
 	buf_init(&e.a.host, SCRATCH_MAX);
 	r = env_collect(&e, h) == -1 ? -1 : env_write(&e, out);
+	*exact_r = e.exact;
 	free(e.addr);
 	free(e.kind);
 	free(e.al.t);
@@ -865,11 +1088,26 @@ message_envelope(struct message *m, struct buf *out)
 		errno = ENOMEM;
 		return -1;
 	}
-	if (envelope(h, out) == -1) {
+	if (envelope(h, out, &m->env_exact) == -1) {
 		buf_truncate(out, start);
 		return -1;
 	}
+	m->have_env_exact = 1;
 	return 0;
+}
+
+unsigned
+message_envelope_exact(struct message *m)
+{
+	struct buf b;
+
+	if (!m->have_env_exact) {
+		buf_init(&b, SCRATCH_MAX);
+		if (message_envelope(m, &b) == -1)
+			m->env_exact = 0;
+		buf_free(&b);
+	}
+	return m->env_exact;
 }
 
 /* --- BODY and BODYSTRUCTURE ----------------------------------------- */
@@ -954,6 +1192,7 @@ body_part(const struct mime_part *p, int flags, struct buf *out,
     unsigned depth)
 {
 	const struct mime_part *c;
+	unsigned exact;
 	int multi = (p->flags & MIME_F_MULTIPART) ||
 	    ((p->flags & MIME_F_OPAQUE) && strcasecmp(p->type,
 	    "multipart") == 0);
@@ -1002,7 +1241,7 @@ body_part(const struct mime_part *p, int flags, struct buf *out,
 			    buf_addc(out, ' ') == -1 ||
 			    empty_part(out, flags) == -1)
 				return -1;
-		} else if (envelope(c, out) == -1 ||
+		} else if (envelope(c, out, &exact) == -1 ||
 		    buf_addc(out, ' ') == -1 ||
 		    body_part(c, flags, out, depth + 1) == -1)
 			return -1;
@@ -1602,18 +1841,34 @@ message_section_get(struct message *m, const struct section *s,
 
 /* --- SEARCH --------------------------------------------------------- */
 
+/* encoded bytes decoded at a time: the decoded block stays in cache while
+ * it is searched */
+#define SEARCH_BLOCK		(16 * 1024)
+
 static struct {
 	char			*needle;
 	struct textsearch	*ts;
+	struct buf		 dec;		/* transfer-decoded text */
+	struct buf		 utf;		/* the same in UTF-8 */
+	struct buf		 field;		/* one decoded header field */
 } kept;
 
-void
-message_search_cleanup(void)
+static void
+forget_needle(void)
 {
 	free(kept.needle);
 	textsearch_free(kept.ts);
 	kept.needle = NULL;
 	kept.ts = NULL;
+}
+
+void
+message_search_cleanup(void)
+{
+	forget_needle();
+	buf_free(&kept.dec);
+	buf_free(&kept.utf);
+	buf_free(&kept.field);
 }
 
 static struct textsearch *
@@ -1623,29 +1878,45 @@ matcher(const char *needle)
 		textsearch_reset(kept.ts);
 		return kept.ts;
 	}
-	message_search_cleanup();
+	forget_needle();
+	if (kept.dec.max == 0) {
+		buf_init(&kept.dec, SCRATCH_MAX);
+		buf_init(&kept.utf, SCRATCH_MAX);
+		buf_init(&kept.field, SCRATCH_MAX);
+	}
 	if ((kept.needle = strdup(needle)) == NULL ||
 	    (kept.ts = textsearch_new(needle, strlen(needle))) == NULL) {
-		message_search_cleanup();
+		forget_needle();
 		return NULL;
 	}
 	return kept.ts;
 }
 
-/* Feed one field's decoded value (with "Name: " before it when
- * with_name); the matcher is reset first. */
+/* Feed text (len bytes of header value, with "Name: " before it when name
+ * is not NULL), RFC 2047-decoded; the matcher is reset first. */
 static int
-feed_field(struct textsearch *ts, const struct mime_field *f,
-    int with_name, struct buf *tmp)
+feed_value(struct textsearch *ts, const char *name, size_t name_len,
+    const char *v, size_t len)
 {
+	struct buf *tmp = &kept.field;
+
 	buf_reset(tmp);
-	if (with_name && (buf_add(tmp, f->name, f->name_len) == -1 ||
+	if (name != NULL && (buf_add(tmp, name, name_len) == -1 ||
 	    buf_add(tmp, ": ", 2) == -1))
 		return -1;
-	if (mime_header_decode(f->value, f->value_len, tmp) == -1)
+	if (mime_header_decode(v, len, tmp) == -1)
 		return -1;
 	textsearch_reset(ts);
 	return textsearch_feed(ts, buf_cstr(tmp), tmp->len);
+}
+
+/* Feed one field's decoded value (with "Name: " before it when
+ * with_name). */
+static int
+feed_field(struct textsearch *ts, const struct mime_field *f, int with_name)
+{
+	return feed_value(ts, with_name ? f->name : NULL, f->name_len,
+	    f->value, f->value_len);
 }
 
 int
@@ -1656,25 +1927,22 @@ message_search_header(struct message *m, const char *field,
 	struct mime_header_iter it;
 	struct mime_field f;
 	struct textsearch *ts;
-	struct buf tmp;
+	size_t flen = strlen(field);
 	int r = 0;
 
 	if (h == NULL || (ts = matcher(needle)) == NULL)
 		return -1;
-	buf_init(&tmp, SCRATCH_MAX);
 	mime_header_iter_init(&it, mime_header_data(h), h->hdr_len);
 	while (r == 0 && mime_header_next(&it, &f))
-		if (f.name_len == strlen(field) &&
+		if (f.name_len == flen &&
 		    strncasecmp(f.name, field, f.name_len) == 0)
-			r = *needle == '\0' ? 1 : feed_field(ts, &f, 0, &tmp);
-	buf_free(&tmp);
+			r = *needle == '\0' ? 1 : feed_field(ts, &f, 0);
 	return r;
 }
 
 /* Every field of one header, for TEXT. */
 static int
-search_fields(struct textsearch *ts, const struct mime_part *p,
-    struct buf *tmp)
+search_fields(struct textsearch *ts, const struct mime_part *p)
 {
 	struct mime_header_iter it;
 	struct mime_field f;
@@ -1682,7 +1950,7 @@ search_fields(struct textsearch *ts, const struct mime_part *p,
 
 	mime_header_iter_init(&it, mime_header_data(p), p->hdr_len);
 	while (r == 0 && mime_header_next(&it, &f))
-		r = feed_field(ts, &f, f.name_len > 0, tmp);
+		r = feed_field(ts, &f, f.name_len > 0);
 	return r;
 }
 
@@ -1696,54 +1964,120 @@ searchable(const struct mime_part *p)
 	    strcasecmp(p->type, "message") == 0;
 }
 
-/* Decode one part's body to UTF-8 piece by piece into the matcher. */
+static int
+encoded(const struct mime_part *p)
+{
+	return p->cte == MIME_CTE_QP || p->cte == MIME_CTE_BASE64;
+}
+
+/*
+ * Decode the next block of a part's body into kept.dec (appending).
+ * *off is how much of the body is decoded; *last_r says whether this was
+ * the last block.  0 or -1.
+ */
+static int
+decode_block(struct mime_decoder *dc, const struct mime_part *p,
+    size_t *off, int *last_r)
+{
+	size_t n = p->body_len - *off < SEARCH_BLOCK ? p->body_len - *off :
+	    SEARCH_BLOCK;
+
+	*last_r = *off + n == p->body_len;
+	if (mime_decoder_run(dc, mime_body_data(p) + *off, n,
+	    &kept.dec) == -1 || (*last_r &&
+	    mime_decoder_finish(dc, &kept.dec) == -1))
+		return -1;
+	*off += n;
+	return 0;
+}
+
+/*
+ * An ASCII needle in the bytes of a part whose charset writes ASCII as
+ * ASCII (utf8: as UTF-8 does, with its own special characters): in place
+ * when the body is not encoded, else block by block, keeping enough of
+ * each block's end for a match across blocks (and for a special character
+ * cut there).  1, 0, TEXTSEARCH_UNSURE or -1.
+ */
+static int
+search_bytes(struct textsearch *ts, const struct mime_part *p, int utf8)
+{
+	struct mime_decoder dc;
+	size_t off = 0, keep = textsearch_length(ts) + 2;
+	int r, last;
+
+	if (!encoded(p))
+		return textsearch_bytes(ts, mime_body_data(p), p->body_len,
+		    utf8);
+	mime_decoder_init(&dc, p->cte);
+	buf_reset(&kept.dec);
+	do {
+		if (decode_block(&dc, p, &off, &last) == -1)
+			return -1;
+		r = textsearch_bytes(ts, buf_cstr(&kept.dec), kept.dec.len,
+		    utf8);
+		if (r != 0)
+			return r;
+		if (kept.dec.len > keep)
+			buf_consume(&kept.dec, kept.dec.len - keep);
+	} while (!last);
+	return 0;
+}
+
+/* Decode one part's body to UTF-8 piece by piece into the matcher;
+ * utf8 says that its charset is UTF-8 (or ASCII). */
+static int
+search_decoded(struct textsearch *ts, const struct mime_part *p,
+    struct charset_conv *conv, int utf8)
+{
+	struct mime_decoder dc;
+	size_t off = 0, used;
+	int r = 0, last;
+
+	textsearch_reset(ts);
+	if (!encoded(p) && utf8)
+		/* the text is in the file as it is: no copy at all */
+		return textsearch_feed(ts, mime_body_data(p), p->body_len);
+	mime_decoder_init(&dc, encoded(p) ? p->cte : MIME_CTE_8BIT);
+	buf_reset(&kept.dec);
+	do {
+		if (decode_block(&dc, p, &off, &last) == -1)
+			return -1;
+		buf_reset(&kept.utf);
+		if (charset_to_utf8(conv, buf_cstr(&kept.dec), kept.dec.len,
+		    last, &used, &kept.utf) == -1)
+			return -1;
+		/* keep a character cut at the end for the next round */
+		buf_consume(&kept.dec, used);
+		r = textsearch_feed(ts, buf_cstr(&kept.utf), kept.utf.len);
+	} while (!last && r == 0);
+	return r;
+}
+
+/* One part's body: as bytes when the needle and the charset allow it,
+ * else decoded to UTF-8. */
 static int
 search_part(struct textsearch *ts, const struct mime_part *p)
 {
-	struct charset_conv *conv;
-	struct mime_decoder dc;
-	struct buf dec, utf;
-	size_t off = 0, n, used;
-	int r = 0, last;
+	const char *cs = p->charset != NULL ? p->charset : "us-ascii";
+	struct charset_conv *conv = NULL;
+	int utf8, r;
 
-	conv = p->charset != NULL ? charset_get(p->charset) : NULL;
-	if (conv == NULL)
+	if (charset_is_utf8(cs))
+		utf8 = 1;
+	else if (charset_ascii_bytes(cs))
+		utf8 = 0;
+	else {
+		/* an unknown charset is read as UTF-8 */
+		conv = charset_get(cs);
+		utf8 = conv == NULL;
+	}
+	if (textsearch_is_ascii(ts) && (utf8 || conv == NULL)) {
+		if ((r = search_bytes(ts, p, utf8)) != TEXTSEARCH_UNSURE)
+			return r;
+	}
+	if (utf8 || (conv == NULL && (conv = charset_get(cs)) == NULL))
 		conv = charset_get("utf-8");
-	textsearch_reset(ts);
-	if (p->cte != MIME_CTE_QP && p->cte != MIME_CTE_BASE64 &&
-	    charset_is_utf8(p->charset != NULL ? p->charset : "us-ascii"))
-		/* the text is in the file as it is: no copy at all */
-		return textsearch_feed(ts, mime_body_data(p), p->body_len);
-	if (p->cte != MIME_CTE_QP && p->cte != MIME_CTE_BASE64)
-		mime_decoder_init(&dc, MIME_CTE_8BIT);
-	else
-		mime_decoder_init(&dc, p->cte);
-	buf_init(&dec, SEARCH_CHUNK * 2 + MIME_QP_BLANKS_MAX + 64);
-	buf_init(&utf, SEARCH_CHUNK * 8 + 256);
-	do {
-		n = p->body_len - off < SEARCH_CHUNK ? p->body_len - off :
-		    SEARCH_CHUNK;
-		last = off + n == p->body_len;
-		if (mime_decoder_run(&dc, mime_body_data(p) + off, n,
-		    &dec) == -1 || (last &&
-		    mime_decoder_finish(&dc, &dec) == -1)) {
-			r = -1;
-			break;
-		}
-		off += n;
-		buf_reset(&utf);
-		if (charset_to_utf8(conv, buf_cstr(&dec), dec.len, last,
-		    &used, &utf) == -1) {
-			r = -1;
-			break;
-		}
-		/* keep a character cut at the end for the next round */
-		buf_consume(&dec, used);
-		r = textsearch_feed(ts, buf_cstr(&utf), utf.len);
-	} while (!last && r == 0);
-	buf_free(&dec);
-	buf_free(&utf);
-	return r;
+	return search_decoded(ts, p, conv, charset_is_utf8(cs));
 }
 
 /* Walk the tree in order; with headers set, search every header too. */
@@ -1752,22 +2086,19 @@ search_tree(struct message *m, const char *needle, int headers)
 {
 	const struct mime_part *root = message_parts(m), *p;
 	struct textsearch *ts;
-	struct buf tmp;
 	int r = 0;
 
 	if (root == NULL || (ts = matcher(needle)) == NULL)
 		return -1;
 	if (*needle == '\0')
 		return 1;
-	buf_init(&tmp, SCRATCH_MAX);
 	for (p = root; p != NULL && r == 0; ) {
 		if (headers && !(p->flags & MIME_F_SYNTHETIC))
-			r = search_fields(ts, p, &tmp);
+			r = search_fields(ts, p);
 		if (r == 0 && searchable(p))
 			r = search_part(ts, p);
 		p = mime_next(p);
 	}
-	buf_free(&tmp);
 	return r;
 }
 
@@ -1781,4 +2112,160 @@ int
 message_search_text(struct message *m, const char *needle)
 {
 	return search_tree(m, needle, 1);
+}
+
+/* --- SEARCH HEADER from a kept ENVELOPE ------------------------------ */
+
+/* the fields ENVELOPE holds as strings, by position in it */
+static const struct {
+	const char	*name;
+	unsigned	 bit;
+	unsigned	 pos;
+} env_strings[] = {
+	{ "Date", MESSAGE_ENV_DATE, E_DATE },
+	{ "Subject", MESSAGE_ENV_SUBJECT, E_SUBJECT },
+	{ "In-Reply-To", MESSAGE_ENV_IN_REPLY_TO, E_IN_REPLY_TO },
+	{ "Message-ID", MESSAGE_ENV_MESSAGE_ID, E_MESSAGE_ID },
+};
+
+unsigned
+message_envelope_field(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(env_strings) / sizeof(env_strings[0]); i++)
+		if (strcasecmp(name, env_strings[i].name) == 0)
+			return env_strings[i].bit;
+	return 0;
+}
+
+/* The digits of a literal's size at *p, up to "}".  -1 if there are
+ * none or too many. */
+static int
+literal_size(const char **p, const char *end, size_t *n_r)
+{
+	uint64_t n;
+	const char *s = *p;
+
+	while (*p < end && **p >= '0' && **p <= '9')
+		(*p)++;
+	if (*p == s || *p >= end || **p != '}' ||
+	    strnum_u64_n(s, (size_t)(*p - s), SIZE_MAX / 2, &n) == -1)
+		return -1;
+	(*p)++;
+	*n_r = (size_t)n;
+	return 0;
+}
+
+/* A quoted string at *p (its opening quote), unescaped into out when out
+ * is not NULL.  0 or -1. */
+static int
+quoted_item(const char **p, const char *end, struct buf *out)
+{
+	const char *s = *p + 1, *q, *bs;
+
+	for (;;) {
+		if ((q = memchr(s, '"', (size_t)(end - s))) == NULL)
+			return -1;
+		/* a backslash before it quotes the next byte */
+		bs = memchr(s, '\\', (size_t)(q - s));
+		if (bs == NULL) {
+			if (out != NULL && buf_add(out, s,
+			    (size_t)(q - s)) == -1)
+				return -1;
+			*p = q + 1;
+			return 0;
+		}
+		if (bs + 1 >= end || (out != NULL && (buf_add(out, s,
+		    (size_t)(bs - s)) == -1 || buf_addc(out, bs[1]) == -1)))
+			return -1;
+		s = bs + 2;
+	}
+}
+
+/*
+ * Step over one item of an ENVELOPE at *p: NIL, a quoted string, a
+ * literal or a parenthesized list (of those, to any depth, without
+ * recursion).  The string of a string item (unescaped) goes to out when
+ * out is not NULL; *nil_r says whether it was NIL.  0, or -1 for what
+ * message_envelope() does not write (or no memory).
+ */
+static int
+env_item(const char **p, const char *end, struct buf *out, int *nil_r)
+{
+	const char *s = *p;
+	size_t depth = 0, n;
+
+	*nil_r = 0;
+	do {
+		if (s < end && *s == ' ' && depth > 0)
+			s++;
+		if (s >= end)
+			return -1;
+		if (*s == '(') {
+			depth++;
+			s++;
+			continue;
+		}
+		if (*s == ')') {
+			if (depth == 0)
+				return -1;
+			depth--;
+			s++;
+			continue;
+		}
+		if (*s == '"') {
+			if (quoted_item(&s, end, depth == 0 ? out : NULL) == -1)
+				return -1;
+		} else if (*s == '{') {
+			s++;
+			if (literal_size(&s, end, &n) == -1 ||
+			    end - s < 2 || s[0] != '\r' || s[1] != '\n' ||
+			    (size_t)(end - s - 2) < n)
+				return -1;
+			s += 2;
+			if (out != NULL && depth == 0 &&
+			    buf_add(out, s, n) == -1)
+				return -1;
+			s += n;
+		} else if (end - s >= 3 && memcmp(s, "NIL", 3) == 0) {
+			*nil_r = depth == 0;
+			s += 3;
+		} else
+			return -1;
+	} while (depth > 0);
+	*p = s;
+	return 0;
+}
+
+int
+message_envelope_search(const char *env, size_t len, const char *field,
+    const char *needle)
+{
+	const char *p = env, *end = env + len;
+	struct textsearch *ts;
+	struct buf *v;
+	unsigned bit = message_envelope_field(field), pos = 0, i;
+	int nil;
+
+	for (i = 0; i < sizeof(env_strings) / sizeof(env_strings[0]); i++)
+		if (env_strings[i].bit == bit)
+			pos = env_strings[i].pos;
+	if (bit == 0 || len == 0 || *p++ != '(' || (ts = matcher(needle)) ==
+	    NULL)
+		return -1;
+	v = &kept.utf;
+	for (i = 0; i <= pos; i++) {
+		if ((i > 0 && (p >= end || *p++ != ' ')))
+			return -1;
+		buf_reset(v);
+		if (env_item(&p, end, i == pos ? v : NULL, &nil) == -1)
+			return -1;
+	}
+	if (nil)
+		return 0;
+	if (*needle == '\0')
+		return 1;
+	/* the envelope turned NUL into U+FFFD; an exact one had none */
+	return feed_value(ts, NULL, 0, buf_cstr(v), v->len);
 }

@@ -1,11 +1,12 @@
 /*
  * message: one message's bytes, and what FETCH and SEARCH ask of them.
  *
- * A message is a mapped Maildir file (or a caller's buffer) and its MIME
- * structure, parsed when first needed: ENVELOPE and header searches parse
- * only the header, BODYSTRUCTURE, sections and body searches the whole
- * message.  Maildir files are never rewritten in place, so the mapping
- * stays valid while the message is open.
+ * A message is a Maildir file, mapped or read into a caller's buffer (or
+ * the caller's bytes), and its MIME structure, parsed when first needed:
+ * ENVELOPE and header searches parse only the header, BODYSTRUCTURE,
+ * sections and body searches the whole message.  Maildir files are never
+ * rewritten in place, so the bytes stay valid while the message is
+ * open.
  *
  * Output follows RFC 3501 / RFC 9051 and, where they leave room, what
  * Dovecot sends, because clients are tested against it:
@@ -68,14 +69,31 @@ struct message;
  */
 struct message *message_open(int dirfd, const char *relpath, int *errno_r);
 
+/*
+ * The same, reading the file into store, a buffer the caller keeps and
+ * reuses from one message to the next (only one message may use it at a
+ * time, and it must outlive the message), rather than mapping it: for the
+ * many small files a search goes through, a read costs less than setting
+ * up and tearing down a mapping.  Only what is asked for is read: the
+ * header when only header questions come (message_date(),
+ * message_envelope(), message_search_header()), all of it for anything
+ * else, or at once with whole set.  A file larger than MESSAGE_READ_MAX
+ * (or than store may hold) is mapped when its body is needed.  Errors as
+ * message_open(); a read error later makes the question that needed the
+ * bytes fail as if memory had run out.
+ */
+#define MESSAGE_READ_MAX	((size_t)1024 * 1024)
+struct message *message_read(int dirfd, const char *relpath,
+	    struct buf *store, int whole, int *errno_r);
+
 /* A message over the caller's bytes, which must outlive it.  NULL only
  * when memory runs out. */
 struct message *message_from_mem(const char *data, size_t len);
 
 void	message_free(struct message *);
 
-/* The raw bytes. */
-const char *message_data(const struct message *, size_t *len_r);
+/* The raw bytes (all of them read now, for message_read()). */
+const char *message_data(struct message *, size_t *len_r);
 
 /* The structure (parsed now if needed); NULL when memory runs out. */
 const struct mime_part *message_parts(struct message *);
@@ -91,6 +109,25 @@ int64_t	message_date_tz(struct message *, int *tzoff_r);
 /* Append the ENVELOPE list, "(" ... ")".  0, or -1 (errno EMSGSIZE when
  * out is full, ENOMEM). */
 int	message_envelope(struct message *, struct buf *out);
+
+/*
+ * Which string fields of the ENVELOPE say all that the header says about
+ * their field, so that message_envelope_search() over a kept ENVELOPE
+ * answers as message_search_header() over the message would: the field
+ * is absent (NIL), or it occurs once and its value is as written but for
+ * line ends (no blanks trimmed or joined, no NUL, no lone CR).  A set of
+ * MESSAGE_ENV_* bits, from the last message_envelope() (computed now if
+ * there was none); 0 when memory runs out.
+ */
+#define MESSAGE_ENV_DATE	0x01
+#define MESSAGE_ENV_SUBJECT	0x02
+#define MESSAGE_ENV_IN_REPLY_TO	0x04
+#define MESSAGE_ENV_MESSAGE_ID	0x08
+unsigned message_envelope_exact(struct message *);
+
+/* The MESSAGE_ENV_* bit of a header field name (any case), or 0 for a
+ * field the ENVELOPE does not hold as a string. */
+unsigned message_envelope_field(const char *name);
 
 /* BODY (flags 0) or BODYSTRUCTURE (MESSAGE_BS_EXTENDED) list.  0 or -1. */
 #define MESSAGE_BS_EXTENDED	0x01	/* BODYSTRUCTURE: extension data */
@@ -189,8 +226,13 @@ int	message_section_size(struct message *, const struct section *,
  * Case-insensitive substring searches (see textsearch.h for the folding).
  * 1 match, 0 no match, -1 when memory runs out.  The folded needle of the
  * last call is kept, so searching many messages for one needle folds it
- * once.  Decoded text is streamed in pieces of bounded size: a large
- * message never costs more than a few hundred KiB.
+ * once, and so are the buffers decoding uses.  Decoded text is streamed
+ * in pieces of bounded size: a large message never costs more than a few
+ * hundred KiB.  A needle that folds to ASCII is looked for in the bytes
+ * themselves wherever ASCII stands for itself (textsearch_bytes()): in
+ * 7bit, 8bit and binary text parts without copying them, in
+ * quoted-printable and base64 ones after decoding them a block at a
+ * time, without converting charsets.
  *
  * header: the top-level fields called field, each RFC 2047-decoded; an
  *   empty needle matches any message that has such a field.
@@ -206,7 +248,18 @@ int	message_search_header(struct message *, const char *field,
 int	message_search_body(struct message *, const char *needle_utf8);
 int	message_search_text(struct message *, const char *needle_utf8);
 
-/* Forget the kept needle (at exit, for leak checkers). */
+/*
+ * message_search_header() for a field that ENVELOPE holds as a string
+ * (message_envelope_field()), answered from an ENVELOPE that
+ * message_envelope() wrote, whose message_envelope_exact() had the
+ * field's bit.  1, 0, or -1 for an ENVELOPE that does not parse (or no
+ * memory): then ask the message.
+ */
+int	message_envelope_search(const char *env, size_t len,
+	    const char *field, const char *needle_utf8);
+
+/* Forget the kept needle and the buffers searching keeps (at the end of a
+ * SEARCH command, so that an idle session holds none). */
 void	message_search_cleanup(void);
 
 #endif

@@ -19,6 +19,10 @@
 #include "common/charset.h"
 #include "common/mime.h"
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 /* RFC 2046 allows 70; a line cannot usefully hold more than 998 */
 #define BOUNDARY_MAX		998
 #define ARENA_BLOCK		4096
@@ -1326,37 +1330,86 @@ mime_decoder_init(struct mime_decoder *dc, enum mime_cte cte)
 	dc->cte = cte;
 }
 
+/* base64 values by byte, -1 outside the alphabet */
+static signed char b64val[256];
+static int have_b64val;
+
+static void
+b64_table(void)
+{
+	unsigned c;
+
+	if (have_b64val)
+		return;
+	for (c = 0; c < 256; c++)
+		b64val[c] = (signed char)base64_value((unsigned char)c);
+	have_b64val = 1;
+}
+
+/* One byte at a time, for what does not fit the fast loop. */
+static int
+b64_byte(struct mime_decoder *dc, unsigned char c, unsigned char **o)
+{
+	int v;
+
+	if ((v = b64val[c]) < 0) {
+		/* "=" ends a quantum; a later one may start again
+		 * (concatenated encodings) */
+		if (c == '=')
+			dc->nbits = dc->bits = 0;
+		return 0;
+	}
+	dc->bits = (dc->bits << 6 | (unsigned)v) & 0xffff;
+	dc->nbits += 6;
+	if (dc->nbits >= 8) {
+		dc->nbits -= 8;
+		*(*o)++ = (unsigned char)(dc->bits >> dc->nbits);
+	}
+	return 0;
+}
+
 static int
 b64_run(struct mime_decoder *dc, const char *in, size_t len,
     struct buf *out)
 {
-	unsigned char tmp[512];
-	size_t i, n = 0;
-	int v;
+	const unsigned char *s = (const unsigned char *)in;
+	unsigned char *o, tmp[4];
+	size_t i = 0;
+	int a, b, c, d;
 
-	for (i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)in[i];
-
-		if ((v = base64_value(c)) < 0) {
-			/* "=" ends a quantum; a later one may start again
-			 * (concatenated encodings) */
-			if (c == '=')
-				dc->nbits = dc->bits = 0;
-			continue;
+	b64_table();
+	/* six bits an input byte: never more than 3/4 of len out */
+	if (buf_reserve(out, len / 4 * 3 + 3) == -1) {
+		/* the room may be short only for what is not written:
+		 * go the slow way, which fails only when out is full */
+		for (; i < len; i++) {
+			o = tmp;
+			b64_byte(dc, s[i], &o);
+			if (buf_add(out, tmp, (size_t)(o - tmp)) == -1)
+				return -1;
 		}
-		dc->bits = (dc->bits << 6 | (unsigned)v) & 0xffff;
-		dc->nbits += 6;
-		if (dc->nbits >= 8) {
-			dc->nbits -= 8;
-			tmp[n++] = (unsigned char)(dc->bits >> dc->nbits);
-			if (n == sizeof(tmp)) {
-				if (buf_add(out, tmp, n) == -1)
-					return -1;
-				n = 0;
-			}
-		}
+		return 0;
 	}
-	return buf_add(out, tmp, n);
+	o = (unsigned char *)out->data + out->len;
+	while (i < len) {
+		/* whole quanta of four alphabet bytes, while nothing is
+		 * held from before */
+		while (dc->nbits == 0 && i + 4 <= len &&
+		    (a = b64val[s[i]]) >= 0 && (b = b64val[s[i + 1]]) >= 0 &&
+		    (c = b64val[s[i + 2]]) >= 0 &&
+		    (d = b64val[s[i + 3]]) >= 0) {
+			o[0] = (unsigned char)(a << 2 | b >> 4);
+			o[1] = (unsigned char)(b << 4 | c >> 2);
+			o[2] = (unsigned char)(c << 6 | d);
+			o += 3;
+			i += 4;
+		}
+		if (i < len)
+			b64_byte(dc, s[i++], &o);
+	}
+	out->len = (size_t)((char *)o - out->data);
+	out->data[out->len] = '\0';
+	return 0;
 }
 
 static int
@@ -1452,8 +1505,9 @@ qp_byte(struct mime_decoder *dc, unsigned char c, struct buf *out)
 	return buf_addc(out, c);
 }
 
+/* The byte-at-a-time decoder over a whole piece. */
 static int
-qp_run(struct mime_decoder *dc, const char *in, size_t len,
+qp_run_slow(struct mime_decoder *dc, const char *in, size_t len,
     struct buf *out)
 {
 	size_t i, run;
@@ -1473,6 +1527,145 @@ qp_run(struct mime_decoder *dc, const char *in, size_t len,
 		if (qp_byte(dc, (unsigned char)in[i++], out) == -1)
 			return -1;
 	}
+	return 0;
+}
+
+/* bytes with a meaning in quoted-printable */
+static int
+qp_special(unsigned char c)
+{
+	return c == '=' || c == '\r' || c == '\n' || c == ' ' || c == '\t';
+}
+
+static int
+blank(unsigned char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/*
+ * Quoted-printable, with the common cases written straight into reserved
+ * room: plain runs, "=XX", soft line breaks, line ends and blanks whose
+ * fate is known within the piece.  Anything else (a sequence cut by the
+ * end of the piece, a lone CR, a malformed "=") goes through qp_byte()
+ * until the decoder is back in its plain state, so the output is the
+ * same as qp_run_slow()'s byte for byte.
+ */
+static int
+qp_run(struct mime_decoder *dc, const char *in, size_t len,
+    struct buf *out)
+{
+	const unsigned char *s = (const unsigned char *)in;
+	unsigned char *o;
+	size_t i = 0, j, n, keep;
+	int h, l;
+
+	/* a line end becomes two bytes; blanks and "=X" may be pending */
+	if (len > (SIZE_MAX - MIME_QP_BLANKS_MAX - 8) / 2 ||
+	    buf_reserve(out, len * 2 + MIME_QP_BLANKS_MAX + 8) == -1)
+		return qp_run_slow(dc, in, len, out);
+	o = (unsigned char *)out->data + out->len;
+	while (i < len) {
+		if (dc->npend == 0 && !dc->cr && dc->nblanks == 0) {
+#ifdef __SSE2__
+			/* plain bytes sixteen at a time, up to a byte that
+			 * means something or the blanks before it (there is
+			 * room: 16 bytes out for at least 16 in) */
+			while (i + 16 <= len) {
+				__m128i v = _mm_loadu_si128(
+				    (const __m128i *)(s + i));
+				unsigned m = (unsigned)_mm_movemask_epi8(
+				    _mm_or_si128(_mm_or_si128(
+				    _mm_cmpeq_epi8(v, _mm_set1_epi8('=')),
+				    _mm_cmpeq_epi8(v, _mm_set1_epi8('\r'))),
+				    _mm_cmpeq_epi8(v, _mm_set1_epi8('\n'))));
+
+				for (j = m != 0 ? (size_t)__builtin_ctz(m) :
+				    16; j > 0 && blank(s[i + j - 1]); j--)
+					;
+				_mm_storeu_si128((__m128i *)o, v);
+				o += j;
+				i += j;
+				if (j < 16)
+					break;
+			}
+#endif
+			while (i < len && !qp_special(s[i]))
+				*o++ = s[i++];
+			if (i == len)
+				break;
+			switch (s[i]) {
+			case '\n':
+				*o++ = '\r';
+				*o++ = '\n';
+				i++;
+				continue;
+			case '\r':
+				if (i + 1 < len && s[i + 1] == '\n') {
+					*o++ = '\r';
+					*o++ = '\n';
+					i += 2;
+					continue;
+				}
+				break;
+			case '=':
+				if (i + 2 < len &&
+				    (h = hexval(s[i + 1])) >= 0 &&
+				    (l = hexval(s[i + 2])) >= 0) {
+					*o++ = (unsigned char)(h << 4 | l);
+					i += 3;
+					continue;
+				}
+				/* a soft line break, maybe padded */
+				for (j = i + 1; j < len && j - i - 1 <
+				    MIME_QP_BLANKS_MAX && blank(s[j]); j++)
+					;
+				if (j < len && s[j] == '\n') {
+					i = j + 1;
+					continue;
+				}
+				if (j + 1 < len && s[j] == '\r' &&
+				    s[j + 1] == '\n') {
+					i = j + 2;
+					continue;
+				}
+				break;
+			default:
+				/* blanks: data, unless a line end follows */
+				for (j = i; j < len && blank(s[j]); j++)
+					;
+				if (j == len)
+					break;
+				n = j - i;
+				if (s[j] == '\n' || (s[j] == '\r' &&
+				    j + 1 < len && s[j + 1] == '\n')) {
+					/* the decoder holds up to its
+					 * maximum and writes out a full
+					 * hold first: the last hold goes */
+					keep = n - ((n - 1) %
+					    MIME_QP_BLANKS_MAX + 1);
+					memcpy(o, s + i, keep);
+					o += keep;
+					*o++ = '\r';
+					*o++ = '\n';
+					i = j + (s[j] == '\r' ? 2 : 1);
+					continue;
+				}
+				if (s[j] == '\r')
+					break;
+				memcpy(o, s + i, n);
+				o += n;
+				i = j;
+				continue;
+			}
+		}
+		out->len = (size_t)((char *)o - out->data);
+		if (qp_byte(dc, s[i++], out) == -1)
+			return -1;
+		o = (unsigned char *)out->data + out->len;
+	}
+	out->len = (size_t)((char *)o - out->data);
+	out->data[out->len] = '\0';
 	return 0;
 }
 

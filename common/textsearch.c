@@ -7,9 +7,21 @@
  * that folds to the needle's first one, so "k" also stops at the lead byte
  * of KELVIN SIGN.  Continuation bytes are never marked, so a skip never
  * ends inside a character.
+ *
+ * textsearch_bytes() is the approach of W. Mula's "SIMD-friendly
+ * algorithms for substring searching": two bytes of the needle, the
+ * rarest ones by a table of how common bytes are in mail text, are
+ * compared at sixteen positions at once (a letter in either case: OR
+ * 0x20 turns both cases of a letter into the lower one and no other byte
+ * into it); the few positions where both match are compared in full.
+ * Without SSE2 the same runs a byte at a time.
  */
 #include <stdlib.h>
 #include <string.h>
+
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "common/charset.h"
 #include "common/textsearch.h"
@@ -25,7 +37,28 @@ struct textsearch {
 	unsigned char	 part[4];	/* a character cut by a piece end */
 	unsigned	 npart;
 	unsigned char	 start[256];	/* bytes that may begin a match */
+	unsigned char	*ascii;		/* the folded needle, if all ASCII */
+	size_t		 r1, r2;	/* two of its rarest positions */
+	unsigned	 special;	/* specials[] that fold into it */
 };
+
+/*
+ * The characters outside ASCII whose folding is an ASCII letter, by the
+ * last two bytes of their UTF-8 form (and the one before, if any).  No
+ * other character has those two bytes at the end, except a few rare
+ * three- and four-byte ones, which are only taken for one of these: that
+ * costs the slow way, never a wrong answer.
+ */
+static const struct {
+	unsigned char	letter;
+	unsigned char	lead;		/* 0: the two bytes are the whole */
+	unsigned char	b0, b1;
+} specials[] = {
+	{ 'i', 0, 0xc4, 0xb0 },		/* U+0130 CAPITAL I WITH DOT ABOVE */
+	{ 's', 0, 0xc5, 0xbf },		/* U+017F SMALL LONG S */
+	{ 'k', 0xe2, 0x84, 0xaa },	/* U+212A KELVIN SIGN */
+};
+#define NSPECIALS	(sizeof(specials) / sizeof(specials[0]))
 
 /* c in [lo, hi] and of the given parity (the upper-case member of a
  * regular upper/lower pair) */
@@ -170,6 +203,53 @@ mark_starts(struct textsearch *ts)
 			ts->start[lead_byte(irregular[i])] = 1;
 }
 
+/* How common a (folded) byte is in mail text, roughly: 5 for most
+ * punctuation, 10 to 36 for the letters from z to e and the space. */
+static int
+commonness(unsigned char c)
+{
+	static const char order[] = "zqjxkvbywgpfmucdlhrsnioate ";
+	const char *p;
+
+	if (c != '\0' && (p = memchr(order, c, sizeof(order) - 1)) != NULL)
+		return 10 + (int)(p - order);
+	if ((c >= '0' && c <= '9') || c == '\n' || c == '.' || c == ',')
+		return 12;
+	return 5;
+}
+
+/* The ASCII form of the needle for textsearch_bytes(), when it has one;
+ * -1 when memory runs out. */
+static int
+ascii_form(struct textsearch *ts)
+{
+	size_t i;
+	unsigned k;
+
+	for (i = 0; i < ts->plen; i++)
+		if (ts->pat[i] >= 0x80)
+			return 0;
+	if (ts->plen == 0)
+		return 0;
+	if ((ts->ascii = malloc(ts->plen)) == NULL)
+		return -1;
+	for (i = 0; i < ts->plen; i++)
+		ts->ascii[i] = (unsigned char)ts->pat[i];
+	ts->r1 = 0;
+	for (i = 1; i < ts->plen; i++)
+		if (commonness(ts->ascii[i]) < commonness(ts->ascii[ts->r1]))
+			ts->r1 = i;
+	ts->r2 = ts->r1;
+	for (i = 0; i < ts->plen; i++)
+		if (i != ts->r1 && (ts->r2 == ts->r1 ||
+		    commonness(ts->ascii[i]) < commonness(ts->ascii[ts->r2])))
+			ts->r2 = i;
+	for (k = 0; k < NSPECIALS; k++)
+		if (memchr(ts->ascii, specials[k].letter, ts->plen) != NULL)
+			ts->special |= 1U << k;
+	return 0;
+}
+
 /* One character of text, folded. */
 static void
 step(struct textsearch *ts, uint32_t c)
@@ -216,6 +296,10 @@ textsearch_new(const char *needle, size_t len)
 		memset(ts->start, 1, sizeof(ts->start));
 	else
 		mark_starts(ts);
+	if (ascii_form(ts) == -1) {
+		textsearch_free(ts);
+		return NULL;
+	}
 	textsearch_reset(ts);
 	return ts;
 }
@@ -227,6 +311,7 @@ textsearch_free(struct textsearch *ts)
 		return;
 	free(ts->pat);
 	free(ts->fail);
+	free(ts->ascii);
 	free(ts);
 }
 
@@ -309,4 +394,119 @@ textsearch_feed(struct textsearch *ts, const char *text, size_t len)
 		}
 	}
 	return ts->found;
+}
+
+int
+textsearch_is_ascii(const struct textsearch *ts)
+{
+	return ts->ascii != NULL;
+}
+
+size_t
+textsearch_length(const struct textsearch *ts)
+{
+	return ts->plen;
+}
+
+static unsigned char
+lower(unsigned char c)
+{
+	return c >= 'A' && c <= 'Z' ? c + 32 : c;
+}
+
+/* The needle at s (which has room for it)? */
+static int
+same(const unsigned char *s, const unsigned char *n, size_t m)
+{
+	size_t k;
+
+	for (k = 0; k < m; k++)
+		if (lower(s[k]) != n[k])
+			return 0;
+	return 1;
+}
+
+/* Is one of the special characters (set sp) written at s[q], s[q + 1]?
+ * Where its first byte could be before s, it is taken to be there. */
+static int
+special_at(const unsigned char *s, size_t q, unsigned sp)
+{
+	unsigned k;
+
+	for (k = 0; k < NSPECIALS; k++)
+		if ((sp & 1U << k) && s[q] == specials[k].b0 &&
+		    s[q + 1] == specials[k].b1 && (specials[k].lead == 0 ||
+		    q == 0 || s[q - 1] == specials[k].lead))
+			return 1;
+	return 0;
+}
+
+int
+textsearch_bytes(const struct textsearch *ts, const char *text, size_t len,
+    int utf8)
+{
+	const unsigned char *s = (const unsigned char *)text, *n = ts->ascii;
+	size_t m = ts->plen, r1 = ts->r1, r2 = ts->r2, i = 0, q;
+	unsigned sp = utf8 ? ts->special : 0;
+	int unsure = 0;
+
+	if (m == 0)
+		return 1;
+	if (n == NULL || len < m)
+		return 0;
+#ifdef __SSE2__
+	{
+		/* every position of a round can hold the needle, and
+		 * the byte after the last one can be read */
+		size_t reach = m - 1 > (size_t)(sp != 0) ? m - 1 :
+		    (size_t)(sp != 0);
+		__m128i c1 = _mm_set1_epi8((char)n[r1]);
+		__m128i c2 = _mm_set1_epi8((char)n[r2]);
+		__m128i o1 = _mm_set1_epi8(n[r1] >= 'a' && n[r1] <= 'z' ?
+		    0x20 : 0);
+		__m128i o2 = _mm_set1_epi8(n[r2] >= 'a' && n[r2] <= 'z' ?
+		    0x20 : 0);
+		__m128i s0[NSPECIALS], s1[NSPECIALS], a, b, hit;
+		unsigned mask, k, j;
+
+		for (k = 0; k < NSPECIALS; k++) {
+			s0[k] = _mm_set1_epi8((char)specials[k].b0);
+			s1[k] = _mm_set1_epi8((char)specials[k].b1);
+		}
+		for (; i + 16 + reach <= len; i += 16) {
+			a = _mm_loadu_si128((const __m128i *)(s + i + r1));
+			b = _mm_loadu_si128((const __m128i *)(s + i + r2));
+			hit = _mm_and_si128(
+			    _mm_cmpeq_epi8(_mm_or_si128(a, o1), c1),
+			    _mm_cmpeq_epi8(_mm_or_si128(b, o2), c2));
+			for (mask = (unsigned)_mm_movemask_epi8(hit);
+			    mask != 0; mask &= mask - 1) {
+				j = (unsigned)__builtin_ctz(mask);
+				if (same(s + i + j, n, m))
+					return 1;
+			}
+			if (sp == 0 || unsure)
+				continue;
+			a = _mm_loadu_si128((const __m128i *)(s + i));
+			b = _mm_loadu_si128((const __m128i *)(s + i + 1));
+			hit = _mm_setzero_si128();
+			for (k = 0; k < NSPECIALS; k++)
+				if (sp & 1U << k)
+					hit = _mm_or_si128(hit, _mm_and_si128(
+					    _mm_cmpeq_epi8(a, s0[k]),
+					    _mm_cmpeq_epi8(b, s1[k])));
+			for (mask = (unsigned)_mm_movemask_epi8(hit);
+			    mask != 0 && !unsure; mask &= mask - 1)
+				unsure = special_at(s, i +
+				    (unsigned)__builtin_ctz(mask), sp);
+		}
+	}
+#endif
+	for (q = i; sp != 0 && !unsure && q + 1 < len; q++)
+		unsure = special_at(s, q, sp);
+	for (; i + m <= len; i++)
+		if (lower(s[i + r1]) == n[r1] && lower(s[i + r2]) == n[r2] &&
+		    same(s + i, n, m))
+			return 1;
+	return unsure ? TEXTSEARCH_UNSURE : 0;
 }

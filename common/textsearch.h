@@ -16,6 +16,16 @@
  * a table in code rather than towlower(), so results do not depend on the
  * locales installed.  There is no normalization: a precomposed letter does
  * not match a base letter plus a combining mark.
+ *
+ * A needle whose folding is all ASCII (most searches) can also be looked
+ * for straight in bytes, without decoding characters at all: in UTF-8, and
+ * in the charsets where every byte below 0x80 is that ASCII character and
+ * every other byte a character outside ASCII, a run of ASCII characters
+ * is the same run of bytes.  The only characters outside ASCII that fold
+ * into it are U+0130 (to i), U+017F (to s) and U+212A KELVIN SIGN (to k);
+ * textsearch_bytes() notices their UTF-8 forms and says when it cannot
+ * tell, and none of the single-byte charsets it is used for has them
+ * (see charset_ascii_bytes()).
  */
 #ifndef COMMON_TEXTSEARCH_H
 #define COMMON_TEXTSEARCH_H
@@ -38,6 +48,23 @@ void	textsearch_reset(struct textsearch *);
  * found at once. */
 int	textsearch_feed(struct textsearch *, const char *text, size_t len);
 int	textsearch_found(const struct textsearch *);
+
+/* Whether the folded needle is all ASCII, so that textsearch_bytes() may
+ * be used; and its length in characters. */
+int	textsearch_is_ascii(const struct textsearch *);
+size_t	textsearch_length(const struct textsearch *);
+
+/*
+ * Look for an ASCII needle (textsearch_is_ascii()) in len bytes of text,
+ * ASCII letters in either case, independently of textsearch_feed() and of
+ * any earlier call.  1 found, 0 not found, TEXTSEARCH_UNSURE when the
+ * text is UTF-8 (utf8 set) and holds a character outside ASCII that folds
+ * to a letter of the needle: only textsearch_feed() can tell then.  The
+ * work is linear in len, usually a fraction of a CPU cycle per byte.
+ */
+#define TEXTSEARCH_UNSURE	(-2)
+int	textsearch_bytes(const struct textsearch *, const char *text,
+	    size_t len, int utf8);
 
 /* The simple case folding of one code point. */
 uint32_t textsearch_fold(uint32_t cp);

@@ -295,6 +295,7 @@ fetch_one(struct session *s, const struct cmd *c, struct fetch *f,
 			session_write(s, f->env.data, f->env.len);
 			fresh.envelope = f->env.data;
 			fresh.envelope_len = f->env.len;
+			fresh.envelope_exact = message_envelope_exact(m);
 			break;
 		case F_BODY:
 		case F_BODYSTRUCTURE:
@@ -364,6 +365,7 @@ fetch_one(struct session *s, const struct cmd *c, struct fetch *f,
 		if (fresh.envelope_len == 0) {
 			fresh.envelope = cached.envelope;
 			fresh.envelope_len = cached.envelope_len;
+			fresh.envelope_exact = cached.envelope_exact;
 		}
 		if (fresh.body_len == 0) {
 			fresh.body = cached.body;

@@ -7,6 +7,14 @@
  * message file, 3 for its body.  The children of an AND (the implicit
  * "all of these") are sorted by cost, so "UNSEEN BODY foo" reads only
  * unseen messages, and each message file is opened at most once.
+ *
+ * A HEADER search on a field that ENVELOPE holds as a string (Subject,
+ * Message-ID, In-Reply-To, Date) is answered from the ENVELOPE that FETCH
+ * left in the structure cache, when the cache says that the ENVELOPE
+ * holds all the header has of that field (message_envelope_exact()); the
+ * file is read otherwise.  Files are read, not mapped, into one buffer
+ * kept for the whole search: the header alone when no criterion needs
+ * more.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -14,17 +22,20 @@
 #include <strings.h>
 #include <time.h>
 
+#include "common/buf.h"
 #include "common/imapdate.h"
 #include "common/imap-parser.h"
 #include "common/log.h"
 #include "common/message.h"
 #include "common/strnum.h"
 #include "imapd/search.h"
+#include "imapd/selected.h"
 #include "imapd/seqset.h"
 #include "imapd/session.h"
 #include "maildir/filename.h"
 #include "maildir/keywords.h"
 #include "maildir/mailbox.h"
+#include "maildir/msgcache.h"
 
 #define SEARCH_DEPTH_MAX	64
 #define REL_MAX			4096
@@ -49,6 +60,7 @@ struct node {
 	unsigned	 mask;		/* K_FLAG */
 	char		*str;		/* keyword, header field */
 	char		*needle;	/* K_HEADER/BODY/TEXT */
+	unsigned	 envbit;	/* K_HEADER: MESSAGE_ENV_* of str */
 	uint64_t	 num;		/* size, yyyymmdd */
 	struct seqset	 set;
 	struct node	**kids;
@@ -57,6 +69,8 @@ struct node {
 
 struct search {
 	struct node	*root;
+	int		 body;		/* some criterion reads a body */
+	struct buf	 store;		/* the message file's bytes */
 	/* per-message state during search_match() */
 	struct message	*msg;
 	int		 msg_tried;
@@ -342,6 +356,7 @@ parse_key(struct parse *p, int depth)
 			node_free(n);
 			return NULL;
 		}
+		n->envbit = message_envelope_field(f);
 		return n;
 	}
 	if (strcasecmp(w, "BODY") == 0 || strcasecmp(w, "TEXT") == 0) {
@@ -431,6 +446,8 @@ search_parse(struct session *s, const struct imap_arg *args, size_t n,
 		return NULL;
 	}
 	order(se->root);
+	se->body = se->root->cost >= 3;
+	buf_init(&se->store, MESSAGE_READ_MAX);
 	return se;
 }
 
@@ -442,6 +459,9 @@ search_free(struct search *se)
 	node_free(se->root);
 	if (se->msg != NULL)
 		message_free(se->msg);
+	buf_free(&se->store);
+	/* nothing of the search stays with an idle session */
+	message_search_cleanup();
 	free(se);
 }
 
@@ -456,14 +476,32 @@ msg(struct session *s, struct search *se)
 		return se->msg;
 	se->msg_tried = 1;
 	if (mailbox_relpath(s->mb, se->seq, rel, sizeof(rel)) == 0) {
-		se->msg = message_open(mailbox_dirfd(s->mb), rel, &err);
+		se->msg = message_read(mailbox_dirfd(s->mb), rel, &se->store,
+		    se->body, &err);
 		if (se->msg == NULL && err == ENOENT &&
 		    mailbox_relocate(s->mb, se->seq, rel, sizeof(rel)) == 0)
-			se->msg = message_open(mailbox_dirfd(s->mb), rel, &err);
+			se->msg = message_read(mailbox_dirfd(s->mb), rel,
+			    &se->store, se->body, &err);
 	}
 	if (se->msg == NULL)
 		se->gone = 1;
 	return se->msg;
+}
+
+/* A HEADER criterion from the cached ENVELOPE: 1, 0, or -1 when the
+ * cache cannot tell. */
+static int
+header_cached(struct session *s, struct search *se, const struct node *n)
+{
+	struct msgcache *mc;
+	struct msgcache_rec rec;
+
+	if (n->envbit == 0 || (mc = selected_msgcache(s)) == NULL ||
+	    !msgcache_get(mc, mailbox_uid(s->mb, se->seq), &rec) ||
+	    rec.envelope_len == 0 || !(rec.envelope_exact & n->envbit))
+		return -1;
+	return message_envelope_search(rec.envelope, rec.envelope_len,
+	    n->str, n->needle);
 }
 
 static int
@@ -556,6 +594,8 @@ eval(struct session *s, struct search *se, const struct node *n)
 			return 0;	/* no usable Date: matches no date */
 		return date_cmp(n->kind, imapdate_ymd(t, k), n->num);
 	case K_HEADER:
+		if ((r = header_cached(s, se, n)) >= 0)
+			return r;
 		if ((m = msg(s, se)) == NULL)
 			return 0;
 		return message_search_header(m, n->str, n->needle) == 1;

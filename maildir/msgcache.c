@@ -5,25 +5,31 @@
  * Files, beside the folder's cur/:
  *
  *   imapd-msgcache.cdb   snapshot, a cdb(5) file:
- *                          key "H": "IMSC", u32 version 2, u32 UIDVALIDITY
+ *                          key "H": "IMSC", u32 version 3, u32 UIDVALIDITY
  *                          key <u32 UID>: a value (below)
  *   imapd-msgcache.log   records appended since the snapshot, each
- *                          u32 "IMC2", u32 payload length, u32 CRC-32 of
+ *                          u32 "IMC3", u32 payload length, u32 CRC-32 of
  *                          the payload, then the payload: u32 UID,
  *                          u32 UIDVALIDITY, a value
  *   imapd-msgcache.lock  flock(2)ed by the process compacting
  *
  *   value = u32 CRC-32 of the UID (4 bytes) and the rest of the value,
  *           u32 envelope length, u32 body length, u32 bodystructure
- *           length, then those bytes; a length of 0 means not cached.
+ *           length, u32 envelope facts (message_envelope_exact()), then
+ *           those bytes; a length of 0 means not cached.
  *           The CRC is checked at every use: a damaged snapshot is
  *           never believed, only ignored.
  *
- * All numbers little-endian.  Sessions map both files (the pages are
- * shared between processes) and never lock to read.  A record is
- * appended with one write(2) on an O_APPEND descriptor, so concurrent
- * writers never interleave; a torn or foreign record (bad magic, CRC or
- * UIDVALIDITY) ends what a reader takes from the log.  Compaction, by
+ * All numbers little-endian.  Version 2 had no envelope facts; its files
+ * are not ours, so they are simply rebuilt: another version's snapshot is
+ * ignored (and counts as empty for when to compact), and a log that
+ * starts with another magic is emptied at the next append.
+ *
+ * Sessions map both files (the pages are shared between processes) and
+ * never lock to read.  A record is appended with one write(2) on an
+ * O_APPEND descriptor, so concurrent writers never interleave; a torn or
+ * foreign record (bad magic, CRC or UIDVALIDITY) ends what a reader takes
+ * from the log.  Compaction, by
  * whoever finds the log large and gets the lock without waiting, writes
  * a new snapshot with the snapshot's and the log's entries for live UIDs,
  * renames it into place and empties the log.  A record appended between
@@ -50,7 +56,9 @@
 #define MC_CDB		"imapd-msgcache.cdb"
 #define MC_LOG		"imapd-msgcache.log"
 #define MC_LOCK		"imapd-msgcache.lock"
-#define MC_MAGIC	0x32434d49U	/* "IMC2" */
+#define MC_MAGIC	0x33434d49U	/* "IMC3" */
+#define MC_VERSION	3
+#define MC_HEAD		20		/* CRC, three lengths, facts */
 #define MC_VALUE_MAX	(16U * 1024 * 1024)
 #define MC_COMPACT_MIN	(1024 * 1024)
 #define MC_PATH		4096
@@ -106,7 +114,8 @@ path(char *out, const char *dir, const char *name)
 	return 0;
 }
 
-/* A value is a CRC, three lengths and the bytes they count. */
+/* A value is a CRC, three lengths, the facts and the bytes the lengths
+ * count. */
 static int
 value_ok(uint32_t uid, const unsigned char *v, size_t len)
 {
@@ -114,9 +123,9 @@ value_ok(uint32_t uid, const unsigned char *v, size_t len)
 	uint64_t want;
 	uLong crc;
 
-	if (len < 16)
+	if (len < MC_HEAD)
 		return 0;
-	want = 16 + (uint64_t)rd32(v + 4) + rd32(v + 8) + rd32(v + 12);
+	want = MC_HEAD + (uint64_t)rd32(v + 4) + rd32(v + 8) + rd32(v + 12);
 	if (want != len)
 		return 0;
 	wr32(u, uid);
@@ -129,8 +138,9 @@ value_rec(const unsigned char *v, struct msgcache_rec *r)
 {
 	size_t a = rd32(v + 4), b = rd32(v + 8), c = rd32(v + 12);
 
-	r->envelope = (const char *)v + 16;
+	r->envelope = (const char *)v + MC_HEAD;
 	r->envelope_len = a;
+	r->envelope_exact = rd32(v + 16);
 	r->body = r->envelope + a;
 	r->body_len = b;
 	r->bodystructure = r->body + b;
@@ -184,7 +194,7 @@ index_log(struct msgcache *mc)
 
 	while (mc->loglen - off >= 12) {
 		len = rd32(p + off + 4);
-		if (rd32(p + off) != MC_MAGIC || len < 8 + 16 ||
+		if (rd32(p + off) != MC_MAGIC || len < 8 + MC_HEAD ||
 		    len > MC_VALUE_MAX || len > mc->loglen - off - 12 ||
 		    crc32(0, p + off + 12, (uInt)len) != rd32(p + off + 8) ||
 		    rd32(p + off + 16) != mc->uidv ||
@@ -282,16 +292,17 @@ load(struct msgcache *mc)
 		if (fstat(fd, &sb) == 0 && cdb_init(&mc->cdb, fd) == 0) {
 			mc->have_cdb = 1;
 			mc->cdbfd = fd;
-			mc->cdbsize = sb.st_size;
 			if (cdb_find(&mc->cdb, "H", 1) <= 0 ||
 			    cdb_datalen(&mc->cdb) != 12 ||
 			    cdb_read(&mc->cdb, h, 12, cdb_datapos(&mc->cdb))
-			    != 0 || rd32(h) != 0x43534d49U || rd32(h + 4) != 2
+			    != 0 || rd32(h) != 0x43534d49U ||
+			    rd32(h + 4) != MC_VERSION
 			    || rd32(h + 8) != mc->uidv) {
 				/* another UIDVALIDITY's, or not ours */
 				cdb_free(&mc->cdb);
 				mc->have_cdb = 0;
-			}
+			} else
+				mc->cdbsize = sb.st_size;
 		}
 		if (!mc->have_cdb) {
 			close(fd);
@@ -351,7 +362,7 @@ msgcache_get(struct msgcache *mc, uint32_t uid, struct msgcache_rec *r)
 void
 msgcache_put(struct msgcache *mc, uint32_t uid, const struct msgcache_rec *r)
 {
-	unsigned char h[36];
+	unsigned char h[20 + MC_HEAD];
 	unsigned char *v;
 	struct slot *s;
 	size_t start, vlen;
@@ -359,7 +370,7 @@ msgcache_put(struct msgcache *mc, uint32_t uid, const struct msgcache_rec *r)
 
 	if (mc == NULL || uid == 0)
 		return;
-	vlen = 16 + r->envelope_len + r->body_len + r->bodystructure_len;
+	vlen = MC_HEAD + r->envelope_len + r->body_len + r->bodystructure_len;
 	if (vlen > MC_VALUE_MAX)
 		return;
 	start = mc->pend.len;
@@ -372,7 +383,8 @@ msgcache_put(struct msgcache *mc, uint32_t uid, const struct msgcache_rec *r)
 	wr32(h + 24, (uint32_t)r->envelope_len);
 	wr32(h + 28, (uint32_t)r->body_len);
 	wr32(h + 32, (uint32_t)r->bodystructure_len);
-	if (buf_add(&mc->pend, h, 36) == -1 ||
+	wr32(h + 36, r->envelope_exact);
+	if (buf_add(&mc->pend, h, sizeof(h)) == -1 ||
 	    buf_add(&mc->pend, r->envelope, r->envelope_len) == -1 ||
 	    buf_add(&mc->pend, r->body, r->body_len) == -1 ||
 	    buf_add(&mc->pend, r->bodystructure, r->bodystructure_len) == -1) {
@@ -427,7 +439,7 @@ compact(struct msgcache *mc, int (*alive)(void *, uint32_t), void *arg)
 		goto out;
 	cdb_make_start(&cm, fd);
 	wr32(h, 0x43534d49U);
-	wr32(h + 4, 2);
+	wr32(h + 4, MC_VERSION);
 	wr32(h + 8, mc->uidv);
 	if (cdb_make_add(&cm, "H", 1, h, 12) != 0)
 		ok = 0;
@@ -494,6 +506,7 @@ msgcache_flush(struct msgcache *mc, int (*alive)(void *, uint32_t),
     void *arg)
 {
 	char p[MC_PATH];
+	unsigned char magic[4];
 	struct stat sb;
 	size_t len;
 	ssize_t n;
@@ -503,11 +516,15 @@ msgcache_flush(struct msgcache *mc, int (*alive)(void *, uint32_t),
 		return;
 	len = mc->pend.len - mc->written;
 	if (path(p, mc->dir, MC_LOG) == -1 ||
-	    (fd = open(p, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
+	    (fd = open(p, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC |
 	    O_NOFOLLOW, 0600)) == -1) {
 		mc->written = mc->pend.len;	/* kept in memory only */
 		return;
 	}
+	/* a log that starts with what is not ours (another version's
+	 * records) would hide everything appended after it: start anew */
+	if (pread(fd, magic, 4, 0) == 4 && rd32(magic) != MC_MAGIC)
+		(void)ftruncate(fd, 0);
 	n = write(fd, mc->pend.data + mc->written, len);
 	if (n > 0 && (size_t)n != len && fstat(fd, &sb) == 0 &&
 	    sb.st_size >= n) {

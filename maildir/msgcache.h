@@ -18,10 +18,12 @@
 struct msgcache;
 
 /* The cached fields of one message; pointers stay valid until the next
- * call on the cache.  A field with len 0 is not cached. */
+ * call on the cache.  A field with len 0 is not cached.  envelope_exact
+ * is what message_envelope_exact() said of the envelope. */
 struct msgcache_rec {
 	const char	*envelope;
 	size_t		 envelope_len;
+	unsigned	 envelope_exact;
 	const char	*body;
 	size_t		 body_len;
 	const char	*bodystructure;

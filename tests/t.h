@@ -46,6 +46,18 @@ static int t_pass, t_fail;
 	    t_b ? t_b : "(null)");					\
 } while (0)
 
+/* A reproducible stream of pseudo-random numbers below n, for tests that
+ * make their input; set t_rnd_state to start another stream. */
+static unsigned long t_rnd_state = 1;
+
+static inline unsigned
+t_rnd(unsigned n)
+{
+	t_rnd_state = t_rnd_state * 6364136223846793005UL +
+	    1442695040888963407UL;
+	return (unsigned)(t_rnd_state >> 33) % n;
+}
+
 static inline int
 t_done(void)
 {

@@ -131,10 +131,74 @@ test_convert(void)
 	buf_free(&b);
 }
 
+/*
+ * The charsets charset_ascii_bytes() names keep ASCII as it is and turn
+ * no other byte into ASCII or into a character that folds to it
+ * (U+0130, U+017F, U+212A): an ASCII needle may be looked for in their
+ * bytes.  Checked against iconv, byte by byte.
+ */
+static void
+test_ascii_bytes(void)
+{
+	static const char *const yes[] = {
+		"iso-8859-1", "ISO-8859-2", "iso-8859-4", "iso-8859-5",
+		"iso-8859-6", "iso-8859-7", "iso-8859-8", "iso-8859-10",
+		"iso-8859-11", "iso-8859-13", "iso-8859-14", "iso-8859-15",
+		"iso-8859-16", "iso8859-1", "iso_8859-15", "latin1", "l1",
+		"windows-1250", "windows-1251", "windows-1252", "windows-1253",
+		"windows-1255", "windows-1256", "windows-1257", "windows-1258",
+		"cp1252", "koi8-r", "KOI8-U", " koi8-r*ru",
+	};
+	static const char *const no[] = {
+		"iso-8859-3", "iso-8859-9", "windows-1254", "cp1254",
+		"iso-2022-jp", "shift_jis", "big5", "gb2312", "euc-kr",
+		"utf-16", "utf-7", "iso-8859-12", "iso-8859-1252", "cp1",
+		"windows-1", "utf-8", "us-ascii", "x-unknown", "",
+	};
+	char in[1];
+	struct buf b;
+	size_t i, used, k;
+	unsigned c, bad;
+	struct charset_conv *conv;
+
+	buf_init(&b, 64);
+	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		CHECK_MSG(charset_ascii_bytes(yes[i]), "%s", yes[i]);
+		conv = charset_get(yes[i]);
+		CHECK_MSG(conv != NULL, "%s", yes[i]);
+		if (conv == NULL)
+			continue;
+		for (c = 0, bad = 0; c < 256; c++) {
+			in[0] = (char)c;
+			buf_reset(&b);
+			conv = charset_get(yes[i]);
+			if (charset_to_utf8(conv, in, 1, 1, &used, &b) == -1) {
+				bad++;
+				continue;
+			}
+			if (c < 0x80) {
+				bad += b.len != 1 ||
+				    (unsigned char)b.data[0] != c;
+				continue;
+			}
+			for (k = 0; k < b.len; k++)
+				bad += !((unsigned char)b.data[k] & 0x80);
+			bad += strcmp(buf_cstr(&b), "\xc4\xb0") == 0 ||
+			    strcmp(buf_cstr(&b), "\xc5\xbf") == 0 ||
+			    strcmp(buf_cstr(&b), "\xe2\x84\xaa") == 0;
+		}
+		CHECK_MSG(bad == 0, "%s: %u bytes", yes[i], bad);
+	}
+	for (i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+		CHECK_MSG(!charset_ascii_bytes(no[i]), "%s", no[i]);
+	buf_free(&b);
+}
+
 int
 main(void)
 {
 	test_seq();
 	test_convert();
+	test_ascii_bytes();
 	return t_done();
 }

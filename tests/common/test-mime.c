@@ -717,6 +717,99 @@ test_decoders(void)
 	buf_free(&b);
 }
 
+/* Decode in pieces of the sizes cut() gives; pieces of one byte decode
+ * one byte at a time, the reference the fast loops must agree with. */
+static void
+run_pieces(enum mime_cte cte, const char *in, size_t len, unsigned how,
+    struct buf *out)
+{
+	struct mime_decoder dc;
+	size_t off = 0, n;
+
+	mime_decoder_init(&dc, cte);
+	buf_reset(out);
+	while (off < len) {
+		n = how == 0 ? len - off : how == 1 ? 1 : 1 + t_rnd(40);
+		if (n > len - off)
+			n = len - off;
+		mime_decoder_run(&dc, in + off, n, out);
+		off += n;
+	}
+	mime_decoder_finish(&dc, out);
+}
+
+/* Random quoted-printable and base64, whole, cut anywhere and a byte at
+ * a time: the same output. */
+static void
+test_decoders_random(void)
+{
+	static const char qp_alpha[] = "= \t\r\nAf3x\xc3";
+	static const char b64_alpha[] = "QUJDZGVm+/09=\n\r -*";
+	struct buf in, whole, piece;
+	unsigned round, k, bad = 0, kind, n, len;
+
+	buf_init(&in, BIG);
+	buf_init(&whole, BIG);
+	buf_init(&piece, BIG);
+	for (round = 0; round < 3000; round++) {
+		kind = round % 2;
+		buf_reset(&in);
+		len = t_rnd(round % 10 == 0 ? 2000 : 60);
+		for (k = 0; k < len; k++) {
+			if (kind == 0 && t_rnd(50) == 0) {
+				/* blank runs around the hold limit */
+				for (n = 250 + t_rnd(270); n > 0; n--)
+					buf_addc(&in, t_rnd(2) ? ' ' : '\t');
+			} else if (kind == 0 && round % 4 == 0 && t_rnd(8))
+				/* long plain runs, for the fast loops */
+				buf_addc(&in, 'a' + (int)t_rnd(26));
+			else if (kind == 0)
+				buf_addc(&in, qp_alpha[t_rnd(sizeof(qp_alpha)
+				    - 1)]);
+			else
+				buf_addc(&in, b64_alpha[t_rnd(sizeof(b64_alpha)
+				    - 1)]);
+		}
+		run_pieces(kind == 0 ? MIME_CTE_QP : MIME_CTE_BASE64, in.data,
+		    in.len, 0, &whole);
+		for (k = 1; k <= 2; k++) {
+			run_pieces(kind == 0 ? MIME_CTE_QP : MIME_CTE_BASE64,
+			    in.data, in.len, k, &piece);
+			if (piece.len != whole.len || memcmp(buf_cstr(&piece),
+			    buf_cstr(&whole), whole.len) != 0)
+				bad++;
+		}
+	}
+	CHECK_MSG(bad == 0, "%u random inputs decoded differently", bad);
+	/* blank runs of about the hold limit before line ends, after "="
+	 * or text */
+	for (n = MIME_QP_BLANKS_MAX - 2; n <= MIME_QP_BLANKS_MAX + 2; n++)
+		for (kind = 0; kind < 4; kind++) {
+			buf_reset(&in);
+			buf_addc(&in, kind < 2 ? '=' : 'x');
+			for (k = 0; k < n; k++)
+				buf_addc(&in, ' ');
+			buf_adds(&in, kind % 2 ? "\r\ny" : "\ny");
+			run_pieces(MIME_CTE_QP, in.data, in.len, 0, &whole);
+			run_pieces(MIME_CTE_QP, in.data, in.len, 1, &piece);
+			CHECK_MSG(piece.len == whole.len && memcmp(buf_cstr(
+			    &piece), buf_cstr(&whole), whole.len) == 0,
+			    "%u blanks, case %u", n, kind);
+		}
+	/* an output buffer with room for the output only still takes it */
+	buf_free(&whole);
+	buf_init(&whole, 5);
+	run_decoder(MIME_CTE_QP, "ab=43\n", 6, 6, &whole);
+	CHECK_STR(buf_cstr(&whole), "abC\r\n");
+	buf_free(&whole);
+	buf_init(&whole, 3);
+	run_decoder(MIME_CTE_BASE64, "YWJj", 4, 4, &whole);
+	CHECK_STR(buf_cstr(&whole), "abc");
+	buf_free(&whole);
+	buf_free(&in);
+	buf_free(&piece);
+}
+
 static int
 stop_after_two(void *ctx, const char *p, size_t n)
 {
@@ -763,6 +856,7 @@ main(void)
 	test_header_iter();
 	test_rfc2047();
 	test_decoders();
+	test_decoders_random();
 	test_crlf();
 	return t_done();
 }

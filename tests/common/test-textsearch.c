@@ -180,6 +180,132 @@ test_long(void)
 	free(text);
 }
 
+/* textsearch_bytes() relies on these three being the only characters
+ * outside ASCII that fold into it. */
+static void
+test_ascii_folds(void)
+{
+	uint32_t cp;
+	unsigned n = 0;
+
+	for (cp = 0x80; cp < 0x110000; cp++)
+		if (textsearch_fold(cp) < 0x80) {
+			n++;
+			CHECK_MSG(cp == 0x130 || cp == 0x17f || cp == 0x212a,
+			    "U+%04X folds to ASCII", cp);
+		}
+	CHECK_INT(n, 3);
+}
+
+/* Pieces of text that make matches, near misses and special cases. */
+static const char *const bits[] = {
+	"k", "K", "i", "I", "s", "S", "a", "x", " ", "\n", "ki", "SK",
+	"\xe2\x84\xaa",		/* KELVIN SIGN, folds to k */
+	"\xc5\xbf",		/* LONG S, folds to s */
+	"\xc4\xb0",		/* I WITH DOT ABOVE, folds to i */
+	"\xc4\xb1",		/* dotless i: folds to itself */
+	"\xe1\x84\xaa",		/* ends like KELVIN SIGN */
+	"\xc3\xa9", "\xff", "\x84\xaa", "\xe2", "\xe2\x84",
+};
+
+/* textsearch_bytes() agrees with textsearch_feed() on UTF-8 text
+ * whenever it is sure, whatever the length and alignment. */
+static void
+test_bytes(void)
+{
+	static const char *const needles[] = {
+		"kiss", "k", "KS", "s", "ax", "six kiss", "\xe2\x84\xaa" "i",
+		"x", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaax", "i\nk",
+	};
+	char text[400];
+	size_t len, k, n, off;
+	unsigned round, bad = 0, unsure = 0, sure = 0;
+	struct textsearch *ts;
+	int want, got;
+
+	for (n = 0; n < sizeof(needles) / sizeof(needles[0]); n++) {
+		ts = textsearch_new(needles[n], strlen(needles[n]));
+		CHECK(ts != NULL && textsearch_is_ascii(ts));
+		for (round = 0; round < 3000; round++) {
+			len = 0;
+			k = t_rnd(60);
+			while (k-- > 0 && len + 4 < sizeof(text) - 60) {
+				const char *b = bits[t_rnd(round % 3 == 0 ? 12 :
+				    sizeof(bits) / sizeof(bits[0]))];
+
+				memcpy(text + len, b, strlen(b));
+				len += strlen(b);
+			}
+			if (t_rnd(4) == 0) {
+				/* the needle itself, in mixed case */
+				off = t_rnd((unsigned)len + 1);
+				memmove(text + off + strlen(needles[n]),
+				    text + off, len - off);
+				for (k = 0; k < strlen(needles[n]); k++)
+					text[off + k] = t_rnd(2) &&
+					    needles[n][k] >= 'a' &&
+					    needles[n][k] <= 'z' ?
+					    needles[n][k] - 32 : needles[n][k];
+				len += strlen(needles[n]);
+			}
+			textsearch_reset(ts);
+			want = textsearch_feed(ts, text, len);
+			got = textsearch_bytes(ts, text, len, 1);
+			if (got == TEXTSEARCH_UNSURE)
+				unsure++;
+			else {
+				sure++;
+				bad += got != want;
+			}
+			/* as single-byte text, never unsure */
+			bad += textsearch_bytes(ts, text, len, 0) ==
+			    TEXTSEARCH_UNSURE;
+		}
+		textsearch_free(ts);
+	}
+	CHECK_MSG(bad == 0, "%u wrong answers", bad);
+	CHECK(unsure > 0 && sure > unsure);
+	/* the special characters themselves */
+	ts = textsearch_new("kelvin", 6);
+	CHECK_INT(textsearch_bytes(ts, "0 \xe2\x84\xaa" "elvin", 10, 1),
+	    TEXTSEARCH_UNSURE);
+	CHECK_INT(textsearch_bytes(ts, "0 \xe2\x84\xaa" "elvin", 10, 0), 0);
+	CHECK_INT(textsearch_bytes(ts, "\xe2\x84\xaa" "elvin KELVIN", 15, 1),
+	    1);
+	CHECK_INT(textsearch_bytes(ts, "\xe1\x84\xaa" "elvin", 8, 1), 0);
+	textsearch_free(ts);
+	/* a needle that is not ASCII after folding */
+	ts = textsearch_new("caf\xc3\xa9", 5);
+	CHECK(!textsearch_is_ascii(ts));
+	textsearch_free(ts);
+	ts = textsearch_new("\xe2\x84\xaa", 3);
+	CHECK(textsearch_is_ascii(ts) && textsearch_length(ts) == 1);
+	CHECK_INT(textsearch_bytes(ts, "xK", 2, 1), 1);
+	textsearch_free(ts);
+}
+
+/* Long texts: a match at every position around the sixteen-byte rounds,
+ * in both cases. */
+static void
+test_bytes_long(void)
+{
+	struct textsearch *ts = textsearch_new("Quark", 5);
+	char text[300];
+	size_t at, len;
+	unsigned bad = 0;
+
+	for (len = 5; len < 100; len++)
+		for (at = 0; at + 5 <= len; at++) {
+			memset(text, 'q', len);
+			memcpy(text + at, at % 2 ? "QUARK" : "quark", 5);
+			bad += textsearch_bytes(ts, text, len, 1) != 1;
+			text[at + 4] = 'x';
+			bad += textsearch_bytes(ts, text, len, 1) != 0;
+		}
+	CHECK_MSG(bad == 0, "%u", bad);
+	textsearch_free(ts);
+}
+
 int
 main(void)
 {
@@ -187,5 +313,8 @@ main(void)
 	test_fold();
 	test_every_fold();
 	test_long();
+	test_ascii_folds();
+	test_bytes();
+	test_bytes_long();
 	return t_done();
 }

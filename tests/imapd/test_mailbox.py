@@ -533,6 +533,78 @@ def test_search(md, mailuser):
     assert r[-1].split()[1] == "BAD"
 
 
+def test_search_header_from_the_structure_cache(md, mailuser):
+    """SEARCH HEADER on the fields ENVELOPE holds (Subject, Message-ID,
+    In-Reply-To, Date) is answered from the structure cache once FETCH
+    has filled it, and the answers must be those the files give, however
+    odd the fields: repeated, folded, with blanks the ENVELOPE changes,
+    encoded, 8-bit, with NUL or a lone CR, absent or empty."""
+    heads = [
+        b"Subject: Quarterly report\nMessage-ID: <q1@example.org>\n"
+        b"In-Reply-To: <parent@example.org>\n",
+        b"Subject: =?UTF-8?Q?Gr=C3=BC=C3=9Fe?= aus "
+        b"=?ISO-8859-1?Q?M=FCnchen?=\nMessage-ID: <q2@x>\n",
+        b"Subject: first subject\nSubject: second subject\n"
+        b"Message-ID: <one@x>\nMessage-ID: <two@x>\n",
+        b"Subject: two  blanks and trailing \nMessage-ID: \n <folded@x>\n",
+        b"Subject:\nIn-Reply-To: <a@x>\nIn-Reply-To: <b@x>\n",
+        b"Subject: tab\there\nMessage-ID: <t@x>\n",
+        b"Subject: nul \x00 byte and lone\rcr\n",
+        b"From: nobody@x\n",
+        b"Subject: caf\xc3\xa9 8bit \"quoted\" back\\slash\n",
+        b"Subject: =?utf-8?q?split?=\n =?utf-8?q?_word?=\n",
+    ]
+    for h in heads:
+        drop(mailuser, h + b"Date: Mon, 2 Nov 2026 09:00:00 +0000\n\n"
+             b"body\n", flags="")
+    needles = ["", " ", "  ", "x", "q1", "<one@x>", "<two@x>", "two",
+               "blanks and", "blanks  and", "trailing ", "grüße",
+               "GRÜSSE", "münchen", "first", "second", "tab here",
+               "folded", " <folded", "a@x", "b@x", "nul", "lonecr",
+               "byte and", "café", '\\"quoted\\"', "back\\\\slash",
+               "split word", "2 nov", "+0000", "example.org"]
+    queries = [f'HEADER {f} "{n}"' for f in ("Subject", "Message-ID",
+                                              "In-Reply-To", "Date")
+               for n in needles] + ["SUBJECT first", "NOT SUBJECT x",
+                                    'OR HEADER Message-ID "<two@x>" '
+                                    'SUBJECT "münchen"']
+
+    def answers(s):
+        out = []
+        for q in queries:
+            r = s.ok("SEARCH CHARSET UTF-8 " + q)
+            out.append([l for l in r if l.startswith("* SEARCH")])
+        return out
+
+    s = sess(md, mailuser)
+    s.ok("SELECT INBOX")
+    from_files = answers(s)
+
+    def hits(q):
+        return from_files[queries.index(q)][0].split()[2:]
+
+    assert len(hits('HEADER Message-ID "<one@x>"')) == 1
+    assert len(hits('HEADER Subject ""')) == 9
+    assert len(hits('HEADER Subject "second"')) == 1
+    s.ok("FETCH 1:* (ENVELOPE)")
+    assert answers(s) == from_files
+    s.close()
+    s = sess(md, mailuser)
+    s.ok("SELECT INBOX")
+    assert answers(s) == from_files
+    # Message files are never rewritten; if one were, the answer for a
+    # field the cache holds exactly would still come from the cache, and
+    # for a repeated field from the file: proof of which was asked.
+    for p in (mailuser.maildir() / "cur").iterdir():
+        data = p.read_bytes()
+        if b"<q1@" in data or b"<one@x>" in data:
+            p.write_bytes(data.replace(b"<", b"<new-"))
+    r = s.ok('SEARCH HEADER Message-ID "<q1@"')
+    assert r[0].split()[2:] == hits('HEADER Message-ID "q1"')
+    r = s.ok('SEARCH HEADER Message-ID "<new-one@"')
+    assert r[0].split()[2:] == hits('HEADER Message-ID "<one@x>"')
+
+
 def test_rev2_gets_esearch_and_no_recent(md, mailuser):
     drop(mailuser, message())
     s = sess(md, mailuser)

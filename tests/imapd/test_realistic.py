@@ -142,3 +142,40 @@ def test_structure_cache_gives_the_same_answers(realistic, mailuser):
     s.ok("EXAMINE INBOX")
     third = s.ok(q, timeout=120)
     assert fetch_lines(third) == fetch_lines(first)
+
+
+def test_search_header_same_from_the_structure_cache(realistic, mailuser):
+    """SEARCH HEADER answers from the structure cache (filled by FETCH
+    ENVELOPE) exactly as from the files, over realistic mail with encoded
+    and broken headers."""
+    server, summary = realistic
+    s = Session(server, mailuser)
+    s.ok("EXAMINE INBOX")
+    r = s.ok("FETCH 1:* (BODY.PEEK[HEADER.FIELDS (SUBJECT MESSAGE-ID "
+             "IN-REPLY-TO)])", timeout=120)
+    # needles: pieces of the fields as written, and some fixed ones
+    words = set()
+    for l in r:
+        for w in re.findall(r"[A-Za-z0-9@.<>=?_-]{3,}", l)[:12]:
+            words.add(w[:12])
+    needles = sorted(words)[:60] + ["", " ", "re:", "RE: ", "fwd",
+                                    "\u00fc", "gmail.com", "<"]
+    queries = [f'HEADER {f} "{n}"' for f in ("Subject", "Message-ID",
+                                              "In-Reply-To", "Date")
+               for n in needles if '"' not in n and "\\" not in n]
+
+    def answers():
+        out = []
+        for q in queries:
+            r = s.ok("SEARCH CHARSET UTF-8 " + q, timeout=120)
+            out.append([l for l in r if l.startswith("* SEARCH")])
+        return out
+
+    from_files = answers()
+    assert sum(len(a[0].split()) > 2 for a in from_files) > len(queries) / 3
+    s.ok("FETCH 1:* (ENVELOPE)", timeout=120)
+    assert answers() == from_files
+    s.close()
+    s = Session(server, mailuser)
+    s.ok("EXAMINE INBOX")
+    assert answers() == from_files

@@ -19,6 +19,7 @@ rec(struct msgcache_rec *r, const char *env, const char *body,
 {
 	r->envelope = env;
 	r->envelope_len = strlen(env);
+	r->envelope_exact = (unsigned)strlen(env) % 16;
 	r->body = body;
 	r->body_len = strlen(body);
 	r->bodystructure = bs;
@@ -30,8 +31,22 @@ same(const struct msgcache_rec *r, const char *env, const char *bs)
 {
 	return r->envelope_len == strlen(env) &&
 	    memcmp(r->envelope, env, r->envelope_len) == 0 &&
+	    r->envelope_exact == (unsigned)strlen(env) % 16 &&
 	    r->bodystructure_len == strlen(bs) &&
 	    memcmp(r->bodystructure, bs, r->bodystructure_len) == 0;
+}
+
+/* Whether a new session of the cache finds uid with env and bs. */
+static int
+found(uint32_t uidv, uint32_t uid, const char *env, const char *bs)
+{
+	struct msgcache *mc = msgcache_open(dir, uidv);
+	struct msgcache_rec got;
+	int r;
+
+	r = msgcache_get(mc, uid, &got) == 1 && same(&got, env, bs);
+	msgcache_close(mc);
+	return r;
 }
 
 static int
@@ -69,10 +84,7 @@ test_basic(void)
 	msgcache_close(mc);
 
 	/* another process (or session) sees it */
-	mc = msgcache_open(dir, 7);
-	CHECK_INT(msgcache_get(mc, 1, &got), 1);
-	CHECK(same(&got, "(\"env1\")", "(\"text\" \"plain\")"));
-	msgcache_close(mc);
+	CHECK(found(7, 1, "(\"env1\")", "(\"text\" \"plain\")"));
 
 	/* another UIDVALIDITY sees nothing */
 	mc = msgcache_open(dir, 8);
@@ -151,6 +163,22 @@ test_damage(void)
 	mc = msgcache_open(dir, 9);
 	CHECK_INT(msgcache_get(mc, 1, &got), 0);
 	msgcache_close(mc);
+	/* a log another version began: what is appended now is read */
+	snprintf(p, sizeof(p), "%s/imapd-msgcache.log", dir);
+	fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	{
+		static const char old[] = "IMC2\x20\0\0\0old record, not ours";
+
+		CHECK(write(fd, old, sizeof(old) - 1) ==
+		    (ssize_t)sizeof(old) - 1);
+	}
+	close(fd);
+	mc = msgcache_open(dir, 9);
+	rec(&r, "E4", "", "B4");
+	msgcache_put(mc, 4, &r);
+	msgcache_flush(mc, NULL, NULL);
+	msgcache_close(mc);
+	CHECK(found(9, 4, "E4", "B4"));
 	/* a snapshot whose values were damaged is not believed */
 	rm("imapd-msgcache.log");
 	mc = msgcache_open(dir, 9);
