@@ -1089,20 +1089,41 @@ mailbox_relocate(struct mailbox *mb, uint32_t seq, char *out, size_t len)
 	return relpath_of(&r, out, len);
 }
 
+/*
+ * Facts are kept sorted by UID: they are nearly always learned in UID
+ * order (FETCH 1:*), so an append is the common case and a lookup is a
+ * binary search; a FETCH over a whole large folder stays linear.
+ */
+static size_t
+fact_pos(const struct mailbox *mb, uint32_t uid)
+{
+	size_t lo = 0, hi = mb->nfacts, mid;
+
+	if (hi > 0 && mb->facts[hi - 1].uid < uid)
+		return hi;
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (mb->facts[mid].uid < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 static void
 add_fact(struct mailbox *mb, uint32_t uid, uint64_t vsize, int64_t mtime)
 {
 	struct fact *f;
-	size_t i;
+	size_t i = fact_pos(mb, uid);
 
-	for (i = mb->nfacts; i > 0; i--)
-		if (mb->facts[i - 1].uid == uid) {
-			if (vsize != MD_SIZE_UNKNOWN)
-				mb->facts[i - 1].vsize = vsize;
-			if (mtime != UC_MTIME_UNKNOWN)
-				mb->facts[i - 1].mtime = mtime;
-			return;
-		}
+	if (i < mb->nfacts && mb->facts[i].uid == uid) {
+		if (vsize != MD_SIZE_UNKNOWN)
+			mb->facts[i].vsize = vsize;
+		if (mtime != UC_MTIME_UNKNOWN)
+			mb->facts[i].mtime = mtime;
+		return;
+	}
 	if (mb->nfacts == mb->capfacts) {
 		size_t cap = mb->capfacts ? mb->capfacts * 2 : 64;
 
@@ -1111,21 +1132,22 @@ add_fact(struct mailbox *mb, uint32_t uid, uint64_t vsize, int64_t mtime)
 		mb->facts = f;
 		mb->capfacts = cap;
 	}
-	mb->facts[mb->nfacts].uid = uid;
-	mb->facts[mb->nfacts].vsize = vsize;
-	mb->facts[mb->nfacts].mtime = mtime;
+	if (i < mb->nfacts)
+		memmove(&mb->facts[i + 1], &mb->facts[i],
+		    (mb->nfacts - i) * sizeof(*mb->facts));
+	mb->facts[i].uid = uid;
+	mb->facts[i].vsize = vsize;
+	mb->facts[i].mtime = mtime;
 	mb->nfacts++;
 }
 
 static const struct fact *
 find_fact(const struct mailbox *mb, uint32_t uid)
 {
-	size_t i;
+	size_t i = fact_pos(mb, uid);
 
-	for (i = mb->nfacts; i > 0; i--)
-		if (mb->facts[i - 1].uid == uid)
-			return &mb->facts[i - 1];
-	return NULL;
+	return i < mb->nfacts && mb->facts[i].uid == uid ? &mb->facts[i] :
+	    NULL;
 }
 
 /* Open a message's file, following a rename by another program once. */
