@@ -36,6 +36,7 @@ struct message {
 	int			 fd;
 	struct buf		*store;
 	size_t			 size;		/* the file's */
+	int64_t			 mtime;		/* the file's, INT64_MIN if none */
 	int			 hdr_in;	/* the whole header is in */
 	struct mime_part	*parts;		/* full parse */
 	struct mime_part	*hdr;		/* header-only parse */
@@ -59,12 +60,14 @@ message_from_mem(const char *data, size_t len)
 	m->len = len;
 	m->fd = -1;
 	m->hdr_in = 1;
+	m->mtime = INT64_MIN;
 	return m;
 }
 
 /* Open a regular file; its size in *size_r.  -1 with *errno_r set. */
 static int
-open_file(int dirfd, const char *relpath, size_t *size_r, int *errno_r)
+open_file(int dirfd, const char *relpath, size_t *size_r, int64_t *mtime_r,
+    int *errno_r)
 {
 	struct stat st;
 	int fd, e;
@@ -81,6 +84,7 @@ open_file(int dirfd, const char *relpath, size_t *size_r, int *errno_r)
 		e = EFBIG;
 	else {
 		*size_r = (size_t)st.st_size;
+		*mtime_r = (int64_t)st.st_mtim.tv_sec;
 		return fd;
 	}
 	close(fd);
@@ -107,9 +111,10 @@ message_open(int dirfd, const char *relpath, int *errno_r)
 	struct message *m;
 	void *map;
 	size_t size;
+	int64_t mtime;
 	int fd;
 
-	if ((fd = open_file(dirfd, relpath, &size, errno_r)) == -1)
+	if ((fd = open_file(dirfd, relpath, &size, &mtime, errno_r)) == -1)
 		return NULL;
 	if (map_file(fd, size, &map) == -1) {
 		*errno_r = errno;
@@ -125,6 +130,7 @@ message_open(int dirfd, const char *relpath, int *errno_r)
 	}
 	m->map = map;
 	m->maplen = size;
+	m->mtime = mtime;
 	return m;
 }
 
@@ -243,9 +249,10 @@ message_read(int dirfd, const char *relpath, struct buf *store, int whole,
 {
 	struct message *m;
 	size_t size;
+	int64_t mtime;
 	int fd;
 
-	if ((fd = open_file(dirfd, relpath, &size, errno_r)) == -1)
+	if ((fd = open_file(dirfd, relpath, &size, &mtime, errno_r)) == -1)
 		return NULL;
 	if ((m = message_from_mem("", 0)) == NULL) {
 		close(fd);
@@ -256,6 +263,7 @@ message_read(int dirfd, const char *relpath, struct buf *store, int whole,
 	m->fd = fd;
 	m->store = store;
 	m->size = size;
+	m->mtime = mtime;
 	m->hdr_in = 0;
 	if (size == 0)
 		read_done(m);
@@ -279,6 +287,12 @@ message_free(struct message *m)
 	if (m->fd != -1)
 		close(m->fd);
 	free(m);
+}
+
+int64_t
+message_mtime(const struct message *m)
+{
+	return m->mtime;
 }
 
 const char *

@@ -92,6 +92,10 @@ struct message *message_from_mem(const char *data, size_t len);
 
 void	message_free(struct message *);
 
+/* The file's modification time (INTERNALDATE in a Maildir), from the
+ * fstat() the open did; INT64_MIN for message_from_mem(). */
+int64_t	message_mtime(const struct message *);
+
 /* The raw bytes (all of them read now, for message_read()). */
 const char *message_data(struct message *, size_t *len_r);
 

@@ -1281,6 +1281,13 @@ facts_flush(struct uidcache *uc, const char *dir, const struct fact *facts,
 }
 
 void
+mailbox_note_mtime(struct mailbox *mb, uint32_t seq, int64_t t)
+{
+	if (seq >= 1 && seq <= mb->n && t != INT64_MIN)
+		add_fact(mb, mb->v[seq - 1].uid, MD_SIZE_UNKNOWN, t);
+}
+
+void
 mailbox_flush_facts(struct mailbox *mb)
 {
 	if (mb->nfacts == 0 || mb->uc == NULL)

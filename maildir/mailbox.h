@@ -105,6 +105,10 @@ int	mailbox_dirfd(const struct mailbox *);
  * errno ENOENT if the message is gone. */
 int	mailbox_vsize(struct mailbox *, uint32_t seq, uint64_t *r);
 int	mailbox_mtime(struct mailbox *, uint32_t seq, int64_t *r);
+/* Remember a message's INTERNALDATE learned elsewhere (from the fstat()
+ * of an open that FETCH made anyway), saving a stat() of its own. */
+void	mailbox_note_mtime(struct mailbox *, uint32_t seq, int64_t t);
+
 /* Write facts computed since the last call into the cache (one locked
  * commit); cheap when there are none. */
 void	mailbox_flush_facts(struct mailbox *);
