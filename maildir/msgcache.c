@@ -8,8 +8,10 @@
  *                          key "H": "IMSC", u32 version 3, u32 UIDVALIDITY
  *                          key <u32 UID>: a value (below)
  *   imapd-msgcache.log   records appended since the snapshot, each
- *                          u32 "IMC3", u32 payload length, u32 CRC-32 of
- *                          the payload, then the payload: u32 UID,
+ *                          u32 "IMC4", u32 payload length, u32 CRC-32 of
+ *                          the payload's first 12 bytes (UID,
+ *                          UIDVALIDITY and the value's own CRC, which
+ *                          covers the rest), then the payload: u32 UID,
  *                          u32 UIDVALIDITY, a value
  *   imapd-msgcache.lock  flock(2)ed by the process compacting
  *
@@ -56,7 +58,7 @@
 #define MC_CDB		"imapd-msgcache.cdb"
 #define MC_LOG		"imapd-msgcache.log"
 #define MC_LOCK		"imapd-msgcache.lock"
-#define MC_MAGIC	0x33434d49U	/* "IMC3" */
+#define MC_MAGIC	0x34434d49U	/* "IMC4" */
 #define MC_VERSION	3
 #define MC_HEAD		20		/* CRC, three lengths, facts */
 #define MC_VALUE_MAX	(16U * 1024 * 1024)
@@ -196,7 +198,7 @@ index_log(struct msgcache *mc)
 		len = rd32(p + off + 4);
 		if (rd32(p + off) != MC_MAGIC || len < 8 + MC_HEAD ||
 		    len > MC_VALUE_MAX || len > mc->loglen - off - 12 ||
-		    crc32(0, p + off + 12, (uInt)len) != rd32(p + off + 8) ||
+		    crc32(0, p + off + 12, 12) != rd32(p + off + 8) ||
 		    rd32(p + off + 16) != mc->uidv ||
 		    !value_ok(rd32(p + off + 12), p + off + 20, len - 8))
 			break;
@@ -394,8 +396,8 @@ msgcache_put(struct msgcache *mc, uint32_t uid, const struct msgcache_rec *r)
 	v = (unsigned char *)mc->pend.data + start + 20;
 	crc = crc32(crc32(0, h + 12, 4), v + 4, (uInt)(vlen - 4));
 	wr32(v, (uint32_t)crc);
-	crc = crc32(0, (const unsigned char *)mc->pend.data + start + 12,
-	    (uInt)(vlen + 8));
+	/* the value's CRC covers its bytes; the record's covers the rest */
+	crc = crc32(0, (const unsigned char *)mc->pend.data + start + 12, 12);
 	wr32((unsigned char *)mc->pend.data + start + 8, (uint32_t)crc);
 	if ((s = slot_find(mc, uid, 1)) == NULL) {
 		buf_truncate(&mc->pend, start);
