@@ -465,7 +465,8 @@ def drop(user, content, folder="", flags=None, mtime=None, name=None):
     if isinstance(content, str):
         content = content.encode()
     _drop_counter[0] += 1
-    base = name or "%d.M%dP%dQ%d.testhost" % (
+    # zero-padded, so that names sort (and get UIDs) in delivery order
+    base = name or "%d.M%06dP%dQ%06d.testhost" % (
         int(time.time()), _drop_counter[0], os.getpid(), _drop_counter[0])
     tmp = d / "tmp" / base
     tmp.write_bytes(content)
