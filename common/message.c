@@ -72,7 +72,10 @@ open_file(int dirfd, const char *relpath, size_t *size_r, int64_t *mtime_r,
 	struct stat st;
 	int fd, e;
 
-	if ((fd = openat(dirfd, relpath, O_RDONLY | O_CLOEXEC)) == -1) {
+	/* a message file is never a symbolic link: one that is could point
+	 * anywhere the mail user can read */
+	if ((fd = openat(dirfd, relpath, O_RDONLY | O_CLOEXEC | O_NOFOLLOW))
+	    == -1) {
 		*errno_r = errno;
 		return -1;
 	}
