@@ -627,6 +627,8 @@ apply_plan(struct dsync *ds, struct plan *p, struct scan *sc,
 	size_t i;
 	uint32_t uid;
 
+	if (p->nadd > 64)
+		uidcache_reserve(ds->uc, p->nadd, sc->names.len);
 	for (i = 0; i < p->nadd; i++) {
 		struct entry *e = p->add[i];
 		const char *name = ename(sc, e);

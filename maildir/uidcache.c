@@ -3274,6 +3274,51 @@ pend_apply(struct uidcache *c, size_t off, int enc_failed)
 	return 0;
 }
 
+/* Make room for n records to be added: grow each array and table once
+ * to its final size instead of doubling (and copying) it many times on
+ * the way.  Only a hint: on failure the adds grow as they go. */
+static int
+reserve_to(void *vp, size_t *cap, size_t want, size_t size)
+{
+	void **v = vp, *nv;
+
+	if (want <= *cap || want > SIZE_MAX / size)
+		return 0;
+	if ((nv = realloc(*v, want * size)) == NULL)
+		return -1;
+	*v = nv;
+	*cap = want;
+	return 0;
+}
+
+void
+uidcache_reserve(struct uidcache *c, size_t n, size_t namebytes)
+{
+	struct state *s = c->s;
+	struct otab nt;
+	size_t i, slots;
+
+	if (!writable(c) || n == 0 || n > UC_UID_MAX)
+		return;
+	(void)buf_reserve(&c->pend, n * (1 + 36 + 2) + namebytes);
+	(void)reserve_to(&s->ov, &s->ovcap, s->nov + n, sizeof(*s->ov));
+	(void)reserve_to(&s->addv, &s->addcap, s->naddv + n,
+	    sizeof(*s->addv));
+	for (slots = 64; slots < (s->added.n + n + 1) * 2; slots *= 2)
+		;
+	if (slots <= s->added.nslots ||
+	    (nt.slot = calloc(slots, sizeof(*nt.slot))) == NULL)
+		return;
+	nt.nslots = slots;
+	nt.n = 0;
+	for (i = 0; i < s->added.nslots; i++)
+		if (s->added.slot[i].k != 0)
+			otab_put(&nt, s->added.slot[i].hash,
+			    s->added.slot[i].k - 1);
+	free(s->added.slot);
+	s->added = nt;
+}
+
 uint32_t
 uidcache_add(struct uidcache *c, const char *base, size_t baselen,
     const char *info, int in_new, unsigned flags, uint32_t keywords,

@@ -151,6 +151,9 @@ int	uidcache_lock(struct uidcache *);
  * uidcache_set_first_recent: the first UID not yet claimed as \Recent;
  * it never moves backwards or past UIDNEXT (EINVAL).
  */
+/* A hint before adding n messages whose base and info names take about
+ * namebytes in all: memory is set aside once (locked only). */
+void	uidcache_reserve(struct uidcache *, size_t n, size_t namebytes);
 uint32_t uidcache_add(struct uidcache *, const char *base, size_t baselen,
 	    const char *info, int in_new, unsigned flags, uint32_t keywords,
 	    uint64_t vsize, int64_t mtime);
