@@ -455,7 +455,7 @@ cmd_fetch(struct session *s, const struct cmd *c)
 			break;
 		/* write the structure cache out as it grows */
 		if ((i & 2047) == 2047)
-			selected_flush_msgcache(s);
+			selected_flush_msgcache(s, 0);
 		/* a large buffer is not kept across messages */
 		if (tmp.cap > 1024 * 1024)
 			buf_free(&tmp);
@@ -464,7 +464,7 @@ cmd_fetch(struct session *s, const struct cmd *c)
 	fetch_free(f);
 	free(f);
 	free(seqs);
-	selected_flush_msgcache(s);
+	selected_flush_msgcache(s, 1);
 	free(unseen);
 	free(marked);
 	mailbox_flush_facts(s->mb);

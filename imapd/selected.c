@@ -172,16 +172,16 @@ selected_msgcache(struct session *s)
 }
 
 void
-selected_flush_msgcache(struct session *s)
+selected_flush_msgcache(struct session *s, int final)
 {
 	if (s->mcache != NULL && s->mb != NULL)
-		msgcache_flush(s->mcache, alive, s->mb);
+		msgcache_flush(s->mcache, alive, s->mb, final);
 }
 
 void
 selected_close(struct session *s)
 {
-	selected_flush_msgcache(s);
+	selected_flush_msgcache(s, 1);
 	msgcache_close(s->mcache);
 	s->mcache = NULL;
 	if (s->mb != NULL)

@@ -23,7 +23,7 @@ void	selected_before_tagged(struct session *, const struct cmd *);
 /* The selected mailbox's structure cache (opened on first use; may be
  * NULL), and writing out what was added to it. */
 struct msgcache *selected_msgcache(struct session *);
-void	selected_flush_msgcache(struct session *);
+void	selected_flush_msgcache(struct session *, int final);
 
 /* Leave the selected mailbox (no responses). */
 void	selected_close(struct session *);

@@ -505,7 +505,7 @@ pending_left(const struct msgcache *mc)
 
 void
 msgcache_flush(struct msgcache *mc, int (*alive)(void *, uint32_t),
-    void *arg)
+    void *arg, int may_compact)
 {
 	char p[MC_PATH];
 	unsigned char magic[4];
@@ -514,8 +514,21 @@ msgcache_flush(struct msgcache *mc, int (*alive)(void *, uint32_t),
 	ssize_t n;
 	int fd;
 
-	if (mc == NULL || mc->pend.len == mc->written)
+	if (mc == NULL)
 		return;
+	if (mc->pend.len == mc->written) {
+		/* nothing new; a deferred compaction may still be due */
+		if (may_compact && path(p, mc->dir, MC_LOG) == 0 &&
+		    stat(p, &sb) == 0 && sb.st_size > MC_COMPACT_MIN &&
+		    sb.st_size > mc->cdbsize / 2) {
+			compact(mc, alive, arg);
+			unmap(mc);
+			load(mc);
+			buf_free(&mc->pend);
+			mc->written = 0;
+		}
+		return;
+	}
 	len = mc->pend.len - mc->written;
 	if (path(p, mc->dir, MC_LOG) == -1 ||
 	    (fd = open(p, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC |
@@ -541,7 +554,8 @@ msgcache_flush(struct msgcache *mc, int (*alive)(void *, uint32_t),
 	/* compact when the log has grown to half the snapshot: each
 	 * compaction at least doubles what the snapshot holds, so filling a
 	 * large folder's cache costs linear time in all */
-	if (sb.st_size > MC_COMPACT_MIN && sb.st_size > mc->cdbsize / 2) {
+	if (may_compact && sb.st_size > MC_COMPACT_MIN &&
+	    sb.st_size > mc->cdbsize / 2) {
 		compact(mc, alive, arg);
 		unmap(mc);
 		load(mc);

@@ -43,10 +43,12 @@ int	msgcache_get(struct msgcache *, uint32_t uid, struct msgcache_rec *r);
 void	msgcache_put(struct msgcache *, uint32_t uid,
 	    const struct msgcache_rec *);
 
-/* Append what was put to the folder's cache file, and compact it into a
- * new snapshot when it has grown; alive(arg, uid) says which UIDs still
- * exist so that expunged ones are dropped then. */
+/* Append what was put to the folder's cache file, and (if may_compact)
+ * compact it into a new snapshot when it has grown; alive(arg, uid) says
+ * which UIDs still exist so that expunged ones are dropped then.  A long
+ * FETCH flushes as it goes without compacting, and compacts once at its
+ * end. */
 void	msgcache_flush(struct msgcache *, int (*alive)(void *, uint32_t),
-	    void *arg);
+	    void *arg, int may_compact);
 
 #endif

@@ -80,7 +80,7 @@ test_basic(void)
 	CHECK_INT(msgcache_get(mc, 1, &got), 1);
 	CHECK(same(&got, "(\"env1\")", "(\"text\" \"plain\")"));
 	CHECK_INT(got.body_len, 0);
-	msgcache_flush(mc, NULL, NULL);
+	msgcache_flush(mc, NULL, NULL, 1);
 	msgcache_close(mc);
 
 	/* another process (or session) sees it */
@@ -99,9 +99,9 @@ test_basic(void)
 		rec(&r, env, "", bs);
 		msgcache_put(mc, uid, &r);
 		if (uid % 1000 == 0)
-			msgcache_flush(mc, odd_alive, NULL);
+			msgcache_flush(mc, odd_alive, NULL, 1);
 	}
-	msgcache_flush(mc, odd_alive, NULL);
+	msgcache_flush(mc, odd_alive, NULL, 1);
 	msgcache_close(mc);
 	mc = msgcache_open(dir, 7);
 	CHECK_INT(msgcache_get(mc, 29999, &got), 1);
@@ -122,6 +122,39 @@ test_basic(void)
 }
 
 static void
+test_deferred_compaction(void)
+{
+	struct msgcache *mc;
+	struct msgcache_rec r, got;
+	char env[64], p[512];
+	struct stat sb;
+	uint32_t uid;
+
+	rm("imapd-msgcache.cdb");
+	rm("imapd-msgcache.log");
+	mc = msgcache_open(dir, 21);
+	for (uid = 1; uid <= 20000; uid++) {
+		snprintf(env, sizeof(env), "(\"deferred %u\" pad pad pad)", uid);
+		rec(&r, env, "", "bs");
+		msgcache_put(mc, uid, &r);
+		if (uid % 1000 == 0)
+			msgcache_flush(mc, NULL, NULL, 0);
+	}
+	/* flushed as we went, never compacted: all in the log */
+	snprintf(p, sizeof(p), "%s/imapd-msgcache.cdb", dir);
+	CHECK(stat(p, &sb) == -1);
+	CHECK_INT(msgcache_get(mc, 777, &got), 1);
+	CHECK(same(&got, "(\"deferred 777\" pad pad pad)", "bs"));
+	msgcache_flush(mc, NULL, NULL, 1);
+	CHECK(stat(p, &sb) == 0);
+	msgcache_close(mc);
+	mc = msgcache_open(dir, 21);
+	CHECK_INT(msgcache_get(mc, 19999, &got), 1);
+	CHECK(same(&got, "(\"deferred 19999\" pad pad pad)", "bs"));
+	msgcache_close(mc);
+}
+
+static void
 test_damage(void)
 {
 	struct msgcache *mc;
@@ -136,7 +169,7 @@ test_damage(void)
 	msgcache_put(mc, 1, &r);
 	rec(&r, "E2", "", "B2");
 	msgcache_put(mc, 2, &r);
-	msgcache_flush(mc, NULL, NULL);
+	msgcache_flush(mc, NULL, NULL, 1);
 	msgcache_close(mc);
 	/* a torn last record: the first stays readable */
 	snprintf(p, sizeof(p), "%s/imapd-msgcache.log", dir);
@@ -176,7 +209,7 @@ test_damage(void)
 	mc = msgcache_open(dir, 9);
 	rec(&r, "E4", "", "B4");
 	msgcache_put(mc, 4, &r);
-	msgcache_flush(mc, NULL, NULL);
+	msgcache_flush(mc, NULL, NULL, 1);
 	msgcache_close(mc);
 	CHECK(found(9, 4, "E4", "B4"));
 	/* a snapshot whose values were damaged is not believed */
@@ -187,7 +220,7 @@ test_damage(void)
 		rec(&r, env, "", "bs");
 		msgcache_put(mc, (uint32_t)i, &r);
 	}
-	msgcache_flush(mc, NULL, NULL);
+	msgcache_flush(mc, NULL, NULL, 1);
 	msgcache_close(mc);
 	snprintf(p, sizeof(p), "%s/imapd-msgcache.cdb", dir);
 	{
@@ -246,9 +279,9 @@ test_concurrent(void)
 				rec(&r, env, "", "bs");
 				msgcache_put(mc, uid, &r);
 				if (i % 100 == 99)
-					msgcache_flush(mc, NULL, NULL);
+					msgcache_flush(mc, NULL, NULL, 1);
 			}
-			msgcache_flush(mc, NULL, NULL);
+			msgcache_flush(mc, NULL, NULL, 1);
 			msgcache_close(mc);
 			_exit(0);
 		}
@@ -281,6 +314,7 @@ main(void)
 	if (mkdtemp(dir) == NULL)
 		return 2;
 	test_basic();
+	test_deferred_compaction();
 	test_damage();
 	test_concurrent();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
