@@ -810,7 +810,7 @@ view_update(struct mailbox *mb, int allow_expunge,
 		return -1;
 	}
 	/* merge the old view (by UID) with the cache (by UID) */
-	have = count > 0 && uidcache_nth(mb->uc, 0, &r);
+	have = count > 0 && uidcache_nth_meta(mb->uc, 0, &r);
 	while (i < oldn || have) {
 		if (i < oldn && (!have || mb->v[i].uid < r.uid)) {
 			/* in the view, no longer in the cache */
@@ -847,7 +847,7 @@ view_update(struct mailbox *mb, int allow_expunge,
 			nv[out].state |= VM_RECENT;
 		out++;
 		j++;
-		have = j < count && uidcache_nth(mb->uc, j, &r);
+		have = j < count && uidcache_nth_meta(mb->uc, j, &r);
 	}
 	mb->claim_lo = mb->claim_hi = 0;
 	mb->ngone = 0;

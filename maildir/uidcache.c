@@ -787,6 +787,29 @@ bad:
 	return 0;
 }
 
+/* Snapshot message j without its names (base and info NULL): a pass
+ * that wants flags only need not touch the name pages at all. */
+static int
+snap_get_meta(struct state *s, uint32_t j, struct uc_rec *r)
+{
+	const unsigned char *e = s->tab + (size_t)j * ENT_SIZE;
+	uint32_t off = get32(e + 32), bits = get32(e + 36);
+
+	if (off >= s->strsize || (bits & ~BITS_VALID) != 0) {
+		s->bad = 1;
+		return 0;
+	}
+	r->uid = get32(e);
+	r->keywords = get32(e + 4);
+	r->modseq = get64(e + 8);
+	r->vsize = get64(e + 16);
+	r->mtime = (int64_t)get64(e + 24);
+	r->flags = bits & 0xff;
+	r->in_new = (bits & BIT_NEW) != 0;
+	r->base = r->info = NULL;
+	return 1;
+}
+
 static uint32_t
 snap_uid(const struct state *s, uint32_t j)
 {
@@ -2983,6 +3006,33 @@ uidcache_nth(const struct uidcache *c, size_t i, struct uc_rec *r)
 		return 0;
 	ov_to_rec(&s->ov[s->addv[i]], r);
 	return 1;
+}
+
+int
+uidcache_nth_meta(const struct uidcache *c, size_t i, struct uc_rec *r)
+{
+	struct state *s = c->s;
+	size_t slive, lo, hi, mid;
+	uint32_t j, k;
+
+	settle(s);
+	slive = s->scount - s->nsxp;
+	if (i >= slive)
+		return uidcache_nth(c, i, r);
+	lo = 0;
+	hi = s->nsxp;
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (s->sxp[mid] - mid <= i)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	j = (uint32_t)(i + lo);
+	k = mod_find(s, j);
+	if (k != NONE)
+		return rec_of_snap(s, j, r);
+	return snap_get_meta(s, j, r);
 }
 
 int

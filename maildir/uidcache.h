@@ -111,6 +111,10 @@ uint32_t uidcache_count_recent(const struct uidcache *);
 int	uidcache_nth(const struct uidcache *, size_t i, struct uc_rec *r);
 int	uidcache_by_uid(const struct uidcache *, uint32_t uid,
 	    struct uc_rec *r);
+/* uidcache_nth() for a pass that needs no names: base and info may come
+ * back NULL, and the name pages of the snapshot are not touched. */
+int	uidcache_nth_meta(const struct uidcache *, size_t i,
+	    struct uc_rec *r);
 int	uidcache_by_base(const struct uidcache *, const char *base,
 	    size_t baselen, struct uc_rec *r);
 
