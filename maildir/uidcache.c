@@ -1903,6 +1903,9 @@ write_snapshot(struct uidcache *c, struct snapsrc *src, uint64_t prev_gen,
 		    cmp_xuid);
 		nxp = UC_EXPUNGED_KEEP;
 	}
+	/* names are some 60 bytes a message: one reservation, not a dozen
+	 * doublings each copying what came before */
+	(void)buf_reserve(&str, src->count * 72);
 	tab = malloc(src->count * ENT_SIZE + 1);
 	xp = malloc(nxp * XENT_SIZE + 1);
 	idx = calloc(slots, 4);
