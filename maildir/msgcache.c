@@ -408,18 +408,43 @@ msgcache_put(struct msgcache *mc, uint32_t uid, const struct msgcache_rec *r)
 	s->len = vlen;
 }
 
+/*
+ * Start the log anew: an empty file renamed over it.  Never ftruncate()
+ * it: other sessions have it mapped, and a mapping past the end of a
+ * shortened file faults (SIGBUS) when touched; a renamed-over file stays
+ * whole for them until they look again.
+ */
+static void
+reset_log(const struct msgcache *mc)
+{
+	char lp[MC_PATH], tmp[MC_PATH + 32];
+	int fd;
+
+	if (path(lp, mc->dir, MC_LOG) == -1 ||
+	    snprintf(tmp, sizeof(tmp), "%s.new.%ld", lp, (long)getpid()) >=
+	    (int)sizeof(tmp))
+		return;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+	    0600);
+	if (fd == -1)
+		return;
+	close(fd);
+	if (rename(tmp, lp) == -1)
+		(void)unlink(tmp);
+}
+
 /* Write a new snapshot from the current one and the log on disk. */
 static void
 compact(struct msgcache *mc, int (*alive)(void *, uint32_t), void *arg)
 {
-	char p[MC_PATH], tmp[MC_PATH + 32], lp[MC_PATH];
+	char p[MC_PATH], tmp[MC_PATH + 32];
 	struct cdb_make cm;
 	struct msgcache *fresh;
 	unsigned char h[12], key[4];
 	unsigned pos, klen, vlen;
 	const unsigned char *k, *v;
 	size_t i;
-	int lockfd, fd, logfd, ok = 1;
+	int lockfd, fd, ok = 1;
 
 	if (path(p, mc->dir, MC_LOCK) == -1 ||
 	    (lockfd = open(p, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
@@ -433,7 +458,7 @@ compact(struct msgcache *mc, int (*alive)(void *, uint32_t), void *arg)
 	fresh = msgcache_open(mc->dir, mc->uidv);
 	if (fresh == NULL || path(p, mc->dir, MC_CDB) == -1 ||
 	    snprintf(tmp, sizeof(tmp), "%s.new.%ld", p, (long)getpid()) >=
-	    (int)sizeof(tmp) || path(lp, mc->dir, MC_LOG) == -1)
+	    (int)sizeof(tmp))
 		goto out;
 	fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
 	    0600);
@@ -482,10 +507,7 @@ compact(struct msgcache *mc, int (*alive)(void *, uint32_t), void *arg)
 		(void)unlink(tmp);
 		goto out;
 	}
-	if ((logfd = open(lp, O_WRONLY | O_CLOEXEC | O_NOFOLLOW)) != -1) {
-		(void)ftruncate(logfd, 0);
-		close(logfd);
-	}
+	reset_log(mc);
 out:
 	if (fresh != NULL)
 		msgcache_close(fresh);
@@ -538,15 +560,19 @@ msgcache_flush(struct msgcache *mc, int (*alive)(void *, uint32_t),
 	}
 	/* a log that starts with what is not ours (another version's
 	 * records) would hide everything appended after it: start anew */
-	if (pread(fd, magic, 4, 0) == 4 && rd32(magic) != MC_MAGIC)
-		(void)ftruncate(fd, 0);
-	n = write(fd, mc->pend.data + mc->written, len);
-	if (n > 0 && (size_t)n != len && fstat(fd, &sb) == 0 &&
-	    sb.st_size >= n) {
-		/* a short write (disk full) would leave a torn record that
-		 * readers stop at; cut it off again */
-		(void)ftruncate(fd, sb.st_size - n);
+	if (pread(fd, magic, 4, 0) == 4 && rd32(magic) != MC_MAGIC) {
+		close(fd);
+		reset_log(mc);
+		if ((fd = open(p, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC |
+		    O_NOFOLLOW, 0600)) == -1) {
+			mc->written = mc->pend.len;
+			return;
+		}
 	}
+	/* a short write (disk full) leaves a torn record: readers stop
+	 * there, and the next compaction starts the log anew */
+	n = write(fd, mc->pend.data + mc->written, len);
+	(void)n;
 	mc->written = mc->pend.len;
 	if (fstat(fd, &sb) == -1)
 		sb.st_size = 0;

@@ -154,6 +154,45 @@ test_deferred_compaction(void)
 	msgcache_close(mc);
 }
 
+/* A session holds the log mapped while another compacts it: the first
+ * must go on reading what it mapped (a truncated file would fault). */
+static void
+test_compaction_under_a_reader(void)
+{
+	struct msgcache *a, *b;
+	struct msgcache_rec r, got;
+	char env[64];
+	uint32_t uid;
+	int bad = 0;
+
+	rm("imapd-msgcache.cdb");
+	rm("imapd-msgcache.log");
+	b = msgcache_open(dir, 31);
+	for (uid = 1; uid <= 30000; uid++) {
+		snprintf(env, sizeof(env), "(\"held %u\" padding padding)", uid);
+		rec(&r, env, "", "bs");
+		msgcache_put(b, uid, &r);
+	}
+	msgcache_flush(b, NULL, NULL, 0);	/* all in the log */
+	a = msgcache_open(dir, 31);		/* maps that log */
+	CHECK_INT(msgcache_get(a, 5, &got), 1);
+	for (uid = 30001; uid <= 31000; uid++) {
+		snprintf(env, sizeof(env), "(\"held %u\" padding padding)", uid);
+		rec(&r, env, "", "bs");
+		msgcache_put(b, uid, &r);
+	}
+	msgcache_flush(b, NULL, NULL, 1);	/* compacts, log starts anew */
+	for (uid = 1; uid <= 30000; uid++) {
+		snprintf(env, sizeof(env), "(\"held %u\" padding padding)", uid);
+		if (!msgcache_get(a, uid, &got) ||
+		    !same(&got, env, "bs"))
+			bad++;
+	}
+	CHECK_INT(bad, 0);
+	msgcache_close(a);
+	msgcache_close(b);
+}
+
 static void
 test_damage(void)
 {
@@ -315,6 +354,7 @@ main(void)
 		return 2;
 	test_basic();
 	test_deferred_compaction();
+	test_compaction_under_a_reader();
 	test_damage();
 	test_concurrent();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
