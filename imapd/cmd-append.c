@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/imapdate.h"
@@ -121,8 +120,7 @@ cmd_append(struct session *s, const struct cmd *c)
 	char path[FOLDER_PATH_MAX];
 	struct appmsg *m = NULL;
 	struct buf name, uids;
-	struct stat sb;
-	const char *arg, *why;
+	const char *arg;
 	uint32_t *got = NULL, uidv = 0, kw;
 	size_t nm = 0, i, k, done = 0;
 	int letter;
@@ -140,15 +138,8 @@ cmd_append(struct session *s, const struct cmd *c)
 	}
 	if (parse_messages(s, c, m, &nm) == -1)
 		goto out;
-	if (mbname_from_client(s, arg, &name, &why) == -1 ||
-	    mbname_path(s, buf_cstr(&name), path, sizeof(path), &why) == -1) {
-		cmd_no(s, c, "%s", why);
+	if (mbname_target(s, c, arg, &name, path, sizeof(path)) == -1)
 		goto out;
-	}
-	if (stat(path, &sb) == -1) {
-		cmd_no(s, c, "[TRYCREATE] No such mailbox");
-		goto out;
-	}
 	for (i = 0; i < nm; i++) {
 		if (m[i].data->len == 0) {
 			cmd_no(s, c, "Empty messages are not stored");

@@ -5,7 +5,6 @@
  */
 #include <errno.h>
 #include <stdlib.h>
-#include <sys/stat.h>
 
 #include "common/log.h"
 #include "imapd/cmdutil.h"
@@ -21,9 +20,8 @@ copy_or_move(struct session *s, const struct cmd *c, int move)
 {
 	char path[FOLDER_PATH_MAX];
 	struct buf name, codebuf;
-	const char *arg, *why;
+	const char *arg;
 	uint32_t *seqs = NULL, *src = NULL, *dst = NULL, uidv = 0;
-	struct stat sb;
 	size_t n = 0, i;
 
 	if (c->nargs != 2 || (arg = imap_arg_astring(&c->args[1])) == NULL) {
@@ -36,15 +34,8 @@ copy_or_move(struct session *s, const struct cmd *c, int move)
 	}
 	buf_init(&name, FOLDER_NAME_MAX);
 	buf_init(&codebuf, 16 * 1024 * 1024);
-	if (mbname_from_client(s, arg, &name, &why) == -1 ||
-	    mbname_path(s, buf_cstr(&name), path, sizeof(path), &why) == -1) {
-		cmd_no(s, c, "%s", why);
+	if (mbname_target(s, c, arg, &name, path, sizeof(path)) == -1)
 		goto out;
-	}
-	if (stat(path, &sb) == -1) {
-		cmd_no(s, c, "[TRYCREATE] No such mailbox");
-		goto out;
-	}
 	if (cmd_msgset(s, c, &c->args[0], c->uid, &seqs, &n) == -1)
 		goto out;
 	if (n == 0) {

@@ -1,6 +1,8 @@
 /*
  * mbname: mailbox name conversion.  See mbname.h.
  */
+#include <sys/stat.h>
+
 #include <string.h>
 #include <strings.h>
 
@@ -73,6 +75,25 @@ mbname_path(const struct session *s, const char *name, char *path,
     size_t pathlen, const char **why_r)
 {
 	return folder_path(s->mailroot, name, path, pathlen, why_r);
+}
+
+int
+mbname_target(struct session *s, const struct cmd *c, const char *arg,
+    struct buf *name, char *path, size_t pathlen)
+{
+	const char *why;
+	struct stat sb;
+
+	if (mbname_from_client(s, arg, name, &why) == -1 ||
+	    mbname_path(s, buf_cstr(name), path, pathlen, &why) == -1) {
+		cmd_no(s, c, "%s", why);
+		return -1;
+	}
+	if (stat(path, &sb) == -1) {
+		cmd_no(s, c, "[TRYCREATE] No such mailbox");
+		return -1;
+	}
+	return 0;
 }
 
 void

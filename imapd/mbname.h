@@ -24,6 +24,15 @@ int	mbname_from_client(const struct session *, const char *in,
 int	mbname_path(const struct session *, const char *name, char *path,
 	    size_t pathlen, const char **why_r);
 
+/*
+ * The target of APPEND, COPY or MOVE: the client's name in the on-disk
+ * form in name, its directory in path.  0, or -1 after answering NO
+ * (with [TRYCREATE] when the mailbox does not exist, RFC 9051 6.3.12).
+ */
+struct cmd;
+int	mbname_target(struct session *, const struct cmd *, const char *arg,
+	    struct buf *name, char *path, size_t pathlen);
+
 /* Write a mailbox name to the client as an astring, in its form. */
 void	mbname_write(struct session *, const char *name);
 

@@ -2016,8 +2016,8 @@ status_size(struct dsync *ds)
 {
 	struct uc_rec r;
 	struct fact *f = NULL;
-	uint32_t *todo = NULL;
-	size_t i, n, ntodo = 0, nf = 0;
+	uint32_t *unknown = NULL;
+	size_t i, n, nunknown = 0, nf = 0;
 	uint64_t sum = 0, vs;
 
 	n = uidcache_count(ds->uc);
@@ -2028,26 +2028,27 @@ status_size(struct dsync *ds)
 			sum += r.vsize;
 			continue;
 		}
-		if (todo == NULL &&
-		    (todo = reallocarray(NULL, n, sizeof(*todo))) == NULL)
+		if (unknown == NULL &&
+		    (unknown = reallocarray(NULL, n, sizeof(*unknown))) == NULL)
 			return sum;
-		todo[ntodo++] = r.uid;
+		unknown[nunknown++] = r.uid;
 	}
 	/* another program may rename a file meanwhile, which a forced sync
 	 * finds: go by UID, not by position */
-	if (ntodo > 0 && (f = reallocarray(NULL, ntodo, sizeof(*f))) != NULL)
-		for (i = 0; i < ntodo; i++) {
-			if (status_vsize(ds, todo[i], &vs) == -1)
+	if (nunknown > 0 &&
+	    (f = reallocarray(NULL, nunknown, sizeof(*f))) != NULL)
+		for (i = 0; i < nunknown; i++) {
+			if (status_vsize(ds, unknown[i], &vs) == -1)
 				continue;
 			sum += vs;
-			f[nf].uid = todo[i];
+			f[nf].uid = unknown[i];
 			f[nf].vsize = vs;
 			f[nf].mtime = UC_MTIME_UNKNOWN;
 			nf++;
 		}
 	facts_flush(ds->uc, ds->dir, f, nf);
 	free(f);
-	free(todo);
+	free(unknown);
 	return sum;
 }
 

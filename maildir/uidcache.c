@@ -2978,32 +2978,37 @@ uidcache_count_recent(const struct uidcache *c)
 	return (uint32_t)(uidcache_count(c) - below - lo);
 }
 
+/*
+ * The snapshot index of the i-th live snapshot message (i < the number of
+ * live ones).  The live entries before expunged index sxp[t] number
+ * sxp[t] - t, which never falls as t grows: count the expunged indexes
+ * whose live-before count is <= i, and skip that many.
+ */
+static uint32_t
+live_snap_index(const struct state *s, size_t i)
+{
+	size_t lo = 0, hi = s->nsxp, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (s->sxp[mid] - mid <= i)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return (uint32_t)(i + lo);
+}
+
 int
 uidcache_nth(const struct uidcache *c, size_t i, struct uc_rec *r)
 {
 	struct state *s = c->s;
-	size_t slive, lo, hi, mid;
+	size_t slive;
 
 	settle(s);
 	slive = s->scount - s->nsxp;
-	if (i < slive) {
-		/*
-		 * The live entries before expunged index sxp[t] number
-		 * sxp[t] - t, which never falls as t grows: count the
-		 * expunged indexes whose live-before count is <= i, and
-		 * skip that many.
-		 */
-		lo = 0;
-		hi = s->nsxp;
-		while (lo < hi) {
-			mid = lo + (hi - lo) / 2;
-			if (s->sxp[mid] - mid <= i)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
-		return rec_of_snap(s, (uint32_t)(i + lo), r);
-	}
+	if (i < slive)
+		return rec_of_snap(s, live_snap_index(s, i), r);
 	i -= slive;
 	if (i >= s->naddv)
 		return 0;
@@ -3015,25 +3020,13 @@ int
 uidcache_nth_meta(const struct uidcache *c, size_t i, struct uc_rec *r)
 {
 	struct state *s = c->s;
-	size_t slive, lo, hi, mid;
-	uint32_t j, k;
+	uint32_t j;
 
 	settle(s);
-	slive = s->scount - s->nsxp;
-	if (i >= slive)
+	if (i >= s->scount - s->nsxp)
 		return uidcache_nth(c, i, r);
-	lo = 0;
-	hi = s->nsxp;
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		if (s->sxp[mid] - mid <= i)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	j = (uint32_t)(i + lo);
-	k = mod_find(s, j);
-	if (k != NONE)
+	j = live_snap_index(s, i);
+	if (mod_find(s, j) != NONE)
 		return rec_of_snap(s, j, r);
 	return snap_get_meta(s, j, r);
 }
