@@ -707,11 +707,11 @@ def tree(root):
     kids = {}
     for pid, (ppid, _) in table.items():
         kids.setdefault(ppid, []).append(pid)
-    out, todo = [], [root]
-    while todo:
-        pid = todo.pop()
+    out, pending = [], [root]
+    while pending:
+        pid = pending.pop()
         out.append((pid, table[pid][1]))
-        todo += kids.get(pid, [])
+        pending += kids.get(pid, [])
     return out
 
 
