@@ -210,6 +210,10 @@ class Server:
             "max_sessions": "50",
             "auth_fail_delay": "100ms",
         }
+        if not IS_ROOT:
+            # PAM logs in the invoking user, whose passwd home is not
+            # the test's: point the mail at the test's Maildir
+            self.settings["mail_location"] = str(user.maildir())
         self.settings.update({k: str(v) for k, v in overrides.items()
                               if v is not None})
         for k, v in overrides.items():
