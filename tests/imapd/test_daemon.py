@@ -405,7 +405,9 @@ def test_many_sessions_at_once(server, mailuser):
 
 def test_stdio_preauth(build, workdir):
     conf = workdir / "stdio.conf"
-    conf.write_text("listen_imap = 127.0.0.1:1\n")
+    # the mail goes to the test's directory, never the invoking user's home
+    conf.write_text("listen_imap = 127.0.0.1:1\n"
+                    f"mail_location = {workdir}/stdio-Maildir\n")
     p = subprocess.run([str(build.imapd), "--stdio", "-c", str(conf)],
                        input=b"a CAPABILITY\r\nb NAMESPACE\r\nc LOGOUT\r\n",
                        capture_output=True, timeout=30, env=build.env())
@@ -417,6 +419,7 @@ def test_stdio_preauth(build, workdir):
     assert any(l.startswith("c OK") for l in lines)
     assert p.returncode == 0
     assert "AddressSanitizer" not in p.stderr.decode()
+    assert (workdir / "stdio-Maildir" / "cur").is_dir()
 
 
 # --- signals -------------------------------------------------------------------
