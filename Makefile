@@ -42,6 +42,7 @@ COMMON	 = common/base64.c \
 	   common/imap-parser.c \
 	   common/imapdate.c \
 	   common/log.c \
+	   common/mapfile.c \
 	   common/message.c \
 	   common/mime.c \
 	   common/mutf7.c \

@@ -17,6 +17,7 @@
 #include "common/buf.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "common/mapfile.h"
 #include "common/safefile.h"
 #include "common/strnum.h"
 
@@ -310,6 +311,21 @@ p_allow_plaintext_auth(struct config *c, const char *v)
 }
 
 static const char *
+p_mmap(struct config *c, const char *v)
+{
+	int yes;
+
+	if (strcasecmp(v, "auto") == 0) {
+		c->mmap = MAPFILE_AUTO;
+		return NULL;
+	}
+	if (strnum_bool(v, &yes) == -1)
+		return "must be auto, yes or no";
+	c->mmap = yes ? MAPFILE_ALWAYS : MAPFILE_NEVER;
+	return NULL;
+}
+
+static const char *
 p_duration(uint64_t *dst, const char *v, uint64_t min_ms)
 {
 	uint64_t ms;
@@ -412,6 +428,7 @@ static const struct keydef keys[] = {
 	{ "login_user",			p_login_user },
 	{ "mail_location",		p_mail_location },
 	{ "max_sessions",		p_max_sessions },
+	{ "mmap",			p_mmap },
 	{ "pam_service",		p_pam_service },
 	{ "prefork",			p_prefork },
 	{ "special_use",		p_special_use },
@@ -455,6 +472,7 @@ config_defaults(struct config *c)
 	c->auth_fail_delay_ms = 2000;
 	c->syslog_facility = log_facility_byname("mail");
 	c->first_valid_uid = 1000;
+	c->mmap = MAPFILE_AUTO;
 }
 
 void

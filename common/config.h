@@ -56,6 +56,7 @@ struct config {
 	uint64_t		 auth_fail_delay_ms;
 	int			 syslog_facility;
 	unsigned		 first_valid_uid;
+	int			 mmap;		/* enum mapfile_mode */
 };
 
 /* Fill in the defaults.  The strings are allocated; config_free() them. */

@@ -5,7 +5,6 @@
  * into a bounded buf.  The only recursion is over the MIME tree when
  * writing BODYSTRUCTURE, whose depth the parser bounds (MIME_DEPTH_MAX).
  */
-#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -17,6 +16,7 @@
 
 #include "common/charset.h"
 #include "common/imapdate.h"
+#include "common/mapfile.h"
 #include "common/message.h"
 #include "common/strnum.h"
 #include "common/textsearch.h"
@@ -30,8 +30,7 @@
 struct message {
 	const char		*data;
 	size_t			 len;
-	void			*map;		/* munmap on free */
-	size_t			 maplen;
+	struct mapfile		 view;		/* the file, when viewed whole */
 	/* message_read(): the file, open until all of it is in store */
 	int			 fd;
 	struct buf		*store;
@@ -95,44 +94,32 @@ open_file(int dirfd, const char *relpath, size_t *size_r, int64_t *mtime_r,
 	return -1;
 }
 
-/* Map the whole of fd (size bytes; NULL for none).  0 or -1. */
-static int
-map_file(int fd, size_t size, void **map_r)
-{
-	*map_r = NULL;
-	if (size > 0 && (*map_r = mmap(NULL, size, PROT_READ, MAP_PRIVATE,
-	    fd, 0)) == MAP_FAILED) {
-		*map_r = NULL;
-		return -1;
-	}
-	return 0;
-}
 
 struct message *
 message_open(int dirfd, const char *relpath, int *errno_r)
 {
 	struct message *m;
-	void *map;
+	struct mapfile view;
 	size_t size;
 	int64_t mtime;
 	int fd;
 
 	if ((fd = open_file(dirfd, relpath, &size, &mtime, errno_r)) == -1)
 		return NULL;
-	if (map_file(fd, size, &map) == -1) {
+	/* mapped, or read where another host could pull the pages away
+	 * (see mapfile.h) */
+	if (mapfile_open(fd, size, 0, &view) == -1) {
 		*errno_r = errno;
 		close(fd);
 		return NULL;
 	}
 	close(fd);
-	if ((m = message_from_mem(map, size)) == NULL) {
-		if (map != NULL)
-			munmap(map, size);
+	if ((m = message_from_mem((const char *)view.data, size)) == NULL) {
+		mapfile_close(&view);
 		*errno_r = ENOMEM;
 		return NULL;
 	}
-	m->map = map;
-	m->maplen = size;
+	m->view = view;
 	m->mtime = mtime;
 	return m;
 }
@@ -210,19 +197,15 @@ read_upto(struct message *m, size_t want)
 static int
 load_all(struct message *m)
 {
-	void *map;
-
 	if (m->fd == -1)
 		return 0;
 	if (m->size <= MESSAGE_READ_MAX && read_upto(m, m->size) == 0)
 		return 0;
-	if (map_file(m->fd, m->size, &map) == -1)
+	if (mapfile_open(m->fd, m->size, 0, &m->view) == -1)
 		return -1;
 	mime_free(m->hdr);
 	m->hdr = NULL;
-	m->map = map;
-	m->maplen = m->size;
-	m->data = map;
+	m->data = (const char *)m->view.data;
 	m->len = m->size;
 	read_done(m);
 	return 0;
@@ -285,8 +268,7 @@ message_free(struct message *m)
 		return;
 	mime_free(m->parts);
 	mime_free(m->hdr);
-	if (m->map != NULL)
-		munmap(m->map, m->maplen);
+	mapfile_close(&m->view);
 	if (m->fd != -1)
 		close(m->fd);
 	free(m);

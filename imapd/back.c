@@ -21,6 +21,7 @@
 
 #include "common/config.h"
 #include "common/log.h"
+#include "common/mapfile.h"
 #include "common/privdrop.h"
 #include "common/wipe.h"
 #include "imapd/auth.h"
@@ -171,6 +172,7 @@ serve(const struct config *conf, struct conn *c, const struct auth_user *u,
 {
 	struct session s;
 
+	mapfile_set_mode((enum mapfile_mode)conf->mmap);
 	session_init(&s, conf, c, STATE_AUTH);
 	s.user = strdup(u->name);
 	if (s.user == NULL)

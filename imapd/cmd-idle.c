@@ -112,7 +112,8 @@ cmd_idle(struct session *s, const struct cmd *c)
 					drain(ino);
 				}
 				selected_sync(s, 1);
-				if (session_flush(s) == -1)
+				if (session_flush(s) == -1 ||
+				    s->end != END_NONE)
 					goto out;
 				continue;
 			}

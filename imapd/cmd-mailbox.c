@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "imapd/cmdutil.h"
 #include "imapd/commands.h"
 #include "imapd/mbname.h"
 #include "imapd/selected.h"
@@ -27,25 +28,6 @@ name_arg(struct session *s, const struct cmd *c, size_t i, struct buf *out)
 		return -1;
 	}
 	return 0;
-}
-
-static const char *
-code(int e)
-{
-	switch (e) {
-	case EEXIST:
-		return "[ALREADYEXISTS] ";
-	case ENOENT:
-		return "[NONEXISTENT] ";
-	case EACCES:
-	case EPERM:
-		return "[NOPERM] ";
-	case ENOSPC:
-	case EDQUOT:
-		return "[OVERQUOTA] ";
-	default:
-		return "";
-	}
 }
 
 void
@@ -72,7 +54,7 @@ cmd_create(struct session *s, const struct cmd *c)
 		goto out;
 	}
 	if (folder_create(s->mailroot, buf_cstr(&name), &why) == -1) {
-		cmd_no(s, c, "%s%s", code(errno), why);
+		cmd_no(s, c, "%s%s", cmd_errcode(errno), why);
 		goto out;
 	}
 	cmd_ok(s, c, "CREATE completed");
@@ -101,7 +83,7 @@ cmd_delete(struct session *s, const struct cmd *c)
 	if (s->mb != NULL && strcmp(s->mbname, buf_cstr(&name)) == 0)
 		selected_close(s);
 	if (folder_delete(s->mailroot, buf_cstr(&name), &why) == -1) {
-		cmd_no(s, c, "%s%s", code(errno), why);
+		cmd_no(s, c, "%s%s", cmd_errcode(errno), why);
 		goto out;
 	}
 	log_info("deleted folder %s", buf_cstr(&name));
@@ -133,7 +115,7 @@ cmd_rename(struct session *s, const struct cmd *c)
 		selected_close(s);
 	if (folder_rename(s->mailroot, buf_cstr(&from), buf_cstr(&to), &why)
 	    == -1) {
-		cmd_no(s, c, "%s%s", code(errno), why);
+		cmd_no(s, c, "%s%s", cmd_errcode(errno), why);
 		goto out;
 	}
 	cmd_ok(s, c, "RENAME completed");
@@ -156,7 +138,7 @@ subscribe(struct session *s, const struct cmd *c, int on)
 		goto out;
 	if (folder_subscribe(s->mailroot, buf_cstr(&name), on) == -1) {
 		log_warn("cannot update subscriptions");
-		cmd_no(s, c, "%sCannot update subscriptions", code(errno));
+		cmd_no(s, c, "%sCannot update subscriptions", cmd_errcode(errno));
 		goto out;
 	}
 	cmd_ok(s, c, "%s completed", c->name);

@@ -4,9 +4,11 @@
  * folder is answered from its UID cache without opening a message; SIZE
  * reads only messages whose size is not yet known.
  */
+#include <errno.h>
 #include <string.h>
 #include <strings.h>
 
+#include "imapd/cmdutil.h"
 #include "imapd/commands.h"
 #include "imapd/mbname.h"
 #include "maildir/folder.h"
@@ -109,7 +111,11 @@ cmd_status(struct session *s, const struct cmd *c)
 		goto out;
 	}
 	if (status_write(s, buf_cstr(&name), path, want) == -1) {
-		cmd_no(s, c, "[NONEXISTENT] No such mailbox");
+		if (errno == ENOENT || errno == ENOTDIR)
+			cmd_no(s, c, "[NONEXISTENT] No such mailbox");
+		else
+			cmd_no(s, c, "%sCannot read the mailbox; the server "
+			    "log says why", cmd_errcode(errno));
 		goto out;
 	}
 	cmd_ok(s, c, "STATUS completed");

@@ -109,10 +109,21 @@ cmd_store(struct session *s, const struct cmd *c)
 	}
 	if (mailbox_store(s->mb, seqs, n, op, fs.flags, kw, on_changed, &ch)
 	    == -1) {
+		int e = errno;
+
+		/* what did change is reported all the same */
+		for (i = 0; !silent && i < ch.n; i++)
+			if (!mailbox_gone(s->mb, ch.seq[i]))
+				selected_fetch_flags(s, ch.seq[i], c->uid);
 		free(seqs);
 		free(ch.seq);
-		cmd_no(s, c, "%sSome flags could not be changed",
-		    errno == ENOSPC || errno == EDQUOT ? "[OVERQUOTA] " : "");
+		if (e == ENAMETOOLONG)
+			cmd_no(s, c, "[LIMIT] Flags not stored on some "
+			    "messages: their file names are too long to "
+			    "hold them");
+		else
+			cmd_no(s, c, "%sSome flags could not be changed; the "
+			    "server log says why", cmd_errcode(e));
 		return;
 	}
 	/* new keywords join FLAGS and PERMANENTFLAGS (RFC 9051 7.3.5) */

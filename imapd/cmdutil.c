@@ -1,6 +1,7 @@
 /*
  * cmdutil: message sets and flag lists.  See cmdutil.h.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -150,4 +151,33 @@ bad:
 	cmd_bad(s, c, "Invalid flag list (system flags are \\Answered "
 	    "\\Flagged \\Deleted \\Seen \\Draft; keywords are atoms)");
 	return -1;
+}
+
+const char *
+cmd_errcode(int e)
+{
+	switch (e) {
+	case EEXIST:
+	case ENOTEMPTY:
+		return "[ALREADYEXISTS] ";
+	case ENOENT:
+	case ENOTDIR:
+		return "[NONEXISTENT] ";
+	case EACCES:
+	case EPERM:
+	case EROFS:
+		return "[NOPERM] ";
+	case ENOSPC:
+	case EDQUOT:
+		return "[OVERQUOTA] ";
+	case ENAMETOOLONG:
+		return "[LIMIT] ";
+	case ETIMEDOUT:
+	case EAGAIN:
+		return "[INUSE] ";
+	case EIO:
+		return "[UNAVAILABLE] ";
+	default:
+		return "[SERVERBUG] ";
+	}
 }

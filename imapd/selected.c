@@ -128,6 +128,35 @@ ev_flags(void *arg, uint32_t seq)
 	selected_fetch_flags(s, seq, 1);
 }
 
+static void
+ev_keywords(void *arg)
+{
+	struct session *s = arg;
+
+	/* another program named a keyword: FLAGS and PERMANENTFLAGS may
+	 * change at any time (RFC 9051 7.3.5) */
+	selected_write_flag_lists(s);
+}
+
+int
+selected_reset(struct session *s)
+{
+	uint32_t uv;
+
+	if (s->end == END_MAILBOX_RESET)
+		return 1;
+	if (s->mb == NULL || (uv = mailbox_stale(s->mb)) == 0)
+		return 0;
+	log_info("ending the session: %s was reset under it (UIDVALIDITY "
+	    "%u, now %u), so its client must resynchronize", s->mbname,
+	    mailbox_uidvalidity(s->mb), uv);
+	session_printf(s, "* BYE The mailbox was reset (its UIDVALIDITY "
+	    "changed from %u to %u); reconnect to resynchronize\r\n",
+	    mailbox_uidvalidity(s->mb), uv);
+	s->end = END_MAILBOX_RESET;
+	return 1;
+}
+
 void
 selected_sync(struct session *s, int allow_expunge)
 {
@@ -137,11 +166,13 @@ selected_sync(struct session *s, int allow_expunge)
 		.exists = ev_exists,
 		.recent = ev_recent,
 		.flags = ev_flags,
+		.keywords = ev_keywords,
 	};
 
-	if (s->mb == NULL)
+	if (s->mb == NULL || s->end == END_MAILBOX_RESET)
 		return;
-	if (mailbox_sync(s->mb, allow_expunge, &ev) == -1)
+	if (mailbox_sync(s->mb, allow_expunge, &ev) == -1 &&
+	    !selected_reset(s))
 		log_warnx("cannot sync mailbox %s", s->mbname);
 }
 

@@ -17,6 +17,15 @@ struct keywords;
  * SEARCH (RFC 9051 7.5.1). */
 void	selected_sync(struct session *, int allow_expunge);
 
+/*
+ * If the selected folder's UIDVALIDITY changed under the session (its UID
+ * cache was lost or damaged and rebuilt), say BYE once and end the
+ * session (END_MAILBOX_RESET): the client's UIDs mean nothing any more,
+ * and it resynchronizes when it selects the folder again.  1 if the
+ * session is ending that way, 0 if not.
+ */
+int	selected_reset(struct session *);
+
 /* Before a tagged response: sync as the command allows. */
 void	selected_before_tagged(struct session *, const struct cmd *);
 

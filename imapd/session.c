@@ -234,6 +234,13 @@ tagged(struct session *s, const struct cmd *c, const char *status,
 	/* what changed in the selected mailbox comes before the verdict */
 	if (status[0] != 'B')
 		selected_before_tagged(s, c);
+	/* a folder reset under the session: BYE instead of any verdict
+	 * (the command may not have done what it was asked) */
+	if (selected_reset(s)) {
+		buf_free(&text);
+		(void)session_flush(s);
+		return;
+	}
 	session_printf(s, "%s %s ", c->tag, status);
 	session_write(s, text.data, text.len);
 	session_write(s, "\r\n", 2);
@@ -589,6 +596,8 @@ session_end_str(enum session_end e)
 		return "too many failed logins";
 	case END_HANDOFF:
 		return "logged in";
+	case END_MAILBOX_RESET:
+		return "the selected folder's UIDVALIDITY changed";
 	}
 	return "unknown";
 }

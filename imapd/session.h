@@ -50,6 +50,7 @@ enum session_end {
 	END_SHUTDOWN,		/* the server is stopping */
 	END_AUTHFAIL,		/* too many failed logins */
 	END_HANDOFF,		/* front: login succeeded, now relaying */
+	END_MAILBOX_RESET,	/* the selected folder's UIDVALIDITY changed */
 };
 
 struct session;

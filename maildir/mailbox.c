@@ -5,23 +5,62 @@
  * Sync, step by step:
  *  1. Load what other processes committed to the UID cache.
  *  2. stat() cur/ and new/.  If both modification times equal the ones the
- *     cache saw at its last full scan, and that scan began comfortably
- *     after them (a change in the same clock tick as a scan would not move
- *     the time), the cache is the truth and no directory is read.
- *  3. Otherwise read new/ and cur/.  A read-write session moves files from
- *     new/ to cur/ first (whoever's rename() wins owns the move).  Each
- *     name is compared with the cache by its base: unknown bases are new
- *     messages, known ones with another info part changed flags, cached
- *     ones not seen are looked for once more (by name, then by a second
- *     listing) before they count as expunged.
- *  4. If anything must be written, take the folder lock, which reloads the
- *     cache, re-check every decision against that state (another session
- *     may have done the same work meanwhile), apply, commit, unlock.
- *  5. Compare the view with the cache and report the differences.
+ *     cache saw at its last complete scan, and that scan began after the
+ *     file system's clock had passed them (see "Trusting a directory
+ *     time" below), the cache is the truth and no directory is read.
+ *  3. Otherwise a read-write session first moves files from new/ to cur/
+ *     (never over an existing name), then takes the file system's time,
+ *     stats both directories, lists new/ and then cur/, and stats them
+ *     again.  Equal times before and after mean the listing is exact: no
+ *     entry was added, removed or renamed while it ran.
+ *  4. Each name is compared with the cache by its base: unknown bases are
+ *     new messages, known ones under another name changed flags.  A
+ *     cached message whose base is in neither directory is looked for
+ *     under its cached name (and in cur/ if it was in new/), and counts as
+ *     expunged only if it is absent from an exact listing.  When the
+ *     listing was not exact (other programs were renaming), it is listed
+ *     again, up to SCAN_TRIES times; what is still undecided then stays as
+ *     it is until a later sync, and the directory times are not recorded,
+ *     so that sync lists again.  Nothing is ever guessed gone.
+ *  5. If anything must be written, take the folder lock, which reloads the
+ *     cache; if another process committed meanwhile, decide again from the
+ *     same listing against that state (only messages that had a UID
+ *     before the listing began can be called expunged by it), apply,
+ *     commit, unlock.
+ *  6. Compare the view with the cache and report the differences.
+ *
+ * Races a listing meets (all seen on ext4 and on network file systems):
+ * readdir() may miss a file renamed while it runs, or show it under both
+ * names, or in both new/ and cur/ (it lists new/ first, so a file moved
+ * from new/ to cur/ meanwhile is seen twice rather than not at all).  Two
+ * names of one base that are links of one inode are one message, under
+ * the name that exists now.  Two names of one base that are different
+ * inodes are a broken copy (a restored backup, a redelivery): both are
+ * kept, and the one the cache does not know by that name gets a base of
+ * its own, after both are seen to exist again.  The server itself never
+ * replaces a file: every rename it does is md_rename(), which refuses to.
+ *
+ * Trusting a directory time: a directory's modification time changes
+ * with every entry added, removed or renamed, but in steps of the file
+ * system's clock tick, so a change in the same tick as a time we read
+ * does not move it.  The time of a scan is therefore taken from the file
+ * system's own clock (the time it gives the folder's lock file when told
+ * to set it to now: see uidcache_fs_now()), and a directory time is
+ * trusted only when that clock had already passed it when the scan
+ * began: any later change then gets a later time.  The local clock is
+ * never compared with file times (on NFS they come from the server),
+ * except where the lock file cannot be written, and then with a margin
+ * of a second.
  *
  * \Recent: the cache keeps the first UID not yet claimed.  A read-write
  * session claims everything from there to UIDNEXT under the lock, so each
  * message is \Recent in exactly one session.
+ *
+ * A view never shows a UID of another UIDVALIDITY: when the cache's
+ * UIDVALIDITY changes under a session (the cache was lost or damaged and
+ * rebuilt), every call fails with ESTALE from then on and the session
+ * must end.  A view also never shows again a UID it once reported
+ * expunged.
  *
  * STATUS runs the same sync without a view, read-only, and answers from
  * the cache's counters.  The scan parses each name once, and keeps the
@@ -50,15 +89,11 @@
 #define VM_GONE		0x01	/* expunged, not yet reported */
 #define VM_RECENT	0x02	/* \Recent in this session */
 
-/*
- * A directory time can be trusted once the scan that saw it began this
- * long after it: a change in the same clock tick as the time we read
- * would not move it (file system times come from a coarse clock, a few
- * milliseconds per tick).  One second, as other Maildir servers use; on
- * NFS the times come from the server's clock, so keep clocks in step.
- */
-#define TRUST_MARGIN_NS	(1000000000LL)
+/* Where the file system's clock cannot be read (a folder the user cannot
+ * write), the local clock stands in for it, this far behind. */
+#define CLOCK_MARGIN_NS	(1000000000LL)
 #define PATH_LEN	4096
+#define SCAN_TRIES	3	/* listings before undecided messages wait */
 
 struct vmsg {
 	uint32_t	uid;
@@ -79,14 +114,24 @@ struct mailbox {
 	int		 readonly;
 	struct uidcache	*uc;
 	struct keywords	 kw;
+	dev_t		 kw_dev;	/* dovecot-keywords as last read */
+	ino_t		 kw_ino;
+	off_t		 kw_size;
+	int64_t		 kw_mtime;
+	int		 kw_changed;	/* names changed since the last sync
+					 * reported them */
 	struct vmsg	*v;
 	size_t		 n, cap;
-	uint32_t	 uidvalidity;
+	uint32_t	 uidvalidity;	/* 0 until the first sync */
+	uint32_t	 uid_floor;	/* the view has taken in every UID
+					 * below this one */
 	uint32_t	 nrecent;
 	size_t		 ngone;		/* entries marked VM_GONE */
 	uint64_t	 seen_changes;
 	uint32_t	 claim_lo, claim_hi;	/* \Recent claimed, not yet
 						 * applied to the view */
+	uint32_t	 stale_uv;	/* the UIDVALIDITY that replaced ours,
+					 * once one has: every call fails */
 	struct fact	*facts;
 	size_t		 nfacts, capfacts;
 };
@@ -136,13 +181,73 @@ pathf(char *out, size_t len, const char *fmt, const char *a, const char *b,
 	return 0;
 }
 
+/* ---- renames that never replace ------------------------------------ */
+
+/*
+ * Rename from (in fromfd) to to (in tofd) without ever replacing a file:
+ * renameat2(RENAME_NOREPLACE), or link() and unlink() where the file
+ * system has no such rename (NFS and FUSE answer EINVAL, others ENOSYS or
+ * EOPNOTSUPP); a crash between those two leaves two names of one file,
+ * which a sync takes as one message.  If to already names the same file
+ * as from (another process finished the same move, or a crash left it
+ * half done), the extra name is removed and the rename is done.  0, or -1
+ * with errno: EEXIST when another file has the name, ENOENT when from is
+ * gone.
+ */
+static int
+md_rename(int fromfd, const char *from, int tofd, const char *to)
+{
+	struct stat sf, st;
+	int e;
+
+	if (renameat2(fromfd, from, tofd, to, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP) {
+		if (linkat(fromfd, from, tofd, to, 0) == 0) {
+			if (unlinkat(fromfd, from, 0) == -1 &&
+			    errno != ENOENT) {
+				e = errno;
+				(void)unlinkat(tofd, to, 0);
+				errno = e;
+				return -1;
+			}
+			return 0;
+		}
+		if (errno == EPERM || errno == EOPNOTSUPP || errno == ENOSYS) {
+			/* no hard links either (FAT, some FUSE file systems):
+			 * the best left is to look before renaming */
+			if (faccessat(tofd, to, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+				errno = EEXIST;
+			else if (errno == ENOENT)
+				return renameat(fromfd, from, tofd, to);
+		}
+	}
+	if (errno != EEXIST)
+		return -1;
+	if (fstatat(fromfd, from, &sf, AT_SYMLINK_NOFOLLOW) == -1)
+		return -1;
+	if (fstatat(tofd, to, &st, AT_SYMLINK_NOFOLLOW) == -1) {
+		/* the other name went away meanwhile */
+		errno = EEXIST;
+		return -1;
+	}
+	if (sf.st_dev != st.st_dev || sf.st_ino != st.st_ino) {
+		errno = EEXIST;
+		return -1;
+	}
+	if (unlinkat(fromfd, from, 0) == -1 && errno != ENOENT)
+		return -1;
+	return 0;
+}
+
 /* ---- scanning --------------------------------------------------------- */
 
 /*
  * What a sync of the directories with the UID cache works on: a folder
  * and its cache, and no view (STATUS runs it without one).  A read-only
- * sync (EXAMINE, STATUS) never moves new/ to cur/ and never claims
- * \Recent; either kind creates the cache and gives new files their UIDs.
+ * sync (EXAMINE, STATUS) never moves new/ to cur/, never renames a file
+ * and never claims \Recent; either kind creates the cache and gives new
+ * files their UIDs.
  */
 struct dsync {
 	struct uidcache	*uc;
@@ -158,6 +263,7 @@ struct entry {
 					 * zero-padded: most comparisons of
 					 * two bases end here */
 	uint64_t	 vsize;		/* W=, or MD_SIZE_UNKNOWN */
+	uint64_t	 ino;		/* from the listing; 0 = not known */
 	uint32_t	 off;		/* of the name in the scan's names */
 	uint32_t	 kw;
 	uint8_t		 baselen;	/* names are at most 255 bytes */
@@ -172,6 +278,10 @@ struct scan {
 	struct entry	*e;
 	size_t		 n, cap;
 	struct buf	 names;
+	struct uc_dirstamp stamp;	/* directory times when it began, and
+					 * the file system's time then */
+	int		 exact;		/* nothing changed while it ran */
+	size_t		 unresolved;	/* names it could not settle */
 };
 
 #define SCAN_NAMES_MAX	UINT32_MAX	/* entries hold u32 offsets */
@@ -275,6 +385,13 @@ base_cmp(const struct entry *x, const char *xn, const struct entry *y,
 }
 
 static int
+same_base(const struct scan *sc, const struct entry *x,
+    const struct entry *y)
+{
+	return base_cmp(x, ename(sc, x), y, ename(sc, y)) == 0;
+}
+
+static int
 entry_cmp(const void *a, const void *b, void *arg)
 {
 	const struct entry *x = a, *y = b;
@@ -290,8 +407,17 @@ entry_cmp(const void *a, const void *b, void *arg)
 	return strcmp(xn, yn);
 }
 
+static void
+scan_sort(struct scan *sc)
+{
+	if (sc->n > 1) {
+		qsort_r(sc->e, sc->n, sizeof(sc->e[0]), entry_cmp, sc);
+		scan_pack(sc);
+	}
+}
+
 static int
-scan_add(struct scan *sc, const char *name, int in_new)
+scan_add(struct scan *sc, const char *name, int in_new, uint64_t ino)
 {
 	struct mdname md;
 	struct entry *e;
@@ -314,6 +440,7 @@ scan_add(struct scan *sc, const char *name, int in_new)
 	e->flags = (uint8_t)md.flags;
 	e->kw = md.keywords;
 	e->vsize = md.vsize;
+	e->ino = ino;
 	e->in_new = in_new != 0;
 	base_key(name, e->baselen, e->key);
 	sc->n++;
@@ -340,7 +467,10 @@ scan_reserve(struct scan *sc, off_t dirsize)
 /*
  * List one of cur/ or new/ into sc.  0, or -1 with errno.  getdents64()
  * with a large buffer rather than readdir(): a folder of 100,000 files
- * takes a few dozen system calls instead of hundreds.
+ * takes a few dozen system calls instead of hundreds.  The last call,
+ * which finds the end, waits for any rename in progress in the directory
+ * (the kernel holds the directory's lock for both), so a stat() after it
+ * sees that rename's time.
  */
 static int
 scan_dir(struct dsync *ds, const char *sub, int in_new, struct scan *sc)
@@ -377,7 +507,8 @@ scan_dir(struct dsync *ds, const char *sub, int in_new, struct scan *sc)
 			if (de->d_type != DT_REG && de->d_type != DT_UNKNOWN &&
 			    de->d_type != DT_LNK)
 				continue;
-			if (scan_add(sc, de->d_name, in_new) == -1) {
+			if (scan_add(sc, de->d_name, in_new,
+			    (uint64_t)de->d_ino) == -1) {
 				e = errno;
 				close(fd);
 				free(dbuf);
@@ -426,40 +557,163 @@ scan_find(const struct scan *sc, const char *base, size_t baselen)
 	return -1;
 }
 
+/* The path of an entry relative to the folder ("cur/<name>"). */
+static int
+entry_path(const struct scan *sc, const struct entry *e, char *out,
+    size_t len)
+{
+	return pathf(out, len, "%s/%s%s", e->in_new ? "new" : "cur",
+	    ename(sc, e), "");
+}
+
+/* The inode of an entry's file now, or 0 if it has no such name now. */
+static uint64_t
+entry_ino_now(struct dsync *ds, const struct scan *sc, const struct entry *e)
+{
+	char p[PATH_LEN];
+	struct stat sb;
+
+	if (entry_path(sc, e, p, sizeof(p)) == -1 ||
+	    fstatat(ds->dirfd, p, &sb, AT_SYMLINK_NOFOLLOW) == -1)
+		return 0;
+	return (uint64_t)sb.st_ino;
+}
+
+/* A new unique base for the file name, keeping its S= and W= fields;
+ * the whole new name goes to out. */
+static int
+fresh_name(const char *name, const char *info_if_none, char *out,
+    size_t len)
+{
+	char base[MDNAME_MAX + 1];
+	struct mdname md;
+
+	if (mdname_parse(name, &md) == -1 ||
+	    mdname_unique(base, sizeof(base), md.size, md.vsize) == -1)
+		return -1;
+	return pathf(out, len, "%s%s", base, name[md.baselen] != '\0' ?
+	    name + md.baselen : info_if_none, "");
+}
+
 /*
  * Move new/ files to cur/ (read-write sessions only): new/X becomes
- * cur/X:2, (or cur/X if X already carries info).  An entry someone else
+ * cur/X:2, (or cur/X if X already carries info).  A name already taken
+ * in cur/ by another file (a redelivery, a restored backup) never loses
+ * that file: the newcomer gets a base of its own.  An entry someone else
  * moved first is dropped here; the caller lists cur/ afterwards.
  */
 static void
 move_new(struct dsync *ds, struct scan *sc)
 {
-	char from[PATH_LEN], to[PATH_LEN];
+	char from[PATH_LEN], to[PATH_LEN], fresh[MDNAME_MAX + 1];
+	struct uc_rec r;
+	struct stat sb;
 	size_t i;
 
 	for (i = 0; i < sc->n; i++) {
 		struct entry *e = &sc->e[i];
 		const char *name = ename(sc, e);
+		const char *info = name[e->baselen] != '\0' ? "" : ":2,";
+		int collide = 0;
 
 		if (!e->in_new)
 			continue;
 		if (pathf(from, sizeof(from), "new/%s%s%s", name, "", "")
 		    == -1 || pathf(to, sizeof(to), "cur/%s%s%s", name,
-		    name[e->baselen] != '\0' ? "" : ":2,", "") == -1)
+		    info, "") == -1)
 			continue;
-		if (renameat(ds->dirfd, from, ds->dirfd, to) == -1) {
-			if (errno != ENOENT)
-				log_warn("cannot move %s/%s to cur/", ds->dir,
-				    from);
-			continue;
+		/* the cache knows this base in cur/ under another name:
+		 * another file, unless it is a link of this one */
+		if (uidcache_by_base(ds->uc, name, e->baselen, &r) &&
+		    !r.in_new) {
+			char known[PATH_LEN];
+
+			if (pathf(known, sizeof(known), "cur/%s%s", r.base,
+			    r.info, "") == 0 &&
+			    fstatat(ds->dirfd, known, &sb,
+			    AT_SYMLINK_NOFOLLOW) == 0 &&
+			    (uint64_t)sb.st_ino != e->ino && e->ino != 0)
+				collide = 1;
 		}
+		if (!collide) {
+			if (md_rename(ds->dirfd, from, ds->dirfd, to) == 0)
+				continue;
+			if (errno != EEXIST) {
+				if (errno != ENOENT)
+					log_warn("%s: cannot move %s to cur/",
+					    ds->dir, from);
+				continue;
+			}
+		}
+		if (fresh_name(name, ":2,", fresh, sizeof(fresh)) == -1 ||
+		    pathf(to, sizeof(to), "cur/%s%s%s", fresh, "", "") == -1)
+			continue;
+		if (md_rename(ds->dirfd, from, ds->dirfd, to) == 0)
+			log_info("%s: %s has the base name of a message already "
+			    "in cur/; moved it to %s, a message of its own",
+			    ds->dir, from, to);
+		else if (errno != ENOENT)
+			log_warn("%s: cannot move %s to cur/", ds->dir, from);
 	}
 }
 
-/* Read the directories into sc (sorted by base). */
+/* The file system's time now (see "Trusting a directory time"). */
+static int64_t
+fs_now(struct dsync *ds)
+{
+	int64_t t;
+
+	if (uidcache_fs_now(ds->uc, &t) == 0)
+		return t;
+	return now_ns() - CLOCK_MARGIN_NS;
+}
+
+/* A directory's modification time.  Opened, not only stat()ed: on NFS an
+ * open is what makes the client ask the server instead of its cache. */
+static int
+dir_mtime(struct dsync *ds, const char *sub, int64_t *ns)
+{
+	struct stat sb;
+	int fd, r;
+
+	fd = openat(ds->dirfd, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	if (fd == -1)
+		return -1;
+	r = fstat(fd, &sb);
+	close(fd);
+	if (r == -1)
+		return -1;
+	*ns = mtime_ns(&sb);
+	return 0;
+}
+
+static int
+stat_dirs(struct dsync *ds, struct uc_dirstamp *st)
+{
+	if (dir_mtime(ds, "cur", &st->cur_ns) == -1 ||
+	    dir_mtime(ds, "new", &st->new_ns) == -1)
+		return -1;
+	return 0;
+}
+
+/* A scan's times prove that a directory still showing them has not
+ * changed since: the file system's clock had passed them when it began. */
+static int
+stamp_trusted(const struct uc_dirstamp *st)
+{
+	int64_t newest = st->cur_ns > st->new_ns ? st->cur_ns : st->new_ns;
+
+	return st->cur_ns != UC_MTIME_UNKNOWN &&
+	    st->new_ns != UC_MTIME_UNKNOWN &&
+	    st->scanned_ns != UC_MTIME_UNKNOWN && st->scanned_ns > newest;
+}
+
+/* Read the directories into sc (sorted by base); see step 3 above. */
 static int
 scan_all(struct dsync *ds, struct scan *sc)
 {
+	struct uc_dirstamp after;
 	struct scan nw;
 
 	scan_init(sc);
@@ -473,27 +727,142 @@ scan_all(struct dsync *ds, struct scan *sc)
 			move_new(ds, &nw);
 		scan_free(&nw);
 	}
-	if (scan_dir(ds, "cur", 0, sc) == -1 ||
-	    scan_dir(ds, "new", 1, sc) == -1) {
+	sc->stamp.scanned_ns = fs_now(ds);
+	if (stat_dirs(ds, &sc->stamp) == -1)
+		return -1;
+	/* new/ first: a file moving to cur/ meanwhile is seen twice, not
+	 * missed */
+	if (scan_dir(ds, "new", 1, sc) == -1 ||
+	    scan_dir(ds, "cur", 0, sc) == -1 ||
+	    stat_dirs(ds, &after) == -1) {
 		scan_free(sc);
 		return -1;
 	}
-	if (sc->n > 1) {
-		qsort_r(sc->e, sc->n, sizeof(sc->e[0]), entry_cmp, sc);
-		scan_pack(sc);
-	}
+	sc->exact = after.cur_ns == sc->stamp.cur_ns &&
+	    after.new_ns == sc->stamp.new_ns;
+	scan_sort(sc);
 	return 0;
+}
+
+/*
+ * One file seen under two names of one base (a listing that raced with a
+ * rename, or two links): keep one entry, the name that exists now.
+ * Names that cannot be settled (both gone: renamed again since) count as
+ * unresolved, and the sync will look again.
+ */
+static void
+scan_dedupe(struct dsync *ds, struct scan *sc)
+{
+	size_t i, j, k, m, out = 0, gstart;
+
+	for (i = 0; i < sc->n; i = j) {
+		for (j = i + 1; j < sc->n && same_base(sc, &sc->e[i],
+		    &sc->e[j]); j++)
+			;
+		gstart = out;
+		for (k = i; k < j; k++) {
+			struct entry *e = &sc->e[k];
+
+			if (j - i > 1 && e->ino == 0)
+				e->ino = entry_ino_now(ds, sc, e);
+			for (m = gstart; m < out; m++)
+				if (e->ino != 0 && sc->e[m].ino == e->ino)
+					break;
+			if (m == out) {
+				sc->e[out++] = *e;
+				continue;
+			}
+			/* a second name of a kept file: keep the one that
+			 * exists (both do for links: keep the first) */
+			if (entry_ino_now(ds, sc, &sc->e[m]) == e->ino)
+				continue;
+			if (entry_ino_now(ds, sc, e) == e->ino)
+				sc->e[m] = *e;
+			else
+				sc->unresolved++;
+		}
+	}
+	sc->n = out;
+}
+
+/*
+ * Broken copies: several files (different inodes) with one base.  The
+ * one the cache knows by its name keeps the base (and its UID); each
+ * other one is renamed to a base of its own (read-write syncs only), but
+ * only after both are seen to exist again: a listing that raced with
+ * another program must not make the server rename anybody's file.
+ * Returns 1 if any file was renamed (the scan is then sorted again).
+ */
+static int
+scan_rebase(struct dsync *ds, struct scan *sc)
+{
+	char from[PATH_LEN], to[PATH_LEN], fresh[MDNAME_MAX + 1];
+	struct uc_rec r;
+	size_t i, j, k, keep;
+	int renamed = 0;
+
+	for (i = 0; i < sc->n; i = j) {
+		for (j = i + 1; j < sc->n && same_base(sc, &sc->e[i],
+		    &sc->e[j]); j++)
+			;
+		if (j - i == 1 || ds->readonly)
+			continue;
+		keep = i;
+		if (uidcache_by_base(ds->uc, ename(sc, &sc->e[i]),
+		    sc->e[i].baselen, &r))
+			for (k = i; k < j; k++)
+				if (r.in_new == sc->e[k].in_new &&
+				    strcmp(r.info, ename(sc, &sc->e[k]) +
+				    sc->e[k].baselen) == 0)
+					keep = k;
+		if (sc->e[keep].ino == 0 ||
+		    entry_ino_now(ds, sc, &sc->e[keep]) != sc->e[keep].ino)
+			continue;
+		for (k = i; k < j; k++) {
+			struct entry *e = &sc->e[k];
+			const char *name = ename(sc, e);
+
+			if (k == keep || e->ino == 0 ||
+			    entry_ino_now(ds, sc, e) != e->ino)
+				continue;
+			if (entry_path(sc, e, from, sizeof(from)) == -1 ||
+			    fresh_name(name, "", fresh, sizeof(fresh)) == -1 ||
+			    pathf(to, sizeof(to), "%s/%s%s", e->in_new ?
+			    "new" : "cur", fresh, "") == -1)
+				continue;
+			if (md_rename(ds->dirfd, from, ds->dirfd, to) == -1)
+				continue;
+			log_info("%s: %s shares its base name with another "
+			    "message; renamed it to %s", ds->dir, from, to);
+			if (scan_add(sc, fresh, e->in_new, e->ino) == -1)
+				return -1;
+			/* the old entry goes: a name no file has */
+			sc->e[k].ino = UINT64_MAX;
+			renamed = 1;
+		}
+	}
+	if (!renamed)
+		return 0;
+	for (i = 0, j = 0; i < sc->n; i++)
+		if (sc->e[i].ino != UINT64_MAX)
+			sc->e[j++] = sc->e[i];
+	sc->n = j;
+	scan_sort(sc);
+	return 1;
 }
 
 /* ---- decisions ---------------------------------------------------------- */
 
 struct plan {
-	struct entry	**add;		/* new files */
+	size_t		 *add;		/* new files (scan indexes) */
 	size_t		  nadd;
-	struct entry	**upd;		/* known, name changed */
+	size_t		 *upd;		/* known, name changed */
 	size_t		  nupd;
-	uint32_t	 *gone;		/* cached, not found */
+	uint32_t	 *gone;		/* cached, absent from an exact
+					 * listing */
 	size_t		  ngone;
+	size_t		  unresolved;	/* cached, not found, but the
+					 * listing was not exact */
 };
 
 static void
@@ -519,97 +888,100 @@ grow(void **arr, size_t n, size_t size)
 	return 0;
 }
 
-/* Does rec's file still exist under its cached name? */
+static int
+push_idx(size_t **arr, size_t *n, size_t v)
+{
+	if (grow((void **)arr, *n, sizeof(**arr)) == -1)
+		return -1;
+	(*arr)[(*n)++] = v;
+	return 0;
+}
+
+/* Does rec's file still exist, under its cached name, or in cur/ with
+ * the name an MUA gives a file it moves there from new/? */
 static int
 rec_exists(struct dsync *ds, const struct uc_rec *r)
 {
 	char p[PATH_LEN];
 
 	if (pathf(p, sizeof(p), "%s/%s%s", r->in_new ? "new" : "cur",
-	    r->base, r->info) == -1)
+	    r->base, r->info) == 0 &&
+	    faccessat(ds->dirfd, p, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+		return 1;
+	if (!r->in_new)
 		return 0;
-	return faccessat(ds->dirfd, p, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
-}
-
-/* Give a second file with an already used base a base of its own. */
-static int
-rebase_duplicate(struct dsync *ds, struct scan *sc, struct entry *e)
-{
-	char base[MDNAME_MAX + 1], from[PATH_LEN], to[PATH_LEN];
-	const char *name = ename(sc, e);
-	struct mdname md;
-
-	if (mdname_parse(name, &md) == -1 ||
-	    mdname_unique(base, sizeof(base), md.size, md.vsize) == -1)
-		return -1;
-	if (pathf(from, sizeof(from), "%s/%s%s", e->in_new ? "new" : "cur",
-	    name, "") == -1 ||
-	    pathf(to, sizeof(to), "%s/%s%s", e->in_new ? "new" : "cur", base,
-	    name + md.baselen) == -1)
-		return -1;
-	if (renameat(ds->dirfd, from, ds->dirfd, to) == -1)
-		return -1;
-	log_info("%s: %s shares its base name with another message; renamed "
-	    "it to %s", ds->dir, from, to);
-	/* the new name is at most MDNAME_MAX: mdname_unique() saw to it */
-	if (scan_name(sc, e, to + 4, strlen(to + 4)) == -1)
-		return -1;
-	e->baselen = (uint8_t)strlen(base);
-	base_key(base, e->baselen, e->key);
+	if (pathf(p, sizeof(p), "cur/%s%s", r->base, r->info[0] != '\0' ?
+	    r->info : ":2,", "") == 0 &&
+	    faccessat(ds->dirfd, p, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+		return 1;
 	return 0;
 }
 
+/* Of the entries [i, j) of one base, the one the cache knows by name
+ * (r), or the first (cur/ sorts before new/). */
+static size_t
+keeper(const struct scan *sc, size_t i, size_t j, const struct uc_rec *r)
+{
+	size_t k;
+
+	for (k = i; r != NULL && k < j; k++)
+		if (r->in_new == sc->e[k].in_new &&
+		    strcmp(r->info, ename(sc, &sc->e[k]) + sc->e[k].baselen)
+		    == 0)
+			return k;
+	return i;
+}
+
+/*
+ * Decide, from a scan and the cache as now loaded, what to add, update
+ * and expunge.  Only messages with a UID below uid_limit (given before
+ * the listing began) can be found expunged by it, and only when the
+ * listing was exact.
+ */
 static int
-build_plan(struct dsync *ds, struct scan *sc, struct plan *p)
+build_plan(struct dsync *ds, struct scan *sc, uint32_t uid_limit,
+    struct plan *p)
 {
 	struct uc_rec r;
-	size_t i, g, count;
-	ssize_t k;
+	size_t i, j, k, count;
+	int known;
 
 	memset(p, 0, sizeof(*p));
-	for (i = 0, g = 0; i < sc->n; i++) {
-		struct entry *e = &sc->e[i];
-
-		/* compare with the first of its base's group: a second and a
-		 * third copy are both duplicates of the first */
-		if (i > 0 && base_cmp(&sc->e[g], ename(sc, &sc->e[g]),
-		    e, ename(sc, e)) == 0) {
-			/* a broken copy: keep both messages */
-			if (!ds->readonly && rebase_duplicate(ds, sc, e) == 0) {
-				if (grow((void **)&p->add, p->nadd,
-				    sizeof(*p->add)) == -1)
-					return -1;
-				p->add[p->nadd++] = e;
-			}
+	for (i = 0; i < sc->n; i = j) {
+		for (j = i + 1; j < sc->n && same_base(sc, &sc->e[i],
+		    &sc->e[j]); j++)
+			;
+		known = uidcache_by_base(ds->uc, ename(sc, &sc->e[i]),
+		    sc->e[i].baselen, &r);
+		/* a broken copy scan_rebase() could not separate: show the
+		 * one the cache knows until it can */
+		k = keeper(sc, i, j, known ? &r : NULL);
+		if (!known) {
+			if (push_idx(&p->add, &p->nadd, k) == -1)
+				return -1;
 			continue;
 		}
-		if (!uidcache_by_base(ds->uc, ename(sc, e), e->baselen, &r)) {
-			if (grow((void **)&p->add, p->nadd, sizeof(*p->add))
-			    == -1)
+		if (strcmp(r.info, ename(sc, &sc->e[k]) + sc->e[k].baselen)
+		    != 0 || r.in_new != sc->e[k].in_new) {
+			if (push_idx(&p->upd, &p->nupd, k) == -1)
 				return -1;
-			p->add[p->nadd++] = e;
-			g = i;
-			continue;
-		}
-		g = i;
-		if (strcmp(r.info, ename(sc, e) + e->baselen) != 0 ||
-		    r.in_new != e->in_new) {
-			if (grow((void **)&p->upd, p->nupd, sizeof(*p->upd))
-			    == -1)
-				return -1;
-			p->upd[p->nupd++] = e;
 		}
 	}
 	count = uidcache_count(ds->uc);
 	for (i = 0; i < count; i++) {
 		if (!uidcache_nth(ds->uc, i, &r))
 			continue;
-		k = scan_find(sc, r.base, strlen(r.base));
-		if (k >= 0)
+		if (scan_find(sc, r.base, strlen(r.base)) >= 0)
 			continue;
-		/* readdir can miss a file renamed during the scan */
+		/* a rename after the listing, or one it missed */
 		if (rec_exists(ds, &r))
 			continue;
+		/* not proven gone: a listing that raced with renames, or a
+		 * message given its UID after the listing began */
+		if (!sc->exact || r.uid >= uid_limit) {
+			p->unresolved++;
+			continue;
+		}
 		if (grow((void **)&p->gone, p->ngone, sizeof(*p->gone)) == -1)
 			return -1;
 		p->gone[p->ngone++] = r.uid;
@@ -620,9 +992,9 @@ build_plan(struct dsync *ds, struct scan *sc, struct plan *p)
 /* Apply a plan under the lock: every decision is checked again against
  * the freshly loaded state. */
 static int
-apply_plan(struct dsync *ds, struct plan *p, struct scan *sc,
-    const struct uc_dirstamp *stamp)
+apply_plan(struct dsync *ds, struct plan *p, struct scan *sc, int complete)
 {
+	struct uc_dirstamp old;
 	struct uc_rec r;
 	size_t i;
 	uint32_t uid;
@@ -630,21 +1002,27 @@ apply_plan(struct dsync *ds, struct plan *p, struct scan *sc,
 	if (p->nadd > 64)
 		uidcache_reserve(ds->uc, p->nadd, sc->names.len);
 	for (i = 0; i < p->nadd; i++) {
-		struct entry *e = p->add[i];
+		struct entry *e = &sc->e[p->add[i]];
 		const char *name = ename(sc, e);
 
 		uid = uidcache_add(ds->uc, name, e->baselen, name + e->baselen,
 		    e->in_new, e->flags, e->kw, e->vsize, UC_MTIME_UNKNOWN);
-		if (uid == 0) {
-			if (errno == EEXIST)
-				continue;	/* someone else added it
-						 * meanwhile */
+		if (uid != 0)
+			continue;
+		if (errno != EEXIST) {
 			log_warn("%s: cannot give %s a UID", ds->dir, name);
 			return -1;
 		}
+		/* someone else added it meanwhile: its name may differ */
+		if (uidcache_by_base(ds->uc, name, e->baselen, &r) &&
+		    (strcmp(r.info, name + e->baselen) != 0 ||
+		    r.in_new != e->in_new) &&
+		    uidcache_update(ds->uc, r.uid, e->flags, e->kw,
+		    name + e->baselen, e->in_new) == -1)
+			return -1;
 	}
 	for (i = 0; i < p->nupd; i++) {
-		struct entry *e = p->upd[i];
+		struct entry *e = &sc->e[p->upd[i]];
 		const char *name = ename(sc, e);
 
 		if (!uidcache_by_base(ds->uc, name, e->baselen, &r))
@@ -652,6 +1030,13 @@ apply_plan(struct dsync *ds, struct plan *p, struct scan *sc,
 		if (strcmp(r.info, name + e->baselen) == 0 &&
 		    r.in_new == e->in_new)
 			continue;
+		/* the listing may be older than the cache's name (another
+		 * session renamed the file and recorded it since): record
+		 * only a name the file still has */
+		if (entry_ino_now(ds, sc, e) == 0) {
+			complete = 0;
+			continue;
+		}
 		if (uidcache_update(ds->uc, r.uid, e->flags, e->kw,
 		    name + e->baselen, e->in_new) == -1)
 			return -1;
@@ -665,7 +1050,14 @@ apply_plan(struct dsync *ds, struct plan *p, struct scan *sc,
 		if (uidcache_expunge(ds->uc, r.uid) == -1)
 			return -1;
 	}
-	return uidcache_set_dirstamp(ds->uc, stamp);
+	/* the times are worth keeping only from a scan that settled
+	 * everything, and that a later sync can trust */
+	uidcache_dirstamp(ds->uc, &old);
+	if (complete && stamp_trusted(&sc->stamp) &&
+	    (old.cur_ns != sc->stamp.cur_ns || old.new_ns != sc->stamp.new_ns ||
+	    old.scanned_ns != sc->stamp.scanned_ns))
+		return uidcache_set_dirstamp(ds->uc, &sc->stamp);
+	return 0;
 }
 
 /* Claim \Recent for everything from first_recent to UIDNEXT (locked). */
@@ -685,6 +1077,24 @@ claim_recent(struct dsync *ds)
 	return 0;
 }
 
+/* The only way a sync fails once the folder has a cache: nothing could
+ * be read.  A cache that cannot be written (a full disk, a lock held too
+ * long) leaves the cache as it was, and the folder is served from it. */
+static int
+degrade(struct dsync *ds, const char *what)
+{
+	int e = errno;
+
+	if (uidcache_uidvalidity(ds->uc) == 0) {
+		errno = e;
+		return -1;
+	}
+	log_warnx("%s: %s (%s); serving the folder as the UID cache last "
+	    "knew it until that works", ds->dir, what, strerror(e));
+	errno = e;
+	return 0;
+}
+
 /*
  * Make the cache match the directories.  force: read them even if the
  * times say nothing changed (a file we looked for was not where the cache
@@ -693,65 +1103,88 @@ claim_recent(struct dsync *ds)
 static int
 dir_sync(struct dsync *ds, int force)
 {
-	struct uc_dirstamp stamp, old;
-	struct stat cur, nw;
+	struct uc_dirstamp now, old;
 	struct scan sc;
 	struct plan p;
-	int r = 0, locked = 0, need_recent;
+	uint64_t changes;
+	uint32_t uid_limit;
+	int r = 0, locked = 0, need_recent, tries, complete;
 
 	if (uidcache_refresh(ds->uc) == -1)
 		return -1;
-	if (fstatat(ds->dirfd, "cur", &cur, 0) == -1 ||
-	    fstatat(ds->dirfd, "new", &nw, 0) == -1) {
+	if (stat_dirs(ds, &now) == -1) {
 		log_warn("%s: cannot stat cur/ or new/", ds->dir);
 		return -1;
 	}
 	uidcache_dirstamp(ds->uc, &old);
-	stamp.cur_ns = mtime_ns(&cur);
-	stamp.new_ns = mtime_ns(&nw);
-	stamp.scanned_ns = now_ns();
 	need_recent = !ds->readonly &&
 	    uidcache_first_recent(ds->uc) < uidcache_uidnext(ds->uc);
 	if (!force && uidcache_uidvalidity(ds->uc) != 0 &&
-	    old.cur_ns == stamp.cur_ns && old.new_ns == stamp.new_ns &&
-	    old.scanned_ns - (stamp.cur_ns > stamp.new_ns ? stamp.cur_ns :
-	    stamp.new_ns) >= TRUST_MARGIN_NS) {
+	    old.cur_ns == now.cur_ns && old.new_ns == now.new_ns &&
+	    stamp_trusted(&old)) {
 		if (!need_recent)
 			return 0;
 		/* nothing on disk changed; only \Recent to claim */
 		if (uidcache_lock(ds->uc) == -1)
-			return -1;
+			return degrade(ds, "cannot lock the UID cache");
 		if (claim_recent(ds) == -1 || uidcache_commit(ds->uc) == -1)
-			r = -1;
+			r = degrade(ds, "cannot record \\Recent");
 		uidcache_unlock(ds->uc);
 		return r;
 	}
 
-	if (scan_all(ds, &sc) == -1) {
-		log_warn("%s: cannot read the folder", ds->dir);
-		return -1;
+	memset(&p, 0, sizeof(p));
+	scan_init(&sc);
+	for (tries = 0; ; tries++) {
+		uid_limit = uidcache_uidnext(ds->uc);
+		if (scan_all(ds, &sc) == -1) {
+			log_warn("%s: cannot read the folder", ds->dir);
+			return -1;
+		}
+		scan_dedupe(ds, &sc);
+		if (scan_rebase(ds, &sc) == -1 ||
+		    build_plan(ds, &sc, uid_limit, &p) == -1) {
+			r = -1;
+			goto out;
+		}
+		if ((p.unresolved == 0 && sc.unresolved == 0) ||
+		    tries + 1 == SCAN_TRIES)
+			break;
+		/* other programs were renaming: look again */
+		plan_free(&p);
+		scan_free(&sc);
+		if (uidcache_refresh(ds->uc) == -1)
+			return -1;
 	}
-	if (build_plan(ds, &sc, &p) == -1) {
-		r = -1;
-		goto out;
-	}
+	complete = p.unresolved == 0 && sc.unresolved == 0;
+	if (!complete)
+		log_debug("%s: %zu messages not found while other programs "
+		    "renamed files; looked for again at the next sync",
+		    ds->dir, p.unresolved + sc.unresolved);
 	/* with nothing to change, write the new times only if a later sync
-	 * can trust them (a scan in the same moment as a change cannot) */
+	 * can trust them */
 	if (p.nadd == 0 && p.nupd == 0 && p.ngone == 0 && !need_recent &&
 	    uidcache_uidvalidity(ds->uc) != 0 &&
-	    stamp.scanned_ns - (stamp.cur_ns > stamp.new_ns ? stamp.cur_ns :
-	    stamp.new_ns) < TRUST_MARGIN_NS)
+	    !(complete && stamp_trusted(&sc.stamp)))
 		goto out;
+	changes = uidcache_changes(ds->uc);
 	if (uidcache_lock(ds->uc) == -1) {
-		r = -1;
+		r = degrade(ds, "cannot lock the UID cache");
 		goto out;
 	}
 	locked = 1;
-	if (apply_plan(ds, &p, &sc, &stamp) == -1 || claim_recent(ds) == -1 ||
-	    uidcache_commit(ds->uc) == -1) {
-		log_warn("%s: cannot update the UID cache", ds->dir);
-		r = -1;
+	if (uidcache_changes(ds->uc) != changes) {
+		/* another process committed (or created the cache) since we
+		 * decided: decide again from the same listing */
+		plan_free(&p);
+		if (build_plan(ds, &sc, uid_limit, &p) == -1) {
+			r = -1;
+			goto out;
+		}
 	}
+	if (apply_plan(ds, &p, &sc, complete) == -1 ||
+	    claim_recent(ds) == -1 || uidcache_commit(ds->uc) == -1)
+		r = degrade(ds, "cannot update the UID cache");
 out:
 	if (locked)
 		uidcache_unlock(ds->uc);
@@ -759,6 +1192,8 @@ out:
 	scan_free(&sc);
 	return r;
 }
+
+static int	uv_same(struct mailbox *);
 
 /* The sync of a session's folder: \Recent claimed here is the view's
  * to show (even if a later step failed: the cache may have it). */
@@ -768,6 +1203,10 @@ disk_sync(struct mailbox *mb, int force)
 	struct dsync ds;
 	int r;
 
+	if (mb->stale_uv != 0) {
+		errno = ESTALE;
+		return -1;
+	}
 	memset(&ds, 0, sizeof(ds));
 	ds.uc = mb->uc;
 	ds.dir = mb->dir;
@@ -779,10 +1218,101 @@ disk_sync(struct mailbox *mb, int force)
 			mb->claim_lo = ds.claim_lo;
 		mb->claim_hi = ds.claim_hi;
 	}
+	/* whatever state the sync loaded must still be the view's */
+	if (uidcache_uidvalidity(mb->uc) != 0 && !uv_same(mb))
+		return -1;
 	return r;
 }
 
 /* ---- the view ----------------------------------------------------------- */
+
+/*
+ * Is the cache still of the UIDVALIDITY this view was built for?  The
+ * first sync sets it.  Once it changed (the cache was lost or damaged and
+ * rebuilt), the view's UIDs mean nothing any more: the mailbox is stale
+ * for good, every call fails with ESTALE, and the session must end (a
+ * client resynchronizes from scratch when it sees the new UIDVALIDITY).
+ */
+static int
+uv_same(struct mailbox *mb)
+{
+	uint32_t uv = uidcache_uidvalidity(mb->uc);
+
+	if (mb->stale_uv != 0) {
+		errno = ESTALE;
+		return 0;
+	}
+	if (mb->uidvalidity == 0 || uv == mb->uidvalidity) {
+		if (mb->uidvalidity == 0)
+			mb->uidvalidity = uv;
+		return 1;
+	}
+	mb->stale_uv = uv != 0 ? uv : UINT32_MAX;
+	log_warnx("%s: UIDVALIDITY changed from %u to %u under an open "
+	    "session (the UID cache was lost or damaged and rebuilt); the "
+	    "session ends so that its client resynchronizes", mb->dir,
+	    mb->uidvalidity, uv);
+	errno = ESTALE;
+	return 0;
+}
+
+/* Take the folder's lock for a change the view asked for: the loaded
+ * state must still be of the view's UIDVALIDITY.  0, or -1 (errno;
+ * ESTALE once it is not). */
+static int
+mb_lock(struct mailbox *mb)
+{
+	if (mb->stale_uv != 0) {
+		errno = ESTALE;
+		return -1;
+	}
+	if (uidcache_lock(mb->uc) == -1)
+		return -1;
+	if (!uv_same(mb)) {
+		uidcache_unlock(mb->uc);
+		return -1;
+	}
+	return 0;
+}
+
+/* Read dovecot-keywords again if another process changed it; 1 if the
+ * names changed. */
+static int
+keywords_refresh(struct mailbox *mb, int force)
+{
+	char p[PATH_LEN];
+	struct keywords nk;
+	struct stat sb;
+	int changed = 0, i;
+
+	if (pathf(p, sizeof(p), "%s/%s%s", mb->dir, KEYWORDS_FILE, "") == -1)
+		return 0;
+	if (stat(p, &sb) == -1) {
+		if (errno != ENOENT)
+			return 0;
+		memset(&sb, 0, sizeof(sb));
+	}
+	if (!force && sb.st_dev == mb->kw_dev && sb.st_ino == mb->kw_ino &&
+	    sb.st_size == mb->kw_size && mtime_ns(&sb) == mb->kw_mtime)
+		return 0;
+	memset(&nk, 0, sizeof(nk));
+	if (keywords_load(mb->dir, &nk) == -1) {
+		log_warn("%s: cannot read %s", mb->dir, KEYWORDS_FILE);
+		return 0;
+	}
+	for (i = 0; i < KEYWORDS_MAX; i++)
+		if ((nk.name[i] == NULL) != (mb->kw.name[i] == NULL) ||
+		    (nk.name[i] != NULL && strcmp(nk.name[i],
+		    mb->kw.name[i]) != 0))
+			changed = 1;
+	keywords_free(&mb->kw);
+	mb->kw = nk;
+	mb->kw_dev = sb.st_dev;
+	mb->kw_ino = sb.st_ino;
+	mb->kw_size = sb.st_size;
+	mb->kw_mtime = mtime_ns(&sb);
+	return changed;
+}
 
 /* Bring the view in line with the cache; see mailbox_sync(). */
 static int
@@ -835,6 +1365,13 @@ view_update(struct mailbox *mb, int allow_expunge,
 					changed[nchanged++] = nv[out].uid;
 			}
 			i++;
+		} else if (r.uid < mb->uid_floor) {
+			/* a message this view reported expunged, which the
+			 * cache still holds (its expunge could not be
+			 * recorded): it stays gone */
+			j++;
+			have = j < count && uidcache_nth_meta(mb->uc, j, &r);
+			continue;
 		} else {
 			/* a message the view has not seen */
 			nv[out].uid = r.uid;
@@ -859,6 +1396,8 @@ view_update(struct mailbox *mb, int allow_expunge,
 	mb->cap = count + oldn + 1;
 	mb->n = out;
 	mb->seen_changes = uidcache_changes(mb->uc);
+	if (uidcache_uidnext(mb->uc) > mb->uid_floor)
+		mb->uid_floor = uidcache_uidnext(mb->uc);
 	/* expunges first, from the top down, then the new count */
 	if (ev != NULL && ev->expunge != NULL)
 		for (i = nexp; i > 0; i--)
@@ -883,6 +1422,24 @@ view_update(struct mailbox *mb, int allow_expunge,
 }
 
 /* ---- public --------------------------------------------------------------- */
+
+/* The cache's record of the message at seq: 1, or 0 with errno ENOENT
+ * if it has none (expunged), ESTALE if the folder's UIDVALIDITY changed
+ * (the loaded records are then another numbering's). */
+static int
+view_rec(struct mailbox *mb, uint32_t seq, struct uc_rec *r)
+{
+	if (mb->stale_uv != 0) {
+		errno = ESTALE;
+		return 0;
+	}
+	if (seq < 1 || seq > mb->n ||
+	    !uidcache_by_uid(mb->uc, mb->v[seq - 1].uid, r)) {
+		errno = ENOENT;
+		return 0;
+	}
+	return 1;
+}
 
 int
 mailbox_open(const char *dir, int readonly, struct mailbox **mbp,
@@ -918,14 +1475,17 @@ mailbox_open(const char *dir, int readonly, struct mailbox **mbp,
 		*why_r = "[SERVERBUG] Cannot read the mailbox's UID cache";
 		goto fail;
 	}
-	if (keywords_load(dir, &mb->kw) == -1)
-		log_warn("%s: cannot read %s", dir, KEYWORDS_FILE);
+	(void)keywords_refresh(mb, 1);
 	if (mailbox_sync(mb, 1, NULL) == -1 ||
 	    uidcache_uidvalidity(mb->uc) == 0) {
-		*why_r = "[SERVERBUG] Cannot read the mailbox";
+		*why_r = errno == ENOSPC || errno == EDQUOT ?
+		    "[OVERQUOTA] The mailbox cannot be opened: no room left "
+		    "for its UID cache" :
+		    "[SERVERBUG] Cannot read the mailbox (the server log "
+		    "says why)";
 		goto fail;
 	}
-	mb->uidvalidity = uidcache_uidvalidity(mb->uc);
+	mb->kw_changed = 0;
 	*mbp = mb;
 	return 0;
 nomem:
@@ -958,7 +1518,20 @@ mailbox_sync(struct mailbox *mb, int allow_expunge,
 {
 	if (disk_sync(mb, 0) == -1)
 		return -1;
+	if (keywords_refresh(mb, 0))
+		mb->kw_changed = 1;
+	/* new names first: the FETCH responses that follow may use them */
+	if (mb->kw_changed && ev != NULL && ev->keywords != NULL) {
+		ev->keywords(ev->arg);
+		mb->kw_changed = 0;
+	}
 	return view_update(mb, allow_expunge, ev);
+}
+
+uint32_t
+mailbox_stale(const struct mailbox *mb)
+{
+	return mb->stale_uv;
 }
 
 uint32_t
@@ -970,7 +1543,7 @@ mailbox_count(const struct mailbox *mb)
 uint32_t
 mailbox_uidvalidity(const struct mailbox *mb)
 {
-	return uidcache_uidvalidity(mb->uc);
+	return mb->uidvalidity;
 }
 
 uint32_t
@@ -1052,8 +1625,7 @@ mailbox_modseq(struct mailbox *mb, uint32_t seq)
 {
 	struct uc_rec r;
 
-	if (seq < 1 || seq > mb->n ||
-	    !uidcache_by_uid(mb->uc, mb->v[seq - 1].uid, &r))
+	if (!view_rec(mb, seq, &r))
 		return 0;
 	return r.modseq;
 }
@@ -1099,11 +1671,12 @@ mailbox_relpath(struct mailbox *mb, uint32_t seq, char *out, size_t len)
 {
 	struct uc_rec r;
 
-	if (seq < 1 || seq > mb->n || (mb->v[seq - 1].state & VM_GONE) ||
-	    !uidcache_by_uid(mb->uc, mb->v[seq - 1].uid, &r)) {
+	if (seq >= 1 && seq <= mb->n && (mb->v[seq - 1].state & VM_GONE)) {
 		errno = ENOENT;
 		return -1;
 	}
+	if (!view_rec(mb, seq, &r))
+		return -1;
 	return relpath_of(&r, out, len);
 }
 
@@ -1118,7 +1691,9 @@ mailbox_relocate(struct mailbox *mb, uint32_t seq, char *out, size_t len)
 	}
 	if (disk_sync(mb, 1) == -1)
 		return -1;
-	if (!uidcache_by_uid(mb->uc, mb->v[seq - 1].uid, &r)) {
+	if (!view_rec(mb, seq, &r)) {
+		if (errno == ESTALE)
+			return -1;
 		if (!(mb->v[seq - 1].state & VM_GONE)) {
 			mb->v[seq - 1].state |= VM_GONE;
 			mb->ngone++;
@@ -1245,6 +1820,10 @@ mailbox_vsize(struct mailbox *mb, uint32_t seq, uint64_t *vs)
 		errno = ENOENT;
 		return -1;
 	}
+	if (mb->stale_uv != 0) {
+		errno = ESTALE;
+		return -1;
+	}
 	if (uidcache_by_uid(mb->uc, mb->v[seq - 1].uid, &r) &&
 	    r.vsize != MD_SIZE_UNKNOWN) {
 		*vs = r.vsize;
@@ -1273,6 +1852,10 @@ mailbox_mtime(struct mailbox *mb, uint32_t seq, int64_t *t)
 		errno = ENOENT;
 		return -1;
 	}
+	if (mb->stale_uv != 0) {
+		errno = ESTALE;
+		return -1;
+	}
 	if (uidcache_by_uid(mb->uc, mb->v[seq - 1].uid, &r) &&
 	    r.mtime != UC_MTIME_UNKNOWN) {
 		*t = r.mtime;
@@ -1298,14 +1881,19 @@ mailbox_mtime(struct mailbox *mb, uint32_t seq, int64_t *t)
 
 /* Remember computed sizes and dates in the cache: one locked commit. */
 static void
-facts_flush(struct uidcache *uc, const char *dir, const struct fact *facts,
-    size_t n)
+facts_flush(struct uidcache *uc, const char *dir, uint32_t uv,
+    const struct fact *facts, size_t n)
 {
 	struct uc_rec r;
 	size_t i;
 
 	if (n == 0 || uidcache_lock(uc) == -1)
 		return;
+	if (uidcache_uidvalidity(uc) != uv) {
+		/* learned under another numbering: worthless now */
+		uidcache_unlock(uc);
+		return;
+	}
 	for (i = 0; i < n; i++) {
 		const struct fact *f = &facts[i];
 
@@ -1332,7 +1920,9 @@ mailbox_flush_facts(struct mailbox *mb)
 {
 	if (mb->nfacts == 0 || mb->uc == NULL)
 		return;
-	facts_flush(mb->uc, mb->dir, mb->facts, mb->nfacts);
+	if (mb->stale_uv == 0)
+		facts_flush(mb->uc, mb->dir, mb->uidvalidity, mb->facts,
+		    mb->nfacts);
 	mb->nfacts = 0;
 }
 
@@ -1346,11 +1936,10 @@ mailbox_keyword(struct mailbox *mb, const char *name)
 	if (k >= 0)
 		return k;
 	/* the folder lock keeps two sessions from taking the same letter */
-	if (uidcache_lock(mb->uc) == -1)
+	if (mb_lock(mb) == -1)
 		return -1;
-	keywords_free(&mb->kw);
-	if (keywords_load(mb->dir, &mb->kw) == -1)
-		log_warn("%s: cannot read %s", mb->dir, KEYWORDS_FILE);
+	if (keywords_refresh(mb, 0))
+		mb->kw_changed = 1;
 	k = keywords_add(mb->dir, &mb->kw, name);
 	uidcache_unlock(mb->uc);
 	return k;
@@ -1373,21 +1962,110 @@ apply_op(unsigned cur, int op, unsigned val)
 	return val;
 }
 
+/* The letters this folder has names for: a STORE that replaces the
+ * keywords replaces only these, and keeps letters another program set
+ * that nobody has named (they are not ours to drop). */
+static uint32_t
+named_keywords(const struct mailbox *mb)
+{
+	uint32_t mask = 0;
+	int i;
+
+	for (i = 0; i < KEYWORDS_MAX; i++)
+		if (mb->kw.name[i] != NULL)
+			mask |= 1U << i;
+	return mask;
+}
+
+/*
+ * Change the flags of one message: rename its file, starting from its
+ * name on disk now (another program may have changed the flags since the
+ * view last looked).  1 and *ch filled if the name changed, 0 and *ch
+ * filled if it already had those flags, 2 if the message is gone, -1
+ * (errno) if it could not be done: ENAMETOOLONG when the name cannot
+ * hold the flag letters.
+ */
+static int
+store_one(struct mailbox *mb, uint32_t seq, int op, unsigned flags,
+    uint32_t kw, struct change *ch)
+{
+	char from[PATH_LEN], to[PATH_LEN], name[MDNAME_MAX + 1];
+	uint32_t named = named_keywords(mb);
+	struct uc_rec r;
+	struct mdname md;
+	int tries;
+
+	for (tries = 0; tries < 3; tries++) {
+		if (!view_rec(mb, seq, &r))
+			return errno == ESTALE ? -1 : 2;
+		if (pathf(name, sizeof(name), "%s%s%s", r.base, r.info, "")
+		    == -1 || mdname_parse(name, &md) == -1)
+			return -1;
+		md.flags = apply_op(md.flags, op, flags & MF_ALL);
+		if (op == 0)
+			md.keywords = (kw & named) | (md.keywords & ~named);
+		else
+			md.keywords = apply_op(md.keywords, op, kw);
+		if (mdname_build(to + 4, sizeof(to) - 4, r.base,
+		    strlen(r.base), md.flags, md.keywords, md.other) == -1) {
+			log_warnx("%s: cannot store flags on %s: the name "
+			    "cannot hold them within %d bytes", mb->dir, name,
+			    MDNAME_MAX);
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		memcpy(to, "cur/", 4);
+		if (pathf(from, sizeof(from), "%s/%s%s",
+		    r.in_new ? "new" : "cur", name, "") == -1)
+			return -1;
+		ch->seq = seq;
+		ch->flags = md.flags;
+		ch->kw = md.keywords;
+		/* cannot be cut: names are at most MDNAME_MAX */
+		(void)pathf(ch->info, sizeof(ch->info), "%s%s%s",
+		    to + 4 + strlen(r.base), "", "");
+		if (strcmp(from, to) == 0)
+			return 0;
+		if (md_rename(mb->dirfd, from, mb->dirfd, to) == 0)
+			return 1;
+		if (errno == EEXIST) {
+			/* another file holds the name (a broken copy): a
+			 * sync gives it a base of its own, then try again */
+			if (disk_sync(mb, 1) == -1)
+				return -1;
+			continue;
+		}
+		if (errno != ENOENT) {
+			log_warn("%s: cannot rename %s", mb->dir, from);
+			return -1;
+		}
+		/* renamed or expunged behind our back: look again */
+		if (mailbox_relocate(mb, seq, from, sizeof(from)) == -1)
+			return errno == ENOENT ? 2 : -1;
+	}
+	log_warnx("%s: cannot store flags on message %u: its file keeps "
+	    "changing or another file holds its new name", mb->dir,
+	    mb->v[seq - 1].uid);
+	errno = EAGAIN;
+	return -1;
+}
+
 int
 mailbox_store(struct mailbox *mb, const uint32_t *seqs, size_t n, int op,
     unsigned flags, uint32_t kw, void (*changed)(void *, uint32_t),
     void *arg)
 {
-	char from[PATH_LEN], to[PATH_LEN], name[MDNAME_MAX + 1];
-	struct change *ch;
-	struct uc_rec r;
-	struct mdname md;
+	struct change *ch, one;
 	size_t i, nch = 0;
-	int tries, ret = 0;
+	int ret = 0, e = 0, r;
 	uint32_t seq;
 
 	if (mb->readonly) {
 		errno = EROFS;
+		return -1;
+	}
+	if (mb->stale_uv != 0) {
+		errno = ESTALE;
 		return -1;
 	}
 	if ((ch = reallocarray(NULL, n + 1, sizeof(*ch))) == NULL)
@@ -1396,76 +2074,56 @@ mailbox_store(struct mailbox *mb, const uint32_t *seqs, size_t n, int op,
 		seq = seqs[i];
 		if (seq < 1 || seq > mb->n || (mb->v[seq - 1].state & VM_GONE))
 			continue;
-		for (tries = 0; tries < 2; tries++) {
-			if (!uidcache_by_uid(mb->uc, mb->v[seq - 1].uid, &r))
-				break;
-			/* start from the flags on disk now, not from what
-			 * the view remembers: another program may have
-			 * changed them */
-			if (pathf(name, sizeof(name), "%s%s%s", r.base,
-			    r.info, "") == -1 || mdname_parse(name, &md) == -1)
-				break;
-			md.flags = apply_op(md.flags, op, flags & MF_ALL);
-			md.keywords = apply_op(md.keywords, op, kw);
-			if (mdname_build(to + 4, sizeof(to) - 4, r.base,
-			    strlen(r.base), md.flags, md.keywords, md.other)
-			    == -1)
-				break;
-			memcpy(to, "cur/", 4);
-			if (pathf(from, sizeof(from), "%s/%s%s",
-			    r.in_new ? "new" : "cur", name, "") == -1)
-				break;
-			if (strcmp(from, to) == 0 && !r.in_new)
-				goto same;
-			if (renameat(mb->dirfd, from, mb->dirfd, to) == 0)
-				goto renamed;
-			if (errno != ENOENT) {
-				log_warn("%s: cannot rename %s", mb->dir, from);
-				ret = -1;
-				break;
-			}
-			/* renamed or expunged behind our back: look again */
-			if (mailbox_relocate(mb, seq, from, sizeof(from)) ==
-			    -1)
-				break;
+		r = store_one(mb, seq, op, flags, kw, &one);
+		if (r == 1) {
+			ch[nch++] = one;
+			continue;
 		}
-		continue;
-renamed:
-		ch[nch].seq = seq;
-		ch[nch].flags = md.flags;
-		ch[nch].kw = md.keywords;
-		if (snprintf(ch[nch].info, sizeof(ch[nch].info), "%s",
-		    to + 4 + strlen(r.base)) >= (int)sizeof(ch[nch].info))
-			continue;	/* cannot be: names are <= MDNAME_MAX */
-		nch++;
-		continue;
-same:
-		if ((mb->v[seq - 1].flags != (md.flags & MF_ALL) ||
-		    mb->v[seq - 1].kw != md.keywords)) {
-			/* the view was behind the disk; report it */
-			mb->v[seq - 1].flags = (uint8_t)(md.flags & MF_ALL);
-			mb->v[seq - 1].kw = md.keywords;
+		if (r == 2)
+			continue;
+		if (r == -1) {
+			if (errno == ESTALE) {
+				free(ch);
+				return -1;
+			}
+			ret = -1;
+			e = errno;
+			continue;
+		}
+		/* the name on disk already says so; the view may be behind */
+		if (mb->v[seq - 1].flags != (one.flags & MF_ALL) ||
+		    mb->v[seq - 1].kw != one.kw) {
+			mb->v[seq - 1].flags = (uint8_t)(one.flags & MF_ALL);
+			mb->v[seq - 1].kw = one.kw;
 			if (changed != NULL)
 				changed(arg, seq);
 		}
 	}
 	if (nch > 0) {
-		if (uidcache_lock(mb->uc) == -1) {
-			free(ch);
-			return -1;
-		}
-		for (i = 0; i < nch; i++) {
-			uint32_t uid = mb->v[ch[i].seq - 1].uid;
-
-			if (uidcache_update(mb->uc, uid, ch[i].flags, ch[i].kw,
-			    ch[i].info, 0) == -1 && errno != ENOENT)
-				ret = -1;
-		}
-		if (uidcache_commit(mb->uc) == -1) {
+		/* the files are renamed: that is the change.  The cache
+		 * follows; if it cannot (a full disk), the next sync that
+		 * can records the new names */
+		if (mb_lock(mb) == -1) {
+			if (errno == ESTALE) {
+				free(ch);
+				return -1;
+			}
 			log_warn("%s: cannot record flag changes", mb->dir);
-			ret = -1;
+		} else {
+			for (i = 0; i < nch; i++) {
+				uint32_t uid = mb->v[ch[i].seq - 1].uid;
+
+				if (uidcache_update(mb->uc, uid, ch[i].flags,
+				    ch[i].kw, ch[i].info, 0) == -1 &&
+				    errno != ENOENT)
+					log_warn("%s: cannot record the flags "
+					    "of UID %u", mb->dir, uid);
+			}
+			if (uidcache_commit(mb->uc) == -1)
+				log_warn("%s: cannot record flag changes "
+				    "(the next sync does)", mb->dir);
+			uidcache_unlock(mb->uc);
 		}
-		uidcache_unlock(mb->uc);
 		for (i = 0; i < nch; i++) {
 			struct vmsg *v = &mb->v[ch[i].seq - 1];
 
@@ -1478,18 +2136,88 @@ same:
 		mb->seen_changes = uidcache_changes(mb->uc);
 	}
 	free(ch);
+	if (ret == -1)
+		errno = e;
 	return ret;
+}
+
+/* Take uids (ascending, n of them) out of the view, as files this
+ * session removed, and report them; the view then never takes them back
+ * (see uid_floor), whatever the cache could record. */
+static void
+view_drop(struct mailbox *mb, const uint32_t *uids, size_t n,
+    const struct mailbox_events *ev)
+{
+	size_t i, out = 0, k = 0, nrecent = 0;
+	uint32_t *seqs;
+	size_t nseq = 0;
+
+	if (n == 0)
+		return;
+	if ((seqs = reallocarray(NULL, n, sizeof(*seqs))) == NULL)
+		return;		/* view_update() reports them instead */
+	for (i = 0; i < mb->n; i++) {
+		while (k < n && uids[k] < mb->v[i].uid)
+			k++;
+		if (k < n && uids[k] == mb->v[i].uid) {
+			seqs[nseq++] = (uint32_t)(i + 1);
+			if (mb->v[i].state & VM_GONE)
+				mb->ngone--;
+			continue;
+		}
+		mb->v[out++] = mb->v[i];
+	}
+	mb->n = out;
+	for (i = nseq; ev != NULL && ev->expunge != NULL && i > 0; i--)
+		ev->expunge(ev->arg, seqs[i - 1], 0);
+	for (i = 0; i < mb->n; i++)
+		if (mb->v[i].state & VM_RECENT)
+			nrecent++;
+	if (nrecent != mb->nrecent) {
+		mb->nrecent = (uint32_t)nrecent;
+		if (ev != NULL && ev->recent != NULL)
+			ev->recent(ev->arg, mb->nrecent);
+	}
+	free(seqs);
+}
+
+/* Remove the file of the message at seq if it is (still) \Deleted,
+ * following a rename by another program.  1 removed, 0 not (no longer
+ * \Deleted, or already gone), -1 (errno). */
+static int
+expunge_one(struct mailbox *mb, uint32_t seq)
+{
+	char rel[PATH_LEN];
+	struct uc_rec r;
+	int tries;
+
+	for (tries = 0; tries < 3; tries++) {
+		if (!view_rec(mb, seq, &r))
+			return errno == ESTALE ? -1 : 0;
+		if (!(r.flags & MF_DELETED) ||
+		    relpath_of(&r, rel, sizeof(rel)) == -1)
+			return 0;
+		if (unlinkat(mb->dirfd, rel, 0) == 0)
+			return 1;
+		if (errno != ENOENT) {
+			log_warn("%s: cannot remove %s", mb->dir, rel);
+			return -1;
+		}
+		/* renamed meanwhile (its flags may have changed too), or
+		 * removed by someone else: look again */
+		if (mailbox_relocate(mb, seq, rel, sizeof(rel)) == -1)
+			return errno == ENOENT ? 0 : -1;
+	}
+	return 0;
 }
 
 int
 mailbox_expunge(struct mailbox *mb, const uint32_t *uids, size_t nuids,
     const struct mailbox_events *ev)
 {
-	char rel[PATH_LEN];
-	struct uc_rec r;
 	uint32_t *gone;
 	size_t i, ngone = 0, lo = 0;
-	int ret = 0;
+	int ret = 0, e = 0, r;
 
 	if (mb->readonly) {
 		errno = EROFS;
@@ -1508,44 +2236,41 @@ mailbox_expunge(struct mailbox *mb, const uint32_t *uids, size_t nuids,
 			if (lo == nuids || uids[lo] != uid)
 				continue;
 		}
-		if (!uidcache_by_uid(mb->uc, uid, &r) ||
-		    !(r.flags & MF_DELETED))
-			continue;
-		if (relpath_of(&r, rel, sizeof(rel)) == -1)
-			continue;
-		if (unlinkat(mb->dirfd, rel, 0) == -1) {
-			if (errno != ENOENT) {
-				log_warn("%s: cannot remove %s", mb->dir, rel);
-				ret = -1;
-				continue;
+		/* the cache, not the view, says whether it is \Deleted:
+		 * another session may have changed that */
+		r = expunge_one(mb, (uint32_t)(i + 1));
+		if (r == 1)
+			gone[ngone++] = uid;
+		else if (r == -1) {
+			if (errno == ESTALE) {
+				free(gone);
+				return -1;
 			}
-			/* renamed meanwhile: still \Deleted? */
-			if (mailbox_relocate(mb, (uint32_t)(i + 1), rel,
-			    sizeof(rel)) == 0 &&
-			    uidcache_by_uid(mb->uc, uid, &r) &&
-			    (r.flags & MF_DELETED) &&
-			    unlinkat(mb->dirfd, rel, 0) == -1 &&
-			    errno != ENOENT) {
-				ret = -1;
-				continue;
-			}
+			ret = -1;
+			e = errno;
 		}
-		gone[ngone++] = uid;
 	}
 	if (ngone > 0) {
-		if (uidcache_lock(mb->uc) == 0) {
+		if (mb_lock(mb) == 0) {
 			for (i = 0; i < ngone; i++)
 				(void)uidcache_expunge(mb->uc, gone[i]);
 			if (uidcache_commit(mb->uc) == -1)
-				ret = -1;
+				log_warn("%s: cannot record expunged messages "
+				    "(the next sync does)", mb->dir);
 			uidcache_unlock(mb->uc);
-		} else
-			ret = -1;
+		} else if (errno != ESTALE)
+			log_warn("%s: cannot record expunged messages (the "
+			    "next sync does)", mb->dir);
 	}
+	/* the files are gone whatever the cache could record */
+	view_drop(mb, gone, ngone, ev);
 	free(gone);
-	/* the files are gone whatever the cache said: report them now */
-	if (view_update(mb, 1, ev) == -1)
+	if (mb->stale_uv == 0 && view_update(mb, 1, ev) == -1 && ret == 0) {
 		ret = -1;
+		e = errno;
+	}
+	if (ret == -1)
+		errno = e;
 	return ret;
 }
 
@@ -1568,15 +2293,7 @@ fsync_dir(int dirfd, const char *sub)
 static int
 place(int dirfd, const char *tmprel, const char *currel)
 {
-	if (renameat2(dirfd, tmprel, dirfd, currel, RENAME_NOREPLACE) == 0)
-		return 0;
-	if (errno != EINVAL && errno != ENOSYS)
-		return -1;
-	/* a file system without RENAME_NOREPLACE: link() never replaces */
-	if (linkat(dirfd, tmprel, dirfd, currel, 0) == -1)
-		return -1;
-	(void)unlinkat(dirfd, tmprel, 0);
-	return 0;
+	return md_rename(dirfd, tmprel, dirfd, currel);
 }
 
 /* Write data (or size bytes from fd) to an open file, counting LFs that
@@ -1741,11 +2458,12 @@ struct placed {
 	char		name[MDNAME_MAX + 1];	/* in dst cur/ */
 	size_t		baselen;
 	unsigned	flags;
-	uint32_t	kw;
+	uint32_t	kw;		/* letters of the target */
 	uint64_t	vsize;
 	int64_t		mtime;
 	uint32_t	srcuid;
-	char		srcrel[PATH_LEN + 2];	/* "!" + source if renamed */
+	int		moved;		/* renamed away from the source */
+	char		srcrel[PATH_LEN];	/* where it was in the source */
 };
 
 /* Copy a file's bytes into dst tmp/ and place it at cur/name. */
@@ -1814,26 +2532,155 @@ same_dir(int a, int b)
 	    sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
+/*
+ * What a copy starts from: each source message's flags, keywords (as
+ * letters of the target), sizes and a new name in the target.  The
+ * target's lock is held only to give keywords letters there.
+ */
+static int
+copy_prepare(struct mailbox *mb, const uint32_t *seqs, size_t n,
+    const char *dstdir, struct uidcache *duc, int self, struct placed *pl)
+{
+	char src[MDNAME_MAX + 1], rel[PATH_LEN], base[MDNAME_MAX + 1];
+	struct keywords dkw;
+	struct uc_rec r;
+	struct mdname md;
+	size_t i;
+	int locked = 0, e;
+
+	memset(&dkw, 0, sizeof(dkw));
+	for (i = 0; i < n; i++) {
+		uint32_t seq = seqs[i];
+
+		if (seq < 1 || seq > mb->n || (mb->v[seq - 1].state & VM_GONE) ||
+		    !view_rec(mb, seq, &r)) {
+			if (mb->stale_uv == 0)
+				errno = ESTALE;	/* expunged meanwhile */
+			goto fail;
+		}
+		if (relpath_of(&r, rel, sizeof(rel)) == -1 ||
+		    pathf(src, sizeof(src), "%s%s%s", r.base, r.info, "") ==
+		    -1 || mdname_parse(src, &md) == -1)
+			goto fail;
+		if (md.size == MD_SIZE_UNKNOWN) {
+			struct stat sb;
+
+			if (fstatat(mb->dirfd, rel, &sb, AT_SYMLINK_NOFOLLOW) ==
+			    0)
+				md.size = (uint64_t)sb.st_size;
+		}
+		pl[i].vsize = r.vsize != MD_SIZE_UNKNOWN ? r.vsize : md.vsize;
+		pl[i].mtime = r.mtime;
+		pl[i].flags = md.flags;
+		pl[i].srcuid = r.uid;
+		pl[i].kw = md.keywords;
+		if (!self && md.keywords != 0) {
+			/* the target's lock covers its keyword file */
+			if (!locked) {
+				if (uidcache_lock(duc) == -1)
+					goto fail;
+				locked = 1;
+				if (keywords_load(dstdir, &dkw) == -1)
+					log_warn("%s: cannot read %s", dstdir,
+					    KEYWORDS_FILE);
+			}
+			pl[i].kw = map_keywords(&mb->kw, dstdir, &dkw,
+			    md.keywords);
+		}
+		if (mdname_unique(base, sizeof(base), md.size,
+		    pl[i].vsize) == -1 ||
+		    mdname_build(pl[i].name, sizeof(pl[i].name), base,
+		    strlen(base), pl[i].flags, pl[i].kw, md.other) == -1)
+			goto fail;
+		pl[i].baselen = strlen(base);
+	}
+	if (locked)
+		uidcache_unlock(duc);
+	keywords_free(&dkw);
+	return 0;
+fail:
+	e = errno;
+	if (locked)
+		uidcache_unlock(duc);
+	keywords_free(&dkw);
+	errno = e;
+	return -1;
+}
+
+/* Put the source message of pl (at seq) into the target's cur/: a hard
+ * link, or for a move a rename; bytes only across file systems.  No lock
+ * is held: the name is new and unique. */
+static int
+copy_place(struct mailbox *mb, uint32_t seq, int dfd, int move,
+    struct placed *pl)
+{
+	char currel[PATH_LEN];
+	struct uc_rec r;
+	int tries;
+
+	if (pathf(currel, sizeof(currel), "cur/%s%s%s", pl->name, "", "")
+	    == -1)
+		return -1;
+	for (tries = 0; tries < 3; tries++) {
+		if (!view_rec(mb, seq, &r)) {
+			errno = ESTALE;	/* expunged meanwhile */
+			return -1;
+		}
+		if (relpath_of(&r, pl->srcrel, sizeof(pl->srcrel)) == -1)
+			return -1;
+		if (move) {
+			if (md_rename(mb->dirfd, pl->srcrel, dfd, currel) == 0) {
+				pl->moved = 1;
+				return 0;
+			}
+		} else if (linkat(mb->dirfd, pl->srcrel, dfd, currel, 0) == 0)
+			return 0;
+		if (errno == EXDEV || errno == EPERM || errno == EMLINK ||
+		    errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP)
+			return byte_copy(mb->dirfd, pl->srcrel, dfd, pl->name);
+		if (errno != ENOENT)
+			return -1;
+		/* renamed by another program: find it again (this may
+		 * lock this folder; no other lock is held) */
+		if (mailbox_relocate(mb, seq, pl->srcrel, sizeof(pl->srcrel))
+		    == -1) {
+			if (errno == ENOENT)
+				errno = ESTALE;
+			return -1;
+		}
+	}
+	errno = EAGAIN;
+	return -1;
+}
+
+/*
+ * COPY and MOVE, in steps that never hold two folders' locks at once
+ * (so two sessions copying in opposite directions cannot deadlock, and a
+ * copy into the selected folder cannot lock it twice): the target's keyword
+ * letters under its lock; the files placed under new unique names with
+ * no lock; the target's UIDs under its lock; for a move, the sources
+ * expunged under this folder's lock.
+ */
 int
 mailbox_copy(struct mailbox *mb, const uint32_t *seqs, size_t n,
     const char *dstdir, int move, uint32_t *uids_r, uint32_t *uidvalidity_r,
     const struct mailbox_events *ev)
 {
-	char rel[PATH_LEN], src[MDNAME_MAX + 1], base[MDNAME_MAX + 1];
 	char currel[PATH_LEN], err[256];
 	struct uidcache *duc = NULL;
-	struct keywords dkw;
 	struct placed *pl = NULL;
 	struct uc_rec r;
-	struct mdname md;
 	size_t i, npl = 0;
-	int dfd, e, locked = 0, self, tries, moved;
-	uint32_t uid, seq;
+	int dfd, e, locked = 0, self;
+	uint32_t uid;
 
 	(void)ev;
-	memset(&dkw, 0, sizeof(dkw));
 	if (move && mb->readonly) {
 		errno = EROFS;
+		return -1;
+	}
+	if (mb->stale_uv != 0) {
+		errno = ESTALE;
 		return -1;
 	}
 	if ((dfd = open(dstdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
@@ -1847,84 +2694,21 @@ mailbox_copy(struct mailbox *mb, const uint32_t *seqs, size_t n,
 		log_warnx("%s: %s", dstdir, err);
 		goto fail;
 	}
-	/* the target's lock covers its keyword file and its new UIDs */
-	if (uidcache_lock(duc) == -1)
+	if (copy_prepare(mb, seqs, n, dstdir, duc, self, pl) == -1)
 		goto fail;
-	locked = 1;
-	if (keywords_load(dstdir, &dkw) == -1)
-		log_warn("%s: cannot read %s", dstdir, KEYWORDS_FILE);
-
-	for (i = 0; i < n; i++) {
-		seq = seqs[i];
-		moved = 0;
-		for (tries = 0; tries < 2; tries++) {
-			if (seq < 1 || seq > mb->n ||
-			    (mb->v[seq - 1].state & VM_GONE) ||
-			    !uidcache_by_uid(mb->uc, mb->v[seq - 1].uid, &r)) {
-				errno = ESTALE;	/* expunged meanwhile */
-				goto undo;
-			}
-			if (relpath_of(&r, rel, sizeof(rel)) == -1 ||
-			    pathf(src, sizeof(src), "%s%s%s", r.base, r.info,
-			    "") == -1 || mdname_parse(src, &md) == -1)
-				goto undo;
-			if (md.size == MD_SIZE_UNKNOWN) {
-				struct stat sb;
-
-				if (fstatat(mb->dirfd, rel, &sb,
-				    AT_SYMLINK_NOFOLLOW) == 0)
-					md.size = (uint64_t)sb.st_size;
-			}
-			pl[npl].vsize = r.vsize != MD_SIZE_UNKNOWN ? r.vsize :
-			    md.vsize;
-			pl[npl].mtime = r.mtime;
-			pl[npl].flags = md.flags;
-			pl[npl].kw = self ? md.keywords :
-			    map_keywords(&mb->kw, dstdir, &dkw, md.keywords);
-			if (new_base(base, sizeof(base), md.size,
-			    pl[npl].vsize) == -1 ||
-			    mdname_build(pl[npl].name, sizeof(pl[npl].name),
-			    base, strlen(base), pl[npl].flags, pl[npl].kw,
-			    md.other) == -1 ||
-			    pathf(currel, sizeof(currel), "cur/%s%s%s",
-			    pl[npl].name, "", "") == -1)
-				goto undo;
-			pl[npl].baselen = strlen(base);
-			pl[npl].srcuid = r.uid;
-			if (move) {
-				if (renameat2(mb->dirfd, rel, dfd, currel,
-				    RENAME_NOREPLACE) == 0) {
-					moved = 1;
-					break;
-				}
-			} else if (linkat(mb->dirfd, rel, dfd, currel, 0) == 0)
-				break;
-			if (errno == EXDEV || errno == EPERM ||
-			    errno == EMLINK || errno == EINVAL ||
-			    errno == ENOSYS) {
-				if (byte_copy(mb->dirfd, rel, dfd,
-				    pl[npl].name) == -1)
-					goto undo;
-				break;
-			}
-			if (errno != ENOENT || tries == 1 ||
-			    mailbox_relocate(mb, seq, rel, sizeof(rel)) == -1)
-				goto undo;
-		}
-		if (move && !moved) {
-			/* copied bytes: remove the source once all is done */
-			moved = 0;
-		}
-		pl[npl].srcrel[0] = '!';
-		memcpy(pl[npl].srcrel + (moved ? 1 : 0), rel, strlen(rel) + 1);
-		npl++;
-	}
-	if (npl > 0 && fsync_dir(dfd, "cur") == -1)
+	for (npl = 0; npl < n; npl++)
+		if (copy_place(mb, seqs[npl], dfd, move, &pl[npl]) == -1)
+			goto undo;
+	if (fsync_dir(dfd, "cur") == -1)
 		goto undo;
+	if (self ? mb_lock(mb) == -1 : uidcache_lock(duc) == -1)
+		goto undo;
+	locked = 1;
 	for (i = 0; i < npl; i++) {
 		uid = uidcache_add(duc, pl[i].name, pl[i].baselen,
 		    pl[i].name + pl[i].baselen, 0, pl[i].flags, pl[i].kw,
 		    pl[i].vsize, pl[i].mtime);
+		/* a sync of the target may have seen it first */
 		if (uid == 0 && errno == EEXIST &&
 		    uidcache_by_base(duc, pl[i].name, pl[i].baselen, &r))
 			uid = r.uid;
@@ -1939,22 +2723,21 @@ mailbox_copy(struct mailbox *mb, const uint32_t *seqs, size_t n,
 	locked = 0;
 
 	if (move) {
-		/* the sources: already renamed away, or byte-copied and now
-		 * removed; either way expunged in this folder's cache, and
-		 * reported at the caller's next sync */
+		/* the sources: renamed away, or byte-copied and now removed;
+		 * either way expunged in this folder's cache, and reported
+		 * at the caller's next sync */
 		for (i = 0; i < npl; i++)
-			if (pl[i].srcrel[0] != '!')
+			if (!pl[i].moved)
 				(void)unlinkat(mb->dirfd, pl[i].srcrel, 0);
-		if (uidcache_lock(mb->uc) == 0) {
+		if (mb_lock(mb) == 0) {
 			for (i = 0; i < npl; i++)
 				(void)uidcache_expunge(mb->uc, pl[i].srcuid);
 			if (uidcache_commit(mb->uc) == -1)
-				log_warn("%s: cannot record moved messages",
-				    mb->dir);
+				log_warn("%s: cannot record moved messages "
+				    "(the next sync does)", mb->dir);
 			uidcache_unlock(mb->uc);
 		}
 	}
-	keywords_free(&dkw);
 	if (!self)
 		uidcache_close(duc);
 	free(pl);
@@ -1963,14 +2746,20 @@ mailbox_copy(struct mailbox *mb, const uint32_t *seqs, size_t n,
 
 undo:
 	e = errno;
+	if (locked)
+		uidcache_unlock(duc);
+	locked = 0;
 	for (i = 0; i < npl; i++) {
 		if (pathf(currel, sizeof(currel), "cur/%s%s%s", pl[i].name, "",
 		    "") == -1)
 			continue;
-		if (pl[i].srcrel[0] == '!')
-			(void)renameat(dfd, currel, mb->dirfd,
-			    pl[i].srcrel + 1);
-		else
+		if (pl[i].moved) {
+			if (md_rename(dfd, currel, mb->dirfd, pl[i].srcrel) ==
+			    -1)
+				log_warn("%s: cannot move %s back after a "
+				    "failed MOVE; it stays in %s", mb->dir,
+				    pl[i].srcrel, dstdir);
+		} else
 			(void)unlinkat(dfd, currel, 0);
 	}
 	errno = e;
@@ -1980,7 +2769,6 @@ fail:
 		uidcache_unlock(duc);
 	if (duc != NULL && !self)
 		uidcache_close(duc);
-	keywords_free(&dkw);
 	free(pl);
 	close(dfd);
 	errno = e;
@@ -2046,7 +2834,7 @@ status_size(struct dsync *ds)
 			f[nf].mtime = UC_MTIME_UNKNOWN;
 			nf++;
 		}
-	facts_flush(ds->uc, ds->dir, f, nf);
+	facts_flush(ds->uc, ds->dir, uidcache_uidvalidity(ds->uc), f, nf);
 	free(f);
 	free(unknown);
 	return sum;
@@ -2076,8 +2864,12 @@ mailbox_status(const char *dir, int want_size, struct mailbox_status *st)
 		log_warnx("%s: %s", dir, err);
 		goto out;
 	}
-	if (dir_sync(&ds, 0) == -1 || uidcache_uidvalidity(ds.uc) == 0)
+	if (dir_sync(&ds, 0) == -1)
 		goto out;
+	if (uidcache_uidvalidity(ds.uc) == 0) {
+		errno = EIO;	/* no cache, and none could be made */
+		goto out;
+	}
 	st->messages = (uint32_t)uidcache_count(ds.uc);
 	st->recent = uidcache_count_recent(ds.uc);
 	st->uidnext = uidcache_uidnext(ds.uc);

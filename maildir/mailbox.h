@@ -38,6 +38,9 @@ struct mailbox_events {
 	void	(*recent)(void *arg, uint32_t count);
 	/* flags of a message in the view changed */
 	void	(*flags)(void *arg, uint32_t seq);
+	/* the folder's keyword names changed (another process added one):
+	 * called before any flags() that may show a new name */
+	void	(*keywords)(void *arg);
 };
 
 /* Standard-flag bit for \Recent in mailbox_flags() results (not on disk). */
@@ -57,12 +60,26 @@ void	mailbox_close(struct mailbox *);
  * Bring the view up to date.  With allow_expunge 0 (during FETCH, STORE,
  * SEARCH), messages found expunged stay in the view, marked gone, and no
  * EXPUNGE or EXISTS is reported for the shrinkage until a later sync with
- * allow_expunge 1.  0, or -1 on an I/O error (logged).
+ * allow_expunge 1.  0, or -1 on an I/O error (logged), or -1 with errno
+ * ESTALE when the folder's UIDVALIDITY changed (see mailbox_stale()).
+ * A cache that cannot be written (a full disk) is not an error: the
+ * folder is served as the cache last knew it, and what could not be
+ * recorded (new mail's UIDs) is shown once it can.
  */
 int	mailbox_sync(struct mailbox *, int allow_expunge,
 	    const struct mailbox_events *);
 
-/* Folder-wide values. */
+/*
+ * Once the folder's UIDVALIDITY has changed under the view (its UID cache
+ * was lost or damaged and rebuilt), the new UIDVALIDITY, and every call
+ * that could act on a UID fails with ESTALE: the session must end (say
+ * BYE) rather than map its client's UIDs onto the new numbering.  0 while
+ * the view is good.
+ */
+uint32_t mailbox_stale(const struct mailbox *);
+
+/* Folder-wide values.  mailbox_uidvalidity() is the view's, which the
+ * folder keeps as long as mailbox_stale() is 0. */
 uint32_t mailbox_count(const struct mailbox *);
 uint32_t mailbox_uidvalidity(const struct mailbox *);
 uint32_t mailbox_uidnext(const struct mailbox *);

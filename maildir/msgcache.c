@@ -53,6 +53,7 @@
 
 #include "common/buf.h"
 #include "common/log.h"
+#include "common/mapfile.h"
 #include "maildir/msgcache.h"
 
 #define MC_CDB		"imapd-msgcache.cdb"
@@ -76,10 +77,13 @@ struct msgcache {
 	char		*dir;
 	uint32_t	 uidv;
 	int		 cdbfd;
+	struct mapfile	 cdbview;	/* the snapshot's bytes, for cdb */
 	struct cdb	 cdb;
 	int		 have_cdb;
 	off_t		 cdbsize;
-	char		*logmap;	/* the log as far as mapped */
+	char		*logmap;	/* the log as far as mapped (or read,
+					 * where mappings are unsafe) */
+	int		 logmapped;	/* logmap is a mapping */
 	size_t		 loglen;
 	size_t		 logidx;	/* bytes of it indexed */
 	dev_t		 logdev;
@@ -215,8 +219,10 @@ index_log(struct msgcache *mc)
 static void
 unmap_log(struct msgcache *mc)
 {
-	if (mc->logmap != NULL)
+	if (mc->logmap != NULL && mc->logmapped)
 		munmap(mc->logmap, mc->loglen);
+	else
+		free(mc->logmap);
 	mc->logmap = NULL;
 	mc->loglen = mc->logidx = 0;
 	free(mc->tab);
@@ -228,12 +234,42 @@ static void
 unmap(struct msgcache *mc)
 {
 	if (mc->have_cdb)
-		cdb_free(&mc->cdb);
+		mapfile_close(&mc->cdbview);
 	mc->have_cdb = 0;
 	if (mc->cdbfd != -1)
 		close(mc->cdbfd);
 	mc->cdbfd = -1;
 	unmap_log(mc);
+}
+
+/* The log where it cannot be mapped: read the bytes from loglen to
+ * size onto what was read before (a log only grows until it is
+ * replaced, which unmap_log() has dealt with).  0 or -1. */
+static int
+read_log_tail(struct msgcache *mc, int fd, size_t size)
+{
+	char *p;
+	size_t got = mc->loglen;
+	ssize_t n;
+
+	if (size < got || (mc->logmap != NULL && mc->logmapped)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if ((p = realloc(mc->logmap, size)) == NULL)
+		return -1;
+	mc->logmap = p;
+	mc->logmapped = 0;
+	while (got < size) {
+		n = pread(fd, p + got, size - got, (off_t)got);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;	/* cut short meanwhile: take what is there */
+		got += (size_t)n;
+	}
+	mc->loglen = got;
+	return 0;
 }
 
 /* Map the log and index what is new in it.  The same file grown longer
@@ -261,7 +297,8 @@ load_log(struct msgcache *mc)
 	if (mc->logmap != NULL && (sb.st_dev != mc->logdev ||
 	    sb.st_ino != mc->logino || (size_t)sb.st_size < mc->logidx))
 		unmap_log(mc);
-	if ((size_t)sb.st_size != mc->loglen) {
+	if ((size_t)sb.st_size != mc->loglen &&
+	    (mc->logmap == NULL || mc->logmapped) && mapfile_should_map(fd)) {
 		map = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_SHARED,
 		    fd, 0);
 		if (map == MAP_FAILED) {
@@ -272,7 +309,15 @@ load_log(struct msgcache *mc)
 		if (mc->logmap != NULL)
 			munmap(mc->logmap, mc->loglen);
 		mc->logmap = map;
+		mc->logmapped = 1;
 		mc->loglen = (size_t)sb.st_size;
+	} else if ((size_t)sb.st_size != mc->loglen) {
+		/* read, where a mapping is unsafe: only what is new */
+		if (read_log_tail(mc, fd, (size_t)sb.st_size) == -1) {
+			close(fd);
+			unmap_log(mc);
+			return;
+		}
 	}
 	mc->logdev = sb.st_dev;
 	mc->logino = sb.st_ino;
@@ -280,36 +325,44 @@ load_log(struct msgcache *mc)
 	index_log(mc);
 }
 
-/* Map the snapshot (if it is ours) and the log. */
+/* View the snapshot, if it is a cdb of ours; 1 if so. */
+static int
+load_cdb(struct msgcache *mc, int fd)
+{
+	unsigned char h[12];
+	struct stat sb;
+
+	if (fstat(fd, &sb) == -1 || sb.st_size < 2048 ||
+	    mapfile_open(fd, (size_t)sb.st_size, 0, &mc->cdbview) == -1)
+		return 0;
+	if (mapfile_cdb(&mc->cdbview, &mc->cdb) == -1 ||
+	    cdb_find(&mc->cdb, "H", 1) <= 0 ||
+	    cdb_datalen(&mc->cdb) != 12 ||
+	    cdb_read(&mc->cdb, h, 12, cdb_datapos(&mc->cdb)) != 0 ||
+	    rd32(h) != 0x43534d49U || rd32(h + 4) != MC_VERSION ||
+	    rd32(h + 8) != mc->uidv) {
+		/* another UIDVALIDITY's, or not ours */
+		mapfile_close(&mc->cdbview);
+		return 0;
+	}
+	mc->cdbsize = sb.st_size;
+	return 1;
+}
+
+/* View the snapshot (if it is ours) and the log. */
 static void
 load(struct msgcache *mc)
 {
 	char p[MC_PATH];
-	unsigned char h[12];
-	struct stat sb;
 	int fd;
 
 	if (path(p, mc->dir, MC_CDB) == 0 &&
 	    (fd = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) != -1) {
-		if (fstat(fd, &sb) == 0 && cdb_init(&mc->cdb, fd) == 0) {
+		if (load_cdb(mc, fd)) {
 			mc->have_cdb = 1;
 			mc->cdbfd = fd;
-			if (cdb_find(&mc->cdb, "H", 1) <= 0 ||
-			    cdb_datalen(&mc->cdb) != 12 ||
-			    cdb_read(&mc->cdb, h, 12, cdb_datapos(&mc->cdb))
-			    != 0 || rd32(h) != 0x43534d49U ||
-			    rd32(h + 4) != MC_VERSION
-			    || rd32(h + 8) != mc->uidv) {
-				/* another UIDVALIDITY's, or not ours */
-				cdb_free(&mc->cdb);
-				mc->have_cdb = 0;
-			} else
-				mc->cdbsize = sb.st_size;
-		}
-		if (!mc->have_cdb) {
+		} else
 			close(fd);
-			mc->cdbfd = -1;
-		}
 	}
 	load_log(mc);
 }

@@ -5,7 +5,8 @@
  * The step numbers are passed to uidcache_test_step (uidcache.h) at each
  * point of a write where a crash leaves a different set of files, so a
  * test can kill the process there and check that what remains is the old
- * or the new state (see "Crash safety" at the top of uidcache.c).
+ * or the new state (see COMPACTION and the other sections of the comment
+ * at the top of uidcache.c).
  */
 #ifndef MAILDIR_UIDCACHE_TEST_H
 #define MAILDIR_UIDCACHE_TEST_H
@@ -36,6 +37,8 @@ enum uc_step {
 	UCS_UIDV_WRITE = 20,	/* before writing imapd-uidvalidity.new */
 	UCS_UIDV_SYNCED = 21,	/* written and durable, not yet renamed */
 	UCS_UIDV_RENAMED = 22,	/* renamed, before the directory fsync */
+	UCS_UIDV_TREE = 23,	/* before the Maildir-wide counter
+				 * imapd-uidvalidity-max is raised */
 
 	/* a damaged cache being set aside */
 	UCS_ASIDE_CDB = 30,	/* the cdb renamed aside, the journal not */

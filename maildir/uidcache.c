@@ -217,6 +217,7 @@
 
 #include "common/buf.h"
 #include "common/log.h"
+#include "common/mapfile.h"
 #include "common/strnum.h"
 #include "maildir/filename.h"
 #include "maildir/uidcache.h"
@@ -226,6 +227,7 @@
 #define FN_LOG		"imapd-uidcache.log"
 #define FN_LOCK		"imapd-uidcache.lock"
 #define FN_UIDV		"imapd-uidvalidity"
+#define FN_UIDV_MAX	"imapd-uidvalidity-max"
 #define FN_CDB_NEW	FN_CDB ".new"
 #define FN_LOG_NEW	FN_LOG ".new"
 #define FN_UIDV_NEW	FN_UIDV ".new"
@@ -256,6 +258,7 @@
 #define READ_TRIES	5
 
 #define COMPACT_BYTES	(256 * 1024)
+#define JOURNAL_RESERVE	(64 * 1024)
 #define COMPACT_MSGS	4096
 
 enum { J_NONE, J_OURS, J_IGNORED };
@@ -328,6 +331,7 @@ struct achunk {
  */
 struct state {
 	struct cdb	 db;
+	struct mapfile	 snap;		/* the snapshot's bytes, for db */
 	int		 mapped;
 	int		 have_cdb;
 	dev_t		 cdb_dev;
@@ -394,6 +398,10 @@ struct uidcache {
 	ino_t		 vino;
 	uint64_t	 vgen;
 	int		 vok;
+	dev_t		 rsv_dev;	/* journal with room set aside */
+	ino_t		 rsv_ino;
+	off_t		 rsv_end;	/* ... up to here */
+	int		 rsv_off;	/* the file system cannot */
 };
 
 /* What a new snapshot is written from. */
@@ -409,6 +417,7 @@ struct snapsrc {
 };
 
 static int	 wload(struct uidcache *, int);
+static void	 journal_reserve(struct uidcache *);
 
 /* ---- little helpers ----------------------------------------------- */
 
@@ -609,6 +618,65 @@ now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/*
+ * Take an fcntl() write lock on fd, waiting up to the lock timeout.  An
+ * open file description lock (F_OFD_SETLK), so that two descriptors in
+ * one process exclude each other as well.  0, or -1 with errno
+ * (ETIMEDOUT when another holder keeps it too long).
+ */
+static int
+fd_lock_wait(int fd)
+{
+	struct flock fl;
+	uint64_t start = now_ms(), waited, limit;
+	struct timespec ts;
+	unsigned delay = 1;
+
+	limit = uidcache_test_lock_ms ? uidcache_test_lock_ms :
+	    UC_LOCK_TIMEOUT_MS;
+	for (;;) {
+		memset(&fl, 0, sizeof(fl));
+		fl.l_type = F_WRLCK;
+		fl.l_whence = SEEK_SET;
+#ifdef F_OFD_SETLK
+		if (fcntl(fd, F_OFD_SETLK, &fl) == 0)
+			return 0;
+#else
+		if (fcntl(fd, F_SETLK, &fl) == 0)
+			return 0;
+#endif
+		if (errno != EAGAIN && errno != EACCES && errno != EINTR)
+			return -1;
+		waited = now_ms() - start;
+		if (waited >= limit) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		if (delay > limit - waited)
+			delay = (unsigned)(limit - waited);
+		ts.tv_sec = delay / 1000;
+		ts.tv_nsec = (long)(delay % 1000) * 1000000;
+		nanosleep(&ts, NULL);
+		if (delay < 64)
+			delay *= 2;
+	}
+}
+
+static void
+fd_unlock(int fd)
+{
+	struct flock fl;
+
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_UNLCK;
+	fl.l_whence = SEEK_SET;
+#ifdef F_OFD_SETLK
+	(void)fcntl(fd, F_OFD_SETLK, &fl);
+#else
+	(void)fcntl(fd, F_SETLK, &fl);
+#endif
+}
+
 /* ---- the state ---------------------------------------------------- */
 
 /* The folder values of a folder without a cache. */
@@ -672,7 +740,7 @@ state_free(struct state *s)
 		return;
 	overlay_free(s);
 	if (s->mapped)
-		cdb_free(&s->db);
+		mapfile_close(&s->snap);
 	if (s->jfd != -1)
 		close(s->jfd);
 	free(s);
@@ -685,7 +753,7 @@ state_make_empty(struct state *s)
 {
 	overlay_free(s);
 	if (s->mapped)
-		cdb_free(&s->db);
+		mapfile_close(&s->snap);
 	s->mapped = 0;
 	s->tab = s->str = s->xp = s->idx = NULL;
 	s->scount = s->strsize = s->nxp = s->islots = 0;
@@ -1691,19 +1759,22 @@ load_full(struct uidcache *c, int writer, struct state **sp)
 	s->cdb_dev = st.st_dev;
 	s->cdb_ino = st.st_ino;
 	s->cdb_size = st.st_size;
-	if (cdb_init(&s->db, fd) == -1) {
-		r = errno;
+	if (st.st_size < 2048 || (uint64_t)st.st_size > UINT32_MAX) {
 		close(fd);
-		errno = r;
-		if (errno != EPROTO)
-			goto fail;
 		damage(s, "snapshot: not a cdb file");
 		return LS_DAMAGED;
 	}
-	/* the mapping outlives the descriptor */
+	/* mapped, or read where a mapping is unsafe (see mapfile.h) */
+	if (mapfile_open(fd, (size_t)st.st_size, 0, &s->snap) == -1) {
+		r = errno;
+		close(fd);
+		errno = r;
+		goto fail;
+	}
+	/* the view outlives the descriptor */
 	close(fd);
-	s->db.cdb_fd = -1;
 	s->mapped = 1;
+	(void)mapfile_cdb(&s->snap, &s->db);	/* the size is checked */
 	if ((why = snap_check(s)) != NULL) {
 		damage(s, why);
 		return LS_DAMAGED;
@@ -2136,6 +2207,107 @@ write_uidv(const struct uidcache *c, uint32_t uv)
 	return sync_dir(c);
 }
 
+/*
+ * The Maildir-wide floor: FN_UIDV_MAX at the Maildir's root (the folder
+ * itself for INBOX, the parent of a folder with a maildirfolder file)
+ * holds the greatest UIDVALIDITY given to any of its folders.  A
+ * folder's own FN_UIDV goes away with the folder, this one does not, so
+ * a folder deleted and created again under the same name gets a greater
+ * UIDVALIDITY than it had before, even within one second.  It is
+ * rewritten in place under an fcntl() lock of its own: ten digits and a
+ * newline, one write within one disk sector, so a crash leaves the old
+ * value or the new one.
+ */
+static int
+tree_path(const struct uidcache *c, char *out)
+{
+	char p[PATH_MAX];
+	size_t len = strlen(c->dir);
+	const char *slash;
+	int n;
+
+	if (path_of(c, "maildirfolder", p) == -1)
+		return -1;
+	if (access(p, F_OK) == -1) {
+		if (errno != ENOENT)
+			return -1;
+		return path_of(c, FN_UIDV_MAX, out);
+	}
+	while (len > 1 && c->dir[len - 1] == '/')
+		len--;
+	if ((slash = memrchr(c->dir, '/', len)) == NULL)
+		n = snprintf(out, PATH_MAX, "%s", FN_UIDV_MAX);
+	else
+		n = snprintf(out, PATH_MAX, "%.*s/%s",
+		    (int)(slash - c->dir), c->dir, FN_UIDV_MAX);
+	if (n < 0 || n >= PATH_MAX) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+/* Open and lock the Maildir-wide counter; the descriptor (the lock held)
+ * and its value in *uv (0 if empty or unreadable), or -1 (errno). */
+static int
+tree_open(const struct uidcache *c, uint32_t *uv)
+{
+	char path[PATH_MAX], b[16];
+	uint64_t v;
+	size_t got;
+	int fd, e;
+
+	*uv = 0;
+	if (tree_path(c, path) == -1)
+		return -1;
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1)
+		return -1;
+	if (fd_lock_wait(fd) == -1 ||
+	    pread_all(fd, b, sizeof(b) - 1, 0, &got) == -1) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	if (got > 0 && b[got - 1] == '\n')
+		got--;
+	if (got > 0 && strnum_u64_n(b, got, UC_UID_MAX, &v) == 0)
+		*uv = (uint32_t)v;
+	else if (got > 0)
+		log_warnx("%s: not a UIDVALIDITY; rewritten", path);
+	return fd;
+}
+
+/* Raise the counter to uv (its lock held) and make that durable. */
+static int
+tree_raise(int fd, uint32_t uv)
+{
+	char b[16];
+	int n;
+
+	n = snprintf(b, sizeof(b), "%010u\n", uv);
+	if (n != 11) {
+		errno = EOVERFLOW;
+		return -1;
+	}
+	STEP(UCS_UIDV_TREE);
+	if (pwrite(fd, b, 11, 0) != 11 || fsync(fd) == -1) {
+		if (errno == 0)
+			errno = EIO;
+		return -1;
+	}
+	return 0;
+}
+
+static void
+tree_close(int fd)
+{
+	if (fd == -1)
+		return;
+	fd_unlock(fd);
+	close(fd);
+}
+
 /* ---- import ------------------------------------------------------ */
 
 struct impent {
@@ -2516,10 +2688,14 @@ create_cache(struct uidcache *c, uint32_t uvfloor)
 {
 	struct import im;
 	struct snapsrc src;
-	uint32_t stored = read_uidv(c), above;
+	uint32_t stored = read_uidv(c), above, tree = 0;
 	uint64_t gen;
-	int r, use = 0, stage;
+	int r, use = 0, stage, tfd;
 
+	if ((tfd = tree_open(c, &tree)) == -1)
+		log_warn("%s: cannot use the Maildir's " FN_UIDV_MAX " (a "
+		    "folder deleted and created again within a second may "
+		    "repeat a UIDVALIDITY)", c->dir);
 	above = stored > uvfloor ? stored : uvfloor;
 	memset(&src, 0, sizeof(src));
 	memset(&im, 0, sizeof(im));
@@ -2542,10 +2718,12 @@ create_cache(struct uidcache *c, uint32_t uvfloor)
 		src.arg = &im;
 		src.hms = src.xforgot = IMPORT_MODSEQ;
 	} else {
-		if (next_uidv(stored, uvfloor, &src.uidvalidity) == -1) {
+		if (next_uidv(stored > tree ? stored : tree, uvfloor,
+		    &src.uidvalidity) == -1) {
 			log_warnx("%s: no UIDVALIDITY above %u is left below "
 			    "2^31; the UID cache cannot be rebuilt", c->dir,
-			    above);
+			    above > tree ? above : tree);
+			tree_close(tfd);
 			return -1;
 		}
 		src.uidnext = 1;
@@ -2553,6 +2731,15 @@ create_cache(struct uidcache *c, uint32_t uvfloor)
 	}
 	src.first_recent = src.uidnext;
 	src.ds.cur_ns = src.ds.new_ns = src.ds.scanned_ns = UC_MTIME_UNKNOWN;
+	if (tfd != -1 && src.uidvalidity > tree &&
+	    tree_raise(tfd, src.uidvalidity) == -1) {
+		log_warn("%s: cannot record UIDVALIDITY in the Maildir's "
+		    FN_UIDV_MAX, c->dir);
+		tree_close(tfd);
+		import_free(&im);
+		return -1;
+	}
+	tree_close(tfd);
 	if (src.uidvalidity > stored && write_uidv(c, src.uidvalidity) == -1) {
 		log_warn("%s: cannot record UIDVALIDITY in " FN_UIDV, c->dir);
 		import_free(&im);
@@ -3095,61 +3282,57 @@ uidcache_expunged_since(const struct uidcache *c, uint64_t since,
 static int
 lock_wait(struct uidcache *c)
 {
-	struct flock fl;
-	uint64_t start = now_ms(), waited, limit;
-	struct timespec ts;
-	unsigned delay = 1;
-
-	limit = uidcache_test_lock_ms ? uidcache_test_lock_ms :
-	    UC_LOCK_TIMEOUT_MS;
-	for (;;) {
-		memset(&fl, 0, sizeof(fl));
-		fl.l_type = F_WRLCK;
-		fl.l_whence = SEEK_SET;
-#ifdef F_OFD_SETLK
-		if (fcntl(c->lockfd, F_OFD_SETLK, &fl) == 0)
-			return 0;
-#else
-		if (fcntl(c->lockfd, F_SETLK, &fl) == 0)
-			return 0;
-#endif
-		if (errno != EAGAIN && errno != EACCES && errno != EINTR)
-			return -1;
-		waited = now_ms() - start;
-		if (waited >= limit) {
-			errno = ETIMEDOUT;
-			return -1;
-		}
-		if (delay > limit - waited)
-			delay = (unsigned)(limit - waited);
-		ts.tv_sec = delay / 1000;
-		ts.tv_nsec = (long)(delay % 1000) * 1000000;
-		nanosleep(&ts, NULL);
-		if (delay < 64)
-			delay *= 2;
-	}
+	return fd_lock_wait(c->lockfd);
 }
 
 static void
 lock_release(struct uidcache *c)
 {
-	struct flock fl;
-
-	memset(&fl, 0, sizeof(fl));
-	fl.l_type = F_UNLCK;
-	fl.l_whence = SEEK_SET;
-#ifdef F_OFD_SETLK
-	fcntl(c->lockfd, F_OFD_SETLK, &fl);
-#else
-	fcntl(c->lockfd, F_SETLK, &fl);
-#endif
+	fd_unlock(c->lockfd);
 	c->locked = 0;
+}
+
+/* This process's descriptor of the lock file, opened (and the file
+ * created) on first use.  0 or -1 (errno). */
+static int
+open_lockfd(struct uidcache *c)
+{
+	char path[PATH_MAX];
+
+	if (c->lockfd != -1 && c->lockpid != self_pid()) {
+		/* inherited across fork: that open file description, and so
+		 * its lock, is shared with the parent; take our own */
+		close(c->lockfd);
+		c->lockfd = -1;
+	}
+	if (c->lockfd != -1)
+		return 0;
+	if (path_of(c, FN_LOCK, path) == -1)
+		return -1;
+	c->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (c->lockfd == -1)
+		return -1;
+	c->lockpid = self_pid();
+	return 0;
+}
+
+int
+uidcache_fs_now(struct uidcache *c, int64_t *ns)
+{
+	struct stat st;
+
+	/* the lock file's times are nobody's data: setting them to "now"
+	 * asks the file system (the NFS server, on NFS) for its clock */
+	if (open_lockfd(c) == -1 || futimens(c->lockfd, NULL) == -1 ||
+	    fstat(c->lockfd, &st) == -1)
+		return -1;
+	*ns = (int64_t)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+	return 0;
 }
 
 int
 uidcache_lock(struct uidcache *c)
 {
-	char path[PATH_MAX];
 	unsigned limit;
 	int e;
 
@@ -3157,21 +3340,10 @@ uidcache_lock(struct uidcache *c)
 		errno = EDEADLK;
 		return -1;
 	}
-	if (c->lockfd != -1 && c->lockpid != self_pid()) {
-		/* inherited across fork: that open file description, and so
-		 * its lock, is shared with the parent; take our own */
-		close(c->lockfd);
-		c->lockfd = -1;
-	}
-	if (c->lockfd == -1) {
-		if (path_of(c, FN_LOCK, path) == -1)
-			return -1;
-		c->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-		if (c->lockfd == -1) {
-			log_warn("%s: cannot open the UID cache lock", path);
-			return -1;
-		}
-		c->lockpid = self_pid();
+	if (open_lockfd(c) == -1) {
+		log_warn("%s: cannot open the UID cache lock " FN_LOCK,
+		    c->dir);
+		return -1;
 	}
 	if (lock_wait(c) == -1) {
 		e = errno;
@@ -3194,6 +3366,7 @@ uidcache_lock(struct uidcache *c)
 		errno = e;
 		return -1;
 	}
+	journal_reserve(c);
 	return 0;
 }
 
@@ -3635,6 +3808,42 @@ commit_snapshot(struct uidcache *c)
 	return 0;
 }
 
+/*
+ * Keep JOURNAL_RESERVE bytes allocated past the journal's end (the file's
+ * size unchanged, so readers see nothing of it).  Commits then succeed on
+ * a full file system until that room is used: the flag changes and
+ * expunges a user makes room with, and the UIDs of mail the MTA managed
+ * to deliver.  Topped up when half is used; a file system that cannot
+ * allocate ahead is asked once per handle.
+ */
+static void
+journal_reserve(struct uidcache *c)
+{
+	struct state *s = c->s;
+	struct stat st;
+
+	if (c->rsv_off || s->jfd == -1 || s->jstate != J_OURS)
+		return;
+	if (c->rsv_dev != s->jdev || c->rsv_ino != s->jino) {
+		c->rsv_dev = s->jdev;
+		c->rsv_ino = s->jino;
+		c->rsv_end = 0;
+		/* what an earlier writer set aside is still there */
+		if (fstat(s->jfd, &st) == 0 && st.st_blocks > 0)
+			c->rsv_end = (off_t)st.st_blocks * 512;
+	}
+	if (s->jend + JOURNAL_RESERVE / 2 <= c->rsv_end)
+		return;
+	if (fallocate(s->jfd, FALLOC_FL_KEEP_SIZE, s->jend,
+	    JOURNAL_RESERVE) == 0) {
+		c->rsv_end = s->jend + JOURNAL_RESERVE;
+		return;
+	}
+	if (errno == EOPNOTSUPP || errno == ENOSYS)
+		c->rsv_off = 1;
+	/* ENOSPC: what is left of the room is used; try at the next one */
+}
+
 int
 uidcache_commit(struct uidcache *c)
 {
@@ -3722,6 +3931,7 @@ uidcache_commit(struct uidcache *c)
 	buf_reset(&c->pend);
 	c->pend_ops = 0;
 	c->changes++;
+	journal_reserve(c);
 	return 0;
 
 fail_write:

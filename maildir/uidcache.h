@@ -84,6 +84,15 @@ int	uidcache_open(const char *dir, struct uidcache **, char *err,
 	    size_t errlen);
 void	uidcache_close(struct uidcache *);
 
+/*
+ * The file system's clock now, in nanoseconds: the modification time it
+ * gives the folder's lock file when told to set it to now (the server's
+ * clock on NFS).  Directory times come from that clock too, which the
+ * Maildir sync relies on to know when a directory time can be trusted.
+ * 0, or -1 with errno (a folder the user cannot write).
+ */
+int	uidcache_fs_now(struct uidcache *, int64_t *ns_r);
+
 /* Load whatever other processes committed since we last looked.  Cheap
  * when nothing changed (one fstat).  1 if something changed, 0 if not,
  * -1 on error. */

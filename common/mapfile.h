@@ -1,0 +1,59 @@
+/*
+ * mapfile: a read-only view of a whole file, for the caches and for
+ * large message files.
+ *
+ * On a local file system the view is an mmap(): pages are shared by
+ * every session and nothing is copied.  On a network or FUSE file system
+ * (NFS, SMB, GlusterFS, CephFS...) a mapping is not safe: when another
+ * host replaces or truncates the file, the pages behind a mapping can go
+ * away and touching them raises SIGBUS.  There the file is read into
+ * memory instead.  mapfile_set_mode() overrides the detection (the
+ * `mmap` setting of imapd.conf).
+ */
+#ifndef COMMON_MAPFILE_H
+#define COMMON_MAPFILE_H
+
+#include <stddef.h>
+
+enum mapfile_mode {
+	MAPFILE_AUTO,		/* map unless the file system is remote */
+	MAPFILE_ALWAYS,		/* map everywhere */
+	MAPFILE_NEVER		/* read everywhere */
+};
+
+struct mapfile {
+	const unsigned char	*data;	/* NULL when len is 0 */
+	size_t			 len;
+	int			 mapped; /* data is a mapping (else malloc) */
+};
+
+void	mapfile_set_mode(enum mapfile_mode);
+enum mapfile_mode mapfile_mode(void);
+
+/* 1 if fd lives on a file system where mappings are unsafe (network or
+ * FUSE), 0 if not or if that cannot be told. */
+int	mapfile_remote(int fd);
+
+/* 1 if files of fd's file system should be mapped under the current
+ * mode, 0 if they should be read. */
+int	mapfile_should_map(int fd);
+
+/*
+ * View the first len bytes of fd (its size, as the caller found it by
+ * fstat).  shared: a MAP_SHARED mapping (others' appends become visible
+ * in place) rather than MAP_PRIVATE.  0, or -1 with errno; a file that
+ * turns out shorter than len while being read is EIO.
+ */
+int	mapfile_open(int fd, size_t len, int shared, struct mapfile *);
+void	mapfile_close(struct mapfile *);
+
+/*
+ * Set up tinycdb's reader over a view, as cdb_init() does over a mapping
+ * of its own.  0, or -1 with errno EPROTO when the view is too small to
+ * be a cdb file.  The view stays the caller's: mapfile_close() it, never
+ * cdb_free() the reader.
+ */
+struct cdb;
+int	mapfile_cdb(const struct mapfile *, struct cdb *);
+
+#endif
