@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "common/config.h"
+#include "common/mapfile.h"
 #include "tests/t.h"
 
 static char path[] = "/tmp/test-config.XXXXXX";
@@ -84,6 +85,13 @@ test_good(void)
 	CHECK_STR(c.special[1].name, "Bin");
 	CHECK_STR(c.special[1].flag, "\\Trash");
 	CHECK_STR(c.mail_location, "~/Mail/box");
+	CHECK_INT(c.mmap, MAPFILE_AUTO);
+	CHECK_INT(load(&c, "mmap = no\n", &errs), 0);
+	CHECK_INT(c.mmap, MAPFILE_NEVER);
+	CHECK_INT(load(&c, "mmap = yes\n", &errs), 0);
+	CHECK_INT(c.mmap, MAPFILE_ALWAYS);
+	CHECK_INT(load(&c, "mmap = AUTO\n", &errs), 0);
+	CHECK_INT(c.mmap, MAPFILE_AUTO);
 	/* "none" disables a port */
 	CHECK_INT(load(&c, "listen_imap = none\n", &errs), 0);
 	CHECK_INT(c.nimap, 0);
@@ -122,6 +130,7 @@ static const struct {
 	{ "pam_service = a/b\n", 1, "pam_service: must be a plain name" },
 	{ "login_user = \n", 1, "login_user: must not be empty" },
 	{ "syslog_facility = kern2\n", 1, "syslog_facility: must be" },
+	{ "mmap = sometimes\n", 1, "mmap: must be auto, yes or no" },
 	{ "just some words\n", 1, "expected \"key = value\"" },
 	{ "= 5\n", 1, "(empty): unknown key" },
 };

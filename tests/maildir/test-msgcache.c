@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/mapfile.h"
 #include "maildir/msgcache.h"
 #include "tests/t.h"
 
@@ -349,6 +350,12 @@ int
 main(void)
 {
 	char cmd[600];
+
+	/* IMAPD_TEST_MMAP=no: the same checks with files read, as on a
+	 * network file system (see mapfile.h) */
+	if (getenv("IMAPD_TEST_MMAP") != NULL &&
+	    strcmp(getenv("IMAPD_TEST_MMAP"), "no") == 0)
+		mapfile_set_mode(MAPFILE_NEVER);
 
 	if (mkdtemp(dir) == NULL)
 		return 2;
