@@ -94,6 +94,7 @@
 #define CLOCK_MARGIN_NS	(1000000000LL)
 #define PATH_LEN	4096
 #define SCAN_TRIES	3	/* listings before undecided messages wait */
+#define STAMP_WAITS	20	/* 1 ms each: see stamp_begin() */
 
 struct vmsg {
 	uint32_t	uid;
@@ -709,6 +710,30 @@ stamp_trusted(const struct uc_dirstamp *st)
 	    st->scanned_ns != UC_MTIME_UNKNOWN && st->scanned_ns > newest;
 }
 
+/*
+ * The start of a listing: the file system's time, then the directory
+ * times (in that order: a change after the first read gets a time at
+ * least that late).  When a directory changed in the clock tick we are
+ * still in (our own moves from new/ a moment ago, usually), wait a few
+ * ticks for the clock to pass it, so that the times this scan records
+ * can be trusted and the next sync need not list again.
+ */
+static int
+stamp_begin(struct dsync *ds, struct uc_dirstamp *st)
+{
+	const struct timespec tick = { 0, 1000000 };
+	int waits;
+
+	for (waits = 0; ; waits++) {
+		st->scanned_ns = fs_now(ds);
+		if (stat_dirs(ds, st) == -1)
+			return -1;
+		if (stamp_trusted(st) || waits == STAMP_WAITS)
+			return 0;
+		nanosleep(&tick, NULL);
+	}
+}
+
 /* Read the directories into sc (sorted by base); see step 3 above. */
 static int
 scan_all(struct dsync *ds, struct scan *sc)
@@ -727,8 +752,7 @@ scan_all(struct dsync *ds, struct scan *sc)
 			move_new(ds, &nw);
 		scan_free(&nw);
 	}
-	sc->stamp.scanned_ns = fs_now(ds);
-	if (stat_dirs(ds, &sc->stamp) == -1)
+	if (stamp_begin(ds, &sc->stamp) == -1)
 		return -1;
 	/* new/ first: a file moving to cur/ meanwhile is seen twice, not
 	 * missed */
