@@ -1,6 +1,7 @@
 /*
  * cmd-expunge: EXPUNGE (RFC 9051 6.4.3) and UID EXPUNGE (RFC 4315).
  */
+#include <errno.h>
 #include <stdlib.h>
 
 #include "common/log.h"
@@ -9,19 +10,10 @@
 #include "imapd/selected.h"
 #include "maildir/mailbox.h"
 
-static void
-ev_expunge(void *arg, uint32_t seq, uint32_t uid)
-{
-	struct session *s = arg;
-
-	(void)uid;
-	session_printf(s, "* %u EXPUNGE\r\n", seq);
-}
-
 void
 cmd_expunge(struct session *s, const struct cmd *c)
 {
-	struct mailbox_events ev = { .arg = s, .expunge = ev_expunge };
+	struct mailbox_events ev;
 	uint32_t *seqs = NULL, *uids = NULL;
 	size_t n = 0, i;
 	int r;
@@ -54,11 +46,12 @@ cmd_expunge(struct session *s, const struct cmd *c)
 			return;
 		}
 	}
+	selected_events(s, &ev);
 	r = mailbox_expunge(s->mb, uids, n, &ev);
 	free(uids);
 	if (r == -1) {
-		cmd_no(s, c, "[SERVERBUG] Some messages could not be "
-		    "expunged; the log says why");
+		cmd_no(s, c, "%sSome messages could not be expunged; the "
+		    "server log says why", cmd_errcode(errno));
 		return;
 	}
 	cmd_ok(s, c, "%s completed", c->uid ? "UID EXPUNGE" : "EXPUNGE");

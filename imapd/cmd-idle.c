@@ -105,7 +105,10 @@ cmd_idle(struct session *s, const struct cmd *c)
 				s->end = END_ERROR;
 				goto out;
 			}
-			if (r == 0 || (n == 2 && pfd[1].revents)) {
+			/* the client first: DONE must not wait behind a
+			 * folder that keeps changing */
+			if (r == 0 || (n == 2 && pfd[1].revents &&
+			    !(pfd[0].revents & (POLLIN | POLLHUP | POLLERR)))) {
 				/* a change, or time for the fallback poll */
 				if (n == 2 && pfd[1].revents) {
 					(void)sig_wait(NULL, 0, IDLE_SETTLE_MS);

@@ -158,17 +158,23 @@ selected_reset(struct session *s)
 }
 
 void
+selected_events(struct session *s, struct mailbox_events *ev)
+{
+	memset(ev, 0, sizeof(*ev));
+	ev->arg = s;
+	ev->expunge = ev_expunge;
+	ev->exists = ev_exists;
+	ev->recent = ev_recent;
+	ev->flags = ev_flags;
+	ev->keywords = ev_keywords;
+}
+
+void
 selected_sync(struct session *s, int allow_expunge)
 {
-	struct mailbox_events ev = {
-		.arg = s,
-		.expunge = ev_expunge,
-		.exists = ev_exists,
-		.recent = ev_recent,
-		.flags = ev_flags,
-		.keywords = ev_keywords,
-	};
+	struct mailbox_events ev;
 
+	selected_events(s, &ev);
 	if (s->mb == NULL || s->end == END_MAILBOX_RESET)
 		return;
 	if (mailbox_sync(s->mb, allow_expunge, &ev) == -1 &&

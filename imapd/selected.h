@@ -26,6 +26,12 @@ void	selected_sync(struct session *, int allow_expunge);
  */
 int	selected_reset(struct session *);
 
+/* The callbacks that tell the client what changed in its view: every
+ * call that can change the view takes all of them, so that no message
+ * joins the view without an EXISTS. */
+struct mailbox_events;
+void	selected_events(struct session *, struct mailbox_events *);
+
 /* Before a tagged response: sync as the command allows. */
 void	selected_before_tagged(struct session *, const struct cmd *);
 

@@ -734,11 +734,32 @@ stamp_begin(struct dsync *ds, struct uc_dirstamp *st)
 	}
 }
 
-/* Read the directories into sc (sorted by base); see step 3 above. */
+/* List new/ and then cur/ into sc (initialized), sorted by base, and
+ * tell whether the listing is exact (see step 3 above). */
+static int
+list_dirs(struct dsync *ds, struct scan *sc)
+{
+	struct uc_dirstamp after;
+
+	if (stamp_begin(ds, &sc->stamp) == -1)
+		return -1;
+	/* new/ first: a file moving to cur/ meanwhile is seen twice, not
+	 * missed */
+	if (scan_dir(ds, "new", 1, sc) == -1 ||
+	    scan_dir(ds, "cur", 0, sc) == -1 ||
+	    stat_dirs(ds, &after) == -1)
+		return -1;
+	sc->exact = after.cur_ns == sc->stamp.cur_ns &&
+	    after.new_ns == sc->stamp.new_ns;
+	scan_sort(sc);
+	return 0;
+}
+
+/* Read the directories into sc: new/ moved to cur/ first by a
+ * read-write sync, then listed. */
 static int
 scan_all(struct dsync *ds, struct scan *sc)
 {
-	struct uc_dirstamp after;
 	struct scan nw;
 
 	scan_init(sc);
@@ -752,19 +773,10 @@ scan_all(struct dsync *ds, struct scan *sc)
 			move_new(ds, &nw);
 		scan_free(&nw);
 	}
-	if (stamp_begin(ds, &sc->stamp) == -1)
-		return -1;
-	/* new/ first: a file moving to cur/ meanwhile is seen twice, not
-	 * missed */
-	if (scan_dir(ds, "new", 1, sc) == -1 ||
-	    scan_dir(ds, "cur", 0, sc) == -1 ||
-	    stat_dirs(ds, &after) == -1) {
+	if (list_dirs(ds, sc) == -1) {
 		scan_free(sc);
 		return -1;
 	}
-	sc->exact = after.cur_ns == sc->stamp.cur_ns &&
-	    after.new_ns == sc->stamp.new_ns;
-	scan_sort(sc);
 	return 0;
 }
 
@@ -885,6 +897,9 @@ struct plan {
 	uint32_t	 *gone;		/* cached, absent from an exact
 					 * listing */
 	size_t		  ngone;
+	uint32_t	 *moved;	/* cached in new/, not listed, found
+					 * in cur/ (see rec_where()) */
+	size_t		  nmoved;
 	size_t		  unresolved;	/* cached, not found, but the
 					 * listing was not exact */
 };
@@ -895,6 +910,7 @@ plan_free(struct plan *p)
 	free(p->add);
 	free(p->upd);
 	free(p->gone);
+	free(p->moved);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -921,24 +937,36 @@ push_idx(size_t **arr, size_t *n, size_t v)
 	return 0;
 }
 
-/* Does rec's file still exist, under its cached name, or in cur/ with
- * the name an MUA gives a file it moves there from new/? */
+/* The name in cur/ that a mail reader gives a file of new/ it moves
+ * there with its flags unchanged (rec's info, or ":2,"). */
+static const char *
+moved_info(const struct uc_rec *r)
+{
+	return r->info[0] != '\0' ? r->info : ":2,";
+}
+
+/*
+ * Where is rec's file now?  REC_AT_NAME under its cached name,
+ * REC_IN_CUR in cur/ under the name moved_info() gives it (a mail reader
+ * moved it from new/), REC_MISSING under neither.
+ */
+enum { REC_MISSING, REC_AT_NAME, REC_IN_CUR };
+
 static int
-rec_exists(struct dsync *ds, const struct uc_rec *r)
+rec_where(struct dsync *ds, const struct uc_rec *r)
 {
 	char p[PATH_LEN];
 
 	if (pathf(p, sizeof(p), "%s/%s%s", r->in_new ? "new" : "cur",
 	    r->base, r->info) == 0 &&
 	    faccessat(ds->dirfd, p, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
-		return 1;
+		return REC_AT_NAME;
 	if (!r->in_new)
-		return 0;
-	if (pathf(p, sizeof(p), "cur/%s%s", r->base, r->info[0] != '\0' ?
-	    r->info : ":2,", "") == 0 &&
-	    faccessat(ds->dirfd, p, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
-		return 1;
-	return 0;
+		return REC_MISSING;
+	if (pathf(p, sizeof(p), "cur/%s%s", r->base, moved_info(r), "") ==
+	    0 && faccessat(ds->dirfd, p, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+		return REC_IN_CUR;
+	return REC_MISSING;
 }
 
 /* Of the entries [i, j) of one base, the one the cache knows by name
@@ -998,8 +1026,16 @@ build_plan(struct dsync *ds, struct scan *sc, uint32_t uid_limit,
 		if (scan_find(sc, r.base, strlen(r.base)) >= 0)
 			continue;
 		/* a rename after the listing, or one it missed */
-		if (rec_exists(ds, &r))
+		switch (rec_where(ds, &r)) {
+		case REC_AT_NAME:
 			continue;
+		case REC_IN_CUR:
+			if (grow((void **)&p->moved, p->nmoved,
+			    sizeof(*p->moved)) == -1)
+				return -1;
+			p->moved[p->nmoved++] = r.uid;
+			continue;
+		}
 		/* not proven gone: a listing that raced with renames, or a
 		 * message given its UID after the listing began */
 		if (!sc->exact || r.uid >= uid_limit) {
@@ -1069,9 +1105,17 @@ apply_plan(struct dsync *ds, struct plan *p, struct scan *sc, int complete)
 		if (!uidcache_by_uid(ds->uc, p->gone[i], &r))
 			continue;
 		if (scan_find(sc, r.base, strlen(r.base)) >= 0 ||
-		    rec_exists(ds, &r))
+		    rec_where(ds, &r) != REC_MISSING)
 			continue;
 		if (uidcache_expunge(ds->uc, r.uid) == -1)
+			return -1;
+	}
+	for (i = 0; i < p->nmoved; i++) {
+		if (!uidcache_by_uid(ds->uc, p->moved[i], &r) ||
+		    rec_where(ds, &r) != REC_IN_CUR)
+			continue;
+		if (uidcache_update(ds->uc, r.uid, r.flags, r.keywords,
+		    moved_info(&r), 0) == -1)
 			return -1;
 	}
 	/* the times are worth keeping only from a scan that settled
@@ -1187,7 +1231,8 @@ dir_sync(struct dsync *ds, int force)
 		    ds->dir, p.unresolved + sc.unresolved);
 	/* with nothing to change, write the new times only if a later sync
 	 * can trust them */
-	if (p.nadd == 0 && p.nupd == 0 && p.ngone == 0 && !need_recent &&
+	if (p.nadd == 0 && p.nupd == 0 && p.ngone == 0 && p.nmoved == 0 &&
+	    !need_recent &&
 	    uidcache_uidvalidity(ds->uc) != 0 &&
 	    !(complete && stamp_trusted(&sc.stamp)))
 		goto out;
@@ -1704,6 +1749,64 @@ mailbox_relpath(struct mailbox *mb, uint32_t seq, char *out, size_t len)
 	return relpath_of(&r, out, len);
 }
 
+/*
+ * Find the file of r's base by listing cur/ and new/ until it is found,
+ * or an exact listing proves it absent (then ENOENT: a later sync
+ * expunges it), or SCAN_TRIES listings raced with renames (EAGAIN).  A
+ * name found is recorded in the cache.  0 with the path in out, or -1.
+ */
+static int
+relocate_base(struct mailbox *mb, const struct uc_rec *r, char *out,
+    size_t len)
+{
+	struct dsync ds;
+	struct scan sc;
+	struct uc_rec cur;
+	ssize_t k;
+	int tries, exact = 0, in_new;
+	char info[MDNAME_MAX + 1];
+	unsigned flags;
+	uint32_t kw;
+
+	memset(&ds, 0, sizeof(ds));
+	ds.uc = mb->uc;
+	ds.dir = mb->dir;
+	ds.dirfd = mb->dirfd;
+	ds.readonly = 1;
+	for (tries = 0; tries < SCAN_TRIES; tries++) {
+		scan_init(&sc);
+		if (list_dirs(&ds, &sc) == -1) {
+			scan_free(&sc);
+			return -1;
+		}
+		exact = sc.exact;
+		k = scan_find(&sc, r->base, strlen(r->base));
+		if (k >= 0 && entry_path(&sc, &sc.e[k], out, len) == 0) {
+			in_new = sc.e[k].in_new;
+			flags = sc.e[k].flags;
+			kw = sc.e[k].kw;
+			(void)pathf(info, sizeof(info), "%s%s%s",
+			    ename(&sc, &sc.e[k]) + sc.e[k].baselen, "", "");
+			scan_free(&sc);
+			if (mb_lock(mb) == 0) {
+				if (uidcache_by_uid(mb->uc, r->uid, &cur) &&
+				    (strcmp(cur.info, info) != 0 ||
+				    cur.in_new != in_new) &&
+				    uidcache_update(mb->uc, r->uid, flags, kw,
+				    info, in_new) == 0)
+					(void)uidcache_commit(mb->uc);
+				uidcache_unlock(mb->uc);
+			}
+			return 0;
+		}
+		scan_free(&sc);
+		if (exact)
+			break;
+	}
+	errno = exact ? ENOENT : EAGAIN;
+	return -1;
+}
+
 int
 mailbox_relocate(struct mailbox *mb, uint32_t seq, char *out, size_t len)
 {
@@ -1725,7 +1828,13 @@ mailbox_relocate(struct mailbox *mb, uint32_t seq, char *out, size_t len)
 		errno = ENOENT;
 		return -1;
 	}
-	return relpath_of(&r, out, len);
+	if (relpath_of(&r, out, len) == -1)
+		return -1;
+	if (faccessat(mb->dirfd, out, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+		return 0;
+	/* the sync's listings raced with renames and did not settle this
+	 * one: look for its base alone */
+	return relocate_base(mb, &r, out, len);
 }
 
 /*
