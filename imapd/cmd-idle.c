@@ -63,13 +63,17 @@ cmd_idle(struct session *s, const struct cmd *c)
 	struct pollfd pfd[2];
 	long long idle_since = session_now_ms(), left;
 	char *line;
-	int ino, r, n;
+	int ino, own = -1, r, n;
 
 	if (c->nargs != 0) {
 		cmd_bad(s, c, "IDLE takes no arguments");
 		return;
 	}
-	ino = watch(s);
+	/* the watch the mailbox follows the folder with, whose events the
+	 * sync reads; else one of our own, which sees this host's changes
+	 * (on a network file system the poll sees the others') */
+	if ((ino = s->mb != NULL ? mailbox_watch_fd(s->mb) : -1) == -1)
+		ino = own = watch(s);
 	if (s->mb != NULL && ino == -1)
 		log_warn("IDLE: no inotify; polling every %d s",
 		    IDLE_POLL_MS / 1000);
@@ -112,7 +116,8 @@ cmd_idle(struct session *s, const struct cmd *c)
 				/* a change, or time for the fallback poll */
 				if (n == 2 && pfd[1].revents) {
 					(void)sig_wait(NULL, 0, IDLE_SETTLE_MS);
-					drain(ino);
+					if (own != -1)
+						drain(own);
 				}
 				selected_sync(s, 1);
 				if (session_flush(s) == -1 ||
@@ -132,6 +137,6 @@ cmd_idle(struct session *s, const struct cmd *c)
 	}
 	cmd_ok(s, c, "IDLE completed");
 out:
-	if (ino != -1)
-		close(ino);
+	if (own != -1)
+		close(own);
 }

@@ -67,6 +67,7 @@
  * names in one block in sorted order, since every pass after the sort
  * goes through them in that order.
  */
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -81,6 +82,7 @@
 
 #include "common/buf.h"
 #include "common/log.h"
+#include "common/mapfile.h"
 #include "maildir/filename.h"
 #include "maildir/keywords.h"
 #include "maildir/mailbox.h"
@@ -133,6 +135,10 @@ struct mailbox {
 						 * applied to the view */
 	uint32_t	 stale_uv;	/* the UIDVALIDITY that replaced ours,
 					 * once one has: every call fails */
+	int		 watch_fd;	/* inotify on cur/ and new/, or -1 */
+	int		 wd_cur, wd_new;
+	int		 watch_ok;	/* the cache was complete when the
+					 * events in the queue began */
 	struct fact	*facts;
 	size_t		 nfacts, capfacts;
 };
@@ -256,6 +262,8 @@ struct dsync {
 	int		 dirfd;
 	int		 readonly;
 	uint32_t	 claim_lo, claim_hi;	/* \Recent claimed here */
+	int		 complete;	/* the cache now holds every file
+					 * as it is (set by the syncs) */
 };
 
 /* One directory entry found by a scan, its name parsed once. */
@@ -271,6 +279,9 @@ struct entry {
 	uint8_t		 namelen;
 	uint8_t		 flags;		/* MF_* */
 	uint8_t		 in_new;
+	uint8_t		 absent;	/* a name the watch reported that
+					 * does not exist now */
+	uint8_t		 checked;	/* the watch looked it up */
 };
 
 /* The entries of a scan, and their names, each ended by a NUL, in one
@@ -443,6 +454,7 @@ scan_add(struct scan *sc, const char *name, int in_new, uint64_t ino)
 	e->vsize = md.vsize;
 	e->ino = ino;
 	e->in_new = in_new != 0;
+	e->absent = e->checked = 0;
 	base_key(name, e->baselen, e->key);
 	sc->n++;
 	return 0;
@@ -556,6 +568,22 @@ scan_find(const struct scan *sc, const char *base, size_t baselen)
 			hi = mid;
 	}
 	return -1;
+}
+
+/* Has the scan a name of base that exists (as far as it knows)? */
+static int
+scan_live(const struct scan *sc, const char *base)
+{
+	size_t len = strlen(base), i;
+	ssize_t k = scan_find(sc, base, len);
+
+	if (k < 0)
+		return 0;
+	for (i = (size_t)k; i < sc->n && sc->e[i].baselen == len &&
+	    memcmp(ename(sc, &sc->e[i]), base, len) == 0; i++)
+		if (!sc->e[i].absent)
+			return 1;
+	return 0;
 }
 
 /* The path of an entry relative to the folder ("cur/<name>"). */
@@ -1052,7 +1080,7 @@ build_plan(struct dsync *ds, struct scan *sc, uint32_t uid_limit,
 /* Apply a plan under the lock: every decision is checked again against
  * the freshly loaded state. */
 static int
-apply_plan(struct dsync *ds, struct plan *p, struct scan *sc, int complete)
+apply_plan(struct dsync *ds, struct plan *p, struct scan *sc, int *complete)
 {
 	struct uc_dirstamp old;
 	struct uc_rec r;
@@ -1094,7 +1122,7 @@ apply_plan(struct dsync *ds, struct plan *p, struct scan *sc, int complete)
 		 * session renamed the file and recorded it since): record
 		 * only a name the file still has */
 		if (entry_ino_now(ds, sc, e) == 0) {
-			complete = 0;
+			*complete = 0;
 			continue;
 		}
 		if (uidcache_update(ds->uc, r.uid, e->flags, e->kw,
@@ -1104,8 +1132,7 @@ apply_plan(struct dsync *ds, struct plan *p, struct scan *sc, int complete)
 	for (i = 0; i < p->ngone; i++) {
 		if (!uidcache_by_uid(ds->uc, p->gone[i], &r))
 			continue;
-		if (scan_find(sc, r.base, strlen(r.base)) >= 0 ||
-		    rec_where(ds, &r) != REC_MISSING)
+		if (scan_live(sc, r.base) || rec_where(ds, &r) != REC_MISSING)
 			continue;
 		if (uidcache_expunge(ds->uc, r.uid) == -1)
 			return -1;
@@ -1121,7 +1148,7 @@ apply_plan(struct dsync *ds, struct plan *p, struct scan *sc, int complete)
 	/* the times are worth keeping only from a scan that settled
 	 * everything, and that a later sync can trust */
 	uidcache_dirstamp(ds->uc, &old);
-	if (complete && stamp_trusted(&sc->stamp) &&
+	if (*complete && stamp_trusted(&sc->stamp) &&
 	    (old.cur_ns != sc->stamp.cur_ns || old.new_ns != sc->stamp.new_ns ||
 	    old.scanned_ns != sc->stamp.scanned_ns))
 		return uidcache_set_dirstamp(ds->uc, &sc->stamp);
@@ -1153,6 +1180,7 @@ degrade(struct dsync *ds, const char *what)
 {
 	int e = errno;
 
+	ds->complete = 0;
 	if (uidcache_uidvalidity(ds->uc) == 0) {
 		errno = e;
 		return -1;
@@ -1190,6 +1218,7 @@ dir_sync(struct dsync *ds, int force)
 	if (!force && uidcache_uidvalidity(ds->uc) != 0 &&
 	    old.cur_ns == now.cur_ns && old.new_ns == now.new_ns &&
 	    stamp_trusted(&old)) {
+		ds->complete = 1;
 		if (!need_recent)
 			return 0;
 		/* nothing on disk changed; only \Recent to claim */
@@ -1235,7 +1264,7 @@ dir_sync(struct dsync *ds, int force)
 	    !need_recent &&
 	    uidcache_uidvalidity(ds->uc) != 0 &&
 	    !(complete && stamp_trusted(&sc.stamp)))
-		goto out;
+		goto nolock;
 	changes = uidcache_changes(ds->uc);
 	if (uidcache_lock(ds->uc) == -1) {
 		r = degrade(ds, "cannot lock the UID cache");
@@ -1250,15 +1279,334 @@ dir_sync(struct dsync *ds, int force)
 			r = -1;
 			goto out;
 		}
+		complete = p.unresolved == 0 && sc.unresolved == 0;
 	}
-	if (apply_plan(ds, &p, &sc, complete) == -1 ||
+	ds->complete = complete;
+	if (apply_plan(ds, &p, &sc, &ds->complete) == -1 ||
 	    claim_recent(ds) == -1 || uidcache_commit(ds->uc) == -1)
 		r = degrade(ds, "cannot update the UID cache");
+	goto out;
+nolock:
+	ds->complete = complete;
 out:
 	if (locked)
 		uidcache_unlock(ds->uc);
 	plan_free(&p);
 	scan_free(&sc);
+	return r;
+}
+
+/* ---- following a folder through inotify ----------------------------- */
+
+/*
+ * A session that keeps a folder selected follows it through inotify, so
+ * that a change costs it time in proportion to the change, not to the
+ * folder: it need not list 100,000 names because one arrived.  The watch
+ * on cur/ and new/ is set up before the first sync, so every change after
+ * that is in its queue.  Once a sync has left the cache complete (every
+ * file as it is), the cache and the queued events together are the whole
+ * truth, and the next sync needs only the names the events name: it
+ * looks each one up, and reads the queue again until a read finds
+ * nothing new, so that a name looked up before a rename is looked up
+ * again after it (a base counts as gone only when every name of it the
+ * events gave was absent and no event came after).  A base with a new
+ * name is updated, a new one added, one with no name left expunged.
+ * Whatever the events do not settle (a lost event, a broken copy, renames
+ * that do not stop, a cache that is not ours any more) falls back to
+ * listing the directories.  Local file systems only: on NFS and FUSE,
+ * other hosts' changes make no events.
+ */
+#define WATCH_MASK	(IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | \
+			 IN_DELETE_SELF | IN_MOVE_SELF | IN_DONT_FOLLOW | \
+			 IN_ONLYDIR)
+#define WATCH_ROUNDS	4	/* reads of the queue before listing */
+
+static void
+watch_stop(struct mailbox *mb)
+{
+	if (mb->watch_fd != -1)
+		close(mb->watch_fd);
+	mb->watch_fd = -1;
+	mb->watch_ok = 0;
+}
+
+static void
+watch_start(struct mailbox *mb)
+{
+	static int told;
+	char p[PATH_LEN];
+
+	mb->watch_fd = -1;
+	mb->watch_ok = 0;
+	if (mapfile_remote(mb->dirfd))
+		return;
+	if ((mb->watch_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1) {
+		if (!told++)
+			log_warn("inotify (fs.inotify.max_user_instances "
+			    "may be too low); changes to %s are found by "
+			    "listing it", mb->dir);
+		return;
+	}
+	if (pathf(p, sizeof(p), "%s/%s%s", mb->dir, "cur", "") == -1 ||
+	    (mb->wd_cur = inotify_add_watch(mb->watch_fd, p, WATCH_MASK)) ==
+	    -1 ||
+	    pathf(p, sizeof(p), "%s/%s%s", mb->dir, "new", "") == -1 ||
+	    (mb->wd_new = inotify_add_watch(mb->watch_fd, p, WATCH_MASK)) ==
+	    -1) {
+		if (!told++)
+			log_warn("inotify watch on %s (fs.inotify."
+			    "max_user_watches may be too low); changes are "
+			    "found by listing it", mb->dir);
+		watch_stop(mb);
+	}
+}
+
+/* Take the names the queued events give into t (to be looked up).  The
+ * number of names, or -1 when the watch lost track (its queue overflowed,
+ * its directories went away): the caller lists. */
+static ssize_t
+watch_drain(struct mailbox *mb, struct scan *t)
+{
+	char buf[8192] __attribute__((aligned(8)));
+	const struct inotify_event *ev;
+	ssize_t n, off, got = 0;
+
+	for (;;) {
+		n = read(mb->watch_fd, buf, sizeof(buf));
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN)
+			return got;
+		if (n <= 0)
+			return -1;
+		for (off = 0; off < n; off += (ssize_t)sizeof(*ev) + ev->len) {
+			ev = (const struct inotify_event *)(buf + off);
+			if (ev->mask & (IN_Q_OVERFLOW | IN_IGNORED |
+			    IN_DELETE_SELF | IN_MOVE_SELF | IN_UNMOUNT))
+				return -1;
+			if (ev->len == 0 || (ev->mask & IN_ISDIR) ||
+			    ev->name[0] == '.' ||
+			    (ev->wd != mb->wd_cur && ev->wd != mb->wd_new))
+				continue;
+			if (scan_add(t, ev->name, ev->wd == mb->wd_new, 0) ==
+			    -1)
+				return -1;
+			got++;
+		}
+	}
+}
+
+/* Empty the queue: a listing is about to cover what it says. */
+static void
+watch_discard(struct mailbox *mb)
+{
+	char buf[8192] __attribute__((aligned(8)));
+	ssize_t n;
+
+	while ((n = read(mb->watch_fd, buf, sizeof(buf))) > 0 ||
+	    (n == -1 && errno == EINTR))
+		;
+}
+
+/* Look up each name of t not looked up yet: its inode, or absent. */
+static void
+watch_lookup(struct dsync *ds, struct scan *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->n; i++) {
+		struct entry *e = &t->e[i];
+
+		if (e->checked)
+			continue;
+		e->ino = entry_ino_now(ds, t, e);
+		e->absent = e->ino == 0;
+		e->checked = 1;
+	}
+}
+
+/* Move the names of new/ in t that exist to cur/ (read-write syncs);
+ * the moves make events of their own, for the next round. */
+static int
+watch_move_new(struct dsync *ds, const struct scan *t)
+{
+	struct scan nw;
+	size_t i;
+
+	scan_init(&nw);
+	for (i = 0; i < t->n; i++) {
+		const struct entry *e = &t->e[i];
+
+		if (e->in_new && !e->absent && scan_add(&nw, ename(t, e), 1,
+		    e->ino) == -1) {
+			scan_free(&nw);
+			return -1;
+		}
+	}
+	if (nw.n > 0)
+		move_new(ds, &nw);
+	scan_free(&nw);
+	return 0;
+}
+
+/* Drop names t holds twice (an event for each of two renames). */
+static void
+watch_unique(struct scan *t)
+{
+	size_t i, out = 0;
+
+	for (i = 0; i < t->n; i++) {
+		if (out > 0 && t->e[out - 1].in_new == t->e[i].in_new &&
+		    strcmp(ename(t, &t->e[out - 1]), ename(t, &t->e[i])) == 0)
+			continue;
+		t->e[out++] = t->e[i];
+	}
+	t->n = out;
+}
+
+/*
+ * What the names of t (sorted, looked up) say should change in the
+ * cache.  0, 1 if they do not settle it (the caller lists), -1 (errno).
+ */
+static int
+watch_plan(struct dsync *ds, struct scan *t, struct plan *p)
+{
+	char cached[PATH_LEN];
+	struct uc_rec r;
+	struct stat sb;
+	size_t i, j, k, live;
+	int known, has_cached;
+	uint64_t ino;
+
+	memset(p, 0, sizeof(*p));
+	for (i = 0; i < t->n; i = j) {
+		for (j = i + 1; j < t->n && same_base(t, &t->e[i], &t->e[j]);
+		    j++)
+			;
+		known = uidcache_by_base(ds->uc, ename(t, &t->e[i]),
+		    t->e[i].baselen, &r);
+		has_cached = 0;
+		live = j;
+		ino = 0;
+		for (k = i; k < j; k++) {
+			const struct entry *e = &t->e[k];
+
+			if (known && e->in_new == r.in_new &&
+			    strcmp(ename(t, e) + e->baselen, r.info) == 0)
+				has_cached = 1;
+			if (e->absent)
+				continue;
+			if (ino != 0 && e->ino != ino)
+				return 1;	/* two files: a broken copy */
+			ino = e->ino;
+			if (live == j || (known && e->in_new == r.in_new &&
+			    strcmp(ename(t, e) + e->baselen, r.info) == 0))
+				live = k;
+		}
+		if (known && !has_cached) {
+			/* no event for the cached name: it is still there */
+			if (live == j)
+				continue;
+			if (pathf(cached, sizeof(cached), "%s/%s%s",
+			    r.in_new ? "new" : "cur", r.base, r.info) == -1 ||
+			    fstatat(ds->dirfd, cached, &sb,
+			    AT_SYMLINK_NOFOLLOW) == -1 ||
+			    (uint64_t)sb.st_ino != ino)
+				return 1;
+			continue;	/* another link of the same file */
+		}
+		if (live == j) {
+			if (known) {
+				if (grow((void **)&p->gone, p->ngone,
+				    sizeof(*p->gone)) == -1)
+					return -1;
+				p->gone[p->ngone++] = r.uid;
+			}
+			continue;
+		}
+		if (!known) {
+			if (push_idx(&p->add, &p->nadd, live) == -1)
+				return -1;
+		} else if (t->e[live].in_new != r.in_new ||
+		    strcmp(ename(t, &t->e[live]) + t->e[live].baselen,
+		    r.info) != 0) {
+			if (push_idx(&p->upd, &p->nupd, live) == -1)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Sync from the watch alone; see above.  0 done (ds->complete says
+ * whether the cache now holds everything), 1 the caller must list, -1
+ * error.
+ */
+static int
+watch_sync(struct mailbox *mb, struct dsync *ds)
+{
+	struct uc_dirstamp old;
+	struct scan t;
+	struct plan p;
+	ssize_t got;
+	size_t round;
+	int r = 1, need_recent, complete = 1;
+
+	if (uidcache_refresh(ds->uc) == -1)
+		return -1;
+	/* a lost, damaged or rebuilt cache is not what the events are
+	 * relative to */
+	if (uidcache_uidvalidity(ds->uc) == 0 ||
+	    uidcache_uidvalidity(ds->uc) != mb->uidvalidity)
+		return 1;
+	memset(&p, 0, sizeof(p));
+	scan_init(&t);
+	if (stamp_begin(ds, &t.stamp) == -1) {
+		r = -1;
+		goto out;
+	}
+	if ((got = watch_drain(mb, &t)) == -1)
+		goto out;
+	for (round = 0; got > 0; round++) {
+		if (round == WATCH_ROUNDS)
+			goto out;	/* renames that do not stop: list */
+		watch_lookup(ds, &t);
+		if (!ds->readonly && watch_move_new(ds, &t) == -1)
+			goto out;
+		if ((got = watch_drain(mb, &t)) == -1)
+			goto out;
+	}
+	scan_sort(&t);
+	watch_unique(&t);
+	if ((r = watch_plan(ds, &t, &p)) != 0)
+		goto out;
+	need_recent = !ds->readonly &&
+	    uidcache_first_recent(ds->uc) < uidcache_uidnext(ds->uc);
+	uidcache_dirstamp(ds->uc, &old);
+	if (p.nadd == 0 && p.nupd == 0 && p.ngone == 0 && !need_recent &&
+	    !(stamp_trusted(&t.stamp) && (old.cur_ns != t.stamp.cur_ns ||
+	    old.new_ns != t.stamp.new_ns))) {
+		ds->complete = 1;
+		goto out;
+	}
+	if (uidcache_lock(ds->uc) == -1) {
+		r = degrade(ds, "cannot lock the UID cache");
+		goto out;
+	}
+	if (uidcache_uidvalidity(ds->uc) != mb->uidvalidity) {
+		uidcache_unlock(ds->uc);
+		r = 1;
+		goto out;
+	}
+	if (apply_plan(ds, &p, &t, &complete) == -1 ||
+	    claim_recent(ds) == -1 || uidcache_commit(ds->uc) == -1)
+		r = degrade(ds, "cannot update the UID cache");
+	else
+		ds->complete = complete;
+	uidcache_unlock(ds->uc);
+out:
+	plan_free(&p);
+	scan_free(&t);
 	return r;
 }
 
@@ -1281,7 +1629,16 @@ disk_sync(struct mailbox *mb, int force)
 	ds.dir = mb->dir;
 	ds.dirfd = mb->dirfd;
 	ds.readonly = mb->readonly;
-	r = dir_sync(&ds, force);
+	r = 1;
+	if (!force && mb->watch_ok)
+		r = watch_sync(mb, &ds);
+	if (r == 1) {
+		/* the listing covers what the queue holds so far */
+		if (mb->watch_fd != -1)
+			watch_discard(mb);
+		r = dir_sync(&ds, force || mb->watch_ok);
+	}
+	mb->watch_ok = mb->watch_fd != -1 && r == 0 && ds.complete;
 	if (ds.claim_hi != 0) {
 		if (mb->claim_hi == 0 || ds.claim_lo < mb->claim_lo)
 			mb->claim_lo = ds.claim_lo;
@@ -1524,6 +1881,7 @@ mailbox_open(const char *dir, int readonly, struct mailbox **mbp,
 	}
 	mb->readonly = readonly;
 	mb->dirfd = -1;
+	mb->watch_fd = -1;
 	/* the first sync builds the view whatever the cache's counter says */
 	mb->seen_changes = UINT64_MAX;
 	if ((mb->dir = strdup(dir)) == NULL)
@@ -1545,6 +1903,8 @@ mailbox_open(const char *dir, int readonly, struct mailbox **mbp,
 		goto fail;
 	}
 	(void)keywords_refresh(mb, 1);
+	/* before the first sync: from then on, every change is an event */
+	watch_start(mb);
 	if (mailbox_sync(mb, 1, NULL) == -1 ||
 	    uidcache_uidvalidity(mb->uc) == 0) {
 		*why_r = errno == ENOSPC || errno == EDQUOT ?
@@ -1573,6 +1933,7 @@ mailbox_close(struct mailbox *mb)
 	if (mb->uc != NULL)
 		uidcache_close(mb->uc);
 	keywords_free(&mb->kw);
+	watch_stop(mb);
 	if (mb->dirfd != -1)
 		close(mb->dirfd);
 	free(mb->dir);
@@ -1601,6 +1962,12 @@ uint32_t
 mailbox_stale(const struct mailbox *mb)
 {
 	return mb->stale_uv;
+}
+
+int
+mailbox_watch_fd(const struct mailbox *mb)
+{
+	return mb->watch_fd;
 }
 
 uint32_t

@@ -78,6 +78,15 @@ int	mailbox_sync(struct mailbox *, int allow_expunge,
  */
 uint32_t mailbox_stale(const struct mailbox *);
 
+/*
+ * A descriptor that becomes readable when cur/ or new/ change (the
+ * inotify watch the view follows the folder with), for IDLE to wait on;
+ * mailbox_sync() reads it.  -1 where there is none (network and FUSE
+ * file systems, where other hosts' changes make no events, or inotify
+ * limits reached): then changes are found by looking.
+ */
+int	mailbox_watch_fd(const struct mailbox *);
+
 /* Folder-wide values.  mailbox_uidvalidity() is the view's, which the
  * folder keeps as long as mailbox_stale() is 0. */
 uint32_t mailbox_count(const struct mailbox *);
