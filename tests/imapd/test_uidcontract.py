@@ -610,11 +610,13 @@ def test_store_deleted_on_longest_name(srv, mailuser):
 # 8. locks ----------------------------------------------------------------------------------
 
 def test_copy_to_selected_folder_after_rename(srv, mailuser):
-    p = ma.deliver(mailuser, "INBOX", "<c1@x>", into="cur")
-    ma.deliver(mailuser, "INBOX", "<c2@x>", into="cur")
+    p = ma.deliver(mailuser, "INBOX", "<c1@x>", n=1, into="cur")
+    ma.deliver(mailuser, "INBOX", "<c2@x>", n=2, into="cur")
     ma.age_dirs(mailuser)
     c = client(srv, mailuser)
     c.select("INBOX")
+    c.identify(c.seq)
+    assert c.mids[c.seq[0]] == "<c1@x>"
     os.rename(p, str(p) + "S")
     t = time.monotonic()
     u, r = c.cmd("COPY 1 INBOX", timeout=60)
