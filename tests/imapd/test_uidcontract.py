@@ -19,6 +19,7 @@ the whole server.  The others each pin down one way the contract can
 break.  IMAPD_TORTURE_SECONDS sets how long the actors run (default 8).
 """
 
+import fcntl
 import os
 import random
 import re
@@ -64,7 +65,7 @@ def report(failures, notes=None, limit=40):
     return text
 
 
-# --- 1. the torture test ---------------------------------------------------------
+# --- 1. the torture test -----------------------------------------------------
 
 @pytest.fixture(scope="session")
 def template(workdir, mailuser):
@@ -73,9 +74,11 @@ def template(workdir, mailuser):
     return ma.Template(workdir, mailuser, BIG)
 
 
-def run_torture(server_factory, mailuser, template, seed, kills=0, seconds=SECONDS,
-                fs=("renamer", "mda", "mover"), idle=True, sessions=3,
-                examine=True):
+def run_torture(server_factory, mailuser, template, seed, kills=0,
+                seconds=SECONDS, fs=("renamer", "mda", "mover"), idle=True,
+                sessions=3, examine=True):
+    """Run the actors for `seconds` (killing the whole server `kills`
+    times at random moments), then check the contract."""
     rnd = random.Random(seed)
     imapdtest.maildir_reset(mailuser)
     ma.make_folder(mailuser, "INBOX")
@@ -132,7 +135,6 @@ def run_torture(server_factory, mailuser, template, seed, kills=0, seconds=SECON
     phases["actors"] = time.monotonic() - t0
     t = time.monotonic()
     failures = list(ledger.failures)
-    inbox, inbox_names = ma.census(mailuser, "INBOX")
     other, _ = ma.census(mailuser, "Other")
 
     # a fresh session lists every message once, with the UIDs shown before
@@ -179,8 +181,9 @@ def run_torture(server_factory, mailuser, template, seed, kills=0, seconds=SECON
     for a in actors:
         ops.update(a.ops)
         optime.update(a.optime)
-    print(f"seed {seed}: ops {dict(ops)}, "
-          f"{[(a.name, getattr(a, 'done', getattr(a, 'n', 0))) for a in fs_actors]}, kills {kills}, "
+    fs_done = [(a.name, getattr(a, "done", getattr(a, "n", 0)))
+               for a in fs_actors]
+    print(f"seed {seed}: ops {dict(ops)}, {fs_done}, kills {kills}, "
           f"seconds {dict((k, round(v, 1)) for k, v in optime.items())}, "
           f"notes {dict(ledger.notes)}, phases "
           f"{dict((k, round(v, 1)) for k, v in phases.items())}")
@@ -201,11 +204,12 @@ def test_torture(server_factory, mailuser, template, seed):
 
 
 @pytest.mark.parametrize("seed", [3])
-def test_torture_with_server_kills(server_factory, mailuser, template, seed):
+def test_torture_with_server_kills(server_factory, mailuser, template,
+                                   seed):
     run_torture(server_factory, mailuser, template, seed, kills=3)
 
 
-# --- 2. one test per way the contract broke -----------------------------------------
+# --- 2. one test per way the contract broke ----------------------------------
 
 @pytest.fixture
 def srv(server_factory, mailuser):
@@ -235,7 +239,7 @@ def expunged(ledger, who=None):
     return [e for e in ledger.expunges if who is None or e[0] == who]
 
 
-# 1. new/ -> cur/ and STORE never replace a file ----------------------------------
+# 1. new/ -> cur/ and STORE never replace a file ------------------------------
 
 @pytest.mark.parametrize("seen", [False, True], ids=["plain", "seen"])
 def test_new_to_cur_never_replaces(srv, mailuser, seen):
@@ -283,7 +287,7 @@ def test_store_rename_never_replaces(srv, mailuser):
     assert sorted(m.values()) == ["<A@x>", "<B@x>"], m
 
 
-# 2. no UID churn while files are renamed -----------------------------------------------
+# 2. no UID churn while files are renamed -------------------------------------
 
 CHURN = 10000
 
@@ -377,7 +381,7 @@ def test_no_churn_while_new_moves_to_cur(srv, mailuser, template):
     churn_check(srv, mailuser, ledger, a, before)
 
 
-# 3. a UIDVALIDITY change ends the session ------------------------------------------
+# 3. a UIDVALIDITY change ends the session ------------------------------------
 
 def until_bye(c, commands):
     """Send commands one by one until the server says BYE or closes;
@@ -452,7 +456,7 @@ def test_damaged_cache_ends_session_without_expunges(srv, mailuser):
     assert closed
 
 
-# 4. UIDVALIDITY of a folder made again -------------------------------------------------
+# 4. UIDVALIDITY of a folder made again ---------------------------------------
 
 def test_recreated_folder_gets_greater_uidvalidity(srv, mailuser):
     c = client(srv, mailuser)
@@ -467,7 +471,7 @@ def test_recreated_folder_gets_greater_uidvalidity(srv, mailuser):
         c.ok("DELETE Again")
 
 
-# 5. keywords ----------------------------------------------------------------------------
+# 5. keywords -----------------------------------------------------------------
 
 def test_keyword_added_by_another_program(srv, mailuser):
     md = mailuser.maildir()
@@ -500,7 +504,7 @@ def test_unnamed_keyword_letter_survives_store(srv, mailuser):
     assert "z" in flags and "S" in flags, names
 
 
-# 6. a full disk --------------------------------------------------------------------------
+# 6. a full disk --------------------------------------------------------------
 
 @pytest.mark.skipif(not imapdtest.IS_ROOT, reason="mounting a small "
                     "file system needs root")
@@ -580,7 +584,7 @@ def test_full_disk_keeps_folder_usable(server_factory, mailuser, build):
         subprocess.run(["umount", "-l", str(mnt)])
 
 
-# 7. a name with no room for flags ------------------------------------------------------
+# 7. a name with no room for flags --------------------------------------------
 
 def test_store_deleted_on_longest_name(srv, mailuser):
     base = "1700000000.M1P1.h"
@@ -607,7 +611,7 @@ def test_store_deleted_on_longest_name(srv, mailuser):
         assert ma.census(mailuser)[0] == Counter({"<long@x>": 1})
 
 
-# 8. locks ----------------------------------------------------------------------------------
+# 8. locks --------------------------------------------------------------------
 
 def test_copy_to_selected_folder_after_rename(srv, mailuser):
     p = ma.deliver(mailuser, "INBOX", "<c1@x>", n=1, into="cur")
@@ -628,28 +632,45 @@ def test_copy_to_selected_folder_after_rename(srv, mailuser):
 
 
 def test_crossed_copies_do_not_stall(srv, mailuser):
-    for f in ("A", "B"):
-        ma.make_folder(mailuser, f)
-        for i in range(30):
-            ma.deliver(mailuser, f, f"<{f}{i}@x>", n=i, into="cur")
-        ma.age_dirs(mailuser, f)
+    """COPY from A to B in one session and from B to A in another at the
+    same moment, right after a mail reader renamed files in both.  To
+    make the crossing likely, the test itself holds A's cache lock for a
+    moment (a POSIX lock, as any other program might), so that the two
+    sessions are both under way when it is let go."""
     s1 = client(srv, mailuser, "s1")
     s2 = client(srv, mailuser, "s2")
-    s1.select("A")
-    s2.select("B")
     rnd = random.Random(8)
     for rnd_no in range(3):
+        # a fresh pair of folders each round, so that they do not grow
+        fa, fb = f"A{rnd_no}", f"B{rnd_no}"
+        for f in (fa, fb):
+            ma.make_folder(mailuser, f)
+            for i in range(30):
+                ma.deliver(mailuser, f, f"<{f}.{i}@x>", n=i, into="cur")
+            ma.age_dirs(mailuser, f)
+        s1.select(fa)
+        s2.select(fb)
         # a mail reader changes flags in both folders behind their backs
-        for f in ("A", "B"):
+        for f in (fa, fb):
             d = ma.folder_dir(mailuser, f) / "cur"
             for n in os.listdir(d):
                 b, _, fl = n.partition(":2,")
                 os.rename(d / n, d / (b + ":2," + "".join(
                     sorted(set(fl) ^ {rnd.choice("FRS")}))))
+        lockp = ma.folder_dir(mailuser, fa) / "imapd-uidcache.lock"
+        fd = os.open(lockp, os.O_RDWR | os.O_CREAT, 0o600)
+        ma.chown(mailuser, lockp)
         t1, t2 = s1.tag(), s2.tag()
         start = time.monotonic()
-        s1.conn.send(f"{t1} COPY 1:* B\r\n")
-        s2.conn.send(f"{t2} COPY 1:* A\r\n")
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX)
+            s1.conn.send(f"{t1} COPY 1:* {fb}\r\n")
+            time.sleep(0.15)
+            s2.conn.send(f"{t2} COPY 1:* {fa}\r\n")
+            time.sleep(0.005)
+        finally:
+            fcntl.lockf(fd, fcntl.LOCK_UN)
+            os.close(fd)
         for c, t in ((s1, t1), (s2, t2)):
             try:
                 u, r = c.read_until(t, timeout=max(
@@ -660,7 +681,7 @@ def test_crossed_copies_do_not_stall(srv, mailuser):
             assert r.split()[1] == "OK" and "[COPYUID" in r, (rnd_no, r)
 
 
-# 9. moving from Dovecot or Courier keeps flags ----------------------------------------
+# 9. moving from Dovecot or Courier keeps flags -------------------------------
 
 MIGRATE = [  # (flags in the file name, UID in the old server's list)
     ("S", 5), ("FS", 9), ("", 10), ("S", 20), ("", 21), ("RS", 30)]
@@ -723,7 +744,7 @@ def test_migration_keeps_flags(srv, mailuser, kind, status_first):
     assert unseen_status(other) == (len(MIGRATE), unseen)
 
 
-# 10. clocks and file systems ----------------------------------------------------------
+# 10. clocks and file systems -------------------------------------------------
 
 FAKETIME_LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
 

@@ -32,10 +32,10 @@ from collections import Counter, defaultdict
 
 import imapdtest
 
-FLAG_LETTERS = "DFPRS"          # the letters a mail reader sets (never T)
+FLAG_LETTERS = "DFPRS"          # what a mail reader sets (never T)
 
 
-# --- messages and Maildirs ----------------------------------------------------
+# --- messages and Maildirs ---------------------------------------------------
 
 def msg_bytes(mid, n=0, pad=0):
     """A small message whose first line is its Message-ID."""
@@ -181,7 +181,7 @@ def base_of(name):
     return re.split(r"[:;]", name, 1)[0]
 
 
-# --- the server's processes -------------------------------------------------------
+# --- the server's processes --------------------------------------------------
 
 def server_tree(server):
     """Pids of the server's master and all its descendants, and (as
@@ -240,7 +240,7 @@ def _state(pid):
         return None
 
 
-# --- the ledger ------------------------------------------------------------------
+# --- the ledger --------------------------------------------------------------
 
 class Ledger:
     """What every actor did and was shown, thread-safe.
@@ -405,7 +405,7 @@ class Ledger:
         return out
 
 
-# --- an IMAP client with a model of its view ---------------------------------------
+# --- an IMAP client with a model of its view ---------------------------------
 
 class Closed(Exception):
     """The server closed the connection (text: what it said last)."""
@@ -665,7 +665,7 @@ class Client:
         return [u for u in self.seq if u is not None]
 
 
-# --- IMAP actor ------------------------------------------------------------------
+# --- IMAP actor --------------------------------------------------------------
 
 class ImapActor(threading.Thread):
     """A client doing what clients do, at random, until stop is set: NOOP,
@@ -940,7 +940,7 @@ class ImapActor(threading.Thread):
                              f"DONE")
 
 
-# --- file system actors -----------------------------------------------------------
+# --- file system actors ------------------------------------------------------
 
 class Renamer(threading.Thread):
     """A mail reader changing flags by renaming cur/ files (never adding
