@@ -44,11 +44,11 @@
  * with every entry added, removed or renamed, but in steps of the file
  * system's clock tick, so a change in the same tick as a time we read
  * does not move it.  The time of a scan is therefore taken from the file
- * system's own clock (the time it gives the folder's lock file when told
- * to set it to now: see uidcache_fs_now()), and a directory time is
- * trusted only when that clock had already passed it when the scan
- * began: any later change then gets a later time.  The local clock is
- * never compared with file times (on NFS they come from the server),
+ * system's own clock (the time it stamps the folder's empty lock file
+ * with when that is truncated: see uidcache_fs_now()), and a directory
+ * time is trusted only when that clock had already passed it when the
+ * scan began: any later change then gets a later time.  The local clock
+ * is never compared with file times (on NFS they come from the server),
  * except where the lock file cannot be written, and then with a margin
  * of a second.
  *

@@ -3321,9 +3321,11 @@ uidcache_fs_now(struct uidcache *c, int64_t *ns)
 {
 	struct stat st;
 
-	/* the lock file's times are nobody's data: setting them to "now"
-	 * asks the file system (the NFS server, on NFS) for its clock */
-	if (open_lockfd(c) == -1 || futimens(c->lockfd, NULL) == -1 ||
+	/* the lock file is empty and its times are nobody's data: cutting
+	 * it to its length makes the file system (the server, on NFS)
+	 * stamp it with its own clock, which no library or local clock
+	 * setting stands between */
+	if (open_lockfd(c) == -1 || ftruncate(c->lockfd, 0) == -1 ||
 	    fstat(c->lockfd, &st) == -1)
 		return -1;
 	*ns = (int64_t)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;

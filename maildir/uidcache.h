@@ -86,8 +86,8 @@ void	uidcache_close(struct uidcache *);
 
 /*
  * The file system's clock now, in nanoseconds: the modification time it
- * gives the folder's lock file when told to set it to now (the server's
- * clock on NFS).  Directory times come from that clock too, which the
+ * gives the folder's (empty) lock file when it is truncated (the
+ * server's clock on NFS).  Directory times come from that clock too, which the
  * Maildir sync relies on to know when a directory time can be trusted.
  * 0, or -1 with errno (a folder the user cannot write).
  */
