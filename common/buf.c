@@ -59,10 +59,21 @@ buf_reserve(struct buf *b, size_t extra)
 int
 buf_add(struct buf *b, const void *p, size_t n)
 {
+	uintptr_t src = (uintptr_t)p, base = (uintptr_t)b->data;
+	size_t off = 0;
+	int inside;
+
+	/* bytes that live in the buffer itself (a record copied from what
+	 * it already holds) must be found again after a realloc */
+	inside = b->data != NULL && src >= base && src < base + b->cap;
+	if (inside)
+		off = (size_t)(src - base);
 	if (buf_reserve(b, n) == -1)
 		return -1;
+	if (inside)
+		p = b->data + off;
 	if (n > 0)
-		memcpy(b->data + b->len, p, n);
+		memmove(b->data + b->len, p, n);
 	b->len += n;
 	b->data[b->len] = '\0';
 	return 0;

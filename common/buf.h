@@ -29,7 +29,8 @@ void	buf_init(struct buf *, size_t max);
 int	buf_reserve(struct buf *, size_t extra);
 
 /* Append bytes, a C string, one byte or printf output; 0 or -1 as above.
- * A failed append leaves the buffer as it was. */
+ * A failed append leaves the buffer as it was.  The bytes may be the
+ * buffer's own (buf_add copies them from where they are after growing). */
 int	buf_add(struct buf *, const void *, size_t);
 int	buf_adds(struct buf *, const char *);
 int	buf_addc(struct buf *, int);

@@ -13,6 +13,9 @@ static const struct {
 	unsigned	 bit;
 } extensions[] = {
 	{ "IMAP4rev2",	ENABLED_IMAP4REV2 },
+	{ "CONDSTORE",	ENABLED_CONDSTORE },
+	/* QRESYNC implies CONDSTORE (RFC 7162 3.2.3) */
+	{ "QRESYNC",	ENABLED_QRESYNC | ENABLED_CONDSTORE },
 };
 
 void
@@ -41,7 +44,8 @@ cmd_enable(struct session *s, const struct cmd *c)
 			size_t n = strlen(extensions[k].name);
 
 			if (strcasecmp(a, extensions[k].name) != 0 ||
-			    (s->enabled & extensions[k].bit))
+			    (s->enabled & extensions[k].bit) ==
+			    extensions[k].bit)
 				continue;
 			s->enabled |= extensions[k].bit;
 			if (len + n + 1 < sizeof(line)) {

@@ -48,11 +48,19 @@ cmd_expunge(struct session *s, const struct cmd *c)
 	}
 	selected_events(s, &ev);
 	r = mailbox_expunge(s->mb, uids, n, &ev);
+	selected_flush_vanished(s);
 	free(uids);
 	if (r == -1) {
 		cmd_no(s, c, "%sSome messages could not be expunged; the "
 		    "server log says why", cmd_errcode(errno));
 		return;
 	}
-	cmd_ok(s, c, "%s completed", c->uid ? "UID EXPUNGE" : "EXPUNGE");
+	/* with QRESYNC the client's MODSEQ may move past its expunges */
+	if (s->enabled & ENABLED_QRESYNC)
+		cmd_ok(s, c, "[HIGHESTMODSEQ %llu] %s completed",
+		    (unsigned long long)mailbox_highestmodseq(s->mb),
+		    c->uid ? "UID EXPUNGE" : "EXPUNGE");
+	else
+		cmd_ok(s, c, "%s completed", c->uid ? "UID EXPUNGE" :
+		    "EXPUNGE");
 }

@@ -21,6 +21,7 @@
 #include "imapd/cmdutil.h"
 #include "imapd/commands.h"
 #include "imapd/selected.h"
+#include "imapd/seqset.h"
 #include "maildir/filename.h"
 #include "maildir/mailbox.h"
 #include "maildir/msgcache.h"
@@ -31,7 +32,7 @@
 
 enum fkind {
 	F_UID, F_FLAGS, F_INTERNALDATE, F_SIZE, F_ENVELOPE, F_BODY,
-	F_BODYSTRUCTURE, F_SECTION,
+	F_BODYSTRUCTURE, F_SECTION, F_MODSEQ,
 };
 
 struct fitem {
@@ -50,6 +51,9 @@ struct fetch {
 	int		 sets_seen;
 	int		 has_flags;
 	int		 has_uid;
+	int		 has_modseq;
+	uint64_t	 changedsince;	/* CHANGEDSINCE, 0 if not given */
+	int		 vanished;	/* the VANISHED modifier */
 };
 
 static const struct {
@@ -59,7 +63,7 @@ static const struct {
 	{ "UID", F_UID }, { "FLAGS", F_FLAGS },
 	{ "INTERNALDATE", F_INTERNALDATE }, { "RFC822.SIZE", F_SIZE },
 	{ "ENVELOPE", F_ENVELOPE }, { "BODY", F_BODY },
-	{ "BODYSTRUCTURE", F_BODYSTRUCTURE },
+	{ "BODYSTRUCTURE", F_BODYSTRUCTURE }, { "MODSEQ", F_MODSEQ },
 };
 
 static int
@@ -81,6 +85,8 @@ add(struct fetch *f, enum fkind k)
 		f->has_flags = 1;
 	if (k == F_UID)
 		f->has_uid = 1;
+	if (k == F_MODSEQ)
+		f->has_modseq = 1;
 	return 0;
 }
 
@@ -99,61 +105,94 @@ fetch_free(struct fetch *f)
 	buf_free(&f->store);
 }
 
-/* Parse the item list (args[0..n)); 0, or -1 with *why_r. */
+/* Parse one item from a[0..n): *used_r tokens (a section with a field
+ * list spans several: "BODY[HEADER.FIELDS", "(FROM TO)", "]").  0, or -1
+ * with *why_r. */
 static int
-parse_items(const struct imap_arg *a, size_t n, struct fetch *f,
+parse_item(const struct imap_arg *a, size_t n, struct fetch *f,
+    size_t *used_r, const char **why_r)
+{
+	const char *w;
+	size_t k;
+	int r;
+
+	if (f->n == FETCH_ITEMS_MAX) {
+		*why_r = "Too many FETCH items";
+		return -1;
+	}
+	r = message_section_parse(a, n, used_r, &f->it[f->n].sec, why_r);
+	if (r == -1)
+		return -1;
+	if (r == 0) {
+		enum section_item si = f->it[f->n].sec.item;
+
+		f->it[f->n].kind = F_SECTION;
+		f->n++;
+		f->need_msg = f->need_sections = 1;
+		if (si == SECTION_BODY || si == SECTION_BINARY ||
+		    si == SECTION_RFC822 || si == SECTION_RFC822_TEXT)
+			f->sets_seen = 1;
+		return 0;
+	}
+	if ((w = imap_arg_atom(&a[0])) == NULL) {
+		*why_r = "Invalid FETCH item";
+		return -1;
+	}
+	for (k = 0; k < sizeof(simple) / sizeof(simple[0]); k++)
+		if (strcasecmp(w, simple[k].name) == 0)
+			break;
+	if (k == sizeof(simple) / sizeof(simple[0])) {
+		*why_r = "Unknown FETCH item";
+		return -1;
+	}
+	if (add(f, simple[k].kind) == -1) {
+		*why_r = "Too many FETCH items";
+		return -1;
+	}
+	*used_r = 1;
+	return 0;
+}
+
+/* The fetch modifiers of RFC 7162: (CHANGEDSINCE n [VANISHED]). */
+static int
+parse_modifiers(const struct imap_arg *m, struct fetch *f,
     const char **why_r)
 {
 	const char *w;
-	size_t i = 0, used, k;
-	int r;
+	size_t i;
 
-	while (i < n) {
-		r = message_section_parse(a + i, n - i, &used, &f->it[f->n].sec,
-		    why_r);
-		if (r == -1)
+	*why_r = "Invalid FETCH modifiers: (CHANGEDSINCE modseq [VANISHED])";
+	if (m->type != IMAP_ARG_LIST || m->len == 0)
+		return -1;
+	for (i = 0; i < m->len; i++) {
+		if ((w = imap_arg_atom(&m->list[i])) == NULL)
 			return -1;
-		if (r == 0) {
-			enum section_item si = f->it[f->n].sec.item;
-
-			if (f->n == FETCH_ITEMS_MAX) {
-				message_section_free(&f->it[f->n].sec);
-				*why_r = "Too many FETCH items";
+		if (strcasecmp(w, "CHANGEDSINCE") == 0 &&
+		    f->changedsince == 0 && i + 1 < m->len) {
+			/* 0 is a valid value: everything changed since */
+			if (cmd_arg_u64(&m->list[++i], 0, MODSEQ_MAX,
+			    &f->changedsince) == -1)
 				return -1;
-			}
-			f->it[f->n].kind = F_SECTION;
-			f->n++;
-			f->need_msg = f->need_sections = 1;
-			if (si == SECTION_BODY || si == SECTION_BINARY ||
-			    si == SECTION_RFC822 || si == SECTION_RFC822_TEXT)
-				f->sets_seen = 1;
-			i += used;
-			continue;
-		}
-		if ((w = imap_arg_atom(&a[i])) == NULL) {
-			*why_r = "Invalid FETCH item";
+			f->changedsince++;	/* stored as value + 1 */
+		} else if (strcasecmp(w, "VANISHED") == 0 && !f->vanished)
+			f->vanished = 1;
+		else
 			return -1;
-		}
-		for (k = 0; k < sizeof(simple) / sizeof(simple[0]); k++)
-			if (strcasecmp(w, simple[k].name) == 0)
-				break;
-		if (k == sizeof(simple) / sizeof(simple[0])) {
-			*why_r = "Unknown FETCH item";
-			return -1;
-		}
-		if (add(f, simple[k].kind) == -1) {
-			*why_r = "Too many FETCH items";
-			return -1;
-		}
-		i++;
 	}
 	return 0;
 }
 
+/*
+ * Parse what follows the message set (a[0..n)): a macro, one item, or a
+ * parenthesized list of items (RFC 9051 6.4.5), then optional modifiers
+ * (RFC 7162 3.1.4).  0, or -1 with *why_r.
+ */
 static int
-parse(const struct imap_arg *a, struct fetch *f, const char **why_r)
+parse(const struct imap_arg *a, size_t n, struct fetch *f,
+    const char **why_r)
 {
 	const char *w = imap_arg_atom(a);
+	size_t used = 1, i, u;
 
 	memset(f, 0, sizeof(*f));
 	buf_init(&f->env, SECTION_OUT_MAX);
@@ -161,23 +200,33 @@ parse(const struct imap_arg *a, struct fetch *f, const char **why_r)
 	buf_init(&f->bs, SECTION_OUT_MAX);
 	buf_init(&f->store, MESSAGE_READ_MAX + 1);
 	/* the macros of RFC 9051 6.4.5 */
-	if (w != NULL && strcasecmp(w, "ALL") == 0)
-		return add(f, F_FLAGS) | add(f, F_INTERNALDATE) |
-		    add(f, F_SIZE) | add(f, F_ENVELOPE);
-	if (w != NULL && strcasecmp(w, "FAST") == 0)
-		return add(f, F_FLAGS) | add(f, F_INTERNALDATE) |
-		    add(f, F_SIZE);
-	if (w != NULL && strcasecmp(w, "FULL") == 0)
-		return add(f, F_FLAGS) | add(f, F_INTERNALDATE) |
-		    add(f, F_SIZE) | add(f, F_ENVELOPE) | add(f, F_BODY);
-	if (a->type == IMAP_ARG_LIST) {
+	if (w != NULL && strcasecmp(w, "ALL") == 0) {
+		if (add(f, F_FLAGS) | add(f, F_INTERNALDATE) |
+		    add(f, F_SIZE) | add(f, F_ENVELOPE))
+			return -1;
+	} else if (w != NULL && strcasecmp(w, "FAST") == 0) {
+		if (add(f, F_FLAGS) | add(f, F_INTERNALDATE) | add(f, F_SIZE))
+			return -1;
+	} else if (w != NULL && strcasecmp(w, "FULL") == 0) {
+		if (add(f, F_FLAGS) | add(f, F_INTERNALDATE) |
+		    add(f, F_SIZE) | add(f, F_ENVELOPE) | add(f, F_BODY))
+			return -1;
+	} else if (a->type == IMAP_ARG_LIST) {
 		if (a->len == 0) {
 			*why_r = "Empty FETCH item list";
 			return -1;
 		}
-		return parse_items(a->list, a->len, f, why_r);
-	}
-	return parse_items(a, 1, f, why_r);
+		for (i = 0; i < a->len; i += u)
+			if (parse_item(a->list + i, a->len - i, f, &u,
+			    why_r) == -1)
+				return -1;
+	} else if (parse_item(a, n, f, &used, why_r) == -1)
+		return -1;
+	if (used == n)
+		return 0;
+	if (used + 1 != n || parse_modifiers(&a[used], f, why_r) == -1)
+		return -1;
+	return 0;
 }
 
 /* Open a message for FETCH: read into the command's reusable buffer
@@ -275,6 +324,10 @@ fetch_one(struct session *s, const struct cmd *c, struct fetch *f,
 		case F_UID:
 			session_printf(s, "UID %u", mailbox_uid(s->mb, seq));
 			break;
+		case F_MODSEQ:
+			session_printf(s, "MODSEQ (%llu)", (unsigned long long)
+			    mailbox_modseq(s->mb, seq));
+			break;
 		case F_FLAGS:
 			session_printf(s, "FLAGS ");
 			selected_write_flags(s, mailbox_flags(s->mb, seq),
@@ -365,6 +418,11 @@ fetch_one(struct session *s, const struct cmd *c, struct fetch *f,
 		session_printf(s, "%sFLAGS ", sep);
 		selected_write_flags(s, mailbox_flags(s->mb, seq),
 		    mailbox_keywords_of(s->mb, seq));
+		/* flags changed by this FETCH: with CONDSTORE, their MODSEQ
+		 * rides along (RFC 7162 3.1) */
+		if ((s->enabled & ENABLED_CONDSTORE) && !f->has_modseq)
+			session_printf(s, " MODSEQ (%llu)", (unsigned long long)
+			    mailbox_modseq(s->mb, seq));
 	}
 	session_write(s, ")\r\n", 3);
 	if (m != NULL)
@@ -395,6 +453,47 @@ fail:
 	return -1;
 }
 
+/*
+ * CHANGEDSINCE: keep the messages of seqs[0..*n) whose MODSEQ is above
+ * since (both lists ascend), and with VANISHED first report the UIDs of
+ * the set that were expunged since (RFC 7162 3.2.6).  0 or -1.
+ */
+static int
+changed_only(struct session *s, const struct cmd *c, uint64_t since,
+    int vanished, uint32_t *seqs, size_t *n)
+{
+	uint32_t *ch, top;
+	size_t nch, i = 0, k = 0, out = 0;
+	struct seqset set;
+	const char *w;
+
+	if (mailbox_changed_since(s->mb, since, &ch, &nch) == -1)
+		return -1;
+	while (i < *n && k < nch) {
+		if (seqs[i] < ch[k])
+			i++;
+		else if (seqs[i] > ch[k])
+			k++;
+		else {
+			seqs[out++] = seqs[i++];
+			k++;
+		}
+	}
+	*n = out;
+	free(ch);
+	if (!vanished)
+		return 0;
+	/* the UID set as given (the expunged UIDs are not in the view);
+	 * "*" reaches every UID ever given */
+	top = mailbox_uidnext(s->mb) - 1;
+	if ((w = imap_arg_atom(&c->args[0])) == NULL ||
+	    seqset_parse(w, top, &set) == -1)
+		return 0;	/* "$": nothing vanished from a saved set */
+	selected_vanished_earlier(s, since, &set);
+	seqset_free(&set);
+	return 0;
+}
+
 void
 cmd_fetch(struct session *s, const struct cmd *c)
 {
@@ -414,16 +513,44 @@ cmd_fetch(struct session *s, const struct cmd *c)
 		cmd_no(s, c, "Out of memory");
 		return;
 	}
-	/* a trailing CHANGEDSINCE modifier (CONDSTORE) is not offered */
-	if (c->nargs != 2 || parse(&c->args[1], f, &why) != 0) {
+	if (parse(&c->args[1], c->nargs - 1, f, &why) != 0) {
 		fetch_free(f);
 		free(f);
 		cmd_bad(s, c, "%s", why);
 		return;
 	}
+	if (f->vanished && (!c->uid || f->changedsince == 0 ||
+	    !(s->enabled & ENABLED_QRESYNC))) {
+		fetch_free(f);
+		free(f);
+		cmd_bad(s, c, "VANISHED goes with UID FETCH, CHANGEDSINCE and "
+		    "ENABLE QRESYNC (RFC 7162 3.2.6)");
+		return;
+	}
 	if (cmd_msgset(s, c, &c->args[0], c->uid, &seqs, &n) == -1) {
 		fetch_free(f);
 		free(f);
+		return;
+	}
+	if (f->has_modseq || f->changedsince != 0) {
+		/* a CONDSTORE enabling command (RFC 7162 3.1) */
+		selected_condstore(s);
+		if (!f->has_modseq && add(f, F_MODSEQ) == -1) {
+			free(seqs);
+			fetch_free(f);
+			free(f);
+			cmd_bad(s, c, "Too many FETCH items");
+			return;
+		}
+	}
+	if (f->changedsince != 0 &&
+	    changed_only(s, c, f->changedsince - 1, f->vanished, seqs, &n) ==
+	    -1) {
+		free(seqs);
+		fetch_free(f);
+		free(f);
+		cmd_no(s, c, "[SERVERBUG] Cannot read the MODSEQs; the log "
+		    "says why");
 		return;
 	}
 	/* reading a body marks it \Seen (RFC 9051 6.4.5): one rename
@@ -475,8 +602,10 @@ cmd_fetch(struct session *s, const struct cmd *c)
 		cmd_no(s, c, "[SERVERBUG] A message could not be read; the "
 		    "log says why");
 	else if (vanished > 0)
-		cmd_no(s, c, "[EXPUNGEISSUED] Some messages were expunged "
-		    "meanwhile and could not be fetched");
+		/* the others were answered: a NO would fail them all in the
+		 * client (RFC 2180 4.1.2 allows either) */
+		cmd_ok(s, c, "[EXPUNGEISSUED] Some messages were expunged "
+		    "meanwhile and are left out");
 	else
 		cmd_ok(s, c, "FETCH completed");
 }

@@ -11,6 +11,7 @@
 #include "common/buf.h"
 #include "imapd/commands.h"
 #include "imapd/search.h"
+#include "imapd/selected.h"
 #include "imapd/seqset.h"
 #include "maildir/mailbox.h"
 
@@ -58,7 +59,8 @@ cmd_search(struct session *s, const struct cmd *c)
 	uint32_t count = mailbox_count(s->mb), seq, *hits = NULL;
 	size_t nhits = 0, ai = 0, i;
 	unsigned ret = 0;
-	int esearch, badcs, r;
+	int esearch, badcs, r, withmodseq;
+	uint64_t maxmodseq = 0, ms;
 	struct buf out;
 
 	if (c->nargs >= 2 && (w = imap_arg_atom(&c->args[0])) != NULL &&
@@ -86,10 +88,16 @@ cmd_search(struct session *s, const struct cmd *c)
 		cmd_no(s, c, "Out of memory");
 		return;
 	}
+	if ((withmodseq = search_has_modseq(se)))
+		selected_condstore(s);
 	for (seq = 1; seq <= count; seq++) {
 		r = search_match(s, se, seq);
-		if (r == 1)
-			hits[nhits++] = c->uid ? mailbox_uid(s->mb, seq) : seq;
+		if (r != 1)
+			continue;
+		hits[nhits++] = c->uid ? mailbox_uid(s->mb, seq) : seq;
+		if (withmodseq && (ms = mailbox_modseq(s->mb, seq)) >
+		    maxmodseq)
+			maxmodseq = ms;
 	}
 	search_free(se);
 	if (ret & RET_SAVE) {
@@ -114,6 +122,10 @@ cmd_search(struct session *s, const struct cmd *c)
 		session_printf(s, "* SEARCH");
 		for (i = 0; i < nhits; i++)
 			session_printf(s, " %u", hits[i]);
+		/* the highest MODSEQ of the matches (RFC 7162 3.1.5) */
+		if (withmodseq && nhits > 0)
+			session_printf(s, " (MODSEQ %llu)",
+			    (unsigned long long)maxmodseq);
 		session_printf(s, "\r\n");
 	} else {
 		session_printf(s, "* ESEARCH (TAG \"%s\")%s", c->tag,
@@ -129,6 +141,9 @@ cmd_search(struct session *s, const struct cmd *c)
 			session_printf(s, " ALL ");
 			session_write(s, out.data, out.len);
 		}
+		if (withmodseq && nhits > 0)
+			session_printf(s, " MODSEQ %llu",
+			    (unsigned long long)maxmodseq);
 		session_printf(s, "\r\n");
 	}
 	buf_free(&out);

@@ -4,14 +4,101 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/log.h"
+#include "imapd/cmdutil.h"
 #include "imapd/commands.h"
 #include "imapd/mbname.h"
 #include "imapd/selected.h"
+#include "imapd/seqset.h"
 #include "maildir/filename.h"
 #include "maildir/folder.h"
 #include "maildir/mailbox.h"
+
+/* The QRESYNC select parameter (RFC 7162 3.2.5). */
+struct qresync {
+	int		 on;
+	uint32_t	 uidvalidity;
+	uint64_t	 modseq;
+	struct seqset	 known;		/* n == 0: every UID */
+};
+
+/*
+ * Parse the select parameters: "(CONDSTORE)", "(QRESYNC (uidvalidity
+ * modseq [known-uids [seq-match-data]]))".  The sequence match data may
+ * be ignored (RFC 7162 3.2.5.2): the UID cache remembers expunges.  0, or
+ * -1 after answering BAD.
+ */
+static int
+select_params(struct session *s, const struct cmd *c, int *condstore,
+    struct qresync *q)
+{
+	const struct imap_arg *l, *p;
+	const char *w;
+	uint64_t v;
+	size_t i;
+
+	if (c->nargs == 1)
+		return 0;
+	l = &c->args[1];
+	if (c->nargs != 2 || l->type != IMAP_ARG_LIST || l->len == 0) {
+		cmd_bad(s, c, "%s takes a mailbox name and a list of "
+		    "parameters", c->name);
+		return -1;
+	}
+	for (i = 0; i < l->len; i++) {
+		if ((w = imap_arg_atom(&l->list[i])) == NULL)
+			goto bad;
+		if (strcasecmp(w, "CONDSTORE") == 0) {
+			*condstore = 1;
+			continue;
+		}
+		if (strcasecmp(w, "QRESYNC") != 0 || q->on ||
+		    i + 1 == l->len)
+			goto bad;
+		if (!(s->enabled & ENABLED_QRESYNC)) {
+			cmd_bad(s, c, "QRESYNC needs ENABLE QRESYNC first "
+			    "(RFC 7162 3.2.3)");
+			return -1;
+		}
+		p = &l->list[++i];
+		if (p->type != IMAP_ARG_LIST || p->len < 2 || p->len > 4 ||
+		    cmd_arg_u64(&p->list[0], 1, UINT32_MAX, &v) == -1)
+			goto bad;
+		q->uidvalidity = (uint32_t)v;
+		if (cmd_arg_u64(&p->list[1], 1, MODSEQ_MAX, &q->modseq) == -1)
+			goto bad;
+		if (p->len >= 3 && ((w = imap_arg_atom(&p->list[2])) == NULL ||
+		    seqset_parse(w, UINT32_MAX, &q->known) == -1))
+			goto bad;
+		if (p->len == 4 && (p->list[3].type != IMAP_ARG_LIST ||
+		    p->list[3].len != 2))
+			goto bad;
+		q->on = 1;
+	}
+	return 0;
+bad:
+	cmd_bad(s, c, "Invalid %s parameters: (CONDSTORE) or (QRESYNC "
+	    "(uidvalidity modseq [known-uids [(seq-set uid-set)]]))",
+	    c->name);
+	return -1;
+}
+
+/* After the usual answers of a SELECT with QRESYNC whose UIDVALIDITY
+ * matches: what vanished, then what changed, since the client's MODSEQ. */
+static void
+qresync_answers(struct session *s, const struct qresync *q)
+{
+	uint32_t *seqs = NULL;
+	size_t n = 0, i;
+
+	selected_vanished_earlier(s, q->modseq, &q->known);
+	if (mailbox_changed_since(s->mb, q->modseq, &seqs, &n) == 0)
+		for (i = 0; i < n; i++)
+			selected_fetch_flags(s, seqs[i], 1);
+	free(seqs);
+}
 
 static void
 do_select(struct session *s, const struct cmd *c, int examine)
@@ -19,17 +106,22 @@ do_select(struct session *s, const struct cmd *c, int examine)
 	char path[FOLDER_PATH_MAX];
 	struct mailbox *mb;
 	struct buf name;
+	struct qresync q;
 	const char *arg, *why;
 	uint32_t unseen;
+	int condstore = 0;
 
-	if (c->nargs != 1 || (arg = imap_arg_astring(&c->args[0])) == NULL) {
+	memset(&q, 0, sizeof(q));
+	if (c->nargs < 1 || (arg = imap_arg_astring(&c->args[0])) == NULL) {
 		cmd_bad(s, c, "%s takes one mailbox name", c->name);
 		return;
 	}
+	if (select_params(s, c, &condstore, &q) == -1)
+		return;
 	/* a failed SELECT leaves no mailbox selected (RFC 9051 6.3.2) */
 	if (s->mb != NULL) {
 		selected_close(s);
-		if (s->enabled & ENABLED_IMAP4REV2)
+		if (s->enabled & (ENABLED_IMAP4REV2 | ENABLED_QRESYNC))
 			session_printf(s, "* OK [CLOSED] Previous mailbox "
 			    "closed\r\n");
 	}
@@ -49,6 +141,8 @@ do_select(struct session *s, const struct cmd *c, int examine)
 		fatal("strdup");
 	s->examine = examine != 0;
 	s->state = STATE_SELECTED;
+	if (condstore)
+		s->enabled |= ENABLED_CONDSTORE;
 
 	selected_write_flag_lists(s);
 	session_printf(s, "* %u EXISTS\r\n", mailbox_count(mb));
@@ -62,14 +156,20 @@ do_select(struct session *s, const struct cmd *c, int examine)
 	    mailbox_uidvalidity(mb));
 	session_printf(s, "* OK [UIDNEXT %u] Predicted next UID\r\n",
 	    mailbox_uidnext(mb));
+	/* MODSEQs are kept for every folder (RFC 7162 3.1.2.1) */
+	session_printf(s, "* OK [HIGHESTMODSEQ %llu] Highest\r\n",
+	    (unsigned long long)mailbox_highestmodseq(mb));
 	if (s->enabled & ENABLED_IMAP4REV2) {
 		session_printf(s, "* LIST () \"/\" ");
 		mbname_write(s, s->mbname);
 		session_printf(s, "\r\n");
 	}
+	if (q.on && q.uidvalidity == mailbox_uidvalidity(mb))
+		qresync_answers(s, &q);
 	cmd_ok(s, c, "[%s] %s completed", examine ? "READ-ONLY" :
 	    "READ-WRITE", c->name);
 out:
+	seqset_free(&q.known);
 	buf_free(&name);
 }
 

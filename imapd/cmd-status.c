@@ -11,6 +11,7 @@
 #include "imapd/cmdutil.h"
 #include "imapd/commands.h"
 #include "imapd/mbname.h"
+#include "imapd/selected.h"
 #include "maildir/folder.h"
 #include "maildir/mailbox.h"
 
@@ -110,6 +111,9 @@ cmd_status(struct session *s, const struct cmd *c)
 		cmd_no(s, c, "%s", why);
 		goto out;
 	}
+	/* a CONDSTORE enabling command (RFC 7162 3.1) */
+	if (want & ST_HIGHESTMODSEQ)
+		selected_condstore(s);
 	if (status_write(s, buf_cstr(&name), path, want) == -1) {
 		if (errno == ENOENT || errno == ENOTDIR)
 			cmd_no(s, c, "[NONEXISTENT] No such mailbox");

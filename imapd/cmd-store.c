@@ -11,6 +11,7 @@
 #include "imapd/cmdutil.h"
 #include "imapd/commands.h"
 #include "imapd/selected.h"
+#include "imapd/seqset.h"
 #include "maildir/filename.h"
 #include "maildir/keywords.h"
 #include "maildir/mailbox.h"
@@ -40,22 +41,88 @@ nkeywords(struct session *s)
 	return n;
 }
 
+/* "* n FETCH" for a stored message: its flags, or with .SILENT under
+ * CONDSTORE only its new MODSEQ (RFC 7162 3.1.3, example 10). */
+static void
+report(struct session *s, const struct cmd *c, uint32_t seq, int silent)
+{
+	if (!silent) {
+		selected_fetch_flags(s, seq, c->uid);
+		return;
+	}
+	if (!(s->enabled & ENABLED_CONDSTORE))
+		return;
+	selected_flush_vanished(s);
+	session_printf(s, "* %u FETCH (", seq);
+	if (c->uid)
+		session_printf(s, "UID %u ", mailbox_uid(s->mb, seq));
+	session_printf(s, "MODSEQ (%llu))\r\n",
+	    (unsigned long long)mailbox_modseq(s->mb, seq));
+}
+
+/*
+ * UNCHANGEDSINCE (RFC 7162 3.1.3): take out of seqs[0..*n) the messages
+ * whose MODSEQ is above since, into the MODIFIED set (sequence numbers,
+ * or UIDs for UID STORE), and leave the others to be stored.
+ */
+static int
+unchanged_only(struct session *s, const struct cmd *c, uint64_t since,
+    uint32_t *seqs, size_t *n, struct buf *modified)
+{
+	uint32_t *mod;
+	size_t i, out = 0, nmod = 0;
+
+	if ((mod = calloc(*n + 1, sizeof(*mod))) == NULL)
+		return -1;
+	for (i = 0; i < *n; i++) {
+		if (mailbox_gone(s->mb, seqs[i]) ||
+		    mailbox_modseq(s->mb, seqs[i]) <= since)
+			seqs[out++] = seqs[i];
+		else
+			mod[nmod++] = c->uid ? mailbox_uid(s->mb, seqs[i]) :
+			    seqs[i];
+	}
+	*n = out;
+	if (nmod > 0 && seqset_format(mod, nmod, modified) == -1) {
+		free(mod);
+		return -1;
+	}
+	free(mod);
+	return 0;
+}
+
 void
 cmd_store(struct session *s, const struct cmd *c)
 {
 	struct flagset fs;
 	struct changed ch = { NULL, 0 };
-	const char *item;
+	struct buf modified;
+	const struct imap_arg *m;
+	const char *item, *w;
 	uint32_t *seqs = NULL, kw = 0;
+	uint64_t since = 0;
 	size_t n, i, ai = 1;
-	int op, silent, k;
+	int op, silent, k, cond = 0;
 	size_t known;
 
 	if (c->nargs < 3) {
 		cmd_bad(s, c, "STORE takes a message set, an item and flags");
 		return;
 	}
-	/* (UNCHANGEDSINCE n) from CONDSTORE is not offered, so not taken */
+	/* store-modifiers (RFC 4466): only UNCHANGEDSINCE (RFC 7162) */
+	if (c->args[1].type == IMAP_ARG_LIST) {
+		m = &c->args[1];
+		if (m->len != 2 || (w = imap_arg_atom(&m->list[0])) == NULL ||
+		    strcasecmp(w, "UNCHANGEDSINCE") != 0 ||
+		    cmd_arg_u64(&m->list[1], 0, MODSEQ_MAX, &since) == -1 ||
+		    c->nargs < 4) {
+			cmd_bad(s, c, "Invalid STORE modifier: (UNCHANGEDSINCE "
+			    "modseq)");
+			return;
+		}
+		cond = 1;
+		ai = 2;
+	}
 	if ((item = imap_arg_atom(&c->args[ai])) == NULL) {
 		cmd_bad(s, c, "STORE item must be FLAGS, +FLAGS or -FLAGS");
 		return;
@@ -92,10 +159,24 @@ cmd_store(struct session *s, const struct cmd *c)
 	}
 	if (cmd_msgset(s, c, &c->args[0], c->uid, &seqs, &n) == -1)
 		return;
+	buf_init(&modified, 16 * 1024 * 1024);
+	if (cond) {
+		/* a CONDSTORE enabling command; the MODSEQs compared are the
+		 * ones after whatever other sessions did so far */
+		selected_condstore(s);
+		selected_sync(s, 0);
+		if (unchanged_only(s, c, since, seqs, &n, &modified) == -1) {
+			free(seqs);
+			buf_free(&modified);
+			cmd_no(s, c, "Out of memory");
+			return;
+		}
+	}
 	known = nkeywords(s);
 	for (i = 0; i < fs.nkw; i++) {
 		if ((k = mailbox_keyword(s->mb, fs.kw[i])) < 0) {
 			free(seqs);
+			buf_free(&modified);
 			cmd_no(s, c, "[LIMIT] This mailbox cannot hold more "
 			    "keywords (26 at most in Maildir)");
 			return;
@@ -104,6 +185,7 @@ cmd_store(struct session *s, const struct cmd *c)
 	}
 	if ((ch.seq = calloc(n + 1, sizeof(*ch.seq))) == NULL) {
 		free(seqs);
+		buf_free(&modified);
 		cmd_no(s, c, "Out of memory");
 		return;
 	}
@@ -112,11 +194,12 @@ cmd_store(struct session *s, const struct cmd *c)
 		int e = errno;
 
 		/* what did change is reported all the same */
-		for (i = 0; !silent && i < ch.n; i++)
+		for (i = 0; i < ch.n; i++)
 			if (!mailbox_gone(s->mb, ch.seq[i]))
-				selected_fetch_flags(s, ch.seq[i], c->uid);
+				report(s, c, ch.seq[i], silent);
 		free(seqs);
 		free(ch.seq);
+		buf_free(&modified);
 		if (e == ENAMETOOLONG)
 			cmd_no(s, c, "[LIMIT] Flags not stored on some "
 			    "messages: their file names are too long to "
@@ -129,11 +212,20 @@ cmd_store(struct session *s, const struct cmd *c)
 	/* new keywords join FLAGS and PERMANENTFLAGS (RFC 9051 7.3.5) */
 	if (nkeywords(s) != known)
 		selected_write_flag_lists(s);
-	if (!silent)
+	if (!silent) {
 		for (i = 0; i < n; i++)
 			if (!mailbox_gone(s->mb, seqs[i]))
 				selected_fetch_flags(s, seqs[i], c->uid);
+	} else
+		for (i = 0; i < ch.n; i++)
+			if (!mailbox_gone(s->mb, ch.seq[i]))
+				report(s, c, ch.seq[i], 1);
 	free(seqs);
 	free(ch.seq);
-	cmd_ok(s, c, "STORE completed");
+	if (modified.len > 0)
+		cmd_ok(s, c, "[MODIFIED %s] Conditional STORE failed",
+		    buf_cstr(&modified));
+	else
+		cmd_ok(s, c, "STORE completed");
+	buf_free(&modified);
 }

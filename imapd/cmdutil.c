@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "common/imap-parser.h"
+#include "common/strnum.h"
 #include "imapd/cmdutil.h"
 #include "imapd/seqset.h"
 #include "imapd/session.h"
@@ -52,9 +53,9 @@ cmd_msgset(struct session *s, const struct cmd *c, const struct imap_arg *a,
 		cmd_bad(s, c, "Invalid %s set", uid ? "UID" : "sequence");
 		return -1;
 	}
-	/* an empty mailbox answers any set with nothing: clients send
-	 * "1:*" before they know the count */
-	if (!uid && set.maxgiven > count && count > 0) {
+	/* a message number above the count is BAD, and so is "*" in an
+	 * empty mailbox (RFC 9051 section 9, seq-number); UIDs never are */
+	if (!uid && (set.maxgiven > count || count == 0)) {
 		seqset_free(&set);
 		cmd_bad(s, c, "Invalid sequence number: the mailbox has %u "
 		    "message%s", count, count == 1 ? "" : "s");
@@ -180,4 +181,15 @@ cmd_errcode(int e)
 	default:
 		return "[SERVERBUG] ";
 	}
+}
+
+int
+cmd_arg_u64(const struct imap_arg *a, uint64_t min, uint64_t max,
+    uint64_t *r)
+{
+	const char *w = imap_arg_atom(a);
+
+	if (w == NULL || strnum_u64(w, max, r) == -1 || *r < min)
+		return -1;
+	return 0;
 }

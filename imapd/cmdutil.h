@@ -43,4 +43,12 @@ int	cmd_flags(struct session *, const struct cmd *,
  */
 const char *cmd_errcode(int e);
 
+/* A number argument (an atom of digits) from min to max; 0, or -1 if
+ * the argument is not one. */
+int	cmd_arg_u64(const struct imap_arg *, uint64_t min, uint64_t max,
+	    uint64_t *r);
+
+/* CONDSTORE's mod-sequence values: 1 to 2^63-1 (RFC 7162 section 7). */
+#define MODSEQ_MAX	0x7fffffffffffffffULL
+
 #endif

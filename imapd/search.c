@@ -48,6 +48,7 @@ enum kind {
 	K_RECENT, K_NEW,	/* OLD is NOT RECENT */
 	K_SEQ, K_UID,
 	K_LARGER, K_SMALLER,
+	K_MODSEQ,		/* RFC 7162 3.1.5: MODSEQ at least num */
 	K_BEFORE, K_ON, K_SINCE,		/* INTERNALDATE */
 	K_SENTBEFORE, K_SENTON, K_SENTSINCE,	/* Date: header */
 	K_HEADER, K_BODY, K_TEXT,
@@ -69,6 +70,7 @@ struct node {
 
 struct search {
 	struct node	*root;
+	int		 modseq;	/* has a MODSEQ criterion */
 	int		 body;		/* some criterion reads a body */
 	struct buf	 store;		/* the message file's bytes */
 	/* per-message state during search_match() */
@@ -156,6 +158,7 @@ struct parse {
 	size_t			 n;
 	size_t			 i;
 	const char		*why;
+	int			 modseq;	/* a MODSEQ key was seen */
 };
 
 static const char *
@@ -320,6 +323,34 @@ parse_key(struct parse *p, int depth)
 		}
 		return n;
 	}
+	if (strcasecmp(w, "MODSEQ") == 0) {
+		/* an entry name and type may come first ("/flags/\\seen"
+		 * all): every MODSEQ here is per message, so they do not
+		 * narrow anything */
+		if (p->i + 2 < p->n && imap_arg_atom(&p->a[p->i + 1]) !=
+		    NULL && (p->a[p->i].type == IMAP_ARG_QUOTED ||
+		    p->a[p->i].type == IMAP_ARG_LITERAL)) {
+			const char *t = imap_arg_atom(&p->a[p->i + 1]);
+
+			if (strcasecmp(t, "priv") != 0 &&
+			    strcasecmp(t, "shared") != 0 &&
+			    strcasecmp(t, "all") != 0) {
+				p->why = "MODSEQ entry type must be priv, "
+				    "shared or all";
+				return NULL;
+			}
+			p->i += 2;
+		}
+		if ((v = next_string(p)) == NULL ||
+		    strnum_u64(v, 0x7fffffffffffffffULL, &num) == -1) {
+			p->why = "MODSEQ takes a mod-sequence value";
+			return NULL;
+		}
+		if ((n = node_new(K_MODSEQ, 1)) != NULL)
+			n->num = num;
+		p->modseq = 1;
+		return n;
+	}
 	if (strcasecmp(w, "LARGER") == 0 || strcasecmp(w, "SMALLER") == 0) {
 		if ((v = next_string(p)) == NULL ||
 		    strnum_u64(v, UINT64_MAX, &num) == -1) {
@@ -447,6 +478,7 @@ search_parse(struct session *s, const struct imap_arg *args, size_t n,
 	}
 	order(se->root);
 	se->body = se->root->cost >= 3;
+	se->modseq = p.modseq;
 	buf_init(&se->store, MESSAGE_READ_MAX);
 	return se;
 }
@@ -570,6 +602,8 @@ eval(struct session *s, struct search *se, const struct node *n)
 		return seqset_contains(&n->set, se->seq);
 	case K_UID:
 		return seqset_contains(&n->set, mailbox_uid(s->mb, se->seq));
+	case K_MODSEQ:
+		return mailbox_modseq(s->mb, se->seq) >= n->num;
 	case K_LARGER:
 	case K_SMALLER:
 		if (mailbox_vsize(s->mb, se->seq, &v) == -1) {
@@ -609,6 +643,12 @@ eval(struct session *s, struct search *se, const struct node *n)
 		return message_search_text(m, n->needle) == 1;
 	}
 	return 0;
+}
+
+int
+search_has_modseq(const struct search *se)
+{
+	return se->modseq;
 }
 
 int

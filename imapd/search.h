@@ -22,6 +22,11 @@ struct search *search_parse(struct session *, const struct imap_arg *args,
 	    size_t n, const char **why_r, int *badcharset_r);
 void	search_free(struct search *);
 
+/* Has the search a MODSEQ criterion (RFC 7162 3.1.5)?  Then it is a
+ * CONDSTORE enabling command and its answer carries the highest MODSEQ
+ * of what matched. */
+int	search_has_modseq(const struct search *);
+
 /* Evaluate for message seq of the selected mailbox: 1 match, 0 no,
  * -1 the message vanished (treated as no match by callers). */
 int	search_match(struct session *, struct search *, uint32_t seq);

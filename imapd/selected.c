@@ -9,6 +9,7 @@
 #include "imapd/commands.h"
 #include "imapd/selected.h"
 #include "imapd/session.h"
+#include "imapd/seqset.h"
 #include "maildir/filename.h"
 #include "maildir/keywords.h"
 #include "maildir/mailbox.h"
@@ -54,13 +55,44 @@ selected_write_flags(struct session *s, unsigned flags, uint32_t kw)
 void
 selected_fetch_flags(struct session *s, uint32_t seq, int with_uid)
 {
+	int condstore = (s->enabled & ENABLED_CONDSTORE) != 0;
+
+	selected_flush_vanished(s);
 	session_printf(s, "* %u FETCH (", seq);
-	if (with_uid)
+	/* once CONDSTORE is on, every FETCH of changed flags carries the
+	 * UID and the MODSEQ (RFC 7162 3.1) */
+	if (with_uid || condstore)
 		session_printf(s, "UID %u ", mailbox_uid(s->mb, seq));
 	session_write(s, "FLAGS ", 6);
 	selected_write_flags(s, mailbox_flags(s->mb, seq),
 	    mailbox_keywords_of(s->mb, seq));
+	if (condstore)
+		session_printf(s, " MODSEQ (%llu)",
+		    (unsigned long long)mailbox_modseq(s->mb, seq));
 	session_write(s, ")\r\n", 3);
+}
+
+static int
+cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+void
+selected_flush_vanished(struct session *s)
+{
+	struct buf set;
+
+	if (s->nvanished == 0)
+		return;
+	qsort(s->vanished, s->nvanished, sizeof(*s->vanished), cmp_u32);
+	buf_init(&set, 64 * 1024 * 1024);
+	if (seqset_format(s->vanished, s->nvanished, &set) >= 0)
+		session_printf(s, "* VANISHED %s\r\n", buf_cstr(&set));
+	buf_free(&set);
+	s->nvanished = 0;
 }
 
 void
@@ -97,8 +129,23 @@ static void
 ev_expunge(void *arg, uint32_t seq, uint32_t uid)
 {
 	struct session *s = arg;
+	uint32_t *v;
+	size_t cap;
 
-	(void)uid;
+	/* QRESYNC: one VANISHED for a run of expunges (RFC 7162 3.2.10),
+	 * sent before the next response that numbers messages */
+	if ((s->enabled & ENABLED_QRESYNC) && uid != 0) {
+		if (s->nvanished == s->capvanished) {
+			cap = s->capvanished ? s->capvanished * 2 : 64;
+			if ((v = reallocarray(s->vanished, cap,
+			    sizeof(*v))) == NULL)
+				fatal("VANISHED list");
+			s->vanished = v;
+			s->capvanished = cap;
+		}
+		s->vanished[s->nvanished++] = uid;
+		return;
+	}
 	session_printf(s, "* %u EXPUNGE\r\n", seq);
 }
 
@@ -107,6 +154,7 @@ ev_exists(void *arg, uint32_t count)
 {
 	struct session *s = arg;
 
+	selected_flush_vanished(s);
 	session_printf(s, "* %u EXISTS\r\n", count);
 }
 
@@ -115,6 +163,7 @@ ev_recent(void *arg, uint32_t count)
 {
 	struct session *s = arg;
 
+	selected_flush_vanished(s);
 	/* IMAP4rev2 has no RECENT response */
 	if (!(s->enabled & ENABLED_IMAP4REV2))
 		session_printf(s, "* %u RECENT\r\n", count);
@@ -135,7 +184,20 @@ ev_keywords(void *arg)
 
 	/* another program named a keyword: FLAGS and PERMANENTFLAGS may
 	 * change at any time (RFC 9051 7.3.5) */
+	selected_flush_vanished(s);
 	selected_write_flag_lists(s);
+}
+
+void
+selected_condstore(struct session *s)
+{
+	if (s->enabled & ENABLED_CONDSTORE)
+		return;
+	s->enabled |= ENABLED_CONDSTORE;
+	/* the client may not have seen the value yet (RFC 7162 3.1) */
+	if (s->mb != NULL)
+		session_printf(s, "* OK [HIGHESTMODSEQ %llu] Highest\r\n",
+		    (unsigned long long)mailbox_highestmodseq(s->mb));
 }
 
 int
@@ -180,6 +242,7 @@ selected_sync(struct session *s, int allow_expunge)
 	if (mailbox_sync(s->mb, allow_expunge, &ev) == -1 &&
 	    !selected_reset(s))
 		log_warnx("cannot sync mailbox %s", s->mbname);
+	selected_flush_vanished(s);
 }
 
 void
@@ -230,7 +293,102 @@ selected_close(struct session *s)
 	free(s->saved);
 	s->saved = NULL;
 	s->nsaved = 0;
+	s->nvanished = 0;
 	s->examine = 0;
 	if (s->state == STATE_SELECTED)
 		s->state = STATE_AUTH;
+}
+
+struct vanished {
+	uint32_t	*v;
+	size_t		 n, cap;
+	const struct seqset *known;
+};
+
+static void
+collect_vanished(void *arg, uint32_t uid)
+{
+	struct vanished *va = arg;
+	uint32_t *p;
+
+	if (va->known->n > 0 && !seqset_contains(va->known, uid))
+		return;
+	if (va->n == va->cap) {
+		va->cap = va->cap ? va->cap * 2 : 256;
+		if ((p = reallocarray(va->v, va->cap, sizeof(*p))) == NULL)
+			fatal("VANISHED list");
+		va->v = p;
+	}
+	va->v[va->n++] = uid;
+}
+
+/*
+ * Where the cache forgot expunges this old: every UID of the known ones
+ * (or of 1 to UIDNEXT-1) that is not in the mailbox, as ranges (the view
+ * is walked, never the numbers of the ranges).  RFC 7162 3.2.5.1 lets
+ * VANISHED (EARLIER) name UIDs the client never had.
+ */
+static void
+vanished_gaps(struct session *s, const struct seqset *known, struct buf *out)
+{
+	struct seqrange *r = NULL, *np;
+	size_t n = 0, cap = 0, k;
+	uint32_t lo, hi, seq, u, count = mailbox_count(s->mb);
+	uint32_t top = mailbox_uidnext(s->mb) - 1;
+	struct seqrange all = { 1, top };
+	const struct seqrange *ranges = known->n > 0 ? known->r : &all;
+	size_t nranges = known->n > 0 ? known->n : (top > 0);
+
+	for (k = 0; k < nranges; k++) {
+		lo = ranges[k].lo;
+		hi = ranges[k].hi < top ? ranges[k].hi : top;
+		if (lo > hi)
+			continue;
+		/* the UIDs of the view inside [lo, hi] split it into gaps */
+		seq = mailbox_seq_from_uid(s->mb, lo);
+		for (u = lo; ; seq++) {
+			uint32_t next = seq <= count ? mailbox_uid(s->mb, seq) :
+			    0;
+			uint32_t end = next != 0 && next <= hi ? next - 1 : hi;
+
+			if (u <= end) {
+				if (n == cap) {
+					cap = cap ? cap * 2 : 64;
+					if ((np = reallocarray(r, cap,
+					    sizeof(*np))) == NULL)
+						fatal("VANISHED ranges");
+					r = np;
+				}
+				r[n].lo = u;
+				r[n].hi = end;
+				n++;
+			}
+			if (next == 0 || next >= hi)
+				break;
+			u = next + 1;
+		}
+	}
+	(void)seqset_format_ranges(r, n, out);
+	free(r);
+}
+
+void
+selected_vanished_earlier(struct session *s, uint64_t since,
+    const struct seqset *known)
+{
+	struct vanished va;
+	struct buf set;
+
+	memset(&va, 0, sizeof(va));
+	va.known = known;
+	buf_init(&set, 256 * 1024 * 1024);
+	if (mailbox_vanished_since(s->mb, since, collect_vanished, &va))
+		(void)seqset_format(va.v, va.n, &set);
+	else
+		vanished_gaps(s, known, &set);
+	if (set.len > 0)
+		session_printf(s, "* VANISHED (EARLIER) %s\r\n",
+		    buf_cstr(&set));
+	buf_free(&set);
+	free(va.v);
 }

@@ -32,6 +32,11 @@ int	selected_reset(struct session *);
 struct mailbox_events;
 void	selected_events(struct session *, struct mailbox_events *);
 
+/* A CONDSTORE enabling command (RFC 7162 3.1) ran: from now on FETCH
+ * responses of flag changes carry UID and MODSEQ; with a mailbox
+ * selected, the first one also tells its HIGHESTMODSEQ. */
+void	selected_condstore(struct session *);
+
 /* Before a tagged response: sync as the command allows. */
 void	selected_before_tagged(struct session *, const struct cmd *);
 
@@ -46,7 +51,23 @@ void	selected_close(struct session *);
 /* Write a flag list "(\Seen \Answered $Label)" (with \Recent if set). */
 void	selected_write_flags(struct session *, unsigned flags, uint32_t kw);
 
-/* "* <seq> FETCH (UID <uid> FLAGS (...))" for one message. */
+/* QRESYNC: send the expunges collected so far as one "* VANISHED" (every
+ * call that can expunge does, and so does any response that numbers
+ * messages). */
+void	selected_flush_vanished(struct session *);
+
+/*
+ * QRESYNC: "* VANISHED (EARLIER) uids" for the UIDs of known (all UIDs if
+ * it is empty) expunged at a MODSEQ above since; where the UID cache has
+ * forgotten expunges that old, every UID of known below UIDNEXT that is
+ * not in the view (RFC 7162 3.2.5.1).  Nothing when none.
+ */
+struct seqset;
+void	selected_vanished_earlier(struct session *, uint64_t since,
+	    const struct seqset *known);
+
+/* "* <seq> FETCH (UID <uid> FLAGS (...))" for one message (and MODSEQ,
+ * with UID, once CONDSTORE is on). */
 void	selected_fetch_flags(struct session *, uint32_t seq, int with_uid);
 
 /* The FLAGS and PERMANENTFLAGS lists of the selected mailbox. */

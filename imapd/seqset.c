@@ -153,3 +153,19 @@ seqset_format(const uint32_t *v, size_t n, struct buf *out)
 	}
 	return (int)(out->len - start);
 }
+
+int
+seqset_format_ranges(const struct seqrange *r, size_t n, struct buf *out)
+{
+	size_t i, start = out->len;
+
+	for (i = 0; i < n; i++) {
+		if (buf_addf(out, "%s%u", i > 0 ? "," : "", r[i].lo) == -1 ||
+		    (r[i].hi > r[i].lo && buf_addf(out, ":%u", r[i].hi) ==
+		    -1)) {
+			buf_truncate(out, start);
+			return -1;
+		}
+	}
+	return (int)(out->len - start);
+}

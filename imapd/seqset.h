@@ -38,4 +38,8 @@ int	seqset_contains(const struct seqset *, uint32_t);
 struct buf;
 int	seqset_format(const uint32_t *v, size_t n, struct buf *out);
 
+/* The same from sorted, disjoint ranges. */
+int	seqset_format_ranges(const struct seqrange *r, size_t n,
+	    struct buf *out);
+
 #endif

@@ -82,6 +82,9 @@ session_free(struct session *s)
 	selected_close(s);
 	free(s->saved);
 	s->saved = NULL;
+	free(s->vanished);
+	s->vanished = NULL;
+	s->nvanished = s->capvanished = 0;
 	free(s->user);
 	s->user = NULL;
 	free(s->mailroot);

@@ -38,6 +38,9 @@ enum session_state {
 /* ENABLEd extensions (RFC 5161) */
 #define ENABLED_IMAP4REV2	0x01
 #define ENABLED_UTF8		0x02	/* UTF8=ACCEPT */
+#define ENABLED_CONDSTORE	0x04	/* a CONDSTORE enabling command ran
+					 * (RFC 7162 3.1) */
+#define ENABLED_QRESYNC		0x08	/* ENABLE QRESYNC (RFC 7162 3.2) */
 
 /* Why a session ended, for the log line and the master's accounting. */
 enum session_end {
@@ -93,6 +96,9 @@ struct session {
 	struct msgcache		*mcache;	/* structure cache of mb */
 	uint32_t		*saved;		/* SEARCHRES "$": UIDs, sorted */
 	size_t			 nsaved;
+	uint32_t		*vanished;	/* QRESYNC: expunged UIDs not
+						 * yet sent as VANISHED */
+	size_t			 nvanished, capvanished;
 	char			 rip[64];	/* client address or "" */
 	char			 lport[8];	/* local port or "" */
 	uint64_t		 ncommands;

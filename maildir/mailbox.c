@@ -1749,7 +1749,7 @@ view_update(struct mailbox *mb, int allow_expunge,
 	size_t oldn = mb->n, nrecent = 0, shown;
 	struct vmsg *nv;
 	struct uc_rec r;
-	uint32_t *expunged = NULL, *changed = NULL;
+	uint32_t *expunged = NULL, *exuid = NULL, *changed = NULL;
 	size_t nexp = 0, nchanged = 0;
 	int have;
 
@@ -1759,9 +1759,11 @@ view_update(struct mailbox *mb, int allow_expunge,
 	if ((nv = reallocarray(NULL, count + oldn + 1, sizeof(*nv))) == NULL)
 		return -1;
 	if ((expunged = reallocarray(NULL, oldn + 1, sizeof(*expunged))) ==
+	    NULL || (exuid = reallocarray(NULL, oldn + 1, sizeof(*exuid))) ==
 	    NULL || (changed = reallocarray(NULL, oldn + 1,
 	    sizeof(*changed))) == NULL) {
 		free(expunged);
+		free(exuid);
 		free(nv);
 		return -1;
 	}
@@ -1770,8 +1772,10 @@ view_update(struct mailbox *mb, int allow_expunge,
 	while (i < oldn || have) {
 		if (i < oldn && (!have || mb->v[i].uid < r.uid)) {
 			/* in the view, no longer in the cache */
-			if (allow_expunge)
+			if (allow_expunge) {
+				exuid[nexp] = mb->v[i].uid;
 				expunged[nexp++] = (uint32_t)(i + 1);
+			}
 			else {
 				nv[out] = mb->v[i];
 				nv[out].state |= VM_GONE;
@@ -1804,6 +1808,12 @@ view_update(struct mailbox *mb, int allow_expunge,
 			nv[out].flags = (uint8_t)(r.flags & MF_ALL);
 			nv[out].kw = r.keywords;
 			nv[out].state = 0;
+			/* a read-only view claims nothing, but shows as
+			 * \Recent what no session has claimed yet (RFC 3501
+			 * 6.3.2: EXAMINE reports the RECENT count) */
+			if (mb->readonly &&
+			    r.uid >= uidcache_first_recent(mb->uc))
+				nv[out].state |= VM_RECENT;
 		}
 		if (mb->claim_hi != 0 && r.uid >= mb->claim_lo &&
 		    r.uid < mb->claim_hi)
@@ -1827,7 +1837,7 @@ view_update(struct mailbox *mb, int allow_expunge,
 	/* expunges first, from the top down, then the new count */
 	if (ev != NULL && ev->expunge != NULL)
 		for (i = nexp; i > 0; i--)
-			ev->expunge(ev->arg, expunged[i - 1], 0);
+			ev->expunge(ev->arg, expunged[i - 1], exuid[i - 1]);
 	if (ev != NULL && ev->flags != NULL)
 		for (i = 0; i < nchanged; i++)
 			ev->flags(ev->arg, mailbox_seq_of_uid(mb, changed[i]));
@@ -1843,6 +1853,7 @@ view_update(struct mailbox *mb, int allow_expunge,
 			ev->recent(ev->arg, mb->nrecent);
 	}
 	free(expunged);
+	free(exuid);
 	free(changed);
 	return 0;
 }
@@ -2064,6 +2075,57 @@ mailbox_modseq(struct mailbox *mb, uint32_t seq)
 	if (!view_rec(mb, seq, &r))
 		return 0;
 	return r.modseq;
+}
+
+int
+mailbox_changed_since(struct mailbox *mb, uint64_t since, uint32_t **seqs_r,
+    size_t *n_r)
+{
+	uint32_t *uids, seq;
+	size_t n, i, out = 0;
+
+	*seqs_r = NULL;
+	*n_r = 0;
+	if (mb->stale_uv != 0) {
+		errno = ESTALE;
+		return -1;
+	}
+	if (uidcache_changed_since(mb->uc, since, &uids, &n) == -1)
+		return -1;
+	/* UIDs become sequence numbers in place: both ascend */
+	for (i = 0; i < n; i++) {
+		seq = mailbox_seq_of_uid(mb, uids[i]);
+		if (seq != 0 && !(mb->v[seq - 1].state & VM_GONE))
+			uids[out++] = seq;
+	}
+	*seqs_r = uids;
+	*n_r = out;
+	return 0;
+}
+
+struct vanished_arg {
+	void		(*fn)(void *, uint32_t);
+	void		*arg;
+};
+
+static void
+vanished_one(void *arg, uint32_t uid, uint64_t modseq)
+{
+	struct vanished_arg *va = arg;
+
+	(void)modseq;
+	va->fn(va->arg, uid);
+}
+
+int
+mailbox_vanished_since(struct mailbox *mb, uint64_t since,
+    void (*fn)(void *, uint32_t), void *arg)
+{
+	struct vanished_arg va = { fn, arg };
+
+	if (mb->stale_uv != 0)
+		return 0;
+	return uidcache_expunged_since(mb->uc, since, vanished_one, &va);
 }
 
 int
@@ -2649,17 +2711,22 @@ view_drop(struct mailbox *mb, const uint32_t *uids, size_t n,
     const struct mailbox_events *ev)
 {
 	size_t i, out = 0, k = 0, nrecent = 0;
-	uint32_t *seqs;
+	uint32_t *seqs, *su;
 	size_t nseq = 0;
 
 	if (n == 0)
 		return;
 	if ((seqs = reallocarray(NULL, n, sizeof(*seqs))) == NULL)
 		return;		/* view_update() reports them instead */
+	if ((su = reallocarray(NULL, n, sizeof(*su))) == NULL) {
+		free(seqs);
+		return;
+	}
 	for (i = 0; i < mb->n; i++) {
 		while (k < n && uids[k] < mb->v[i].uid)
 			k++;
 		if (k < n && uids[k] == mb->v[i].uid) {
+			su[nseq] = uids[k];
 			seqs[nseq++] = (uint32_t)(i + 1);
 			if (mb->v[i].state & VM_GONE)
 				mb->ngone--;
@@ -2669,7 +2736,7 @@ view_drop(struct mailbox *mb, const uint32_t *uids, size_t n,
 	}
 	mb->n = out;
 	for (i = nseq; ev != NULL && ev->expunge != NULL && i > 0; i--)
-		ev->expunge(ev->arg, seqs[i - 1], 0);
+		ev->expunge(ev->arg, seqs[i - 1], su[i - 1]);
 	for (i = 0; i < mb->n; i++)
 		if (mb->v[i].state & VM_RECENT)
 			nrecent++;
@@ -2679,6 +2746,7 @@ view_drop(struct mailbox *mb, const uint32_t *uids, size_t n,
 			ev->recent(ev->arg, mb->nrecent);
 	}
 	free(seqs);
+	free(su);
 }
 
 /* Remove the file of the message at seq if it is (still) \Deleted,

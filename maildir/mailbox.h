@@ -106,6 +106,21 @@ uint32_t mailbox_keywords_of(const struct mailbox *, uint32_t seq);
 uint64_t mailbox_modseq(struct mailbox *, uint32_t seq);
 int	mailbox_gone(const struct mailbox *, uint32_t seq);
 
+/*
+ * CONDSTORE and QRESYNC (RFC 7162).  mailbox_changed_since: the sequence
+ * numbers (ascending, malloc'ed) of the messages in the view whose MODSEQ
+ * is above since, messages marked gone left out; the cost follows the
+ * changes, not the folder (see uidcache_changed_since()).  0 or -1.
+ * mailbox_vanished_since: calls fn for each UID expunged at a MODSEQ
+ * above since, ascending; returns 1 if the cache still knows every such
+ * expunge, 0 if it forgot some (then the caller reports every UID of the
+ * range that is not in the view, as RFC 7162 3.2.5.1 allows).
+ */
+int	mailbox_changed_since(struct mailbox *, uint64_t since,
+	    uint32_t **seqs_r, size_t *n_r);
+int	mailbox_vanished_since(struct mailbox *, uint64_t since,
+	    void (*fn)(void *, uint32_t uid), void *arg);
+
 /* Sequence number of uid, or 0 if not in the view. */
 uint32_t mailbox_seq_of_uid(const struct mailbox *, uint32_t uid);
 /* The first sequence number whose UID is >= uid (count+1 if none). */

@@ -353,6 +353,9 @@ struct state {
 	uint32_t	 uidvalidity, uidnext, first_recent;
 	uint64_t	 hms, xforgot;
 	struct uc_dirstamp ds;
+	uint64_t	 snap_maxms;	/* the greatest MODSEQ in T, once
+					 * known (snap_max_modseq()) */
+	int		 have_snap_maxms;
 	uint32_t	 nunseen;	/* live messages without \Seen */
 	uint32_t	 ndeleted;	/* live messages with \Deleted */
 	int		 hdr_counts;	/* the snapshot's header had them */
@@ -3250,6 +3253,77 @@ uidcache_by_base(const struct uidcache *c, const char *base,
 		return 0;
 	ov_to_rec(&s->ov[k], r);
 	return 1;
+}
+
+/* The greatest MODSEQ of T: one pass over it, the first time it is
+ * asked of a loaded snapshot. */
+static uint64_t
+snap_max_modseq(struct state *s)
+{
+	uint64_t ms;
+	uint32_t j;
+
+	if (!s->have_snap_maxms) {
+		s->snap_maxms = 0;
+		for (j = 0; j < s->scount; j++)
+			if ((ms = get64(s->tab + (size_t)j * ENT_SIZE + 8)) >
+			    s->snap_maxms)
+				s->snap_maxms = ms;
+		s->have_snap_maxms = 1;
+	}
+	return s->snap_maxms;
+}
+
+static int
+cmp_uid32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+int
+uidcache_changed_since(const struct uidcache *c, uint64_t since,
+    uint32_t **uids_r, size_t *n_r)
+{
+	struct state *s = c->s;
+	uint32_t *u = NULL;
+	size_t n = 0, cap = 0, i, count;
+	struct uc_rec r;
+
+	*uids_r = NULL;
+	*n_r = 0;
+	settle(s);
+	if (snap_max_modseq(s) <= since) {
+		/* nothing the snapshot holds as written is newer: only what
+		 * the journal changed or added can be */
+		for (i = 0; i < s->nov; i++) {
+			const struct ovrec *o = &s->ov[i];
+
+			if ((o->bits & OV_EXP) || o->modseq <= since)
+				continue;
+			if (grow(&u, &cap, n, sizeof(*u)) == -1)
+				goto fail;
+			u[n++] = o->uid;
+		}
+		if (n > 1)
+			qsort(u, n, sizeof(*u), cmp_uid32);
+	} else {
+		count = uidcache_count(c);
+		for (i = 0; i < count; i++) {
+			if (!uidcache_nth_meta(c, i, &r) || r.modseq <= since)
+				continue;
+			if (grow(&u, &cap, n, sizeof(*u)) == -1)
+				goto fail;
+			u[n++] = r.uid;
+		}
+	}
+	*uids_r = u;
+	*n_r = n;
+	return 0;
+fail:
+	free(u);
+	return -1;
 }
 
 int

@@ -128,6 +128,15 @@ int	uidcache_by_base(const struct uidcache *, const char *base,
 	    size_t baselen, struct uc_rec *r);
 
 /*
+ * The UIDs (ascending, malloc'ed into *uids_r) of the messages whose
+ * MODSEQ is above since, for CONDSTORE's CHANGEDSINCE and QRESYNC.  When
+ * nothing the snapshot holds is that new, only the journal's changes are
+ * looked at: the cost follows the changes, not the folder.  0 or -1.
+ */
+int	uidcache_changed_since(const struct uidcache *, uint64_t since,
+	    uint32_t **uids_r, size_t *n_r);
+
+/*
  * Recently expunged UIDs (at least the last UC_EXPUNGED_KEEP), with the
  * MODSEQ of their expunge, for QRESYNC: calls fn for each UID expunged at
  * a MODSEQ above since, in UID order.  Returns 1 if the cache still knows

@@ -29,6 +29,32 @@ test_basic(void)
 	CHECK(b.data == NULL);
 }
 
+/* Appending bytes the buffer holds itself, across the growth that moves
+ * it (a record re-written from an earlier one): the copy is right, and
+ * under the sanitizer build no freed memory is read. */
+static void
+test_self_append(void)
+{
+	struct buf b;
+	size_t i;
+
+	buf_init(&b, 1 << 20);
+	CHECK_INT(buf_adds(&b, "0123456789"), 0);
+	for (i = 0; i < 12; i++) {
+		/* all of it again: more than the room left, so it grows */
+		CHECK_INT(buf_add(&b, b.data, b.len), 0);
+		CHECK_MSG(b.len == 10U << (i + 1), "round %zu: len %zu", i,
+		    b.len);
+		CHECK_MSG(memcmp(b.data + b.len / 2, b.data, b.len / 2) == 0,
+		    "round %zu: copy differs", i);
+	}
+	/* a part from the middle */
+	buf_truncate(&b, 10);
+	CHECK_INT(buf_add(&b, b.data + 3, 4), 0);
+	CHECK_STR(buf_cstr(&b), "01234567893456");
+	buf_free(&b);
+}
+
 static void
 test_max(void)
 {
@@ -107,6 +133,7 @@ int
 main(void)
 {
 	test_basic();
+	test_self_append();
 	test_max();
 	test_binary_and_wipe();
 	test_big_format();
