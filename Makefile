@@ -50,6 +50,7 @@ COMMON	 = common/base64.c \
 	   common/safefile.c \
 	   common/strnum.c \
 	   common/textsearch.c \
+	   common/unicase.c \
 	   common/userdb.c \
 	   common/wipe.c
 

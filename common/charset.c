@@ -95,11 +95,10 @@ charset_ascii_bytes(const char *name)
 	static const char *const prefixes[] = {
 		"iso-8859-", "iso8859-", "iso_8859-", "windows-", "cp",
 	};
-	/* ISO 8859 parts 3 and 9 and Windows-1254 have U+0130 */
 	static const char *const safe[] = {
-		"1", "2", "4", "5", "6", "7", "8", "10", "11", "13", "14", "15",
-		"16", "1250", "1251", "1252", "1253", "1255", "1256", "1257",
-		"1258",
+		"1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "13",
+		"14", "15", "16", "1250", "1251", "1252", "1253", "1254",
+		"1255", "1256", "1257", "1258",
 	};
 	char n[CHARSET_NAME_MAX];
 	const char *num;

@@ -30,10 +30,9 @@ int	charset_is_utf8(const char *name);
 
 /*
  * Nonzero for the single-byte charsets in which every byte below 0x80 is
- * that ASCII character and every other byte a character outside ASCII
- * that does not fold to ASCII either (textsearch.h): most of ISO 8859,
- * Windows-125x and KOI8, without the Turkish ones (which have U+0130).
- * In text of these, an ASCII needle can be looked for in the raw bytes.
+ * that ASCII character: ISO 8859, Windows-125x and KOI8.  In text of
+ * these, an ASCII needle can be looked for in the raw bytes; a byte above
+ * 0x7f may still be a letter that holds one (textsearch_bytes() says so).
  */
 int	charset_ascii_bytes(const char *name);
 

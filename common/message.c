@@ -436,6 +436,8 @@ struct alist {
 	size_t		 cap;
 	struct buf	 text;		/* token texts */
 	struct buf	 tmp;		/* one field of an address */
+	int		 plain;		/* write "name <mbox@host>, ..." (for
+					 * SEARCH) instead of ENVELOPE lists */
 };
 
 static int
@@ -617,13 +619,40 @@ addr_field(struct buf *out, const char *s, size_t len)
 	return imap_string(out, s, len);
 }
 
+/* An address as text: "name <mbox@host>", ", " between addresses,
+ * "group:" and ";" around a group.  Names keep their encoded words; the
+ * caller decodes the whole text. */
+static int
+write_plain(struct buf *out, const char *name, size_t nlen,
+    const char *mbox, size_t mlen, const char *host, size_t hlen)
+{
+	if (host == NULL)	/* a group's start or (mbox NULL) end */
+		return mbox == NULL ? buf_addc(out, ';') :
+		    (buf_add(out, mbox, mlen) == -1 ? -1 :
+		    buf_add(out, ": ", 2));
+	if (out->len > 0 && out->data[out->len - 1] != ' ' &&
+	    buf_add(out, ", ", 2) == -1)
+		return -1;
+	if (name != NULL && (buf_add(out, name, nlen) == -1 ||
+	    buf_addc(out, ' ') == -1))
+		return -1;
+	if (buf_addc(out, '<') == -1 ||
+	    (mbox != NULL && buf_add(out, mbox, mlen) == -1) ||
+	    (hlen > 0 && (buf_addc(out, '@') == -1 ||
+	    buf_add(out, host, hlen) == -1)))
+		return -1;
+	return buf_addc(out, '>');
+}
+
 /* Write one address: name (from tmp storage already copied), route,
  * mailbox, host.  NULL strings are NIL. */
 static int
-write_addr(struct buf *out, const char *name, size_t nlen, const char *adl,
-    size_t alen, const char *mbox, size_t mlen, const char *host,
-    size_t hlen)
+write_addr(const struct alist *al, struct buf *out, const char *name,
+    size_t nlen, const char *adl, size_t alen, const char *mbox,
+    size_t mlen, const char *host, size_t hlen)
 {
+	if (al->plain)
+		return write_plain(out, name, nlen, mbox, mlen, host, hlen);
 	if (buf_addc(out, '(') == -1 || addr_field(out, name, nlen) == -1 ||
 	    buf_addc(out, ' ') == -1 || addr_field(out, adl, alen) == -1 ||
 	    buf_addc(out, ' ') == -1 || addr_field(out, mbox, mlen) == -1 ||
@@ -641,6 +670,41 @@ struct addr {
 	int		has_name, has_adl, has_mbox, has_host;
 };
 
+/* The scratch of an address parse, with a buffer for the text of the
+ * plain form. */
+struct addrbufs {
+	struct alist	al;
+	struct addr	a;
+	struct buf	text;
+};
+
+static void
+addrbufs_init(struct addrbufs *ab, int plain)
+{
+	memset(ab, 0, sizeof(*ab));
+	ab->al.plain = plain;
+	buf_init(&ab->al.text, SCRATCH_MAX);
+	buf_init(&ab->al.tmp, SCRATCH_MAX);
+	buf_init(&ab->a.name, SCRATCH_MAX);
+	buf_init(&ab->a.adl, SCRATCH_MAX);
+	buf_init(&ab->a.mbox, SCRATCH_MAX);
+	buf_init(&ab->a.host, SCRATCH_MAX);
+	buf_init(&ab->text, SCRATCH_MAX);
+}
+
+static void
+addrbufs_free(struct addrbufs *ab)
+{
+	free(ab->al.t);
+	buf_free(&ab->al.text);
+	buf_free(&ab->al.tmp);
+	buf_free(&ab->a.name);
+	buf_free(&ab->a.adl);
+	buf_free(&ab->a.mbox);
+	buf_free(&ab->a.host);
+	buf_free(&ab->text);
+}
+
 static int
 keep(struct alist *al, struct buf *dst, int *has, size_t ntok)
 {
@@ -655,9 +719,14 @@ keep(struct alist *al, struct buf *dst, int *has, size_t ntok)
 }
 
 static int
-emit(struct buf *out, struct addr *a)
+emit(const struct alist *al, struct buf *out, struct addr *a)
 {
-	return write_addr(out,
+	if (al->plain)
+		return write_plain(out, a->has_name ? a->name.data : NULL,
+		    a->name.len, a->has_mbox ? a->mbox.data : NULL,
+		    a->mbox.len, a->has_host ? a->host.data : "",
+		    a->has_host ? a->host.len : 0);
+	return write_addr(al, out,
 	    a->has_name ? a->name.data : NULL, a->name.len,
 	    a->has_adl ? a->adl.data : NULL, a->adl.len,
 	    a->has_mbox ? a->mbox.data : MISSING_MAILBOX,
@@ -741,8 +810,8 @@ addresses(struct alist *al, const char *v, size_t len, struct buf *out,
 		}
 		if (is_special(al, i, ';')) {
 			if (in_group) {
-				if (write_addr(out, NULL, 0, NULL, 0, NULL, 0,
-				    NULL, 0) == -1)
+				if (write_addr(al, out, NULL, 0, NULL, 0, NULL,
+				    0, NULL, 0) == -1)
 					return -1;
 				(*count)++;
 				in_group = 0;
@@ -760,7 +829,7 @@ addresses(struct alist *al, const char *v, size_t len, struct buf *out,
 		} else if (is_special(al, j, ':') && !in_group) {
 			if (join(al, i, j, 1) == (size_t)-1)
 				return -1;
-			if (write_addr(out, NULL, 0, NULL, 0,
+			if (write_addr(al, out, NULL, 0, NULL, 0,
 			    al->tmp.len ? al->tmp.data : "", al->tmp.len,
 			    NULL, 0) == -1)
 				return -1;
@@ -803,7 +872,7 @@ addresses(struct alist *al, const char *v, size_t len, struct buf *out,
 			    c->len) == -1;
 			a->has_name = c->len > 0;
 		}
-		if (err || emit(out, a) == -1)
+		if (err || emit(al, out, a) == -1)
 			return -1;
 		(*count)++;
 		i = end;
@@ -811,7 +880,8 @@ addresses(struct alist *al, const char *v, size_t len, struct buf *out,
 	if (err)
 		return -1;
 	if (in_group) {
-		if (write_addr(out, NULL, 0, NULL, 0, NULL, 0, NULL, 0) == -1)
+		if (write_addr(al, out, NULL, 0, NULL, 0, NULL, 0, NULL, 0) ==
+		    -1)
 			return -1;
 		(*count)++;
 	}
@@ -839,8 +909,7 @@ struct env {
 	enum envfield		*kind;
 	size_t			 naddr;
 	size_t			 cap;
-	struct alist		 al;		/* parser scratch */
-	struct addr		 a;
+	struct addrbufs		 ab;		/* parser scratch */
 };
 
 static int
@@ -899,8 +968,9 @@ env_addresses(struct env *e, enum envfield kind, struct buf *out,
 	if (buf_addc(out, '(') == -1)
 		return -1;
 	for (i = 0; i < e->naddr; i++)
-		if (e->kind[i] == kind && addresses(&e->al, e->addr[i].value,
-		    e->addr[i].value_len, out, &e->a, &count) == -1)
+		if (e->kind[i] == kind && addresses(&e->ab.al,
+		    e->addr[i].value, e->addr[i].value_len, out, &e->ab.a,
+		    &count) == -1)
 			return -1;
 	*count_r = count;
 	if (count > 0)
@@ -1057,23 +1127,12 @@ envelope(const struct mime_part *h, struct buf *out, unsigned *exact_r)
 	int r;
 
 	memset(&e, 0, sizeof(e));
-	buf_init(&e.al.text, SCRATCH_MAX);
-	buf_init(&e.al.tmp, SCRATCH_MAX);
-	buf_init(&e.a.name, SCRATCH_MAX);
-	buf_init(&e.a.adl, SCRATCH_MAX);
-	buf_init(&e.a.mbox, SCRATCH_MAX);
-	buf_init(&e.a.host, SCRATCH_MAX);
+	addrbufs_init(&e.ab, 0);
 	r = env_collect(&e, h) == -1 ? -1 : env_write(&e, out);
 	*exact_r = e.exact;
 	free(e.addr);
 	free(e.kind);
-	free(e.al.t);
-	buf_free(&e.al.text);
-	buf_free(&e.al.tmp);
-	buf_free(&e.a.name);
-	buf_free(&e.a.adl);
-	buf_free(&e.a.mbox);
-	buf_free(&e.a.host);
+	addrbufs_free(&e.ab);
 	return r;
 }
 
@@ -1918,24 +1977,62 @@ feed_field(struct textsearch *ts, const struct mime_field *f, int with_name)
 	    f->value, f->value_len);
 }
 
-int
-message_search_header(struct message *m, const char *field,
-    const char *needle)
+/*
+ * Each top-level field called field, fed to a matcher for needle: its
+ * decoded value, or with ab its addresses written as text (see
+ * message_search_address()).  1, 0 or -1.
+ */
+static int
+search_named(struct message *m, const char *field, const char *needle,
+    struct addrbufs *ab)
 {
 	const struct mime_part *h = top_header(m);
 	struct mime_header_iter it;
 	struct mime_field f;
 	struct textsearch *ts;
-	size_t flen = strlen(field);
+	size_t flen = strlen(field), count;
 	int r = 0;
 
 	if (h == NULL || (ts = matcher(needle)) == NULL)
 		return -1;
 	mime_header_iter_init(&it, mime_header_data(h), h->hdr_len);
-	while (r == 0 && mime_header_next(&it, &f))
-		if (f.name_len == flen &&
-		    strncasecmp(f.name, field, f.name_len) == 0)
-			r = *needle == '\0' ? 1 : feed_field(ts, &f, 0);
+	while (r == 0 && mime_header_next(&it, &f)) {
+		if (f.name_len != flen ||
+		    strncasecmp(f.name, field, f.name_len) != 0)
+			continue;
+		if (*needle == '\0')
+			return 1;
+		if (ab == NULL) {
+			r = feed_field(ts, &f, 0);
+			continue;
+		}
+		buf_reset(&ab->text);
+		count = 0;
+		if (addresses(&ab->al, f.value, f.value_len, &ab->text, &ab->a,
+		    &count) == -1)
+			return -1;
+		r = feed_value(ts, NULL, 0, buf_cstr(&ab->text), ab->text.len);
+	}
+	return r;
+}
+
+int
+message_search_header(struct message *m, const char *field,
+    const char *needle)
+{
+	return search_named(m, field, needle, NULL);
+}
+
+int
+message_search_address(struct message *m, const char *field,
+    const char *needle)
+{
+	struct addrbufs ab;
+	int r;
+
+	addrbufs_init(&ab, 1);
+	r = search_named(m, field, needle, &ab);
+	addrbufs_free(&ab);
 	return r;
 }
 

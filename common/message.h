@@ -249,6 +249,12 @@ int	message_section_size(struct message *, const struct section *,
  */
 int	message_search_header(struct message *, const char *field,
 	    const char *needle_utf8);
+/* The FROM, TO, CC and BCC keys: the needle is looked for in the
+ * envelope's addresses (RFC 3501 6.4.4), written "name <mailbox@host>"
+ * with the names decoded, so comments and odd spacing in the header
+ * neither hide nor fake a match. */
+int	message_search_address(struct message *, const char *field,
+	    const char *needle_utf8);
 int	message_search_body(struct message *, const char *needle_utf8);
 int	message_search_text(struct message *, const char *needle_utf8);
 

@@ -1,31 +1,21 @@
 /*
- * textsearch: case-insensitive substring search through UTF-8 text that
- * arrives in pieces, as SEARCH needs it.
+ * textsearch: substring search through UTF-8 text that arrives in pieces,
+ * as SEARCH needs it, under the i;unicode-casemap comparator of RFC 5051
+ * (see unicase.h): "a" finds "A" and the A of "Ärger", "fi" finds the
+ * ligature U+FB01.
  *
- * The needle is case-folded once; the text is folded one character at a
- * time as it streams past a Knuth-Morris-Pratt automaton over code points,
- * so the work is linear in the text, no text is buffered, and a match may
+ * The needle is mapped once; the text is mapped one character at a time
+ * as it streams past a Knuth-Morris-Pratt automaton over code points, so
+ * the work is linear in the text, no text is buffered, and a match may
  * span any number of pieces (a piece may even end inside a character).
  *
- * Case folding is Unicode simple case folding (C + S of CaseFolding.txt)
- * for the scripts mail is mostly written in: ASCII, Latin-1, Latin
- * Extended-A, the regular pairs of Latin Extended-B and Latin Extended
- * Additional, Greek (final sigma folds to sigma, and Greek Extended's
- * regular blocks), Cyrillic, Armenian, letter-like symbols (Kelvin, Ohm,
- * Angstrom), Roman numerals, circled and full-width Latin letters.  It is
- * a table in code rather than towlower(), so results do not depend on the
- * locales installed.  There is no normalization: a precomposed letter does
- * not match a base letter plus a combining mark.
- *
- * A needle whose folding is all ASCII (most searches) can also be looked
+ * A needle whose mapping is all ASCII (most searches) can also be looked
  * for straight in bytes, without decoding characters at all: in UTF-8, and
- * in the charsets where every byte below 0x80 is that ASCII character and
- * every other byte a character outside ASCII, a run of ASCII characters
- * is the same run of bytes.  The only characters outside ASCII that fold
- * into it are U+0130 (to i), U+017F (to s) and U+212A KELVIN SIGN (to k);
- * textsearch_bytes() notices their UTF-8 forms and says when it cannot
- * tell, and none of the single-byte charsets it is used for has them
- * (see charset_ascii_bytes()).
+ * in the charsets where every byte below 0x80 is that ASCII character, a
+ * run of ASCII characters is the same run of bytes.  Characters outside
+ * ASCII that map to ASCII (accented Latin letters, ligatures, full-width
+ * forms) can make a match the bytes do not show; textsearch_bytes() says
+ * when the text has one and it cannot tell.
  */
 #ifndef COMMON_TEXTSEARCH_H
 #define COMMON_TEXTSEARCH_H
@@ -49,8 +39,8 @@ void	textsearch_reset(struct textsearch *);
 int	textsearch_feed(struct textsearch *, const char *text, size_t len);
 int	textsearch_found(const struct textsearch *);
 
-/* Whether the folded needle is all ASCII, so that textsearch_bytes() may
- * be used; and its length in characters. */
+/* Whether the mapped needle is all ASCII, so that textsearch_bytes() may
+ * be used; and its length in code points, mapped. */
 int	textsearch_is_ascii(const struct textsearch *);
 size_t	textsearch_length(const struct textsearch *);
 
@@ -58,15 +48,14 @@ size_t	textsearch_length(const struct textsearch *);
  * Look for an ASCII needle (textsearch_is_ascii()) in len bytes of text,
  * ASCII letters in either case, independently of textsearch_feed() and of
  * any earlier call.  1 found, 0 not found, TEXTSEARCH_UNSURE when the
- * text is UTF-8 (utf8 set) and holds a character outside ASCII that folds
- * to a letter of the needle: only textsearch_feed() can tell then.  The
- * work is linear in len, usually a fraction of a CPU cycle per byte.
+ * needle is not there byte for byte but the text holds a character that
+ * may map to part of it: in UTF-8 text (utf8 set) one outside ASCII that
+ * maps to ASCII, in a single-byte charset any byte above 0x7f.  Only
+ * textsearch_feed(), on the text decoded to UTF-8, can tell then.  The
+ * search is linear in len, usually a fraction of a CPU cycle per byte.
  */
 #define TEXTSEARCH_UNSURE	(-2)
 int	textsearch_bytes(const struct textsearch *, const char *text,
 	    size_t len, int utf8);
-
-/* The simple case folding of one code point. */
-uint32_t textsearch_fold(uint32_t cp);
 
 #endif

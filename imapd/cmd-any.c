@@ -8,6 +8,7 @@
 #include "common/log.h"
 #include "imapd/capability.h"
 #include "imapd/commands.h"
+#include "imapd/selected.h"
 #include "imapd/version.h"
 
 #define ID_PAIRS_MAX	30	/* RFC 2971 3.3 */
@@ -42,6 +43,10 @@ cmd_logout(struct session *s, const struct cmd *c)
 		cmd_bad(s, c, "LOGOUT takes no arguments");
 		return;
 	}
+	/* nothing about the mailbox after BYE: the client has stopped
+	 * counting its messages (RFC 9051 6.1.3) */
+	if (s->mb != NULL)
+		selected_close(s);
 	session_printf(s, "* BYE Logging out\r\n");
 	cmd_ok(s, c, "LOGOUT completed");
 	s->state = STATE_LOGOUT;

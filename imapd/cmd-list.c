@@ -237,6 +237,14 @@ do_list(struct session *s, const struct cmd *c, int lsub)
 		    opt_list(&c->args[ai + 3], &opts, &st, 1) == -1)
 			goto bad;
 	}
+	/* RECURSIVEMATCH only refines another selection option, and the
+	 * only one here that it can refine is SUBSCRIBED (RFC 5258 3) */
+	if ((opts & SEL_RECURSIVE) && !(opts & (SEL_SUBSCRIBED |
+	    SEL_SPECIALUSE))) {
+		cmd_bad(s, c, "RECURSIVEMATCH needs another selection option, "
+		    "such as SUBSCRIBED (RFC 5258 section 3)");
+		return;
+	}
 	if (lsub)
 		opts |= SEL_SUBSCRIBED;
 

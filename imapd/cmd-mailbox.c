@@ -33,8 +33,8 @@ name_arg(struct session *s, const struct cmd *c, size_t i, struct buf *out)
 void
 cmd_create(struct session *s, const struct cmd *c)
 {
-	struct buf name;
-	const char *why;
+	struct buf name, arg;
+	const char *why, *a;
 	size_t len;
 
 	if (c->nargs != 1) {
@@ -42,13 +42,23 @@ cmd_create(struct session *s, const struct cmd *c)
 		return;
 	}
 	buf_init(&name, FOLDER_NAME_MAX);
-	if (name_arg(s, c, 0, &name) == -1)
+	buf_init(&arg, FOLDER_NAME_MAX * 4);
+	if ((a = imap_arg_astring(&c->args[0])) == NULL) {
+		cmd_bad(s, c, "CREATE takes a mailbox name");
 		goto out;
+	}
 	/* "A/B/" asks for A/B, which may get children (RFC 9051 6.3.4) */
-	len = name.len;
-	while (len > 0 && name.data[len - 1] == '/')
+	len = strlen(a);
+	if (len > 1 && a[len - 1] == '/')
 		len--;
-	buf_truncate(&name, len);
+	if (buf_add(&arg, a, len) == -1) {
+		cmd_no(s, c, "The mailbox name is too long.");
+		goto out;
+	}
+	if (mbname_from_client(s, buf_cstr(&arg), &name, &why) == -1) {
+		cmd_no(s, c, "%s", why);
+		goto out;
+	}
 	if (mbname_is_inbox(buf_cstr(&name))) {
 		cmd_no(s, c, "[ALREADYEXISTS] INBOX always exists");
 		goto out;
@@ -60,6 +70,7 @@ cmd_create(struct session *s, const struct cmd *c)
 	cmd_ok(s, c, "CREATE completed");
 out:
 	buf_free(&name);
+	buf_free(&arg);
 }
 
 void

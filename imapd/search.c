@@ -62,6 +62,8 @@ struct node {
 	char		*str;		/* keyword, header field */
 	char		*needle;	/* K_HEADER/BODY/TEXT */
 	unsigned	 envbit;	/* K_HEADER: MESSAGE_ENV_* of str */
+	int		 address;	/* K_HEADER: FROM/TO/CC/BCC, matched
+					 * against the envelope's addresses */
 	uint64_t	 num;		/* size, yyyymmdd */
 	struct seqset	 set;
 	struct node	**kids;
@@ -95,9 +97,10 @@ static const struct {
 static const struct {
 	const char	*name;
 	const char	*field;
+	int		 address;
 } headerkeys[] = {
-	{ "FROM", "From" }, { "TO", "To" }, { "CC", "Cc" }, { "BCC", "Bcc" },
-	{ "SUBJECT", "Subject" },
+	{ "FROM", "From", 1 }, { "TO", "To", 1 }, { "CC", "Cc", 1 },
+	{ "BCC", "Bcc", 1 }, { "SUBJECT", "Subject", 0 },
 };
 
 static const struct {
@@ -221,6 +224,7 @@ parse_key(struct parse *p, int depth)
 	struct parse sub;
 	struct node *n = NULL, *x, *y;
 	const char *w, *v, *f;
+	int addr;
 	size_t k;
 	uint64_t num;
 
@@ -373,9 +377,12 @@ parse_key(struct parse *p, int depth)
 			return n;
 		}
 	f = NULL;
+	addr = 0;
 	for (k = 0; k < sizeof(headerkeys) / sizeof(headerkeys[0]); k++)
-		if (strcasecmp(w, headerkeys[k].name) == 0)
+		if (strcasecmp(w, headerkeys[k].name) == 0) {
 			f = headerkeys[k].field;
+			addr = headerkeys[k].address;
+		}
 	if (f != NULL || strcasecmp(w, "HEADER") == 0) {
 		if (f == NULL && (f = next_string(p)) == NULL)
 			return NULL;
@@ -388,6 +395,7 @@ parse_key(struct parse *p, int depth)
 			return NULL;
 		}
 		n->envbit = message_envelope_field(f);
+		n->address = addr;
 		return n;
 	}
 	if (strcasecmp(w, "BODY") == 0 || strcasecmp(w, "TEXT") == 0) {
@@ -632,6 +640,9 @@ eval(struct session *s, struct search *se, const struct node *n)
 			return r;
 		if ((m = msg(s, se)) == NULL)
 			return 0;
+		if (n->address)
+			return message_search_address(m, n->str,
+			    n->needle) == 1;
 		return message_search_header(m, n->str, n->needle) == 1;
 	case K_BODY:
 		if ((m = msg(s, se)) == NULL)

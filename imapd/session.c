@@ -35,10 +35,13 @@
 #define IN_MAX		(256 * 1024)
 #define PRELOGIN_ERRORS	10		/* BADs before login, then BYE */
 
+/* Before login: room for the largest legal command there, an ID with 30
+ * pairs of 30-byte fields and 1,024-byte values (RFC 2971), quoted with
+ * every byte escaped; literals only as large as a password needs. */
 static const struct imap_limits limits_prelogin = {
-	.line_max = 8 * 1024,
+	.line_max = 64 * 1024,
 	.literal_max = 4 * 1024,
-	.command_max = 32 * 1024,
+	.command_max = 72 * 1024,
 	.depth_max = 4,
 	.args_max = 128,
 };

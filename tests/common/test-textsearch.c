@@ -1,11 +1,13 @@
 /*
- * Unit tests for common/textsearch: case folding, and matches found
- * however the text is cut into pieces.
+ * Unit tests for common/textsearch and common/unicase: the
+ * i;unicode-casemap comparator of RFC 5051, and matches found however the
+ * text is cut into pieces.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/textsearch.h"
+#include "common/unicase.h"
 #include "tests/t.h"
 
 static const struct {
@@ -23,7 +25,16 @@ static const struct {
 	{ "abcabd", "abcabcabd", 1 },
 	{ "\xc3\xa9" "cole", "\xc3\x89" "COLE", 1 },		/* é É */
 	{ "stra\xc3\x9f" "e", "STRASSE", 0 },			/* no ß=ss */
-	{ "stra\xc3\x9f" "e", "STRA\xe1\xba\x9e" "E", 1 },	/* ẞ */
+	/* simple titlecase keeps ß and ẞ apart (RFC 5051) */
+	{ "stra\xc3\x9f" "e", "STRA\xe1\xba\x9e" "E", 0 },
+	/* decomposition: a base letter is found inside a precomposed one */
+	{ "a", "\xc3\x84rger", 1 },				/* Ärger */
+	{ "arger", "\xc3\x84rger", 0 },	/* the diaeresis is between */
+	{ "a\xcc\x88rger", "\xc3\x84RGER", 1 },	/* a + U+0308 */
+	{ "\xc3\xa4", "A\xcc\x88", 1 },		/* ä: A + U+0308 */
+	{ "fish", "\xef\xac\x81sh", 1 },		/* U+FB01 ligature */
+	{ "\xef\xac\x81", "FI", 1 },
+	{ "ij", "\xc4\xb2", 1 },			/* U+0132 IJ */
 	/* Greek, final sigma folds to sigma */
 	{ "\xcf\x83\xce\xaf\xcf\x83\xcf\x85\xcf\x86\xce\xbf\xcf\x82",
 	    "\xce\xa3\xce\x8a\xce\xa3\xce\xa5\xce\xa6\xce\x9f\xce\xa3", 1 },
@@ -34,7 +45,8 @@ static const struct {
 	{ "kiss", "\xe2\x84\xaai\xc5\xbfs", 1 },
 	{ "\xc3\xa5", "\xe2\x84\xab", 1 },			/* Å sign */
 	{ "\xef\xbd\x81", "\xef\xbc\xa1", 1 },			/* full-width */
-	{ "ij", "\xc4\xb2", 0 },
+	{ "a", "\xef\xbd\x81", 1 },				/* ...and ASCII */
+	{ "\xea\xb0\x80", "\xe1\x84\x80\xe1\x85\xa1", 1 },	/* Hangul */
 	/* invalid bytes are U+FFFD and match nothing else */
 	{ "a\xff" "b", "a\xfe" "b", 1 },
 	{ "ab", "a\xff" "b", 0 },
@@ -79,29 +91,35 @@ test_cases(void)
 	}
 }
 
-static void
-test_fold(void)
+static size_t
+map1(uint32_t cp, uint32_t out[UNICASE_MAX])
 {
-	CHECK_INT(textsearch_fold('A'), 'a');
-	CHECK_INT(textsearch_fold('z'), 'z');
-	CHECK_INT(textsearch_fold(0xc0), 0xe0);
-	CHECK_INT(textsearch_fold(0xd7), 0xd7);		/* × */
-	CHECK_INT(textsearch_fold(0xb5), 0x3bc);	/* µ */
-	CHECK_INT(textsearch_fold(0x178), 0xff);	/* Ÿ */
-	CHECK_INT(textsearch_fold(0x130), 'i');
-	CHECK_INT(textsearch_fold(0x131), 0x131);
-	CHECK_INT(textsearch_fold(0x139), 0x13a);	/* Ĺ */
-	CHECK_INT(textsearch_fold(0x3a3), 0x3c3);
-	CHECK_INT(textsearch_fold(0x3c2), 0x3c3);
-	CHECK_INT(textsearch_fold(0x386), 0x3ac);
-	CHECK_INT(textsearch_fold(0x401), 0x451);
-	CHECK_INT(textsearch_fold(0x42f), 0x44f);
-	CHECK_INT(textsearch_fold(0x460), 0x461);
-	CHECK_INT(textsearch_fold(0x4c1), 0x4c2);
-	CHECK_INT(textsearch_fold(0x1e00), 0x1e01);
-	CHECK_INT(textsearch_fold(0x1f08), 0x1f00);
-	CHECK_INT(textsearch_fold(0x2160), 0x2170);
-	CHECK_INT(textsearch_fold(0x4e00), 0x4e00);
+	return unicase_map(cp, out);
+}
+
+static void
+test_map(void)
+{
+	uint32_t m[UNICASE_MAX];
+
+	CHECK(map1('a', m) == 1 && m[0] == 'A');
+	CHECK(map1('Z', m) == 1 && m[0] == 'Z');
+	CHECK(map1('1', m) == 1 && m[0] == '1');
+	CHECK(map1(0xe4, m) == 2 && m[0] == 'A' && m[1] == 0x308);   /* ä */
+	CHECK(map1(0xc4, m) == 2 && m[0] == 'A' && m[1] == 0x308);   /* Ä */
+	CHECK(map1(0xdf, m) == 1 && m[0] == 0xdf);		/* ß */
+	CHECK(map1(0x1c6, m) == 3 && m[0] == 'D' && m[1] == 'Z');    /* ǆ */
+	CHECK(map1(0x3c2, m) == 1 && m[0] == 0x3a3);		/* ς */
+	CHECK(map1(0x3c3, m) == 1 && m[0] == 0x3a3);		/* σ */
+	CHECK(map1(0x17f, m) == 1 && m[0] == 'S');		/* ſ */
+	CHECK(map1(0x212a, m) == 1 && m[0] == 'K');		/* K sign */
+	CHECK(map1(0xfb01, m) == 2 && m[0] == 'F' && m[1] == 'I');
+	CHECK(map1(0x4e00, m) == 1 && m[0] == 0x4e00);
+	CHECK(map1(0xac01, m) == 3 && m[0] == 0x1100 && m[1] == 0x1161 &&
+	    m[2] == 0x11a8);				/* Hangul LV + T */
+	CHECK(!unicase_has_ascii(0x4e00) && !unicase_has_ascii(0xdf));
+	CHECK(unicase_has_ascii(0xe4) && unicase_has_ascii(0xfb01) &&
+	    unicase_has_ascii(0xff21));
 }
 
 static size_t
@@ -129,31 +147,38 @@ utf8(uint32_t cp, char *out)
 	return 4;
 }
 
-/* Every character that folds to another is found by a needle of the
- * folded one, after text the fast skip runs over. */
+/* Every character that maps to something else is found by a needle of
+ * its mapping, after text the fast skip runs over; and a needle of the
+ * character finds its mapping. */
 static void
-test_every_fold(void)
+test_every_map(void)
 {
-	char needle[8], text[16];
-	size_t nl, tl;
-	uint32_t cp, f;
+	char needle[8 * UNICASE_MAX], text[8 * UNICASE_MAX];
+	uint32_t cp, m[UNICASE_MAX];
+	size_t nl, tl, k, nm;
 	unsigned bad = 0, n = 0;
 	struct textsearch *ts;
 
 	for (cp = 0x80; cp < 0x20000; cp++) {
 		if ((cp >= 0xd800 && cp < 0xe000) ||
-		    (f = textsearch_fold(cp)) == cp)
+		    ((nm = unicase_map(cp, m)) == 1 && m[0] == cp))
 			continue;
 		n++;
-		nl = utf8(f, needle);
+		for (k = 0, nl = 0; k < nm; k++)
+			nl += utf8(m[k], needle + nl);
 		memcpy(text, "zz", 2);
 		tl = 2 + utf8(cp, text + 2);
 		ts = textsearch_new(needle, nl);
 		if (ts == NULL || !textsearch_feed(ts, text, tl))
 			bad++;
 		textsearch_free(ts);
+		ts = textsearch_new(text + 2, tl - 2);
+		memcpy(text, needle, nl);
+		if (ts == NULL || !textsearch_feed(ts, text, nl))
+			bad++;
+		textsearch_free(ts);
 	}
-	CHECK_MSG(n > 600, "%u", n);
+	CHECK_MSG(n > 5000, "%u", n);
 	CHECK_MSG(bad == 0, "%u of %u", bad, n);
 }
 
@@ -180,31 +205,15 @@ test_long(void)
 	free(text);
 }
 
-/* textsearch_bytes() relies on these three being the only characters
- * outside ASCII that fold into it. */
-static void
-test_ascii_folds(void)
-{
-	uint32_t cp;
-	unsigned n = 0;
-
-	for (cp = 0x80; cp < 0x110000; cp++)
-		if (textsearch_fold(cp) < 0x80) {
-			n++;
-			CHECK_MSG(cp == 0x130 || cp == 0x17f || cp == 0x212a,
-			    "U+%04X folds to ASCII", cp);
-		}
-	CHECK_INT(n, 3);
-}
-
 /* Pieces of text that make matches, near misses and special cases. */
 static const char *const bits[] = {
 	"k", "K", "i", "I", "s", "S", "a", "x", " ", "\n", "ki", "SK",
-	"\xe2\x84\xaa",		/* KELVIN SIGN, folds to k */
-	"\xc5\xbf",		/* LONG S, folds to s */
-	"\xc4\xb0",		/* I WITH DOT ABOVE, folds to i */
-	"\xc4\xb1",		/* dotless i: folds to itself */
+	"\xe2\x84\xaa",		/* KELVIN SIGN, maps to K */
+	"\xc5\xbf",		/* LONG S, maps to S */
+	"\xc4\xb0",		/* I WITH DOT ABOVE: I and U+0307 */
+	"\xc4\xb1",		/* dotless i: I */
 	"\xe1\x84\xaa",		/* ends like KELVIN SIGN */
+	"\xe4\xb8\x80",		/* a CJK character, no ASCII in it */
 	"\xc3\xa9", "\xff", "\x84\xaa", "\xe2", "\xe2\x84",
 };
 
@@ -257,24 +266,35 @@ test_bytes(void)
 				sure++;
 				bad += got != want;
 			}
-			/* as single-byte text, never unsure */
-			bad += textsearch_bytes(ts, text, len, 0) ==
-			    TEXTSEARCH_UNSURE;
+			/* as single-byte text: unsure only with a byte
+			 * above 0x7f, and then right when sure */
+			got = textsearch_bytes(ts, text, len, 0);
+			for (k = 0; k < len && (unsigned char)text[k] < 0x80;
+			    k++)
+				;
+			if (k == len)
+				bad += got != want;
+			else
+				bad += got == 0 && want;
 		}
 		textsearch_free(ts);
 	}
 	CHECK_MSG(bad == 0, "%u wrong answers", bad);
 	CHECK(unsure > 0 && sure > unsure);
-	/* the special characters themselves */
+	/* characters that map to ASCII make the bytes unsure */
 	ts = textsearch_new("kelvin", 6);
 	CHECK_INT(textsearch_bytes(ts, "0 \xe2\x84\xaa" "elvin", 10, 1),
 	    TEXTSEARCH_UNSURE);
-	CHECK_INT(textsearch_bytes(ts, "0 \xe2\x84\xaa" "elvin", 10, 0), 0);
+	CHECK_INT(textsearch_bytes(ts, "0 \xe2\x84\xaa" "elvin", 10, 0),
+	    TEXTSEARCH_UNSURE);
 	CHECK_INT(textsearch_bytes(ts, "\xe2\x84\xaa" "elvin KELVIN", 15, 1),
 	    1);
 	CHECK_INT(textsearch_bytes(ts, "\xe1\x84\xaa" "elvin", 8, 1), 0);
+	CHECK_INT(textsearch_bytes(ts, "kelvi\xc3\xb1", 7, 1),
+	    TEXTSEARCH_UNSURE);
+	CHECK_INT(textsearch_bytes(ts, "\xe4\xb8\x80 kelvi", 9, 1), 0);
 	textsearch_free(ts);
-	/* a needle that is not ASCII after folding */
+	/* a needle that is not ASCII after mapping */
 	ts = textsearch_new("caf\xc3\xa9", 5);
 	CHECK(!textsearch_is_ascii(ts));
 	textsearch_free(ts);
@@ -310,10 +330,9 @@ int
 main(void)
 {
 	test_cases();
-	test_fold();
-	test_every_fold();
+	test_map();
+	test_every_map();
 	test_long();
-	test_ascii_folds();
 	test_bytes();
 	test_bytes_long();
 	return t_done();

@@ -121,7 +121,7 @@ def test_create_delete_rename(md, mailuser):
 
 
 @pytest.mark.parametrize("name", [
-    "..", "../x", "a/../../b", ".hidden", "/etc", "x/", "a//b", "a/./b",
+    "..", "../x", "a/../../b", ".hidden", "/etc", "x//", "a//b", "a/./b",
     "with.dot", "&", "&Jjo", "&AGE-", "bad\x01ctl", "x" * 1100, "*", "a%",
 ])
 def test_hostile_mailbox_names(md, mailuser, name):
@@ -150,6 +150,23 @@ def test_hostile_mailbox_names(md, mailuser, name):
     assert set(os.listdir(mailuser.home)) == before | {"Maildir"}
     assert set(os.listdir(mailuser.home.parent)) == outside
     assert (mailuser.maildir() / ".Sent").is_dir()
+
+
+def test_create_with_trailing_separator(md, mailuser):
+    """CREATE "name/" creates name, which may then get children (RFC 3501
+    6.3.3, RFC 9051 6.3.4); the separator alone names nothing."""
+    s = sess(md, mailuser)
+    s.ok('CREATE "Proj/"')
+    assert (mailuser.maildir() / ".Proj" / "cur").is_dir()
+    r = s.ok('LIST "" "Proj*"')
+    assert [l.rsplit(" ", 1)[1] for l in r if l.startswith("* LIST")] == \
+        ['"Proj"'], r
+    r = s.cmd('CREATE "Proj/"')
+    assert r[-1].split()[1] == "NO" and "[ALREADYEXISTS]" in r[-1], r
+    s.ok('CREATE "Proj/Sub/"')
+    assert (mailuser.maildir() / ".Proj.Sub").is_dir()
+    r = s.cmd('CREATE "/"')
+    assert r[-1].split()[1] == "NO", r
 
 
 # --- APPEND and FETCH ------------------------------------------------------

@@ -1,0 +1,28 @@
+/*
+ * unicase: the mapping of the i;unicode-casemap comparator (RFC 5051),
+ * which SEARCH (and SORT) compare text with: each character becomes its
+ * simple titlecase, then its compatibility decomposition (NFKD), whose
+ * characters are titlecased again.  So "a", "A" and the "A" inside "Ä"
+ * (A and a combining diaeresis) all match, as do "ﬁ" and "FI".
+ *
+ * The table is generated from the Unicode database by
+ * tools/gen-unicase.py (common/unicase-table.h); Hangul syllables are
+ * decomposed arithmetically.
+ */
+#ifndef COMMON_UNICASE_H
+#define COMMON_UNICASE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define UNICASE_MAX	32	/* code points one character can map to */
+
+/* The mapping of cp into out (room for UNICASE_MAX); the count, >= 1. */
+size_t	unicase_map(uint32_t cp, uint32_t out[UNICASE_MAX]);
+
+/* Whether cp (outside ASCII) maps to a sequence holding an ASCII
+ * character: text holding one can match an ASCII needle it does not hold
+ * byte for byte. */
+int	unicase_has_ascii(uint32_t cp);
+
+#endif
