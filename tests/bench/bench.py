@@ -135,6 +135,10 @@ WORKLOADS = [
              1.0, "s", "n"),
     Workload("status", "STATUS INBOX (MESSAGES UIDNEXT UNSEEN)", "mailbox",
              1.0, "s", "n"),
+    Workload("changedsince", "FETCH 1:* (FLAGS) (CHANGEDSINCE) after 10 "
+             "changes", "mailbox", 1.0, "s", "n"),
+    Workload("qresync", "SELECT (QRESYNC) after 100 changes, 100 expunges",
+             "mailbox", 1.0, "s", "n"),
     Workload("append", "APPEND {ops} messages to a new folder", "mailbox",
              1.0, "s", "ops"),
     Workload("move", "UID MOVE {ops} messages to another folder",
@@ -436,6 +440,10 @@ def wl_mailbox(spec, conn):
         hits = search_hits(out)
         return t, "%d hits" % len(hits), None if len(hits) == 1 else \
             "%d hits for one Message-ID" % len(hits)
+    if step == "changedsince":
+        return wl_changedsince(conn, ex)
+    if step == "qresync":
+        return wl_qresync(conn, ex)
     if step == "move":
         ops = min(spec["ops"], ex or 0)
         conn.must("CREATE " + MOVE_FOLDER)
@@ -452,6 +460,57 @@ def wl_mailbox(spec, conn):
         return t, "%d expunged" % c, None if c == ops else \
             "%d expunged, expected %d" % (c, ops)
     raise ValueError(step)
+
+
+def code_value(out, code):
+    """The number of an untagged OK's response code, such as HIGHESTMODSEQ."""
+    for r in out:
+        m = re.search(rb"\[" + code + rb" (\d+)\]", r)
+        if m:
+            return int(m.group(1))
+    raise ImapError("no %s in the answer" % code.decode())
+
+
+def spread(ex, k, offset=0):
+    """k message numbers spread over 1..ex."""
+    return sorted({1 + (offset + i * ex // k) % ex for i in range(k)})
+
+
+def wl_changedsince(conn, ex):
+    """CONDSTORE: flags of 10 messages change; a client that remembered
+    HIGHESTMODSEQ asks what changed since (RFC 7162 3.1.4)."""
+    out = conn.must("SELECT INBOX (CONDSTORE)")
+    hms = code_value(out, b"HIGHESTMODSEQ")
+    seqs = spread(ex, 10)
+    conn.must("STORE %s +FLAGS.SILENT (\\Flagged)" %
+              ",".join(map(str, seqs)))
+    t, out = timed(conn, "FETCH 1:* (FLAGS) (CHANGEDSINCE %d)" % hms)
+    c = untagged_count(out, b"FETCH")
+    return t, "%d FETCH" % c, None if c == len(seqs) else \
+        "%d FETCH for %d changes" % (c, len(seqs))
+
+
+def wl_qresync(conn, ex):
+    """QRESYNC: 100 flag changes and 100 expunges while the client was
+    away; it comes back with SELECT (QRESYNC ...) (RFC 7162 3.2.5)."""
+    conn.must("UNSELECT")
+    conn.must("ENABLE QRESYNC")
+    out = conn.must("SELECT INBOX")
+    uv = code_value(out, b"UIDVALIDITY")
+    hms = code_value(out, b"HIGHESTMODSEQ")
+    conn.must("STORE %s +FLAGS.SILENT (\\Answered)" %
+              ",".join(map(str, spread(ex, 100, 3))))
+    conn.must("STORE %s +FLAGS.SILENT (\\Deleted)" %
+              ",".join(map(str, spread(ex, 100, 7))))
+    conn.must("EXPUNGE")
+    conn.must("UNSELECT")
+    t, out = timed(conn, "SELECT INBOX (QRESYNC (%d %d))" % (uv, hms))
+    c = untagged_count(out, b"FETCH")
+    v = sum(count_set(r.split()[-1]) for r in out
+            if r.startswith(b"* VANISHED"))
+    ok = c >= 100 and v == 100
+    return t, "%d FETCH, %d vanished" % (c, v), None if ok else \
+        "%d FETCH and %d vanished, expected 100 and 100" % (c, v)
 
 
 def count_set(s):
