@@ -70,6 +70,7 @@ class Script:
         self.rfc = ""
         self.requires = []
         self.folders = {}           # name -> options (INBOX always)
+        self.subscriptions = []     # subscribed names without a folder
         self.messages = []
         self.texts = {}
         self.steps = []
@@ -162,6 +163,10 @@ class Script:
                     self.requires += val.split()
                 else:
                     setattr(self, key, val)
+                continue
+            m = re.match(r"^subscription\s+(\S+)$", stripped)
+            if m and not session:
+                self.subscriptions.append(m.group(1))
                 continue
             m = re.match(r"^(folder|message|text|deliver)\s+(.*)$",
                          stripped)
@@ -323,6 +328,7 @@ class Fixture:
                     subscribed.append(name)
             made += self.write_folder(d, name, fopts, k,
                                       per_folder.get(name, []))
+        subscribed += self.script.subscriptions
         subs = maildir / "subscriptions"
         subs.write_text("V\t2\n\n" + "".join(
             n.replace("/", "\t") + "\n" for n in subscribed))
@@ -704,15 +710,26 @@ class Matching:
         return ok
 
     def seq(self, ps, rs, setlike=False):
-        # a list of flags (atoms, no numbers) matches in any order
+        # a list of flags (atoms, no numbers) matches in any order; a
+        # ${=...} in it matches one flag the others do not name
         if setlike and rs and all(is_flaglike(r) for r in rs) and \
-                all(is_flaglike(p) or isinstance(p, Wild) for p in ps) and \
-                any(is_flaglike(p) for p in ps):
-            want = [p.text for p in ps if isinstance(p, Atom)]
+                all(is_flaglike(p) or isinstance(p, (Wild, Matcher))
+                    for p in ps) and any(is_flaglike(p) for p in ps):
             got = [r.text for r in rs]
-            if any(isinstance(p, Wild) for p in ps):
-                return all(w in got for w in want)
-            return sorted(want) == sorted(got)
+            for p in ps:
+                if isinstance(p, Atom):
+                    if p.text not in got:
+                        return False
+                    got.remove(p.text)
+            for p in ps:
+                if isinstance(p, Matcher):
+                    for g in got:
+                        if self.matcher(p, Atom(g)):
+                            got.remove(g)
+                            break
+                    else:
+                        return False
+            return not got or any(isinstance(p, Wild) for p in ps)
         # a FETCH item list: name/value pairs in any order
         return self.seq_ordered(ps, 0, rs, 0, {})
 
