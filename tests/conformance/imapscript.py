@@ -798,6 +798,25 @@ class Matching:
                     return True
                 self.caps = saved
                 return False
+        # "* ESEARCH [(TAG ...)] [UID] name value ...": pairs in any order
+        if len(ps) >= 2 and len(rs) >= 2 and isinstance(ps[1], Atom) and \
+                ps[1].text == "ESEARCH" and isinstance(rs[1], Atom) and \
+                rs[1].text == "ESEARCH":
+            def head(ns):
+                k = 2
+                if k < len(ns) and isinstance(ns[k], List):
+                    k += 1
+                if k < len(ns) and isinstance(ns[k], Atom) and \
+                        ns[k].text == "UID":
+                    k += 1
+                return k
+            hp, hr = head(ps), head(rs)
+            saved = dict(self.caps)
+            if self.seq_ordered(ps[:hp], 0, rs[:hr], 0, {}) and \
+                    self.fetch_items(ps[hp:], rs[hr:]):
+                return True
+            self.caps = saved
+            return False
         return self.seq_ordered(ps, 0, rs, 0, {})
 
 
