@@ -699,6 +699,12 @@ class Matching:
                 int(text) > 0
         elif kind.startswith("/") and kind.endswith("/"):
             ok = re.fullmatch(kind[1:-1], text, re.S) is not None
+        elif kind.startswith("gt:") or kind.startswith("ge:"):
+            if not NUM.match(kind[3:]):
+                raise ScriptError("bad matcher %r" % kind)
+            ok = isinstance(r, Atom) and bool(NUM.match(text)) and (
+                int(text) > int(kind[3:]) if kind[1] == "t"
+                else int(text) >= int(kind[3:]))
         elif kind.startswith("set:"):
             want = seqset(kind[4:])
             got = seqset(text) if isinstance(r, Atom) else None
