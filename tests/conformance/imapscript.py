@@ -654,6 +654,7 @@ class Matching:
     def __init__(self, variables):
         self.vars = variables
         self.caps = {}
+        self.nocase = False         # BODY, BODYSTRUCTURE: MIME tokens
 
     def text_of(self, node):
         if isinstance(node, Atom):
@@ -665,17 +666,19 @@ class Matching:
     def node(self, p, r):
         if isinstance(p, Matcher):
             return self.matcher(p, r)
+        eq = (lambda a, b: a.lower() == b.lower()) if self.nocase else \
+            (lambda a, b: a == b)
         if isinstance(p, Atom):
             if isinstance(r, Atom):
-                return p.text == r.text
+                return eq(p.text, r.text)
             if isinstance(r, Str):
-                return p.text != "NIL" and p.text == r.value
+                return p.text != "NIL" and eq(p.text, r.value)
             return False
         if isinstance(p, Str):
             if isinstance(r, Str):
-                return p.value == r.value
+                return eq(p.value, r.value)
             if isinstance(r, Atom):
-                return r.text != "NIL" and p.value == r.text
+                return r.text != "NIL" and eq(p.value, r.text)
             return False
         if isinstance(p, List):
             if not isinstance(r, List) or p.kind != r.kind:
@@ -781,7 +784,14 @@ class Matching:
                     continue
                 if not isinstance(name, Atom) and not self.node(name, rn):
                     continue
-                if self.node(val, rv):
+                # MIME types, subtypes, parameters and encodings are
+                # case-insensitive (RFC 2045 5.1 and 6.1)
+                self.nocase = rn.text.upper() in ("BODY", "BODYSTRUCTURE")
+                try:
+                    hit = self.node(val, rv)
+                finally:
+                    self.nocase = False
+                if hit:
                     used.add(n)
                     found = True
                     break
