@@ -54,8 +54,12 @@ def test_script(imapd, mailuser, index):
     target.capabilities = caps
     out = imapscript.Runner(script, target).run()
     reports = srv.sanitizer_reports()[before:]
-    assert not reports, "sanitizer reports:\n" + "\n".join(reports)
     cls, detail = imapscript.classify(out, script, "imapd", DIFFS)
+    if reports:
+        pytest.fail("sanitizer reports:\n%s\n(the script: %s%s)" % (
+            "\n".join(reports), cls,
+            " at line %d: %s" % (out.lineno, out.message)
+            if cls == "fail" else ""), pytrace=False)
     if cls == "skip":
         pytest.skip(detail)
     if cls == "known":
