@@ -165,6 +165,12 @@ demo: all
 bench: all
 	$(PYTHON) tests/bench/bench.py $(BENCH_ARGS)
 
+# The conformance scripts (tests/conformance) against imapd and against a
+# private Dovecot side by side (root; installs dovecot-imapd if missing);
+# prints a table of the results.  `make check` runs them against imapd.
+conformance: all
+	$(PYTHON) tests/conformance/conformance.py $(CONFORMANCE_ARGS)
+
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR) \
 	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
@@ -187,7 +193,7 @@ clean:
 	rm -rf obj obj-san imapd/imapd tools/imapd-userdb
 	find . -name __pycache__ -prune -exec rm -rf {} +
 
-.PHONY: all san check banned demo bench install clean
+.PHONY: all san check banned demo bench conformance install clean
 # test objects are intermediate files; keep them so a rebuild is quick
 .SECONDARY:
 
