@@ -120,10 +120,10 @@ do_select(struct session *s, const struct cmd *c, int examine)
 		return;
 	/* a failed SELECT leaves no mailbox selected (RFC 9051 6.3.2) */
 	if (s->mb != NULL) {
+		/* a server with QRESYNC marks where the old mailbox's
+		 * responses end (RFC 7162 3.2.11), as IMAP4rev2 does */
 		selected_close(s);
-		if (s->enabled & (ENABLED_IMAP4REV2 | ENABLED_QRESYNC))
-			session_printf(s, "* OK [CLOSED] Previous mailbox "
-			    "closed\r\n");
+		session_printf(s, "* OK [CLOSED] Previous mailbox closed\r\n");
 	}
 	buf_init(&name, FOLDER_NAME_MAX);
 	if (mbname_from_client(s, arg, &name, &why) == -1 ||

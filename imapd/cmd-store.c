@@ -212,10 +212,15 @@ cmd_store(struct session *s, const struct cmd *c)
 	/* new keywords join FLAGS and PERMANENTFLAGS (RFC 9051 7.3.5) */
 	if (nkeywords(s) != known)
 		selected_write_flag_lists(s);
-	if (!silent) {
+	if (!silent && !cond) {
 		for (i = 0; i < n; i++)
 			if (!mailbox_gone(s->mb, seqs[i]))
 				selected_fetch_flags(s, seqs[i], c->uid);
+	} else if (!silent) {
+		/* a conditional STORE tells what it changed (RFC 7162 3.1.3) */
+		for (i = 0; i < ch.n; i++)
+			if (!mailbox_gone(s->mb, ch.seq[i]))
+				selected_fetch_flags(s, ch.seq[i], c->uid);
 	} else
 		for (i = 0; i < ch.n; i++)
 			if (!mailbox_gone(s->mb, ch.seq[i]))

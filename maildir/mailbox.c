@@ -1204,7 +1204,7 @@ dir_sync(struct dsync *ds, int force)
 	struct plan p;
 	uint64_t changes;
 	uint32_t uid_limit;
-	int r = 0, locked = 0, need_recent, tries, complete;
+	int r = 0, locked = 0, need_recent, tries, complete, created;
 
 	if (uidcache_refresh(ds->uc) == -1)
 		return -1;
@@ -1266,6 +1266,7 @@ dir_sync(struct dsync *ds, int force)
 	    !(complete && stamp_trusted(&sc.stamp)))
 		goto nolock;
 	changes = uidcache_changes(ds->uc);
+	created = uidcache_uidvalidity(ds->uc) == 0;
 	if (uidcache_lock(ds->uc) == -1) {
 		r = degrade(ds, "cannot lock the UID cache");
 		goto out;
@@ -1273,7 +1274,13 @@ dir_sync(struct dsync *ds, int force)
 	locked = 1;
 	if (uidcache_changes(ds->uc) != changes) {
 		/* another process committed (or created the cache) since we
-		 * decided: decide again from the same listing */
+		 * decided: decide again from the same listing.  A cache the
+		 * lock just created holds only what it took over from
+		 * dovecot-uidlist or courierimapuiddb, which describes files
+		 * older than the listing: its messages that the listing did
+		 * not find are gone */
+		if (created)
+			uid_limit = uidcache_uidnext(ds->uc);
 		plan_free(&p);
 		if (build_plan(ds, &sc, uid_limit, &p) == -1) {
 			r = -1;

@@ -2534,6 +2534,8 @@ import_dedup(struct import *im)
 	struct impent **byb;
 	size_t i, n;
 
+	if (im->n == 0)
+		return 0;	/* an empty list: nothing to sort, im->e NULL */
 	qsort(im->e, im->n, sizeof(*im->e), cmp_imp);
 	for (i = n = 0; i < im->n; i++) {
 		if (n > 0 && im->e[n - 1].uid == im->e[i].uid) {

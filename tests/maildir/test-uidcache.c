@@ -1900,6 +1900,10 @@ struct imp_case {
 };
 
 static const struct imp_case imports[] = {
+	/* a folder Dovecot had seen empty */
+	{ "dovecot-uidlist",
+	    "3 V1500000001 N1 G0123456789abcdef0123456789abcdef\n",
+	    1500000001, 1, 0, "" },
 	{ "dovecot-uidlist",
 	    "1 1234567 10\n"
 	    "1 a.host:2,S\n"
@@ -2000,7 +2004,7 @@ test_import(void)
 		uidcache_close(c);
 	}
 	/* the W= of dovecot-uidlist is the virtual size */
-	pathf(d, root, "import-1");
+	pathf(d, root, "import-2");
 	c = xopen(d);
 	CHECK(uidcache_by_uid(c, 5, &r) && r.vsize == 1234);
 	CHECK(uidcache_by_uid(c, 9, &r) && r.vsize == MD_SIZE_UNKNOWN);
