@@ -45,6 +45,7 @@
 #include <cdb.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -414,13 +415,27 @@ msgcache_get(struct msgcache *mc, uint32_t uid, struct msgcache_rec *r)
 	return 1;
 }
 
+/* Where p, if it pointed into the pending buffer of old address base and
+ * capacity cap, is now. */
+static const char *
+rebased(const struct msgcache *mc, uintptr_t base, size_t cap, const char *p)
+{
+	uintptr_t a = (uintptr_t)p;
+
+	if (p == NULL || a < base || a >= base + cap)
+		return p;
+	return mc->pend.data + (a - base);
+}
+
 void
 msgcache_put(struct msgcache *mc, uint32_t uid, const struct msgcache_rec *r)
 {
 	unsigned char h[20 + MC_HEAD];
 	unsigned char *v;
+	const char *env, *body, *bs;
 	struct slot *s;
-	size_t start, vlen;
+	size_t start, vlen, cap;
+	uintptr_t base;
 	uLong crc;
 
 	if (mc == NULL || uid == 0)
@@ -439,13 +454,26 @@ msgcache_put(struct msgcache *mc, uint32_t uid, const struct msgcache_rec *r)
 	wr32(h + 28, (uint32_t)r->body_len);
 	wr32(h + 32, (uint32_t)r->bodystructure_len);
 	wr32(h + 36, r->envelope_exact);
-	if (buf_add(&mc->pend, h, sizeof(h)) == -1 ||
-	    buf_add(&mc->pend, r->envelope, r->envelope_len) == -1 ||
-	    buf_add(&mc->pend, r->body, r->body_len) == -1 ||
-	    buf_add(&mc->pend, r->bodystructure, r->bodystructure_len) == -1) {
-		buf_truncate(&mc->pend, start);
+	/* r's parts may be bytes of pend itself (a record got from what is
+	 * pending, put back with one part added): make room for the whole
+	 * record first, then find them again where the buffer went */
+	base = (uintptr_t)mc->pend.data;
+	cap = mc->pend.cap;
+	env = r->envelope;
+	body = r->body;
+	bs = r->bodystructure;
+	if (buf_reserve(&mc->pend, sizeof(h) + vlen - MC_HEAD) == -1)
 		return;
+	if ((uintptr_t)mc->pend.data != base) {
+		env = rebased(mc, base, cap, env);
+		body = rebased(mc, base, cap, body);
+		bs = rebased(mc, base, cap, bs);
 	}
+	/* no realloc from here on */
+	(void)buf_add(&mc->pend, h, sizeof(h));
+	(void)buf_add(&mc->pend, env, r->envelope_len);
+	(void)buf_add(&mc->pend, body, r->body_len);
+	(void)buf_add(&mc->pend, bs, r->bodystructure_len);
 	v = (unsigned char *)mc->pend.data + start + 20;
 	crc = crc32(crc32(0, h + 12, 4), v + 4, (uInt)(vlen - 4));
 	wr32(v, (uint32_t)crc);

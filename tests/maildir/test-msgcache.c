@@ -122,6 +122,47 @@ test_basic(void)
 	}
 }
 
+/*
+ * A record got from what is still pending and put back with a part
+ * added (FETCH BODYSTRUCTURE, then ENVELOPE): its parts are bytes of the
+ * pending buffer, which growing moves.  Each put here makes it grow.
+ */
+static void
+test_put_from_pending(void)
+{
+	struct msgcache *mc = msgcache_open(dir, 9);
+	struct msgcache_rec r, got;
+	char env[128], bs[128];
+	uint32_t uid;
+	int bad = 0;
+
+	CHECK(mc != NULL);
+	for (uid = 1; uid <= 3000; uid++) {
+		snprintf(bs, sizeof(bs), "(\"text\" \"plain\" %u)", uid);
+		rec(&r, "", "", bs);
+		msgcache_put(mc, uid, &r);
+		if (msgcache_get(mc, uid, &got) != 1) {
+			bad++;
+			continue;
+		}
+		snprintf(env, sizeof(env), "(\"envelope of %u\" NIL)", uid);
+		got.envelope = env;
+		got.envelope_len = strlen(env);
+		got.envelope_exact = (unsigned)strlen(env) % 16;
+		msgcache_put(mc, uid, &got);
+	}
+	for (uid = 1; uid <= 3000; uid++) {
+		snprintf(bs, sizeof(bs), "(\"text\" \"plain\" %u)", uid);
+		snprintf(env, sizeof(env), "(\"envelope of %u\" NIL)", uid);
+		if (msgcache_get(mc, uid, &got) != 1 || !same(&got, env, bs))
+			bad++;
+	}
+	CHECK_INT(bad, 0);
+	msgcache_close(mc);
+	rm("imapd-msgcache.cdb");
+	rm("imapd-msgcache.log");
+}
+
 static void
 test_deferred_compaction(void)
 {
@@ -364,6 +405,7 @@ main(void)
 	test_compaction_under_a_reader();
 	test_damage();
 	test_concurrent();
+	test_put_from_pending();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd) != 0)
 		return 2;
