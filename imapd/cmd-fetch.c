@@ -519,6 +519,9 @@ cmd_fetch(struct session *s, const struct cmd *c)
 		cmd_bad(s, c, "%s", why);
 		return;
 	}
+	/* flags (and \Seen set by reading) as they are now; no EXPUNGE
+	 * during FETCH (RFC 9051 7.5.2) */
+	selected_sync(s, 0);
 	if (f->vanished && (!c->uid || f->changedsince == 0 ||
 	    !(s->enabled & ENABLED_QRESYNC))) {
 		fetch_free(f);

@@ -78,7 +78,10 @@ cmd_idle(struct session *s, const struct cmd *c)
 		log_warn("IDLE: no inotify; polling every %d s",
 		    IDLE_POLL_MS / 1000);
 	session_printf(s, "+ idling\r\n");
-	if (session_flush(s) == -1)
+	/* what happened meanwhile, expunges held back during FETCH, STORE
+	 * and SEARCH included, goes out now, not at the next change */
+	selected_sync(s, 1);
+	if (session_flush(s) == -1 || s->end != END_NONE)
 		goto out;
 	for (;;) {
 		/* input the client already sent comes first */

@@ -75,6 +75,9 @@ cmd_search(struct session *s, const struct cmd *c)
 	esearch = ai > 0 || (s->enabled & ENABLED_IMAP4REV2);
 	if (esearch && ret == 0)
 		ret = RET_ALL;
+	/* search the flags as they are now (no EXPUNGE during SEARCH) */
+	selected_sync(s, 0);
+	count = mailbox_count(s->mb);
 	se = search_parse(s, c->args + ai, c->nargs - ai, &why, &badcs);
 	if (se == NULL) {
 		if (badcs)

@@ -53,10 +53,9 @@ report(struct session *s, const struct cmd *c, uint32_t seq, int silent)
 	if (!(s->enabled & ENABLED_CONDSTORE))
 		return;
 	selected_flush_vanished(s);
-	session_printf(s, "* %u FETCH (", seq);
-	if (c->uid)
-		session_printf(s, "UID %u ", mailbox_uid(s->mb, seq));
-	session_printf(s, "MODSEQ (%llu))\r\n",
+	/* with the UID, as every FETCH once CONDSTORE is on */
+	session_printf(s, "* %u FETCH (UID %u MODSEQ (%llu))\r\n", seq,
+	    mailbox_uid(s->mb, seq),
 	    (unsigned long long)mailbox_modseq(s->mb, seq));
 }
 
@@ -157,14 +156,15 @@ cmd_store(struct session *s, const struct cmd *c)
 		cmd_no(s, c, "[READ-ONLY] The mailbox is read-only");
 		return;
 	}
+	/* act on the flags as they are now, not as the view last saw them
+	 * (no EXPUNGE may be sent during STORE: RFC 9051 7.5.2) */
+	selected_sync(s, 0);
 	if (cmd_msgset(s, c, &c->args[0], c->uid, &seqs, &n) == -1)
 		return;
 	buf_init(&modified, 16 * 1024 * 1024);
 	if (cond) {
-		/* a CONDSTORE enabling command; the MODSEQs compared are the
-		 * ones after whatever other sessions did so far */
+		/* a CONDSTORE enabling command */
 		selected_condstore(s);
-		selected_sync(s, 0);
 		if (unchanged_only(s, c, since, seqs, &n, &modified) == -1) {
 			free(seqs);
 			buf_free(&modified);

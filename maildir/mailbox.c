@@ -2593,8 +2593,16 @@ store_one(struct mailbox *mb, uint32_t seq, int op, unsigned flags,
 		/* cannot be cut: names are at most MDNAME_MAX */
 		(void)pathf(ch->info, sizeof(ch->info), "%s%s%s",
 		    to + 4 + strlen(r.base), "", "");
-		if (strcmp(from, to) == 0)
-			return 0;
+		if (strcmp(from, to) == 0) {
+			/* already so, if the file still has that name */
+			if (faccessat(mb->dirfd, from, F_OK,
+			    AT_SYMLINK_NOFOLLOW) == 0)
+				return 0;
+			if (mailbox_relocate(mb, seq, from, sizeof(from)) ==
+			    -1)
+				return errno == ENOENT ? 2 : -1;
+			continue;
+		}
 		if (md_rename(mb->dirfd, from, mb->dirfd, to) == 0)
 			return 1;
 		if (errno == EEXIST) {
@@ -3037,8 +3045,8 @@ struct placed {
 	uint64_t	vsize;
 	int64_t		mtime;
 	uint32_t	srcuid;
-	int		moved;		/* renamed away from the source */
-	char		srcrel[PATH_LEN];	/* where it was in the source */
+	uint32_t	srcseq;
+	char		srcrel[PATH_LEN];	/* where it is in the source */
 };
 
 /* Copy a file's bytes into dst tmp/ and place it at cur/name. */
@@ -3183,11 +3191,12 @@ fail:
 }
 
 /* Put the source message of pl (at seq) into the target's cur/: a hard
- * link, or for a move a rename; bytes only across file systems.  No lock
- * is held: the name is new and unique. */
+ * link (for MOVE too: the source goes only once the target has its UIDs,
+ * so a MOVE that fails half way leaves every source where it was, UID
+ * and all); bytes only across file systems.  No lock is held: the name
+ * is new and unique. */
 static int
-copy_place(struct mailbox *mb, uint32_t seq, int dfd, int move,
-    struct placed *pl)
+copy_place(struct mailbox *mb, uint32_t seq, int dfd, struct placed *pl)
 {
 	char currel[PATH_LEN];
 	struct uc_rec r;
@@ -3203,12 +3212,8 @@ copy_place(struct mailbox *mb, uint32_t seq, int dfd, int move,
 		}
 		if (relpath_of(&r, pl->srcrel, sizeof(pl->srcrel)) == -1)
 			return -1;
-		if (move) {
-			if (md_rename(mb->dirfd, pl->srcrel, dfd, currel) == 0) {
-				pl->moved = 1;
-				return 0;
-			}
-		} else if (linkat(mb->dirfd, pl->srcrel, dfd, currel, 0) == 0)
+		pl->srcseq = seq;
+		if (linkat(mb->dirfd, pl->srcrel, dfd, currel, 0) == 0)
 			return 0;
 		if (errno == EXDEV || errno == EPERM || errno == EMLINK ||
 		    errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP)
@@ -3225,6 +3230,26 @@ copy_place(struct mailbox *mb, uint32_t seq, int dfd, int move,
 		}
 	}
 	errno = EAGAIN;
+	return -1;
+}
+
+/* Remove a moved message's source file, following a rename by another
+ * program (its flags changed meanwhile).  0, or -1: then it stays in this
+ * folder too (a copy, never a loss). */
+static int
+unlink_source(struct mailbox *mb, struct placed *pl)
+{
+	int tries;
+
+	for (tries = 0; tries < 3; tries++) {
+		if (unlinkat(mb->dirfd, pl->srcrel, 0) == 0)
+			return 0;
+		if (errno != ENOENT)
+			return -1;
+		if (mailbox_relocate(mb, pl->srcseq, pl->srcrel,
+		    sizeof(pl->srcrel)) == -1)
+			return errno == ENOENT ? 0 : -1;
+	}
 	return -1;
 }
 
@@ -3272,7 +3297,7 @@ mailbox_copy(struct mailbox *mb, const uint32_t *seqs, size_t n,
 	if (copy_prepare(mb, seqs, n, dstdir, duc, self, pl) == -1)
 		goto fail;
 	for (npl = 0; npl < n; npl++)
-		if (copy_place(mb, seqs[npl], dfd, move, &pl[npl]) == -1)
+		if (copy_place(mb, seqs[npl], dfd, &pl[npl]) == -1)
 			goto undo;
 	if (fsync_dir(dfd, "cur") == -1)
 		goto undo;
@@ -3298,15 +3323,20 @@ mailbox_copy(struct mailbox *mb, const uint32_t *seqs, size_t n,
 	locked = 0;
 
 	if (move) {
-		/* the sources: renamed away, or byte-copied and now removed;
-		 * either way expunged in this folder's cache, and reported
-		 * at the caller's next sync */
+		/* the sources go now that the target has the messages;
+		 * expunged in this folder's cache, and reported at the
+		 * caller's next sync */
 		for (i = 0; i < npl; i++)
-			if (!pl[i].moved)
-				(void)unlinkat(mb->dirfd, pl[i].srcrel, 0);
+			if (unlink_source(mb, &pl[i]) == -1) {
+				log_warn("%s: MOVE left %s in place too",
+				    mb->dir, pl[i].srcrel);
+				pl[i].srcuid = 0;
+			}
 		if (mb_lock(mb) == 0) {
 			for (i = 0; i < npl; i++)
-				(void)uidcache_expunge(mb->uc, pl[i].srcuid);
+				if (pl[i].srcuid != 0)
+					(void)uidcache_expunge(mb->uc,
+					    pl[i].srcuid);
 			if (uidcache_commit(mb->uc) == -1)
 				log_warn("%s: cannot record moved messages "
 				    "(the next sync does)", mb->dir);
@@ -3324,19 +3354,11 @@ undo:
 	if (locked)
 		uidcache_unlock(duc);
 	locked = 0;
-	for (i = 0; i < npl; i++) {
+	/* the sources were never touched: take the new names back out */
+	for (i = 0; i < npl; i++)
 		if (pathf(currel, sizeof(currel), "cur/%s%s%s", pl[i].name, "",
-		    "") == -1)
-			continue;
-		if (pl[i].moved) {
-			if (md_rename(dfd, currel, mb->dirfd, pl[i].srcrel) ==
-			    -1)
-				log_warn("%s: cannot move %s back after a "
-				    "failed MOVE; it stays in %s", mb->dir,
-				    pl[i].srcrel, dstdir);
-		} else
+		    "") == 0)
 			(void)unlinkat(dfd, currel, 0);
-	}
 	errno = e;
 fail:
 	e = errno;
