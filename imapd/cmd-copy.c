@@ -69,9 +69,9 @@ copy_or_move(struct session *s, const struct cmd *c, int move)
 	(void)buf_addc(&codebuf, ' ');
 	(void)seqset_format(dst, n, &codebuf);
 	if (move) {
-		/* COPYUID first, then the EXPUNGEs (RFC 6851 4.3) */
+		/* COPYUID first, then the EXPUNGEs (RFC 6851 4.3), which
+		 * the sync before the tagged OK sends */
 		session_printf(s, "* OK [%s] Moved\r\n", buf_cstr(&codebuf));
-		selected_sync(s, 1);
 		cmd_ok(s, c, "%s completed", c->name);
 	} else
 		cmd_ok(s, c, "[%s] %s completed", buf_cstr(&codebuf), c->name);

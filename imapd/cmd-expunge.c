@@ -56,11 +56,12 @@ cmd_expunge(struct session *s, const struct cmd *c)
 		return;
 	}
 	/* with QRESYNC the client's MODSEQ may move past its expunges */
-	if (s->enabled & ENABLED_QRESYNC)
+	if (s->enabled & ENABLED_QRESYNC) {
+		s->told_modseq = mailbox_highestmodseq(s->mb);
 		cmd_ok(s, c, "[HIGHESTMODSEQ %llu] %s completed",
-		    (unsigned long long)mailbox_highestmodseq(s->mb),
+		    (unsigned long long)s->told_modseq,
 		    c->uid ? "UID EXPUNGE" : "EXPUNGE");
-	else
+	} else
 		cmd_ok(s, c, "%s completed", c->uid ? "UID EXPUNGE" :
 		    "EXPUNGE");
 }

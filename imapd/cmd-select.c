@@ -157,8 +157,7 @@ do_select(struct session *s, const struct cmd *c, int examine)
 	session_printf(s, "* OK [UIDNEXT %u] Predicted next UID\r\n",
 	    mailbox_uidnext(mb));
 	/* MODSEQs are kept for every folder (RFC 7162 3.1.2.1) */
-	session_printf(s, "* OK [HIGHESTMODSEQ %llu] Highest\r\n",
-	    (unsigned long long)mailbox_highestmodseq(mb));
+	selected_tell_modseq(s);
 	if (s->enabled & ENABLED_IMAP4REV2) {
 		session_printf(s, "* LIST () \"/\" ");
 		mbname_write(s, s->mbname);

@@ -144,9 +144,11 @@ ev_expunge(void *arg, uint32_t seq, uint32_t uid)
 			s->capvanished = cap;
 		}
 		s->vanished[s->nvanished++] = uid;
+		s->modseq_hidden = 1;
 		return;
 	}
 	session_printf(s, "* %u EXPUNGE\r\n", seq);
+	s->modseq_hidden = 1;
 }
 
 static void
@@ -156,6 +158,7 @@ ev_exists(void *arg, uint32_t count)
 
 	selected_flush_vanished(s);
 	session_printf(s, "* %u EXISTS\r\n", count);
+	s->modseq_hidden = 1;
 }
 
 static void
@@ -196,8 +199,22 @@ selected_condstore(struct session *s)
 	s->enabled |= ENABLED_CONDSTORE;
 	/* the client may not have seen the value yet (RFC 7162 3.1) */
 	if (s->mb != NULL)
-		session_printf(s, "* OK [HIGHESTMODSEQ %llu] Highest\r\n",
-		    (unsigned long long)mailbox_highestmodseq(s->mb));
+		selected_tell_modseq(s);
+}
+
+uint64_t
+selected_told_modseq(struct session *s)
+{
+	s->told_modseq = mailbox_highestmodseq(s->mb);
+	s->modseq_hidden = 0;
+	return s->told_modseq;
+}
+
+void
+selected_tell_modseq(struct session *s)
+{
+	session_printf(s, "* OK [HIGHESTMODSEQ %llu] Highest\r\n",
+	    (unsigned long long)selected_told_modseq(s));
 }
 
 int
@@ -231,8 +248,8 @@ selected_events(struct session *s, struct mailbox_events *ev)
 	ev->keywords = ev_keywords;
 }
 
-void
-selected_sync(struct session *s, int allow_expunge)
+static void
+sync_view(struct session *s, int allow_expunge)
 {
 	struct mailbox_events ev;
 
@@ -243,6 +260,34 @@ selected_sync(struct session *s, int allow_expunge)
 	    !selected_reset(s))
 		log_warnx("cannot sync mailbox %s", s->mbname);
 	selected_flush_vanished(s);
+	s->view_whole = allow_expunge != 0;
+}
+
+/*
+ * New and expunged messages carry no MODSEQ the client sees, so a client
+ * that remembers the highest MODSEQ it saw (to resume with CHANGEDSINCE
+ * or QRESYNC) would keep an old one and later take its own APPENDs for
+ * changes.  Once every change of the snapshot has been reported,
+ * expunges included, the client may be told how far that is.
+ */
+int
+selected_modseq_due(struct session *s)
+{
+	int due = s->view_whole && s->modseq_hidden && s->mb != NULL &&
+	    s->end != END_MAILBOX_RESET &&
+	    (s->enabled & ENABLED_CONDSTORE) &&
+	    mailbox_highestmodseq(s->mb) > s->told_modseq;
+
+	s->view_whole = 0;
+	return due;
+}
+
+void
+selected_sync(struct session *s, int allow_expunge)
+{
+	sync_view(s, allow_expunge);
+	if (selected_modseq_due(s))
+		selected_tell_modseq(s);
 }
 
 void
@@ -250,7 +295,9 @@ selected_before_tagged(struct session *s, const struct cmd *c)
 {
 	if (s->mb == NULL)
 		return;
-	selected_sync(s, !(c->def != NULL &&
+	/* HIGHESTMODSEQ, if due, is the caller's to send (in the tagged
+	 * OK where it can be) */
+	sync_view(s, !(c->def != NULL &&
 	    (c->def->flags & CMDF_NOEXPUNGE) && !c->uid));
 }
 
@@ -294,6 +341,9 @@ selected_close(struct session *s)
 	s->saved = NULL;
 	s->nsaved = 0;
 	s->nvanished = 0;
+	s->told_modseq = 0;
+	s->modseq_hidden = 0;
+	s->view_whole = 0;
 	s->examine = 0;
 	if (s->state == STATE_SELECTED)
 		s->state = STATE_AUTH;

@@ -37,6 +37,17 @@ void	selected_events(struct session *, struct mailbox_events *);
  * selected, the first one also tells its HIGHESTMODSEQ. */
 void	selected_condstore(struct session *);
 
+/* "* OK [HIGHESTMODSEQ n]" with the selected folder's highest MODSEQ,
+ * remembered as the last one the client was told; the _told form only
+ * remembers it and returns it, for a response code of a tagged OK. */
+void	selected_tell_modseq(struct session *);
+uint64_t selected_told_modseq(struct session *);
+
+/* After a sync that reported every change, under CONDSTORE: whether the
+ * client should now be told the HIGHESTMODSEQ (new or expunged messages
+ * moved it past what the client saw).  Asking clears the question. */
+int	selected_modseq_due(struct session *);
+
 /* Before a tagged response: sync as the command allows. */
 void	selected_before_tagged(struct session *, const struct cmd *);
 

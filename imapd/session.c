@@ -232,6 +232,7 @@ tagged(struct session *s, const struct cmd *c, const char *status,
     const char *fmt, va_list ap)
 {
 	struct buf text;
+	int in_tag;
 
 	/* response codes such as COPYUID can be long: no fixed buffer */
 	buf_init(&text, 16 * 1024 * 1024);
@@ -247,7 +248,19 @@ tagged(struct session *s, const struct cmd *c, const char *status,
 		(void)session_flush(s);
 		return;
 	}
+	/* a new HIGHESTMODSEQ (CONDSTORE) goes into a tagged OK that has
+	 * no other response code, or before the tagged response */
+	in_tag = 0;
+	if (status[0] != 'B' && selected_modseq_due(s)) {
+		if (status[0] == 'O' && (text.len == 0 || text.data[0] != '['))
+			in_tag = 1;
+		else
+			selected_tell_modseq(s);
+	}
 	session_printf(s, "%s %s ", c->tag, status);
+	if (in_tag)
+		session_printf(s, "[HIGHESTMODSEQ %llu] ",
+		    (unsigned long long)selected_told_modseq(s));
 	session_write(s, text.data, text.len);
 	session_write(s, "\r\n", 2);
 	buf_free(&text);

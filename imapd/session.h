@@ -99,6 +99,14 @@ struct session {
 	uint32_t		*vanished;	/* QRESYNC: expunged UIDs not
 						 * yet sent as VANISHED */
 	size_t			 nvanished, capvanished;
+	uint64_t		 told_modseq;	/* CONDSTORE: the last
+						 * HIGHESTMODSEQ sent */
+	unsigned		 modseq_hidden:1; /* EXISTS or EXPUNGE sent
+						 * since: changes whose
+						 * MODSEQ the client
+						 * cannot see */
+	unsigned		 view_whole:1;	/* the last sync reported
+						 * every change */
 	char			 rip[64];	/* client address or "" */
 	char			 lport[8];	/* local port or "" */
 	uint64_t		 ncommands;

@@ -163,3 +163,44 @@ def test_list_recursivematch_alone_is_bad(md, mailuser):
     s = sess(md, mailuser)
     assert s.cmd('LIST (RECURSIVEMATCH) "" "*"')[-1].split()[1] == "BAD"
     s.ok('LIST (SUBSCRIBED RECURSIVEMATCH) "" "*"')
+
+
+def test_condstore_client_learns_modseq_of_new_and_expunged(md, mailuser):
+    """RFC 7162 3.1.2.1 and 3.1 (errata 1807): a client resuming with
+    CHANGEDSINCE must learn a HIGHESTMODSEQ that covers messages that
+    arrived or went (they carry no MODSEQ it sees), and every FETCH once
+    CONDSTORE is on names the UID.  Without this a sync client takes its
+    own APPENDs for changes at the next run (interimap did)."""
+    fill(mailuser, 2, flags="S")
+    s, other = sess(md, mailuser), sess(md, mailuser)
+    s.ok("ENABLE CONDSTORE")
+    r = s.ok("SELECT INBOX")
+    first = int(re.search(r"HIGHESTMODSEQ (\d+)", " ".join(r)).group(1))
+    body = imapdtest.crlf(message(subject="appended"))
+    s.raw.send(f"t99 APPEND INBOX (\\Seen) {{{len(body)}+}}\r\n")
+    s.raw.send(body + b"\r\n")
+    r = s.read_tagged("t99")
+    told = [int(m.group(1)) for l in r
+            for m in [re.match(r"\* OK \[HIGHESTMODSEQ (\d+)\]", l)] if m]
+    assert told and told[-1] > first, r
+    uid = re.search(r"APPENDUID \d+ (\d+)", r[-1]).group(1)
+    r = s.ok(f"UID FETCH {uid} (MODSEQ)")
+    appended = int(re.search(r"MODSEQ \((\d+)\)", r[0]).group(1))
+    assert appended <= told[-1], (appended, told)
+    # nothing changed since: CHANGEDSINCE the told value reports nothing
+    r = s.ok(f"FETCH 1:* (FLAGS) (CHANGEDSINCE {told[-1]})")
+    assert len(r) == 1, r
+    # an expunge by another session is covered the same way
+    other.ok("SELECT INBOX")
+    other.ok("STORE 1 +FLAGS.SILENT (\\Deleted)")
+    other.ok("EXPUNGE")
+    r = s.ok("NOOP")
+    assert any(l == "* 1 EXPUNGE" for l in r), r
+    # untagged, or in the tagged OK as Dovecot does
+    again = [int(m.group(1)) for l in r
+             for m in [re.match(r"(?:\*|t\d+) OK \[HIGHESTMODSEQ (\d+)\]",
+                                l)] if m]
+    assert again and again[-1] > told[-1], r
+    # STORE .SILENT under CONDSTORE: a FETCH with the UID and MODSEQ
+    r = s.ok("STORE 1 +FLAGS.SILENT (\\Flagged)")
+    assert re.match(r"\* 1 FETCH \(UID \d+ MODSEQ \(\d+\)\)$", r[0]), r
