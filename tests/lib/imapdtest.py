@@ -423,7 +423,12 @@ def proc_status(pid):
 
 
 def proc_comm(pid):
-    return pathlib.Path(f"/proc/{pid}/comm").read_text().strip()
+    """The process's name, or "" if it has gone (a worker may exit
+    between the listing of children and this read)."""
+    try:
+        return pathlib.Path(f"/proc/{pid}/comm").read_text().strip()
+    except FileNotFoundError:
+        return ""
 
 
 # --- Maildir helpers ---------------------------------------------------------
