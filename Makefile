@@ -46,6 +46,7 @@ COMMON	 = common/base64.c \
 	   common/message.c \
 	   common/mime.c \
 	   common/mutf7.c \
+	   common/ngram.c \
 	   common/privdrop.c \
 	   common/safefile.c \
 	   common/strnum.c \
@@ -110,6 +111,7 @@ UNITTESTS = tests/common/test-buf \
 	   tests/common/test-textsearch \
 	   tests/common/test-userdb \
 	   tests/common/test-mutf7 \
+	   tests/common/test-ngram \
 	   tests/common/test-safefile \
 	   tests/maildir/test-filename \
 	   tests/maildir/test-keywords \

@@ -76,3 +76,9 @@ unicase_has_ascii(uint32_t cp)
 			return 1;
 	return 0;
 }
+
+const char *
+unicase_version(void)
+{
+	return UNICASE_VERSION;
+}

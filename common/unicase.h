@@ -25,4 +25,9 @@ size_t	unicase_map(uint32_t cp, uint32_t out[UNICASE_MAX]);
  * byte for byte. */
 int	unicase_has_ascii(uint32_t cp);
 
+/* The Unicode version the mapping comes from ("14.0.0"): what was
+ * computed under one mapping (a full-text index) is not valid under
+ * another. */
+const char *unicase_version(void);
+
 #endif
