@@ -57,6 +57,7 @@ COMMON	 = common/base64.c \
 
 MAILDIR	 = maildir/filename.c \
 	   maildir/folder.c \
+	   maildir/ftsindex.c \
 	   maildir/keywords.c \
 	   maildir/mailbox.c \
 	   maildir/msgcache.c \
@@ -116,6 +117,7 @@ UNITTESTS = tests/common/test-buf \
 	   tests/maildir/test-filename \
 	   tests/maildir/test-keywords \
 	   tests/maildir/test-folder \
+	   tests/maildir/test-ftsindex \
 	   tests/maildir/test-msgcache \
 	   tests/maildir/test-uidcache
 
