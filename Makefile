@@ -87,6 +87,7 @@ IMAPD	 = imapd/auth.c \
 	   imapd/commands.c \
 	   imapd/conn.c \
 	   imapd/front.c \
+	   imapd/indexer.c \
 	   imapd/main.c \
 	   imapd/master.c \
 	   imapd/mbname.c \

@@ -326,6 +326,14 @@ p_mmap(struct config *c, const char *v)
 }
 
 static const char *
+p_search_index(struct config *c, const char *v)
+{
+	if (strnum_bool(v, &c->search_index) == -1)
+		return "must be yes or no";
+	return NULL;
+}
+
+static const char *
 p_duration(uint64_t *dst, const char *v, uint64_t min_ms)
 {
 	uint64_t ms;
@@ -431,6 +439,7 @@ static const struct keydef keys[] = {
 	{ "mmap",			p_mmap },
 	{ "pam_service",		p_pam_service },
 	{ "prefork",			p_prefork },
+	{ "search_index",		p_search_index },
 	{ "special_use",		p_special_use },
 	{ "syslog_facility",		p_syslog_facility },
 	{ "timeout_login",		p_timeout_login },
@@ -473,6 +482,7 @@ config_defaults(struct config *c)
 	c->syslog_facility = log_facility_byname("mail");
 	c->first_valid_uid = 1000;
 	c->mmap = MAPFILE_AUTO;
+	c->search_index = 1;
 }
 
 void

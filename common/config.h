@@ -57,6 +57,8 @@ struct config {
 	int			 syslog_facility;
 	unsigned		 first_valid_uid;
 	int			 mmap;		/* enum mapfile_mode */
+	int			 search_index;	/* keep and use full-text
+						 * indexes */
 };
 
 /* Fill in the defaults.  The strings are allocated; config_free() them. */

@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "imapd/cmdutil.h"
 #include "imapd/commands.h"
+#include "imapd/indexer.h"
 #include "imapd/mbname.h"
 #include "imapd/seqset.h"
 #include "maildir/filename.h"
@@ -169,6 +170,11 @@ cmd_append(struct session *s, const struct cmd *c)
 	(void)seqset_format(got, nm, &uids);
 	cmd_ok(s, c, "[APPENDUID %u %s] APPEND completed", uidv,
 	    buf_cstr(&uids));
+	/* the client has its answer; the folder's search index takes the
+	 * text while it is at hand */
+	for (i = 0; i < nm; i++)
+		indexer_appended(s, path, uidv, got[i], m[i].data->str,
+		    m[i].data->len);
 	goto out;
 undo:
 	if (done > 0 && take_back(path, got, done) == -1)

@@ -10,6 +10,7 @@
 
 #include "common/buf.h"
 #include "imapd/commands.h"
+#include "imapd/indexer.h"
 #include "imapd/search.h"
 #include "imapd/selected.h"
 #include "imapd/seqset.h"
@@ -93,7 +94,9 @@ cmd_search(struct session *s, const struct cmd *c)
 	}
 	if ((withmodseq = search_has_modseq(se)))
 		selected_condstore(s);
-	for (seq = 1; seq <= count; seq++) {
+	search_use_index(s, se, indexer_index(s));
+	for (seq = search_next(s, se, 1); seq <= count;
+	    seq = search_next(s, se, seq + 1)) {
 		r = search_match(s, se, seq);
 		if (r != 1)
 			continue;

@@ -12,6 +12,7 @@
 #include <sys/random.h>
 
 #include <ctype.h>
+#include <poll.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -25,6 +26,7 @@
 #include "common/wipe.h"
 #include "imapd/capability.h"
 #include "imapd/commands.h"
+#include "imapd/indexer.h"
 #include "imapd/selected.h"
 #include "imapd/session.h"
 #include "imapd/sig.h"
@@ -83,6 +85,7 @@ session_free(struct session *s)
 	buf_free(&s->out);
 	buf_free_secret(&s->line);
 	selected_close(s);
+	indexer_end(s);
 	free(s->saved);
 	s->saved = NULL;
 	free(s->vanished);
@@ -567,6 +570,28 @@ process_input(struct session *s)
 	}
 }
 
+/*
+ * While the client has nothing for us: index the selected folder, a
+ * slice at a time, looking for input between slices (or waiting for it
+ * until the indexer wants to try again).
+ */
+static void
+background(struct session *s)
+{
+	struct pollfd pfd;
+	int ms, r;
+
+	while (s->end == END_NONE && !sig_term && s->in.len == 0 &&
+	    conn_pending(s->conn) == 0 && (ms = indexer_due_ms(s)) >= 0) {
+		pfd.fd = s->conn->rfd;
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		if ((r = sig_wait(&pfd, 1, ms)) != 0)
+			return;		/* input, a signal, or an error */
+		indexer_work(s, INDEXER_SLICE_MS);
+	}
+}
+
 enum session_end
 session_run(struct session *s)
 {
@@ -576,6 +601,7 @@ session_run(struct session *s)
 			break;
 		if (session_flush(s) == -1)
 			break;
+		background(s);
 		if (!read_more(s))
 			break;
 	}

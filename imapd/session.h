@@ -22,6 +22,7 @@
 #include "imapd/conn.h"
 
 struct config;
+struct indexer;
 struct mailbox;
 struct msgcache;
 
@@ -94,6 +95,7 @@ struct session {
 	char			*mbname;	/* its name, on-disk form */
 	unsigned		 examine:1;	/* selected read-only */
 	struct msgcache		*mcache;	/* structure cache of mb */
+	struct indexer		*indexer;	/* its full-text index */
 	uint32_t		*saved;		/* SEARCHRES "$": UIDs, sorted */
 	size_t			 nsaved;
 	uint32_t		*vanished;	/* QRESYNC: expunged UIDs not
