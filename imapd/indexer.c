@@ -19,6 +19,9 @@
  * folder are indexed when a session has that folder selected.
  */
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,7 +39,10 @@
 #define RETRY_MS	1000	/* after the index was locked, or a failure */
 #define MESSAGE_MAX	((uint64_t)16 * 1024 * 1024)
 #define REL_MAX		4096
-#define LOG_MIN		1000	/* a finished run this long is logged */
+#define LOG_MIN		1000	/* a finished run this long is logged, and
+				 * its journal merged at once */
+#define TIDY_MIN	((uint64_t)1024 * 1024)	/* a journal worth merging */
+#define MERGE_STEP_MS	2	/* compaction between looks for input */
 
 /* One folder's index and what is waiting to be written to it. */
 struct target {
@@ -59,6 +65,8 @@ struct indexer {
 	struct buf		 store;
 	size_t			 indexed;	/* since the last log line */
 	long long		 began_ms;
+	int			 tidy;		/* a long run is done: merge
+						 * the journal now */
 };
 
 static struct target *
@@ -262,6 +270,7 @@ compact(struct session *s, struct target *t, int budget_ms)
 {
 	uint64_t *live;
 	uint32_t floor;
+	long long end;
 	int r;
 
 	if (!ftsindex_compacting(t->fi)) {
@@ -274,8 +283,28 @@ compact(struct session *s, struct target *t, int budget_ms)
 			return;
 		}
 	}
-	if (ftsindex_compact_step(t->fi, budget_ms) == -1)
-		t->wait_until = session_now_ms() + RETRY_MS;
+	/* in short steps, looking for input between them */
+	end = session_now_ms() + budget_ms;
+	do {
+		if ((r = ftsindex_compact_step(t->fi, MERGE_STEP_MS)) == -1)
+			t->wait_until = session_now_ms() + RETRY_MS;
+	} while (r == 0 && session_now_ms() < end &&
+	    !session_input_waiting(s));
+}
+
+/* After a long run of indexing (a folder's first), whether the journal
+ * is worth merging at once, so that the folder's index ends up as small
+ * and as quick to read as it can be rather than waiting for the journal
+ * to outgrow the snapshot. */
+static int
+tidy_due(const struct indexer *ix)
+{
+	uint64_t snap, journal;
+
+	if (!ix->tidy)
+		return 0;
+	ftsindex_sizes(ix->sel->fi, &snap, &journal);
+	return journal > TIDY_MIN;
 }
 
 /* When the target wants a turn: 0 now, ms, or -1 never. */
@@ -307,9 +336,22 @@ indexer_due_ms(struct session *s)
 	if (!ftsindex_compacting(t->fi))
 		ftsindex_refresh(t->fi);
 	b = due(t, ftsindex_damaged(t->fi) || ftsindex_compacting(t->fi) ||
-	    pending(t) || ftsindex_compact_due(t->fi) ||
+	    pending(t) || ftsindex_compact_due(t->fi) || tidy_due(ix) ||
 	    next_todo(s, ix) != 0, now);
 	return a < 0 ? b : b < 0 || a < b ? a : b;
+}
+
+/* Write the selected folder's batch; one that is lost is done again. */
+static int
+flush_selected(struct indexer *ix)
+{
+	struct target *t = ix->sel;
+
+	if (flush(t) == 0)
+		return 0;
+	if (!pending(t) && t->batch_low < ix->next)
+		ix->next = t->batch_low;
+	return -1;
 }
 
 /* A slice for the selected folder. */
@@ -336,20 +378,32 @@ work_selected(struct session *s, struct indexer *ix, int budget_ms)
 	seq = next_todo(s, ix);
 	if (pending(t) && (ftsindex_batch_bytes(t->batch) >= BATCH_BYTES ||
 	    start - t->batch_ms >= BATCH_AGE_MS || seq == 0) &&
-	    flush(t) == -1) {
-		/* a batch that is lost is done again */
-		if (!pending(t) && t->batch_low < ix->next)
-			ix->next = t->batch_low;
+	    flush_selected(ix) == -1)
 		return;
-	}
-	if (!pending(t) && ftsindex_compact_due(t->fi)) {
+	if (!pending(t) && (ftsindex_compact_due(t->fi) || tidy_due(ix))) {
+		ix->tidy = 0;
 		compact(s, t, budget_ms);
 		return;
 	}
+	if (seq != 0 && ftsindex_claim(t->fi) == -1) {
+		/* another session indexes the folder: leave it to that one */
+		t->wait_until = start + RETRY_MS;
+		return;
+	}
+	/* a message at a time, so that a command waits for one message
+	 * at most */
 	while (seq != 0 && ftsindex_batch_bytes(t->batch) < BATCH_BYTES &&
-	    session_now_ms() < end) {
+	    session_now_ms() < end && !session_input_waiting(s)) {
 		index_one(s, ix, seq);
 		seq = next_todo(s, ix);
+	}
+	/* the claim is kept only while the session idles: one that turns
+	 * to its client writes what it has and lets others go on */
+	if (seq == 0 || session_input_waiting(s)) {
+		if (pending(t))
+			(void)flush_selected(ix);
+		if (!pending(t))
+			ftsindex_unclaim(t->fi);
 	}
 	if (seq == 0 && !pending(t) && ix->indexed >= LOG_MIN) {
 		ftsindex_sizes(t->fi, &snap, &journal);
@@ -358,6 +412,7 @@ work_selected(struct session *s, struct indexer *ix, int budget_ms)
 		    session_now_ms() - ix->began_ms,
 		    (unsigned long long)((snap + journal) / 1024));
 		ix->indexed = 0;
+		ix->tidy = 1;
 	}
 }
 
@@ -377,6 +432,14 @@ indexer_work(struct session *s, int budget_ms)
 	 * none of it */
 	message_search_cleanup();
 	buf_free(&ix->store);
+	if (ix->sel != NULL)
+		ftsindex_batch_shrink(ix->sel->batch);
+	if (ix->app != NULL)
+		ftsindex_batch_shrink(ix->app->batch);
+#ifdef __GLIBC__
+	/* the heap pages the text and its keys took go back too */
+	malloc_trim(0);
+#endif
 }
 
 void
@@ -410,6 +473,7 @@ indexer_appended(struct session *s, const char *dir, uint32_t uidvalidity,
 		end_run(t);
 	message_free(m);
 	message_search_cleanup();
+	ftsindex_batch_shrink(t->batch);
 }
 
 void
@@ -422,6 +486,8 @@ indexer_close(struct session *s)
 	target_close(ix->sel);
 	ix->sel = NULL;
 	ix->next = 1;
+	ix->tidy = 0;
+	ix->indexed = 0;
 	buf_free(&ix->store);
 }
 

@@ -570,26 +570,40 @@ process_input(struct session *s)
 	}
 }
 
+/* Input waiting, or the client gone, within ms (0: now)?  A signal
+ * counts too: the caller looks at why. */
+static int
+input_within(struct session *s, int ms)
+{
+	struct pollfd pfd;
+
+	if (s->in.len > 0 || conn_pending(s->conn) > 0)
+		return 1;
+	pfd.fd = s->conn->rfd;
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	return sig_wait(&pfd, 1, ms) != 0;
+}
+
+int
+session_input_waiting(struct session *s)
+{
+	return sig_term || input_within(s, 0);
+}
+
 /*
  * While the client has nothing for us: index the selected folder, a
- * slice at a time, looking for input between slices (or waiting for it
- * until the indexer wants to try again).
+ * slice at a time (the indexer looks for input within the slice too), or
+ * wait for input until the indexer wants to try again.
  */
 static void
 background(struct session *s)
 {
-	struct pollfd pfd;
-	int ms, r;
+	int ms;
 
-	while (s->end == END_NONE && !sig_term && s->in.len == 0 &&
-	    conn_pending(s->conn) == 0 && (ms = indexer_due_ms(s)) >= 0) {
-		pfd.fd = s->conn->rfd;
-		pfd.events = POLLIN;
-		pfd.revents = 0;
-		if ((r = sig_wait(&pfd, 1, ms)) != 0)
-			return;		/* input, a signal, or an error */
+	while (s->end == END_NONE && !sig_term &&
+	    (ms = indexer_due_ms(s)) >= 0 && !input_within(s, ms))
 		indexer_work(s, INDEXER_SLICE_MS);
-	}
 }
 
 enum session_end

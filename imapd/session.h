@@ -164,6 +164,10 @@ void	cmd_bad(struct session *, const struct cmd *, const char *, ...)
  */
 int	session_read_line(struct session *, size_t max, char **line_r);
 
+/* Whether the client has sent something not read yet (or closed, or the
+ * server is stopping): background work yields to it. */
+int	session_input_waiting(struct session *);
+
 /* The inactivity timeout for the current state, in milliseconds. */
 int	session_timeout_ms(const struct session *);
 

@@ -8,7 +8,10 @@
  *	imapd-fts.index		the snapshot: never changed once written; a
  *				newer one replaces it by rename()
  *	imapd-fts.log		the journal: batches written since
- *	imapd-fts.lock		empty; a writer holds an fcntl() lock on it
+ *	imapd-fts.lock		empty; a writer holds an fcntl() lock on
+ *				its byte 0, and a process indexing the
+ *				folder's messages one on its byte 1, so
+ *				that others leave the work to it
  *	<name>.new		the lock holder's temporary files
  *	<name>.damaged		the last damaged index, set aside
  *
@@ -116,6 +119,8 @@
 #define FI_LOG		"imapd-fts.log"
 #define FI_LOCK		"imapd-fts.lock"
 #define FI_PATH		4096
+#define BYTE_WRITE	0	/* bytes of imapd-fts.lock */
+#define BYTE_CLAIM	1
 
 #define SNAP_MAGIC	0x58464d49U	/* "IMFX" */
 #define LOG_MAGIC	0x4a464d49U	/* "IMFJ" */
@@ -187,7 +192,8 @@ struct ftsindex {
 	int		 damaged;	/* 1 snapshot, 2 journal */
 	dev_t		 damdev;
 	ino_t		 damino;
-	int		 lockfd;
+	int		 lockfd;	/* the write lock, when held */
+	int		 claimfd;	/* the indexing claim, when held */
 	struct compaction *cp;
 };
 
@@ -887,6 +893,7 @@ ftsindex_open(const char *dir, uint32_t uidvalidity)
 	}
 	fi->uidv = uidvalidity;
 	fi->lockfd = -1;
+	fi->claimfd = -1;
 	load(fi);
 	return fi;
 }
@@ -906,6 +913,7 @@ ftsindex_close(struct ftsindex *fi)
 	free(fi->cov);
 	if (fi->lockfd != -1)
 		close(fi->lockfd);
+	ftsindex_unclaim(fi);
 	free(fi->dir);
 	free(fi);
 }
@@ -1187,13 +1195,19 @@ ftsindex_sizes(const struct ftsindex *fi, uint64_t *snapshot_r,
 struct ftsindex_batch *
 ftsindex_batch_new(void)
 {
-	struct ftsindex_batch *b = calloc(1, sizeof(*b));
+	return calloc(1, sizeof(struct ftsindex_batch));
+}
 
-	if (b != NULL && (b->ng = ngram_new()) == NULL) {
-		free(b);
-		return NULL;
+void
+ftsindex_batch_shrink(struct ftsindex_batch *b)
+{
+	ngram_free(b->ng);
+	b->ng = NULL;
+	if (b->n == 0) {
+		free(b->pairs);
+		b->pairs = NULL;
+		b->cap = 0;
 	}
-	return b;
 }
 
 void
@@ -1213,12 +1227,9 @@ batch_empty(struct ftsindex_batch *b)
 	b->n = 0;
 	b->ncov = 0;
 	b->nmsg = 0;
-	/* a large batch's memory goes back; a small one's is kept */
-	if (b->cap > 1024 * 1024) {
-		free(b->pairs);
-		b->pairs = NULL;
-		b->cap = 0;
-	}
+	free(b->pairs);
+	b->pairs = NULL;
+	b->cap = 0;
 }
 
 static int
@@ -1244,6 +1255,8 @@ ftsindex_batch_add(struct ftsindex_batch *b, uint32_t uid,
 		errno = EINVAL;
 		return -1;
 	}
+	if (b->ng == NULL && (b->ng = ngram_new()) == NULL)
+		return -1;
 	ngram_clear(b->ng);
 	if (message_text(m, text_cb, b->ng) != 0) {
 		if (errno == 0)
@@ -1448,35 +1461,66 @@ step(int n)
 		ftsindex_test_step(n);
 }
 
+/* An fcntl() lock on byte which of the lock file, without waiting, on a
+ * descriptor of its own (closing it drops the lock): the descriptor, or
+ * -1 (EAGAIN: another holder). */
 static int
-lock(struct ftsindex *fi)
+lock_byte(const struct ftsindex *fi, off_t which)
 {
 	char p[FI_PATH];
 	struct flock fl;
+	int fd, saved;
 
-	if (fi->cp != NULL) {
-		errno = EAGAIN;
+	if (path(p, fi->dir, FI_LOCK, "") == -1 ||
+	    (fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+	    0600)) == -1)
 		return -1;
-	}
-	if (fi->lockfd == -1) {
-		if (path(p, fi->dir, FI_LOCK, "") == -1 ||
-		    (fi->lockfd = open(p, O_RDWR | O_CREAT | O_CLOEXEC |
-		    O_NOFOLLOW, 0600)) == -1)
-			return -1;
-	}
 	memset(&fl, 0, sizeof(fl));
 	fl.l_type = F_WRLCK;
 	fl.l_whence = SEEK_SET;
+	fl.l_start = which;
+	fl.l_len = 1;
 #ifdef F_OFD_SETLK
-	if (fcntl(fi->lockfd, F_OFD_SETLK, &fl) == 0)
-		return 0;
+	if (fcntl(fd, F_OFD_SETLK, &fl) == 0)
+		return fd;
 #else
-	if (fcntl(fi->lockfd, F_SETLK, &fl) == 0)
-		return 0;
+	if (fcntl(fd, F_SETLK, &fl) == 0)
+		return fd;
 #endif
-	if (errno == EACCES)
-		errno = EAGAIN;
+	saved = errno == EACCES ? EAGAIN : errno;
+	close(fd);
+	errno = saved;
 	return -1;
+}
+
+static int
+lock(struct ftsindex *fi)
+{
+	if (fi->cp != NULL || fi->lockfd != -1) {
+		errno = EAGAIN;
+		return -1;
+	}
+	if ((fi->lockfd = lock_byte(fi, BYTE_WRITE)) == -1)
+		return -1;
+	return 0;
+}
+
+int
+ftsindex_claim(struct ftsindex *fi)
+{
+	if (fi->claimfd != -1)
+		return 0;
+	if ((fi->claimfd = lock_byte(fi, BYTE_CLAIM)) == -1)
+		return -1;
+	return 0;
+}
+
+void
+ftsindex_unclaim(struct ftsindex *fi)
+{
+	if (fi->claimfd != -1)
+		close(fi->claimfd);
+	fi->claimfd = -1;
 }
 
 static void

@@ -94,6 +94,10 @@ int	ftsindex_batch_add(struct ftsindex_batch *, uint32_t uid,
 	    struct message *);
 int	ftsindex_batch_cover(struct ftsindex_batch *, uint32_t first,
 	    uint32_t last);
+/* Give back the memory only adding needs (half a megabyte), and all
+ * of it when the batch is empty: for a session at rest. */
+void	ftsindex_batch_shrink(struct ftsindex_batch *);
+
 /* The bytes of postings the batch holds (its memory is at most twice
  * that, or a few megabytes), and how many messages. */
 size_t	ftsindex_batch_bytes(const struct ftsindex_batch *);
@@ -107,6 +111,15 @@ size_t	ftsindex_batch_count(const struct ftsindex_batch *);
  * dropped (its messages stay uncovered, to be indexed again).
  */
 int	ftsindex_write(struct ftsindex *, struct ftsindex_batch *);
+
+/*
+ * The claim to index the folder's messages: one process at a time does
+ * it, and the others leave it to that one rather than read the same
+ * messages.  0, or -1 with errno (EAGAIN: another process has it).  It
+ * goes with the handle.
+ */
+int	ftsindex_claim(struct ftsindex *);
+void	ftsindex_unclaim(struct ftsindex *);
 
 /*
  * Compaction: the journal merged into a new snapshot, in steps, so that

@@ -274,7 +274,17 @@ test_basic(void)
 	ftsindex_refresh(fi);
 	CHECK(ftsindex_covered(fi, 70) && !ftsindex_covered(fi, 55));
 	CHECK(filter_holds(fi, NULL) == 71);
+	/* one indexer at a time; writes go on beside the claim */
+	CHECK(ftsindex_claim(fi) == 0);
+	CHECK(ftsindex_claim(other) == -1 && errno == EAGAIN);
+	CHECK(write_range(other, 81, 85) == 0);
+	ftsindex_unclaim(fi);
+	CHECK(ftsindex_claim(other) == 0);
 	ftsindex_close(other);
+	CHECK(ftsindex_claim(fi) == 0);
+	ftsindex_unclaim(fi);
+	ftsindex_refresh(fi);
+	CHECK(filter_holds(fi, NULL) == 76);
 	/* another UIDVALIDITY's index is nothing */
 	other = ftsindex_open(d, UIDV + 1);
 	CHECK(!ftsindex_covered(other, 1) && !ftsindex_damaged(other));
