@@ -112,7 +112,8 @@ flush(struct target *t)
 	if (ftsindex_write(t->fi, t->batch) == 0)
 		return 0;
 	t->wait_until = session_now_ms() + RETRY_MS;
-	if (errno != EAGAIN)
+	/* ESTALE: the folder is gone from under the session */
+	if (errno != EAGAIN && errno != ESTALE)
 		log_warn("search index of %s: cannot write to it (searches "
 		    "read the messages it does not cover)", t->dir);
 	return -1;

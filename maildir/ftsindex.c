@@ -173,6 +173,7 @@ struct ftsindex {
 	dev_t		 snapdev;
 	ino_t		 snapino;
 	int		 snap_seen;	/* a snapshot file was there */
+	int		 snapfd;	/* it, held open: see load() */
 	uint64_t	 gen;
 	uint64_t	 prevgen;
 	struct seg	 sseg;
@@ -180,6 +181,7 @@ struct ftsindex {
 	struct mapfile	 jmap;
 	int		 have_log;	/* a journal of the snapshot's */
 	int		 log_seen;
+	int		 logfd;
 	dev_t		 logdev;
 	ino_t		 logino;
 	size_t		 jgood;		/* end of the last good record */
@@ -192,6 +194,8 @@ struct ftsindex {
 	int		 damaged;	/* 1 snapshot, 2 journal */
 	dev_t		 damdev;
 	ino_t		 damino;
+	dev_t		 dirdev;	/* the folder's directory when */
+	ino_t		 dirino;	/* opened; 0: there was none */
 	int		 lockfd;	/* the write lock, when held */
 	int		 claimfd;	/* the indexing claim, when held */
 	struct compaction *cp;
@@ -591,6 +595,9 @@ static void
 unload_log(struct ftsindex *fi)
 {
 	mapfile_close(&fi->jmap);
+	if (fi->logfd != -1)
+		close(fi->logfd);
+	fi->logfd = -1;
 	fi->have_log = 0;
 	fi->log_seen = 0;
 	fi->jgood = 0;
@@ -601,6 +608,9 @@ static void
 unload(struct ftsindex *fi)
 {
 	mapfile_close(&fi->snap);
+	if (fi->snapfd != -1)
+		close(fi->snapfd);
+	fi->snapfd = -1;
 	fi->have_snap = 0;
 	fi->snap_seen = 0;
 	fi->gen = 0;
@@ -841,8 +851,15 @@ open_file(const struct ftsindex *fi, const char *name, struct stat *sb)
 	return fd;
 }
 
-/* Everything from disk again.  Damage seen before stays seen while the
- * file it was seen in is still there. */
+/*
+ * Everything from disk again.  Damage seen before stays seen while the
+ * file it was seen in is still there.  The files viewed are held open:
+ * a file's device and inode number are how a replaced one is told
+ * (refresh), and a file system gives a freed inode number to the next
+ * file it creates, so a view read into memory of a snapshot and journal
+ * replaced twice could otherwise pass for current and have a writer
+ * append in the middle of another's records.
+ */
 static void
 load(struct ftsindex *fi)
 {
@@ -857,7 +874,7 @@ load(struct ftsindex *fi)
 			fi->snapdev = sb.st_dev;
 			fi->snapino = sb.st_ino;
 			fi->have_snap = load_snap(fi, fd, &sb);
-			close(fd);
+			fi->snapfd = fd;
 		}
 		/* a journal extends a snapshot that is not ours, if any */
 		if (fi->snap_seen && !fi->have_snap)
@@ -865,7 +882,7 @@ load(struct ftsindex *fi)
 		if ((fd = open_file(fi, FI_LOG, &sb)) == -1)
 			break;
 		r = load_log(fi, fd, &sb);
-		close(fd);
+		fi->logfd = fd;
 		if (r != -1)
 			break;
 	}
@@ -884,6 +901,7 @@ struct ftsindex *
 ftsindex_open(const char *dir, uint32_t uidvalidity)
 {
 	struct ftsindex *fi;
+	struct stat sb;
 
 	if ((fi = calloc(1, sizeof(*fi))) == NULL)
 		return NULL;
@@ -894,6 +912,12 @@ ftsindex_open(const char *dir, uint32_t uidvalidity)
 	fi->uidv = uidvalidity;
 	fi->lockfd = -1;
 	fi->claimfd = -1;
+	fi->snapfd = -1;
+	fi->logfd = -1;
+	if (stat(dir, &sb) == 0) {
+		fi->dirdev = sb.st_dev;
+		fi->dirino = sb.st_ino;
+	}
 	load(fi);
 	return fi;
 }
@@ -1493,15 +1517,30 @@ lock_byte(const struct ftsindex *fi, off_t which)
 	return -1;
 }
 
+/*
+ * The write lock, in the directory the handle was opened on: once the
+ * folder was deleted or renamed and another took its name, a session
+ * still holding the old one must not write its messages' postings into
+ * the newcomer's index (ESTALE).
+ */
 static int
 lock(struct ftsindex *fi)
 {
+	struct stat sb;
+
 	if (fi->cp != NULL || fi->lockfd != -1) {
 		errno = EAGAIN;
 		return -1;
 	}
 	if ((fi->lockfd = lock_byte(fi, BYTE_WRITE)) == -1)
 		return -1;
+	if (stat(fi->dir, &sb) == -1 || fi->dirino == 0 ||
+	    sb.st_dev != fi->dirdev || sb.st_ino != fi->dirino) {
+		close(fi->lockfd);
+		fi->lockfd = -1;
+		errno = ESTALE;
+		return -1;
+	}
 	return 0;
 }
 

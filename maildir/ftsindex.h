@@ -108,7 +108,10 @@ size_t	ftsindex_batch_count(const struct ftsindex_batch *);
  * empty it; the handle sees it at once.  0, or -1 with errno: EAGAIN
  * when another writer (or this handle's compaction) holds the lock, and
  * the batch is kept for a later try; anything else, and the batch was
- * dropped (its messages stay uncovered, to be indexed again).
+ * dropped (its messages stay uncovered, to be indexed again).  ESTALE:
+ * the directory at the folder's path is no longer the one the handle
+ * was opened on (the folder was deleted or renamed); nothing is written
+ * there, by this call or by compaction and reset, which fail alike.
  */
 int	ftsindex_write(struct ftsindex *, struct ftsindex_batch *);
 

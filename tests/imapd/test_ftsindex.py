@@ -497,6 +497,13 @@ def test_index_moves_with_the_folder_and_off_means_off(server_factory,
     assert ix.covers_all(uids(on, mailuser, "New"))
     assert answers(on, mailuser, ["BODY word7", "BODY shared"],
                    "New") == [[8], list(range(1, 31))]
+    # nothing is left under the old name; DELETE takes the index with
+    # the folder
+    assert not folder_dir(mailuser, "Old").exists()
+    s = Session(on, mailuser)
+    s.ok("DELETE New")
+    s.close()
+    assert not folder_dir(mailuser, "New").exists()
     on.stop()
     # a folder selected with search_index = no gets no index
     for k in range(5):

@@ -687,6 +687,72 @@ test_concurrent(void)
 	ftsindex_close(fi);
 }
 
+/* Writers with views of files that others replaced meanwhile, again
+ * and again (a file system gives freed inode numbers to the next files
+ * it creates): each write lands where no other's record is. */
+static void
+test_replaced(void)
+{
+	char d[PATH_MAX];
+	struct ftsindex *w, *c, *check;
+	uint32_t u;
+	int lost = 0;
+
+	sub(d, "replaced");
+	w = ftsindex_open(d, UIDV);
+	c = ftsindex_open(d, UIDV);
+	CHECK(write_range(w, 1, 5) == 0);
+	CHECK(compact(w, NULL, 50) == 0);
+	for (u = 6; u + 19 <= NMSG; u += 20) {
+		/* w's view: a snapshot and a journal with a record */
+		CHECK(write_range(w, u, u + 1) == 0);
+		CHECK(write_range(c, u + 2, u + 4) == 0);
+		CHECK(compact(c, NULL, 50) == 0);
+		CHECK(write_range(c, u + 5, u + 9) == 0);
+		CHECK(compact(c, NULL, 50) == 0);
+		CHECK(write_range(c, u + 10, u + 11) == 0);
+		CHECK(compact(c, NULL, 50) == 0);
+		CHECK(write_range(c, u + 12, u + 13) == 0);
+		CHECK(write_range(c, u + 14, u + 16) == 0);
+		CHECK(write_range(w, u + 17, u + 19) == 0);
+		check = ftsindex_open(d, UIDV);
+		if (filter_holds(check, NULL) != (int)u + 19)
+			lost++;
+		ftsindex_close(check);
+	}
+	CHECK_MSG(lost == 0, "%d writes lost others' records", lost);
+	ftsindex_close(c);
+	ftsindex_close(w);
+}
+
+/* A folder renamed or deleted, and a new one under its name: a handle
+ * on the old one writes nothing into the new one's index. */
+static void
+test_moved(void)
+{
+	char d[PATH_MAX], moved[PATH_MAX];
+	struct ftsindex *fi, *there;
+	struct ftsindex_batch *b;
+
+	sub(d, "before");
+	path(moved, root, "after");
+	fi = ftsindex_open(d, UIDV);
+	CHECK(write_range(fi, 1, 10) == 0);
+	CHECK(rename(d, moved) == 0);
+	sub(d, "before");
+	b = ftsindex_batch_new();
+	add(b, 11, 20);
+	CHECK(ftsindex_write(fi, b) == -1 && errno == ESTALE);
+	CHECK(ftsindex_batch_count(b) == 0);
+	CHECK(!exists(d, "imapd-fts.log") && !exists(d, "imapd-fts.index"));
+	ftsindex_batch_free(b);
+	/* the index went with the folder */
+	there = ftsindex_open(moved, UIDV);
+	CHECK(filter_holds(there, NULL) == 10 && !ftsindex_covered(there, 11));
+	ftsindex_close(there);
+	ftsindex_close(fi);
+}
+
 int
 main(void)
 {
@@ -700,6 +766,8 @@ main(void)
 		die("mkdtemp");
 	make_messages();
 	test_basic();
+	test_moved();
+	test_replaced();
 	test_compaction();
 	test_gaps();
 	test_crash();
