@@ -187,6 +187,48 @@ def test_no_session_process_holds_the_key(server_factory, mailuser, cert,
     b.logout()
 
 
+def seqpackets(pid):
+    """How many SOCK_SEQPACKET sockets (key channels, and the master's
+    control socket to the key process) pid holds."""
+    return len(socket_inodes(pid) & seqpacket_inodes())
+
+
+@needs_root
+def test_key_channels(server, mailuser):
+    master = server.proc.pid
+    kp = keyproc(server)
+    idle = wait_children(master, "imapd-idle", 2)
+    assert len(idle) == 2
+    # the master keeps only its control socket to the key process
+    assert seqpackets(master) == 1
+    # each idle worker holds its own channel, and the key process the
+    # other ends and its control socket
+    assert all(seqpackets(w) == 1 for w in idle)
+    deadline = time.monotonic() + 5     # it takes them as they come
+    while seqpackets(kp) != 1 + len(idle) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert seqpackets(kp) == 1 + len(idle)
+    # before STARTTLS only the front has the channel, not the back
+    pre = server.raw()
+    pre.line()
+    back = wait_children(master, "imapd-auth")[0]
+    front = wait_children(back, "imapd-login")[0]
+    assert seqpackets(back) == 0
+    assert seqpackets(front) == 1
+    # once the handshake is done the front has closed it too
+    r = pre.cmd("s", "STARTTLS")
+    assert r[-1].startswith("s OK")
+    pre.starttls(server.tls_context())
+    assert pre.cmd("n", "NOOP")[-1].startswith("n OK")
+    assert seqpackets(front) == 0
+    tls = server.raw(tls=True)
+    tls.line()
+    backs = [b for b in wait_children(master, "imapd-auth", 2) if b != back]
+    assert seqpackets(wait_children(backs[0], "imapd-login")[0]) == 0
+    pre.close()
+    tls.close()
+
+
 @pytest.fixture
 def rsaserver(server_factory, rsacert):
     return server_factory(tls_cert=rsacert["cert"], tls_key=rsacert["key"])
