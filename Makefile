@@ -86,6 +86,7 @@ IMAPD	 = imapd/auth.c \
 	   imapd/conn.c \
 	   imapd/front.c \
 	   imapd/keyclient.c \
+	   imapd/keyfile.c \
 	   imapd/keymsg.c \
 	   imapd/keyproc.c \
 	   imapd/main.c \

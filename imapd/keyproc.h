@@ -58,14 +58,4 @@ int	keyproc_reaped(pid_t, int status);
  * (inherited from the master); NULL if TLS is unavailable. */
 SSL_CTX	*keyproc_ctx(void);
 
-/*
- * Open and load tls_key as the key process does: the file must be a
- * regular file owned by root (by the user imapd runs as, when not root)
- * that neither group nor others may read or write, in a directory only
- * its owner may change, below directories that others may not change
- * (unless sticky); and it must match the first certificate of tls_cert.
- * The key, or NULL with err.  Used in a throw-away child by tls_check().
- */
-EVP_PKEY *keyproc_loadkey(const struct config *, char *err, size_t errlen);
-
 #endif

@@ -19,7 +19,7 @@
 
 #include "common/config.h"
 #include "imapd/keyclient.h"
-#include "imapd/keyproc.h"
+#include "imapd/keyfile.h"
 #include "imapd/tls.h"
 
 static void
@@ -195,7 +195,7 @@ tls_check(const struct config *conf, char *err, size_t errlen)
 
 		close(pfd[0]);
 		if ((ctx = tls_ctx_new(conf, cerr, sizeof(cerr))) == NULL ||
-		    (pk = keyproc_loadkey(conf, cerr, sizeof(cerr))) == NULL) {
+		    (pk = keyfile_load(conf, cerr, sizeof(cerr))) == NULL) {
 			(void)write(pfd[1], cerr, strlen(cerr));
 			_exit(1);
 		}

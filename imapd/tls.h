@@ -28,7 +28,7 @@ void	tls_preload(void);
  * or setting and the likely fix in err. */
 SSL_CTX	*tls_ctx_new(const struct config *, char *err, size_t errlen);
 
-/* Check the context's settings and the key file (keyproc_loadkey) in a
+/* Check the context's settings and the key file (keyfile_load) in a
  * throw-away child process so that the caller never holds the key.  0 if
  * usable, else -1 with err. */
 int	tls_check(const struct config *, char *err, size_t errlen);
