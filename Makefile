@@ -85,6 +85,10 @@ IMAPD	 = imapd/auth.c \
 	   imapd/commands.c \
 	   imapd/conn.c \
 	   imapd/front.c \
+	   imapd/keyclient.c \
+	   imapd/keyfile.c \
+	   imapd/keymsg.c \
+	   imapd/keyproc.c \
 	   imapd/main.c \
 	   imapd/master.c \
 	   imapd/mbname.c \
@@ -111,6 +115,7 @@ UNITTESTS = tests/common/test-buf \
 	   tests/common/test-userdb \
 	   tests/common/test-mutf7 \
 	   tests/common/test-safefile \
+	   tests/imapd/test-keymsg \
 	   tests/maildir/test-filename \
 	   tests/maildir/test-keywords \
 	   tests/maildir/test-folder \
@@ -144,6 +149,9 @@ $(BP)tools/imapd-userdb: $(USERDB:%.c=$(O)/%.o) $(LIBA)
 
 $(O)/tests/%: $(O)/tests/%.o $(LIBA)
 	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+# unit tests of daemon modules link the module itself
+$(O)/tests/imapd/test-keymsg: $(O)/imapd/keymsg.o
 
 san:
 	$(MAKE) O=obj-san BP=obj-san/ SAN=1 all

@@ -176,6 +176,42 @@ p_tls_min_version(struct config *c, const char *v)
 	return NULL;
 }
 
+/* An OpenSSL cipher or group list: names, ':' and the list operators.
+ * Whether the names are known is checked where OpenSSL is at hand. */
+static const char *
+p_tls_list(char **dst, const char *v)
+{
+	size_t i;
+
+	if (v[0] == '\0')
+		return "must not be empty";
+	for (i = 0; v[i] != '\0'; i++)
+		if (!isalnum((unsigned char)v[i]) &&
+		    strchr(":_-+!@=.,", v[i]) == NULL)
+			return "must be an OpenSSL list such as "
+			    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256";
+	setstr(dst, v);
+	return NULL;
+}
+
+static const char *
+p_tls_ciphers(struct config *c, const char *v)
+{
+	return p_tls_list(&c->tls_ciphers, v);
+}
+
+static const char *
+p_tls_ciphersuites(struct config *c, const char *v)
+{
+	return p_tls_list(&c->tls_ciphersuites, v);
+}
+
+static const char *
+p_tls_groups(struct config *c, const char *v)
+{
+	return p_tls_list(&c->tls_groups, v);
+}
+
 static const char *
 p_auth(struct config *c, const char *v)
 {
@@ -436,6 +472,9 @@ static const struct keydef keys[] = {
 	{ "timeout_login",		p_timeout_login },
 	{ "timeout_session",		p_timeout_session },
 	{ "tls_cert",			p_tls_cert },
+	{ "tls_ciphers",		p_tls_ciphers },
+	{ "tls_ciphersuites",		p_tls_ciphersuites },
+	{ "tls_groups",			p_tls_groups },
 	{ "tls_key",			p_tls_key },
 	{ "tls_min_version",		p_tls_min_version },
 	{ "userdb",			p_userdb },
@@ -455,6 +494,26 @@ config_defaults(struct config *c)
 	c->tls_cert = xstrdup("/etc/imapd/cert.pem");
 	c->tls_key = xstrdup("/etc/imapd/key.pem");
 	c->tls_min_version = 12;
+	/* Mozilla's "intermediate" profile: ECDHE and AEAD ciphers only in
+	 * TLS 1.2 (no RSA key exchange, no CBC, no SHA-1; no DHE, whose
+	 * groups clients cannot check), every TLS 1.3 suite */
+	c->tls_ciphers = xstrdup("ECDHE-ECDSA-AES128-GCM-SHA256:"
+	    "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+	    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:"
+	    "ECDHE-RSA-CHACHA20-POLY1305");
+	c->tls_ciphersuites = xstrdup("TLS_AES_128_GCM_SHA256:"
+	    "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256");
+	c->tls_groups = xstrdup("X25519:prime256v1:secp384r1");
+	/* Mozilla's "intermediate" profile: ECDHE and AEAD ciphers only in
+	 * TLS 1.2 (no RSA key exchange, no CBC, no SHA-1; no DHE, whose
+	 * groups clients cannot check), every TLS 1.3 suite */
+	c->tls_ciphers = xstrdup("ECDHE-ECDSA-AES128-GCM-SHA256:"
+	    "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+	    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:"
+	    "ECDHE-RSA-CHACHA20-POLY1305");
+	c->tls_ciphersuites = xstrdup("TLS_AES_128_GCM_SHA256:"
+	    "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256");
+	c->tls_groups = xstrdup("X25519:prime256v1:secp384r1");
 	c->auth[0] = AUTH_PAM;
 	c->nauth = 1;
 	c->pam_service = xstrdup("imapd");
@@ -481,6 +540,9 @@ config_free(struct config *c)
 	free(c->path);
 	free(c->tls_cert);
 	free(c->tls_key);
+	free(c->tls_ciphers);
+	free(c->tls_ciphersuites);
+	free(c->tls_groups);
 	free(c->pam_service);
 	free(c->userdb);
 	free(c->mail_location);

@@ -39,6 +39,9 @@ struct config {
 	char			*tls_cert;
 	char			*tls_key;
 	int			 tls_min_version;	/* 12 or 13 */
+	char			*tls_ciphers;		/* TLS 1.2 */
+	char			*tls_ciphersuites;	/* TLS 1.3 */
+	char			*tls_groups;
 	enum auth_method	 auth[CONFIG_MAX_AUTH];
 	unsigned		 nauth;
 	char			*pam_service;

@@ -1,9 +1,11 @@
 /*
  * front: pre-login session and relay.  See front.h.
  *
- * Order of events: load the TLS context (the key is readable only by
- * root), chroot to the empty login_chroot, drop to login_user, then read
- * the first byte from the network.  Credentials go to the back as an
+ * Order of events: take the TLS context the master built (it holds no
+ * private key: signatures come from the key process over this front's
+ * channel, closed as soon as the handshake is done or can no longer
+ * happen), chroot to the empty login_chroot, drop to login_user, then
+ * read the first byte from the network.  Credentials go to the back as an
  * AUTHMSG_REQUEST; on "ok" the back writes the tagged OK and everything
  * after it, and the front copies bytes both ways until either side ends.
  *
@@ -32,6 +34,8 @@
 #include "imapd/capability.h"
 #include "imapd/conn.h"
 #include "imapd/front.h"
+#include "imapd/keyclient.h"
+#include "imapd/keyproc.h"
 #include "imapd/session.h"
 #include "imapd/sig.h"
 #include "imapd/tls.h"
@@ -75,8 +79,11 @@ static int
 front_starttls(struct session *s)
 {
 	char info[128];
+	int r;
 
-	if (conn_starttls(s->conn, tls_ctx, session_timeout_ms(s)) == -1) {
+	r = conn_starttls(s->conn, tls_ctx, session_timeout_ms(s));
+	keyclient_close();
+	if (r == -1) {
 		log_info("STARTTLS failed: %s", s->conn->err);
 		return -1;
 	}
@@ -216,20 +223,22 @@ front_run(const struct front_args *a)
 	struct session s;
 	struct conn c;
 	enum session_end end;
-	char err[512], info[128];
+	char info[128];
 
 	(void)prctl(PR_SET_NAME, "imapd-login", 0, 0, 0);
 	backfd = a->back;
-	tls_ctx = tls_ctx_new(a->conf, err, sizeof(err));
+	tls_ctx = keyproc_ctx();
 	if (tls_ctx == NULL && a->implicit_tls)
-		fatalx("TLS unavailable: %s", err);
+		fatalx("TLS unavailable (the log says why at start-up)");
 	if (tls_ctx == NULL)
-		log_warnx("STARTTLS unavailable: %s", err);
+		log_warnx("STARTTLS unavailable (the log says why at "
+		    "start-up)");
 	confine(a->conf);
 
 	conn_init(&c, a->client, a->client);
 	if (a->implicit_tls && conn_starttls(&c, tls_ctx,
 	    (int)a->conf->timeout_login_ms) == -1) {
+		keyclient_close();
 		if (c.peer_closed)
 			log_info("client closed the connection during the TLS "
 			    "handshake");
@@ -240,6 +249,8 @@ front_run(const struct front_args *a)
 		conn_close(&c);
 		_exit(0);
 	}
+	if (a->implicit_tls || tls_ctx == NULL)
+		keyclient_close();
 	session_init(&s, a->conf, &c, STATE_NOTAUTH);
 	s.hooks = &hooks;
 	s.tls = a->implicit_tls != 0;
@@ -252,6 +263,7 @@ front_run(const struct front_args *a)
 	session_printf(&s, "* OK [CAPABILITY %s] imapd ready\r\n",
 	    capability_string(&s));
 	end = session_run(&s);
+	keyclient_close();
 	if (end == END_HANDOFF) {
 		/* the back now speaks for the session; hand it whatever
 		 * the client pipelined after its login command, and give

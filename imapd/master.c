@@ -38,6 +38,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/userdb.h"
+#include "imapd/keyproc.h"
 #include "imapd/master.h"
 #include "imapd/session.h"
 #include "imapd/sig.h"
@@ -321,6 +322,8 @@ count(enum child_state st)
 	return n;
 }
 
+static void retire_idle(void);
+
 static void
 reap(void)
 {
@@ -329,6 +332,11 @@ reap(void)
 	int status;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (keyproc_reaped(pid, status)) {
+			/* their channels lead nowhere now */
+			retire_idle();
+			continue;
+		}
 		if ((c = child_find(pid)) == NULL)
 			continue;
 		if (c->state == CHILD_IDLE) {
@@ -402,11 +410,14 @@ spawn(void)
 			}
 			return 0;
 		}
+		(void)keyproc_channel(conf);
 		if ((pid = fork()) == -1) {
 			log_warn("cannot start a worker");
+			keyproc_channel_close();
 			return -1;
 		}
 		if (pid == 0) {
+			keyproc_atfork();
 			close(statusfd[0]);
 			close(deathfd[1]);
 			sig_term = sig_hup = sig_usr1 = sig_chld = 0;
@@ -418,6 +429,7 @@ spawn(void)
 			wa.deathfd = deathfd[0];
 			worker_run(&wa);
 		}
+		keyproc_channel_close();
 		if ((c = child_add(pid)) == NULL) {
 			log_warnx("out of memory tracking workers");
 			(void)kill(pid, SIGKILL);
@@ -444,7 +456,7 @@ reload(void)
 	struct config *nc;
 	struct listener nl[MAX_LISTENERS];
 	unsigned nn = 0, i;
-	char *errs = NULL;
+	char *errs = NULL, err[600];
 
 	log_info("SIGHUP: reloading %s", conf->path);
 	if ((nc = calloc(1, sizeof(*nc))) == NULL) {
@@ -459,6 +471,11 @@ reload(void)
 	}
 	if (master_check(nc, print_log) > 0) {
 		log_warnx("reload failed, keeping the running configuration");
+		goto fail;
+	}
+	if (keyproc_prepare(nc, err, sizeof(err)) == -1) {
+		log_warnx("reload failed, keeping the running configuration: "
+		    "%s", err);
 		goto fail;
 	}
 	if (!same_listen(conf, nc)) {
@@ -482,11 +499,13 @@ reload(void)
 	free(conf);
 	conf = nc;
 	log_setfacility(conf->syslog_facility);
+	keyproc_commit();
 	retire_idle();
 	log_info("reloaded: new sessions use the new configuration");
 	free(errs);
 	return;
 fail:
+	keyproc_discard();
 	free(errs);
 	config_free(nc);
 	free(nc);
@@ -523,6 +542,7 @@ void
 master_run(struct config *c, int foreground)
 {
 	struct pollfd pfd;
+	char err[600];
 	int timeout, fl;
 
 	conf = c;
@@ -534,9 +554,12 @@ master_run(struct config *c, int foreground)
 	if (geteuid() == 0 && prepare_chroot(conf->login_chroot, print_log,
 	    1) == -1)
 		fatalx("cannot start: login_chroot unusable");
+	tls_preload();
+	if (keyproc_prepare(conf, err, sizeof(err)) == -1)
+		fatalx("cannot start: %s", err);
+	keyproc_commit();
 	if ((nlisteners = master_bind(conf, listeners, MAX_LISTENERS)) == 0)
 		fatalx("cannot start: no listening socket");
-	tls_preload();
 	if (pipe2(statusfd, O_CLOEXEC) == -1 ||
 	    pipe2(deathfd, O_CLOEXEC) == -1)
 		fatal("pipe");

@@ -25,6 +25,7 @@
 #include "common/log.h"
 #include "imapd/back.h"
 #include "imapd/front.h"
+#include "imapd/keyproc.h"
 #include "imapd/session.h"
 #include "imapd/sig.h"
 #include "imapd/worker.h"
@@ -144,6 +145,8 @@ worker_run(const struct worker_args *a)
 		fa.lport = lport;
 		front_run(&fa);
 	}
+	/* the key channel is the front's alone */
+	keyproc_channel_close();
 	close(sp[1]);
 	close(fd);
 	memset(&ba, 0, sizeof(ba));

@@ -1147,7 +1147,11 @@ class Setup:
         self.uid, self.gid = pw.pw_uid, pw.pw_gid
 
     def make_cert(self):
-        tls = imapdtest.make_cert(self.work / "tls")
+        # not under the work directory: imapd refuses a key below a
+        # directory that a user other than root may change, and a
+        # checkout (and so bench/work) often belongs to one
+        self.tls_dir = imapdtest.make_workdir()
+        tls = imapdtest.make_cert(self.tls_dir / "tls")
         self.cert, self.key = tls["cert"], tls["key"]
 
 
@@ -1789,6 +1793,7 @@ def main(argv):
                 p.kill()
         for srv in servers:
             srv.stop()
+        imapdtest.remove_tree(setup.tls_dir)
     report(args, results, started, commit, dirty, versions)
     log("done in %.0f s" % (time.monotonic() - t_start))
     return 0

@@ -36,6 +36,24 @@ has_error(const char *errs, unsigned line, const char *needle)
 	return errs != NULL && strstr(errs, want) != NULL;
 }
 
+/* The TLS 1.2 defaults are ECDHE with an AEAD cipher, each of them. */
+static void
+test_default_ciphers(const struct config *c)
+{
+	char list[512], *item, *save = NULL;
+	unsigned n = 0;
+
+	CHECK((size_t)snprintf(list, sizeof(list), "%s", c->tls_ciphers) <
+	    sizeof(list));
+	for (item = strtok_r(list, ":", &save); item != NULL;
+	    item = strtok_r(NULL, ":", &save), n++)
+		CHECK_MSG(strncmp(item, "ECDHE-", 6) == 0 &&
+		    (strstr(item, "-GCM-") != NULL ||
+		    strstr(item, "CHACHA20-POLY1305") != NULL), "%s", item);
+	CHECK_INT(n, 6);
+	CHECK_STR(c->tls_groups, "X25519:prime256v1:secp384r1");
+}
+
 static void
 test_good(void)
 {
@@ -48,6 +66,8 @@ test_good(void)
 	CHECK_STR(c.imap[0].host, "");
 	CHECK_STR(c.imap[0].port, "143");
 	CHECK_INT(c.nspecial, 5);
+	test_default_ciphers(&c);
+	CHECK_STR(c.tls_groups, "X25519:prime256v1:secp384r1");
 	CHECK_INT(load(&c,
 	    "# a comment\n"
 	    "\n"
@@ -63,7 +83,10 @@ test_good(void)
 	    "auth_fail_delay = 250ms\n"
 	    "special_use = Sent:\\Sent Bin:\\Trash\n"
 	    "mail_location = ~/Mail/box\n"
-	    "syslog_facility = local3\n", &errs), 0);
+	    "syslog_facility = local3\n"
+	    "tls_ciphers = HIGH:!aNULL:!kRSA\n"
+	    "tls_ciphersuites = TLS_AES_256_GCM_SHA384\n"
+	    "tls_groups = X25519\n", &errs), 0);
 	CHECK_MSG(errs == NULL, "%s", errs ? errs : "");
 	CHECK_INT(c.nimap, 2);
 	CHECK_STR(c.imap[0].host, "127.0.0.1");
@@ -72,6 +95,9 @@ test_good(void)
 	CHECK_INT(c.nimaps, 1);
 	CHECK_STR(c.imaps[0].host, "");
 	CHECK_STR(c.tls_cert, "/etc/x/cert.pem");
+	CHECK_STR(c.tls_ciphers, "HIGH:!aNULL:!kRSA");
+	CHECK_STR(c.tls_ciphersuites, "TLS_AES_256_GCM_SHA384");
+	CHECK_STR(c.tls_groups, "X25519");
 	CHECK_INT(c.nauth, 2);
 	CHECK_INT(c.auth[0], AUTH_PAM);
 	CHECK_INT(c.auth[1], AUTH_USERDB);
@@ -116,6 +142,10 @@ static const struct {
 	{ "listen_imap = ::1:143\n", 1, "listen_imap: IPv6" },
 	{ "listen_imap = [::1\n", 1, "listen_imap: IPv6" },
 	{ "tls_cert = cert.pem\n", 1, "tls_cert: must be an absolute path" },
+	{ "tls_ciphers =\n", 1, "tls_ciphers: must not be empty" },
+	{ "tls_ciphers = AES128 SHA\n", 1, "tls_ciphers: must be an OpenSSL" },
+	{ "tls_groups = X25519;P-256\n", 1, "tls_groups: must be an OpenSSL" },
+	{ "tls_ciphersuites = \"TLS\"\n", 1, "tls_ciphersuites: must be" },
 	{ "auth = ldap\n", 1, "auth: must be pam, userdb" },
 	{ "auth = pam,pam\n", 1, "auth: lists a method twice" },
 	{ "auth =\n", 1, "auth: must name at least one" },

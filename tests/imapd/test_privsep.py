@@ -15,7 +15,7 @@ import time
 import pytest
 
 import imapdtest
-from imapdtest import proc_children, proc_comm, proc_status
+from imapdtest import proc_comm, proc_status, wait_children
 
 pytestmark = pytest.mark.skipif(not imapdtest.IS_ROOT,
                                 reason="needs root to create users")
@@ -32,15 +32,6 @@ def fds(pid):
         if int(fd) > 2:
             out.add(os.readlink(f"/proc/{pid}/fd/{fd}"))
     return out
-
-
-def wait_children(pid, comm, n, timeout=10):
-    deadline = time.monotonic() + timeout
-    while True:
-        found = [p for p in proc_children(pid) if proc_comm(p) == comm]
-        if len(found) >= n or time.monotonic() > deadline:
-            return found
-        time.sleep(0.05)
 
 
 def test_process_tree(server, mailuser):

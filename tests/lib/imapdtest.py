@@ -72,11 +72,15 @@ def free_port():
         return s.getsockname()[1]
 
 
-def make_cert(d):
+def make_cert(d, kind="ec"):
+    """A self-signed certificate for localhost and its key, which imapd
+    accepts: mode 600 in a directory only its owner may change."""
     d.mkdir(parents=True, exist_ok=True)
+    d.chmod(0o755)
     key, crt = d / "key.pem", d / "cert.pem"
-    run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-         "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
+    newkey = (["-newkey", "rsa:2048"] if kind == "rsa" else
+              ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"])
+    run(["openssl", "req", "-x509", *newkey, "-nodes", "-days", "2",
          "-subj", "/CN=localhost", "-addext",
          "subjectAltName=DNS:localhost,IP:127.0.0.1",
          "-keyout", key, "-out", crt])
@@ -412,6 +416,17 @@ def proc_children(pid):
         if int(rest[1]) == pid:
             out.append(int(d.name))
     return out
+
+
+def wait_children(pid, comm, n=1, timeout=10):
+    """pid's children named comm, once there are n of them or the
+    timeout has passed."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [p for p in proc_children(pid) if proc_comm(p) == comm]
+        if len(found) >= n or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
 
 
 def proc_status(pid):
