@@ -9,6 +9,7 @@ PREFIX	?= /usr/local
 DESTDIR	?=
 SYSCONFDIR ?= $(PREFIX)/etc
 SBINDIR	?= $(PREFIX)/sbin
+BINDIR	?= $(PREFIX)/bin
 MANDIR	?= $(PREFIX)/share/man
 PAMDIR	?= /etc/pam.d
 UNITDIR	?= /lib/systemd/system
@@ -96,7 +97,14 @@ IMAPD	 = imapd/auth.c \
 	   imapd/tls.c \
 	   imapd/worker.c
 
+# the client side of IMAP, for the tools that talk to servers
+CLIENT	 = client/imapcmd.c \
+	   client/imapconn.c \
+	   client/imapresp.c \
+	   client/password.c
+
 USERDB	 = tools/imapd-userdb.c
+IMAPWAIT = tools/imapwait.c
 
 UNITTESTS = tests/common/test-buf \
 	   tests/common/test-charset \
@@ -121,7 +129,8 @@ UNITTESTS = tests/common/test-buf \
 
 LIBOBJ	 = $(COMMON:%.c=$(O)/%.o) $(MAILDIR:%.c=$(O)/%.o)
 LIBA	 = $(O)/libimapd.a
-PROGS	 = $(BP)imapd/imapd $(BP)tools/imapd-userdb
+CLIENTA	 = $(O)/libclient.a
+PROGS	 = $(BP)imapd/imapd $(BP)tools/imapd-userdb $(BP)tools/imapwait
 TESTBINS = $(UNITTESTS:%=$(O)/%)
 
 all: $(PROGS) $(TESTBINS)
@@ -134,11 +143,19 @@ $(LIBA): $(LIBOBJ)
 	@rm -f $@
 	$(AR) rcs $@ $(LIBOBJ)
 
+$(CLIENTA): $(CLIENT:%.c=$(O)/%.o)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
 $(BP)imapd/imapd: $(IMAPD:%.c=$(O)/%.o) $(LIBA)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(BP)tools/imapd-userdb: $(USERDB:%.c=$(O)/%.o) $(LIBA)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BP)tools/imapwait: $(IMAPWAIT:%.c=$(O)/%.o) $(CLIENTA) $(LIBA)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
@@ -156,7 +173,8 @@ check: all san banned
 # Functions this codebase does not use on untrusted input (see STYLE).
 banned:
 	@if grep -nE '\b(sscanf|atoi|atol|strcpy|strcat|sprintf|vsprintf|gets)[[:space:]]*\(' \
-	    $(COMMON) $(MAILDIR) $(IMAPD) $(USERDB) imapd/*.h common/*.h; then \
+	    $(COMMON) $(MAILDIR) $(IMAPD) $(CLIENT) $(USERDB) $(IMAPWAIT) \
+	    imapd/*.h common/*.h client/*.h; then \
 	    echo "banned function used (see STYLE)"; exit 1; fi
 
 demo: all
@@ -172,11 +190,14 @@ conformance: all
 	$(PYTHON) tests/conformance/conformance.py $(CONFORMANCE_ARGS)
 
 install: all
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR) \
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
+	    $(DESTDIR)$(SYSCONFDIR) $(DESTDIR)$(MANDIR)/man1 \
 	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
 	    $(DESTDIR)$(PAMDIR) $(DESTDIR)$(UNITDIR)
 	install -m 755 imapd/imapd $(DESTDIR)$(SBINDIR)/imapd
 	install -m 755 tools/imapd-userdb $(DESTDIR)$(SBINDIR)/imapd-userdb
+	install -m 755 tools/imapwait $(DESTDIR)$(BINDIR)/imapwait
+	install -m 644 man/imapwait.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 644 man/imapd.8 man/imapd-userdb.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 644 man/imapd.conf.5 man/imapd-uidcache.5 \
 	    $(DESTDIR)$(MANDIR)/man5/
@@ -190,7 +211,7 @@ install: all
 	chmod 644 $(DESTDIR)$(UNITDIR)/imapd.service
 
 clean:
-	rm -rf obj obj-san imapd/imapd tools/imapd-userdb
+	rm -rf obj obj-san imapd/imapd tools/imapd-userdb tools/imapwait
 	find . -name __pycache__ -prune -exec rm -rf {} +
 
 .PHONY: all san check banned demo bench conformance install clean
