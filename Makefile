@@ -105,6 +105,7 @@ CLIENT	 = client/imapcmd.c \
 
 USERDB	 = tools/imapd-userdb.c
 IMAPWAIT = tools/imapwait.c
+IMAPCHECK = tools/imapcheck.c
 
 UNITTESTS = tests/common/test-buf \
 	   tests/common/test-charset \
@@ -130,7 +131,8 @@ UNITTESTS = tests/common/test-buf \
 LIBOBJ	 = $(COMMON:%.c=$(O)/%.o) $(MAILDIR:%.c=$(O)/%.o)
 LIBA	 = $(O)/libimapd.a
 CLIENTA	 = $(O)/libclient.a
-PROGS	 = $(BP)imapd/imapd $(BP)tools/imapd-userdb $(BP)tools/imapwait
+PROGS	 = $(BP)imapd/imapd $(BP)tools/imapd-userdb $(BP)tools/imapwait \
+	   $(BP)tools/imapcheck
 TESTBINS = $(UNITTESTS:%=$(O)/%)
 
 all: $(PROGS) $(TESTBINS)
@@ -159,6 +161,10 @@ $(BP)tools/imapwait: $(IMAPWAIT:%.c=$(O)/%.o) $(CLIENTA) $(LIBA)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
+$(BP)tools/imapcheck: $(IMAPCHECK:%.c=$(O)/%.o) $(CLIENTA) $(LIBA)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
 $(O)/tests/%: $(O)/tests/%.o $(LIBA)
 	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
@@ -173,7 +179,7 @@ check: all san banned
 # Functions this codebase does not use on untrusted input (see STYLE).
 banned:
 	@if grep -nE '\b(sscanf|atoi|atol|strcpy|strcat|sprintf|vsprintf|gets)[[:space:]]*\(' \
-	    $(COMMON) $(MAILDIR) $(IMAPD) $(CLIENT) $(USERDB) $(IMAPWAIT) \
+	    $(COMMON) $(MAILDIR) $(IMAPD) $(CLIENT) $(USERDB) $(IMAPWAIT) $(IMAPCHECK) \
 	    imapd/*.h common/*.h client/*.h; then \
 	    echo "banned function used (see STYLE)"; exit 1; fi
 
@@ -197,7 +203,8 @@ install: all
 	install -m 755 imapd/imapd $(DESTDIR)$(SBINDIR)/imapd
 	install -m 755 tools/imapd-userdb $(DESTDIR)$(SBINDIR)/imapd-userdb
 	install -m 755 tools/imapwait $(DESTDIR)$(BINDIR)/imapwait
-	install -m 644 man/imapwait.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 755 tools/imapcheck $(DESTDIR)$(BINDIR)/imapcheck
+	install -m 644 man/imapwait.1 man/imapcheck.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 644 man/imapd.8 man/imapd-userdb.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 644 man/imapd.conf.5 man/imapd-uidcache.5 \
 	    $(DESTDIR)$(MANDIR)/man5/
@@ -211,7 +218,8 @@ install: all
 	chmod 644 $(DESTDIR)$(UNITDIR)/imapd.service
 
 clean:
-	rm -rf obj obj-san imapd/imapd tools/imapd-userdb tools/imapwait
+	rm -rf obj obj-san imapd/imapd tools/imapd-userdb tools/imapwait \
+	    tools/imapcheck
 	find . -name __pycache__ -prune -exec rm -rf {} +
 
 .PHONY: all san check banned demo bench conformance install clean

@@ -68,6 +68,20 @@ imapcmd_run(struct imapconn *c, const char *tag, int64_t deadline,
 }
 
 int
+imapcmd_login(struct imapconn *c, const char *user, const char *password,
+    int64_t deadline, imapcmd_handler fn, void *arg,
+    struct imapcmd_result *res)
+{
+	const char *tag = imapconn_begin(c, "LOGIN");
+
+	if (tag == NULL || imapconn_string(c, user, strlen(user)) == -1 ||
+	    imapconn_string(c, password, strlen(password)) == -1)
+		return -1;
+	/* imapconn_begin() of the next command wipes the buffer */
+	return imapcmd_run(c, tag, deadline, fn, arg, res);
+}
+
+int
 imapcmd_note_caps(struct buf *caps, const struct imapresp *r)
 {
 	const char *p;

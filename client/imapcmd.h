@@ -35,6 +35,12 @@ void	imapcmd_result_free(struct imapcmd_result *);
 int	imapcmd_run(struct imapconn *, const char *tag, int64_t deadline,
 	    imapcmd_handler, void *arg, struct imapcmd_result *res);
 
+/* LOGIN with user and password, as imapcmd_run().  The command, which
+ * holds the password, is wiped once sent. */
+int	imapcmd_login(struct imapconn *, const char *user,
+	    const char *password, int64_t deadline, imapcmd_handler,
+	    void *arg, struct imapcmd_result *res);
+
 /* Keep the capability list r announces, as "* CAPABILITY ..." data or
  * in an OK's [CAPABILITY ...] code, in caps (space-separated atoms):
  * 1 when r had one, 0 if not. */

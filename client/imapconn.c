@@ -382,6 +382,42 @@ out:
 }
 
 int
+imapconn_tls_names(const struct imapconn *c, const char *host)
+{
+	X509 *x;
+	int r;
+
+	if (c->ssl == NULL ||
+	    (x = SSL_get1_peer_certificate(c->ssl)) == NULL)
+		return -1;
+	if (is_ip(host))
+		r = X509_check_ip_asc(x, host, 0);
+	else
+		r = X509_check_host(x, host, 0, 0, NULL);
+	X509_free(x);
+	return r == 1;
+}
+
+int
+imapconn_tls_notbefore(const struct imapconn *c, int64_t *notbefore_r)
+{
+	X509 *x;
+	struct tm tm;
+	int ok;
+
+	if (c->ssl == NULL ||
+	    (x = SSL_get1_peer_certificate(c->ssl)) == NULL)
+		return -1;
+	memset(&tm, 0, sizeof(tm));
+	ok = ASN1_TIME_to_tm(X509_get0_notBefore(x), &tm) == 1;
+	X509_free(x);
+	if (!ok)
+		return -1;
+	*notbefore_r = (int64_t)timegm(&tm);
+	return 0;
+}
+
+int
 imapconn_peek(struct imapconn *c, int64_t deadline, int *first_r)
 {
 	unsigned char b;

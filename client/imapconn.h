@@ -80,6 +80,12 @@ int	imapconn_tls_peer(const struct imapconn *, char *subject,
 	    size_t subjectlen, char *issuer, size_t issuerlen,
 	    int64_t *notafter_r);
 
+/* After a handshake: 1 if the leaf certificate names host (a DNS name,
+ * wildcards as RFC 6125 allows, or an IP address), 0 if not, -1 when
+ * there is no certificate.  *notbefore_r as imapconn_tls_peer's. */
+int	imapconn_tls_names(const struct imapconn *, const char *host);
+int	imapconn_tls_notbefore(const struct imapconn *, int64_t *notbefore_r);
+
 /*
  * Wait until the server sends something or the deadline passes, without
  * reading it: 1 when bytes are waiting (first_r gets the first one, as

@@ -19,6 +19,7 @@
  */
 #include <sys/stat.h>
 
+#include <err.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -102,19 +103,6 @@ note(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-static void __attribute__((format(printf, 2, 3), noreturn))
-die(int status, const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs(PROG ": ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(status);
-}
-
 static void __attribute__((noreturn))
 usage(int status)
 {
@@ -138,10 +126,10 @@ static void __attribute__((noreturn))
 lost(struct wait *w, int waiting, const char *what)
 {
 	if (waiting && imapconn_errclass(w->c) == ICE_TIMEOUT)
-		die(EX_TIMEOUT, "no matching message in %s within %llu "
+		errx(EX_TIMEOUT, "no matching message in %s within %llu "
 		    "seconds", w->o->folder,
 		    (unsigned long long)(w->o->timeout_ms / 1000));
-	die(EX_FAIL, "%s: %s", what, imapconn_error(w->c));
+	errx(EX_FAIL, "%s: %s", what, imapconn_error(w->c));
 }
 
 /* Untagged responses of every command: counts, capabilities, results. */
@@ -177,7 +165,7 @@ run(struct wait *w, const char *tag, int waiting, const char *what,
 	    res) == -1)
 		lost(w, waiting, what);
 	if (res->status == IRS_BYE)
-		die(EX_FAIL, "%s: the server ended the session: %s", what,
+		errx(EX_FAIL, "%s: the server ended the session: %s", what,
 		    buf_cstr(&res->line));
 	return res->status;
 }
@@ -189,9 +177,31 @@ simple(struct wait *w, const char *tag, int waiting, const char *what)
 
 	imapcmd_result_init(&res, RESP_MAX);
 	if (tag == NULL)
-		die(EX_FAIL, "%s: out of memory", what);
+		errx(EX_FAIL, "%s: out of memory", what);
 	if (run(w, tag, waiting, what, NULL, &res) != IRS_OK)
-		die(EX_FAIL, "%s refused: %s", what, buf_cstr(&res.line));
+		errx(EX_FAIL, "%s refused: %s", what, buf_cstr(&res.line));
+	imapcmd_result_free(&res);
+}
+
+static void
+login(struct wait *w)
+{
+	struct imapcmd_result res;
+	char pw[PASS_MAX];
+	const char *why;
+	int r;
+
+	if (password_get("Password: ", pw, sizeof(pw), &why) == -1)
+		errx(EX_FAIL, "%s", why);
+	imapcmd_result_init(&res, RESP_MAX);
+	r = imapcmd_login(w->c, w->o->user, pw, w->deadline, untagged, w,
+	    &res);
+	wipe(pw, sizeof(pw));
+	if (r == -1)
+		lost(w, 0, "LOGIN");
+	if (res.status != IRS_OK)
+		errx(EX_FAIL, "login refused: %s", buf_cstr(&res.line));
+	(void)imapcmd_note_caps(&w->caps, &res.resp);
 	imapcmd_result_free(&res);
 }
 
@@ -203,10 +213,9 @@ connect_server(struct wait *w)
 	enum imapconn_class cl;
 	struct imapresp r;
 	char err[512], addr[64];
-	const char *tag;
 
 	if (imapconn_resolve(o->host, o->port, &res, err, sizeof(err)) == -1)
-		die(EX_FAIL, "%s", err);
+		errx(EX_FAIL, "%s", err);
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
 		imapconn_addrstr(ai, addr, sizeof(addr));
 		w->c = imapconn_connect(ai, w->deadline, RESP_MAX, &cl, err,
@@ -217,7 +226,7 @@ connect_server(struct wait *w)
 	}
 	freeaddrinfo(res);
 	if (w->c == NULL)
-		die(EX_FAIL, "cannot connect to %s port %s: %s", o->host,
+		errx(EX_FAIL, "cannot connect to %s port %s: %s", o->host,
 		    o->port, err);
 	if (o->mode == M_TLS && imapconn_starttls(w->c, o->host, o->cafile, 1,
 	    w->deadline) == -1)
@@ -226,7 +235,7 @@ connect_server(struct wait *w)
 		lost(w, 0, "greeting");
 	if (imapresp_parse(&w->resp, &r) == -1 || r.kind != IR_UNTAGGED ||
 	    (r.status != IRS_OK && r.status != IRS_PREAUTH))
-		die(EX_FAIL, "not an IMAP greeting: %s", buf_cstr(&w->resp));
+		errx(EX_FAIL, "not an IMAP greeting: %s", buf_cstr(&w->resp));
 	(void)imapcmd_note_caps(&w->caps, &r);
 	if (o->mode == M_STARTTLS) {
 		simple(w, imapconn_begin(w->c, "STARTTLS"), 0, "STARTTLS");
@@ -235,27 +244,8 @@ connect_server(struct wait *w)
 			lost(w, 0, "TLS after STARTTLS");
 		buf_reset(&w->caps);	/* what was said before is void */
 	}
-	if (r.status == IRS_PREAUTH)
-		return;
-	tag = imapconn_begin(w->c, "LOGIN");
-	{
-		char pw[PASS_MAX];
-		const char *why;
-		struct imapcmd_result lr;
-
-		if (password_get("Password: ", pw, sizeof(pw), &why) == -1)
-			die(EX_FAIL, "%s", why);
-		if (tag == NULL ||
-		    imapconn_string(w->c, o->user, strlen(o->user)) == -1 ||
-		    imapconn_string(w->c, pw, strlen(pw)) == -1)
-			die(EX_FAIL, "LOGIN: cannot build the command");
-		wipe(pw, sizeof(pw));
-		imapcmd_result_init(&lr, RESP_MAX);
-		if (run(w, tag, 0, "LOGIN", NULL, &lr) != IRS_OK)
-			die(EX_FAIL, "login refused: %s", buf_cstr(&lr.line));
-		(void)imapcmd_note_caps(&w->caps, &lr.resp);
-		imapcmd_result_free(&lr);
-	}
+	if (r.status != IRS_PREAUTH)
+		login(w);
 }
 
 static void
@@ -269,10 +259,10 @@ select_folder(struct wait *w)
 	tag = imapconn_begin(w->c, w->o->delete ? "SELECT" : "EXAMINE");
 	if (tag == NULL || imapconn_string(w->c, w->o->folder,
 	    strlen(w->o->folder)) == -1)
-		die(EX_FAIL, "SELECT: cannot build the command");
+		errx(EX_FAIL, "SELECT: cannot build the command");
 	imapcmd_result_init(&res, RESP_MAX);
 	if (run(w, tag, 0, "SELECT", NULL, &res) != IRS_OK)
-		die(EX_FAIL, "cannot open folder %s: %s", w->o->folder,
+		errx(EX_FAIL, "cannot open folder %s: %s", w->o->folder,
 		    buf_cstr(&res.line));
 	imapcmd_result_free(&res);
 	w->new_mail = 0;
@@ -374,7 +364,7 @@ add_key(struct wait *w, const char *key, const char *value)
 		return;
 	if (imapconn_atom(w->c, key) == -1 ||
 	    imapconn_string(w->c, value, strlen(value)) == -1)
-		die(EX_FAIL, "SEARCH: cannot build the command");
+		errx(EX_FAIL, "SEARCH: cannot build the command");
 }
 
 /* One UID SEARCH from w->lower; sets w->found. */
@@ -394,7 +384,7 @@ search(struct wait *w)
 	if (tag == NULL || n < 0 || (size_t)n >= sizeof(range) ||
 	    (needs_utf8(o) && imapconn_atom(w->c, "CHARSET UTF-8") == -1) ||
 	    imapconn_atom(w->c, range) == -1)
-		die(EX_FAIL, "SEARCH: cannot build the command");
+		errx(EX_FAIL, "SEARCH: cannot build the command");
 	add_key(w, "FROM", o->from);
 	add_key(w, "TO", o->to);
 	add_key(w, "SUBJECT", o->subject);
@@ -403,7 +393,7 @@ search(struct wait *w)
 		    imapconn_string(w->c, o->hname[i], strlen(o->hname[i])) ==
 		    -1 || imapconn_string(w->c, o->hvalue[i],
 		    strlen(o->hvalue[i])) == -1)
-			die(EX_FAIL, "SEARCH: cannot build the command");
+			errx(EX_FAIL, "SEARCH: cannot build the command");
 	}
 	if (o->since != NULL) {
 		static const char *const mon[] = { "Jan", "Feb", "Mar", "Apr",
@@ -419,13 +409,13 @@ search(struct wait *w)
 		if (n < 0 || (size_t)n >= sizeof(date) ||
 		    imapconn_atom(w->c, "SINCE") == -1 ||
 		    imapconn_atom(w->c, date) == -1)
-			die(EX_FAIL, "SEARCH: cannot build the date");
+			errx(EX_FAIL, "SEARCH: cannot build the date");
 	}
 	note("searching UIDs %u:*", w->lower);
 	imapcmd_result_init(&res, RESP_MAX);
 	w->new_mail = 0;
 	if (run(w, tag, 1, "SEARCH", search_result, &res) != IRS_OK)
-		die(EX_FAIL, "SEARCH refused: %s", buf_cstr(&res.line));
+		errx(EX_FAIL, "SEARCH refused: %s", buf_cstr(&res.line));
 	imapcmd_result_free(&res);
 }
 
@@ -468,11 +458,11 @@ frontier(struct wait *w)
 	if (tag == NULL || n < 0 || (size_t)n >= sizeof(range) ||
 	    imapconn_atom(w->c, range) == -1 ||
 	    imapconn_atom(w->c, "(UID)") == -1)
-		die(EX_FAIL, "FETCH: cannot build the command");
+		errx(EX_FAIL, "FETCH: cannot build the command");
 	w->maxuid = 0;
 	imapcmd_result_init(&res, RESP_MAX);
 	if (run(w, tag, 1, "FETCH", fetch_uid, &res) != IRS_OK)
-		die(EX_FAIL, "FETCH refused: %s", buf_cstr(&res.line));
+		errx(EX_FAIL, "FETCH refused: %s", buf_cstr(&res.line));
 	imapcmd_result_free(&res);
 	return w->maxuid >= w->lower ? w->maxuid + 1 : w->lower;
 }
@@ -501,12 +491,12 @@ idle(struct wait *w)
 			lost(w, 1, "IDLE");
 		if (got == 1) {
 			if (imapresp_parse(&w->resp, &r) == -1)
-				die(EX_FAIL, "IDLE: not IMAP: %s",
+				errx(EX_FAIL, "IDLE: not IMAP: %s",
 				    buf_cstr(&w->resp));
 			if (imapresp_tag_is(&r, tag))
 				break;
 			if (r.status == IRS_BYE)
-				die(EX_FAIL, "the server ended the session: "
+				errx(EX_FAIL, "the server ended the session: "
 				    "%s", buf_cstr(&w->resp));
 			if (r.kind != IR_CONTINUE)
 				untagged(w, &w->resp, &r);
@@ -522,9 +512,9 @@ idle(struct wait *w)
 		}
 	}
 	if (r.status != IRS_OK)
-		die(EX_FAIL, "IDLE refused: %s", buf_cstr(&w->resp));
+		errx(EX_FAIL, "IDLE refused: %s", buf_cstr(&w->resp));
 	if (!w->new_mail && imapconn_now() >= w->deadline)
-		die(EX_TIMEOUT, "no matching message in %s within %llu "
+		errx(EX_TIMEOUT, "no matching message in %s within %llu "
 		    "seconds", w->o->folder,
 		    (unsigned long long)(w->o->timeout_ms / 1000));
 }
@@ -539,7 +529,7 @@ poll_noop(struct wait *w)
 	while (!w->new_mail) {
 		left = w->deadline - imapconn_now();
 		if (left <= 0)
-			die(EX_TIMEOUT, "no matching message in %s within "
+			errx(EX_TIMEOUT, "no matching message in %s within "
 			    "%llu seconds", w->o->folder,
 			    (unsigned long long)(w->o->timeout_ms / 1000));
 		if ((uint64_t)left > w->o->poll_ms)
@@ -571,7 +561,7 @@ fetch_body(void *arg, const struct buf *b, const struct imapresp *r)
 			continue;
 		buf_reset(&w->body);
 		if (buf_add(&w->body, l[i + 1].str, l[i + 1].len) == -1)
-			die(EX_FAIL, "FETCH: the message is too large");
+			errx(EX_FAIL, "FETCH: the message is too large");
 		w->have_body = 1;
 	}
 }
@@ -590,13 +580,13 @@ fetch_message(struct wait *w)
 	    imapconn_atom(w->c, uid) == -1 ||
 	    imapconn_atom(w->c, w->o->part == P_HEADER ?
 	    "(UID BODY.PEEK[HEADER])" : "(UID BODY.PEEK[])") == -1)
-		die(EX_FAIL, "FETCH: cannot build the command");
+		errx(EX_FAIL, "FETCH: cannot build the command");
 	imapcmd_result_init(&res, RESP_MAX);
 	if (run(w, tag, 0, "FETCH", fetch_body, &res) != IRS_OK)
-		die(EX_FAIL, "FETCH refused: %s", buf_cstr(&res.line));
+		errx(EX_FAIL, "FETCH refused: %s", buf_cstr(&res.line));
 	imapcmd_result_free(&res);
 	if (!w->have_body)
-		die(EX_FAIL, "the server sent no body for UID %u (expunged "
+		errx(EX_FAIL, "the server sent no body for UID %u (expunged "
 		    "meanwhile?)", w->found);
 }
 
@@ -604,7 +594,7 @@ static void
 out(const char *p, size_t len)
 {
 	if (len > 0 && fwrite(p, 1, len, stdout) != len)
-		die(EX_FAIL, "cannot write to standard output");
+		errx(EX_FAIL, "cannot write to standard output");
 }
 
 /* Bytes with CRLF written as LF, as text on Unix is. */
@@ -635,12 +625,12 @@ part_text(const struct mime_part *mp, struct buf *t)
 	mime_decoder_init(&d, mp->cte);
 	if (mime_decoder_run(&d, mime_body_data(mp), mp->body_len, &raw) ==
 	    -1 || mime_decoder_finish(&d, &raw) == -1)
-		die(EX_FAIL, "cannot decode the message");
+		errx(EX_FAIL, "cannot decode the message");
 	cv = mp->charset != NULL && !charset_is_utf8(mp->charset) ?
 	    charset_get(mp->charset) : NULL;
 	if ((cv != NULL ? charset_to_utf8(cv, raw.data, raw.len, 1, &used,
 	    t) : charset_utf8_clean(raw.data, raw.len, 1, &used, t)) == -1)
-		die(EX_FAIL, "cannot convert the message's text");
+		errx(EX_FAIL, "cannot convert the message's text");
 	buf_free(&raw);
 }
 
@@ -721,13 +711,13 @@ print_part(struct wait *w)
 
 	if ((m = message_from_mem(w->body.data, w->body.len)) == NULL ||
 	    (root = message_parts(m)) == NULL)
-		die(EX_FAIL, "out of memory");
+		errx(EX_FAIL, "out of memory");
 	buf_init(&t, RESP_MAX);
 	if (w->o->part == P_TEXT) {
 		plain = find_text(root, "plain");
 		html = find_text(root, "html");
 		if ((mp = plain != NULL ? plain : html) == NULL)
-			die(EX_FAIL, "UID %u has no text part", w->found);
+			errx(EX_FAIL, "UID %u has no text part", w->found);
 		part_text(mp, &t);
 		out_lf(t.data, t.len);
 		if (t.len > 0 && t.data[t.len - 1] != '\n')
@@ -766,18 +756,18 @@ save(struct wait *w)
 	}
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd == -1)
-		die(EX_FAIL, "cannot create %s: %s", path, strerror(errno));
+		errx(EX_FAIL, "cannot create %s: %s", path, strerror(errno));
 	while (off < w->body.len) {
 		n = write(fd, w->body.data + off, w->body.len - off);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n <= 0)
-			die(EX_FAIL, "cannot write %s: %s", path,
+			errx(EX_FAIL, "cannot write %s: %s", path,
 			    strerror(errno));
 		off += (size_t)n;
 	}
 	if (close(fd) == -1)
-		die(EX_FAIL, "cannot write %s: %s", path, strerror(errno));
+		errx(EX_FAIL, "cannot write %s: %s", path, strerror(errno));
 }
 
 static void
@@ -789,18 +779,18 @@ delete_found(struct wait *w)
 
 	n = snprintf(uid, sizeof(uid), "%u", w->found);
 	if (n < 0 || (size_t)n >= sizeof(uid))
-		die(EX_FAIL, "cannot build the command");
+		errx(EX_FAIL, "cannot build the command");
 	tag = imapconn_begin(w->c, "UID STORE");
 	if (tag == NULL || imapconn_atom(w->c, uid) == -1 ||
 	    imapconn_atom(w->c, "+FLAGS.SILENT (\\Deleted)") == -1)
-		die(EX_FAIL, "cannot build the command");
+		errx(EX_FAIL, "cannot build the command");
 	simple(w, tag, 0, "STORE");
 	/* without UIDPLUS only a plain EXPUNGE exists, which also removes
 	 * other messages already flagged \Deleted */
 	if (imapcmd_has_cap(&w->caps, "UIDPLUS")) {
 		tag = imapconn_begin(w->c, "UID EXPUNGE");
 		if (tag == NULL || imapconn_atom(w->c, uid) == -1)
-			die(EX_FAIL, "cannot build the command");
+			errx(EX_FAIL, "cannot build the command");
 	} else
 		tag = imapconn_begin(w->c, "EXPUNGE");
 	simple(w, tag, 0, "EXPUNGE");
@@ -813,7 +803,7 @@ seconds(const char *opt, const char *s)
 	uint64_t ms;
 
 	if (strnum_duration(s, 7ULL * 86400 * 1000, &ms) == -1 || ms == 0)
-		die(EX_FAIL, "%s: not a time (seconds, or with a unit: 500ms, "
+		errx(EX_FAIL, "%s: not a time (seconds, or with a unit: 500ms, "
 		    "2m)", opt);
 	return ms;
 }
@@ -822,7 +812,7 @@ static void
 set_mode(struct opts *o, enum mode m)
 {
 	if (o->mode_set && o->mode != m)
-		die(EX_FAIL, "--tls, --starttls and --plain exclude each "
+		errx(EX_FAIL, "--tls, --starttls and --plain exclude each "
 		    "other");
 	o->mode = m;
 	o->mode_set = 1;
@@ -832,7 +822,7 @@ static void
 set_part(struct opts *o, enum part p)
 {
 	if (o->part != P_HEADER && o->part != p)
-		die(EX_FAIL, "--body-text, --links and --save exclude each "
+		errx(EX_FAIL, "--body-text, --links and --save exclude each "
 		    "other");
 	o->part = p;
 }
@@ -891,12 +881,12 @@ options(int argc, char *argv[], struct opts *o)
 			colon = strchr(optarg, ':');
 			if (colon == NULL || colon == optarg ||
 			    o->nheaders == HEADERS_MAX)
-				die(EX_FAIL, "--header: NAME:VALUE, at most "
+				errx(EX_FAIL, "--header: NAME:VALUE, at most "
 				    "%d times", HEADERS_MAX);
 			o->hname[o->nheaders] = strndup(optarg,
 			    (size_t)(colon - optarg));
 			if (o->hname[o->nheaders] == NULL)
-				die(EX_FAIL, "out of memory");
+				errx(EX_FAIL, "out of memory");
 			colon++;
 			while (*colon == ' ')
 				colon++;
@@ -904,13 +894,13 @@ options(int argc, char *argv[], struct opts *o)
 			break;
 		case O_SINCE:
 			if (since_day(optarg, &t) == -1)
-				die(EX_FAIL, "--since: a date such as "
+				errx(EX_FAIL, "--since: a date such as "
 				    "2026-12-07 or 7-Dec-2026");
 			o->since = optarg;
 			break;
 		case O_UIDAFTER:
 			if (strnum_u64(optarg, 0x7ffffffe, &v) == -1)
-				die(EX_FAIL, "--uid-after: a UID");
+				errx(EX_FAIL, "--uid-after: a UID");
 			o->uid_after = (uint32_t)v;
 			break;
 		case O_TIMEOUT:
@@ -958,7 +948,7 @@ main(int argc, char *argv[])
 		    2 * (size_t)RESP_MAX, 64, 1000000 };
 
 		if ((w.parser = imap_parser_new(&lim)) == NULL)
-			die(EX_FAIL, "out of memory");
+			errx(EX_FAIL, "out of memory");
 	}
 	w.deadline = imapconn_now() + (int64_t)o.timeout_ms;
 	connect_server(&w);
@@ -987,7 +977,7 @@ main(int argc, char *argv[])
 	else
 		print_part(&w);
 	if (fflush(stdout) == EOF)
-		die(EX_FAIL, "cannot write to standard output");
+		errx(EX_FAIL, "cannot write to standard output");
 	if (o.delete)
 		delete_found(&w);
 	{
