@@ -106,6 +106,7 @@ CLIENT	 = client/imapcmd.c \
 USERDB	 = tools/imapd-userdb.c
 IMAPWAIT = tools/imapwait.c
 IMAPCHECK = tools/imapcheck.c
+CACHETOOL = tools/imapd-cache.c
 
 UNITTESTS = tests/common/test-buf \
 	   tests/common/test-charset \
@@ -132,7 +133,7 @@ LIBOBJ	 = $(COMMON:%.c=$(O)/%.o) $(MAILDIR:%.c=$(O)/%.o)
 LIBA	 = $(O)/libimapd.a
 CLIENTA	 = $(O)/libclient.a
 PROGS	 = $(BP)imapd/imapd $(BP)tools/imapd-userdb $(BP)tools/imapwait \
-	   $(BP)tools/imapcheck
+	   $(BP)tools/imapcheck $(BP)tools/imapd-cache
 TESTBINS = $(UNITTESTS:%=$(O)/%)
 
 all: $(PROGS) $(TESTBINS)
@@ -165,6 +166,10 @@ $(BP)tools/imapcheck: $(IMAPCHECK:%.c=$(O)/%.o) $(CLIENTA) $(LIBA)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
+$(BP)tools/imapd-cache: $(CACHETOOL:%.c=$(O)/%.o) $(LIBA)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
 $(O)/tests/%: $(O)/tests/%.o $(LIBA)
 	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
@@ -179,7 +184,7 @@ check: all san banned
 # Functions this codebase does not use on untrusted input (see STYLE).
 banned:
 	@if grep -nE '\b(sscanf|atoi|atol|strcpy|strcat|sprintf|vsprintf|gets)[[:space:]]*\(' \
-	    $(COMMON) $(MAILDIR) $(IMAPD) $(CLIENT) $(USERDB) $(IMAPWAIT) $(IMAPCHECK) \
+	    $(COMMON) $(MAILDIR) $(IMAPD) $(CLIENT) $(USERDB) $(IMAPWAIT) $(IMAPCHECK) $(CACHETOOL) \
 	    imapd/*.h common/*.h client/*.h; then \
 	    echo "banned function used (see STYLE)"; exit 1; fi
 
@@ -202,10 +207,12 @@ install: all
 	    $(DESTDIR)$(PAMDIR) $(DESTDIR)$(UNITDIR)
 	install -m 755 imapd/imapd $(DESTDIR)$(SBINDIR)/imapd
 	install -m 755 tools/imapd-userdb $(DESTDIR)$(SBINDIR)/imapd-userdb
+	install -m 755 tools/imapd-cache $(DESTDIR)$(SBINDIR)/imapd-cache
 	install -m 755 tools/imapwait $(DESTDIR)$(BINDIR)/imapwait
 	install -m 755 tools/imapcheck $(DESTDIR)$(BINDIR)/imapcheck
 	install -m 644 man/imapwait.1 man/imapcheck.1 $(DESTDIR)$(MANDIR)/man1/
-	install -m 644 man/imapd.8 man/imapd-userdb.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 644 man/imapd.8 man/imapd-userdb.8 man/imapd-cache.8 \
+	    $(DESTDIR)$(MANDIR)/man8/
 	install -m 644 man/imapd.conf.5 man/imapd-uidcache.5 \
 	    $(DESTDIR)$(MANDIR)/man5/
 	install -m 644 tools/imapd.conf.example $(DESTDIR)$(SYSCONFDIR)/imapd.conf.example
@@ -219,7 +226,7 @@ install: all
 
 clean:
 	rm -rf obj obj-san imapd/imapd tools/imapd-userdb tools/imapwait \
-	    tools/imapcheck
+	    tools/imapcheck tools/imapd-cache
 	find . -name __pycache__ -prune -exec rm -rf {} +
 
 .PHONY: all san check banned demo bench conformance install clean
