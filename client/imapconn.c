@@ -21,6 +21,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,6 +143,16 @@ waitfd(struct imapconn *c, short events, int64_t deadline)
 	}
 }
 
+/* A sentence for the caller; one cut short ends in "...". */
+static void
+put_err(char *err, size_t errlen, const char *msg)
+{
+	int n = snprintf(err, errlen, "%s", msg);
+
+	if ((n < 0 || (size_t)n >= errlen) && errlen > 4)
+		memcpy(err + errlen - 4, "...", 4);
+}
+
 int
 imapconn_resolve(const char *host, const char *port, struct addrinfo **res,
     char *err, size_t errlen)
@@ -166,8 +177,8 @@ imapconn_resolve(const char *host, const char *port, struct addrinfo **res,
 		n = snprintf(err, errlen, "%s: not a port", port);
 	else
 		n = snprintf(err, errlen, "%s: %s", host, gai_strerror(r));
-	if (n < 0 && errlen > 0)
-		err[0] = '\0';
+	if ((n < 0 || (size_t)n >= errlen) && errlen > 4)
+		memcpy(err + errlen - 4, "...", 4);
 	return -1;
 }
 
@@ -187,11 +198,11 @@ imapconn_connect(const struct addrinfo *ai, int64_t deadline, size_t max,
 {
 	struct imapconn *c;
 	socklen_t sl;
-	int e, r, n;
+	int e, r;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		*class_r = ICE_IO;
-		n = snprintf(err, errlen, "out of memory");
+		put_err(err, errlen, "out of memory");
 		return NULL;
 	}
 	c->max = max;
@@ -236,8 +247,7 @@ why:
 		fail(c, ICE_IO, "connect: %s", strerror(e));
 bad:
 	*class_r = c->errclass;
-	n = snprintf(err, errlen, "%s", c->err);
-	(void)n;	/* the sentence may be cut: it is only shown */
+	put_err(err, errlen, c->err);
 	imapconn_free(c);
 	return NULL;
 }

@@ -111,6 +111,17 @@ now_ms(void)
 	return imapconn_now();
 }
 
+/* After a vsnprintf into s that returned n: a text cut short (server
+ * text can be long) ends in "...", a failed one is empty. */
+static void
+cut(char *s, size_t size, int n)
+{
+	if (n < 0)
+		s[0] = '\0';
+	else if ((size_t)n >= size)
+		memcpy(s + size - 4, "...", 4);
+}
+
 static void __attribute__((format(printf, 4, 5)))
 step(const char *name, enum status st, int64_t since, const char *fmt, ...)
 {
@@ -122,13 +133,13 @@ step(const char *name, enum status st, int64_t since, const char *fmt, ...)
 		return;
 	s = &ck.steps[ck.nsteps++];
 	n = snprintf(s->name, sizeof(s->name), "%s", name);
-	(void)n;	/* step names are short constants */
+	if (n < 0 || (size_t)n >= sizeof(s->name))
+		errx(EX_LOCAL, "step name too long: %s", name);
 	s->status = st;
 	va_start(ap, fmt);
 	n = vsnprintf(s->detail, sizeof(s->detail), fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		s->detail[0] = '\0';
+	cut(s->detail, sizeof(s->detail), n);
 	s->ms = since >= 0 ? now_ms() - since : -1;
 	if (st == S_WARN)
 		ck.warned++;
@@ -154,8 +165,7 @@ verdict(int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	n = vsnprintf(ck.verdict, sizeof(ck.verdict), fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		ck.verdict[0] = '\0';
+	cut(ck.verdict, sizeof(ck.verdict), n);
 	ck.exitcode = code;
 	finish();
 }
@@ -200,7 +210,7 @@ finish(void)
 		    "everything checked works%s", ck.warned == 0 ? "" :
 		    " (see the warnings above for what clients may trip on)");
 
-		(void)n;	/* fits */
+		cut(ck.verdict, sizeof(ck.verdict), n);
 	}
 	if (ck.json) {
 		printf("{\"host\":");
@@ -1090,12 +1100,10 @@ both_ports(void)
 		} else
 			step("tls mode", S_WARN, t0, "port 143 does not greet "
 			    "in clear: clients set to STARTTLS fail there");
-		if (c993 != NULL) {
-			imapconn_free(c143);
-			ck.c = NULL;
-		} else {
-			imapconn_free(c143);
-			ck.c = NULL;
+		imapconn_free(c143);
+		ck.c = NULL;
+		if (c993 == NULL) {
+			/* the one way in: check it fully */
 			ck.port = "143";
 			buf_reset(&ck.caps);
 			reach("143", M_STARTTLS);

@@ -33,6 +33,8 @@ def check(build, *args, password=None, timeout=60):
                        capture_output=True, timeout=timeout, env=env,
                        stdin=subprocess.DEVNULL)
     out = p.stdout.decode(errors="replace")
+    err = p.stderr.decode(errors="replace")
+    assert not imapdtest.SAN_PATTERNS.search(err), err
     lines = out.splitlines()
     return p.returncode, out, lines[-1] if lines else ""
 

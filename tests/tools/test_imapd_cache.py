@@ -19,8 +19,9 @@ import imapdtest
 def tool(build, *args):
     p = subprocess.run([str(build.tool("imapd-cache")), *map(str, args)],
                        capture_output=True, timeout=120, env=build.env())
-    return p.returncode, p.stdout.decode(errors="replace"), \
-        p.stderr.decode(errors="replace")
+    err = p.stderr.decode(errors="replace")
+    assert not imapdtest.SAN_PATTERNS.search(err), err
+    return p.returncode, p.stdout.decode(errors="replace"), err
 
 
 def owner_args():

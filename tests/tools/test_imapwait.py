@@ -26,8 +26,9 @@ def run_wait(build, user, *args, password=None, timeout=60):
                         "--verbose", *map(str, args)],
                        capture_output=True, timeout=timeout, env=env,
                        stdin=subprocess.DEVNULL)
-    return p.returncode, p.stdout.decode(errors="replace"), \
-        p.stderr.decode(errors="replace")
+    err = p.stderr.decode(errors="replace")
+    assert not imapdtest.SAN_PATTERNS.search(err), err
+    return p.returncode, p.stdout.decode(errors="replace"), err
 
 
 def tls_args(server):
