@@ -121,6 +121,7 @@ UNITTESTS = tests/common/test-buf \
 	   tests/common/test-userdb \
 	   tests/common/test-mutf7 \
 	   tests/common/test-safefile \
+	   tests/client/test-imapresp \
 	   tests/maildir/test-filename \
 	   tests/maildir/test-keywords \
 	   tests/maildir/test-folder \
@@ -168,6 +169,9 @@ $(BP)tools/imapcheck: $(IMAPCHECK:%.c=$(O)/%.o) $(CLIENTA) $(LIBA)
 
 $(BP)tools/imapd-cache: $(CACHETOOL:%.c=$(O)/%.o) $(LIBA)
 	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(O)/tests/client/%: $(O)/tests/client/%.o $(CLIENTA) $(LIBA)
 	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(O)/tests/%: $(O)/tests/%.o $(LIBA)
