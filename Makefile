@@ -9,6 +9,7 @@ PREFIX	?= /usr/local
 DESTDIR	?=
 SYSCONFDIR ?= $(PREFIX)/etc
 SBINDIR	?= $(PREFIX)/sbin
+BINDIR	?= $(PREFIX)/bin
 MANDIR	?= $(PREFIX)/share/man
 PAMDIR	?= /etc/pam.d
 UNITDIR	?= /lib/systemd/system
@@ -100,7 +101,16 @@ IMAPD	 = imapd/auth.c \
 	   imapd/tls.c \
 	   imapd/worker.c
 
+# the client side of IMAP, for the tools that talk to servers
+CLIENT	 = client/imapcmd.c \
+	   client/imapconn.c \
+	   client/imapresp.c \
+	   client/password.c
+
 USERDB	 = tools/imapd-userdb.c
+IMAPWAIT = tools/imapwait.c
+IMAPCHECK = tools/imapcheck.c
+CACHETOOL = tools/imapd-cache.c
 
 UNITTESTS = tests/common/test-buf \
 	   tests/common/test-charset \
@@ -116,6 +126,7 @@ UNITTESTS = tests/common/test-buf \
 	   tests/common/test-mutf7 \
 	   tests/common/test-safefile \
 	   tests/imapd/test-keymsg \
+	   tests/client/test-imapresp \
 	   tests/maildir/test-filename \
 	   tests/maildir/test-keywords \
 	   tests/maildir/test-folder \
@@ -126,7 +137,9 @@ UNITTESTS = tests/common/test-buf \
 
 LIBOBJ	 = $(COMMON:%.c=$(O)/%.o) $(MAILDIR:%.c=$(O)/%.o)
 LIBA	 = $(O)/libimapd.a
-PROGS	 = $(BP)imapd/imapd $(BP)tools/imapd-userdb
+CLIENTA	 = $(O)/libclient.a
+PROGS	 = $(BP)imapd/imapd $(BP)tools/imapd-userdb $(BP)tools/imapwait \
+	   $(BP)tools/imapcheck $(BP)tools/imapd-cache
 TESTBINS = $(UNITTESTS:%=$(O)/%)
 
 all: $(PROGS) $(TESTBINS)
@@ -139,12 +152,31 @@ $(LIBA): $(LIBOBJ)
 	@rm -f $@
 	$(AR) rcs $@ $(LIBOBJ)
 
+$(CLIENTA): $(CLIENT:%.c=$(O)/%.o)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
 $(BP)imapd/imapd: $(IMAPD:%.c=$(O)/%.o) $(LIBA)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(BP)tools/imapd-userdb: $(USERDB:%.c=$(O)/%.o) $(LIBA)
 	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BP)tools/imapwait: $(IMAPWAIT:%.c=$(O)/%.o) $(CLIENTA) $(LIBA)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BP)tools/imapcheck: $(IMAPCHECK:%.c=$(O)/%.o) $(CLIENTA) $(LIBA)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BP)tools/imapd-cache: $(CACHETOOL:%.c=$(O)/%.o) $(LIBA)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(O)/tests/client/%: $(O)/tests/client/%.o $(CLIENTA) $(LIBA)
 	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(O)/tests/%: $(O)/tests/%.o $(LIBA)
@@ -164,7 +196,8 @@ check: all san banned
 # Functions this codebase does not use on untrusted input (see STYLE).
 banned:
 	@if grep -nE '\b(sscanf|atoi|atol|strcpy|strcat|sprintf|vsprintf|gets)[[:space:]]*\(' \
-	    $(COMMON) $(MAILDIR) $(IMAPD) $(USERDB) imapd/*.h common/*.h; then \
+	    $(COMMON) $(MAILDIR) $(IMAPD) $(CLIENT) $(USERDB) $(IMAPWAIT) $(IMAPCHECK) $(CACHETOOL) \
+	    imapd/*.h common/*.h client/*.h; then \
 	    echo "banned function used (see STYLE)"; exit 1; fi
 
 demo: all
@@ -180,12 +213,18 @@ conformance: all
 	$(PYTHON) tests/conformance/conformance.py $(CONFORMANCE_ARGS)
 
 install: all
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR) \
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
+	    $(DESTDIR)$(SYSCONFDIR) $(DESTDIR)$(MANDIR)/man1 \
 	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
 	    $(DESTDIR)$(PAMDIR) $(DESTDIR)$(UNITDIR)
 	install -m 755 imapd/imapd $(DESTDIR)$(SBINDIR)/imapd
 	install -m 755 tools/imapd-userdb $(DESTDIR)$(SBINDIR)/imapd-userdb
-	install -m 644 man/imapd.8 man/imapd-userdb.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 755 tools/imapd-cache $(DESTDIR)$(SBINDIR)/imapd-cache
+	install -m 755 tools/imapwait $(DESTDIR)$(BINDIR)/imapwait
+	install -m 755 tools/imapcheck $(DESTDIR)$(BINDIR)/imapcheck
+	install -m 644 man/imapwait.1 man/imapcheck.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 man/imapd.8 man/imapd-userdb.8 man/imapd-cache.8 \
+	    $(DESTDIR)$(MANDIR)/man8/
 	install -m 644 man/imapd.conf.5 man/imapd-uidcache.5 \
 	    $(DESTDIR)$(MANDIR)/man5/
 	install -m 644 tools/imapd.conf.example $(DESTDIR)$(SYSCONFDIR)/imapd.conf.example
@@ -198,7 +237,8 @@ install: all
 	chmod 644 $(DESTDIR)$(UNITDIR)/imapd.service
 
 clean:
-	rm -rf obj obj-san imapd/imapd tools/imapd-userdb
+	rm -rf obj obj-san imapd/imapd tools/imapd-userdb tools/imapwait \
+	    tools/imapcheck tools/imapd-cache
 	find . -name __pycache__ -prune -exec rm -rf {} +
 
 .PHONY: all san check banned demo bench conformance install clean

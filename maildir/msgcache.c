@@ -691,3 +691,110 @@ msgcache_close(struct msgcache *mc)
 	free(mc->dir);
 	free(mc);
 }
+
+/* ---- for imapd-cache ---------------------------------------------- */
+
+/* The snapshot's header: 1 with its version and UIDVALIDITY, 0 when
+ * there is no snapshot, -1 when it is no cdb of this cache. */
+static int
+snapshot_header(const char *dir, uint32_t *version_r, uint32_t *uv_r)
+{
+	unsigned char h[12];
+	struct mapfile view;
+	struct stat sb;
+	struct cdb db;
+	char p[MC_PATH];
+	int fd, r = -1;
+
+	if (path(p, dir, MC_CDB) == -1 ||
+	    (fd = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
+		return 0;
+	if (fstat(fd, &sb) == 0 && sb.st_size >= 2048 &&
+	    mapfile_open(fd, (size_t)sb.st_size, 0, &view) == 0) {
+		if (mapfile_cdb(&view, &db) == 0 &&
+		    cdb_find(&db, "H", 1) > 0 && cdb_datalen(&db) == 12 &&
+		    cdb_read(&db, h, 12, cdb_datapos(&db)) == 0 &&
+		    rd32(h) == 0x43534d49U) {
+			*version_r = rd32(h + 4);
+			*uv_r = rd32(h + 8);
+			r = 1;
+		}
+		mapfile_close(&view);
+	}
+	close(fd);
+	return r;
+}
+
+int
+msgcache_check(const char *dir, uint32_t uidvalidity,
+    struct msgcache_check *ck, void (*fn)(void *, uint32_t), void *arg)
+{
+	const unsigned char *v, *k;
+	struct msgcache *mc;
+	unsigned pos, klen, vlen;
+	uint32_t uid;
+	size_t i;
+
+	memset(ck, 0, sizeof(*ck));
+	ck->snapshot = snapshot_header(dir, &ck->version, &ck->snapshot_uv);
+	if ((mc = msgcache_open(dir, uidvalidity)) == NULL)
+		return -1;
+	if (mc->have_cdb) {
+		cdb_seqinit(&pos, &mc->cdb);
+		while (cdb_seqnext(&pos, &mc->cdb) > 0) {
+			klen = cdb_keylen(&mc->cdb);
+			vlen = cdb_datalen(&mc->cdb);
+			if (klen != 4)
+				continue;	/* the header */
+			v = cdb_get(&mc->cdb, vlen, cdb_datapos(&mc->cdb));
+			if ((k = cdb_get(&mc->cdb, 4,
+			    cdb_keypos(&mc->cdb))) == NULL) {
+				ck->bad++;
+				continue;
+			}
+			uid = rd32(k);
+			if (v == NULL || !value_ok(uid, v, vlen)) {
+				ck->bad++;
+				continue;
+			}
+			ck->entries++;
+			if (fn != NULL)
+				fn(arg, uid);
+		}
+	}
+	ck->log_bytes = mc->loglen;
+	ck->log_unread = mc->loglen - mc->logidx;
+	for (i = 0; i < mc->captab; i++) {
+		if (mc->tab == NULL || mc->tab[i].uid == 0)
+			continue;
+		ck->log_entries++;
+		if (fn != NULL)
+			fn(arg, mc->tab[i].uid);
+	}
+	msgcache_close(mc);
+	return 0;
+}
+
+int
+msgcache_remove(const char *dir)
+{
+	char p[MC_PATH];
+	int fd, r = 0;
+
+	/* the compaction lock: a compaction under way finishes first */
+	if (path(p, dir, MC_LOCK) == -1 ||
+	    (fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+	    0600)) == -1)
+		return -1;
+	while (flock(fd, LOCK_EX) == -1)
+		if (errno != EINTR) {
+			close(fd);
+			return -1;
+		}
+	if (path(p, dir, MC_CDB) == -1 || (unlink(p) == -1 && errno != ENOENT))
+		r = -1;
+	if (path(p, dir, MC_LOG) == -1 || (unlink(p) == -1 && errno != ENOENT))
+		r = -1;
+	close(fd);	/* and so unlock */
+	return r;
+}

@@ -37,6 +37,10 @@ class Build:
         # runtime cannot work with; as root real PAM needs no wrapper
         self.pam_ok = IS_ROOT or not self.sanitized
 
+    def tool(self, name):
+        """A program of tools/ in this build."""
+        return self.bindir / "tools" / name
+
     def env(self):
         e = dict(os.environ)
         if self.sanitized:
