@@ -102,10 +102,10 @@ IMAPD	 = imapd/auth.c \
 	   imapd/worker.c
 
 # the client side of IMAP, for the tools that talk to servers
-CLIENT	 = client/imapcmd.c \
-	   client/imapconn.c \
-	   client/imapresp.c \
-	   client/password.c
+CLIENT	 = common/imapcmd.c \
+	   common/imapconn.c \
+	   common/imapresp.c \
+	   common/password.c
 
 USERDB	 = tools/imapd-userdb.c
 IMAPWAIT = tools/imapwait.c
@@ -126,7 +126,7 @@ UNITTESTS = tests/common/test-buf \
 	   tests/common/test-mutf7 \
 	   tests/common/test-safefile \
 	   tests/imapd/test-keymsg \
-	   tests/client/test-imapresp \
+	   tests/common/test-imapresp \
 	   tests/maildir/test-filename \
 	   tests/maildir/test-keywords \
 	   tests/maildir/test-folder \
@@ -176,7 +176,7 @@ $(BP)tools/imapd-cache: $(CACHETOOL:%.c=$(O)/%.o) $(LIBA)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(O)/tests/client/%: $(O)/tests/client/%.o $(CLIENTA) $(LIBA)
+$(O)/tests/common/test-imapresp: $(O)/tests/common/test-imapresp.o $(CLIENTA) $(LIBA)
 	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(O)/tests/%: $(O)/tests/%.o $(LIBA)
@@ -197,7 +197,7 @@ check: all san banned
 banned:
 	@if grep -nE '\b(sscanf|atoi|atol|strcpy|strcat|sprintf|vsprintf|gets)[[:space:]]*\(' \
 	    $(COMMON) $(MAILDIR) $(IMAPD) $(CLIENT) $(USERDB) $(IMAPWAIT) $(IMAPCHECK) $(CACHETOOL) \
-	    imapd/*.h common/*.h client/*.h; then \
+	    imapd/*.h common/*.h; then \
 	    echo "banned function used (see STYLE)"; exit 1; fi
 
 demo: all

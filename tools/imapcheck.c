@@ -31,10 +31,10 @@
 
 #include <openssl/x509_vfy.h>
 
-#include "client/imapcmd.h"
-#include "client/imapconn.h"
-#include "client/imapresp.h"
-#include "client/password.h"
+#include "common/imapcmd.h"
+#include "common/imapconn.h"
+#include "common/imapresp.h"
+#include "common/password.h"
 #include "common/buf.h"
 #include "common/charset.h"
 #include "common/imap-parser.h"

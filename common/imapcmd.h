@@ -9,8 +9,8 @@
 
 #include <stdint.h>
 
-#include "client/imapconn.h"
-#include "client/imapresp.h"
+#include "common/imapconn.h"
+#include "common/imapresp.h"
 #include "common/buf.h"
 
 struct imapcmd_result {

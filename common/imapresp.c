@@ -4,7 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "client/imapresp.h"
+#include "common/imapresp.h"
 #include "common/strnum.h"
 
 static int

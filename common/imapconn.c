@@ -32,7 +32,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
-#include "client/imapconn.h"
+#include "common/imapconn.h"
 #include "common/strnum.h"
 
 #define IN_SIZE		16384

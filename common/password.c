@@ -13,7 +13,7 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "client/password.h"
+#include "common/password.h"
 #include "common/wipe.h"
 
 static int			 tty = -1;

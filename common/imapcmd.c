@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "client/imapcmd.h"
+#include "common/imapcmd.h"
 
 void
 imapcmd_result_init(struct imapcmd_result *res, size_t max)

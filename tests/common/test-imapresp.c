@@ -1,9 +1,9 @@
-/* Unit tests for client/imapresp: splitting server responses, and their
+/* Unit tests for common/imapresp: splitting server responses, and their
  * data as argument trees. */
 #include <stdint.h>
 #include <string.h>
 
-#include "client/imapresp.h"
+#include "common/imapresp.h"
 #include "tests/t.h"
 
 static const struct {
