@@ -217,6 +217,7 @@ front_run(const struct front_args *a)
 	struct conn c;
 	enum session_end end;
 	char err[512], info[128];
+	long long left;
 
 	(void)prctl(PR_SET_NAME, "imapd-login", 0, 0, 0);
 	backfd = a->back;
@@ -228,8 +229,11 @@ front_run(const struct front_args *a)
 	confine(a->conf);
 
 	conn_init(&c, a->client, a->client);
+	/* timeout_login counts from accept, the handshake included */
+	left = a->accepted_ms + (long long)a->conf->timeout_login_ms -
+	    session_now_ms();
 	if (a->implicit_tls && conn_starttls(&c, tls_ctx,
-	    (int)a->conf->timeout_login_ms) == -1) {
+	    left > 0 ? (int)left : 1) == -1) {
 		if (c.peer_closed)
 			log_info("client closed the connection during the TLS "
 			    "handshake");
@@ -241,6 +245,7 @@ front_run(const struct front_args *a)
 		_exit(0);
 	}
 	session_init(&s, a->conf, &c, STATE_NOTAUTH);
+	s.started_ms = a->accepted_ms;
 	s.hooks = &hooks;
 	s.tls = a->implicit_tls != 0;
 	s.starttls = !a->implicit_tls && tls_ctx != NULL;

@@ -102,10 +102,12 @@ worker_run(const struct worker_args *a)
 	char rip[64], lport[NI_MAXSERV], id[SESSION_ID_LEN + 1];
 	unsigned which = 0, i;
 	int fd, sp[2], one = 1;
+	long long accepted;
 	pid_t pid;
 
 	(void)prctl(PR_SET_NAME, "imapd-idle", 0, 0, 0);
 	fd = accept_one(a, &which);
+	accepted = session_now_ms();
 
 	st.pid = getpid();
 	st.busy = 1;
@@ -142,6 +144,7 @@ worker_run(const struct worker_args *a)
 		fa.implicit_tls = a->listeners[which].tls;
 		fa.rip = rip;
 		fa.lport = lport;
+		fa.accepted_ms = accepted;
 		front_run(&fa);
 	}
 	close(sp[1]);
