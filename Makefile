@@ -115,7 +115,8 @@ UNITTESTS = tests/common/test-buf \
 	   tests/maildir/test-keywords \
 	   tests/maildir/test-folder \
 	   tests/maildir/test-msgcache \
-	   tests/maildir/test-uidcache
+	   tests/maildir/test-uidcache \
+	   tests/imapd/test-auth
 
 # ---------------------------------------------------------------------------
 
@@ -143,6 +144,11 @@ $(BP)tools/imapd-userdb: $(USERDB:%.c=$(O)/%.o) $(LIBA)
 	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(O)/tests/%: $(O)/tests/%.o $(LIBA)
+	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+# a daemon module's unit test links that module too
+$(O)/tests/imapd/test-auth: $(O)/tests/imapd/test-auth.o $(O)/imapd/auth.o \
+	    $(LIBA)
 	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 san:

@@ -2,13 +2,17 @@
  * auth: check a user's credentials in the back, as root (or as the one
  * user a non-root imapd serves), through PAM or the cdb userdb, in the
  * order the "auth" setting gives: the first method that knows the user
- * decides.
+ * decides.  Every failure costs the same work and says the same thing to
+ * the client; only the log says why.
  */
 #ifndef IMAPD_AUTH_H
 #define IMAPD_AUTH_H
 
 #include <limits.h>
 #include <sys/types.h>
+
+/* The longest user name looked up anywhere (the userdb's limit too). */
+#define AUTH_NAME_MAX	255
 
 struct config;
 
@@ -28,8 +32,12 @@ enum auth_result {
 	AUTH_TEMPFAIL,		/* a backend could not answer */
 };
 
-/* Check user/pass for a client at rip.  On AUTH_OK *u is filled in.  The
- * log line saying why a login failed is written here. */
+/*
+ * Check user/pass for a client at rip.  On AUTH_OK *u is filled in.  The
+ * log line saying why a login failed is written here.  Names that are
+ * empty, longer than AUTH_NAME_MAX or hold control characters are refused
+ * before any lookup.
+ */
 enum auth_result auth_check(const struct config *, const char *user,
 	    const char *pass, const char *rip, struct auth_user *u);
 

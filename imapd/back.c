@@ -2,9 +2,13 @@
  * back: credential checks, the privilege drop, and the logged-in session.
  * See back.h.
  *
- * Failed logins are answered after auth_fail_delay, here rather than in
- * the front so that even a subverted front cannot guess faster; the back
- * also counts failures itself and ends the session at the third.
+ * Every login that does not succeed is answered at one deadline,
+ * auth_fail_delay after its request arrived here, so the answer's time
+ * says nothing about why the login failed.  This happens here rather than
+ * in the front so that even a subverted front cannot guess faster; the
+ * back also counts failures itself and ends the session at the third.  A
+ * check that takes longer than the deadline is answered when it ends, and
+ * the log says so: the deadline is too short for this site's backends.
  */
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -35,14 +39,16 @@
 
 #define BACK_FAILURES_MAX	3
 
-/* Sleep ms unless a shutdown signal comes first. */
+/* Sleep until the monotonic time until, unless a shutdown signal comes
+ * first. */
 static void
-delay(uint64_t ms)
+sleep_until(long long until)
 {
-	long long until = session_now_ms() + (long long)ms, left;
+	long long left;
 
 	while (!sig_term && (left = until - session_now_ms()) > 0)
-		(void)sig_wait(NULL, 0, (int)left);
+		(void)sig_wait(NULL, 0, left > 0x7fffffff ? 0x7fffffff :
+		    (int)left);
 }
 
 /* Log the end of a logged-in session with its counters. */
@@ -113,15 +119,19 @@ find_mail(const struct config *conf, const struct auth_user *u)
 	return strdup(path);
 }
 
-/* Wait for credentials from the front; returns when logged in. */
+/*
+ * Wait for credentials from the front; returns when logged in, with the
+ * command's tag (allocated) in *tag_r.
+ */
 static void
-await_login(const struct back_args *a, struct auth_user *u, char *tag,
-    size_t taglen)
+await_login(const struct back_args *a, struct auth_user *u, char **tag_r)
 {
+	const struct config *conf = a->conf;
 	char storage[AUTHMSG_MAX];
 	struct authreq q;
 	unsigned failures = 0;
 	enum auth_result r;
+	long long start, took;
 	int got, tls;
 
 	for (;;) {
@@ -140,11 +150,13 @@ await_login(const struct back_args *a, struct auth_user *u, char *tag,
 			(void)kill(a->front_pid, SIGKILL);
 			_exit(1);
 		}
+		start = session_now_ms();
 		log_setuser(q.user);
-		if (snprintf(tag, taglen, "%s", q.tag) >= (int)taglen)
-			fatalx("tag too long");
+		free(*tag_r);
+		if ((*tag_r = strdup(q.tag)) == NULL)
+			fatal("strdup");
 		tls = strcmp(q.secured, "tls") == 0;
-		r = auth_check(a->conf, q.user, q.pass, a->rip, u);
+		r = auth_check(conf, q.user, q.pass, a->rip, u);
 		wipe(storage, sizeof(storage));
 		if (r == AUTH_OK) {
 			log_setuser(u->name);
@@ -154,10 +166,16 @@ await_login(const struct back_args *a, struct auth_user *u, char *tag,
 				_exit(0);
 			return;
 		}
-		if (r == AUTH_FAILED) {
+		if (r == AUTH_FAILED)
 			failures++;
-			delay(a->conf->auth_fail_delay_ms);
-		}
+		took = session_now_ms() - start;
+		if (took > (long long)conf->auth_fail_delay_ms)
+			log_warnx("checking this login took %lld ms, longer "
+			    "than auth_fail_delay (%llu ms): its failure can "
+			    "be told from others by its timing (raise "
+			    "auth_fail_delay)", took,
+			    (unsigned long long)conf->auth_fail_delay_ms);
+		sleep_until(start + (long long)conf->auth_fail_delay_ms);
 		log_setuser(NULL);
 		if (authmsg_send_result(a->front, r == AUTH_FAILED ?
 		    AUTHRES_FAIL : AUTHRES_TEMPFAIL) == -1 ||
@@ -207,15 +225,16 @@ back_run(const struct back_args *a)
 {
 	struct auth_user u;
 	struct conn c;
-	char tag[128];
+	char *tag = NULL;
 
 	(void)prctl(PR_SET_NAME, "imapd-auth", 0, 0, 0);
-	await_login(a, &u, tag, sizeof(tag));
+	await_login(a, &u, &tag);
 	become(&u);
 	(void)prctl(PR_SET_NAME, "imapd-session", 0, 0, 0);
 	conn_init(&c, a->front, a->front);
 	serve(a->conf, &c, &u, tag, a->rip, a->lport);
 	conn_close(&c);
+	free(tag);
 	_exit(0);
 }
 
