@@ -311,6 +311,14 @@ p_allow_plaintext_auth(struct config *c, const char *v)
 }
 
 static const char *
+p_pam_session(struct config *c, const char *v)
+{
+	if (strnum_bool(v, &c->pam_session) == -1)
+		return "must be yes or no";
+	return NULL;
+}
+
+static const char *
 p_mmap(struct config *c, const char *v)
 {
 	int yes;
@@ -430,6 +438,7 @@ static const struct keydef keys[] = {
 	{ "max_sessions",		p_max_sessions },
 	{ "mmap",			p_mmap },
 	{ "pam_service",		p_pam_service },
+	{ "pam_session",		p_pam_session },
 	{ "prefork",			p_prefork },
 	{ "special_use",		p_special_use },
 	{ "syslog_facility",		p_syslog_facility },
@@ -464,6 +473,7 @@ config_defaults(struct config *c)
 	c->login_chroot = xstrdup("/var/lib/imapd/empty");
 	c->prefork = 4;
 	c->max_sessions = 1000;
+	c->pam_session = 1;
 	c->allow_plaintext_auth = 0;
 	(void)p_special_use(c, "Sent:\\Sent Drafts:\\Drafts Trash:\\Trash "
 	    "Junk:\\Junk Archive:\\Archive");

@@ -42,6 +42,7 @@ struct config {
 	enum auth_method	 auth[CONFIG_MAX_AUTH];
 	unsigned		 nauth;
 	char			*pam_service;
+	int			 pam_session;	/* open a PAM session */
 	char			*userdb;
 	char			*mail_location;
 	char			*login_user;

@@ -24,7 +24,9 @@
  * PAM_RUSER is left unset: it names a user on the remote host vouched for
  * by that host, and the only name here is the one the client typed.  The
  * conversation answers password prompts with the password and nothing
- * else.
+ * else.  With pam_session, the handle of a good login lives on for
+ * pam_setcred and pam_open_session/pam_close_session, which the back runs
+ * as root (see back.c for which process closes the session).
  */
 #include <errno.h>
 #include <pwd.h>
@@ -257,7 +259,10 @@ pam_check(const struct config *conf, const struct passwd *pw,
 	u->initgroups = 1;
 	u->maildir[0] = '\0';
 	memcpy(u->method, "pam", 4);
-	pam_end(h, PAM_SUCCESS);
+	if (conf->pam_session)
+		u->pam = h;
+	else
+		pam_end(h, PAM_SUCCESS);
 	return AUTH_OK;
 }
 
@@ -355,6 +360,81 @@ auth_check(const struct config *conf, const char *user, const char *pass,
 	    conf->nauth > 1 ? (conf->auth[1] == AUTH_PAM ? ",pam" :
 	    ",userdb") : "");
 	return AUTH_FAILED;
+}
+
+static const char *
+service(pam_handle_t *h)
+{
+	const void *item = NULL;
+
+	if (pam_get_item(h, PAM_SERVICE, &item) != PAM_SUCCESS ||
+	    item == NULL)
+		return "?";
+	return item;
+}
+
+int
+auth_session_open(struct auth_user *u)
+{
+	pam_handle_t *h = u->pam;
+	const char *what = "establish the credentials";
+	int r;
+
+	if (h == NULL)
+		return 0;
+	/* credentials first, then the session (pam_setcred(3)) */
+	r = pam_setcred(h, PAM_ESTABLISH_CRED | PAM_SILENT);
+	if (r == PAM_SUCCESS) {
+		what = "open the session";
+		r = pam_open_session(h, PAM_SILENT);
+		if (r != PAM_SUCCESS)
+			(void)pam_setcred(h, PAM_DELETE_CRED | PAM_SILENT);
+	}
+	if (r != PAM_SUCCESS) {
+		log_warnx("login refused: PAM (%s) could not %s: %s (check the "
+		    "session lines of /etc/pam.d/%s)", service(h), what,
+		    pam_strerror(h, r), service(h));
+		pam_end(h, r);
+		u->pam = NULL;
+		return -1;
+	}
+	/* modules that wanted the password (pam_mount) have had it; PAM
+	 * wipes its copy when the item is replaced */
+	(void)pam_set_item(h, PAM_AUTHTOK, NULL);
+	return 0;
+}
+
+void
+auth_session_close(struct auth_user *u)
+{
+	pam_handle_t *h = u->pam;
+	int r;
+
+	if (h == NULL)
+		return;
+	r = pam_close_session(h, PAM_SILENT);
+	if (r != PAM_SUCCESS)
+		log_warnx("PAM (%s) could not close the session: %s",
+		    service(h), pam_strerror(h, r));
+	(void)pam_setcred(h, PAM_DELETE_CRED | PAM_SILENT);
+	pam_end(h, r);
+	u->pam = NULL;
+}
+
+void
+auth_end(struct auth_user *u)
+{
+	if (u->pam != NULL)
+		pam_end(u->pam, PAM_SUCCESS);
+	u->pam = NULL;
+}
+
+void
+auth_forget(struct auth_user *u)
+{
+	if (u->pam != NULL)
+		pam_end(u->pam, PAM_SUCCESS | PAM_DATA_SILENT);
+	u->pam = NULL;
 }
 
 int

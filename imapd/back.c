@@ -9,10 +9,19 @@
  * back also counts failures itself and ends the session at the third.  A
  * check that takes longer than the deadline is answered when it ends, and
  * the log says so: the deadline is too short for this site's backends.
+ *
+ * The PAM session.  pam_open_session runs as root before the drop, and
+ * pam_close_session must run as root after the session, which no process
+ * running as the user can do.  So after a PAM login with pam_session the
+ * back forks: the child drops to the user and serves the session; the
+ * parent (imapd-pam) keeps the handle, stays root, reads nothing, holds no
+ * descriptor of the session, and closes the PAM session when the child has
+ * ended.  It passes SIGTERM on to the child.
  */
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <errno.h>
 #include <limits.h>
@@ -158,6 +167,9 @@ await_login(const struct back_args *a, struct auth_user *u, char **tag_r)
 		tls = strcmp(q.secured, "tls") == 0;
 		r = auth_check(conf, q.user, q.pass, a->rip, u);
 		wipe(storage, sizeof(storage));
+		/* a PAM session module may still refuse */
+		if (r == AUTH_OK && auth_session_open(u) == -1)
+			r = AUTH_TEMPFAIL;
 		if (r == AUTH_OK) {
 			log_setuser(u->name);
 			log_info("logged in (%s, %s)", u->method,
@@ -220,16 +232,75 @@ serve(const struct config *conf, struct conn *c, const struct auth_user *u,
 	session_free(&s);
 }
 
+/*
+ * Root keeper of a PAM session (see the top of this file): wait for the
+ * session process, passing SIGTERM on, then close the PAM session.
+ */
+static void __attribute__((noreturn))
+keep_pam_session(struct auth_user *u, pid_t child)
+{
+	pid_t pid;
+	int status;
+
+	(void)prctl(PR_SET_NAME, "imapd-pam", 0, 0, 0);
+	for (;;) {
+		if (sig_term) {
+			sig_term = 0;
+			(void)kill(child, SIGTERM);
+		}
+		/* the front is ours too; reap it as it goes */
+		while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+			if (pid == child)
+				goto done;
+		if (pid == -1 && errno == ECHILD)
+			goto done;
+		(void)sig_wait(NULL, 0, -1);
+	}
+done:
+	auth_session_close(u);
+	_exit(0);
+}
+
+/* After a PAM login: fork, and return in the child that serves the
+ * session the pid of its keeper (0 if there is none); the keeper never
+ * returns. */
+static pid_t
+split_for_pam(const struct back_args *a, struct auth_user *u)
+{
+	pid_t pid, keeper = getpid();
+
+	if (u->pam == NULL)
+		return 0;
+	if ((pid = fork()) == -1) {
+		log_warn("cannot fork the session from its PAM keeper");
+		auth_session_close(u);
+		_exit(1);
+	}
+	if (pid == 0) {
+		auth_forget(u);
+		return keeper;
+	}
+	close(a->front);
+	keep_pam_session(u, pid);
+}
+
 void
 back_run(const struct back_args *a)
 {
 	struct auth_user u;
 	struct conn c;
 	char *tag = NULL;
+	pid_t keeper;
 
 	(void)prctl(PR_SET_NAME, "imapd-auth", 0, 0, 0);
 	await_login(a, &u, &tag);
+	keeper = split_for_pam(a, &u);
 	become(&u);
+	/* the drop cleared any death signal; a session whose keeper died
+	 * (killed at the end of a shutdown) must not outlive it */
+	if (keeper != 0 && (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == -1 ||
+	    getppid() != keeper))
+		_exit(0);
 	(void)prctl(PR_SET_NAME, "imapd-session", 0, 0, 0);
 	conn_init(&c, a->front, a->front);
 	serve(a->conf, &c, &u, tag, a->rip, a->lport);

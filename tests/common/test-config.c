@@ -48,6 +48,7 @@ test_good(void)
 	CHECK_STR(c.imap[0].host, "");
 	CHECK_STR(c.imap[0].port, "143");
 	CHECK_INT(c.nspecial, 5);
+	CHECK_INT(c.pam_session, 1);
 	CHECK_INT(load(&c,
 	    "# a comment\n"
 	    "\n"
@@ -61,6 +62,7 @@ test_good(void)
 	    "timeout_login = 90s\n"
 	    "timeout_session = 1h\n"
 	    "auth_fail_delay = 250ms\n"
+	    "pam_session = no\n"
 	    "special_use = Sent:\\Sent Bin:\\Trash\n"
 	    "mail_location = ~/Mail/box\n"
 	    "syslog_facility = local3\n", &errs), 0);
@@ -81,6 +83,7 @@ test_good(void)
 	CHECK_INT(c.timeout_login_ms, 90000);
 	CHECK_INT(c.timeout_session_ms, 3600000);
 	CHECK_INT(c.auth_fail_delay_ms, 250);
+	CHECK_INT(c.pam_session, 0);
 	CHECK_INT(c.nspecial, 2);
 	CHECK_STR(c.special[1].name, "Bin");
 	CHECK_STR(c.special[1].flag, "\\Trash");
@@ -131,6 +134,7 @@ static const struct {
 	{ "login_user = \n", 1, "login_user: must not be empty" },
 	{ "syslog_facility = kern2\n", 1, "syslog_facility: must be" },
 	{ "mmap = sometimes\n", 1, "mmap: must be auto, yes or no" },
+	{ "pam_session = maybe\n", 1, "pam_session: must be yes or no" },
 	{ "just some words\n", 1, "expected \"key = value\"" },
 	{ "= 5\n", 1, "(empty): unknown key" },
 };

@@ -135,6 +135,7 @@ test_userdb(void)
 	conf.userdb = strdup(path);
 	CHECK_INT(auth_check(&conf, "good", "secret", "", &u), AUTH_OK);
 	CHECK_STR(u.name, "good");
+	CHECK(u.pam == NULL);
 	CHECK_INT(auth_check(&conf, "good", "wrong", "", &u), AUTH_FAILED);
 	CHECK(logged("login failed: wrong password"));
 	CHECK_INT(auth_check(&conf, "nobody-here", "secret", "", &u),

@@ -1,4 +1,4 @@
-"""Authentication that tells a guesser nothing.
+"""Authentication that tells a guesser nothing, and the PAM session.
 
 Every failed login is answered at one deadline (auth_fail_delay after the
 request), whatever the reason: an unknown user, a wrong password, or an
@@ -10,9 +10,10 @@ tolerance of half a second leaves room for a loaded one, while the oracle
 they close was two seconds and more wide.  The log must still say exactly
 why each login failed.
 
-The PAM tests create throw-away accounts, so they need root, as CI
-has."""
+The PAM tests create throw-away accounts and PAM service files, so they
+need root, as CI has."""
 
+import pathlib
 import secrets
 import subprocess
 import threading
@@ -188,6 +189,70 @@ def test_userdb_unknown_user_costs_a_hash(server_factory, slowdb):
         best[label] = min(best.get(label, 99), secs)
     assert best["unknown"] >= 0.5 * best["wrong"], best
     s.wait_log("longer than auth_fail_delay")
+
+
+@needs_root
+def test_pam_session_opened_and_closed(server_factory, mailuser, workdir):
+    """pam_setcred and pam_open_session run as root before the drop, so
+    pam_limits applies to the session; pam_close_session runs when the
+    session has ended; PAM_RUSER is never the name the client typed."""
+    d = workdir / ("pamsess-" + secrets.token_hex(3))
+    d.mkdir()
+    d.chmod(0o755)
+    record, events = d / "record.sh", d / "events"
+    record.write_text("#!/bin/sh\n"
+                      f"echo \"$PAM_TYPE uid=$(id -u) user=$PAM_USER "
+                      f"ruser=[$PAM_RUSER] rhost=$PAM_RHOST\" >> {events}\n")
+    record.chmod(0o755)
+    limits = d / "limits.conf"
+    limits.write_text(f"{mailuser.name} hard msgqueue 123456\n")
+    service = "imapd-test-sess-" + secrets.token_hex(3)
+    pamfile = pathlib.Path("/etc/pam.d") / service
+    pamfile.write_text(
+        "auth required pam_unix.so\n"
+        f"auth optional pam_exec.so quiet {record}\n"
+        "account required pam_unix.so\n"
+        f"session required pam_limits.so conf={limits}\n"
+        f"session optional pam_exec.so quiet {record}\n")
+    try:
+        s = server_factory(pam_service=service)
+        c = s.imaplib(tls=True)
+        assert c.login(mailuser.name, mailuser.password)[0] == "OK"
+        lines = events.read_text().splitlines()
+        assert lines[0].startswith("auth uid=0 user=%s ruser=[] "
+                                   "rhost=127.0.0.1" % mailuser.name), lines
+        assert lines[1].startswith("open_session uid=0 user=%s" %
+                                   mailuser.name), lines
+        # the session process runs under pam_limits' limit
+        sess = [p for p in imapdtest.proc_children(
+            [k for k in imapdtest.proc_children(s.proc.pid)
+             if imapdtest.proc_comm(k) == "imapd-pam"][0])
+            if imapdtest.proc_comm(p) == "imapd-session"]
+        assert len(sess) == 1
+        lim = pathlib.Path(f"/proc/{sess[0]}/limits").read_text()
+        assert [l for l in lim.splitlines()
+                if l.startswith("Max msgqueue size")][0].split()[4] == \
+            "123456", lim
+        c.logout()
+        deadline = time.monotonic() + 10
+        while "close_session" not in events.read_text() and \
+                time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert events.read_text().splitlines()[2].startswith(
+            "close_session uid=0 user=%s" % mailuser.name)
+    finally:
+        pamfile.unlink()
+
+
+@needs_root
+def test_pam_session_off(server_factory, mailuser):
+    s = server_factory(pam_session="no")
+    c = s.imaplib(tls=True)
+    assert c.login(mailuser.name, mailuser.password)[0] == "OK"
+    kids = [imapdtest.proc_comm(p)
+            for p in imapdtest.proc_children(s.proc.pid)]
+    assert "imapd-pam" not in kids and "imapd-session" in kids, kids
+    c.logout()
 
 
 def test_long_tags_at_login(server, mailuser):
