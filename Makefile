@@ -85,6 +85,7 @@ IMAPD	 = imapd/auth.c \
 	   imapd/commands.c \
 	   imapd/conn.c \
 	   imapd/front.c \
+	   imapd/limits.c \
 	   imapd/main.c \
 	   imapd/master.c \
 	   imapd/mbname.c \
@@ -116,7 +117,8 @@ UNITTESTS = tests/common/test-buf \
 	   tests/maildir/test-folder \
 	   tests/maildir/test-msgcache \
 	   tests/maildir/test-uidcache \
-	   tests/imapd/test-auth
+	   tests/imapd/test-auth \
+	   tests/imapd/test-limits
 
 # ---------------------------------------------------------------------------
 
@@ -149,6 +151,9 @@ $(O)/tests/%: $(O)/tests/%.o $(LIBA)
 # a daemon module's unit test links that module too
 $(O)/tests/imapd/test-auth: $(O)/tests/imapd/test-auth.o $(O)/imapd/auth.o \
 	    $(LIBA)
+	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+$(O)/tests/imapd/test-limits: $(O)/tests/imapd/test-limits.o \
+	    $(O)/imapd/limits.o $(LIBA)
 	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 san:

@@ -3,12 +3,14 @@
  * See back.h.
  *
  * Every login that does not succeed is answered at one deadline,
- * auth_fail_delay after its request arrived here, so the answer's time
- * says nothing about why the login failed.  This happens here rather than
- * in the front so that even a subverted front cannot guess faster; the
- * back also counts failures itself and ends the session at the third.  A
- * check that takes longer than the deadline is answered when it ends, and
- * the log says so: the deadline is too short for this site's backends.
+ * auth_fail_delay after its request arrived here, plus the growing delay
+ * its address has earned with failed logins (limits.c); both are known
+ * before the check starts, so the answer's time says nothing about why
+ * the login failed.  This happens here rather than in the front so that
+ * even a subverted front cannot guess faster; the back also counts
+ * failures itself and ends the session at the third.  A check that takes
+ * longer than the deadline is answered when it ends, and the log says so:
+ * the deadline is too short for this site's backends.
  *
  * The PAM session.  pam_open_session runs as root before the drop, and
  * pam_close_session must run as root after the session, which no process
@@ -16,7 +18,8 @@
  * back forks: the child drops to the user and serves the session; the
  * parent (imapd-pam) keeps the handle, stays root, reads nothing, holds no
  * descriptor of the session, and closes the PAM session when the child has
- * ended.  It passes SIGTERM on to the child.
+ * ended.  It is still the master's worker, so the session's slot in the
+ * limits table ends with it, and it passes SIGTERM on to the child.
  */
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -42,6 +45,7 @@
 #include "imapd/back.h"
 #include "imapd/capability.h"
 #include "imapd/conn.h"
+#include "imapd/limits.h"
 #include "imapd/session.h"
 #include "imapd/sig.h"
 #include "maildir/folder.h"
@@ -129,6 +133,50 @@ find_mail(const struct config *conf, const struct auth_user *u)
 }
 
 /*
+ * The user's credentials are good: admit the session under the limits
+ * and open its PAM session.  AUTHRES_OK, or the status to answer with
+ * (logged).
+ */
+static enum authres_status
+admit(const struct back_args *a, struct auth_user *u)
+{
+	const struct config *conf = a->conf;
+	enum limits_verdict v;
+	unsigned n;
+
+	v = limits_login(a->slot, u->name, &a->addr, conf, &n);
+	if (v == LIMITS_USER_ADDRESS)
+		log_info("login refused: %s has %u sessions from this address "
+		    "(max_user_sessions_per_address = %u)", u->name, n,
+		    conf->max_user_sessions_per_address);
+	else if (v == LIMITS_USER)
+		log_info("login refused: %s has %u sessions "
+		    "(max_user_sessions = %u)", u->name, n,
+		    conf->max_user_sessions);
+	if (v != LIMITS_OK) {
+		auth_end(u);
+		return AUTHRES_LIMIT;
+	}
+	if (auth_session_open(u) == -1) {
+		limits_leave(a->slot);
+		return AUTHRES_TEMPFAIL;
+	}
+	return AUTHRES_OK;
+}
+
+/* Log a delay that a failed login is answered with. */
+static void
+log_penalty(const struct config *conf, uint64_t penalty, unsigned failures)
+{
+	if (penalty > 0)
+		log_info("answering %llu ms later: %u failed logins from this "
+		    "address in the last %d minutes (auth_penalty_max = "
+		    "%llu ms)", (unsigned long long)penalty, failures,
+		    LIMITS_FORGET_MS / 60000,
+		    (unsigned long long)conf->auth_penalty_max_ms);
+}
+
+/*
  * Wait for credentials from the front; returns when logged in, with the
  * command's tag (allocated) in *tag_r.
  */
@@ -138,9 +186,11 @@ await_login(const struct back_args *a, struct auth_user *u, char **tag_r)
 	const struct config *conf = a->conf;
 	char storage[AUTHMSG_MAX];
 	struct authreq q;
-	unsigned failures = 0;
+	unsigned failures = 0, nfail;
 	enum auth_result r;
-	long long start, took;
+	enum authres_status st;
+	long long start, took, deadline;
+	uint64_t penalty;
 	int got, tls;
 
 	for (;;) {
@@ -160,6 +210,8 @@ await_login(const struct back_args *a, struct auth_user *u, char **tag_r)
 			_exit(1);
 		}
 		start = session_now_ms();
+		penalty = limits_penalty_ms(&a->addr,
+		    conf->auth_penalty_max_ms, &nfail);
 		log_setuser(q.user);
 		free(*tag_r);
 		if ((*tag_r = strdup(q.tag)) == NULL)
@@ -167,10 +219,9 @@ await_login(const struct back_args *a, struct auth_user *u, char **tag_r)
 		tls = strcmp(q.secured, "tls") == 0;
 		r = auth_check(conf, q.user, q.pass, a->rip, u);
 		wipe(storage, sizeof(storage));
-		/* a PAM session module may still refuse */
-		if (r == AUTH_OK && auth_session_open(u) == -1)
-			r = AUTH_TEMPFAIL;
-		if (r == AUTH_OK) {
+		st = r == AUTH_OK ? admit(a, u) : r == AUTH_FAILED ?
+		    AUTHRES_FAIL : AUTHRES_TEMPFAIL;
+		if (st == AUTHRES_OK) {
 			log_setuser(u->name);
 			log_info("logged in (%s, %s)", u->method,
 			    tls ? "TLS" : "plaintext");
@@ -178,8 +229,16 @@ await_login(const struct back_args *a, struct auth_user *u, char **tag_r)
 				_exit(0);
 			return;
 		}
-		if (r == AUTH_FAILED)
+		if (st == AUTHRES_LIMIT) {
+			/* only the right password gets here: no need to hide
+			 * it, and nothing more this connection can do */
+			(void)authmsg_send_result(a->front, st);
+			_exit(0);
+		}
+		if (st == AUTHRES_FAIL) {
 			failures++;
+			limits_failed(&a->addr);
+		}
 		took = session_now_ms() - start;
 		if (took > (long long)conf->auth_fail_delay_ms)
 			log_warnx("checking this login took %lld ms, longer "
@@ -187,10 +246,12 @@ await_login(const struct back_args *a, struct auth_user *u, char **tag_r)
 			    "be told from others by its timing (raise "
 			    "auth_fail_delay)", took,
 			    (unsigned long long)conf->auth_fail_delay_ms);
-		sleep_until(start + (long long)conf->auth_fail_delay_ms);
+		deadline = start + (long long)(conf->auth_fail_delay_ms +
+		    penalty);
+		log_penalty(conf, penalty, nfail);
+		sleep_until(deadline);
 		log_setuser(NULL);
-		if (authmsg_send_result(a->front, r == AUTH_FAILED ?
-		    AUTHRES_FAIL : AUTHRES_TEMPFAIL) == -1 ||
+		if (authmsg_send_result(a->front, st) == -1 ||
 		    failures >= BACK_FAILURES_MAX)
 			_exit(0);
 	}
@@ -294,6 +355,7 @@ back_run(const struct back_args *a)
 
 	(void)prctl(PR_SET_NAME, "imapd-auth", 0, 0, 0);
 	await_login(a, &u, &tag);
+	limits_detach();
 	keeper = split_for_pam(a, &u);
 	become(&u);
 	/* the drop cleared any death signal; a session whose keeper died

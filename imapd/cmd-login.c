@@ -76,6 +76,15 @@ try_login(struct session *s, const struct cmd *c, const char *mech,
 		    "try again later");
 		return;
 	}
+	if (r == -2) {
+		cmd_no(s, c, "[LIMIT] Too many connections for this user; "
+		    "close some and try again");
+		session_printf(s, "* BYE Too many connections for this "
+		    "user\r\n");
+		(void)session_flush(s);
+		s->end = END_LIMIT;
+		return;
+	}
 	s->auth_failures++;
 	cmd_no(s, c, "[AUTHENTICATIONFAILED] Authentication failed");
 	if (s->auth_failures >= AUTH_FAILURES_MAX) {

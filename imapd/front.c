@@ -37,6 +37,7 @@
 #include "imapd/tls.h"
 
 #define RELAY_BUF	(16 * 1024)	/* one TLS record */
+#define REFUSE_MS	3000		/* to say BYE to a refused client */
 
 static SSL_CTX		*tls_ctx;
 static int		 backfd = -1;
@@ -68,6 +69,8 @@ front_login(struct session *s, const char *tag, const char *mech,
 	}
 	if (st == AUTHRES_OK)
 		return 1;
+	if (st == AUTHRES_LIMIT)
+		return -2;
 	return st == AUTHRES_FAIL ? 0 : -1;
 }
 
@@ -232,6 +235,8 @@ front_run(const struct front_args *a)
 	/* timeout_login counts from accept, the handshake included */
 	left = a->accepted_ms + (long long)a->conf->timeout_login_ms -
 	    session_now_ms();
+	if (a->refuse != NULL && left > REFUSE_MS)
+		left = REFUSE_MS;
 	if (a->implicit_tls && conn_starttls(&c, tls_ctx,
 	    left > 0 ? (int)left : 1) == -1) {
 		if (c.peer_closed)
@@ -241,6 +246,13 @@ front_run(const struct front_args *a)
 			log_info("TLS handshake failed on port %s: %s (a "
 			    "client speaking plain IMAP to the TLS port? use "
 			    "STARTTLS on the other port)", a->lport, c.err);
+		conn_close(&c);
+		_exit(0);
+	}
+	if (a->refuse != NULL) {
+		if (snprintf(err, sizeof(err), "* BYE %s\r\n", a->refuse) <
+		    (int)sizeof(err))
+			(void)conn_write(&c, err, strlen(err), REFUSE_MS);
 		conn_close(&c);
 		_exit(0);
 	}
@@ -275,7 +287,7 @@ front_run(const struct front_args *a)
 			    session_end_str(end));
 		session_free(&s);
 	}
-	if (end == END_PROTOCOL || end == END_AUTHFAIL)
+	if (end == END_PROTOCOL || end == END_AUTHFAIL || end == END_LIMIT)
 		conn_linger_close(&c, 2000, 1024 * 1024);
 	else
 		conn_close(&c);

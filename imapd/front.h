@@ -17,6 +17,7 @@ struct front_args {
 	const char		*rip;		/* client address */
 	const char		*lport;		/* our port */
 	long long		 accepted_ms;	/* when, by session_now_ms() */
+	const char		*refuse;	/* "* BYE" this at once, or NULL */
 };
 
 /* Serve the connection; never returns. */

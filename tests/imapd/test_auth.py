@@ -131,7 +131,8 @@ def assert_indistinguishable(got):
 @needs_root
 def test_failures_take_one_time(server_factory, mailuser, accounts, slowdb):
     s = server_factory(auth="pam,userdb", userdb=slowdb["path"],
-                       auth_fail_delay="%dms" % (DEADLINE * 1000))
+                       auth_fail_delay="%dms" % (DEADLINE * 1000),
+                       auth_penalty_max=0)
     a = accounts
     got = timed_all(s, [
         ("unknown user", "imtnosuch" + secrets.token_hex(3), "x"),
@@ -170,7 +171,8 @@ def test_failures_take_one_time(server_factory, mailuser, accounts, slowdb):
 
 def test_userdb_failures_take_one_time(server_factory, slowdb):
     s = server_factory(auth="userdb", userdb=slowdb["path"],
-                       auth_fail_delay="%dms" % (DEADLINE * 1000))
+                       auth_fail_delay="%dms" % (DEADLINE * 1000),
+                       auth_penalty_max=0)
     assert_indistinguishable(timed_all(s, [
         ("unknown user", "vnosuch", "x"),
         ("wrong password", "vslow", "wrong"),
@@ -181,7 +183,7 @@ def test_userdb_unknown_user_costs_a_hash(server_factory, slowdb):
     """With no deadline at all, an unknown user still costs what a wrong
     password costs: a hash of the kind the file's users have."""
     s = server_factory(auth="userdb", userdb=slowdb["path"],
-                       auth_fail_delay=0)
+                       auth_fail_delay=0, auth_penalty_max=0)
     best = {}
     for label, user in (("unknown", "vnosuch"), ("wrong", "vslow")) * 2:
         secs, answer = timed_login(s, user, "wrong")
