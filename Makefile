@@ -90,6 +90,7 @@ IMAPD	 = imapd/auth.c \
 	   imapd/keyfile.c \
 	   imapd/keymsg.c \
 	   imapd/keyproc.c \
+	   imapd/limits.c \
 	   imapd/main.c \
 	   imapd/master.c \
 	   imapd/mbname.c \
@@ -131,7 +132,9 @@ UNITTESTS = tests/common/test-buf \
 	   tests/maildir/test-keywords \
 	   tests/maildir/test-folder \
 	   tests/maildir/test-msgcache \
-	   tests/maildir/test-uidcache
+	   tests/maildir/test-uidcache \
+	   tests/imapd/test-auth \
+	   tests/imapd/test-limits
 
 # ---------------------------------------------------------------------------
 
@@ -184,6 +187,13 @@ $(O)/tests/%: $(O)/tests/%.o $(LIBA)
 
 # unit tests of daemon modules link the module itself
 $(O)/tests/imapd/test-keymsg: $(O)/imapd/keymsg.o
+# a daemon module's unit test links that module too
+$(O)/tests/imapd/test-auth: $(O)/tests/imapd/test-auth.o $(O)/imapd/auth.o \
+	    $(LIBA)
+	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+$(O)/tests/imapd/test-limits: $(O)/tests/imapd/test-limits.o \
+	    $(O)/imapd/limits.o $(LIBA)
+	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 san:
 	$(MAKE) O=obj-san BP=obj-san/ SAN=1 all

@@ -41,6 +41,7 @@
 #include "imapd/tls.h"
 
 #define RELAY_BUF	(16 * 1024)	/* one TLS record */
+#define REFUSE_MS	3000		/* to say BYE to a refused client */
 
 static SSL_CTX		*tls_ctx;
 static int		 backfd = -1;
@@ -72,6 +73,8 @@ front_login(struct session *s, const char *tag, const char *mech,
 	}
 	if (st == AUTHRES_OK)
 		return 1;
+	if (st == AUTHRES_LIMIT)
+		return -2;
 	return st == AUTHRES_FAIL ? 0 : -1;
 }
 
@@ -223,7 +226,8 @@ front_run(const struct front_args *a)
 	struct session s;
 	struct conn c;
 	enum session_end end;
-	char info[128];
+	char err[512], info[128];
+	long long left;
 
 	(void)prctl(PR_SET_NAME, "imapd-login", 0, 0, 0);
 	backfd = a->back;
@@ -236,8 +240,13 @@ front_run(const struct front_args *a)
 	confine(a->conf);
 
 	conn_init(&c, a->client, a->client);
+	/* timeout_login counts from accept, the handshake included */
+	left = a->accepted_ms + (long long)a->conf->timeout_login_ms -
+	    session_now_ms();
+	if (a->refuse != NULL && left > REFUSE_MS)
+		left = REFUSE_MS;
 	if (a->implicit_tls && conn_starttls(&c, tls_ctx,
-	    (int)a->conf->timeout_login_ms) == -1) {
+	    left > 0 ? (int)left : 1) == -1) {
 		keyclient_close();
 		if (c.peer_closed)
 			log_info("client closed the connection during the TLS "
@@ -251,7 +260,15 @@ front_run(const struct front_args *a)
 	}
 	if (a->implicit_tls || tls_ctx == NULL)
 		keyclient_close();
+	if (a->refuse != NULL) {
+		if (snprintf(err, sizeof(err), "* BYE %s\r\n", a->refuse) <
+		    (int)sizeof(err))
+			(void)conn_write(&c, err, strlen(err), REFUSE_MS);
+		conn_close(&c);
+		_exit(0);
+	}
 	session_init(&s, a->conf, &c, STATE_NOTAUTH);
+	s.started_ms = a->accepted_ms;
 	s.hooks = &hooks;
 	s.tls = a->implicit_tls != 0;
 	s.starttls = !a->implicit_tls && tls_ctx != NULL;
@@ -282,7 +299,7 @@ front_run(const struct front_args *a)
 			    session_end_str(end));
 		session_free(&s);
 	}
-	if (end == END_PROTOCOL || end == END_AUTHFAIL)
+	if (end == END_PROTOCOL || end == END_AUTHFAIL || end == END_LIMIT)
 		conn_linger_close(&c, 2000, 1024 * 1024);
 	else
 		conn_close(&c);

@@ -7,6 +7,12 @@
  * reaped in the main loop after SIGCHLD; signals are only unblocked inside
  * sig_wait(), so none is lost between a check and the wait.
  *
+ * The limits per address and per user are decided by the workers
+ * themselves, in a table the master shares with them (limits.c says why
+ * and how races are kept out).  The master's part is to give each worker
+ * a slot of that table when it forks it and to clear the slot when it
+ * reaps it, so whatever a worker counted ends with the worker.
+ *
  * SIGHUP: read the configuration again; if it (and its certificate) is
  * good, retire the idle workers (SIGUSR1 ends a worker only while idle)
  * and start new ones with the new settings, rebinding the listening
@@ -39,6 +45,7 @@
 #include "common/log.h"
 #include "common/userdb.h"
 #include "imapd/keyproc.h"
+#include "imapd/limits.h"
 #include "imapd/master.h"
 #include "imapd/session.h"
 #include "imapd/sig.h"
@@ -58,6 +65,7 @@ enum child_state {
 struct child {
 	pid_t			pid;
 	enum child_state	state;
+	int			slot;		/* in the limits table */
 };
 
 static struct config	*conf;
@@ -282,7 +290,7 @@ print_log(const char *s)
 }
 
 static struct child *
-child_add(pid_t pid)
+child_add(pid_t pid, int slot)
 {
 	struct child *n;
 
@@ -296,6 +304,7 @@ child_add(pid_t pid)
 	}
 	children[nchildren].pid = pid;
 	children[nchildren].state = CHILD_IDLE;
+	children[nchildren].slot = slot;
 	return &children[nchildren++];
 }
 
@@ -355,6 +364,7 @@ reap(void)
 		    WTERMSIG(status) != SIGKILL)
 			log_warnx("session process %ld killed by signal %d",
 			    (long)pid, WTERMSIG(status));
+		limits_slot_free(c->slot);
 		*c = children[--nchildren];
 	}
 }
@@ -393,6 +403,7 @@ spawn(void)
 	struct child *c;
 	unsigned total;
 	pid_t pid;
+	int slot;
 
 	for (;;) {
 		total = (unsigned)nchildren;
@@ -410,10 +421,15 @@ spawn(void)
 			}
 			return 0;
 		}
+		if ((slot = limits_slot_take()) == -1) {
+			log_warnx("no free slot in the limits table");
+			return -1;
+		}
 		(void)keyproc_channel(conf);
 		if ((pid = fork()) == -1) {
 			log_warn("cannot start a worker");
 			keyproc_channel_close();
+			limits_slot_free(slot);
 			return -1;
 		}
 		if (pid == 0) {
@@ -427,12 +443,14 @@ spawn(void)
 			wa.nlisteners = nlisteners;
 			wa.statusfd = statusfd[1];
 			wa.deathfd = deathfd[0];
+			wa.slot = slot;
 			worker_run(&wa);
 		}
 		keyproc_channel_close();
-		if ((c = child_add(pid)) == NULL) {
+		if ((c = child_add(pid, slot)) == NULL) {
 			log_warnx("out of memory tracking workers");
 			(void)kill(pid, SIGKILL);
+			/* its slot stays taken: the worker is not reaped */
 			return -1;
 		}
 	}
@@ -560,6 +578,8 @@ master_run(struct config *c, int foreground)
 	keyproc_commit();
 	if ((nlisteners = master_bind(conf, listeners, MAX_LISTENERS)) == 0)
 		fatalx("cannot start: no listening socket");
+	if (limits_init(CONFIG_MAX_SESSIONS) == -1)
+		fatal("cannot map the table of connection limits");
 	if (pipe2(statusfd, O_CLOEXEC) == -1 ||
 	    pipe2(deathfd, O_CLOEXEC) == -1)
 		fatal("pipe");

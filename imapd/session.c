@@ -617,6 +617,8 @@ session_end_str(enum session_end e)
 		return "logged in";
 	case END_MAILBOX_RESET:
 		return "the selected folder's UIDVALIDITY changed";
+	case END_LIMIT:
+		return "the user is over a session limit";
 	}
 	return "unknown";
 }

@@ -54,6 +54,7 @@ enum session_end {
 	END_AUTHFAIL,		/* too many failed logins */
 	END_HANDOFF,		/* front: login succeeded, now relaying */
 	END_MAILBOX_RESET,	/* the selected folder's UIDVALIDITY changed */
+	END_LIMIT,		/* the user is over a session limit */
 };
 
 struct session;
@@ -62,7 +63,8 @@ struct command;
 /* What the front gives a session so LOGIN/AUTHENTICATE can reach the back.
  * login() returns 1 logged in (the session ends with END_HANDOFF), 0 the
  * credentials were refused (the session answered nothing yet), -1 a
- * temporary failure. */
+ * temporary failure, -2 good credentials but the user is over a session
+ * limit (the back has ended). */
 struct session_hooks {
 	int	(*login)(struct session *, const char *tag, const char *mech,
 		    const char *authzid, const char *user, const char *pass);

@@ -938,6 +938,10 @@ class Imapd(Server):
             "login_chroot  = %s\n"
             "prefork       = 8\n"
             "max_sessions  = %d\n"
+            # hundreds of sessions of one user from one address
+            "max_prelogin_per_address = 0\n"
+            "max_user_sessions = 0\n"
+            "max_user_sessions_per_address = 0\n"
             % (self.port, self.tls_port, s.cert, s.key,
                self.dir / "userdb.cdb", self.dir / "empty",
                s.max_sessions))

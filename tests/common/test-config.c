@@ -68,6 +68,14 @@ test_good(void)
 	CHECK_INT(c.nspecial, 5);
 	test_default_ciphers(&c);
 	CHECK_STR(c.tls_groups, "X25519:prime256v1:secp384r1");
+	/* the limits' defaults fit Thunderbird (5) and K-9 (10) at once */
+	CHECK_INT(c.first_valid_uid, 1000);
+	CHECK_INT(c.auth_fail_delay_ms, 2000);
+	CHECK_INT(c.auth_penalty_max_ms, 15000);
+	CHECK_INT(c.max_prelogin_per_address, 20);
+	CHECK_INT(c.max_user_sessions, 100);
+	CHECK_INT(c.max_user_sessions_per_address, 20);
+	CHECK_INT(c.pam_session, 1);
 	CHECK_INT(load(&c,
 	    "# a comment\n"
 	    "\n"
@@ -81,6 +89,11 @@ test_good(void)
 	    "timeout_login = 90s\n"
 	    "timeout_session = 1h\n"
 	    "auth_fail_delay = 250ms\n"
+	    "auth_penalty_max = 0\n"
+	    "max_prelogin_per_address = 0\n"
+	    "max_user_sessions = 7\n"
+	    "max_user_sessions_per_address = 100000\n"
+	    "pam_session = no\n"
 	    "special_use = Sent:\\Sent Bin:\\Trash\n"
 	    "mail_location = ~/Mail/box\n"
 	    "syslog_facility = local3\n"
@@ -107,6 +120,11 @@ test_good(void)
 	CHECK_INT(c.timeout_login_ms, 90000);
 	CHECK_INT(c.timeout_session_ms, 3600000);
 	CHECK_INT(c.auth_fail_delay_ms, 250);
+	CHECK_INT(c.auth_penalty_max_ms, 0);
+	CHECK_INT(c.max_prelogin_per_address, 0);
+	CHECK_INT(c.max_user_sessions, 7);
+	CHECK_INT(c.max_user_sessions_per_address, 100000);
+	CHECK_INT(c.pam_session, 0);
 	CHECK_INT(c.nspecial, 2);
 	CHECK_STR(c.special[1].name, "Bin");
 	CHECK_STR(c.special[1].flag, "\\Trash");
@@ -161,6 +179,14 @@ static const struct {
 	{ "login_user = \n", 1, "login_user: must not be empty" },
 	{ "syslog_facility = kern2\n", 1, "syslog_facility: must be" },
 	{ "mmap = sometimes\n", 1, "mmap: must be auto, yes or no" },
+	{ "auth_penalty_max = 6m\n", 1, "auth_penalty_max: must be at most" },
+	{ "max_prelogin_per_address = -1\n", 1,
+	    "max_prelogin_per_address: must be a number from 0" },
+	{ "max_user_sessions = 100001\n", 1,
+	    "max_user_sessions: must be a number from 0" },
+	{ "max_user_sessions_per_address = many\n", 1,
+	    "max_user_sessions_per_address: must be a number from 0" },
+	{ "pam_session = maybe\n", 1, "pam_session: must be yes or no" },
 	{ "just some words\n", 1, "expected \"key = value\"" },
 	{ "= 5\n", 1, "(empty): unknown key" },
 };

@@ -321,9 +321,11 @@ class Server:
         ctx = ssl.create_default_context(cafile=self.settings["tls_cert"])
         return ctx
 
-    def raw(self, tls=False, port=None):
+    def raw(self, tls=False, port=None, source=None):
+        """A raw client; source is another loopback address to connect
+        from (127.0.0.2, ...), for limits kept per client address."""
         port = port or (self.tls_port if tls else self.port)
-        return Raw(port, self.tls_context() if tls else None)
+        return Raw(port, self.tls_context() if tls else None, source=source)
 
     def imaplib(self, tls=True, starttls=False):
         import imaplib
@@ -341,8 +343,10 @@ class Raw:
     """A line-oriented IMAP client that shows exactly what the server
     sends, for protocol tests."""
 
-    def __init__(self, port, ctx=None, timeout=15):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout)
+    def __init__(self, port, ctx=None, timeout=15, source=None):
+        self.sock = socket.create_connection(
+            ("127.0.0.1", port), timeout,
+            source_address=(source, 0) if source else None)
         self.ctx = ctx
         if ctx is not None:
             self.sock = ctx.wrap_socket(self.sock,
