@@ -22,7 +22,8 @@ import time
 import pytest
 
 import imapdtest
-from imapdtest import proc_comm, proc_status, wait_children
+from imapdtest import proc_comm, proc_status, wait_children, \
+    wait_descendants
 
 needs_root = pytest.mark.skipif(not imapdtest.IS_ROOT,
                                 reason="needs root to read other processes")
@@ -162,13 +163,15 @@ def test_no_session_process_holds_the_key(server_factory, mailuser, cert,
     patterns = key_patterns(c["key"])
     a, b = login_both_ways(server, mailuser)
     master = server.proc.pid
-    backs = wait_children(master, "imapd-session", 2)
+    backs = wait_descendants(master, "imapd-session", 2)
     assert len(backs) == 2
-    fronts = [f for bk in backs for f in wait_children(bk, "imapd-login")]
+    fronts = wait_descendants(master, "imapd-login", 2)
     assert len(fronts) == 2
+    # PAM session keepers (root) hold none either
+    keepers = wait_children(master, "imapd-pam", 0, timeout=0)
     idle = wait_children(master, "imapd-idle")
     assert idle
-    for pid in [master] + idle + backs + fronts:
+    for pid in [master] + idle + keepers + backs + fronts:
         assert key_found(pid, patterns) == set(), \
             f"{proc_comm(pid)} {pid} holds the private key"
 

@@ -437,6 +437,27 @@ def wait_children(pid, comm, n=1, timeout=10):
         time.sleep(0.05)
 
 
+def proc_descendants(pid, depth=4):
+    """pid's children, their children, ... (depth levels)."""
+    out, level = [], [pid]
+    for _ in range(depth):
+        level = [c for p in level for c in proc_children(p)]
+        out += level
+    return out
+
+
+def wait_descendants(pid, comm, n=1, timeout=10):
+    """Processes under pid named comm (a session's back and front sit
+    under a PAM session keeper for PAM logins, under the master else),
+    once there are n of them or the timeout has passed."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [p for p in proc_descendants(pid) if proc_comm(p) == comm]
+        if len(found) >= n or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
+
+
 def proc_status(pid):
     out = {}
     for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
