@@ -48,6 +48,7 @@ COMMON	 = common/base64.c \
 	   common/mutf7.c \
 	   common/privdrop.c \
 	   common/safefile.c \
+	   common/sortkey.c \
 	   common/strnum.c \
 	   common/textsearch.c \
 	   common/unicase.c \
@@ -107,6 +108,7 @@ UNITTESTS = tests/common/test-buf \
 	   tests/common/test-message \
 	   tests/common/test-mime \
 	   tests/common/test-search \
+	   tests/common/test-sortkey \
 	   tests/common/test-textsearch \
 	   tests/common/test-userdb \
 	   tests/common/test-mutf7 \
