@@ -60,6 +60,7 @@ MAILDIR	 = maildir/filename.c \
 	   maildir/keywords.c \
 	   maildir/mailbox.c \
 	   maildir/msgcache.c \
+	   maildir/sortcache.c \
 	   maildir/uidcache.c
 
 IMAPD	 = imapd/auth.c \
@@ -117,6 +118,7 @@ UNITTESTS = tests/common/test-buf \
 	   tests/maildir/test-keywords \
 	   tests/maildir/test-folder \
 	   tests/maildir/test-msgcache \
+	   tests/maildir/test-sortcache \
 	   tests/maildir/test-uidcache
 
 # ---------------------------------------------------------------------------
