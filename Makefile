@@ -86,6 +86,7 @@ IMAPD	 = imapd/auth.c \
 	   imapd/cmdutil.c \
 	   imapd/commands.c \
 	   imapd/conn.c \
+	   imapd/esearch.c \
 	   imapd/front.c \
 	   imapd/main.c \
 	   imapd/master.c \

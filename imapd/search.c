@@ -455,6 +455,13 @@ order(struct node *n)
 		qsort(n->kids, n->nkids, sizeof(n->kids[0]), cost_cmp);
 }
 
+int
+search_charset(const char *name)
+{
+	return strcasecmp(name, "UTF-8") == 0 ||
+	    strcasecmp(name, "US-ASCII") == 0;
+}
+
 struct search *
 search_parse(struct session *s, const struct imap_arg *args, size_t n,
     const char **why_r, int *badcharset_r)
@@ -467,8 +474,7 @@ search_parse(struct session *s, const struct imap_arg *args, size_t n,
 	if (n >= 2 && (w = imap_arg_atom(&args[0])) != NULL &&
 	    strcasecmp(w, "CHARSET") == 0) {
 		if ((cs = imap_arg_astring(&args[1])) == NULL ||
-		    (strcasecmp(cs, "UTF-8") != 0 &&
-		    strcasecmp(cs, "US-ASCII") != 0)) {
+		    !search_charset(cs)) {
 			*badcharset_r = 1;
 			*why_r = "Unsupported charset";
 			return NULL;
@@ -679,4 +685,30 @@ search_match(struct session *s, struct search *se, uint32_t seq)
 		se->msg = NULL;
 	}
 	return se->gone && !r ? -1 : r;
+}
+
+int
+search_run(struct session *s, struct search *se, uint32_t **seqs_r,
+    size_t *n_r, uint64_t *maxmodseq_r)
+{
+	uint32_t count = mailbox_count(s->mb), seq, *hits;
+	uint64_t ms;
+	size_t n = 0;
+
+	*maxmodseq_r = 0;
+	if ((hits = calloc((size_t)count + 1, sizeof(*hits))) == NULL)
+		return -1;
+	for (seq = 1; seq <= count; seq++) {
+		if (search_match(s, se, seq) != 1)
+			continue;
+		hits[n++] = seq;
+		if (se->modseq && (ms = mailbox_modseq(s->mb, seq)) >
+		    *maxmodseq_r)
+			*maxmodseq_r = ms;
+	}
+	/* sizes learned while searching are kept for next time */
+	mailbox_flush_facts(s->mb);
+	*seqs_r = hits;
+	*n_r = n;
+	return 0;
 }
