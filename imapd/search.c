@@ -16,7 +16,6 @@
  * kept for the whole search: the header alone when no criterion needs
  * more.
  */
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -38,7 +37,6 @@
 #include "maildir/msgcache.h"
 
 #define SEARCH_DEPTH_MAX	64
-#define REL_MAX			4096
 
 enum kind {
 	K_AND, K_OR, K_NOT,
@@ -515,20 +513,10 @@ search_free(struct search *se)
 static struct message *
 msg(struct session *s, struct search *se)
 {
-	char rel[REL_MAX];
-	int err = 0;
-
 	if (se->msg_tried)
 		return se->msg;
 	se->msg_tried = 1;
-	if (mailbox_relpath(s->mb, se->seq, rel, sizeof(rel)) == 0) {
-		se->msg = message_read(mailbox_dirfd(s->mb), rel, &se->store,
-		    se->body, &err);
-		if (se->msg == NULL && err == ENOENT &&
-		    mailbox_relocate(s->mb, se->seq, rel, sizeof(rel)) == 0)
-			se->msg = message_read(mailbox_dirfd(s->mb), rel,
-			    &se->store, se->body, &err);
-	}
+	se->msg = selected_message(s, se->seq, &se->store, se->body);
 	if (se->msg == NULL)
 		se->gone = 1;
 	return se->msg;

@@ -56,6 +56,19 @@ void	selected_before_tagged(struct session *, const struct cmd *);
 struct msgcache *selected_msgcache(struct session *);
 void	selected_flush_msgcache(struct session *, int final);
 
+/*
+ * Open message seq of the selected mailbox, read into store (the caller's
+ * buffer, reused from one message to the next; see message_read()): the
+ * header only unless whole.  A file renamed meanwhile (another session
+ * changed its flags) is looked for under its new name.  NULL when the
+ * message is gone or cannot be read (that is logged, a vanished file is
+ * not).
+ */
+struct buf;
+struct message;
+struct message *selected_message(struct session *, uint32_t seq,
+	    struct buf *store, int whole);
+
 /* Leave the selected mailbox (no responses). */
 void	selected_close(struct session *);
 
