@@ -59,20 +59,8 @@ cmd_search(struct session *s, const struct cmd *c)
 	if (c->uid)
 		for (i = 0; i < nhits; i++)
 			hits[i] = mailbox_uid(s->mb, hits[i]);
-	if (ret & ESEARCH_SAVE)
-		esearch_save(s, c, hits, nhits, ret);
-	if (esearch)
-		esearch_write(s, c, hits, nhits, ret, withmodseq, maxmodseq);
-	else {
-		session_printf(s, "* SEARCH");
-		for (i = 0; i < nhits; i++)
-			session_printf(s, " %u", hits[i]);
-		/* the highest MODSEQ of the matches (RFC 7162 3.1.5) */
-		if (withmodseq && nhits > 0)
-			session_printf(s, " (MODSEQ %llu)",
-			    (unsigned long long)maxmodseq);
-		session_printf(s, "\r\n");
-	}
+	esearch_result(s, c, "SEARCH", hits, nhits, ret, esearch, withmodseq,
+	    maxmodseq);
 	free(hits);
 	cmd_ok(s, c, "SEARCH completed");
 }

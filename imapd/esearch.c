@@ -50,8 +50,8 @@ uid_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-void
-esearch_save(struct session *s, const struct cmd *c, const uint32_t *hits,
+static void
+save(struct session *s, const struct cmd *c, const uint32_t *hits,
     size_t n, unsigned ret)
 {
 	size_t i, o;
@@ -77,8 +77,8 @@ esearch_save(struct session *s, const struct cmd *c, const uint32_t *hits,
 	s->nsaved = o;
 }
 
-void
-esearch_write(struct session *s, const struct cmd *c, const uint32_t *hits,
+static void
+write_esearch(struct session *s, const struct cmd *c, const uint32_t *hits,
     size_t n, unsigned ret, int withmodseq, uint64_t maxmodseq)
 {
 	struct buf out;
@@ -106,4 +106,26 @@ esearch_write(struct session *s, const struct cmd *c, const uint32_t *hits,
 		session_printf(s, " MODSEQ %llu",
 		    (unsigned long long)maxmodseq);
 	session_printf(s, "\r\n");
+}
+
+void
+esearch_result(struct session *s, const struct cmd *c, const char *name,
+    const uint32_t *hits, size_t n, unsigned ret, int esearch,
+    int withmodseq, uint64_t maxmodseq)
+{
+	size_t i;
+
+	if (ret & ESEARCH_SAVE)
+		save(s, c, hits, n, ret);
+	if (esearch) {
+		write_esearch(s, c, hits, n, ret, withmodseq, maxmodseq);
+		return;
+	}
+	session_printf(s, "* %s", name);
+	for (i = 0; i < n; i++)
+		session_write_num(s, ' ', hits[i]);
+	if (withmodseq && n > 0)
+		session_printf(s, " (MODSEQ %llu)",
+		    (unsigned long long)maxmodseq);
+	session_write(s, "\r\n", 2);
 }

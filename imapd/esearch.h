@@ -29,21 +29,17 @@ struct imap_arg;
 int	esearch_return(const struct imap_arg *, unsigned *ret);
 
 /*
- * SAVE: remember the result as "$" (RFC 5182), in UIDs so that expunges
- * cannot shift it: all of it, or only the MIN and MAX messages when those
- * are all that was asked besides SAVE (RFC 5182 2.4).  hits are UIDs for
- * a UID command, sequence numbers otherwise.
+ * Answer with the result of a SEARCH or SORT, hits[0..n) (UIDs for a UID
+ * command, sequence numbers otherwise): keep it as "$" if ret asks SAVE
+ * (RFC 5182: all of it, or only the MIN and MAX messages when those are
+ * all that was asked besides SAVE, in UIDs so that expunges cannot shift
+ * it); then, if esearch, "* ESEARCH (TAG ...) [UID] ..." with the options
+ * in ret (nothing when SAVE was all that was asked), else "* name n n
+ * ..."; with "MODSEQ n" when withmodseq and something matched (RFC 7162
+ * 3.1.5).
  */
-void	esearch_save(struct session *, const struct cmd *,
-	    const uint32_t *hits, size_t n, unsigned ret);
-
-/*
- * Write "* ESEARCH (TAG ...) [UID] ..." for the options in ret (nothing
- * when SAVE was all that was asked), with "MODSEQ n" when withmodseq and
- * something matched (RFC 7162 3.1.5).
- */
-void	esearch_write(struct session *, const struct cmd *,
-	    const uint32_t *hits, size_t n, unsigned ret, int withmodseq,
-	    uint64_t maxmodseq);
+void	esearch_result(struct session *, const struct cmd *, const char *name,
+	    const uint32_t *hits, size_t n, unsigned ret, int esearch,
+	    int withmodseq, uint64_t maxmodseq);
 
 #endif
