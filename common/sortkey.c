@@ -1,11 +1,6 @@
 /*
- * sortkey: the keys SORT and THREAD compare.  See sortkey.h.
- *
- * A record, all numbers little-endian:
- *
- *	 0 s64 sent date	 8 s64 INTERNALDATE	16 u64 RFC822.SIZE
- *	24 u32 flags (SORTKEY_*)
- *	28 for each string of enum sortkey_str in order: u32 length, bytes
+ * sortkey: the keys SORT and THREAD compare.  See sortkey.h, which also
+ * has the record's layout.
  *
  * The record is all the header gives; the store that keeps records
  * (maildir/sortcache.c) says which message and version it belongs to.
@@ -14,13 +9,11 @@
 
 #include "common/buf.h"
 #include "common/imapdate.h"
-#include "common/le.h"
 #include "common/message.h"
 #include "common/mime.h"
 #include "common/sortkey.h"
 #include "common/unicase.h"
 
-#define HEAD		28
 /* a header field, decoded and folded, may take this much while it is
  * worked on (a header is at most what message_read() reads) */
 #define SCRATCH_MAX	((size_t)64 * 1024 * 1024)
@@ -397,8 +390,8 @@ sortkey_build(struct message *m, int64_t arrival, uint64_t size,
     struct buf *out)
 {
 	struct scratch sc;
-	unsigned char h[HEAD], l[4];
-	size_t start = out->len, i, n;
+	unsigned char h[SORTKEY_HEAD];
+	size_t start = out->len, i, n, end = 0;
 	int64_t sent = arrival;
 	int r = -1;
 
@@ -416,16 +409,18 @@ sortkey_build(struct message *m, int64_t arrival, uint64_t size,
 	le64_put(h + 8, (uint64_t)arrival);
 	le64_put(h + 16, size);
 	le32_put(h + 24, sc.flags);
-	if (buf_add(out, h, HEAD) == -1)
-		goto out;
 	for (i = 0; i < SORTKEY_NSTR; i++) {
-		n = sc.str[i].len < SORTKEY_STR_MAX ? sc.str[i].len :
-		    SORTKEY_STR_MAX;
-		le32_put(l, (uint32_t)n);
-		if (buf_add(out, l, 4) == -1 ||
+		if (sc.str[i].len > SORTKEY_STR_MAX)
+			buf_truncate(&sc.str[i], SORTKEY_STR_MAX);
+		end += sc.str[i].len;
+		le32_put(h + 28 + 4 * i, (uint32_t)end);
+	}
+	if (buf_add(out, h, SORTKEY_HEAD) == -1)
+		goto out;
+	for (i = 0; i < SORTKEY_NSTR; i++)
+		if ((n = sc.str[i].len) > 0 &&
 		    buf_add(out, sc.str[i].data, n) == -1)
 			goto out;
-	}
 	r = 0;
 out:
 	if (r == -1)
@@ -444,25 +439,19 @@ int
 sortkey_read(const char *rec, size_t len, struct sortkey *k)
 {
 	const unsigned char *p = (const unsigned char *)rec;
-	size_t off = HEAD, i;
-	uint32_t n;
+	uint32_t end, prev = 0;
+	size_t i;
 
-	if (len < HEAD)
+	if (len < SORTKEY_HEAD || len > SORTKEY_RECORD_MAX)
 		return -1;
-	k->sent = (int64_t)le64_get(p);
-	k->arrival = (int64_t)le64_get(p + 8);
-	k->size = le64_get(p + 16);
-	k->flags = le32_get(p + 24);
 	for (i = 0; i < SORTKEY_NSTR; i++) {
-		if (len - off < 4)
+		end = le32_get(p + 28 + 4 * i);
+		if (end < prev)
 			return -1;
-		n = le32_get(p + off);
-		off += 4;
-		if (n > len - off)
-			return -1;
-		k->str[i] = rec + off;
-		k->len[i] = n;
-		off += n;
+		prev = end;
 	}
-	return off == len ? 0 : -1;
+	if (prev != len - SORTKEY_HEAD)
+		return -1;
+	k->rec = p;
+	return 0;
 }

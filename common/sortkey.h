@@ -24,6 +24,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/le.h"
+
 struct buf;
 struct message;
 
@@ -43,24 +45,66 @@ enum sortkey_str {
 #define SORTKEY_REPLY	0x01	/* the base subject extraction removed a
 				 * reply or forward mark (RFC 5256 3) */
 
-/* One message's keys; the strings point into the record read. */
+/*
+ * A record, all numbers little-endian:
+ *
+ *	 0 s64 sent date (RFC 5256 2.2), UTC: INTERNALDATE when the Date:
+ *	       field cannot be read
+ *	 8 s64 INTERNALDATE		16 u64 RFC822.SIZE
+ *	24 u32 flags (SORTKEY_*)
+ *	28 for each string of enum sortkey_str in order, u32: where it
+ *	   ends, counted from byte 60
+ *	60 the strings, one after the other
+ *
+ * A sort reads one or two fields of each of many records, so they are
+ * read where they lie, through a view that sortkey_read() checked.
+ */
+#define SORTKEY_HEAD		60
+
 struct sortkey {
-	int64_t		 sent;		/* sent date (RFC 5256 2.2), UTC:
-					 * INTERNALDATE when the Date: field
-					 * cannot be read */
-	int64_t		 arrival;	/* INTERNALDATE */
-	uint64_t	 size;		/* RFC822.SIZE */
-	unsigned	 flags;		/* SORTKEY_* */
-	const char	*str[SORTKEY_NSTR];
-	uint32_t	 len[SORTKEY_NSTR];
+	const unsigned char	*rec;
 };
+
+static inline int64_t
+sortkey_sent(const struct sortkey *k)
+{
+	return (int64_t)le64_get(k->rec);
+}
+
+static inline int64_t
+sortkey_arrival(const struct sortkey *k)
+{
+	return (int64_t)le64_get(k->rec + 8);
+}
+
+static inline uint64_t
+sortkey_size(const struct sortkey *k)
+{
+	return le64_get(k->rec + 16);
+}
+
+static inline unsigned
+sortkey_flags(const struct sortkey *k)
+{
+	return le32_get(k->rec + 24);
+}
+
+/* A string of the record, and its length in *len_r. */
+static inline const char *
+sortkey_str(const struct sortkey *k, enum sortkey_str i, size_t *len_r)
+{
+	uint32_t start = i == 0 ? 0 : le32_get(k->rec + 28 + 4 * (i - 1));
+
+	*len_r = le32_get(k->rec + 28 + 4 * i) - start;
+	return (const char *)k->rec + SORTKEY_HEAD + start;
+}
 
 /* The longest string kept, and so the largest record: a longer key is
  * cut (then the messages whose keys agree that far compare equal), and
  * the references lose their oldest IDs first, the newest deciding the
  * parent. */
 #define SORTKEY_STR_MAX		(32 * 1024)
-#define SORTKEY_RECORD_MAX	(28 + SORTKEY_NSTR * (4 + SORTKEY_STR_MAX))
+#define SORTKEY_RECORD_MAX	(SORTKEY_HEAD + SORTKEY_NSTR * SORTKEY_STR_MAX)
 
 /*
  * Append the record of a message's keys to out: the header is read (not
@@ -71,8 +115,9 @@ struct sortkey {
 int	sortkey_build(struct message *, int64_t arrival, uint64_t size,
 	    struct buf *out);
 
-/* Read a record that sortkey_build() wrote.  0, or -1 if it is not one
- * (short, a length past its end, bytes after its last string). */
+/* A view of a record that sortkey_build() wrote, valid while its bytes
+ * are.  0, or -1 if it is not one (short, or its strings do not end
+ * where it ends). */
 int	sortkey_read(const char *rec, size_t len, struct sortkey *);
 
 /*

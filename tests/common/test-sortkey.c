@@ -168,7 +168,10 @@ static int
 key_is(const struct sortkey *k, enum sortkey_str i, const char *want,
     size_t wlen)
 {
-	return k->len[i] == wlen && memcmp(k->str[i], want, wlen) == 0;
+	size_t len;
+	const char *got = sortkey_str(k, i, &len);
+
+	return len == wlen && memcmp(got, want, wlen) == 0;
 }
 
 #define KEY(k, i, s)	key_is(k, i, s, sizeof(s) - 1)
@@ -196,14 +199,14 @@ test_records(void)
 	CHECK(KEY(&k, SORTKEY_DISPLAYTO, "UNDISCLOSED-RECIPIENTS"));
 	CHECK(KEY(&k, SORTKEY_CC, ""));
 	CHECK(KEY(&k, SORTKEY_SUBJECT, "LUNCH"));
-	CHECK(k.flags & SORTKEY_REPLY);
+	CHECK(sortkey_flags(&k) & SORTKEY_REPLY);
 	CHECK(KEY(&k, SORTKEY_MESSAGE_ID, "m1@host"));
 	CHECK(KEY(&k, SORTKEY_REFERENCES, "a@b\0c@d\0"));
 	CHECK(imapdate_parse_rfc5322("1 Jan 2024 09:00:00 +0000", 25, &t,
 	    &tz) == 0);
-	CHECK_INT(k.sent, t);
-	CHECK_INT(k.arrival, 1000);
-	CHECK_INT(k.size, 77);
+	CHECK_INT(sortkey_sent(&k), t);
+	CHECK_INT(sortkey_arrival(&k), 1000);
+	CHECK_INT(sortkey_size(&k), 77);
 
 	/* no Date: INTERNALDATE; no References: the first valid ID of
 	 * In-Reply-To; names decoded; mailbox@host without a name */
@@ -213,8 +216,8 @@ test_records(void)
 	    "Subject: plain\n"
 	    "In-Reply-To: Joe's message <bad> of <p@q> and <r@s>\n\n",
 	    &rec, &k) == 0);
-	CHECK_INT(k.sent, 1000);
-	CHECK(!(k.flags & SORTKEY_REPLY));
+	CHECK_INT(sortkey_sent(&k), 1000);
+	CHECK(!(sortkey_flags(&k) & SORTKEY_REPLY));
 	CHECK(KEY(&k, SORTKEY_DISPLAYFROM, "ANDRE\xcc\x81"));
 	CHECK(KEY(&k, SORTKEY_FROM, "ANDRE"));
 	CHECK(KEY(&k, SORTKEY_TO, "SALES"));
@@ -229,7 +232,7 @@ test_records(void)
 	    "References: <nothing-valid>\n"
 	    "In-Reply-To: <p@q>\n"
 	    "Date: someday\n\n", &rec, &k) == 0);
-	CHECK_INT(k.sent, 1000);
+	CHECK_INT(sortkey_sent(&k), 1000);
 	CHECK(KEY(&k, SORTKEY_DISPLAYFROM, "A@B"));
 	CHECK(KEY(&k, SORTKEY_REFERENCES, "p@q\0"));
 	CHECK(KEY(&k, SORTKEY_SUBJECT, ""));
@@ -243,7 +246,7 @@ test_records(void)
 	/* what is not a record */
 	CHECK(keys_of("Subject: x\n\n", &rec, &k) == 0);
 	CHECK(sortkey_read(rec.data, rec.len - 1, &k) == -1);
-	CHECK(sortkey_read(rec.data, 27, &k) == -1);
+	CHECK(sortkey_read(rec.data, SORTKEY_HEAD - 1, &k) == -1);
 	(void)buf_addc(&rec, 'x');
 	CHECK(sortkey_read(rec.data, rec.len, &k) == -1);
 	buf_free(&rec);
@@ -256,6 +259,8 @@ test_long_references(void)
 	static const char last[] = "id4999@example.org";
 	struct buf hdr, rec;
 	struct sortkey k;
+	const char *refs;
+	size_t len;
 	unsigned i;
 
 	buf_init(&hdr, 1 << 20);
@@ -265,12 +270,12 @@ test_long_references(void)
 		(void)buf_addf(&hdr, " <id%u@example.org>", i);
 	(void)buf_adds(&hdr, "\n\n");
 	CHECK(keys_of(buf_cstr(&hdr), &rec, &k) == 0);
-	CHECK(k.len[SORTKEY_REFERENCES] <= SORTKEY_STR_MAX);
-	CHECK(k.len[SORTKEY_REFERENCES] > SORTKEY_STR_MAX - 40);
-	CHECK(k.len[SORTKEY_REFERENCES] >= sizeof(last) && memcmp(
-	    k.str[SORTKEY_REFERENCES] + k.len[SORTKEY_REFERENCES] -
-	    sizeof(last), last, sizeof(last)) == 0);
-	CHECK(memcmp(k.str[SORTKEY_REFERENCES], "id", 2) == 0);
+	refs = sortkey_str(&k, SORTKEY_REFERENCES, &len);
+	CHECK(len <= SORTKEY_STR_MAX);
+	CHECK(len > SORTKEY_STR_MAX - 40);
+	CHECK(len >= sizeof(last) &&
+	    memcmp(refs + len - sizeof(last), last, sizeof(last)) == 0);
+	CHECK(memcmp(refs, "id", 2) == 0);
 	buf_free(&hdr);
 	buf_free(&rec);
 }

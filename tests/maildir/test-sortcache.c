@@ -149,7 +149,7 @@ test_torn(void)
 	sortcache_close(sc);
 	size = file_size();
 	fd = open(file(), O_WRONLY | O_APPEND);
-	CHECK(fd != -1 && write(fd, "\x40\0\0\0torn", 8) == 8);
+	CHECK(fd != -1 && write(fd, "\0\0\0\0\x40\0\0\0torn", 12) == 12);
 	close(fd);
 
 	sc = sortcache_open(dir, 7);
