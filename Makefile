@@ -80,9 +80,11 @@ IMAPD	 = imapd/auth.c \
 	   imapd/cmd-namespace.c \
 	   imapd/cmd-search.c \
 	   imapd/cmd-select.c \
+	   imapd/cmd-sort.c \
 	   imapd/cmd-starttls.c \
 	   imapd/cmd-status.c \
 	   imapd/cmd-store.c \
+	   imapd/cmd-thread.c \
 	   imapd/cmdutil.c \
 	   imapd/commands.c \
 	   imapd/conn.c \
@@ -91,11 +93,14 @@ IMAPD	 = imapd/auth.c \
 	   imapd/main.c \
 	   imapd/master.c \
 	   imapd/mbname.c \
+	   imapd/msgkeys.c \
 	   imapd/search.c \
 	   imapd/selected.c \
 	   imapd/seqset.c \
 	   imapd/session.c \
 	   imapd/sig.c \
+	   imapd/sort.c \
+	   imapd/thread.c \
 	   imapd/tls.c \
 	   imapd/worker.c
 

@@ -304,8 +304,8 @@ selected_before_tagged(struct session *s, const struct cmd *c)
 	    (c->def->flags & CMDF_NOEXPUNGE) && !c->uid));
 }
 
-static int
-alive(void *arg, uint32_t uid)
+int
+selected_alive(void *arg, uint32_t uid)
 {
 	struct mailbox *mb = arg;
 
@@ -325,7 +325,7 @@ void
 selected_flush_msgcache(struct session *s, int final)
 {
 	if (s->mcache != NULL && s->mb != NULL)
-		msgcache_flush(s->mcache, alive, s->mb, final);
+		msgcache_flush(s->mcache, selected_alive, s->mb, final);
 }
 
 struct message *

@@ -51,6 +51,10 @@ int	selected_modseq_due(struct session *);
 /* Before a tagged response: sync as the command allows. */
 void	selected_before_tagged(struct session *, const struct cmd *);
 
+/* Whether uid is still in the view of mailbox mb (a struct mailbox *):
+ * the caches ask it to drop entries of expunged messages. */
+int	selected_alive(void *mb, uint32_t uid);
+
 /* The selected mailbox's structure cache (opened on first use; may be
  * NULL), and writing out what was added to it. */
 struct msgcache *selected_msgcache(struct session *);
