@@ -156,8 +156,10 @@ sortkey_base_subject(const char *raw, size_t len, struct buf *out,
 	pack(out, start);
 	st = start;
 	en = out->len;
-	extract(out->data, &st, &en, reply_r);
-	memmove(out->data + start, out->data + st, en - st);
+	if (en > st) {
+		extract(out->data, &st, &en, reply_r);
+		memmove(out->data + start, out->data + st, en - st);
+	}
 	buf_truncate(out, start + (en - st));
 	r = 0;
 out:
