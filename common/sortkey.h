@@ -120,6 +120,15 @@ int	sortkey_build(struct message *, int64_t arrival, uint64_t size,
  * where it ends). */
 int	sortkey_read(const char *rec, size_t len, struct sortkey *);
 
+/* The view of a record that sortkey_read() already accepted (the sort
+ * cache checks each record as it reads the file): nothing is looked at,
+ * for a sort of a large folder is a race over its memory. */
+static inline void
+sortkey_view(const char *rec, struct sortkey *k)
+{
+	k->rec = (const unsigned char *)rec;
+}
+
 /*
  * The base subject of a raw Subject value (RFC 5256 2.1), folded, appended
  * to out; *reply_r says whether a reply or forward mark was removed.  0 or

@@ -69,9 +69,10 @@ msgkeys_load(struct session *s, uint32_t *seqs, size_t *n,
 		goto out;
 	for (i = 0; i < *n; i++) {
 		uid = mailbox_uid(s->mb, seqs[i]);
-		if (sortcache_get(mk->cache, uid, &rec, &len) &&
-		    sortkey_read(rec, len, &mk->k[i]) == 0)
+		if (sortcache_get(mk->cache, uid, &rec, &len)) {
+			sortkey_view(rec, &mk->k[i]);
 			continue;
+		}
 		start = mk->fresh.len;
 		if ((got = build(s, seqs[i], &store, &mk->fresh)) == -1)
 			goto out;

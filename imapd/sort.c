@@ -1,11 +1,13 @@
 /*
  * sort: sort programs and the order they give.  See sort.h.
  *
- * Sorting 100,000 messages costs some 1.7 million comparisons, so each
- * message enters the sort as a small item holding the first criterion's
- * key cut to 64 bits (a number made unsigned, or the first eight bytes of
- * a string, turned around for REVERSE) in an order that never contradicts
- * the whole key: only items that tie on it look at their keys.
+ * Each message enters the sort as a small item holding the first
+ * criterion's key cut to 64 bits (a number made unsigned, or the first
+ * eight bytes of a string, turned around for REVERSE) in an order that
+ * never contradicts the whole key.  The items are put in that order by a
+ * radix sort, which costs a few passes over them where comparison sorts
+ * of 100,000 messages make some 1.7 million comparisons; only items that
+ * tie on it then look at their keys.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -142,6 +144,17 @@ compare(enum sort_by by, const struct sortkey *a, const struct sortkey *b)
 	return la < lb ? -1 : la > lb;
 }
 
+static int
+seqs_ascend(const uint32_t *seqs, size_t n)
+{
+	size_t i;
+
+	for (i = 1; i < n; i++)
+		if (seqs[i - 1] >= seqs[i])
+			return 0;
+	return 1;
+}
+
 struct item {
 	uint64_t	 pre;
 	uint32_t	 seq;
@@ -171,13 +184,53 @@ item_cmp(const void *x, const void *y, void *arg)
 	return a->seq < b->seq ? -1 : a->seq > b->seq;
 }
 
+/*
+ * The items in the order of pre, keeping the order of items with the same
+ * pre: a radix sort, a byte at a time from the lowest, that skips the
+ * bytes all items share (the high bytes of dates from one decade).  0 or
+ * -1.
+ */
+static int
+radix(struct item *it, size_t n)
+{
+	struct item *tmp, *src = it, *dst, *t;
+	size_t count[256], i, sum, c;
+	unsigned shift;
+
+	if ((tmp = calloc(n + 1, sizeof(*tmp))) == NULL)
+		return -1;
+	dst = tmp;
+	for (shift = 0; shift < 64; shift += 8) {
+		memset(count, 0, sizeof(count));
+		for (i = 0; i < n; i++)
+			count[src[i].pre >> shift & 255]++;
+		if (count[src[0].pre >> shift & 255] == n)
+			continue;
+		for (i = 0, sum = 0; i < 256; i++) {
+			c = count[i];
+			count[i] = sum;
+			sum += c;
+		}
+		for (i = 0; i < n; i++)
+			dst[count[src[i].pre >> shift & 255]++] = src[i];
+		t = src;
+		src = dst;
+		dst = t;
+	}
+	if (src != it)
+		memcpy(it, src, n * sizeof(*it));
+	free(tmp);
+	return 0;
+}
+
 int
 sort_order(const struct sort_program *p, const struct sortkey *k,
     const uint32_t *seqs, size_t n, size_t *idx_r)
 {
 	struct order o = { p, k };
 	struct item *it;
-	size_t i;
+	size_t i, j;
+	int r = -1;
 
 	if ((it = calloc(n + 1, sizeof(*it))) == NULL)
 		return -1;
@@ -186,9 +239,22 @@ sort_order(const struct sort_program *p, const struct sortkey *k,
 		it[i].seq = seqs[i];
 		it[i].i = (uint32_t)i;
 	}
-	qsort_r(it, n, sizeof(*it), item_cmp, &o);
+	if (n > 0 && radix(it, n) == -1)
+		goto out;
+	/* items in sequence order that tie on pre are in order already when
+	 * pre is all of the program; else each run of them is sorted */
+	if (!is_number(p->c[0].by) || p->n > 1 || !seqs_ascend(seqs, n))
+		for (i = 0; i < n; i = j) {
+			for (j = i + 1; j < n && it[j].pre == it[i].pre; j++)
+				;
+			if (j - i > 1)
+				qsort_r(it + i, j - i, sizeof(*it), item_cmp,
+				    &o);
+		}
 	for (i = 0; i < n; i++)
 		idx_r[i] = it[i].i;
+	r = 0;
+out:
 	free(it);
-	return 0;
+	return r;
 }

@@ -163,13 +163,16 @@ fits(const struct sortcache *sc, size_t off, size_t len)
 	    len <= sc->view.len - off - SC_REC_HEAD;
 }
 
-/* Index the records of the view.  The index is allocated once, for as
- * many records as the file could hold: growing it would copy it, and
- * pages never touched cost nothing. */
+/* Index the records of the view: those whole and sound (the checks are
+ * made here, while the bytes are at hand, so that a sort need not touch
+ * them again).  The index is allocated once, for as many records as the
+ * file could hold: growing it would copy it, and pages never touched cost
+ * nothing. */
 static void
 index_view(struct sortcache *sc)
 {
 	const unsigned char *p = sc->view.data;
+	struct sortkey k;
 	size_t off, len;
 	uint32_t uid;
 
@@ -186,6 +189,8 @@ index_view(struct sortcache *sc)
 		uid = le32_get(p + off + 8);
 		if (!fits(sc, off, len) || uid == 0 ||
 		    check(p + off + 4, 8 + len) != le32_get(p + off) ||
+		    sortkey_read((const char *)p + off + SC_REC_HEAD, len,
+		    &k) == -1 ||
 		    add_entry(&sc->e, &sc->n, &sc->cap, uid, off + SC_REC_HEAD,
 		    len, 0) == -1)
 			break;
@@ -277,9 +282,10 @@ sortcache_put(struct sortcache *sc, uint32_t uid, const char *rec,
     size_t len)
 {
 	unsigned char h[SC_REC_HEAD], *p;
+	struct sortkey k;
 	size_t start = sc->pend.len;
 
-	if (uid == 0 || len < SORTKEY_HEAD || len > SORTKEY_RECORD_MAX) {
+	if (uid == 0 || sortkey_read(rec, len, &k) == -1) {
 		errno = EINVAL;
 		return -1;
 	}

@@ -25,15 +25,17 @@ struct sortcache *sortcache_open(const char *dir, uint32_t uidvalidity);
 
 /*
  * 1 and *rec_r / *len_r set if the file as it was opened has a record for
- * uid, else 0 (records put since are not looked at).  The bytes stay
- * valid until sortcache_close().  Looking UIDs up in ascending order
- * costs a constant time each.
+ * uid, else 0 (records put since are not looked at).  A record found has
+ * passed its check and sortkey_read().  The bytes stay valid until
+ * sortcache_close().  Looking UIDs up in ascending order costs a constant
+ * time each.
  */
 int	sortcache_get(struct sortcache *, uint32_t uid, const char **rec_r,
 	    size_t *len_r);
 
 /* Remember a record for uid (copied), to be written by
- * sortcache_flush().  0, or -1 when memory runs out. */
+ * sortcache_flush().  0, or -1 when memory runs out or it is not a
+ * record sortkey_read() accepts (errno EINVAL). */
 int	sortcache_put(struct sortcache *, uint32_t uid, const char *rec,
 	    size_t len);
 

@@ -1,7 +1,8 @@
 /*
  * Unit tests for maildir/sortcache: the per-folder store of sort keys.
  * Records written are read back by a later handle, the last of a UID
- * wins, a torn tail or a damaged record ends what is read and makes the
+ * wins, a torn tail, a damaged record or one that is not a sort key
+ * record ends what is read and makes the
  * next writer start a new file, a file of another UIDVALIDITY is not
  * believed, records of expunged messages are dropped once they fill half
  * of the file, two writers' appends both survive, and a reader keeps its
@@ -15,7 +16,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/hash.h"
+#include "common/le.h"
 #include "common/mapfile.h"
+#include "common/sortkey.h"
 #include "maildir/sortcache.h"
 #include "tests/t.h"
 
@@ -23,12 +27,39 @@
 
 static char dir[] = "/tmp/test-sortcache.XXXXXX";
 
-/* A record for uid, telling its version apart. */
+/* A sort key record for uid, telling its version apart: the sent date
+ * holds both, the last string four bytes of the version. */
 static void
 rec(char r[RECLEN], uint32_t uid, char version)
 {
-	memset(r, version, RECLEN);
-	snprintf(r, RECLEN, "uid %u", uid);
+	unsigned char *u = (unsigned char *)r;
+
+	memset(r, 0, RECLEN);
+	le64_put(u, (uint64_t)uid << 8 | (unsigned char)version);
+	le32_put(u + 28 + 4 * (SORTKEY_NSTR - 1), RECLEN - SORTKEY_HEAD);
+	memset(r + SORTKEY_HEAD, version, RECLEN - SORTKEY_HEAD);
+}
+
+/* A record whose strings end past its end. */
+static void
+bad(char r[RECLEN])
+{
+	rec(r, 4, 'x');
+	le32_put((unsigned char *)r + 28, RECLEN);
+}
+
+/* Append a whole record, check and all, that is no sort key record, as
+ * a writer of another make might. */
+static void
+bad_record(int fd, uint32_t uid)
+{
+	unsigned char b[12 + RECLEN];
+
+	bad((char *)b + 12);
+	le32_put(b + 4, RECLEN);
+	le32_put(b + 8, uid);
+	le32_put(b, (uint32_t)hash_bytes(b + 4, 8 + RECLEN));
+	CHECK(write(fd, b, sizeof(b)) == (ssize_t)sizeof(b));
 }
 
 static int
@@ -138,6 +169,7 @@ static void
 test_torn(void)
 {
 	struct sortcache *sc;
+	char r[RECLEN];
 	int fd;
 	long size;
 
@@ -169,6 +201,29 @@ test_torn(void)
 	sc = sortcache_open(dir, 7);
 	CHECK(has(sc, 1, 'a'));
 	CHECK(!has(sc, 2, 'a') && !has(sc, 3, 'a'));
+	sortcache_close(sc);
+
+	/* what is no sort key record (its strings end past its end) is not
+	 * taken; in a file, it ends what is read */
+	sc = sortcache_open(dir, 7);
+	bad(r);
+	CHECK(sortcache_put(sc, 4, r, RECLEN) == -1);
+	put(sc, 5, 'a');
+	sortcache_flush(sc, NULL, NULL);
+	sortcache_close(sc);
+	sc = sortcache_open(dir, 7);
+	CHECK(has(sc, 1, 'a') && has(sc, 5, 'a') && !has(sc, 4, 'x'));
+	sortcache_close(sc);
+	fd = open(file(), O_WRONLY | O_APPEND);
+	CHECK(fd != -1);
+	bad_record(fd, 6);
+	close(fd);
+	sc = sortcache_open(dir, 7);
+	put(sc, 7, 'a');
+	sortcache_flush(sc, NULL, NULL);
+	sortcache_close(sc);
+	sc = sortcache_open(dir, 7);
+	CHECK(has(sc, 5, 'a') && !has(sc, 6, 'x') && has(sc, 7, 'a'));
 	sortcache_close(sc);
 
 	/* a file that is not ours at all */
