@@ -28,6 +28,7 @@ struct tnode {
 	uint32_t	 last;		/* last child */
 	uint32_t	 next;		/* next sibling */
 	uint32_t	 nchild;
+	uint32_t	 parent_once;	/* step 1 made it a parent */
 	uint32_t	 dseq;		/* sequence number it sorts by */
 	int64_t		 date;		/* sent date it sorts by */
 };
@@ -285,14 +286,31 @@ id_node(struct thread *t, struct idtable *tb, const char *id, size_t len)
 	return sl->node;
 }
 
-/* Whether a is b or below it. */
+/*
+ * Whether making p the parent of c would make a loop: p is c or below it.
+ * Only a node that has been a parent can have something below it, so the
+ * walk up, as long as the thread is deep, is made only for those: a
+ * folder that is one long chain of replies costs linear time, not
+ * quadratic.
+ */
 static int
-below(const struct thread *t, uint32_t a, uint32_t b)
+loop(const struct thread *t, uint32_t p, uint32_t c)
 {
-	for (; a != 0; a = t->node[a].parent)
-		if (a == b)
+	if (p == c)
+		return 1;
+	if (!t->node[c].parent_once)
+		return 0;
+	for (; p != 0; p = t->node[p].parent)
+		if (p == c)
 			return 1;
 	return 0;
+}
+
+static void
+link_to(struct thread *t, uint32_t p, uint32_t c)
+{
+	t->node[c].parent = p;
+	t->node[p].parent_once = 1;
 }
 
 /* Step 1: the links of message i. */
@@ -324,15 +342,15 @@ link_message(struct thread *t, struct idtable *tb, const struct sortkey *k,
 
 		if ((x = id_node(t, tb, r, len)) == 0)
 			return -1;
-		if (prev != 0 && t->node[x].parent == 0 && !below(t, prev, x))
-			t->node[x].parent = prev;
+		if (prev != 0 && t->node[x].parent == 0 && !loop(t, prev, x))
+			link_to(t, prev, x);
 		prev = x;
 		r += len + 1;
 	}
 	/* (B) the last reference is the parent, whatever came before */
 	t->node[m].parent = 0;
-	if (prev != 0 && !below(t, prev, m))
-		t->node[m].parent = prev;
+	if (prev != 0 && !loop(t, prev, m))
+		link_to(t, prev, m);
 	return 0;
 }
 

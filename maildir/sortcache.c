@@ -26,9 +26,11 @@
  * The file is never truncated or written in place: sessions have it
  * mapped, and pages of a shortened file fault when touched.  A writer
  * that finds it missing or foreign when it comes to write, or found it
- * ending in a torn record or mostly made of records of expunged messages
- * when it read it, writes a new file of the live records and its own, in
- * UID order, and renames it over the old one.  Records
+ * ending in a torn record or mostly made of records that no longer count
+ * (of expunged messages, or superseded by a later record of the UID, as
+ * when two sessions sort a new folder at once) when it read it, writes a
+ * new file of the live records and its own, in UID order, and renames it
+ * over the old one.  Records
  * another session appended to the old file meanwhile are lost then, and
  * computed again when next wanted.  Nothing is fsync'ed, for the same
  * reason.
@@ -304,17 +306,18 @@ sortcache_put(struct sortcache *sc, uint32_t uid, const char *rec,
 	return 0;
 }
 
-/* Bytes of the file's records for messages that are gone. */
+/* Bytes of the file's records that still count: the last of a UID, of
+ * a message that is still there. */
 static size_t
-dead_bytes(const struct sortcache *sc, int (*alive)(void *, uint32_t),
+live_bytes(const struct sortcache *sc, int (*alive)(void *, uint32_t),
     void *arg)
 {
-	size_t i, dead = 0;
+	size_t i, live = SC_HEAD;
 
 	for (i = 0; i < sc->n; i++)
-		if (alive != NULL && !alive(arg, sc->e[i].uid))
-			dead += SC_REC_HEAD + sc->e[i].len;
-	return dead;
+		if (alive == NULL || alive(arg, sc->e[i].uid))
+			live += SC_REC_HEAD + sc->e[i].len;
+	return live;
 }
 
 /* Append one record, from the file's view or the pending records, to
@@ -389,7 +392,7 @@ sortcache_flush(struct sortcache *sc, int (*alive)(void *, uint32_t),
 	if (sc == NULL || sc->npe == 0)
 		return;
 	if (sc->torn || (sc->view.len > SC_REWRITE_MIN &&
-	    dead_bytes(sc, alive, arg) > sc->view.len / 2)) {
+	    live_bytes(sc, alive, arg) < sc->view.len / 2)) {
 		rewrite(sc, alive, arg);
 		goto done;
 	}

@@ -41,9 +41,10 @@ int	sortcache_put(struct sortcache *, uint32_t uid, const char *rec,
 
 /*
  * Write what was put.  It is appended, unless the file is missing, not
- * ours or ends in a torn record, or its records of messages that are
- * gone (alive(arg, uid) is 0) take more than half of it: then a new file
- * with the records of live messages replaces it.
+ * ours or ends in a torn record, or the records that still count (the
+ * last of each UID whose message is there: alive(arg, uid) is 1) take
+ * less than half of it: then a new file with those and the new ones
+ * replaces it.
  */
 void	sortcache_flush(struct sortcache *, int (*alive)(void *, uint32_t),
 	    void *arg);

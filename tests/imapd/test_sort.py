@@ -448,6 +448,19 @@ def test_thread_references_orders_by_sent_date(md, mailuser):
         "((5)(4))(6)(1 (3)(2))"
 
 
+def test_thread_long_chain(md, mailuser):
+    """A thread as deep as the folder: each message answers the one
+    before (In-Reply-To only); one list of 1,500 numbers."""
+    n = 1500
+    deliver(mailuser, [mail(subject="chain", msgid="<c%d@t>" % i,
+                            irt="<c%d@t>" % (i - 1) if i else None,
+                            date="Mon, 2 Nov 2026 10:00:%02d +0000" % (i % 60))
+                       for i in range(n)])
+    s = session(md, mailuser)
+    assert thread(s, "THREAD REFERENCES UTF-8 ALL") == \
+        "(" + " ".join(str(i) for i in range(1, n + 1)) + ")"
+
+
 def test_thread_bad_arguments(md, mailuser):
     deliver(mailuser, [mail(subject="x")])
     s = session(md, mailuser)

@@ -1,12 +1,12 @@
 /*
  * Unit tests for maildir/sortcache: the per-folder store of sort keys.
- * Records written are read back by a later handle, the last of a UID
- * wins, a torn tail, a damaged record or one that is not a sort key
- * record ends what is read and makes the
- * next writer start a new file, a file of another UIDVALIDITY is not
- * believed, records of expunged messages are dropped once they fill half
- * of the file, two writers' appends both survive, and a reader keeps its
- * bytes while another process replaces the file.
+ * Records written are read back by a later handle; the last of a UID
+ * wins; a torn tail, a damaged record or one that is not a sort key
+ * record ends what is read and makes the next writer start a new file; a
+ * file of another UIDVALIDITY is not believed; records of expunged
+ * messages and superseded ones are dropped once they fill half of the
+ * file; two writers' appends both survive; and a reader keeps its bytes
+ * while another process replaces the file.
  */
 #include <sys/stat.h>
 
@@ -271,6 +271,38 @@ test_dead(void)
 	sortcache_close(sc);
 }
 
+/* Records superseded by later ones of their UID (three sessions that
+ * sorted a new folder at once) go once they are most of the file. */
+static void
+test_superseded(void)
+{
+	struct sortcache *sc;
+	uint32_t uid, bad = 0;
+	long before;
+	int round;
+
+	unlink(file());
+	for (round = 0; round < 3; round++) {
+		sc = sortcache_open(dir, 7);
+		for (uid = 1; uid <= 4000; uid++)
+			put(sc, uid, (char)('a' + round));
+		sortcache_flush(sc, NULL, NULL);
+		sortcache_close(sc);
+	}
+	before = file_size();
+	sc = sortcache_open(dir, 7);
+	put(sc, 4001, 'a');
+	sortcache_flush(sc, NULL, NULL);
+	sortcache_close(sc);
+	CHECK(file_size() < before / 2);
+	sc = sortcache_open(dir, 7);
+	for (uid = 1; uid <= 4000; uid++)
+		bad += !has(sc, uid, 'c');
+	CHECK_INT(bad, 0);
+	CHECK(has(sc, 4001, 'a'));
+	sortcache_close(sc);
+}
+
 /* Two handles append; a reader keeps its view while the file is
  * replaced under it. */
 static void
@@ -319,6 +351,7 @@ main(void)
 	test_basic();
 	test_torn();
 	test_dead();
+	test_superseded();
 	test_sharing();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd) != 0)
