@@ -18,6 +18,60 @@
  * worked on (a header is at most what message_read() reads) */
 #define SCRATCH_MAX	((size_t)64 * 1024 * 1024)
 
+/* --- scratch ----------------------------------------------------------- */
+
+/* What building a record works in, kept from one message to the next
+ * (see sortkey_cleanup()). */
+struct scratch {
+	struct buf	env;		/* the ENVELOPE */
+	struct buf	tmp;
+	struct buf	dec;		/* a subject, decoded */
+	struct buf	name, mailbox, host;
+	struct buf	str[SORTKEY_NSTR];
+	unsigned	flags;
+	int		ready;
+};
+
+static struct scratch kept;
+
+/* f on every buffer of the scratch */
+static void
+each_buf(void (*f)(struct buf *))
+{
+	struct buf *named[] = { &kept.env, &kept.tmp, &kept.dec, &kept.name,
+	    &kept.mailbox, &kept.host };
+	size_t i;
+
+	for (i = 0; i < sizeof(named) / sizeof(named[0]); i++)
+		f(named[i]);
+	for (i = 0; i < SORTKEY_NSTR; i++)
+		f(&kept.str[i]);
+}
+
+static void
+init_buf(struct buf *b)
+{
+	buf_init(b, SCRATCH_MAX);
+}
+
+/* The scratch, emptied. */
+static struct scratch *
+scratch(void)
+{
+	each_buf(kept.ready ? buf_reset : init_buf);
+	kept.ready = 1;
+	kept.flags = 0;
+	return &kept;
+}
+
+void
+sortkey_cleanup(void)
+{
+	if (kept.ready)
+		each_buf(buf_free);
+	kept.ready = 0;
+}
+
 /* --- base subject (RFC 5256 2.1) ------------------------------------- */
 
 /* Tabs, CR and LF become spaces and runs of spaces one space, in
@@ -143,15 +197,17 @@ int
 sortkey_base_subject(const char *raw, size_t len, struct buf *out,
     int *reply_r)
 {
-	struct buf dec;
+	struct buf *dec = &kept.dec;
 	size_t start = out->len, st, en;
 	int r = -1;
 
 	*reply_r = 0;
-	buf_init(&dec, SCRATCH_MAX);
+	if (!kept.ready)
+		(void)scratch();
+	buf_reset(dec);
 	/* (1) decoded, in the comparator's form, blanks packed */
-	if (mime_header_decode(raw, len, &dec) == -1 ||
-	    unicase_fold(buf_cstr(&dec), dec.len, out) == -1)
+	if (mime_header_decode(raw, len, dec) == -1 ||
+	    unicase_fold(buf_cstr(dec), dec->len, out) == -1)
 		goto out;
 	pack(out, start);
 	st = start;
@@ -165,7 +221,6 @@ sortkey_base_subject(const char *raw, size_t len, struct buf *out,
 out:
 	if (r == -1)
 		buf_truncate(out, start);
-	buf_free(&dec);
 	return r;
 }
 
@@ -260,14 +315,6 @@ sortkey_msgid(const char **p, const char *end, struct buf *out)
 }
 
 /* --- the record ------------------------------------------------------ */
-
-struct scratch {
-	struct buf	env;		/* the ENVELOPE */
-	struct buf	tmp;
-	struct buf	name, mailbox, host;
-	struct buf	str[SORTKEY_NSTR];
-	unsigned	flags;
-};
 
 /* The mailbox of the first address of an address field, and (unless
  * display_key is NULL) its display value (RFC 5957 3): the decoded name
@@ -391,50 +438,32 @@ int
 sortkey_build(struct message *m, int64_t arrival, uint64_t size,
     struct buf *out)
 {
-	struct scratch sc;
+	struct scratch *sc = scratch();
 	unsigned char h[SORTKEY_HEAD];
 	size_t start = out->len, i, n, end = 0;
 	int64_t sent = arrival;
-	int r = -1;
 
-	memset(&sc, 0, sizeof(sc));
-	buf_init(&sc.env, SCRATCH_MAX);
-	buf_init(&sc.tmp, SCRATCH_MAX);
-	buf_init(&sc.name, SCRATCH_MAX);
-	buf_init(&sc.mailbox, SCRATCH_MAX);
-	buf_init(&sc.host, SCRATCH_MAX);
-	for (i = 0; i < SORTKEY_NSTR; i++)
-		buf_init(&sc.str[i], SCRATCH_MAX);
-	if (gather(m, arrival, &sc, &sent) == -1)
-		goto out;
+	if (gather(m, arrival, sc, &sent) == -1)
+		return -1;
 	le64_put(h, (uint64_t)sent);
 	le64_put(h + 8, (uint64_t)arrival);
 	le64_put(h + 16, size);
-	le32_put(h + 24, sc.flags);
+	le32_put(h + 24, sc->flags);
 	for (i = 0; i < SORTKEY_NSTR; i++) {
-		if (sc.str[i].len > SORTKEY_STR_MAX)
-			buf_truncate(&sc.str[i], SORTKEY_STR_MAX);
-		end += sc.str[i].len;
+		if (sc->str[i].len > SORTKEY_STR_MAX)
+			buf_truncate(&sc->str[i], SORTKEY_STR_MAX);
+		end += sc->str[i].len;
 		le32_put(h + 28 + 4 * i, (uint32_t)end);
 	}
 	if (buf_add(out, h, SORTKEY_HEAD) == -1)
-		goto out;
+		return -1;
 	for (i = 0; i < SORTKEY_NSTR; i++)
-		if ((n = sc.str[i].len) > 0 &&
-		    buf_add(out, sc.str[i].data, n) == -1)
-			goto out;
-	r = 0;
-out:
-	if (r == -1)
-		buf_truncate(out, start);
-	buf_free(&sc.env);
-	buf_free(&sc.tmp);
-	buf_free(&sc.name);
-	buf_free(&sc.mailbox);
-	buf_free(&sc.host);
-	for (i = 0; i < SORTKEY_NSTR; i++)
-		buf_free(&sc.str[i]);
-	return r;
+		if ((n = sc->str[i].len) > 0 &&
+		    buf_add(out, sc->str[i].data, n) == -1) {
+			buf_truncate(out, start);
+			return -1;
+		}
+	return 0;
 }
 
 int

@@ -110,10 +110,14 @@ sortkey_str(const struct sortkey *k, enum sortkey_str i, size_t *len_r)
  * Append the record of a message's keys to out: the header is read (not
  * the body), arrival and size are its INTERNALDATE and RFC822.SIZE as the
  * folder knows them.  0, or -1 when the header cannot be read or memory
- * runs out.
+ * runs out.  Not reentrant: its buffers are kept between calls.
  */
 int	sortkey_build(struct message *, int64_t arrival, uint64_t size,
 	    struct buf *out);
+
+/* Let go of the buffers sortkey_build() keeps from one message to the
+ * next (at the end of a command, so that an idle session holds none). */
+void	sortkey_cleanup(void);
 
 /* A view of a record that sortkey_build() wrote, valid while its bytes
  * are.  0, or -1 if it is not one (short, or its strings do not end

@@ -124,5 +124,6 @@ msgkeys_done(struct session *s, struct msgkeys *mk)
 	}
 	free(mk->k);
 	buf_free(&mk->fresh);
+	sortkey_cleanup();
 	memset(mk, 0, sizeof(*mk));
 }

@@ -318,5 +318,6 @@ main(void)
 	test_records();
 	test_long_references();
 	test_fold_order();
+	sortkey_cleanup();
 	return t_done();
 }
