@@ -139,7 +139,7 @@ WORKLOADS = [
              None, "s", "n"),
     Workload("sort_warm", "SORT (REVERSE DATE) again, new session",
              "mailbox", 0.5, "s", "n"),
-    Workload("thread_cold", "THREAD REFERENCES UTF-8 ALL, 1st (after SORT)",
+    Workload("thread_cold", "THREAD REFERENCES UTF-8 ALL, 1st{after}",
              "mailbox", None, "s", "n"),
     Workload("thread_warm", "THREAD REFERENCES again, new session",
              "mailbox", 0.5, "s", "n"),
@@ -1545,9 +1545,12 @@ def cell(slot, unit, server):
     return s
 
 
-def label(w, args, ops):
+def label(w, args, ops, keys):
+    # a first THREAD that follows a first SORT finds the keys that SORT
+    # read, so the figure is not the cost of reading the headers
+    after = " (after SORT)" if "sort_cold" in keys else ""
     return w.label.format(ops="{:,}".format(ops), par=args.parallel,
-                          sessions=args.sessions, big=args.big)
+                          sessions=args.sessions, big=args.big, after=after)
 
 
 def table_rows(results, size, keys, args, ops):
@@ -1564,7 +1567,7 @@ def table_rows(results, size, keys, args, ops):
             ratio = sa["median"] / sb["median"]
             if w.target is not None:
                 met = ratio <= w.target
-        rows.append({"key": key, "label": label(w, args, ops),
+        rows.append({"key": key, "label": label(w, args, ops, keys),
                      "imapd": cell(a, w.unit, "imapd"),
                      "dovecot": cell(b, w.unit, "Dovecot"),
                      "ratio": ratio, "target": w.target, "met": met})
