@@ -88,7 +88,9 @@ file(void)
 {
 	static char p[512];
 
-	snprintf(p, sizeof(p), "%s/imapd-sortcache", dir);
+	if (snprintf(p, sizeof(p), "%s/imapd-sortcache", dir) >=
+	    (int)sizeof(p))
+		abort();
 	return p;
 }
 
@@ -353,8 +355,8 @@ main(void)
 	test_dead();
 	test_superseded();
 	test_sharing();
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	if (system(cmd) != 0)
+	if (snprintf(cmd, sizeof(cmd), "rm -rf %s", dir) >= (int)sizeof(cmd) ||
+	    system(cmd) != 0)
 		return 2;
 	return t_done();
 }
