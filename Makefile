@@ -49,6 +49,7 @@ COMMON	 = common/base64.c \
 	   common/mutf7.c \
 	   common/privdrop.c \
 	   common/safefile.c \
+	   common/sortkey.c \
 	   common/strnum.c \
 	   common/textsearch.c \
 	   common/unicase.c \
@@ -60,6 +61,7 @@ MAILDIR	 = maildir/filename.c \
 	   maildir/keywords.c \
 	   maildir/mailbox.c \
 	   maildir/msgcache.c \
+	   maildir/sortcache.c \
 	   maildir/uidcache.c
 
 IMAPD	 = imapd/auth.c \
@@ -79,12 +81,15 @@ IMAPD	 = imapd/auth.c \
 	   imapd/cmd-namespace.c \
 	   imapd/cmd-search.c \
 	   imapd/cmd-select.c \
+	   imapd/cmd-sort.c \
 	   imapd/cmd-starttls.c \
 	   imapd/cmd-status.c \
 	   imapd/cmd-store.c \
+	   imapd/cmd-thread.c \
 	   imapd/cmdutil.c \
 	   imapd/commands.c \
 	   imapd/conn.c \
+	   imapd/esearch.c \
 	   imapd/front.c \
 	   imapd/keyclient.c \
 	   imapd/keyfile.c \
@@ -94,11 +99,14 @@ IMAPD	 = imapd/auth.c \
 	   imapd/main.c \
 	   imapd/master.c \
 	   imapd/mbname.c \
+	   imapd/msgkeys.c \
 	   imapd/search.c \
 	   imapd/selected.c \
 	   imapd/seqset.c \
 	   imapd/session.c \
 	   imapd/sig.c \
+	   imapd/sort.c \
+	   imapd/thread.c \
 	   imapd/tls.c \
 	   imapd/worker.c
 
@@ -122,6 +130,7 @@ UNITTESTS = tests/common/test-buf \
 	   tests/common/test-message \
 	   tests/common/test-mime \
 	   tests/common/test-search \
+	   tests/common/test-sortkey \
 	   tests/common/test-textsearch \
 	   tests/common/test-userdb \
 	   tests/common/test-mutf7 \
@@ -132,6 +141,7 @@ UNITTESTS = tests/common/test-buf \
 	   tests/maildir/test-keywords \
 	   tests/maildir/test-folder \
 	   tests/maildir/test-msgcache \
+	   tests/maildir/test-sortcache \
 	   tests/maildir/test-uidcache \
 	   tests/imapd/test-auth \
 	   tests/imapd/test-limits

@@ -146,6 +146,10 @@ void	session_printf(struct session *, const char *, ...)
 void	session_write(struct session *, const void *, size_t);
 int	session_flush(struct session *);
 
+/* Write sep (unless it is '\0') and the decimal digits of n: for the
+ * long lists of numbers SORT and THREAD answer with. */
+void	session_write_num(struct session *, char sep, uint32_t n);
+
 /* Tagged completion: "<tag> OK|NO|BAD <text>\r\n".  text may start with
  * a "[CODE] ".  These also flush. */
 void	cmd_ok(struct session *, const struct cmd *, const char *, ...)
