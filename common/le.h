@@ -1,6 +1,6 @@
 /*
- * le: little-endian numbers in byte arrays, as the on-disk formats write
- * them (the caller makes sure the bytes are there).
+ * le: the little-endian byte order the files under a Maildir are written
+ * in, for numbers at any alignment.
  */
 #ifndef COMMON_LE_H
 #define COMMON_LE_H
@@ -8,20 +8,14 @@
 #include <stdint.h>
 
 static inline uint32_t
-le_get32(const unsigned char *p)
+le32_get(const unsigned char *p)
 {
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
 	    (uint32_t)p[3] << 24;
 }
 
-static inline uint64_t
-le_get64(const unsigned char *p)
-{
-	return (uint64_t)le_get32(p) | (uint64_t)le_get32(p + 4) << 32;
-}
-
 static inline void
-le_put32(unsigned char *p, uint32_t v)
+le32_put(unsigned char *p, uint32_t v)
 {
 	p[0] = (unsigned char)v;
 	p[1] = (unsigned char)(v >> 8);
@@ -29,11 +23,17 @@ le_put32(unsigned char *p, uint32_t v)
 	p[3] = (unsigned char)(v >> 24);
 }
 
-static inline void
-le_put64(unsigned char *p, uint64_t v)
+static inline uint64_t
+le64_get(const unsigned char *p)
 {
-	le_put32(p, (uint32_t)v);
-	le_put32(p + 4, (uint32_t)(v >> 32));
+	return (uint64_t)le32_get(p) | (uint64_t)le32_get(p + 4) << 32;
+}
+
+static inline void
+le64_put(unsigned char *p, uint64_t v)
+{
+	le32_put(p, (uint32_t)v);
+	le32_put(p + 4, (uint32_t)(v >> 32));
 }
 
 #endif

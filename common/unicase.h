@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct buf;
+
 #define UNICASE_MAX	32	/* code points one character can map to */
 
 /* The mapping of cp into out (room for UNICASE_MAX); the count, >= 1. */
@@ -29,5 +31,14 @@ int	unicase_has_ascii(uint32_t cp);
  * computed under one mapping (a full-text index) is not valid under
  * another. */
 const char *unicase_version(void);
+
+/*
+ * Append the mapping of the UTF-8 text s (len bytes; an invalid byte
+ * stands for U+FFFD) as UTF-8: the form RFC 5051 compares, so that two
+ * texts are equal under the comparator when their forms are the same
+ * bytes, and order as their forms do under memcmp() (SORT).  0, or -1
+ * when out is full or memory runs out.
+ */
+int	unicase_fold(const char *s, size_t len, struct buf *out);
 
 #endif

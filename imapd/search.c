@@ -26,7 +26,6 @@
  * visited at all: a search for a word no message has costs the look-up
  * and not a pass over the folder.
  */
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -37,20 +36,20 @@
 #include "common/imap-parser.h"
 #include "common/log.h"
 #include "common/message.h"
+#include "common/ngram.h"
 #include "common/strnum.h"
+#include "imapd/indexer.h"
 #include "imapd/search.h"
 #include "imapd/selected.h"
 #include "imapd/seqset.h"
 #include "imapd/session.h"
 #include "maildir/filename.h"
 #include "maildir/keywords.h"
-#include "common/ngram.h"
 #include "maildir/ftsindex.h"
 #include "maildir/mailbox.h"
 #include "maildir/msgcache.h"
 
 #define SEARCH_DEPTH_MAX	64
-#define REL_MAX			4096
 
 enum kind {
 	K_AND, K_OR, K_NOT,
@@ -473,6 +472,13 @@ order(struct node *n)
 		qsort(n->kids, n->nkids, sizeof(n->kids[0]), cost_cmp);
 }
 
+int
+search_charset(const char *name)
+{
+	return strcasecmp(name, "UTF-8") == 0 ||
+	    strcasecmp(name, "US-ASCII") == 0;
+}
+
 struct search *
 search_parse(struct session *s, const struct imap_arg *args, size_t n,
     const char **why_r, int *badcharset_r)
@@ -485,8 +491,7 @@ search_parse(struct session *s, const struct imap_arg *args, size_t n,
 	if (n >= 2 && (w = imap_arg_atom(&args[0])) != NULL &&
 	    strcasecmp(w, "CHARSET") == 0) {
 		if ((cs = imap_arg_astring(&args[1])) == NULL ||
-		    (strcasecmp(cs, "UTF-8") != 0 &&
-		    strcasecmp(cs, "US-ASCII") != 0)) {
+		    !search_charset(cs)) {
 			*badcharset_r = 1;
 			*why_r = "Unsupported charset";
 			return NULL;
@@ -528,20 +533,10 @@ search_free(struct search *se)
 static struct message *
 msg(struct session *s, struct search *se)
 {
-	char rel[REL_MAX];
-	int err = 0;
-
 	if (se->msg_tried)
 		return se->msg;
 	se->msg_tried = 1;
-	if (mailbox_relpath(s->mb, se->seq, rel, sizeof(rel)) == 0) {
-		se->msg = message_read(mailbox_dirfd(s->mb), rel, &se->store,
-		    se->body, &err);
-		if (se->msg == NULL && err == ENOENT &&
-		    mailbox_relocate(s->mb, se->seq, rel, sizeof(rel)) == 0)
-			se->msg = message_read(mailbox_dirfd(s->mb), rel,
-			    &se->store, se->body, &err);
-	}
+	se->msg = selected_message(s, se->seq, &se->store, se->body);
 	if (se->msg == NULL)
 		se->gone = 1;
 	return se->msg;
@@ -783,8 +778,10 @@ filter_tree(struct ftsindex *fi, struct node *n, uint32_t limit,
 		filter_tree(fi, n->kids[i], limit, covered);
 }
 
-void
-search_use_index(struct session *s, struct search *se, struct ftsindex *fi)
+/* Let the folder's full-text index (may be NULL) rule messages out for
+ * the text criteria, before the first search_match(). */
+static void
+use_index(struct session *s, struct search *se, struct ftsindex *fi)
 {
 	uint32_t count = mailbox_count(s->mb);
 	uint64_t *covered;
@@ -816,8 +813,10 @@ search_use_index(struct session *s, struct search *se, struct ftsindex *fi)
 	}
 }
 
-uint32_t
-search_next(struct session *s, const struct search *se, uint32_t seq)
+/* The first message at or after seq that may match (count + 1 when
+ * none): seq itself unless the index ruled it out. */
+static uint32_t
+next_visit(struct session *s, const struct search *se, uint32_t seq)
 {
 	uint32_t count = mailbox_count(s->mb), uid, u;
 	uint64_t w;
@@ -842,4 +841,32 @@ search_next(struct session *s, const struct search *se, uint32_t seq)
 		if ((seq = mailbox_seq_from_uid(s->mb, u)) > count)
 			return seq;
 	}
+}
+
+int
+search_run(struct session *s, struct search *se, uint32_t **seqs_r,
+    size_t *n_r, uint64_t *maxmodseq_r)
+{
+	uint32_t count = mailbox_count(s->mb), seq, *hits;
+	uint64_t ms;
+	size_t n = 0;
+
+	*maxmodseq_r = 0;
+	if ((hits = calloc((size_t)count + 1, sizeof(*hits))) == NULL)
+		return -1;
+	use_index(s, se, indexer_index(s));
+	for (seq = next_visit(s, se, 1); seq <= count;
+	    seq = next_visit(s, se, seq + 1)) {
+		if (search_match(s, se, seq) != 1)
+			continue;
+		hits[n++] = seq;
+		if (se->modseq && (ms = mailbox_modseq(s->mb, seq)) >
+		    *maxmodseq_r)
+			*maxmodseq_r = ms;
+	}
+	/* sizes learned while searching are kept for next time */
+	mailbox_flush_facts(s->mb);
+	*seqs_r = hits;
+	*n_r = n;
+	return 0;
 }

@@ -14,6 +14,10 @@ struct session;
 struct imap_arg;
 struct search;
 
+/* Whether strings in a charset of that name can be searched for (SEARCH
+ * CHARSET, and the charset argument of SORT and THREAD). */
+int	search_charset(const char *name);
+
 /*
  * Parse criteria from args[0..n).  NULL on error with *why_r (a sentence
  * for BAD) and *badcharset_r set when the error is an unknown CHARSET.
@@ -32,17 +36,15 @@ int	search_has_modseq(const struct search *);
 int	search_match(struct session *, struct search *, uint32_t seq);
 
 /*
- * Let the folder's full-text index (may be NULL) rule messages out for
- * the text criteria, before the first search_match().  The answers stay
- * the same; fewer messages are read.
+ * Evaluate for every message of the selected mailbox: the sequence
+ * numbers that match, ascending, in *seqs_r (malloc'ed, room for one
+ * more), and with a MODSEQ criterion the highest MODSEQ among them in
+ * *maxmodseq_r (else 0).  Sizes and dates learned on the way are kept in
+ * the UID cache.  Text criteria ask the folder's full-text index first
+ * (ftsindex.h), so that only the messages that may match are read; the
+ * answer is the same.  0, or -1 when memory runs out.
  */
-struct ftsindex;
-void	search_use_index(struct session *, struct search *,
-	    struct ftsindex *);
-
-/* The first message at or after seq that may match (count + 1 when
- * none): seq itself unless the index ruled it out.  Every other message
- * does not match. */
-uint32_t search_next(struct session *, const struct search *, uint32_t seq);
+int	search_run(struct session *, struct search *, uint32_t **seqs_r,
+	    size_t *n_r, uint64_t *maxmodseq_r);
 
 #endif

@@ -356,8 +356,8 @@ list_encode(const uint32_t *uids, size_t n, struct buf *out)
 		}
 	} else {
 		*p++ = LIST_BITMAP;
-		le_put32(p, uids[0]);
-		le_put32(p + 4, (uint32_t)bits);
+		le32_put(p, uids[0]);
+		le32_put(p + 4, (uint32_t)bits);
 		p += 8;
 		memset(p, 0, (size_t)(bytes - 9));
 		for (i = 0; i < n; i++)
@@ -389,8 +389,8 @@ list_head(const unsigned char *p, uint64_t len, uint32_t *count_r,
 	}
 	if (*p != LIST_BITMAP || len < 10)
 		return -1;
-	*base_r = le_get32(p + 1);
-	*bits_r = le_get32(p + 5);
+	*base_r = le32_get(p + 1);
+	*bits_r = le32_get(p + 5);
 	*body_r = p + 9;
 	if (*base_r == 0 || *bits_r == 0 || (uint64_t)*base_r + *bits_r >
 	    UID_LIMIT || ((uint64_t)*bits_r + 7) / 8 != len - 9)
@@ -505,8 +505,8 @@ ranges_ok(const unsigned char *r, uint32_t n)
 	uint32_t i, first, last, prev = 0;
 
 	for (i = 0; i < n; i++) {
-		first = le_get32(r + 8 * (size_t)i);
-		last = le_get32(r + 8 * (size_t)i + 4);
+		first = le32_get(r + 8 * (size_t)i);
+		last = le32_get(r + 8 * (size_t)i + 4);
 		if (first == 0 || first > last || last >= UID_LIMIT ||
 		    (i > 0 && first <= prev))
 			return 0;
@@ -536,10 +536,10 @@ seg_init(struct seg *s, const unsigned char *post, uint64_t plen,
 	if (!ranges_ok(s->ranges, r))
 		return 0;
 	for (i = 0; i < k; i++) {
-		e = le_get64(s->ends + 8 * (size_t)i);
+		e = le64_get(s->ends + 8 * (size_t)i);
 		if (e <= prev || e > plen || (i > 0 &&
-		    le_get32(s->keys + 4 * (size_t)i) <=
-		    le_get32(s->keys + 4 * (size_t)(i - 1))))
+		    le32_get(s->keys + 4 * (size_t)i) <=
+		    le32_get(s->keys + 4 * (size_t)(i - 1))))
 			return 0;
 		prev = e;
 	}
@@ -555,7 +555,7 @@ seg_find(const struct seg *s, uint32_t key)
 
 	while (lo < hi) {
 		mid = lo + (hi - lo) / 2;
-		v = le_get32(s->keys + 4 * mid);
+		v = le32_get(s->keys + 4 * mid);
 		if (v < key)
 			lo = mid + 1;
 		else if (v > key)
@@ -572,12 +572,12 @@ static int
 seg_list(const struct seg *s, size_t i, const unsigned char **p_r,
     uint64_t *len_r)
 {
-	uint64_t start = i > 0 ? le_get64(s->ends + 8 * (i - 1)) : 0;
-	uint64_t end = le_get64(s->ends + 8 * i);
+	uint64_t start = i > 0 ? le64_get(s->ends + 8 * (i - 1)) : 0;
+	uint64_t end = le64_get(s->ends + 8 * i);
 
 	*p_r = s->post + start;
 	*len_r = end - start;
-	if (s->crcs != NULL && crc(*p_r, *len_r) != le_get32(s->crcs + 4 * i))
+	if (s->crcs != NULL && crc(*p_r, *len_r) != le32_get(s->crcs + 4 * i))
 		return -1;
 	return 0;
 }
@@ -585,8 +585,8 @@ seg_list(const struct seg *s, size_t i, const unsigned char **p_r,
 static uint64_t
 seg_list_len(const struct seg *s, size_t i)
 {
-	return le_get64(s->ends + 8 * i) -
-	    (i > 0 ? le_get64(s->ends + 8 * (i - 1)) : 0);
+	return le64_get(s->ends + 8 * i) -
+	    (i > 0 ? le64_get(s->ends + 8 * (i - 1)) : 0);
 }
 
 /* ---- loading -------------------------------------------------------- */
@@ -628,30 +628,30 @@ load_snap(struct ftsindex *fi, int fd, const struct stat *sb)
 	uint32_t r, k;
 
 	if (pread(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h) ||
-	    le_get32(h) != SNAP_MAGIC || crc(h, 60) != le_get32(h + 60))
+	    le32_get(h) != SNAP_MAGIC || crc(h, 60) != le32_get(h + 60))
 		goto damaged;
 	/* another version's, another text's, another UIDVALIDITY's: not
 	 * ours, and not damaged either */
-	if (le_get32(h + 4) != FI_VERSION || le_get32(h + 8) !=
-	    text_version() || le_get32(h + 12) != fi->uidv)
+	if (le32_get(h + 4) != FI_VERSION || le32_get(h + 8) !=
+	    text_version() || le32_get(h + 12) != fi->uidv)
 		return 0;
-	p = le_get64(h + 32);
-	r = le_get32(h + 40);
-	k = le_get32(h + 44);
+	p = le64_get(h + 32);
+	r = le32_get(h + 40);
+	k = le32_get(h + 44);
 	size = SNAP_HEAD + p + 8 * (uint64_t)r + 16 * (uint64_t)k;
-	if (le_get64(h + 16) == 0 || p > (uint64_t)sb->st_size ||
+	if (le64_get(h + 16) == 0 || p > (uint64_t)sb->st_size ||
 	    size != (uint64_t)sb->st_size || size > SIZE_MAX)
 		goto damaged;
 	if (mapfile_open(fd, (size_t)size, 0, &fi->snap) == -1)
 		return 0;
 	if (crc(fi->snap.data + SNAP_HEAD + p, size - SNAP_HEAD - p) !=
-	    le_get32(h + 48) || !seg_init(&fi->sseg, fi->snap.data + SNAP_HEAD,
+	    le32_get(h + 48) || !seg_init(&fi->sseg, fi->snap.data + SNAP_HEAD,
 	    p, fi->snap.data + SNAP_HEAD + p, r, k, 1)) {
 		mapfile_close(&fi->snap);
 		goto damaged;
 	}
-	fi->gen = le_get64(h + 16);
-	fi->prevgen = le_get64(h + 24);
+	fi->gen = le64_get(h + 16);
+	fi->prevgen = le64_get(h + 24);
 	return 1;
 damaged:
 	fi->damaged = 1;
@@ -670,17 +670,17 @@ parse_record(const struct ftsindex *fi, size_t off, int check_crc,
 	uint64_t plen;
 	uint32_t len, r, k;
 
-	if (fi->jmap.len - off < REC_HEAD + 16 || le_get32(p) != REC_MAGIC)
+	if (fi->jmap.len - off < REC_HEAD + 16 || le32_get(p) != REC_MAGIC)
 		return 0;
-	len = le_get32(p + 4);
+	len = le32_get(p + 4);
 	if (len < 16 || len > REC_MAX || len > fi->jmap.len - off - REC_HEAD)
 		return 0;
-	if (check_crc && record_crc(p, len) != le_get32(p + 8))
+	if (check_crc && record_crc(p, len) != le32_get(p + 8))
 		return 0;
 	p += REC_HEAD;
-	r = le_get32(p);
-	k = le_get32(p + 4);
-	plen = le_get64(p + 8);
+	r = le32_get(p);
+	k = le32_get(p + 4);
+	plen = le64_get(p + 8);
 	if (16 + plen + 8 * (uint64_t)r + 12 * (uint64_t)k != len ||
 	    !seg_init(s, p + 16, plen, p + 16 + plen, r, k, 0))
 		return 0;
@@ -728,13 +728,13 @@ index_records(struct ftsindex *fi)
 static int
 log_header(const struct ftsindex *fi, const unsigned char *h)
 {
-	if (le_get32(h) != LOG_MAGIC || le_get32(h + 4) != FI_VERSION ||
-	    le_get32(h + 16) != fi->uidv || le_get32(h + 20) !=
-	    text_version() || crc(h, 28) != le_get32(h + 28))
+	if (le32_get(h) != LOG_MAGIC || le32_get(h + 4) != FI_VERSION ||
+	    le32_get(h + 16) != fi->uidv || le32_get(h + 20) !=
+	    text_version() || crc(h, 28) != le32_get(h + 28))
 		return 0;
-	if (le_get64(h + 8) == fi->gen)
+	if (le64_get(h + 8) == fi->gen)
 		return 1;
-	if (fi->have_snap && le_get64(h + 8) == fi->prevgen)
+	if (fi->have_snap && le64_get(h + 8) == fi->prevgen)
 		return 0;
 	return -1;
 }
@@ -804,8 +804,8 @@ cov_add_seg(struct range **v, size_t *n, size_t *cap, const struct seg *s)
 		*cap = want * 2;
 	}
 	for (i = 0; i < s->r; i++) {
-		(*v)[*n].first = le_get32(s->ranges + 8 * i);
-		(*v)[*n].last = le_get32(s->ranges + 8 * i + 4);
+		(*v)[*n].first = le32_get(s->ranges + 8 * i);
+		(*v)[*n].last = le32_get(s->ranges + 8 * i + 4);
 		(*n)++;
 	}
 	return 0;
@@ -1408,8 +1408,8 @@ record_build(struct ftsindex_batch *b, struct buf *out)
 	for (i = 0; i < r; i++) {
 		unsigned char e[8];
 
-		le_put32(e, b->cov[i].first);
-		le_put32(e + 4, b->cov[i].last);
+		le32_put(e, b->cov[i].first);
+		le32_put(e + 4, b->cov[i].last);
 		if (buf_add(&dir, e, 8) == -1)
 			goto out;
 	}
@@ -1421,7 +1421,7 @@ record_build(struct ftsindex_batch *b, struct buf *out)
 		for (j = i; j < b->n && (uint32_t)(b->pairs[j] >> 32) == key;
 		    j++)
 			;
-		le_put32(e, key);
+		le32_put(e, key);
 		if (buf_add(&dir, e, 4) == -1)
 			goto out;
 		k++;
@@ -1446,7 +1446,7 @@ record_build(struct ftsindex_batch *b, struct buf *out)
 		}
 		if (list_encode(uids, nu, &post) == -1)
 			goto out;
-		le_put64(e, post.len);
+		le64_put(e, post.len);
 		if (buf_add(&dir, e, 8) == -1)
 			goto out;
 	}
@@ -1458,16 +1458,16 @@ record_build(struct ftsindex_batch *b, struct buf *out)
 	if (buf_reserve(out, REC_HEAD + 16 + post.len + dir.len) == -1)
 		goto out;
 	h = (unsigned char *)out->data;
-	le_put32(h, REC_MAGIC);
-	le_put32(h + 4, (uint32_t)(16 + post.len + dir.len));
+	le32_put(h, REC_MAGIC);
+	le32_put(h + 4, (uint32_t)(16 + post.len + dir.len));
 	p = h + REC_HEAD;
-	le_put32(p, (uint32_t)r);
-	le_put32(p + 4, (uint32_t)k);
-	le_put64(p + 8, post.len);
+	le32_put(p, (uint32_t)r);
+	le32_put(p + 4, (uint32_t)k);
+	le64_put(p + 8, post.len);
 	memcpy(p + 16, post.data, post.len);
 	memcpy(p + 16 + post.len, dir.data, dir.len);
 	out->len = REC_HEAD + 16 + post.len + dir.len;
-	le_put32(h + 8, record_crc(h, (uint32_t)(16 + post.len + dir.len)));
+	le32_put(h + 8, record_crc(h, (uint32_t)(16 + post.len + dir.len)));
 	ret = 0;
 out:
 	free(uids);
@@ -1619,12 +1619,12 @@ new_journal(const struct ftsindex *fi, uint64_t gen)
 	unsigned char h[LOG_HEAD];
 
 	memset(h, 0, sizeof(h));
-	le_put32(h, LOG_MAGIC);
-	le_put32(h + 4, FI_VERSION);
-	le_put64(h + 8, gen);
-	le_put32(h + 16, fi->uidv);
-	le_put32(h + 20, text_version());
-	le_put32(h + 28, crc(h, 28));
+	le32_put(h, LOG_MAGIC);
+	le32_put(h + 4, FI_VERSION);
+	le64_put(h + 8, gen);
+	le32_put(h + 16, fi->uidv);
+	le32_put(h + 20, text_version());
+	le32_put(h + 28, crc(h, 28));
 	return replace(fi, FI_LOG, h, sizeof(h));
 }
 
@@ -1930,7 +1930,7 @@ merge_one(struct compaction *cp, size_t *bad_r)
 	for (i = 0; i < cp->nseg; i++) {
 		if (cp->at[i] >= cp->seg[i].k)
 			continue;
-		k = le_get32(cp->seg[i].keys + 4 * (size_t)cp->at[i]);
+		k = le32_get(cp->seg[i].keys + 4 * (size_t)cp->at[i]);
 		if (!found || k < key)
 			key = k;
 		found = 1;
@@ -1939,7 +1939,7 @@ merge_one(struct compaction *cp, size_t *bad_r)
 		return 0;
 	for (i = 0; i < cp->nseg; i++) {
 		cp->lp[i] = NULL;
-		if (cp->at[i] >= cp->seg[i].k || le_get32(cp->seg[i].keys +
+		if (cp->at[i] >= cp->seg[i].k || le32_get(cp->seg[i].keys +
 		    4 * (size_t)cp->at[i]) != key)
 			continue;
 		if (seg_list(&cp->seg[i], cp->at[i], &cp->lp[i],
@@ -2060,28 +2060,28 @@ compact_finish(struct ftsindex *fi)
 	if (buf_reserve(&dir, 8 * (size_t)nr + 16 * cp->nk) == -1)
 		goto out;
 	for (i = 0; i < (size_t)nr; i++) {
-		le_put32((unsigned char *)dir.data + dir.len, rv[i].first);
-		le_put32((unsigned char *)dir.data + dir.len + 4, rv[i].last);
+		le32_put((unsigned char *)dir.data + dir.len, rv[i].first);
+		le32_put((unsigned char *)dir.data + dir.len + 4, rv[i].last);
 		dir.len += 8;
 	}
 	for (i = 0; i < cp->nk; i++, dir.len += 4)
-		le_put32((unsigned char *)dir.data + dir.len, cp->keys[i]);
+		le32_put((unsigned char *)dir.data + dir.len, cp->keys[i]);
 	for (i = 0; i < cp->nk; i++, dir.len += 8)
-		le_put64((unsigned char *)dir.data + dir.len, cp->ends[i]);
+		le64_put((unsigned char *)dir.data + dir.len, cp->ends[i]);
 	for (i = 0; i < cp->nk; i++, dir.len += 4)
-		le_put32((unsigned char *)dir.data + dir.len, cp->crcs[i]);
+		le32_put((unsigned char *)dir.data + dir.len, cp->crcs[i]);
 	memset(h, 0, sizeof(h));
-	le_put32(h, SNAP_MAGIC);
-	le_put32(h + 4, FI_VERSION);
-	le_put32(h + 8, text_version());
-	le_put32(h + 12, fi->uidv);
-	le_put64(h + 16, cp->gen);
-	le_put64(h + 24, cp->prevgen);
-	le_put64(h + 32, cp->total);
-	le_put32(h + 40, (uint32_t)nr);
-	le_put32(h + 44, (uint32_t)cp->nk);
-	le_put32(h + 48, crc((const unsigned char *)dir.data, dir.len));
-	le_put32(h + 60, crc(h, 60));
+	le32_put(h, SNAP_MAGIC);
+	le32_put(h + 4, FI_VERSION);
+	le32_put(h + 8, text_version());
+	le32_put(h + 12, fi->uidv);
+	le64_put(h + 16, cp->gen);
+	le64_put(h + 24, cp->prevgen);
+	le64_put(h + 32, cp->total);
+	le32_put(h + 40, (uint32_t)nr);
+	le32_put(h + 44, (uint32_t)cp->nk);
+	le32_put(h + 48, crc((const unsigned char *)dir.data, dir.len));
+	le32_put(h + 60, crc(h, 60));
 	if (pwrite(cp->fd, dir.data, dir.len, (off_t)(SNAP_HEAD +
 	    cp->total)) != (ssize_t)dir.len || pwrite(cp->fd, h, sizeof(h), 0)
 	    != (ssize_t)sizeof(h) || fdatasync(cp->fd) == -1) {

@@ -560,7 +560,7 @@ test_damage(void)
 		fd = open(p, O_RDONLY);
 		CHECK(fd != -1 && pread(fd, h, 64, 0) == 64);
 		close(fd);
-		plen = le_get64(h + 32);
+		plen = le64_get(h + 32);
 		for (j = 0; j < plen; j += 29)
 			flip(d, "imapd-fts.index", (off_t)(64 + j));
 	}
