@@ -1751,6 +1751,75 @@ ftsindex_reset(struct ftsindex *fi)
 	return 0;
 }
 
+/* ---- for the administrator ------------------------------------------ */
+
+/* Whether list i of segment s holds together: 1 or 0; -1 for memory. */
+static int
+list_sound(const struct seg *s, size_t i)
+{
+	const unsigned char *p;
+	uint32_t *uids;
+	uint64_t len;
+	size_t bound;
+	long n;
+
+	if (seg_list(s, i, &p, &len) == -1 || (bound = list_bound(p, len)) ==
+	    0)
+		return 0;
+	if ((uids = calloc(bound, sizeof(*uids))) == NULL)
+		return -1;
+	n = list_uids(p, len, uids);
+	free(uids);
+	return n > 0;
+}
+
+int
+ftsindex_inspect(struct ftsindex *fi, struct ftsindex_info *info)
+{
+	const struct seg *s;
+	size_t i, k;
+	int r;
+
+	memset(info, 0, sizeof(*info));
+	ftsindex_refresh(fi);
+	ftsindex_sizes(fi, &info->snapshot_bytes, &info->journal_bytes);
+	if (fi->damaged)
+		info->state = FTSINDEX_DAMAGED;
+	else if ((fi->snap_seen && !fi->have_snap) ||
+	    (!fi->snap_seen && fi->log_seen && !fi->have_log))
+		info->state = FTSINDEX_FOREIGN;
+	else if (!fi->snap_seen && !fi->log_seen)
+		info->state = FTSINDEX_NONE;
+	else
+		info->state = FTSINDEX_OK;
+	info->records = fi->nrec;
+	info->keys = fi->have_snap ? fi->sseg.k : 0;
+	info->ranges = fi->ncov;
+	for (i = 0; i < nsegs(fi); i++) {
+		s = segment(fi, i);
+		for (k = 0; k < s->k; k++) {
+			if ((r = list_sound(s, k)) == -1)
+				return -1;
+			info->lists++;
+			info->bad_lists += r == 0;
+		}
+	}
+	return 0;
+}
+
+int
+ftsindex_clear(struct ftsindex *fi)
+{
+	if (lock(fi) == -1)
+		return -1;
+	set_aside(fi, FI_SNAP, 0);
+	set_aside(fi, FI_LOG, 0);
+	fi->damaged = 0;
+	unlock(fi);
+	load(fi);
+	return 0;
+}
+
 /* ---- compaction ------------------------------------------------------ */
 
 int

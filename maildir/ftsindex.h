@@ -148,6 +148,35 @@ void	ftsindex_compact_abort(struct ftsindex *);
  */
 int	ftsindex_reset(struct ftsindex *);
 
+/*
+ * For imapd-cache(8): what the index is, and whether every posting list
+ * holds together (each list of the snapshot and of the journal's records
+ * read whole, CRCs checked, UIDs decoded).  Nothing is written, and
+ * damage found is not recorded in the handle.
+ */
+enum ftsindex_state {
+	FTSINDEX_NONE,		/* no files */
+	FTSINDEX_FOREIGN,	/* another version's, text's or UIDVALIDITY's */
+	FTSINDEX_DAMAGED,	/* a header or directory fails its checks */
+	FTSINDEX_OK
+};
+struct ftsindex_info {
+	enum ftsindex_state	 state;
+	uint64_t		 snapshot_bytes, journal_bytes;
+	size_t			 records;	/* of the journal, good ones */
+	size_t			 keys;		/* lists of the snapshot */
+	size_t			 lists;		/* lists checked in all */
+	size_t			 bad_lists;	/* failing a CRC or decoding */
+	size_t			 ranges;	/* covered UID ranges, joined */
+};
+int	ftsindex_inspect(struct ftsindex *, struct ftsindex_info *);
+
+/*
+ * Remove the index's files under its lock, so that it is built anew:
+ * 0, or -1 with errno (EAGAIN: a writer has the lock).
+ */
+int	ftsindex_clear(struct ftsindex *);
+
 /* Sizes, for the log: bytes of the snapshot and the journal on disk. */
 void	ftsindex_sizes(const struct ftsindex *, uint64_t *snapshot_r,
 	    uint64_t *journal_r);
