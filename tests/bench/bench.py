@@ -1454,10 +1454,11 @@ class Results:
                 server, key, size, res["check"]))
 
 
-def describe(res):
+def describe(res, unit="s"):
     if res.get("error"):
         return "n/a (%s)" % res["error"]
-    s = "%.4f s" % res["seconds"]
+    s = "%.4f s" % res["seconds"] if unit == "s" else \
+        "%.0f %s" % (res["seconds"], unit.replace("kib", "KiB"))
     if res.get("client_cpu") is not None and res["seconds"] > 0:
         s += " (client CPU %.0f%%)" % (100 * res["client_cpu"] /
                                        res["seconds"])
@@ -1515,7 +1516,8 @@ def mailbox_runs(args, servers, setup, results, size, src, meta, keys):
                         "maildir": str(srv.home(BIG_LOGIN) / "Maildir")}
                 res = client(spec)
                 results.add(size, key, srv.name, res)
-                log("  %-7s %-16s %s" % (srv.name, key, describe(res)))
+                log("  %-7s %-16s %s" % (srv.name, key,
+                                          describe(res, BY_KEY[key].unit)))
                 if not srv.running():
                     raise BenchError("%s died during %s:\n%s" % (
                         srv.name, key, srv.log_tail()))
