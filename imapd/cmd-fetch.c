@@ -101,21 +101,27 @@ add(struct fetch *f, enum fkind k)
 }
 
 /*
- * The modifiers after PREVIEW: a list that starts with LAZY, the one
- * modifier RFC 8970 defines (any other list after PREVIEW is left to be
- * the FETCH modifiers).  1 if a[0] is such a list, 0 if it is not, -1 if
- * it holds a modifier that is not LAZY.
+ * The modifiers after PREVIEW, LAZY being the one RFC 8970 defines.  In a
+ * list of items (in_list) any list after PREVIEW is its modifiers; after
+ * a lone PREVIEW only one that starts with LAZY is, any other being the
+ * FETCH modifiers.  1 if a[0] is such a list, 0 if it is not, -1 if it
+ * holds a modifier that is not LAZY.
  */
 static int
-preview_modifiers(const struct imap_arg *a, size_t n, int *lazy_r)
+preview_modifiers(const struct imap_arg *a, size_t n, int in_list,
+    int *lazy_r)
 {
 	const char *w;
 	size_t i;
 
-	if (n == 0 || a->type != IMAP_ARG_LIST || a->len == 0 ||
-	    (w = imap_arg_atom(&a->list[0])) == NULL ||
-	    strcasecmp(w, "LAZY") != 0)
+	if (n == 0 || a->type != IMAP_ARG_LIST)
 		return 0;
+	if (!in_list && (a->len == 0 ||
+	    (w = imap_arg_atom(&a->list[0])) == NULL ||
+	    strcasecmp(w, "LAZY") != 0))
+		return 0;
+	if (a->len == 0)
+		return -1;
 	for (i = 0; i < a->len; i++)
 		if ((w = imap_arg_atom(&a->list[i])) == NULL ||
 		    strcasecmp(w, "LAZY") != 0)
@@ -140,12 +146,13 @@ fetch_free(struct fetch *f)
 	buf_free(&f->store);
 }
 
-/* Parse one item from a[0..n): *used_r tokens (a section with a field
- * list spans several: "BODY[HEADER.FIELDS", "(FROM TO)", "]").  0, or -1
- * with *why_r. */
+/* Parse one item from a[0..n), which is inside a list of items when
+ * in_list is set: *used_r tokens (a section with a field list spans
+ * several: "BODY[HEADER.FIELDS", "(FROM TO)", "]"; PREVIEW and its
+ * modifiers two).  0, or -1 with *why_r. */
 static int
-parse_item(const struct imap_arg *a, size_t n, struct fetch *f,
-    size_t *used_r, const char **why_r)
+parse_item(const struct imap_arg *a, size_t n, int in_list,
+    struct fetch *f, size_t *used_r, const char **why_r)
 {
 	const char *w;
 	size_t k;
@@ -188,7 +195,7 @@ parse_item(const struct imap_arg *a, size_t n, struct fetch *f,
 	if (simple[k].kind == F_PREVIEW) {
 		struct fitem *it = &f->it[f->n - 1];
 
-		r = preview_modifiers(a + 1, n - 1, &it->lazy);
+		r = preview_modifiers(a + 1, n - 1, in_list, &it->lazy);
 		if (r == -1) {
 			*why_r = "Unknown PREVIEW modifier (RFC 8970 knows "
 			    "LAZY)";
@@ -264,10 +271,10 @@ parse(const struct imap_arg *a, size_t n, struct fetch *f,
 			return -1;
 		}
 		for (i = 0; i < a->len; i += u)
-			if (parse_item(a->list + i, a->len - i, f, &u,
+			if (parse_item(a->list + i, a->len - i, 1, f, &u,
 			    why_r) == -1)
 				return -1;
-	} else if (parse_item(a, n, f, &used, why_r) == -1)
+	} else if (parse_item(a, n, 0, f, &used, why_r) == -1)
 		return -1;
 	if (used == n)
 		return 0;
