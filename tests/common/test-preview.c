@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/buf.h"
+#include "common/charset.h"
 #include "common/mime.h"
 #include "common/preview.h"
 #include "tests/t.h"
@@ -219,6 +220,72 @@ test_blocks(void)
 	buf_free(&out);
 }
 
+/* Whether a preview is what preview.h promises: valid UTF-8, at most
+ * PREVIEW_CHARS characters, no control character, no space at either end
+ * nor two in a row. */
+static int
+well_formed(const char *p, size_t len)
+{
+	const unsigned char *u = (const unsigned char *)p;
+	size_t i = 0, n = 0;
+	unsigned cp, prev = ' ';
+	int k;
+
+	while (i < len) {
+		if ((k = charset_utf8_seq(u + i, len - i, &cp)) <= 0)
+			return 0;
+		if (cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0) ||
+		    (cp == ' ' && prev == ' '))
+			return 0;
+		prev = cp;
+		i += (size_t)k;
+		n++;
+	}
+	return n <= PREVIEW_CHARS && (n == 0 || prev != ' ');
+}
+
+/* Random bytes, markup and line starts, as plain text and as HTML. */
+static void
+test_random(void)
+{
+	static const char *const bits[] = {
+		"<", ">", "&", ";", "#", "x", "-", "--", " ", "\n", "\r\n", ">",
+		"<p>", "</p>", "<!--", "-->", "<script>", "</script>",
+		"<blockquote>", "</blockquote>", "&amp;", "&#", "\xc3", "\xa9",
+		"\xe2\x82", "\xac", "\xff", "\0", "a", "word ", "\t",
+	};
+	struct buf in, out;
+	size_t len;
+	int i, j, html, ok = 1;
+
+	buf_init(&in, 1 << 20);
+	buf_init(&out, 4096);
+	for (i = 0; i < 3000; i++) {
+		buf_reset(&in);
+		for (j = (int)t_rnd(200); j > 0; j--) {
+			if (t_rnd(4) == 0)
+				(void)buf_addc(&in, (int)t_rnd(256));
+			else {
+				const char *b = bits[t_rnd(sizeof(bits) /
+				    sizeof(bits[0]))];
+
+				(void)buf_add(&in, b, *b ? strlen(b) : 1);
+			}
+		}
+		len = in.len;
+		for (html = 0; html < 2; html++) {
+			buf_reset(&out);
+			if (preview_text(in.data != NULL ? in.data : "", len,
+			    html, &out) == -1 ||
+			    !well_formed(buf_cstr(&out), out.len))
+				ok = 0;
+		}
+	}
+	CHECK(ok);
+	buf_free(&in);
+	buf_free(&out);
+}
+
 int
 main(void)
 {
@@ -226,5 +293,6 @@ main(void)
 	test_cut();
 	test_messages();
 	test_blocks();
+	test_random();
 	return t_done();
 }
