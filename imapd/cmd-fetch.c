@@ -304,6 +304,37 @@ literal(struct session *s, const char *data, size_t len, int binary)
 }
 
 /*
+ * The PREVIEW item: cached, computed into fresh from m, or NIL when m is
+ * not open (LAZY: the message is not opened for it).  0 or -1.
+ */
+static int
+preview(struct session *s, struct fetch *f, struct message *m,
+    const struct msgcache_rec *cached, struct msgcache_rec *fresh)
+{
+	const struct msgcache_rec *have = cached->preview != NULL ? cached :
+	    fresh;
+
+	session_printf(s, "PREVIEW ");
+	if (have->preview != NULL) {
+		/* fresh: asked for twice in one FETCH */
+		session_string(s, have->preview, have->preview_len);
+		return 0;
+	}
+	if (m == NULL) {
+		session_write(s, "NIL", 3);
+		return 0;
+	}
+	buf_reset(&f->pv);
+	if (message_parts(m) == NULL ||
+	    preview_make(message_parts(m), &f->pv) == -1)
+		return -1;
+	fresh->preview = f->pv.len > 0 ? f->pv.data : "";
+	fresh->preview_len = f->pv.len;
+	session_string(s, fresh->preview, fresh->preview_len);
+	return 0;
+}
+
+/*
  * One message's FETCH response.  0 written, 1 the message vanished (not
  * written), -2 unknown transfer encoding, -1 error.
  */
@@ -420,30 +451,8 @@ fetch_one(struct session *s, const struct cmd *c, struct fetch *f,
 			}
 			break;
 		case F_PREVIEW:
-			session_printf(s, "PREVIEW ");
-			if (cached.preview != NULL) {
-				session_string(s, cached.preview,
-				    cached.preview_len);
-				break;
-			}
-			if (fresh.preview != NULL) {
-				/* asked for twice in one FETCH */
-				session_string(s, fresh.preview,
-				    fresh.preview_len);
-				break;
-			}
-			if (m == NULL) {
-				/* LAZY, and not at hand */
-				session_write(s, "NIL", 3);
-				break;
-			}
-			buf_reset(&f->pv);
-			if (message_parts(m) == NULL ||
-			    preview_make(message_parts(m), &f->pv) == -1)
+			if (preview(s, f, m, &cached, &fresh) == -1)
 				goto fail;
-			fresh.preview = f->pv.len > 0 ? f->pv.data : "";
-			fresh.preview_len = f->pv.len;
-			session_string(s, fresh.preview, fresh.preview_len);
 			break;
 		case F_SECTION:
 			buf_reset(tmp);
