@@ -8,10 +8,11 @@
  * ENVELOPE, BODY, BODYSTRUCTURE, PREVIEW and sections, and only when
  * the structure cache does not have the answer.  PREVIEW (LAZY) never
  * opens a message for the preview: one not cached yet is NIL then, as
- * RFC 8970 3.2 allows, unless the message is opened for another item.  A non-PEEK body item sets
- * \Seen in a read-write mailbox and the new FLAGS ride along in the same
- * FETCH response.  A message that vanished meanwhile is left out and the
- * command ends with NO [EXPUNGEISSUED], as RFC 9051 7.1 describes.
+ * RFC 8970 allows, unless the message is opened for another item.  A
+ * non-PEEK body item sets \Seen in a read-write mailbox and the new
+ * FLAGS ride along in the same FETCH response.  A message that vanished
+ * meanwhile is left out and the command ends with NO [EXPUNGEISSUED], as
+ * RFC 9051 7.1 describes.
  */
 #include <stdlib.h>
 #include <string.h>

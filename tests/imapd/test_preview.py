@@ -148,7 +148,7 @@ def test_preview_grammar(md, mailuser):
 
 
 def test_lazy(md, mailuser):
-    """LAZY gives NIL for a preview not yet computed (RFC 8970 3.2 lets
+    """LAZY gives NIL for a preview not yet computed (RFC 8970 lets
     the server answer so instead of reading the message) and the text once
     it is cached; without LAZY it is never NIL."""
     deliver(mailuser, [mail(b"First\n"), mail(b"Second\n"),
