@@ -506,29 +506,46 @@ after(const struct mime_part *p)
 	return p != NULL ? p->next : NULL;
 }
 
-int
-preview_make(const struct mime_part *root, struct buf *out)
+/* The first text/plain and text/html parts that are not attachments;
+ * with deep set, also inside attached or forwarded messages. */
+static void
+find_parts(const struct mime_part *root, int deep,
+    const struct mime_part **plain_r, const struct mime_part **html_r)
 {
-	const struct mime_part *p, *plain_p = NULL, *html_p = NULL;
-	size_t start = out->len;
+	const struct mime_part *p;
 
-	for (p = root; p != NULL && (plain_p == NULL || html_p == NULL); ) {
-		if (p->disposition != NULL &&
-		    strcasecmp(p->disposition, "attachment") == 0) {
+	*plain_r = *html_r = NULL;
+	for (p = root; p != NULL && (*plain_r == NULL || *html_r == NULL); ) {
+		if ((p->disposition != NULL &&
+		    strcasecmp(p->disposition, "attachment") == 0) ||
+		    (!deep && p != root && (p->flags & MIME_F_MESSAGE))) {
 			p = after(p);
 			continue;
 		}
 		if ((p->flags & MIME_F_TEXT) && !(p->flags &
 		    (MIME_F_SYNTHETIC | MIME_F_OPAQUE))) {
-			if (plain_p == NULL &&
+			if (*plain_r == NULL &&
 			    strcasecmp(p->subtype, "plain") == 0)
-				plain_p = p;
-			else if (html_p == NULL &&
+				*plain_r = p;
+			else if (*html_r == NULL &&
 			    strcasecmp(p->subtype, "html") == 0)
-				html_p = p;
+				*html_r = p;
 		}
 		p = mime_next(p);
 	}
+}
+
+int
+preview_make(const struct mime_part *root, struct buf *out)
+{
+	const struct mime_part *plain_p, *html_p;
+	size_t start = out->len;
+
+	/* the message's own text first: a forwarded message inside it is
+	 * looked at only when it has none */
+	find_parts(root, 0, &plain_p, &html_p);
+	if (plain_p == NULL && html_p == NULL)
+		find_parts(root, 1, &plain_p, &html_p);
 	if (plain_p != NULL && part_preview(plain_p, 0, out) == -1)
 		return -1;
 	if (out->len == start && html_p != NULL &&

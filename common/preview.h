@@ -6,7 +6,9 @@
  * Which text: the first text/plain part that is not an attachment; when
  * there is none (or it has no text), the first text/html part that is not
  * one.  Other parts, attachments and what is inside attachments give no
- * text.  A part's body is transfer-decoded (quoted-printable, base64) and
+ * text.  A message encapsulated without being an attachment (an inline
+ * forward) is looked into only when the message has no such part of its
+ * own.  A part's body is transfer-decoded (quoted-printable, base64) and
  * converted from its charset to UTF-8 as SEARCH reads it (an unknown
  * charset is read as UTF-8; bytes that are not valid become U+FFFD).
  *

@@ -180,6 +180,15 @@ static const struct {
 	    "Content-Type: text/plain\n\nouter text\n--b--\n", "outer text" },
 	{ "Content-Type: image/png\nContent-Transfer-Encoding: base64\n\n"
 	    "iVBORw0KGgo=\n", "" },
+	/* an inline forward: the message's own HTML comes first ... */
+	{ "Content-Type: multipart/mixed; boundary=b\n\n--b\n"
+	    "Content-Type: text/html\n\n<p>See below</p>\n--b\n"
+	    "Content-Type: message/rfc822\n\nSubject: fwd\n\n"
+	    "forwarded text\n--b--\n", "See below" },
+	/* ... and the forwarded text counts when there is nothing else */
+	{ "Content-Type: multipart/mixed; boundary=b\n\n--b\n"
+	    "Content-Type: message/rfc822\n\nSubject: fwd\n\n"
+	    "forwarded text\n--b--\n", "forwarded text" },
 	/* encoded words in the header are no part of it */
 	{ "Subject: =?utf-8?q?Gr=C3=BC=C3=9Fe?=\n\nbody\n", "body" },
 };
