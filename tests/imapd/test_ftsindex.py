@@ -45,12 +45,12 @@ def literal(s):
 
 def answers(server, user, queries, folder="INBOX"):
     """UID SEARCH results for queries, all sent in one write right after
-    the SELECT: the session has input waiting throughout, so it does no
-    indexing until they are answered."""
+    the SELECT and before a LOGOUT: the session has input waiting
+    throughout, so it does no indexing until it ends."""
     s = Session(server, user)
     text = "p0 SELECT %s\r\n" % folder + "".join(
         "p%d UID SEARCH CHARSET UTF-8 %s\r\n" % (i + 1, q)
-        for i, q in enumerate(queries))
+        for i, q in enumerate(queries)) + "pz LOGOUT\r\n"
     s.raw.send(text.encode())
     s.read_tagged("p0", timeout=120)
     out = []
@@ -60,6 +60,7 @@ def answers(server, user, queries, folder="INBOX"):
         hits = [l for l in r if l.startswith("* SEARCH")]
         assert len(hits) == 1, (q, r)
         out.append(sorted(int(x) for x in hits[0].split()[2:]))
+    s.read_tagged("pz", timeout=60)
     s.close()
     return out
 
