@@ -1129,6 +1129,11 @@ plugin {
   fts_autoindex = yes
   fts_enforced = yes
 }
+# Xapian keeps the folder's postings in memory while it indexes: the
+# default address-space limit makes the worker die of bad_alloc
+service indexer-worker {
+  vsz_limit = 4G
+}
 """
 
 
