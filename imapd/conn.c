@@ -376,7 +376,11 @@ zread(struct conn *c, void *p, size_t len, long long deadline, int nowait)
 			return n;
 		/* inflate takes all input it can while it has room to
 		 * write, so the buffer is empty here */
-		z->in.avail_in = 0;
+		if (z->in.avail_in > 0) {
+			snprintf(c->err, sizeof(c->err), "inflate took no "
+			    "input");
+			return CONN_ERROR;
+		}
 		n = rawread(c, z->raw, z->rawcap, deadline, nowait);
 		if (n <= 0)
 			return n;

@@ -228,6 +228,28 @@ def test_compressed_bytes_sent_with_the_command(md, mailuser):
     c.close()
 
 
+def test_stdio_session_compresses(build, workdir):
+    """imapd --stdio reads and writes different descriptors; COMPRESS
+    works there too, with the commands sent along with it."""
+    conf = workdir / "stdio-z.conf"
+    conf.write_text("listen_imap = 127.0.0.1:1\n"
+                    f"mail_location = {workdir}/stdio-z-Maildir\n")
+    co = zlib.compressobj(6, zlib.DEFLATED, -15)
+    data = (b"a COMPRESS DEFLATE\r\n" +
+            co.compress(b"b NOOP\r\nc LOGOUT\r\n") +
+            co.flush(zlib.Z_SYNC_FLUSH))
+    p = subprocess.run([str(build.imapd), "--stdio", "-c", str(conf)],
+                       input=data, capture_output=True, timeout=30,
+                       env=build.env())
+    head, ok, rest = p.stdout.partition(b"\r\na OK")
+    assert head.startswith(b"* PREAUTH") and ok, p.stdout[:300]
+    line, _, z = rest.partition(b"\r\n")
+    out = zlib.decompressobj(-15).decompress(z).decode()
+    assert "b OK" in out and "* BYE" in out and "c OK" in out, out
+    assert p.returncode == 0
+    assert "AddressSanitizer" not in p.stderr.decode()
+
+
 def test_idle_sees_delivery_after_an_empty_flush(md, mailuser):
     """Bytes that inflate to nothing (a bare sync flush) must not leave
     IDLE waiting in a read: a delivery after them still arrives."""
