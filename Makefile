@@ -108,6 +108,7 @@ IMAPD	 = imapd/auth.c \
 	   imapd/session.c \
 	   imapd/sig.c \
 	   imapd/sort.c \
+	   imapd/specialuse.c \
 	   imapd/thread.c \
 	   imapd/tls.c \
 	   imapd/worker.c

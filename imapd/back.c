@@ -48,6 +48,7 @@
 #include "imapd/limits.h"
 #include "imapd/session.h"
 #include "imapd/sig.h"
+#include "imapd/specialuse.h"
 #include "maildir/folder.h"
 
 #define BACK_FAILURES_MAX	3
@@ -97,19 +98,15 @@ become(const struct auth_user *u)
 /*
  * Where the user's mail is: the userdb's maildir field, else
  * mail_location, with ~ meaning the home directory.  Created if missing
- * (as the user), with the special-use folders the configuration names,
- * subscribed, so that every client finds Sent, Drafts and Trash.
- * NULL if the Maildir cannot be made (logged).
+ * (as the user).  NULL if the Maildir cannot be made (logged).
  */
 static char *
 find_mail(const struct config *conf, const struct auth_user *u)
 {
 	const char *loc = u->maildir[0] != '\0' ? u->maildir :
 	    conf->mail_location;
-	char path[PATH_MAX], dir[FOLDER_PATH_MAX];
-	const char *why;
+	char path[PATH_MAX];
 	struct stat sb;
-	unsigned i;
 	int fresh;
 
 	if (loc[0] == '~') {
@@ -124,18 +121,6 @@ find_mail(const struct config *conf, const struct auth_user *u)
 		log_warn("cannot create the Maildir %s (check that the home "
 		    "directory exists and belongs to the user)", path);
 		return NULL;
-	}
-	for (i = 0; i < conf->nspecial; i++) {
-		const char *name = conf->special[i].name;
-
-		if (folder_path(path, name, dir, sizeof(dir), &why) == -1 ||
-		    stat(dir, &sb) == 0)
-			continue;
-		if (folder_create(path, name, &why) == 0)
-			(void)folder_subscribe(path, name, 1);
-		else if (errno != EEXIST)
-			log_warnx("cannot create special-use folder %s: %s",
-			    name, why);
 	}
 	if (fresh)
 		log_info("created the Maildir %s", path);
@@ -290,6 +275,9 @@ serve(const struct config *conf, struct conn *c, const struct auth_user *u,
 		session_free(&s);
 		return;
 	}
+	/* every client finds Sent, Drafts and Trash, and only one of each */
+	if (specialuse_settle(&s.specialuse, s.mailroot, conf) == -1)
+		fatal("special-use folders");
 	snprintf(s.rip, sizeof(s.rip), "%s", rip);
 	snprintf(s.lport, sizeof(s.lport), "%s", lport);
 	if (tag != NULL)

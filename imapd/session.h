@@ -20,6 +20,7 @@
 #include "common/buf.h"
 #include "common/imap-parser.h"
 #include "imapd/conn.h"
+#include "imapd/specialuse.h"
 
 struct config;
 struct mailbox;
@@ -92,6 +93,7 @@ struct session {
 	struct buf		 line;	/* session_read_line() */
 	char			*user;		/* once logged in */
 	char			*mailroot;	/* the user's Maildir */
+	struct specialuse	 specialuse;	/* its special-use folders */
 	struct mailbox		*mb;		/* the selected folder */
 	char			*mbname;	/* its name, on-disk form */
 	unsigned		 examine:1;	/* selected read-only */
