@@ -36,7 +36,8 @@ PYTHON	?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo pyth
 
 # --- sources, one per line -------------------------------------------------
 
-COMMON	 = common/base64.c \
+COMMON	 = common/apppass.c \
+	   common/base64.c \
 	   common/buf.c \
 	   common/charset.c \
 	   common/config.c \
@@ -121,7 +122,8 @@ IMAPWAIT = tools/imapwait.c
 IMAPCHECK = tools/imapcheck.c
 CACHETOOL = tools/imapd-cache.c
 
-UNITTESTS = tests/common/test-buf \
+UNITTESTS = tests/common/test-apppass \
+	   tests/common/test-buf \
 	   tests/common/test-charset \
 	   tests/common/test-strnum \
 	   tests/common/test-config \

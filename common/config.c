@@ -15,6 +15,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "common/apppass.h"
 #include "common/buf.h"
 #include "common/config.h"
 #include "common/log.h"
@@ -286,6 +287,12 @@ p_userdb(struct config *c, const char *v)
 }
 
 static const char *
+p_app_passwords(struct config *c, const char *v)
+{
+	return p_path(&c->app_passwords, v);
+}
+
+static const char *
 p_login_chroot(struct config *c, const char *v)
 {
 	return p_path(&c->login_chroot, v);
@@ -505,7 +512,8 @@ p_special_use(struct config *c, const char *v)
  * The show functions write a value back in the form its parse function
  * reads, so that "imapd -t -v" output is itself a valid imapd.conf.
  */
-#define FIELD(c, off, type)	((const type *)(const void *)((const char *)(c) + (off)))
+#define FIELD(c, off, type)	\
+	((const type *)(const void *)((const char *)(c) + (off)))
 
 static void
 show_str(const struct config *c, size_t off, struct buf *b)
@@ -628,6 +636,7 @@ show_special_use(const struct config *c, size_t off, struct buf *b)
 
 static const struct keydef keys[] = {
 	{ "allow_plaintext_auth",	BOOL(allow_plaintext_auth) },
+	{ "app_passwords",		STR(app_passwords) },
 	{ "auth",			OWN(auth) },
 	{ "auth_fail_delay",		MS(auth_fail_delay, auth_fail_delay_ms) },
 	{ "auth_penalty_max",		MS(auth_penalty_max, auth_penalty_max_ms) },
@@ -687,6 +696,7 @@ config_defaults(struct config *c)
 	c->nauth = 1;
 	c->pam_service = xstrdup("imapd");
 	c->userdb = xstrdup("/etc/imapd/userdb.cdb");
+	c->app_passwords = xstrdup(APPPASS_PATH);
 	c->mail_location = xstrdup("~/Maildir");
 	c->login_user = xstrdup("imapd");
 	c->login_chroot = xstrdup("/var/lib/imapd/empty");
@@ -719,6 +729,7 @@ config_free(struct config *c)
 	free(c->tls_groups);
 	free(c->pam_service);
 	free(c->userdb);
+	free(c->app_passwords);
 	free(c->mail_location);
 	free(c->login_user);
 	free(c->login_chroot);

@@ -16,7 +16,7 @@
 #define CONFIG_MAX_AUTH		2
 #define CONFIG_MAX_SPECIAL	16
 #define CONFIG_MAX_SESSIONS	100000	/* the most max_sessions may be */
-#define CONFIG_NKEYS		29	/* keys imapd.conf knows */
+#define CONFIG_NKEYS		30	/* keys imapd.conf knows */
 
 enum auth_method {
 	AUTH_PAM = 1,
@@ -50,6 +50,7 @@ struct config {
 	char			*pam_service;
 	int			 pam_session;	/* open a PAM session */
 	char			*userdb;
+	char			*app_passwords;
 	char			*mail_location;
 	char			*login_user;
 	char			*login_chroot;

@@ -223,8 +223,13 @@ await_login(const struct back_args *a, struct auth_user *u, char **tag_r)
 		    AUTHRES_FAIL : AUTHRES_TEMPFAIL;
 		if (st == AUTHRES_OK) {
 			log_setuser(u->name);
-			log_info("logged in (%s, %s)", u->method,
-			    tls ? "TLS" : "plaintext");
+			if (u->label[0] != '\0')
+				log_info("logged in (%s, method=app-password "
+				    "label=%s, %s)", u->method, u->label,
+				    tls ? "TLS" : "plaintext");
+			else
+				log_info("logged in (%s, %s)", u->method,
+				    tls ? "TLS" : "plaintext");
 			if (authmsg_send_result(a->front, AUTHRES_OK) == -1)
 				_exit(0);
 			return;
