@@ -101,6 +101,7 @@ IMAPD	 = imapd/auth.c \
 	   imapd/master.c \
 	   imapd/mbname.c \
 	   imapd/msgkeys.c \
+	   imapd/policy.c \
 	   imapd/search.c \
 	   imapd/selected.c \
 	   imapd/seqset.c \
@@ -146,7 +147,8 @@ UNITTESTS = tests/common/test-apppass \
 	   tests/maildir/test-sortcache \
 	   tests/maildir/test-uidcache \
 	   tests/imapd/test-auth \
-	   tests/imapd/test-limits
+	   tests/imapd/test-limits \
+	   tests/imapd/test-policy
 
 # ---------------------------------------------------------------------------
 
@@ -205,6 +207,9 @@ $(O)/tests/imapd/test-auth: $(O)/tests/imapd/test-auth.o $(O)/imapd/auth.o \
 	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 $(O)/tests/imapd/test-limits: $(O)/tests/imapd/test-limits.o \
 	    $(O)/imapd/limits.o $(LIBA)
+	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+$(O)/tests/imapd/test-policy: $(O)/tests/imapd/test-policy.o \
+	    $(O)/imapd/policy.o $(LIBA)
 	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 san:

@@ -293,6 +293,12 @@ p_app_passwords(struct config *c, const char *v)
 }
 
 static const char *
+p_login_policy(struct config *c, const char *v)
+{
+	return p_path(&c->login_policy, v);
+}
+
+static const char *
 p_login_chroot(struct config *c, const char *v)
 {
 	return p_path(&c->login_chroot, v);
@@ -644,6 +650,7 @@ static const struct keydef keys[] = {
 	{ "listen_imap",		OWN(listen_imap) },
 	{ "listen_imaps",		OWN(listen_imaps) },
 	{ "login_chroot",		STR(login_chroot) },
+	{ "login_policy",		STR(login_policy) },
 	{ "login_user",			STR(login_user) },
 	{ "mail_location",		STR(mail_location) },
 	{ "max_prelogin_per_address",	UINT(max_prelogin_per_address) },
@@ -697,6 +704,7 @@ config_defaults(struct config *c)
 	c->pam_service = xstrdup("imapd");
 	c->userdb = xstrdup("/etc/imapd/userdb.cdb");
 	c->app_passwords = xstrdup(APPPASS_PATH);
+	c->login_policy = xstrdup("/etc/imapd/login-policy");
 	c->mail_location = xstrdup("~/Maildir");
 	c->login_user = xstrdup("imapd");
 	c->login_chroot = xstrdup("/var/lib/imapd/empty");
@@ -730,6 +738,7 @@ config_free(struct config *c)
 	free(c->pam_service);
 	free(c->userdb);
 	free(c->app_passwords);
+	free(c->login_policy);
 	free(c->mail_location);
 	free(c->login_user);
 	free(c->login_chroot);

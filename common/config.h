@@ -16,7 +16,7 @@
 #define CONFIG_MAX_AUTH		2
 #define CONFIG_MAX_SPECIAL	16
 #define CONFIG_MAX_SESSIONS	100000	/* the most max_sessions may be */
-#define CONFIG_NKEYS		30	/* keys imapd.conf knows */
+#define CONFIG_NKEYS		31	/* keys imapd.conf knows */
 
 enum auth_method {
 	AUTH_PAM = 1,
@@ -51,6 +51,7 @@ struct config {
 	int			 pam_session;	/* open a PAM session */
 	char			*userdb;
 	char			*app_passwords;
+	char			*login_policy;
 	char			*mail_location;
 	char			*login_user;
 	char			*login_chroot;

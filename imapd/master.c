@@ -44,6 +44,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/userdb.h"
+#include "imapd/policy.h"
 #include "imapd/keyproc.h"
 #include "imapd/limits.h"
 #include "imapd/master.h"
@@ -280,6 +281,7 @@ master_check(const struct config *c, void (*print)(const char *))
 			}
 		}
 	}
+	errors += policy_check_file(c->login_policy, print);
 	return errors;
 }
 

@@ -2,7 +2,6 @@
 users, listed, revoked, and refused after revocation like any wrong
 password, with the label in the log."""
 
-import imaplib
 import re
 import subprocess
 import time
@@ -10,6 +9,8 @@ import time
 import pytest
 
 import imapdtest
+
+login = imapdtest.login_answer
 
 TOOL = imapdtest.ROOT / "tools" / "imapd-userdb"
 SHAPE = re.compile(r"^[a-km-np-z2-9]{4}(-[a-km-np-z2-9]{4}){4}$")
@@ -34,15 +35,6 @@ def add(path, user, label):
 def labels(path, user):
     out = tool(path, "list", user).stdout.decode()
     return [l.split("\t")[0] for l in out.splitlines()]
-
-
-def login(server, user, password):
-    c = server.raw(tls=True)
-    try:
-        c.line()
-        return c.cmd("a", f"LOGIN {user} {password}", timeout=30)[-1]
-    finally:
-        c.close()
 
 
 @pytest.fixture

@@ -556,7 +556,7 @@ def test_check_verbose_prints_effective_config(build, workdir, cert,
         "Sent:\\Sent", "Drafts:\\Drafts", "Trash:\\Trash", "Junk:\\Junk",
         "Archive:\\Archive"]
     # every key the reader knows, and nothing from inside the key file
-    assert len(out) == 30
+    assert len(out) == 31
     text = p.stdout.decode()
     body = [l for l in cert["key"].read_text().splitlines()
             if l and "-----" not in l]
