@@ -143,8 +143,14 @@ def test_missing_file_means_no_app_passwords(server_factory, userdb,
 def test_damaged_file_is_logged_and_password_still_works(server_factory,
                                                          userdb, tmp_path):
     path = tmp_path / "ap.cdb"
-    path.write_bytes(b"not a cdb")
     s = server_factory(app_passwords=path)
+    # damaged while imapd runs (it does not start with a damaged file)
+    path.write_bytes(b"not a cdb")
+    p = subprocess.run([str(s.build.imapd), "-t", "-c", str(s.conf_path)],
+                       capture_output=True, timeout=30, env=s.env())
+    assert p.returncode == 1
+    assert f"app_passwords {path}: not a valid cdb file" in \
+        p.stderr.decode()
     assert login(s, userdb["user"], "abcd-efgh-ijkm-npqr-stuv") == \
         "a NO [AUTHENTICATIONFAILED] Authentication failed"
     s.wait_log(r"app passwords: .*ap\.cdb: not a valid cdb file")
