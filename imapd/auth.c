@@ -276,7 +276,8 @@ pam_check(const struct config *conf, const struct passwd *pw,
 }
 
 /* Refuse, or check the password of, a user the userdb knows.  Either way
- * exactly one hash is computed. */
+ * exactly one hash is computed, none when an app password (app) has
+ * already matched: that login succeeds, and its timing hides nothing. */
 static enum auth_result
 userdb_check(const struct config *conf, const struct userdb_entry *e,
     const char *pass, int app, struct auth_user *u)
