@@ -48,6 +48,7 @@ COMMON	 = common/apppass.c \
 	   common/message.c \
 	   common/mime.c \
 	   common/mutf7.c \
+	   common/preview.c \
 	   common/privdrop.c \
 	   common/safefile.c \
 	   common/sortkey.c \
@@ -132,6 +133,7 @@ UNITTESTS = tests/common/test-apppass \
 	   tests/common/test-imapdate \
 	   tests/common/test-message \
 	   tests/common/test-mime \
+	   tests/common/test-preview \
 	   tests/common/test-search \
 	   tests/common/test-sortkey \
 	   tests/common/test-textsearch \
