@@ -36,7 +36,8 @@ PYTHON	?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo pyth
 
 # --- sources, one per line -------------------------------------------------
 
-COMMON	 = common/base64.c \
+COMMON	 = common/apppass.c \
+	   common/base64.c \
 	   common/buf.c \
 	   common/charset.c \
 	   common/config.c \
@@ -102,6 +103,7 @@ IMAPD	 = imapd/auth.c \
 	   imapd/master.c \
 	   imapd/mbname.c \
 	   imapd/msgkeys.c \
+	   imapd/policy.c \
 	   imapd/search.c \
 	   imapd/selected.c \
 	   imapd/seqset.c \
@@ -124,7 +126,8 @@ IMAPWAIT = tools/imapwait.c
 IMAPCHECK = tools/imapcheck.c
 CACHETOOL = tools/imapd-cache.c
 
-UNITTESTS = tests/common/test-buf \
+UNITTESTS = tests/common/test-apppass \
+	   tests/common/test-buf \
 	   tests/common/test-charset \
 	   tests/common/test-strnum \
 	   tests/common/test-config \
@@ -148,7 +151,8 @@ UNITTESTS = tests/common/test-buf \
 	   tests/maildir/test-sortcache \
 	   tests/maildir/test-uidcache \
 	   tests/imapd/test-auth \
-	   tests/imapd/test-limits
+	   tests/imapd/test-limits \
+	   tests/imapd/test-policy
 
 # ---------------------------------------------------------------------------
 
@@ -207,6 +211,9 @@ $(O)/tests/imapd/test-auth: $(O)/tests/imapd/test-auth.o $(O)/imapd/auth.o \
 	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 $(O)/tests/imapd/test-limits: $(O)/tests/imapd/test-limits.o \
 	    $(O)/imapd/limits.o $(LIBA)
+	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+$(O)/tests/imapd/test-policy: $(O)/tests/imapd/test-policy.o \
+	    $(O)/imapd/policy.o $(LIBA)
 	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 san:

@@ -19,6 +19,7 @@
 
 #include "common/buf.h"
 #include "common/imap-parser.h"
+#include "imapd/authmsg.h"
 #include "imapd/conn.h"
 #include "imapd/specialuse.h"
 
@@ -62,13 +63,14 @@ struct session;
 struct command;
 
 /* What the front gives a session so LOGIN/AUTHENTICATE can reach the back.
- * login() returns 1 logged in (the session ends with END_HANDOFF), 0 the
- * credentials were refused (the session answered nothing yet), -1 a
- * temporary failure, -2 good credentials but the user is over a session
- * limit (the back has ended). */
+ * login() returns the back's verdict (authmsg.h), AUTHRES_TEMPFAIL when
+ * the back cannot be reached; on AUTHRES_OK the session ends with
+ * END_HANDOFF, on AUTHRES_LIMIT the back has ended; the session has
+ * answered nothing yet. */
 struct session_hooks {
-	int	(*login)(struct session *, const char *tag, const char *mech,
-		    const char *authzid, const char *user, const char *pass);
+	enum authres_status (*login)(struct session *, const char *tag,
+		    const char *mech, const char *authzid, const char *user,
+		    const char *pass);
 	int	(*starttls)(struct session *);
 };
 
