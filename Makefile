@@ -88,6 +88,7 @@ IMAPD	 = imapd/auth.c \
 	   imapd/main.c \
 	   imapd/master.c \
 	   imapd/mbname.c \
+	   imapd/relay.c \
 	   imapd/search.c \
 	   imapd/selected.c \
 	   imapd/seqset.c \

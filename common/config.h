@@ -53,6 +53,7 @@ struct config {
 	unsigned		 nspecial;
 	uint64_t		 timeout_login_ms;
 	uint64_t		 timeout_session_ms;
+	uint64_t		 timeout_output_ms;
 	uint64_t		 auth_fail_delay_ms;
 	int			 syslog_facility;
 	unsigned		 first_valid_uid;

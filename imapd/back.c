@@ -5,10 +5,21 @@
  * Failed logins are answered after auth_fail_delay, here rather than in
  * the front so that even a subverted front cannot guess faster; the back
  * also counts failures itself and ends the session at the third.
+ *
+ * The back trusts its front for nothing, not even to end: it waits for a
+ * login request only until timeout_login (and a grace) has passed since
+ * the connection was accepted, and an alarm ends it should a front stop
+ * in the middle of a message or a PAM module hang.  When the back is done
+ * it closes its end of the socketpair, which tells the front at once, and
+ * waits for the front to exit before it exits itself: the master counts
+ * the back, so a front still flushing the last responses stays inside
+ * max_sessions.  The front dies with the back (it asked the kernel for
+ * SIGKILL when its parent goes), so the wait is also its upper bound.
  */
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <errno.h>
 #include <limits.h>
@@ -34,6 +45,11 @@
 #include "maildir/folder.h"
 
 #define BACK_FAILURES_MAX	3
+#define LOGIN_GRACE_MS		10000	/* past timeout_login and a failure's
+					 * delay: a verdict in progress (PAM)
+					 * may finish */
+#define FRONT_GRACE_MS		3000	/* past timeout_output: the front's
+					 * linger after a BYE before login */
 
 /* Sleep ms unless a shutdown signal comes first. */
 static void
@@ -43,6 +59,66 @@ delay(uint64_t ms)
 
 	while (!sig_term && (left = until - session_now_ms()) > 0)
 		(void)sig_wait(NULL, 0, (int)left);
+}
+
+/*
+ * Exit once the front has, or once it has had timeout_output and a grace
+ * to finish; if it has not by then, the kernel kills it as this process
+ * ends.  A front killed by a signal is worth a line: SIGSYS is its
+ * sandbox refusing a system call.
+ */
+static void __attribute__((noreturn))
+finish(const struct back_args *a, int status)
+{
+	long long deadline, left;
+	pid_t r;
+	int st;
+
+	deadline = session_now_ms() + (long long)a->conf->timeout_output_ms +
+	    FRONT_GRACE_MS;
+	for (;;) {
+		r = waitpid(a->front_pid, &st, WNOHANG);
+		if (r == a->front_pid) {
+			if (WIFSIGNALED(st) && WTERMSIG(st) != SIGKILL &&
+			    WTERMSIG(st) != SIGTERM)
+				log_warnx("the session's front process was "
+				    "killed by signal %d%s", WTERMSIG(st),
+				    WTERMSIG(st) == SIGSYS ? " (a system call "
+				    "outside its sandbox; see imapd(8))" : "");
+			break;
+		}
+		if (r == -1 && errno != EINTR)
+			break;
+		if ((left = deadline - session_now_ms()) <= 0) {
+			log_info("the session's front process did not end "
+			    "within timeout_output; ending it");
+			break;
+		}
+		(void)sig_wait(NULL, 0, (int)left);
+	}
+	_exit(status);
+}
+
+/* Wait until the front has sent something or the login deadline passed;
+ * 1 readable, 0 too late, -2 a shutdown signal. */
+static int
+await_request(const struct back_args *a, long long deadline)
+{
+	struct pollfd pfd;
+	long long left;
+
+	for (;;) {
+		if (sig_term)
+			return -2;
+		if ((left = deadline - session_now_ms()) <= 0)
+			return 0;
+		pfd.fd = a->front;
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		if (sig_wait(&pfd, 1, left > 0x7fffffff ? 0x7fffffff :
+		    (int)left) > 0)
+			return 1;
+	}
 }
 
 /* Log the end of a logged-in session with its counters. */
@@ -122,23 +198,37 @@ await_login(const struct back_args *a, struct auth_user *u, char *tag,
 	struct authreq q;
 	unsigned failures = 0;
 	enum auth_result r;
+	long long deadline;
 	int got, tls;
 
+	deadline = session_now_ms() + (long long)a->conf->timeout_login_ms +
+	    (long long)a->conf->auth_fail_delay_ms + LOGIN_GRACE_MS;
+	/* the backstop for what no poll sees: a front that stops in the
+	 * middle of a message, a PAM module that never returns */
+	(void)alarm((unsigned)((deadline - session_now_ms()) / 1000 + 1));
 	for (;;) {
-		got = authmsg_recv_request(a->front, &q, storage,
-		    sizeof(storage));
+		got = await_request(a, deadline);
+		if (got == 0) {
+			log_warnx("no login from the session's front process "
+			    "within timeout_login; ending the session");
+			(void)kill(a->front_pid, SIGKILL);
+			finish(a, 1);
+		}
+		if (got == 1)
+			got = authmsg_recv_request(a->front, &q, storage,
+			    sizeof(storage));
 		if (got == -2) {
 			/* shutting down: the front tells the client */
 			(void)kill(a->front_pid, SIGTERM);
-			_exit(0);
+			finish(a, 0);
 		}
 		if (got == 0)
-			_exit(0);	/* the front ended the session */
+			finish(a, 0);	/* the front ended the session */
 		if (got == -1) {
 			log_warnx("malformed message from the front; ending "
 			    "the session");
 			(void)kill(a->front_pid, SIGKILL);
-			_exit(1);
+			finish(a, 1);
 		}
 		log_setuser(q.user);
 		if (snprintf(tag, taglen, "%s", q.tag) >= (int)taglen)
@@ -151,7 +241,8 @@ await_login(const struct back_args *a, struct auth_user *u, char *tag,
 			log_info("logged in (%s, %s)", u->method,
 			    tls ? "TLS" : "plaintext");
 			if (authmsg_send_result(a->front, AUTHRES_OK) == -1)
-				_exit(0);
+				finish(a, 0);
+			(void)alarm(0);
 			return;
 		}
 		if (r == AUTH_FAILED) {
@@ -162,7 +253,7 @@ await_login(const struct back_args *a, struct auth_user *u, char *tag,
 		if (authmsg_send_result(a->front, r == AUTH_FAILED ?
 		    AUTHRES_FAIL : AUTHRES_TEMPFAIL) == -1 ||
 		    failures >= BACK_FAILURES_MAX)
-			_exit(0);
+			finish(a, 0);
 	}
 }
 
@@ -216,7 +307,7 @@ back_run(const struct back_args *a)
 	conn_init(&c, a->front, a->front);
 	serve(a->conf, &c, &u, tag, a->rip, a->lport);
 	conn_close(&c);
-	_exit(0);
+	finish(a, 0);
 }
 
 void

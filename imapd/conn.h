@@ -24,6 +24,9 @@ struct conn {
 	int	 wflags;
 	SSL	*ssl;		/* NULL while the stream is plain */
 	int	 peer_closed;	/* the handshake failed on end of stream */
+	short	 want;		/* after CONN_AGAIN: POLLIN or POLLOUT, what
+				 * the stream waits for (TLS may read to
+				 * write and write to read) */
 	char	 err[128];	/* what went wrong, for the log */
 };
 
@@ -43,6 +46,11 @@ ssize_t	conn_read(struct conn *, void *, size_t len, int timeout_ms);
 /* Write all len bytes within timeout_ms; 0, or CONN_ERROR/CONN_TIMEOUT.
  * Signals do not interrupt a write. */
 int	conn_write(struct conn *, const void *, size_t len, int timeout_ms);
+
+/* One attempt to write up to len bytes without waiting: > 0 bytes
+ * written, CONN_AGAIN (nothing now; wait for c->want), or CONN_ERROR.
+ * After CONN_AGAIN on TLS the next call must offer the same bytes. */
+ssize_t	conn_write_some(struct conn *, const void *, size_t len);
 
 /* Bytes already decrypted and waiting inside the TLS layer. */
 int	conn_pending(const struct conn *);

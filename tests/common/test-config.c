@@ -48,6 +48,7 @@ test_good(void)
 	CHECK_STR(c.imap[0].host, "");
 	CHECK_STR(c.imap[0].port, "143");
 	CHECK_INT(c.nspecial, 5);
+	CHECK_INT(c.timeout_output_ms, 60000);
 	CHECK_INT(load(&c,
 	    "# a comment\n"
 	    "\n"
@@ -60,6 +61,7 @@ test_good(void)
 	    "allow_plaintext_auth = yes\n"
 	    "timeout_login = 90s\n"
 	    "timeout_session = 1h\n"
+	    "timeout_output = 45s\n"
 	    "auth_fail_delay = 250ms\n"
 	    "special_use = Sent:\\Sent Bin:\\Trash\n"
 	    "mail_location = ~/Mail/box\n"
@@ -80,6 +82,7 @@ test_good(void)
 	CHECK_INT(c.allow_plaintext_auth, 1);
 	CHECK_INT(c.timeout_login_ms, 90000);
 	CHECK_INT(c.timeout_session_ms, 3600000);
+	CHECK_INT(c.timeout_output_ms, 45000);
 	CHECK_INT(c.auth_fail_delay_ms, 250);
 	CHECK_INT(c.nspecial, 2);
 	CHECK_STR(c.special[1].name, "Bin");
@@ -123,6 +126,8 @@ static const struct {
 	    "allow_plaintext_auth: must be yes or no" },
 	{ "timeout_session = 5m\n", 1, "timeout_session: must be at least" },
 	{ "timeout_login = soon\n", 1, "timeout_login: must be a duration" },
+	{ "timeout_output = 2h\n", 1, "timeout_output: must be from 1s" },
+	{ "timeout_output = 500ms\n", 1, "timeout_output: must be a duration" },
 	{ "special_use = Sent\n", 1, "special_use: must be a list" },
 	{ "special_use = Sent:\\Outbox\n", 1, "special_use: flag must be" },
 	{ "mail_location = Maildir\n", 1, "mail_location: must be an" },
