@@ -89,6 +89,7 @@ IMAPD	 = imapd/auth.c \
 	   imapd/master.c \
 	   imapd/mbname.c \
 	   imapd/relay.c \
+	   imapd/sandbox.c \
 	   imapd/search.c \
 	   imapd/selected.c \
 	   imapd/seqset.c \
@@ -116,7 +117,8 @@ UNITTESTS = tests/common/test-buf \
 	   tests/maildir/test-keywords \
 	   tests/maildir/test-folder \
 	   tests/maildir/test-msgcache \
-	   tests/maildir/test-uidcache
+	   tests/maildir/test-uidcache \
+	   tests/imapd/test-sandbox
 
 # ---------------------------------------------------------------------------
 
@@ -141,6 +143,10 @@ $(BP)imapd/imapd: $(IMAPD:%.c=$(O)/%.o) $(LIBA)
 
 $(BP)tools/imapd-userdb: $(USERDB:%.c=$(O)/%.o) $(LIBA)
 	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(O)/tests/imapd/test-sandbox: $(O)/tests/imapd/test-sandbox.o \
+	    $(O)/imapd/sandbox.o $(LIBA)
 	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(O)/tests/%: $(O)/tests/%.o $(LIBA)

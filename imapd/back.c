@@ -38,6 +38,7 @@
 #include "imapd/auth.h"
 #include "imapd/authmsg.h"
 #include "imapd/back.h"
+#include "imapd/sandbox.h"
 #include "imapd/capability.h"
 #include "imapd/conn.h"
 #include "imapd/session.h"
@@ -137,6 +138,7 @@ static void
 become(const struct auth_user *u)
 {
 	privdrop(u->initgroups ? u->name : NULL, u->uid, u->gid);
+	sandbox_back();
 	if (chdir(u->home) == -1)
 		log_warn("cannot enter home directory %s", u->home);
 }

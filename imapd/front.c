@@ -30,6 +30,7 @@
 #include "imapd/conn.h"
 #include "imapd/front.h"
 #include "imapd/relay.h"
+#include "imapd/sandbox.h"
 #include "imapd/session.h"
 #include "imapd/tls.h"
 
@@ -133,6 +134,7 @@ front_run(const struct front_args *a)
 		fatal("prctl(PR_SET_PDEATHSIG)");
 	if (getppid() != a->back_pid)
 		_exit(0);
+	sandbox_front_login();
 
 	conn_init(&c, a->client, a->client);
 	if (a->implicit_tls && conn_starttls(&c, tls_ctx,
@@ -174,6 +176,7 @@ front_run(const struct front_args *a)
 		SSL_CTX_free(tls_ctx);	/* the connection keeps what it needs */
 		tls_ctx = NULL;
 		malloc_trim(0);
+		sandbox_front_relay();
 		rend = relay_run(&c, backfd, pending, npending,
 		    (int)a->conf->timeout_output_ms);
 		free(pending);

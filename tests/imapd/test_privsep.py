@@ -15,7 +15,8 @@ import time
 import pytest
 
 import imapdtest
-from imapdtest import proc_children, proc_comm, proc_status
+from imapdtest import (prelogin_pair, proc_children, proc_comm,
+                       proc_limits, proc_status, session_pair)
 
 pytestmark = pytest.mark.skipif(not imapdtest.IS_ROOT,
                                 reason="needs root to create users")
@@ -150,3 +151,66 @@ def test_missing_login_user_is_reported(build, server_factory):
     assert p.returncode != 0
     assert "login_user no-such-user-imapd does not exist" in \
         p.stderr.decode()
+
+
+# --- the sandbox (imapd(8), SANDBOX) -----------------------------------------
+
+def test_sandbox_before_and_after_login(server, mailuser, build):
+    """The front runs under the pre-login seccomp filter, with no new
+    privileges and limits, from before its first byte from the network;
+    after login a second filter is stacked and it can open nothing.  The
+    back has no new privileges once it is the user.  No process may dump
+    core.  (The test of what each filter allows is the unit test
+    tests/imapd/test-sandbox.c.)"""
+    master = server.proc.pid
+    pre, pback, pfront = prelogin_pair(server)
+    st = proc_status(pfront)
+    assert st["NoNewPrivs"] == "1"
+    assert st["Seccomp"] == "2"
+    assert st["Seccomp_filters"] == "1"
+    lim = proc_limits(pfront)
+    if not build.sanitized:
+        assert lim["Max processes"] == "0"
+        assert lim["Max address space"] == str(128 << 20)
+    for pid in (master, pback, pfront):
+        assert proc_limits(pid)["Max core file size"] == "0"
+    pre.close()
+
+    c = server.imaplib(tls=True)
+    c.login(mailuser.name, mailuser.password)
+    back, front = session_pair(server)
+    st = proc_status(front)
+    assert st["Seccomp_filters"] == "2"
+    assert proc_limits(front)["Max open files"] == "3"
+    bst = proc_status(back)
+    assert bst["NoNewPrivs"] == "1"
+    assert bst["Seccomp"] == "0"
+    assert proc_limits(back)["Max core file size"] == "0"
+    # the sandboxed front still relays both ways
+    assert c.noop()[0] == "OK"
+    c.logout()
+    server.wait_log("session ended: logged out")
+    assert "outside its sandbox" not in server.log()
+
+
+def test_inherited_descriptors_are_closed(server_factory):
+    """imapd keeps none of the descriptors it was started with beyond
+    0, 1 and 2, and a closed 0, 1 or 2 becomes /dev/null instead of
+    the first socket it opens."""
+    s = server_factory()
+    s.stop()
+    r, w = os.pipe()
+    try:
+        s.start(pass_fds=(w,), preexec_fn=lambda: os.close(0))
+        leaked = os.readlink(f"/proc/self/fd/{w}")
+        master = s.proc.pid
+        prefork = int(s.settings["prefork"])
+        idle = wait_children(master, "imapd-idle", prefork)
+        for pid in [master] + idle:
+            links = {fd: os.readlink(f"/proc/{pid}/fd/{fd}")
+                     for fd in os.listdir(f"/proc/{pid}/fd")}
+            assert leaked not in links.values(), (pid, links)
+        assert os.readlink(f"/proc/{master}/fd/0") == "/dev/null"
+    finally:
+        os.close(r)
+        os.close(w)

@@ -16,7 +16,8 @@ import time
 import pytest
 
 import imapdtest
-from imapdtest import drop, message, proc_children, proc_comm
+from imapdtest import (drop, message, prelogin_pair, proc_gone as gone,
+                       session_pair, wait_gone)
 
 TIMEOUT_OUTPUT = 2      # seconds, as configured below
 SLACK = 4               # seconds for the processes to notice and exit
@@ -47,59 +48,6 @@ def small_window_login(server, user):
         assert l
     assert l.startswith(b"b OK")
     return tls
-
-
-def sessions(server, comm):
-    """The master's children named comm."""
-    return [p for p in proc_children(server.proc.pid) if proc_comm(p) == comm]
-
-
-def session_pair(server):
-    """(back, front) pids of the one logged-in session."""
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        backs = sessions(server, "imapd-session")
-        if len(backs) == 1:
-            fronts = [p for p in proc_children(backs[0])
-                      if proc_comm(p) == "imapd-login"]
-            if len(fronts) == 1:
-                return backs[0], fronts[0]
-        time.sleep(0.05)
-    raise AssertionError("no logged-in session found")
-
-
-def prelogin_pair(server):
-    """A connection that has not logged in, with its (back, front)."""
-    # the server's start-up probes are sessions too: let them end
-    assert wait_gone(sessions(server, "imapd-auth"), 10)
-    pre = server.raw(tls=True)
-    pre.line()
-    deadline = time.monotonic() + 10
-    while len(backs := sessions(server, "imapd-auth")) != 1:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-    fronts = [p for p in proc_children(backs[0])
-              if proc_comm(p) == "imapd-login"]
-    assert len(fronts) == 1
-    return pre, backs[0], fronts[0]
-
-
-def gone(pid):
-    """True once pid has exited (a zombie has exited too)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except FileNotFoundError:
-        return True
-
-
-def wait_gone(pids, seconds):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if all(gone(p) for p in pids):
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def server_side_sockets(server_port, client_port):
