@@ -119,6 +119,9 @@ conn_starttls(struct conn *c, SSL_CTX *ctx, int timeout_ms)
 		tlserr(c, "SSL_new");
 		return -1;
 	}
+	/* a login arrives in a record that OpenSSL decrypts in place and
+	 * otherwise frees or keeps as it is */
+	SSL_set_options(c->ssl, SSL_OP_CLEANSE_PLAINTEXT);
 	if (SSL_set_rfd(c->ssl, c->rfd) != 1 ||
 	    SSL_set_wfd(c->ssl, c->wfd) != 1) {
 		tlserr(c, "SSL_set_fd");

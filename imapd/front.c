@@ -176,6 +176,7 @@ front_run(const struct front_args *a)
 		SSL_CTX_free(tls_ctx);	/* the connection keeps what it needs */
 		tls_ctx = NULL;
 		malloc_trim(0);
+		wipe_stack();
 		sandbox_front_relay();
 		rend = relay_run(&c, backfd, pending, npending,
 		    (int)a->conf->timeout_output_ms);

@@ -63,9 +63,15 @@ session_init(struct session *s, const struct config *conf, struct conn *c,
 	s->conn = c;
 	s->state = state;
 	s->end = END_NONE;
-	buf_init(&s->in, IN_MAX);
+	if (state == STATE_NOTAUTH) {
+		/* before login they hold the credentials as sent */
+		buf_init_secret(&s->in, IN_MAX);
+		buf_init_secret(&s->line, 64 * 1024);
+	} else {
+		buf_init(&s->in, IN_MAX);
+		buf_init(&s->line, 64 * 1024);
+	}
 	buf_init(&s->out, OUT_MAX);
-	buf_init(&s->line, 64 * 1024);
 	s->parser = imap_parser_new(state == STATE_NOTAUTH ?
 	    &limits_prelogin : &limits_loggedin);
 	if (s->parser == NULL)

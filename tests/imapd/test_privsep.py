@@ -7,6 +7,7 @@ state (expired, locked) is honoured through pam_acct_mgmt and the log says
 which.  As an ordinary user the same PAM code path runs through
 pam_wrapper; those checks are in test_daemon.py."""
 
+import base64
 import os
 import pwd
 import subprocess
@@ -214,3 +215,97 @@ def test_inherited_descriptors_are_closed(server_factory):
     finally:
         os.close(r)
         os.close(w)
+
+
+# --- secrets in memory -------------------------------------------------------
+
+SCAN_CHUNK = 1 << 20
+SCAN_MAPPING_MAX = 1 << 30     # larger: a sanitizer's shadow reservation
+
+
+def memory_hits(pid, needles):
+    """Where in pid's memory (every readable mapping, through
+    /proc/<pid>/mem, as root) each needle occurs: a list of
+    (needle, mapping, address) triples."""
+    hits = []
+    overlap = max(len(n) for n in needles) - 1
+    with open(f"/proc/{pid}/maps") as maps, \
+            open(f"/proc/{pid}/mem", "rb", 0) as mem:
+        for line in maps:
+            fields = line.split()
+            lo, hi = (int(x, 16) for x in fields[0].split("-"))
+            name = fields[5] if len(fields) > 5 else "[anon]"
+            if ("r" not in fields[1] or name.startswith("[vvar") or
+                    name == "[vsyscall]" or hi - lo > SCAN_MAPPING_MAX):
+                continue
+            tail = b""
+            for at in range(lo, hi, SCAN_CHUNK):
+                try:
+                    mem.seek(at)
+                    data = tail + mem.read(min(SCAN_CHUNK, hi - at))
+                except (OSError, ValueError, OverflowError):
+                    break
+                for n in needles:
+                    i = data.find(n)
+                    if i >= 0:
+                        hits.append((n, name, hex(at - len(tail) + i)))
+                tail = data[-overlap:]
+    return hits
+
+
+def secrets_of(user, password):
+    """The password as the client sends it in every form."""
+    p = password.encode()
+    u = user.encode()
+    return [p, base64.b64encode(b"\0" + u + b"\0" + p),
+            base64.b64encode(p)]
+
+
+@pytest.mark.parametrize("how", ["login", "login-literal", "starttls",
+                                 "plain-ir", "plain", "auth-login"])
+def test_no_password_left_in_memory(server, mailuser, how):
+    """Once logged in, neither the front nor the back holds the password
+    (in any form the client sent it) anywhere in its memory: not in a
+    buffer, not in freed heap, not in the stack.  A failed attempt with
+    another password first must leave no trace of that one either."""
+    user, pw = mailuser.name, mailuser.password
+    wrong = "wrong-" + pw[::-1]
+    c = server.raw(tls=how != "starttls")
+    c.line()
+    if how == "starttls":
+        assert c.cmd("s", "STARTTLS")[-1].startswith("s OK")
+        c.starttls(server.tls_context())
+    r = c.cmd("f", f"LOGIN {user} {wrong}")
+    assert r[-1].startswith("f NO")
+    u64 = base64.b64encode(user.encode()).decode()
+    plain = base64.b64encode(f"\0{user}\0{pw}".encode()).decode()
+    if how in ("login", "starttls"):
+        r = c.cmd("a", f"LOGIN {user} {pw}")
+    elif how == "login-literal":
+        c.send(f"a LOGIN {user} {{{len(pw)}}}\r\n")
+        assert c.line().startswith("+")
+        c.send(f"{pw}\r\n")
+        r = c.until_tagged("a")
+    elif how == "plain-ir":
+        r = c.cmd("a", f"AUTHENTICATE PLAIN {plain}")
+    elif how == "plain":
+        c.send("a AUTHENTICATE PLAIN\r\n")
+        assert c.line().startswith("+")
+        c.send(plain + "\r\n")
+        r = c.until_tagged("a")
+    else:
+        c.send("a AUTHENTICATE LOGIN\r\n")
+        assert c.line().startswith("+")
+        c.send(u64 + "\r\n")
+        assert c.line().startswith("+")
+        c.send(base64.b64encode(pw.encode()).decode() + "\r\n")
+        r = c.until_tagged("a")
+    assert r[-1].startswith("a OK"), r
+    assert c.cmd("n", "NOOP")[-1].startswith("n OK")
+    back, front = session_pair(server)
+    needles = secrets_of(user, pw) + secrets_of(user, wrong)
+    for pid in (front, back):
+        assert memory_hits(pid, needles) == [], proc_comm(pid)
+    # the scan can find what is there: this process's own copy
+    assert memory_hits(os.getpid(), [pw.encode()]) != []
+    c.cmd("z", "LOGOUT")
