@@ -4,7 +4,8 @@
  *
  * Failed logins are answered after auth_fail_delay, here rather than in
  * the front so that even a subverted front cannot guess faster; the back
- * also counts failures itself and ends the session at the third.
+ * also counts failures itself (temporary ones too) and ends the session
+ * at the third.
  *
  * The back trusts its front for nothing, not even to end: it waits for a
  * login request only until timeout_login (and a grace) has passed since
@@ -65,16 +66,20 @@ delay(uint64_t ms)
 /*
  * Exit once the front has, or once it has had timeout_output and a grace
  * to finish; if it has not by then, the kernel kills it as this process
- * ends.  A front killed by a signal is worth a line: SIGSYS is its
- * sandbox refusing a system call.
+ * ends.  The socketpair is closed first (unless the session has closed
+ * it already) so that the front sees at once that its back is done.  A
+ * front killed by a signal is worth a line: SIGSYS is its sandbox
+ * refusing a system call.
  */
 static void __attribute__((noreturn))
-finish(const struct back_args *a, int status)
+finish(const struct back_args *a, int close_front, int status)
 {
 	long long deadline, left;
 	pid_t r;
 	int st;
 
+	if (close_front)
+		(void)close(a->front);
 	deadline = session_now_ms() + (long long)a->conf->timeout_output_ms +
 	    FRONT_GRACE_MS;
 	for (;;) {
@@ -214,7 +219,7 @@ await_login(const struct back_args *a, struct auth_user *u, char *tag,
 			log_warnx("no login from the session's front process "
 			    "within timeout_login; ending the session");
 			(void)kill(a->front_pid, SIGKILL);
-			finish(a, 1);
+			finish(a, 1, 1);
 		}
 		if (got == 1)
 			got = authmsg_recv_request(a->front, &q, storage,
@@ -222,15 +227,15 @@ await_login(const struct back_args *a, struct auth_user *u, char *tag,
 		if (got == -2) {
 			/* shutting down: the front tells the client */
 			(void)kill(a->front_pid, SIGTERM);
-			finish(a, 0);
+			finish(a, 1, 0);
 		}
 		if (got == 0)
-			finish(a, 0);	/* the front ended the session */
+			finish(a, 1, 0);	/* the front ended the session */
 		if (got == -1) {
 			log_warnx("malformed message from the front; ending "
 			    "the session");
 			(void)kill(a->front_pid, SIGKILL);
-			finish(a, 1);
+			finish(a, 1, 1);
 		}
 		log_setuser(q.user);
 		if (snprintf(tag, taglen, "%s", q.tag) >= (int)taglen)
@@ -243,19 +248,20 @@ await_login(const struct back_args *a, struct auth_user *u, char *tag,
 			log_info("logged in (%s, %s)", u->method,
 			    tls ? "TLS" : "plaintext");
 			if (authmsg_send_result(a->front, AUTHRES_OK) == -1)
-				finish(a, 0);
+				finish(a, 1, 0);
 			(void)alarm(0);
 			return;
 		}
-		if (r == AUTH_FAILED) {
-			failures++;
+		/* a temporary failure counts too: each is logged, and the
+		 * client could otherwise ask for them without end */
+		failures++;
+		if (r == AUTH_FAILED)
 			delay(a->conf->auth_fail_delay_ms);
-		}
 		log_setuser(NULL);
 		if (authmsg_send_result(a->front, r == AUTH_FAILED ?
 		    AUTHRES_FAIL : AUTHRES_TEMPFAIL) == -1 ||
 		    failures >= BACK_FAILURES_MAX)
-			finish(a, 0);
+			finish(a, 1, 0);
 	}
 }
 
@@ -304,12 +310,13 @@ back_run(const struct back_args *a)
 
 	(void)prctl(PR_SET_NAME, "imapd-auth", 0, 0, 0);
 	await_login(a, &u, tag, sizeof(tag));
+	wipe_stack();		/* what PAM and the login request left */
 	become(&u);
 	(void)prctl(PR_SET_NAME, "imapd-session", 0, 0, 0);
 	conn_init(&c, a->front, a->front);
 	serve(a->conf, &c, &u, tag, a->rip, a->lport);
 	conn_close(&c);
-	finish(a, 0);
+	finish(a, 0, 0);
 }
 
 void

@@ -233,6 +233,13 @@ prelogin_error(struct session *s)
 	s->end = END_PROTOCOL;
 }
 
+void
+session_count_refusal(struct session *s)
+{
+	prelogin_error(s);
+	(void)session_flush(s);
+}
+
 static void
 tagged(struct session *s, const struct cmd *c, const char *status,
     const char *fmt, va_list ap)
