@@ -161,13 +161,14 @@ struct rule {
 	R_REFUSE(connect)
 
 /* Before login: the above, and the login request to the back, the
- * lingering close of a refused client, and what it takes to enter the
- * relay's sandbox. */
+ * answers of the key process during a TLS handshake, the lingering close
+ * of a refused client, and what it takes to enter the relay's sandbox. */
 static const struct rule login_rules[] = {
 	FRONT_RULES,
 #ifdef __NR_poll
 	R_ALLOW(poll),
 #endif
+	R_ALLOW(recvfrom),
 	R_ALLOW(shutdown),
 	{ __NR_prlimit64, ALLOW_IF, 2,
 	    { { 0, 1, { 0 } }, { 1, 1, { RLIMIT_NOFILE } } } },

@@ -139,6 +139,16 @@ p_linger(void)
 	return setsockopt(sv[0], SOL_SOCKET, SO_LINGER, &l, sizeof(l));
 }
 
+/* the key process's answer, as keyclient.c reads it */
+static long
+p_recv(void)
+{
+	char c;
+
+	(void)write(sv[1], "z", 1);
+	return recv(sv[0], &c, 1, MSG_DONTWAIT) == 1 ? 0 : -1;
+}
+
 static long
 p_rcvbuf(void)
 {
@@ -281,6 +291,7 @@ static const struct {
 	{ "socket", p_socket, REFUSED, REFUSED },
 	{ "poll", p_poll, WORKS, KILLED },
 	{ "shutdown", p_shutdown, WORKS, KILLED },
+	{ "recv", p_recv, WORKS, KILLED },
 	{ "RLIMIT_NOFILE", p_nofile, WORKS, KILLED },
 	{ "mmap exec", p_mmap_exec, KILLED, KILLED },
 	{ "getuid", p_getuid, KILLED, KILLED },

@@ -17,7 +17,7 @@ import pytest
 
 import imapdtest
 from imapdtest import (drop, message, prelogin_pair, proc_gone as gone,
-                       session_pair, wait_gone)
+                       session_pair, session_worker, wait_gone)
 
 TIMEOUT_OUTPUT = 2      # seconds, as configured below
 SLACK = 4               # seconds for the processes to notice and exit
@@ -85,8 +85,9 @@ SIZES_KB = (180, 140, 220, 110, 260, 300)
 def test_front_ends_soon_after_the_back(relay_server, mailuser):
     """The reported case: FETCH a message, LOGOUT, read nothing.  The
     back writes it all and ends; the front is left holding output.  It
-    must follow the back within timeout_output, and the back waits for
-    it, so it never runs outside max_sessions.  Every try, shown or not,
+    must follow the back within timeout_output, and the worker the
+    master counts (the back, or its PAM keeper) waits for it, so it
+    never runs outside max_sessions.  Every try, shown or not,
     keeps that bound."""
     for kb in SIZES_KB:
         drop(mailuser, message(body=body_of(kb * 1000)))
@@ -94,6 +95,7 @@ def test_front_ends_soon_after_the_back(relay_server, mailuser):
     for i, kb in enumerate(SIZES_KB, 1):
         c = small_window_login(relay_server, mailuser)
         back, front = session_pair(relay_server)
+        worker = session_worker(back)
         before = relay_server.log().count("session ended:")
         c.sendall(f"c FETCH {i} BODY[]\r\nd LOGOUT\r\n".encode())
         deadline = time.monotonic() + TIMEOUT_OUTPUT + 20
@@ -101,10 +103,10 @@ def test_front_ends_soon_after_the_back(relay_server, mailuser):
             assert time.monotonic() < deadline
             time.sleep(0.02)
         t_end = time.monotonic()
-        holding = not gone(front) and not gone(back)
+        holding = not gone(front) and not gone(worker)
         ended = [l for l in relay_server.log().splitlines()
                  if "session ended:" in l][before]
-        assert wait_gone([front, back], TIMEOUT_OUTPUT + SLACK)
+        assert wait_gone([front, back, worker], TIMEOUT_OUTPUT + SLACK)
         c.close()
         if "session ended: logged out" in ended and holding:
             shown = True
@@ -119,8 +121,9 @@ def test_front_ends_soon_after_the_back(relay_server, mailuser):
 @pytest.mark.skipif(not imapdtest.IS_ROOT,
                     reason="the session's processes are found as root")
 def test_front_dies_with_its_back(server, mailuser):
-    """A back that dies takes its front along, before login and after:
-    no front runs outside the master's count."""
+    """A back that dies takes its front along, before login and after,
+    and so does the PAM keeper: no front runs outside the master's
+    count."""
     pre, back, front = prelogin_pair(server)
     os.kill(back, signal.SIGKILL)
     assert wait_gone([front], 2)
@@ -131,6 +134,15 @@ def test_front_dies_with_its_back(server, mailuser):
     back, front = session_pair(server)
     os.kill(back, signal.SIGKILL)
     assert wait_gone([front], 2)
+
+    # after a PAM login the master counts the keeper: it takes both along
+    c = server.imaplib(tls=True)
+    c.login(mailuser.name, mailuser.password)
+    back, front = session_pair(server)
+    worker = session_worker(back)
+    assert worker != back
+    os.kill(worker, signal.SIGKILL)
+    assert wait_gone([front, back], 2)
 
 
 @pytest.mark.skipif(not imapdtest.IS_ROOT,
