@@ -66,6 +66,9 @@ test_good(void)
 	CHECK_STR(c.imap[0].host, "");
 	CHECK_STR(c.imap[0].port, "143");
 	CHECK_INT(c.nspecial, 5);
+	CHECK_INT(c.max_sessions, 1000);
+	CHECK_INT(c.timeout_login_ms, 60000);
+	CHECK_INT(c.timeout_session_ms, 30 * 60000);
 	CHECK_INT(c.timeout_output_ms, 60000);
 	test_default_ciphers(&c);
 	CHECK_STR(c.tls_groups, "X25519:prime256v1:secp384r1");

@@ -36,13 +36,25 @@ def fds(pid):
     return out
 
 
+def limits_table(pid):
+    """Whether pid maps the limits table (the only shared anonymous
+    mapping imapd makes)."""
+    with open(f"/proc/{pid}/maps") as f:
+        return any("/dev/zero" in line for line in f)
+
+
 def test_process_tree(server, mailuser):
     master = server.proc.pid
     st = proc_status(master)
     assert ids(st, "Uid") == [0, 0, 0, 0]
     assert proc_comm(master) == "imapd-master"
     prefork = int(server.settings["prefork"])
-    assert len(wait_children(master, "imapd-idle", prefork)) >= prefork
+    idle = wait_children(master, "imapd-idle", prefork)
+    assert len(idle) >= prefork
+    assert all(ids(proc_status(w), "Uid") == [0, 0, 0, 0] for w in idle)
+    # the table of connections and failures is shared by the root
+    # processes only
+    assert limits_table(master) and all(limits_table(w) for w in idle)
 
     nobody = pwd.getpwnam(imapdtest.LOGIN_USER)
 
@@ -59,6 +71,9 @@ def test_process_tree(server, mailuser):
     assert ids(fst, "Gid") == [nobody.pw_gid] * 4
     assert os.readlink(f"/proc/{fronts[0]}/root") == str(server.chroot)
     assert os.listdir(server.chroot) == []
+    assert limits_table(backs[0]) and not limits_table(fronts[0])
+    # the client's socket is the front's alone
+    assert not (fds(backs[0]) & fds(fronts[0]))
 
     # a logged-in session: back is the mail user, front still confined;
     # the worker stays root as the keeper of the PAM session, reading
@@ -84,6 +99,9 @@ def test_process_tree(server, mailuser):
     assert os.readlink(f"/proc/{fronts[0]}/root") == str(server.chroot)
     assert fst["CapEff"] == "0000000000000000"
     assert not (fds(keepers[0]) & (fds(backs[0]) | fds(fronts[0])))
+    assert not (fds(backs[0]) & fds(fronts[0]))
+    assert not any(limits_table(p) for p in (keepers[0], backs[0],
+                                              fronts[0]))
     # the front holds none of the master's descriptors (listening
     # sockets, status and death pipes), only its client and its back
     assert not (fds(master) & fds(fronts[0]))
@@ -158,7 +176,7 @@ def test_sandbox_before_and_after_login(server, mailuser, build):
     privileges and limits, from before its first byte from the network;
     after login a second filter is stacked and it can open nothing.  The
     back has no new privileges once it is the user.  No process may dump
-    core.  (The test of what each filter allows is the unit test
+    core, and the key process and the front are not dumpable.  (The test of what each filter allows is the unit test
     tests/imapd/test-sandbox.c.)"""
     master = server.proc.pid
     pre, pback, pfront = prelogin_pair(server)
@@ -172,6 +190,15 @@ def test_sandbox_before_and_after_login(server, mailuser, build):
         assert lim["Max address space"] == str(128 << 20)
     for pid in (master, pback, pfront):
         assert proc_limits(pid)["Max core file size"] == "0"
+    # not dumpable, so no process of the same uid may trace it or read
+    # its memory: the kernel gives its /proc files to root.  The key
+    # process says so itself; a front gets it from the kernel when it
+    # changes uid, unless fs.suid_dumpable is 1 (a debugging setting)
+    kp = wait_children(master, "imapd-key")[0]
+    assert os.stat(f"/proc/{kp}/mem").st_uid == 0
+    with open("/proc/sys/fs/suid_dumpable") as f:
+        if f.read().strip() != "1":
+            assert os.stat(f"/proc/{pfront}/mem").st_uid == 0
     pre.close()
 
     c = server.imaplib(tls=True)
@@ -307,4 +334,25 @@ def test_no_password_left_in_memory(server, mailuser, how):
         assert memory_hits(pid, needles) == [], proc_comm(pid)
     # the scan can find what is there: this process's own copy
     assert memory_hits(os.getpid(), [pw.encode()]) != []
+    # and neither password reaches the log
+    assert pw not in server.log() and wrong not in server.log()
+    c.cmd("z", "LOGOUT")
+
+
+def test_no_userdb_password_left_in_memory(server, userdb):
+    """The same for a userdb login, whose password the back hashes
+    itself rather than handing it to PAM."""
+    user, pw = userdb["user"], userdb["password"]
+    wrong = "wrong-" + pw[::-1]
+    c = server.raw(tls=True)
+    c.line()
+    assert c.cmd("f", f"LOGIN {user} {wrong}")[-1].startswith("f NO")
+    assert c.cmd("a", f"LOGIN {user} {pw}")[-1].startswith("a OK")
+    assert c.cmd("n", "NOOP")[-1].startswith("n OK")
+    back, front = session_pair(server)
+    assert session_worker(back) == back     # no PAM, no keeper
+    needles = secrets_of(user, pw) + secrets_of(user, wrong)
+    for pid in (front, back):
+        assert memory_hits(pid, needles) == [], proc_comm(pid)
+    assert pw not in server.log() and wrong not in server.log()
     c.cmd("z", "LOGOUT")
