@@ -644,3 +644,17 @@ def test_max_sessions_queues_and_logs(server_factory):
     a.cmd("x", "LOGOUT")
     c = s.raw(tls=True)
     assert c.line(timeout=10).startswith("* OK")
+
+
+def test_linked_with_immediate_binding(build):
+    """imapd binds every symbol at start and makes its relocations
+    read-only (-z now, -z relro): lazy binding would save a caller's
+    registers, a password among them, on the stack at each first call
+    of a function, and leave the table it patches writable."""
+    dyn = subprocess.run(["readelf", "--wide", "-d", str(build.imapd)],
+                         capture_output=True, text=True, check=True).stdout
+    assert "BIND_NOW" in dyn or " NOW" in dyn, dyn
+    phdrs = subprocess.run(["readelf", "--wide", "-l", str(build.imapd)],
+                           capture_output=True, text=True,
+                           check=True).stdout
+    assert "GNU_RELRO" in phdrs
