@@ -356,3 +356,13 @@ sandbox_back(void)
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
 		fatal("prctl(PR_SET_NO_NEW_PRIVS)");
 }
+
+void
+sandbox_keyproc(void)
+{
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
+		fatal("prctl(PR_SET_NO_NEW_PRIVS)");
+#ifndef SANITIZER
+	limit(RLIMIT_NPROC, 0, "RLIMIT_NPROC");
+#endif
+}

@@ -5,7 +5,8 @@
  * allow-list of system calls), with no way to gain privileges, fork or
  * grow without bound; once it only relays bytes, a tighter filter is
  * stacked on the first.  The back gets no new privileges once it is the
- * user.  imapd(8), section SANDBOX, describes the result.
+ * user, and neither does the key process, which may not fork either.
+ * imapd(8), section SANDBOX, describes the result.
  */
 #ifndef IMAPD_SANDBOX_H
 #define IMAPD_SANDBOX_H
@@ -25,5 +26,9 @@ void	sandbox_front_relay(void);
 
 /* In the back, once it is the user for good. */
 void	sandbox_back(void);
+
+/* In the key process, once the key is loaded and it is login_user: no
+ * new privileges and no process of its own.  Fatal on failure. */
+void	sandbox_keyproc(void);
 
 #endif

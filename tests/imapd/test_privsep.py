@@ -176,7 +176,9 @@ def test_sandbox_before_and_after_login(server, mailuser, build):
     privileges and limits, from before its first byte from the network;
     after login a second filter is stacked and it can open nothing.  The
     back has no new privileges once it is the user.  No process may dump
-    core, and the key process and the front are not dumpable.  (The test of what each filter allows is the unit test
+    core, and the key process and the front are not dumpable; the key
+    process gains no privileges and starts no process either.  (The
+    test of what each filter allows is the unit test
     tests/imapd/test-sandbox.c.)"""
     master = server.proc.pid
     pre, pback, pfront = prelogin_pair(server)
@@ -196,6 +198,10 @@ def test_sandbox_before_and_after_login(server, mailuser, build):
     # changes uid, unless fs.suid_dumpable is 1 (a debugging setting)
     kp = wait_children(master, "imapd-key")[0]
     assert os.stat(f"/proc/{kp}/mem").st_uid == 0
+    # nor may it gain privileges or start a process
+    assert proc_status(kp)["NoNewPrivs"] == "1"
+    if not build.sanitized:
+        assert proc_limits(kp)["Max processes"] == "0"
     with open("/proc/sys/fs/suid_dumpable") as f:
         if f.read().strip() != "1":
             assert os.stat(f"/proc/{pfront}/mem").st_uid == 0
