@@ -327,15 +327,25 @@ sandbox_start(void)
 		fatal("prctl(PR_SET_DUMPABLE)");
 }
 
-void
-sandbox_front_login(void)
+/* No new privileges, and no fork: what the front and the key process
+ * share.  The sanitizers run a symbolizer to report: under them the
+ * fork stays possible. */
+static void
+no_privileges_no_processes(void)
 {
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
 		fatal("prctl(PR_SET_NO_NEW_PRIVS)");
 #ifndef SANITIZER
-	/* the sanitizers reserve terabytes of address space and run a
-	 * symbolizer to report: these would stop them */
 	limit(RLIMIT_NPROC, 0, "RLIMIT_NPROC");
+#endif
+}
+
+void
+sandbox_front_login(void)
+{
+	no_privileges_no_processes();
+#ifndef SANITIZER
+	/* the sanitizers reserve terabytes of address space */
 	limit(RLIMIT_AS, FRONT_AS_MAX, "RLIMIT_AS");
 #endif
 	install("pre-login front", login_rules, NRULES(login_rules));
@@ -360,9 +370,5 @@ sandbox_back(void)
 void
 sandbox_keyproc(void)
 {
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
-		fatal("prctl(PR_SET_NO_NEW_PRIVS)");
-#ifndef SANITIZER
-	limit(RLIMIT_NPROC, 0, "RLIMIT_NPROC");
-#endif
+	no_privileges_no_processes();
 }
