@@ -51,6 +51,7 @@ COMMON	 = common/base64.c \
 	   common/message.c \
 	   common/mime.c \
 	   common/mutf7.c \
+	   common/preview.c \
 	   common/privdrop.c \
 	   common/safefile.c \
 	   common/sortkey.c \
@@ -135,6 +136,7 @@ UNITTESTS = tests/common/test-buf \
 	   tests/common/test-imapdate \
 	   tests/common/test-message \
 	   tests/common/test-mime \
+	   tests/common/test-preview \
 	   tests/common/test-search \
 	   tests/common/test-sortkey \
 	   tests/common/test-textsearch \

@@ -327,15 +327,15 @@ cmd_bad(struct session *s, const struct cmd *c, const char *fmt, ...)
 }
 
 void
-session_astring(struct session *s, const char *str)
+session_string(struct session *s, const char *str, size_t n)
 {
-	size_t i, n = strlen(str);
+	size_t i;
 	int quote = 1;
 
 	for (i = 0; i < n; i++) {
 		unsigned char ch = (unsigned char)str[i];
 
-		if (ch == '\r' || ch == '\n' || ch >= 0x80) {
+		if (ch == '\r' || ch == '\n' || ch == '\0' || ch >= 0x80) {
 			quote = 0;
 			break;
 		}
@@ -352,6 +352,12 @@ session_astring(struct session *s, const char *str)
 		session_write(s, &str[i], 1);
 	}
 	session_write(s, "\"", 1);
+}
+
+void
+session_astring(struct session *s, const char *str)
+{
+	session_string(s, str, strlen(str));
 }
 
 void

@@ -192,5 +192,8 @@ const char *session_end_str(enum session_end);
 
 /* Quote s for a response as an IMAP string (quoted or literal). */
 void	session_astring(struct session *, const char *);
+/* The same for n bytes that need not end in a NUL: quoted when they are
+ * all 7-bit and hold no CR, LF or NUL, else a literal. */
+void	session_string(struct session *, const char *, size_t n);
 
 #endif
