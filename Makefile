@@ -75,6 +75,7 @@ IMAPD	 = imapd/auth.c \
 	   imapd/capability.c \
 	   imapd/cmd-any.c \
 	   imapd/cmd-append.c \
+	   imapd/cmd-compress.c \
 	   imapd/cmd-copy.c \
 	   imapd/cmd-enable.c \
 	   imapd/cmd-expunge.c \

@@ -150,10 +150,20 @@ await_request(const struct back_args *a, long long deadline)
 static void
 log_end(const struct session *s)
 {
-	log_info("session ended: %s (commands=%llu in=%llu out=%llu)",
-	    session_end_str(s->end), (unsigned long long)s->ncommands,
-	    (unsigned long long)s->bytes_in,
-	    (unsigned long long)s->bytes_out);
+	unsigned long long win, wout;
+
+	conn_wire_bytes(s->conn, &win, &wout);
+	if (conn_compressed(s->conn))
+		log_info("session ended: %s (commands=%llu in=%llu out=%llu, "
+		    "compressed in=%llu out=%llu)", session_end_str(s->end),
+		    (unsigned long long)s->ncommands,
+		    (unsigned long long)s->bytes_in,
+		    (unsigned long long)s->bytes_out, win, wout);
+	else
+		log_info("session ended: %s (commands=%llu in=%llu out=%llu)",
+		    session_end_str(s->end), (unsigned long long)s->ncommands,
+		    (unsigned long long)s->bytes_in,
+		    (unsigned long long)s->bytes_out);
 }
 
 /* Become the user for good.  Fatal on any failure: there is no

@@ -170,9 +170,19 @@ void	session_count_refusal(struct session *);
  * DONE): up to max bytes without the line end.  Returns 1 with the line in
  * *line_r (valid until the next read; NUL-terminated), 0 if the session
  * ended (s->end says why), -1 if the line was too long (the rest of it is
- * discarded).
+ * discarded; on a compressed stream the session ends instead, as
+ * skipping could inflate without end).
  */
 int	session_read_line(struct session *, size_t max, char **line_r);
+
+/*
+ * Take in what the client has sent without waiting: 1 there are new
+ * bytes in s->in, 0 nothing yet (the socket was readable, but what came
+ * inflated to nothing, or nothing came), -1 the session ended (s->end
+ * says why).  For loops that wait on the client's socket and something
+ * else at once (IDLE).
+ */
+int	session_read_ready(struct session *);
 
 /* The inactivity timeout for the current state, in milliseconds. */
 int	session_timeout_ms(const struct session *);
