@@ -40,7 +40,8 @@ PYTHON	?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo pyth
 
 # --- sources, one per line -------------------------------------------------
 
-COMMON	 = common/base64.c \
+COMMON	 = common/apppass.c \
+	   common/base64.c \
 	   common/buf.c \
 	   common/charset.c \
 	   common/config.c \
@@ -106,6 +107,7 @@ IMAPD	 = imapd/auth.c \
 	   imapd/master.c \
 	   imapd/mbname.c \
 	   imapd/msgkeys.c \
+	   imapd/policy.c \
 	   imapd/relay.c \
 	   imapd/sandbox.c \
 	   imapd/search.c \
@@ -114,6 +116,7 @@ IMAPD	 = imapd/auth.c \
 	   imapd/session.c \
 	   imapd/sig.c \
 	   imapd/sort.c \
+	   imapd/specialuse.c \
 	   imapd/thread.c \
 	   imapd/tls.c \
 	   imapd/worker.c
@@ -129,7 +132,8 @@ IMAPWAIT = tools/imapwait.c
 IMAPCHECK = tools/imapcheck.c
 CACHETOOL = tools/imapd-cache.c
 
-UNITTESTS = tests/common/test-buf \
+UNITTESTS = tests/common/test-apppass \
+	   tests/common/test-buf \
 	   tests/common/test-charset \
 	   tests/common/test-strnum \
 	   tests/common/test-config \
@@ -154,6 +158,7 @@ UNITTESTS = tests/common/test-buf \
 	   tests/maildir/test-uidcache \
 	   tests/imapd/test-auth \
 	   tests/imapd/test-limits \
+	   tests/imapd/test-policy \
 	   tests/imapd/test-sandbox
 
 # ---------------------------------------------------------------------------
@@ -213,6 +218,9 @@ $(O)/tests/imapd/test-auth: $(O)/tests/imapd/test-auth.o $(O)/imapd/auth.o \
 	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 $(O)/tests/imapd/test-limits: $(O)/tests/imapd/test-limits.o \
 	    $(O)/imapd/limits.o $(LIBA)
+	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+$(O)/tests/imapd/test-policy: $(O)/tests/imapd/test-policy.o \
+	    $(O)/imapd/policy.o $(LIBA)
 	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 $(O)/tests/imapd/test-sandbox: $(O)/tests/imapd/test-sandbox.o \
 	    $(O)/imapd/sandbox.o $(LIBA)

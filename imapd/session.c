@@ -98,6 +98,7 @@ session_free(struct session *s)
 	s->user = NULL;
 	free(s->mailroot);
 	s->mailroot = NULL;
+	specialuse_free(&s->specialuse);
 }
 
 void

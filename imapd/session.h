@@ -19,7 +19,9 @@
 
 #include "common/buf.h"
 #include "common/imap-parser.h"
+#include "imapd/authmsg.h"
 #include "imapd/conn.h"
+#include "imapd/specialuse.h"
 
 struct config;
 struct mailbox;
@@ -61,13 +63,14 @@ struct session;
 struct command;
 
 /* What the front gives a session so LOGIN/AUTHENTICATE can reach the back.
- * login() returns 1 logged in (the session ends with END_HANDOFF), 0 the
- * credentials were refused (the session answered nothing yet), -1 a
- * temporary failure, -2 good credentials but the user is over a session
- * limit (the back has ended). */
+ * login() returns the back's verdict (authmsg.h), AUTHRES_TEMPFAIL when
+ * the back cannot be reached; on AUTHRES_OK the session ends with
+ * END_HANDOFF, on AUTHRES_LIMIT the back has ended; the session has
+ * answered nothing yet. */
 struct session_hooks {
-	int	(*login)(struct session *, const char *tag, const char *mech,
-		    const char *authzid, const char *user, const char *pass);
+	enum authres_status (*login)(struct session *, const char *tag,
+		    const char *mech, const char *authzid, const char *user,
+		    const char *pass);
 	int	(*starttls)(struct session *);
 };
 
@@ -93,6 +96,7 @@ struct session {
 	struct buf		 line;	/* session_read_line() */
 	char			*user;		/* once logged in */
 	char			*mailroot;	/* the user's Maildir */
+	struct specialuse	 specialuse;	/* its special-use folders */
 	struct mailbox		*mb;		/* the selected folder */
 	char			*mbname;	/* its name, on-disk form */
 	unsigned		 examine:1;	/* selected read-only */

@@ -615,6 +615,16 @@ def proc_comm(pid):
 _drop_counter = [0]
 
 
+def login_answer(server, user, password, tls=True):
+    """The tagged answer to a LOGIN on a new connection to server."""
+    c = server.raw(tls=tls)
+    try:
+        c.line()
+        return c.cmd("a", f"LOGIN {user} {password}", timeout=30)[-1]
+    finally:
+        c.close()
+
+
 def maildir_reset(user):
     """Remove the mail user's Maildir entirely (the server recreates it)."""
     md = user.maildir()
