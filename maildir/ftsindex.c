@@ -1464,8 +1464,11 @@ record_build(struct ftsindex_batch *b, struct buf *out)
 	le32_put(p, (uint32_t)r);
 	le32_put(p + 4, (uint32_t)k);
 	le64_put(p + 8, post.len);
-	memcpy(p + 16, post.data, post.len);
-	memcpy(p + 16 + post.len, dir.data, dir.len);
+	/* a batch of messages without text has no lists at all */
+	if (post.len > 0)
+		memcpy(p + 16, post.data, post.len);
+	if (dir.len > 0)
+		memcpy(p + 16 + post.len, dir.data, dir.len);
 	out->len = REC_HEAD + 16 + post.len + dir.len;
 	le32_put(h + 8, record_crc(h, (uint32_t)(16 + post.len + dir.len)));
 	ret = 0;

@@ -753,6 +753,31 @@ test_moved(void)
 	ftsindex_close(fi);
 }
 
+/* Messages without text: a record of coverage and no lists. */
+static void
+test_no_text(void)
+{
+	char d[PATH_MAX];
+	struct ftsindex *fi;
+	struct ftsindex_batch *b;
+	struct message *m;
+	uint32_t u;
+
+	sub(d, "notext");
+	fi = ftsindex_open(d, UIDV);
+	b = ftsindex_batch_new();
+	for (u = 1; u <= 3; u++) {
+		m = message_from_mem("\n", 1);
+		CHECK(ftsindex_batch_add(b, u, m) == 0);
+		message_free(m);
+	}
+	CHECK(ftsindex_batch_cover(b, 1, 3) == 0);
+	CHECK(ftsindex_write(fi, b) == 0);
+	CHECK(ftsindex_covered(fi, 2) && candidates(fi, "alpha") == 0);
+	ftsindex_batch_free(b);
+	ftsindex_close(fi);
+}
+
 int
 main(void)
 {
@@ -767,6 +792,7 @@ main(void)
 	make_messages();
 	test_basic();
 	test_moved();
+	test_no_text();
 	test_replaced();
 	test_compaction();
 	test_gaps();
