@@ -227,6 +227,9 @@ prelogin_error(struct session *s)
 	s->end = END_PROTOCOL;
 }
 
+static void	tagged(struct session *, const struct cmd *, const char *,
+		    const char *, va_list) __attribute__((format(printf, 4, 0)));
+
 static void
 tagged(struct session *s, const struct cmd *c, const char *status,
     const char *fmt, va_list ap)
