@@ -2704,8 +2704,10 @@ create_cache(struct uidcache *c, uint32_t uvfloor)
 	above = stored > uvfloor ? stored : uvfloor;
 	memset(&src, 0, sizeof(src));
 	memset(&im, 0, sizeof(im));
-	if ((r = import_read(c, &im)) == -1)
+	if ((r = import_read(c, &im)) == -1) {
+		tree_close(tfd);
 		return -1;
+	}
 	if (r == 1 && im.uidvalidity > above)
 		use = 1;
 	else if (r == 1) {
