@@ -1126,7 +1126,14 @@ class Actor(Client):
         if uids is not None:
             # a UID the session was not shown yet need not be answered
             uids = [u for u in uids if u in self.view]
+        known = set(self.view)
         res = self.run(text, kind=prefix + "FETCH")
+        if uids is not None and sset.endswith(":*"):
+            # "*" is the highest UID when the command runs: a message
+            # announced by EXISTS in this very response is in the set
+            lo = int(sset.split(":")[0])
+            uids += sorted({u for u in res.fetch_uid.values()
+                            if u >= lo and u not in known})
         check_items = [i.replace("BODY[]", "BODY.PEEK[]") for i in items]
         self.settle_fetch(res, seqs, bool(prefix), check_items, peek=peek,
                           uids=uids)
