@@ -9,11 +9,14 @@
  * sequence the charset does not allow becomes U+FFFD.  "us-ascii" and
  * "utf-8" (and their aliases) do not use iconv: their text is taken as
  * UTF-8, since 8-bit bytes in "us-ascii" text are almost always UTF-8.
+ * Nor does UTF-7, decoded here so that text converted in pieces gives
+ * what it gives converted whole.
  */
 #ifndef COMMON_CHARSET_H
 #define COMMON_CHARSET_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/buf.h"
 
@@ -59,5 +62,9 @@ int	charset_utf8_clean(const char *in, size_t len, int final,
  */
 int	charset_utf8_seq(const unsigned char *s, size_t len,
 	    unsigned *cp_r);
+
+/* Append the UTF-8 form of code point cp, U+FFFD for a surrogate or a
+ * value past U+10FFFF; -1 when out is full. */
+int	charset_utf8_put(struct buf *out, uint32_t cp);
 
 #endif
