@@ -156,6 +156,7 @@ class World:
         self.keep_going = keep_going
         self.ops = collections.Counter()
         self.responses = collections.Counter()
+        self.commands = 0           # tagged commands sent, all sessions
         self.notes = collections.Counter()
         self.events = collections.deque(maxlen=80)
         self.clients = []
@@ -405,6 +406,7 @@ class Client:
 
     def tag(self):
         self.n += 1
+        self.world.commands += 1
         return "%s.%d" % (self.name, self.n)
 
     def send(self, data, loggable=None):
@@ -1825,6 +1827,8 @@ class Runner:
     def __init__(self, world, actors, users, mda, pool, rnd):
         self.world, self.actors, self.users = world, actors, users
         self.mda, self.pool, self.rnd = mda, pool, rnd
+        # how far run() got, for a run that stops on a failure
+        self.done, self.t0 = 0, None
 
     def step(self):
         r, w = self.rnd, self.world
@@ -1894,8 +1898,8 @@ class Runner:
         a.check_sync()
 
     def run(self, steps, deadline):
-        t0 = time.monotonic()
-        done = 0
+        t0 = self.t0 = time.monotonic()
+        done = self.done = 0
         for i in range(steps):
             if time.monotonic() > deadline:
                 raise StopRun(f"the run took too long: {i} of {steps} "
@@ -1908,7 +1912,7 @@ class Runner:
                 # the failure is recorded: start the sessions afresh
                 for a in self.actors:
                     a.disconnect()
-            done += 1
+            done = self.done = done + 1
         # every session ends its IDLE and logs out
         for a in self.actors:
             if a.conn is not None:
