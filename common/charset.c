@@ -234,16 +234,12 @@ charset_utf8_seq(const unsigned char *s, size_t len, unsigned *cp_r)
 	return n;
 }
 
-static const char replacement[] = "\xef\xbf\xbd";
-
 int
 charset_utf8_put(struct buf *out, uint32_t cp)
 {
 	char b[4];
 	size_t n;
 
-	if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return buf_add(out, replacement, 3);
 	if (cp < 0x80) {
 		b[0] = (char)cp;
 		n = 1;
@@ -265,6 +261,8 @@ charset_utf8_put(struct buf *out, uint32_t cp)
 	}
 	return buf_add(out, b, n);
 }
+
+static const char replacement[] = "\xef\xbf\xbd";
 
 int
 charset_utf8_clean(const char *in, size_t len, int final, size_t *used_r,
@@ -350,7 +348,8 @@ utf7_unit(struct charset_conv *c, uint32_t u, struct buf *out)
 		c->high = u;
 		return 0;
 	}
-	/* a lone low surrogate becomes U+FFFD there */
+	if (u >= 0xdc00 && u <= 0xdfff)
+		return buf_add(out, replacement, 3);
 	return charset_utf8_put(out, u);
 }
 
