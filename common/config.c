@@ -553,16 +553,6 @@ config_defaults(struct config *c)
 	c->tls_ciphersuites = xstrdup("TLS_AES_128_GCM_SHA256:"
 	    "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256");
 	c->tls_groups = xstrdup("X25519:prime256v1:secp384r1");
-	/* Mozilla's "intermediate" profile: ECDHE and AEAD ciphers only in
-	 * TLS 1.2 (no RSA key exchange, no CBC, no SHA-1; no DHE, whose
-	 * groups clients cannot check), every TLS 1.3 suite */
-	c->tls_ciphers = xstrdup("ECDHE-ECDSA-AES128-GCM-SHA256:"
-	    "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
-	    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:"
-	    "ECDHE-RSA-CHACHA20-POLY1305");
-	c->tls_ciphersuites = xstrdup("TLS_AES_128_GCM_SHA256:"
-	    "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256");
-	c->tls_groups = xstrdup("X25519:prime256v1:secp384r1");
 	c->auth[0] = AUTH_PAM;
 	c->nauth = 1;
 	c->pam_service = xstrdup("imapd");
