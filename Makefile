@@ -163,6 +163,7 @@ FUZZERS	 = tests/fuzz/fuzz-authmsg \
 	   tests/fuzz/fuzz-imap-parser \
 	   tests/fuzz/fuzz-imapdate \
 	   tests/fuzz/fuzz-import \
+	   tests/fuzz/fuzz-keymsg \
 	   tests/fuzz/fuzz-keywords \
 	   tests/fuzz/fuzz-message \
 	   tests/fuzz/fuzz-msgcache \

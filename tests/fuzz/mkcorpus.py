@@ -23,7 +23,9 @@ each tests/fuzz/fuzz-<target>.c).  The inputs come from:
     from the same Maildir; courierimapuiddb in Courier's format;
   - the example configuration, userdb lines with hashes made by
     tools/imapd-userdb, front/back messages as authmsg.c writes them,
-    and text in the charsets mail uses.
+    text in the charsets mail uses, and requests to the key process as
+    a TLS handshake makes them (keymsg.h), with the choices of
+    fuzz-keymsg.c in front.
 
 The caches carry random generation numbers and UIDVALIDITYs taken from
 the clock, so running this again changes those inputs; everything else
@@ -51,7 +53,7 @@ import mkmaildir  # noqa: E402
 
 SEP = b"\x1e\x1e\x1e\x1e"
 TARGETS = ["authmsg", "charset", "config", "filename", "imap-parser",
-           "imapdate", "import", "keywords", "message", "msgcache",
+           "imapdate", "import", "keymsg", "keywords", "message", "msgcache",
            "mutf7", "search", "seqset", "uidcache", "userdb"]
 MESSAGE_MAX = 24 * 1024
 
@@ -408,6 +410,29 @@ def small_ones(c, work):
     c.add("charset", b"\x05caf\xe9 cr\xe8me")
 
 
+def keymsg_seeds(c):
+    """Requests to the key process: digests to sign with each key, raw
+    blocks of the modulus's length, and PSS encodings fuzz-keymsg builds
+    from a hash and a salt (one with a byte changed)."""
+    def packet(typ, hsh, data):
+        return struct.pack(">BBH", typ, hsh, len(data)) + data
+    for key in range(3):
+        sel = bytes([key << 1])
+        for hsh, n in ((1, 32), (2, 48), (3, 64)):
+            d = hashlib.sha512(b"handshake %d" % n).digest()[:n]
+            c.add("keymsg", sel + packet(1, hsh, d))
+            c.add("keymsg", sel + packet(3, hsh, d))
+        c.add("keymsg", sel + packet(2, 0, b"\x00" * 256))
+        c.add("keymsg", sel + packet(2, 0, b"\x00" + b"\x5a" * 256))
+        c.add("keymsg", sel + packet(4, 0, b"\x01" * 64))
+        c.add("keymsg", sel + packet(5, 0, b""))
+    for key in (0, 1):
+        for hsh in range(3):
+            hs = hashlib.sha512(b"pss %d %d" % (key, hsh)).digest() * 2
+            c.add("keymsg", bytes([key << 1 | 1, hsh, 0, 0, 0]) + hs)
+            c.add("keymsg", bytes([key << 1 | 1, hsh, 0, 200, 0x40]) + hs)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--imapd", default=str(ROOT / "imapd" / "imapd"))
@@ -428,6 +453,7 @@ def main():
         imapd_session(c, a.imapd, maildir, work)
         dovecot_uidlist(c, work, a.dovecot)
         small_ones(c, work)
+        keymsg_seeds(c)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     for t in TARGETS:
