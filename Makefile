@@ -170,6 +170,7 @@ FUZZERS	 = tests/fuzz/fuzz-authmsg \
 	   tests/fuzz/fuzz-mutf7 \
 	   tests/fuzz/fuzz-search \
 	   tests/fuzz/fuzz-seqset \
+	   tests/fuzz/fuzz-thread \
 	   tests/fuzz/fuzz-uidcache \
 	   tests/fuzz/fuzz-userdb
 

@@ -42,6 +42,7 @@ MAX_LEN = {
     "userdb": 8192,
     "config": 8192,
     "keymsg": 1100,
+    "thread": 16384,
 }
 DEFAULT_MAX_LEN = 4096
 INPUT_TIMEOUT = 30      # seconds one input may take before it is a hang

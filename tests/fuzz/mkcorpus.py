@@ -23,7 +23,9 @@ each tests/fuzz/fuzz-<target>.c).  The inputs come from:
     from the same Maildir; courierimapuiddb in Courier's format;
   - the example configuration, userdb lines with hashes made by
     tools/imapd-userdb, front/back messages as authmsg.c writes them,
-    text in the charsets mail uses, and requests to the key process as
+    text in the charsets mail uses, threads of messages whose headers
+    point at each other in every way THREAD meets, and requests to the
+    key process as
     a TLS handshake makes them (keymsg.h), with the choices of
     fuzz-keymsg.c in front.
 
@@ -54,7 +56,7 @@ import mkmaildir  # noqa: E402
 SEP = b"\x1e\x1e\x1e\x1e"
 TARGETS = ["authmsg", "charset", "config", "filename", "imap-parser",
            "imapdate", "import", "keymsg", "keywords", "message", "msgcache",
-           "mutf7", "search", "seqset", "uidcache", "userdb"]
+           "mutf7", "search", "seqset", "thread", "uidcache", "userdb"]
 MESSAGE_MAX = 24 * 1024
 
 
@@ -410,6 +412,42 @@ def small_ones(c, work):
     c.add("charset", b"\x05caf\xe9 cr\xe8me")
 
 
+def thread_seeds(c):
+    """Sets of message headers for THREAD: a real thread, replies whose
+    parents are missing, IDs claimed twice, references that go round in
+    a circle or point at the message itself, subjects with reply and
+    forward marks and list tags, headers that are damaged."""
+    def msg(mid, subject, refs=None, irt=None, date="Mon, 7 Dec 2026 "
+            "08:00:00 +0000", frm="Alice <alice@example.org>"):
+        fields = (("From", frm), ("Date", date), ("Subject", subject),
+                  ("Message-ID", mid), ("References", refs),
+                  ("In-Reply-To", irt))
+        return ("".join("%s: %s\r\n" % f for f in fields
+                        if f[1] is not None) + "\r\nbody\r\n").encode()
+    sets = [
+        [msg("<a@x>", "plan"), msg("<b@x>", "Re: plan", "<a@x>", "<a@x>"),
+         msg("<c@x>", "RE: Re: plan", "<a@x> <b@x>", "<b@x>"),
+         msg("<d@x>", "Fwd: plan", None, None),
+         msg("<e@x>", "[list] Re: plan (fwd)", "<a@x>\r\n <c@x>")],
+        [msg("<r1@x>", "Re: gone", "<gone@x>"),
+         msg("<r2@x>", "Re: gone", "<gone@x> <r1@x>"),
+         msg(None, "no id at all"), msg("<r3@x>", "Re: gone", "<r9@x>")],
+        [msg("<dup@x>", "first"), msg("<dup@x>", "second"),
+         msg("<k@x>", "child", "<dup@x>")],
+        [msg("<p@x>", "loop", "<q@x>"), msg("<q@x>", "loop", "<p@x>"),
+         msg("<s@x>", "self", "<s@x>", "<s@x>"),
+         msg("<t@x>", "tri", "<u@x> <v@x>"), msg("<u@x>", "tri", "<v@x>"),
+         msg("<v@x>", "tri", "<t@x>")],
+        [msg("<\"q.p\"@x>", "Re: [tag] Fw: subj", "<q.p@x> (comment)"),
+         msg("<w@x>", "=?utf-8?q?R=C3=A9sum=C3=A9?= Re:",
+             "bad <unclosed@x", "<<<@>>>"),
+         msg("<z@x>", "", None, None, date="not a date")],
+    ]
+    for msgs in sets:
+        c.add("thread", SEP.join(msgs))
+    c.add("thread", msg("<only@x>", "Re: Re: Re:"))
+
+
 def keymsg_seeds(c):
     """Requests to the key process: digests to sign with each key, raw
     blocks of the modulus's length, and PSS encodings fuzz-keymsg builds
@@ -453,6 +491,7 @@ def main():
         imapd_session(c, a.imapd, maildir, work)
         dovecot_uidlist(c, work, a.dovecot)
         small_ones(c, work)
+        thread_seeds(c)
         keymsg_seeds(c)
     finally:
         shutil.rmtree(work, ignore_errors=True)
