@@ -162,6 +162,7 @@ FUZZERS	 = tests/fuzz/fuzz-authmsg \
 	   tests/fuzz/fuzz-filename \
 	   tests/fuzz/fuzz-imap-parser \
 	   tests/fuzz/fuzz-imapdate \
+	   tests/fuzz/fuzz-imapresp \
 	   tests/fuzz/fuzz-import \
 	   tests/fuzz/fuzz-keymsg \
 	   tests/fuzz/fuzz-keywords \
@@ -238,9 +239,12 @@ san:
 
 # The fuzz targets link everything but main() (the daemon's code is
 # reached through its own modules), and syslog(3) that logs nowhere.
-FUZZOBJ	 = $(LIBOBJ) $(filter-out $(O)/imapd/main.o,$(IMAPD:%.c=$(O)/%.o))
+FUZZOBJ	 = $(LIBOBJ) $(CLIENT:%.c=$(O)/%.o) \
+	   $(filter-out $(O)/imapd/main.o,$(IMAPD:%.c=$(O)/%.o))
 
-$(O)/libfuzz.a: $(FUZZOBJ)
+# (the Makefile too: with .SECONDARY an object added to the list but
+# never built would not make the archive out of date)
+$(O)/libfuzz.a: $(FUZZOBJ) Makefile
 	@rm -f $@
 	$(AR) rcs $@ $(FUZZOBJ)
 

@@ -23,7 +23,8 @@ each tests/fuzz/fuzz-<target>.c).  The inputs come from:
     from the same Maildir; courierimapuiddb in Courier's format;
   - the example configuration, userdb lines with hashes made by
     tools/imapd-userdb, front/back messages as authmsg.c writes them,
-    text in the charsets mail uses, threads of messages whose headers
+    text in the charsets mail uses, server responses as imapcheck and
+    imapwait read them, threads of messages whose headers
     point at each other in every way THREAD meets, and requests to the
     key process as
     a TLS handshake makes them (keymsg.h), with the choices of
@@ -55,7 +56,8 @@ import mkmaildir  # noqa: E402
 
 SEP = b"\x1e\x1e\x1e\x1e"
 TARGETS = ["authmsg", "charset", "config", "filename", "imap-parser",
-           "imapdate", "import", "keymsg", "keywords", "message", "msgcache",
+           "imapdate", "imapresp", "import", "keymsg", "keywords", "message",
+           "msgcache",
            "mutf7", "search", "seqset", "thread", "uidcache", "userdb"]
 MESSAGE_MAX = 24 * 1024
 
@@ -412,6 +414,43 @@ def small_ones(c, work):
     c.add("charset", b"\x05caf\xe9 cr\xe8me")
 
 
+def imapresp_seeds(c):
+    """Server responses of every form, as imapconn_read() gives them:
+    without the final CRLF, literals as sent."""
+    for r in [
+            b"* OK [CAPABILITY IMAP4rev1 IMAP4rev2 STARTTLS IDLE "
+            b"AUTH=PLAIN] imapd ready",
+            b"* PREAUTH [CAPABILITY IMAP4rev2] logged in",
+            b"* BYE [UNAVAILABLE] shutting down (really) \"",
+            b"a1 OK [CAPABILITY IMAP4rev1 ENABLE] LOGIN completed",
+            b"a2 NO [AUTHENTICATIONFAILED] Invalid credentials",
+            b"a3 BAD [PARSE] Unknown command",
+            b"+ idling", b"+", b"+ YWJj",
+            b"* 12 EXISTS", b"* 0 RECENT", b"* 3 EXPUNGE",
+            b"* OK [UIDVALIDITY 1765090000] UIDs valid",
+            b"* OK [PERMANENTFLAGS (\\Seen \\Deleted \\*)] Limited",
+            b"* FLAGS (\\Answered \\Flagged \\Deleted \\Seen "
+            b"\\Draft $Forwarded)",
+            b"* 1 FETCH (UID 7 FLAGS (\\Seen) RFC822.SIZE 2290 "
+            b"INTERNALDATE \"07-Dec-2026 08:00:00 +0000\")",
+            b"* 2 FETCH (UID 8 BODY[HEADER.FIELDS (SUBJECT)] {18}\r\n"
+            b"Subject: hello\r\n\r\n)",
+            b"* 3 FETCH (BODYSTRUCTURE (\"text\" \"plain\" (\"charset\" "
+            b"\"utf-8\") NIL NIL \"7bit\" 12 1 NIL NIL NIL NIL) ENVELOPE "
+            b"(NIL \"hi\" ((NIL NIL \"a\" \"x\")) NIL NIL NIL NIL NIL NIL "
+            b"\"<m@x>\"))",
+            b"* LIST (\\HasNoChildren \\Sent) \"/\" \"Sent Items\"",
+            b"* LIST () \".\" {4}\r\nA\"B\\",
+            b"* STATUS INBOX (MESSAGES 3 UIDNEXT 9 UNSEEN 1)",
+            b"* ESEARCH (TAG \"a5\") UID ALL 1:3,7 COUNT 4",
+            b"* SEARCH 1 2 3", b"* SEARCH",
+            b"* NAMESPACE ((\"\" \"/\")) NIL NIL",
+            b"* ENABLED IMAP4rev2", b"* ID (\"name\" \"imapd\")",
+            b"* CAPABILITY IMAP4rev1 LITERAL+ SASL-IR",
+            b"* 4 FETCH (BINARY[1] ~{3}\r\n\x00\x01\x02)"]:
+        c.add("imapresp", r)
+
+
 def thread_seeds(c):
     """Sets of message headers for THREAD: a real thread, replies whose
     parents are missing, IDs claimed twice, references that go round in
@@ -491,6 +530,7 @@ def main():
         imapd_session(c, a.imapd, maildir, work)
         dovecot_uidlist(c, work, a.dovecot)
         small_ones(c, work)
+        imapresp_seeds(c)
         thread_seeds(c)
         keymsg_seeds(c)
     finally:
