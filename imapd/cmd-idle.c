@@ -2,7 +2,8 @@
  * cmd-idle: IDLE (RFC 2177, RFC 9051 6.3.13).  Changes to the selected
  * folder are seen at once through inotify on its cur/ and new/
  * directories, and also by a bounded poll every IDLE_POLL_MS for file
- * systems where inotify sees nothing (NFS), as DESIGN asks.
+ * systems where inotify sees nothing (NFS, FUSE, another host writing),
+ * so that a client in IDLE hears of new mail there too.
  */
 #include <sys/inotify.h>
 
@@ -128,6 +129,15 @@ cmd_idle(struct session *s, const struct cmd *c)
 					goto out;
 				continue;
 			}
+		}
+		/* a readable socket may hold compressed bytes that inflate
+		 * to nothing yet: wait on, rather than block in a read */
+		if (s->in.len == 0) {
+			r = session_read_ready(s);
+			if (r == -1)
+				goto out;
+			if (r == 0)
+				continue;
 		}
 		r = session_read_line(s, 1024, &line);
 		if (r == 0)

@@ -18,6 +18,7 @@ static const struct command table[] = {
 	{ "LOGIN",		cmd_login,	STATE_NOTAUTH,	0 },
 	{ "AUTHENTICATE",	cmd_authenticate, STATE_NOTAUTH, 0 },
 	{ "ENABLE",		cmd_enable,	STATE_AUTH,	0 },
+	{ "COMPRESS",		cmd_compress,	STATE_LOGGEDIN,	0 },
 	{ "NAMESPACE",		cmd_namespace,	STATE_LOGGEDIN,	0 },
 	{ "SELECT",		cmd_select,	STATE_LOGGEDIN,	0 },
 	{ "EXAMINE",		cmd_examine,	STATE_LOGGEDIN,	0 },
