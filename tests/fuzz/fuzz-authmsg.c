@@ -14,7 +14,8 @@
  *   - the reader takes no byte past the message (the next byte of the
  *     stream is still there);
  *   - fields hold no NUL and fit the storage given;
- *   - a result is "ok", "fail" or "tempfail" and nothing else.
+ *   - a result is one of the verdicts authmsg.h names, and sent again
+ *     it reads back as the same verdict.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -63,7 +64,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	static char storage[AUTHMSG_MAX + 64];
 	static uint8_t left[65536], sent[65536];
 	struct authreq q;
-	enum authres_status st;
+	enum authres_status st, st2;
 	const char *f[6];
 	size_t n, m, taken, i;
 	int fd, p[2], r;
@@ -109,8 +110,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	r = authmsg_recv_result(fd, &st);
 	close(fd);
 	FUZZ_CHECK(r == -1 || r == 1, "recv_result gave %d", r);
-	if (r == 1)
-		FUZZ_CHECK(st == AUTHRES_OK || st == AUTHRES_FAIL ||
-		    st == AUTHRES_TEMPFAIL, "status %d", st);
+	if (r == 1) {
+		FUZZ_CHECK(st >= AUTHRES_OK && st <= AUTHRES_HOURS,
+		    "status %d", st);
+		if (pipe(p) == -1)
+			fuzz_die("pipe");
+		FUZZ_CHECK(authmsg_send_result(p[1], st) == 0,
+		    "a result read cannot be sent");
+		close(p[1]);
+		r = authmsg_recv_result(p[0], &st2);
+		close(p[0]);
+		FUZZ_CHECK(r == 1 && st2 == st, "status %d sent, %d read",
+		    st, r == 1 ? (int)st2 : -1);
+	}
 	return 0;
 }

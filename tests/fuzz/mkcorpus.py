@@ -395,7 +395,8 @@ def small_ones(c, work):
     c.add("authmsg", authmsg(1, [b"x", b"PLAIN", b"bob@example.org",
                                  b"p" * 200, b"plain", b""]) +
           b"x NOOP\r\n")
-    for v in (b"ok", b"fail", b"tempfail"):
+    for v in (b"ok", b"fail", b"tempfail", b"limit", b"disabled",
+              b"network", b"privacy", b"apponly", b"hours"):
         c.add("authmsg", authmsg(2, [v]))
 
     texts = [("iso-8859-1", "Grüße aus Köln – 10 €".encode("cp1252")),
