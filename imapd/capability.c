@@ -11,12 +11,17 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "imapd/capability.h"
+#include "imapd/commands.h"
 #include "imapd/session.h"
+
+#define DECIMAL(n)	#n
+#define NUMBER(n)	DECIMAL(n)
 
 static const char base[] = "IMAP4rev1 IMAP4rev2 LITERAL+ ID ENABLE";
 static const char loggedin[] = "NAMESPACE UNSELECT UIDPLUS MOVE IDLE "
     "CHILDREN LIST-EXTENDED LIST-STATUS SPECIAL-USE STATUS=SIZE ESEARCH "
-    "SEARCHRES MULTIAPPEND BINARY APPENDLIMIT=67108864 CONDSTORE QRESYNC";
+    "SEARCHRES MULTIAPPEND BINARY APPENDLIMIT=" NUMBER(APPEND_LIMIT)
+    " CONDSTORE QRESYNC";
 
 int
 capability_auth_allowed(const struct session *s)
