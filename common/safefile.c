@@ -103,17 +103,22 @@ safefile_tmp(int dirfd, const char *name, char *tmp, size_t tmplen,
 	return fd;
 }
 
-static int
-write_all(int fd, const char *p, size_t len)
+int
+safefile_write(int fd, const void *data, size_t len)
 {
+	const char *p = data;
 	ssize_t n;
 
 	while (len > 0) {
 		n = write(fd, p, len);
 		if (n == -1 && errno == EINTR)
 			continue;
-		if (n == -1)
+		if (n <= 0) {
+			/* no progress and no error: do not spin */
+			if (n == 0)
+				errno = EIO;
 			return -1;
+		}
 		p += n;
 		len -= (size_t)n;
 	}
@@ -126,7 +131,7 @@ safefile_commit(int dirfd, int fd, const char *tmp, const char *name,
 {
 	int saved;
 
-	if (write_all(fd, data, len) == -1 || fsync(fd) == -1) {
+	if (safefile_write(fd, data, len) == -1 || fsync(fd) == -1) {
 		saved = errno;
 		close(fd);
 		goto fail;

@@ -63,6 +63,20 @@ const struct command *command_find(const char *name, int uid);
 uint64_t command_literal_max(const struct imap_literal_info *li,
 	    const struct command **def_r, int *message_r);
 
+/*
+ * APPEND's messages go into the target folder as they arrive (see
+ * cmd-append.c).  The session hands append_literal() each message literal
+ * of an APPEND, which answers it (the continuation, or a refusal) and
+ * streams its bytes; cmd_append() commits what came.  When the bytes of
+ * a message could not be stored (the parser's IMAP_PERR_SINK), the
+ * session lets append_store_failed() answer.  append_abort() removes
+ * what an APPEND that did not complete left; the session calls it after
+ * every command, parse error and refused literal, and when it ends.
+ */
+void	append_literal(struct session *, const struct imap_literal_info *);
+void	append_store_failed(struct session *, const char *tag);
+void	append_abort(struct session *);
+
 /* STATUS items, shared by STATUS and LIST RETURN (STATUS ...): the item
  * bits of a list (0 if invalid), and the STATUS response for a folder. */
 unsigned status_items(const struct imap_arg *);

@@ -60,7 +60,9 @@ static const struct imap_limits limits_prelogin = {
 static const struct imap_limits limits_loggedin = {
 	.line_max = 64 * 1024,
 	.literal_max = UINT64_MAX,
-	.command_max = 66 * 1024 * 1024,
+	/* what a legal line can make (the args of a 64 KiB line), and
+	 * literals of a few KiB; APPEND's messages are streamed to disk */
+	.command_max = 2 * 1024 * 1024,
 	.depth_max = 32,
 	.args_max = 100000,
 };
@@ -88,6 +90,7 @@ session_init(struct session *s, const struct config *conf, struct conn *c,
 void
 session_free(struct session *s)
 {
+	append_abort(s);
 	imap_parser_free(s->parser);
 	s->parser = NULL;
 	buf_free_secret(&s->in);
@@ -542,6 +545,7 @@ literal_refuse(struct session *s, const struct imap_literal_info *li,
 		    "%llu bytes)", why, (unsigned long long)max);
 	else
 		cmd_bad(s, &c, "Literal not allowed here (%s)", why);
+	append_abort(s);
 	imap_parser_literal_reject(s->parser);
 }
 
@@ -577,6 +581,10 @@ literal(struct session *s)
 		    "(APPENDLIMIT)" : "a string in this place");
 		return;
 	}
+	if (message) {
+		append_literal(s, li);
+		return;
+	}
 	if (li->size >= li->room) {
 		literal_refuse(s, li, def, li->room > 0 ? li->room - 1 : 0,
 		    "the rest of this command");
@@ -598,6 +606,11 @@ parse_error(struct session *s)
 	const char *tag = e->tag != NULL ? e->tag : "*";
 	int fatal_error = 0;
 
+	if (e->code == IMAP_PERR_SINK) {
+		append_store_failed(s, tag);
+		return;
+	}
+	append_abort(s);
 	switch (e->code) {
 	case IMAP_PERR_LINE:
 		fatal_error = 1;
@@ -643,6 +656,7 @@ process_input(struct session *s)
 			return;
 		case IMAP_PARSE_COMMAND:
 			dispatch(s, imap_parser_command(s->parser));
+			append_abort(s);
 			session_apply_limits(s);
 			break;
 		case IMAP_PARSE_LITERAL:

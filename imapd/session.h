@@ -21,6 +21,7 @@
 #include "common/imap-parser.h"
 #include "imapd/conn.h"
 
+struct append_state;
 struct config;
 struct mailbox;
 struct msgcache;
@@ -94,6 +95,8 @@ struct session {
 	char			*mbname;	/* its name, on-disk form */
 	unsigned		 examine:1;	/* selected read-only */
 	struct msgcache		*mcache;	/* structure cache of mb */
+	struct append_state	*append;	/* messages of an APPEND being
+						 * read (cmd-append.c) */
 	uint32_t		*saved;		/* SEARCHRES "$": UIDs, sorted */
 	size_t			 nsaved;
 	uint32_t		*vanished;	/* QRESYNC: expunged UIDs not
