@@ -85,6 +85,7 @@
 #include "common/mapfile.h"
 #include "common/safefile.h"
 #include "maildir/filename.h"
+#include "maildir/folder.h"
 #include "maildir/keywords.h"
 #include "maildir/mailbox.h"
 #include "maildir/uidcache.h"
@@ -1905,15 +1906,20 @@ mailbox_open(const char *dir, int readonly, struct mailbox **mbp,
 	mb->seen_changes = UINT64_MAX;
 	if ((mb->dir = strdup(dir)) == NULL)
 		goto nomem;
-	mb->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (mb->dirfd == -1) {
-		*why_r = errno == ENOENT ? "[NONEXISTENT] No such mailbox" :
-		    "Cannot open the mailbox";
-		goto fail;
-	}
-	if (faccessat(mb->dirfd, "cur", F_OK, 0) == -1) {
-		*why_r = "[NONEXISTENT] No such mailbox (it has no cur/ "
-		    "directory)";
+	if ((mb->dirfd = folder_open(dir)) == -1) {
+		switch (errno) {
+		case ENOENT:
+		case ENOTDIR:
+			*why_r = "[NONEXISTENT] No such mailbox";
+			break;
+		case ELOOP:
+			*why_r = "[NONEXISTENT] No such mailbox (a symbolic "
+			    "link is not followed)";
+			break;
+		default:
+			*why_r = "Cannot open the mailbox";
+			break;
+		}
 		goto fail;
 	}
 	if (uidcache_open(dir, &mb->uc, err, sizeof(err)) == -1) {
@@ -3000,7 +3006,7 @@ mailbox_deliver_open(const char *dir, struct mailbox_delivery **dp)
 		return -1;
 	d->fd = -1;
 	if ((d->dir = strdup(dir)) == NULL ||
-	    (d->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+	    (d->dirfd = folder_open(dir)) == -1) {
 		e = errno;
 		free(d->dir);
 		free(d);
@@ -3507,7 +3513,7 @@ mailbox_copy(struct mailbox *mb, const uint32_t *seqs, size_t n,
 		errno = ESTALE;
 		return -1;
 	}
-	if ((dfd = open(dstdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+	if ((dfd = folder_open(dstdir)) == -1)
 		return -1;
 	self = same_dir(mb->dirfd, dfd);
 	if ((pl = calloc(n + 1, sizeof(*pl))) == NULL)
@@ -3672,10 +3678,8 @@ mailbox_status(const char *dir, int want_size, struct mailbox_status *st)
 	memset(&ds, 0, sizeof(ds));
 	ds.dir = dir;
 	ds.readonly = 1;
-	if ((ds.dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+	if ((ds.dirfd = folder_open(dir)) == -1)
 		return -1;
-	if (faccessat(ds.dirfd, "cur", F_OK, 0) == -1)
-		goto out;
 	if (uidcache_open(dir, &ds.uc, err, sizeof(err)) == -1) {
 		log_warnx("%s: %s", dir, err);
 		goto out;
