@@ -3318,23 +3318,26 @@ byte_copy(int srcdir, const char *srcrel, int dstdir, const char *name)
 	return 0;
 }
 
-/* Map keyword letters of this folder to letters of the target folder
- * (whose lock the caller holds). */
-static uint32_t
+/* Map keyword letters kw of this folder to letters of the target folder
+ * (whose lock the caller holds) in *out.  A keyword the target has no
+ * letter left for is not carried, as a flag it cannot hold; a keyword
+ * file that cannot be written fails the copy (0 or -1, errno). */
+static int
 map_keywords(const struct keywords *from, const char *dstdir,
-    struct keywords *to, uint32_t kw)
+    struct keywords *to, uint32_t kw, uint32_t *out)
 {
-	uint32_t out = 0;
 	int i, k;
 
+	*out = 0;
 	for (i = 0; i < KEYWORDS_MAX; i++) {
 		if (!(kw & (1U << i)) || from->name[i] == NULL)
 			continue;
-		k = keywords_add(dstdir, to, from->name[i]);
-		if (k >= 0)
-			out |= 1U << k;
+		if ((k = keywords_add(dstdir, to, from->name[i])) >= 0)
+			*out |= 1U << k;
+		else if (errno != EMLINK)
+			return -1;
 	}
-	return out;
+	return 0;
 }
 
 static int
@@ -3398,8 +3401,9 @@ copy_prepare(struct mailbox *mb, const uint32_t *seqs, size_t n,
 					log_warn("%s: cannot read %s", dstdir,
 					    KEYWORDS_FILE);
 			}
-			pl[i].kw = map_keywords(&mb->kw, dstdir, &dkw,
-			    md.keywords);
+			if (map_keywords(&mb->kw, dstdir, &dkw,
+			    md.keywords, &pl[i].kw) == -1)
+				goto fail;
 		}
 		if (mdname_unique(base, sizeof(base), md.size,
 		    pl[i].vsize) == -1 ||
