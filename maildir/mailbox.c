@@ -113,6 +113,16 @@ struct fact {
 	int64_t		mtime;
 };
 
+/* A flag change of this session that the cache could not record: see
+ * "Changes the cache could not record" below. */
+struct unrec {
+	uint32_t	uid;
+	uint32_t	kw;
+	uint8_t		flags;
+	uint64_t	modseq;		/* the cache's when the change was made */
+	char		info[MDNAME_MAX + 1];
+};
+
 struct mailbox {
 	char		*dir;
 	int		 dirfd;
@@ -143,6 +153,8 @@ struct mailbox {
 					 * events in the queue began */
 	struct fact	*facts;
 	size_t		 nfacts, capfacts;
+	struct unrec	*unrec;		/* sorted by UID */
+	size_t		 nunrec;
 };
 
 static int64_t
@@ -1659,6 +1671,104 @@ disk_sync(struct mailbox *mb, int force)
 	return r;
 }
 
+/* ---- changes the cache could not record ---------------------------------- */
+
+/*
+ * A STORE renames the files first (that is the change) and then records
+ * the new names in the cache.  When the cache cannot take them (its
+ * journal cannot be written), the change is made all the same, and the
+ * next sync that can write records it.  Meanwhile the cache still holds
+ * the old names and flags; a view that went by it would show the client
+ * its own change undone at the next sync, and the session's later STORE,
+ * COPY or EXPUNGE of the message would start from the old flags.  So the
+ * session keeps such changes beside the cache, and its view and its own
+ * work go by them for as long as the cache still holds what it held when
+ * they were made (the record's MODSEQ is the same): once a sync records
+ * the file's name, or another session changes the message, the cache is
+ * the truth again and the note is dropped.  The cache itself is never
+ * written from these notes: only what a listing finds on disk goes in.
+ */
+#define UNREC_MAX	4096	/* beyond that, the old behaviour */
+
+static int
+unrec_cmp(const void *a, const void *b)
+{
+	uint32_t x = ((const struct unrec *)a)->uid;
+	uint32_t y = ((const struct unrec *)b)->uid;
+
+	return x < y ? -1 : x > y;
+}
+
+static struct unrec *
+unrec_find(const struct mailbox *mb, uint32_t uid)
+{
+	struct unrec key;
+
+	if (mb->nunrec == 0)
+		return NULL;
+	key.uid = uid;
+	return bsearch(&key, mb->unrec, mb->nunrec, sizeof(key), unrec_cmp);
+}
+
+/* Note that the message uid now has flags, kw and the name base + info,
+ * which the cache could not record. */
+static void
+unrec_note(struct mailbox *mb, uint32_t uid, unsigned flags, uint32_t kw,
+    const char *info)
+{
+	struct unrec *u, *nu;
+	struct uc_rec r;
+	size_t i;
+
+	if (!uidcache_by_uid(mb->uc, uid, &r))
+		return;
+	if ((u = unrec_find(mb, uid)) == NULL) {
+		if (mb->nunrec == UNREC_MAX || (nu = reallocarray(mb->unrec,
+		    mb->nunrec + 1, sizeof(*nu))) == NULL)
+			return;
+		mb->unrec = nu;
+		for (i = mb->nunrec; i > 0 && nu[i - 1].uid > uid; i--)
+			nu[i] = nu[i - 1];
+		u = &nu[i];
+		mb->nunrec++;
+	}
+	u->uid = uid;
+	u->flags = (uint8_t)(flags & MF_ALL);
+	u->kw = kw;
+	u->modseq = r.modseq;
+	(void)pathf(u->info, sizeof(u->info), "%s%s%s", info, "", "");
+}
+
+/* What r (the cache's record) is after this session's unrecorded
+ * change, if it has one the cache has not moved past. */
+static void
+unrec_apply(const struct mailbox *mb, struct uc_rec *r)
+{
+	const struct unrec *u;
+
+	if (mb->nunrec == 0 || (u = unrec_find(mb, r->uid)) == NULL ||
+	    u->modseq != r->modseq)
+		return;
+	r->flags = u->flags;
+	r->keywords = u->kw;
+	r->info = u->info;
+	r->in_new = 0;
+}
+
+/* Drop the notes the cache has moved past (or whose message is gone). */
+static void
+unrec_prune(struct mailbox *mb)
+{
+	struct uc_rec r;
+	size_t i, out = 0;
+
+	for (i = 0; i < mb->nunrec; i++)
+		if (uidcache_by_uid(mb->uc, mb->unrec[i].uid, &r) &&
+		    r.modseq == mb->unrec[i].modseq)
+			mb->unrec[out++] = mb->unrec[i];
+	mb->nunrec = out;
+}
+
 /* ---- the view ----------------------------------------------------------- */
 
 /*
@@ -1765,6 +1875,7 @@ view_update(struct mailbox *mb, int allow_expunge,
 	if (uidcache_changes(mb->uc) == mb->seen_changes &&
 	    mb->claim_hi == 0 && (!allow_expunge || mb->ngone == 0))
 		return 0;
+	unrec_prune(mb);
 	if ((nv = reallocarray(NULL, count + oldn + 1, sizeof(*nv))) == NULL)
 		return -1;
 	if ((expunged = reallocarray(NULL, oldn + 1, sizeof(*expunged))) ==
@@ -1795,6 +1906,7 @@ view_update(struct mailbox *mb, int allow_expunge,
 		}
 		if (i < oldn && mb->v[i].uid == r.uid) {
 			nv[out] = mb->v[i];
+			unrec_apply(mb, &r);
 			if (nv[out].flags != (r.flags & MF_ALL) ||
 			    nv[out].kw != r.keywords) {
 				nv[out].flags = (uint8_t)(r.flags & MF_ALL);
@@ -1884,6 +1996,7 @@ view_rec(struct mailbox *mb, uint32_t seq, struct uc_rec *r)
 		errno = ENOENT;
 		return 0;
 	}
+	unrec_apply(mb, r);
 	return 1;
 }
 
@@ -1964,6 +2077,7 @@ mailbox_close(struct mailbox *mb)
 	free(mb->dir);
 	free(mb->v);
 	free(mb->facts);
+	free(mb->unrec);
 	free(mb);
 }
 
@@ -2641,7 +2755,7 @@ mailbox_store(struct mailbox *mb, const uint32_t *seqs, size_t n, int op,
 {
 	struct change *ch, one;
 	size_t i, nch = 0;
-	int ret = 0, e = 0, r;
+	int ret = 0, e = 0, r, recorded = 0;
 	uint32_t seq;
 
 	if (mb->readonly) {
@@ -2686,7 +2800,8 @@ mailbox_store(struct mailbox *mb, const uint32_t *seqs, size_t n, int op,
 	if (nch > 0) {
 		/* the files are renamed: that is the change.  The cache
 		 * follows; if it cannot (a full disk), the next sync that
-		 * can records the new names */
+		 * can records the new names, and the session notes them
+		 * meanwhile */
 		if (mb_lock(mb) == -1) {
 			if (errno == ESTALE) {
 				free(ch);
@@ -2706,11 +2821,16 @@ mailbox_store(struct mailbox *mb, const uint32_t *seqs, size_t n, int op,
 			if (uidcache_commit(mb->uc) == -1)
 				log_warn("%s: cannot record flag changes "
 				    "(the next sync does)", mb->dir);
+			else
+				recorded = 1;
 			uidcache_unlock(mb->uc);
 		}
 		for (i = 0; i < nch; i++) {
 			struct vmsg *v = &mb->v[ch[i].seq - 1];
 
+			if (!recorded)
+				unrec_note(mb, v->uid, ch[i].flags, ch[i].kw,
+				    ch[i].info);
 			v->flags = (uint8_t)(ch[i].flags & MF_ALL);
 			v->kw = ch[i].kw;
 			if (changed != NULL)
@@ -2771,9 +2891,26 @@ view_drop(struct mailbox *mb, const uint32_t *uids, size_t n,
 	free(su);
 }
 
-/* Remove the file of the message at seq if it is (still) \Deleted,
- * following a rename by another program.  1 removed, 0 not (no longer
- * \Deleted, or already gone), -1 (errno). */
+/* Whether the file name at rel ("cur/<name>") carries \Deleted. */
+static int
+name_deleted(const char *rel)
+{
+	const char *slash = strchr(rel, '/');
+	struct mdname md;
+
+	return slash != NULL && mdname_parse(slash + 1, &md) == 0 &&
+	    (md.flags & MF_DELETED);
+}
+
+/*
+ * Remove the file of the message at seq if it is (still) \Deleted,
+ * following a rename by another program.  What counts is the name of the
+ * file as it is now: the cache knows when another session took \Deleted
+ * away, but not a \Deleted this session set when the cache could not
+ * record it (a full disk), which only the view and the name know.  So a
+ * message that either calls \Deleted has its file's name looked at.
+ * 1 removed, 0 not (no longer \Deleted, or already gone), -1 (errno).
+ */
 static int
 expunge_one(struct mailbox *mb, uint32_t seq)
 {
@@ -2781,13 +2918,18 @@ expunge_one(struct mailbox *mb, uint32_t seq)
 	struct uc_rec r;
 	int tries;
 
+	if (!view_rec(mb, seq, &r))
+		return errno == ESTALE ? -1 : 0;
+	if (!((r.flags | mb->v[seq - 1].flags) & MF_DELETED) ||
+	    relpath_of(&r, rel, sizeof(rel)) == -1)
+		return 0;
 	for (tries = 0; tries < 3; tries++) {
-		if (!view_rec(mb, seq, &r))
-			return errno == ESTALE ? -1 : 0;
-		if (!(r.flags & MF_DELETED) ||
-		    relpath_of(&r, rel, sizeof(rel)) == -1)
-			return 0;
-		if (unlinkat(mb->dirfd, rel, 0) == 0)
+		if (!name_deleted(rel)) {
+			/* the file is there without \Deleted: it stays */
+			if (faccessat(mb->dirfd, rel, F_OK,
+			    AT_SYMLINK_NOFOLLOW) == 0)
+				return 0;
+		} else if (unlinkat(mb->dirfd, rel, 0) == 0)
 			return 1;
 		if (errno != ENOENT) {
 			log_warn("%s: cannot remove %s", mb->dir, rel);
@@ -3388,10 +3530,12 @@ copy_prepare(struct mailbox *mb, const uint32_t *seqs, size_t n,
 		}
 		pl[i].vsize = r.vsize != MD_SIZE_UNKNOWN ? r.vsize : md.vsize;
 		pl[i].mtime = r.mtime;
-		pl[i].flags = md.flags;
+		/* the flags the client was told: the view has this session's
+		 * own changes even where the cache could not record them */
+		pl[i].flags = mb->v[seq - 1].flags;
 		pl[i].srcuid = r.uid;
-		pl[i].kw = md.keywords;
-		if (!self && md.keywords != 0) {
+		pl[i].kw = mb->v[seq - 1].kw;
+		if (!self && pl[i].kw != 0) {
 			/* the target's lock covers its keyword file */
 			if (!locked) {
 				if (uidcache_lock(duc) == -1)
@@ -3402,7 +3546,7 @@ copy_prepare(struct mailbox *mb, const uint32_t *seqs, size_t n,
 					    KEYWORDS_FILE);
 			}
 			if (map_keywords(&mb->kw, dstdir, &dkw,
-			    md.keywords, &pl[i].kw) == -1)
+			    mb->v[seq - 1].kw, &pl[i].kw) == -1)
 				goto fail;
 		}
 		if (mdname_unique(base, sizeof(base), md.size,
@@ -3440,14 +3584,14 @@ copy_place(struct mailbox *mb, uint32_t seq, int dfd, struct placed *pl)
 	if (pathf(currel, sizeof(currel), "cur/%s%s%s", pl->name, "", "")
 	    == -1)
 		return -1;
+	if (!view_rec(mb, seq, &r)) {
+		errno = ESTALE;	/* expunged meanwhile */
+		return -1;
+	}
+	if (relpath_of(&r, pl->srcrel, sizeof(pl->srcrel)) == -1)
+		return -1;
+	pl->srcseq = seq;
 	for (tries = 0; tries < 3; tries++) {
-		if (!view_rec(mb, seq, &r)) {
-			errno = ESTALE;	/* expunged meanwhile */
-			return -1;
-		}
-		if (relpath_of(&r, pl->srcrel, sizeof(pl->srcrel)) == -1)
-			return -1;
-		pl->srcseq = seq;
 		if (linkat(mb->dirfd, pl->srcrel, dfd, currel, 0) == 0)
 			return 0;
 		if (errno == EXDEV || errno == EPERM || errno == EMLINK ||
