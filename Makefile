@@ -9,6 +9,7 @@ PREFIX	?= /usr/local
 DESTDIR	?=
 SYSCONFDIR ?= $(PREFIX)/etc
 SBINDIR	?= $(PREFIX)/sbin
+BINDIR	?= $(PREFIX)/bin
 MANDIR	?= $(PREFIX)/share/man
 PAMDIR	?= /etc/pam.d
 UNITDIR	?= /lib/systemd/system
@@ -48,6 +49,7 @@ COMMON	 = common/base64.c \
 	   common/mutf7.c \
 	   common/privdrop.c \
 	   common/safefile.c \
+	   common/sortkey.c \
 	   common/strnum.c \
 	   common/textsearch.c \
 	   common/unicase.c \
@@ -59,6 +61,7 @@ MAILDIR	 = maildir/filename.c \
 	   maildir/keywords.c \
 	   maildir/mailbox.c \
 	   maildir/msgcache.c \
+	   maildir/sortcache.c \
 	   maildir/uidcache.c
 
 IMAPD	 = imapd/auth.c \
@@ -78,25 +81,45 @@ IMAPD	 = imapd/auth.c \
 	   imapd/cmd-namespace.c \
 	   imapd/cmd-search.c \
 	   imapd/cmd-select.c \
+	   imapd/cmd-sort.c \
 	   imapd/cmd-starttls.c \
 	   imapd/cmd-status.c \
 	   imapd/cmd-store.c \
+	   imapd/cmd-thread.c \
 	   imapd/cmdutil.c \
 	   imapd/commands.c \
 	   imapd/conn.c \
+	   imapd/esearch.c \
 	   imapd/front.c \
+	   imapd/keyclient.c \
+	   imapd/keyfile.c \
+	   imapd/keymsg.c \
+	   imapd/keyproc.c \
+	   imapd/limits.c \
 	   imapd/main.c \
 	   imapd/master.c \
 	   imapd/mbname.c \
+	   imapd/msgkeys.c \
 	   imapd/search.c \
 	   imapd/selected.c \
 	   imapd/seqset.c \
 	   imapd/session.c \
 	   imapd/sig.c \
+	   imapd/sort.c \
+	   imapd/thread.c \
 	   imapd/tls.c \
 	   imapd/worker.c
 
+# the client side of IMAP, for the tools that talk to servers
+CLIENT	 = common/imapcmd.c \
+	   common/imapconn.c \
+	   common/imapresp.c \
+	   common/password.c
+
 USERDB	 = tools/imapd-userdb.c
+IMAPWAIT = tools/imapwait.c
+IMAPCHECK = tools/imapcheck.c
+CACHETOOL = tools/imapd-cache.c
 
 UNITTESTS = tests/common/test-buf \
 	   tests/common/test-charset \
@@ -107,21 +130,29 @@ UNITTESTS = tests/common/test-buf \
 	   tests/common/test-message \
 	   tests/common/test-mime \
 	   tests/common/test-search \
+	   tests/common/test-sortkey \
 	   tests/common/test-textsearch \
 	   tests/common/test-userdb \
 	   tests/common/test-mutf7 \
 	   tests/common/test-safefile \
+	   tests/imapd/test-keymsg \
+	   tests/common/test-imapresp \
 	   tests/maildir/test-filename \
 	   tests/maildir/test-keywords \
 	   tests/maildir/test-folder \
 	   tests/maildir/test-msgcache \
-	   tests/maildir/test-uidcache
+	   tests/maildir/test-sortcache \
+	   tests/maildir/test-uidcache \
+	   tests/imapd/test-auth \
+	   tests/imapd/test-limits
 
 # ---------------------------------------------------------------------------
 
 LIBOBJ	 = $(COMMON:%.c=$(O)/%.o) $(MAILDIR:%.c=$(O)/%.o)
 LIBA	 = $(O)/libimapd.a
-PROGS	 = $(BP)imapd/imapd $(BP)tools/imapd-userdb
+CLIENTA	 = $(O)/libclient.a
+PROGS	 = $(BP)imapd/imapd $(BP)tools/imapd-userdb $(BP)tools/imapwait \
+	   $(BP)tools/imapcheck $(BP)tools/imapd-cache
 TESTBINS = $(UNITTESTS:%=$(O)/%)
 
 all: $(PROGS) $(TESTBINS)
@@ -134,6 +165,10 @@ $(LIBA): $(LIBOBJ)
 	@rm -f $@
 	$(AR) rcs $@ $(LIBOBJ)
 
+$(CLIENTA): $(CLIENT:%.c=$(O)/%.o)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
 $(BP)imapd/imapd: $(IMAPD:%.c=$(O)/%.o) $(LIBA)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
@@ -142,7 +177,32 @@ $(BP)tools/imapd-userdb: $(USERDB:%.c=$(O)/%.o) $(LIBA)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
+$(BP)tools/imapwait: $(IMAPWAIT:%.c=$(O)/%.o) $(CLIENTA) $(LIBA)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BP)tools/imapcheck: $(IMAPCHECK:%.c=$(O)/%.o) $(CLIENTA) $(LIBA)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BP)tools/imapd-cache: $(CACHETOOL:%.c=$(O)/%.o) $(LIBA)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(O)/tests/common/test-imapresp: $(O)/tests/common/test-imapresp.o $(CLIENTA) $(LIBA)
+	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
 $(O)/tests/%: $(O)/tests/%.o $(LIBA)
+	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+# unit tests of daemon modules link the module itself
+$(O)/tests/imapd/test-keymsg: $(O)/imapd/keymsg.o
+# a daemon module's unit test links that module too
+$(O)/tests/imapd/test-auth: $(O)/tests/imapd/test-auth.o $(O)/imapd/auth.o \
+	    $(LIBA)
+	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+$(O)/tests/imapd/test-limits: $(O)/tests/imapd/test-limits.o \
+	    $(O)/imapd/limits.o $(LIBA)
 	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 san:
@@ -156,7 +216,8 @@ check: all san banned
 # Functions this codebase does not use on untrusted input (see STYLE).
 banned:
 	@if grep -nE '\b(sscanf|atoi|atol|strcpy|strcat|sprintf|vsprintf|gets)[[:space:]]*\(' \
-	    $(COMMON) $(MAILDIR) $(IMAPD) $(USERDB) imapd/*.h common/*.h; then \
+	    $(COMMON) $(MAILDIR) $(IMAPD) $(CLIENT) $(USERDB) $(IMAPWAIT) $(IMAPCHECK) $(CACHETOOL) \
+	    imapd/*.h common/*.h; then \
 	    echo "banned function used (see STYLE)"; exit 1; fi
 
 demo: all
@@ -172,12 +233,18 @@ conformance: all
 	$(PYTHON) tests/conformance/conformance.py $(CONFORMANCE_ARGS)
 
 install: all
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR) \
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
+	    $(DESTDIR)$(SYSCONFDIR) $(DESTDIR)$(MANDIR)/man1 \
 	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
 	    $(DESTDIR)$(PAMDIR) $(DESTDIR)$(UNITDIR)
 	install -m 755 imapd/imapd $(DESTDIR)$(SBINDIR)/imapd
 	install -m 755 tools/imapd-userdb $(DESTDIR)$(SBINDIR)/imapd-userdb
-	install -m 644 man/imapd.8 man/imapd-userdb.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 755 tools/imapd-cache $(DESTDIR)$(SBINDIR)/imapd-cache
+	install -m 755 tools/imapwait $(DESTDIR)$(BINDIR)/imapwait
+	install -m 755 tools/imapcheck $(DESTDIR)$(BINDIR)/imapcheck
+	install -m 644 man/imapwait.1 man/imapcheck.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 man/imapd.8 man/imapd-userdb.8 man/imapd-cache.8 \
+	    $(DESTDIR)$(MANDIR)/man8/
 	install -m 644 man/imapd.conf.5 man/imapd-uidcache.5 \
 	    $(DESTDIR)$(MANDIR)/man5/
 	install -m 644 tools/imapd.conf.example $(DESTDIR)$(SYSCONFDIR)/imapd.conf.example
@@ -190,7 +257,8 @@ install: all
 	chmod 644 $(DESTDIR)$(UNITDIR)/imapd.service
 
 clean:
-	rm -rf obj obj-san imapd/imapd tools/imapd-userdb
+	rm -rf obj obj-san imapd/imapd tools/imapd-userdb tools/imapwait \
+	    tools/imapcheck tools/imapd-cache
 	find . -name __pycache__ -prune -exec rm -rf {} +
 
 .PHONY: all san check banned demo bench conformance install clean

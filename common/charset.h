@@ -14,6 +14,7 @@
 #define COMMON_CHARSET_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/buf.h"
 
@@ -59,5 +60,9 @@ int	charset_utf8_clean(const char *in, size_t len, int final,
  */
 int	charset_utf8_seq(const unsigned char *s, size_t len,
 	    unsigned *cp_r);
+
+/* Append the UTF-8 form of cp, a valid code point (not a surrogate, at
+ * most U+10FFFF).  0, or -1 when out is full or memory runs out. */
+int	charset_utf8_put(struct buf *out, uint32_t cp);
 
 #endif

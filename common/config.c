@@ -176,6 +176,42 @@ p_tls_min_version(struct config *c, const char *v)
 	return NULL;
 }
 
+/* An OpenSSL cipher or group list: names, ':' and the list operators.
+ * Whether the names are known is checked where OpenSSL is at hand. */
+static const char *
+p_tls_list(char **dst, const char *v)
+{
+	size_t i;
+
+	if (v[0] == '\0')
+		return "must not be empty";
+	for (i = 0; v[i] != '\0'; i++)
+		if (!isalnum((unsigned char)v[i]) &&
+		    strchr(":_-+!@=.,", v[i]) == NULL)
+			return "must be an OpenSSL list such as "
+			    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256";
+	setstr(dst, v);
+	return NULL;
+}
+
+static const char *
+p_tls_ciphers(struct config *c, const char *v)
+{
+	return p_tls_list(&c->tls_ciphers, v);
+}
+
+static const char *
+p_tls_ciphersuites(struct config *c, const char *v)
+{
+	return p_tls_list(&c->tls_ciphersuites, v);
+}
+
+static const char *
+p_tls_groups(struct config *c, const char *v)
+{
+	return p_tls_list(&c->tls_groups, v);
+}
+
 static const char *
 p_auth(struct config *c, const char *v)
 {
@@ -291,8 +327,34 @@ p_prefork(struct config *c, const char *v)
 static const char *
 p_max_sessions(struct config *c, const char *v)
 {
-	return p_uint(&c->max_sessions, v, 1, 100000,
+	return p_uint(&c->max_sessions, v, 1, CONFIG_MAX_SESSIONS,
 	    "must be a number from 1 to 100000");
+}
+
+/* A limit on connections or sessions; 0 turns it off. */
+static const char *
+p_limit(unsigned *dst, const char *v)
+{
+	return p_uint(dst, v, 0, CONFIG_MAX_SESSIONS,
+	    "must be a number from 0 (no limit) to 100000");
+}
+
+static const char *
+p_max_prelogin_per_address(struct config *c, const char *v)
+{
+	return p_limit(&c->max_prelogin_per_address, v);
+}
+
+static const char *
+p_max_user_sessions(struct config *c, const char *v)
+{
+	return p_limit(&c->max_user_sessions, v);
+}
+
+static const char *
+p_max_user_sessions_per_address(struct config *c, const char *v)
+{
+	return p_limit(&c->max_user_sessions_per_address, v);
 }
 
 static const char *
@@ -306,6 +368,14 @@ static const char *
 p_allow_plaintext_auth(struct config *c, const char *v)
 {
 	if (strnum_bool(v, &c->allow_plaintext_auth) == -1)
+		return "must be yes or no";
+	return NULL;
+}
+
+static const char *
+p_pam_session(struct config *c, const char *v)
+{
+	if (strnum_bool(v, &c->pam_session) == -1)
 		return "must be yes or no";
 	return NULL;
 }
@@ -360,6 +430,16 @@ p_auth_fail_delay(struct config *c, const char *v)
 
 	if (why == NULL && c->auth_fail_delay_ms > 60000)
 		return "must be at most 60s";
+	return why;
+}
+
+static const char *
+p_auth_penalty_max(struct config *c, const char *v)
+{
+	const char *why = p_duration(&c->auth_penalty_max_ms, v, 0);
+
+	if (why == NULL && c->auth_penalty_max_ms > 300000)
+		return "must be at most 5m";
 	return why;
 }
 
@@ -421,21 +501,29 @@ static const struct keydef keys[] = {
 	{ "allow_plaintext_auth",	p_allow_plaintext_auth },
 	{ "auth",			p_auth },
 	{ "auth_fail_delay",		p_auth_fail_delay },
+	{ "auth_penalty_max",		p_auth_penalty_max },
 	{ "first_valid_uid",		p_first_valid_uid },
 	{ "listen_imap",		p_listen_imap },
 	{ "listen_imaps",		p_listen_imaps },
 	{ "login_chroot",		p_login_chroot },
 	{ "login_user",			p_login_user },
 	{ "mail_location",		p_mail_location },
+	{ "max_prelogin_per_address",	p_max_prelogin_per_address },
 	{ "max_sessions",		p_max_sessions },
+	{ "max_user_sessions",		p_max_user_sessions },
+	{ "max_user_sessions_per_address", p_max_user_sessions_per_address },
 	{ "mmap",			p_mmap },
 	{ "pam_service",		p_pam_service },
+	{ "pam_session",		p_pam_session },
 	{ "prefork",			p_prefork },
 	{ "special_use",		p_special_use },
 	{ "syslog_facility",		p_syslog_facility },
 	{ "timeout_login",		p_timeout_login },
 	{ "timeout_session",		p_timeout_session },
 	{ "tls_cert",			p_tls_cert },
+	{ "tls_ciphers",		p_tls_ciphers },
+	{ "tls_ciphersuites",		p_tls_ciphersuites },
+	{ "tls_groups",			p_tls_groups },
 	{ "tls_key",			p_tls_key },
 	{ "tls_min_version",		p_tls_min_version },
 	{ "userdb",			p_userdb },
@@ -455,6 +543,26 @@ config_defaults(struct config *c)
 	c->tls_cert = xstrdup("/etc/imapd/cert.pem");
 	c->tls_key = xstrdup("/etc/imapd/key.pem");
 	c->tls_min_version = 12;
+	/* Mozilla's "intermediate" profile: ECDHE and AEAD ciphers only in
+	 * TLS 1.2 (no RSA key exchange, no CBC, no SHA-1; no DHE, whose
+	 * groups clients cannot check), every TLS 1.3 suite */
+	c->tls_ciphers = xstrdup("ECDHE-ECDSA-AES128-GCM-SHA256:"
+	    "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+	    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:"
+	    "ECDHE-RSA-CHACHA20-POLY1305");
+	c->tls_ciphersuites = xstrdup("TLS_AES_128_GCM_SHA256:"
+	    "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256");
+	c->tls_groups = xstrdup("X25519:prime256v1:secp384r1");
+	/* Mozilla's "intermediate" profile: ECDHE and AEAD ciphers only in
+	 * TLS 1.2 (no RSA key exchange, no CBC, no SHA-1; no DHE, whose
+	 * groups clients cannot check), every TLS 1.3 suite */
+	c->tls_ciphers = xstrdup("ECDHE-ECDSA-AES128-GCM-SHA256:"
+	    "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+	    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:"
+	    "ECDHE-RSA-CHACHA20-POLY1305");
+	c->tls_ciphersuites = xstrdup("TLS_AES_128_GCM_SHA256:"
+	    "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256");
+	c->tls_groups = xstrdup("X25519:prime256v1:secp384r1");
 	c->auth[0] = AUTH_PAM;
 	c->nauth = 1;
 	c->pam_service = xstrdup("imapd");
@@ -464,12 +572,17 @@ config_defaults(struct config *c)
 	c->login_chroot = xstrdup("/var/lib/imapd/empty");
 	c->prefork = 4;
 	c->max_sessions = 1000;
+	c->max_prelogin_per_address = 20;
+	c->max_user_sessions = 100;
+	c->max_user_sessions_per_address = 20;
+	c->pam_session = 1;
 	c->allow_plaintext_auth = 0;
 	(void)p_special_use(c, "Sent:\\Sent Drafts:\\Drafts Trash:\\Trash "
 	    "Junk:\\Junk Archive:\\Archive");
 	c->timeout_login_ms = 60 * 1000;
 	c->timeout_session_ms = 30 * 60 * 1000;
 	c->auth_fail_delay_ms = 2000;
+	c->auth_penalty_max_ms = 15000;
 	c->syslog_facility = log_facility_byname("mail");
 	c->first_valid_uid = 1000;
 	c->mmap = MAPFILE_AUTO;
@@ -481,6 +594,9 @@ config_free(struct config *c)
 	free(c->path);
 	free(c->tls_cert);
 	free(c->tls_key);
+	free(c->tls_ciphers);
+	free(c->tls_ciphersuites);
+	free(c->tls_groups);
 	free(c->pam_service);
 	free(c->userdb);
 	free(c->mail_location);

@@ -14,6 +14,7 @@
 #define CONFIG_MAX_LISTEN	16
 #define CONFIG_MAX_AUTH		2
 #define CONFIG_MAX_SPECIAL	16
+#define CONFIG_MAX_SESSIONS	100000	/* the most max_sessions may be */
 
 enum auth_method {
 	AUTH_PAM = 1,
@@ -39,21 +40,29 @@ struct config {
 	char			*tls_cert;
 	char			*tls_key;
 	int			 tls_min_version;	/* 12 or 13 */
+	char			*tls_ciphers;		/* TLS 1.2 */
+	char			*tls_ciphersuites;	/* TLS 1.3 */
+	char			*tls_groups;
 	enum auth_method	 auth[CONFIG_MAX_AUTH];
 	unsigned		 nauth;
 	char			*pam_service;
+	int			 pam_session;	/* open a PAM session */
 	char			*userdb;
 	char			*mail_location;
 	char			*login_user;
 	char			*login_chroot;
 	unsigned		 prefork;
 	unsigned		 max_sessions;
+	unsigned		 max_prelogin_per_address;	/* 0: none */
+	unsigned		 max_user_sessions;		/* 0: none */
+	unsigned		 max_user_sessions_per_address;	/* 0: none */
 	int			 allow_plaintext_auth;
 	struct special_use	 special[CONFIG_MAX_SPECIAL];
 	unsigned		 nspecial;
 	uint64_t		 timeout_login_ms;
 	uint64_t		 timeout_session_ms;
 	uint64_t		 auth_fail_delay_ms;
+	uint64_t		 auth_penalty_max_ms;
 	int			 syslog_facility;
 	unsigned		 first_valid_uid;
 	int			 mmap;		/* enum mapfile_mode */

@@ -199,6 +199,60 @@ make_time(int64_t y, unsigned mon, unsigned d, unsigned h, unsigned mi,
 	    (int64_t)h * 3600 + (int64_t)mi * 60 + sec - (int64_t)tzoff * 60;
 }
 
+/*
+ * hh:mm[:ss] [zone] at s: 0 with the fields set, or -1 when the time is
+ * out of range or malformed (the fields may then be partly set).
+ */
+static int
+time_of_day(struct dscan *s, int *h, int *mi, int *sec, int *tz)
+{
+	const char *w;
+	size_t wlen;
+	unsigned ndig;
+	int v;
+
+	if ((*h = digits(s, 2, NULL)) < 0 || *h > 23)
+		return -1;
+	skip_cfws(s);
+	if (!accept_char(s, ':'))
+		return -1;
+	skip_cfws(s);
+	if ((*mi = digits(s, 2, NULL)) < 0 || *mi > 59)
+		return -1;
+	skip_cfws(s);
+	if (accept_char(s, ':')) {
+		skip_cfws(s);
+		/* 60 is a leap second */
+		if ((*sec = digits(s, 2, NULL)) < 0 || *sec > 60)
+			return -1;
+		skip_cfws(s);
+	}
+	if (s->p < s->end && (*s->p == '+' || *s->p == '-')) {
+		int neg = *s->p == '-';
+
+		/* +hhmm; also +hh:mm, seen in the wild; a zone that cannot
+		 * be read counts as UTC (RFC 5256 2.2) rather than losing
+		 * the time */
+		s->p++;
+		v = digits(s, 4, &ndig);
+		if (v >= 0 && ndig == 2 && accept_char(s, ':')) {
+			int m2 = digits(s, 2, &ndig);
+
+			v = m2 < 0 || ndig != 2 ? -1 : v * 100 + m2;
+			ndig = 4;
+		}
+		if (v >= 0 && ndig == 4 && v % 100 <= 59) {
+			*tz = (v / 100) * 60 + v % 100;
+			if (neg)
+				*tz = -*tz;
+		}
+	} else if (s->p < s->end && isalpha_((unsigned char)*s->p)) {
+		wlen = word(s, &w);
+		*tz = zone_name(w, wlen);
+	}
+	return 0;
+}
+
 int
 imapdate_parse_rfc5322(const char *str, size_t len, int64_t *t_r,
     int *tzoff_min_r)
@@ -206,7 +260,7 @@ imapdate_parse_rfc5322(const char *str, size_t len, int64_t *t_r,
 	struct dscan s = { str, str + len };
 	const char *w;
 	size_t wlen;
-	int day, year, h = 0, mi = 0, sec = 0, tz = 0, v;
+	int day, year, h = 0, mi = 0, sec = 0, tz = 0;
 	unsigned mon, ndig;
 
 	skip_cfws(&s);
@@ -237,48 +291,11 @@ imapdate_parse_rfc5322(const char *str, size_t len, int64_t *t_r,
 		year += 1900;
 	skip_cfws(&s);
 
-	/* the time; a date without one is taken as midnight */
-	if (s.p < s.end && isdigit_((unsigned char)*s.p)) {
-		if ((h = digits(&s, 2, NULL)) < 0 || h > 23)
-			return -1;
-		skip_cfws(&s);
-		if (!accept_char(&s, ':'))
-			return -1;
-		skip_cfws(&s);
-		if ((mi = digits(&s, 2, NULL)) < 0 || mi > 59)
-			return -1;
-		skip_cfws(&s);
-		if (accept_char(&s, ':')) {
-			skip_cfws(&s);
-			/* 60 is a leap second */
-			if ((sec = digits(&s, 2, NULL)) < 0 || sec > 60)
-				return -1;
-			skip_cfws(&s);
-		}
-		if (s.p < s.end && (*s.p == '+' || *s.p == '-')) {
-			int neg = *s.p == '-';
-
-			/* +hhmm; also +hh:mm, seen in the wild; a zone that
-			 * cannot be read counts as UTC rather than losing
-			 * the date */
-			s.p++;
-			v = digits(&s, 4, &ndig);
-			if (v >= 0 && ndig == 2 && accept_char(&s, ':')) {
-				int m2 = digits(&s, 2, &ndig);
-
-				v = m2 < 0 || ndig != 2 ? -1 : v * 100 + m2;
-				ndig = 4;
-			}
-			if (v >= 0 && ndig == 4 && v % 100 <= 59) {
-				tz = (v / 100) * 60 + v % 100;
-				if (neg)
-					tz = -tz;
-			}
-		} else if (s.p < s.end && isalpha_((unsigned char)*s.p)) {
-			wlen = word(&s, &w);
-			tz = zone_name(w, wlen);
-		}
-	}
+	/* RFC 5256 2.2: a time that cannot be read is midnight, UTC, and
+	 * the date stays; a date without a time is midnight too */
+	if (s.p < s.end && isdigit_((unsigned char)*s.p) &&
+	    time_of_day(&s, &h, &mi, &sec, &tz) == -1)
+		h = mi = sec = tz = 0;
 	*t_r = make_time(year, mon, (unsigned)day, (unsigned)h, (unsigned)mi,
 	    (unsigned)sec, tz);
 	*tzoff_min_r = tz;

@@ -31,7 +31,9 @@
  * month and year; seconds may be missing; the zone is +hhmm / -hhmm, or
  * UT, GMT, Z, EST/EDT, CST/CDT, MST/MDT, PST/PDT, and any other name
  * (military letters included, see RFC 5322 4.3) or none at all counts as
- * UTC.  Comments are skipped and text after the zone is ignored.  s need
+ * UTC.  As RFC 5256 2.2 asks of a sort key, a zone that cannot be read is
+ * UTC, and a time that cannot be read (or none) is 00:00:00 UTC of the
+ * date.  Comments are skipped and text after the zone is ignored.  s need
  * not be NUL-terminated.  0 with *t_r (UTC) and *tzoff_min_r set, or -1
  * when no date can be read; the outputs are untouched then.
  */

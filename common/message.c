@@ -307,6 +307,16 @@ top_header(struct message *m)
 	return m->hdr;
 }
 
+int
+message_header_last(struct message *m, const char *name, struct buf *out)
+{
+	const struct mime_part *h = top_header(m);
+
+	if (h == NULL)
+		return -1;
+	return mime_header_get_last(h, name, out);
+}
+
 uint64_t
 message_vsize(struct message *m)
 {
@@ -2334,32 +2344,82 @@ env_item(const char **p, const char *end, struct buf *out, int *nil_r)
 	return 0;
 }
 
+/* Step *p (just inside the ENVELOPE's parenthesis) over the fields
+ * before pos, to the first byte of field pos.  0 or -1. */
+static int
+env_seek(const char **p, const char *end, unsigned pos)
+{
+	unsigned i;
+	int nil;
+
+	for (i = 0; i < pos; i++)
+		if (env_item(p, end, NULL, &nil) == -1 || *p >= end ||
+		    *(*p)++ != ' ')
+			return -1;
+	return 0;
+}
+
+int
+message_envelope_string(const char *env, size_t len, enum message_envpos pos,
+    struct buf *out)
+{
+	const char *p = env, *end = env + len;
+	int nil;
+
+	if (len == 0 || *p++ != '(' || env_seek(&p, end, pos) == -1 ||
+	    env_item(&p, end, out, &nil) == -1)
+		return -1;
+	return !nil;
+}
+
+int
+message_envelope_address(const char *env, size_t len, enum message_envpos pos,
+    struct buf *name, struct buf *mailbox, struct buf *host,
+    unsigned *present_r)
+{
+	const char *p = env, *end = env + len;
+	struct buf *part[3] = { name, mailbox, host };
+	unsigned i;
+	int nil;
+
+	*present_r = 0;
+	if (len == 0 || *p++ != '(' || env_seek(&p, end, pos) == -1)
+		return -1;
+	if (end - p >= 3 && memcmp(p, "NIL", 3) == 0)
+		return 0;
+	/* "((" name SP adl SP mailbox SP host ")" ... */
+	if (end - p < 2 || p[0] != '(' || p[1] != '(')
+		return -1;
+	p += 2;
+	for (i = 0; i < 4; i++) {
+		if ((i > 0 && (p >= end || *p++ != ' ')) ||
+		    env_item(&p, end, i == 0 ? part[0] : i == 1 ? NULL :
+		    part[i - 1], &nil) == -1)
+			return -1;
+		if (!nil && i != 1)
+			*present_r |= 1U << (i == 0 ? 0 : i - 1);
+	}
+	return 1;
+}
+
 int
 message_envelope_search(const char *env, size_t len, const char *field,
     const char *needle)
 {
-	const char *p = env, *end = env + len;
 	struct textsearch *ts;
 	struct buf *v;
 	unsigned bit = message_envelope_field(field), pos = 0, i;
-	int nil;
+	int r;
 
 	for (i = 0; i < sizeof(env_strings) / sizeof(env_strings[0]); i++)
 		if (env_strings[i].bit == bit)
 			pos = env_strings[i].pos;
-	if (bit == 0 || len == 0 || *p++ != '(' || (ts = matcher(needle)) ==
-	    NULL)
+	if (bit == 0 || (ts = matcher(needle)) == NULL)
 		return -1;
 	v = &kept.utf;
-	for (i = 0; i <= pos; i++) {
-		if ((i > 0 && (p >= end || *p++ != ' ')))
-			return -1;
-		buf_reset(v);
-		if (env_item(&p, end, i == pos ? v : NULL, &nil) == -1)
-			return -1;
-	}
-	if (nil)
-		return 0;
+	buf_reset(v);
+	if ((r = message_envelope_string(env, len, pos, v)) <= 0)
+		return r;
 	if (*needle == '\0')
 		return 1;
 	/* the envelope turned NUL into U+FFFD; an exact one had none */

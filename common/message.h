@@ -133,6 +133,44 @@ unsigned message_envelope_exact(struct message *);
  * field the ENVELOPE does not hold as a string. */
 unsigned message_envelope_field(const char *name);
 
+/* The places of the fields in an ENVELOPE list (RFC 9051 7.5.2). */
+enum message_envpos {
+	MESSAGE_ENVPOS_DATE, MESSAGE_ENVPOS_SUBJECT, MESSAGE_ENVPOS_FROM,
+	MESSAGE_ENVPOS_SENDER, MESSAGE_ENVPOS_REPLY_TO, MESSAGE_ENVPOS_TO,
+	MESSAGE_ENVPOS_CC, MESSAGE_ENVPOS_BCC, MESSAGE_ENVPOS_IN_REPLY_TO,
+	MESSAGE_ENVPOS_MESSAGE_ID,
+};
+
+/*
+ * Read back a string field (date, subject, in-reply-to, message-id) of
+ * an ENVELOPE that message_envelope() wrote: its value, unescaped, is
+ * appended to out.  1, 0 for NIL, -1 for an ENVELOPE that does not parse
+ * (or no memory).
+ */
+int	message_envelope_string(const char *env, size_t len,
+	    enum message_envpos, struct buf *out);
+
+/*
+ * The first address of an address field (from ... bcc) of such an
+ * ENVELOPE, as the ENVELOPE shows it (a group's start is an address with
+ * only a mailbox, the group's name): its name, mailbox and host appended
+ * to the three buffers, and in *present_r a bit for each that is not NIL
+ * (MESSAGE_ADDR_NAME, _MAILBOX, _HOST).  1, 0 when the field is NIL, -1
+ * as above.
+ */
+#define MESSAGE_ADDR_NAME	0x01
+#define MESSAGE_ADDR_MAILBOX	0x02
+#define MESSAGE_ADDR_HOST	0x04
+int	message_envelope_address(const char *env, size_t len,
+	    enum message_envpos, struct buf *name, struct buf *mailbox,
+	    struct buf *host, unsigned *present_r);
+
+/* The last top-level field called name (any case), unfolded and without
+ * leading and trailing blanks, appended to out: the one ENVELOPE would
+ * show.  1 found, 0 not found, -1 when out is full or memory runs out. */
+int	message_header_last(struct message *, const char *name,
+	    struct buf *out);
+
 /* BODY (flags 0) or BODYSTRUCTURE (MESSAGE_BS_EXTENDED) list.  0 or -1. */
 #define MESSAGE_BS_EXTENDED	0x01	/* BODYSTRUCTURE: extension data */
 #define MESSAGE_BS_GLOBAL	0x02	/* message/global as a message */

@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "common/charset.h"
 #include "common/mutf7.h"
 
 static const char b64[] =
@@ -77,35 +78,6 @@ utf8_next(const unsigned char *s, size_t len, size_t *i, uint32_t *cp_r)
 	*cp_r = cp;
 	*i += n + 1;
 	return 0;
-}
-
-/* Append the UTF-8 form of cp (already known valid) to out. */
-static int
-utf8_put(struct buf *out, uint32_t cp)
-{
-	char b[4];
-	size_t n;
-
-	if (cp < 0x80) {
-		b[0] = (char)cp;
-		n = 1;
-	} else if (cp < 0x800) {
-		b[0] = (char)(0xc0 | cp >> 6);
-		b[1] = (char)(0x80 | (cp & 0x3f));
-		n = 2;
-	} else if (cp < 0x10000) {
-		b[0] = (char)(0xe0 | cp >> 12);
-		b[1] = (char)(0x80 | (cp >> 6 & 0x3f));
-		b[2] = (char)(0x80 | (cp & 0x3f));
-		n = 3;
-	} else {
-		b[0] = (char)(0xf0 | cp >> 18);
-		b[1] = (char)(0x80 | (cp >> 12 & 0x3f));
-		b[2] = (char)(0x80 | (cp >> 6 & 0x3f));
-		b[3] = (char)(0x80 | (cp & 0x3f));
-		n = 4;
-	}
-	return buf_add(out, b, n);
 }
 
 int
@@ -226,7 +198,7 @@ walk(const char *in, size_t len, struct buf *out)
 			else if (unit == 0 || (unit < 0x80 &&
 			    printable((unsigned char)unit)))
 				goto fail;
-			if (out != NULL && utf8_put(out, unit) == -1)
+			if (out != NULL && charset_utf8_put(out, unit) == -1)
 				goto fail;
 		}
 		/* unclosed, a dangling high surrogate, a whole spare

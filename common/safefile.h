@@ -32,6 +32,10 @@ int	safefile_readfd(int fd, struct buf *out);
  * it.  A line that holds a NUL byte is skipped.  NULL after the last. */
 char	*safefile_line(char **pos, char *end);
 
+/* Write all of p to fd, through short writes and signals.  0, or -1
+ * (errno). */
+int	safefile_write(int fd, const void *p, size_t len);
+
 /* Create a new, empty file "<name>.<pid>.<random>.tmp" in dirfd with
  * O_EXCL, writing its name into tmp.  The descriptor, or -1 (errno). */
 int	safefile_tmp(int dirfd, const char *name, char *tmp, size_t tmplen,

@@ -3,6 +3,8 @@
  */
 #include <string.h>
 
+#include "common/buf.h"
+#include "common/charset.h"
 #include "common/unicase.h"
 #include "common/unicase-table.h"
 
@@ -74,5 +76,40 @@ unicase_has_ascii(uint32_t cp)
 	for (i = 0; i < (at & 31); i++)
 		if (unicase_pool[(at >> 5) + i] < 0x80)
 			return 1;
+	return 0;
+}
+
+int
+unicase_fold(const char *s, size_t len, struct buf *out)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	uint32_t m[UNICASE_MAX];
+	size_t i = 0, run, k, n;
+	unsigned cp;
+	int sl;
+
+	while (i < len) {
+		/* ASCII, most of any header, goes over a run at a time */
+		for (run = i; i < len && u[i] < 0x80; i++)
+			;
+		if (i > run) {
+			if (buf_reserve(out, i - run) == -1)
+				return -1;
+			for (k = run; k < i; k++)
+				out->data[out->len++] = (char)(u[k] >= 'a' &&
+				    u[k] <= 'z' ? u[k] - 32 : u[k]);
+			out->data[out->len] = '\0';
+			continue;
+		}
+		if ((sl = charset_utf8_seq(u + i, len - i, &cp)) <= 0) {
+			sl = 1;
+			cp = 0xfffd;
+		}
+		i += (size_t)sl;
+		n = unicase_map(cp, m);
+		for (k = 0; k < n; k++)
+			if (charset_utf8_put(out, m[k]) == -1)
+				return -1;
+	}
 	return 0;
 }

@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct buf;
+
 #define UNICASE_MAX	32	/* code points one character can map to */
 
 /* The mapping of cp into out (room for UNICASE_MAX); the count, >= 1. */
@@ -24,5 +26,14 @@ size_t	unicase_map(uint32_t cp, uint32_t out[UNICASE_MAX]);
  * character: text holding one can match an ASCII needle it does not hold
  * byte for byte. */
 int	unicase_has_ascii(uint32_t cp);
+
+/*
+ * Append the mapping of the UTF-8 text s (len bytes; an invalid byte
+ * stands for U+FFFD) as UTF-8: the form RFC 5051 compares, so that two
+ * texts are equal under the comparator when their forms are the same
+ * bytes, and order as their forms do under memcmp() (SORT).  0, or -1
+ * when out is full or memory runs out.
+ */
+int	unicase_fold(const char *s, size_t len, struct buf *out);
 
 #endif

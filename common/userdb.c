@@ -468,6 +468,64 @@ userdb_verify(const struct userdb_entry *e, const char *password)
 	return ok;
 }
 
+/*
+ * The setting (method, cost and salt) to hash with for a user who is not
+ * there: the hash of the first of the file's first few records that has a
+ * usable one, so that the work is what the site's own users cost.  0, or
+ * -1 if there is none (or no file).
+ */
+static int
+absent_setting(const char *path, char *out, size_t size)
+{
+	char rec[USERDB_RECORD_MAX];
+	struct userdb_entry e;
+	struct cdb cdb;
+	const char *why;
+	unsigned pos, vlen, n;
+	int fd, ret = -1;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	if (cdb_init(&cdb, fd) == -1) {
+		close(fd);
+		return -1;
+	}
+	cdb_seqinit(&pos, &cdb);
+	for (n = 0; ret == -1 && n < 16 && cdb_seqnext(&pos, &cdb) > 0; n++) {
+		vlen = cdb_datalen(&cdb);
+		if (vlen > sizeof(rec) ||
+		    cdb_read(&cdb, rec, vlen, cdb_datapos(&cdb)) == -1)
+			break;
+		if (userdb_parse_line(rec, vlen, &e, &why) == 0) {
+			if (e.hash[0] == '$' && strlen(e.hash) < size) {
+				memcpy(out, e.hash, strlen(e.hash) + 1);
+				ret = 0;
+			}
+			userdb_entry_free(&e);
+		}
+		wipe(rec, vlen);
+	}
+	cdb_free(&cdb);
+	close(fd);
+	return ret;
+}
+
+void
+userdb_verify_absent(const char *path, const char *password)
+{
+	char setting[CRYPT_OUTPUT_SIZE], out[CRYPT_OUTPUT_SIZE];
+
+	if (!password_ok(password))
+		return;		/* userdb_verify does not hash these either */
+	if (absent_setting(path, setting, sizeof(setting)) == -1 &&
+	    crypt_gensalt_rn("$y$", 0, NULL, 0, setting,
+	    (int)sizeof(setting)) == NULL)
+		return;
+	(void)hash_with(password, setting, out, sizeof(out));
+	wipe(out, sizeof(out));
+	wipe(setting, sizeof(setting));
+}
+
 int
 userdb_hash(const char *password, const char *method, char *out,
     size_t outlen)

@@ -66,6 +66,15 @@ int	userdb_lookup(const char *path, const char *user,
 int	userdb_verify(const struct userdb_entry *, const char *password);
 
 /*
+ * Spend on password the time userdb_verify would spend on a user of the
+ * cdb file at path, for a login whose user is not there or may not log
+ * in, so that its failure takes as long as a wrong password's.  The hash
+ * is that of one of the file's own users (the first few records are
+ * looked at), or yescrypt at its default cost if the file has none.
+ */
+void	userdb_verify_absent(const char *path, const char *password);
+
+/*
  * Hash password with a fresh random salt.  method is "yescrypt" (also the
  * choice when it is NULL) or "sha512".  Returns 0 with the hash in out, or
  * -1 (errno EINVAL for an unknown method or an empty or too long password,

@@ -1,13 +1,32 @@
 /*
  * auth: PAM and userdb credential checks.  See auth.h.
  *
- * PAM: pam_authenticate then pam_acct_mgmt (an expired or locked account
- * is refused even with the right password), with PAM_RHOST set to the
- * client's address so pam_access/pam_faillock and the logs see it.  The
+ * Constant shape.  A failed login tells the client nothing about why it
+ * failed: not by its answer (always the same NO) and not by its timing.
+ *   - Accounts that may never log in are refused before any password is
+ *     looked at: root, a uid below first_valid_uid, gid 0, and (as root,
+ *     from the shadow file) locked and expired accounts and passwords that
+ *     must be changed first.  Checking a password first would say, by
+ *     whatever the check does next, that it was right.  PAM's account check
+ *     still runs after a good password, for what its modules know and the
+ *     shadow file does not.
+ *   - A user the userdb does not know, or knows but refuses, costs one hash
+ *     of the kind the file's own users have (userdb_verify_absent), as a
+ *     known user's wrong password does.
+ *   - PAM's own delay after a failure (pam_unix sleeps two seconds or more
+ *     after a wrong password, not after an unknown user) is replaced by a
+ *     PAM_FAIL_DELAY function that does nothing; the back answers every
+ *     failure at one deadline instead (see back.c).
+ * The log still says exactly why each login failed.
+ *
+ * PAM: pam_authenticate then pam_acct_mgmt, with PAM_RHOST set to the
+ * client's address so pam_access/pam_faillock and the logs see it.
+ * PAM_RUSER is left unset: it names a user on the remote host vouched for
+ * by that host, and the only name here is the one the client typed.  The
  * conversation answers password prompts with the password and nothing
- * else.  Root-only: when PAM says no and the shadow entry shows a locked
- * or expired account, the log says so, because "authentication failed"
- * alone sends a sysadmin hunting for a typo.
+ * else.  With pam_session, the handle of a good login lives on for
+ * pam_setcred and pam_open_session/pam_close_session, which the back runs
+ * as root (see back.c for which process closes the session).
  */
 #include <errno.h>
 #include <pwd.h>
@@ -80,37 +99,108 @@ copy(char *dst, size_t size, const char *src)
 	return 0;
 }
 
-/* Say, as root, what the shadow entry reveals about a refused account. */
+/* PAM's delay after a failure: none, the back keeps one deadline. */
+static void
+no_delay(int status, unsigned usec, void *appdata)
+{
+	(void)status;
+	(void)usec;
+	(void)appdata;
+}
+
+/*
+ * As root, why the shadow entry bars the account from logging in, or NULL.
+ * The rules are pam_unix's account rules, so that an account refused here
+ * is one pam_acct_mgmt would refuse after the password.
+ */
 static const char *
 shadow_reason(const char *user)
 {
 	struct spwd *sp;
-	long today;
+	long today, age;
 
 	if (geteuid() != 0 || (sp = getspnam(user)) == NULL)
 		return NULL;
 	if (sp->sp_pwdp != NULL && sp->sp_pwdp[0] == '!')
-		return "account is locked (passwd -l / usermod -L)";
+		return "account is locked (passwd -l / usermod -L; "
+		    "usermod -U unlocks it)";
+	if (sp->sp_pwdp != NULL && sp->sp_pwdp[0] == '*')
+		return "account has no password that can log in "
+		    "(* in /etc/shadow)";
 	today = (long)(time(NULL) / 86400);
 	if (sp->sp_expire > 0 && today >= sp->sp_expire)
 		return "account has expired (chage -E)";
 	if (sp->sp_lstchg == 0)
 		return "password must be changed first (chage -d 0)";
-	return NULL;
+	age = today - sp->sp_lstchg;
+	if (sp->sp_lstchg < 0 || age < 0 || sp->sp_max < 0 || age <= sp->sp_max)
+		return NULL;
+	if (sp->sp_inact >= 0 && age > sp->sp_max + sp->sp_inact)
+		return "password expired and the account is inactive "
+		    "(chage -M, chage -I)";
+	return "password has expired and must be changed (chage -M)";
+}
+
+/*
+ * Whether whom a login would become may log in here; logs why not.  A
+ * non-root imapd serves only its own user.  As root: never root, no uid
+ * below first_valid_uid (system accounts), no gid 0 (root's group owns
+ * what a mail session must not touch).
+ */
+static int
+ids_ok(const struct config *conf, const char *name, uid_t uid, gid_t gid)
+{
+	if (geteuid() != 0) {
+		if (uid == geteuid())
+			return 1;
+		log_info("login refused: this imapd runs as uid %lu and serves "
+		    "only that user, not %s (uid %lu); run it as root to "
+		    "serve other users", (unsigned long)geteuid(), name,
+		    (unsigned long)uid);
+		return 0;
+	}
+	if (uid == 0 || uid < conf->first_valid_uid) {
+		log_info("login refused: %s has uid %lu, below "
+		    "first_valid_uid %u (system accounts do not read mail "
+		    "here)", name, (unsigned long)uid, conf->first_valid_uid);
+		return 0;
+	}
+	if (gid == 0) {
+		log_info("login refused: %s has gid 0, root's group (give the "
+		    "account a group of its own)", name);
+		return 0;
+	}
+	return 1;
 }
 
 static enum auth_result
-pam_check(const struct config *conf, const char *user, const char *pass,
-    const char *rip, struct auth_user *u)
+pam_fail(pam_handle_t *h, int r, enum auth_result res)
+{
+	pam_end(h, r);
+	return res;
+}
+
+static enum auth_result
+pam_check(const struct config *conf, const struct passwd *pw,
+    const char *pass, const char *rip, struct auth_user *u)
 {
 	struct conv_data cd = { .pass = pass };
 	struct pam_conv pc = { .conv = conv, .appdata_ptr = &cd };
 	pam_handle_t *h = NULL;
 	const void *item = NULL;
+	char user[AUTH_NAME_MAX + 1];
 	const char *why;
-	struct passwd *pw;
 	int r;
 
+	/* pw is NSS's static storage, which PAM's modules overwrite */
+	if (copy(user, sizeof(user), pw->pw_name) == -1)
+		return AUTH_FAILED;
+	if (!ids_ok(conf, user, pw->pw_uid, pw->pw_gid))
+		return AUTH_FAILED;
+	if ((why = shadow_reason(user)) != NULL) {
+		log_info("login refused: %s", why);
+		return AUTH_FAILED;
+	}
 	if ((r = pam_start(conf->pam_service, user, &pc, &h)) != PAM_SUCCESS) {
 		log_warnx("PAM: cannot start service %s: %s (check "
 		    "/etc/pam.d/%s)", conf->pam_service, pam_strerror(h, r),
@@ -119,16 +209,14 @@ pam_check(const struct config *conf, const char *user, const char *pass,
 	}
 	if (rip[0] != '\0')
 		(void)pam_set_item(h, PAM_RHOST, rip);
-	(void)pam_set_item(h, PAM_RUSER, user);
+	(void)pam_set_item(h, PAM_FAIL_DELAY, (const void *)no_delay);
 	r = pam_authenticate(h, PAM_SILENT | PAM_DISALLOW_NULL_AUTHTOK);
 	if (r != PAM_SUCCESS) {
-		why = shadow_reason(user);
-		log_info("login failed: PAM (%s) says: %s%s%s",
-		    conf->pam_service, pam_strerror(h, r),
-		    why ? "; " : "", why ? why : "");
-		pam_end(h, r);
-		return r == PAM_AUTHINFO_UNAVAIL || r == PAM_BUF_ERR ||
-		    r == PAM_SYSTEM_ERR ? AUTH_TEMPFAIL : AUTH_FAILED;
+		log_info("login failed: PAM (%s) says: %s", conf->pam_service,
+		    pam_strerror(h, r));
+		return pam_fail(h, r, r == PAM_AUTHINFO_UNAVAIL ||
+		    r == PAM_BUF_ERR || r == PAM_SYSTEM_ERR ? AUTH_TEMPFAIL :
+		    AUTH_FAILED);
 	}
 	r = pam_acct_mgmt(h, PAM_SILENT | PAM_DISALLOW_NULL_AUTHTOK);
 	if (r != PAM_SUCCESS) {
@@ -148,37 +236,52 @@ pam_check(const struct config *conf, const char *user, const char *pass,
 		}
 		log_info("login refused: PAM (%s) account check: %s",
 		    conf->pam_service, why);
-		pam_end(h, r);
-		return AUTH_FAILED;
+		return pam_fail(h, r, AUTH_FAILED);
 	}
 	/* a module may have mapped the name (e.g. case folding); the item
-	 * belongs to the handle, so look the user up before pam_end() */
+	 * belongs to the handle, so look the user up while it lives */
 	if (pam_get_item(h, PAM_USER, &item) != PAM_SUCCESS || item == NULL)
 		item = user;
-	pw = getpwnam(item);
-	pam_end(h, PAM_SUCCESS);
-	if (pw == NULL) {
+	if ((pw = getpwnam(item)) == NULL) {
 		log_warnx("login failed: PAM accepted the user but there is "
 		    "no such user in the passwd database");
-		return AUTH_FAILED;
+		return pam_fail(h, PAM_USER_UNKNOWN, AUTH_FAILED);
 	}
 	if (copy(u->name, sizeof(u->name), pw->pw_name) == -1 ||
 	    copy(u->home, sizeof(u->home), pw->pw_dir) == -1) {
 		log_warnx("login failed: user name or home too long");
-		return AUTH_FAILED;
+		return pam_fail(h, PAM_BUF_ERR, AUTH_FAILED);
 	}
 	u->uid = pw->pw_uid;
 	u->gid = pw->pw_gid;
+	if (!ids_ok(conf, u->name, u->uid, u->gid))
+		return pam_fail(h, PAM_PERM_DENIED, AUTH_FAILED);
 	u->initgroups = 1;
 	u->maildir[0] = '\0';
 	memcpy(u->method, "pam", 4);
+	if (conf->pam_session)
+		u->pam = h;
+	else
+		pam_end(h, PAM_SUCCESS);
 	return AUTH_OK;
 }
 
+/* Refuse, or check the password of, a user the userdb knows.  Either way
+ * exactly one hash is computed. */
 static enum auth_result
 userdb_check(const struct config *conf, const struct userdb_entry *e,
     const char *pass, struct auth_user *u)
 {
+	if (e->hash[0] != '$') {
+		userdb_verify_absent(conf->userdb, pass);
+		log_info("login refused: account is locked in the userdb %s "
+		    "(its hash starts with %c)", conf->userdb, e->hash[0]);
+		return AUTH_FAILED;
+	}
+	if (!ids_ok(conf, e->name, e->uid, e->gid)) {
+		userdb_verify_absent(conf->userdb, pass);
+		return AUTH_FAILED;
+	}
 	if (!userdb_verify(e, pass)) {
 		log_info("login failed: wrong password (userdb %s)",
 		    conf->userdb);
@@ -198,29 +301,18 @@ userdb_check(const struct config *conf, const struct userdb_entry *e,
 	return AUTH_OK;
 }
 
-/* Final checks on whom we would become. */
-static enum auth_result
-check_uid(const struct config *conf, const struct auth_user *u)
+/* 1 if user is a name worth looking up. */
+static int
+name_ok(const char *user)
 {
-	if (geteuid() != 0) {
-		if (u->uid != geteuid()) {
-			log_info("login refused: this imapd runs as uid %lu "
-			    "and serves only that user, not %s (uid %lu); "
-			    "run it as root to serve other users",
-			    (unsigned long)geteuid(), u->name,
-			    (unsigned long)u->uid);
-			return AUTH_FAILED;
-		}
-		return AUTH_OK;
-	}
-	if (u->uid == 0 || u->uid < conf->first_valid_uid) {
-		log_info("login refused: %s has uid %lu, below "
-		    "first_valid_uid %u (system accounts do not read mail "
-		    "here)", u->name, (unsigned long)u->uid,
-		    conf->first_valid_uid);
-		return AUTH_FAILED;
-	}
-	return AUTH_OK;
+	size_t i, len = strnlen(user, AUTH_NAME_MAX + 1);
+
+	if (len == 0 || len > AUTH_NAME_MAX)
+		return 0;
+	for (i = 0; i < len; i++)
+		if ((unsigned char)user[i] < 0x20 || user[i] == 0x7f)
+			return 0;
+	return 1;
 }
 
 enum auth_result
@@ -228,12 +320,18 @@ auth_check(const struct config *conf, const char *user, const char *pass,
     const char *rip, struct auth_user *u)
 {
 	struct userdb_entry e;
+	struct passwd *pw;
 	char err[256];
 	enum auth_result r;
 	unsigned i;
 	int found;
 
 	memset(u, 0, sizeof(*u));
+	if (!name_ok(user)) {
+		log_info("login failed: the user name is empty, longer than "
+		    "%d bytes or holds control characters", AUTH_NAME_MAX);
+		return AUTH_FAILED;
+	}
 	for (i = 0; i < conf->nauth; i++) {
 		if (conf->auth[i] == AUTH_USERDB) {
 			found = userdb_lookup(conf->userdb, user, &e, err,
@@ -242,18 +340,19 @@ auth_check(const struct config *conf, const char *user, const char *pass,
 				log_warnx("userdb %s: %s", conf->userdb, err);
 				return AUTH_TEMPFAIL;
 			}
-			if (found == 0)
+			if (found == 0) {
+				/* what a wrong password would have cost */
+				userdb_verify_absent(conf->userdb, pass);
 				continue;
+			}
 			r = userdb_check(conf, &e, pass, u);
 			userdb_entry_free(&e);
 		} else {
 			/* PAM knows the users the passwd database knows */
-			if (getpwnam(user) == NULL)
+			if ((pw = getpwnam(user)) == NULL)
 				continue;
-			r = pam_check(conf, user, pass, rip, u);
+			r = pam_check(conf, pw, pass, rip, u);
 		}
-		if (r == AUTH_OK)
-			r = check_uid(conf, u);
 		return r;
 	}
 	log_info("login failed: unknown user (auth = %s%s)",
@@ -261,6 +360,81 @@ auth_check(const struct config *conf, const char *user, const char *pass,
 	    conf->nauth > 1 ? (conf->auth[1] == AUTH_PAM ? ",pam" :
 	    ",userdb") : "");
 	return AUTH_FAILED;
+}
+
+static const char *
+service(pam_handle_t *h)
+{
+	const void *item = NULL;
+
+	if (pam_get_item(h, PAM_SERVICE, &item) != PAM_SUCCESS ||
+	    item == NULL)
+		return "?";
+	return item;
+}
+
+int
+auth_session_open(struct auth_user *u)
+{
+	pam_handle_t *h = u->pam;
+	const char *what = "establish the credentials";
+	int r;
+
+	if (h == NULL)
+		return 0;
+	/* credentials first, then the session (pam_setcred(3)) */
+	r = pam_setcred(h, PAM_ESTABLISH_CRED | PAM_SILENT);
+	if (r == PAM_SUCCESS) {
+		what = "open the session";
+		r = pam_open_session(h, PAM_SILENT);
+		if (r != PAM_SUCCESS)
+			(void)pam_setcred(h, PAM_DELETE_CRED | PAM_SILENT);
+	}
+	if (r != PAM_SUCCESS) {
+		log_warnx("login refused: PAM (%s) could not %s: %s (check the "
+		    "session lines of /etc/pam.d/%s)", service(h), what,
+		    pam_strerror(h, r), service(h));
+		pam_end(h, r);
+		u->pam = NULL;
+		return -1;
+	}
+	/* modules that wanted the password (pam_mount) have had it; PAM
+	 * wipes its copy when the item is replaced */
+	(void)pam_set_item(h, PAM_AUTHTOK, NULL);
+	return 0;
+}
+
+void
+auth_session_close(struct auth_user *u)
+{
+	pam_handle_t *h = u->pam;
+	int r;
+
+	if (h == NULL)
+		return;
+	r = pam_close_session(h, PAM_SILENT);
+	if (r != PAM_SUCCESS)
+		log_warnx("PAM (%s) could not close the session: %s",
+		    service(h), pam_strerror(h, r));
+	(void)pam_setcred(h, PAM_DELETE_CRED | PAM_SILENT);
+	pam_end(h, r);
+	u->pam = NULL;
+}
+
+void
+auth_end(struct auth_user *u)
+{
+	if (u->pam != NULL)
+		pam_end(u->pam, PAM_SUCCESS);
+	u->pam = NULL;
+}
+
+void
+auth_forget(struct auth_user *u)
+{
+	if (u->pam != NULL)
+		pam_end(u->pam, PAM_SUCCESS | PAM_DATA_SILENT);
+	u->pam = NULL;
 }
 
 int

@@ -182,6 +182,9 @@ authmsg_send_result(int fd, enum authres_status st)
 	case AUTHRES_FAIL:
 		f[0] = "fail";
 		break;
+	case AUTHRES_LIMIT:
+		f[0] = "limit";
+		break;
 	default:
 		f[0] = "tempfail";
 		break;
@@ -204,6 +207,8 @@ authmsg_recv_result(int fd, enum authres_status *st)
 		*st = AUTHRES_FAIL;
 	else if (strcmp(f[0], "tempfail") == 0)
 		*st = AUTHRES_TEMPFAIL;
+	else if (strcmp(f[0], "limit") == 0)
+		*st = AUTHRES_LIMIT;
 	else
 		return -1;
 	return 1;

@@ -37,6 +37,8 @@ enum authres_status {
 	AUTHRES_OK = 1,		/* logged in; IMAP stream follows */
 	AUTHRES_FAIL,		/* wrong credentials */
 	AUTHRES_TEMPFAIL,	/* try again later */
+	AUTHRES_LIMIT,		/* good credentials, but the user has too
+				 * many sessions; the back has ended */
 };
 
 /* Send a request or a result; 0, or -1 with errno. */

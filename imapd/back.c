@@ -2,13 +2,29 @@
  * back: credential checks, the privilege drop, and the logged-in session.
  * See back.h.
  *
- * Failed logins are answered after auth_fail_delay, here rather than in
- * the front so that even a subverted front cannot guess faster; the back
- * also counts failures itself and ends the session at the third.
+ * Every login that does not succeed is answered at one deadline,
+ * auth_fail_delay after its request arrived here, plus the growing delay
+ * its address has earned with failed logins (limits.c); both are known
+ * before the check starts, so the answer's time says nothing about why
+ * the login failed.  This happens here rather than in the front so that
+ * even a subverted front cannot guess faster; the back also counts
+ * failures itself and ends the session at the third.  A check that takes
+ * longer than the deadline is answered when it ends, and the log says so:
+ * the deadline is too short for this site's backends.
+ *
+ * The PAM session.  pam_open_session runs as root before the drop, and
+ * pam_close_session must run as root after the session, which no process
+ * running as the user can do.  So after a PAM login with pam_session the
+ * back forks: the child drops to the user and serves the session; the
+ * parent (imapd-pam) keeps the handle, stays root, reads nothing, holds no
+ * descriptor of the session, and closes the PAM session when the child has
+ * ended.  It is still the master's worker, so the session's slot in the
+ * limits table ends with it, and it passes SIGTERM on to the child.
  */
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <errno.h>
 #include <limits.h>
@@ -29,20 +45,23 @@
 #include "imapd/back.h"
 #include "imapd/capability.h"
 #include "imapd/conn.h"
+#include "imapd/limits.h"
 #include "imapd/session.h"
 #include "imapd/sig.h"
 #include "maildir/folder.h"
 
 #define BACK_FAILURES_MAX	3
 
-/* Sleep ms unless a shutdown signal comes first. */
+/* Sleep until the monotonic time until, unless a shutdown signal comes
+ * first. */
 static void
-delay(uint64_t ms)
+sleep_until(long long until)
 {
-	long long until = session_now_ms() + (long long)ms, left;
+	long long left;
 
 	while (!sig_term && (left = until - session_now_ms()) > 0)
-		(void)sig_wait(NULL, 0, (int)left);
+		(void)sig_wait(NULL, 0, left > 0x7fffffff ? 0x7fffffff :
+		    (int)left);
 }
 
 /* Log the end of a logged-in session with its counters. */
@@ -120,15 +139,65 @@ find_mail(const struct config *conf, const struct auth_user *u)
 	return real;
 }
 
-/* Wait for credentials from the front; returns when logged in. */
-static void
-await_login(const struct back_args *a, struct auth_user *u, char *tag,
-    size_t taglen)
+/*
+ * The user's credentials are good: admit the session under the limits
+ * and open its PAM session.  AUTHRES_OK, or the status to answer with
+ * (logged).
+ */
+static enum authres_status
+admit(const struct back_args *a, struct auth_user *u)
 {
+	const struct config *conf = a->conf;
+	enum limits_verdict v;
+	unsigned n;
+
+	v = limits_login(a->slot, u->name, &a->addr, conf, &n);
+	if (v == LIMITS_USER_ADDRESS)
+		log_info("login refused: %s has %u sessions from this address "
+		    "(max_user_sessions_per_address = %u)", u->name, n,
+		    conf->max_user_sessions_per_address);
+	else if (v == LIMITS_USER)
+		log_info("login refused: %s has %u sessions "
+		    "(max_user_sessions = %u)", u->name, n,
+		    conf->max_user_sessions);
+	if (v != LIMITS_OK) {
+		auth_end(u);
+		return AUTHRES_LIMIT;
+	}
+	if (auth_session_open(u) == -1) {
+		limits_leave(a->slot);
+		return AUTHRES_TEMPFAIL;
+	}
+	return AUTHRES_OK;
+}
+
+/* Log a delay that a failed login is answered with. */
+static void
+log_penalty(const struct config *conf, uint64_t penalty, unsigned failures)
+{
+	if (penalty > 0)
+		log_info("answering %llu ms later: %u failed logins from this "
+		    "address in the last %d minutes (auth_penalty_max = "
+		    "%llu ms)", (unsigned long long)penalty, failures,
+		    LIMITS_FORGET_MS / 60000,
+		    (unsigned long long)conf->auth_penalty_max_ms);
+}
+
+/*
+ * Wait for credentials from the front; returns when logged in, with the
+ * command's tag (allocated) in *tag_r.
+ */
+static void
+await_login(const struct back_args *a, struct auth_user *u, char **tag_r)
+{
+	const struct config *conf = a->conf;
 	char storage[AUTHMSG_MAX];
 	struct authreq q;
-	unsigned failures = 0;
+	unsigned failures = 0, nfail;
 	enum auth_result r;
+	enum authres_status st;
+	long long start, took, deadline;
+	uint64_t penalty;
 	int got, tls;
 
 	for (;;) {
@@ -147,13 +216,19 @@ await_login(const struct back_args *a, struct auth_user *u, char *tag,
 			(void)kill(a->front_pid, SIGKILL);
 			_exit(1);
 		}
+		start = session_now_ms();
+		penalty = limits_penalty_ms(&a->addr,
+		    conf->auth_penalty_max_ms, &nfail);
 		log_setuser(q.user);
-		if (snprintf(tag, taglen, "%s", q.tag) >= (int)taglen)
-			fatalx("tag too long");
+		free(*tag_r);
+		if ((*tag_r = strdup(q.tag)) == NULL)
+			fatal("strdup");
 		tls = strcmp(q.secured, "tls") == 0;
-		r = auth_check(a->conf, q.user, q.pass, a->rip, u);
+		r = auth_check(conf, q.user, q.pass, a->rip, u);
 		wipe(storage, sizeof(storage));
-		if (r == AUTH_OK) {
+		st = r == AUTH_OK ? admit(a, u) : r == AUTH_FAILED ?
+		    AUTHRES_FAIL : AUTHRES_TEMPFAIL;
+		if (st == AUTHRES_OK) {
 			log_setuser(u->name);
 			log_info("logged in (%s, %s)", u->method,
 			    tls ? "TLS" : "plaintext");
@@ -161,13 +236,29 @@ await_login(const struct back_args *a, struct auth_user *u, char *tag,
 				_exit(0);
 			return;
 		}
-		if (r == AUTH_FAILED) {
-			failures++;
-			delay(a->conf->auth_fail_delay_ms);
+		if (st == AUTHRES_LIMIT) {
+			/* only the right password gets here: no need to hide
+			 * it, and nothing more this connection can do */
+			(void)authmsg_send_result(a->front, st);
+			_exit(0);
 		}
+		if (st == AUTHRES_FAIL) {
+			failures++;
+			limits_failed(&a->addr);
+		}
+		took = session_now_ms() - start;
+		if (took > (long long)conf->auth_fail_delay_ms)
+			log_warnx("checking this login took %lld ms, longer "
+			    "than auth_fail_delay (%llu ms): its failure can "
+			    "be told from others by its timing (raise "
+			    "auth_fail_delay)", took,
+			    (unsigned long long)conf->auth_fail_delay_ms);
+		deadline = start + (long long)(conf->auth_fail_delay_ms +
+		    penalty);
+		log_penalty(conf, penalty, nfail);
+		sleep_until(deadline);
 		log_setuser(NULL);
-		if (authmsg_send_result(a->front, r == AUTH_FAILED ?
-		    AUTHRES_FAIL : AUTHRES_TEMPFAIL) == -1 ||
+		if (authmsg_send_result(a->front, st) == -1 ||
 		    failures >= BACK_FAILURES_MAX)
 			_exit(0);
 	}
@@ -209,20 +300,81 @@ serve(const struct config *conf, struct conn *c, const struct auth_user *u,
 	session_free(&s);
 }
 
+/*
+ * Root keeper of a PAM session (see the top of this file): wait for the
+ * session process, passing SIGTERM on, then close the PAM session.
+ */
+static void __attribute__((noreturn))
+keep_pam_session(struct auth_user *u, pid_t child)
+{
+	pid_t pid;
+	int status;
+
+	(void)prctl(PR_SET_NAME, "imapd-pam", 0, 0, 0);
+	for (;;) {
+		if (sig_term) {
+			sig_term = 0;
+			(void)kill(child, SIGTERM);
+		}
+		/* the front is ours too; reap it as it goes */
+		while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+			if (pid == child)
+				goto done;
+		if (pid == -1 && errno == ECHILD)
+			goto done;
+		(void)sig_wait(NULL, 0, -1);
+	}
+done:
+	auth_session_close(u);
+	_exit(0);
+}
+
+/* After a PAM login: fork, and return in the child that serves the
+ * session the pid of its keeper (0 if there is none); the keeper never
+ * returns. */
+static pid_t
+split_for_pam(const struct back_args *a, struct auth_user *u)
+{
+	pid_t pid, keeper = getpid();
+
+	if (u->pam == NULL)
+		return 0;
+	if ((pid = fork()) == -1) {
+		log_warn("cannot fork the session from its PAM keeper");
+		auth_session_close(u);
+		_exit(1);
+	}
+	if (pid == 0) {
+		auth_forget(u);
+		return keeper;
+	}
+	close(a->front);
+	keep_pam_session(u, pid);
+}
+
 void
 back_run(const struct back_args *a)
 {
 	struct auth_user u;
 	struct conn c;
-	char tag[128];
+	char *tag = NULL;
+	pid_t keeper;
 
 	(void)prctl(PR_SET_NAME, "imapd-auth", 0, 0, 0);
-	await_login(a, &u, tag, sizeof(tag));
+	await_login(a, &u, &tag);
+	limits_detach();
+	keeper = split_for_pam(a, &u);
 	become(&u);
+	/* the drop cleared any death signal; a session whose keeper died
+	 * (killed at the end of a shutdown) must not outlive it */
+	if (keeper != 0 && (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == -1 ||
+	    getppid() != keeper))
+		_exit(0);
 	(void)prctl(PR_SET_NAME, "imapd-session", 0, 0, 0);
 	conn_init(&c, a->front, a->front);
 	serve(a->conf, &c, &u, tag, a->rip, a->lport);
 	conn_close(&c);
+	free(tag);
 	_exit(0);
 }
 

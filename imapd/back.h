@@ -9,6 +9,8 @@
 
 #include <sys/types.h>
 
+#include "imapd/limits.h"
+
 struct config;
 
 struct back_args {
@@ -17,6 +19,8 @@ struct back_args {
 	pid_t			 front_pid;
 	const char		*rip;
 	const char		*lport;
+	struct limits_addr	 addr;		/* rip as the limits count it */
+	int			 slot;		/* in the limits table */
 };
 
 /* Serve one session through the front; never returns. */

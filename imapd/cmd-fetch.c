@@ -9,7 +9,6 @@
  * FETCH response.  A message that vanished meanwhile is left out and the
  * command ends with NO [EXPUNGEISSUED], as RFC 9051 7.1 describes.
  */
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -28,7 +27,6 @@
 
 #define FETCH_ITEMS_MAX	128
 #define SECTION_OUT_MAX	(1024ULL * 1024 * 1024)
-#define REL_MAX		4096
 
 enum fkind {
 	F_UID, F_FLAGS, F_INTERNALDATE, F_SIZE, F_ENVELOPE, F_BODY,
@@ -229,30 +227,6 @@ parse(const struct imap_arg *a, size_t n, struct fetch *f,
 	return 0;
 }
 
-/* Open a message for FETCH: read into the command's reusable buffer
- * (cheaper than a mapping for the many small files of a big FETCH). */
-static struct message *
-open_msg(struct session *s, uint32_t seq, struct buf *store, int whole)
-{
-	char rel[REL_MAX];
-	struct message *m = NULL;
-	int err = 0;
-
-	if (mailbox_relpath(s->mb, seq, rel, sizeof(rel)) == -1)
-		return NULL;
-	m = message_read(mailbox_dirfd(s->mb), rel, store, whole, &err);
-	if (m == NULL && err == ENOENT &&
-	    mailbox_relocate(s->mb, seq, rel, sizeof(rel)) == 0)
-		m = message_read(mailbox_dirfd(s->mb), rel, store, whole,
-		    &err);
-	if (m != NULL)
-		mailbox_note_mtime(s->mb, seq, message_mtime(m));
-	if (m == NULL && err != ENOENT)
-		log_warnx("cannot read message %u of %s: %s",
-		    mailbox_uid(s->mb, seq), s->mbname, strerror(err));
-	return m;
-}
-
 /* Local time zone offset in minutes at t, for INTERNALDATE. */
 static int
 tzoff(int64_t t)
@@ -304,7 +278,7 @@ fetch_one(struct session *s, const struct cmd *c, struct fetch *f,
 	    (f->need_env && cached.envelope_len == 0) ||
 	    (f->need_body && cached.body_len == 0) ||
 	    (f->need_bs && cached.bodystructure_len == 0)) {
-		if ((m = open_msg(s, seq, &f->store, f->need_sections ||
+		if ((m = selected_message(s, seq, &f->store, f->need_sections ||
 		    (f->need_body && cached.body_len == 0) ||
 		    (f->need_bs && cached.bodystructure_len == 0))) == NULL)
 			return 1;

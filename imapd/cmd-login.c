@@ -6,6 +6,10 @@
  * login hook sends the credentials to the back and waits for its verdict.
  * On success the back sends the tagged OK itself, already as the user.
  * The password is wiped from every buffer of ours as soon as it is sent.
+ *
+ * The tag travels to the back, which writes the tagged OK; tags longer
+ * than TAG_MAX (far longer than any client's) are refused with BAD before
+ * anything is asked, so the credentials always fit in one message.
  */
 #include <string.h>
 #include <strings.h>
@@ -13,17 +17,24 @@
 #include "common/base64.h"
 #include "common/log.h"
 #include "common/wipe.h"
+#include "imapd/auth.h"
 #include "imapd/capability.h"
 #include "imapd/commands.h"
 
 #define SASL_LINE_MAX	8192
 #define AUTH_FAILURES_MAX 3
-#define NAME_MAX_LEN	255
+#define TAG_MAX		1024
 
-/* Refuse credentials over a plaintext connection; 1 if refused. */
+/* Refuse credentials over a plaintext connection, or with a tag too long
+ * to pass on; 1 if refused. */
 static int
-refuse_plaintext(struct session *s, const struct cmd *c)
+refuse_early(struct session *s, const struct cmd *c)
 {
+	if (strlen(c->tag) > TAG_MAX) {
+		cmd_bad(s, c, "Tag too long for %s (at most %d bytes)",
+		    c->name, TAG_MAX);
+		return 1;
+	}
 	if (capability_auth_allowed(s))
 		return 0;
 	log_info("%s refused: plaintext authentication before STARTTLS on "
@@ -41,7 +52,7 @@ try_login(struct session *s, const struct cmd *c, const char *mech,
 {
 	int r;
 
-	if (user[0] == '\0' || strlen(user) > NAME_MAX_LEN ||
+	if (user[0] == '\0' || strlen(user) > AUTH_NAME_MAX ||
 	    strpbrk(user, "\r\n") != NULL) {
 		wipe_str(pass);
 		session_wipe_input(s);
@@ -63,6 +74,15 @@ try_login(struct session *s, const struct cmd *c, const char *mech,
 	if (r == -1) {
 		cmd_no(s, c, "[UNAVAILABLE] Temporary authentication failure, "
 		    "try again later");
+		return;
+	}
+	if (r == -2) {
+		cmd_no(s, c, "[LIMIT] Too many connections for this user; "
+		    "close some and try again");
+		session_printf(s, "* BYE Too many connections for this "
+		    "user\r\n");
+		(void)session_flush(s);
+		s->end = END_LIMIT;
 		return;
 	}
 	s->auth_failures++;
@@ -87,7 +107,7 @@ cmd_login(struct session *s, const struct cmd *c)
 		cmd_bad(s, c, "LOGIN takes a user name and a password");
 		return;
 	}
-	if (refuse_plaintext(s, c)) {
+	if (refuse_early(s, c)) {
 		wipe(c->args[1].str, c->args[1].len);
 		session_wipe_input(s);
 		return;
@@ -216,7 +236,7 @@ cmd_authenticate(struct session *s, const struct cmd *c)
 		    "initial response");
 		return;
 	}
-	if (refuse_plaintext(s, c)) {
+	if (refuse_early(s, c)) {
 		if (c->nargs == 2)
 			wipe(c->args[1].str, c->args[1].len);
 		session_wipe_input(s);

@@ -59,6 +59,13 @@ static const struct command table[] = {
 	{ "SEARCH",		cmd_search,	STATE_SELECTED,
 	    CMDF_UID | CMDF_NOEXPUNGE, LIT_ANYWHERE,
 	    LITERAL_TEXT_MAX },
+	/* the charset's name and SEARCH's string keys, as for SEARCH */
+	{ "SORT",		cmd_sort,	STATE_SELECTED,
+	    CMDF_UID | CMDF_NOEXPUNGE, LIT_ANYWHERE,
+	    LITERAL_TEXT_MAX },
+	{ "THREAD",		cmd_thread,	STATE_SELECTED,
+	    CMDF_UID | CMDF_NOEXPUNGE, LIT_ANYWHERE,
+	    LITERAL_TEXT_MAX },
 	/* header field names: BODY[HEADER.FIELDS (...)] */
 	{ "FETCH",		cmd_fetch,	STATE_SELECTED,
 	    CMDF_UID | CMDF_NOEXPUNGE, LIT_LISTS,

@@ -83,6 +83,17 @@ unsigned status_items(const struct imap_arg *);
 int	status_write(struct session *, const char *name, const char *path,
 	    unsigned items);
 
+/* SORT and THREAD (cmd-sort.c): their charset argument (0, or -1 after
+ * answering NO [BADCHARSET] or BAD), and the search with the keys of the
+ * messages it found, which *n_r counts (0, or -1 after answering). */
+struct msgkeys;
+int	cmd_sort_charset(struct session *, const struct cmd *,
+	    const struct imap_arg *);
+int	cmd_sort_search(struct session *, const struct cmd *,
+	    const struct imap_arg *args, size_t n, uint32_t **seqs_r,
+	    size_t *n_r, struct msgkeys *, int *withmodseq_r,
+	    uint64_t *maxmodseq_r);
+
 /* handlers, one per command, in cmd-*.c */
 void	cmd_capability(struct session *, const struct cmd *);
 void	cmd_noop(struct session *, const struct cmd *);
@@ -114,5 +125,7 @@ void	cmd_copy(struct session *, const struct cmd *);
 void	cmd_move(struct session *, const struct cmd *);
 void	cmd_fetch(struct session *, const struct cmd *);
 void	cmd_search(struct session *, const struct cmd *);
+void	cmd_sort(struct session *, const struct cmd *);
+void	cmd_thread(struct session *, const struct cmd *);
 
 #endif

@@ -1,9 +1,11 @@
 /*
  * front: pre-login session and relay.  See front.h.
  *
- * Order of events: load the TLS context (the key is readable only by
- * root), chroot to the empty login_chroot, drop to login_user, then read
- * the first byte from the network.  Credentials go to the back as an
+ * Order of events: take the TLS context the master built (it holds no
+ * private key: signatures come from the key process over this front's
+ * channel, closed as soon as the handshake is done or can no longer
+ * happen), chroot to the empty login_chroot, drop to login_user, then
+ * read the first byte from the network.  Credentials go to the back as an
  * AUTHMSG_REQUEST; on "ok" the back writes the tagged OK and everything
  * after it, and the front copies bytes both ways until either side ends.
  *
@@ -32,11 +34,14 @@
 #include "imapd/capability.h"
 #include "imapd/conn.h"
 #include "imapd/front.h"
+#include "imapd/keyclient.h"
+#include "imapd/keyproc.h"
 #include "imapd/session.h"
 #include "imapd/sig.h"
 #include "imapd/tls.h"
 
 #define RELAY_BUF	(16 * 1024)	/* one TLS record */
+#define REFUSE_MS	3000		/* to say BYE to a refused client */
 
 static SSL_CTX		*tls_ctx;
 static int		 backfd = -1;
@@ -68,6 +73,8 @@ front_login(struct session *s, const char *tag, const char *mech,
 	}
 	if (st == AUTHRES_OK)
 		return 1;
+	if (st == AUTHRES_LIMIT)
+		return -2;
 	return st == AUTHRES_FAIL ? 0 : -1;
 }
 
@@ -75,8 +82,11 @@ static int
 front_starttls(struct session *s)
 {
 	char info[128];
+	int r;
 
-	if (conn_starttls(s->conn, tls_ctx, session_timeout_ms(s)) == -1) {
+	r = conn_starttls(s->conn, tls_ctx, session_timeout_ms(s));
+	keyclient_close();
+	if (r == -1) {
 		log_info("STARTTLS failed: %s", s->conn->err);
 		return -1;
 	}
@@ -217,19 +227,27 @@ front_run(const struct front_args *a)
 	struct conn c;
 	enum session_end end;
 	char err[512], info[128];
+	long long left;
 
 	(void)prctl(PR_SET_NAME, "imapd-login", 0, 0, 0);
 	backfd = a->back;
-	tls_ctx = tls_ctx_new(a->conf, err, sizeof(err));
+	tls_ctx = keyproc_ctx();
 	if (tls_ctx == NULL && a->implicit_tls)
-		fatalx("TLS unavailable: %s", err);
+		fatalx("TLS unavailable (the log says why at start-up)");
 	if (tls_ctx == NULL)
-		log_warnx("STARTTLS unavailable: %s", err);
+		log_warnx("STARTTLS unavailable (the log says why at "
+		    "start-up)");
 	confine(a->conf);
 
 	conn_init(&c, a->client, a->client);
+	/* timeout_login counts from accept, the handshake included */
+	left = a->accepted_ms + (long long)a->conf->timeout_login_ms -
+	    session_now_ms();
+	if (a->refuse != NULL && left > REFUSE_MS)
+		left = REFUSE_MS;
 	if (a->implicit_tls && conn_starttls(&c, tls_ctx,
-	    (int)a->conf->timeout_login_ms) == -1) {
+	    left > 0 ? (int)left : 1) == -1) {
+		keyclient_close();
 		if (c.peer_closed)
 			log_info("client closed the connection during the TLS "
 			    "handshake");
@@ -240,7 +258,17 @@ front_run(const struct front_args *a)
 		conn_close(&c);
 		_exit(0);
 	}
+	if (a->implicit_tls || tls_ctx == NULL)
+		keyclient_close();
+	if (a->refuse != NULL) {
+		if (snprintf(err, sizeof(err), "* BYE %s\r\n", a->refuse) <
+		    (int)sizeof(err))
+			(void)conn_write(&c, err, strlen(err), REFUSE_MS);
+		conn_close(&c);
+		_exit(0);
+	}
 	session_init(&s, a->conf, &c, STATE_NOTAUTH);
+	s.started_ms = a->accepted_ms;
 	s.hooks = &hooks;
 	s.tls = a->implicit_tls != 0;
 	s.starttls = !a->implicit_tls && tls_ctx != NULL;
@@ -252,6 +280,7 @@ front_run(const struct front_args *a)
 	session_printf(&s, "* OK [CAPABILITY %s] imapd ready\r\n",
 	    capability_string(&s));
 	end = session_run(&s);
+	keyclient_close();
 	if (end == END_HANDOFF) {
 		/* the back now speaks for the session; hand it whatever
 		 * the client pipelined after its login command, and give
@@ -270,7 +299,7 @@ front_run(const struct front_args *a)
 			    session_end_str(end));
 		session_free(&s);
 	}
-	if (end == END_PROTOCOL || end == END_AUTHFAIL)
+	if (end == END_PROTOCOL || end == END_AUTHFAIL || end == END_LIMIT)
 		conn_linger_close(&c, 2000, 1024 * 1024);
 	else
 		conn_close(&c);

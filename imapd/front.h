@@ -16,6 +16,8 @@ struct front_args {
 	int			 implicit_tls;	/* a listen_imaps port */
 	const char		*rip;		/* client address */
 	const char		*lport;		/* our port */
+	long long		 accepted_ms;	/* when, by session_now_ms() */
+	const char		*refuse;	/* "* BYE" this at once, or NULL */
 };
 
 /* Serve the connection; never returns. */

@@ -7,6 +7,12 @@
  * reaped in the main loop after SIGCHLD; signals are only unblocked inside
  * sig_wait(), so none is lost between a check and the wait.
  *
+ * The limits per address and per user are decided by the workers
+ * themselves, in a table the master shares with them (limits.c says why
+ * and how races are kept out).  The master's part is to give each worker
+ * a slot of that table when it forks it and to clear the slot when it
+ * reaps it, so whatever a worker counted ends with the worker.
+ *
  * SIGHUP: read the configuration again; if it (and its certificate) is
  * good, retire the idle workers (SIGUSR1 ends a worker only while idle)
  * and start new ones with the new settings, rebinding the listening
@@ -38,6 +44,8 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/userdb.h"
+#include "imapd/keyproc.h"
+#include "imapd/limits.h"
 #include "imapd/master.h"
 #include "imapd/session.h"
 #include "imapd/sig.h"
@@ -57,6 +65,7 @@ enum child_state {
 struct child {
 	pid_t			pid;
 	enum child_state	state;
+	int			slot;		/* in the limits table */
 };
 
 static struct config	*conf;
@@ -281,7 +290,7 @@ print_log(const char *s)
 }
 
 static struct child *
-child_add(pid_t pid)
+child_add(pid_t pid, int slot)
 {
 	struct child *n;
 
@@ -295,6 +304,7 @@ child_add(pid_t pid)
 	}
 	children[nchildren].pid = pid;
 	children[nchildren].state = CHILD_IDLE;
+	children[nchildren].slot = slot;
 	return &children[nchildren++];
 }
 
@@ -321,6 +331,8 @@ count(enum child_state st)
 	return n;
 }
 
+static void retire_idle(void);
+
 static void
 reap(void)
 {
@@ -329,6 +341,11 @@ reap(void)
 	int status;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (keyproc_reaped(pid, status)) {
+			/* their channels lead nowhere now */
+			retire_idle();
+			continue;
+		}
 		if ((c = child_find(pid)) == NULL)
 			continue;
 		if (c->state == CHILD_IDLE) {
@@ -347,6 +364,7 @@ reap(void)
 		    WTERMSIG(status) != SIGKILL)
 			log_warnx("session process %ld killed by signal %d",
 			    (long)pid, WTERMSIG(status));
+		limits_slot_free(c->slot);
 		*c = children[--nchildren];
 	}
 }
@@ -385,6 +403,7 @@ spawn(void)
 	struct child *c;
 	unsigned total;
 	pid_t pid;
+	int slot;
 
 	for (;;) {
 		total = (unsigned)nchildren;
@@ -402,11 +421,19 @@ spawn(void)
 			}
 			return 0;
 		}
+		if ((slot = limits_slot_take()) == -1) {
+			log_warnx("no free slot in the limits table");
+			return -1;
+		}
+		(void)keyproc_channel(conf);
 		if ((pid = fork()) == -1) {
 			log_warn("cannot start a worker");
+			keyproc_channel_close();
+			limits_slot_free(slot);
 			return -1;
 		}
 		if (pid == 0) {
+			keyproc_atfork();
 			close(statusfd[0]);
 			close(deathfd[1]);
 			sig_term = sig_hup = sig_usr1 = sig_chld = 0;
@@ -416,11 +443,14 @@ spawn(void)
 			wa.nlisteners = nlisteners;
 			wa.statusfd = statusfd[1];
 			wa.deathfd = deathfd[0];
+			wa.slot = slot;
 			worker_run(&wa);
 		}
-		if ((c = child_add(pid)) == NULL) {
+		keyproc_channel_close();
+		if ((c = child_add(pid, slot)) == NULL) {
 			log_warnx("out of memory tracking workers");
 			(void)kill(pid, SIGKILL);
+			/* its slot stays taken: the worker is not reaped */
 			return -1;
 		}
 	}
@@ -444,7 +474,7 @@ reload(void)
 	struct config *nc;
 	struct listener nl[MAX_LISTENERS];
 	unsigned nn = 0, i;
-	char *errs = NULL;
+	char *errs = NULL, err[600];
 
 	log_info("SIGHUP: reloading %s", conf->path);
 	if ((nc = calloc(1, sizeof(*nc))) == NULL) {
@@ -459,6 +489,11 @@ reload(void)
 	}
 	if (master_check(nc, print_log) > 0) {
 		log_warnx("reload failed, keeping the running configuration");
+		goto fail;
+	}
+	if (keyproc_prepare(nc, err, sizeof(err)) == -1) {
+		log_warnx("reload failed, keeping the running configuration: "
+		    "%s", err);
 		goto fail;
 	}
 	if (!same_listen(conf, nc)) {
@@ -482,11 +517,13 @@ reload(void)
 	free(conf);
 	conf = nc;
 	log_setfacility(conf->syslog_facility);
+	keyproc_commit();
 	retire_idle();
 	log_info("reloaded: new sessions use the new configuration");
 	free(errs);
 	return;
 fail:
+	keyproc_discard();
 	free(errs);
 	config_free(nc);
 	free(nc);
@@ -523,6 +560,7 @@ void
 master_run(struct config *c, int foreground)
 {
 	struct pollfd pfd;
+	char err[600];
 	int timeout, fl;
 
 	conf = c;
@@ -534,9 +572,14 @@ master_run(struct config *c, int foreground)
 	if (geteuid() == 0 && prepare_chroot(conf->login_chroot, print_log,
 	    1) == -1)
 		fatalx("cannot start: login_chroot unusable");
+	tls_preload();
+	if (keyproc_prepare(conf, err, sizeof(err)) == -1)
+		fatalx("cannot start: %s", err);
+	keyproc_commit();
 	if ((nlisteners = master_bind(conf, listeners, MAX_LISTENERS)) == 0)
 		fatalx("cannot start: no listening socket");
-	tls_preload();
+	if (limits_init(CONFIG_MAX_SESSIONS) == -1)
+		fatal("cannot map the table of connection limits");
 	if (pipe2(statusfd, O_CLOEXEC) == -1 ||
 	    pipe2(deathfd, O_CLOEXEC) == -1)
 		fatal("pipe");

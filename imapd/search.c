@@ -16,7 +16,6 @@
  * kept for the whole search: the header alone when no criterion needs
  * more.
  */
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -38,7 +37,6 @@
 #include "maildir/msgcache.h"
 
 #define SEARCH_DEPTH_MAX	64
-#define REL_MAX			4096
 
 enum kind {
 	K_AND, K_OR, K_NOT,
@@ -455,6 +453,13 @@ order(struct node *n)
 		qsort(n->kids, n->nkids, sizeof(n->kids[0]), cost_cmp);
 }
 
+int
+search_charset(const char *name)
+{
+	return strcasecmp(name, "UTF-8") == 0 ||
+	    strcasecmp(name, "US-ASCII") == 0;
+}
+
 struct search *
 search_parse(struct session *s, const struct imap_arg *args, size_t n,
     const char **why_r, int *badcharset_r)
@@ -467,8 +472,7 @@ search_parse(struct session *s, const struct imap_arg *args, size_t n,
 	if (n >= 2 && (w = imap_arg_atom(&args[0])) != NULL &&
 	    strcasecmp(w, "CHARSET") == 0) {
 		if ((cs = imap_arg_astring(&args[1])) == NULL ||
-		    (strcasecmp(cs, "UTF-8") != 0 &&
-		    strcasecmp(cs, "US-ASCII") != 0)) {
+		    !search_charset(cs)) {
 			*badcharset_r = 1;
 			*why_r = "Unsupported charset";
 			return NULL;
@@ -509,20 +513,10 @@ search_free(struct search *se)
 static struct message *
 msg(struct session *s, struct search *se)
 {
-	char rel[REL_MAX];
-	int err = 0;
-
 	if (se->msg_tried)
 		return se->msg;
 	se->msg_tried = 1;
-	if (mailbox_relpath(s->mb, se->seq, rel, sizeof(rel)) == 0) {
-		se->msg = message_read(mailbox_dirfd(s->mb), rel, &se->store,
-		    se->body, &err);
-		if (se->msg == NULL && err == ENOENT &&
-		    mailbox_relocate(s->mb, se->seq, rel, sizeof(rel)) == 0)
-			se->msg = message_read(mailbox_dirfd(s->mb), rel,
-			    &se->store, se->body, &err);
-	}
+	se->msg = selected_message(s, se->seq, &se->store, se->body);
 	if (se->msg == NULL)
 		se->gone = 1;
 	return se->msg;
@@ -679,4 +673,30 @@ search_match(struct session *s, struct search *se, uint32_t seq)
 		se->msg = NULL;
 	}
 	return se->gone && !r ? -1 : r;
+}
+
+int
+search_run(struct session *s, struct search *se, uint32_t **seqs_r,
+    size_t *n_r, uint64_t *maxmodseq_r)
+{
+	uint32_t count = mailbox_count(s->mb), seq, *hits;
+	uint64_t ms;
+	size_t n = 0;
+
+	*maxmodseq_r = 0;
+	if ((hits = calloc((size_t)count + 1, sizeof(*hits))) == NULL)
+		return -1;
+	for (seq = 1; seq <= count; seq++) {
+		if (search_match(s, se, seq) != 1)
+			continue;
+		hits[n++] = seq;
+		if (se->modseq && (ms = mailbox_modseq(s->mb, seq)) >
+		    *maxmodseq_r)
+			*maxmodseq_r = ms;
+	}
+	/* sizes learned while searching are kept for next time */
+	mailbox_flush_facts(s->mb);
+	*seqs_r = hits;
+	*n_r = n;
+	return 0;
 }

@@ -14,6 +14,10 @@ struct session;
 struct imap_arg;
 struct search;
 
+/* Whether strings in a charset of that name can be searched for (SEARCH
+ * CHARSET, and the charset argument of SORT and THREAD). */
+int	search_charset(const char *name);
+
 /*
  * Parse criteria from args[0..n).  NULL on error with *why_r (a sentence
  * for BAD) and *badcharset_r set when the error is an unknown CHARSET.
@@ -30,5 +34,15 @@ int	search_has_modseq(const struct search *);
 /* Evaluate for message seq of the selected mailbox: 1 match, 0 no,
  * -1 the message vanished (treated as no match by callers). */
 int	search_match(struct session *, struct search *, uint32_t seq);
+
+/*
+ * Evaluate for every message of the selected mailbox: the sequence
+ * numbers that match, ascending, in *seqs_r (malloc'ed, room for one
+ * more), and with a MODSEQ criterion the highest MODSEQ among them in
+ * *maxmodseq_r (else 0).  Sizes and dates learned on the way are kept in
+ * the UID cache.  0, or -1 when memory runs out.
+ */
+int	search_run(struct session *, struct search *, uint32_t **seqs_r,
+	    size_t *n_r, uint64_t *maxmodseq_r);
 
 #endif

@@ -1,11 +1,14 @@
 /*
  * selected: untagged updates for the selected mailbox.  See selected.h.
  */
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/log.h"
+#include "common/message.h"
 #include "imapd/commands.h"
 #include "imapd/selected.h"
 #include "imapd/session.h"
@@ -301,8 +304,8 @@ selected_before_tagged(struct session *s, const struct cmd *c)
 	    (c->def->flags & CMDF_NOEXPUNGE) && !c->uid));
 }
 
-static int
-alive(void *arg, uint32_t uid)
+int
+selected_alive(void *arg, uint32_t uid)
 {
 	struct mailbox *mb = arg;
 
@@ -322,7 +325,31 @@ void
 selected_flush_msgcache(struct session *s, int final)
 {
 	if (s->mcache != NULL && s->mb != NULL)
-		msgcache_flush(s->mcache, alive, s->mb, final);
+		msgcache_flush(s->mcache, selected_alive, s->mb, final);
+}
+
+struct message *
+selected_message(struct session *s, uint32_t seq, struct buf *store,
+    int whole)
+{
+	char rel[PATH_MAX];
+	struct message *m = NULL;
+	int err = 0;
+
+	if (s->mb == NULL ||
+	    mailbox_relpath(s->mb, seq, rel, sizeof(rel)) == -1)
+		return NULL;
+	m = message_read(mailbox_dirfd(s->mb), rel, store, whole, &err);
+	if (m == NULL && err == ENOENT &&
+	    mailbox_relocate(s->mb, seq, rel, sizeof(rel)) == 0)
+		m = message_read(mailbox_dirfd(s->mb), rel, store, whole,
+		    &err);
+	if (m != NULL)
+		mailbox_note_mtime(s->mb, seq, message_mtime(m));
+	if (m == NULL && err != ENOENT)
+		log_warnx("cannot read message %u of %s: %s",
+		    mailbox_uid(s->mb, seq), s->mbname, strerror(err));
+	return m;
 }
 
 void

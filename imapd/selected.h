@@ -51,10 +51,27 @@ int	selected_modseq_due(struct session *);
 /* Before a tagged response: sync as the command allows. */
 void	selected_before_tagged(struct session *, const struct cmd *);
 
+/* Whether uid is still in the view of mailbox mb (a struct mailbox *):
+ * the caches ask it to drop entries of expunged messages. */
+int	selected_alive(void *mb, uint32_t uid);
+
 /* The selected mailbox's structure cache (opened on first use; may be
  * NULL), and writing out what was added to it. */
 struct msgcache *selected_msgcache(struct session *);
 void	selected_flush_msgcache(struct session *, int final);
+
+/*
+ * Open message seq of the selected mailbox, read into store (the caller's
+ * buffer, reused from one message to the next; see message_read()): the
+ * header only unless whole.  A file renamed meanwhile (another session
+ * changed its flags) is looked for under its new name.  NULL when the
+ * message is gone or cannot be read (that is logged, a vanished file is
+ * not).
+ */
+struct buf;
+struct message;
+struct message *selected_message(struct session *, uint32_t seq,
+	    struct buf *store, int whole);
 
 /* Leave the selected mailbox (no responses). */
 void	selected_close(struct session *);

@@ -202,6 +202,20 @@ session_write(struct session *s, const void *p, size_t n)
 }
 
 void
+session_write_num(struct session *s, char sep, uint32_t n)
+{
+	char b[16], *p = b + sizeof(b);
+
+	do {
+		*--p = (char)('0' + n % 10);
+		n /= 10;
+	} while (n > 0);
+	if (sep != '\0')
+		*--p = sep;
+	session_write(s, p, (size_t)(b + sizeof(b) - p));
+}
+
+void
 session_printf(struct session *s, const char *fmt, ...)
 {
 	char small[1024];
@@ -719,6 +733,8 @@ session_end_str(enum session_end e)
 		return "logged in";
 	case END_MAILBOX_RESET:
 		return "the selected folder's UIDVALIDITY changed";
+	case END_LIMIT:
+		return "the user is over a session limit";
 	}
 	return "unknown";
 }

@@ -55,6 +55,7 @@ enum session_end {
 	END_AUTHFAIL,		/* too many failed logins */
 	END_HANDOFF,		/* front: login succeeded, now relaying */
 	END_MAILBOX_RESET,	/* the selected folder's UIDVALIDITY changed */
+	END_LIMIT,		/* the user is over a session limit */
 };
 
 struct session;
@@ -63,7 +64,8 @@ struct command;
 /* What the front gives a session so LOGIN/AUTHENTICATE can reach the back.
  * login() returns 1 logged in (the session ends with END_HANDOFF), 0 the
  * credentials were refused (the session answered nothing yet), -1 a
- * temporary failure. */
+ * temporary failure, -2 good credentials but the user is over a session
+ * limit (the back has ended). */
 struct session_hooks {
 	int	(*login)(struct session *, const char *tag, const char *mech,
 		    const char *authzid, const char *user, const char *pass);
@@ -146,6 +148,10 @@ void	session_printf(struct session *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 void	session_write(struct session *, const void *, size_t);
 int	session_flush(struct session *);
+
+/* Write sep (unless it is '\0') and the decimal digits of n: for the
+ * long lists of numbers SORT and THREAD answer with. */
+void	session_write_num(struct session *, char sep, uint32_t n);
 
 /* Tagged completion: "<tag> OK|NO|BAD <text>\r\n".  text may start with
  * a "[CODE] ".  These also flush. */

@@ -2,9 +2,10 @@
  * tls: OpenSSL 3 server context.  See tls.h.
  *
  * One connection per process, so there is nothing to gain from a session
- * cache or tickets (every worker would have its own ticket key anyway):
- * both are off.  TLS 1.2 is the floor; compression and renegotiation are
- * disabled.
+ * cache or tickets: both are off, TLS 1.3 included (no NewSessionTicket
+ * is sent), so no ticket key exists to be stolen and no session outlives
+ * its connection.  TLS 1.2 is the floor; compression and renegotiation
+ * are disabled.
  */
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -17,6 +18,8 @@
 #include <openssl/err.h>
 
 #include "common/config.h"
+#include "imapd/keyclient.h"
+#include "imapd/keyfile.h"
 #include "imapd/tls.h"
 
 static void
@@ -52,10 +55,59 @@ tls_preload(void)
 	ERR_clear_error();
 }
 
+/* Check the cipher lists now in ctx against what imapd can serve.
+ * 0, or -1 with err. */
+static int
+checkciphers(const struct config *conf, SSL_CTX *ctx, char *err,
+    size_t errlen)
+{
+	STACK_OF(SSL_CIPHER) *sk = SSL_CTX_get_ciphers(ctx);
+	const SSL_CIPHER *c;
+	int i, n12 = 0, n13 = 0;
+
+	for (i = 0; sk != NULL && i < sk_SSL_CIPHER_num(sk); i++) {
+		c = sk_SSL_CIPHER_value(sk, i);
+		/* TLS 1.3 suites leave the key exchange to the groups */
+		if (SSL_CIPHER_get_kx_nid(c) == NID_kx_any) {
+			n13++;
+			continue;
+		}
+		n12++;
+		if (SSL_CIPHER_get_kx_nid(c) == NID_kx_rsa) {
+			snprintf(err, errlen, "tls_ciphers: %s uses RSA key "
+			    "exchange, which has no forward secrecy and would "
+			    "need the key process to decrypt; remove it (the "
+			    "default lists ECDHE ciphers only)",
+			    SSL_CIPHER_get_name(c));
+			return -1;
+		}
+		if (SSL_CIPHER_get_auth_nid(c) == NID_auth_null) {
+			snprintf(err, errlen, "tls_ciphers: %s does not "
+			    "authenticate the server; remove it (add :!aNULL)",
+			    SSL_CIPHER_get_name(c));
+			return -1;
+		}
+	}
+	if (n13 == 0 && conf->tls_min_version == 13) {
+		snprintf(err, errlen, "tls_ciphersuites: no TLS 1.3 cipher "
+		    "suite is known in \"%s\" and tls_min_version is TLSv1.3",
+		    conf->tls_ciphersuites);
+		return -1;
+	}
+	if (n12 == 0 && n13 == 0) {
+		snprintf(err, errlen, "tls_ciphers and tls_ciphersuites leave "
+		    "no cipher at all");
+		return -1;
+	}
+	return 0;
+}
+
 SSL_CTX *
 tls_ctx_new(const struct config *conf, char *err, size_t errlen)
 {
 	SSL_CTX *ctx;
+	EVP_PKEY *pk;
+	X509 *cert;
 
 	ERR_clear_error();
 	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL) {
@@ -68,28 +120,50 @@ tls_ctx_new(const struct config *conf, char *err, size_t errlen)
 		    "server");
 		goto fail;
 	}
+	/* the client picks among ciphers that are all strong, so that one
+	 * without AES instructions can take ChaCha20 */
 	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION |
-	    SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
-	    SSL_OP_NO_TICKET);
+	    SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_TICKET);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	if (SSL_CTX_set_num_tickets(ctx, 0) != 1) {
+		seterr(err, errlen, "cannot turn off session tickets for",
+		    "server");
+		goto fail;
+	}
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+	if (SSL_CTX_set_cipher_list(ctx, conf->tls_ciphers) != 1) {
+		seterr(err, errlen, "tls_ciphers: no known TLS 1.2 cipher in",
+		    conf->tls_ciphers);
+		goto fail;
+	}
+	if (SSL_CTX_set_ciphersuites(ctx, conf->tls_ciphersuites) != 1) {
+		seterr(err, errlen, "tls_ciphersuites: cannot use",
+		    conf->tls_ciphersuites);
+		goto fail;
+	}
+	if (SSL_CTX_set1_groups_list(ctx, conf->tls_groups) != 1) {
+		seterr(err, errlen, "tls_groups: unknown group in",
+		    conf->tls_groups);
+		goto fail;
+	}
+	if (checkciphers(conf, ctx, err, errlen) == -1)
+		goto fail;
 	if (SSL_CTX_use_certificate_chain_file(ctx, conf->tls_cert) != 1) {
 		seterr(err, errlen, "cannot load certificate (tls_cert)",
 		    conf->tls_cert);
 		goto fail;
 	}
-	if (SSL_CTX_use_PrivateKey_file(ctx, conf->tls_key,
-	    SSL_FILETYPE_PEM) != 1) {
-		seterr(err, errlen, "cannot load private key (tls_key)",
-		    conf->tls_key);
+	if ((cert = SSL_CTX_get0_certificate(ctx)) == NULL ||
+	    (pk = keyclient_pkey(cert, err, errlen)) == NULL)
+		goto fail;
+	if (SSL_CTX_use_PrivateKey(ctx, pk) != 1) {
+		EVP_PKEY_free(pk);
+		seterr(err, errlen, "cannot use the public key of",
+		    conf->tls_cert);
 		goto fail;
 	}
-	if (SSL_CTX_check_private_key(ctx) != 1) {
-		seterr(err, errlen, "private key does not match the "
-		    "certificate in", conf->tls_cert);
-		goto fail;
-	}
+	EVP_PKEY_free(pk);
 	return ctx;
 fail:
 	SSL_CTX_free(ctx);
@@ -101,6 +175,7 @@ tls_check(const struct config *conf, char *err, size_t errlen)
 {
 	int pfd[2], status;
 	SSL_CTX *ctx;
+	EVP_PKEY *pk;
 	ssize_t n;
 	size_t got = 0;
 	pid_t pid;
@@ -119,8 +194,8 @@ tls_check(const struct config *conf, char *err, size_t errlen)
 		char cerr[512];
 
 		close(pfd[0]);
-		ctx = tls_ctx_new(conf, cerr, sizeof(cerr));
-		if (ctx == NULL) {
+		if ((ctx = tls_ctx_new(conf, cerr, sizeof(cerr))) == NULL ||
+		    (pk = keyfile_load(conf, cerr, sizeof(cerr))) == NULL) {
 			(void)write(pfd[1], cerr, strlen(cerr));
 			_exit(1);
 		}

@@ -1,10 +1,11 @@
 /*
  * tls: the server's TLS context.
  *
- * The private key is loaded only by the process that will speak TLS (the
- * front, before it chroots and drops to login_user) and by a short-lived
- * child when the master checks the configuration; neither the master nor a
- * back process running as a mail user ever holds it.
+ * The context holds the certificate chain, the cipher settings and a key
+ * made from the certificate's public key that signs through the key
+ * process (keyproc.h); the master builds it and every front inherits it.
+ * The private key is loaded only by the key process and by a short-lived
+ * child when the configuration is checked.
  */
 #ifndef IMAPD_TLS_H
 #define IMAPD_TLS_H
@@ -21,12 +22,15 @@ struct config;
 void	tls_preload(void);
 
 /* Build a server context from tls_cert (a chain file: the certificate
- * first, then intermediates) and tls_key.  NULL on failure, with a
- * sentence naming the file and the likely fix in err. */
+ * first, then intermediates), tls_ciphers, tls_ciphersuites and
+ * tls_groups, with a key whose private operations go to the key process;
+ * tls_key is not read.  NULL on failure, with a sentence naming the file
+ * or setting and the likely fix in err. */
 SSL_CTX	*tls_ctx_new(const struct config *, char *err, size_t errlen);
 
-/* Check cert and key in a throw-away child process so that the caller
- * never holds the key.  0 if usable, else -1 with err. */
+/* Check the context's settings and the key file (keyfile_load) in a
+ * throw-away child process so that the caller never holds the key.  0 if
+ * usable, else -1 with err. */
 int	tls_check(const struct config *, char *err, size_t errlen);
 
 #endif

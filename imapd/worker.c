@@ -6,12 +6,20 @@
  * and wait again.  SIGUSR1 (the master retiring idle workers after a
  * reload) and SIGTERM end an idle worker at once; once a connection is
  * taken they no longer do.
+ *
+ * A connection over max_prelogin_per_address still gets a front, which
+ * says "* BYE" (after the TLS handshake on an implicit TLS port: a client
+ * would not read it otherwise) within a short budget of its own; the
+ * worker waits for that front, so refusing costs a worker a few seconds
+ * at most and never a session's worth of time.
  */
 #include <sys/prctl.h>
 #include <sys/socket.h>
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+
+#include <sys/wait.h>
 
 #include <errno.h>
 #include <netdb.h>
@@ -25,6 +33,8 @@
 #include "common/log.h"
 #include "imapd/back.h"
 #include "imapd/front.h"
+#include "imapd/keyproc.h"
+#include "imapd/limits.h"
 #include "imapd/session.h"
 #include "imapd/sig.h"
 #include "imapd/worker.h"
@@ -75,7 +85,8 @@ accept_one(const struct worker_args *a, unsigned *which)
 }
 
 static void
-peer(int fd, char *rip, size_t riplen, char *lport, size_t lportlen)
+peer(int fd, char *rip, size_t riplen, char *lport, size_t lportlen,
+    struct limits_addr *addr)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
@@ -83,9 +94,12 @@ peer(int fd, char *rip, size_t riplen, char *lport, size_t lportlen)
 
 	snprintf(rip, riplen, "unknown");
 	snprintf(lport, lportlen, "?");
-	if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0)
+	memset(addr, 0, sizeof(*addr));
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0) {
 		(void)getnameinfo((struct sockaddr *)&ss, len, rip,
 		    (socklen_t)riplen, NULL, 0, NI_NUMERICHOST);
+		limits_addr((struct sockaddr *)&ss, len, addr);
+	}
 	len = sizeof(ss);
 	if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0 &&
 	    getnameinfo((struct sockaddr *)&ss, len, NULL, 0, port,
@@ -99,13 +113,16 @@ worker_run(const struct worker_args *a)
 	struct worker_status st;
 	struct front_args fa;
 	struct back_args ba;
+	struct limits_addr addr;
 	char rip[64], lport[NI_MAXSERV], id[SESSION_ID_LEN + 1];
-	unsigned which = 0, i;
-	int fd, sp[2], one = 1;
+	unsigned which = 0, i, n;
+	int fd, sp[2], one = 1, refuse = 0;
+	long long accepted;
 	pid_t pid;
 
 	(void)prctl(PR_SET_NAME, "imapd-idle", 0, 0, 0);
 	fd = accept_one(a, &which);
+	accepted = session_now_ms();
 
 	st.pid = getpid();
 	st.busy = 1;
@@ -118,10 +135,17 @@ worker_run(const struct worker_args *a)
 
 	session_newid(id, sizeof(id));
 	log_setsession(id);
-	peer(fd, rip, sizeof(rip), lport, sizeof(lport));
+	peer(fd, rip, sizeof(rip), lport, sizeof(lport), &addr);
 	log_setrip(rip);
 	log_info("connect to %s%s", a->listeners[which].desc,
 	    a->listeners[which].tls ? " (TLS)" : "");
+	if (limits_connect(a->slot, &addr, a->conf->max_prelogin_per_address,
+	    &n) == -1) {
+		log_info("refused: %u connections from this address have not "
+		    "logged in yet (max_prelogin_per_address = %u)", n,
+		    a->conf->max_prelogin_per_address);
+		refuse = 1;
+	}
 	(void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
 	/* IMAP is a conversation of small writes: without this, Nagle's
 	 * algorithm holds the greeting after the TLS handshake until the
@@ -135,6 +159,7 @@ worker_run(const struct worker_args *a)
 		fatal("fork");
 	if (pid == 0) {
 		close(sp[0]);
+		limits_detach();
 		memset(&fa, 0, sizeof(fa));
 		fa.conf = a->conf;
 		fa.client = fd;
@@ -142,15 +167,28 @@ worker_run(const struct worker_args *a)
 		fa.implicit_tls = a->listeners[which].tls;
 		fa.rip = rip;
 		fa.lport = lport;
+		fa.accepted_ms = accepted;
+		fa.refuse = refuse ? "Too many connections from your address" :
+		    NULL;
 		front_run(&fa);
 	}
+	/* the key channel is the front's alone */
+	keyproc_channel_close();
 	close(sp[1]);
 	close(fd);
+	if (refuse) {
+		close(sp[0]);
+		while (waitpid(pid, NULL, 0) == -1 && errno == EINTR)
+			continue;
+		_exit(0);
+	}
 	memset(&ba, 0, sizeof(ba));
 	ba.conf = a->conf;
 	ba.front = sp[0];
 	ba.front_pid = pid;
 	ba.rip = rip;
 	ba.lport = lport;
+	ba.addr = addr;
+	ba.slot = a->slot;
 	back_run(&ba);
 }

@@ -28,6 +28,7 @@ struct worker_args {
 	unsigned		 nlisteners;
 	int			 statusfd;	/* write end, to the master */
 	int			 deathfd;	/* read end; EOF = master gone */
+	int			 slot;		/* in the limits table */
 };
 
 void	worker_run(const struct worker_args *) __attribute__((noreturn));

@@ -53,6 +53,7 @@
 #include <zlib.h>
 
 #include "common/buf.h"
+#include "common/le.h"
 #include "common/log.h"
 #include "common/mapfile.h"
 #include "maildir/msgcache.h"
@@ -95,22 +96,6 @@ struct msgcache {
 	size_t		 written;	/* bytes of pend already on disk */
 };
 
-static uint32_t
-rd32(const unsigned char *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	    (uint32_t)p[3] << 24;
-}
-
-static void
-wr32(unsigned char *p, uint32_t v)
-{
-	p[0] = (unsigned char)v;
-	p[1] = (unsigned char)(v >> 8);
-	p[2] = (unsigned char)(v >> 16);
-	p[3] = (unsigned char)(v >> 24);
-}
-
 static int
 path(char *out, const char *dir, const char *name)
 {
@@ -132,22 +117,22 @@ value_ok(uint32_t uid, const unsigned char *v, size_t len)
 
 	if (len < MC_HEAD)
 		return 0;
-	want = MC_HEAD + (uint64_t)rd32(v + 4) + rd32(v + 8) + rd32(v + 12);
+	want = MC_HEAD + (uint64_t)le32_get(v + 4) + le32_get(v + 8) + le32_get(v + 12);
 	if (want != len)
 		return 0;
-	wr32(u, uid);
+	le32_put(u, uid);
 	crc = crc32(crc32(0, u, 4), v + 4, (uInt)(len - 4));
-	return (uint32_t)crc == rd32(v);
+	return (uint32_t)crc == le32_get(v);
 }
 
 static void
 value_rec(const unsigned char *v, struct msgcache_rec *r)
 {
-	size_t a = rd32(v + 4), b = rd32(v + 8), c = rd32(v + 12);
+	size_t a = le32_get(v + 4), b = le32_get(v + 8), c = le32_get(v + 12);
 
 	r->envelope = (const char *)v + MC_HEAD;
 	r->envelope_len = a;
-	r->envelope_exact = rd32(v + 16);
+	r->envelope_exact = le32_get(v + 16);
 	r->body = r->envelope + a;
 	r->body_len = b;
 	r->bodystructure = r->body + b;
@@ -200,14 +185,14 @@ index_log(struct msgcache *mc)
 	struct slot *s;
 
 	while (mc->loglen - off >= 12) {
-		len = rd32(p + off + 4);
-		if (rd32(p + off) != MC_MAGIC || len < 8 + MC_HEAD ||
+		len = le32_get(p + off + 4);
+		if (le32_get(p + off) != MC_MAGIC || len < 8 + MC_HEAD ||
 		    len > MC_VALUE_MAX || len > mc->loglen - off - 12 ||
-		    crc32(0, p + off + 12, 12) != rd32(p + off + 8) ||
-		    rd32(p + off + 16) != mc->uidv ||
-		    !value_ok(rd32(p + off + 12), p + off + 20, len - 8))
+		    crc32(0, p + off + 12, 12) != le32_get(p + off + 8) ||
+		    le32_get(p + off + 16) != mc->uidv ||
+		    !value_ok(le32_get(p + off + 12), p + off + 20, len - 8))
 			break;
-		if ((s = slot_find(mc, rd32(p + off + 12), 1)) == NULL)
+		if ((s = slot_find(mc, le32_get(p + off + 12), 1)) == NULL)
 			break;
 		s->pending = 0;
 		s->off = off + 20;
@@ -340,8 +325,8 @@ load_cdb(struct msgcache *mc, int fd)
 	    cdb_find(&mc->cdb, "H", 1) <= 0 ||
 	    cdb_datalen(&mc->cdb) != 12 ||
 	    cdb_read(&mc->cdb, h, 12, cdb_datapos(&mc->cdb)) != 0 ||
-	    rd32(h) != 0x43534d49U || rd32(h + 4) != MC_VERSION ||
-	    rd32(h + 8) != mc->uidv) {
+	    le32_get(h) != 0x43534d49U || le32_get(h + 4) != MC_VERSION ||
+	    le32_get(h + 8) != mc->uidv) {
 		/* another UIDVALIDITY's, or not ours */
 		mapfile_close(&mc->cdbview);
 		return 0;
@@ -404,7 +389,7 @@ msgcache_get(struct msgcache *mc, uint32_t uid, struct msgcache_rec *r)
 	}
 	if (!mc->have_cdb)
 		return 0;
-	wr32(key, uid);
+	le32_put(key, uid);
 	if (cdb_find(&mc->cdb, key, 4) <= 0)
 		return 0;
 	len = cdb_datalen(&mc->cdb);
@@ -444,16 +429,16 @@ msgcache_put(struct msgcache *mc, uint32_t uid, const struct msgcache_rec *r)
 	if (vlen > MC_VALUE_MAX)
 		return;
 	start = mc->pend.len;
-	wr32(h, MC_MAGIC);
-	wr32(h + 4, (uint32_t)(vlen + 8));
-	wr32(h + 8, 0);			/* record CRC, below */
-	wr32(h + 12, uid);
-	wr32(h + 16, mc->uidv);
-	wr32(h + 20, 0);		/* value CRC, below */
-	wr32(h + 24, (uint32_t)r->envelope_len);
-	wr32(h + 28, (uint32_t)r->body_len);
-	wr32(h + 32, (uint32_t)r->bodystructure_len);
-	wr32(h + 36, r->envelope_exact);
+	le32_put(h, MC_MAGIC);
+	le32_put(h + 4, (uint32_t)(vlen + 8));
+	le32_put(h + 8, 0);			/* record CRC, below */
+	le32_put(h + 12, uid);
+	le32_put(h + 16, mc->uidv);
+	le32_put(h + 20, 0);		/* value CRC, below */
+	le32_put(h + 24, (uint32_t)r->envelope_len);
+	le32_put(h + 28, (uint32_t)r->body_len);
+	le32_put(h + 32, (uint32_t)r->bodystructure_len);
+	le32_put(h + 36, r->envelope_exact);
 	/* r's parts may be bytes of pend itself (a record got from what is
 	 * pending, put back with one part added): make room for the whole
 	 * record first, then find them again where the buffer went */
@@ -476,10 +461,10 @@ msgcache_put(struct msgcache *mc, uint32_t uid, const struct msgcache_rec *r)
 	(void)buf_add(&mc->pend, bs, r->bodystructure_len);
 	v = (unsigned char *)mc->pend.data + start + 20;
 	crc = crc32(crc32(0, h + 12, 4), v + 4, (uInt)(vlen - 4));
-	wr32(v, (uint32_t)crc);
+	le32_put(v, (uint32_t)crc);
 	/* the value's CRC covers its bytes; the record's covers the rest */
 	crc = crc32(0, (const unsigned char *)mc->pend.data + start + 12, 12);
-	wr32((unsigned char *)mc->pend.data + start + 8, (uint32_t)crc);
+	le32_put((unsigned char *)mc->pend.data + start + 8, (uint32_t)crc);
 	if ((s = slot_find(mc, uid, 1)) == NULL) {
 		buf_truncate(&mc->pend, start);
 		return;
@@ -546,9 +531,9 @@ compact(struct msgcache *mc, int (*alive)(void *, uint32_t), void *arg)
 	if (fd == -1)
 		goto out;
 	cdb_make_start(&cm, fd);
-	wr32(h, 0x43534d49U);
-	wr32(h + 4, MC_VERSION);
-	wr32(h + 8, mc->uidv);
+	le32_put(h, 0x43534d49U);
+	le32_put(h + 4, MC_VERSION);
+	le32_put(h + 8, mc->uidv);
 	if (cdb_make_add(&cm, "H", 1, h, 12) != 0)
 		ok = 0;
 	/* the log's entries first, then the snapshot's for other UIDs */
@@ -557,7 +542,7 @@ compact(struct msgcache *mc, int (*alive)(void *, uint32_t), void *arg)
 
 		if (s->uid == 0 || (alive != NULL && !alive(arg, s->uid)))
 			continue;
-		wr32(key, s->uid);
+		le32_put(key, s->uid);
 		if (cdb_make_add(&cm, key, 4, fresh->logmap + s->off,
 		    (unsigned)s->len) != 0)
 			ok = 0;
@@ -570,12 +555,12 @@ compact(struct msgcache *mc, int (*alive)(void *, uint32_t), void *arg)
 			k = cdb_get(&fresh->cdb, klen, cdb_keypos(&fresh->cdb));
 			if (k == NULL || klen != 4)
 				continue;
-			if (slot_find(fresh, rd32(k), 0) != NULL ||
-			    (alive != NULL && !alive(arg, rd32(k))))
+			if (slot_find(fresh, le32_get(k), 0) != NULL ||
+			    (alive != NULL && !alive(arg, le32_get(k))))
 				continue;
 			v = cdb_get(&fresh->cdb, vlen,
 			    cdb_datapos(&fresh->cdb));
-			if (v == NULL || !value_ok(rd32(k), v, vlen))
+			if (v == NULL || !value_ok(le32_get(k), v, vlen))
 				continue;
 			if (cdb_make_add(&cm, k, 4, v, vlen) != 0)
 				ok = 0;
@@ -641,7 +626,7 @@ msgcache_flush(struct msgcache *mc, int (*alive)(void *, uint32_t),
 	}
 	/* a log that starts with what is not ours (another version's
 	 * records) would hide everything appended after it: start anew */
-	if (pread(fd, magic, 4, 0) == 4 && rd32(magic) != MC_MAGIC) {
+	if (pread(fd, magic, 4, 0) == 4 && le32_get(magic) != MC_MAGIC) {
 		close(fd);
 		reset_log(mc);
 		if ((fd = open(p, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC |
@@ -690,4 +675,111 @@ msgcache_close(struct msgcache *mc)
 	buf_free(&mc->pend);
 	free(mc->dir);
 	free(mc);
+}
+
+/* ---- for imapd-cache ---------------------------------------------- */
+
+/* The snapshot's header: 1 with its version and UIDVALIDITY, 0 when
+ * there is no snapshot, -1 when it is no cdb of this cache. */
+static int
+snapshot_header(const char *dir, uint32_t *version_r, uint32_t *uv_r)
+{
+	unsigned char h[12];
+	struct mapfile view;
+	struct stat sb;
+	struct cdb db;
+	char p[MC_PATH];
+	int fd, r = -1;
+
+	if (path(p, dir, MC_CDB) == -1 ||
+	    (fd = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
+		return 0;
+	if (fstat(fd, &sb) == 0 && sb.st_size >= 2048 &&
+	    mapfile_open(fd, (size_t)sb.st_size, 0, &view) == 0) {
+		if (mapfile_cdb(&view, &db) == 0 &&
+		    cdb_find(&db, "H", 1) > 0 && cdb_datalen(&db) == 12 &&
+		    cdb_read(&db, h, 12, cdb_datapos(&db)) == 0 &&
+		    le32_get(h) == 0x43534d49U) {
+			*version_r = le32_get(h + 4);
+			*uv_r = le32_get(h + 8);
+			r = 1;
+		}
+		mapfile_close(&view);
+	}
+	close(fd);
+	return r;
+}
+
+int
+msgcache_check(const char *dir, uint32_t uidvalidity,
+    struct msgcache_check *ck, void (*fn)(void *, uint32_t), void *arg)
+{
+	const unsigned char *v, *k;
+	struct msgcache *mc;
+	unsigned pos, klen, vlen;
+	uint32_t uid;
+	size_t i;
+
+	memset(ck, 0, sizeof(*ck));
+	ck->snapshot = snapshot_header(dir, &ck->version, &ck->snapshot_uv);
+	if ((mc = msgcache_open(dir, uidvalidity)) == NULL)
+		return -1;
+	if (mc->have_cdb) {
+		cdb_seqinit(&pos, &mc->cdb);
+		while (cdb_seqnext(&pos, &mc->cdb) > 0) {
+			klen = cdb_keylen(&mc->cdb);
+			vlen = cdb_datalen(&mc->cdb);
+			if (klen != 4)
+				continue;	/* the header */
+			v = cdb_get(&mc->cdb, vlen, cdb_datapos(&mc->cdb));
+			if ((k = cdb_get(&mc->cdb, 4,
+			    cdb_keypos(&mc->cdb))) == NULL) {
+				ck->bad++;
+				continue;
+			}
+			uid = le32_get(k);
+			if (v == NULL || !value_ok(uid, v, vlen)) {
+				ck->bad++;
+				continue;
+			}
+			ck->entries++;
+			if (fn != NULL)
+				fn(arg, uid);
+		}
+	}
+	ck->log_bytes = mc->loglen;
+	ck->log_unread = mc->loglen - mc->logidx;
+	for (i = 0; i < mc->captab; i++) {
+		if (mc->tab == NULL || mc->tab[i].uid == 0)
+			continue;
+		ck->log_entries++;
+		if (fn != NULL)
+			fn(arg, mc->tab[i].uid);
+	}
+	msgcache_close(mc);
+	return 0;
+}
+
+int
+msgcache_remove(const char *dir)
+{
+	char p[MC_PATH];
+	int fd, r = 0;
+
+	/* the compaction lock: a compaction under way finishes first */
+	if (path(p, dir, MC_LOCK) == -1 ||
+	    (fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+	    0600)) == -1)
+		return -1;
+	while (flock(fd, LOCK_EX) == -1)
+		if (errno != EINTR) {
+			close(fd);
+			return -1;
+		}
+	if (path(p, dir, MC_CDB) == -1 || (unlink(p) == -1 && errno != ENOENT))
+		r = -1;
+	if (path(p, dir, MC_LOG) == -1 || (unlink(p) == -1 && errno != ENOENT))
+		r = -1;
+	close(fd);	/* and so unlock */
+	return r;
 }

@@ -51,4 +51,32 @@ void	msgcache_put(struct msgcache *, uint32_t uid,
 void	msgcache_flush(struct msgcache *, int (*alive)(void *, uint32_t),
 	    void *arg, int may_compact);
 
+/*
+ * For imapd-cache.  msgcache_check: what the folder's files hold for
+ * uidvalidity, read as sessions read them; fn(arg, uid) is called for
+ * each UID with a good entry (a UID may come twice: the snapshot's, then
+ * the log's newer one).  0, or -1 when memory runs out.
+ */
+struct msgcache_check {
+	int		 snapshot;	/* 1 a snapshot, 0 none, -1 not one of
+					 * this cache's */
+	uint32_t	 version;	/* the snapshot's format, and */
+	uint32_t	 snapshot_uv;	/* UIDVALIDITY, when snapshot is 1 */
+	size_t		 entries;	/* good entries in it (if it is of
+					 * this version and UIDVALIDITY) */
+	size_t		 bad;		/* entries failing their checksum */
+	size_t		 log_entries;	/* good records of the log */
+	uint64_t	 log_bytes;
+	uint64_t	 log_unread;	/* bytes past the last good record:
+					 * torn, of another UIDVALIDITY, or
+					 * damaged; the next append or
+					 * compaction drops them */
+};
+int	msgcache_check(const char *dir, uint32_t uidvalidity,
+	    struct msgcache_check *, void (*fn)(void *, uint32_t), void *arg);
+
+/* Remove the folder's structure cache (taking the compaction lock, so
+ * that a compaction in progress finishes first).  0 or -1. */
+int	msgcache_remove(const char *dir);
+
 #endif

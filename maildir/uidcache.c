@@ -2570,11 +2570,12 @@ import_dedup(struct import *im)
 }
 
 /*
- * Read dovecot-uidlist or courierimapuiddb.  1 with *im filled, 0 if
- * neither is there or usable, -1 on error (errno).
+ * Read dovecot-uidlist or courierimapuiddb (only the one of from, unless
+ * it is UC_FROM_ANY).  1 with *im filled, 0 if neither is there or
+ * usable, -1 on error (errno).
  */
 static int
-import_read(const struct uidcache *c, struct import *im)
+import_read(const struct uidcache *c, struct import *im, enum uc_from from)
 {
 	static const char *const files[] = { "dovecot-uidlist",
 	    "courierimapuiddb" };
@@ -2584,6 +2585,9 @@ import_read(const struct uidcache *c, struct import *im)
 	int fd, version = 0, first;
 
 	for (f = 0; f < 2; f++) {
+		if ((from == UC_FROM_DOVECOT && f != 0) ||
+		    (from == UC_FROM_COURIER && f != 1))
+			continue;
 		memset(im, 0, sizeof(*im));
 		im->file = files[f];
 		if (path_of(c, files[f], path) == -1)
@@ -2687,9 +2691,16 @@ next_uidv(uint32_t stored, uint32_t uvfloor, uint32_t *uv)
 	return 0;
 }
 
-/* Start a cache: import, or empty with a new UIDVALIDITY above uvfloor. */
+/*
+ * Start a cache: import, or empty with a new UIDVALIDITY above uvfloor.
+ * from says what may be imported (UC_FROM_NEW: nothing); force takes an
+ * import whose UIDVALIDITY is not above the folder's (imapd-cache --import
+ * --force: the administrator knows no client holds that UIDVALIDITY), but
+ * never one equal to the folder's current or recorded one.
+ */
 static int
-create_cache(struct uidcache *c, uint32_t uvfloor)
+create_cache(struct uidcache *c, uint32_t uvfloor, enum uc_from from,
+    int force)
 {
 	struct import im;
 	struct snapsrc src;
@@ -2704,9 +2715,11 @@ create_cache(struct uidcache *c, uint32_t uvfloor)
 	above = stored > uvfloor ? stored : uvfloor;
 	memset(&src, 0, sizeof(src));
 	memset(&im, 0, sizeof(im));
-	if ((r = import_read(c, &im)) == -1)
+	r = from == UC_FROM_NEW ? 0 : import_read(c, &im, from);
+	if (r == -1)
 		return -1;
-	if (r == 1 && im.uidvalidity > above)
+	if (r == 1 && (im.uidvalidity > above || (force &&
+	    im.uidvalidity != stored && im.uidvalidity != uvfloor)))
 		use = 1;
 	else if (r == 1) {
 		log_info("%s: not importing %s: its UIDVALIDITY %u is not "
@@ -2765,16 +2778,21 @@ create_cache(struct uidcache *c, uint32_t uvfloor)
 	return r;
 }
 
-/* Rename a damaged cache aside; log once. */
+/* Rename a damaged cache aside (or, with s NULL, one to be rebuilt on
+ * request); log once. */
 static int
 set_aside(struct uidcache *c, const struct state *s)
 {
 	char from[PATH_MAX], to[PATH_MAX];
 
-	log_warnx("%s: UID cache damaged (%s); set aside as " FN_CDB_BAD
-	    " and " FN_LOG_BAD ", starting a new one with a greater "
-	    "UIDVALIDITY (clients will resynchronize this folder)", c->dir,
-	    s->why);
+	if (s != NULL)
+		log_warnx("%s: UID cache damaged (%s); set aside as "
+		    FN_CDB_BAD " and " FN_LOG_BAD ", starting a new one with "
+		    "a greater UIDVALIDITY (clients will resynchronize this "
+		    "folder)", c->dir, s->why);
+	else
+		log_info("%s: UID cache rebuilt on request; the old one is "
+		    "set aside as " FN_CDB_BAD " and " FN_LOG_BAD, c->dir);
 	if (path_of(c, FN_CDB, from) == -1 || path_of(c, FN_CDB_BAD, to) == -1)
 		return -1;
 	if (rename(from, to) == -1 && errno != ENOENT)
@@ -2921,7 +2939,7 @@ wload(struct uidcache *c, int full)
 			break;
 		case LS_NONE:
 			state_free(ns);
-			if (create_cache(c, 0) == -1)
+			if (create_cache(c, 0, UC_FROM_ANY, 0) == -1)
 				return -1;
 			continue;
 		}
@@ -2931,7 +2949,7 @@ wload(struct uidcache *c, int full)
 			uvfloor = juv;
 		r = set_aside(c, ns);
 		state_free(ns);
-		if (r == -1 || create_cache(c, uvfloor) == -1)
+		if (r == -1 || create_cache(c, uvfloor, UC_FROM_ANY, 0) == -1)
 			return -1;
 	}
 	log_warnx("%s: UID cache keeps changing under the lock; another "
@@ -4026,4 +4044,269 @@ fail_nowrite:
 	revert(c);
 	errno = e;
 	return -1;
+}
+
+/* ---- for imapd-cache ---------------------------------------------- */
+
+/* A decimal UIDVALIDITY file read without a lock; 0 if none. */
+static uint32_t
+peek_uv(const char *path)
+{
+	char b[16];
+	uint64_t v;
+	size_t got;
+	int fd, r;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return 0;
+	r = pread_all(fd, b, sizeof(b) - 1, 0, &got);
+	close(fd);
+	if (r == -1)
+		return 0;
+	if (got > 0 && b[got - 1] == '\n')
+		got--;
+	return strnum_u64_n(b, got, UC_UID_MAX, &v) == 0 ? (uint32_t)v : 0;
+}
+
+/* The greatest UIDVALIDITY readable in the files set aside. */
+static uint32_t
+aside_uv(const struct uidcache *c)
+{
+	char path[PATH_MAX];
+	struct state *s;
+	struct stat st;
+	uint64_t gen;
+	uint32_t uv = 0, juv;
+	int fd, ioerr;
+
+	if (path_of(c, FN_LOG_BAD, path) == 0 &&
+	    (fd = open(path, O_RDONLY | O_CLOEXEC)) != -1) {
+		if (log_header(fd, &gen, &juv, &ioerr) && juv <= UC_UID_MAX)
+			uv = juv;
+		close(fd);
+	}
+	if (path_of(c, FN_CDB_BAD, path) == -1 ||
+	    (fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return uv;
+	if (fstat(fd, &st) == 0 && st.st_size >= 2048 &&
+	    (uint64_t)st.st_size <= UINT32_MAX &&
+	    (s = state_new()) != NULL) {
+		if (mapfile_open(fd, (size_t)st.st_size, 0, &s->snap) == 0) {
+			s->mapped = 1;
+			(void)mapfile_cdb(&s->snap, &s->db);
+			/* a header that checks out gives its UIDVALIDITY
+			 * even when the rest is damaged */
+			(void)snap_check(s);
+			if (s->damaged_uv > uv)
+				uv = s->damaged_uv;
+		}
+		state_free(s);
+	}
+	close(fd);
+	return uv;
+}
+
+/* A snapshot without its journal: a compaction to finish, or damage. */
+static const char *
+needlog_damage(const struct uidcache *c, const struct state *s)
+{
+	char path[PATH_MAX];
+	uint64_t gen;
+	uint32_t uv;
+	int fd, ok = 0, ioerr;
+
+	if (s->jstate != J_NONE)
+		return NULL;	/* the journal it absorbed: replaced next */
+	if (path_of(c, FN_LOG_NEW, path) == 0 &&
+	    (fd = open(path, O_RDONLY | O_CLOEXEC)) != -1) {
+		ok = log_header(fd, &gen, &uv, &ioerr) && gen == s->gen;
+		close(fd);
+	}
+	return ok ? NULL : "journal lost (snapshot without journal)";
+}
+
+int
+uidcache_check(const char *dir, struct uc_check *ck)
+{
+	struct uidcache c;
+	struct state *s = NULL;
+	char path[PATH_MAX];
+	int tries, r = LS_NONE;
+
+	memset(ck, 0, sizeof(*ck));
+	memset(&c, 0, sizeof(c));
+	if (strlen(dir) + 1 + sizeof(FN_LONGEST) > PATH_MAX) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	c.dir = (char *)(uintptr_t)dir;	/* only read */
+	c.lockfd = -1;
+	for (tries = 0; tries < READ_TRIES; tries++) {
+		state_free(s);
+		if ((r = load_full(&c, 1, &s)) == -1)
+			return -1;
+		if (r != LS_MISMATCH)
+			break;
+		sched_yield();
+	}
+	ck->present = r != LS_NONE;
+	if (r == LS_NEEDLOG) {
+		ck->damage = needlog_damage(&c, s);
+		ck->unfinished = ck->damage == NULL;
+	} else if (r == LS_MISMATCH || r == LS_DAMAGED)
+		ck->damage = s->why;
+	if (r == LS_OK || (r == LS_NEEDLOG && ck->damage == NULL)) {
+		ck->uidvalidity = s->uidvalidity;
+		ck->generation = s->gen;
+		ck->torn = s->jtorn;
+	}
+	if (s != NULL) {
+		ck->snapshot_bytes = (uint64_t)s->cdb_size;
+		ck->journal_bytes = (uint64_t)s->jseen;
+	}
+	state_free(s);
+	ck->stored_uv = read_uidv(&c);
+	if (tree_path(&c, path) == 0)
+		ck->tree_uv = peek_uv(path);
+	ck->aside_uv = aside_uv(&c);
+	return 0;
+}
+
+static void __attribute__((format(printf, 3, 4)))
+say(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	if (n < 0 && errlen > 0)
+		err[0] = '\0';
+}
+
+/* Whether the import asked for can be taken over; 0, or -1 with err. */
+static int
+import_allowed(struct uidcache *c, enum uc_from from, int force,
+    uint32_t current, char *err, size_t errlen)
+{
+	const char *file = from == UC_FROM_DOVECOT ? "dovecot-uidlist" :
+	    "courierimapuiddb";
+	uint32_t stored = read_uidv(c), above;
+	struct import im;
+	int r;
+
+	if ((r = import_read(c, &im, from)) == -1) {
+		say(err, errlen, "%s: cannot read %s: %s", c->dir, file,
+		    strerror(errno));
+		return -1;
+	}
+	if (r == 0) {
+		say(err, errlen, "%s: no usable %s (missing, or its header "
+		    "is not understood)", c->dir, file);
+		return -1;
+	}
+	above = stored > current ? stored : current;
+	r = 0;
+	if (im.uidvalidity == stored || im.uidvalidity == current) {
+		say(err, errlen, "%s: %s has UIDVALIDITY %u, which this folder "
+		    "has already: its clients would take the file's UIDs for "
+		    "the ones they know", c->dir, file, im.uidvalidity);
+		r = -1;
+	} else if (im.uidvalidity <= above && !force) {
+		say(err, errlen, "%s: %s has UIDVALIDITY %u, not above %u, "
+		    "which this folder has had: a client that synchronized "
+		    "it under that value could apply old UIDs to other "
+		    "messages (--force takes it over all the same)", c->dir,
+		    file, im.uidvalidity, above);
+		r = -1;
+	}
+	import_free(&im);
+	return r;
+}
+
+/* Remove the cache files (an empty cache the lock just made). */
+static int
+drop_fresh(struct uidcache *c)
+{
+	char path[PATH_MAX];
+
+	if (path_of(c, FN_CDB, path) == -1 ||
+	    (unlink(path) == -1 && errno != ENOENT) ||
+	    path_of(c, FN_LOG, path) == -1 ||
+	    (unlink(path) == -1 && errno != ENOENT))
+		return -1;
+	return sync_dir(c);
+}
+
+int
+uidcache_rebuild(const char *dir, enum uc_from from, int force, char *err,
+    size_t errlen)
+{
+	struct uidcache *c;
+	struct uc_check ck;
+	uint32_t current;
+	int r = -1, damaged;
+
+	if (from == UC_FROM_ANY) {
+		say(err, errlen, "%s: no source for the rebuild", dir);
+		return -1;
+	}
+	damaged = uidcache_check(dir, &ck) == 0 && ck.damage != NULL;
+	if (uidcache_open(dir, &c, err, errlen) == -1)
+		return -1;
+	/* the lock finishes what a crash left and makes a cache if there
+	 * is none, so that what is set aside is a whole one; a damaged one
+	 * it sets aside itself and replaces with a new, empty one */
+	if (uidcache_lock(c) == -1) {
+		say(err, errlen, "%s: cannot lock the UID cache: %s", dir,
+		    strerror(errno));
+		uidcache_close(c);
+		return -1;
+	}
+	current = c->s->uidvalidity;
+	if (damaged && from == UC_FROM_NEW && uidcache_count(c) == 0) {
+		r = 0;		/* the lock did the rebuild */
+		goto out;
+	}
+	if (from != UC_FROM_NEW && import_allowed(c, from, force, current, err,
+	    errlen) == -1)
+		goto out;
+	/* the damaged files stay the ones set aside, for inspection */
+	if ((damaged && uidcache_count(c) == 0 ? drop_fresh(c) :
+	    set_aside(c, NULL)) == -1) {
+		say(err, errlen, "%s: cannot set the UID cache aside: %s", dir,
+		    strerror(errno));
+		goto out;
+	}
+	if (create_cache(c, current, from, force) == -1) {
+		say(err, errlen, "%s: cannot create the new UID cache: %s "
+		    "(sessions make one when they next open the folder)", dir,
+		    strerror(errno));
+		goto out;
+	}
+	r = 0;
+out:
+	uidcache_close(c);
+	return r;
+}
+
+int
+uidcache_foreign(const char *dir, enum uc_from from, uint32_t *uv_r,
+    uint32_t *uidnext_r, size_t *n_r)
+{
+	struct uidcache c;
+	struct import im;
+	int r;
+
+	memset(&c, 0, sizeof(c));
+	c.dir = (char *)(uintptr_t)dir;	/* only read */
+	c.lockfd = -1;
+	if ((r = import_read(&c, &im, from)) != 1)
+		return r;
+	*uv_r = im.uidvalidity;
+	*uidnext_r = im.uidnext;
+	*n_r = im.n;
+	import_free(&im);
+	return 1;
 }

@@ -207,6 +207,50 @@ int	uidcache_commit(struct uidcache *);
 /* Release the lock.  Changes not committed are thrown away. */
 void	uidcache_unlock(struct uidcache *);
 
+/*
+ * For imapd-cache, the administrator's tool.
+ *
+ * uidcache_check: what a writer would find in the cache of dir, found
+ * without the lock and without changing anything (a check that races
+ * with a compaction may report "journal of another snapshot"; run it
+ * again).  0, or -1 on an I/O error.
+ */
+struct uc_check {
+	int		 present;	/* a snapshot or a journal exists */
+	const char	*damage;	/* why a writer would set it aside,
+					 * NULL if it would not */
+	int		 unfinished;	/* a compaction to finish */
+	int		 torn;		/* an incomplete commit at the end */
+	uint32_t	 uidvalidity;	/* the cache's, 0 when none */
+	uint64_t	 generation;
+	uint64_t	 snapshot_bytes, journal_bytes;
+	uint32_t	 stored_uv;	/* imapd-uidvalidity, 0 if none */
+	uint32_t	 tree_uv;	/* imapd-uidvalidity-max, 0 if none */
+	uint32_t	 aside_uv;	/* of the *.damaged files, 0 if none */
+};
+int	uidcache_check(const char *dir, struct uc_check *);
+
+/*
+ * Set the cache of dir aside (as *.damaged) and start a new one, under
+ * the folder's lock, as a session that found it damaged would: with a
+ * UIDVALIDITY above every one the folder had (UC_FROM_NEW), or taking
+ * over the UIDs of dovecot-uidlist or courierimapuiddb, which must have
+ * a UIDVALIDITY above those unless force (and even then not equal to the
+ * folder's current or recorded one).  The new cache holds no messages:
+ * the next sync gives every file its UID.  Sessions that have the folder
+ * selected end with BYE.  0, or -1 with a sentence in err.
+ */
+enum uc_from { UC_FROM_ANY, UC_FROM_NEW, UC_FROM_DOVECOT, UC_FROM_COURIER };
+int	uidcache_rebuild(const char *dir, enum uc_from, int force, char *err,
+	    size_t errlen);
+
+/* The UIDVALIDITY, next UID and number of UIDs of the folder's
+ * dovecot-uidlist or courierimapuiddb (from: UC_FROM_DOVECOT or
+ * UC_FROM_COURIER), as an import would read them.  1, 0 when there is
+ * no such file that can be read, -1 on an error. */
+int	uidcache_foreign(const char *dir, enum uc_from, uint32_t *uv_r,
+	    uint32_t *uidnext_r, size_t *n_r);
+
 /* Test hook: when not NULL, called at each numbered step of a write
  * (append, fsync, compaction stages), so a test can kill the process
  * there.  Never set in the server.  The steps, and the other knobs only

@@ -36,6 +36,7 @@ def test_unit(build, name):
 # The caches again with their files read instead of mapped, as imapd does
 # on network and FUSE file systems (the mmap setting).
 @pytest.mark.parametrize("name", ["tests/maildir/test-uidcache",
-                                  "tests/maildir/test-msgcache"])
+                                  "tests/maildir/test-msgcache",
+                                  "tests/maildir/test-sortcache"])
 def test_unit_without_mmap(build, name):
     run_unit(build, name, IMAPD_TEST_MMAP="no")

@@ -36,6 +36,24 @@ has_error(const char *errs, unsigned line, const char *needle)
 	return errs != NULL && strstr(errs, want) != NULL;
 }
 
+/* The TLS 1.2 defaults are ECDHE with an AEAD cipher, each of them. */
+static void
+test_default_ciphers(const struct config *c)
+{
+	char list[512], *item, *save = NULL;
+	unsigned n = 0;
+
+	CHECK((size_t)snprintf(list, sizeof(list), "%s", c->tls_ciphers) <
+	    sizeof(list));
+	for (item = strtok_r(list, ":", &save); item != NULL;
+	    item = strtok_r(NULL, ":", &save), n++)
+		CHECK_MSG(strncmp(item, "ECDHE-", 6) == 0 &&
+		    (strstr(item, "-GCM-") != NULL ||
+		    strstr(item, "CHACHA20-POLY1305") != NULL), "%s", item);
+	CHECK_INT(n, 6);
+	CHECK_STR(c->tls_groups, "X25519:prime256v1:secp384r1");
+}
+
 static void
 test_good(void)
 {
@@ -48,6 +66,16 @@ test_good(void)
 	CHECK_STR(c.imap[0].host, "");
 	CHECK_STR(c.imap[0].port, "143");
 	CHECK_INT(c.nspecial, 5);
+	test_default_ciphers(&c);
+	CHECK_STR(c.tls_groups, "X25519:prime256v1:secp384r1");
+	/* the limits' defaults fit Thunderbird (5) and K-9 (10) at once */
+	CHECK_INT(c.first_valid_uid, 1000);
+	CHECK_INT(c.auth_fail_delay_ms, 2000);
+	CHECK_INT(c.auth_penalty_max_ms, 15000);
+	CHECK_INT(c.max_prelogin_per_address, 20);
+	CHECK_INT(c.max_user_sessions, 100);
+	CHECK_INT(c.max_user_sessions_per_address, 20);
+	CHECK_INT(c.pam_session, 1);
 	CHECK_INT(load(&c,
 	    "# a comment\n"
 	    "\n"
@@ -61,9 +89,17 @@ test_good(void)
 	    "timeout_login = 90s\n"
 	    "timeout_session = 1h\n"
 	    "auth_fail_delay = 250ms\n"
+	    "auth_penalty_max = 0\n"
+	    "max_prelogin_per_address = 0\n"
+	    "max_user_sessions = 7\n"
+	    "max_user_sessions_per_address = 100000\n"
+	    "pam_session = no\n"
 	    "special_use = Sent:\\Sent Bin:\\Trash\n"
 	    "mail_location = ~/Mail/box\n"
-	    "syslog_facility = local3\n", &errs), 0);
+	    "syslog_facility = local3\n"
+	    "tls_ciphers = HIGH:!aNULL:!kRSA\n"
+	    "tls_ciphersuites = TLS_AES_256_GCM_SHA384\n"
+	    "tls_groups = X25519\n", &errs), 0);
 	CHECK_MSG(errs == NULL, "%s", errs ? errs : "");
 	CHECK_INT(c.nimap, 2);
 	CHECK_STR(c.imap[0].host, "127.0.0.1");
@@ -72,6 +108,9 @@ test_good(void)
 	CHECK_INT(c.nimaps, 1);
 	CHECK_STR(c.imaps[0].host, "");
 	CHECK_STR(c.tls_cert, "/etc/x/cert.pem");
+	CHECK_STR(c.tls_ciphers, "HIGH:!aNULL:!kRSA");
+	CHECK_STR(c.tls_ciphersuites, "TLS_AES_256_GCM_SHA384");
+	CHECK_STR(c.tls_groups, "X25519");
 	CHECK_INT(c.nauth, 2);
 	CHECK_INT(c.auth[0], AUTH_PAM);
 	CHECK_INT(c.auth[1], AUTH_USERDB);
@@ -81,6 +120,11 @@ test_good(void)
 	CHECK_INT(c.timeout_login_ms, 90000);
 	CHECK_INT(c.timeout_session_ms, 3600000);
 	CHECK_INT(c.auth_fail_delay_ms, 250);
+	CHECK_INT(c.auth_penalty_max_ms, 0);
+	CHECK_INT(c.max_prelogin_per_address, 0);
+	CHECK_INT(c.max_user_sessions, 7);
+	CHECK_INT(c.max_user_sessions_per_address, 100000);
+	CHECK_INT(c.pam_session, 0);
 	CHECK_INT(c.nspecial, 2);
 	CHECK_STR(c.special[1].name, "Bin");
 	CHECK_STR(c.special[1].flag, "\\Trash");
@@ -116,6 +160,10 @@ static const struct {
 	{ "listen_imap = ::1:143\n", 1, "listen_imap: IPv6" },
 	{ "listen_imap = [::1\n", 1, "listen_imap: IPv6" },
 	{ "tls_cert = cert.pem\n", 1, "tls_cert: must be an absolute path" },
+	{ "tls_ciphers =\n", 1, "tls_ciphers: must not be empty" },
+	{ "tls_ciphers = AES128 SHA\n", 1, "tls_ciphers: must be an OpenSSL" },
+	{ "tls_groups = X25519;P-256\n", 1, "tls_groups: must be an OpenSSL" },
+	{ "tls_ciphersuites = \"TLS\"\n", 1, "tls_ciphersuites: must be" },
 	{ "auth = ldap\n", 1, "auth: must be pam, userdb" },
 	{ "auth = pam,pam\n", 1, "auth: lists a method twice" },
 	{ "auth =\n", 1, "auth: must name at least one" },
@@ -131,6 +179,14 @@ static const struct {
 	{ "login_user = \n", 1, "login_user: must not be empty" },
 	{ "syslog_facility = kern2\n", 1, "syslog_facility: must be" },
 	{ "mmap = sometimes\n", 1, "mmap: must be auto, yes or no" },
+	{ "auth_penalty_max = 6m\n", 1, "auth_penalty_max: must be at most" },
+	{ "max_prelogin_per_address = -1\n", 1,
+	    "max_prelogin_per_address: must be a number from 0" },
+	{ "max_user_sessions = 100001\n", 1,
+	    "max_user_sessions: must be a number from 0" },
+	{ "max_user_sessions_per_address = many\n", 1,
+	    "max_user_sessions_per_address: must be a number from 0" },
+	{ "pam_session = maybe\n", 1, "pam_session: must be yes or no" },
 	{ "just some words\n", 1, "expected \"key = value\"" },
 	{ "= 5\n", 1, "(empty): unknown key" },
 };

@@ -79,6 +79,10 @@ def test_literals_where_the_grammar_has_strings(server, mailuser):
     lit("UID COPY 1 {3}", "A/C\r\n")
     r = lit("SEARCH SUBJECT {3}", "lit\r\n")
     assert "* SEARCH 1" in r, r
+    r = lit("SORT (SUBJECT) {5}", "UTF-8 SUBJECT {3}\r\n", "lit\r\n")
+    assert "* SORT 1" in r, r
+    r = lit("UID THREAD REFERENCES UTF-8 SUBJECT {3}", "lit\r\n")
+    assert any(l.startswith("* THREAD (") for l in r), r
     r = lit("FETCH 1 (BODY.PEEK[HEADER.FIELDS ({7}", "Subject)])\r\n")
     assert "Subject: lit" in r[0], r
     lit("ID ({4}", 'name "x")\r\n')

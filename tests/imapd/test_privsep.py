@@ -15,7 +15,7 @@ import time
 import pytest
 
 import imapdtest
-from imapdtest import proc_children, proc_comm, proc_status
+from imapdtest import proc_comm, proc_status, wait_children
 
 pytestmark = pytest.mark.skipif(not imapdtest.IS_ROOT,
                                 reason="needs root to create users")
@@ -32,15 +32,6 @@ def fds(pid):
         if int(fd) > 2:
             out.add(os.readlink(f"/proc/{pid}/fd/{fd}"))
     return out
-
-
-def wait_children(pid, comm, n, timeout=10):
-    deadline = time.monotonic() + timeout
-    while True:
-        found = [p for p in proc_children(pid) if proc_comm(p) == comm]
-        if len(found) >= n or time.monotonic() > deadline:
-            return found
-        time.sleep(0.05)
 
 
 def test_process_tree(server, mailuser):
@@ -67,10 +58,15 @@ def test_process_tree(server, mailuser):
     assert os.readlink(f"/proc/{fronts[0]}/root") == str(server.chroot)
     assert os.listdir(server.chroot) == []
 
-    # a logged-in session: back is the mail user, front still confined
+    # a logged-in session: back is the mail user, front still confined;
+    # the worker stays root as the keeper of the PAM session, reading
+    # nothing and holding nothing of the session
     c = server.imaplib(tls=True)
     c.login(mailuser.name, mailuser.password)
-    backs = wait_children(master, "imapd-session", 1)
+    keepers = wait_children(master, "imapd-pam", 1)
+    assert len(keepers) == 1
+    assert ids(proc_status(keepers[0]), "Uid") == [0, 0, 0, 0]
+    backs = wait_children(keepers[0], "imapd-session", 1)
     assert len(backs) == 1
     bst = proc_status(backs[0])
     assert ids(bst, "Uid") == [mailuser.uid] * 4
@@ -79,12 +75,13 @@ def test_process_tree(server, mailuser):
     assert len(mailuser.groups) >= 2   # the supplementary group is there
     assert bst["CapEff"] == "0000000000000000"
     assert os.readlink(f"/proc/{backs[0]}/cwd") == str(mailuser.home)
-    fronts = wait_children(backs[0], "imapd-login", 1)
+    fronts = wait_children(keepers[0], "imapd-login", 1)
     assert len(fronts) == 1
     fst = proc_status(fronts[0])
     assert ids(fst, "Uid") == [nobody.pw_uid] * 4
     assert os.readlink(f"/proc/{fronts[0]}/root") == str(server.chroot)
     assert fst["CapEff"] == "0000000000000000"
+    assert not (fds(keepers[0]) & (fds(backs[0]) | fds(fronts[0])))
     # the front holds none of the master's descriptors (listening
     # sockets, status and death pipes), only its client and its back
     assert not (fds(master) & fds(fronts[0]))

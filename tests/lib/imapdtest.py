@@ -37,6 +37,10 @@ class Build:
         # runtime cannot work with; as root real PAM needs no wrapper
         self.pam_ok = IS_ROOT or not self.sanitized
 
+    def tool(self, name):
+        """A program of tools/ in this build."""
+        return self.bindir / "tools" / name
+
     def env(self):
         e = dict(os.environ)
         if self.sanitized:
@@ -72,11 +76,15 @@ def free_port():
         return s.getsockname()[1]
 
 
-def make_cert(d):
+def make_cert(d, kind="ec"):
+    """A self-signed certificate for localhost and its key, which imapd
+    accepts: mode 600 in a directory only its owner may change."""
     d.mkdir(parents=True, exist_ok=True)
+    d.chmod(0o755)
     key, crt = d / "key.pem", d / "cert.pem"
-    run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-         "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
+    newkey = (["-newkey", "rsa:2048"] if kind == "rsa" else
+              ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"])
+    run(["openssl", "req", "-x509", *newkey, "-nodes", "-days", "2",
          "-subj", "/CN=localhost", "-addext",
          "subjectAltName=DNS:localhost,IP:127.0.0.1",
          "-keyout", key, "-out", crt])
@@ -313,9 +321,11 @@ class Server:
         ctx = ssl.create_default_context(cafile=self.settings["tls_cert"])
         return ctx
 
-    def raw(self, tls=False, port=None):
+    def raw(self, tls=False, port=None, source=None):
+        """A raw client; source is another loopback address to connect
+        from (127.0.0.2, ...), for limits kept per client address."""
         port = port or (self.tls_port if tls else self.port)
-        return Raw(port, self.tls_context() if tls else None)
+        return Raw(port, self.tls_context() if tls else None, source=source)
 
     def imaplib(self, tls=True, starttls=False):
         import imaplib
@@ -333,8 +343,10 @@ class Raw:
     """A line-oriented IMAP client that shows exactly what the server
     sends, for protocol tests."""
 
-    def __init__(self, port, ctx=None, timeout=15):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout)
+    def __init__(self, port, ctx=None, timeout=15, source=None):
+        self.sock = socket.create_connection(
+            ("127.0.0.1", port), timeout,
+            source_address=(source, 0) if source else None)
         self.ctx = ctx
         if ctx is not None:
             self.sock = ctx.wrap_socket(self.sock,
@@ -412,6 +424,38 @@ def proc_children(pid):
         if int(rest[1]) == pid:
             out.append(int(d.name))
     return out
+
+
+def wait_children(pid, comm, n=1, timeout=10):
+    """pid's children named comm, once there are n of them or the
+    timeout has passed."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [p for p in proc_children(pid) if proc_comm(p) == comm]
+        if len(found) >= n or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
+
+
+def proc_descendants(pid, depth=4):
+    """pid's children, their children, ... (depth levels)."""
+    out, level = [], [pid]
+    for _ in range(depth):
+        level = [c for p in level for c in proc_children(p)]
+        out += level
+    return out
+
+
+def wait_descendants(pid, comm, n=1, timeout=10):
+    """Processes under pid named comm (a session's back and front sit
+    under a PAM session keeper for PAM logins, under the master else),
+    once there are n of them or the timeout has passed."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [p for p in proc_descendants(pid) if proc_comm(p) == comm]
+        if len(found) >= n or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
 
 
 def proc_status(pid):
