@@ -13,7 +13,7 @@ import time
 import pytest
 
 import imapdtest
-from imapdtest import Session, proc_children, proc_comm, proc_status
+from imapdtest import Session, proc_status, wait_descendants
 
 
 @pytest.fixture
@@ -33,13 +33,9 @@ def rss_kib(pid, key="VmRSS"):
 
 def back_pid(server):
     """The logged-in back of the one session the test has open."""
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        for w in proc_children(server.proc.pid):
-            if proc_comm(w) == "imapd-session":
-                return w
-        time.sleep(0.05)
-    raise AssertionError("no imapd-session process")
+    backs = wait_descendants(server.proc.pid, "imapd-session")
+    assert len(backs) == 1, backs
+    return backs[0]
 
 
 def status(s, folder="INBOX"):
