@@ -60,6 +60,26 @@ static int inited, watch[C_N], fail_errno = ENOSPC;
 static long nth, count = 1, seen;
 static const char *pattern, *logpath;
 
+/* A count from the environment; junk stops the program at once, so a
+ * test with a typo in it does not run without its fault. */
+static long
+env_count(const char *name, long dflt)
+{
+	const char *v;
+	char *end;
+	long n;
+
+	if ((v = getenv(name)) == NULL || *v == '\0')
+		return dflt;
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno != 0 || *end != '\0' || n < 0) {
+		fprintf(stderr, "fault_shim: %s=%s is no count\n", name, v);
+		_exit(99);
+	}
+	return n;
+}
+
 static void
 init(void)
 {
@@ -81,10 +101,8 @@ init(void)
 					watch[i] = 1;
 		}
 	}
-	if ((v = getenv("FAULT_NTH")) != NULL)
-		nth = strtol(v, NULL, 10);
-	if ((v = getenv("FAULT_COUNT")) != NULL)
-		count = strtol(v, NULL, 10);
+	nth = env_count("FAULT_NTH", 0);
+	count = env_count("FAULT_COUNT", 1);
 	if ((v = getenv("FAULT_ERRNO")) != NULL) {
 		if (strcmp(v, "EIO") == 0)
 			fail_errno = EIO;
