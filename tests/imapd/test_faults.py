@@ -1,8 +1,9 @@
 """Fault injection over the store: every call that writes to the file
 system (tests/lib/fault_shim.c says which) is made to fail in turn, with
 ENOSPC, EDQUOT or EIO, in an `imapd --stdio` session that does a first
-SELECT of a folder with no cache, APPEND and MULTIAPPEND, COPY, MOVE,
-STORE, EXPUNGE, CREATE, RENAME, DELETE and SUBSCRIBE.  After each run:
+SELECT of a folder with no cache, a FETCH and a SORT that fill the
+structure and sort caches, APPEND and MULTIAPPEND, COPY, MOVE, STORE,
+EXPUNGE, CREATE, RENAME, DELETE and SUBSCRIBE.  After each run:
 
   - the session answered every command OK, NO (with a response code, and
     for the command that met the fault one that says why: [OVERQUOTA]
@@ -58,7 +59,8 @@ BY_BYTES = {v: k for k, v in MESSAGES.items()}
 # (imapd-uidcache(5): the next writer puts it in place)
 STATE_FILES = re.compile(r"^(maildirfolder|dovecot-keywords|subscriptions|"
                          r"imapd-uidcache\.(cdb|log|lock|log\.new)|"
-                         r"imapd-uidvalidity(-max)?|imapd-msgcache\..*)$")
+                         r"imapd-uidvalidity(-max)?|imapd-msgcache\..*|"
+                         r"imapd-sortcache)$")
 
 
 def build_shim(d):
@@ -240,6 +242,16 @@ def scenario(s, model, problems):
         # folder as it last knew it (mailbox.h), here empty: a client
         # can only work on what it was shown
         selected = len(inbox) == 3
+    if selected:
+        # the structure and sort caches are written too; they are only
+        # caches, so a failure to write one fails no command
+        for text, untagged in (
+                ("FETCH 1:* (ENVELOPE BODYSTRUCTURE)", r"\* 3 FETCH "),
+                ("UID SORT (SUBJECT) UTF-8 ALL", r"\* SORT \d+ \d+ \d+$")):
+            st, _, lines = run(text)
+            if st != "OK" or not any(re.match(untagged, l)
+                                     for l in lines):
+                problems.append(f"{text}: {lines[-2:]}")
     st, _, lines = run("APPEND INBOX (\\Flagged)", MESSAGES["a1"])
     if st == "OK":
         v, u = code_args(lines, "APPENDUID")
@@ -471,7 +483,7 @@ def test_fault_sweep(build, sweep_dir):
     problems, log, _ = one_run(build, shim, sweep_dir, tmpl, "nofault",
                             {"FAULT_LOG": str(calllog)}, expect_ok=True)
     assert not problems, problems
-    assert len(log) == 15, log
+    assert len(log) == 17, log
     calls = call_log(calllog)
     # about 160 today; the sweep runs three sessions per call (one for
     # the sanitizer build), so the cap bounds how long make check takes
