@@ -36,7 +36,8 @@ PYTHON	?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo pyth
 
 # --- sources, one per line -------------------------------------------------
 
-COMMON	 = common/base64.c \
+COMMON	 = common/apppass.c \
+	   common/base64.c \
 	   common/buf.c \
 	   common/charset.c \
 	   common/config.c \
@@ -47,6 +48,7 @@ COMMON	 = common/base64.c \
 	   common/message.c \
 	   common/mime.c \
 	   common/mutf7.c \
+	   common/preview.c \
 	   common/privdrop.c \
 	   common/safefile.c \
 	   common/sortkey.c \
@@ -70,6 +72,7 @@ IMAPD	 = imapd/auth.c \
 	   imapd/capability.c \
 	   imapd/cmd-any.c \
 	   imapd/cmd-append.c \
+	   imapd/cmd-compress.c \
 	   imapd/cmd-copy.c \
 	   imapd/cmd-enable.c \
 	   imapd/cmd-expunge.c \
@@ -100,12 +103,14 @@ IMAPD	 = imapd/auth.c \
 	   imapd/master.c \
 	   imapd/mbname.c \
 	   imapd/msgkeys.c \
+	   imapd/policy.c \
 	   imapd/search.c \
 	   imapd/selected.c \
 	   imapd/seqset.c \
 	   imapd/session.c \
 	   imapd/sig.c \
 	   imapd/sort.c \
+	   imapd/specialuse.c \
 	   imapd/thread.c \
 	   imapd/tls.c \
 	   imapd/worker.c
@@ -121,7 +126,8 @@ IMAPWAIT = tools/imapwait.c
 IMAPCHECK = tools/imapcheck.c
 CACHETOOL = tools/imapd-cache.c
 
-UNITTESTS = tests/common/test-buf \
+UNITTESTS = tests/common/test-apppass \
+	   tests/common/test-buf \
 	   tests/common/test-charset \
 	   tests/common/test-strnum \
 	   tests/common/test-config \
@@ -129,6 +135,7 @@ UNITTESTS = tests/common/test-buf \
 	   tests/common/test-imapdate \
 	   tests/common/test-message \
 	   tests/common/test-mime \
+	   tests/common/test-preview \
 	   tests/common/test-search \
 	   tests/common/test-sortkey \
 	   tests/common/test-textsearch \
@@ -144,7 +151,8 @@ UNITTESTS = tests/common/test-buf \
 	   tests/maildir/test-sortcache \
 	   tests/maildir/test-uidcache \
 	   tests/imapd/test-auth \
-	   tests/imapd/test-limits
+	   tests/imapd/test-limits \
+	   tests/imapd/test-policy
 
 # ---------------------------------------------------------------------------
 
@@ -203,6 +211,9 @@ $(O)/tests/imapd/test-auth: $(O)/tests/imapd/test-auth.o $(O)/imapd/auth.o \
 	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 $(O)/tests/imapd/test-limits: $(O)/tests/imapd/test-limits.o \
 	    $(O)/imapd/limits.o $(LIBA)
+	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+$(O)/tests/imapd/test-policy: $(O)/tests/imapd/test-policy.o \
+	    $(O)/imapd/policy.o $(LIBA)
 	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 san:

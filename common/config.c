@@ -8,12 +8,14 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
 
+#include "common/apppass.h"
 #include "common/buf.h"
 #include "common/config.h"
 #include "common/log.h"
@@ -29,6 +31,9 @@ struct keydef {
 	const char	*name;
 	/* returns NULL on success, else a short reason */
 	const char	*(*parse)(struct config *, const char *);
+	/* appends the value as parse() reads it back */
+	void		 (*show)(const struct config *, size_t, struct buf *);
+	size_t		 off;	/* of the field, for the shared show()s */
 };
 
 static char *
@@ -282,6 +287,18 @@ p_userdb(struct config *c, const char *v)
 }
 
 static const char *
+p_app_passwords(struct config *c, const char *v)
+{
+	return p_path(&c->app_passwords, v);
+}
+
+static const char *
+p_login_policy(struct config *c, const char *v)
+{
+	return p_path(&c->login_policy, v);
+}
+
+static const char *
 p_login_chroot(struct config *c, const char *v)
 {
 	return p_path(&c->login_chroot, v);
@@ -497,38 +514,167 @@ p_special_use(struct config *c, const char *v)
 	return NULL;
 }
 
+/*
+ * The show functions write a value back in the form its parse function
+ * reads, so that "imapd -t -v" output is itself a valid imapd.conf.
+ */
+#define FIELD(c, off, type)	\
+	((const type *)(const void *)((const char *)(c) + (off)))
+
+static void
+show_str(const struct config *c, size_t off, struct buf *b)
+{
+	(void)buf_adds(b, *FIELD(c, off, char *));
+}
+
+static void
+show_uint(const struct config *c, size_t off, struct buf *b)
+{
+	(void)buf_addf(b, "%u", *FIELD(c, off, unsigned));
+}
+
+static void
+show_bool(const struct config *c, size_t off, struct buf *b)
+{
+	(void)buf_adds(b, *FIELD(c, off, int) ? "yes" : "no");
+}
+
+/* In the largest unit that divides the value exactly. */
+static void
+show_duration(const struct config *c, size_t off, struct buf *b)
+{
+	uint64_t ms = *FIELD(c, off, uint64_t);
+
+	if (ms != 0 && ms % 3600000 == 0)
+		(void)buf_addf(b, "%lluh", (unsigned long long)(ms / 3600000));
+	else if (ms != 0 && ms % 60000 == 0)
+		(void)buf_addf(b, "%llum", (unsigned long long)(ms / 60000));
+	else if (ms % 1000 == 0)
+		(void)buf_addf(b, "%llus", (unsigned long long)(ms / 1000));
+	else
+		(void)buf_addf(b, "%llums", (unsigned long long)ms);
+}
+
+static void
+show_listen(const struct listen_addr *a, unsigned n, struct buf *b)
+{
+	unsigned i;
+
+	if (n == 0)
+		(void)buf_adds(b, "none");
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			(void)buf_addc(b, ' ');
+		if (a[i].host[0] == '\0')
+			(void)buf_addf(b, "*:%s", a[i].port);
+		else if (strchr(a[i].host, ':') != NULL)
+			(void)buf_addf(b, "[%s]:%s", a[i].host, a[i].port);
+		else
+			(void)buf_addf(b, "%s:%s", a[i].host, a[i].port);
+	}
+}
+
+static void
+show_listen_imap(const struct config *c, size_t off, struct buf *b)
+{
+	(void)off;
+	show_listen(c->imap, c->nimap, b);
+}
+
+static void
+show_listen_imaps(const struct config *c, size_t off, struct buf *b)
+{
+	(void)off;
+	show_listen(c->imaps, c->nimaps, b);
+}
+
+static void
+show_tls_min_version(const struct config *c, size_t off, struct buf *b)
+{
+	(void)off;
+	(void)buf_adds(b, c->tls_min_version == 13 ? "TLSv1.3" : "TLSv1.2");
+}
+
+static void
+show_auth(const struct config *c, size_t off, struct buf *b)
+{
+	unsigned i;
+
+	(void)off;
+	for (i = 0; i < c->nauth; i++)
+		(void)buf_addf(b, "%s%s", i > 0 ? "," : "",
+		    c->auth[i] == AUTH_PAM ? "pam" : "userdb");
+}
+
+static void
+show_mmap(const struct config *c, size_t off, struct buf *b)
+{
+	(void)off;
+	(void)buf_adds(b, c->mmap == MAPFILE_AUTO ? "auto" :
+	    c->mmap == MAPFILE_ALWAYS ? "yes" : "no");
+}
+
+static void
+show_syslog_facility(const struct config *c, size_t off, struct buf *b)
+{
+	const char *name = log_facility_name(c->syslog_facility);
+
+	(void)off;
+	(void)buf_adds(b, name != NULL ? name : "mail");
+}
+
+static void
+show_special_use(const struct config *c, size_t off, struct buf *b)
+{
+	unsigned i;
+
+	(void)off;
+	for (i = 0; i < c->nspecial; i++)
+		(void)buf_addf(b, "%s%s:%s", i > 0 ? " " : "",
+		    c->special[i].name, c->special[i].flag);
+}
+
+#define STR(k)	p_##k, show_str, offsetof(struct config, k)
+#define UINT(k)	p_##k, show_uint, offsetof(struct config, k)
+#define BOOL(k)	p_##k, show_bool, offsetof(struct config, k)
+#define MS(k, f) p_##k, show_duration, offsetof(struct config, f)
+#define OWN(k)	p_##k, show_##k, 0
+
 static const struct keydef keys[] = {
-	{ "allow_plaintext_auth",	p_allow_plaintext_auth },
-	{ "auth",			p_auth },
-	{ "auth_fail_delay",		p_auth_fail_delay },
-	{ "auth_penalty_max",		p_auth_penalty_max },
-	{ "first_valid_uid",		p_first_valid_uid },
-	{ "listen_imap",		p_listen_imap },
-	{ "listen_imaps",		p_listen_imaps },
-	{ "login_chroot",		p_login_chroot },
-	{ "login_user",			p_login_user },
-	{ "mail_location",		p_mail_location },
-	{ "max_prelogin_per_address",	p_max_prelogin_per_address },
-	{ "max_sessions",		p_max_sessions },
-	{ "max_user_sessions",		p_max_user_sessions },
-	{ "max_user_sessions_per_address", p_max_user_sessions_per_address },
-	{ "mmap",			p_mmap },
-	{ "pam_service",		p_pam_service },
-	{ "pam_session",		p_pam_session },
-	{ "prefork",			p_prefork },
-	{ "special_use",		p_special_use },
-	{ "syslog_facility",		p_syslog_facility },
-	{ "timeout_login",		p_timeout_login },
-	{ "timeout_session",		p_timeout_session },
-	{ "tls_cert",			p_tls_cert },
-	{ "tls_ciphers",		p_tls_ciphers },
-	{ "tls_ciphersuites",		p_tls_ciphersuites },
-	{ "tls_groups",			p_tls_groups },
-	{ "tls_key",			p_tls_key },
-	{ "tls_min_version",		p_tls_min_version },
-	{ "userdb",			p_userdb },
+	{ "allow_plaintext_auth",	BOOL(allow_plaintext_auth) },
+	{ "app_passwords",		STR(app_passwords) },
+	{ "auth",			OWN(auth) },
+	{ "auth_fail_delay",		MS(auth_fail_delay, auth_fail_delay_ms) },
+	{ "auth_penalty_max",		MS(auth_penalty_max, auth_penalty_max_ms) },
+	{ "first_valid_uid",		UINT(first_valid_uid) },
+	{ "listen_imap",		OWN(listen_imap) },
+	{ "listen_imaps",		OWN(listen_imaps) },
+	{ "login_chroot",		STR(login_chroot) },
+	{ "login_policy",		STR(login_policy) },
+	{ "login_user",			STR(login_user) },
+	{ "mail_location",		STR(mail_location) },
+	{ "max_prelogin_per_address",	UINT(max_prelogin_per_address) },
+	{ "max_sessions",		UINT(max_sessions) },
+	{ "max_user_sessions",		UINT(max_user_sessions) },
+	{ "max_user_sessions_per_address", UINT(max_user_sessions_per_address) },
+	{ "mmap",			OWN(mmap) },
+	{ "pam_service",		STR(pam_service) },
+	{ "pam_session",		BOOL(pam_session) },
+	{ "prefork",			UINT(prefork) },
+	{ "special_use",		OWN(special_use) },
+	{ "syslog_facility",		OWN(syslog_facility) },
+	{ "timeout_login",		MS(timeout_login, timeout_login_ms) },
+	{ "timeout_session",		MS(timeout_session, timeout_session_ms) },
+	{ "tls_cert",			STR(tls_cert) },
+	{ "tls_ciphers",		STR(tls_ciphers) },
+	{ "tls_ciphersuites",		STR(tls_ciphersuites) },
+	{ "tls_groups",			STR(tls_groups) },
+	{ "tls_key",			STR(tls_key) },
+	{ "tls_min_version",		OWN(tls_min_version) },
+	{ "userdb",			STR(userdb) },
 };
 #define NKEYS	(sizeof(keys) / sizeof(keys[0]))
+_Static_assert(NKEYS == CONFIG_NKEYS, "CONFIG_NKEYS must count the keys");
 
 void
 config_defaults(struct config *c)
@@ -553,20 +699,12 @@ config_defaults(struct config *c)
 	c->tls_ciphersuites = xstrdup("TLS_AES_128_GCM_SHA256:"
 	    "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256");
 	c->tls_groups = xstrdup("X25519:prime256v1:secp384r1");
-	/* Mozilla's "intermediate" profile: ECDHE and AEAD ciphers only in
-	 * TLS 1.2 (no RSA key exchange, no CBC, no SHA-1; no DHE, whose
-	 * groups clients cannot check), every TLS 1.3 suite */
-	c->tls_ciphers = xstrdup("ECDHE-ECDSA-AES128-GCM-SHA256:"
-	    "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
-	    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:"
-	    "ECDHE-RSA-CHACHA20-POLY1305");
-	c->tls_ciphersuites = xstrdup("TLS_AES_128_GCM_SHA256:"
-	    "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256");
-	c->tls_groups = xstrdup("X25519:prime256v1:secp384r1");
 	c->auth[0] = AUTH_PAM;
 	c->nauth = 1;
 	c->pam_service = xstrdup("imapd");
 	c->userdb = xstrdup("/etc/imapd/userdb.cdb");
+	c->app_passwords = xstrdup(APPPASS_PATH);
+	c->login_policy = xstrdup("/etc/imapd/login-policy");
 	c->mail_location = xstrdup("~/Maildir");
 	c->login_user = xstrdup("imapd");
 	c->login_chroot = xstrdup("/var/lib/imapd/empty");
@@ -599,6 +737,8 @@ config_free(struct config *c)
 	free(c->tls_groups);
 	free(c->pam_service);
 	free(c->userdb);
+	free(c->app_passwords);
+	free(c->login_policy);
 	free(c->mail_location);
 	free(c->login_user);
 	free(c->login_chroot);
@@ -710,6 +850,8 @@ config_load(struct config *c, const char *path, char **errors_r)
 		seen[i] = 1;
 		if ((why = keys[i].parse(c, val)) != NULL)
 			adderr(&errs, path, lineno, key, why);
+		else
+			c->key_line[i] = lineno;
 	}
 	if (errs.len == 0 && c->nimap == 0 && c->nimaps == 0)
 		(void)buf_addf(&errs, "%s: listen_imap and listen_imaps are "
@@ -722,4 +864,29 @@ config_load(struct config *c, const char *path, char **errors_r)
 	}
 	buf_free(&errs);
 	return 0;
+}
+
+int
+config_dump(const struct config *c, FILE *fp)
+{
+	struct buf b;
+	size_t i;
+	int r = 0;
+
+	buf_init(&b, CONFIG_LINE_MAX * 2);
+	for (i = 0; i < NKEYS && r == 0; i++) {
+		buf_reset(&b);
+		keys[i].show(c, keys[i].off, &b);
+		if (c->key_line[i] != 0)
+			r = fprintf(fp, "%s = %s\t# %s:%u\n", keys[i].name,
+			    buf_cstr(&b), c->path, c->key_line[i]);
+		else
+			r = fprintf(fp, "%s = %s\t# default\n", keys[i].name,
+			    buf_cstr(&b));
+		r = r < 0 ? -1 : 0;
+	}
+	buf_free(&b);
+	if (r == 0 && fflush(fp) == EOF)
+		r = -1;
+	return r;
 }

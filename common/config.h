@@ -10,11 +10,13 @@
 #define COMMON_CONFIG_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #define CONFIG_MAX_LISTEN	16
 #define CONFIG_MAX_AUTH		2
 #define CONFIG_MAX_SPECIAL	16
 #define CONFIG_MAX_SESSIONS	100000	/* the most max_sessions may be */
+#define CONFIG_NKEYS		31	/* keys imapd.conf knows */
 
 enum auth_method {
 	AUTH_PAM = 1,
@@ -48,6 +50,8 @@ struct config {
 	char			*pam_service;
 	int			 pam_session;	/* open a PAM session */
 	char			*userdb;
+	char			*app_passwords;
+	char			*login_policy;
 	char			*mail_location;
 	char			*login_user;
 	char			*login_chroot;
@@ -66,6 +70,9 @@ struct config {
 	int			 syslog_facility;
 	unsigned		 first_valid_uid;
 	int			 mmap;		/* enum mapfile_mode */
+	/* line of config path that set each key, in key name order; 0 for a
+	 * default */
+	unsigned		 key_line[CONFIG_NKEYS];
 };
 
 /* Fill in the defaults.  The strings are allocated; config_free() them. */
@@ -81,6 +88,15 @@ int	config_load(struct config *, const char *path, char **errors_r);
 /* Parse "addr:port" lists, as listen_imap takes them; for tests. */
 int	config_parse_listen(const char *, struct listen_addr *, unsigned max,
 	    unsigned *n_r, const char **why_r);
+
+/*
+ * Write the effective configuration to fp: every key, in name order, as a
+ * "key = value" line that config_load() reads back, followed by a comment
+ * naming where the value came from ("# default" or "# FILE:LINE").  No key
+ * holds a secret (tls_key names the key file; its content is never read
+ * here).  0 on success, -1 on a write error.
+ */
+int	config_dump(const struct config *, FILE *);
 
 void	config_free(struct config *);
 

@@ -90,27 +90,40 @@ log_session(void)
 	return ctx_session;
 }
 
+static const struct {
+	const char *name;
+	int value;
+} facilities[] = {
+	{ "mail", LOG_MAIL }, { "daemon", LOG_DAEMON },
+	{ "user", LOG_USER }, { "auth", LOG_AUTH },
+	{ "authpriv", LOG_AUTHPRIV },
+	{ "local0", LOG_LOCAL0 }, { "local1", LOG_LOCAL1 },
+	{ "local2", LOG_LOCAL2 }, { "local3", LOG_LOCAL3 },
+	{ "local4", LOG_LOCAL4 }, { "local5", LOG_LOCAL5 },
+	{ "local6", LOG_LOCAL6 }, { "local7", LOG_LOCAL7 },
+};
+#define NFACILITIES	(sizeof(facilities) / sizeof(facilities[0]))
+
 int
 log_facility_byname(const char *name)
 {
-	static const struct {
-		const char *name;
-		int value;
-	} tab[] = {
-		{ "mail", LOG_MAIL }, { "daemon", LOG_DAEMON },
-		{ "user", LOG_USER }, { "auth", LOG_AUTH },
-		{ "authpriv", LOG_AUTHPRIV },
-		{ "local0", LOG_LOCAL0 }, { "local1", LOG_LOCAL1 },
-		{ "local2", LOG_LOCAL2 }, { "local3", LOG_LOCAL3 },
-		{ "local4", LOG_LOCAL4 }, { "local5", LOG_LOCAL5 },
-		{ "local6", LOG_LOCAL6 }, { "local7", LOG_LOCAL7 },
-	};
 	size_t i;
 
-	for (i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
-		if (strcmp(tab[i].name, name) == 0)
-			return tab[i].value;
+	for (i = 0; i < NFACILITIES; i++)
+		if (strcmp(facilities[i].name, name) == 0)
+			return facilities[i].value;
 	return -1;
+}
+
+const char *
+log_facility_name(int facility)
+{
+	size_t i;
+
+	for (i = 0; i < NFACILITIES; i++)
+		if (facilities[i].value == facility)
+			return facilities[i].name;
+	return NULL;
 }
 
 /* Append to line at *off, never past size, marking a cut with "...". */

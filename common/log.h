@@ -28,6 +28,9 @@ const char *log_session(void);
  * value; -1 if unknown. */
 int	log_facility_byname(const char *);
 
+/* The name log_facility_byname() takes for a facility; NULL if none. */
+const char *log_facility_name(int);
+
 void	log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));

@@ -451,21 +451,28 @@ password_ok(const char *password)
 }
 
 int
-userdb_verify(const struct userdb_entry *e, const char *password)
+userdb_hash_matches(const char *hash, const char *password)
 {
 	char out[CRYPT_OUTPUT_SIZE];
 	size_t hlen;
 	int ok = 0;
 
-	if (e == NULL || e->hash == NULL || e->hash[0] != '$' || e->uid == 0 ||
-	    !password_ok(password))
+	if (hash == NULL || hash[0] != '$' || !password_ok(password))
 		return 0;
-	hlen = strlen(e->hash);
-	if (hash_with(password, e->hash, out, sizeof(out)) == 0 &&
-	    strlen(out) == hlen && wipe_memcmp(out, e->hash, hlen) == 0)
+	hlen = strlen(hash);
+	if (hash_with(password, hash, out, sizeof(out)) == 0 &&
+	    strlen(out) == hlen && wipe_memcmp(out, hash, hlen) == 0)
 		ok = 1;
 	wipe(out, sizeof(out));
 	return ok;
+}
+
+int
+userdb_verify(const struct userdb_entry *e, const char *password)
+{
+	if (e == NULL || e->uid == 0)
+		return 0;
+	return userdb_hash_matches(e->hash, password);
 }
 
 /*

@@ -66,6 +66,13 @@ int	userdb_lookup(const char *path, const char *user,
 int	userdb_verify(const struct userdb_entry *, const char *password);
 
 /*
+ * 1 if password hashes to hash (a crypt(3) hash starting with "$"), else
+ * 0; an empty or too long password never matches.  The comparison takes
+ * the same time wherever the hashes differ.
+ */
+int	userdb_hash_matches(const char *hash, const char *password);
+
+/*
  * Spend on password the time userdb_verify would spend on a user of the
  * cdb file at path, for a login whose user is not there or may not log
  * in, so that its failure takes as long as a wrong password's.  The hash

@@ -13,6 +13,11 @@
  *   - A user the userdb does not know, or knows but refuses, costs one hash
  *     of the kind the file's own users have (userdb_verify_absent), as a
  *     known user's wrong password does.
+ *   - Every login whose password has the shape of an app password, and
+ *     only those, costs one hash against the app-password file (against
+ *     the entry its first characters select, or a dummy of the same
+ *     cost), before and whatever the rest of the check does: whether a
+ *     user has app passwords does not show (apppass.h).
  *   - PAM's own delay after a failure (pam_unix sleeps two seconds or more
  *     after a wrong password, not after an unknown user) is replaced by a
  *     PAM_FAIL_DELAY function that does nothing; the back answers every
@@ -39,6 +44,7 @@
 
 #include <security/pam_appl.h>
 
+#include "common/apppass.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "common/userdb.h"
@@ -182,7 +188,7 @@ pam_fail(pam_handle_t *h, int r, enum auth_result res)
 
 static enum auth_result
 pam_check(const struct config *conf, const struct passwd *pw,
-    const char *pass, const char *rip, struct auth_user *u)
+    const char *pass, int app, const char *rip, struct auth_user *u)
 {
 	struct conv_data cd = { .pass = pass };
 	struct pam_conv pc = { .conv = conv, .appdata_ptr = &cd };
@@ -210,7 +216,10 @@ pam_check(const struct config *conf, const struct passwd *pw,
 	if (rip[0] != '\0')
 		(void)pam_set_item(h, PAM_RHOST, rip);
 	(void)pam_set_item(h, PAM_FAIL_DELAY, (const void *)no_delay);
-	r = pam_authenticate(h, PAM_SILENT | PAM_DISALLOW_NULL_AUTHTOK);
+	/* an app password stands in for PAM's own authentication; the
+	 * account check below still runs */
+	r = app ? PAM_SUCCESS :
+	    pam_authenticate(h, PAM_SILENT | PAM_DISALLOW_NULL_AUTHTOK);
 	if (r != PAM_SUCCESS) {
 		log_info("login failed: PAM (%s) says: %s", conf->pam_service,
 		    pam_strerror(h, r));
@@ -267,10 +276,11 @@ pam_check(const struct config *conf, const struct passwd *pw,
 }
 
 /* Refuse, or check the password of, a user the userdb knows.  Either way
- * exactly one hash is computed. */
+ * exactly one hash is computed, none when an app password (app) has
+ * already matched: that login succeeds, and its timing hides nothing. */
 static enum auth_result
 userdb_check(const struct config *conf, const struct userdb_entry *e,
-    const char *pass, struct auth_user *u)
+    const char *pass, int app, struct auth_user *u)
 {
 	if (e->hash[0] != '$') {
 		userdb_verify_absent(conf->userdb, pass);
@@ -282,7 +292,7 @@ userdb_check(const struct config *conf, const struct userdb_entry *e,
 		userdb_verify_absent(conf->userdb, pass);
 		return AUTH_FAILED;
 	}
-	if (!userdb_verify(e, pass)) {
+	if (!app && !userdb_verify(e, pass)) {
 		log_info("login failed: wrong password (userdb %s)",
 		    conf->userdb);
 		return AUTH_FAILED;
@@ -321,16 +331,25 @@ auth_check(const struct config *conf, const char *user, const char *pass,
 {
 	struct userdb_entry e;
 	struct passwd *pw;
-	char err[256];
+	char err[256], label[APPPASS_LABEL_MAX + 1];
+	const char *why = NULL;
 	enum auth_result r;
 	unsigned i;
-	int found;
+	int found, app;
 
 	memset(u, 0, sizeof(*u));
 	if (!name_ok(user)) {
 		log_info("login failed: the user name is empty, longer than "
 		    "%d bytes or holds control characters", AUTH_NAME_MAX);
 		return AUTH_FAILED;
+	}
+	/* first, and for every user: it costs the same for all */
+	app = apppass_verify(conf->app_passwords, user, pass, label, &why);
+	if (app == -1) {
+		log_warnx("app passwords: %s: %s (no app password can log in "
+		    "until it is fixed with imapd-userdb)", conf->app_passwords,
+		    why);
+		app = 0;
 	}
 	for (i = 0; i < conf->nauth; i++) {
 		if (conf->auth[i] == AUTH_USERDB) {
@@ -345,14 +364,16 @@ auth_check(const struct config *conf, const char *user, const char *pass,
 				userdb_verify_absent(conf->userdb, pass);
 				continue;
 			}
-			r = userdb_check(conf, &e, pass, u);
+			r = userdb_check(conf, &e, pass, app, u);
 			userdb_entry_free(&e);
 		} else {
 			/* PAM knows the users the passwd database knows */
 			if ((pw = getpwnam(user)) == NULL)
 				continue;
-			r = pam_check(conf, pw, pass, rip, u);
+			r = pam_check(conf, pw, pass, app, rip, u);
 		}
+		if (r == AUTH_OK && app)
+			memcpy(u->label, label, sizeof(u->label));
 		return r;
 	}
 	log_info("login failed: unknown user (auth = %s%s)",

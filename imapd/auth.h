@@ -11,6 +11,8 @@
 #include <limits.h>
 #include <sys/types.h>
 
+#include "common/apppass.h"
+
 /* The longest user name looked up anywhere (the userdb's limit too). */
 #define AUTH_NAME_MAX	255
 
@@ -25,6 +27,7 @@ struct auth_user {
 	char	home[PATH_MAX];
 	char	maildir[PATH_MAX];	/* "" = use mail_location */
 	char	method[8];	/* "pam" or "userdb", for the log */
+	char	label[APPPASS_LABEL_MAX + 1];	/* app password used, or "" */
 	struct pam_handle *pam;	/* kept for the PAM session, or NULL */
 };
 

@@ -170,25 +170,32 @@ authmsg_recv_request(int fd, struct authreq *q, char *storage,
 	return 1;
 }
 
+/* The verdicts as the wire spells them. */
+static const struct {
+	enum authres_status	 st;
+	const char		*name;
+} results[] = {
+	{ AUTHRES_OK, "ok" },
+	{ AUTHRES_FAIL, "fail" },
+	{ AUTHRES_TEMPFAIL, "tempfail" },
+	{ AUTHRES_LIMIT, "limit" },
+	{ AUTHRES_DISABLED, "disabled" },
+	{ AUTHRES_NETWORK, "network" },
+	{ AUTHRES_PRIVACY, "privacy" },
+	{ AUTHRES_APPONLY, "apponly" },
+	{ AUTHRES_HOURS, "hours" },
+};
+#define NRESULTS	(sizeof(results) / sizeof(results[0]))
+
 int
 authmsg_send_result(int fd, enum authres_status st)
 {
-	const char *f[1];
+	const char *f[1] = { "tempfail" };
+	size_t i;
 
-	switch (st) {
-	case AUTHRES_OK:
-		f[0] = "ok";
-		break;
-	case AUTHRES_FAIL:
-		f[0] = "fail";
-		break;
-	case AUTHRES_LIMIT:
-		f[0] = "limit";
-		break;
-	default:
-		f[0] = "tempfail";
-		break;
-	}
+	for (i = 0; i < NRESULTS; i++)
+		if (results[i].st == st)
+			f[0] = results[i].name;
 	return send_msg(fd, AUTHMSG_RESULT, f, 1);
 }
 
@@ -196,20 +203,16 @@ int
 authmsg_recv_result(int fd, enum authres_status *st)
 {
 	char storage[32], *f[1];
+	size_t i;
 	int r;
 
 	if ((r = recv_msg(fd, AUTHMSG_RESULT, f, 1, storage,
 	    sizeof(storage))) != 1)
 		return r == 0 ? -1 : r;
-	if (strcmp(f[0], "ok") == 0)
-		*st = AUTHRES_OK;
-	else if (strcmp(f[0], "fail") == 0)
-		*st = AUTHRES_FAIL;
-	else if (strcmp(f[0], "tempfail") == 0)
-		*st = AUTHRES_TEMPFAIL;
-	else if (strcmp(f[0], "limit") == 0)
-		*st = AUTHRES_LIMIT;
-	else
-		return -1;
-	return 1;
+	for (i = 0; i < NRESULTS; i++)
+		if (strcmp(f[0], results[i].name) == 0) {
+			*st = results[i].st;
+			return 1;
+		}
+	return -1;
 }

@@ -39,6 +39,12 @@ enum authres_status {
 	AUTHRES_TEMPFAIL,	/* try again later */
 	AUTHRES_LIMIT,		/* good credentials, but the user has too
 				 * many sessions; the back has ended */
+	/* good credentials, refused by the user's login policy */
+	AUTHRES_DISABLED,	/* disabled */
+	AUTHRES_NETWORK,	/* networks= */
+	AUTHRES_PRIVACY,	/* tls=required */
+	AUTHRES_APPONLY,	/* app-passwords=required */
+	AUTHRES_HOURS,		/* hours= */
 };
 
 /* Send a request or a result; 0, or -1 with errno. */

@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/config.h"
@@ -46,8 +47,10 @@
 #include "imapd/capability.h"
 #include "imapd/conn.h"
 #include "imapd/limits.h"
+#include "imapd/policy.h"
 #include "imapd/session.h"
 #include "imapd/sig.h"
+#include "imapd/specialuse.h"
 #include "maildir/folder.h"
 
 #define BACK_FAILURES_MAX	3
@@ -68,10 +71,20 @@ sleep_until(long long until)
 static void
 log_end(const struct session *s)
 {
-	log_info("session ended: %s (commands=%llu in=%llu out=%llu)",
-	    session_end_str(s->end), (unsigned long long)s->ncommands,
-	    (unsigned long long)s->bytes_in,
-	    (unsigned long long)s->bytes_out);
+	unsigned long long win, wout;
+
+	conn_wire_bytes(s->conn, &win, &wout);
+	if (conn_compressed(s->conn))
+		log_info("session ended: %s (commands=%llu in=%llu out=%llu, "
+		    "compressed in=%llu out=%llu)", session_end_str(s->end),
+		    (unsigned long long)s->ncommands,
+		    (unsigned long long)s->bytes_in,
+		    (unsigned long long)s->bytes_out, win, wout);
+	else
+		log_info("session ended: %s (commands=%llu in=%llu out=%llu)",
+		    session_end_str(s->end), (unsigned long long)s->ncommands,
+		    (unsigned long long)s->bytes_in,
+		    (unsigned long long)s->bytes_out);
 }
 
 /* Become the user for good.  Fatal on any failure: there is no
@@ -87,22 +100,18 @@ become(const struct auth_user *u)
 /*
  * Where the user's mail is: the userdb's maildir field, else
  * mail_location, with ~ meaning the home directory.  Created if missing
- * (as the user), with the special-use folders the configuration names,
- * subscribed, so that every client finds Sent, Drafts and Trash.
- * The path comes back resolved: a link on the way to the Maildir (one
- * moved to another disk) is followed here, once, and none inside it
- * ever is (maildir/folder.h).  NULL if the Maildir cannot be made
- * (logged).
+ * (as the user).  The path comes back resolved: a link on the way to
+ * the Maildir (one moved to another disk) is followed here, once, and
+ * none inside it ever is (maildir/folder.h).  NULL if the Maildir cannot
+ * be made (logged).
  */
 static char *
 find_mail(const struct config *conf, const struct auth_user *u)
 {
 	const char *loc = u->maildir[0] != '\0' ? u->maildir :
 	    conf->mail_location;
-	char path[PATH_MAX], dir[FOLDER_PATH_MAX], *real;
-	const char *why;
+	char path[PATH_MAX], *real;
 	struct stat sb;
-	unsigned i;
 	int fresh;
 
 	if (loc[0] == '~') {
@@ -119,18 +128,6 @@ find_mail(const struct config *conf, const struct auth_user *u)
 			    "the home directory exists and belongs to the "
 			    "user)", path);
 		return NULL;
-	}
-	for (i = 0; i < conf->nspecial; i++) {
-		const char *name = conf->special[i].name;
-
-		if (folder_path(path, name, dir, sizeof(dir), &why) == -1 ||
-		    stat(dir, &sb) == 0)
-			continue;
-		if (folder_create(path, name, &why) == 0)
-			(void)folder_subscribe(path, name, 1);
-		else if (errno != EEXIST)
-			log_warnx("cannot create special-use folder %s: %s",
-			    name, why);
 	}
 	if (fresh)
 		log_info("created the Maildir %s", path);
@@ -169,6 +166,77 @@ admit(const struct back_args *a, struct auth_user *u)
 		return AUTHRES_TEMPFAIL;
 	}
 	return AUTHRES_OK;
+}
+
+/*
+ * The user's login policy, once the credentials are right and before
+ * anything of the user's is touched: AUTHRES_OK, the refusal (logged with
+ * the rule), or AUTHRES_TEMPFAIL when the policy file cannot be used.
+ */
+static enum authres_status
+enforce(const struct config *conf, struct auth_user *u, const char *rip,
+    int tls)
+{
+	static const enum authres_status refusal[] = {
+		[POLICY_OK] = AUTHRES_OK,
+		[POLICY_DISABLED] = AUTHRES_DISABLED,
+		[POLICY_NETWORK] = AUTHRES_NETWORK,
+		[POLICY_TLS] = AUTHRES_PRIVACY,
+		[POLICY_APP] = AUTHRES_APPONLY,
+		[POLICY_HOURS] = AUTHRES_HOURS,
+	};
+	struct policy p;
+	struct tm tm;
+	time_t now = time(NULL);
+	unsigned minute;
+	enum policy_verdict v;
+	char err[512];
+
+	switch (policy_lookup(conf->login_policy, u->name, &p, err,
+	    sizeof(err))) {
+	case -1:
+		log_warnx("login refused: login_policy %s (every login is "
+		    "refused until it is fixed; imapd -t shows where)", err);
+		return AUTHRES_TEMPFAIL;
+	case 0:
+		return AUTHRES_OK;
+	}
+	minute = localtime_r(&now, &tm) != NULL ?
+	    (unsigned)(tm.tm_hour * 60 + tm.tm_min) : 0;
+	v = policy_check(&p, rip, tls, u->label[0] != '\0', minute);
+	switch (v) {
+	case POLICY_OK:
+		return AUTHRES_OK;
+	case POLICY_DISABLED:
+		log_info("login refused by login_policy %s line %u, rule "
+		    "disabled: %s", conf->login_policy, p.line,
+		    p.reason[0] ? p.reason : "(no reason given)");
+		break;
+	case POLICY_NETWORK:
+		log_info("login refused by login_policy %s line %u, rule "
+		    "networks: %s is not in the networks listed",
+		    conf->login_policy, p.line, rip);
+		break;
+	case POLICY_TLS:
+		log_info("login refused by login_policy %s line %u, rule "
+		    "tls=required: the login came without TLS",
+		    conf->login_policy, p.line);
+		break;
+	case POLICY_APP:
+		log_info("login refused by login_policy %s line %u, rule "
+		    "app-passwords=required: the account's own password was "
+		    "used (make an app password with imapd-userdb "
+		    "app-password add)", conf->login_policy, p.line);
+		break;
+	case POLICY_HOURS:
+		log_info("login refused by login_policy %s line %u, rule "
+		    "hours=%02u:%02u-%02u:%02u: it is %02u:%02u here",
+		    conf->login_policy, p.line, p.from_min / 60,
+		    p.from_min % 60, p.to_min / 60, p.to_min % 60,
+		    minute / 60, minute % 60);
+		break;
+	}
+	return refusal[v];
 }
 
 /* Log a delay that a failed login is answered with. */
@@ -226,12 +294,21 @@ await_login(const struct back_args *a, struct auth_user *u, char **tag_r)
 		tls = strcmp(q.secured, "tls") == 0;
 		r = auth_check(conf, q.user, q.pass, a->rip, u);
 		wipe(storage, sizeof(storage));
-		st = r == AUTH_OK ? admit(a, u) : r == AUTH_FAILED ?
-		    AUTHRES_FAIL : AUTHRES_TEMPFAIL;
+		st = r == AUTH_OK ? enforce(conf, u, a->rip, tls) :
+		    r == AUTH_FAILED ? AUTHRES_FAIL : AUTHRES_TEMPFAIL;
+		if (r == AUTH_OK && st != AUTHRES_OK)
+			auth_end(u);	/* refused before the PAM session */
+		else if (st == AUTHRES_OK)
+			st = admit(a, u);
 		if (st == AUTHRES_OK) {
 			log_setuser(u->name);
-			log_info("logged in (%s, %s)", u->method,
-			    tls ? "TLS" : "plaintext");
+			if (u->label[0] != '\0')
+				log_info("logged in (%s, method=app-password "
+				    "label=%s, %s)", u->method, u->label,
+				    tls ? "TLS" : "plaintext");
+			else
+				log_info("logged in (%s, %s)", u->method,
+				    tls ? "TLS" : "plaintext");
 			if (authmsg_send_result(a->front, AUTHRES_OK) == -1)
 				_exit(0);
 			return;
@@ -242,7 +319,9 @@ await_login(const struct back_args *a, struct auth_user *u, char **tag_r)
 			(void)authmsg_send_result(a->front, st);
 			_exit(0);
 		}
-		if (st == AUTHRES_FAIL) {
+		/* a policy refusal counts as a failure: it is answered at
+		 * the same deadline and brings the same penalties */
+		if (st != AUTHRES_TEMPFAIL) {
 			failures++;
 			limits_failed(&a->addr);
 		}
@@ -287,6 +366,9 @@ serve(const struct config *conf, struct conn *c, const struct auth_user *u,
 		session_free(&s);
 		return;
 	}
+	/* every client finds Sent, Drafts and Trash, and only one of each */
+	if (specialuse_settle(&s.specialuse, s.mailroot, conf) == -1)
+		fatal("special-use folders");
 	snprintf(s.rip, sizeof(s.rip), "%s", rip);
 	snprintf(s.lport, sizeof(s.lport), "%s", lport);
 	if (tag != NULL)

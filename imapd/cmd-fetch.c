@@ -1,13 +1,18 @@
 /*
- * cmd-fetch: FETCH and UID FETCH (RFC 9051 6.4.5) with BINARY (RFC 3516).
+ * cmd-fetch: FETCH and UID FETCH (RFC 9051 6.4.5) with BINARY (RFC 3516)
+ * and PREVIEW (RFC 8970).
  *
  * Items that the view or the UID cache can answer (UID, FLAGS,
  * RFC822.SIZE once known, INTERNALDATE once known) never open the
  * message file; the file is opened (mmap'ed) once per message only for
- * ENVELOPE, BODY, BODYSTRUCTURE and sections.  A non-PEEK body item sets
- * \Seen in a read-write mailbox and the new FLAGS ride along in the same
- * FETCH response.  A message that vanished meanwhile is left out and the
- * command ends with NO [EXPUNGEISSUED], as RFC 9051 7.1 describes.
+ * ENVELOPE, BODY, BODYSTRUCTURE, PREVIEW and sections, and only when
+ * the structure cache does not have the answer.  PREVIEW (LAZY) never
+ * opens a message for the preview: one not cached yet is NIL then, as
+ * RFC 8970 allows, unless the message is opened for another item.  A
+ * non-PEEK body item sets \Seen in a read-write mailbox and the new
+ * FLAGS ride along in the same FETCH response.  A message that vanished
+ * meanwhile is left out and the command ends with NO [EXPUNGEISSUED], as
+ * RFC 9051 7.1 describes.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +22,7 @@
 #include "common/imapdate.h"
 #include "common/log.h"
 #include "common/message.h"
+#include "common/preview.h"
 #include "imapd/cmdutil.h"
 #include "imapd/commands.h"
 #include "imapd/selected.h"
@@ -30,12 +36,13 @@
 
 enum fkind {
 	F_UID, F_FLAGS, F_INTERNALDATE, F_SIZE, F_ENVELOPE, F_BODY,
-	F_BODYSTRUCTURE, F_SECTION, F_MODSEQ,
+	F_BODYSTRUCTURE, F_SECTION, F_MODSEQ, F_PREVIEW,
 };
 
 struct fitem {
 	enum fkind	kind;
 	struct section	sec;
+	int		lazy;		/* PREVIEW (LAZY) */
 };
 
 struct fetch {
@@ -44,7 +51,10 @@ struct fetch {
 	int		 need_msg;
 	int		 need_sections;
 	int		 need_env, need_body, need_bs, need_struct;
+	int		 need_preview;	/* a PREVIEW without LAZY */
+	int		 has_preview;	/* any PREVIEW */
 	struct buf	 env, body, bs;	/* this message's, while written */
+	struct buf	 pv;
 	struct buf	 store;		/* the message file's bytes */
 	int		 sets_seen;
 	int		 has_flags;
@@ -62,6 +72,7 @@ static const struct {
 	{ "INTERNALDATE", F_INTERNALDATE }, { "RFC822.SIZE", F_SIZE },
 	{ "ENVELOPE", F_ENVELOPE }, { "BODY", F_BODY },
 	{ "BODYSTRUCTURE", F_BODYSTRUCTURE }, { "MODSEQ", F_MODSEQ },
+	{ "PREVIEW", F_PREVIEW },
 };
 
 static int
@@ -85,7 +96,39 @@ add(struct fetch *f, enum fkind k)
 		f->has_uid = 1;
 	if (k == F_MODSEQ)
 		f->has_modseq = 1;
+	if (k == F_PREVIEW)
+		f->has_preview = 1;
 	return 0;
+}
+
+/*
+ * The modifiers after PREVIEW, LAZY being the one RFC 8970 defines.  In a
+ * list of items (in_list) any list after PREVIEW is its modifiers; after
+ * a lone PREVIEW only one that starts with LAZY is, any other being the
+ * FETCH modifiers.  1 if a[0] is such a list, 0 if it is not, -1 if it
+ * holds a modifier that is not LAZY.
+ */
+static int
+preview_modifiers(const struct imap_arg *a, size_t n, int in_list,
+    int *lazy_r)
+{
+	const char *w;
+	size_t i;
+
+	if (n == 0 || a->type != IMAP_ARG_LIST)
+		return 0;
+	if (!in_list && (a->len == 0 ||
+	    (w = imap_arg_atom(&a->list[0])) == NULL ||
+	    strcasecmp(w, "LAZY") != 0))
+		return 0;
+	if (a->len == 0)
+		return -1;
+	for (i = 0; i < a->len; i++)
+		if ((w = imap_arg_atom(&a->list[i])) == NULL ||
+		    strcasecmp(w, "LAZY") != 0)
+			return -1;
+	*lazy_r = 1;
+	return 1;
 }
 
 static void
@@ -100,15 +143,17 @@ fetch_free(struct fetch *f)
 	buf_free(&f->env);
 	buf_free(&f->body);
 	buf_free(&f->bs);
+	buf_free(&f->pv);
 	buf_free(&f->store);
 }
 
-/* Parse one item from a[0..n): *used_r tokens (a section with a field
- * list spans several: "BODY[HEADER.FIELDS", "(FROM TO)", "]").  0, or -1
- * with *why_r. */
+/* Parse one item from a[0..n), which is inside a list of items when
+ * in_list is set: *used_r tokens (a section with a field list spans
+ * several: "BODY[HEADER.FIELDS", "(FROM TO)", "]"; PREVIEW and its
+ * modifiers two).  0, or -1 with *why_r. */
 static int
-parse_item(const struct imap_arg *a, size_t n, struct fetch *f,
-    size_t *used_r, const char **why_r)
+parse_item(const struct imap_arg *a, size_t n, int in_list,
+    struct fetch *f, size_t *used_r, const char **why_r)
 {
 	const char *w;
 	size_t k;
@@ -148,6 +193,17 @@ parse_item(const struct imap_arg *a, size_t n, struct fetch *f,
 		return -1;
 	}
 	*used_r = 1;
+	if (simple[k].kind == F_PREVIEW) {
+		struct fitem *it = &f->it[f->n - 1];
+
+		r = preview_modifiers(a + 1, n - 1, in_list, &it->lazy);
+		if (r == -1) {
+			*why_r = "Unknown PREVIEW modifier (RFC 8970 knows "
+			    "LAZY)";
+			return -1;
+		}
+		*used_r += (size_t)r;
+	}
 	return 0;
 }
 
@@ -196,6 +252,7 @@ parse(const struct imap_arg *a, size_t n, struct fetch *f,
 	buf_init(&f->env, SECTION_OUT_MAX);
 	buf_init(&f->body, SECTION_OUT_MAX);
 	buf_init(&f->bs, SECTION_OUT_MAX);
+	buf_init(&f->pv, PREVIEW_CHARS * 4 + 1);
 	buf_init(&f->store, MESSAGE_READ_MAX + 1);
 	/* the macros of RFC 9051 6.4.5 */
 	if (w != NULL && strcasecmp(w, "ALL") == 0) {
@@ -215,10 +272,10 @@ parse(const struct imap_arg *a, size_t n, struct fetch *f,
 			return -1;
 		}
 		for (i = 0; i < a->len; i += u)
-			if (parse_item(a->list + i, a->len - i, f, &u,
+			if (parse_item(a->list + i, a->len - i, 1, f, &u,
 			    why_r) == -1)
 				return -1;
-	} else if (parse_item(a, n, f, &used, why_r) == -1)
+	} else if (parse_item(a, n, 0, f, &used, why_r) == -1)
 		return -1;
 	if (used == n)
 		return 0;
@@ -248,6 +305,37 @@ literal(struct session *s, const char *data, size_t len, int binary)
 }
 
 /*
+ * The PREVIEW item: cached, computed into fresh from m, or NIL when m is
+ * not open (LAZY: the message is not opened for it).  0 or -1.
+ */
+static int
+preview(struct session *s, struct fetch *f, struct message *m,
+    const struct msgcache_rec *cached, struct msgcache_rec *fresh)
+{
+	const struct msgcache_rec *have = cached->preview != NULL ? cached :
+	    fresh;
+
+	session_printf(s, "PREVIEW ");
+	if (have->preview != NULL) {
+		/* fresh: asked for twice in one FETCH */
+		session_string(s, have->preview, have->preview_len);
+		return 0;
+	}
+	if (m == NULL) {
+		session_write(s, "NIL", 3);
+		return 0;
+	}
+	buf_reset(&f->pv);
+	if (message_parts(m) == NULL ||
+	    preview_make(message_parts(m), &f->pv) == -1)
+		return -1;
+	fresh->preview = f->pv.len > 0 ? f->pv.data : "";
+	fresh->preview_len = f->pv.len;
+	session_string(s, fresh->preview, fresh->preview_len);
+	return 0;
+}
+
+/*
  * One message's FETCH response.  0 written, 1 the message vanished (not
  * written), -2 unknown transfer encoding, -1 error.
  */
@@ -256,7 +344,8 @@ fetch_one(struct session *s, const struct cmd *c, struct fetch *f,
     uint32_t seq, int flags_now, struct buf *tmp)
 {
 	struct message *m = NULL;
-	struct msgcache *mc = f->need_struct ? selected_msgcache(s) : NULL;
+	struct msgcache *mc = f->need_struct || f->has_preview ?
+	    selected_msgcache(s) : NULL;
 	struct msgcache_rec cached, fresh;
 	struct buf *sb;
 	uint32_t uid;
@@ -265,22 +354,21 @@ fetch_one(struct session *s, const struct cmd *c, struct fetch *f,
 	uint64_t vsize;
 	int64_t t;
 	size_t i;
-	int r, nil;
+	int r, nil, whole;
 
 	if (mailbox_gone(s->mb, seq))
 		return 1;
 	uid = mailbox_uid(s->mb, seq);
 	memset(&cached, 0, sizeof(cached));
-	if (f->need_struct && mc != NULL)
+	if (mc != NULL)
 		(void)msgcache_get(mc, uid, &cached);
 	memset(&fresh, 0, sizeof(fresh));
-	if (f->need_sections ||
-	    (f->need_env && cached.envelope_len == 0) ||
+	whole = f->need_sections ||
 	    (f->need_body && cached.body_len == 0) ||
-	    (f->need_bs && cached.bodystructure_len == 0)) {
-		if ((m = selected_message(s, seq, &f->store, f->need_sections ||
-		    (f->need_body && cached.body_len == 0) ||
-		    (f->need_bs && cached.bodystructure_len == 0))) == NULL)
+	    (f->need_bs && cached.bodystructure_len == 0) ||
+	    (f->need_preview && cached.preview == NULL);
+	if (whole || (f->need_env && cached.envelope_len == 0)) {
+		if ((m = selected_message(s, seq, &f->store, whole)) == NULL)
 			return 1;
 	}
 	flags_now = flags_now && !f->has_flags;
@@ -363,6 +451,10 @@ fetch_one(struct session *s, const struct cmd *c, struct fetch *f,
 				fresh.bodystructure_len = sb->len;
 			}
 			break;
+		case F_PREVIEW:
+			if (preview(s, f, m, &cached, &fresh) == -1)
+				goto fail;
+			break;
 		case F_SECTION:
 			buf_reset(tmp);
 			if (message_section_name(&it->sec, tmp) == -1)
@@ -403,7 +495,7 @@ fetch_one(struct session *s, const struct cmd *c, struct fetch *f,
 		message_free(m);
 	/* remember what was computed, with what was already known */
 	if (mc != NULL && (fresh.envelope_len || fresh.body_len ||
-	    fresh.bodystructure_len)) {
+	    fresh.bodystructure_len || fresh.preview != NULL)) {
 		if (fresh.envelope_len == 0) {
 			fresh.envelope = cached.envelope;
 			fresh.envelope_len = cached.envelope_len;
@@ -416,6 +508,10 @@ fetch_one(struct session *s, const struct cmd *c, struct fetch *f,
 		if (fresh.bodystructure_len == 0) {
 			fresh.bodystructure = cached.bodystructure;
 			fresh.bodystructure_len = cached.bodystructure_len;
+		}
+		if (fresh.preview == NULL) {
+			fresh.preview = cached.preview;
+			fresh.preview_len = cached.preview_len;
 		}
 		msgcache_put(mc, uid, &fresh);
 	}
@@ -493,6 +589,9 @@ cmd_fetch(struct session *s, const struct cmd *c)
 		cmd_bad(s, c, "%s", why);
 		return;
 	}
+	for (i = 0; i < f->n; i++)
+		if (f->it[i].kind == F_PREVIEW && !f->it[i].lazy)
+			f->need_preview = 1;
 	/* flags (and \Seen set by reading) as they are now; no EXPUNGE
 	 * during FETCH (RFC 9051 7.5.2) */
 	selected_sync(s, 0);

@@ -129,6 +129,15 @@ cmd_idle(struct session *s, const struct cmd *c)
 				continue;
 			}
 		}
+		/* a readable socket may hold compressed bytes that inflate
+		 * to nothing yet: wait on, rather than block in a read */
+		if (s->in.len == 0) {
+			r = session_read_ready(s);
+			if (r == -1)
+				goto out;
+			if (r == 0)
+				continue;
+		}
 		r = session_read_line(s, 1024, &line);
 		if (r == 0)
 			goto out;

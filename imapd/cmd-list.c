@@ -11,10 +11,10 @@
 #include <string.h>
 #include <strings.h>
 
-#include "common/config.h"
 #include "common/mutf7.h"
 #include "imapd/commands.h"
 #include "imapd/mbname.h"
+#include "imapd/specialuse.h"
 #include "maildir/folder.h"
 
 #define SEL_SUBSCRIBED	0x01
@@ -69,24 +69,13 @@ match(const char *pat, const char *name)
 	return r;
 }
 
-/* The special-use flag of a folder, or NULL. */
-static const char *
-special_flag(const struct session *s, const char *name)
+/* Does the folder play a special-use role? */
+static int
+is_special(const struct session *s, const char *name)
 {
-	struct buf enc;
-	unsigned i;
-	int same;
+	const char *flag;
 
-	for (i = 0; i < s->conf->nspecial; i++) {
-		buf_init(&enc, FOLDER_NAME_MAX);
-		same = mutf7_encode(s->conf->special[i].name,
-		    strlen(s->conf->special[i].name), &enc) == 0 &&
-		    strcmp(buf_cstr(&enc), name) == 0;
-		buf_free(&enc);
-		if (same)
-			return s->conf->special[i].flag;
-	}
-	return NULL;
+	return specialuse_flags(&s->specialuse, name, &flag, 1) == 1;
 }
 
 /* Make a client pattern into the on-disk form; INBOX in any case at its
@@ -124,7 +113,8 @@ static void
 write_entry(struct session *s, const char *verb, const char *name,
     unsigned attrs, unsigned opts, const char *childinfo)
 {
-	const char *sep = "", *su;
+	const char *sep = "", *su[SPECIALUSE_MAX];
+	size_t i, nsu;
 
 	session_printf(s, "* %s (", verb);
 #define ATTR(str) do { session_printf(s, "%s%s", sep, str); sep = " "; } \
@@ -140,9 +130,12 @@ write_entry(struct session *s, const char *verb, const char *name,
 	if ((attrs & FA_SUBSCRIBED) && (opts & (RET_SUBSCRIBED |
 	    SEL_SUBSCRIBED)))
 		ATTR("\\Subscribed");
-	if (!(attrs & (FA_NOSELECT | FA_NONEXISTENT)) &&
-	    (su = special_flag(s, name)) != NULL)
-		ATTR(su);
+	if (!(attrs & (FA_NOSELECT | FA_NONEXISTENT))) {
+		nsu = specialuse_flags(&s->specialuse, name, su,
+		    SPECIALUSE_MAX);
+		for (i = 0; i < nsu; i++)
+			ATTR(su[i]);
+	}
 #undef ATTR
 	session_printf(s, ") \"/\" ");
 	mbname_write(s, name);
@@ -290,8 +283,7 @@ do_list(struct session *s, const struct cmd *c, int lsub)
 			}
 		} else if (e->attrs & FA_NONEXISTENT)
 			continue;
-		if ((opts & SEL_SPECIALUSE) && special_flag(s, e->name) ==
-		    NULL)
+		if ((opts & SEL_SPECIALUSE) && !is_special(s, e->name))
 			continue;
 		write_entry(s, lsub ? "LSUB" : "LIST", e->name, lsub ?
 		    (e->attrs & (FA_NOSELECT | FA_NONEXISTENT) ?

@@ -45,12 +45,34 @@ refuse_early(struct session *s, const struct cmd *c)
 	return 1;
 }
 
+/*
+ * The answers to logins the user's policy refused (RFC 5530 codes).  The
+ * password was right, and the answer says so; see login_policy in
+ * imapd.conf(5) for why that is acceptable.
+ */
+static const struct {
+	enum authres_status	 st;
+	const char		*answer;
+} refusals[] = {
+	{ AUTHRES_DISABLED, "[CONTACTADMIN] This account is disabled; "
+	    "contact the administrator" },
+	{ AUTHRES_NETWORK, "[AUTHORIZATIONFAILED] This account may not log "
+	    "in from your address" },
+	{ AUTHRES_PRIVACY, "[PRIVACYREQUIRED] This account logs in only over "
+	    "TLS: use STARTTLS, or connect to the TLS port" },
+	{ AUTHRES_APPONLY, "[AUTHORIZATIONFAILED] This account logs in only "
+	    "with an app password: make one for this device" },
+	{ AUTHRES_HOURS, "[AUTHORIZATIONFAILED] This account may not log in "
+	    "at this time of day" },
+};
+
 /* Run the login hook and answer; wipes pass. */
 static void
 try_login(struct session *s, const struct cmd *c, const char *mech,
     const char *authzid, const char *user, char *pass)
 {
-	int r;
+	enum authres_status r;
+	size_t i;
 
 	if (user[0] == '\0' || strlen(user) > AUTH_NAME_MAX ||
 	    strpbrk(user, "\r\n") != NULL) {
@@ -67,16 +89,16 @@ try_login(struct session *s, const struct cmd *c, const char *mech,
 	r = s->hooks->login(s, c->tag, mech, authzid, user, pass);
 	wipe_str(pass);
 	session_wipe_input(s);
-	if (r == 1) {
+	if (r == AUTHRES_OK) {
 		s->end = END_HANDOFF;
 		return;
 	}
-	if (r == -1) {
+	if (r == AUTHRES_TEMPFAIL) {
 		cmd_no(s, c, "[UNAVAILABLE] Temporary authentication failure, "
 		    "try again later");
 		return;
 	}
-	if (r == -2) {
+	if (r == AUTHRES_LIMIT) {
 		cmd_no(s, c, "[LIMIT] Too many connections for this user; "
 		    "close some and try again");
 		session_printf(s, "* BYE Too many connections for this "
@@ -86,7 +108,11 @@ try_login(struct session *s, const struct cmd *c, const char *mech,
 		return;
 	}
 	s->auth_failures++;
-	cmd_no(s, c, "[AUTHENTICATIONFAILED] Authentication failed");
+	for (i = 0; i < sizeof(refusals) / sizeof(refusals[0]); i++)
+		if (refusals[i].st == r)
+			break;
+	cmd_no(s, c, "%s", i < sizeof(refusals) / sizeof(refusals[0]) ?
+	    refusals[i].answer : "[AUTHENTICATIONFAILED] Authentication failed");
 	if (s->auth_failures >= AUTH_FAILURES_MAX) {
 		log_info("closing: %u failed logins", s->auth_failures);
 		session_printf(s, "* BYE Too many failed logins\r\n");

@@ -5,12 +5,14 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/log.h"
 #include "imapd/cmdutil.h"
 #include "imapd/commands.h"
 #include "imapd/mbname.h"
 #include "imapd/selected.h"
+#include "imapd/specialuse.h"
 #include "maildir/folder.h"
 
 /* One mailbox argument in the on-disk form; 0, or -1 (answered). */
@@ -30,17 +32,71 @@ name_arg(struct session *s, const struct cmd *c, size_t i, struct buf *out)
 	return 0;
 }
 
+/*
+ * The roles a CREATE asks for (RFC 6154 3: "(USE (\\Sent ...))"), canonical,
+ * into flags; how many, or -1 (answered).  \\All and \\Flagged name
+ * virtual folders, which imapd does not keep.
+ */
+static int
+create_use(struct session *s, const struct cmd *c, const char **flags)
+{
+	const struct imap_arg *p = &c->args[1], *use;
+	const char *name, *flag;
+	size_t i, j;
+	int n = 0;
+
+	if (p->type != IMAP_ARG_LIST) {
+		cmd_bad(s, c, "CREATE takes a mailbox name and a parameter list");
+		return -1;
+	}
+	for (i = 0; i < p->len; i += 2) {
+		name = imap_arg_atom(&p->list[i]);
+		if (name == NULL || strcasecmp(name, "USE") != 0 ||
+		    i + 1 == p->len || p->list[i + 1].type != IMAP_ARG_LIST) {
+			cmd_bad(s, c, "CREATE knows only the parameter "
+			    "USE (flags)");
+			return -1;
+		}
+		use = &p->list[i + 1];
+		for (j = 0; j < use->len; j++) {
+			if ((name = imap_arg_atom(&use->list[j])) == NULL ||
+			    (flag = specialuse_canonical(name,
+			    strlen(name))) == NULL) {
+				cmd_bad(s, c, "USE takes special-use flags");
+				return -1;
+			}
+			if (strcmp(flag, "\\All") == 0 ||
+			    strcmp(flag, "\\Flagged") == 0) {
+				cmd_no(s, c, "[USEATTR] %s would be a virtual "
+				    "folder, which this server does not keep",
+				    flag);
+				return -1;
+			}
+			if (n == SPECIALUSE_MAX) {
+				cmd_no(s, c, "[USEATTR] Too many special-use "
+				    "flags");
+				return -1;
+			}
+			flags[n++] = flag;
+		}
+	}
+	return n;
+}
+
 void
 cmd_create(struct session *s, const struct cmd *c)
 {
 	struct buf name, arg;
-	const char *why, *a;
+	const char *why, *a, *flags[SPECIALUSE_MAX];
 	size_t len;
+	int nflags = 0;
 
-	if (c->nargs != 1) {
+	if (c->nargs != 1 && c->nargs != 2) {
 		cmd_bad(s, c, "CREATE takes one mailbox name");
 		return;
 	}
+	if (c->nargs == 2 && (nflags = create_use(s, c, flags)) == -1)
+		return;
 	buf_init(&name, FOLDER_NAME_MAX);
 	buf_init(&arg, FOLDER_NAME_MAX * 4);
 	if ((a = imap_arg_astring(&c->args[0])) == NULL) {
@@ -65,6 +121,17 @@ cmd_create(struct session *s, const struct cmd *c)
 	}
 	if (folder_create(s->mailroot, buf_cstr(&name), &why) == -1) {
 		cmd_no(s, c, "%s%s", cmd_errcode(errno), why);
+		goto out;
+	}
+	/* a folder whose role cannot be recorded is not created (RFC
+	 * 6154 3) */
+	if (nflags > 0 && specialuse_assign(&s->specialuse, s->mailroot,
+	    buf_cstr(&name), flags, (size_t)nflags) == -1) {
+		log_warn("cannot record the special-use folders in %s",
+		    s->mailroot);
+		(void)folder_delete(s->mailroot, buf_cstr(&name), &why);
+		cmd_no(s, c, "[USEATTR] The folder's special use cannot be "
+		    "recorded");
 		goto out;
 	}
 	cmd_ok(s, c, "CREATE completed");
@@ -129,6 +196,10 @@ cmd_rename(struct session *s, const struct cmd *c)
 		cmd_no(s, c, "%s%s", cmd_errcode(errno), why);
 		goto out;
 	}
+	/* INBOX stays where it is; only its messages move */
+	if (!mbname_is_inbox(buf_cstr(&from)))
+		specialuse_renamed(&s->specialuse, s->mailroot,
+		    buf_cstr(&from), buf_cstr(&to));
 	cmd_ok(s, c, "RENAME completed");
 out:
 	buf_free(&from);

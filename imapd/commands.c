@@ -26,6 +26,7 @@ static const struct command table[] = {
 	{ "AUTHENTICATE",	cmd_authenticate, STATE_NOTAUTH, 0,
 	    LIT_ARG(1), LITERAL_AUTH_MAX },
 	{ "ENABLE",		cmd_enable,	STATE_AUTH,	0, 0, 0 },
+	{ "COMPRESS",		cmd_compress,	STATE_LOGGEDIN,	0, 0, 0 },
 	{ "NAMESPACE",		cmd_namespace,	STATE_LOGGEDIN,	0, 0, 0 },
 	{ "SELECT",		cmd_select,	STATE_LOGGEDIN,	0,
 	    LIT_ARG(0), LITERAL_NAME_MAX },

@@ -103,6 +103,7 @@ void	cmd_starttls(struct session *, const struct cmd *);
 void	cmd_login(struct session *, const struct cmd *);
 void	cmd_authenticate(struct session *, const struct cmd *);
 void	cmd_enable(struct session *, const struct cmd *);
+void	cmd_compress(struct session *, const struct cmd *);
 void	cmd_namespace(struct session *, const struct cmd *);
 void	cmd_select(struct session *, const struct cmd *);
 void	cmd_examine(struct session *, const struct cmd *);

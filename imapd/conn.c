@@ -1,14 +1,34 @@
 /*
- * conn: plain and TLS streams over non-blocking descriptors.  See conn.h.
+ * conn: plain and TLS streams over non-blocking descriptors, and the
+ * DEFLATE layer of COMPRESS.  See conn.h.
  *
  * OpenSSL on a non-blocking socket reports WANT_READ or WANT_WRITE; either
  * can happen on a read or a write (TLS 1.3 key updates, post-handshake
  * messages), so both paths wait for whatever OpenSSL asks for.
+ *
+ * Compression sits above TLS, as RFC 4978 orders the layers.  In a
+ * network session it runs in the back, whose conn is the socketpair to the
+ * front: the front goes on relaying opaque bytes under TLS, so the
+ * chrooted pre-login process has no zlib state and no new code, and the
+ * inflater runs as the mail user, in the process that already enforces
+ * the command limits on what comes out of it.
+ *
+ * Both directions are bounded.  Inflating never produces more than the
+ * reader asked for, so input is taken in at the pace the IMAP parser
+ * consumes it and the parser's line, literal and command limits apply to
+ * the inflated bytes as they would to plain ones.  Deflating uses a small
+ * window and hash (ZWBITS, ZMEMLEVEL) at the fastest level: an idle
+ * session's memory matters more here than the last few percent of ratio.
+ * Every conn_write() ends on Z_SYNC_FLUSH, and writes happen exactly where
+ * the session flushes its output, so a tagged response or an IDLE update
+ * is never held back inside the compressor.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -16,9 +36,31 @@
 #include <sys/socket.h>
 
 #include <openssl/err.h>
+#include <zlib.h>
 
 #include "imapd/conn.h"
 #include "imapd/sig.h"
+
+/* Deflate parameters: level 1 for speed; an 8 KiB window and memLevel 4
+ * keep the compressor at about 40 KiB (zlib's defaults take 256 KiB) for
+ * a few points of ratio on IMAP responses.  The inflater must accept any
+ * window the client chose, so it always has the full 32 KiB. */
+#define ZLEVEL		1
+#define ZWBITS		13
+#define ZMEMLEVEL	4
+#define ZRAW		(8 * 1024)	/* compressed input read at once */
+#define ZOUT		(16 * 1024)	/* compressed output written at once */
+
+struct conn_z {
+	z_stream		 in;
+	z_stream		 out;
+	unsigned char		*raw;	/* compressed input not yet inflated */
+	size_t			 rawcap;
+	int			 more;	/* the last inflate filled its output:
+					 * it may hold more */
+	unsigned long long	 wire_in;
+	unsigned long long	 wire_out;
+};
 
 static int
 setnonblock(int fd, int *old_r)
@@ -165,10 +207,11 @@ conn_starttls(struct conn *c, SSL_CTX *ctx, int timeout_ms)
 	}
 }
 
-ssize_t
-conn_read(struct conn *c, void *p, size_t len, int timeout_ms)
+/* conn_read() below the compression layer; nowait makes it return
+ * CONN_AGAIN rather than wait. */
+static ssize_t
+rawread(struct conn *c, void *p, size_t len, long long deadline, int nowait)
 {
-	long long deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
 	ssize_t n;
 	int r, w;
 	short ev;
@@ -215,7 +258,7 @@ conn_read(struct conn *c, void *p, size_t len, int timeout_ms)
 				return CONN_ERROR;
 			}
 		}
-		if (timeout_ms == 0)
+		if (nowait)
 			return CONN_AGAIN;
 		w = waitready(ev == POLLIN ? c->rfd : c->wfd, ev, deadline, 1);
 		if (w != 1) {
@@ -227,10 +270,10 @@ conn_read(struct conn *c, void *p, size_t len, int timeout_ms)
 	}
 }
 
-int
-conn_write(struct conn *c, const void *p, size_t len, int timeout_ms)
+/* conn_write() below the compression layer. */
+static int
+rawwrite(struct conn *c, const void *p, size_t len, long long deadline)
 {
-	long long deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
 	const char *s = p;
 	ssize_t n;
 	int r, w, chunk;
@@ -289,9 +332,191 @@ conn_write(struct conn *c, const void *p, size_t len, int timeout_ms)
 	return 0;
 }
 
+/* Inflate what is buffered into p; > 0 bytes, 0 nothing yet (more input
+ * is needed), or CONN_ERROR. */
+static ssize_t
+zinflate(struct conn *c, void *p, size_t len)
+{
+	struct conn_z *z = c->z;
+	size_t want = len > 0x40000000 ? 0x40000000 : len;
+	int r;
+
+	if (z->in.avail_in == 0 && !z->more)
+		return 0;
+	z->in.next_out = p;
+	z->in.avail_out = (uInt)want;
+	r = inflate(&z->in, Z_SYNC_FLUSH);
+	switch (r) {
+	case Z_OK:
+	case Z_BUF_ERROR:	/* no progress: needs input */
+		break;
+	case Z_STREAM_END:
+		snprintf(c->err, sizeof(c->err), "the client ended its "
+		    "compressed stream, which RFC 4978 has no use for");
+		return CONN_ERROR;
+	default:
+		snprintf(c->err, sizeof(c->err), "compressed input is not "
+		    "valid DEFLATE data: %s", z->in.msg != NULL ? z->in.msg :
+		    "unknown error");
+		return CONN_ERROR;
+	}
+	z->more = z->in.avail_out == 0;
+	return (ssize_t)(want - z->in.avail_out);
+}
+
+/* Read compressed input until some of it inflates. */
+static ssize_t
+zread(struct conn *c, void *p, size_t len, long long deadline, int nowait)
+{
+	struct conn_z *z = c->z;
+	ssize_t n;
+
+	for (;;) {
+		if ((n = zinflate(c, p, len)) != 0)
+			return n;
+		/* inflate takes all input it can while it has room to
+		 * write, so the buffer is empty here */
+		if (z->in.avail_in > 0) {
+			snprintf(c->err, sizeof(c->err), "inflate took no "
+			    "input");
+			return CONN_ERROR;
+		}
+		n = rawread(c, z->raw, z->rawcap, deadline, nowait);
+		if (n <= 0)
+			return n;
+		z->wire_in += (unsigned long long)n;
+		z->in.next_in = z->raw;
+		z->in.avail_in = (uInt)n;
+	}
+}
+
+ssize_t
+conn_read(struct conn *c, void *p, size_t len, int timeout_ms)
+{
+	long long deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+
+	if (c->z != NULL)
+		return zread(c, p, len, deadline, timeout_ms == 0);
+	return rawread(c, p, len, deadline, timeout_ms == 0);
+}
+
+/* Deflate all of p, ending on a sync flush, and write it out. */
+static int
+zwrite(struct conn *c, const void *p, size_t len, long long deadline)
+{
+	struct conn_z *z = c->z;
+	unsigned char out[ZOUT];
+	const unsigned char *s = p;
+	size_t chunk, n;
+	int r, flush;
+
+	do {
+		chunk = len > 0x40000000 ? 0x40000000 : len;
+		flush = chunk == len ? Z_SYNC_FLUSH : Z_NO_FLUSH;
+		z->out.next_in = (unsigned char *)(uintptr_t)s;
+		z->out.avail_in = (uInt)chunk;
+		do {
+			z->out.next_out = out;
+			z->out.avail_out = sizeof(out);
+			r = deflate(&z->out, flush);
+			if (r != Z_OK && r != Z_BUF_ERROR) {
+				snprintf(c->err, sizeof(c->err), "deflate: %s",
+				    z->out.msg != NULL ? z->out.msg :
+				    "unknown error");
+				return CONN_ERROR;
+			}
+			n = sizeof(out) - z->out.avail_out;
+			if (n > 0 && (r = rawwrite(c, out, n, deadline)) != 0)
+				return r;
+			z->wire_out += n;
+		} while (z->out.avail_out == 0 || z->out.avail_in > 0);
+		s += chunk;
+		len -= chunk;
+	} while (len > 0);
+	return 0;
+}
+
+int
+conn_write(struct conn *c, const void *p, size_t len, int timeout_ms)
+{
+	long long deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+
+	if (c->z != NULL && len > 0)
+		return zwrite(c, p, len, deadline);
+	return rawwrite(c, p, len, deadline);
+}
+
+static void
+zfree(struct conn *c)
+{
+	if (c->z == NULL)
+		return;
+	(void)inflateEnd(&c->z->in);
+	(void)deflateEnd(&c->z->out);
+	free(c->z->raw);
+	free(c->z);
+	c->z = NULL;
+}
+
+int
+conn_compress(struct conn *c, const void *raw, size_t rawlen)
+{
+	struct conn_z *z;
+
+	if (c->z != NULL) {
+		snprintf(c->err, sizeof(c->err), "already compressed");
+		return -1;
+	}
+	if ((z = calloc(1, sizeof(*z))) == NULL)
+		goto nomem;
+	c->z = z;
+	/* room for what was read ahead, if the client did not wait for
+	 * the OK as it should have */
+	z->rawcap = rawlen > ZRAW ? rawlen : ZRAW;
+	if ((z->raw = malloc(z->rawcap)) == NULL)
+		goto nomem;
+	if (inflateInit2(&z->in, -MAX_WBITS) != Z_OK)
+		goto nomem;
+	if (deflateInit2(&z->out, ZLEVEL, Z_DEFLATED, -ZWBITS, ZMEMLEVEL,
+	    Z_DEFAULT_STRATEGY) != Z_OK) {
+		(void)inflateEnd(&z->in);
+		goto nomem;
+	}
+	if (rawlen > 0)
+		memcpy(z->raw, raw, rawlen);
+	z->in.next_in = z->raw;
+	z->in.avail_in = (uInt)rawlen;
+	z->wire_in = rawlen;
+	return 0;
+nomem:
+	if (z != NULL) {
+		free(z->raw);
+		free(z);
+	}
+	c->z = NULL;
+	snprintf(c->err, sizeof(c->err), "out of memory for compression");
+	return -1;
+}
+
+int
+conn_compressed(const struct conn *c)
+{
+	return c->z != NULL;
+}
+
+void
+conn_wire_bytes(const struct conn *c, unsigned long long *in_r,
+    unsigned long long *out_r)
+{
+	*in_r = c->z != NULL ? c->z->wire_in : 0;
+	*out_r = c->z != NULL ? c->z->wire_out : 0;
+}
+
 int
 conn_pending(const struct conn *c)
 {
+	if (c->z != NULL && (c->z->in.avail_in > 0 || c->z->more))
+		return 1;
 	return c->ssl != NULL ? SSL_pending(c->ssl) : 0;
 }
 
@@ -350,6 +575,7 @@ conn_linger_close(struct conn *c, int ms, size_t max)
 void
 conn_close(struct conn *c)
 {
+	zfree(c);
 	if (c->ssl != NULL) {
 		/* one non-blocking attempt; a client gone away is fine */
 		ERR_clear_error();

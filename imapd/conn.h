@@ -1,5 +1,6 @@
 /*
- * conn: one client byte stream, plain or TLS, with timeouts.
+ * conn: one client byte stream, plain or TLS, with timeouts, and
+ * optionally compressed (COMPRESS=DEFLATE, RFC 4978).
  *
  * File descriptors are put in non-blocking mode and every wait goes through
  * sig_wait(), so a read or write never hangs past its timeout and a
@@ -17,6 +18,8 @@
 #define CONN_SIGNAL	(-3)	/* a signal arrived while waiting */
 #define CONN_AGAIN	(-4)	/* timeout 0 and nothing ready */
 
+struct conn_z;
+
 struct conn {
 	int	 rfd;
 	int	 wfd;
@@ -24,6 +27,7 @@ struct conn {
 	int	 wflags;
 	SSL	*ssl;		/* NULL while the stream is plain */
 	int	 peer_closed;	/* the handshake failed on end of stream */
+	struct conn_z *z;	/* deflate state once compressed, or NULL */
 	char	 err[128];	/* what went wrong, for the log */
 };
 
@@ -36,7 +40,10 @@ int	conn_starttls(struct conn *, SSL_CTX *, int timeout_ms);
 /*
  * Read up to len bytes: > 0 bytes read, 0 end of stream, or CONN_ERROR,
  * CONN_TIMEOUT (nothing within timeout_ms; < 0 waits for ever),
- * CONN_SIGNAL, CONN_AGAIN (timeout_ms was 0).
+ * CONN_SIGNAL, CONN_AGAIN (timeout_ms was 0).  On a compressed stream the
+ * bytes are inflated, at most len of them per call, so the caller's
+ * buffer bounds what a small compressed input can turn into; input that
+ * does not inflate is CONN_ERROR.
  */
 ssize_t	conn_read(struct conn *, void *, size_t len, int timeout_ms);
 
@@ -44,14 +51,33 @@ ssize_t	conn_read(struct conn *, void *, size_t len, int timeout_ms);
  * Signals do not interrupt a write. */
 int	conn_write(struct conn *, const void *, size_t len, int timeout_ms);
 
-/* Bytes already decrypted and waiting inside the TLS layer. */
+/*
+ * From now on, deflate what is written and inflate what is read (RFC 4978:
+ * raw DEFLATE, every conn_write ends on a sync flush so that the client
+ * can read all of it at once).  raw holds rawlen bytes the caller has
+ * already read from the stream past the point where compression starts;
+ * they are the first compressed input.  0, or -1 (err says why).
+ */
+int	conn_compress(struct conn *, const void *raw, size_t rawlen);
+
+/* 1 if conn_compress() has run on the stream. */
+int	conn_compressed(const struct conn *);
+
+/* Compressed bytes read from and written to the stream since
+ * conn_compress(); 0 and 0 if it is not compressed. */
+void	conn_wire_bytes(const struct conn *, unsigned long long *in_r,
+	    unsigned long long *out_r);
+
+/* Input already received and not yet returned by conn_read(): bytes
+ * decrypted inside the TLS layer, or compressed bytes not yet inflated
+ * (which may inflate to nothing). */
 int	conn_pending(const struct conn *);
 
 /* Describe the TLS session ("TLSv1.3 TLS_AES_256_GCM_SHA384") or "". */
 const char *conn_tlsinfo(const struct conn *, char *, size_t);
 
-/* Send a TLS close_notify if possible, free TLS state, restore the fds'
- * flags and close them. */
+/* Send a TLS close_notify if possible, free TLS and compression state,
+ * restore the fds' flags and close them. */
 void	conn_close(struct conn *);
 
 /*

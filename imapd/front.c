@@ -46,7 +46,7 @@
 static SSL_CTX		*tls_ctx;
 static int		 backfd = -1;
 
-static int
+static enum authres_status
 front_login(struct session *s, const char *tag, const char *mech,
     const char *authzid, const char *user, const char *pass)
 {
@@ -64,18 +64,14 @@ front_login(struct session *s, const char *tag, const char *mech,
 	(void)authzid;
 	if (authmsg_send_request(backfd, &q) == -1) {
 		log_warn("cannot reach the session's back process");
-		return -1;
+		return AUTHRES_TEMPFAIL;
 	}
 	r = authmsg_recv_result(backfd, &st);
 	if (r != 1) {
 		log_warnx("no verdict from the session's back process");
-		return -1;
+		return AUTHRES_TEMPFAIL;
 	}
-	if (st == AUTHRES_OK)
-		return 1;
-	if (st == AUTHRES_LIMIT)
-		return -2;
-	return st == AUTHRES_FAIL ? 0 : -1;
+	return st;
 }
 
 static int

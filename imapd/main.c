@@ -2,7 +2,7 @@
  * imapd: an IMAP server for Maildir.  Command line and start-up; see
  * imapd(8).
  *
- *   imapd [-f] [-c FILE] [-t] [-V] [--stdio]
+ *   imapd [-f] [-c FILE] [-t [-v]] [-V] [--stdio]
  */
 #include <sys/stat.h>
 
@@ -27,7 +27,7 @@
 static void __attribute__((noreturn))
 usage(void)
 {
-	fprintf(stderr, "usage: imapd [-f] [-c file] [-t] [-V] [--stdio]\n");
+	fprintf(stderr, "usage: imapd [-f] [-c file] [-t [-v]] [-V] [--stdio]\n");
 	exit(2);
 }
 
@@ -75,7 +75,7 @@ main(int argc, char **argv)
 	struct config *conf;
 	const char *path = SYSCONFDIR "/imapd.conf";
 	char *errs = NULL;
-	int ch, foreground = 0, check = 0, stdio = 0, given = 0;
+	int ch, foreground = 0, check = 0, stdio = 0, given = 0, verbose = 0;
 
 	while ((ch = getopt_long(argc, argv, "c:ftVhv", longopts, NULL)) != -1)
 		switch (ch) {
@@ -94,6 +94,7 @@ main(int argc, char **argv)
 			return 0;
 		case 'v':
 			log_setverbose(1);
+			verbose = 1;
 			break;
 		case 's':
 			stdio = 1;
@@ -127,6 +128,13 @@ main(int argc, char **argv)
 	if (check) {
 		int n = master_check(conf, print_stderr);
 
+		/* the values in effect even when a check failed: they are
+		 * often what explains it */
+		if (verbose && config_dump(conf, stdout) == -1) {
+			fprintf(stderr, "imapd: cannot write the configuration: "
+			    "%s\n", strerror(errno));
+			return 1;
+		}
 		if (n > 0) {
 			fprintf(stderr, "imapd: %s: %d problem%s found\n",
 			    path, n, n == 1 ? "" : "s");

@@ -43,7 +43,9 @@
 
 #include "common/config.h"
 #include "common/log.h"
+#include "common/apppass.h"
 #include "common/userdb.h"
+#include "imapd/policy.h"
 #include "imapd/keyproc.h"
 #include "imapd/limits.h"
 #include "imapd/master.h"
@@ -240,8 +242,11 @@ master_check(const struct config *c, void (*print)(const char *))
 {
 	char err[600], msg[1024];
 	struct userdb_entry e;
+	struct apppass ap[APPPASS_MAX];
+	const char *why = NULL;
+	size_t n;
 	unsigned i;
-	int errors = 0;
+	int errors = 0, r;
 
 	if (tls_check(c, err, sizeof(err)) == -1) {
 		print(err);
@@ -280,6 +285,15 @@ master_check(const struct config *c, void (*print)(const char *))
 			}
 		}
 	}
+	if (apppass_read(c->app_passwords, "imapd-check", ap, APPPASS_MAX, &n,
+	    &why) == -1 && errno != ENOENT) {
+		r = snprintf(msg, sizeof(msg), "app_passwords %s: %s (rebuild "
+		    "it with imapd-userdb app-password)", c->app_passwords,
+		    why);
+		print(r < 0 || (size_t)r >= sizeof(msg) ? why : msg);
+		errors++;
+	}
+	errors += policy_check_file(c->login_policy, print);
 	return errors;
 }
 

@@ -106,6 +106,7 @@ session_free(struct session *s)
 	s->user = NULL;
 	free(s->mailroot);
 	s->mailroot = NULL;
+	specialuse_free(&s->specialuse);
 }
 
 void
@@ -328,15 +329,15 @@ cmd_bad(struct session *s, const struct cmd *c, const char *fmt, ...)
 }
 
 void
-session_astring(struct session *s, const char *str)
+session_string(struct session *s, const char *str, size_t n)
 {
-	size_t i, n = strlen(str);
+	size_t i;
 	int quote = 1;
 
 	for (i = 0; i < n; i++) {
 		unsigned char ch = (unsigned char)str[i];
 
-		if (ch == '\r' || ch == '\n' || ch >= 0x80) {
+		if (ch == '\r' || ch == '\n' || ch == '\0' || ch >= 0x80) {
 			quote = 0;
 			break;
 		}
@@ -356,6 +357,12 @@ session_astring(struct session *s, const char *str)
 }
 
 void
+session_astring(struct session *s, const char *str)
+{
+	session_string(s, str, strlen(str));
+}
+
+void
 session_wipe_input(struct session *s)
 {
 	/* bytes after len were consumed but may still hold a password */
@@ -364,11 +371,12 @@ session_wipe_input(struct session *s)
 	buf_wipe(&s->line);
 }
 
-/* Read more bytes into s->in.  1 got some, 0 session ended. */
+/* Read more bytes into s->in, waiting for them unless !wait.  1 got
+ * some, 0 session ended, -1 nothing yet (only when !wait). */
 static int
-read_more(struct session *s)
+read_input(struct session *s, int wait)
 {
-	int timeout = session_timeout_ms(s);
+	int timeout = wait ? session_timeout_ms(s) : 0;
 	ssize_t n;
 
 	if (buf_reserve(&s->in, IN_READ) == -1) {
@@ -397,18 +405,39 @@ read_more(struct session *s)
 		case CONN_TIMEOUT:
 			s->end = END_TIMEOUT;
 			return 0;
+		case CONN_AGAIN:
+			return -1;
 		case CONN_SIGNAL:
 			if (sig_term) {
 				s->end = END_SHUTDOWN;
 				return 0;
 			}
-			timeout = session_timeout_ms(s);
+			timeout = wait ? session_timeout_ms(s) : 0;
 			continue;
 		default:
 			log_info("connection error: %s", s->conn->err);
 			s->end = END_ERROR;
 			return 0;
 		}
+	}
+}
+
+static int
+read_more(struct session *s)
+{
+	return read_input(s, 1);
+}
+
+int
+session_read_ready(struct session *s)
+{
+	switch (read_input(s, 0)) {
+	case 1:
+		return 1;
+	case -1:
+		return 0;
+	default:
+		return -1;
 	}
 }
 
@@ -431,6 +460,14 @@ session_read_line(struct session *s, size_t max, char **line_r)
 		buf_consume(&s->in, lf != NULL ? n + 1 : n);
 		if (lf != NULL)
 			break;
+		if (toolong && conn_compressed(s->conn)) {
+			/* do not inflate an endless line to skip it */
+			log_info("closing: compressed input inflated past the "
+			    "line limit of %zu bytes", max);
+			session_printf(s, "* BYE Line too long\r\n");
+			s->end = END_PROTOCOL;
+			return 0;
+		}
 		if (!read_more(s))
 			return 0;
 	}
@@ -613,11 +650,44 @@ literal(struct session *s)
 		fatalx("literal accept without a literal");
 }
 
+/* The limit a parse error went past, with its value, for the log. */
+static const char *
+limit_str(const struct session *s, int code, char *out, size_t len)
+{
+	const struct imap_limits *l = s->pre_login_limits ?
+	    &limits_prelogin : &limits_loggedin;
+	int n;
+
+	switch (code) {
+	case IMAP_PERR_LINE:
+		n = snprintf(out, len, "line limit %zu bytes", l->line_max);
+		break;
+	case IMAP_PERR_LITERAL:
+		n = snprintf(out, len, "literal limit %llu bytes",
+		    (unsigned long long)l->literal_max);
+		break;
+	case IMAP_PERR_COMMAND:
+		n = snprintf(out, len, "command limit %zu bytes",
+		    l->command_max);
+		break;
+	case IMAP_PERR_ARGS:
+		n = snprintf(out, len, "limit of %u arguments", l->args_max);
+		break;
+	default:
+		n = snprintf(out, len, "no limit");
+		break;
+	}
+	if (n < 0 || (size_t)n >= len)
+		out[0] = '\0';
+	return out;
+}
+
 static void
 parse_error(struct session *s)
 {
 	const struct imap_parse_errinfo *e = imap_parser_error(s->parser);
 	const char *tag = e->tag != NULL ? e->tag : "*";
+	char limit[64];
 	int fatal_error = 0;
 
 	if (e->code == IMAP_PERR_SINK) {
@@ -632,7 +702,12 @@ parse_error(struct session *s)
 	case IMAP_PERR_LITERAL:
 	case IMAP_PERR_COMMAND:
 	case IMAP_PERR_ARGS:
-		fatal_error = s->state == STATE_NOTAUTH;
+		/* after login the parser skips the rest and the session
+		 * goes on; but skipping compressed input costs up to a
+		 * thousand times what the client sent, so there the limits
+		 * end the session */
+		fatal_error = s->state == STATE_NOTAUTH ||
+		    conn_compressed(s->conn);
 		break;
 	case IMAP_PERR_NOMEM:
 		fatal_error = 1;
@@ -647,8 +722,11 @@ parse_error(struct session *s)
 	if (!fatal_error)
 		prelogin_error(s);
 	else {
-		log_info("closing: %s (%s)", e->msg, s->state == STATE_NOTAUTH ?
-		    "before login" : "after login");
+		log_info("closing: %s (%s%s %s)", e->msg,
+		    s->state == STATE_NOTAUTH ? "before login" : "after login",
+		    conn_compressed(s->conn) ? ", compressed input inflated "
+		    "past the" : ", past the",
+		    limit_str(s, e->code, limit, sizeof(limit)));
 		session_printf(s, "* BYE %s\r\n", e->msg);
 		s->end = END_PROTOCOL;
 	}

@@ -19,7 +19,9 @@
 
 #include "common/buf.h"
 #include "common/imap-parser.h"
+#include "imapd/authmsg.h"
 #include "imapd/conn.h"
+#include "imapd/specialuse.h"
 
 struct append_state;
 struct config;
@@ -62,13 +64,14 @@ struct session;
 struct command;
 
 /* What the front gives a session so LOGIN/AUTHENTICATE can reach the back.
- * login() returns 1 logged in (the session ends with END_HANDOFF), 0 the
- * credentials were refused (the session answered nothing yet), -1 a
- * temporary failure, -2 good credentials but the user is over a session
- * limit (the back has ended). */
+ * login() returns the back's verdict (authmsg.h), AUTHRES_TEMPFAIL when
+ * the back cannot be reached; on AUTHRES_OK the session ends with
+ * END_HANDOFF, on AUTHRES_LIMIT the back has ended; the session has
+ * answered nothing yet. */
 struct session_hooks {
-	int	(*login)(struct session *, const char *tag, const char *mech,
-		    const char *authzid, const char *user, const char *pass);
+	enum authres_status (*login)(struct session *, const char *tag,
+		    const char *mech, const char *authzid, const char *user,
+		    const char *pass);
 	int	(*starttls)(struct session *);
 };
 
@@ -93,6 +96,7 @@ struct session {
 	struct buf		 line;	/* session_read_line() */
 	char			*user;		/* once logged in */
 	char			*mailroot;	/* the user's Maildir */
+	struct specialuse	 specialuse;	/* its special-use folders */
 	struct mailbox		*mb;		/* the selected folder */
 	char			*mbname;	/* its name, on-disk form */
 	unsigned		 examine:1;	/* selected read-only */
@@ -167,9 +171,19 @@ void	cmd_bad(struct session *, const struct cmd *, const char *, ...)
  * DONE): up to max bytes without the line end.  Returns 1 with the line in
  * *line_r (valid until the next read; NUL-terminated), 0 if the session
  * ended (s->end says why), -1 if the line was too long (the rest of it is
- * discarded).
+ * discarded; on a compressed stream the session ends instead, as
+ * skipping could inflate without end).
  */
 int	session_read_line(struct session *, size_t max, char **line_r);
+
+/*
+ * Take in what the client has sent without waiting: 1 there are new
+ * bytes in s->in, 0 nothing yet (the socket was readable, but what came
+ * inflated to nothing, or nothing came), -1 the session ended (s->end
+ * says why).  For loops that wait on the client's socket and something
+ * else at once (IDLE).
+ */
+int	session_read_ready(struct session *);
 
 /* The inactivity timeout for the current state, in milliseconds. */
 int	session_timeout_ms(const struct session *);
@@ -189,5 +203,8 @@ const char *session_end_str(enum session_end);
 
 /* Quote s for a response as an IMAP string (quoted or literal). */
 void	session_astring(struct session *, const char *);
+/* The same for n bytes that need not end in a NUL: quoted when they are
+ * all 7-bit and hold no CR, LF or NUL, else a literal. */
+void	session_string(struct session *, const char *, size_t n);
 
 #endif

@@ -1,14 +1,14 @@
 /*
- * msgcache: the per-folder cache of ENVELOPE, BODY and BODYSTRUCTURE.
- * See msgcache.h.
+ * msgcache: the per-folder cache of ENVELOPE, BODY, BODYSTRUCTURE and
+ * PREVIEW.  See msgcache.h.
  *
  * Files, beside the folder's cur/:
  *
  *   imapd-msgcache.cdb   snapshot, a cdb(5) file:
- *                          key "H": "IMSC", u32 version 3, u32 UIDVALIDITY
+ *                          key "H": "IMSC", u32 version 4, u32 UIDVALIDITY
  *                          key <u32 UID>: a value (below)
  *   imapd-msgcache.log   records appended since the snapshot, each
- *                          u32 "IMC4", u32 payload length, u32 CRC-32 of
+ *                          u32 "IMC5", u32 payload length, u32 CRC-32 of
  *                          the payload's first 12 bytes (UID,
  *                          UIDVALIDITY and the value's own CRC, which
  *                          covers the rest), then the payload: u32 UID,
@@ -17,13 +17,17 @@
  *
  *   value = u32 CRC-32 of the UID (4 bytes) and the rest of the value,
  *           u32 envelope length, u32 body length, u32 bodystructure
- *           length, u32 envelope facts (message_envelope_exact()), then
- *           those bytes; a length of 0 means not cached.
+ *           length, u32 envelope facts (message_envelope_exact()), u32
+ *           preview length, then those bytes; a length of 0 means not
+ *           cached.  The preview's bytes are "P" and its text, so that
+ *           an empty preview (a message with no text to show) is told
+ *           from one not computed yet.
  *           The CRC is checked at every use: a damaged snapshot is
  *           never believed, only ignored.
  *
- * All numbers little-endian.  Version 2 had no envelope facts; its files
- * are not ours, so they are simply rebuilt: another version's snapshot is
+ * All numbers little-endian.  Version 2 had no envelope facts and
+ * version 3 no preview; their files are not ours, so they are simply
+ * rebuilt: another version's snapshot is
  * ignored (and counts as empty for when to compact), and a log that
  * starts with another magic is emptied at the next append.
  *
@@ -61,9 +65,10 @@
 #define MC_CDB		"imapd-msgcache.cdb"
 #define MC_LOG		"imapd-msgcache.log"
 #define MC_LOCK		"imapd-msgcache.lock"
-#define MC_MAGIC	0x34434d49U	/* "IMC4" */
-#define MC_VERSION	3
-#define MC_HEAD		20		/* CRC, three lengths, facts */
+#define MC_MAGIC	0x35434d49U	/* "IMC5" */
+#define MC_VERSION	4
+#define MC_HEAD		24		/* CRC, three lengths, facts,
+					 * preview length */
 #define MC_VALUE_MAX	(16U * 1024 * 1024)
 #define MC_COMPACT_MIN	(1024 * 1024)
 #define MC_PATH		4096
@@ -106,8 +111,8 @@ path(char *out, const char *dir, const char *name)
 	return 0;
 }
 
-/* A value is a CRC, three lengths, the facts and the bytes the lengths
- * count. */
+/* A value is a CRC, three lengths, the facts, a fourth length and the
+ * bytes the lengths count. */
 static int
 value_ok(uint32_t uid, const unsigned char *v, size_t len)
 {
@@ -117,7 +122,8 @@ value_ok(uint32_t uid, const unsigned char *v, size_t len)
 
 	if (len < MC_HEAD)
 		return 0;
-	want = MC_HEAD + (uint64_t)le32_get(v + 4) + le32_get(v + 8) + le32_get(v + 12);
+	want = MC_HEAD + (uint64_t)le32_get(v + 4) + le32_get(v + 8) +
+	    le32_get(v + 12) + le32_get(v + 20);
 	if (want != len)
 		return 0;
 	le32_put(u, uid);
@@ -129,6 +135,7 @@ static void
 value_rec(const unsigned char *v, struct msgcache_rec *r)
 {
 	size_t a = le32_get(v + 4), b = le32_get(v + 8), c = le32_get(v + 12);
+	size_t d = le32_get(v + 20);
 
 	r->envelope = (const char *)v + MC_HEAD;
 	r->envelope_len = a;
@@ -137,6 +144,9 @@ value_rec(const unsigned char *v, struct msgcache_rec *r)
 	r->body_len = b;
 	r->bodystructure = r->body + b;
 	r->bodystructure_len = c;
+	/* "P" and the text */
+	r->preview = d > 0 ? r->bodystructure + c + 1 : NULL;
+	r->preview_len = d > 0 ? d - 1 : 0;
 }
 
 static struct slot *
@@ -417,7 +427,8 @@ msgcache_put(struct msgcache *mc, uint32_t uid, const struct msgcache_rec *r)
 {
 	unsigned char h[20 + MC_HEAD];
 	unsigned char *v;
-	const char *env, *body, *bs;
+	const char *env, *body, *bs, *pv;
+	size_t pvlen = r->preview != NULL ? r->preview_len + 1 : 0;
 	struct slot *s;
 	size_t start, vlen, cap;
 	uintptr_t base;
@@ -425,7 +436,8 @@ msgcache_put(struct msgcache *mc, uint32_t uid, const struct msgcache_rec *r)
 
 	if (mc == NULL || uid == 0)
 		return;
-	vlen = MC_HEAD + r->envelope_len + r->body_len + r->bodystructure_len;
+	vlen = MC_HEAD + r->envelope_len + r->body_len + r->bodystructure_len +
+	    pvlen;
 	if (vlen > MC_VALUE_MAX)
 		return;
 	start = mc->pend.len;
@@ -439,6 +451,7 @@ msgcache_put(struct msgcache *mc, uint32_t uid, const struct msgcache_rec *r)
 	le32_put(h + 28, (uint32_t)r->body_len);
 	le32_put(h + 32, (uint32_t)r->bodystructure_len);
 	le32_put(h + 36, r->envelope_exact);
+	le32_put(h + 40, (uint32_t)pvlen);
 	/* r's parts may be bytes of pend itself (a record got from what is
 	 * pending, put back with one part added): make room for the whole
 	 * record first, then find them again where the buffer went */
@@ -447,18 +460,24 @@ msgcache_put(struct msgcache *mc, uint32_t uid, const struct msgcache_rec *r)
 	env = r->envelope;
 	body = r->body;
 	bs = r->bodystructure;
+	pv = r->preview;
 	if (buf_reserve(&mc->pend, sizeof(h) + vlen - MC_HEAD) == -1)
 		return;
 	if ((uintptr_t)mc->pend.data != base) {
 		env = rebased(mc, base, cap, env);
 		body = rebased(mc, base, cap, body);
 		bs = rebased(mc, base, cap, bs);
+		pv = rebased(mc, base, cap, pv);
 	}
 	/* no realloc from here on */
 	(void)buf_add(&mc->pend, h, sizeof(h));
 	(void)buf_add(&mc->pend, env, r->envelope_len);
 	(void)buf_add(&mc->pend, body, r->body_len);
 	(void)buf_add(&mc->pend, bs, r->bodystructure_len);
+	if (pv != NULL) {
+		(void)buf_addc(&mc->pend, 'P');
+		(void)buf_add(&mc->pend, pv, r->preview_len);
+	}
 	v = (unsigned char *)mc->pend.data + start + 20;
 	crc = crc32(crc32(0, h + 12, 4), v + 4, (uInt)(vlen - 4));
 	le32_put(v, (uint32_t)crc);

@@ -1,6 +1,6 @@
 /*
  * msgcache: a per-folder cache of what FETCH computes from a message's
- * structure (ENVELOPE, BODY, BODYSTRUCTURE), so that a client asking for
+ * structure (ENVELOPE, BODY, BODYSTRUCTURE) and text (PREVIEW), so that a client asking for
  * them again -- every new session of a mail client does -- is answered
  * without opening the message files.
  *
@@ -18,8 +18,10 @@
 struct msgcache;
 
 /* The cached fields of one message; pointers stay valid until the next
- * call on the cache.  A field with len 0 is not cached.  envelope_exact
- * is what message_envelope_exact() said of the envelope. */
+ * call on the cache.  A field with len 0 is not cached, but for the
+ * preview, which is cached when preview is not NULL (an empty preview is
+ * one).  envelope_exact is what message_envelope_exact() said of the
+ * envelope. */
 struct msgcache_rec {
 	const char	*envelope;
 	size_t		 envelope_len;
@@ -28,6 +30,8 @@ struct msgcache_rec {
 	size_t		 body_len;
 	const char	*bodystructure;
 	size_t		 bodystructure_len;
+	const char	*preview;
+	size_t		 preview_len;
 };
 
 /* Open the cache of folder dir for uidvalidity.  Never fails: a folder

@@ -42,6 +42,7 @@
 #include "common/buf.h"
 #include "common/log.h"
 #include "common/message.h"
+#include "common/preview.h"
 #include "common/privdrop.h"
 #include "maildir/filename.h"
 #include "maildir/mailbox.h"
@@ -274,10 +275,11 @@ show(const struct opts *o)
 		memset(&mr, 0, sizeof(mr));
 		if (mc == NULL || !msgcache_get(mc, r.uid, &mr))
 			memset(&mr, 0, sizeof(mr));
-		printf("%10u %10llu %10s %-8s %c%c%c    %s/%s%s\n", r.uid,
+		printf("%10u %10llu %10s %-8s %c%c%c%c   %s/%s%s\n", r.uid,
 		    (unsigned long long)r.modseq, size, fl[0] ? fl : "-",
 		    mr.envelope_len ? 'E' : '-', mr.body_len ? 'B' : '-',
-		    mr.bodystructure_len ? 'S' : '-', r.in_new ? "new" : "cur",
+		    mr.bodystructure_len ? 'S' : '-',
+		    mr.preview != NULL ? 'P' : '-', r.in_new ? "new" : "cur",
 		    r.base, r.info);
 	}
 	msgcache_close(mc);
@@ -655,11 +657,11 @@ still_there(void *arg, uint32_t uid)
 	return mailbox_seq_of_uid(arg, uid) != 0;
 }
 
-/* Compute ENVELOPE, BODY and BODYSTRUCTURE of one message as FETCH
- * does, into mc.  0, or -1 if the message is gone. */
+/* Compute ENVELOPE, BODY, BODYSTRUCTURE and PREVIEW of one message as
+ * FETCH does, into mc.  0, or -1 if the message is gone. */
 static int
 structure_one(struct mailbox *mb, uint32_t seq, struct msgcache *mc,
-    struct buf *env, struct buf *body, struct buf *bs)
+    struct buf *env, struct buf *body, struct buf *bs, struct buf *pv)
 {
 	struct msgcache_rec rec;
 	struct message *m;
@@ -672,10 +674,13 @@ structure_one(struct mailbox *mb, uint32_t seq, struct msgcache *mc,
 	buf_reset(env);
 	buf_reset(body);
 	buf_reset(bs);
+	buf_reset(pv);
 	memset(&rec, 0, sizeof(rec));
 	if (message_envelope(m, env) == 0 &&
 	    message_bodystructure(m, 0, body) == 0 &&
-	    message_bodystructure(m, MESSAGE_BS_EXTENDED, bs) == 0) {
+	    message_bodystructure(m, MESSAGE_BS_EXTENDED, bs) == 0 &&
+	    message_parts(m) != NULL &&
+	    preview_make(message_parts(m), pv) == 0) {
 		rec.envelope = env->data;
 		rec.envelope_len = env->len;
 		rec.envelope_exact = message_envelope_exact(m);
@@ -683,6 +688,8 @@ structure_one(struct mailbox *mb, uint32_t seq, struct msgcache *mc,
 		rec.body_len = body->len;
 		rec.bodystructure = bs->data;
 		rec.bodystructure_len = bs->len;
+		rec.preview = pv->len > 0 ? pv->data : "";
+		rec.preview_len = pv->len;
 		msgcache_put(mc, mailbox_uid(mb, seq), &rec);
 	}
 	message_free(m);
@@ -693,7 +700,7 @@ static void
 rebuild_structure(const struct opts *o)
 {
 	struct msgcache_check mck;
-	struct buf env, body, bs;
+	struct buf env, body, bs, pv;
 	struct mailbox *mb;
 	struct msgcache *mc;
 	const char *why;
@@ -719,8 +726,9 @@ rebuild_structure(const struct opts *o)
 	buf_init(&env, 16 * 1024 * 1024);
 	buf_init(&body, 16 * 1024 * 1024);
 	buf_init(&bs, 16 * 1024 * 1024);
+	buf_init(&pv, PREVIEW_CHARS * 4 + 1);
 	for (seq = 1; seq <= n; seq++) {
-		if (structure_one(mb, seq, mc, &env, &body, &bs) == 0)
+		if (structure_one(mb, seq, mc, &env, &body, &bs, &pv) == 0)
 			done++;
 		if (seq % FLUSH_EVERY == 0)
 			msgcache_flush(mc, still_there, mb, 0);
@@ -730,6 +738,7 @@ rebuild_structure(const struct opts *o)
 	buf_free(&env);
 	buf_free(&body);
 	buf_free(&bs);
+	buf_free(&pv);
 	printf("structure cache written for %u of %u messages%s\n", done, n,
 	    done < n ? " (the others were expunged meanwhile)" : "");
 	mailbox_close(mb);

@@ -4,13 +4,18 @@
  *	imapd-userdb [-o out.cdb] file		compile file into a cdb
  *	imapd-userdb -p [-m yescrypt|sha512]	hash a password
  *	imapd-userdb -l db.cdb name		show one user (not the hash)
+ *	imapd-userdb [-f file] app-password add|list|revoke user [label]
  *
  * The text and cdb formats are described at the top of common/userdb.c.
  * A build checks every line first and writes nothing if any is wrong; the
  * new cdb is written to "<out>.tmp.<pid>", synced, and renamed over the
  * old one, so a running imapd sees either the old file or the new one.
+ * The app-password file (format at the top of common/apppass.c) is
+ * rewritten the same way, whole, under a lock on "<file>.lock" so that
+ * two changes at once cannot lose one another.
  * Messages go to stderr (never syslog), prefixed with the program's name.
  */
+#include <sys/file.h>
 #include <sys/stat.h>
 
 #include <cdb.h>
@@ -24,8 +29,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "common/apppass.h"
+#include "common/buf.h"
 #include "common/userdb.h"
 #include "common/wipe.h"
 
@@ -33,11 +41,17 @@
 #define STR(x)		#x
 #define XSTR(x)		STR(x)
 
-/* one user line kept between checking the file and writing the cdb */
+/*
+ * One cdb record kept between reading and writing: the key is the first
+ * namelen bytes of line, the value the bytes from valoff to len (a userdb
+ * line is both: valoff 0; an app-password record is the user name and
+ * then the value: valoff namelen).
+ */
 struct rec {
 	char		*line;
 	size_t		 len;
 	size_t		 namelen;
+	size_t		 valoff;
 	unsigned long	 lineno;
 };
 
@@ -119,7 +133,10 @@ usage(int status)
 
 	fprintf(f, "usage: " PROG " [-o out.cdb] file\n"
 	    "       " PROG " -p [-m yescrypt|sha512]\n"
-	    "       " PROG " -l db.cdb name\n");
+	    "       " PROG " -l db.cdb name\n"
+	    "       " PROG " [-f file] app-password add user label\n"
+	    "       " PROG " [-f file] app-password list user\n"
+	    "       " PROG " [-f file] app-password revoke user label\n");
 	exit(status);
 }
 
@@ -194,6 +211,7 @@ readusers(const char *path, struct rec **recs_r, size_t *nrecs_r)
 			die("out of memory");
 		recs[nrecs].len = len;
 		recs[nrecs].namelen = strcspn(recs[nrecs].line, ":");
+		recs[nrecs].valoff = 0;
 		recs[nrecs].lineno = lineno;
 		nrecs++;
 	}
@@ -271,7 +289,8 @@ writecdb(const char *out, const struct rec *recs, size_t nrecs)
 		die("cannot start %s: %s", tmppath, strerror(errno));
 	for (i = 0; i < nrecs; i++)
 		if (cdb_make_add(&cm, recs[i].line, (unsigned)recs[i].namelen,
-		    recs[i].line, (unsigned)recs[i].len) == -1)
+		    recs[i].line + recs[i].valoff,
+		    (unsigned)(recs[i].len - recs[i].valoff)) == -1)
 			die("cannot write %s: %s", tmppath, strerror(errno));
 	if (cdb_make_finish(&cm) == -1)
 		die("cannot write %s: %s", tmppath, strerror(errno));
@@ -458,15 +477,277 @@ lookup(const char *db, const char *name)
 	return 0;
 }
 
+/* --- app passwords -------------------------------------------------------- */
+
+/* Hold the lock of the app-password file at path until the program ends. */
+static void
+applock(const char *path)
+{
+	char lock[PATH_MAX];
+	int n, fd;
+
+	n = snprintf(lock, sizeof(lock), "%s.lock", path);
+	if (n < 0 || (size_t)n >= sizeof(lock))
+		die("%s: path too long", path);
+	if ((fd = open(lock, O_CREAT | O_RDWR | O_CLOEXEC, 0600)) == -1)
+		die("cannot open %s: %s", lock, strerror(errno));
+	if (flock(fd, LOCK_EX) == -1)
+		die("cannot lock %s: %s", lock, strerror(errno));
+}
+
+/* Every record of the app-password file at path (none if it does not
+ * exist yet), each checked; a record that does not parse stops here. */
+static void
+appreadall(const char *path, struct rec **recs_r, size_t *nrecs_r)
+{
+	struct apppass a[APPPASS_MAX];
+	struct rec *recs = NULL;
+	struct cdb cdb;
+	unsigned pos, klen, vlen;
+	size_t nrecs = 0, cap = 0, n;
+	const char *why;
+	char *line;
+	int fd;
+
+	*recs_r = NULL;
+	*nrecs_r = 0;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		if (errno == ENOENT)
+			return;
+		die("cannot open %s: %s", path, strerror(errno));
+	}
+	if (cdb_init(&cdb, fd) == -1)
+		die("%s: not a valid cdb file", path);
+	cdb_seqinit(&pos, &cdb);
+	while (cdb_seqnext(&pos, &cdb) > 0) {
+		klen = cdb_keylen(&cdb);
+		vlen = cdb_datalen(&cdb);
+		if (klen > USERDB_NAME_MAX || vlen > APPPASS_RECORD_MAX)
+			die("%s: corrupt record (too long)", path);
+		if ((line = malloc((size_t)klen + vlen + 1)) == NULL)
+			die("out of memory");
+		if (cdb_read(&cdb, line, klen, cdb_keypos(&cdb)) == -1 ||
+		    cdb_read(&cdb, line + klen, vlen, cdb_datapos(&cdb)) == -1)
+			die("%s: corrupt record (outside the file)", path);
+		line[klen + vlen] = '\0';
+		if (userdb_check_name(line, klen, &why) == -1 ||
+		    apppass_parse(line + klen, vlen, a, APPPASS_MAX, &n,
+		    &why) == -1)
+			die("%s: corrupt record for %.*s: %s", path, (int)klen,
+			    line, why);
+		if (nrecs == cap) {
+			struct rec *tmp;
+
+			cap = cap ? cap * 2 : 64;
+			if ((tmp = reallocarray(recs, cap, sizeof(*recs))) ==
+			    NULL)
+				die("out of memory");
+			recs = tmp;
+		}
+		recs[nrecs].line = line;
+		recs[nrecs].len = (size_t)klen + vlen;
+		recs[nrecs].namelen = klen;
+		recs[nrecs].valoff = klen;
+		recs[nrecs].lineno = 0;
+		nrecs++;
+	}
+	cdb_free(&cdb);
+	close(fd);
+	*recs_r = recs;
+	*nrecs_r = nrecs;
+}
+
+/* The index of user's record in recs, or nrecs. */
+static size_t
+appfind(const struct rec *recs, size_t nrecs, const char *user)
+{
+	size_t i, len = strlen(user);
+
+	for (i = 0; i < nrecs; i++)
+		if (recs[i].namelen == len &&
+		    memcmp(recs[i].line, user, len) == 0)
+			break;
+	return i;
+}
+
+/* user's entries from recs into a[]; their count. */
+static size_t
+appentries(const struct rec *recs, size_t nrecs, const char *user,
+    struct apppass *a)
+{
+	size_t i = appfind(recs, nrecs, user), n = 0;
+	const char *why;
+
+	if (i < nrecs && apppass_parse(recs[i].line + recs[i].valoff,
+	    recs[i].len - recs[i].valoff, a, APPPASS_MAX, &n, &why) == -1)
+		die("corrupt record for %s: %s", user, why);
+	return n;
+}
+
+/* Put user's n entries into recs (dropping the record when n is 0) and
+ * write the file. */
+static void
+appstore(const char *path, struct rec **recs, size_t *nrecs,
+    const char *user, const struct apppass *a, size_t n)
+{
+	struct buf b;
+	size_t i = appfind(*recs, *nrecs, user), ulen = strlen(user);
+	struct rec *tmp;
+
+	if (i < *nrecs) {
+		free((*recs)[i].line);
+		(*recs)[i] = (*recs)[*nrecs - 1];
+		(*nrecs)--;
+	}
+	if (n > 0) {
+		buf_init(&b, APPPASS_RECORD_MAX + USERDB_NAME_MAX);
+		if (buf_add(&b, user, ulen) == -1 ||
+		    apppass_format(a, n, &b) == -1)
+			die("record for %s too long", user);
+		if ((tmp = reallocarray(*recs, *nrecs + 1, sizeof(**recs))) ==
+		    NULL)
+			die("out of memory");
+		*recs = tmp;
+		tmp[*nrecs].line = b.data;	/* the buf's memory, kept */
+		tmp[*nrecs].len = b.len;
+		tmp[*nrecs].namelen = ulen;
+		tmp[*nrecs].valoff = ulen;
+		tmp[*nrecs].lineno = 0;
+		(*nrecs)++;
+	}
+	writecdb(path, *recs, *nrecs);
+}
+
+static void
+appadd(const char *path, struct rec **recs, size_t *nrecs, const char *user,
+    const char *label)
+{
+	struct apppass a[APPPASS_MAX];
+	char text[APPPASS_TEXT_SIZE], plain[APPPASS_CHARS + 1];
+	size_t n = appentries(*recs, *nrecs, user, a), i;
+	unsigned tries;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(a[i].label, label) == 0)
+			die("%s already has an app password labelled %s "
+			    "(revoke it first)", user, label);
+	if (n == APPPASS_MAX)
+		die("%s already has %d app passwords, the most there may be "
+		    "(revoke one first)", user, APPPASS_MAX);
+	/* a selector already taken would make one of the two unusable */
+	for (tries = 0; ; tries++) {
+		if (tries == 100)
+			die("cannot draw a password unlike the others");
+		if (apppass_generate(text, plain) == -1)
+			die("getrandom: %s", strerror(errno));
+		for (i = 0; i < n; i++)
+			if (memcmp(a[i].selector, plain, APPPASS_SELECTOR) == 0)
+				break;
+		if (i == n)
+			break;
+	}
+	memset(&a[n], 0, sizeof(a[n]));
+	memcpy(a[n].label, label, strlen(label) + 1);
+	memcpy(a[n].selector, plain, APPPASS_SELECTOR);
+	a[n].created = (long long)time(NULL);
+	if (userdb_hash(plain, NULL, a[n].hash, sizeof(a[n].hash)) == -1)
+		die("cannot hash the password: %s", strerror(errno));
+	wipe(plain, sizeof(plain));
+	appstore(path, recs, nrecs, user, a, n + 1);
+	warnmsg("app password %s added for %s in %s; it is shown only this "
+	    "once:", label, user, path);
+	printf("%s\n", text);
+	wipe(text, sizeof(text));
+}
+
+static int
+applist(const struct rec *recs, size_t nrecs, const char *user)
+{
+	struct apppass a[APPPASS_MAX];
+	size_t n = appentries(recs, nrecs, user, a), i;
+	char when[32];
+	time_t t;
+	struct tm tm;
+
+	if (n == 0)
+		warnmsg("%s has no app passwords", user);
+	for (i = 0; i < n; i++) {
+		t = (time_t)a[i].created;
+		if (gmtime_r(&t, &tm) == NULL ||
+		    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+			memcpy(when, "?", 2);
+		printf("%s\tcreated %s\n", a[i].label, when);
+	}
+	return 0;
+}
+
+static int
+apprevoke(const char *path, struct rec **recs, size_t *nrecs,
+    const char *user, const char *label)
+{
+	struct apppass a[APPPASS_MAX];
+	size_t n = appentries(*recs, *nrecs, user, a), i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(a[i].label, label) == 0)
+			break;
+	if (i == n) {
+		warnmsg("%s has no app password labelled %s", user, label);
+		return 1;
+	}
+	a[i] = a[n - 1];
+	appstore(path, recs, nrecs, user, a, n - 1);
+	warnmsg("app password %s of %s revoked", label, user);
+	return 0;
+}
+
+/* imapd-userdb app-password add|list|revoke user [label] */
+static int
+apppassword(const char *path, int argc, char **argv)
+{
+	struct rec *recs;
+	size_t nrecs, i;
+	const char *why;
+	int status = 0, add, revoke;
+
+	if (argc < 2)
+		usage(2);
+	add = strcmp(argv[0], "add") == 0;
+	revoke = strcmp(argv[0], "revoke") == 0;
+	if (((add || revoke) && argc != 3) ||
+	    (!add && !revoke && (strcmp(argv[0], "list") != 0 || argc != 2)))
+		usage(2);
+	if (userdb_check_name(argv[1], strlen(argv[1]), &why) == -1)
+		die("%s", why);
+	if (argc == 3 && apppass_check_label(argv[2], &why) == -1)
+		die("%s", why);
+	if (add || revoke)
+		applock(path);
+	appreadall(path, &recs, &nrecs);
+	if (add)
+		appadd(path, &recs, &nrecs, argv[1], argv[2]);
+	else if (revoke)
+		status = apprevoke(path, &recs, &nrecs, argv[1], argv[2]);
+	else
+		status = applist(recs, nrecs, argv[1]);
+	for (i = 0; i < nrecs; i++)
+		free(recs[i].line);
+	free(recs);
+	return status;
+}
+
 int
 main(int argc, char *argv[])
 {
-	const char *out = NULL, *db = NULL, *method = NULL;
+	const char *out = NULL, *db = NULL, *method = NULL, *appfile = NULL;
 	char defout[PATH_MAX];
 	int ch, pflag = 0, status = 0, n;
 
-	while ((ch = getopt(argc, argv, "hl:m:o:p")) != -1) {
+	while ((ch = getopt(argc, argv, "f:hl:m:o:p")) != -1) {
 		switch (ch) {
+		case 'f':
+			appfile = optarg;
+			break;
 		case 'h':
 			usage(0);
 		case 'l':
@@ -489,7 +770,14 @@ main(int argc, char *argv[])
 	argv += optind;
 	catchsignals();
 
-	if (pflag) {
+	if (argc > 0 && strcmp(argv[0], "app-password") == 0) {
+		if (pflag || db != NULL || out != NULL || method != NULL)
+			usage(2);
+		status = apppassword(appfile != NULL ? appfile : APPPASS_PATH,
+		    argc - 1, argv + 1);
+	} else if (appfile != NULL)
+		usage(2);
+	else if (pflag) {
 		if (argc != 0 || db != NULL || out != NULL)
 			usage(2);
 		if (method != NULL && strcmp(method, "yescrypt") != 0 &&

@@ -67,6 +67,7 @@ import subprocess
 import sys
 import threading
 import time
+import zlib
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "lib"))
@@ -127,6 +128,8 @@ WORKLOADS = [
              "mailbox", 0.5, "s", "n"),
     Workload("fetch_env_warm", "FETCH 1:* (ENVELOPE BODYSTRUCTURE ...) 2nd",
              "mailbox", 0.5, "s", "n"),
+    Workload("compress_env", "bytes on the wire: COMPRESS, then FETCH 1:* "
+             "(ENVELOPE)", "mailbox", None, "bytes", "n"),
     Workload("body_peek", "FETCH 1:1000 BODY.PEEK[]", "mailbox",
              1.0, "s", "peek"),
     Workload("search_body", "SEARCH BODY <absent word>", "mailbox",
@@ -233,6 +236,8 @@ class Conn:
             raise
         self.rd = Reader()
         self.ntag = 0
+        self.co = self.do = None
+        self.wire_in = 0
 
     def close(self):
         try:
@@ -244,7 +249,21 @@ class Conn:
         data = self.sock.recv(1 << 18)
         if not data:
             raise ImapError("server closed the connection")
+        self.wire_in += len(data)
+        if self.do is not None:
+            data = self.do.decompress(data)
         self.rd.feed(data)
+
+    def compress(self):
+        """COMPRESS DEFLATE (RFC 4978): both directions deflated from the
+        end of the tagged OK on."""
+        self.must("COMPRESS DEFLATE")
+        self.co = zlib.compressobj(6, zlib.DEFLATED, -15)
+        self.do = zlib.decompressobj(-15)
+        # anything after the OK was already compressed
+        rest = bytes(self.rd.buf[self.rd.pos:])
+        del self.rd.buf[self.rd.pos:]
+        self.rd.feed(self.do.decompress(rest))
 
     def greeting(self):
         out = []
@@ -259,6 +278,8 @@ class Conn:
         return out[0]
 
     def send(self, data):
+        if self.co is not None:
+            data = self.co.compress(data) + self.co.flush(zlib.Z_SYNC_FLUSH)
         self.sock.sendall(data)
 
     def next_tag(self):
@@ -430,6 +451,16 @@ def wl_mailbox(spec, conn):
         c = untagged_count(out, b"FETCH")
         return t, "%d FETCH" % c, None if c == ex else \
             "%d FETCH for %s messages" % (c, ex)
+    if step == "compress_env":
+        # bytes, not seconds: what a client on a slow link waits for
+        conn.compress()
+        before = conn.wire_in
+        st, line, out = conn.command("FETCH 1:* (ENVELOPE)")
+        if st != "OK":
+            raise ImapError("FETCH: %s" % short(line))
+        c = untagged_count(out, b"FETCH")
+        return conn.wire_in - before, "%d FETCH" % c, None if c == ex \
+            else "%d FETCH for %s messages" % (c, ex)
     if step == "body_peek":
         k = min(1000, ex or 0)
         before = conn.rd.literal_bytes
@@ -1026,6 +1057,10 @@ service imap {{
   process_limit = {procs}
 }}
 mail_max_userip_connections = {procs}
+# not a default: COMPRESS=DEFLATE, for the bytes-on-the-wire workload
+protocol imap {{
+  mail_plugins = $mail_plugins imap_zlib
+}}
 """
 
 
@@ -1349,9 +1384,11 @@ class Results:
                 server, key, size, res["check"]))
 
 
-def describe(res):
+def describe(res, unit="s"):
     if res.get("error"):
         return "n/a (%s)" % res["error"]
+    if unit == "bytes":
+        return "%d bytes  [%s]" % (res["seconds"], res.get("answer"))
     s = "%.4f s" % res["seconds"]
     if res.get("client_cpu") is not None and res["seconds"] > 0:
         s += " (client CPU %.0f%%)" % (100 * res["client_cpu"] /
@@ -1386,7 +1423,8 @@ def mailbox_runs(args, servers, setup, results, size, src, meta, keys):
                         "msgid": meta["message_id"]}
                 res = client(spec)
                 results.add(size, key, srv.name, res)
-                log("  %-7s %-16s %s" % (srv.name, key, describe(res)))
+                log("  %-7s %-16s %s" % (srv.name, key,
+                                         describe(res, BY_KEY[key].unit)))
                 if not srv.running():
                     raise BenchError("%s died during %s:\n%s" % (
                         srv.name, key, srv.log_tail()))
@@ -1505,7 +1543,8 @@ def memory_runs(args, servers, setup, results, keys, small_src):
                 res = sessions_run(srv, setup, level, count)
                 results.add("-", key, srv.name, res)
                 if res.get("error"):
-                    log("  %-7s %-16s %s" % (srv.name, key, describe(res)))
+                    log("  %-7s %-16s %s" % (srv.name, key,
+                                         describe(res, BY_KEY[key].unit)))
                 if not srv.running():
                     raise BenchError("%s died during %s:\n%s" % (
                         srv.name, key, srv.log_tail()))
@@ -1526,6 +1565,8 @@ def summarize(slot):
 def fmt_value(v, unit):
     if unit == "kib":
         return "%.0f KiB" % v
+    if unit == "bytes":
+        return "%.0f KiB" % (v / 1024)
     if unit == "login":
         return "%.2f ms" % (v * 1e3)
     if v >= 1:
@@ -1651,8 +1692,9 @@ def git_commit():
 GROUPS = ("mailbox", "login", "memory")
 
 NOTES = [
-    "Dovecot: built-in defaults, nothing from /etc/dovecot (no plugins: "
-    "no fts, quota, zlib or old_stats); raised default_process_limit, "
+    "Dovecot: built-in defaults, nothing from /etc/dovecot (no plugins "
+    "but imap_zlib, which adds the COMPRESS command and nothing else: no "
+    "fts, quota, zlib or old_stats); raised default_process_limit, "
     "default_client_limit, service imap process_limit and "
     "mail_max_userip_connections so that the memory workloads can hold "
     "their sessions",
@@ -1843,7 +1885,8 @@ def report(args, results, started, commit, dirty, versions):
     print_table(rows, title)
     bkeys = [k for k in args.keys if BY_KEY[k].group == "mailbox"]
     if len(args.sizes) > 1 and bkeys:
-        print_growth(results, sorted(args.sizes), bkeys)
+        print_growth(results, sorted(args.sizes),
+                     [k for k in bkeys if BY_KEY[k].unit == "s"])
     if results.warnings:
         print("\nAnswers that look wrong (a fast wrong answer is no win):")
         for w in results.warnings:
@@ -1865,7 +1908,8 @@ def report(args, results, started, commit, dirty, versions):
         "ops": {n: mailbox_ops(n) for n in args.sizes},
         "notes": NOTES,
         "units": {w.key: {"s": "seconds", "login": "seconds per login",
-                          "kib": "KiB PSS per session"}[w.unit]
+                          "kib": "KiB PSS per session",
+                          "bytes": "bytes read by the client"}[w.unit]
                   for w in WORKLOADS},
         "targets": {w.key: w.target for w in WORKLOADS},
         "rows": rows,

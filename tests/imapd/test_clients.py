@@ -129,31 +129,7 @@ def test_offlineimap_two_way(md, mailuser, workdir):
         drop(mailuser, message(subject=f"oi {i}"), flags="S")
     drop(mailuser, message(subject="sent one"), folder="Sent", flags="S")
     base = pathlib.Path(md.dir) / "offlineimap"
-    (base / "mail").mkdir(parents=True)
-    rc = base / "rc"
-    rc.write_text(f"""
-[general]
-accounts = t
-metadata = {base}/meta
-ui = basic
-
-[Account t]
-localrepository = local
-remoterepository = remote
-
-[Repository local]
-type = Maildir
-localfolders = {base}/mail
-
-[Repository remote]
-type = IMAP
-remotehost = localhost
-remoteport = {md.tls_port}
-remoteuser = {mailuser.name}
-remotepass = {mailuser.password}
-ssl = yes
-sslcacertfile = {md.settings['tls_cert']}
-""")
+    rc = imapdtest.offlineimap_rc(base, md, mailuser)
 
     def sync():
         p = subprocess.run([OFFLINEIMAP, "-c", str(rc), "-o", "-u", "basic"],

@@ -506,6 +506,82 @@ def test_check_bad_configs(build, workdir, cert):
     assert p.returncode != 0 and "cannot read" in p.stderr.decode()
 
 
+def _dump(build, conf, env):
+    """imapd -t -v on conf: the process and {key: (value, origin)}."""
+    p = subprocess.run([str(build.imapd), "-t", "-v", "-c", str(conf)],
+                       capture_output=True, timeout=30, env=env)
+    out = {}
+    for line in p.stdout.decode().splitlines():
+        if line.startswith("imapd: "):
+            continue
+        setting, origin = line.rsplit("#", 1)
+        key, value = setting.split("=", 1)
+        out[key.strip()] = (value.strip(), origin.strip())
+    return p, out
+
+
+def test_check_verbose_prints_effective_config(build, workdir, cert,
+                                               mailuser, userdb):
+    s = imapdtest.Server(build, workdir, cert, mailuser, userdb,
+                         {"timeout_login": "90s", "syslog_facility": "local3",
+                          "listen_imap": None, "mmap": "no"},
+                         name="check_verbose")
+    s.write_conf()
+    conf = s.conf_path
+    # a comment and a blank line in front, so that the origins are
+    # lines of the file
+    written = conf.read_text()
+    conf.write_text("# effective configuration test\n\n" + written)
+    lines = {l.split("=", 1)[0].strip(): n + 3
+             for n, l in enumerate(written.splitlines())}
+    p, out = _dump(build, conf, s.env())
+    assert p.returncode == 0, p.stderr.decode()
+    assert p.stdout.decode().splitlines()[-1] == \
+        f"imapd: {conf}: configuration OK"
+    for key, (value, origin) in out.items():
+        if key in s.settings:
+            assert origin == f"{conf}:{lines[key]}", key
+            if key not in ("auth_fail_delay", "timeout_login"):
+                assert value == s.settings[key], key
+        else:
+            assert origin == "default", key
+    # written back in the largest exact unit
+    assert out["auth_fail_delay"][0] == "100ms"
+    assert out["timeout_login"][0] == "90s"
+    assert out["mmap"][0] == "no"
+    assert out["listen_imap"] == ("*:143", "default")
+    assert out["allow_plaintext_auth"] == ("no", "default")
+    assert out["timeout_session"] == ("30m", "default")
+    assert out["special_use"][0].split() == [
+        "Sent:\\Sent", "Drafts:\\Drafts", "Trash:\\Trash", "Junk:\\Junk",
+        "Archive:\\Archive"]
+    # every key the reader knows, and nothing from inside the key file
+    assert len(out) == 31
+    text = p.stdout.decode()
+    body = [l for l in cert["key"].read_text().splitlines()
+            if l and "-----" not in l]
+    assert body and "PRIVATE KEY" not in text
+    assert not any(l in text for l in body)
+    # the output is itself a configuration that says the same
+    again = s.dir / "again.conf"
+    again.write_text(text.rsplit("imapd: ", 1)[0])
+    p2, out2 = _dump(build, again, s.env())
+    assert p2.returncode == 0, p2.stderr.decode()
+    assert {k: v[0] for k, v in out2.items()} == \
+        {k: v[0] for k, v in out.items()}
+    assert out2["listen_imap"][1] == \
+        f"{again}:{list(out).index('listen_imap') + 1}"
+
+
+def test_check_without_verbose_prints_no_config(build, server_factory):
+    s = server_factory()
+    p = subprocess.run([str(build.imapd), "-t", "-c", str(s.conf_path)],
+                       capture_output=True, timeout=30, env=s.env())
+    assert p.returncode == 0
+    assert p.stdout.decode().splitlines() == [
+        f"imapd: {s.conf_path}: configuration OK"]
+
+
 def test_bad_config_refuses_to_start(build, workdir):
     conf = workdir / "bad2.conf"
     conf.write_text("max_sessions = 0\n")

@@ -339,6 +339,38 @@ class Server:
         return c
 
 
+def offlineimap_rc(base, server, user, extra=""):
+    """An offlineimap3 configuration that syncs user's mail on server's
+    TLS port into base/mail (created); extra lines go to the remote
+    repository.  Returns its path."""
+    (base / "mail").mkdir(parents=True)
+    rc = base / "rc"
+    rc.write_text(f"""
+[general]
+accounts = t
+metadata = {base}/meta
+ui = basic
+
+[Account t]
+localrepository = local
+remoterepository = remote
+
+[Repository local]
+type = Maildir
+localfolders = {base}/mail
+
+[Repository remote]
+type = IMAP
+remotehost = localhost
+remoteport = {server.tls_port}
+remoteuser = {user.name}
+remotepass = {user.password}
+ssl = yes
+sslcacertfile = {server.settings['tls_cert']}
+{extra}""")
+    return rc
+
+
 class Raw:
     """A line-oriented IMAP client that shows exactly what the server
     sends, for protocol tests."""
@@ -362,11 +394,16 @@ class Raw:
             data = data.encode()
         self.sock.sendall(data)
 
+    def recv(self):
+        """The next bytes from the server, b"" at the end of the stream
+        (a subclass may decode them: COMPRESS)."""
+        return self.sock.recv(65536)
+
     def line(self, timeout=None):
         """The next line without CRLF; raises EOFError at end of stream."""
         self.sock.settimeout(timeout or self.timeout)
         while b"\n" not in self.buf:
-            chunk = self.sock.recv(65536)
+            chunk = self.recv()
             if not chunk:
                 raise EOFError("connection closed; buffered: %r" % self.buf)
             self.buf += chunk
@@ -391,7 +428,7 @@ class Raw:
         self.sock.settimeout(timeout)
         try:
             while True:
-                chunk = self.sock.recv(65536)
+                chunk = self.recv()
                 if not chunk:
                     return True
                 self.buf += chunk
@@ -478,6 +515,16 @@ def proc_comm(pid):
 # --- Maildir helpers ---------------------------------------------------------
 
 _drop_counter = [0]
+
+
+def login_answer(server, user, password, tls=True):
+    """The tagged answer to a LOGIN on a new connection to server."""
+    c = server.raw(tls=tls)
+    try:
+        c.line()
+        return c.cmd("a", f"LOGIN {user} {password}", timeout=30)[-1]
+    finally:
+        c.close()
 
 
 def maildir_reset(user):

@@ -1,4 +1,5 @@
-/* Unit tests for maildir/msgcache: the ENVELOPE/BODYSTRUCTURE cache. */
+/* Unit tests for maildir/msgcache: the ENVELOPE/BODYSTRUCTURE/PREVIEW
+ * cache. */
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -25,6 +26,8 @@ rec(struct msgcache_rec *r, const char *env, const char *body,
 	r->body_len = strlen(body);
 	r->bodystructure = bs;
 	r->bodystructure_len = strlen(bs);
+	r->preview = NULL;
+	r->preview_len = 0;
 }
 
 static int
@@ -387,6 +390,78 @@ test_concurrent(void)
 	msgcache_close(mc);
 }
 
+/*
+ * The preview: none, an empty one (a message without text, which is
+ * cached too) and one with text are three different things, in what is
+ * pending, in the log and in a snapshot; a preview put back with the
+ * other parts of a pending record keeps them.
+ */
+static void
+check_previews(struct msgcache *mc)
+{
+	struct msgcache_rec got;
+
+	CHECK(msgcache_get(mc, 1, &got) == 1 && got.preview == NULL &&
+	    same(&got, "(\"e1\")", "(\"b1\")"));
+	CHECK(msgcache_get(mc, 2, &got) == 1 && got.preview != NULL &&
+	    got.preview_len == 0);
+	CHECK(msgcache_get(mc, 3, &got) == 1 && got.preview != NULL &&
+	    got.preview_len == 8 &&
+	    memcmp(got.preview, "Hello \xc3\xa9", 8) == 0 &&
+	    same(&got, "(\"e1\")", "(\"b1\")"));
+}
+
+static void
+test_preview(void)
+{
+	struct msgcache *mc = msgcache_open(dir, 11);
+	struct msgcache_rec r, got;
+	static char big[4096];
+	struct stat sb;
+	char p[512];
+	uint32_t uid;
+
+	rec(&r, "(\"e1\")", "", "(\"b1\")");
+	msgcache_put(mc, 1, &r);
+	r.preview = "";
+	msgcache_put(mc, 2, &r);
+	r.preview = "Hello \xc3\xa9";
+	r.preview_len = 8;
+	msgcache_put(mc, 3, &r);
+	check_previews(mc);		/* pending */
+	msgcache_flush(mc, NULL, NULL, 0);
+	msgcache_close(mc);
+	mc = msgcache_open(dir, 11);
+	check_previews(mc);		/* from the log */
+	/* enough more for a compaction into a snapshot */
+	memset(big, 'x', sizeof(big) - 1);
+	for (uid = 100; uid < 500; uid++) {
+		rec(&r, "(\"e\")", "", big);
+		msgcache_put(mc, uid, &r);
+	}
+	msgcache_flush(mc, NULL, NULL, 1);
+	msgcache_close(mc);
+	snprintf(p, sizeof(p), "%s/imapd-msgcache.log", dir);
+	CHECK(stat(p, &sb) == 0 && sb.st_size == 0);
+	mc = msgcache_open(dir, 11);
+	check_previews(mc);		/* from the snapshot */
+	/* a preview added to a record of the snapshot, then to a pending
+	 * one: the other parts stay */
+	CHECK(msgcache_get(mc, 1, &got) == 1);
+	got.preview = "added";
+	got.preview_len = 5;
+	msgcache_put(mc, 1, &got);
+	CHECK(msgcache_get(mc, 1, &got) == 1);
+	got.preview = "again";
+	msgcache_put(mc, 1, &got);
+	CHECK(msgcache_get(mc, 1, &got) == 1 && got.preview_len == 5 &&
+	    memcmp(got.preview, "again", 5) == 0 &&
+	    same(&got, "(\"e1\")", "(\"b1\")"));
+	msgcache_flush(mc, NULL, NULL, 0);
+	msgcache_close(mc);
+	CHECK(found(11, 1, "(\"e1\")", "(\"b1\")"));
+}
+
 int
 main(void)
 {
@@ -406,6 +481,7 @@ main(void)
 	test_damage();
 	test_concurrent();
 	test_put_from_pending();
+	test_preview();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd) != 0)
 		return 2;

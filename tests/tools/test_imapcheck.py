@@ -266,3 +266,30 @@ def test_login_refusals_by_code(build, refusal, cause):
                           "127.0.0.1", s.port, password="secret")
     assert rc == EX_LOGIN, out
     assert cause in last, out
+
+
+# --- the real imapd's login policy refusals --------------------------------
+
+@pytest.mark.parametrize("rule,cause", [
+    ("disabled=moved", "refused by the server's policy ([CONTACTADMIN]"),
+    ("networks=192.0.2.0/24",
+     "refused by the server's policy ([AUTHORIZATIONFAILED]: This account "
+     "may not log in from your address"),
+    ("hours=00:00-00:01 hours=00:01-00:02", None),
+    ("app-passwords=required", "this account needs an app password"),
+])
+def test_policy_refusals_of_imapd(server_factory, userdb, tmp_path, rule,
+                                  cause):
+    policy = tmp_path / "login-policy"
+    s = server_factory(login_policy=policy)
+    # written once imapd runs: it would not start with a bad file
+    policy.write_text(f"vuser {rule}\n")
+    rc, out, last = check(s.build, "--user", "vuser", "--ca",
+                          s.settings["tls_cert"], "--tls", "127.0.0.1",
+                          s.tls_port, password=userdb["password"])
+    assert rc == EX_LOGIN, out
+    if cause is None:
+        # a bad policy file: the server cannot decide
+        assert "cannot check passwords just now ([UNAVAILABLE]" in last
+    else:
+        assert cause in last, out

@@ -207,7 +207,7 @@ def test_rebuild_structure(server, mailuser):
     for f in md.glob("imapd-msgcache.*"):
         f.unlink()
     rc, out, err = tool(server.build, *owner_args(), md)
-    assert out.count("---    cur/") + out.count("---    new/") == 3, out
+    assert out.count("----   cur/") + out.count("----   new/") == 3, out
     rc, out, err = tool(server.build, *owner_args(), "--rebuild-structure",
                         md)
     assert rc == 0 and "--yes drops the structure cache" in out
@@ -217,7 +217,7 @@ def test_rebuild_structure(server, mailuser):
     assert rc == 0, err
     assert "structure cache written for 3 of 3 messages\n" in out
     rc, out, err = tool(server.build, *owner_args(), md)
-    assert out.count(" EBS ") == 3, out
+    assert out.count(" EBSP ") == 3, out
     s = imapdtest.Session(server, mailuser)
     s.ok("SELECT INBOX")
     assert s.ok("FETCH 1:* (ENVELOPE BODYSTRUCTURE)")[:-1] == want
