@@ -23,6 +23,7 @@
 #include "imapd/conn.h"
 #include "imapd/specialuse.h"
 
+struct append_state;
 struct config;
 struct indexer;
 struct mailbox;
@@ -103,6 +104,8 @@ struct session {
 	unsigned		 examine:1;	/* selected read-only */
 	struct msgcache		*mcache;	/* structure cache of mb */
 	struct indexer		*indexer;	/* its full-text index */
+	struct append_state	*append;	/* messages of an APPEND being
+						 * read (cmd-append.c) */
 	uint32_t		*saved;		/* SEARCHRES "$": UIDs, sorted */
 	size_t			 nsaved;
 	uint32_t		*vanished;	/* QRESYNC: expunged UIDs not
