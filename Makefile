@@ -61,6 +61,7 @@ COMMON	 = common/apppass.c \
 	   common/message.c \
 	   common/mime.c \
 	   common/mutf7.c \
+	   common/ngram.c \
 	   common/preview.c \
 	   common/privdrop.c \
 	   common/safefile.c \
@@ -73,6 +74,7 @@ COMMON	 = common/apppass.c \
 
 MAILDIR	 = maildir/filename.c \
 	   maildir/folder.c \
+	   maildir/ftsindex.c \
 	   maildir/keywords.c \
 	   maildir/mailbox.c \
 	   maildir/msgcache.c \
@@ -107,6 +109,7 @@ IMAPD	 = imapd/auth.c \
 	   imapd/conn.c \
 	   imapd/esearch.c \
 	   imapd/front.c \
+	   imapd/indexer.c \
 	   imapd/keyclient.c \
 	   imapd/keyfile.c \
 	   imapd/keymsg.c \
@@ -156,12 +159,14 @@ UNITTESTS = tests/common/test-apppass \
 	   tests/common/test-textsearch \
 	   tests/common/test-userdb \
 	   tests/common/test-mutf7 \
+	   tests/common/test-ngram \
 	   tests/common/test-safefile \
 	   tests/imapd/test-keymsg \
 	   tests/common/test-imapresp \
 	   tests/maildir/test-filename \
 	   tests/maildir/test-keywords \
 	   tests/maildir/test-folder \
+	   tests/maildir/test-ftsindex \
 	   tests/maildir/test-msgcache \
 	   tests/maildir/test-sortcache \
 	   tests/maildir/test-uidcache \

@@ -413,6 +413,14 @@ p_mmap(struct config *c, const char *v)
 }
 
 static const char *
+p_search_index(struct config *c, const char *v)
+{
+	if (strnum_bool(v, &c->search_index) == -1)
+		return "must be yes or no";
+	return NULL;
+}
+
+static const char *
 p_duration(uint64_t *dst, const char *v, uint64_t min_ms)
 {
 	uint64_t ms;
@@ -672,6 +680,7 @@ static const struct keydef keys[] = {
 	{ "pam_service",		STR(pam_service) },
 	{ "pam_session",		BOOL(pam_session) },
 	{ "prefork",			UINT(prefork) },
+	{ "search_index",		BOOL(search_index) },
 	{ "special_use",		OWN(special_use) },
 	{ "syslog_facility",		OWN(syslog_facility) },
 	{ "timeout_login",		MS(timeout_login, timeout_login_ms) },
@@ -737,6 +746,7 @@ config_defaults(struct config *c)
 	c->syslog_facility = log_facility_byname("mail");
 	c->first_valid_uid = 1000;
 	c->mmap = MAPFILE_AUTO;
+	c->search_index = 1;
 }
 
 void

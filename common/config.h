@@ -16,7 +16,7 @@
 #define CONFIG_MAX_AUTH		2
 #define CONFIG_MAX_SPECIAL	16
 #define CONFIG_MAX_SESSIONS	100000	/* the most max_sessions may be */
-#define CONFIG_NKEYS		32	/* keys imapd.conf knows */
+#define CONFIG_NKEYS		33	/* keys imapd.conf knows */
 
 enum auth_method {
 	AUTH_PAM = 1,
@@ -71,6 +71,8 @@ struct config {
 	int			 syslog_facility;
 	unsigned		 first_valid_uid;
 	int			 mmap;		/* enum mapfile_mode */
+	int			 search_index;	/* keep and use full-text
+						 * indexes */
 	/* line of config path that set each key, in key name order; 0 for a
 	 * default */
 	unsigned		 key_line[CONFIG_NKEYS];

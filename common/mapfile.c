@@ -127,6 +127,45 @@ mapfile_close(struct mapfile *mf)
 }
 
 int
+mapfile_grow(int fd, size_t keep, size_t len, int shared, struct mapfile *mf)
+{
+	unsigned char *p;
+	size_t got;
+	ssize_t n;
+
+	if (mf->data == NULL || mf->mapped || mapfile_should_map(fd)) {
+		mapfile_close(mf);
+		return mapfile_open(fd, len, shared, mf);
+	}
+	if (len == 0) {
+		mapfile_close(mf);
+		return 0;
+	}
+	if ((p = realloc((void *)mf->data, len)) == NULL) {
+		mapfile_close(mf);
+		return -1;
+	}
+	mf->data = p;
+	got = keep < mf->len ? keep : mf->len;
+	if (got > len)
+		got = len;
+	mf->len = len;
+	while (got < len) {
+		n = pread(fd, p + got, len - got, (off_t)got);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;
+			mapfile_close(mf);
+			return -1;
+		}
+		got += (size_t)n;
+	}
+	return 0;
+}
+
+int
 mapfile_cdb(const struct mapfile *mf, struct cdb *db)
 {
 	unsigned dend;

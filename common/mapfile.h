@@ -48,6 +48,17 @@ int	mapfile_open(int fd, size_t len, int shared, struct mapfile *);
 void	mapfile_close(struct mapfile *);
 
 /*
+ * A view of a file that only grows (a journal), brought up to len bytes:
+ * a mapping is made again at the new length; a copy read into memory
+ * keeps its first keep bytes (no more than it holds) and reads the rest,
+ * so that following a journal costs what was added.  Bytes a writer may
+ * have rewritten (a torn tail) lie past keep.  mf may be empty.  0, or -1
+ * with errno, and mf is then empty.
+ */
+int	mapfile_grow(int fd, size_t keep, size_t len, int shared,
+	    struct mapfile *);
+
+/*
  * Set up tinycdb's reader over a view, as cdb_init() does over a mapping
  * of its own.  0, or -1 with errno EPROTO when the view is too small to
  * be a cdb file.  The view stays the caller's: mapfile_close() it, never

@@ -1939,6 +1939,16 @@ message_search_cleanup(void)
 	buf_free(&kept.field);
 }
 
+static void
+kept_init(void)
+{
+	if (kept.dec.max == 0) {
+		buf_init(&kept.dec, SCRATCH_MAX);
+		buf_init(&kept.utf, SCRATCH_MAX);
+		buf_init(&kept.field, SCRATCH_MAX);
+	}
+}
+
 static struct textsearch *
 matcher(const char *needle)
 {
@@ -1947,11 +1957,7 @@ matcher(const char *needle)
 		return kept.ts;
 	}
 	forget_needle();
-	if (kept.dec.max == 0) {
-		buf_init(&kept.dec, SCRATCH_MAX);
-		buf_init(&kept.utf, SCRATCH_MAX);
-		buf_init(&kept.field, SCRATCH_MAX);
-	}
+	kept_init();
 	if ((kept.needle = strdup(needle)) == NULL ||
 	    (kept.ts = textsearch_new(needle, strlen(needle))) == NULL) {
 		forget_needle();
@@ -1960,19 +1966,28 @@ matcher(const char *needle)
 	return kept.ts;
 }
 
-/* Feed text (len bytes of header value, with "Name: " before it when name
- * is not NULL), RFC 2047-decoded; the matcher is reset first. */
+/* The text of a header value as SEARCH reads it: RFC 2047-decoded, with
+ * "Name: " before it when name is not NULL; into out.  0 or -1. */
+static int
+value_text(const char *name, size_t name_len, const char *v, size_t len,
+    struct buf *out)
+{
+	buf_reset(out);
+	if (name != NULL && (buf_add(out, name, name_len) == -1 ||
+	    buf_add(out, ": ", 2) == -1))
+		return -1;
+	return mime_header_decode(v, len, out);
+}
+
+/* Feed a header value's text (value_text()); the matcher is reset
+ * first. */
 static int
 feed_value(struct textsearch *ts, const char *name, size_t name_len,
     const char *v, size_t len)
 {
 	struct buf *tmp = &kept.field;
 
-	buf_reset(tmp);
-	if (name != NULL && (buf_add(tmp, name, name_len) == -1 ||
-	    buf_add(tmp, ": ", 2) == -1))
-		return -1;
-	if (mime_header_decode(v, len, tmp) == -1)
+	if (value_text(name, name_len, v, len, tmp) == -1)
 		return -1;
 	textsearch_reset(ts);
 	return textsearch_feed(ts, buf_cstr(tmp), tmp->len);
@@ -2129,20 +2144,30 @@ search_bytes(struct textsearch *ts, const struct mime_part *p, int utf8)
 	return 0;
 }
 
-/* Decode one part's body to UTF-8 piece by piece into the matcher;
- * utf8 says that its charset is UTF-8 (or ASCII). */
+/*
+ * A part's body as text: transfer-decoded and converted to UTF-8 from its
+ * charset (an unknown one is read as UTF-8), handed to out piece by
+ * piece; the bytes of an unencoded UTF-8 part are handed over as they
+ * are, invalid sequences and all, for the reader to decode.  Whatever
+ * out returns other than 0 ends the walk and is returned.
+ */
 static int
-search_decoded(struct textsearch *ts, const struct mime_part *p,
-    struct charset_conv *conv, int utf8)
+part_text(const struct mime_part *p,
+    int (*out)(void *, const char *, size_t), void *arg)
 {
+	const char *cs = p->charset != NULL ? p->charset : "us-ascii";
+	struct charset_conv *conv = NULL;
 	struct mime_decoder dc;
 	size_t off = 0, used;
-	int r = 0, last;
+	int r = 0, last, utf8 = charset_is_utf8(cs);
 
-	textsearch_reset(ts);
 	if (!encoded(p) && utf8)
 		/* the text is in the file as it is: no copy at all */
-		return textsearch_feed(ts, mime_body_data(p), p->body_len);
+		return out(arg, mime_body_data(p), p->body_len);
+	if (!utf8)
+		conv = charset_get(cs);
+	if (conv == NULL)
+		conv = charset_get("utf-8");
 	mime_decoder_init(&dc, encoded(p) ? p->cte : MIME_CTE_8BIT);
 	buf_reset(&kept.dec);
 	do {
@@ -2154,9 +2179,15 @@ search_decoded(struct textsearch *ts, const struct mime_part *p,
 			return -1;
 		/* keep a character cut at the end for the next round */
 		buf_consume(&kept.dec, used);
-		r = textsearch_feed(ts, buf_cstr(&kept.utf), kept.utf.len);
+		r = out(arg, buf_cstr(&kept.utf), kept.utf.len);
 	} while (!last && r == 0);
 	return r;
+}
+
+static int
+feed_emit(void *arg, const char *text, size_t len)
+{
+	return textsearch_feed(arg, text, len);
 }
 
 /* One part's body: as bytes when the needle and the charset allow it,
@@ -2181,9 +2212,8 @@ search_part(struct textsearch *ts, const struct mime_part *p)
 		if ((r = search_bytes(ts, p, utf8)) != TEXTSEARCH_UNSURE)
 			return r;
 	}
-	if (utf8 || (conv == NULL && (conv = charset_get(cs)) == NULL))
-		conv = charset_get("utf-8");
-	return search_decoded(ts, p, conv, charset_is_utf8(cs));
+	textsearch_reset(ts);
+	return part_text(p, feed_emit, ts);
 }
 
 /* Walk the tree in order; with headers set, search every header too. */
@@ -2218,6 +2248,95 @@ int
 message_search_text(struct message *m, const char *needle)
 {
 	return search_tree(m, needle, 1);
+}
+
+/* --- the text SEARCH reads, for a full-text index -------------------- */
+
+struct walk {
+	int		(*fn)(void *, unsigned, const char *, size_t);
+	void		*arg;
+	unsigned	 what;		/* MESSAGE_TEXT_* of the next piece */
+};
+
+static int
+walk_emit(void *arg, const char *text, size_t len)
+{
+	struct walk *w = arg;
+	unsigned what = w->what;
+
+	w->what &= ~MESSAGE_TEXT_START;
+	return w->fn(w->arg, what, text, len);
+}
+
+/* The fields FROM, TO, CC and BCC search as addresses. */
+static int
+address_field(const char *name, size_t len)
+{
+	static const char *const names[] = { "From", "To", "Cc", "Bcc" };
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strlen(names[i]) == len &&
+		    strncasecmp(names[i], name, len) == 0)
+			return 1;
+	return 0;
+}
+
+/* One header's fields, and for the top-level header the addresses of
+ * its address fields as message_search_address() writes them. */
+static int
+walk_header(struct walk *w, const struct mime_part *p, int top,
+    struct addrbufs *ab)
+{
+	struct mime_header_iter it;
+	struct mime_field f;
+	size_t count;
+	int r = 0;
+
+	mime_header_iter_init(&it, mime_header_data(p), p->hdr_len);
+	while (r == 0 && mime_header_next(&it, &f)) {
+		if (value_text(f.name_len > 0 ? f.name : NULL, f.name_len,
+		    f.value, f.value_len, &kept.field) == -1)
+			return -1;
+		r = w->fn(w->arg, MESSAGE_TEXT_HEADER | MESSAGE_TEXT_START,
+		    buf_cstr(&kept.field), kept.field.len);
+		if (r != 0 || !top || !address_field(f.name, f.name_len))
+			continue;
+		buf_reset(&ab->text);
+		count = 0;
+		if (addresses(&ab->al, f.value, f.value_len, &ab->text, &ab->a,
+		    &count) == -1 || value_text(NULL, 0, buf_cstr(&ab->text),
+		    ab->text.len, &kept.field) == -1)
+			return -1;
+		r = w->fn(w->arg, MESSAGE_TEXT_HEADER | MESSAGE_TEXT_START,
+		    buf_cstr(&kept.field), kept.field.len);
+	}
+	return r;
+}
+
+int
+message_text(struct message *m,
+    int (*fn)(void *, unsigned, const char *, size_t), void *arg)
+{
+	const struct mime_part *root = message_parts(m), *p;
+	struct walk w = { fn, arg, 0 };
+	struct addrbufs ab;
+	int r = 0;
+
+	if (root == NULL)
+		return -1;
+	kept_init();
+	addrbufs_init(&ab, 1);
+	for (p = root; p != NULL && r == 0; p = mime_next(p)) {
+		if (!(p->flags & MIME_F_SYNTHETIC))
+			r = walk_header(&w, p, p == root, &ab);
+		if (r == 0 && searchable(p)) {
+			w.what = MESSAGE_TEXT_BODY | MESSAGE_TEXT_START;
+			r = part_text(p, walk_emit, &w);
+		}
+	}
+	addrbufs_free(&ab);
+	return r;
 }
 
 /* --- SEARCH HEADER from a kept ENVELOPE ------------------------------ */

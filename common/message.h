@@ -297,6 +297,30 @@ int	message_search_body(struct message *, const char *needle_utf8);
 int	message_search_text(struct message *, const char *needle_utf8);
 
 /*
+ * The text the searches above read, for a full-text index: fn(arg, what,
+ * text, len) is called with it piece by piece, in units that a needle
+ * never spans: each header field of the message and of its parts as
+ * TEXT reads it ("Name: value", decoded), the addresses of each
+ * top-level From, To, Cc and Bcc field as FROM/TO/CC/BCC read them, and
+ * the body of each part BODY reads (decoded to UTF-8, or the part's own
+ * bytes where they are UTF-8 as they stand: the reader decodes those,
+ * an invalid byte standing for U+FFFD and a character cut by the end of
+ * the unit for nothing, as textsearch_feed() does).  what is
+ * MESSAGE_TEXT_HEADER (header fields and addresses: what HEADER, FROM,
+ * SUBJECT... and TEXT read) or MESSAGE_TEXT_BODY (what BODY and TEXT
+ * read), with MESSAGE_TEXT_START on the first piece of each unit.  A
+ * needle that one of the searches finds lies whole in one unit of its
+ * kind.  fn returns 0 to go on; anything else ends the walk and is
+ * returned.  0, or -1 when memory runs out.
+ */
+#define MESSAGE_TEXT_HEADER	0x01
+#define MESSAGE_TEXT_BODY	0x02
+#define MESSAGE_TEXT_START	0x10
+int	message_text(struct message *,
+	    int (*fn)(void *arg, unsigned what, const char *, size_t),
+	    void *arg);
+
+/*
  * message_search_header() for a field that ENVELOPE holds as a string
  * (message_envelope_field()), answered from an ENVELOPE that
  * message_envelope() wrote, whose message_envelope_exact() had the

@@ -79,6 +79,12 @@ unicase_has_ascii(uint32_t cp)
 	return 0;
 }
 
+const char *
+unicase_version(void)
+{
+	return UNICASE_VERSION;
+}
+
 int
 unicase_fold(const char *s, size_t len, struct buf *out)
 {

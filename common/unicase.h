@@ -27,6 +27,11 @@ size_t	unicase_map(uint32_t cp, uint32_t out[UNICASE_MAX]);
  * byte for byte. */
 int	unicase_has_ascii(uint32_t cp);
 
+/* The Unicode version the mapping comes from ("14.0.0"): what was
+ * computed under one mapping (a full-text index) is not valid under
+ * another. */
+const char *unicase_version(void);
+
 /*
  * Append the mapping of the UTF-8 text s (len bytes; an invalid byte
  * stands for U+FFFD) as UTF-8: the form RFC 5051 compares, so that two

@@ -17,6 +17,7 @@
 
 #include "common/log.h"
 #include "imapd/commands.h"
+#include "imapd/indexer.h"
 #include "imapd/selected.h"
 #include "imapd/sig.h"
 #include "maildir/folder.h"
@@ -64,7 +65,7 @@ cmd_idle(struct session *s, const struct cmd *c)
 	struct pollfd pfd[2];
 	long long idle_since = session_now_ms(), left;
 	char *line;
-	int ino, own = -1, r, n;
+	int ino, own = -1, r, n, wait, due;
 
 	if (c->nargs != 0) {
 		cmd_bad(s, c, "IDLE takes no arguments");
@@ -100,8 +101,15 @@ cmd_idle(struct session *s, const struct cmd *c)
 				s->end = END_TIMEOUT;
 				goto out;
 			}
-			r = sig_wait(pfd, (nfds_t)n, left < IDLE_POLL_MS ?
-			    (int)left : IDLE_POLL_MS);
+			wait = left < IDLE_POLL_MS ? (int)left : IDLE_POLL_MS;
+			/* the folder's index, between looks at the client */
+			if ((due = indexer_due_ms(s)) >= 0 && due < wait)
+				wait = due;
+			r = sig_wait(pfd, (nfds_t)n, wait);
+			if (r == 0 && due >= 0 && wait == due) {
+				indexer_work(s, INDEXER_SLICE_MS);
+				continue;
+			}
 			if (r == -1 && errno == EINTR) {
 				if (sig_term) {
 					s->end = END_SHUTDOWN;

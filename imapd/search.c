@@ -15,6 +15,16 @@
  * file is read otherwise.  Files are read, not mapped, into one buffer
  * kept for the whole search: the header alone when no criterion needs
  * more.
+ *
+ * A text criterion (BODY, TEXT, HEADER and the address and SUBJECT keys)
+ * asks the folder's full-text index first (ftsindex.h): each gets a
+ * bitmap over the UIDs of the messages the index covers that cannot
+ * match it, and answers "no" for those without reading them; the rest
+ * are read as ever, so the answer is the same with the index, without
+ * it, or with part of it.  When such criteria are among the top-level
+ * ones, which must all hold, only the messages all of them leave are
+ * visited at all: a search for a word no message has costs the look-up
+ * and not a pass over the folder.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -26,13 +36,16 @@
 #include "common/imap-parser.h"
 #include "common/log.h"
 #include "common/message.h"
+#include "common/ngram.h"
 #include "common/strnum.h"
+#include "imapd/indexer.h"
 #include "imapd/search.h"
 #include "imapd/selected.h"
 #include "imapd/seqset.h"
 #include "imapd/session.h"
 #include "maildir/filename.h"
 #include "maildir/keywords.h"
+#include "maildir/ftsindex.h"
 #include "maildir/mailbox.h"
 #include "maildir/msgcache.h"
 
@@ -63,6 +76,8 @@ struct node {
 	int		 address;	/* K_HEADER: FROM/TO/CC/BCC, matched
 					 * against the envelope's addresses */
 	uint64_t	 num;		/* size, yyyymmdd */
+	uint64_t	*skip;		/* text keys: UIDs the index rules
+					 * out (below the search's limit) */
 	struct seqset	 set;
 	struct node	**kids;
 	size_t		 nkids;
@@ -73,6 +88,9 @@ struct search {
 	int		 modseq;	/* has a MODSEQ criterion */
 	int		 body;		/* some criterion reads a body */
 	struct buf	 store;		/* the message file's bytes */
+	uint32_t	 limit;		/* above the view's UIDs */
+	uint64_t	*visit;		/* UIDs that may match, or NULL for
+					 * all of them */
 	/* per-message state during search_match() */
 	struct message	*msg;
 	int		 msg_tried;
@@ -122,6 +140,7 @@ node_free(struct node *n)
 	free(n->kids);
 	free(n->str);
 	free(n->needle);
+	free(n->skip);
 	seqset_free(&n->set);
 	free(n);
 }
@@ -507,6 +526,7 @@ search_free(struct search *se)
 	if (se == NULL)
 		return;
 	node_free(se->root);
+	free(se->visit);
 	if (se->msg != NULL)
 		message_free(se->msg);
 	buf_free(&se->store);
@@ -568,6 +588,18 @@ date_cmp(enum kind k, int ymd, uint64_t want)
 	default:
 		return (uint64_t)ymd >= want;
 	}
+}
+
+/* Whether the index says the current message cannot match n. */
+static int
+ruled_out(struct session *s, const struct search *se, const struct node *n)
+{
+	uint32_t uid;
+
+	if (n->skip == NULL)
+		return 0;
+	uid = mailbox_uid(s->mb, se->seq);
+	return uid < se->limit && (n->skip[uid / 64] & (1ULL << (uid % 64)));
 }
 
 static int
@@ -636,6 +668,8 @@ eval(struct session *s, struct search *se, const struct node *n)
 			return 0;	/* no usable Date: matches no date */
 		return date_cmp(n->kind, imapdate_ymd(t, k), n->num);
 	case K_HEADER:
+		if (ruled_out(s, se, n))
+			return 0;
 		if ((r = header_cached(s, se, n)) >= 0)
 			return r;
 		if ((m = msg(s, se)) == NULL)
@@ -645,11 +679,11 @@ eval(struct session *s, struct search *se, const struct node *n)
 			    n->needle) == 1;
 		return message_search_header(m, n->str, n->needle) == 1;
 	case K_BODY:
-		if ((m = msg(s, se)) == NULL)
+		if (ruled_out(s, se, n) || (m = msg(s, se)) == NULL)
 			return 0;
 		return message_search_body(m, n->needle) == 1;
 	case K_TEXT:
-		if ((m = msg(s, se)) == NULL)
+		if (ruled_out(s, se, n) || (m = msg(s, se)) == NULL)
 			return 0;
 		return message_search_text(m, n->needle) == 1;
 	}
@@ -681,6 +715,140 @@ search_match(struct session *s, struct search *se, uint32_t seq)
 	return se->gone && !r ? -1 : r;
 }
 
+/* ---- the full-text index -------------------------------------------- */
+
+/* Into bits, the UIDs that may hold needle in the text of space; -1 when
+ * the index cannot tell (too short a needle, damage, memory). */
+static int
+candidates(struct ftsindex *fi, const char *needle, unsigned space,
+    uint32_t limit, uint64_t *bits)
+{
+	uint32_t *keys;
+	size_t n;
+	int r;
+
+	if (ftsindex_keys(needle, space, &keys, &n) == -1)
+		return -1;
+	r = n > 0 ? ftsindex_lookup(fi, keys, n, limit, bits) : -1;
+	free(keys);
+	return r;
+}
+
+/* Give a text criterion its bitmap of ruled-out UIDs, if the index can
+ * tell any: covered and not a candidate. */
+static void
+filter(struct ftsindex *fi, struct node *n, uint32_t limit,
+    const uint64_t *covered)
+{
+	size_t words = ((size_t)limit + 63) / 64, i;
+	uint64_t *cand, *more = NULL;
+	int ok;
+
+	if ((cand = calloc(words, sizeof(*cand))) == NULL)
+		return;
+	switch (n->kind) {
+	case K_BODY:
+		ok = candidates(fi, n->needle, NGRAM_BODY, limit, cand) == 0;
+		break;
+	case K_HEADER:
+		ok = candidates(fi, n->needle, NGRAM_HEADER, limit, cand) == 0;
+		break;
+	default:
+		/* TEXT: the header or the body */
+		ok = (more = calloc(words, sizeof(*more))) != NULL &&
+		    candidates(fi, n->needle, NGRAM_HEADER, limit, cand) == 0 &&
+		    candidates(fi, n->needle, NGRAM_BODY, limit, more) == 0;
+		for (i = 0; ok && i < words; i++)
+			cand[i] |= more[i];
+		free(more);
+		break;
+	}
+	if (!ok) {
+		free(cand);
+		return;
+	}
+	for (i = 0; i < words; i++)
+		cand[i] = covered[i] & ~cand[i];
+	n->skip = cand;
+}
+
+static void
+filter_tree(struct ftsindex *fi, struct node *n, uint32_t limit,
+    const uint64_t *covered)
+{
+	size_t i;
+
+	if (n->kind == K_BODY || n->kind == K_TEXT || n->kind == K_HEADER)
+		filter(fi, n, limit, covered);
+	for (i = 0; i < n->nkids; i++)
+		filter_tree(fi, n->kids[i], limit, covered);
+}
+
+/* Let the folder's full-text index (may be NULL) rule messages out for
+ * the text criteria, before the first search_match(). */
+static void
+use_index(struct session *s, struct search *se, struct ftsindex *fi)
+{
+	uint32_t count = mailbox_count(s->mb);
+	uint64_t *covered;
+	size_t words, i, k;
+	int any = 0;
+
+	if (fi == NULL || count == 0)
+		return;
+	se->limit = mailbox_uid(s->mb, count) + 1;
+	words = ((size_t)se->limit + 63) / 64;
+	if ((covered = malloc(words * sizeof(*covered))) == NULL)
+		return;
+	ftsindex_coverage(fi, se->limit, covered);
+	filter_tree(fi, se->root, se->limit, covered);
+	free(covered);
+	/* the top level is an AND: a message any of its ruled-out sets
+	 * holds needs no visit */
+	for (k = 0; k < se->root->nkids; k++) {
+		const struct node *n = se->root->kids[k];
+
+		if (n->skip == NULL)
+			continue;
+		if (!any && (se->visit = malloc(words * sizeof(*se->visit))) ==
+		    NULL)
+			return;
+		for (i = 0; i < words; i++)
+			se->visit[i] = (any ? se->visit[i] : ~0ULL) & ~n->skip[i];
+		any = 1;
+	}
+}
+
+/* The first message at or after seq that may match (count + 1 when
+ * none): seq itself unless the index ruled it out. */
+static uint32_t
+next_visit(struct session *s, const struct search *se, uint32_t seq)
+{
+	uint32_t count = mailbox_count(s->mb), uid, u;
+	uint64_t w;
+	size_t i, words;
+
+	if (se->visit == NULL || seq > count)
+		return seq;
+	words = ((size_t)se->limit + 63) / 64;
+	for (;;) {
+		uid = mailbox_uid(s->mb, seq);
+		if (se->visit[uid / 64] & (1ULL << (uid % 64)))
+			return seq;
+		/* the next UID that may match, then the message at or
+		 * after it */
+		i = uid / 64;
+		w = se->visit[i] & (~0ULL << (uid % 64));
+		while (w == 0 && ++i < words)
+			w = se->visit[i];
+		if (w == 0)
+			return count + 1;
+		u = (uint32_t)(i * 64 + (size_t)__builtin_ctzll(w));
+		if ((seq = mailbox_seq_from_uid(s->mb, u)) > count)
+			return seq;
+	}
+}
+
 int
 search_run(struct session *s, struct search *se, uint32_t **seqs_r,
     size_t *n_r, uint64_t *maxmodseq_r)
@@ -692,7 +860,9 @@ search_run(struct session *s, struct search *se, uint32_t **seqs_r,
 	*maxmodseq_r = 0;
 	if ((hits = calloc((size_t)count + 1, sizeof(*hits))) == NULL)
 		return -1;
-	for (seq = 1; seq <= count; seq++) {
+	use_index(s, se, indexer_index(s));
+	for (seq = next_visit(s, se, 1); seq <= count;
+	    seq = next_visit(s, se, seq + 1)) {
 		if (search_match(s, se, seq) != 1)
 			continue;
 		hits[n++] = seq;

@@ -40,7 +40,9 @@ int	search_match(struct session *, struct search *, uint32_t seq);
  * numbers that match, ascending, in *seqs_r (malloc'ed, room for one
  * more), and with a MODSEQ criterion the highest MODSEQ among them in
  * *maxmodseq_r (else 0).  Sizes and dates learned on the way are kept in
- * the UID cache.  0, or -1 when memory runs out.
+ * the UID cache.  Text criteria ask the folder's full-text index first
+ * (ftsindex.h), so that only the messages that may match are read; the
+ * answer is the same.  0, or -1 when memory runs out.
  */
 int	search_run(struct session *, struct search *, uint32_t **seqs_r,
 	    size_t *n_r, uint64_t *maxmodseq_r);

@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "common/message.h"
 #include "imapd/commands.h"
+#include "imapd/indexer.h"
 #include "imapd/selected.h"
 #include "imapd/session.h"
 #include "imapd/seqset.h"
@@ -358,6 +359,7 @@ selected_close(struct session *s)
 	selected_flush_msgcache(s, 1);
 	msgcache_close(s->mcache);
 	s->mcache = NULL;
+	indexer_close(s);
 	if (s->mb != NULL)
 		mailbox_close(s->mb);
 	s->mb = NULL;

@@ -18,6 +18,7 @@
 #include <sys/random.h>
 
 #include <ctype.h>
+#include <poll.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -31,6 +32,7 @@
 #include "common/wipe.h"
 #include "imapd/capability.h"
 #include "imapd/commands.h"
+#include "imapd/indexer.h"
 #include "imapd/selected.h"
 #include "imapd/session.h"
 #include "imapd/sig.h"
@@ -103,6 +105,7 @@ session_free(struct session *s)
 	buf_free(&s->out);
 	buf_free_secret(&s->line);
 	selected_close(s);
+	indexer_end(s);
 	free(s->saved);
 	s->saved = NULL;
 	free(s->vanished);
@@ -777,6 +780,42 @@ process_input(struct session *s)
 	}
 }
 
+/* Input waiting, or the client gone, within ms (0: now)?  A signal
+ * counts too: the caller looks at why. */
+static int
+input_within(struct session *s, int ms)
+{
+	struct pollfd pfd;
+
+	if (s->in.len > 0 || conn_pending(s->conn) > 0)
+		return 1;
+	pfd.fd = s->conn->rfd;
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	return sig_wait(&pfd, 1, ms) != 0;
+}
+
+int
+session_input_waiting(struct session *s)
+{
+	return sig_term || input_within(s, 0);
+}
+
+/*
+ * While the client has nothing for us: index the selected folder, a
+ * slice at a time (the indexer looks for input within the slice too), or
+ * wait for input until the indexer wants to try again.
+ */
+static void
+background(struct session *s)
+{
+	int ms;
+
+	while (s->end == END_NONE && !sig_term &&
+	    (ms = indexer_due_ms(s)) >= 0 && !input_within(s, ms))
+		indexer_work(s, INDEXER_SLICE_MS);
+}
+
 enum session_end
 session_run(struct session *s)
 {
@@ -786,6 +825,7 @@ session_run(struct session *s)
 			break;
 		if (session_flush(s) == -1)
 			break;
+		background(s);
 		if (!read_more(s))
 			break;
 	}

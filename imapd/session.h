@@ -25,6 +25,7 @@
 
 struct append_state;
 struct config;
+struct indexer;
 struct mailbox;
 struct msgcache;
 
@@ -102,6 +103,7 @@ struct session {
 	char			*mbname;	/* its name, on-disk form */
 	unsigned		 examine:1;	/* selected read-only */
 	struct msgcache		*mcache;	/* structure cache of mb */
+	struct indexer		*indexer;	/* its full-text index */
 	struct append_state	*append;	/* messages of an APPEND being
 						 * read (cmd-append.c) */
 	uint32_t		*saved;		/* SEARCHRES "$": UIDs, sorted */
@@ -181,6 +183,10 @@ void	session_count_refusal(struct session *);
  * skipping could inflate without end).
  */
 int	session_read_line(struct session *, size_t max, char **line_r);
+
+/* Whether the client has sent something not read yet (or closed, or the
+ * server is stopping): background work yields to it. */
+int	session_input_waiting(struct session *);
 
 /*
  * Take in what the client has sent without waiting: 1 there are new

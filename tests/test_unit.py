@@ -37,6 +37,7 @@ def test_unit(build, name):
 # on network and FUSE file systems (the mmap setting).
 @pytest.mark.parametrize("name", ["tests/maildir/test-uidcache",
                                   "tests/maildir/test-msgcache",
+                                  "tests/maildir/test-ftsindex",
                                   "tests/maildir/test-sortcache"])
 def test_unit_without_mmap(build, name):
     run_unit(build, name, IMAPD_TEST_MMAP="no")

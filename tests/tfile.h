@@ -9,8 +9,25 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* fork(), with stdio flushed first so that no buffered output is
+ * written twice; a failure ends the test program. */
+static inline pid_t
+t_fork(void)
+{
+	pid_t pid;
+
+	fflush(NULL);
+	if ((pid = fork()) == -1) {
+		perror("fork");
+		exit(2);
+	}
+	return pid;
+}
 
 /* Write len bytes to path, replacing it; 0 or -1. */
 static inline int

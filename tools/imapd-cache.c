@@ -1,6 +1,7 @@
 /*
- * imapd-cache: the administrator's tool for a folder's UID cache and
- * structure cache (imapd-uidcache(5)).  See imapd-cache(8).
+ * imapd-cache: the administrator's tool for a folder's UID cache,
+ * structure cache and full-text index (imapd-uidcache(5)).  See
+ * imapd-cache(8).
  *
  *	imapd-cache [--as-owner] [--summary] folder	show the caches
  *	imapd-cache [--as-owner] --verify folder	check them
@@ -8,6 +9,7 @@
  *	imapd-cache [--as-owner] --import dovecot|courier [--force] [--yes]
  *	    folder
  *	imapd-cache [--as-owner] --rebuild-structure [--yes] folder
+ *	imapd-cache [--as-owner] --rebuild-search [--yes] folder
  *
  * Nothing is changed without --yes: --rebuild and --import then say what
  * they would do, file by file, by doing it to a copy of the folder's
@@ -45,6 +47,7 @@
 #include "common/preview.h"
 #include "common/privdrop.h"
 #include "maildir/filename.h"
+#include "maildir/ftsindex.h"
 #include "maildir/mailbox.h"
 #include "maildir/msgcache.h"
 #include "maildir/uidcache.h"
@@ -52,8 +55,12 @@
 #define EX_PROBLEM	1	/* --verify found something wrong */
 #define EX_FAIL		2
 #define FLUSH_EVERY	500	/* structure entries between appends */
+#define INDEX_BATCH	(8 * 1024 * 1024)	/* postings between writes */
+#define INDEX_MSG_MAX	((uint64_t)16 * 1024 * 1024)	/* as sessions */
+#define LOCK_TRIES	100	/* 100 ms apart, while a session writes */
 
-enum action { A_SHOW, A_VERIFY, A_REBUILD, A_IMPORT, A_STRUCTURE };
+enum action { A_SHOW, A_VERIFY, A_REBUILD, A_IMPORT, A_STRUCTURE,
+	A_SEARCH };
 
 struct opts {
 	enum action	 action;
@@ -82,6 +89,8 @@ usage(int status)
 	    "       imapd-cache [--as-owner] --rebuild [--yes] folder\n"
 	    "       imapd-cache [--as-owner] --import dovecot|courier "
 	    "[--force] [--yes] folder\n"
+	    "       imapd-cache [--as-owner] --rebuild-search [--yes] "
+	    "folder\n"
 	    "       imapd-cache [--as-owner] --rebuild-structure [--yes] "
 	    "folder\n");
 	exit(status);
@@ -227,6 +236,66 @@ show_structure(const char *dir, uint32_t uv, struct msgcache_check *mc)
 	putchar('\n');
 }
 
+/* The full-text index, checked list by list: 0, or the number of
+ * problems (damage, lists that do not hold together). */
+static int
+show_search(const char *dir, uint32_t uv, struct ftsindex_info *fi_r)
+{
+	struct ftsindex_info info;
+	struct ftsindex *fi;
+
+	if ((fi = ftsindex_open(dir, uv)) == NULL ||
+	    ftsindex_inspect(fi, &info) == -1)
+		errx(EX_FAIL, "out of memory");
+	ftsindex_close(fi);
+	switch (info.state) {
+	case FTSINDEX_NONE:
+		printf("search index   none (sessions build it; "
+		    "search_index = no turns it off)\n");
+		break;
+	case FTSINDEX_FOREIGN:
+		printf("search index   of another version or UIDVALIDITY: "
+		    "not used (the next session replaces it)\n");
+		break;
+	case FTSINDEX_DAMAGED:
+		printf("search index   DAMAGED: not used (the next session "
+		    "sets it aside and builds it again)\n");
+		break;
+	case FTSINDEX_OK:
+		printf("search index   snapshot %llu KiB (%zu keys), journal "
+		    "%llu KiB (%zu records); %zu covered UID ranges; %zu lists"
+		    "%s", (unsigned long long)info.snapshot_bytes / 1024,
+		    info.keys, (unsigned long long)info.journal_bytes / 1024,
+		    info.records, info.ranges, info.lists,
+		    info.bad_lists ? "" : ", all sound\n");
+		if (info.bad_lists > 0)
+			printf(", %zu DAMAGED\n", info.bad_lists);
+		break;
+	}
+	if (fi_r != NULL)
+		*fi_r = info;
+	return (info.state == FTSINDEX_DAMAGED) + (info.bad_lists > 0);
+}
+
+/* How many of the cache's messages the index covers. */
+static void
+show_coverage(const char *dir, struct uidcache *uc)
+{
+	struct ftsindex *fi;
+	struct uc_rec r;
+	size_t i, n = uidcache_count(uc), covered = 0;
+
+	if ((fi = ftsindex_open(dir, uidcache_uidvalidity(uc))) == NULL)
+		errx(EX_FAIL, "out of memory");
+	for (i = 0; i < n; i++)
+		if (uidcache_nth(uc, i, &r) && ftsindex_covered(fi, r.uid))
+			covered++;
+	ftsindex_close(fi);
+	printf("search index   covers %zu of %zu messages (the others are "
+	    "read by each search until a session indexes them)\n", covered,
+	    n);
+}
+
 static void
 show(const struct opts *o)
 {
@@ -256,6 +325,8 @@ show(const struct opts *o)
 	}
 	show_history(o->dir, &ck);
 	show_structure(o->dir, uidcache_uidvalidity(uc), &mck);
+	(void)show_search(o->dir, uidcache_uidvalidity(uc), NULL);
+	show_coverage(o->dir, uc);
 	if (o->summary || uidcache_count(uc) == 0) {
 		uidcache_close(uc);
 		return;
@@ -441,6 +512,10 @@ verify(const struct opts *o)
 		printf("note           %zu structure cache entries are of "
 		    "expunged messages (dropped at the next compaction)\n",
 		    st.stale);
+	if (show_search(o->dir, uidcache_uidvalidity(uc), NULL) > 0)
+		problem("the full-text index is damaged (sessions do not use "
+		    "it): imapd-cache --rebuild-search --yes builds it anew, "
+		    "or the next session does");
 	uidcache_close(uc);
 	printf("%s\n", problems == 0 ? "verdict: the caches are sound" :
 	    "verdict: problems found");
@@ -744,6 +819,120 @@ rebuild_structure(const struct opts *o)
 	mailbox_close(mb);
 }
 
+/* Write the batch, waiting out a session that holds the lock. */
+static void
+index_write(struct ftsindex *fi, struct ftsindex_batch *b)
+{
+	int tries;
+
+	for (tries = 0; ftsindex_write(fi, b) == -1; tries++) {
+		if (errno != EAGAIN || tries == LOCK_TRIES)
+			err(EX_FAIL, "cannot write the full-text index");
+		usleep(100 * 1000);
+	}
+}
+
+/* Index message seq into b: 0, or -1 (it stays uncovered). */
+static int
+index_one(struct mailbox *mb, uint32_t seq, struct ftsindex_batch *b,
+    struct buf *store)
+{
+	char rel[PATH_MAX];
+	struct message *m;
+	uint64_t size;
+	int e = 0, r;
+
+	if (mailbox_vsize(mb, seq, &size) == -1 || size > INDEX_MSG_MAX ||
+	    mailbox_relpath(mb, seq, rel, sizeof(rel)) == -1 ||
+	    (m = message_read(mailbox_dirfd(mb), rel, store, 1, &e)) == NULL)
+		return -1;
+	r = ftsindex_batch_add(b, mailbox_uid(mb, seq), m);
+	message_free(m);
+	message_search_cleanup();
+	return r;
+}
+
+/*
+ * Remove the index and index every message now, in runs of messages
+ * next to each other that are all indexed, then merge the journal into
+ * a snapshot as a session would.
+ */
+static void
+rebuild_search(const struct opts *o)
+{
+	struct ftsindex_batch *b;
+	struct ftsindex *fi;
+	struct mailbox *mb;
+	struct buf store;
+	const char *why;
+	uint64_t *live;
+	uint32_t seq, n, done = 0, first = 0, last = 0, floor;
+	int r;
+
+	if (mailbox_open(o->dir, 1, &mb, &why) == -1)
+		errx(EX_FAIL, "%s: %s", o->dir, why);
+	n = mailbox_count(mb);
+	(void)show_search(o->dir, mailbox_uidvalidity(mb), NULL);
+	if (!o->yes) {
+		printf("%u messages; --yes removes the full-text index and "
+		    "indexes every message now\n", n);
+		mailbox_close(mb);
+		return;
+	}
+	if ((fi = ftsindex_open(o->dir, mailbox_uidvalidity(mb))) == NULL ||
+	    (b = ftsindex_batch_new()) == NULL)
+		errx(EX_FAIL, "out of memory");
+	for (r = 0; ftsindex_clear(fi) == -1; r++) {
+		if (errno != EAGAIN || r == LOCK_TRIES)
+			err(EX_FAIL, "%s: cannot remove the full-text index",
+			    o->dir);
+		usleep(100 * 1000);
+	}
+	/* sessions leave the indexing to whoever holds the claim */
+	(void)ftsindex_claim(fi);
+	buf_init(&store, MESSAGE_READ_MAX);
+	for (seq = 1; seq <= n; seq++) {
+		if (index_one(mb, seq, b, &store) == 0) {
+			done++;
+			if (first == 0)
+				first = mailbox_uid(mb, seq);
+			last = mailbox_uid(mb, seq);
+			if (ftsindex_batch_bytes(b) < INDEX_BATCH && seq < n)
+				continue;
+		}
+		if (first != 0 && ftsindex_batch_cover(b, first, last) == -1)
+			errx(EX_FAIL, "out of memory");
+		first = 0;
+		index_write(fi, b);
+	}
+	index_write(fi, b);
+	buf_free(&store);
+	ftsindex_batch_free(b);
+	/* every message of the view is alive */
+	floor = n > 0 ? mailbox_uid(mb, n) + 1 : 1;
+	if ((live = calloc(((size_t)floor + 63) / 64, sizeof(*live))) == NULL)
+		errx(EX_FAIL, "out of memory");
+	for (seq = 1; seq <= n; seq++)
+		live[mailbox_uid(mb, seq) / 64] |= 1ULL <<
+		    (mailbox_uid(mb, seq) % 64);
+	for (r = 0; ftsindex_compact_begin(fi, live, floor) == -1; r++) {
+		if (errno != EAGAIN || r == LOCK_TRIES)
+			err(EX_FAIL, "cannot merge the full-text index");
+		usleep(100 * 1000);
+	}
+	free(live);
+	while ((r = ftsindex_compact_step(fi, 1000)) == 0)
+		;
+	if (r == -1)
+		err(EX_FAIL, "cannot merge the full-text index");
+	ftsindex_close(fi);
+	printf("full-text index written for %u of %u messages%s\n", done, n,
+	    done < n ? " (the others are too large, too varied, or were "
+	    "expunged meanwhile: searches read them)" : "");
+	(void)show_search(o->dir, mailbox_uidvalidity(mb), NULL);
+	mailbox_close(mb);
+}
+
 /* ---- who runs it ------------------------------------------------- */
 
 /*
@@ -777,13 +966,14 @@ become_owner(const struct opts *o)
 static void
 options(int argc, char *argv[], struct opts *o)
 {
-	enum { O_VERIFY = 256, O_REBUILD, O_IMPORT, O_STRUCTURE, O_YES,
-	    O_FORCE, O_OWNER, O_SUMMARY, O_HELP };
+	enum { O_VERIFY = 256, O_REBUILD, O_IMPORT, O_STRUCTURE, O_SEARCH,
+	    O_YES, O_FORCE, O_OWNER, O_SUMMARY, O_HELP };
 	static const struct option lo[] = {
 		{ "verify", no_argument, NULL, O_VERIFY },
 		{ "rebuild", no_argument, NULL, O_REBUILD },
 		{ "import", required_argument, NULL, O_IMPORT },
 		{ "rebuild-structure", no_argument, NULL, O_STRUCTURE },
+		{ "rebuild-search", no_argument, NULL, O_SEARCH },
 		{ "yes", no_argument, NULL, O_YES },
 		{ "force", no_argument, NULL, O_FORCE },
 		{ "as-owner", no_argument, NULL, O_OWNER },
@@ -800,6 +990,7 @@ options(int argc, char *argv[], struct opts *o)
 		case O_VERIFY: o->action = A_VERIFY; actions++; break;
 		case O_REBUILD: o->action = A_REBUILD; actions++; break;
 		case O_STRUCTURE: o->action = A_STRUCTURE; actions++; break;
+		case O_SEARCH: o->action = A_SEARCH; actions++; break;
 		case O_IMPORT:
 			o->action = A_IMPORT;
 			actions++;
@@ -820,7 +1011,7 @@ options(int argc, char *argv[], struct opts *o)
 	}
 	if (optind + 1 != argc || actions > 1 ||
 	    (o->yes && o->action != A_REBUILD && o->action != A_IMPORT &&
-	    o->action != A_STRUCTURE) ||
+	    o->action != A_STRUCTURE && o->action != A_SEARCH) ||
 	    (o->force && o->action != A_IMPORT) ||
 	    (o->summary && o->action != A_SHOW))
 		usage(EX_FAIL);
@@ -850,6 +1041,9 @@ main(int argc, char *argv[])
 		break;
 	case A_STRUCTURE:
 		rebuild_structure(&o);
+		break;
+	case A_SEARCH:
+		rebuild_search(&o);
 		break;
 	}
 	if (fflush(stdout) == EOF)

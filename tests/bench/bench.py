@@ -72,6 +72,7 @@ import zlib
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "lib"))
 
+import ftsfile  # noqa: E402  (the full-text index's files)
 import imapdtest  # noqa: E402  (the test suite's ports and certificates)
 
 IMAPD = ROOT / "imapd" / "imapd"
@@ -137,6 +138,20 @@ WORKLOADS = [
              0.25, "s", "n"),
     Workload("search_header", "SEARCH HEADER Message-ID <id>", "mailbox",
              1.0, "s", "n"),
+    Workload("search_common", "SEARCH BODY <word in most messages>, "
+             "not indexed", "mailbox", None, "s", "n"),
+    # the full-text index: built by a session in IDLE (imapd), or by the
+    # first search (Dovecot with --dovecot-fts); then searches that use it
+    Workload("index_build", "full-text index: time to build", "mailbox",
+             1.0, "s", "n"),
+    Workload("index_size", "full-text index: size on disk", "mailbox",
+             1.0, "kib", "n"),
+    Workload("search_indexed", "SEARCH BODY <absent word>, indexed",
+             "mailbox", None, "s", "abs"),
+    Workload("search_rare_indexed", "SEARCH BODY <word in 0.5%>, indexed",
+             "mailbox", None, "s", "abs"),
+    Workload("search_common_indexed", "SEARCH BODY <word in most "
+             "messages>, indexed", "mailbox", None, "s", "n"),
     Workload("status", "STATUS INBOX (MESSAGES UIDNEXT UNSEEN)", "mailbox",
              1.0, "s", "n"),
     Workload("sort_cold", "SORT (REVERSE DATE) UTF-8 ALL, 1st", "mailbox",
@@ -169,6 +184,10 @@ WORKLOADS = [
 BY_KEY = {w.key: w for w in WORKLOADS}
 
 FETCH_ENV = "(ENVELOPE BODYSTRUCTURE RFC822.SIZE INTERNALDATE)"
+
+# the full-text workloads that only a server with an index can run
+INDEX_ONLY = ("index_build", "index_size")
+INDEX_SETTLE = 300       # seconds an index may take to merge its journal
 
 
 # --- the client: runs in its own process ----------------------------------
@@ -480,6 +499,18 @@ def wl_mailbox(spec, conn):
         hits = search_hits(out)
         return t, "%d hits" % len(hits), None if len(hits) == 1 else \
             "%d hits for one Message-ID" % len(hits)
+    if step in SEARCH_WORDS:
+        word, want = SEARCH_WORDS[step](spec)
+        t, out = timed(conn, 'SEARCH BODY "%s"' % word)
+        hits = search_hits(out)
+        return t, "%d hits" % len(hits), None if want(len(hits), ex) else \
+            "%d hits for %r" % (len(hits), word)
+    if step == "index_build":
+        return wl_index_build(spec, conn, ex)
+    if step == "index_size":
+        kib = index_bytes(spec) / 1024
+        return kib, "%.1f MiB" % (kib / 1024), None if kib > 0 else \
+            "no index on disk"
     if step in ("sort_cold", "sort_warm", "thread_cold", "thread_warm"):
         return wl_sort(step, conn, ex)
     if step == "changedsince":
@@ -502,6 +533,66 @@ def wl_mailbox(spec, conn):
         return t, "%d expunged" % c, None if c == ops else \
             "%d expunged, expected %d" % (c, ops)
     raise ValueError(step)
+
+
+SEARCH_WORDS = {
+    "search_common": lambda spec: (spec["common"],
+                                   lambda n, ex: n > ex // 2),
+    "search_indexed": lambda spec: (spec["absent"], lambda n, ex: n == 0),
+    "search_rare_indexed": lambda spec: (spec["rare"],
+                                         lambda n, ex: 0 < n < ex // 20),
+    "search_common_indexed": lambda spec: (spec["common"],
+                                           lambda n, ex: n > ex // 2),
+}
+
+
+def index_bytes(spec):
+    """The full-text index's size on disk: imapd's files in INBOX, or
+    Dovecot's index directory (fts-xapian keeps it there)."""
+    md = pathlib.Path(spec["maildir"])
+    if spec["server"] == "imapd":
+        ix = ftsfile.Index(md)
+        return ix.snapshot_bytes + os.path.getsize(md / ftsfile.LOG) \
+            if (md / ftsfile.LOG).exists() else ix.snapshot_bytes
+    total = 0
+    for root, _, names in os.walk(md / "xapian-indexes"):
+        total += sum(os.path.getsize(os.path.join(root, n)) for n in names)
+    return total
+
+
+def wl_index_build(spec, conn, ex):
+    """imapd: a session idles in INBOX, which it indexes meanwhile; timed
+    until the index covers every message (read from its files), and the
+    session then idles on until the journal is merged (the size is
+    measured after).  Dovecot with fts-xapian: the first search builds
+    its index."""
+    if spec["server"] != "imapd":
+        t, out = timed(conn, 'SEARCH BODY "%s"' % spec["absent"])
+        return t, "built by the first SEARCH", None
+    md = pathlib.Path(spec["maildir"])
+    sw = Stopwatch()
+    tag = conn.next_tag()
+    conn.send(b"%s IDLE\r\n" % tag.encode())
+    conn.continuation(tag, "IDLE")
+    deadline = time.monotonic() + CMD_TIMEOUT
+    while not ftsfile.Index(md).covers_all(range(1, ex + 1)):
+        if time.monotonic() > deadline:
+            raise ImapError("the index did not cover INBOX within %d s" %
+                            CMD_TIMEOUT)
+        time.sleep(0.05)
+    t = sw.stop()
+    # the session merges the journal of a long run at once
+    settle = time.monotonic() + INDEX_SETTLE
+    while time.monotonic() < settle:
+        ix = ftsfile.Index(md)
+        if ix.records == 0 or ix.journal_bytes < 1024 * 1024:
+            break
+        time.sleep(0.2)
+    merged = time.monotonic() - (settle - INDEX_SETTLE)
+    conn.send(b"DONE\r\n")
+    conn.wait(tag, [])
+    return t, "covered all in %.1f s, merged after %.1f s" % (t, merged), \
+        None
 
 
 def wl_sort(step, conn, ex):
@@ -1058,15 +1149,34 @@ service imap {{
   process_limit = {procs}
 }}
 mail_max_userip_connections = {procs}
+{fts}
 # not a default: COMPRESS=DEFLATE, for the bytes-on-the-wire workload
 protocol imap {{
   mail_plugins = $mail_plugins imap_zlib
 }}
 """
 
+# with --dovecot-fts: the fts-xapian plugin, indexing substrings from 3
+# characters as imapd's trigrams do
+DOVECOT_FTS = """\
+mail_plugins = $mail_plugins fts fts_xapian
+plugin {
+  fts = xapian
+  fts_xapian = partial=3 full=20 verbose=0
+  fts_autoindex = yes
+  fts_enforced = yes
+}
+# Xapian keeps the folder's postings in memory while it indexes: the
+# default address-space limit makes the worker die of bad_alloc
+service indexer-worker {
+  vsz_limit = 4G
+}
+"""
+
 
 class Dovecot(Server):
     name = "Dovecot"
+    fts = False
 
     def start(self):
         s = self.setup
@@ -1082,7 +1192,8 @@ class Dovecot(Server):
         conf.write_text(DOVECOT_CONF.format(
             d=self.dir, cert=s.cert, key=s.key, uid=s.uid, gid=s.gid,
             port=self.port, tls_port=self.tls_port,
-            procs=s.max_sessions + 100, clients=4 * s.max_sessions + 1000))
+            procs=s.max_sessions + 100, clients=4 * s.max_sessions + 1000,
+            fts=DOVECOT_FTS if self.fts else ""))
         r = run([DOVECONF, "-c", conf, "-n"], check=False)
         if r.returncode != 0:
             raise BenchError("doveconf rejects the bench configuration:\n" +
@@ -1390,7 +1501,8 @@ def describe(res, unit="s"):
         return "n/a (%s)" % res["error"]
     if unit == "bytes":
         return "%d bytes  [%s]" % (res["seconds"], res.get("answer"))
-    s = "%.4f s" % res["seconds"]
+    s = "%.4f s" % res["seconds"] if unit == "s" else \
+        "%.0f %s" % (res["seconds"], unit.replace("kib", "KiB"))
     if res.get("client_cpu") is not None and res["seconds"] > 0:
         s += " (client CPU %.0f%%)" % (100 * res["client_cpu"] /
                                        res["seconds"])
@@ -1407,6 +1519,25 @@ def mailbox_ops(size):
     return min(10000, max(1, size // 2))
 
 
+def rare_word(meta):
+    """A word the data maker put in the bodies of a few messages."""
+    for n in (meta.get("summary") or {}).get("needles", []):
+        if n.get("where") == "body":
+            return n["word"]
+    return "zebracorn"
+
+
+def skip_for(args, srv, key):
+    """Workloads a server does not run: the index's own with plain
+    Dovecot; with Dovecot's fts-xapian, the searches before index_build,
+    which would build its index (index_build is that first search)."""
+    if srv.name == "imapd":
+        return False
+    if args.dovecot_fts:
+        return key in ("search_body", "search_common")
+    return key in INDEX_ONLY
+
+
 def mailbox_runs(args, servers, setup, results, size, src, meta, keys):
     ops = mailbox_ops(size)
     warm_page_cache(src)
@@ -1416,12 +1547,17 @@ def mailbox_runs(args, servers, setup, results, size, src, meta, keys):
                                                         args.runs, srv.name))
             fresh_copy(src, srv.home(BIG_LOGIN), setup.uid, setup.gid)
             for key in keys:
+                if skip_for(args, srv, key):
+                    continue
                 spec = {"kind": "mailbox", "step": key, "port": srv.tls_port,
                         "cert": str(setup.cert), "user": BIG_LOGIN,
                         "password": setup.password, "n": size,
                         "ops": ops, "srcdir": str(src),
                         "absent": meta["absent_word"],
-                        "msgid": meta["message_id"]}
+                        "msgid": meta["message_id"],
+                        "rare": rare_word(meta), "common": "the",
+                        "server": srv.name,
+                        "maildir": str(srv.home(BIG_LOGIN) / "Maildir")}
                 res = client(spec)
                 results.add(size, key, srv.name, res)
                 log("  %-7s %-16s %s" % (srv.name, key,
@@ -1646,7 +1782,8 @@ def print_growth(results, sizes, keys):
     """Per-message (or per-operation) cost at each size: a cost that grows
     with N is visible as a growing number along a row."""
     print("\nCost per message (per operation for APPEND, MOVE and the "
-          "1000-message BODY.PEEK[]), by INBOX size")
+          "1000-message BODY.PEEK[]; the whole time for searches that use "
+          "an index, which should not grow), by INBOX size")
     head = ["workload", "server"] + ["N=%d" % n for n in sizes] + \
         ["largest/smallest"]
     lines = []
@@ -1660,15 +1797,22 @@ def print_growth(results, sizes, keys):
                 if st is None:
                     costs.append(None)
                     continue
-                div = {"n": n, "ops": mailbox_ops(n),
+                div = {"n": n, "ops": mailbox_ops(n), "abs": 1,
                        "peek": min(1000, n)}[w.scale]
                 costs.append(st["median"] / div)
             growth = "-"
             if costs[0] and costs[-1]:
                 growth = "%.2f" % (costs[-1] / costs[0])
-            lines.append([key, server] + [
-                "n/a" if c is None else "%.2f us" % (c * 1e6)
-                for c in costs] + [growth])
+            if w.unit == "kib":
+                shown = ["n/a" if c is None else "%.3f KiB" % c
+                         for c in costs]
+            elif w.scale == "abs":
+                shown = ["n/a" if c is None else "%.2f ms" % (c * 1e3)
+                         for c in costs]
+            else:
+                shown = ["n/a" if c is None else "%.2f us" % (c * 1e6)
+                         for c in costs]
+            lines.append([key, server] + shown + [growth])
     widths = [max(len(x[i]) for x in lines + [head])
               for i in range(len(head))]
     fmt = " | ".join("%%-%ds" % w for w in widths)
@@ -1704,6 +1848,11 @@ NOTES = [
     "clients speak TLS on the implicit-TLS port",
     "warm page cache; 'first'/'cold' means without the server's index "
     "or cache (fresh hard-linked copy of the Maildir for every run)",
+    "full-text index: imapd's is built by a session idling in INBOX "
+    "(timed until it covers every message; its size is measured once "
+    "the journal is merged); plain Dovecot has none, Dovecot with "
+    "--dovecot-fts (fts-xapian, partial=3) builds its own at the first "
+    "SEARCH BODY, which is then that workload",
     "memory: PSS of the server's process tree with the sessions open, "
     "less the tree at rest, per session; sessions log in to a "
     "100-message INBOX",
@@ -1735,6 +1884,10 @@ def parse_args(argv):
                     help="logins per login workload run")
     ap.add_argument("--parallel", type=int, default=10,
                     help="clients of the parallel login workload")
+    ap.add_argument("--dovecot-fts", action="store_true",
+                    help="run Dovecot with the fts-xapian plugin (package "
+                    "dovecot-fts-xapian): its full-text index against "
+                    "imapd's")
     ap.add_argument("--only", help="comma-separated groups (mailbox, "
                     "login, memory) or workload names")
     ap.add_argument("--quick", action="store_true",
@@ -1773,8 +1926,20 @@ def parse_args(argv):
     return args
 
 
+FTS_XAPIAN = pathlib.Path("/usr/lib/dovecot/modules/lib21_fts_xapian_plugin.so")
+
+
 def preflight(args):
     ensure_dovecot()
+    if args.dovecot_fts and not FTS_XAPIAN.exists():
+        cmd = ["apt-get", "install", "-y", "--no-install-recommends",
+               "dovecot-fts-xapian"]
+        if os.geteuid() != 0:
+            raise BenchError("--dovecot-fts needs the fts-xapian plugin; "
+                             "as root run:\n  " + " ".join(cmd))
+        log("installing the fts-xapian plugin: " + " ".join(cmd))
+        run(cmd, env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"),
+            timeout=900)
     if os.geteuid() != 0:
         raise BenchError(
             "the bench needs root: it creates the mail user %s, runs both "
@@ -1841,6 +2006,7 @@ def main(argv):
         data[size] = dataset(args.work, size, args.seed, setup.uid,
                              setup.gid)
     servers = [Imapd(args.work, setup), Dovecot(args.work, setup)]
+    servers[1].fts = args.dovecot_fts
     results = Results()
     try:
         for srv in servers:
@@ -1931,8 +2097,10 @@ def answers_differ(results):
                 continue
             a = by.get("imapd", {}).get("answers", [])
             b = by.get("Dovecot", {}).get("answers", [])
-            # which messages come first depends on each server's UID order
-            if key in ("append", "body_peek") or not a or not b:
+            # which messages come first depends on each server's UID
+            # order; the indexes' own figures are measures, not answers
+            if key in ("append", "body_peek") + INDEX_ONLY or not a or \
+                    not b:
                 continue
             if a[0] != b[0]:
                 out.append("%s (N=%s): imapd %r, Dovecot %r" % (

@@ -142,6 +142,9 @@ test_good(void)
 	CHECK_INT(c.mmap, MAPFILE_ALWAYS);
 	CHECK_INT(load(&c, "mmap = AUTO\n", &errs), 0);
 	CHECK_INT(c.mmap, MAPFILE_AUTO);
+	CHECK_INT(c.search_index, 1);
+	CHECK_INT(load(&c, "search_index = no\n", &errs), 0);
+	CHECK_INT(c.search_index, 0);
 	/* "none" disables a port */
 	CHECK_INT(load(&c, "listen_imap = none\n", &errs), 0);
 	CHECK_INT(c.nimap, 0);
@@ -187,6 +190,7 @@ static const struct {
 	{ "login_user = \n", 1, "login_user: must not be empty" },
 	{ "syslog_facility = kern2\n", 1, "syslog_facility: must be" },
 	{ "mmap = sometimes\n", 1, "mmap: must be auto, yes or no" },
+	{ "search_index = fast\n", 1, "search_index: must be yes or no" },
 	{ "auth_penalty_max = 6m\n", 1, "auth_penalty_max: must be at most" },
 	{ "max_prelogin_per_address = -1\n", 1,
 	    "max_prelogin_per_address: must be a number from 0" },

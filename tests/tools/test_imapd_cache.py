@@ -2,7 +2,8 @@
 what SELECT says, a damaged cache is found and rebuilt (with the files
 kept the owner's, and a session that has the folder selected ending with
 BYE), dovecot-uidlist and courierimapuiddb are taken over on request and
-only when that is safe, and the structure cache is computed again.
+only when that is safe, and the structure cache and the full-text index
+are computed again.
 """
 
 import os
@@ -223,6 +224,45 @@ def test_rebuild_structure(server, mailuser):
     assert s.ok("FETCH 1:* (ENVELOPE BODYSTRUCTURE)")[:-1] == want
     s.ok("LOGOUT")
     s.close()
+
+
+def test_search_index_shown_verified_rebuilt(server, mailuser):
+    imapdtest.maildir_reset(mailuser)
+    for i in range(6):
+        imapdtest.drop(mailuser, imapdtest.message(
+            subject=f"m{i}", body=f"common text, own word{i}x\n"))
+    md = mailuser.maildir()
+    select_uids(server, mailuser)
+    rc, out, err = tool(server.build, *owner_args(), "--rebuild-search", md)
+    assert rc == 0 and "6 messages; --yes removes the full-text index" in out
+    rc, out, err = tool(server.build, *owner_args(), "--rebuild-search",
+                        "--yes", md)
+    assert rc == 0, err
+    assert "full-text index written for 6 of 6 messages\n" in out
+    assert os.stat(md / "imapd-fts.index").st_uid == mailuser.uid
+    rc, out, err = tool(server.build, *owner_args(), "--summary", md)
+    assert "search index   covers 6 of 6 messages" in out, out
+    assert re.search(r"search index   snapshot \d+ KiB \(\d+ keys\), "
+                     r"journal 0 KiB \(0 records\).*, all sound\n", out), out
+    rc, out, err = tool(server.build, *owner_args(), "--verify", md)
+    assert rc == 0 and "verdict: the caches are sound" in out, out
+    s = imapdtest.Session(server, mailuser)
+    s.ok("SELECT INBOX")
+    assert s.ok("SEARCH BODY word3x")[0] == "* SEARCH 4"
+    s.ok("LOGOUT")
+    s.close()
+    # a posting list damaged: found, and the index built again
+    snap = md / "imapd-fts.index"
+    data = bytearray(snap.read_bytes())
+    data[70] ^= 0x55
+    snap.write_bytes(bytes(data))
+    rc, out, err = tool(server.build, *owner_args(), "--verify", md)
+    assert rc == 1 and "DAMAGED" in out and "--rebuild-search" in out, out
+    rc, out, err = tool(server.build, *owner_args(), "--rebuild-search",
+                        "--yes", md)
+    assert rc == 0 and "written for 6 of 6" in out and "all sound" in out
+    rc, out, err = tool(server.build, *owner_args(), "--verify", md)
+    assert rc == 0, out
 
 
 def test_bad_usage(build):
