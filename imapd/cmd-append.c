@@ -1,6 +1,7 @@
 /*
  * cmd-append: APPEND (RFC 9051 6.3.12) with MULTIAPPEND (RFC 3502),
- * APPENDUID (RFC 4315) and literal8 messages (RFC 3516).  Each message
+ * APPENDUID (RFC 4315), literal8 messages (RFC 3516) and the UTF8 data
+ * extension of UTF8=ACCEPT (RFC 6855 4).  Each message
  * is written to tmp/, fsync'ed and moved into cur/ before it gets its UID,
  * so a crash or a full disk leaves it either absent or whole.  With
  * several messages it is all or none: if one fails, those already stored
@@ -30,7 +31,32 @@ struct appmsg {
 	int64_t			 date;		/* -1 = now */
 };
 
-/* Parse "[flags] [date-time] literal" groups from args[i]. */
+/*
+ * The message of RFC 6855's APPEND data extension, "UTF8 (~{n}...)", whose
+ * atom UTF8 is utf8 and list next: its literal8, or NULL after answering
+ * BAD.  A client that has not enabled UTF8=ACCEPT may not use it (RFC
+ * 6855 4).
+ */
+static const struct imap_arg *
+utf8_data(struct session *s, const struct cmd *c, const struct imap_arg *utf8,
+    const struct imap_arg *next)
+{
+	if (!(s->enabled & ENABLED_UTF8)) {
+		cmd_bad(s, c, "APPEND UTF8 needs ENABLE UTF8=ACCEPT first "
+		    "(RFC 6855 section 4)");
+		return NULL;
+	}
+	if (next == NULL || next->type != IMAP_ARG_LIST || next->len != 1 ||
+	    next->list[0].type != IMAP_ARG_LITERAL8) {
+		cmd_bad(s, c, "APPEND UTF8 takes the message as one literal8 "
+		    "in parentheses: UTF8 (~{n})");
+		return NULL;
+	}
+	return &next->list[0];
+}
+
+/* Parse "[flags] [date-time] (literal | UTF8 (literal8))" groups from
+ * args[i]. */
 static int
 parse_messages(struct session *s, const struct cmd *c, struct appmsg *m,
     size_t *nm_r)
@@ -67,7 +93,14 @@ parse_messages(struct session *s, const struct cmd *c, struct appmsg *m,
 			if (i >= c->nargs)
 				goto bad;
 		}
-		if (a->type != IMAP_ARG_LITERAL && a->type != IMAP_ARG_LITERAL8)
+		if (a->type == IMAP_ARG_ATOM &&
+		    strcasecmp(imap_arg_atom(a), "UTF8") == 0) {
+			if ((a = utf8_data(s, c, a, i + 1 < c->nargs ?
+			    &c->args[i + 1] : NULL)) == NULL)
+				return -1;
+			i++;
+		} else if (a->type != IMAP_ARG_LITERAL &&
+		    a->type != IMAP_ARG_LITERAL8)
 			goto bad;
 		if (a->str == NULL) {
 			cmd_no(s, c, "[SERVERBUG] Message data not available");
