@@ -32,14 +32,13 @@ struct appmsg {
 };
 
 /*
- * The message of RFC 6855's APPEND data extension, "UTF8 (~{n}...)", whose
- * atom UTF8 is utf8 and list next: its literal8, or NULL after answering
- * BAD.  A client that has not enabled UTF8=ACCEPT may not use it (RFC
- * 6855 4).
+ * The message of RFC 6855's APPEND data extension, "UTF8 (~{n}...)", from
+ * the argument after the atom UTF8 (NULL if there is none): its literal8,
+ * or NULL after answering BAD.  A client that has not enabled
+ * UTF8=ACCEPT may not use it (RFC 6855 4).
  */
 static const struct imap_arg *
-utf8_data(struct session *s, const struct cmd *c, const struct imap_arg *utf8,
-    const struct imap_arg *next)
+utf8_data(struct session *s, const struct cmd *c, const struct imap_arg *next)
 {
 	if (!(s->enabled & ENABLED_UTF8)) {
 		cmd_bad(s, c, "APPEND UTF8 needs ENABLE UTF8=ACCEPT first "
@@ -95,7 +94,7 @@ parse_messages(struct session *s, const struct cmd *c, struct appmsg *m,
 		}
 		if (a->type == IMAP_ARG_ATOM &&
 		    strcasecmp(imap_arg_atom(a), "UTF8") == 0) {
-			if ((a = utf8_data(s, c, a, i + 1 < c->nargs ?
+			if ((a = utf8_data(s, c, i + 1 < c->nargs ?
 			    &c->args[i + 1] : NULL)) == NULL)
 				return -1;
 			i++;
