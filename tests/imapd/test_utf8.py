@@ -259,3 +259,15 @@ def test_append_utf8_refused_before_enable(md, mailuser):
     assert os.listdir(mailuser.maildir() / "cur") == []
     # the session is still in step
     ok(s, b"NOOP")
+
+
+def test_append_utf8_refused_before_the_continuation(md, mailuser):
+    s = Session(md, mailuser)
+    s.raw.send(b"a1 APPEND INBOX UTF8 (~{100}\r\n")
+    line = s.raw.line()
+    assert line.startswith("a1 BAD") and "UTF8=ACCEPT" in line, line
+    assert os.listdir(mailuser.maildir() / "tmp") == []
+    # once enabled, the same literal is taken
+    ok(s, b"ENABLE UTF8=ACCEPT")
+    s.raw.send(b"a2 APPEND INBOX UTF8 (~{100}\r\n")
+    assert s.raw.line().startswith("+")
