@@ -1,6 +1,7 @@
 /*
  * cmd-append: APPEND (RFC 9051 6.3.12) with MULTIAPPEND (RFC 3502),
- * APPENDUID (RFC 4315) and literal8 messages (RFC 3516).
+ * APPENDUID (RFC 4315), literal8 messages (RFC 3516) and the UTF8 data
+ * extension of UTF8=ACCEPT (RFC 6855 4).
  *
  * A message is never held in memory: the session hands each message
  * literal to append_literal() before its first byte, which checks the
@@ -36,6 +37,9 @@ struct append_state {
 	struct buf		 name;		/* for the log */
 	int			 err;		/* errno of a failed write */
 };
+
+static const char utf8_refused[] = "APPEND UTF8 needs ENABLE UTF8=ACCEPT "
+    "first (RFC 6855 section 4)";
 
 struct appmsg {
 	const struct imap_arg	*data;
@@ -132,6 +136,12 @@ append_literal(struct session *s, const struct imap_literal_info *li)
 	c.tag = li->tag;
 	c.name = "APPEND";
 	c.def = command_find("APPEND", 0);
+	/* a literal8 in a list is UTF8 (~{n}): refused before the "+" to a
+	 * client that has not enabled it, as the command would be */
+	if (li->depth > 0 && !(s->enabled & ENABLED_UTF8)) {
+		cmd_bad(s, &c, "%s", utf8_refused);
+		goto refuse;
+	}
 	/* an empty message is refused once the command is read; it needs
 	 * no file */
 	if (li->size == 0) {
@@ -178,7 +188,30 @@ append_store_failed(struct session *s, const char *tag)
 	append_failed(s, &c, s->append != NULL ? s->append->err : EIO);
 }
 
-/* Parse "[flags] [date-time] literal" groups from args[i]. */
+/*
+ * The message of RFC 6855's APPEND data extension, "UTF8 (~{n}...)", from
+ * the argument after the atom UTF8 (NULL if there is none): its literal8,
+ * or NULL after answering BAD.  A client that has not enabled
+ * UTF8=ACCEPT may not use it (RFC 6855 4).
+ */
+static const struct imap_arg *
+utf8_data(struct session *s, const struct cmd *c, const struct imap_arg *next)
+{
+	if (!(s->enabled & ENABLED_UTF8)) {
+		cmd_bad(s, c, "%s", utf8_refused);
+		return NULL;
+	}
+	if (next == NULL || next->type != IMAP_ARG_LIST || next->len != 1 ||
+	    next->list[0].type != IMAP_ARG_LITERAL8) {
+		cmd_bad(s, c, "APPEND UTF8 takes the message as one literal8 "
+		    "in parentheses: UTF8 (~{n})");
+		return NULL;
+	}
+	return &next->list[0];
+}
+
+/* Parse "[flags] [date-time] (literal | UTF8 (literal8))" groups from
+ * args[i]. */
 static int
 parse_messages(struct session *s, const struct cmd *c, struct appmsg *m,
     size_t *nm_r)
@@ -215,7 +248,14 @@ parse_messages(struct session *s, const struct cmd *c, struct appmsg *m,
 			if (i >= c->nargs)
 				goto bad;
 		}
-		if (a->type != IMAP_ARG_LITERAL && a->type != IMAP_ARG_LITERAL8)
+		if (a->type == IMAP_ARG_ATOM &&
+		    strcasecmp(imap_arg_atom(a), "UTF8") == 0) {
+			if ((a = utf8_data(s, c, i + 1 < c->nargs ?
+			    &c->args[i + 1] : NULL)) == NULL)
+				return -1;
+			i++;
+		} else if (a->type != IMAP_ARG_LITERAL &&
+		    a->type != IMAP_ARG_LITERAL8)
 			goto bad;
 		m[nm].data = a;
 		nm++;

@@ -13,6 +13,7 @@ static const struct {
 	unsigned	 bit;
 } extensions[] = {
 	{ "IMAP4rev2",	ENABLED_IMAP4REV2 },
+	{ "UTF8=ACCEPT", ENABLED_UTF8 },
 	{ "CONDSTORE",	ENABLED_CONDSTORE },
 	/* QRESYNC implies CONDSTORE (RFC 7162 3.2.3) */
 	{ "QRESYNC",	ENABLED_QRESYNC | ENABLED_CONDSTORE },

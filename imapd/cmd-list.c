@@ -78,35 +78,39 @@ is_special(const struct session *s, const char *name)
 	return specialuse_flags(&s->specialuse, name, &flag, 1) == 1;
 }
 
-/* Make a client pattern into the on-disk form; INBOX in any case at its
- * start becomes INBOX.  -1 if it cannot be a name. */
+/*
+ * Join reference and pattern; INBOX in any case at the start becomes
+ * INBOX.  For a client that speaks UTF-8 the pattern stays UTF-8 and is
+ * matched against the decoded names (see entry_name()): modified UTF-7
+ * writes a run of non-ASCII characters as one base64 block, so a wildcard
+ * inside a run ("Entw*" against "Entw&APw-rfe") has no on-disk form.  -1
+ * if it cannot be a name.
+ */
 static int
-disk_pattern(const struct session *s, const char *ref, const char *pat,
-    struct buf *out)
+client_pattern(const char *ref, const char *pat, struct buf *out)
 {
-	struct buf in;
-	const char *p;
-	int r = 0;
+	char *p;
 
-	buf_init(&in, FOLDER_NAME_MAX * 2);
-	if (buf_adds(&in, ref) == -1 || buf_adds(&in, pat) == -1) {
-		buf_free(&in);
-		return -1;
-	}
-	p = buf_cstr(&in);
 	buf_reset(out);
-	if (strncasecmp(p, "INBOX", 5) == 0 && (p[5] == '\0' || p[5] == '/' ||
-	    p[5] == '*' || p[5] == '%')) {
-		(void)buf_add(out, "INBOX", 5);
-		p += 5;
-	}
-	if (s->enabled & (ENABLED_IMAP4REV2 | ENABLED_UTF8)) {
-		if (mutf7_encode(p, strlen(p), out) == -1)
-			r = -1;
-	} else if (buf_adds(out, p) == -1)
-		r = -1;
-	buf_free(&in);
-	return r;
+	if (buf_adds(out, ref) == -1 || buf_adds(out, pat) == -1)
+		return -1;
+	p = out->data;
+	if (out->len >= 5 && strncasecmp(p, "INBOX", 5) == 0 &&
+	    (p[5] == '\0' || p[5] == '/' || p[5] == '*' || p[5] == '%'))
+		memcpy(p, "INBOX", 5);
+	return 0;
+}
+
+/* The name of an entry as the client's patterns see it: on disk as it is,
+ * or decoded to UTF-8 in buf for a client that speaks UTF-8 (a name that
+ * does not decode is matched as it is). */
+static const char *
+entry_name(const struct session *s, const char *name, struct buf *buf)
+{
+	buf_reset(buf);
+	if (!session_utf8(s) || mutf7_decode(name, strlen(name), buf) == -1)
+		return name;
+	return buf_cstr(buf);
 }
 
 static void
@@ -195,7 +199,7 @@ do_list(struct session *s, const struct cmd *c, int lsub)
 {
 	const struct imap_arg *pats;
 	struct folder_list fl;
-	struct buf pat;
+	struct buf pat, uname;
 	const char *ref, *one;
 	char path[FOLDER_PATH_MAX];
 	const char *why;
@@ -252,15 +256,17 @@ do_list(struct session *s, const struct cmd *c, int lsub)
 		return;
 	}
 	buf_init(&pat, FOLDER_NAME_MAX * 2);
+	buf_init(&uname, FOLDER_NAME_MAX * 4);
 	for (k = 0; k < fl.n; k++) {
 		struct folder_entry *e = &fl.e[k];
-		const char *child = NULL;
+		const char *child = NULL, *seen;
 
 		matched = 0;
+		seen = entry_name(s, e->name, &uname);
 		for (i = 0; i < npats && !matched; i++) {
 			one = imap_arg_astring(&pats[i]);
-			if (disk_pattern(s, ref, one, &pat) == 0 &&
-			    match(buf_cstr(&pat), e->name))
+			if (client_pattern(ref, one, &pat) == 0 &&
+			    match(buf_cstr(&pat), seen))
 				matched = 1;
 		}
 		if (!matched)
@@ -295,6 +301,7 @@ do_list(struct session *s, const struct cmd *c, int lsub)
 			(void)status_write(s, e->name, path, st);
 	}
 	buf_free(&pat);
+	buf_free(&uname);
 	folder_list_free(&fl);
 	cmd_ok(s, c, "%s completed", lsub ? "LSUB" : "LIST");
 	return;

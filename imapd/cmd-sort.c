@@ -20,7 +20,8 @@
 #include "maildir/mailbox.h"
 
 /* The charset argument of SORT and THREAD: 0, or -1 after answering (NO
- * [BADCHARSET] for one it does not know, as SEARCH does). */
+ * [BADCHARSET] for one it does not know, as SEARCH does; BAD for one
+ * other than UTF-8 after ENABLE UTF8=ACCEPT). */
 int
 cmd_sort_charset(struct session *s, const struct cmd *c,
     const struct imap_arg *a)
@@ -29,6 +30,14 @@ cmd_sort_charset(struct session *s, const struct cmd *c,
 
 	if (cs == NULL) {
 		cmd_bad(s, c, "Missing charset (UTF-8 or US-ASCII)");
+		return -1;
+	}
+	/* after ENABLE UTF8=ACCEPT the strings are UTF-8 whatever the
+	 * label says, so another label is a contradiction (RFC 6855 3,
+	 * erratum 4029) */
+	if ((s->enabled & ENABLED_UTF8) && strcasecmp(cs, "UTF-8") != 0) {
+		cmd_bad(s, c, "Only charset UTF-8 after ENABLE UTF8=ACCEPT "
+		    "(RFC 6855 section 3)");
 		return -1;
 	}
 	if (!search_charset(cs)) {

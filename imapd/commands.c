@@ -115,7 +115,10 @@ command_literal_max(const struct imap_literal_info *li,
 		def = command_find(li->name, 0);
 	if ((*def_r = def) == NULL)
 		return 0;
-	if ((def->flags & CMDF_MESSAGES) && li->depth == 0 && pos > 0) {
+	/* a message: at the top level, or the literal8 of UTF8 (~{n});
+	 * no other list in APPEND holds a literal */
+	if ((def->flags & CMDF_MESSAGES) && pos > 0 && (li->depth == 0 ||
+	    (li->depth == 1 && li->literal8))) {
 		*message_r = 1;
 		return APPEND_LIMIT;
 	}

@@ -15,7 +15,9 @@
 				 * (FETCH, STORE, SEARCH without UID) */
 #define CMDF_MESSAGES	0x04	/* top-level arguments after the first
 				 * may be messages (APPEND): literals or
-				 * literal8 up to APPEND_LIMIT */
+				 * literal8 up to APPEND_LIMIT, and a
+				 * literal8 in a list of its own (RFC
+				 * 6855's UTF8 (~{n})) */
 
 /*
  * Literals.  A client may send a string as a literal only where the

@@ -12,10 +12,19 @@
 #include "imapd/session.h"
 #include "maildir/folder.h"
 
+/* RFC 6855 3: a UTF-8 mailbox name holds no line or paragraph separator
+ * (U+2028, U+2029), which utf8_valid() lets through. */
 static int
-utf8_client(const struct session *s)
+has_separator(const char *in, size_t len)
 {
-	return (s->enabled & (ENABLED_IMAP4REV2 | ENABLED_UTF8)) != 0;
+	const unsigned char *p = (const unsigned char *)in;
+	size_t i;
+
+	for (i = 0; i + 2 < len; i++)
+		if (p[i] == 0xe2 && p[i + 1] == 0x80 &&
+		    (p[i + 2] == 0xa8 || p[i + 2] == 0xa9))
+			return 1;
+	return 0;
 }
 
 int
@@ -47,9 +56,10 @@ mbname_from_client(const struct session *s, const char *in, struct buf *out,
 		in += 5;
 		len -= 5;
 	}
-	if (utf8_client(s)) {
-		if (!utf8_valid(in, len)) {
-			*why_r = "Mailbox name is not valid UTF-8";
+	if (session_utf8(s)) {
+		if (!utf8_valid(in, len) || has_separator(in, len)) {
+			*why_r = "Mailbox name is not valid UTF-8 without "
+			    "controls (RFC 6855 3)";
 			return -1;
 		}
 		if (mutf7_encode(in, len, out) == -1)
@@ -107,7 +117,7 @@ mbname_write(struct session *s, const char *name)
 {
 	struct buf u;
 
-	if (!utf8_client(s)) {
+	if (!session_utf8(s)) {
 		session_astring(s, name);
 		return;
 	}

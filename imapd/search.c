@@ -496,6 +496,13 @@ search_parse(struct session *s, const struct imap_arg *args, size_t n,
 	*badcharset_r = 0;
 	if (n >= 2 && (w = imap_arg_atom(&args[0])) != NULL &&
 	    strcasecmp(w, "CHARSET") == 0) {
+		/* the client said its strings are UTF-8 already, so a
+		 * charset label contradicts it (RFC 6855 3) */
+		if (s->enabled & ENABLED_UTF8) {
+			*why_r = "No CHARSET after ENABLE UTF8=ACCEPT "
+			    "(RFC 6855 section 3)";
+			return NULL;
+		}
 		if ((cs = imap_arg_astring(&args[1])) == NULL ||
 		    !search_charset(cs)) {
 			*badcharset_r = 1;

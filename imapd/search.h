@@ -21,6 +21,7 @@ int	search_charset(const char *name);
 /*
  * Parse criteria from args[0..n).  NULL on error with *why_r (a sentence
  * for BAD) and *badcharset_r set when the error is an unknown CHARSET.
+ * After ENABLE UTF8=ACCEPT any CHARSET is an error for BAD (RFC 6855 3).
  */
 struct search *search_parse(struct session *, const struct imap_arg *args,
 	    size_t n, const char **why_r, int *badcharset_r);

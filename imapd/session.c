@@ -29,6 +29,7 @@
 
 #include "common/config.h"
 #include "common/log.h"
+#include "common/mutf7.h"
 #include "common/wipe.h"
 #include "imapd/capability.h"
 #include "imapd/commands.h"
@@ -347,20 +348,30 @@ cmd_bad(struct session *s, const struct cmd *c, const char *fmt, ...)
 	va_end(ap);
 }
 
+int
+session_utf8(const struct session *s)
+{
+	return (s->enabled & (ENABLED_IMAP4REV2 | ENABLED_UTF8)) != 0;
+}
+
 void
 session_string(struct session *s, const char *str, size_t n)
 {
 	size_t i;
-	int quote = 1;
+	int quote = 1, high = 0;
 
 	for (i = 0; i < n; i++) {
 		unsigned char ch = (unsigned char)str[i];
 
-		if (ch == '\r' || ch == '\n' || ch == '\0' || ch >= 0x80) {
+		if (ch == '\r' || ch == '\n' || ch == '\0') {
 			quote = 0;
 			break;
 		}
+		if (ch >= 0x80)
+			high = 1;
 	}
+	if (quote && high)
+		quote = session_utf8(s) && utf8_valid(str, n);
 	if (!quote) {
 		session_printf(s, "{%zu}\r\n", n);
 		session_write(s, str, n);

@@ -213,10 +213,17 @@ long long session_now_ms(void);
 /* A few words for the log: why the session ended. */
 const char *session_end_str(enum session_end);
 
+/* 1 if the client speaks UTF-8 (it enabled IMAP4rev2 or UTF8=ACCEPT):
+ * mailbox names in UTF-8, and UTF-8 allowed in quoted strings. */
+int	session_utf8(const struct session *);
+
 /* Quote s for a response as an IMAP string (quoted or literal). */
 void	session_astring(struct session *, const char *);
 /* The same for n bytes that need not end in a NUL: quoted when they are
- * all 7-bit and hold no CR, LF or NUL, else a literal. */
+ * all 7-bit and hold no CR, LF or NUL, or, for a client that speaks
+ * UTF-8, when they are valid UTF-8 without controls; else a literal,
+ * since RFC 3501 quoted strings are 7-bit and RFC 6855 3 forbids UTF-8
+ * in them to a client that did not enable it. */
 void	session_string(struct session *, const char *, size_t n);
 
 #endif
