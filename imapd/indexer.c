@@ -4,7 +4,7 @@
  *
  * The selected folder's messages are taken in UID order from where the
  * last slice stopped, skipping what the index covers already (another
- * session, or one that appended, may have done part of it).  A batch
+ * session may have done part of it).  A batch
  * covers a run of UIDs only when it holds every message the view has in
  * that run: the view holds every message of the folder below its
  * highest UID, since UIDs only grow, so UIDs between two messages of the
@@ -12,11 +12,10 @@
  * read, or is too large to be worth it, ends the run and stays
  * uncovered: searches read it.
  *
- * A message appended to another folder is indexed from the bytes the
- * client sent, into a batch for that folder, written when the session
- * next waits for its client (or sooner, when it grows large or the
- * session turns to another folder).  Copies and moves into another
- * folder are indexed when a session has that folder selected.
+ * Messages appended, copied or moved into another folder are indexed
+ * when a session has that folder selected, as delivered mail is: APPEND
+ * streams the message to the folder's tmp/ and keeps no copy to index
+ * from.
  */
 #include <errno.h>
 #ifdef __GLIBC__
@@ -60,7 +59,6 @@ struct target {
 
 struct indexer {
 	struct target		*sel;		/* the selected folder */
-	struct target		*app;		/* where APPEND went last */
 	uint32_t		 next;		/* the first UID not looked at */
 	struct buf		 store;
 	size_t			 indexed;	/* since the last log line */
@@ -326,20 +324,14 @@ indexer_due_ms(struct session *s)
 	struct indexer *ix = get(s);
 	struct target *t;
 	long long now = session_now_ms();
-	int a = -1, b;
 
-	if (ix == NULL)
+	if (ix == NULL || (t = selected(s, ix)) == NULL)
 		return -1;
-	if (ix->app != NULL)
-		a = due(ix->app, pending(ix->app), now);
-	if ((t = selected(s, ix)) == NULL)
-		return a;
 	if (!ftsindex_compacting(t->fi))
 		ftsindex_refresh(t->fi);
-	b = due(t, ftsindex_damaged(t->fi) || ftsindex_compacting(t->fi) ||
+	return due(t, ftsindex_damaged(t->fi) || ftsindex_compacting(t->fi) ||
 	    pending(t) || ftsindex_compact_due(t->fi) || tidy_due(ix) ||
 	    next_todo(s, ix) != 0, now);
-	return a < 0 ? b : b < 0 || a < b ? a : b;
 }
 
 /* Write the selected folder's batch; one that is lost is done again. */
@@ -425,8 +417,6 @@ indexer_work(struct session *s, int budget_ms)
 
 	if (ix == NULL)
 		return;
-	if (ix->app != NULL && pending(ix->app) && ix->app->wait_until <= now)
-		(void)flush(ix->app);
 	if (selected(s, ix) != NULL && ix->sel->wait_until <= now)
 		work_selected(s, ix, budget_ms);
 	/* what reading the text kept goes back: a session at rest holds
@@ -435,46 +425,10 @@ indexer_work(struct session *s, int budget_ms)
 	buf_free(&ix->store);
 	if (ix->sel != NULL)
 		ftsindex_batch_shrink(ix->sel->batch);
-	if (ix->app != NULL)
-		ftsindex_batch_shrink(ix->app->batch);
 #ifdef __GLIBC__
 	/* the heap pages the text and its keys took go back too */
 	malloc_trim(0);
 #endif
-}
-
-void
-indexer_appended(struct session *s, const char *dir, uint32_t uidvalidity,
-    uint32_t uid, const char *data, size_t len)
-{
-	struct indexer *ix = get(s);
-	struct message *m;
-	struct target *t;
-
-	if (ix == NULL || data == NULL || len > MESSAGE_MAX)
-		return;
-	/* the selected folder's own indexing finds it there */
-	if (s->mb != NULL && strcmp(mailbox_dir(s->mb), dir) == 0)
-		return;
-	if ((t = ix->app) != NULL && (strcmp(t->dir, dir) != 0 ||
-	    t->uidv != uidvalidity)) {
-		target_close(t);
-		ix->app = t = NULL;
-	}
-	if (t == NULL && (ix->app = t = target_open(dir, uidvalidity)) == NULL)
-		return;
-	if (ftsindex_batch_bytes(t->batch) >= BATCH_BYTES && flush(t) == -1 &&
-	    pending(t))
-		return;
-	if ((m = message_from_mem(data, len)) == NULL)
-		return;
-	if (ftsindex_batch_add(t->batch, uid, m) == 0)
-		added(t, uid, t->in_run && t->run_last + 1 == uid);
-	else
-		end_run(t);
-	message_free(m);
-	message_search_cleanup();
-	ftsindex_batch_shrink(t->batch);
 }
 
 void
@@ -500,7 +454,6 @@ indexer_end(struct session *s)
 	if (ix == NULL)
 		return;
 	indexer_close(s);
-	target_close(ix->app);
 	free(ix);
 	s->indexer = NULL;
 }

@@ -34,14 +34,6 @@ int	indexer_due_ms(struct session *);
 /* Do about budget_ms of it. */
 void	indexer_work(struct session *, int budget_ms);
 
-/*
- * A message was appended to folder dir (of uidvalidity) under uid, from
- * data: index it now, from those bytes, unless dir is the selected
- * folder (whose indexing finds it there).
- */
-void	indexer_appended(struct session *, const char *dir,
-	    uint32_t uidvalidity, uint32_t uid, const char *data, size_t len);
-
 /* The selected folder is being left: write what is pending for it if
  * that can be done at once, and let go of its index. */
 void	indexer_close(struct session *);
