@@ -50,6 +50,7 @@ COMMON	 = common/apppass.c \
 	   common/mutf7.c \
 	   common/preview.c \
 	   common/privdrop.c \
+	   common/quotadef.c \
 	   common/safefile.c \
 	   common/sortkey.c \
 	   common/strnum.c \
@@ -62,6 +63,7 @@ MAILDIR	 = maildir/filename.c \
 	   maildir/folder.c \
 	   maildir/keywords.c \
 	   maildir/mailbox.c \
+	   maildir/maildirsize.c \
 	   maildir/msgcache.c \
 	   maildir/sortcache.c \
 	   maildir/uidcache.c
@@ -82,6 +84,7 @@ IMAPD	 = imapd/auth.c \
 	   imapd/cmd-login.c \
 	   imapd/cmd-mailbox.c \
 	   imapd/cmd-namespace.c \
+	   imapd/cmd-quota.c \
 	   imapd/cmd-search.c \
 	   imapd/cmd-select.c \
 	   imapd/cmd-sort.c \
@@ -104,6 +107,7 @@ IMAPD	 = imapd/auth.c \
 	   imapd/mbname.c \
 	   imapd/msgkeys.c \
 	   imapd/policy.c \
+	   imapd/quota.c \
 	   imapd/search.c \
 	   imapd/selected.c \
 	   imapd/seqset.c \

@@ -12,11 +12,13 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "common/quotadef.h"
+
 #define CONFIG_MAX_LISTEN	16
 #define CONFIG_MAX_AUTH		2
 #define CONFIG_MAX_SPECIAL	16
 #define CONFIG_MAX_SESSIONS	100000	/* the most max_sessions may be */
-#define CONFIG_NKEYS		31	/* keys imapd.conf knows */
+#define CONFIG_NKEYS		32	/* keys imapd.conf knows */
 
 enum auth_method {
 	AUTH_PAM = 1,
@@ -70,6 +72,7 @@ struct config {
 	int			 syslog_facility;
 	unsigned		 first_valid_uid;
 	int			 mmap;		/* enum mapfile_mode */
+	struct quota_limits	 quota;		/* default; 0: no limit */
 	/* line of config path that set each key, in key name order; 0 for a
 	 * default */
 	unsigned		 key_line[CONFIG_NKEYS];

@@ -17,6 +17,7 @@
 #include "imapd/cmdutil.h"
 #include "imapd/commands.h"
 #include "imapd/mbname.h"
+#include "imapd/quota.h"
 #include "imapd/seqset.h"
 #include "maildir/filename.h"
 #include "maildir/folder.h"
@@ -122,6 +123,7 @@ cmd_append(struct session *s, const struct cmd *c)
 	struct buf name, uids;
 	const char *arg;
 	uint32_t *got = NULL, uidv = 0, kw;
+	uint64_t total = 0;
 	size_t nm = 0, i, k, done = 0;
 	int letter;
 
@@ -139,6 +141,10 @@ cmd_append(struct session *s, const struct cmd *c)
 	if (parse_messages(s, c, m, &nm) == -1)
 		goto out;
 	if (mbname_target(s, c, arg, &name, path, sizeof(path)) == -1)
+		goto out;
+	for (i = 0; i < nm; i++)
+		total += m[i].data->len;
+	if (quota_reserve(s, c, path, total, nm) == -1)
 		goto out;
 	for (i = 0; i < nm; i++) {
 		if (m[i].data->len == 0) {
@@ -166,6 +172,7 @@ cmd_append(struct session *s, const struct cmd *c)
 		}
 		done++;
 	}
+	quota_charge(s, path, (int64_t)total, (int64_t)nm);
 	(void)seqset_format(got, nm, &uids);
 	cmd_ok(s, c, "[APPENDUID %u %s] APPEND completed", uidv,
 	    buf_cstr(&uids));

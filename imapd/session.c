@@ -27,6 +27,7 @@
 #include "imapd/commands.h"
 #include "imapd/selected.h"
 #include "imapd/session.h"
+#include "imapd/quota.h"
 #include "imapd/sig.h"
 
 #define OUT_FLUSH_AT	(64 * 1024)	/* write out once this much is queued */
@@ -90,6 +91,7 @@ session_free(struct session *s)
 	s->nvanished = s->capvanished = 0;
 	free(s->user);
 	s->user = NULL;
+	quota_end(s);
 	free(s->mailroot);
 	s->mailroot = NULL;
 	specialuse_free(&s->specialuse);

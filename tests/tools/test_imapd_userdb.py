@@ -129,7 +129,8 @@ BAD = [
     ("u:{Y}:1:1:/h:Maildir", "maildir: must be an absolute path"),
     ("u:{Y}:1:1:/h:~/../x", "maildir: must not contain a .."),
     ("u:{Y}:1:1", "home: missing"),
-    ("u:{Y}:1:1:/h:/m:x", "line: too many fields"),
+    ("u:{Y}:1:1:/h:/m:5S:x", "line: too many fields"),
+    ("u:{Y}:1:1:/h:/m:x", "quota: must be a Maildir++ quota"),
     ("u:{Y}:1:1:/h\tx", "home: contains a control character"),
     ("u:{Y}:1:1:/h\r", "line: ends with a carriage return"),
 ]

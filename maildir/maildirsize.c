@@ -1,0 +1,440 @@
+/*
+ * maildirsize: the Maildir++ quota file.  See maildirsize.h.
+ *
+ * The file, in the Maildir root (never in a folder):
+ *
+ *	1000000000S,100000C\n		the definition: S bytes, C messages
+ *	    12345678          412\n	a delta: bytes, messages
+ *	       -4096           -1\n	another (an expunge)
+ *
+ * The definition is comma-separated parts, each a decimal number and a
+ * letter, S (bytes) or C (messages); a part left out or zero is no limit.
+ * Each later line is two decimal integers, either possibly negative,
+ * separated and padded by blanks; the usage is their sum.  Lines are
+ * written as maildrop writes them ("%12lld %12lld\n"), with one
+ * O_APPEND write each, so that writers never interleave inside a line.
+ *
+ * A recalculation counts every file in cur/ and new/ of the root and of
+ * each folder (".name" directories, not symbolic links) except .Trash;
+ * names starting with "." are not messages.  A message's size is its
+ * name's ",S=" field, or its st_size.  The result is written to a new
+ * file in tmp/ and renamed over maildirsize; then the directories' mtimes
+ * are looked at again, and a change since the scan began means the scan
+ * may have missed something, so it runs again.  Messages flagged T
+ * (\Deleted) count until they are expunged, as IMAP sees them; maildrop
+ * built as Debian ships it leaves them out when it recalculates, so the
+ * two may differ by such messages until the next recalculation here.
+ */
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/safefile.h"
+#include "common/strnum.h"
+#include "maildir/filename.h"
+#include "maildir/maildirsize.h"
+
+#define RECALC_TRIES	3
+#define LINE_MAX_BYTES	64
+
+/* One signed decimal at *p, blanks skipped first; -1 if none. */
+static int
+signed_num(const char **p, const char *end, int64_t *r)
+{
+	const char *s;
+	int neg = 0;
+	uint64_t n;
+
+	while (*p < end && (**p == ' ' || **p == '\t'))
+		(*p)++;
+	if (*p < end && **p == '-') {
+		neg = 1;
+		(*p)++;
+	}
+	s = *p;
+	while (*p < end && **p >= '0' && **p <= '9')
+		(*p)++;
+	if (*p == s || strnum_u64_n(s, (size_t)(*p - s), INT64_MAX, &n) == -1)
+		return -1;
+	*r = neg ? -(int64_t)n : (int64_t)n;
+	return 0;
+}
+
+/* Read the open file into q.  1 if it is too big or odd enough to be
+ * recalculated, 0 if its numbers can be used, -1 on a read error. */
+static int
+parse_file(struct maildirsize *q)
+{
+	char buf[MAILDIRSIZE_MAX + 1];
+	const char *p, *end, *nl;
+	size_t len = 0;
+	ssize_t n;
+	struct stat sb;
+	int64_t b, m;
+
+	q->bytes = q->messages = 0;
+	q->lines = 0;
+	/* a short read is not the end on some network file systems */
+	while (len < sizeof(buf)) {
+		n = pread(q->fd, buf + len, sizeof(buf) - len, (off_t)len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			return -1;
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	if (fstat(q->fd, &sb) == -1)
+		return -1;
+	q->mtime = sb.st_mtim.tv_sec;
+	end = buf + len;
+	nl = memchr(buf, '\n', len);
+	if (nl == NULL)
+		nl = end;
+	if (quotadef_parse(buf, (size_t)(nl - buf), &q->limits) == -1)
+		memset(&q->limits, 0, sizeof(q->limits));
+	if (len >= MAILDIRSIZE_MAX)
+		return 1;
+	for (p = nl < end ? nl + 1 : end; p < end; p = nl + 1) {
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			nl = end;	/* a line being written: skip it */
+		if (nl == end)
+			break;
+		if (signed_num(&p, nl, &b) == -1 ||
+		    signed_num(&p, nl, &m) == -1)
+			continue;	/* as maildrop does: not a delta */
+		q->bytes += b;
+		q->messages += m;
+		q->lines++;
+	}
+	return q->bytes < 0 || q->messages < 0;
+}
+
+int
+maildirsize_open(const char *root, const struct quota_limits *want,
+    int replace, struct maildirsize *q)
+{
+	char path[PATH_MAX];
+	int r, wanted = want != NULL && quotadef_any(want);
+
+	memset(q, 0, sizeof(*q));
+	q->fd = -1;
+	if (snprintf(path, sizeof(path), "%s/maildirsize", root) >=
+	    (int)sizeof(path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if ((q->fd = open(path, O_RDWR | O_APPEND | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1) {
+		if (errno != ENOENT)
+			return -1;
+		if (!wanted)
+			return 0;
+		q->limits = *want;
+		return maildirsize_recalc(root, q);
+	}
+	if ((r = parse_file(q)) == -1) {
+		maildirsize_close(q);
+		return -1;
+	}
+	if (wanted && !quotadef_any(&q->limits)) {
+		/* a file without a definition we can read is no rule */
+		q->limits = *want;
+		r = 1;
+	} else if (wanted && replace &&
+	    (q->limits.bytes != want->bytes ||
+	    q->limits.messages != want->messages)) {
+		q->limits = *want;
+		r = 1;
+	}
+	if (r == 1)
+		return maildirsize_recalc(root, q);
+	return 0;
+}
+
+static int
+passes(const struct maildirsize *q, uint64_t bytes, uint64_t messages)
+{
+	if (q->limits.bytes > 0 &&
+	    (uint64_t)(q->bytes > 0 ? q->bytes : 0) + bytes > q->limits.bytes)
+		return 1;
+	if (q->limits.messages > 0 &&
+	    (uint64_t)(q->messages > 0 ? q->messages : 0) + messages >
+	    q->limits.messages)
+		return 1;
+	return 0;
+}
+
+int
+maildirsize_over(const char *root, struct maildirsize *q, uint64_t bytes,
+    uint64_t messages)
+{
+	if (q->fd == -1)
+		return 0;
+	if (!passes(q, bytes, messages))
+		return 0;
+	if (q->lines > 1 || time(NULL) >= q->mtime + MAILDIRSIZE_STALE) {
+		if (maildirsize_recalc(root, q) == -1)
+			return -1;
+		return passes(q, bytes, messages);
+	}
+	return 1;
+}
+
+int
+maildirsize_add(struct maildirsize *q, int64_t bytes, int64_t messages)
+{
+	char line[LINE_MAX_BYTES];
+	int n;
+
+	if (q->fd == -1 || (bytes == 0 && messages == 0))
+		return 0;
+	n = snprintf(line, sizeof(line), "%12" PRId64 " %12" PRId64 "\n",
+	    bytes, messages);
+	if (n < 0 || (size_t)n >= sizeof(line)) {
+		errno = EOVERFLOW;
+		return -1;
+	}
+	/* one write: O_APPEND keeps it whole against other writers */
+	if (write(q->fd, line, (size_t)n) != n)
+		return -1;
+	q->bytes += bytes;
+	q->messages += messages;
+	q->lines++;
+	return 0;
+}
+
+int64_t
+maildirsize_msgsize(int dirfd, const char *relpath)
+{
+	const char *name = strrchr(relpath, '/');
+	struct mdname md;
+	struct stat sb;
+
+	name = name != NULL ? name + 1 : relpath;
+	if (mdname_parse(name, &md) == 0 && md.size != MD_SIZE_UNKNOWN &&
+	    md.size <= INT64_MAX)
+		return (int64_t)md.size;
+	if (fstatat(dirfd, relpath, &sb, AT_SYMLINK_NOFOLLOW) == -1)
+		return -1;
+	return (int64_t)sb.st_size;
+}
+
+int
+maildirsize_is_trash(const char *dir)
+{
+	const char *b = strrchr(dir, '/');
+
+	return strcmp(b != NULL ? b + 1 : dir, MAILDIRSIZE_TRASH) == 0;
+}
+
+struct tally {
+	int64_t		bytes;
+	int64_t		messages;
+	struct timespec	newest;		/* latest directory mtime seen */
+};
+
+static void
+note_mtime(struct tally *t, const struct stat *sb)
+{
+	if (sb->st_mtim.tv_sec > t->newest.tv_sec ||
+	    (sb->st_mtim.tv_sec == t->newest.tv_sec &&
+	    sb->st_mtim.tv_nsec > t->newest.tv_nsec))
+		t->newest = sb->st_mtim;
+}
+
+/* Count one cur/ or new/ directory; with count 0 only note its mtime. */
+static int
+count_dir(const char *dir, const char *sub, int count, struct tally *t)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	struct stat sb;
+	int64_t size;
+	DIR *d;
+	int fd;
+
+	if (snprintf(path, sizeof(path), "%s/%s", dir, sub) >=
+	    (int)sizeof(path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	/* the mtime before reading: a later change shows afterwards */
+	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return errno == ENOENT || errno == ENOTDIR ? 0 : -1;
+	if (fstat(fd, &sb) == -1) {
+		close(fd);
+		return -1;
+	}
+	note_mtime(t, &sb);
+	if (!count) {
+		close(fd);
+		return 0;
+	}
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return -1;
+	}
+	while ((errno = 0, de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		/* gone meanwhile: another program expunged it */
+		if ((size = maildirsize_msgsize(dirfd(d), de->d_name)) == -1)
+			continue;
+		t->bytes += size;
+		t->messages++;
+	}
+	if (errno != 0) {
+		closedir(d);
+		return -1;
+	}
+	closedir(d);
+	return 0;
+}
+
+/* The root and each folder but Trash, counted or only looked at. */
+static int
+walk(const char *root, int count, struct tally *t)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+
+	if (count_dir(root, "new", count, t) == -1 ||
+	    count_dir(root, "cur", count, t) == -1)
+		return -1;
+	if ((d = opendir(root)) == NULL)
+		return -1;
+	while ((errno = 0, de = readdir(d)) != NULL) {
+		if (de->d_name[0] != '.' || strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0 ||
+		    strcmp(de->d_name, MAILDIRSIZE_TRASH) == 0)
+			continue;
+		if (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN)
+			continue;
+		if (snprintf(path, sizeof(path), "%s/%s", root,
+		    de->d_name) >= (int)sizeof(path))
+			continue;
+		if (count_dir(path, "new", count, t) == -1 ||
+		    count_dir(path, "cur", count, t) == -1) {
+			closedir(d);
+			return -1;
+		}
+	}
+	if (errno != 0) {
+		closedir(d);
+		return -1;
+	}
+	closedir(d);
+	return 0;
+}
+
+int
+maildirsize_scan(const char *root, int64_t *bytes_r, int64_t *messages_r)
+{
+	struct tally t;
+
+	memset(&t, 0, sizeof(t));
+	if (walk(root, 1, &t) == -1)
+		return -1;
+	*bytes_r = t.bytes;
+	*messages_r = t.messages;
+	return 0;
+}
+
+/* Write the definition and one total line to a new file in tmp/ and
+ * rename it over maildirsize.  A descriptor of the new file, opened to
+ * append as other writers open it, or -1 (errno). */
+static int
+write_file(const char *root, const struct quota_limits *l,
+    const struct tally *t)
+{
+	char def[QUOTADEF_MAX], text[QUOTADEF_MAX +
+	    LINE_MAX_BYTES], tmp[PATH_MAX], path[PATH_MAX];
+	int dfd, fd, n, save;
+
+	if (quotadef_format(l, def, sizeof(def)) == -1)
+		return -1;
+	n = snprintf(text, sizeof(text), "%s\n%12" PRId64 " %12" PRId64 "\n",
+	    def, t->bytes, t->messages);
+	if (n < 0 || (size_t)n >= sizeof(text) ||
+	    snprintf(path, sizeof(path), "%s/tmp", root) >=
+	    (int)sizeof(path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if ((dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return -1;
+	if ((fd = safefile_tmp(dfd, "maildirsize", tmp, sizeof(tmp),
+	    0600)) == -1)
+		goto fail;
+	if (safefile_write(fd, text, (size_t)n) == -1 ||
+	    snprintf(path, sizeof(path), "%s/maildirsize", root) >=
+	    (int)sizeof(path) ||
+	    renameat(dfd, tmp, AT_FDCWD, path) == -1) {
+		save = errno;
+		(void)unlinkat(dfd, tmp, 0);
+		close(fd);
+		errno = save;
+		goto fail;
+	}
+	close(fd);
+	close(dfd);
+	return open(path, O_RDWR | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+fail:
+	save = errno;
+	close(dfd);
+	errno = save;
+	return -1;
+}
+
+int
+maildirsize_recalc(const char *root, struct maildirsize *q)
+{
+	struct tally t, after;
+	struct stat sb;
+	int fd, i;
+
+	for (i = 0; i < RECALC_TRIES; i++) {
+		memset(&t, 0, sizeof(t));
+		memset(&after, 0, sizeof(after));
+		if (walk(root, 1, &t) == -1)
+			return -1;
+		if ((fd = write_file(root, &q->limits, &t)) == -1)
+			return -1;
+		if (q->fd != -1)
+			close(q->fd);
+		q->fd = fd;
+		q->bytes = t.bytes;
+		q->messages = t.messages;
+		q->lines = 1;
+		q->recalc = 0;
+		q->mtime = fstat(fd, &sb) == 0 ? sb.st_mtim.tv_sec : time(NULL);
+		if (walk(root, 0, &after) == -1)
+			return -1;
+		if (after.newest.tv_sec == t.newest.tv_sec &&
+		    after.newest.tv_nsec == t.newest.tv_nsec)
+			return 0;
+	}
+	/* still changing: the file is as good as the last scan, and the
+	 * next recalculation will catch up */
+	return 0;
+}
+
+void
+maildirsize_close(struct maildirsize *q)
+{
+	if (q->fd != -1)
+		close(q->fd);
+	q->fd = -1;
+}
