@@ -59,7 +59,10 @@ copy_or_move(struct session *s, const struct cmd *c, int move)
 		    "copied");
 		goto out;
 	}
-	if (sign > 0 && quota_reserve(s, c, path, (uint64_t)bytes, n) == -1)
+	/* into Trash only frees: it needs the lock, not the check */
+	if (sign != 0 && quota_reserve(s, c, sign > 0 ? path :
+	    mailbox_dir(s->mb), sign > 0 ? (uint64_t)bytes : 0,
+	    sign > 0 ? n : 0) == -1)
 		goto out;
 	if (mailbox_copy(s->mb, seqs, n, path, move, dst, &uidv, NULL) == -1) {
 		if (errno == ESTALE)

@@ -56,11 +56,27 @@ quota_end(struct session *s)
 	}
 }
 
+/* The shared lock for a removal, without an answer to give.  0 or -1. */
+static int
+quota_reserve_quiet(struct session *s, const char *dir)
+{
+	quota_end(s);
+	if ((s->quota = calloc(1, sizeof(*s->quota))) == NULL)
+		return -1;
+	if (maildirsize_open(s->mailroot, NULL, 0, s->quota) == -1 ||
+	    (s->quota->fd != -1 &&
+	    maildirsize_hold(s->mailroot, s->quota) == -1)) {
+		quota_end(s);
+		return -1;
+	}
+	return 0;
+}
+
 int
 quota_reserve(struct session *s, const struct cmd *c, const char *dir,
     uint64_t bytes, uint64_t messages)
 {
-	int over;
+	int adds, over;
 
 	quota_end(s);
 	if (maildirsize_is_trash(dir))
@@ -75,7 +91,20 @@ quota_reserve(struct session *s, const struct cmd *c, const char *dir,
 		    "log says why");
 		return -1;
 	}
-	over = maildirsize_over(s->mailroot, s->quota, bytes, messages);
+	/* the check may recalculate, which the shared lock would keep
+	 * from running; the second check sees what a recalculation by
+	 * another session may have changed meanwhile */
+	adds = bytes > 0 || messages > 0;
+	over = adds ? maildirsize_over(s->mailroot, s->quota, bytes,
+	    messages) : 0;
+	/* without a file there is no quota, and nothing to lock */
+	if (over == 0 && s->quota->fd != -1) {
+		if (maildirsize_hold(s->mailroot, s->quota) == -1)
+			over = -1;
+		else if (adds)
+			over = maildirsize_over(s->mailroot, s->quota, bytes,
+			    messages);
+	}
 	if (over == -1) {
 		log_warn("cannot recalculate %s/maildirsize", s->mailroot);
 		quota_end(s);
@@ -109,12 +138,8 @@ quota_charge(struct session *s, const char *dir, int64_t bytes,
 		quota_end(s);
 		return;
 	}
-	/* a removal has no reservation; one left by a failed command is
-	 * not for it */
-	if (bytes < 0 || messages < 0)
-		quota_end(s);
 	if (s->quota == NULL) {
-		/* only an existing file counts */
+		/* no reservation: only an existing file counts */
 		if (maildirsize_open(s->mailroot, NULL, 0, &q) == -1) {
 			log_warn("cannot read %s/maildirsize", s->mailroot);
 			return;
@@ -258,6 +283,10 @@ quota_expunge(struct session *s, const uint32_t *uids, size_t n,
 
 	memset(&d, 0, sizeof(d));
 	d.ev = ev;
+	/* held across the expunge, so that no recalculation counts the
+	 * files gone and the line to come both */
+	if (!maildirsize_is_trash(dir) && quota_reserve_quiet(s, dir) == -1)
+		log_warn("cannot read %s/maildirsize", s->mailroot);
 	if (!maildirsize_is_trash(dir) && count > 0 &&
 	    ((d.uids = calloc(count, sizeof(*d.uids))) == NULL ||
 	    (d.sizes = calloc(count, sizeof(*d.sizes))) == NULL)) {

@@ -35,9 +35,12 @@ int	quota_get(struct session *, struct maildirsize *q);
 /*
  * Before adding messages of bytes to folder dir: 0 if they fit (or dir
  * is not counted), else -1 after answering NO: [OVERQUOTA] when a limit
- * would be passed, [SERVERBUG] when the quota cannot be read.  The
- * maildirsize file stays open for the quota_charge() that follows, so
- * that a recalculation meanwhile cannot count the messages twice.
+ * would be passed, [SERVERBUG] when the quota cannot be read.  With
+ * nothing to add (before a removal) it only takes the lock.  The
+ * maildirsize file stays open and share-locked (maildirsize_hold) for
+ * the quota_charge() that follows, so that no recalculation meanwhile
+ * counts the messages and their line both, or neither; the session
+ * drops the reservation at the end of the command in any case.
  */
 int	quota_reserve(struct session *, const struct cmd *, const char *dir,
 	    uint64_t bytes, uint64_t messages);

@@ -538,6 +538,8 @@ dispatch(struct session *s, const struct imap_cmdline *line)
 		return;
 	}
 	def->fn(s, &c);
+	/* a quota reservation never outlives its command (quota.h) */
+	quota_end(s);
 	(void)session_flush(s);
 }
 

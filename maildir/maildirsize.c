@@ -20,7 +20,13 @@
  * name's ",S=" field, or its st_size.  The result is written to a new
  * file in tmp/ and renamed over maildirsize; then the directories' mtimes
  * are looked at again, and a change since the scan began means the scan
- * may have missed something, so it runs again.  Messages flagged T
+ * may have missed something, so it runs again.
+ *
+ * imapd-maildirsize.lock, an empty file beside it, carries the lock
+ * maildirsize.h describes: an fcntl() open file description lock (so
+ * that two descriptors in one process exclude each other, and so that it
+ * works on NFS), read-locked by sessions between their reservation and
+ * their delta line, write-locked by a recalculation.  Messages flagged T
  * (\Deleted) count until they are expunged, as IMAP sees them; maildrop
  * built as Debian ships it leaves them out when it recalculates, so the
  * two may differ by such messages until the next recalculation here.
@@ -120,6 +126,44 @@ parse_file(struct maildirsize *q)
 	return q->bytes < 0 || q->messages < 0;
 }
 
+/* Lock root's lock file: F_RDLCK waiting, or F_WRLCK only if free at
+ * once.  The locked descriptor, or -1 (errno EAGAIN: not free). */
+static int
+lock_take(const char *root, short type)
+{
+	char path[PATH_MAX];
+	struct flock fl;
+	int fd, save;
+
+	if (snprintf(path, sizeof(path), "%s/" MAILDIRSIZE_LOCK, root) >=
+	    (int)sizeof(path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if ((fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+	    0600)) == -1)
+		return -1;
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = type;
+	fl.l_whence = SEEK_SET;
+	for (;;) {
+#ifdef F_OFD_SETLK
+		if (fcntl(fd, type == F_RDLCK ? F_OFD_SETLKW : F_OFD_SETLK,
+		    &fl) == 0)
+			return fd;
+#else
+		if (fcntl(fd, type == F_RDLCK ? F_SETLKW : F_SETLK, &fl) == 0)
+			return fd;
+#endif
+		if (errno != EINTR)
+			break;
+	}
+	save = errno == EACCES ? EAGAIN : errno;
+	close(fd);
+	errno = save;
+	return -1;
+}
+
 int
 maildirsize_open(const char *root, const struct quota_limits *want,
     int replace, struct maildirsize *q)
@@ -129,6 +173,7 @@ maildirsize_open(const char *root, const struct quota_limits *want,
 
 	memset(q, 0, sizeof(*q));
 	q->fd = -1;
+	q->lockfd = -1;
 	if (snprintf(path, sizeof(path), "%s/maildirsize", root) >=
 	    (int)sizeof(path)) {
 		errno = ENAMETOOLONG;
@@ -189,6 +234,35 @@ maildirsize_over(const char *root, struct maildirsize *q, uint64_t bytes,
 		return passes(q, bytes, messages);
 	}
 	return 1;
+}
+
+int
+maildirsize_hold(const char *root, struct maildirsize *q)
+{
+	char path[PATH_MAX];
+	struct stat now, ours;
+	int fd;
+
+	if (q->lockfd == -1 && (q->lockfd = lock_take(root, F_RDLCK)) == -1)
+		return -1;
+	if (snprintf(path, sizeof(path), "%s/maildirsize", root) >=
+	    (int)sizeof(path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if (stat(path, &now) == -1)
+		return errno == ENOENT && q->fd == -1 ? 0 : -1;
+	if (q->fd != -1 && fstat(q->fd, &ours) == 0 &&
+	    ours.st_ino == now.st_ino && ours.st_dev == now.st_dev)
+		return 0;
+	/* replaced (or made) by a recalculation meanwhile: read it again */
+	if ((fd = open(path, O_RDWR | O_APPEND | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1)
+		return -1;
+	if (q->fd != -1)
+		close(q->fd);
+	q->fd = fd;
+	return parse_file(q) == -1 ? -1 : 0;
 }
 
 int
@@ -403,15 +477,17 @@ maildirsize_recalc(const char *root, struct maildirsize *q)
 {
 	struct tally t, after;
 	struct stat sb;
-	int fd, i;
+	int fd, i, lockfd;
 
+	/* busy: sessions have lines to write, or another recalculates */
+	if ((lockfd = lock_take(root, F_WRLCK)) == -1)
+		return errno == EAGAIN ? 0 : -1;
 	for (i = 0; i < RECALC_TRIES; i++) {
 		memset(&t, 0, sizeof(t));
 		memset(&after, 0, sizeof(after));
-		if (walk(root, 1, &t) == -1)
-			return -1;
-		if ((fd = write_file(root, &q->limits, &t)) == -1)
-			return -1;
+		if (walk(root, 1, &t) == -1 ||
+		    (fd = write_file(root, &q->limits, &t)) == -1)
+			goto fail;
 		if (q->fd != -1)
 			close(q->fd);
 		q->fd = fd;
@@ -421,14 +497,20 @@ maildirsize_recalc(const char *root, struct maildirsize *q)
 		q->recalc = 0;
 		q->mtime = fstat(fd, &sb) == 0 ? sb.st_mtim.tv_sec : time(NULL);
 		if (walk(root, 0, &after) == -1)
-			return -1;
+			goto fail;
 		if (after.newest.tv_sec == t.newest.tv_sec &&
 		    after.newest.tv_nsec == t.newest.tv_nsec)
-			return 0;
+			break;
 	}
-	/* still changing: the file is as good as the last scan, and the
-	 * next recalculation will catch up */
+	/* when it is still changing, the file is as good as the last scan,
+	 * and the next recalculation will catch up */
+	close(lockfd);
 	return 0;
+fail:
+	i = errno;
+	close(lockfd);
+	errno = i;
+	return -1;
 }
 
 void
@@ -437,4 +519,7 @@ maildirsize_close(struct maildirsize *q)
 	if (q->fd != -1)
 		close(q->fd);
 	q->fd = -1;
+	if (q->lockfd != -1)
+		close(q->lockfd);
+	q->lockfd = -1;
 }

@@ -11,8 +11,15 @@
  * past MAILDIRSIZE_MAX bytes, or the quota looks exceeded and the file
  * has more than one line or is older than MAILDIRSIZE_STALE seconds, it
  * is recalculated from a scan of the Maildir and its folders (Trash
- * left out) and replaced with rename().  There is no lock: the numbers
- * are close, not exact, and every recalculation makes them right again.
+ * left out) and replaced with rename().  Other programs take no lock:
+ * their numbers are close, not exact, and every recalculation makes them
+ * right again.  Among imapd's own sessions the numbers stay exact: a
+ * session holds a shared lock (maildirsize_hold) from before it adds or
+ * removes messages until its delta line is written, and a recalculation
+ * runs only under the exclusive lock, so it never counts a message
+ * whose line is still to come, nor misses one whose line went to the
+ * file it replaced.  A recalculation that cannot have the lock at once
+ * is left for later.
  */
 #ifndef MAILDIR_MAILDIRSIZE_H
 #define MAILDIR_MAILDIRSIZE_H
@@ -25,6 +32,7 @@
 #define MAILDIRSIZE_MAX		5120	/* bytes; recalculate at this size */
 #define MAILDIRSIZE_STALE	(15 * 60)	/* seconds */
 #define MAILDIRSIZE_TRASH	".Trash"	/* the folder not counted */
+#define MAILDIRSIZE_LOCK	"imapd-maildirsize.lock"	/* in the root */
 
 /* What a maildirsize file says, and where it stands. */
 struct maildirsize {
@@ -33,6 +41,7 @@ struct maildirsize {
 	int64_t			messages;
 	int			fd;	/* the file, open for appending;
 					 * -1 if there is none (no quota) */
+	int			lockfd;	/* held by maildirsize_hold() */
 	unsigned		lines;	/* after the definition */
 	int64_t			mtime;	/* of the file */
 	int			recalc;	/* the numbers are not to be
@@ -59,6 +68,14 @@ int	maildirsize_open(const char *root, const struct quota_limits *want,
  */
 int	maildirsize_over(const char *root, struct maildirsize *q,
 	    uint64_t bytes, uint64_t messages);
+
+/*
+ * Take the shared lock on root's quota (waiting for a recalculation to
+ * end), and make sure q is the file now in place, reading it again if a
+ * recalculation replaced it since maildirsize_open.  Held until
+ * maildirsize_close.  0 or -1 (errno).
+ */
+int	maildirsize_hold(const char *root, struct maildirsize *q);
 
 /*
  * Append a delta line (bytes and messages may be negative) with one
