@@ -195,20 +195,29 @@ struct doomed {
 	int64_t				 bytes, messages;
 };
 
-static void
-doomed_expunge(void *arg, uint32_t seq, uint32_t uid)
+/* The index of uid in the n ascending uids, or n if it is not there. */
+static size_t
+uid_index(const uint32_t *uids, size_t n, uint32_t uid)
 {
-	struct doomed *d = arg;
-	size_t lo = 0, hi = d->n, mid;
+	size_t lo = 0, hi = n, mid;
 
 	while (lo < hi) {
 		mid = lo + (hi - lo) / 2;
-		if (d->uids[mid] < uid)
+		if (uids[mid] < uid)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	if (lo < d->n && d->uids[lo] == uid) {
+	return lo < n && uids[lo] == uid ? lo : n;
+}
+
+static void
+doomed_expunge(void *arg, uint32_t seq, uint32_t uid)
+{
+	struct doomed *d = arg;
+	size_t lo = uid_index(d->uids, d->n, uid);
+
+	if (lo < d->n) {
 		d->bytes += d->sizes[lo];
 		d->messages++;
 	}
@@ -256,18 +265,7 @@ doomed_keywords(void *arg)
 static int
 wanted(const uint32_t *uids, size_t n, uint32_t uid)
 {
-	size_t lo = 0, hi = n, mid;
-
-	if (uids == NULL)
-		return 1;
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		if (uids[mid] < uid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < n && uids[lo] == uid;
+	return uids == NULL || uid_index(uids, n, uid) < n;
 }
 
 int
