@@ -150,6 +150,7 @@ UNITTESTS = tests/common/test-apppass \
 	   tests/common/test-imapresp \
 	   tests/maildir/test-filename \
 	   tests/maildir/test-keywords \
+	   tests/maildir/test-maildirsize \
 	   tests/maildir/test-folder \
 	   tests/maildir/test-msgcache \
 	   tests/maildir/test-sortcache \

@@ -555,8 +555,9 @@ def test_check_verbose_prints_effective_config(build, workdir, cert,
     assert out["special_use"][0].split() == [
         "Sent:\\Sent", "Drafts:\\Drafts", "Trash:\\Trash", "Junk:\\Junk",
         "Archive:\\Archive"]
+    assert out["quota"] == ("none", "default")
     # every key the reader knows, and nothing from inside the key file
-    assert len(out) == 31
+    assert len(out) == 32
     text = p.stdout.decode()
     body = [l for l in cert["key"].read_text().splitlines()
             if l and "-----" not in l]
