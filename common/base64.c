@@ -33,6 +33,10 @@ base64_decode(const char *in, size_t len, struct buf *out)
 
 	if (len % 4 != 0)
 		return -1;
+	/* room for all of it first: growing half way would leave what was
+	 * decoded so far (a password) in memory realloc() gives back */
+	if (buf_reserve(out, len / 4 * 3) == -1)
+		return -1;
 	for (i = 0; i < len; i += 4) {
 		pad = 0;
 		for (k = 0; k < 4; k++) {

@@ -20,6 +20,30 @@ buf_init(struct buf *b, size_t max)
 	b->len = 0;
 	b->cap = 0;
 	b->max = max;
+	b->secret = 0;
+}
+
+void
+buf_init_secret(struct buf *b, size_t max)
+{
+	buf_init(b, max);
+	b->secret = 1;
+}
+
+/* realloc() for a secret buffer: nothing of it is left in freed memory. */
+static char *
+move_secret(struct buf *b, size_t ncap)
+{
+	char *p;
+
+	if ((p = malloc(ncap)) == NULL)
+		return NULL;
+	if (b->data != NULL) {
+		memcpy(p, b->data, b->cap);
+		wipe(b->data, b->cap);
+		free(b->data);
+	}
+	return p;
 }
 
 int
@@ -47,7 +71,8 @@ buf_reserve(struct buf *b, size_t extra)
 		ncap = b->max + 1;
 	if (ncap < need)
 		ncap = need;
-	if ((p = realloc(b->data, ncap)) == NULL) {
+	p = b->secret ? move_secret(b, ncap) : realloc(b->data, ncap);
+	if (p == NULL) {
 		errno = ENOMEM;
 		return -1;
 	}
@@ -179,6 +204,8 @@ buf_wipe(struct buf *b)
 void
 buf_free(struct buf *b)
 {
+	if (b->secret && b->data != NULL)
+		wipe(b->data, b->cap);
 	free(b->data);
 	b->data = NULL;
 	b->len = b->cap = 0;

@@ -19,10 +19,17 @@ struct buf {
 	size_t	 len;	/* bytes in use */
 	size_t	 cap;	/* bytes allocated, always > len when data != NULL */
 	size_t	 max;	/* len may never exceed this */
+	int	 secret;	/* buf_init_secret() */
 };
 
 /* Prepare an empty buffer that will refuse to hold more than max bytes. */
 void	buf_init(struct buf *, size_t max);
+
+/* The same for a buffer that may hold a secret (a password, the raw
+ * bytes of a login): growing it copies into new memory and zeroes the
+ * old before giving it back, where realloc() would leave a copy behind,
+ * and buf_free() zeroes it as buf_free_secret() does. */
+void	buf_init_secret(struct buf *, size_t max);
 
 /* Make room for extra more bytes.  -1 with errno EMSGSIZE past the maximum,
  * ENOMEM when allocation fails; the contents are unchanged on failure. */

@@ -468,6 +468,17 @@ p_timeout_session(struct config *c, const char *v)
 }
 
 static const char *
+p_timeout_output(struct config *c, const char *v)
+{
+	const char *why = p_duration(&c->timeout_output_ms, v, 1000);
+
+	/* it is how long a process may outlive its session: keep it short */
+	if (why == NULL && c->timeout_output_ms > 3600ULL * 1000)
+		return "must be from 1s to 1h";
+	return why;
+}
+
+static const char *
 p_auth_fail_delay(struct config *c, const char *v)
 {
 	const char *why = p_duration(&c->auth_fail_delay_ms, v, 0);
@@ -704,6 +715,7 @@ static const struct keydef keys[] = {
 	{ "special_use",		OWN(special_use) },
 	{ "syslog_facility",		OWN(syslog_facility) },
 	{ "timeout_login",		MS(timeout_login, timeout_login_ms) },
+	{ "timeout_output",		MS(timeout_output, timeout_output_ms) },
 	{ "timeout_session",		MS(timeout_session, timeout_session_ms) },
 	{ "tls_cert",			STR(tls_cert) },
 	{ "tls_ciphers",		STR(tls_ciphers) },
@@ -759,6 +771,7 @@ config_defaults(struct config *c)
 	    "Junk:\\Junk Archive:\\Archive");
 	c->timeout_login_ms = 60 * 1000;
 	c->timeout_session_ms = 30 * 60 * 1000;
+	c->timeout_output_ms = 60 * 1000;
 	c->auth_fail_delay_ms = 2000;
 	c->auth_penalty_max_ms = 15000;
 	c->syslog_facility = log_facility_byname("mail");

@@ -18,7 +18,7 @@
 #define CONFIG_MAX_AUTH		2
 #define CONFIG_MAX_SPECIAL	16
 #define CONFIG_MAX_SESSIONS	100000	/* the most max_sessions may be */
-#define CONFIG_NKEYS		32	/* keys imapd.conf knows */
+#define CONFIG_NKEYS		33	/* keys imapd.conf knows */
 
 enum auth_method {
 	AUTH_PAM = 1,
@@ -67,6 +67,7 @@ struct config {
 	unsigned		 nspecial;
 	uint64_t		 timeout_login_ms;
 	uint64_t		 timeout_session_ms;
+	uint64_t		 timeout_output_ms;
 	uint64_t		 auth_fail_delay_ms;
 	uint64_t		 auth_penalty_max_ms;
 	int			 syslog_facility;

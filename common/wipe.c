@@ -20,6 +20,17 @@ wipe_str(char *s)
 		explicit_bzero(s, strlen(s));
 }
 
+/* Not inlined, so that its frame lies below its caller's. */
+void __attribute__((noinline))
+wipe_stack(void)
+{
+	char pad[WIPE_STACK_BYTES];
+
+	explicit_bzero(pad, sizeof(pad));
+	/* the array is used, as far as the compiler knows */
+	__asm__ __volatile__("" : : "r"(pad) : "memory");
+}
+
 int
 wipe_memcmp(const void *a, const void *b, size_t n)
 {

@@ -30,7 +30,7 @@ struct authreq {
 	char	*user;
 	char	*pass;
 	char	*secured;	/* "tls" or "plain" */
-	char	*capability_hint;	/* unused for now, "" */
+	char	*capability_hint;	/* carried, but no front sets it: "" */
 };
 
 enum authres_status {

@@ -8,9 +8,21 @@
  * before the check starts, so the answer's time says nothing about why
  * the login failed.  This happens here rather than in the front so that
  * even a subverted front cannot guess faster; the back also counts
- * failures itself and ends the session at the third.  A check that takes
- * longer than the deadline is answered when it ends, and the log says so:
- * the deadline is too short for this site's backends.
+ * failures itself (temporary ones too) and ends the session at the
+ * third.  A check that takes longer than the deadline is answered when
+ * it ends, and the log says so: the deadline is too short for this
+ * site's backends.
+ *
+ * The back trusts its front for nothing, not even to end: it waits for a
+ * login request only until timeout_login (and a grace) has passed since
+ * the connection was accepted, and an alarm ends it should a front stop
+ * in the middle of a message or a PAM module hang.  When the back is done
+ * it closes its end of the socketpair, which tells the front at once, and
+ * the worker (the back, or the PAM keeper below) waits for the front to
+ * exit before it exits itself: the master counts the worker, so a front
+ * still flushing the last responses stays inside max_sessions.  The
+ * front dies with the worker (it asked the kernel for SIGKILL when its
+ * parent goes), so the wait is also its upper bound.
  *
  * The PAM session.  pam_open_session runs as root before the drop, and
  * pam_close_session must run as root after the session, which no process
@@ -44,6 +56,7 @@
 #include "imapd/auth.h"
 #include "imapd/authmsg.h"
 #include "imapd/back.h"
+#include "imapd/sandbox.h"
 #include "imapd/capability.h"
 #include "imapd/conn.h"
 #include "imapd/limits.h"
@@ -54,6 +67,11 @@
 #include "maildir/folder.h"
 
 #define BACK_FAILURES_MAX	3
+#define LOGIN_GRACE_MS		10000	/* past timeout_login and a failure's
+					 * delay: a verdict in progress (PAM)
+					 * may finish */
+#define FRONT_GRACE_MS		3000	/* past timeout_output: the front's
+					 * linger after a BYE before login */
 
 /* Sleep until the monotonic time until, unless a shutdown signal comes
  * first. */
@@ -65,6 +83,70 @@ sleep_until(long long until)
 	while (!sig_term && (left = until - session_now_ms()) > 0)
 		(void)sig_wait(NULL, 0, left > 0x7fffffff ? 0x7fffffff :
 		    (int)left);
+}
+
+/*
+ * Exit once the front has, or once it has had timeout_output and a grace
+ * to finish; if it has not by then, the kernel kills it as this process
+ * ends.  The socketpair is closed first (unless the session has closed
+ * it already) so that the front sees at once that its back is done.  A
+ * front killed by a signal is worth a line: SIGSYS is its sandbox
+ * refusing a system call.
+ */
+static void __attribute__((noreturn))
+finish(const struct back_args *a, int close_front, int status)
+{
+	long long deadline, left;
+	pid_t r;
+	int st;
+
+	if (close_front)
+		(void)close(a->front);
+	deadline = session_now_ms() + (long long)a->conf->timeout_output_ms +
+	    FRONT_GRACE_MS;
+	for (;;) {
+		r = waitpid(a->front_pid, &st, WNOHANG);
+		if (r == a->front_pid) {
+			if (WIFSIGNALED(st) && WTERMSIG(st) != SIGKILL &&
+			    WTERMSIG(st) != SIGTERM)
+				log_warnx("the session's front process was "
+				    "killed by signal %d%s", WTERMSIG(st),
+				    WTERMSIG(st) == SIGSYS ? " (a system call "
+				    "outside its sandbox; see imapd(8))" : "");
+			break;
+		}
+		if (r == -1 && errno != EINTR)
+			break;
+		if ((left = deadline - session_now_ms()) <= 0) {
+			log_info("the session's front process did not end "
+			    "within timeout_output; ending it");
+			break;
+		}
+		(void)sig_wait(NULL, 0, (int)left);
+	}
+	_exit(status);
+}
+
+/* Wait until the front has sent something or the login deadline passed;
+ * 1 readable, 0 too late, -2 a shutdown signal. */
+static int
+await_request(const struct back_args *a, long long deadline)
+{
+	struct pollfd pfd;
+	long long left;
+
+	for (;;) {
+		if (sig_term)
+			return -2;
+		if ((left = deadline - session_now_ms()) <= 0)
+			return 0;
+		pfd.fd = a->front;
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		if (sig_wait(&pfd, 1, left > 0x7fffffff ? 0x7fffffff :
+		    (int)left) > 0)
+			return 1;
+	}
 }
 
 /* Log the end of a logged-in session with its counters. */
@@ -93,6 +175,7 @@ static void
 become(const struct auth_user *u)
 {
 	privdrop(u->initgroups ? u->name : NULL, u->uid, u->gid);
+	sandbox_back();
 	if (chdir(u->home) == -1)
 		log_warn("cannot enter home directory %s", u->home);
 }
@@ -257,25 +340,38 @@ await_login(const struct back_args *a, struct auth_user *u, char **tag_r)
 	unsigned failures = 0, nfail;
 	enum auth_result r;
 	enum authres_status st;
-	long long start, took, deadline;
+	long long start, took, deadline, answer_at;
 	uint64_t penalty;
 	int got, tls;
 
+	deadline = session_now_ms() + (long long)a->conf->timeout_login_ms +
+	    (long long)a->conf->auth_fail_delay_ms + LOGIN_GRACE_MS;
+	/* the backstop for what no poll sees: a front that stops in the
+	 * middle of a message, a PAM module that never returns */
+	(void)alarm((unsigned)((deadline - session_now_ms()) / 1000 + 1));
 	for (;;) {
-		got = authmsg_recv_request(a->front, &q, storage,
-		    sizeof(storage));
+		got = await_request(a, deadline);
+		if (got == 0) {
+			log_warnx("no login from the session's front process "
+			    "within timeout_login; ending the session");
+			(void)kill(a->front_pid, SIGKILL);
+			finish(a, 1, 1);
+		}
+		if (got == 1)
+			got = authmsg_recv_request(a->front, &q, storage,
+			    sizeof(storage));
 		if (got == -2) {
 			/* shutting down: the front tells the client */
 			(void)kill(a->front_pid, SIGTERM);
-			_exit(0);
+			finish(a, 1, 0);
 		}
 		if (got == 0)
-			_exit(0);	/* the front ended the session */
+			finish(a, 1, 0);	/* the front ended the session */
 		if (got == -1) {
 			log_warnx("malformed message from the front; ending "
 			    "the session");
 			(void)kill(a->front_pid, SIGKILL);
-			_exit(1);
+			finish(a, 1, 1);
 		}
 		start = session_now_ms();
 		penalty = limits_penalty_ms(&a->addr,
@@ -303,21 +399,23 @@ await_login(const struct back_args *a, struct auth_user *u, char **tag_r)
 				log_info("logged in (%s, %s)", u->method,
 				    tls ? "TLS" : "plaintext");
 			if (authmsg_send_result(a->front, AUTHRES_OK) == -1)
-				_exit(0);
+				finish(a, 1, 0);
+			(void)alarm(0);
 			return;
 		}
 		if (st == AUTHRES_LIMIT) {
 			/* only the right password gets here: no need to hide
 			 * it, and nothing more this connection can do */
 			(void)authmsg_send_result(a->front, st);
-			_exit(0);
+			finish(a, 1, 0);
 		}
-		/* a policy refusal counts as a failure: it is answered at
-		 * the same deadline and brings the same penalties */
-		if (st != AUTHRES_TEMPFAIL) {
-			failures++;
+		/* every failure counts toward the three that end the session,
+		 * temporary ones too (each is logged, and a client could ask
+		 * for them without end); a policy refusal also brings the
+		 * penalties, as it is answered at the same deadline */
+		failures++;
+		if (st != AUTHRES_TEMPFAIL)
 			limits_failed(&a->addr);
-		}
 		took = session_now_ms() - start;
 		if (took > (long long)conf->auth_fail_delay_ms)
 			log_warnx("checking this login took %lld ms, longer "
@@ -325,14 +423,14 @@ await_login(const struct back_args *a, struct auth_user *u, char **tag_r)
 			    "be told from others by its timing (raise "
 			    "auth_fail_delay)", took,
 			    (unsigned long long)conf->auth_fail_delay_ms);
-		deadline = start + (long long)(conf->auth_fail_delay_ms +
+		answer_at = start + (long long)(conf->auth_fail_delay_ms +
 		    penalty);
 		log_penalty(conf, penalty, nfail);
-		sleep_until(deadline);
+		sleep_until(answer_at);
 		log_setuser(NULL);
 		if (authmsg_send_result(a->front, st) == -1 ||
 		    failures >= BACK_FAILURES_MAX)
-			_exit(0);
+			finish(a, 1, 0);
 	}
 }
 
@@ -383,7 +481,8 @@ serve(const struct config *conf, struct conn *c, const struct auth_user *u,
  * session process, passing SIGTERM on, then close the PAM session.
  */
 static void __attribute__((noreturn))
-keep_pam_session(struct auth_user *u, pid_t child)
+keep_pam_session(const struct back_args *a, struct auth_user *u,
+    pid_t child)
 {
 	pid_t pid;
 	int status;
@@ -394,17 +493,14 @@ keep_pam_session(struct auth_user *u, pid_t child)
 			sig_term = 0;
 			(void)kill(child, SIGTERM);
 		}
-		/* the front is ours too; reap it as it goes */
-		while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
-			if (pid == child)
-				goto done;
-		if (pid == -1 && errno == ECHILD)
-			goto done;
+		/* the front is ours too: finish() reaps it */
+		pid = waitpid(child, &status, WNOHANG);
+		if (pid == child || (pid == -1 && errno == ECHILD))
+			break;
 		(void)sig_wait(NULL, 0, -1);
 	}
-done:
 	auth_session_close(u);
-	_exit(0);
+	finish(a, 0, 0);
 }
 
 /* After a PAM login: fork, and return in the child that serves the
@@ -427,7 +523,7 @@ split_for_pam(const struct back_args *a, struct auth_user *u)
 		return keeper;
 	}
 	close(a->front);
-	keep_pam_session(u, pid);
+	keep_pam_session(a, u, pid);
 }
 
 void
@@ -440,6 +536,7 @@ back_run(const struct back_args *a)
 
 	(void)prctl(PR_SET_NAME, "imapd-auth", 0, 0, 0);
 	await_login(a, &u, &tag);
+	wipe_stack();		/* what PAM and the login request left */
 	limits_detach();
 	keeper = split_for_pam(a, &u);
 	become(&u);
@@ -453,7 +550,7 @@ back_run(const struct back_args *a)
 	serve(a->conf, &c, &u, tag, a->rip, a->lport);
 	conn_close(&c);
 	free(tag);
-	_exit(0);
+	finish(a, 0, 0);
 }
 
 void

@@ -1,6 +1,10 @@
 /*
  * cmd-any: the commands valid in every state (RFC 9051 6.1): CAPABILITY,
  * NOOP, LOGOUT, and ID (RFC 2971).
+ *
+ * A client's ID is logged once by each process of a session, the front
+ * before login and the back after: enough to tell which client it was,
+ * and a client sending ID in a loop cannot fill the log.
  */
 #include <string.h>
 
@@ -107,8 +111,10 @@ cmd_id(struct session *s, const struct cmd *c)
 			(void)buf_adds(&logtext, "=");
 			id_logstr(&logtext, v);
 		}
-		if (logtext.len > 0)
+		if (logtext.len > 0 && !s->id_logged) {
 			log_info("client ID: %s", buf_cstr(&logtext));
+			s->id_logged = 1;
+		}
 		buf_free(&logtext);
 	}
 	session_printf(s, "* ID (\"name\" \"imapd\" \"version\" \"%s\")\r\n",

@@ -2,7 +2,8 @@
  * cmd-idle: IDLE (RFC 2177, RFC 9051 6.3.13).  Changes to the selected
  * folder are seen at once through inotify on its cur/ and new/
  * directories, and also by a bounded poll every IDLE_POLL_MS for file
- * systems where inotify sees nothing (NFS), as DESIGN asks.
+ * systems where inotify sees nothing (NFS, FUSE, another host writing),
+ * so that a client in IDLE hears of new mail there too.
  */
 #include <sys/inotify.h>
 

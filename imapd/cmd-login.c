@@ -42,6 +42,7 @@ refuse_early(struct session *s, const struct cmd *c)
 	    "port, usually 993)", c->name, s->lport[0] ? s->lport : "?");
 	cmd_no(s, c, "[PRIVACYREQUIRED] Plaintext authentication is "
 	    "disabled: use STARTTLS first, or connect to the TLS port");
+	session_count_refusal(s);
 	return 1;
 }
 
@@ -219,6 +220,7 @@ auth_plain(struct session *s, const struct cmd *c, const char *ir)
 		    "differs from the user name (not supported)");
 		cmd_no(s, c, "[AUTHORIZATIONFAILED] Logging in as another "
 		    "user is not supported");
+		session_count_refusal(s);
 		goto done;
 	}
 	try_login(s, c, "PLAIN", authzid, authcid, (char *)pass);

@@ -161,6 +161,9 @@ conn_starttls(struct conn *c, SSL_CTX *ctx, int timeout_ms)
 		tlserr(c, "SSL_new");
 		return -1;
 	}
+	/* a login arrives in a record that OpenSSL decrypts in place and
+	 * otherwise frees or keeps as it is */
+	SSL_set_options(c->ssl, SSL_OP_CLEANSE_PLAINTEXT);
 	if (SSL_set_rfd(c->ssl, c->rfd) != 1 ||
 	    SSL_set_wfd(c->ssl, c->wfd) != 1) {
 		tlserr(c, "SSL_set_fd");
@@ -258,8 +261,10 @@ rawread(struct conn *c, void *p, size_t len, long long deadline, int nowait)
 				return CONN_ERROR;
 			}
 		}
-		if (nowait)
+		if (nowait) {
+			c->want = ev;
 			return CONN_AGAIN;
+		}
 		w = waitready(ev == POLLIN ? c->rfd : c->wfd, ev, deadline, 1);
 		if (w != 1) {
 			if (w == CONN_ERROR)
@@ -276,49 +281,19 @@ rawwrite(struct conn *c, const void *p, size_t len, long long deadline)
 {
 	const char *s = p;
 	ssize_t n;
-	int r, w, chunk;
-	short ev;
+	int w;
 
 	while (len > 0) {
-		chunk = len > 0x40000000 ? 0x40000000 : (int)len;
-		if (c->ssl == NULL) {
-			n = write(c->wfd, s, (size_t)chunk);
-			if (n > 0) {
-				s += n;
-				len -= (size_t)n;
-				continue;
-			}
-			if (n == -1 && errno == EINTR)
-				continue;
-			if (n == -1 && errno != EAGAIN &&
-			    errno != EWOULDBLOCK) {
-				snprintf(c->err, sizeof(c->err), "write: %s",
-				    strerror(errno));
-				return CONN_ERROR;
-			}
-			ev = POLLOUT;
-		} else {
-			ERR_clear_error();
-			errno = 0;
-			r = SSL_write(c->ssl, s, chunk);
-			if (r > 0) {
-				s += r;
-				len -= (size_t)r;
-				continue;
-			}
-			switch (SSL_get_error(c->ssl, r)) {
-			case SSL_ERROR_WANT_READ:
-				ev = POLLIN;
-				break;
-			case SSL_ERROR_WANT_WRITE:
-				ev = POLLOUT;
-				break;
-			default:
-				tlserr(c, "TLS write");
-				return CONN_ERROR;
-			}
+		n = conn_write_some(c, s, len);
+		if (n > 0) {
+			s += n;
+			len -= (size_t)n;
+			continue;
 		}
-		w = waitready(ev == POLLIN ? c->rfd : c->wfd, ev, deadline, 0);
+		if (n != CONN_AGAIN)
+			return CONN_ERROR;
+		w = waitready(c->want == POLLIN ? c->rfd : c->wfd, c->want,
+		    deadline, 0);
 		if (w != 1) {
 			if (w == CONN_TIMEOUT)
 				snprintf(c->err, sizeof(c->err),
@@ -330,6 +305,45 @@ rawwrite(struct conn *c, const void *p, size_t len, long long deadline)
 		}
 	}
 	return 0;
+}
+
+ssize_t
+conn_write_some(struct conn *c, const void *p, size_t len)
+{
+	ssize_t n;
+	int r;
+
+	if (len > 0x40000000)
+		len = 0x40000000;
+	if (c->ssl == NULL) {
+		do
+			n = write(c->wfd, p, len);
+		while (n == -1 && errno == EINTR);
+		if (n >= 0)
+			return n;
+		if (errno == EAGAIN || errno == EWOULDBLOCK) {
+			c->want = POLLOUT;
+			return CONN_AGAIN;
+		}
+		snprintf(c->err, sizeof(c->err), "write: %s", strerror(errno));
+		return CONN_ERROR;
+	}
+	ERR_clear_error();
+	errno = 0;
+	r = SSL_write(c->ssl, p, (int)len);
+	if (r > 0)
+		return r;
+	switch (SSL_get_error(c->ssl, r)) {
+	case SSL_ERROR_WANT_READ:
+		c->want = POLLIN;
+		return CONN_AGAIN;
+	case SSL_ERROR_WANT_WRITE:
+		c->want = POLLOUT;
+		return CONN_AGAIN;
+	default:
+		tlserr(c, "TLS write");
+		return CONN_ERROR;
+	}
 }
 
 /* Inflate what is buffered into p; > 0 bytes, 0 nothing yet (more input

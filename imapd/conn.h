@@ -27,6 +27,9 @@ struct conn {
 	int	 wflags;
 	SSL	*ssl;		/* NULL while the stream is plain */
 	int	 peer_closed;	/* the handshake failed on end of stream */
+	short	 want;		/* after CONN_AGAIN: POLLIN or POLLOUT, what
+				 * the stream waits for (TLS may read to
+				 * write and write to read) */
 	struct conn_z *z;	/* deflate state once compressed, or NULL */
 	char	 err[128];	/* what went wrong, for the log */
 };
@@ -50,6 +53,12 @@ ssize_t	conn_read(struct conn *, void *, size_t len, int timeout_ms);
 /* Write all len bytes within timeout_ms; 0, or CONN_ERROR/CONN_TIMEOUT.
  * Signals do not interrupt a write. */
 int	conn_write(struct conn *, const void *, size_t len, int timeout_ms);
+
+/* One attempt to write up to len bytes without waiting, below any
+ * compression: > 0 bytes written, CONN_AGAIN (nothing now; wait for
+ * c->want), or CONN_ERROR.  After CONN_AGAIN on TLS the next call must
+ * offer the same bytes. */
+ssize_t	conn_write_some(struct conn *, const void *, size_t len);
 
 /*
  * From now on, deflate what is written and inflate what is read (RFC 4978:

@@ -9,18 +9,15 @@
  * AUTHMSG_REQUEST; on "ok" the back writes the tagged OK and everything
  * after it, and the front copies bytes both ways until either side ends.
  *
- * The relay never blocks on the back: client bytes are read only when the
- * previous ones have been handed on, so a back busy writing a large
- * response and a client pipelining commands cannot deadlock each other.
+ * After login the relay (relay.c) copies bytes until the back is done,
+ * within the output timeout.
  */
 #include <sys/prctl.h>
 #include <sys/socket.h>
 
-#include <errno.h>
-#include <fcntl.h>
 #include <malloc.h>
-#include <poll.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,11 +33,11 @@
 #include "imapd/front.h"
 #include "imapd/keyclient.h"
 #include "imapd/keyproc.h"
+#include "imapd/relay.h"
+#include "imapd/sandbox.h"
 #include "imapd/session.h"
-#include "imapd/sig.h"
 #include "imapd/tls.h"
 
-#define RELAY_BUF	(16 * 1024)	/* one TLS record */
 #define REFUSE_MS	3000		/* to say BYE to a refused client */
 
 static SSL_CTX		*tls_ctx;
@@ -62,13 +59,17 @@ front_login(struct session *s, const char *tag, const char *mech,
 	q.secured = s->tls ? "tls" : "plain";
 	q.capability_hint = "";
 	(void)authzid;
+	/* without its back the session cannot go on: end it rather than
+	 * answer every further attempt */
 	if (authmsg_send_request(backfd, &q) == -1) {
 		log_warn("cannot reach the session's back process");
+		s->end = END_ERROR;
 		return AUTHRES_TEMPFAIL;
 	}
 	r = authmsg_recv_result(backfd, &st);
 	if (r != 1) {
 		log_warnx("no verdict from the session's back process");
+		s->end = END_ERROR;
 		return AUTHRES_TEMPFAIL;
 	}
 	return st;
@@ -95,107 +96,6 @@ static const struct session_hooks hooks = {
 	.starttls = front_starttls,
 };
 
-/* Write all of p to fd, which may be non-blocking; waits up to 1 s per
- * stall.  0 or -1. */
-static int
-drain(int fd, const char *p, size_t n)
-{
-	struct pollfd pfd;
-	ssize_t w;
-
-	while (n > 0) {
-		w = write(fd, p, n);
-		if (w > 0) {
-			p += w;
-			n -= (size_t)w;
-			continue;
-		}
-		if (w == -1 && errno == EINTR)
-			continue;
-		if (w == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			pfd.fd = fd;
-			pfd.events = POLLOUT;
-			if (sig_wait(&pfd, 1, -1) == -1 && errno != EINTR)
-				return -1;
-			continue;
-		}
-		return -1;
-	}
-	return 0;
-}
-
-/* Copy bytes between the client and the back until one side closes. */
-static void
-relay(struct conn *c, const char *left, size_t leftlen)
-{
-	char fromback[RELAY_BUF], toback[RELAY_BUF];
-	size_t tobacklen = 0, tobackoff = 0;
-	struct pollfd pfd[2];
-	ssize_t n;
-	int fl;
-
-	if ((fl = fcntl(backfd, F_GETFL)) != -1)
-		(void)fcntl(backfd, F_SETFL, fl | O_NONBLOCK);
-	/* pipelined bytes that followed the LOGIN command */
-	if (leftlen > 0 && drain(backfd, left, leftlen) == -1)
-		return;
-	for (;;) {
-		if (tobacklen == 0 && conn_pending(c) > 0)
-			goto readclient;
-		/* read the client only once its last bytes are handed on */
-		pfd[0].fd = tobacklen == 0 ? c->rfd : -1;
-		pfd[0].events = POLLIN;
-		pfd[0].revents = 0;
-		pfd[1].fd = backfd;
-		pfd[1].events = POLLIN | (tobacklen > 0 ? POLLOUT : 0);
-		pfd[1].revents = 0;
-		if (sig_wait(pfd, 2, -1) == -1) {
-			if (errno == EINTR)
-				continue;
-			log_warn("relay: poll");
-			return;
-		}
-		if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)) {
-			n = read(backfd, fromback, sizeof(fromback));
-			if (n == 0 || (n == -1 && errno != EAGAIN &&
-			    errno != EINTR))
-				return;		/* the back ended the session */
-			if (n > 0 && conn_write(c, fromback, (size_t)n,
-			    -1) != 0)
-				return;
-		}
-		if ((pfd[1].revents & POLLOUT) && tobacklen > 0) {
-			n = write(backfd, toback + tobackoff, tobacklen);
-			if (n > 0) {
-				tobackoff += (size_t)n;
-				tobacklen -= (size_t)n;
-			} else if (n == -1 && errno != EAGAIN &&
-			    errno != EINTR)
-				return;
-		}
-		if (tobacklen > 0 ||
-		    !(pfd[0].revents & (POLLIN | POLLHUP | POLLERR)))
-			continue;
-readclient:
-		n = conn_read(c, toback, sizeof(toback), 0);
-		if (n == CONN_AGAIN)
-			continue;
-		if (n <= 0) {
-			/* client gone: let the back see end of stream */
-			(void)shutdown(backfd, SHUT_WR);
-			return;
-		}
-		tobackoff = 0;
-		tobacklen = (size_t)n;
-		n = write(backfd, toback, tobacklen);
-		if (n > 0) {
-			tobackoff = (size_t)n;
-			tobacklen -= (size_t)n;
-		} else if (n == -1 && errno != EAGAIN && errno != EINTR)
-			return;
-	}
-}
-
 /* As root: resolve login_user, then chroot and drop to it. */
 static void
 confine(const struct config *conf)
@@ -219,10 +119,13 @@ confine(const struct config *conf)
 void
 front_run(const struct front_args *a)
 {
+	static const struct linger reset = { .l_onoff = 1, .l_linger = 0 };
 	struct session s;
 	struct conn c;
 	enum session_end end;
-	char err[512], info[128];
+	enum relay_end rend;
+	char err[512], info[128], *pending;
+	size_t npending;
 	long long left;
 
 	(void)prctl(PR_SET_NAME, "imapd-login", 0, 0, 0);
@@ -234,6 +137,13 @@ front_run(const struct front_args *a)
 		log_warnx("STARTTLS unavailable (the log says why at "
 		    "start-up)");
 	confine(a->conf);
+	/* die with the back, which the master counts; set only now, as
+	 * changing ids clears it, and the back may already have gone */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == -1)
+		fatal("prctl(PR_SET_PDEATHSIG)");
+	if (getppid() != a->back_pid)
+		_exit(0);
+	sandbox_front_login();
 
 	conn_init(&c, a->client, a->client);
 	/* timeout_login counts from accept, the handshake included */
@@ -282,13 +192,29 @@ front_run(const struct front_args *a)
 		 * the client pipelined after its login command, and give
 		 * back the memory of the login phase: a relay may live for
 		 * days */
-		if (s.in.len > 0)
-			(void)drain(backfd, s.in.data, s.in.len);
+		pending = NULL;
+		npending = s.in.len;
+		if (npending > 0 && (pending = malloc(npending)) == NULL)
+			fatal("malloc");
+		if (npending > 0)
+			memcpy(pending, s.in.data, npending);
 		session_free(&s);
 		SSL_CTX_free(tls_ctx);	/* the connection keeps what it needs */
 		tls_ctx = NULL;
 		malloc_trim(0);
-		relay(&c, NULL, 0);
+		wipe_stack();
+		sandbox_front_relay();
+		rend = relay_run(&c, backfd, pending, npending,
+		    (int)a->conf->timeout_output_ms);
+		free(pending);
+		if (rend == RELAY_STALLED) {
+			/* a reset, not a close that waits on the unread
+			 * bytes: the kernel must not keep them for the
+			 * client either */
+			(void)setsockopt(c.wfd, SOL_SOCKET, SO_LINGER, &reset,
+			    sizeof(reset));
+			conn_forget_tls(&c);
+		}
 	} else {
 		if (end != END_LOGOUT && end != END_EOF)
 			log_info("disconnected before login: %s",

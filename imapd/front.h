@@ -7,12 +7,15 @@
 #ifndef IMAPD_FRONT_H
 #define IMAPD_FRONT_H
 
+#include <sys/types.h>
+
 struct config;
 
 struct front_args {
 	const struct config	*conf;
 	int			 client;	/* the accepted socket */
 	int			 back;		/* socketpair end to the back */
+	pid_t			 back_pid;	/* the parent */
 	int			 implicit_tls;	/* a listen_imaps port */
 	const char		*rip;		/* client address */
 	const char		*lport;		/* our port */

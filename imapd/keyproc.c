@@ -58,6 +58,7 @@
 #include "imapd/keyfile.h"
 #include "imapd/keymsg.h"
 #include "imapd/keyproc.h"
+#include "imapd/sandbox.h"
 #include "imapd/session.h"
 #include "imapd/sig.h"
 #include "imapd/tls.h"
@@ -424,6 +425,7 @@ keyproc_main(const struct config *conf, int ctl)
 		/* a change of uid may have made the process dumpable */
 		(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	}
+	sandbox_keyproc();
 	report(ctl, NULL);
 	run(pk, ctl);
 }

@@ -21,6 +21,7 @@
 #include "common/log.h"
 #include "imapd/back.h"
 #include "imapd/master.h"
+#include "imapd/sandbox.h"
 #include "imapd/sig.h"
 #include "imapd/version.h"
 
@@ -35,6 +36,26 @@ static void
 print_stderr(const char *s)
 {
 	fprintf(stderr, "imapd: %s\n", s);
+}
+
+/*
+ * Start with descriptors 0, 1 and 2 open, so that no file opened later
+ * becomes standard error and receives log lines (they get /dev/null if
+ * closed), and with nothing else inherited from whatever started us: a
+ * descriptor leaked into the daemon would reach every front.
+ */
+static void
+clean_descriptors(void)
+{
+	int fd;
+
+	for (fd = STDIN_FILENO; fd <= STDERR_FILENO; fd++) {
+		if (fcntl(fd, F_GETFD) != -1 || errno != EBADF)
+			continue;
+		if (open("/dev/null", O_RDWR) != fd)
+			_exit(1);	/* nowhere to say so */
+	}
+	closefrom(STDERR_FILENO + 1);
 }
 
 static void
@@ -105,6 +126,8 @@ main(int argc, char **argv)
 	if (optind != argc)
 		usage();
 
+	clean_descriptors();
+	sandbox_start();
 	umask(077);
 	log_init("imapd", foreground || check, LOG_MAIL);
 	if ((conf = calloc(1, sizeof(*conf))) == NULL)

@@ -64,9 +64,15 @@ session_init(struct session *s, const struct config *conf, struct conn *c,
 	s->conn = c;
 	s->state = state;
 	s->end = END_NONE;
-	buf_init(&s->in, IN_MAX);
+	if (state == STATE_NOTAUTH) {
+		/* before login they hold the credentials as sent */
+		buf_init_secret(&s->in, IN_MAX);
+		buf_init_secret(&s->line, 64 * 1024);
+	} else {
+		buf_init(&s->in, IN_MAX);
+		buf_init(&s->line, 64 * 1024);
+	}
 	buf_init(&s->out, OUT_MAX);
-	buf_init(&s->line, 64 * 1024);
 	s->parser = imap_parser_new(state == STATE_NOTAUTH ?
 	    &limits_prelogin : &limits_loggedin);
 	if (s->parser == NULL)
@@ -242,6 +248,13 @@ prelogin_error(struct session *s)
 	    s->prelogin_errors);
 	session_printf(s, "* BYE Too many invalid commands\r\n");
 	s->end = END_PROTOCOL;
+}
+
+void
+session_count_refusal(struct session *s)
+{
+	prelogin_error(s);
+	(void)session_flush(s);
 }
 
 static void

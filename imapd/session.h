@@ -90,6 +90,7 @@ struct session {
 	unsigned		 starttls:1;	/* STARTTLS may be offered */
 	unsigned		 preauth:1;	/* --stdio */
 	unsigned		 pre_login_limits:1;
+	unsigned		 id_logged:1;	/* ID logs once per process */
 	unsigned		 enabled;	/* ENABLED_* */
 	unsigned		 auth_failures;
 	unsigned		 prelogin_errors;
@@ -167,6 +168,11 @@ void	cmd_no(struct session *, const struct cmd *, const char *, ...)
 	    __attribute__((format(printf, 3, 4)));
 void	cmd_bad(struct session *, const struct cmd *, const char *, ...)
 	    __attribute__((format(printf, 3, 4)));
+
+/* Count a refusal before login (a NO for something the client should
+ * not have sent, such as a plaintext login) as a BAD is counted: a
+ * client that keeps sending it is cut off, and so are its log lines. */
+void	session_count_refusal(struct session *);
 
 /*
  * Read one line from the client (AUTHENTICATE continuations, IDLE's

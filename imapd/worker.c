@@ -164,6 +164,7 @@ worker_run(const struct worker_args *a)
 		fa.conf = a->conf;
 		fa.client = fd;
 		fa.back = sp[1];
+		fa.back_pid = st.pid;	/* this process, the back */
 		fa.implicit_tls = a->listeners[which].tls;
 		fa.rip = rip;
 		fa.lport = lport;

@@ -88,10 +88,11 @@ def server_factory(build, workdir, cert, mailuser, userdb, request):
     problems = []
     for s in servers:
         s.stop()
-        problems += s.sanitizer_reports()
+        problems += s.sanitizer_reports() + s.sandbox_kills()
         # shown by pytest only when the test failed
         print(f"--- imapd log ({s.log_path}) ---\n{s.log()}")
-    assert not problems, "sanitizer reports:\n" + "\n".join(problems)
+    assert not problems, "sanitizer reports or sandbox kills:\n" + \
+        "\n".join(problems)
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ every workload run, over TLS; only the workload itself is timed
     make bench BENCH_ARGS="--only login,memory"
 
 Every figure is the median of --runs runs, printed with its spread; the
-table compares imapd with Dovecot against the targets of DESIGN.md and
+table compares imapd with Dovecot against the targets in WORKLOADS and
 bench/results.json keeps the raw timings.  A workload whose command imapd
 does not implement yet is reported as "n/a (imapd: BAD ...)".  Every
 answer is checked (EXISTS, FETCH and EXPUNGE counts, search hits) and
@@ -112,7 +112,8 @@ class Workload:
         self.scale = scale          # per-message cost: "n", "ops", "peek"
 
 
-# Targets from DESIGN.md "Targets".  The logins run first, then the memory
+# Each workload with its target: the highest imapd/Dovecot ratio it
+# should show (None: no target).  The logins run first, then the memory
 # workloads, then the mailbox ones in this order: each runs on the state
 # the ones before it left, on a fresh copy of the Maildir made at the
 # start of each run (so the first SELECT and the first ENVELOPE fetch find

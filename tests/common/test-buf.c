@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "common/buf.h"
 #include "tests/t.h"
@@ -129,6 +130,54 @@ test_big_format(void)
 	buf_free(&b);
 }
 
+/* Whether the n bytes at p, which may never have been written, hold s. */
+static int
+holds(const void *p, size_t n, const char *s)
+{
+	const volatile unsigned char *m = p;
+	size_t i, k, len = strlen(s);
+
+	for (i = 0; i + len <= n; i++) {
+		for (k = 0; k < len && m[i + k] == (unsigned char)s[k]; k++)
+			continue;
+		if (k == len)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * A secret buffer that grows leaves no copy in the memory it gave back.
+ * The buffer is made too large for the allocator's per-size caches, and
+ * a block allocated right after it keeps realloc() from growing it in
+ * place, so the old block is freed; malloc() of that size then hands the
+ * same block out again, and it must hold nothing of the secret.  The
+ * secret starts 64 bytes in, past what the allocator writes into a freed
+ * block.
+ */
+static void
+test_secret_growth(void)
+{
+	static const char secret[] = "SECRET-PASSWORD-4711";
+	struct buf b;
+	char *blocker, *reused;
+
+	buf_init_secret(&b, 1 << 20);
+	CHECK_INT(buf_reserve(&b, 2000), 0);
+	CHECK_INT(b.cap, 2048);
+	blocker = malloc(2048);
+	memset(b.data, '.', 64);
+	b.len = 64;
+	CHECK_INT(buf_adds(&b, secret), 0);
+	CHECK_INT(buf_reserve(&b, 3000), 0);	/* grows, and moves */
+	CHECK(holds(b.data, b.len, secret));
+	reused = malloc(2040);
+	CHECK(reused != NULL && !holds(reused, 2040, secret));
+	free(reused);
+	free(blocker);
+	buf_free(&b);
+}
+
 int
 main(void)
 {
@@ -137,5 +186,6 @@ main(void)
 	test_max();
 	test_binary_and_wipe();
 	test_big_format();
+	test_secret_growth();
 	return t_done();
 }

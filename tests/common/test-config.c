@@ -66,6 +66,10 @@ test_good(void)
 	CHECK_STR(c.imap[0].host, "");
 	CHECK_STR(c.imap[0].port, "143");
 	CHECK_INT(c.nspecial, 5);
+	CHECK_INT(c.max_sessions, 1000);
+	CHECK_INT(c.timeout_login_ms, 60000);
+	CHECK_INT(c.timeout_session_ms, 30 * 60000);
+	CHECK_INT(c.timeout_output_ms, 60000);
 	test_default_ciphers(&c);
 	CHECK_STR(c.tls_groups, "X25519:prime256v1:secp384r1");
 	/* the limits' defaults fit Thunderbird (5) and K-9 (10) at once */
@@ -88,6 +92,7 @@ test_good(void)
 	    "allow_plaintext_auth = yes\n"
 	    "timeout_login = 90s\n"
 	    "timeout_session = 1h\n"
+	    "timeout_output = 45s\n"
 	    "auth_fail_delay = 250ms\n"
 	    "auth_penalty_max = 0\n"
 	    "max_prelogin_per_address = 0\n"
@@ -119,6 +124,7 @@ test_good(void)
 	CHECK_INT(c.allow_plaintext_auth, 1);
 	CHECK_INT(c.timeout_login_ms, 90000);
 	CHECK_INT(c.timeout_session_ms, 3600000);
+	CHECK_INT(c.timeout_output_ms, 45000);
 	CHECK_INT(c.auth_fail_delay_ms, 250);
 	CHECK_INT(c.auth_penalty_max_ms, 0);
 	CHECK_INT(c.max_prelogin_per_address, 0);
@@ -171,6 +177,8 @@ static const struct {
 	    "allow_plaintext_auth: must be yes or no" },
 	{ "timeout_session = 5m\n", 1, "timeout_session: must be at least" },
 	{ "timeout_login = soon\n", 1, "timeout_login: must be a duration" },
+	{ "timeout_output = 2h\n", 1, "timeout_output: must be from 1s" },
+	{ "timeout_output = 500ms\n", 1, "timeout_output: must be a duration" },
 	{ "special_use = Sent\n", 1, "special_use: must be a list" },
 	{ "special_use = Sent:\\Outbox\n", 1, "special_use: flag must be" },
 	{ "mail_location = Maildir\n", 1, "mail_location: must be an" },

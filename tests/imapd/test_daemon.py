@@ -6,10 +6,13 @@ and talks to it with Python's imaplib or the raw client."""
 import base64
 import imaplib
 import os
+import pathlib
+import shutil
 import signal
 import socket
 import ssl
 import subprocess
+import tempfile
 import time
 import warnings
 
@@ -335,19 +338,98 @@ def test_malformed_commands_get_bad(server):
     assert c.cmd("g", "NOOP")[-1].startswith("g OK")
 
 
-def test_too_many_bad_commands_before_login(server):
-    c = server.raw(tls=True)
-    c.line()
-    for i in range(12):
-        c.send(f"t{i} BOGUS\r\n")
+def lines_until_closed(c):
     lines = []
     try:
         while True:
             lines.append(c.line())
     except EOFError:
         pass
+    return lines
+
+
+def test_too_many_bad_commands_before_login(server):
+    c = server.raw(tls=True)
+    c.line()
+    for i in range(12):
+        c.send(f"t{i} BOGUS\r\n")
+    lines = lines_until_closed(c)
     assert any(l.startswith("* BYE") for l in lines)
     assert sum(1 for l in lines if " BAD " in l) == 10
+
+
+def session_lines(server, session):
+    return [l for l in server.log().splitlines()
+            if f"session={session}" in l]
+
+
+def test_repeated_refusals_end_the_connection(server, mailuser):
+    """A refusal the client should have seen coming (a plaintext login,
+    another user's authorization identity) counts like a BAD: the tenth
+    ends the connection, so the log lines they cause stay few."""
+    c = server.raw()
+    c.line()
+    for i in range(20):
+        c.send(f"p{i} LOGIN {mailuser.name} x\r\n")
+    lines = lines_until_closed(c)
+    assert sum(1 for l in lines if "[PRIVACYREQUIRED]" in l) == 10
+    assert lines[-1].startswith("* BYE")
+    refused = [l for l in server.log().splitlines()
+               if "LOGIN refused: plaintext" in l]
+    assert len(refused) == 10
+
+    c = server.raw(tls=True)
+    c.line()
+    ir = base64.b64encode(f"other\0{mailuser.name}\0x".encode()).decode()
+    for i in range(20):
+        c.send(f"q{i} AUTHENTICATE PLAIN {ir}\r\n")
+    lines = lines_until_closed(c)
+    assert sum(1 for l in lines if "[AUTHORIZATIONFAILED]" in l) == 10
+    assert lines[-1].startswith("* BYE")
+
+
+def test_id_is_logged_once_before_and_once_after_login(server, mailuser):
+    """2,000 IDs before login give one log line, not 2,000; the first ID
+    after login gives one more."""
+    c = server.raw(tls=True)
+    c.line()
+    n = 2000
+    c.send("".join(f'i{k} ID ("name" "loop{k}")\r\n' for k in range(n)))
+    r = c.until_tagged(f"i{n - 1}", timeout=60)
+    assert sum(1 for l in r if l.startswith("* ID (")) == n
+    assert c.cmd("a", f"LOGIN {mailuser.name} {mailuser.password}")[
+        -1].startswith("a OK")
+    for k in range(5):
+        assert c.cmd(f"j{k}", f'ID ("name" "after{k}")')[-1].startswith(
+            f"j{k} OK")
+    c.cmd("z", "LOGOUT")
+    ended = server.wait_log("session ended: logged out")
+    session = ended.split("session=")[1].split()[0]
+    ids = [l for l in session_lines(server, session) if "client ID:" in l]
+    assert len(ids) == 2
+    assert ids[0].endswith("client ID: name=loop0")
+    assert ids[1].endswith("client ID: name=after0")
+    # the whole session: connect, ID, login, ID, end; nothing per command
+    assert len(session_lines(server, session)) < 10
+
+
+def test_temporary_failures_end_the_session(server_factory, userdb):
+    """A login that fails for the server's own reason (here the userdb
+    went missing) is logged each time; the third ends the session, so a
+    client cannot make the log grow by retrying."""
+    db = pathlib.Path(tempfile.mkdtemp(dir=userdb["path"].parent)) / "u.cdb"
+    shutil.copy(userdb["path"], db)
+    db.parent.chmod(0o755)
+    s = server_factory(auth="userdb", userdb=db)
+    db.unlink()
+    c = s.raw(tls=True)
+    c.line()
+    for i in range(8):
+        c.send(f"t{i} LOGIN {userdb['user']} {userdb['password']}\r\n")
+    lines = lines_until_closed(c)
+    assert sum(1 for l in lines if "[UNAVAILABLE]" in l) <= 4
+    assert len([l for l in s.log().splitlines() if "userdb" in l and
+                "No such file" in l]) == 3
 
 
 def test_login_timeout(server_factory):
@@ -552,12 +634,13 @@ def test_check_verbose_prints_effective_config(build, workdir, cert,
     assert out["listen_imap"] == ("*:143", "default")
     assert out["allow_plaintext_auth"] == ("no", "default")
     assert out["timeout_session"] == ("30m", "default")
+    assert out["timeout_output"] == ("1m", "default")
     assert out["special_use"][0].split() == [
         "Sent:\\Sent", "Drafts:\\Drafts", "Trash:\\Trash", "Junk:\\Junk",
         "Archive:\\Archive"]
     assert out["quota"] == ("none", "default")
     # every key the reader knows, and nothing from inside the key file
-    assert len(out) == 32
+    assert len(out) == 33
     text = p.stdout.decode()
     body = [l for l in cert["key"].read_text().splitlines()
             if l and "-----" not in l]
@@ -639,3 +722,17 @@ def test_max_sessions_queues_and_logs(server_factory):
     a.cmd("x", "LOGOUT")
     c = s.raw(tls=True)
     assert c.line(timeout=10).startswith("* OK")
+
+
+def test_linked_with_immediate_binding(build):
+    """imapd binds every symbol at start and makes its relocations
+    read-only (-z now, -z relro): lazy binding would save a caller's
+    registers, a password among them, on the stack at each first call
+    of a function, and leave the table it patches writable."""
+    dyn = subprocess.run(["readelf", "--wide", "-d", str(build.imapd)],
+                         capture_output=True, text=True, check=True).stdout
+    assert "BIND_NOW" in dyn or " NOW" in dyn, dyn
+    phdrs = subprocess.run(["readelf", "--wide", "-l", str(build.imapd)],
+                           capture_output=True, text=True,
+                           check=True).stdout
+    assert "GNU_RELRO" in phdrs

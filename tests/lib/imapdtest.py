@@ -240,13 +240,15 @@ class Server:
         e.update(self.user.pam_env)
         return e
 
-    def start(self, wait=True):
+    def start(self, wait=True, **popen_args):
+        """Start imapd in the foreground; popen_args go to Popen (say,
+        pass_fds to hand it descriptors)."""
         self.write_conf()
         self.logf = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [str(self.build.imapd), "-f", "-c", str(self.conf_path)],
             stdin=subprocess.DEVNULL, stdout=self.logf,
-            stderr=self.logf, env=self.env())
+            stderr=self.logf, env=self.env(), **popen_args)
         if wait:
             self.wait_listening()
 
@@ -314,6 +316,12 @@ class Server:
     def sanitizer_reports(self):
         return [l for l in self.log().splitlines()
                 if SAN_PATTERNS.search(l)]
+
+    def sandbox_kills(self):
+        """Log lines of fronts killed for a system call outside their
+        sandbox: every test fails on one."""
+        return [l for l in self.log().splitlines()
+                if "outside its sandbox" in l]
 
     # clients -------------------------------------------------------------
 
@@ -461,6 +469,96 @@ def proc_children(pid):
         if int(rest[1]) == pid:
             out.append(int(d.name))
     return out
+
+
+def proc_limits(pid):
+    """/proc/<pid>/limits as {name: soft limit}, e.g. "Max open files":
+    "3"."""
+    out = {}
+    lines = pathlib.Path(f"/proc/{pid}/limits").read_text().splitlines()
+    for line in lines[1:]:
+        name, soft = line[:26].strip(), line[26:47].strip()
+        out[name] = soft
+    return out
+
+
+def proc_gone(pid):
+    """True once pid has exited (a zombie has exited too)."""
+    try:
+        stat = pathlib.Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    return stat[stat.rindex(")") + 2:].split()[0] == "Z"
+
+
+def wait_gone(pids, seconds):
+    """Wait up to seconds for every pid to exit; True if they did."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if all(proc_gone(p) for p in pids):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def server_sessions(server, comm):
+    """The server master's children named comm (imapd-auth: sessions
+    before login, imapd-session: after)."""
+    return [p for p in proc_children(server.proc.pid)
+            if proc_comm(p) == comm]
+
+
+def proc_ppid(pid):
+    """The pid of pid's parent, or 0 if it has gone."""
+    try:
+        stat = pathlib.Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return 0
+    return int(stat[stat.rindex(")") + 2:].split()[1])
+
+
+def session_pair(server):
+    """(back, front) pids of the server's one logged-in session.  After a
+    PAM login the front is a child of the imapd-pam keeper, the back's
+    parent; otherwise of the back itself."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        backs = [p for p in proc_descendants(server.proc.pid)
+                 if proc_comm(p) == "imapd-session"]
+        if len(backs) == 1:
+            parent = proc_ppid(backs[0])
+            near = proc_children(backs[0])
+            if proc_comm(parent) == "imapd-pam":
+                near += proc_children(parent)
+            fronts = [p for p in near if proc_comm(p) == "imapd-login"]
+            if len(fronts) == 1:
+                return backs[0], fronts[0]
+        time.sleep(0.05)
+    raise AssertionError("no logged-in session found")
+
+
+def session_worker(back):
+    """The process the master counts for a session whose back is back:
+    the imapd-pam keeper after a PAM login, the back itself otherwise."""
+    parent = proc_ppid(back)
+    return parent if proc_comm(parent) == "imapd-pam" else back
+
+
+def prelogin_pair(server):
+    """A new TLS connection that has not logged in (its greeting read),
+    with its (back, front) pids: (raw client, back, front)."""
+    # the server's start-up probes are sessions too: let them end
+    assert wait_gone(server_sessions(server, "imapd-auth"), 10)
+    pre = server.raw(tls=True)
+    pre.line()
+    deadline = time.monotonic() + 10
+    while len(backs := server_sessions(server, "imapd-auth")) != 1:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    fronts = [p for p in proc_children(backs[0])
+              if proc_comm(p) == "imapd-login"]
+    assert len(fronts) == 1
+    return pre, backs[0], fronts[0]
 
 
 def wait_children(pid, comm, n=1, timeout=10):
