@@ -185,6 +185,31 @@ quota_size_of(struct mailbox *mb, const uint32_t *seqs, size_t n)
 	return sum;
 }
 
+int
+quota_deleted_kib(const char *path, uint64_t *kib_r)
+{
+	struct mailbox *mb;
+	const char *why;
+	uint32_t seq, count;
+	uint64_t sum = 0;
+	int64_t size;
+
+	if (mailbox_open(path, 1, &mb, &why) == -1)
+		return -1;
+	count = mailbox_count(mb);
+	for (seq = 1; seq <= count; seq++) {
+		if (!(mailbox_flags(mb, seq) & MF_DELETED) ||
+		    mailbox_gone(mb, seq))
+			continue;
+		/* gone meanwhile: an EXPUNGE would free nothing for it */
+		if ((size = quota_size_of(mb, &seq, 1)) > 0)
+			sum += (uint64_t)size;
+	}
+	mailbox_close(mb);
+	*kib_r = (sum + 1023) / 1024;
+	return 0;
+}
+
 /* What an expunge removes: the sizes of the \Deleted messages it may
  * take, by UID, and the caller's callbacks to pass reports on to. */
 struct doomed {

@@ -59,6 +59,11 @@ int	quota_transfer_sign(const char *src, const char *dst, int move);
  * errno ENOENT if one is gone. */
 int64_t	quota_size_of(struct mailbox *, const uint32_t *seqs, size_t n);
 
+/* DELETED-STORAGE of the folder at path: what an EXPUNGE there would
+ * free, in units of 1024 octets (rounded up), as its files take it.
+ * 0, or -1 with errno. */
+int	quota_deleted_kib(const char *path, uint64_t *kib_r);
+
 /* mailbox_expunge() of the selected folder that charges what it removed
  * (same arguments and result). */
 int	quota_expunge(struct session *, const uint32_t *uids, size_t n,

@@ -452,7 +452,9 @@ write_file(const char *root, const struct quota_limits *l,
 	if ((fd = safefile_tmp(dfd, "maildirsize", tmp, sizeof(tmp),
 	    0600)) == -1)
 		goto fail;
-	if (safefile_write(fd, text, (size_t)n) == -1 ||
+	/* on disk before it replaces the old file: a crash must not leave
+	 * an empty one, which would lose the delivery agent's limits */
+	if (safefile_write(fd, text, (size_t)n) == -1 || fsync(fd) == -1 ||
 	    snprintf(path, sizeof(path), "%s/maildirsize", root) >=
 	    (int)sizeof(path) ||
 	    renameat(dfd, tmp, AT_FDCWD, path) == -1) {

@@ -127,6 +127,13 @@ def test_capability_and_no_quota(server, mailuser, fresh):
     assert "NO [NONEXISTENT]" in r[-1], r
     r = s.cmd('SETQUOTA "" (STORAGE 10)')
     assert "NO [NOPERM]" in r[-1], r
+    # storing and expunging without a quota leave no quota files
+    assert append(s, "INBOX", body(300))[-1].split()[1] == "OK"
+    s.ok("SELECT INBOX")
+    s.ok("STORE 1 +FLAGS.SILENT (\\Deleted)")
+    s.ok("EXPUNGE")
+    assert not (fresh / "maildirsize").exists()
+    assert not (fresh / "imapd-maildirsize.lock").exists()
     s.close()
 
 
@@ -209,7 +216,12 @@ def test_expunge_frees(server_factory, mailuser, fresh):
         assert append(s, "INBOX", body(n))[-1].split()[1] == "OK"
     s.ok("SELECT INBOX")
     assert "[OVERQUOTA]" in append(s, "INBOX", body(300))[-1]
+    r = s.ok("STATUS INBOX (DELETED DELETED-STORAGE)")
+    assert r[0] == '* STATUS "INBOX" (DELETED 0 DELETED-STORAGE 0)', r
     s.ok("STORE 2 +FLAGS.SILENT (\\Deleted)")
+    # what an EXPUNGE would free (RFC 9208 4.3), rounded up
+    r = s.ok("STATUS INBOX (DELETED-STORAGE DELETED)")
+    assert r[0] == '* STATUS "INBOX" (DELETED 1 DELETED-STORAGE 2)', r
     s.ok("EXPUNGE")
     d, b, n, lines = sizefile(fresh)
     assert (b, n) == scan(fresh) == (1000, 1)
