@@ -60,7 +60,7 @@
 
 #define STR(x)		#x
 #define XSTR(x)		STR(x)
-#define LAYOUT		"expected name:hash:uid:gid:home[:maildir[:quota]]"
+#define LAYOUT	"expected name:hash:uid:gid:home[:maildir[:quota]]"
 
 _Static_assert(USERDB_PASSWORD_MAX < CRYPT_MAX_PASSPHRASE_SIZE,
     "libcrypt cannot hash passwords of USERDB_PASSWORD_MAX bytes");
@@ -317,8 +317,8 @@ userdb_parse_line(const char *line, size_t len, struct userdb_entry *e_r,
 				    "last colon)";
 			else if (quotadef_parse(f[i].p, f[i].len,
 			    &e_r->quota) == -1)
-				why = "quota: must be a Maildir++ quota such as "
-				    "1000000000S,100000C";
+				why = "quota: must be a Maildir++ quota "
+				    "such as 1000000000S,100000C";
 			break;
 		}
 	}

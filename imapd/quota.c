@@ -157,7 +157,8 @@ quota_charge(struct session *s, const char *dir, int64_t bytes,
 int
 quota_transfer_sign(const char *src, const char *dst, int move)
 {
-	int in_src = !maildirsize_is_trash(src), in_dst = !maildirsize_is_trash(dst);
+	int in_src = !maildirsize_is_trash(src);
+	int in_dst = !maildirsize_is_trash(dst);
 
 	if (!move)
 		return in_dst;

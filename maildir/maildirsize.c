@@ -3,7 +3,7 @@
  *
  * The file, in the Maildir root (never in a folder):
  *
- *	1000000000S,100000C\n		the definition: S bytes, C messages
+ *	1000000000S,100000C\n		definition: S bytes, C messages
  *	    12345678          412\n	a delta: bytes, messages
  *	       -4096           -1\n	another (an expunge)
  *
@@ -315,7 +315,7 @@ maildirsize_is_trash(const char *dir)
 struct tally {
 	int64_t		bytes;
 	int64_t		messages;
-	struct timespec	newest;		/* latest directory mtime seen */
+	struct timespec	newest;	/* latest directory mtime seen */
 };
 
 static void

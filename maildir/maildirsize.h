@@ -32,16 +32,17 @@
 #define MAILDIRSIZE_MAX		5120	/* bytes; recalculate at this size */
 #define MAILDIRSIZE_STALE	(15 * 60)	/* seconds */
 #define MAILDIRSIZE_TRASH	".Trash"	/* the folder not counted */
-#define MAILDIRSIZE_LOCK	"imapd-maildirsize.lock"	/* in the root */
+/* beside maildirsize, the lock among imapd's sessions */
+#define MAILDIRSIZE_LOCK	"imapd-maildirsize.lock"
 
 /* What a maildirsize file says, and where it stands. */
 struct maildirsize {
 	struct quota_limits	limits;
 	int64_t			bytes;		/* usage */
 	int64_t			messages;
-	int			fd;	/* the file, open for appending;
-					 * -1 if there is none (no quota) */
-	int			lockfd;	/* held by maildirsize_hold() */
+	int			fd;	/* the file, open to append;
+					 * -1 if there is none: no quota */
+	int			lockfd;	/* maildirsize_hold()'s */
 	unsigned		lines;	/* after the definition */
 	int64_t			mtime;	/* of the file */
 	int			recalc;	/* the numbers are not to be

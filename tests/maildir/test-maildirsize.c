@@ -101,7 +101,8 @@ test_scan(void)
 
 	CHECK(t_put(at("cur/1.a.h,S=100:2,S"), "x", 1) == 0);
 	CHECK(t_put(at("new/2.b.h"), "12345", 5) == 0);	/* stat()ed */
-	CHECK(t_put(at("cur/.hidden"), "123", 3) == 0);	/* not a message */
+	/* not a message */
+	CHECK(t_put(at("cur/.hidden"), "123", 3) == 0);
 	CHECK(t_put(at(".Work/cur/3.c.h,S=1000:2,T"), "", 0) == 0);
 	CHECK(t_put(at(".Trash/cur/4.d.h,S=7000:2,"), "", 0) == 0);
 	CHECK(maildirsize_scan(root, &b, &m) == 0);
@@ -154,7 +155,8 @@ test_open_add_recalc(void)
 	maildirsize_close(&q);
 	/* a userdb quota replaces the file's */
 	CHECK(maildirsize_open(root, &other, 1, &q) == 0);
-	CHECK_STR(t_get(at("maildirsize")), "9000S\n        1105            3\n");
+	CHECK_STR(t_get(at("maildirsize")),
+	    "9000S\n        1105            3\n");
 	maildirsize_close(&q);
 	/* one line claiming too much: believed while fresh, not when old */
 	CHECK(put_str("2000S\n1990 1\n") == 0);
