@@ -50,6 +50,7 @@
 #include "maildir/maildirsize.h"
 
 #define RECALC_TRIES	3
+#define READ_MAX	(1024 * 1024)	/* of a file waiting to be recalculated */
 #define LINE_MAX_BYTES	64
 
 /* One signed decimal at *p, blanks skipped first; -1 if none. */
@@ -75,42 +76,19 @@ signed_num(const char **p, const char *end, int64_t *r)
 	return 0;
 }
 
-/* Read the open file into q.  1 if it is too big or odd enough to be
- * recalculated, 0 if its numbers can be used, -1 on a read error. */
+/* parse_file()'s work on the len bytes read. */
 static int
-parse_file(struct maildirsize *q)
+parse_text(struct maildirsize *q, const char *buf, size_t len)
 {
-	char buf[MAILDIRSIZE_MAX + 1];
 	const char *p, *end, *nl;
-	size_t len = 0;
-	ssize_t n;
-	struct stat sb;
 	int64_t b, m;
 
-	q->bytes = q->messages = 0;
-	q->lines = 0;
-	/* a short read is not the end on some network file systems */
-	while (len < sizeof(buf)) {
-		n = pread(q->fd, buf + len, sizeof(buf) - len, (off_t)len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1)
-			return -1;
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	if (fstat(q->fd, &sb) == -1)
-		return -1;
-	q->mtime = sb.st_mtim.tv_sec;
 	end = buf + len;
 	nl = memchr(buf, '\n', len);
 	if (nl == NULL)
 		nl = end;
 	if (quotadef_parse(buf, (size_t)(nl - buf), &q->limits) == -1)
 		memset(&q->limits, 0, sizeof(q->limits));
-	if (len >= MAILDIRSIZE_MAX)
-		return 1;
 	for (p = nl < end ? nl + 1 : end; p < end; p = nl + 1) {
 		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
 			nl = end;	/* a line being written: skip it */
@@ -123,7 +101,48 @@ parse_file(struct maildirsize *q)
 		q->messages += m;
 		q->lines++;
 	}
-	return q->bytes < 0 || q->messages < 0;
+	return len >= MAILDIRSIZE_MAX || q->bytes < 0 || q->messages < 0;
+}
+
+/* Read the open file into q.  1 if it is too big or odd enough to be
+ * recalculated, 0 if its numbers can be used, -1 on a read error.  The
+ * lines of a big file are added up all the same (up to READ_MAX bytes),
+ * for when its recalculation has to wait. */
+static int
+parse_file(struct maildirsize *q)
+{
+	char *buf;
+	size_t len = 0, size;
+	ssize_t n;
+	struct stat sb;
+	int r;
+
+	q->bytes = q->messages = 0;
+	q->lines = 0;
+	if (fstat(q->fd, &sb) == -1)
+		return -1;
+	q->mtime = sb.st_mtim.tv_sec;
+	/* a line may be appended meanwhile: room for more than st_size */
+	size = sb.st_size < READ_MAX ? (size_t)sb.st_size + MAILDIRSIZE_MAX :
+	    READ_MAX;
+	if ((buf = malloc(size)) == NULL)
+		return -1;
+	/* a short read is not the end on some network file systems */
+	while (len < size) {
+		n = pread(q->fd, buf + len, size - len, (off_t)len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			free(buf);
+			return -1;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	r = parse_text(q, buf, len);
+	free(buf);
+	return r;
 }
 
 /* Lock root's lock file: F_RDLCK waiting, or F_WRLCK only if free at

@@ -185,6 +185,29 @@ test_open_add_recalc(void)
 	CHECK(maildirsize_over(root, &q2, 100, 1) == 0);
 	CHECK_INT(q2.bytes, 1105);
 	maildirsize_close(&q2);
+	/* too big, and the recalculation must wait: the lines still count */
+	CHECK(maildirsize_open(root, NULL, 0, &q) == 0);
+	CHECK(maildirsize_hold(root, &q) == 0);
+	{
+		char big[8192];
+		size_t i, len = 0;
+
+		len = (size_t)snprintf(big, sizeof(big), "100000S\n");
+		for (i = 0; i < 300; i++)
+			len += (size_t)snprintf(big + len, sizeof(big) - len,
+			    "%24s\n", "10 1");
+		CHECK(len > MAILDIRSIZE_MAX && len < sizeof(big));
+		CHECK(put_str(big) == 0);
+	}
+	CHECK(maildirsize_open(root, NULL, 0, &q2) == 0);
+	CHECK_INT(q2.bytes, 3000);
+	CHECK_INT(q2.messages, 300);
+	maildirsize_close(&q2);
+	maildirsize_close(&q);
+	CHECK(maildirsize_open(root, NULL, 0, &q) == 0);
+	CHECK_INT(q.bytes, 1105);
+	CHECK_INT(q.lines, 1);
+	maildirsize_close(&q);
 	/* a hold after a replacement reads the new file */
 	CHECK(put_str("2000S\n1990 1\n1 0\n") == 0);
 	CHECK(maildirsize_open(root, NULL, 0, &q) == 0);
