@@ -4,6 +4,8 @@
 # (imapd/imapd, tools/<name>).  `make san` builds the same tree with
 # AddressSanitizer and UndefinedBehaviorSanitizer under obj-san/ (binaries
 # there too), which `make check` runs the test suite against as well.
+# `make fuzz` builds the libFuzzer targets of tests/fuzz with clang under
+# obj-fuzz/ and runs each for FUZZ_SECONDS.
 
 PREFIX	?= /usr/local
 DESTDIR	?=
@@ -19,6 +21,9 @@ CFLAGS	?= -O2 -g
 O	?= obj
 BP	?=
 SAN	?=
+FUZZ	?=
+FUZZCC	?= clang
+FUZZ_SECONDS ?= 60
 
 WARN	 = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	   -Wmissing-prototypes -Wpointer-arith -Wformat=2 -Wundef \
@@ -33,6 +38,10 @@ ifneq ($(SAN),)
 XCFLAGS	+= -fsanitize=address,undefined -fno-sanitize-recover=all \
 	   -fno-omit-frame-pointer
 XLDFLAGS += -fsanitize=address,undefined
+endif
+ifneq ($(FUZZ),)
+XCFLAGS	+= -fsanitize=fuzzer-no-link,address,undefined \
+	   -fno-sanitize-recover=all -fno-omit-frame-pointer
 endif
 LIBS	 = -lssl -lcrypto -lpam -lcdb -lz -lcrypt
 
@@ -166,6 +175,26 @@ UNITTESTS = tests/common/test-apppass \
 	   tests/imapd/test-policy \
 	   tests/imapd/test-sandbox
 
+# libFuzzer targets, one per file (tests/fuzz/README)
+FUZZERS	 = tests/fuzz/fuzz-authmsg \
+	   tests/fuzz/fuzz-charset \
+	   tests/fuzz/fuzz-config \
+	   tests/fuzz/fuzz-filename \
+	   tests/fuzz/fuzz-imap-parser \
+	   tests/fuzz/fuzz-imapdate \
+	   tests/fuzz/fuzz-imapresp \
+	   tests/fuzz/fuzz-import \
+	   tests/fuzz/fuzz-keymsg \
+	   tests/fuzz/fuzz-keywords \
+	   tests/fuzz/fuzz-message \
+	   tests/fuzz/fuzz-msgcache \
+	   tests/fuzz/fuzz-mutf7 \
+	   tests/fuzz/fuzz-search \
+	   tests/fuzz/fuzz-seqset \
+	   tests/fuzz/fuzz-thread \
+	   tests/fuzz/fuzz-uidcache \
+	   tests/fuzz/fuzz-userdb
+
 # ---------------------------------------------------------------------------
 
 LIBOBJ	 = $(COMMON:%.c=$(O)/%.o) $(MAILDIR:%.c=$(O)/%.o)
@@ -234,9 +263,34 @@ $(O)/tests/imapd/test-sandbox: $(O)/tests/imapd/test-sandbox.o \
 san:
 	$(MAKE) O=obj-san BP=obj-san/ SAN=1 all
 
+# The fuzz targets link everything but main() (the daemon's code is
+# reached through its own modules), and syslog(3) that logs nowhere.
+FUZZOBJ	 = $(LIBOBJ) $(CLIENT:%.c=$(O)/%.o) \
+	   $(filter-out $(O)/imapd/main.o,$(IMAPD:%.c=$(O)/%.o))
+
+# (the Makefile too: with .SECONDARY an object added to the list but
+# never built would not make the archive out of date)
+$(O)/libfuzz.a: $(FUZZOBJ) Makefile
+	@rm -f $@
+	$(AR) rcs $@ $(FUZZOBJ)
+
+$(O)/tests/fuzz/fuzz-%: $(O)/tests/fuzz/fuzz-%.o \
+	    $(O)/tests/fuzz/nosyslog.o $(O)/libfuzz.a
+	$(CC) $(CFLAGS) -fsanitize=fuzzer,address,undefined $(LDFLAGS) \
+	    -o $@ $^ $(LIBS)
+
+fuzzers: $(FUZZERS:%=$(O)/%)
+
+fuzz-build:
+	$(MAKE) O=obj-fuzz CC=$(FUZZCC) FUZZ=1 fuzzers
+
+# Each target for FUZZ_SECONDS from its corpus; a crash fails.
+fuzz: fuzz-build
+	$(PYTHON) tests/fuzz/fuzzrun.py --seconds $(FUZZ_SECONDS) $(FUZZ_ARGS)
+
 # The suite runs against the plain build and the sanitizer build; pytest's
 # summary is the last line.  IMAPD_BUILDS lists "name=objdir:bindir" pairs.
-check: all san banned
+check: all san fuzz-build banned
 	IMAPD_BUILDS="plain=$(O):.,asan=obj-san:obj-san" $(PYTHON) -m pytest -q tests $(PYTEST_ARGS)
 
 # Functions this codebase does not use: unbounded copies and formats, and
@@ -284,11 +338,12 @@ install: all
 	chmod 644 $(DESTDIR)$(UNITDIR)/imapd.service
 
 clean:
-	rm -rf obj obj-san imapd/imapd tools/imapd-userdb tools/imapwait \
-	    tools/imapcheck tools/imapd-cache
+	rm -rf obj obj-san obj-fuzz imapd/imapd tools/imapd-userdb \
+	    tools/imapwait tools/imapcheck tools/imapd-cache
 	find . -name __pycache__ -prune -exec rm -rf {} +
 
-.PHONY: all san check banned demo bench conformance install clean
+.PHONY: all san fuzzers fuzz-build fuzz check banned demo bench conformance \
+	install clean
 # test objects are intermediate files; keep them so a rebuild is quick
 .SECONDARY:
 

@@ -18,7 +18,7 @@ int	base64_decode(const char *in, size_t len, struct buf *out);
 int	base64_encode(const void *in, size_t len, struct buf *out);
 
 /* The 6-bit value of a base64 alphabet byte, or -1 for any other byte
- * (also used by the lenient MIME decoder). */
+ * (also used by the lenient MIME decoder and by UTF-7 decoding). */
 int	base64_value(unsigned char c);
 
 #endif

@@ -5,6 +5,13 @@
  * written with that label really contains: ISO-8859-1 text is very often
  * Windows-1252 (the C1 control range holds quotes and dashes there), and
  * GB2312 and KS C 5601 labels are used for text in their supersets.
+ *
+ * UTF-7 is decoded here, not by iconv: glibc's decoder keeps a base64
+ * run's bits in its state and reports a bad byte at a place that depends
+ * on where the input was cut, so text converted in pieces (as SEARCH
+ * reads a body) came out other than the same text converted whole.  Ours
+ * takes every byte at once and keeps what a run still owes in the
+ * converter, so no input is ever handed back.
  */
 #include <errno.h>
 #include <iconv.h>
@@ -12,20 +19,37 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/base64.h"
 #include "common/charset.h"
 
 #define CHARSET_NAME_MAX	64
 #define CHARSET_CACHE		8
 
+enum conv_kind { CONV_ICONV, CONV_UTF8, CONV_UTF7 };
+
 struct charset_conv {
 	char		 name[CHARSET_NAME_MAX];
-	iconv_t		 cd;		/* (iconv_t)-1 for UTF-8 */
+	enum conv_kind	 kind;
+	iconv_t		 cd;		/* CONV_ICONV only */
 	unsigned long	 used;		/* LRU stamp */
+	/* CONV_UTF7: inside a base64 run, how many characters of it so
+	 * far, its bits not yet part of a UTF-16 unit, a high surrogate
+	 * waiting for its low half */
+	int		 b64;
+	unsigned	 nchars;
+	uint32_t	 bits;
+	unsigned	 nbits;
+	uint32_t	 high;
 };
 
 static struct charset_conv cache[CHARSET_CACHE];
 static unsigned long stamp;
-static struct charset_conv utf8_conv = { "utf-8", (iconv_t)-1, 0 };
+static struct charset_conv utf8_conv = { .name = "utf-8", .kind = CONV_UTF8 };
+static struct charset_conv utf7_conv = { .name = "utf-7", .kind = CONV_UTF7 };
+
+static const char *const utf7_names[] = {
+	"utf-7", "utf7", "unicode-1-1-utf-7", "csunicode11utf7",
+};
 
 static const char *const utf8_names[] = {
 	"utf-8", "utf8", "us-ascii", "ascii", "ansi_x3.4-1968", "us",
@@ -47,7 +71,6 @@ static const struct {
 	{ "ks_c_5601", "CP949" },
 	{ "euc-kr", "CP949" },
 	{ "x-sjis", "SHIFT_JIS" },
-	{ "unicode-1-1-utf-7", "UTF-7" },
 };
 
 /* Lower-case name into out without a "*lang" suffix or surrounding
@@ -136,6 +159,12 @@ charset_get(const char *name)
 		return &utf8_conv;
 	if (normalize(name, n) == -1)
 		return NULL;
+	for (i = 0; i < sizeof(utf7_names) / sizeof(utf7_names[0]); i++)
+		if (strcmp(n, utf7_names[i]) == 0) {
+			utf7_conv.b64 = 0;
+			utf7_conv.high = 0;
+			return &utf7_conv;
+		}
 	for (i = 0; i < CHARSET_CACHE; i++) {
 		c = &cache[i];
 		if (c->name[0] != '\0' && strcmp(c->name, n) == 0) {
@@ -156,6 +185,7 @@ charset_get(const char *name)
 	if (victim->name[0] != '\0')
 		iconv_close(victim->cd);
 	memcpy(victim->name, n, sizeof(n));
+	victim->kind = CONV_ICONV;
 	victim->cd = cd;
 	victim->used = ++stamp;
 	return victim;
@@ -282,6 +312,104 @@ room(struct buf *out, size_t want)
 	return buf_reserve(out, want);
 }
 
+/* End c's base64 run: a dangling high surrogate and spare bits that are
+ * a whole character or not zero are each one bad character; a "+" that
+ * began no run is kept as it is. */
+static int
+utf7_end_run(struct charset_conv *c, struct buf *out)
+{
+	int bad = c->high != 0;
+
+	if (c->nbits >= 6 || c->bits != 0)
+		bad++;
+	c->b64 = 0;
+	c->high = 0;
+	if (c->nchars == 0 && buf_addc(out, '+') == -1)
+		return -1;
+	for (; bad > 0; bad--)
+		if (buf_add(out, replacement, 3) == -1)
+			return -1;
+	return 0;
+}
+
+/* A UTF-16 unit of a base64 run. */
+static int
+utf7_unit(struct charset_conv *c, uint32_t u, struct buf *out)
+{
+	uint32_t high = c->high;
+
+	c->high = 0;
+	if (high != 0 && u >= 0xdc00 && u <= 0xdfff)
+		return charset_utf8_put(out,
+		    0x10000 + ((high - 0xd800) << 10) + (u - 0xdc00));
+	if (high != 0 && buf_add(out, replacement, 3) == -1)
+		return -1;
+	if (u >= 0xd800 && u <= 0xdbff) {
+		c->high = u;
+		return 0;
+	}
+	if (u >= 0xdc00 && u <= 0xdfff)
+		return buf_add(out, replacement, 3);
+	return charset_utf8_put(out, u);
+}
+
+/*
+ * UTF-7 (RFC 2152), leniently: any ASCII byte outside a run stands for
+ * itself (mail has "~" and backslashes unencoded), a byte above 0x7f is
+ * a bad character, "+-" is "+", and a "-" right after a run ends it
+ * unseen.
+ */
+static int
+utf7_to_utf8(struct charset_conv *c, const char *in, size_t len, int final,
+    size_t *used_r, struct buf *out)
+{
+	const unsigned char *s = (const unsigned char *)in;
+	size_t i;
+	int v;
+
+	for (i = 0; i < len; i++) {
+		if (c->b64) {
+			if ((v = base64_value(s[i])) >= 0) {
+				c->nchars++;
+				c->bits = c->bits << 6 | (uint32_t)v;
+				c->nbits += 6;
+				if (c->nbits < 16)
+					continue;
+				c->nbits -= 16;
+				v = (int)(c->bits >> c->nbits & 0xffff);
+				c->bits &= (1U << c->nbits) - 1;
+				if (utf7_unit(c, (uint32_t)v, out) == -1)
+					return -1;
+				continue;
+			}
+			if (c->nchars == 0 && s[i] == '-') {
+				c->b64 = 0;
+				if (buf_addc(out, '+') == -1)
+					return -1;
+				continue;
+			}
+			if (utf7_end_run(c, out) == -1)
+				return -1;
+			if (s[i] == '-')
+				continue;
+		}
+		if (s[i] == '+') {
+			c->b64 = 1;
+			c->nchars = 0;
+			c->bits = 0;
+			c->nbits = 0;
+			continue;
+		}
+		if ((s[i] < 0x80 ? buf_addc(out, s[i]) :
+		    buf_add(out, replacement, 3)) == -1)
+			return -1;
+	}
+	if (final && c->b64 && utf7_end_run(c, out) == -1)
+		return -1;
+	*used_r = len;
+	return 0;
+}
+
 int
 charset_to_utf8(struct charset_conv *c, const char *in, size_t len,
     int final, size_t *used_r, struct buf *out)
@@ -289,8 +417,10 @@ charset_to_utf8(struct charset_conv *c, const char *in, size_t len,
 	char *ip = (char *)(uintptr_t)in, *op;
 	size_t ileft = len, oleft, r;
 
-	if (c->cd == (iconv_t)-1)
+	if (c->kind == CONV_UTF8)
 		return charset_utf8_clean(in, len, final, used_r, out);
+	if (c->kind == CONV_UTF7)
+		return utf7_to_utf8(c, in, len, final, used_r, out);
 	while (ileft > 0) {
 		if (room(out, ileft * 3 + 16) == -1)
 			return -1;

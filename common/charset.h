@@ -9,6 +9,8 @@
  * sequence the charset does not allow becomes U+FFFD.  "us-ascii" and
  * "utf-8" (and their aliases) do not use iconv: their text is taken as
  * UTF-8, since 8-bit bytes in "us-ascii" text are almost always UTF-8.
+ * Nor does UTF-7, decoded here so that text converted in pieces gives
+ * what it gives converted whole.
  */
 #ifndef COMMON_CHARSET_H
 #define COMMON_CHARSET_H

@@ -84,7 +84,8 @@ imapresp_parse(const struct buf *b, struct imapresp *r)
 			p++;
 		r->taglen = (size_t)(p - r->tag);
 	}
-	if (p == end || *p != ' ')
+	/* a tag has at least one character (RFC 9051's tag rule) */
+	if (p == end || *p != ' ' || (r->kind == IR_TAGGED && r->taglen == 0))
 		return -1;
 	p++;
 	w = p;

@@ -145,6 +145,9 @@ lappend(char *line, size_t size, size_t *off, const char *s)
 	line[*off] = '\0';
 }
 
+static void	vlog(int, const char *, va_list, int, int)
+		    __attribute__((format(printf, 2, 0)));
+
 static void
 vlog(int pri, const char *fmt, va_list ap, int with_errno, int saved_errno)
 {

@@ -33,7 +33,8 @@ valid(const struct keymsg *m)
 	switch (m->type) {
 	case KEYMSG_RSA_PKCS1:
 	case KEYMSG_ECDSA:
-		return m->hash != KEYMSG_HASH_NONE &&
+		/* an unknown hash has length 0: not a match for no data */
+		return keymsg_hashlen(m->hash) != 0 &&
 		    m->len == keymsg_hashlen(m->hash);
 	case KEYMSG_RSA_PSS:
 		return m->hash == KEYMSG_HASH_NONE && m->len >= KEYMSG_PSS_MIN;

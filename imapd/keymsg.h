@@ -6,8 +6,8 @@
  * closes it.  A message is one packet: a 4-byte header (type, hash, and
  * the length of the data as a 16-bit big-endian number) and exactly that
  * many bytes of data.  A packet that is short, longer than its header
- * says, over KEYMSG_MAX, of an unknown type, or whose data does not have
- * the length its type and hash call for is rejected whole.
+ * says, over KEYMSG_MAX, of an unknown type or hash, or whose data does
+ * not have the length its type and hash call for is rejected whole.
  *
  *   KEYMSG_RSA_PKCS1  data: the digest; hash: the digest algorithm.
  *                     The key process signs it with PKCS #1 v1.5.

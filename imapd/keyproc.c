@@ -155,9 +155,8 @@ pss_shaped(const unsigned char *block, size_t len, int bits,
 	return db[dblen - hlen - 1] == 0x01;
 }
 
-/* Answer q with the key: a SIGNATURE or REFUSED in a. */
-static void
-sign(EVP_PKEY *pk, const struct keymsg *q, struct keymsg *a)
+void
+keyproc_sign(EVP_PKEY *pk, const struct keymsg *q, struct keymsg *a)
 {
 	EVP_PKEY_CTX *ctx = NULL;
 	const EVP_MD *md = md_of(q->hash);
@@ -320,7 +319,7 @@ serve(EVP_PKEY *pk, int fd)
 		    "a front; its channel is closed", r);
 		return 0;
 	}
-	sign(pk, &q, &a);
+	keyproc_sign(pk, &q, &a);
 	OPENSSL_cleanse(&q, sizeof(q));
 	if ((n = keymsg_encode(&a, pkt)) > 0 &&
 	    send(fd, pkt, n, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)n)

@@ -24,6 +24,7 @@
 #include <openssl/ssl.h>
 
 struct config;
+struct keymsg;
 
 /*
  * In the master: build the TLS context for conf's certificate (whose key
@@ -53,6 +54,12 @@ void	keyproc_atfork(void);
  * process (logged; idle workers should be replaced, their channels are
  * dead), else 0. */
 int	keyproc_reaped(pid_t, int status);
+
+/* Answer one request q with the private key pk, as the key process does
+ * for each: a KEYMSG_SIGNATURE in a, or KEYMSG_REFUSED when the key does
+ * not fit the request or a raw RSA block is not an EMSA-PSS encoding
+ * (anything else signed raw would make the key a decryption oracle). */
+void	keyproc_sign(EVP_PKEY *pk, const struct keymsg *q, struct keymsg *a);
 
 /* The TLS context of the key process this process's channel leads to
  * (inherited from the master); NULL if TLS is unavailable. */

@@ -421,8 +421,14 @@ parse_key(struct parse *p, int depth)
 		x = parse_key(p, depth + 1);
 		y = x != NULL ? parse_key(p, depth + 1) : NULL;
 		if (y == NULL || (n = node_new(K_OR, 0)) == NULL ||
-		    add_kid(n, x) == -1 || add_kid(n, y) == -1) {
+		    add_kid(n, x) == -1) {
 			node_free(x);
+			node_free(y);
+			node_free(n);
+			return NULL;
+		}
+		/* x is n's now: freeing n frees it */
+		if (add_kid(n, y) == -1) {
 			node_free(y);
 			node_free(n);
 			return NULL;

@@ -257,6 +257,9 @@ session_count_refusal(struct session *s)
 	(void)session_flush(s);
 }
 
+static void	tagged(struct session *, const struct cmd *, const char *,
+		    const char *, va_list) __attribute__((format(printf, 4, 0)));
+
 static void
 tagged(struct session *s, const struct cmd *c, const char *status,
     const char *fmt, va_list ap)

@@ -2716,8 +2716,10 @@ create_cache(struct uidcache *c, uint32_t uvfloor, enum uc_from from,
 	memset(&src, 0, sizeof(src));
 	memset(&im, 0, sizeof(im));
 	r = from == UC_FROM_NEW ? 0 : import_read(c, &im, from);
-	if (r == -1)
+	if (r == -1) {
+		tree_close(tfd);
 		return -1;
+	}
 	if (r == 1 && (im.uidvalidity > above || (force &&
 	    im.uidvalidity != stored && im.uidvalidity != uvfloor)))
 		use = 1;

@@ -1,6 +1,7 @@
 /*
  * Unit tests for common/charset: UTF-8 validation, conversion through
- * iconv (with input cut inside characters), and the converter cache.
+ * iconv and of UTF-7 (with input cut inside characters), and the
+ * converter cache.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -131,6 +132,27 @@ test_convert(void)
 	buf_free(&b);
 }
 
+/* UTF-7 (RFC 2152), every cut of each input giving the same text */
+static void
+test_utf7(void)
+{
+	convert("utf-7", "Hi Mom -+Jjo--!", 15, "Hi Mom -\xe2\x98\xba-!");
+	convert("UTF-7", "+ZeVnLIqe-", 10,
+	    "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e");
+	convert("unicode-1-1-utf-7", "1 +- 1 = 2", 10, "1 + 1 = 2");
+	/* a surrogate pair; a run the end of the text closes */
+	convert("utf-7", "+2D3eAA-", 8, "\xf0\x9f\x98\x80");
+	convert("utf-7", "+AGEAYgBj", 9, "abc");
+	/* leniently: a "+" that begins no run, unencoded "~" and "\" */
+	convert("utf-7", "a+ b~\\", 6, "a+ b~\\");
+	/* a lone high surrogate */
+	convert("utf-7", "+2D0-x", 6, "\xef\xbf\xbdx");
+	/* a lone low surrogate, spare bits that are not zero, 8-bit bytes:
+	 * one U+FFFD each, wherever the text is cut */
+	convert("utf-7", "\xff+windows\xf4.", 11, "\xef\xbf\xbd\xec\x88\xa9"
+	    "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd.");
+}
+
 /*
  * The charsets charset_ascii_bytes() names keep ASCII as it is and turn
  * no other byte into ASCII or into a character that folds to it
@@ -197,6 +219,7 @@ main(void)
 {
 	test_seq();
 	test_convert();
+	test_utf7();
 	test_ascii_bytes();
 	return t_done();
 }

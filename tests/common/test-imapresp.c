@@ -21,6 +21,8 @@ static const struct {
 	    NULL, NULL, -1 },
 	{ "a2 OK done", 1, IR_TAGGED, IRS_OK, "a2", NULL, NULL, "done", NULL,
 	    NULL, -1 },
+	{ " OK no tag", 0, 0, 0, NULL, NULL, NULL, NULL, NULL,
+	    NULL, -1 },
 	{ "* BYE (bye) \"", 1, IR_UNTAGGED, IRS_BYE, NULL, NULL, NULL,
 	    "(bye) \"", NULL, NULL, -1 },
 	{ "* OK [UIDNEXT 42] Predicted", 1, IR_UNTAGGED, IRS_OK, NULL,

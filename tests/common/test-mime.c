@@ -12,6 +12,7 @@
 #include "common/buf.h"
 #include "common/mime.h"
 #include "tests/common/fixture.h"
+#include "tests/common/plaincrlf.h"
 #include "tests/t.h"
 
 #define BIG	(64 * 1024 * 1024)
@@ -41,28 +42,6 @@ shape(const struct mime_part *p, struct buf *b)
 	buf_addc(b, ']');
 }
 
-static uint64_t
-lfs(const char *d, size_t off, size_t len)
-{
-	uint64_t n = 0;
-	size_t i;
-
-	for (i = off; i < off + len; i++)
-		n += d[i] == '\n';
-	return n;
-}
-
-static uint64_t
-crlf_size(const char *d, size_t off, size_t len)
-{
-	uint64_t n = len;
-	size_t i;
-
-	for (i = off; i < off + len; i++)
-		n += d[i] == '\n' && (i == 0 || d[i - 1] != '\r');
-	return n;
-}
-
 /*
  * Every part: sizes and lines agree with a plain count over its ranges,
  * children lie in order inside the parent's body, depth and counts hold.
@@ -82,10 +61,10 @@ check_tree(const char *name, const struct mime_part *root, const char *d,
 		n++;
 		if (p->hdr_off + p->hdr_len != p->body_off ||
 		    p->body_off + p->body_len > len ||
-		    p->hdr_vsize != crlf_size(d, p->hdr_off, p->hdr_len) ||
-		    p->body_vsize != crlf_size(d, p->body_off, p->body_len) ||
-		    p->body_lines != lfs(d, p->body_off, p->body_len) ||
-		    p->hdr_lines != lfs(d, p->hdr_off, p->hdr_len) ||
+		    p->hdr_vsize != plaincrlf_size(d, p->hdr_off, p->hdr_len) ||
+		    p->body_vsize != plaincrlf_size(d, p->body_off, p->body_len) ||
+		    p->body_lines != plaincrlf_lines(d, p->body_off, p->body_len) ||
+		    p->hdr_lines != plaincrlf_lines(d, p->hdr_off, p->hdr_len) ||
 		    p->type == NULL || p->subtype == NULL ||
 		    p->depth > MIME_DEPTH_MAX + 1) {
 			CHECK_MSG(0, "%s: part at %zu: sizes", name,

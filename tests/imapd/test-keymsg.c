@@ -24,6 +24,8 @@ static const struct {
 	{ "digest of the wrong size", { 1, 1, 0, 20 }, 20, 0 },
 	{ "no hash for PKCS1", { 1, 0, 0, 32 }, 32, 0 },
 	{ "unknown hash", { 3, 9, 0, 32 }, 32, 0 },
+	{ "unknown hash, no digest", { 3, 5, 0, 0 }, 0, 0 },
+	{ "PKCS1, unknown hash, no digest", { 1, 4, 0, 0 }, 0, 0 },
 	{ "hash with PSS", { 2, 1, 1, 0 }, 256, 0 },
 	{ "PSS below RSA-2048", { 2, 0, 0, 128 }, 128, 0 },
 	{ "over the maximum", { 2, 0, 4, 1 }, 1025, 0 },

@@ -158,6 +158,7 @@ def test_stress(server_factory, build, workdir, mailuser, seed, capsys):
         base.logout()
     world.clients.clear()
     world.events.clear()
+    world.commands = 0
     baseline = time.monotonic() - t0 - setup
 
     actors = []
@@ -179,6 +180,7 @@ def test_stress(server_factory, build, workdir, mailuser, seed, capsys):
         if not world.failures:
             world.failures.append(str(e))
         took = None
+        stopped = time.monotonic() - runner.t0
 
     # the disk holds exactly what the truth says
     if not world.failures or KEEP_GOING:
@@ -199,8 +201,12 @@ def test_stress(server_factory, build, workdir, mailuser, seed, capsys):
     lines.append(f"stress seed {seed} ({build.name}): {STEPS} steps, "
                  f"{len(actors)} sessions of {len(users)} users; setup "
                  f"{setup:.1f} s, first look {baseline:.1f} s, run "
-                 f"{took:.1f} s" if took is not None else
-                 f"stress seed {seed} ({build.name}): stopped early")
+                 f"{took:.1f} s, {world.commands} commands"
+                 if took is not None else
+                 f"stress seed {seed} ({build.name}): stopped in step "
+                 f"{runner.done + 1} of {STEPS}, "
+                 f"{stopped:.1f} s and "
+                 f"{world.commands} commands into the run")
     lines.append("  operations: " + ", ".join(
         f"{k} {v}" for k, v in sorted(world.ops.items())))
     lines.append("  responses: " + ", ".join(

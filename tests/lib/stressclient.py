@@ -156,6 +156,7 @@ class World:
         self.keep_going = keep_going
         self.ops = collections.Counter()
         self.responses = collections.Counter()
+        self.commands = 0           # tagged commands sent, all sessions
         self.notes = collections.Counter()
         self.events = collections.deque(maxlen=80)
         self.clients = []
@@ -405,6 +406,7 @@ class Client:
 
     def tag(self):
         self.n += 1
+        self.world.commands += 1
         return "%s.%d" % (self.name, self.n)
 
     def send(self, data, loggable=None):
@@ -619,8 +621,10 @@ class Client:
 
     def learn(self):
         """Give every message of the view its UID, flags and Message-ID,
-        as a client does when it is told of new mail."""
-        missing = [i for i, u in enumerate(self.view) if u is None]
+        as a client does when it is told of new mail.  A UID FETCH N:*
+        may have given a new message its UID but not its flags."""
+        missing = [i for i, u in enumerate(self.view)
+                   if u is None or u not in self.vflags]
         if not missing or not self.selected:
             return
         lo, hi = missing[0] + 1, missing[-1] + 1
@@ -1048,9 +1052,15 @@ class Actor(Client):
 
     def op_fetch(self):
         r = self.rnd
-        heavy = r.random() < 0.55
-        t = self.target(r.randint(1, 6) if heavy else r.randint(1, 200),
-                        open_end=not heavy)
+        # now and then ENVELOPE and BODYSTRUCTURE of hundreds of
+        # messages, as a client filling its message list asks: the
+        # structure cache then takes many records in one command, each
+        # put back with its second part while the pending ones grow
+        sweep = r.random() < 0.04
+        heavy = not sweep and r.random() < 0.55
+        t = self.target(r.randint(300, 1000) if sweep else
+                        r.randint(1, 6) if heavy else r.randint(1, 200),
+                        open_end=not heavy and not sweep)
         if t is None:
             return
         prefix, sset, seqs, uids = t
@@ -1102,6 +1112,9 @@ class Actor(Client):
                 items.append(r.choice(["RFC822.HEADER", "RFC822.SIZE"]))
             if r.random() < 0.08:
                 macro = r.choice(["ALL", "FAST", "FULL"])
+        if sweep:
+            items += r.sample(["ENVELOPE", "BODYSTRUCTURE"], 2)
+            self.world.notes["fetch sweeps"] += 1
         items = list(dict.fromkeys(items))
         if macro:
             text = f"{prefix}FETCH {sset} {macro}"
@@ -1123,10 +1136,20 @@ class Actor(Client):
         before = {u: tr.msgs[u][1] for u in (uids or [self.view[s - 1]
                                                      for s in seqs])
                   if u in tr.msgs}
+        asked = set(uids or ())
         if uids is not None:
             # a UID the session was not shown yet need not be answered
             uids = [u for u in uids if u in self.view]
+        known = set(self.view)
         res = self.run(text, kind=prefix + "FETCH")
+        if uids is not None:
+            # but a message announced by EXISTS in this very response
+            # may be, when its UID is in the set ("*" is the highest UID
+            # when the command runs)
+            lo = int(sset.split(":")[0]) if sset.endswith(":*") else None
+            uids += sorted({u for u in res.fetch_uid.values()
+                            if u not in known and
+                            (u in asked or lo is not None and u >= lo)})
         check_items = [i.replace("BODY[]", "BODY.PEEK[]") for i in items]
         self.settle_fetch(res, seqs, bool(prefix), check_items, peek=peek,
                           uids=uids)
@@ -1183,6 +1206,13 @@ class Actor(Client):
         if t is None:
             return None
         prefix, sset, seqs, uids = t
+        tr = self.truth()
+        if "*" in sset and set(tr.alive()) - set(self.view):
+            # "*" is the last message when the command runs, which may be
+            # one this session has not been told of yet; whether the
+            # server has looked for new mail by then is its choice, so
+            # the test cannot know what such a STORE changes
+            sset = fmt_set(seqs)
         if deleted:
             op, flags, silent = "+", ["\\Deleted"], r.random() < 0.7
         else:
@@ -1818,6 +1848,8 @@ class Runner:
     def __init__(self, world, actors, users, mda, pool, rnd):
         self.world, self.actors, self.users = world, actors, users
         self.mda, self.pool, self.rnd = mda, pool, rnd
+        # how far run() got, for a run that stops on a failure
+        self.done, self.t0 = 0, None
 
     def step(self):
         r, w = self.rnd, self.world
@@ -1887,8 +1919,8 @@ class Runner:
         a.check_sync()
 
     def run(self, steps, deadline):
-        t0 = time.monotonic()
-        done = 0
+        t0 = self.t0 = time.monotonic()
+        done = self.done = 0
         for i in range(steps):
             if time.monotonic() > deadline:
                 raise StopRun(f"the run took too long: {i} of {steps} "
@@ -1901,7 +1933,7 @@ class Runner:
                 # the failure is recorded: start the sessions afresh
                 for a in self.actors:
                     a.disconnect()
-            done += 1
+            done = self.done = done + 1
         # every session ends its IDLE and logs out
         for a in self.actors:
             if a.conn is not None:
