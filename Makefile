@@ -186,6 +186,7 @@ FUZZERS	 = tests/fuzz/fuzz-authmsg \
 	   tests/fuzz/fuzz-import \
 	   tests/fuzz/fuzz-keymsg \
 	   tests/fuzz/fuzz-keywords \
+	   tests/fuzz/fuzz-maildirsize \
 	   tests/fuzz/fuzz-message \
 	   tests/fuzz/fuzz-msgcache \
 	   tests/fuzz/fuzz-mutf7 \

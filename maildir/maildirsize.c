@@ -51,9 +51,12 @@
 
 #define RECALC_TRIES	3
 #define READ_MAX	(1024 * 1024)	/* of a file waiting to be recalculated */
+#define DELTA_MAX	(1ULL << 40)	/* bytes or messages in one line */
 #define LINE_MAX_BYTES	64
 
-/* One signed decimal at *p, blanks skipped first; -1 if none. */
+/* One signed decimal at *p, blanks skipped first; -1 if none or if it
+ * is beyond DELTA_MAX, which no real delta is (and which keeps the sum
+ * of a whole file's lines from overflowing). */
 static int
 signed_num(const char **p, const char *end, int64_t *r)
 {
@@ -70,7 +73,7 @@ signed_num(const char **p, const char *end, int64_t *r)
 	s = *p;
 	while (*p < end && **p >= '0' && **p <= '9')
 		(*p)++;
-	if (*p == s || strnum_u64_n(s, (size_t)(*p - s), INT64_MAX, &n) == -1)
+	if (*p == s || strnum_u64_n(s, (size_t)(*p - s), DELTA_MAX, &n) == -1)
 		return -1;
 	*r = neg ? -(int64_t)n : (int64_t)n;
 	return 0;
