@@ -501,6 +501,7 @@ static enum imap_parse_status
 lit_offer(struct imap_parser *p)
 {
 	struct imap_literal_info *li = &p->litinfo;
+	struct parg first;
 	size_t top;
 
 	if (p->depth == 0)
@@ -509,13 +510,37 @@ lit_offer(struct imap_parser *p)
 		memcpy(&top, p->frames.data, sizeof(top));
 	li->tag = p->text.data;
 	li->name = p->text.data + p->name_off;
+	li->first = NULL;
+	li->first_atom = 0;
+	/* the top level's first entry on stk is the first argument itself
+	 * until a list closes there (then it is that list) */
+	if (top > 0) {
+		memcpy(&first, p->stk.data, sizeof(first));
+		if (first.type != IMAP_ARG_LIST &&
+		    first.type != IMAP_ARG_LITERAL8 &&
+		    !(first.flags & IMAP_ARGF_STREAMED)) {
+			li->first = p->text.data + first.off;
+			li->first_atom = first.type == IMAP_ARG_ATOM;
+		}
+	}
 	li->nargs = top;
 	li->depth = p->depth;
 	li->size = p->lit_size;
 	li->nonsync = p->lit_nonsync;
 	li->literal8 = p->lit8;
+	li->room = mem_room(p);
 	p->state = PS_LIT_WAIT;
 	return IMAP_PARSE_LITERAL;
+}
+
+/* Stop taking a literal's data: its remaining bytes are read and
+ * dropped, and the command fails with code once they are. */
+static void
+lit_drop(struct imap_parser *p, enum imap_parse_error code, const char *msg)
+{
+	p->litmode = LIT_DROP;
+	p->drop_code = code;
+	p->drop_msg = msg;
 }
 
 /* Take up to n literal bytes; returns how many. */
@@ -528,23 +553,22 @@ lit_data(struct imap_parser *p, const char *d, size_t n)
 		k = (size_t)p->lit_left;
 	if (k == 0)
 		return 0;
+	if (p->litmode != LIT_DROP && memchr(d, '\0', k) != NULL) {
+		if (!p->lit8)
+			lit_drop(p, IMAP_PERR_SYNTAX, "NUL byte in a literal "
+			    "(only literal8 ~{n} may carry one)");
+		p->lit_flags |= IMAP_ARGF_HAS_NUL;
+	}
 	switch (p->litmode) {
 	case LIT_MEMORY:
-		if (memchr(d, '\0', k) != NULL)
-			p->lit_flags |= IMAP_ARGF_HAS_NUL;
 		/* accept reserved room for all of it */
-		if (buf_add(&p->text, d, k) == -1) {
-			p->litmode = LIT_DROP;
-			p->drop_code = IMAP_PERR_NOMEM;
-			p->drop_msg = "Server out of memory";
-		}
+		if (buf_add(&p->text, d, k) == -1)
+			lit_drop(p, IMAP_PERR_NOMEM, "Server out of memory");
 		break;
 	case LIT_SINK:
-		if (p->sink(p->sink_ctx, d, k) != 0) {
-			p->litmode = LIT_DROP;
-			p->drop_code = IMAP_PERR_COMMAND;
-			p->drop_msg = "Literal data could not be stored";
-		}
+		if (p->sink(p->sink_ctx, d, k) != 0)
+			lit_drop(p, IMAP_PERR_SINK,
+			    "Literal data could not be stored");
 		break;
 	case LIT_DROP:
 		break;
@@ -1081,15 +1105,10 @@ imap_parser_literal_accept(struct imap_parser *p)
 	 * it does not fit, so its bytes are read and dropped and the
 	 * command fails, which keeps the client and us in step.
 	 */
-	if (p->lit_size >= mem_room(p)) {
-		p->litmode = LIT_DROP;
-		p->drop_code = IMAP_PERR_COMMAND;
-		p->drop_msg = "Command too large";
-	} else if (buf_reserve(&p->text, (size_t)p->lit_size + 1) == -1) {
-		p->litmode = LIT_DROP;
-		p->drop_code = IMAP_PERR_NOMEM;
-		p->drop_msg = "Server out of memory";
-	}
+	if (p->lit_size >= mem_room(p))
+		lit_drop(p, IMAP_PERR_COMMAND, "Command too large");
+	else if (buf_reserve(&p->text, (size_t)p->lit_size + 1) == -1)
+		lit_drop(p, IMAP_PERR_NOMEM, "Server out of memory");
 	return 0;
 }
 

@@ -41,6 +41,15 @@
  * A literal over literal_max is never offered: it is an error as soon as
  * its "}" arrives, before anything is allocated for it.  Sizes are digits
  * only; more than 20 digits, or a value over 2^64-1, is IMAP_PERR_LITERAL.
+ * The offer says where the literal stands (the command, its first
+ * argument, the argument's position and depth) so that the caller can
+ * hold it to what the grammar allows there.
+ *
+ * NUL: RFC 9051's literal is CHAR8, which excludes NUL; only literal8
+ * (RFC 3516) may carry one.  A literal holding a NUL is read to its end
+ * (so the stream stays in step) and the command fails with
+ * IMAP_PERR_SYNTAX: nothing downstream ever sees a string that a C
+ * function would cut short.
  *
  * How the limits count:
  *   line_max     every byte of the command that is not literal data, line
@@ -74,7 +83,7 @@ enum imap_arg_type {
 };
 
 #define IMAP_ARGF_NONSYNC	0x01	/* literal was sent as {n+} */
-#define IMAP_ARGF_HAS_NUL	0x02	/* literal data contains a NUL byte */
+#define IMAP_ARGF_HAS_NUL	0x02	/* literal8 data contains a NUL byte */
 #define IMAP_ARGF_STREAMED	0x04	/* literal went to a sink, str is NULL */
 
 struct imap_arg {
@@ -128,6 +137,7 @@ enum imap_parse_error {
 	IMAP_PERR_DEPTH,	/* depth_max exceeded */
 	IMAP_PERR_ARGS,		/* args_max exceeded */
 	IMAP_PERR_NOMEM,	/* allocation failed */
+	IMAP_PERR_SINK,		/* a literal's sink refused its data */
 };
 
 /* Valid until the next feed.  tag is set once a whole valid tag was read
@@ -138,23 +148,37 @@ struct imap_parse_errinfo {
 	const char		*msg;		/* short English sentence */
 };
 
+/* Valid until the literal is accepted or rejected. */
 struct imap_literal_info {
 	const char	*tag;
 	/* never NULL in practice: a literal as the command name is a syntax
 	 * error, never offered */
 	const char	*name;		/* NULL if the literal is the name */
+	/* the first argument after the name, when it is complete and a
+	 * string held in memory (a UID command's subcommand, APPEND's
+	 * mailbox); NULL when there is none yet, or it is this literal,
+	 * a list or a streamed literal */
+	const char	*first;
+	int		 first_atom;	/* first is an atom */
 	size_t		 nargs;		/* top-level args before this one */
 	unsigned	 depth;		/* 0 = at top level */
 	uint64_t	 size;
 	int		 nonsync;	/* {n+}: the client will not wait */
 	int		 literal8;	/* ~{n} */
+	/* what command_max leaves: held in memory, a literal fits only
+	 * when its size is below this (streamed, it costs nothing) */
+	uint64_t	 room;
 };
 
 /* Called with each piece of a streamed literal's data as it arrives (in
  * pieces of any size, never empty).  A non-zero return makes the command
  * fail: the sink is not called again, the rest of the literal is still
  * read (so the stream stays in step), then the feed returns
- * IMAP_PARSE_ERROR with IMAP_PERR_COMMAND. */
+ * IMAP_PARSE_ERROR with IMAP_PERR_SINK, so that the caller asks the
+ * sink's owner why.  A NUL in a literal (not literal8) stops the sink the
+ * same way, before the piece holding it, and fails with IMAP_PERR_SYNTAX.
+ * The parser never tells the sink that its literal ended or failed: the
+ * caller learns that from the feed's result. */
 typedef int (*imap_literal_sink)(void *ctx, const char *data, size_t len);
 
 struct imap_parser;

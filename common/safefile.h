@@ -47,6 +47,11 @@ int	safefile_tmp(int dirfd, const char *name, char *tmp, size_t tmplen,
 int	safefile_commit(int dirfd, int fd, const char *tmp, const char *name,
 	    const void *data, size_t len);
 
+/* write() all len bytes, through interruptions and short writes; 0, or
+ * -1 with errno (EIO when the file system takes nothing and says
+ * nothing). */
+int	safefile_write(int fd, const void *data, size_t len);
+
 /* safefile_tmp and safefile_commit in one. */
 int	safefile_replace(int dirfd, const char *name, const void *data,
 	    size_t len, mode_t mode);

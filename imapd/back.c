@@ -183,14 +183,17 @@ become(const struct auth_user *u)
 /*
  * Where the user's mail is: the userdb's maildir field, else
  * mail_location, with ~ meaning the home directory.  Created if missing
- * (as the user).  NULL if the Maildir cannot be made (logged).
+ * (as the user).  The path comes back resolved: a link on the way to
+ * the Maildir (one moved to another disk) is followed here, once, and
+ * none inside it ever is (maildir/folder.h).  NULL if the Maildir cannot
+ * be made (logged).
  */
 static char *
 find_mail(const struct config *conf, const struct auth_user *u)
 {
 	const char *loc = u->maildir[0] != '\0' ? u->maildir :
 	    conf->mail_location;
-	char path[PATH_MAX];
+	char path[PATH_MAX], *real;
 	struct stat sb;
 	int fresh;
 
@@ -203,13 +206,17 @@ find_mail(const struct config *conf, const struct auth_user *u)
 		return NULL;
 	fresh = stat(path, &sb) == -1;
 	if (folder_init_root(path) == -1) {
-		log_warn("cannot create the Maildir %s (check that the home "
-		    "directory exists and belongs to the user)", path);
+		if (errno != ELOOP)	/* which folder_init_root logs */
+			log_warn("cannot create the Maildir %s (check that "
+			    "the home directory exists and belongs to the "
+			    "user)", path);
 		return NULL;
 	}
 	if (fresh)
 		log_info("created the Maildir %s", path);
-	return strdup(path);
+	if ((real = realpath(path, NULL)) == NULL)
+		log_warn("cannot resolve the Maildir path %s", path);
+	return real;
 }
 
 /*

@@ -1,16 +1,24 @@
 /*
  * cmd-append: APPEND (RFC 9051 6.3.12) with MULTIAPPEND (RFC 3502),
- * APPENDUID (RFC 4315) and literal8 messages (RFC 3516).  Each message
- * is written to tmp/, fsync'ed and moved into cur/ before it gets its UID,
- * so a crash or a full disk leaves it either absent or whole.  With
- * several messages it is all or none: if one fails, those already stored
- * are removed again.
+ * APPENDUID (RFC 4315) and literal8 messages (RFC 3516).
+ *
+ * A message is never held in memory: the session hands each message
+ * literal to append_literal() before its first byte, which checks the
+ * target (NO [TRYCREATE] before the "+" when it does not exist) and
+ * streams the bytes into a file in the target's tmp/ as they arrive;
+ * a literal that would pass the user's quota (quota.h) is refused with
+ * NO [OVERQUOTA] there too, before a byte of it is written.
+ * Only when the whole command has been read and parsed does cmd_append()
+ * commit them, all or none (maildir/mailbox.h says how); a command that
+ * breaks off (a parse error after a literal, a failed write, a lost
+ * connection) leaves nothing but files in tmp/ that append_abort()
+ * removes.  literal8 data is stored as sent: the server never decodes a
+ * content-transfer-encoding, so there is no [UNKNOWN-CTE] to give.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
 #include "common/imapdate.h"
 #include "common/log.h"
@@ -19,17 +27,167 @@
 #include "imapd/mbname.h"
 #include "imapd/quota.h"
 #include "imapd/seqset.h"
-#include "maildir/filename.h"
 #include "maildir/folder.h"
 #include "maildir/mailbox.h"
 
 #define APPEND_MAX_MESSAGES	1000
+
+/* The messages of the APPEND being read. */
+struct append_state {
+	struct mailbox_delivery	*d;
+	char			 path[FOLDER_PATH_MAX];
+	struct buf		 name;		/* for the log */
+	int			 err;		/* errno of a failed write */
+	uint64_t		 bytes;		/* of the messages so far */
+};
 
 struct appmsg {
 	const struct imap_arg	*data;
 	struct flagset		 fs;
 	int64_t			 date;		/* -1 = now */
 };
+
+void
+append_abort(struct session *s)
+{
+	struct append_state *st = s->append;
+
+	/* a reservation of an APPEND that breaks off ends with it */
+	quota_end(s);
+	if (st == NULL)
+		return;
+	mailbox_deliver_free(st->d);
+	buf_free(&st->name);
+	free(st);
+	s->append = NULL;
+}
+
+/* The target of the APPEND whose first message literal arrives now,
+ * checked as it would be once the command is complete.  NULL after
+ * answering why not. */
+static struct append_state *
+append_start(struct session *s, const struct cmd *c,
+    const struct imap_literal_info *li)
+{
+	struct append_state *st;
+
+	if (li->first == NULL) {
+		cmd_bad(s, c, "APPEND takes a mailbox name first");
+		return NULL;
+	}
+	if ((st = calloc(1, sizeof(*st))) == NULL) {
+		cmd_no(s, c, "[SERVERBUG] Out of memory");
+		return NULL;
+	}
+	buf_init(&st->name, FOLDER_NAME_MAX);
+	if (mbname_target(s, c, li->first, &st->name, st->path,
+	    sizeof(st->path)) == -1) {
+		buf_free(&st->name);
+		free(st);
+		return NULL;
+	}
+	if (mailbox_deliver_open(st->path, &st->d) == -1) {
+		log_warn("APPEND to %s", buf_cstr(&st->name));
+		cmd_no(s, c, "%sThe mailbox cannot take messages now",
+		    cmd_errcode(errno));
+		buf_free(&st->name);
+		free(st);
+		return NULL;
+	}
+	return st;
+}
+
+static int
+append_sink(void *ctx, const char *data, size_t len)
+{
+	struct append_state *st = ctx;
+
+	if (mailbox_deliver_write(st->d, data, len) == -1) {
+		st->err = errno;
+		return -1;
+	}
+	return 0;
+}
+
+/* Say why a message could not be stored, from errno e; the APPEND is
+ * over and nothing of it stays. */
+static void
+append_failed(struct session *s, const struct cmd *c, int e)
+{
+	const char *name = s->append != NULL ? buf_cstr(&s->append->name) :
+	    "?";
+
+	errno = e;
+	if (e == ENOSPC || e == EDQUOT)
+		log_warn("APPEND to %s", name);
+	else
+		log_warn("APPEND to %s failed", name);
+	cmd_no(s, c, "%sThe message could not be stored%s", cmd_errcode(e),
+	    e == ENOSPC || e == EDQUOT ? ": not enough disk space" :
+	    "; the server log says why");
+	append_abort(s);
+}
+
+void
+append_literal(struct session *s, const struct imap_literal_info *li)
+{
+	struct append_state *st = s->append;
+	struct cmd c;
+
+	memset(&c, 0, sizeof(c));
+	c.tag = li->tag;
+	c.name = "APPEND";
+	c.def = command_find("APPEND", 0);
+	/* an empty message is refused once the command is read; it needs
+	 * no file */
+	if (li->size == 0) {
+		if (!li->nonsync) {
+			session_printf(s, "+ Ready for literal data\r\n");
+			if (session_flush(s) == -1)
+				return;
+		}
+		(void)imap_parser_literal_accept(s->parser);
+		return;
+	}
+	if (st == NULL && (st = s->append = append_start(s, &c, li)) == NULL)
+		goto refuse;
+	if (mailbox_deliver_count(st->d) == APPEND_MAX_MESSAGES) {
+		cmd_no(s, &c, "[LIMIT] At most %d messages in one APPEND",
+		    APPEND_MAX_MESSAGES);
+		goto refuse;
+	}
+	/* within the quota with this one too, before a byte is written */
+	if (quota_reserve(s, &c, st->path, st->bytes + li->size,
+	    mailbox_deliver_count(st->d) + 1) == -1)
+		goto refuse;
+	st->bytes += li->size;
+	if (mailbox_deliver_add(st->d, li->size) == -1) {
+		append_failed(s, &c, errno);
+		goto refuse;
+	}
+	if (!li->nonsync) {
+		session_printf(s, "+ Ready for literal data\r\n");
+		if (session_flush(s) == -1)
+			return;
+	}
+	(void)imap_parser_literal_accept_sink(s->parser, append_sink, st);
+	return;
+refuse:
+	append_abort(s);
+	imap_parser_literal_reject(s->parser);
+}
+
+void
+append_store_failed(struct session *s, const char *tag)
+{
+	struct cmd c;
+
+	memset(&c, 0, sizeof(c));
+	c.tag = tag;
+	c.name = "APPEND";
+	c.def = command_find("APPEND", 0);
+	append_failed(s, &c, s->append != NULL ? s->append->err : EIO);
+}
 
 /* Parse "[flags] [date-time] literal" groups from args[i]. */
 static int
@@ -70,10 +228,6 @@ parse_messages(struct session *s, const struct cmd *c, struct appmsg *m,
 		}
 		if (a->type != IMAP_ARG_LITERAL && a->type != IMAP_ARG_LITERAL8)
 			goto bad;
-		if (a->str == NULL) {
-			cmd_no(s, c, "[SERVERBUG] Message data not available");
-			return -1;
-		}
 		m[nm].data = a;
 		nm++;
 		i++;
@@ -88,102 +242,58 @@ bad:
 	return -1;
 }
 
-/* MULTIAPPEND is all or nothing: remove messages already stored. */
-static int
-take_back(const char *path, const uint32_t *uids, size_t n)
-{
-	struct mailbox *mb;
-	const char *why;
-	uint32_t *seqs;
-	size_t i, k = 0;
-	int r;
-
-	if (mailbox_open(path, 0, &mb, &why) == -1)
-		return -1;
-	if ((seqs = calloc(n, sizeof(*seqs))) == NULL) {
-		mailbox_close(mb);
-		return -1;
-	}
-	for (i = 0; i < n; i++)
-		if ((seqs[k] = mailbox_seq_of_uid(mb, uids[i])) != 0)
-			k++;
-	r = mailbox_store(mb, seqs, k, 1, MF_DELETED, 0, NULL, NULL);
-	if (r == 0)
-		r = mailbox_expunge(mb, uids, n, NULL);
-	free(seqs);
-	mailbox_close(mb);
-	return r;
-}
-
 void
 cmd_append(struct session *s, const struct cmd *c)
 {
-	char path[FOLDER_PATH_MAX];
+	struct append_state *st = s->append;
+	struct mailbox_newmsg *meta = NULL;
 	struct appmsg *m = NULL;
-	struct buf name, uids;
-	const char *arg;
-	uint32_t *got = NULL, uidv = 0, kw;
-	uint64_t total = 0;
-	size_t nm = 0, i, k, done = 0;
-	int letter;
+	struct buf uids;
+	uint32_t *got = NULL, uidv = 0;
+	size_t nm = 0, i;
 
-	if (c->nargs < 2 || (arg = imap_arg_astring(&c->args[0])) == NULL) {
-		cmd_bad(s, c, "APPEND takes a mailbox and a message");
-		return;
-	}
-	buf_init(&name, FOLDER_NAME_MAX);
 	buf_init(&uids, 64 * 1024);
+	if (c->nargs < 2 || imap_arg_astring(&c->args[0]) == NULL) {
+		cmd_bad(s, c, "APPEND takes a mailbox and a message");
+		goto out;
+	}
 	if ((m = calloc(c->nargs, sizeof(*m))) == NULL ||
+	    (meta = calloc(c->nargs, sizeof(*meta))) == NULL ||
 	    (got = calloc(c->nargs, sizeof(*got))) == NULL) {
-		cmd_no(s, c, "Out of memory");
+		cmd_no(s, c, "[SERVERBUG] Out of memory");
 		goto out;
 	}
 	if (parse_messages(s, c, m, &nm) == -1)
 		goto out;
-	if (mbname_target(s, c, arg, &name, path, sizeof(path)) == -1)
-		goto out;
-	for (i = 0; i < nm; i++)
-		total += m[i].data->len;
-	if (quota_reserve(s, c, path, total, nm) == -1)
-		goto out;
 	for (i = 0; i < nm; i++) {
 		if (m[i].data->len == 0) {
 			cmd_no(s, c, "Empty messages are not stored");
-			goto undo;
+			goto out;
 		}
-		kw = 0;
-		for (k = 0; k < m[i].fs.nkw; k++) {
-			letter = mailbox_dir_keyword(path, m[i].fs.kw[k]);
-			if (letter >= 0)
-				kw |= 1U << letter;
-		}
-		if (mailbox_deliver(path, m[i].data->str, -1, m[i].data->len,
-		    m[i].fs.flags, kw, m[i].date, &got[i], &uidv) == -1) {
-			if (errno == ENOSPC || errno == EDQUOT) {
-				log_warn("APPEND to %s", buf_cstr(&name));
-				cmd_no(s, c, "[OVERQUOTA] Not enough disk space "
-				    "to store the message");
-			} else {
-				log_warn("APPEND to %s failed", buf_cstr(&name));
-				cmd_no(s, c, "[SERVERBUG] The message could not "
-				    "be stored; the log says why");
-			}
-			goto undo;
-		}
-		done++;
+		/* every message that is not empty went to a file */
+		if (!(m[i].data->flags & IMAP_ARGF_STREAMED))
+			break;
+		meta[i].flags = m[i].fs.flags;
+		meta[i].kw = m[i].fs.kw;
+		meta[i].nkw = m[i].fs.nkw;
+		meta[i].mtime = m[i].date;
 	}
-	quota_charge(s, path, (int64_t)total, (int64_t)nm);
+	if (i < nm || st == NULL || mailbox_deliver_count(st->d) != nm) {
+		cmd_no(s, c, "[SERVERBUG] Message data not available");
+		goto out;
+	}
+	if (mailbox_deliver_commit(st->d, meta, got, &uidv) == -1) {
+		append_failed(s, c, errno);
+		goto out;
+	}
+	quota_charge(s, st->path, (int64_t)st->bytes, (int64_t)nm);
 	(void)seqset_format(got, nm, &uids);
 	cmd_ok(s, c, "[APPENDUID %u %s] APPEND completed", uidv,
 	    buf_cstr(&uids));
-	goto out;
-undo:
-	if (done > 0 && take_back(path, got, done) == -1)
-		log_warnx("APPEND of %zu messages failed after %zu, and those "
-		    "could not all be removed again", nm, done);
 out:
+	append_abort(s);
 	free(m);
+	free(meta);
 	free(got);
-	buf_free(&name);
 	buf_free(&uids);
 }

@@ -125,7 +125,7 @@ cmd_status(struct session *s, const struct cmd *c)
 	if (want & ST_HIGHESTMODSEQ)
 		selected_condstore(s);
 	if (status_write(s, buf_cstr(&name), path, want) == -1) {
-		if (errno == ENOENT || errno == ENOTDIR)
+		if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP)
 			cmd_no(s, c, "[NONEXISTENT] No such mailbox");
 		else
 			cmd_no(s, c, "%sCannot read the mailbox; the server "

@@ -177,8 +177,12 @@ cmd_store(struct session *s, const struct cmd *c)
 		if ((k = mailbox_keyword(s->mb, fs.kw[i])) < 0) {
 			free(seqs);
 			buf_free(&modified);
-			cmd_no(s, c, "[LIMIT] This mailbox cannot hold more "
-			    "keywords (26 at most in Maildir)");
+			if (errno == EMLINK)
+				cmd_no(s, c, "[LIMIT] This mailbox cannot hold "
+				    "more keywords (26 at most in Maildir)");
+			else
+				cmd_no(s, c, "%sThe keyword could not be "
+				    "recorded", cmd_errcode(errno));
 			return;
 		}
 		kw |= 1U << k;

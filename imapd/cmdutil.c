@@ -163,6 +163,7 @@ cmd_errcode(int e)
 		return "[ALREADYEXISTS] ";
 	case ENOENT:
 	case ENOTDIR:
+	case ELOOP:		/* a folder that is a link is none */
 		return "[NONEXISTENT] ";
 	case EACCES:
 	case EPERM:

@@ -36,7 +36,8 @@ int	cmd_flags(struct session *, const struct cmd *,
 /*
  * The response code (RFC 5530) for a failure with errno e, with a
  * trailing space, to start a NO's text: "[OVERQUOTA] " for a full disk,
- * "[NONEXISTENT] ", "[ALREADYEXISTS] ", "[NOPERM] ", "[LIMIT] " for a
+ * "[NONEXISTENT] " (a folder that is a symbolic link is not one),
+ * "[ALREADYEXISTS] ", "[NOPERM] ", "[LIMIT] " for a
  * name too long, "[INUSE] " for a lock held too long, "[UNAVAILABLE] "
  * for an I/O error, and "[SERVERBUG] " for anything else.  The one place
  * that maps errno to IMAP.

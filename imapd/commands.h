@@ -6,22 +6,76 @@
 #ifndef IMAPD_COMMANDS_H
 #define IMAPD_COMMANDS_H
 
+#include <stdint.h>
+
 #include "imapd/session.h"
 
 #define CMDF_UID	0x01	/* also valid after "UID " */
 #define CMDF_NOEXPUNGE	0x02	/* no EXPUNGE responses while it runs
 				 * (FETCH, STORE, SEARCH without UID) */
+#define CMDF_MESSAGES	0x04	/* top-level arguments after the first
+				 * may be messages (APPEND): literals or
+				 * literal8 up to APPEND_LIMIT */
+
+/*
+ * Literals.  A client may send a string as a literal only where the
+ * command's grammar has one (astring, string or nstring in RFC 9051
+ * section 9) and only as long as such a string can usefully be there.
+ * The session holds every literal to its row before it sends "+" (and
+ * before it reads the bytes of a {n+} one), so no command makes the
+ * server take more than that: a literal where none may stand is BAD, one
+ * too long NO [TOOBIG] (BAD [TOOBIG] for {n+}, RFC 7888).
+ */
+#define LIT_ARG(i)	(1U << (i))	/* top-level argument i, counted
+					 * after a UID command's subcommand */
+#define LIT_LISTS	0x8000U		/* any string inside a list */
+#define LIT_ANYWHERE	0xffffU		/* (top-level positions past 14 too) */
+
+#define LITERAL_AUTH_MAX	4096	/* LOGIN's credentials, AUTHENTICATE's
+					 * initial response */
+#define LITERAL_NAME_MAX	1024	/* a mailbox name or LIST pattern: the
+					 * longest name a folder may have */
+#define LITERAL_ID_MAX		1024	/* an ID field or value (RFC 2971) */
+#define LITERAL_TEXT_MAX	8192	/* a SEARCH string, a header field
+					 * name in FETCH */
+#define APPEND_LIMIT		67108864 /* a message (APPENDLIMIT, RFC 7889):
+					 * 64 MiB */
 
 struct command {
 	const char	*name;
 	void		(*fn)(struct session *, const struct cmd *);
 	unsigned	 states;	/* STATE_* where it may run */
 	unsigned	 flags;		/* CMDF_* */
+	unsigned	 strings;	/* LIT_*: where a literal may stand */
+	uint32_t	 string_max;	/* the longest literal there */
 };
 
 /* The row for name (case-insensitive), uid says whether it came after
  * "UID"; NULL if there is none. */
 const struct command *command_find(const char *name, int uid);
+
+/*
+ * The most bytes the literal li may have where it stands, 0 if the
+ * grammar puts no string there (or li is a literal8 outside an APPEND
+ * message).  *def_r is the command's row (NULL: an unknown command, and
+ * 0 is returned); *message_r is 1 for an APPEND message.
+ */
+uint64_t command_literal_max(const struct imap_literal_info *li,
+	    const struct command **def_r, int *message_r);
+
+/*
+ * APPEND's messages go into the target folder as they arrive (see
+ * cmd-append.c).  The session hands append_literal() each message literal
+ * of an APPEND, which answers it (the continuation, or a refusal) and
+ * streams its bytes; cmd_append() commits what came.  When the bytes of
+ * a message could not be stored (the parser's IMAP_PERR_SINK), the
+ * session lets append_store_failed() answer.  append_abort() removes
+ * what an APPEND that did not complete left; the session calls it after
+ * every command, parse error and refused literal, and when it ends.
+ */
+void	append_literal(struct session *, const struct imap_literal_info *);
+void	append_store_failed(struct session *, const char *tag);
+void	append_abort(struct session *);
 
 /* STATUS items, shared by STATUS and LIST RETURN (STATUS ...): the item
  * bits of a list (0 if invalid), and the STATUS response for a folder. */

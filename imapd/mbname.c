@@ -1,12 +1,13 @@
 /*
  * mbname: mailbox name conversion.  See mbname.h.
  */
-#include <sys/stat.h>
-
+#include <errno.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "common/mutf7.h"
+#include "imapd/cmdutil.h"
 #include "imapd/mbname.h"
 #include "imapd/session.h"
 #include "maildir/folder.h"
@@ -82,17 +83,22 @@ mbname_target(struct session *s, const struct cmd *c, const char *arg,
     struct buf *name, char *path, size_t pathlen)
 {
 	const char *why;
-	struct stat sb;
+	int fd;
 
 	if (mbname_from_client(s, arg, name, &why) == -1 ||
 	    mbname_path(s, buf_cstr(name), path, pathlen, &why) == -1) {
 		cmd_no(s, c, "%s", why);
 		return -1;
 	}
-	if (stat(path, &sb) == -1) {
-		cmd_no(s, c, "[TRYCREATE] No such mailbox");
+	if ((fd = folder_open(path)) == -1) {
+		if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP)
+			cmd_no(s, c, "[TRYCREATE] No such mailbox");
+		else
+			cmd_no(s, c, "%sThe mailbox cannot be opened",
+			    cmd_errcode(errno));
 		return -1;
 	}
+	close(fd);
 	return 0;
 }
 

@@ -8,6 +8,12 @@
  * and the connection is closed, because the client and the server no
  * longer agree on where the next command starts.  Before login a client
  * that sends nothing but errors is cut off as well.
+ *
+ * A literal is held to what its command's grammar allows where it stands
+ * (the command table says) before anything of it is read: refused, the
+ * command ends with BAD or NO [TOOBIG] and the session goes on; the
+ * bytes of a refused {n+} literal, which the client sends anyway, are
+ * read and dropped, unless there are more than any command would take.
  */
 #include <sys/random.h>
 
@@ -35,6 +41,9 @@
 #define IN_READ		(16 * 1024)
 #define IN_MAX		(256 * 1024)
 #define PRELOGIN_ERRORS	10		/* BADs before login, then BYE */
+/* A refused {n+} literal is read and dropped up to the largest literal
+ * any command takes; past that the connection is closed (RFC 7888 4). */
+#define LITERAL_DISCARD_MAX	APPEND_LIMIT
 
 /* Before login: room for the largest legal command there, an ID with 30
  * pairs of 30-byte fields and 1,024-byte values (RFC 2971), quoted with
@@ -47,10 +56,14 @@ static const struct imap_limits limits_prelogin = {
 	.args_max = 128,
 };
 
+/* After login each literal is held to its command's grammar before it
+ * is read (literal() below), so the parser itself sets no literal limit. */
 static const struct imap_limits limits_loggedin = {
 	.line_max = 64 * 1024,
-	.literal_max = 64 * 1024 * 1024,
-	.command_max = 66 * 1024 * 1024,
+	.literal_max = UINT64_MAX,
+	/* what a legal line can make (the args of a 64 KiB line), and
+	 * literals of a few KiB; APPEND's messages are streamed to disk */
+	.command_max = 2 * 1024 * 1024,
 	.depth_max = 32,
 	.args_max = 100000,
 };
@@ -84,6 +97,7 @@ session_init(struct session *s, const struct config *conf, struct conn *c,
 void
 session_free(struct session *s)
 {
+	append_abort(s);
 	imap_parser_free(s->parser);
 	s->parser = NULL;
 	buf_free_secret(&s->in);
@@ -559,12 +573,94 @@ dispatch(struct session *s, const struct imap_cmdline *line)
 	(void)session_flush(s);
 }
 
-/* A literal was announced: decide by state, then say go ahead or not. */
+/*
+ * Refuse the literal li: max is what the grammar allows where it stands
+ * (0: no literal may be there).  A synchronizing literal's command ends
+ * here; a {n+} one's bytes are on their way and are read and dropped,
+ * unless there are more of them than any command would ever take.
+ */
+static void
+literal_refuse(struct session *s, const struct imap_literal_info *li,
+    const struct command *def, uint64_t max, const char *why)
+{
+	char name[40];
+	struct cmd c;
+	int toobig = max > 0;
+
+	memset(&c, 0, sizeof(c));
+	c.tag = li->tag;
+	c.name = def != NULL ? def->name : printable(li->name, name,
+	    sizeof(name));
+	c.def = def;
+	c.uid = def != NULL && strcasecmp(li->name, "UID") == 0;
+	if (toobig)
+		log_info("%s: refused a literal of %llu bytes (the limit for "
+		    "%s there is %llu bytes)", c.name,
+		    (unsigned long long)li->size, why,
+		    (unsigned long long)max);
+	else
+		log_info("%s: refused a literal of %llu bytes (%s)", c.name,
+		    (unsigned long long)li->size, why);
+	if (li->nonsync && li->size > LITERAL_DISCARD_MAX) {
+		session_printf(s, "%s BAD [TOOBIG] Literal too large\r\n",
+		    li->tag);
+		session_printf(s, "* BYE Literal of %llu bytes not read\r\n",
+		    (unsigned long long)li->size);
+		(void)session_flush(s);
+		s->end = END_PROTOCOL;
+	} else if (toobig && !li->nonsync)
+		cmd_no(s, &c, "[TOOBIG] Literal too large for %s (at most "
+		    "%llu bytes)", why, (unsigned long long)max);
+	else if (toobig)
+		cmd_bad(s, &c, "[TOOBIG] Literal too large for %s (at most "
+		    "%llu bytes)", why, (unsigned long long)max);
+	else
+		cmd_bad(s, &c, "Literal not allowed here (%s)", why);
+	append_abort(s);
+	imap_parser_literal_reject(s->parser);
+}
+
+/*
+ * A literal was announced: hold it to what the command's grammar allows
+ * where it stands, then say go ahead or refuse it, before a byte of it
+ * is read.
+ */
 static void
 literal(struct session *s)
 {
 	const struct imap_literal_info *li = imap_parser_literal(s->parser);
+	const struct command *def;
+	uint64_t max;
+	int message;
 
+	max = command_literal_max(li, &def, &message);
+	if (def == NULL) {
+		literal_refuse(s, li, NULL, 0, "unknown command");
+		return;
+	}
+	if (!(def->states & s->state)) {
+		literal_refuse(s, li, def, 0, "command not allowed now");
+		return;
+	}
+	if (max == 0) {
+		literal_refuse(s, li, def, 0, li->literal8 ? "literal8 is "
+		    "only for APPEND messages" : "no string there");
+		return;
+	}
+	if (li->size > max) {
+		literal_refuse(s, li, def, max, message ? "a message "
+		    "(APPENDLIMIT)" : "a string in this place");
+		return;
+	}
+	if (message) {
+		append_literal(s, li);
+		return;
+	}
+	if (li->size >= li->room) {
+		literal_refuse(s, li, def, li->room > 0 ? li->room - 1 : 0,
+		    "the rest of this command");
+		return;
+	}
 	if (!li->nonsync) {
 		session_printf(s, "+ Ready for literal data\r\n");
 		if (session_flush(s) == -1)
@@ -614,6 +710,11 @@ parse_error(struct session *s)
 	char limit[64];
 	int fatal_error = 0;
 
+	if (e->code == IMAP_PERR_SINK) {
+		append_store_failed(s, tag);
+		return;
+	}
+	append_abort(s);
 	switch (e->code) {
 	case IMAP_PERR_LINE:
 		fatal_error = 1;
@@ -667,6 +768,7 @@ process_input(struct session *s)
 			return;
 		case IMAP_PARSE_COMMAND:
 			dispatch(s, imap_parser_command(s->parser));
+			append_abort(s);
 			session_apply_limits(s);
 			break;
 		case IMAP_PARSE_LITERAL:

@@ -24,6 +24,7 @@
 #include "imapd/conn.h"
 #include "imapd/specialuse.h"
 
+struct append_state;
 struct config;
 struct mailbox;
 struct maildirsize;
@@ -106,6 +107,8 @@ struct session {
 	char			*mbname;	/* its name, on-disk form */
 	unsigned		 examine:1;	/* selected read-only */
 	struct msgcache		*mcache;	/* structure cache of mb */
+	struct append_state	*append;	/* messages of an APPEND being
+						 * read (cmd-append.c) */
 	uint32_t		*saved;		/* SEARCHRES "$": UIDs, sorted */
 	size_t			 nsaved;
 	uint32_t		*vanished;	/* QRESYNC: expunged UIDs not

@@ -19,8 +19,14 @@
  * starts with '.', is neither "." nor "..", and holds no '/'.  Every
  * operation works on such an entry relative to a descriptor of root, and
  * never through a symbolic link: an entry that is a link is not listed,
- * not deleted through, and not renamed.  (root itself may be a link: the
- * administrator chose it.)
+ * not deleted through, and not renamed, and a folder is opened only
+ * through folder_open(), which refuses a link at the folder or at its
+ * cur/, new/ or tmp/ (a link there would take reads and writes out of
+ * the Maildir).  Between that check and the paths used afterwards only
+ * a process that can write the Maildir, that is the user, could put a
+ * link in the way, and it can read the same files anyway.  (root itself
+ * may be a link: the administrator chose it, and the session resolves it
+ * once.)
  *
  * INBOX: the whole name in any case means root.  "INBOX/x" is an ordinary
  * folder ".INBOX.x" as Dovecot stores it; "inbox/x" is a different one,
@@ -177,6 +183,72 @@ static int
 open_root(const char *root)
 {
 	return open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+/* 0 if the folder directory fd has cur/ and none of cur/ new/ tmp/ is a
+ * symbolic link or other than a directory; -1 with errno ENOENT, ELOOP
+ * or ENOTDIR and *bad_r the one at fault.  (new/ and tmp/ may be
+ * missing: what needs them says so.) */
+static int
+subdirs_check(int fd, const char **bad_r)
+{
+	struct stat st;
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		*bad_r = subdirs[i];
+		if (fstatat(fd, subdirs[i], &st, AT_SYMLINK_NOFOLLOW) == -1) {
+			if (i == 0 || errno != ENOENT)
+				return -1;
+			continue;
+		}
+		if (S_ISLNK(st.st_mode)) {
+			errno = ELOOP;
+			return -1;
+		}
+		if (!S_ISDIR(st.st_mode)) {
+			errno = ENOTDIR;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void
+log_link(const char *path, const char *sub)
+{
+	log_warnx("%s%s%s is a symbolic link: imapd follows no link inside "
+	    "a Maildir (make it a directory, or link the whole Maildir "
+	    "instead)", path, sub != NULL ? "/" : "", sub != NULL ? sub : "");
+}
+
+int
+folder_open(const char *path)
+{
+	struct stat st;
+	const char *bad;
+	int fd, e;
+
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1) {
+		e = errno;
+		if ((e == ELOOP || e == ENOTDIR) && lstat(path, &st) == 0 &&
+		    S_ISLNK(st.st_mode)) {
+			log_link(path, NULL);
+			e = ELOOP;
+		}
+		errno = e;
+		return -1;
+	}
+	if (subdirs_check(fd, &bad) == -1) {
+		e = errno;
+		if (e == ELOOP)
+			log_link(path, bad);
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
 }
 
 /* The file type (S_IFDIR, S_IFREG, S_IFLNK, ...) of a directory entry
@@ -468,15 +540,16 @@ done:
 
 /* --- LIST ------------------------------------------------------------- */
 
-/* Add every real folder in root. */
+/* Add every real folder in root: a directory, not a link, with cur/,
+ * and no link among cur/ new/ tmp/ (folder_open() would refuse it). */
 static int
 list_real(int rootfd, struct folder_list *l)
 {
-	char name[NAME_MAX + 1], sub[NAME_MAX + 5];
+	char name[NAME_MAX + 1];
 	struct dirent *de;
-	struct stat st;
+	const char *bad;
 	DIR *dp;
-	int fd, n;
+	int fd, ffd, ok;
 
 	if ((fd = dup(rootfd)) == -1)
 		return -1;
@@ -488,12 +561,13 @@ list_real(int rootfd, struct folder_list *l)
 		if (entryname(de->d_name, name) == -1 ||
 		    entry_type(rootfd, de) != S_IFDIR)
 			continue;
-		n = snprintf(sub, sizeof(sub), "%s/cur", de->d_name);
-		if (n < 0 || (size_t)n >= sizeof(sub) ||
-		    fstatat(rootfd, sub, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
-		    !S_ISDIR(st.st_mode))
+		ffd = openat(rootfd, de->d_name, O_RDONLY | O_DIRECTORY |
+		    O_NOFOLLOW | O_CLOEXEC);
+		if (ffd == -1)
 			continue;
-		if (list_add(l, name, strlen(name), 0) == -1)
+		ok = subdirs_check(ffd, &bad) == 0;
+		close(ffd);
+		if (ok && list_add(l, name, strlen(name), 0) == -1)
 			break;
 	}
 	return closedir_r(dp, errno == 0 ? 0 : -1);
@@ -993,7 +1067,7 @@ int
 folder_init_root(const char *root)
 {
 	char path[FOLDER_PATH_MAX];
-	struct stat st;
+	const char *bad;
 	size_t i, len = strlen(root);
 	int rootfd, saved;
 
@@ -1013,15 +1087,13 @@ folder_init_root(const char *root)
 	}
 	if ((rootfd = open_root(root)) == -1)
 		return -1;
-	for (i = 0; i < 3; i++) {
-		if ((mkdirat(rootfd, subdirs[i], 0700) == -1 &&
-		    errno != EEXIST) ||
-		    fstatat(rootfd, subdirs[i], &st, 0) == -1)
+	for (i = 0; i < 3; i++)
+		if (mkdirat(rootfd, subdirs[i], 0700) == -1 && errno != EEXIST)
 			goto fail;
-		if (!S_ISDIR(st.st_mode)) {
-			errno = ENOTDIR;
-			goto fail;
-		}
+	if (subdirs_check(rootfd, &bad) == -1) {
+		if (errno == ELOOP)
+			log_link(root, bad);
+		goto fail;
 	}
 	close(rootfd);
 	return 0;

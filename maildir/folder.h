@@ -12,7 +12,9 @@
  * entry, a name other than INBOX is also refused past NAME_MAX - 1 bytes.
  * No function here opens, creates or removes anything outside root, and
  * none follows a symbolic link out of it: a folder directory that is a
- * link is not listed, deleted, renamed or created through.
+ * link, or whose cur/, new/ or tmp/ is one, is not listed, opened,
+ * deleted, renamed or created through.  Root itself is the one link
+ * followed, once, by whoever resolved it (the session, at login).
  *
  * INBOX in any case is the root.  Only the whole name is case-insensitive:
  * "INBOX/x" is the folder .INBOX.x (as Dovecot stores it) and "inbox/x" is
@@ -57,6 +59,16 @@ int	folder_path(const char *root, const char *name, char *path,
 /* Only the check of folder_path(); 0 or -1 with *why_r (and errno
  * EINVAL, or ENAMETOOLONG for a name too long). */
 int	folder_check_name(const char *name, const char **why_r);
+
+/*
+ * Open the directory of a folder (a path from folder_path()) to work in
+ * it.  A symbolic link is refused at the folder itself and at its cur/,
+ * new/ and tmp/, where it would take the folder's reads and writes to
+ * anywhere the user can reach; so is a folder without cur/.  The
+ * descriptor, or -1 with errno: ENOENT (no such folder, or no cur/),
+ * ENOTDIR, ELOOP (a link: logged, with the fix), or that of open(2).
+ */
+int	folder_open(const char *path);
 
 /*
  * Every folder: the real ones (directories with cur/), the implied parents
@@ -110,7 +122,8 @@ int	folder_rename(const char *root, const char *from, const char *to,
 int	folder_subscribe(const char *root, const char *name, int on);
 
 /* Make sure the Maildir root exists (cur/ new/ tmp/), making missing
- * directories on the way with mode 0700; 0 or -1 (errno). */
+ * directories on the way with mode 0700; 0 or -1 (errno; ELOOP, logged,
+ * when cur/, new/ or tmp/ is a symbolic link). */
 int	folder_init_root(const char *root);
 
 #endif

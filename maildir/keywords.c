@@ -190,7 +190,7 @@ keywords_add(const char *dir, struct keywords *kw, const char *name)
 	for (n = 0; n < KEYWORDS_MAX && kw->name[n] != NULL; n++)
 		;
 	if (n == KEYWORDS_MAX) {
-		errno = ENOSPC;
+		errno = EMLINK;
 		goto fail;
 	}
 	if ((kw->name[n] = strdup(name)) == NULL)

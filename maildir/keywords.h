@@ -39,8 +39,8 @@ int	keywords_find(const struct keywords *, const char *name);
  * write the file if it has none.  Before choosing, the file is read again
  * and *kw takes in letters another process gave out since it was loaded,
  * so no letter is given twice.  -1 with errno EINVAL for an invalid
- * keyword, ENOSPC when all 26 are taken, or another errno on a read or
- * write error. */
+ * keyword, EMLINK when all 26 are taken (ENOSPC is a full disk, as
+ * anywhere), or another errno on a read or write error. */
 int	keywords_add(const char *dir, struct keywords *, const char *name);
 
 /* 1 if name is a valid keyword: an IMAP atom without "\", at most

@@ -83,7 +83,9 @@
 #include "common/buf.h"
 #include "common/log.h"
 #include "common/mapfile.h"
+#include "common/safefile.h"
 #include "maildir/filename.h"
+#include "maildir/folder.h"
 #include "maildir/keywords.h"
 #include "maildir/mailbox.h"
 #include "maildir/uidcache.h"
@@ -109,6 +111,16 @@ struct fact {
 	uint32_t	uid;
 	uint64_t	vsize;
 	int64_t		mtime;
+};
+
+/* A flag change of this session that the cache could not record: see
+ * "Changes the cache could not record" below. */
+struct unrec {
+	uint32_t	uid;
+	uint32_t	kw;
+	uint8_t		flags;
+	uint64_t	modseq;		/* the cache's when the change was made */
+	char		info[MDNAME_MAX + 1];
 };
 
 struct mailbox {
@@ -141,6 +153,8 @@ struct mailbox {
 					 * events in the queue began */
 	struct fact	*facts;
 	size_t		 nfacts, capfacts;
+	struct unrec	*unrec;		/* sorted by UID */
+	size_t		 nunrec;
 };
 
 static int64_t
@@ -1657,6 +1671,104 @@ disk_sync(struct mailbox *mb, int force)
 	return r;
 }
 
+/* ---- changes the cache could not record ---------------------------------- */
+
+/*
+ * A STORE renames the files first (that is the change) and then records
+ * the new names in the cache.  When the cache cannot take them (its
+ * journal cannot be written), the change is made all the same, and the
+ * next sync that can write records it.  Meanwhile the cache still holds
+ * the old names and flags; a view that went by it would show the client
+ * its own change undone at the next sync, and the session's later STORE,
+ * COPY or EXPUNGE of the message would start from the old flags.  So the
+ * session keeps such changes beside the cache, and its view and its own
+ * work go by them for as long as the cache still holds what it held when
+ * they were made (the record's MODSEQ is the same): once a sync records
+ * the file's name, or another session changes the message, the cache is
+ * the truth again and the note is dropped.  The cache itself is never
+ * written from these notes: only what a listing finds on disk goes in.
+ */
+#define UNREC_MAX	4096	/* beyond that, the old behaviour */
+
+static int
+unrec_cmp(const void *a, const void *b)
+{
+	uint32_t x = ((const struct unrec *)a)->uid;
+	uint32_t y = ((const struct unrec *)b)->uid;
+
+	return x < y ? -1 : x > y;
+}
+
+static struct unrec *
+unrec_find(const struct mailbox *mb, uint32_t uid)
+{
+	struct unrec key;
+
+	if (mb->nunrec == 0)
+		return NULL;
+	key.uid = uid;
+	return bsearch(&key, mb->unrec, mb->nunrec, sizeof(key), unrec_cmp);
+}
+
+/* Note that the message uid now has flags, kw and the name base + info,
+ * which the cache could not record. */
+static void
+unrec_note(struct mailbox *mb, uint32_t uid, unsigned flags, uint32_t kw,
+    const char *info)
+{
+	struct unrec *u, *nu;
+	struct uc_rec r;
+	size_t i;
+
+	if (!uidcache_by_uid(mb->uc, uid, &r))
+		return;
+	if ((u = unrec_find(mb, uid)) == NULL) {
+		if (mb->nunrec == UNREC_MAX || (nu = reallocarray(mb->unrec,
+		    mb->nunrec + 1, sizeof(*nu))) == NULL)
+			return;
+		mb->unrec = nu;
+		for (i = mb->nunrec; i > 0 && nu[i - 1].uid > uid; i--)
+			nu[i] = nu[i - 1];
+		u = &nu[i];
+		mb->nunrec++;
+	}
+	u->uid = uid;
+	u->flags = (uint8_t)(flags & MF_ALL);
+	u->kw = kw;
+	u->modseq = r.modseq;
+	(void)pathf(u->info, sizeof(u->info), "%s%s%s", info, "", "");
+}
+
+/* What r (the cache's record) is after this session's unrecorded
+ * change, if it has one the cache has not moved past. */
+static void
+unrec_apply(const struct mailbox *mb, struct uc_rec *r)
+{
+	const struct unrec *u;
+
+	if (mb->nunrec == 0 || (u = unrec_find(mb, r->uid)) == NULL ||
+	    u->modseq != r->modseq)
+		return;
+	r->flags = u->flags;
+	r->keywords = u->kw;
+	r->info = u->info;
+	r->in_new = 0;
+}
+
+/* Drop the notes the cache has moved past (or whose message is gone). */
+static void
+unrec_prune(struct mailbox *mb)
+{
+	struct uc_rec r;
+	size_t i, out = 0;
+
+	for (i = 0; i < mb->nunrec; i++)
+		if (uidcache_by_uid(mb->uc, mb->unrec[i].uid, &r) &&
+		    r.modseq == mb->unrec[i].modseq)
+			mb->unrec[out++] = mb->unrec[i];
+	mb->nunrec = out;
+}
+
 /* ---- the view ----------------------------------------------------------- */
 
 /*
@@ -1763,6 +1875,7 @@ view_update(struct mailbox *mb, int allow_expunge,
 	if (uidcache_changes(mb->uc) == mb->seen_changes &&
 	    mb->claim_hi == 0 && (!allow_expunge || mb->ngone == 0))
 		return 0;
+	unrec_prune(mb);
 	if ((nv = reallocarray(NULL, count + oldn + 1, sizeof(*nv))) == NULL)
 		return -1;
 	if ((expunged = reallocarray(NULL, oldn + 1, sizeof(*expunged))) ==
@@ -1793,6 +1906,7 @@ view_update(struct mailbox *mb, int allow_expunge,
 		}
 		if (i < oldn && mb->v[i].uid == r.uid) {
 			nv[out] = mb->v[i];
+			unrec_apply(mb, &r);
 			if (nv[out].flags != (r.flags & MF_ALL) ||
 			    nv[out].kw != r.keywords) {
 				nv[out].flags = (uint8_t)(r.flags & MF_ALL);
@@ -1882,6 +1996,7 @@ view_rec(struct mailbox *mb, uint32_t seq, struct uc_rec *r)
 		errno = ENOENT;
 		return 0;
 	}
+	unrec_apply(mb, r);
 	return 1;
 }
 
@@ -1904,15 +2019,20 @@ mailbox_open(const char *dir, int readonly, struct mailbox **mbp,
 	mb->seen_changes = UINT64_MAX;
 	if ((mb->dir = strdup(dir)) == NULL)
 		goto nomem;
-	mb->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (mb->dirfd == -1) {
-		*why_r = errno == ENOENT ? "[NONEXISTENT] No such mailbox" :
-		    "Cannot open the mailbox";
-		goto fail;
-	}
-	if (faccessat(mb->dirfd, "cur", F_OK, 0) == -1) {
-		*why_r = "[NONEXISTENT] No such mailbox (it has no cur/ "
-		    "directory)";
+	if ((mb->dirfd = folder_open(dir)) == -1) {
+		switch (errno) {
+		case ENOENT:
+		case ENOTDIR:
+			*why_r = "[NONEXISTENT] No such mailbox";
+			break;
+		case ELOOP:
+			*why_r = "[NONEXISTENT] No such mailbox (a symbolic "
+			    "link is not followed)";
+			break;
+		default:
+			*why_r = "Cannot open the mailbox";
+			break;
+		}
 		goto fail;
 	}
 	if (uidcache_open(dir, &mb->uc, err, sizeof(err)) == -1) {
@@ -1957,6 +2077,7 @@ mailbox_close(struct mailbox *mb)
 	free(mb->dir);
 	free(mb->v);
 	free(mb->facts);
+	free(mb->unrec);
 	free(mb);
 }
 
@@ -2634,7 +2755,7 @@ mailbox_store(struct mailbox *mb, const uint32_t *seqs, size_t n, int op,
 {
 	struct change *ch, one;
 	size_t i, nch = 0;
-	int ret = 0, e = 0, r;
+	int ret = 0, e = 0, r, recorded = 0;
 	uint32_t seq;
 
 	if (mb->readonly) {
@@ -2679,7 +2800,8 @@ mailbox_store(struct mailbox *mb, const uint32_t *seqs, size_t n, int op,
 	if (nch > 0) {
 		/* the files are renamed: that is the change.  The cache
 		 * follows; if it cannot (a full disk), the next sync that
-		 * can records the new names */
+		 * can records the new names, and the session notes them
+		 * meanwhile */
 		if (mb_lock(mb) == -1) {
 			if (errno == ESTALE) {
 				free(ch);
@@ -2699,11 +2821,16 @@ mailbox_store(struct mailbox *mb, const uint32_t *seqs, size_t n, int op,
 			if (uidcache_commit(mb->uc) == -1)
 				log_warn("%s: cannot record flag changes "
 				    "(the next sync does)", mb->dir);
+			else
+				recorded = 1;
 			uidcache_unlock(mb->uc);
 		}
 		for (i = 0; i < nch; i++) {
 			struct vmsg *v = &mb->v[ch[i].seq - 1];
 
+			if (!recorded)
+				unrec_note(mb, v->uid, ch[i].flags, ch[i].kw,
+				    ch[i].info);
 			v->flags = (uint8_t)(ch[i].flags & MF_ALL);
 			v->kw = ch[i].kw;
 			if (changed != NULL)
@@ -2764,9 +2891,26 @@ view_drop(struct mailbox *mb, const uint32_t *uids, size_t n,
 	free(su);
 }
 
-/* Remove the file of the message at seq if it is (still) \Deleted,
- * following a rename by another program.  1 removed, 0 not (no longer
- * \Deleted, or already gone), -1 (errno). */
+/* Whether the file name at rel ("cur/<name>") carries \Deleted. */
+static int
+name_deleted(const char *rel)
+{
+	const char *slash = strchr(rel, '/');
+	struct mdname md;
+
+	return slash != NULL && mdname_parse(slash + 1, &md) == 0 &&
+	    (md.flags & MF_DELETED);
+}
+
+/*
+ * Remove the file of the message at seq if it is (still) \Deleted,
+ * following a rename by another program.  What counts is the name of the
+ * file as it is now: the cache knows when another session took \Deleted
+ * away, but not a \Deleted this session set when the cache could not
+ * record it (a full disk), which only the view and the name know.  So a
+ * message that either calls \Deleted has its file's name looked at.
+ * 1 removed, 0 not (no longer \Deleted, or already gone), -1 (errno).
+ */
 static int
 expunge_one(struct mailbox *mb, uint32_t seq)
 {
@@ -2774,13 +2918,18 @@ expunge_one(struct mailbox *mb, uint32_t seq)
 	struct uc_rec r;
 	int tries;
 
+	if (!view_rec(mb, seq, &r))
+		return errno == ESTALE ? -1 : 0;
+	if (!((r.flags | mb->v[seq - 1].flags) & MF_DELETED) ||
+	    relpath_of(&r, rel, sizeof(rel)) == -1)
+		return 0;
 	for (tries = 0; tries < 3; tries++) {
-		if (!view_rec(mb, seq, &r))
-			return errno == ESTALE ? -1 : 0;
-		if (!(r.flags & MF_DELETED) ||
-		    relpath_of(&r, rel, sizeof(rel)) == -1)
-			return 0;
-		if (unlinkat(mb->dirfd, rel, 0) == 0)
+		if (!name_deleted(rel)) {
+			/* the file is there without \Deleted: it stays */
+			if (faccessat(mb->dirfd, rel, F_OK,
+			    AT_SYMLINK_NOFOLLOW) == 0)
+				return 0;
+		} else if (unlinkat(mb->dirfd, rel, 0) == 0)
 			return 1;
 		if (errno != ENOENT) {
 			log_warn("%s: cannot remove %s", mb->dir, rel);
@@ -2859,16 +3008,55 @@ mailbox_expunge(struct mailbox *mb, const uint32_t *uids, size_t nuids,
 
 /* ---- delivery ------------------------------------------------------------ */
 
+/*
+ * New messages (APPEND) reach a folder in two steps.  While the client
+ * sends one, its bytes go straight into a new file in tmp/, so memory
+ * does not grow with the message, and nothing in tmp/ is a message to
+ * anyone.  Only when the command is complete are the files placed, all
+ * together, under the folder's lock: each is synced and moved into cur/
+ * under its final name, cur/ is synced, and one cache commit gives them
+ * their UIDs.  A sync in another session needs that lock to give a file
+ * a UID, so none of them gets one before the commit; if any step fails,
+ * every file placed is taken out again before the lock is let go, and
+ * the client was shown none of them: all or nothing, as MULTIAPPEND asks.
+ */
+
+struct newmsg {
+	char		 tmprel[MDNAME_MAX + 5];	/* "tmp/<name>" */
+	char		 base[MDNAME_MAX + 1];	/* in cur/, once placed */
+	char		 name[MDNAME_MAX + 1];
+	uint64_t	 size;
+	uint64_t	 written;
+	uint64_t	 lfs;		/* LFs without a CR before them */
+	int64_t		 mtime;
+	unsigned	 flags;
+	uint32_t	 kw;
+	int		 placed;	/* in cur/ under name */
+};
+
+struct mailbox_delivery {
+	char		*dir;
+	int		 dirfd;
+	int		 fd;		/* the message being written, or -1 */
+	char		 prev;		/* its last byte so far */
+	struct newmsg	*m;
+	size_t		 n;
+	int		 committed;
+};
+
 static int
 fsync_dir(int dirfd, const char *sub)
 {
-	int fd = openat(dirfd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int r;
+	int fd = openat(dirfd, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	int r, e;
 
 	if (fd == -1)
 		return -1;
 	r = fsync(fd);
+	e = errno;
 	close(fd);
+	errno = e;
 	return r;
 }
 
@@ -2879,47 +3067,46 @@ place(int dirfd, const char *tmprel, const char *currel)
 	return md_rename(dirfd, tmprel, dirfd, currel);
 }
 
-/* Write data (or size bytes from fd) to an open file, counting LFs that
- * need a CR.  0 or -1 (errno). */
+/* The LFs in p[0..n) that no CR precedes (RFC822.SIZE counts CRLF);
+ * *prev is the byte before p, and becomes p's last. */
+static uint64_t
+bare_lfs(const char *p, size_t n, char *prev)
+{
+	uint64_t lfs = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (p[i] == '\n' && (i > 0 ? p[i - 1] : *prev) != '\r')
+			lfs++;
+	}
+	if (n > 0)
+		*prev = p[n - 1];
+	return lfs;
+}
+
+/* Copy size bytes from in to out, counting LFs that need a CR.  0 or -1
+ * (errno). */
 static int
-copy_out(int out, const char *data, int in, uint64_t size, uint64_t *lfs_r)
+copy_out(int out, int in, uint64_t size, uint64_t *lfs_r)
 {
 	char buf[65536], prev = 0;
-	uint64_t left = size, lfs = 0, i;
-	ssize_t n, w;
-	const char *p;
+	uint64_t left = size, lfs = 0;
+	ssize_t n;
 
 	while (left > 0) {
-		if (data != NULL) {
-			p = data + (size - left);
-			n = left > (1 << 20) ? (1 << 20) : (ssize_t)left;
-		} else {
-			n = read(in, buf, left > sizeof(buf) ? sizeof(buf) :
-			    (size_t)left);
-			if (n == -1 && errno == EINTR)
-				continue;
-			if (n <= 0) {
-				if (n == 0)
-					errno = EIO;
-				return -1;
-			}
-			p = buf;
+		n = read(in, buf, left > sizeof(buf) ? sizeof(buf) :
+		    (size_t)left);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;
+			return -1;
 		}
-		for (i = 0; i < (uint64_t)n; i++) {
-			if (p[i] == '\n' && prev != '\r')
-				lfs++;
-			prev = p[i];
-		}
-		while (n > 0) {
-			w = write(out, p, (size_t)n);
-			if (w == -1 && errno == EINTR)
-				continue;
-			if (w <= 0)
-				return -1;
-			p += w;
-			n -= w;
-			left -= (uint64_t)w;
-		}
+		lfs += bare_lfs(buf, (size_t)n, &prev);
+		if (safefile_write(out, buf, (size_t)n) == -1)
+			return -1;
+		left -= (uint64_t)n;
 	}
 	*lfs_r = lfs;
 	return 0;
@@ -2932,107 +3119,293 @@ new_base(char *out, size_t len, uint64_t size, uint64_t vsize)
 	return mdname_unique(out, len, size, vsize);
 }
 
-int
-mailbox_deliver(const char *dir, const char *data, int fd, uint64_t size,
-    unsigned flags, uint32_t kw, int64_t mtime, uint32_t *uid_r,
-    uint32_t *uidvalidity_r)
+/* Give a file this process placed in cur/ (name, whose base is its
+ * first baselen bytes) its UID, under the lock.  A sync in another
+ * session may have given it one already (COPY places files without the
+ * lock): then that is its UID.  0 with errno on failure. */
+static uint32_t
+add_placed(struct uidcache *uc, const char *name, size_t baselen,
+    unsigned flags, uint32_t kw, uint64_t vsize, int64_t mtime)
 {
-	char tmpbase[MDNAME_MAX + 1], base[MDNAME_MAX + 1];
-	char tmprel[PATH_LEN], currel[PATH_LEN], name[MDNAME_MAX + 1];
-	char err[256];
-	struct uidcache *uc = NULL;
 	struct uc_rec r;
-	uint64_t lfs = 0;
-	int dirfd, out = -1, e;
 	uint32_t uid;
 
-	if ((dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+	uid = uidcache_add(uc, name, baselen, name + baselen, 0, flags, kw,
+	    vsize, mtime);
+	if (uid == 0 && errno == EEXIST &&
+	    uidcache_by_base(uc, name, baselen, &r))
+		uid = r.uid;
+	return uid;
+}
+
+int
+mailbox_deliver_open(const char *dir, struct mailbox_delivery **dp)
+{
+	struct mailbox_delivery *d;
+	int e;
+
+	if ((d = calloc(1, sizeof(*d))) == NULL)
 		return -1;
-	if (new_base(tmpbase, sizeof(tmpbase), size, MD_SIZE_UNKNOWN) == -1 ||
-	    pathf(tmprel, sizeof(tmprel), "tmp/%s%s%s", tmpbase, "", "") == -1)
-		goto fail;
-	out = openat(dirfd, tmprel, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
-	    O_NOFOLLOW, 0600);
-	if (out == -1)
-		goto fail;
-	if (copy_out(out, data, fd, size, &lfs) == -1 || fsync(out) == -1)
-		goto fail_unlink;
-	if (mtime >= 0) {
-		struct timespec ts[2] = {
-			{ .tv_sec = mtime, .tv_nsec = 0 },
-			{ .tv_sec = mtime, .tv_nsec = 0 },
-		};
-
-		(void)futimens(out, ts);
-	} else {
-		struct stat sb;
-
-		if (fstat(out, &sb) == 0)
-			mtime = (int64_t)sb.st_mtim.tv_sec;
-	}
-	if (close(out) == -1) {
-		out = -1;
-		goto fail_unlink;
-	}
-	out = -1;
-	if (new_base(base, sizeof(base), size, size + lfs) == -1 ||
-	    mdname_build(name, sizeof(name), base, strlen(base), flags, kw,
-	    "") == -1 ||
-	    pathf(currel, sizeof(currel), "cur/%s%s%s", name, "", "") == -1)
-		goto fail_unlink;
-	if (place(dirfd, tmprel, currel) == -1)
-		goto fail_unlink;
-	if (fsync_dir(dirfd, "cur") == -1)
-		goto fail_cur;
-
-	if (uidcache_open(dir, &uc, err, sizeof(err)) == -1) {
-		log_warnx("%s: %s", dir, err);
-		goto fail_cur;
-	}
-	if (uidcache_lock(uc) == -1)
-		goto fail_cur;
-	uid = 0;
-	if (uidcache_by_base(uc, base, strlen(base), &r))
-		uid = r.uid;	/* a concurrent sync gave it one already */
-	else
-		uid = uidcache_add(uc, base, strlen(base), name + strlen(base),
-		    0, flags, kw, size + lfs, mtime);
-	if (uid == 0 || uidcache_commit(uc) == -1) {
+	d->fd = -1;
+	if ((d->dir = strdup(dir)) == NULL ||
+	    (d->dirfd = folder_open(dir)) == -1) {
 		e = errno;
-		uidcache_unlock(uc);
+		free(d->dir);
+		free(d);
 		errno = e;
-		goto fail_cur;
+		return -1;
 	}
-	*uid_r = uid;
-	*uidvalidity_r = uidcache_uidvalidity(uc);
-	uidcache_unlock(uc);
-	uidcache_close(uc);
-	close(dirfd);
+	*dp = d;
 	return 0;
+}
 
-fail_cur:
-	/* a message without a durable UID would reappear as a duplicate
-	 * when the client retries: take it back out */
-	e = errno;
-	(void)unlinkat(dirfd, currel, 0);
-	errno = e;
-	goto fail;
-fail_unlink:
-	e = errno;
-	if (out != -1)
-		close(out);
-	out = -1;
-	(void)unlinkat(dirfd, tmprel, 0);
-	errno = e;
+size_t
+mailbox_deliver_count(const struct mailbox_delivery *d)
+{
+	return d->n;
+}
+
+/* The message being written is complete: close its file (synced when
+ * the command is, see deliver_sync). */
+static int
+deliver_close(struct mailbox_delivery *d)
+{
+	int fd = d->fd;
+
+	d->fd = -1;
+	return close(fd);
+}
+
+int
+mailbox_deliver_add(struct mailbox_delivery *d, uint64_t size)
+{
+	struct newmsg *m, *nm;
+	char base[MDNAME_MAX + 1];
+
+	if (d->fd != -1 || d->committed) {
+		errno = EINVAL;
+		return -1;
+	}
+	if ((nm = reallocarray(d->m, d->n + 1, sizeof(*nm))) == NULL)
+		return -1;
+	d->m = nm;
+	m = &d->m[d->n];
+	memset(m, 0, sizeof(*m));
+	m->size = size;
+	if (new_base(base, sizeof(base), size, MD_SIZE_UNKNOWN) == -1 ||
+	    pathf(m->tmprel, sizeof(m->tmprel), "tmp/%s%s%s", base, "", "")
+	    == -1)
+		return -1;
+	d->fd = openat(d->dirfd, m->tmprel, O_WRONLY | O_CREAT | O_EXCL |
+	    O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (d->fd == -1)
+		return -1;
+	d->n++;
+	d->prev = 0;
+	if (size == 0 && deliver_close(d) == -1)
+		return -1;
+	return 0;
+}
+
+int
+mailbox_deliver_write(struct mailbox_delivery *d, const void *p, size_t n)
+{
+	struct newmsg *m = d->n > 0 ? &d->m[d->n - 1] : NULL;
+
+	if (d->fd == -1 || m == NULL || n > m->size - m->written) {
+		errno = EINVAL;
+		return -1;
+	}
+	m->lfs += bare_lfs(p, n, &d->prev);
+	if (safefile_write(d->fd, p, n) == -1)
+		return -1;
+	m->written += n;
+	if (m->written == m->size && deliver_close(d) == -1)
+		return -1;
+	return 0;
+}
+
+/* Make one complete message durable in tmp/ with its INTERNALDATE. */
+static int
+deliver_sync(struct mailbox_delivery *d, struct newmsg *m)
+{
+	struct timespec ts[2];
+	struct stat sb;
+	int fd, e;
+
+	fd = openat(d->dirfd, m->tmprel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1)
+		return -1;
+	if (m->mtime >= 0) {
+		ts[0].tv_sec = ts[1].tv_sec = m->mtime;
+		ts[0].tv_nsec = ts[1].tv_nsec = 0;
+		if (futimens(fd, ts) == -1)
+			goto fail;
+	} else {
+		if (fstat(fd, &sb) == -1)
+			goto fail;
+		m->mtime = (int64_t)sb.st_mtim.tv_sec;
+	}
+	if (fsync(fd) == -1)
+		goto fail;
+	return close(fd);
 fail:
 	e = errno;
-	if (out != -1)
-		close(out);
-	if (uc != NULL)
-		uidcache_close(uc);
-	close(dirfd);
+	close(fd);
 	errno = e;
 	return -1;
+}
+
+/* Give the keywords of message i letters of the folder (its lock is
+ * held).  A keyword for which no letter is left is not stored, as a
+ * flag the folder cannot hold; any other failure fails the delivery. */
+static int
+deliver_keywords(struct mailbox_delivery *d, struct keywords *kw,
+    const struct mailbox_newmsg *meta, struct newmsg *m)
+{
+	size_t k;
+	int letter;
+
+	for (k = 0; k < meta->nkw; k++) {
+		if ((letter = keywords_add(d->dir, kw, meta->kw[k])) >= 0)
+			m->kw |= 1U << letter;
+		else if (errno != EMLINK)
+			return -1;
+	}
+	return 0;
+}
+
+/* Move message m from tmp/ into cur/ under its final name. */
+static int
+deliver_place(struct mailbox_delivery *d, struct newmsg *m)
+{
+	char currel[MDNAME_MAX + 5];
+
+	if (new_base(m->base, sizeof(m->base), m->size, m->size + m->lfs) ==
+	    -1 || mdname_build(m->name, sizeof(m->name), m->base,
+	    strlen(m->base), m->flags, m->kw, "") == -1 ||
+	    pathf(currel, sizeof(currel), "cur/%s%s%s", m->name, "", "") == -1)
+		return -1;
+	if (place(d->dirfd, m->tmprel, currel) == -1)
+		return -1;
+	m->placed = 1;
+	return 0;
+}
+
+/* Take every placed message back out of cur/ (the lock is still held,
+ * so nobody gave them UIDs). */
+static void
+deliver_unplace(struct mailbox_delivery *d)
+{
+	char currel[MDNAME_MAX + 5];
+	size_t i;
+
+	for (i = 0; i < d->n; i++) {
+		if (!d->m[i].placed)
+			continue;
+		if (pathf(currel, sizeof(currel), "cur/%s%s%s", d->m[i].name,
+		    "", "") == 0 && unlinkat(d->dirfd, currel, 0) == -1 &&
+		    errno != ENOENT)
+			log_warn("%s: a message of a failed APPEND is left in "
+			    "%s (remove it by hand)", d->dir, currel);
+		d->m[i].placed = 0;
+	}
+}
+
+int
+mailbox_deliver_commit(struct mailbox_delivery *d,
+    const struct mailbox_newmsg *meta, uint32_t *uids_r,
+    uint32_t *uidvalidity_r)
+{
+	struct uidcache *uc = NULL;
+	struct keywords kw;
+	char err[256];
+	size_t i;
+	uint32_t uid;
+	int e, locked = 0;
+
+	memset(&kw, 0, sizeof(kw));
+	if (d->fd != -1 || d->committed || d->n == 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	for (i = 0; i < d->n; i++) {
+		if (d->m[i].written != d->m[i].size) {
+			errno = EINVAL;
+			return -1;
+		}
+		d->m[i].flags = meta[i].flags;
+		d->m[i].mtime = meta[i].mtime;
+		if (deliver_sync(d, &d->m[i]) == -1)
+			return -1;
+	}
+	if (uidcache_open(d->dir, &uc, err, sizeof(err)) == -1) {
+		log_warnx("%s: %s", d->dir, err);
+		return -1;
+	}
+	if (uidcache_lock(uc) == -1)
+		goto fail;
+	locked = 1;
+	if (keywords_load(d->dir, &kw) == -1)
+		log_warn("%s: cannot read %s", d->dir, KEYWORDS_FILE);
+	for (i = 0; i < d->n; i++)
+		if (deliver_keywords(d, &kw, &meta[i], &d->m[i]) == -1 ||
+		    deliver_place(d, &d->m[i]) == -1)
+			goto fail;
+	if (fsync_dir(d->dirfd, "cur") == -1)
+		goto fail;
+	for (i = 0; i < d->n; i++) {
+		uid = add_placed(uc, d->m[i].name, strlen(d->m[i].base),
+		    d->m[i].flags, d->m[i].kw, d->m[i].size + d->m[i].lfs,
+		    d->m[i].mtime);
+		if (uid == 0)
+			goto fail;
+		uids_r[i] = uid;
+	}
+	if (uidcache_commit(uc) == -1)
+		goto fail;
+	*uidvalidity_r = uidcache_uidvalidity(uc);
+	d->committed = 1;
+	uidcache_unlock(uc);
+	uidcache_close(uc);
+	keywords_free(&kw);
+	return 0;
+fail:
+	e = errno;
+	/* a message without a durable UID would come back as a duplicate
+	 * when the client tries again: none of them stays */
+	deliver_unplace(d);
+	if (locked)
+		uidcache_unlock(uc);
+	uidcache_close(uc);
+	keywords_free(&kw);
+	errno = e;
+	return -1;
+}
+
+void
+mailbox_deliver_free(struct mailbox_delivery *d)
+{
+	size_t i;
+	int e = errno;
+
+	if (d == NULL)
+		return;
+	if (d->fd != -1)
+		close(d->fd);
+	for (i = 0; i < d->n && !d->committed; i++) {
+		if (d->m[i].placed)
+			continue;
+		if (unlinkat(d->dirfd, d->m[i].tmprel, 0) == -1 &&
+		    errno != ENOENT)
+			log_warn("%s: cannot remove %s", d->dir,
+			    d->m[i].tmprel);
+	}
+	close(d->dirfd);
+	free(d->m);
+	free(d->dir);
+	free(d);
+	errno = e;
 }
 
 /* ---- copy and move --------------------------------------------------- */
@@ -3073,7 +3446,7 @@ byte_copy(int srcdir, const char *srcrel, int dstdir, const char *name)
 		close(in);
 		return -1;
 	}
-	if (copy_out(out, NULL, in, (uint64_t)sb.st_size, &lfs) == -1 ||
+	if (copy_out(out, in, (uint64_t)sb.st_size, &lfs) == -1 ||
 	    futimens(out, (struct timespec[2]){ sb.st_mtim, sb.st_mtim })
 	    == -1 || fsync(out) == -1 || close(out) == -1 ||
 	    place(dstdir, tmprel, currel) == -1) {
@@ -3087,23 +3460,26 @@ byte_copy(int srcdir, const char *srcrel, int dstdir, const char *name)
 	return 0;
 }
 
-/* Map keyword letters of this folder to letters of the target folder
- * (whose lock the caller holds). */
-static uint32_t
+/* Map keyword letters kw of this folder to letters of the target folder
+ * (whose lock the caller holds) in *out.  A keyword the target has no
+ * letter left for is not carried, as a flag it cannot hold; a keyword
+ * file that cannot be written fails the copy (0 or -1, errno). */
+static int
 map_keywords(const struct keywords *from, const char *dstdir,
-    struct keywords *to, uint32_t kw)
+    struct keywords *to, uint32_t kw, uint32_t *out)
 {
-	uint32_t out = 0;
 	int i, k;
 
+	*out = 0;
 	for (i = 0; i < KEYWORDS_MAX; i++) {
 		if (!(kw & (1U << i)) || from->name[i] == NULL)
 			continue;
-		k = keywords_add(dstdir, to, from->name[i]);
-		if (k >= 0)
-			out |= 1U << k;
+		if ((k = keywords_add(dstdir, to, from->name[i])) >= 0)
+			*out |= 1U << k;
+		else if (errno != EMLINK)
+			return -1;
 	}
-	return out;
+	return 0;
 }
 
 static int
@@ -3154,10 +3530,12 @@ copy_prepare(struct mailbox *mb, const uint32_t *seqs, size_t n,
 		}
 		pl[i].vsize = r.vsize != MD_SIZE_UNKNOWN ? r.vsize : md.vsize;
 		pl[i].mtime = r.mtime;
-		pl[i].flags = md.flags;
+		/* the flags the client was told: the view has this session's
+		 * own changes even where the cache could not record them */
+		pl[i].flags = mb->v[seq - 1].flags;
 		pl[i].srcuid = r.uid;
-		pl[i].kw = md.keywords;
-		if (!self && md.keywords != 0) {
+		pl[i].kw = mb->v[seq - 1].kw;
+		if (!self && pl[i].kw != 0) {
 			/* the target's lock covers its keyword file */
 			if (!locked) {
 				if (uidcache_lock(duc) == -1)
@@ -3167,8 +3545,9 @@ copy_prepare(struct mailbox *mb, const uint32_t *seqs, size_t n,
 					log_warn("%s: cannot read %s", dstdir,
 					    KEYWORDS_FILE);
 			}
-			pl[i].kw = map_keywords(&mb->kw, dstdir, &dkw,
-			    md.keywords);
+			if (map_keywords(&mb->kw, dstdir, &dkw,
+			    mb->v[seq - 1].kw, &pl[i].kw) == -1)
+				goto fail;
 		}
 		if (mdname_unique(base, sizeof(base), md.size,
 		    pl[i].vsize) == -1 ||
@@ -3205,14 +3584,14 @@ copy_place(struct mailbox *mb, uint32_t seq, int dfd, struct placed *pl)
 	if (pathf(currel, sizeof(currel), "cur/%s%s%s", pl->name, "", "")
 	    == -1)
 		return -1;
+	if (!view_rec(mb, seq, &r)) {
+		errno = ESTALE;	/* expunged meanwhile */
+		return -1;
+	}
+	if (relpath_of(&r, pl->srcrel, sizeof(pl->srcrel)) == -1)
+		return -1;
+	pl->srcseq = seq;
 	for (tries = 0; tries < 3; tries++) {
-		if (!view_rec(mb, seq, &r)) {
-			errno = ESTALE;	/* expunged meanwhile */
-			return -1;
-		}
-		if (relpath_of(&r, pl->srcrel, sizeof(pl->srcrel)) == -1)
-			return -1;
-		pl->srcseq = seq;
 		if (linkat(mb->dirfd, pl->srcrel, dfd, currel, 0) == 0)
 			return 0;
 		if (errno == EXDEV || errno == EPERM || errno == EMLINK ||
@@ -3269,7 +3648,6 @@ mailbox_copy(struct mailbox *mb, const uint32_t *seqs, size_t n,
 	char currel[PATH_LEN], err[256];
 	struct uidcache *duc = NULL;
 	struct placed *pl = NULL;
-	struct uc_rec r;
 	size_t i, npl = 0;
 	int dfd, e, locked = 0, self;
 	uint32_t uid;
@@ -3283,7 +3661,7 @@ mailbox_copy(struct mailbox *mb, const uint32_t *seqs, size_t n,
 		errno = ESTALE;
 		return -1;
 	}
-	if ((dfd = open(dstdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+	if ((dfd = folder_open(dstdir)) == -1)
 		return -1;
 	self = same_dir(mb->dirfd, dfd);
 	if ((pl = calloc(n + 1, sizeof(*pl))) == NULL)
@@ -3305,13 +3683,8 @@ mailbox_copy(struct mailbox *mb, const uint32_t *seqs, size_t n,
 		goto undo;
 	locked = 1;
 	for (i = 0; i < npl; i++) {
-		uid = uidcache_add(duc, pl[i].name, pl[i].baselen,
-		    pl[i].name + pl[i].baselen, 0, pl[i].flags, pl[i].kw,
-		    pl[i].vsize, pl[i].mtime);
-		/* a sync of the target may have seen it first */
-		if (uid == 0 && errno == EEXIST &&
-		    uidcache_by_base(duc, pl[i].name, pl[i].baselen, &r))
-			uid = r.uid;
+		uid = add_placed(duc, pl[i].name, pl[i].baselen, pl[i].flags,
+		    pl[i].kw, pl[i].vsize, pl[i].mtime);
 		if (uid == 0)
 			goto undo;
 		uids_r[i] = uid;
@@ -3453,10 +3826,8 @@ mailbox_status(const char *dir, int want_size, struct mailbox_status *st)
 	memset(&ds, 0, sizeof(ds));
 	ds.dir = dir;
 	ds.readonly = 1;
-	if ((ds.dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+	if ((ds.dirfd = folder_open(dir)) == -1)
 		return -1;
-	if (faccessat(ds.dirfd, "cur", F_OK, 0) == -1)
-		goto out;
 	if (uidcache_open(dir, &ds.uc, err, sizeof(err)) == -1) {
 		log_warnx("%s: %s", dir, err);
 		goto out;
@@ -3484,30 +3855,4 @@ out:
 	close(ds.dirfd);
 	errno = e;
 	return r;
-}
-
-int
-mailbox_dir_keyword(const char *dir, const char *name)
-{
-	struct uidcache *uc;
-	struct keywords kw;
-	char err[256];
-	int k;
-
-	memset(&kw, 0, sizeof(kw));
-	if (uidcache_open(dir, &uc, err, sizeof(err)) == -1) {
-		log_warnx("%s: %s", dir, err);
-		return -1;
-	}
-	if (uidcache_lock(uc) == -1) {
-		uidcache_close(uc);
-		return -1;
-	}
-	if (keywords_load(dir, &kw) == -1)
-		log_warn("%s: cannot read %s", dir, KEYWORDS_FILE);
-	k = keywords_add(dir, &kw, name);
-	uidcache_unlock(uc);
-	uidcache_close(uc);
-	keywords_free(&kw);
-	return k;
 }

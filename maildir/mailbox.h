@@ -166,11 +166,9 @@ int	mailbox_store(struct mailbox *, const uint32_t *seqs, size_t n,
 	    void (*changed)(void *, uint32_t seq), void *arg);
 
 /* Give a keyword a letter in this folder (adding it to dovecot-keywords
- * if needed); the letter number, or -1 (ENOSPC when 26 are used). */
+ * if needed); the letter number, or -1 (EMLINK when 26 are used, else
+ * why dovecot-keywords could not be written). */
 int	mailbox_keyword(struct mailbox *, const char *name);
-
-/* The same for a folder that is not open (APPEND to another folder). */
-int	mailbox_dir_keyword(const char *dir, const char *name);
 
 /*
  * Remove messages flagged \Deleted: all of them, or only those whose UID
@@ -182,16 +180,40 @@ int	mailbox_expunge(struct mailbox *, const uint32_t *uids, size_t n,
 	    const struct mailbox_events *ev);
 
 /*
- * Deliver a message into folder dir (not necessarily open): write it to
- * tmp/, fsync, give it flags/keyword letters and INTERNALDATE (mtime; < 0
- * for now), move it into cur/, and give it a UID.  *uid_r and
- * *uidvalidity_r are set for APPENDUID.  data may be NULL when fd >= 0:
- * then the message is read from fd (size bytes).  0, or -1 with errno
- * (ENOSPC, EDQUOT: nothing is left behind).
+ * Delivery of new messages (APPEND) into folder dir, not necessarily
+ * open: each message is written into a file in tmp/ as its bytes come,
+ * so memory does not grow with its size, and all of them are placed in
+ * cur/ with UIDs by one commit, or none is.
+ *
+ * mailbox_deliver_open: start; 0, or -1 with errno.
+ * mailbox_deliver_add: the next message, size bytes, which the following
+ *   writes fill (the one before must be complete).  0 or -1 (errno).
+ * mailbox_deliver_write: its next bytes; 0 or -1 with errno (ENOSPC,
+ *   EDQUOT, EIO...), after which the delivery can only be freed.
+ * mailbox_deliver_commit: with meta[i] the flags, keyword names and
+ *   INTERNALDATE (mtime < 0: now) of message i, make every message
+ *   durable, move them into cur/ and give them UIDs (uids_r[i]) in one
+ *   cache commit; *uidvalidity_r for APPENDUID.  0, or -1 with errno:
+ *   then none of them is in the folder.  A keyword for which no letter
+ *   is left (26 in use) is dropped, as a flag the folder cannot hold.
+ * mailbox_deliver_free: remove what was not committed, and free.
  */
-int	mailbox_deliver(const char *dir, const char *data, int fd,
-	    uint64_t size, unsigned flags, uint32_t kw, int64_t mtime,
-	    uint32_t *uid_r, uint32_t *uidvalidity_r);
+struct mailbox_delivery;
+struct mailbox_newmsg {
+	unsigned		 flags;		/* MF_* */
+	const char *const	*kw;		/* keyword names */
+	size_t			 nkw;
+	int64_t			 mtime;		/* INTERNALDATE; < 0: now */
+};
+int	mailbox_deliver_open(const char *dir, struct mailbox_delivery **);
+int	mailbox_deliver_add(struct mailbox_delivery *, uint64_t size);
+int	mailbox_deliver_write(struct mailbox_delivery *, const void *,
+	    size_t);
+size_t	mailbox_deliver_count(const struct mailbox_delivery *);
+int	mailbox_deliver_commit(struct mailbox_delivery *,
+	    const struct mailbox_newmsg *meta, uint32_t *uids_r,
+	    uint32_t *uidvalidity_r);
+void	mailbox_deliver_free(struct mailbox_delivery *);
 
 /*
  * Copy (or move, with move set) messages to folder dstdir.  Hard links

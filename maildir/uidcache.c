@@ -506,7 +506,7 @@ sync_dir(const struct uidcache *c)
 {
 	int fd, r;
 
-	fd = open(c->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	fd = open(c->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd == -1)
 		return -1;
 	r = fsync(fd);
@@ -2975,10 +2975,11 @@ uidcache_open(const char *dir, struct uidcache **cp, char *err,
 		errno = ENAMETOOLONG;
 		goto fail;
 	}
-	if (stat(dir, &st) == -1)
+	/* a folder is never reached through a link (see folder.h) */
+	if (lstat(dir, &st) == -1)
 		goto fail;
 	if (!S_ISDIR(st.st_mode)) {
-		errno = ENOTDIR;
+		errno = S_ISLNK(st.st_mode) ? ELOOP : ENOTDIR;
 		goto fail;
 	}
 	if ((c = calloc(1, sizeof(*c))) == NULL)

@@ -123,8 +123,14 @@ static const struct pcase cases[] = {
 	{ "literal8", NULL, "a APPEND box ~{3}\r\nabc ~{2+}\r\nxy\r\n", 0,
 	  "aa", "L@19 a APPEND 1/0 ~{3} a\nL@30 a APPEND 2/0 ~{2+} a\n"
 	  "C@34 a APPEND box ~{3}\"abc\" ~{2+}\"xy\"\nEND@34" },
-	{ "literal nul", NULL, "a X {3}\r\na\0b\r\n", 14, "",
-	  "L@9 a X 0/0 {3} a\nC@14 a X {3,nul}\"a\\x00b\"\nEND@14" },
+	{ "literal nul", NULL, "a X {3}\r\na\0b\r\nb NOOP\r\n", 22, "",
+	  "L@9 a X 0/0 {3} a\nE@12 SYNTAX a NUL byte in a literal (only "
+	  "literal8 ~{n} may carry one)\nC@22 b NOOP\nEND@22" },
+	{ "literal nul first", NULL, "a X {2+}\r\n\0b {1+}\r\nc\r\nb NOOP\r\n",
+	  30, "", "L@10 a X 0/0 {2+} a\nE@12 SYNTAX a NUL byte in a literal "
+	  "(only literal8 ~{n} may carry one)\nC@30 b NOOP\nEND@30" },
+	{ "literal8 nul", NULL, "a X ~{3}\r\na\0b\r\n", 15, "",
+	  "L@10 a X 0/0 ~{3} a\nC@15 a X ~{3,nul}\"a\\x00b\"\nEND@15" },
 	{ "literal crlf inside", NULL, "a X {4}\r\n\r\n\r\n\r\n", 0, "",
 	  "L@9 a X 0/0 {4} a\nC@15 a X {4}\"\\x0d\\x0a\\x0d\\x0a\"\nEND@15" },
 	{ "literal empty", NULL, "a X {0}\r\n {0+}\r\n\r\n", 0, "",
@@ -368,18 +374,23 @@ static const struct pcase cases[] = {
 	  "L@26 a APPEND 2/0 {5} s\nC@33 a APPEND box (\\Seen) {5,stream}\n"
 	  "S hello\nEND@33" },
 	{ "sink literal8", NULL, "a APPEND box ~{3+}\r\na\0c\r\n", 25, "s",
-	  "L@20 a APPEND 1/0 ~{3+} s\nC@25 a APPEND box ~{3+,stream}\n"
+	  "L@20 a APPEND 1/0 ~{3+} s\nC@25 a APPEND box ~{3+,nul,stream}\n"
 	  "S a\\x00c\nEND@25" },
 	{ "sink empty", NULL, "a APPEND box {0}\r\n\r\n", 0, "s",
 	  "L@18 a APPEND 1/0 {0} s\nC@20 a APPEND box {0,stream}\nEND@20" },
 	{ "sink fails", NULL, "a APPEND box {5}\r\nhello more\r\nb NOOP\r\n",
 	  0, "f", "L@18 a APPEND 1/0 {5} f\n"
-	  "E@23 COMMAND a Literal data could not be stored\n"
+	  "E@23 SINK a Literal data could not be stored\n"
 	  "C@38 b NOOP\nEND@38" },
 	{ "sink fails at end", NULL, "a APPEND box {5}\r\nhello\r\nb NOOP\r\n",
 	  0, "f", "L@18 a APPEND 1/0 {5} f\n"
-	  "E@23 COMMAND a Literal data could not be stored\n"
+	  "E@23 SINK a Literal data could not be stored\n"
 	  "C@33 b NOOP\nEND@33" },
+	{ "sink nul", NULL,
+	  "a APPEND box {5}\r\nhe\0lo {3}\r\nb NOOP\r\n", 37, "s",
+	  "L@18 a APPEND 1/0 {5} s\n"
+	  "E@23 SYNTAX a NUL byte in a literal (only literal8 ~{n} may "
+	  "carry one)\nC@37 b NOOP\nEND@37" },
 
 	/* error recovery */
 	{ "bad then good", NULL, "a X (\"a)\r\nb NOOP\r\n", 0, "",
@@ -501,7 +512,7 @@ static const char *
 errname(enum imap_parse_error e)
 {
 	static const char *names[] = { "NONE", "SYNTAX", "LINE", "LITERAL",
-	    "COMMAND", "DEPTH", "ARGS", "NOMEM" };
+	    "COMMAND", "DEPTH", "ARGS", "NOMEM", "SINK" };
 
 	return (unsigned)e < sizeof(names) / sizeof(names[0]) ? names[e] :
 	    "?";
@@ -985,7 +996,7 @@ test_sink_pieces(void)
 
 	hdr = (size_t)snprintf(in, sizeof(in), "a APPEND box {100}\r\n");
 	for (i = 0; i < 100; i++)
-		in[hdr + i] = (char)(i * 7);
+		in[hdr + i] = (char)('!' + (i * 7) % 90);
 	memcpy(in + hdr + 100, "\r\n", 2);
 	len = hdr + 102;
 	for (bytewise = 0; bytewise <= 1; bytewise++) {
@@ -1009,6 +1020,74 @@ test_sink_pieces(void)
 		imap_parser_free(p);
 		buf_free(&sk.data);
 	}
+}
+
+/* What an offer says about where the literal stands. */
+static void
+test_literal_info(void)
+{
+	static const struct {
+		const char	*in;
+		const char	*first;		/* NULL: none */
+		int		 atom;
+		size_t		 nargs;
+		unsigned	 depth;
+	} t[] = {
+		{ "a UID COPY 1:2 {5}\r\n", "COPY", 1, 2, 0 },
+		{ "a APPEND \"box\" (\\Seen) {5}\r\n", "box", 0, 2, 0 },
+		{ "a X {1}\r\n", NULL, 0, 0, 0 },
+		{ "a X (b) {1}\r\n", NULL, 0, 1, 0 },
+		{ "a X y (b (c {1}\r\n", "y", 1, 1, 2 },
+		{ "a X y ~{1}\r\n", "y", 1, 1, 0 },
+	};
+	struct imap_parser *p;
+	const struct imap_literal_info *li;
+	enum imap_parse_status st;
+	size_t i, used;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		p = imap_parser_new(&L_def);
+		st = feed_str(p, t[i].in, &used);
+		CHECK_MSG(st == IMAP_PARSE_LITERAL, "%zu: %d", i, (int)st);
+		li = imap_parser_literal(p);
+		CHECK(li != NULL);
+		if (li == NULL) {
+			imap_parser_free(p);
+			continue;
+		}
+		if (t[i].first == NULL)
+			CHECK_MSG(li->first == NULL, "%zu: first %s", i,
+			    li->first);
+		else
+			CHECK_MSG(li->first != NULL &&
+			    strcmp(li->first, t[i].first) == 0 &&
+			    li->first_atom == t[i].atom, "%zu", i);
+		CHECK_INT(li->nargs, t[i].nargs);
+		CHECK_INT(li->depth, t[i].depth);
+		/* what is left of command_max once the tree so far counts */
+		CHECK_MSG(li->room > 0 && li->room < L_def.command_max,
+		    "%zu: room %llu", i, (unsigned long long)li->room);
+		imap_parser_free(p);
+	}
+
+	/* a literal as the mailbox, then the message */
+	p = imap_parser_new(&L_def);
+	CHECK_INT(feed_str(p, "a APPEND {3}\r\n", &used),
+	    IMAP_PARSE_LITERAL);
+	imap_parser_literal_accept(p);
+	CHECK_INT(feed_str(p, "box {5}\r\n", &used), IMAP_PARSE_LITERAL);
+	li = imap_parser_literal(p);
+	CHECK(li != NULL && li->first != NULL &&
+	    strcmp(li->first, "box") == 0 && !li->first_atom);
+	imap_parser_free(p);
+
+	/* room shrinks by what the command holds */
+	p = imap_parser_new(&L_cmd_at);
+	CHECK_INT(feed_str(p, "a X {3}\r\n", &used), IMAP_PARSE_LITERAL);
+	li = imap_parser_literal(p);
+	/* "a\0" "X\0" and the literal's own argument are taken */
+	CHECK(li != NULL && li->room == 4);
+	imap_parser_free(p);
 }
 
 /*
@@ -1253,8 +1332,10 @@ test_idle_memory(void)
 		fprintf(stderr, "note: heap use not measurable, memory "
 		    "checks are trivial\n");
 	len = 1024 * 1024 + 64;
-	in = calloc(1, len);
+	in = malloc(len);
+	memset(in, 'x', len);
 	hdr = (size_t)snprintf(in, 64, "a X {%d}\r\n", 1024 * 1024);
+	in[hdr] = 'x';		/* where snprintf put its NUL */
 	memcpy(in + hdr + 1024 * 1024, "\r\n", 2);
 	len = hdr + 1024 * 1024 + 2;
 	p = imap_parser_new(&L_post);
@@ -1285,6 +1366,7 @@ main(void)
 	test_set_limits();
 	test_reset();
 	test_sink_pieces();
+	test_literal_info();
 	test_huge_literal();
 	test_long_line();
 	test_big_commands();

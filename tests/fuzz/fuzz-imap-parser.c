@@ -207,15 +207,12 @@ same_args(const struct imap_arg *a, const struct imap_arg *b, size_t n,
     struct sinkdata *sd, size_t *streamed)
 {
 	const char *d;
-	unsigned mask;
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		/* a sink is not told of NULs */
-		mask = (a[i].flags & IMAP_ARGF_STREAMED) ?
-		    ~(unsigned)IMAP_ARGF_HAS_NUL : ~0U;
+		/* a streamed literal8 is marked HAS_NUL as a held one is */
 		if (a[i].type != b[i].type || a[i].len != b[i].len ||
-		    (a[i].flags & ~IMAP_ARGF_STREAMED) != (b[i].flags & mask))
+		    (a[i].flags & ~IMAP_ARGF_STREAMED) != b[i].flags)
 			return 0;
 		if (a[i].type == IMAP_ARG_LIST) {
 			if (!same_args(a[i].list, b[i].list, a[i].len, sd,

@@ -296,14 +296,16 @@ def test_line_that_inflates_past_the_limit_ends_the_session(md, mailuser):
 
 
 def test_literal_over_the_limit_ends_a_compressed_session(md, mailuser):
-    """Uncompressed, an oversized non-synchronizing literal is skipped
-    and the session goes on; compressed, skipping it would inflate up to
-    a thousand times what was sent, so the session ends."""
+    """A non-synchronizing literal larger than any command takes is not
+    skipped, here as uncompressed: skipping it would inflate up to a
+    thousand times what was sent, so the session ends before a byte of
+    it is read."""
     assert_ends_session(
         md, compressed(md, mailuser),
         bomb(b"a APPEND INBOX {1000000000+}\r\n", 4 * 1024 * 1024),
-        r"closing: Literal too large \(after login, compressed input "
-        r"inflated past the literal limit 67108864 bytes\)")
+        r"APPEND: refused a literal of 1000000000 bytes \(the limit for "
+        r"a message \(APPENDLIMIT\) there is 67108864 bytes\)")
+    md.wait_log(r"session ended: protocol error .*compressed in=")
 
 
 def test_idle_line_that_inflates_past_the_limit(md, mailuser):

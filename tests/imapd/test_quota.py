@@ -170,6 +170,12 @@ def test_append_over_quota_writes_nothing(server_factory, mailuser, fresh):
     r = append(s, "INBOX", body(1500))
     assert r[-1].split()[1] == "NO" and "[OVERQUOTA]" in r[-1], r
     assert files(fresh) == before
+    # a synchronizing literal is refused before the client sends it
+    t = s.tag()
+    s.raw.send(f"{t} APPEND INBOX {{1500}}\r\n".encode())
+    r = s.read_tagged(t)
+    assert len(r) == 1 and r[0].startswith(f"{t} NO [OVERQUOTA]"), r
+    assert files(fresh) == before
     assert sizefile(fresh)[1:3] == (3000, 1)
     # MULTIAPPEND counts the whole command: 2 x 500 fits, 3 x 500 too,
     # by count one more is too many

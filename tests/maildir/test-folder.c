@@ -617,11 +617,70 @@ test_delete(void)
 	CHECK_INT(t_count(root, "..imapd-deleted-"), 2);
 }
 
+/* --- opening a folder ---------------------------------------------------- */
+
+static int
+open_errno(const char *path)
+{
+	int fd = folder_open(path);
+
+	if (fd != -1) {
+		close(fd);
+		return 0;
+	}
+	return errno;
+}
+
+/* A folder is opened only when neither it nor its cur/ new/ tmp/ is a
+ * link; a real folder opens, and a link is ELOOP whatever it points at. */
+static void
+test_open(void)
+{
+	static const char *const subs[] = { "cur", "new", "tmp" };
+	const char *why;
+	size_t i, j;
+
+	CHECK_INT(open_errno(root), 0);
+	CHECK_INT(folder_create(root, "Real", &why), 0);
+	CHECK_INT(open_errno(at(root, ".Real")), 0);
+	CHECK_INT(symlink(outside, at(root, ".Out")), 0);
+	CHECK_INT(open_errno(at(root, ".Out")), ELOOP);
+	CHECK_INT(symlink(".Real", at(root, ".Alias")), 0);
+	CHECK_INT(open_errno(at(root, ".Alias")), ELOOP);
+	CHECK_INT(symlink(at(top, "nowhere"), at(root, ".Dangling")), 0);
+	CHECK_INT(open_errno(at(root, ".Dangling")), ELOOP);
+	CHECK_INT(open_errno(at(root, ".Missing")), ENOENT);
+	CHECK_INT(put(at(root, ".File"), ""), 0);
+	CHECK_INT(open_errno(at(root, ".File")), ENOTDIR);
+	/* .Sub0 has a link for cur/, .Sub1 for new/, .Sub2 for tmp/ */
+	for (i = 0; i < 3; i++) {
+		CHECK_INT(mkdir(at(root, ".Sub%zu", i), 0700), 0);
+		for (j = 0; j < 3; j++)
+			if (j == i)
+				CHECK_INT(symlink(at(outside, "%s", subs[j]),
+				    at(root, ".Sub%zu/%s", i, subs[j])), 0);
+			else
+				CHECK_INT(mkdir(at(root, ".Sub%zu/%s", i,
+				    subs[j]), 0700), 0);
+		CHECK_INT(open_errno(at(root, ".Sub%zu", i)), ELOOP);
+	}
+	CHECK_INT(mkdir(at(root, ".Nocur"), 0700), 0);
+	CHECK_INT(open_errno(at(root, ".Nocur")), ENOENT);
+	/* none of those is listed; the real one is */
+	CHECK(strstr(liststr(0), " Real(") != NULL);
+	CHECK(strstr(liststr(0), "Sub") == NULL);
+	CHECK(strstr(liststr(0), "Out") == NULL);
+	CHECK(strstr(liststr(0), "Alias") == NULL);
+	CHECK(outside_intact());
+}
+
 /* --- the root ---------------------------------------------------------- */
 
 static void
 test_init_root(void)
 {
+	char *real;
+
 	CHECK_INT(folder_init_root(at(top, "a/b/Maildir")), 0);
 	CHECK(isdir(at(top, "a/b/Maildir/cur")) &&
 	    isdir(at(top, "a/b/Maildir/new")) &&
@@ -638,6 +697,22 @@ test_init_root(void)
 	CHECK_INT(folder_list(at(top, "none"), 0, &(struct folder_list){ 0 }),
 	    -1);
 	CHECK_INT(errno, ENOENT);
+	/* a link in place of the root's new/ is refused, and nothing is
+	 * made through it; the root itself may be a link */
+	CHECK_INT(mkdir(at(top, "d"), 0700), 0);
+	CHECK_INT(symlink(at(outside, "new"), at(top, "d/new")), 0);
+	CHECK_INT(folder_init_root(at(top, "d")), -1);
+	CHECK_INT(errno, ELOOP);
+	CHECK(!exists(at(top, "d/cur")) || isdir(at(top, "d/cur")));
+	CHECK_INT(symlink(at(top, "a/b/Maildir"), at(top, "linked")), 0);
+	CHECK_INT(folder_init_root(at(top, "linked")), 0);
+	/* the session resolves the root before it opens folders in it */
+	CHECK_INT(open_errno(at(top, "linked")), ELOOP);
+	real = realpath(at(top, "linked"), NULL);
+	CHECK(real != NULL);
+	if (real != NULL)
+		CHECK_INT(open_errno(real), 0);
+	free(real);
 }
 
 static int
@@ -675,6 +750,7 @@ main(void)
 	test_rename();
 	test_rename_inbox();
 	test_delete();
+	test_open();
 	test_init_root();
 	CHECK(outside_intact());
 
