@@ -349,25 +349,23 @@ note_mtime(struct tally *t, const struct stat *sb)
 		t->newest = sb->st_mtim;
 }
 
-/* Count one cur/ or new/ directory; with count 0 only note its mtime. */
+/* Count one cur/ or new/ directory of the folder dfd; with count 0 only
+ * note its mtime.  A symbolic link is not followed: a linked directory
+ * is not the Maildir's, and counts for nothing. */
 static int
-count_dir(const char *dir, const char *sub, int count, struct tally *t)
+count_dir(int dfd, const char *sub, int count, struct tally *t)
 {
-	char path[PATH_MAX];
 	struct dirent *de;
 	struct stat sb;
 	int64_t size;
 	DIR *d;
 	int fd;
 
-	if (snprintf(path, sizeof(path), "%s/%s", dir, sub) >=
-	    (int)sizeof(path)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
 	/* the mtime before reading: a later change shows afterwards */
-	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		return errno == ENOENT || errno == ENOTDIR ? 0 : -1;
+	if ((fd = openat(dfd, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1)
+		return errno == ENOENT || errno == ENOTDIR || errno == ELOOP ?
+		    0 : -1;
 	if (fstat(fd, &sb) == -1) {
 		close(fd);
 		return -1;
@@ -398,19 +396,32 @@ count_dir(const char *dir, const char *sub, int count, struct tally *t)
 	return 0;
 }
 
-/* The root and each folder but Trash, counted or only looked at. */
+/* A folder's cur/ and new/, from the directory fd. */
+static int
+count_folder(int fd, int count, struct tally *t)
+{
+	if (count_dir(fd, "new", count, t) == -1 ||
+	    count_dir(fd, "cur", count, t) == -1)
+		return -1;
+	return 0;
+}
+
+/* The root and each folder but Trash, counted or only looked at.  The
+ * root may be a link (the administrator's choice); nothing in it is
+ * followed. */
 static int
 walk(const char *root, int count, struct tally *t)
 {
-	char path[PATH_MAX];
 	struct dirent *de;
 	DIR *d;
+	int fd, r;
 
-	if (count_dir(root, "new", count, t) == -1 ||
-	    count_dir(root, "cur", count, t) == -1)
-		return -1;
 	if ((d = opendir(root)) == NULL)
 		return -1;
+	if (count_folder(dirfd(d), count, t) == -1) {
+		closedir(d);
+		return -1;
+	}
 	while ((errno = 0, de = readdir(d)) != NULL) {
 		if (de->d_name[0] != '.' || strcmp(de->d_name, ".") == 0 ||
 		    strcmp(de->d_name, "..") == 0 ||
@@ -418,11 +429,12 @@ walk(const char *root, int count, struct tally *t)
 			continue;
 		if (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN)
 			continue;
-		if (snprintf(path, sizeof(path), "%s/%s", root,
-		    de->d_name) >= (int)sizeof(path))
-			continue;
-		if (count_dir(path, "new", count, t) == -1 ||
-		    count_dir(path, "cur", count, t) == -1) {
+		if ((fd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY |
+		    O_NOFOLLOW | O_CLOEXEC)) == -1)
+			continue;	/* a link, or gone meanwhile */
+		r = count_folder(fd, count, t);
+		close(fd);
+		if (r == -1) {
 			closedir(d);
 			return -1;
 		}
@@ -469,7 +481,8 @@ write_file(const char *root, const struct quota_limits *l,
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	if ((dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+	if ((dfd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1)
 		return -1;
 	if ((fd = safefile_tmp(dfd, "maildirsize", tmp, sizeof(tmp),
 	    0600)) == -1)

@@ -105,6 +105,13 @@ test_scan(void)
 	CHECK(t_put(at("cur/.hidden"), "123", 3) == 0);
 	CHECK(t_put(at(".Work/cur/3.c.h,S=1000:2,T"), "", 0) == 0);
 	CHECK(t_put(at(".Trash/cur/4.d.h,S=7000:2,"), "", 0) == 0);
+	/* links are not followed: a linked folder, a linked cur/ */
+	CHECK(mkdir(at("outside"), 0700) == 0);
+	CHECK(mkdir(at("outside/cur"), 0700) == 0);
+	CHECK(t_put(at("outside/cur/9.z.h,S=5000"), "", 0) == 0);
+	CHECK(symlink(at("outside"), at(".Evil")) == 0);
+	CHECK(mkdir(at(".Odd"), 0700) == 0);
+	CHECK(symlink(at("outside/cur"), at(".Odd/cur")) == 0);
 	CHECK(maildirsize_scan(root, &b, &m) == 0);
 	CHECK_INT(b, 1105);
 	CHECK_INT(m, 3);
