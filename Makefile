@@ -64,6 +64,7 @@ COMMON	 = common/apppass.c \
 	   common/ngram.c \
 	   common/preview.c \
 	   common/privdrop.c \
+	   common/quotadef.c \
 	   common/safefile.c \
 	   common/sortkey.c \
 	   common/strnum.c \
@@ -77,6 +78,7 @@ MAILDIR	 = maildir/filename.c \
 	   maildir/ftsindex.c \
 	   maildir/keywords.c \
 	   maildir/mailbox.c \
+	   maildir/maildirsize.c \
 	   maildir/msgcache.c \
 	   maildir/sortcache.c \
 	   maildir/uidcache.c
@@ -97,6 +99,7 @@ IMAPD	 = imapd/auth.c \
 	   imapd/cmd-login.c \
 	   imapd/cmd-mailbox.c \
 	   imapd/cmd-namespace.c \
+	   imapd/cmd-quota.c \
 	   imapd/cmd-search.c \
 	   imapd/cmd-select.c \
 	   imapd/cmd-sort.c \
@@ -120,6 +123,7 @@ IMAPD	 = imapd/auth.c \
 	   imapd/mbname.c \
 	   imapd/msgkeys.c \
 	   imapd/policy.c \
+	   imapd/quota.c \
 	   imapd/relay.c \
 	   imapd/sandbox.c \
 	   imapd/search.c \
@@ -165,6 +169,7 @@ UNITTESTS = tests/common/test-apppass \
 	   tests/common/test-imapresp \
 	   tests/maildir/test-filename \
 	   tests/maildir/test-keywords \
+	   tests/maildir/test-maildirsize \
 	   tests/maildir/test-folder \
 	   tests/maildir/test-ftsindex \
 	   tests/maildir/test-msgcache \
@@ -186,6 +191,7 @@ FUZZERS	 = tests/fuzz/fuzz-authmsg \
 	   tests/fuzz/fuzz-import \
 	   tests/fuzz/fuzz-keymsg \
 	   tests/fuzz/fuzz-keywords \
+	   tests/fuzz/fuzz-maildirsize \
 	   tests/fuzz/fuzz-message \
 	   tests/fuzz/fuzz-msgcache \
 	   tests/fuzz/fuzz-mutf7 \

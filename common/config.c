@@ -412,6 +412,33 @@ p_mmap(struct config *c, const char *v)
 	return NULL;
 }
 
+/* "SIZE [MESSAGES]", or "none". */
+static const char *
+p_quota(struct config *c, const char *v)
+{
+	static const char why[] = "must be a size (such as 1G) and "
+	    "optionally a number of messages, or none";
+	char size[32];
+	const char *rest;
+	size_t len = strcspn(v, " \t");
+
+	memset(&c->quota, 0, sizeof(c->quota));
+	if (strcasecmp(v, "none") == 0)
+		return NULL;
+	if (len == 0 || len >= sizeof(size))
+		return why;
+	memcpy(size, v, len);
+	size[len] = '\0';
+	rest = v + len + strspn(v + len, " \t");
+	if (strnum_size(size, INT64_MAX, &c->quota.bytes) == -1 ||
+	    (rest[0] != '\0' &&
+	    strnum_u64(rest, INT64_MAX, &c->quota.messages) == -1)) {
+		memset(&c->quota, 0, sizeof(c->quota));
+		return why;
+	}
+	return NULL;
+}
+
 static const char *
 p_search_index(struct config *c, const char *v)
 {
@@ -634,6 +661,18 @@ show_mmap(const struct config *c, size_t off, struct buf *b)
 }
 
 static void
+show_quota(const struct config *c, size_t off, struct buf *b)
+{
+	(void)off;
+	if (!quotadef_any(&c->quota))
+		(void)buf_adds(b, "none");
+	else
+		(void)buf_addf(b, "%llu %llu",
+		    (unsigned long long)c->quota.bytes,
+		    (unsigned long long)c->quota.messages);
+}
+
+static void
 show_syslog_facility(const struct config *c, size_t off, struct buf *b)
 {
 	const char *name = log_facility_name(c->syslog_facility);
@@ -680,6 +719,7 @@ static const struct keydef keys[] = {
 	{ "pam_service",		STR(pam_service) },
 	{ "pam_session",		BOOL(pam_session) },
 	{ "prefork",			UINT(prefork) },
+	{ "quota",			OWN(quota) },
 	{ "search_index",		BOOL(search_index) },
 	{ "special_use",		OWN(special_use) },
 	{ "syslog_facility",		OWN(syslog_facility) },

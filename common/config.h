@@ -12,11 +12,13 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "common/quotadef.h"
+
 #define CONFIG_MAX_LISTEN	16
 #define CONFIG_MAX_AUTH		2
 #define CONFIG_MAX_SPECIAL	16
 #define CONFIG_MAX_SESSIONS	100000	/* the most max_sessions may be */
-#define CONFIG_NKEYS		33	/* keys imapd.conf knows */
+#define CONFIG_NKEYS		34	/* keys imapd.conf knows */
 
 enum auth_method {
 	AUTH_PAM = 1,
@@ -73,6 +75,7 @@ struct config {
 	int			 mmap;		/* enum mapfile_mode */
 	int			 search_index;	/* keep and use full-text
 						 * indexes */
+	struct quota_limits	 quota;		/* default; 0: no limit */
 	/* line of config path that set each key, in key name order; 0 for a
 	 * default */
 	unsigned		 key_line[CONFIG_NKEYS];

@@ -3,7 +3,7 @@
  *
  * Text format (the file imapd-userdb(8) compiles), one user a line:
  *
- *	name:hash:uid:gid:home[:maildir]
+ *	name:hash:uid:gid:home[:maildir[:quota]]
  *
  *	name	1 to 255 bytes of A-Z a-z 0-9 . _ @ + -, not starting with
  *		"-" or "."
@@ -15,7 +15,10 @@
  *	gid	decimal, 0 to 4294967294
  *	home	an absolute path with no ".." component
  *	maildir	optional; an absolute path or one starting with "~/", with no
- *		".." component
+ *		".." component; empty when a quota follows (then
+ *		mail_location applies)
+ *	quota	optional; a Maildir++ quota definition (quotadef.h), such
+ *		as 1000000000S,100000C
  *
  * No field may contain ':' and no byte of a line may be a control
  * character (0x00-0x1f, 0x7f).  A line is at most USERDB_RECORD_MAX bytes.
@@ -47,6 +50,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/quotadef.h"
 #include "common/strnum.h"
 #include "common/userdb.h"
 #include "common/wipe.h"
@@ -56,13 +60,13 @@
 
 #define STR(x)		#x
 #define XSTR(x)		STR(x)
-#define LAYOUT		"expected name:hash:uid:gid:home[:maildir]"
+#define LAYOUT	"expected name:hash:uid:gid:home[:maildir[:quota]]"
 
 _Static_assert(USERDB_PASSWORD_MAX < CRYPT_MAX_PASSPHRASE_SIZE,
     "libcrypt cannot hash passwords of USERDB_PASSWORD_MAX bytes");
 
 enum field {
-	F_NAME, F_HASH, F_UID, F_GID, F_HOME, F_MAILDIR, NFIELDS
+	F_NAME, F_HASH, F_UID, F_GID, F_HOME, F_MAILDIR, F_QUOTA, NFIELDS
 };
 
 struct span {
@@ -77,6 +81,7 @@ static const char *const ctl_why[NFIELDS] = {
 	"gid: contains a control character",
 	"home: contains a control character",
 	"maildir: contains a control character",
+	"quota: contains a control character",
 };
 
 static const char *const missing_why[NFIELDS] = {
@@ -86,6 +91,7 @@ static const char *const missing_why[NFIELDS] = {
 	"gid: missing; " LAYOUT,
 	"home: missing; " LAYOUT,
 	"maildir: missing; " LAYOUT,
+	"quota: missing; " LAYOUT,
 };
 
 /* The method prefixes accepted in a hash: all salted and slow or
@@ -280,7 +286,7 @@ userdb_parse_line(const char *line, size_t len, struct userdb_entry *e_r,
 	}
 	for (i = 0; i < NFIELDS && why == NULL; i++) {
 		if (i >= n) {
-			if (i != F_MAILDIR)
+			if (i < F_MAILDIR)
 				why = missing_why[i];
 			break;
 		}
@@ -301,7 +307,18 @@ userdb_parse_line(const char *line, size_t len, struct userdb_entry *e_r,
 			why = check_home(f[i].p, f[i].len);
 			break;
 		case F_MAILDIR:
-			why = check_maildir(f[i].p, f[i].len);
+			/* empty: only to reach the quota field */
+			if (f[i].len > 0 || n <= F_QUOTA)
+				why = check_maildir(f[i].p, f[i].len);
+			break;
+		case F_QUOTA:
+			if (f[i].len == 0)
+				why = "quota: must not be empty (leave out the "
+				    "last colon)";
+			else if (quotadef_parse(f[i].p, f[i].len,
+			    &e_r->quota) == -1)
+				why = "quota: must be a Maildir++ quota "
+				    "such as 1000000000S,100000C";
 			break;
 		}
 	}
@@ -314,10 +331,10 @@ userdb_parse_line(const char *line, size_t len, struct userdb_entry *e_r,
 	e_r->name = strndup(f[F_NAME].p, f[F_NAME].len);
 	e_r->hash = strndup(f[F_HASH].p, f[F_HASH].len);
 	e_r->home = strndup(f[F_HOME].p, f[F_HOME].len);
-	if (n > F_MAILDIR)
+	if (n > F_MAILDIR && f[F_MAILDIR].len > 0)
 		e_r->maildir = strndup(f[F_MAILDIR].p, f[F_MAILDIR].len);
 	if (e_r->name == NULL || e_r->hash == NULL || e_r->home == NULL ||
-	    (n > F_MAILDIR && e_r->maildir == NULL)) {
+	    (n > F_MAILDIR && f[F_MAILDIR].len > 0 && e_r->maildir == NULL)) {
 		userdb_entry_free(e_r);
 		*why_r = "line: out of memory";
 		return -1;

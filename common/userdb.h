@@ -2,8 +2,8 @@
  * userdb: the virtual-user database, for users who have no account in the
  * system password database.
  *
- * Administrators keep a text file of "name:hash:uid:gid:home[:maildir]"
- * lines and compile it with imapd-userdb(8) into a cdb file, which imapd
+ * Administrators keep a text file of
+ * "name:hash:uid:gid:home[:maildir[:quota]]" lines and compile it with imapd-userdb(8) into a cdb file, which imapd
  * reads with userdb_lookup().  The record format is described at the top
  * of userdb.c.  Everything here is safe to call from a process that has
  * dropped privileges, provided it can still read the cdb file.
@@ -13,6 +13,8 @@
 
 #include <stddef.h>
 #include <sys/types.h>
+
+#include "common/quotadef.h"
 
 #define USERDB_NAME_MAX		255	/* bytes in a user name */
 #define USERDB_RECORD_MAX	4096	/* bytes in one line / cdb value */
@@ -25,6 +27,7 @@ struct userdb_entry {
 	gid_t	 gid;
 	char	*home;		/* absolute path */
 	char	*maildir;	/* absolute or "~/..."; NULL if absent */
+	struct quota_limits quota;	/* no limit if absent */
 };
 
 /*
@@ -40,7 +43,8 @@ int	userdb_check_name(const char *name, size_t len, const char **why_r);
  * *e_r with newly allocated strings, to be released with
  * userdb_entry_free().  On failure returns -1, leaves *e_r zeroed and sets
  * *why_r to a static reason that starts with the name of the field at
- * fault ("name: ", "hash: ", "uid: ", "gid: ", "home: ", "maildir: ") or
+ * fault ("name: ", "hash: ", "uid: ", "gid: ", "home: ", "maildir: ",
+ * "quota: ") or
  * "line: " when no single field is to blame.
  */
 int	userdb_parse_line(const char *line, size_t len,

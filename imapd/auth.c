@@ -267,6 +267,7 @@ pam_check(const struct config *conf, const struct passwd *pw,
 		return pam_fail(h, PAM_PERM_DENIED, AUTH_FAILED);
 	u->initgroups = 1;
 	u->maildir[0] = '\0';
+	memset(&u->quota, 0, sizeof(u->quota));
 	memcpy(u->method, "pam", 4);
 	if (conf->pam_session)
 		u->pam = h;
@@ -306,6 +307,7 @@ userdb_check(const struct config *conf, const struct userdb_entry *e,
 	}
 	u->uid = e->uid;
 	u->gid = e->gid;
+	u->quota = e->quota;
 	u->initgroups = 0;
 	memcpy(u->method, "userdb", 7);
 	return AUTH_OK;

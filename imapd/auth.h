@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include "common/apppass.h"
+#include "common/quotadef.h"
 
 /* The longest user name looked up anywhere (the userdb's limit too). */
 #define AUTH_NAME_MAX	255
@@ -26,6 +27,7 @@ struct auth_user {
 	int	initgroups;	/* 1: supplementary groups from /etc/group */
 	char	home[PATH_MAX];
 	char	maildir[PATH_MAX];	/* "" = use mail_location */
+	struct quota_limits quota;	/* the userdb's; no limit = none */
 	char	method[8];	/* "pam" or "userdb", for the log */
 	char	label[APPPASS_LABEL_MAX + 1];	/* app password used, or "" */
 	struct pam_handle *pam;	/* kept for the PAM session, or NULL */

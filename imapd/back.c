@@ -464,6 +464,9 @@ serve(const struct config *conf, struct conn *c, const struct auth_user *u,
 		session_free(&s);
 		return;
 	}
+	/* the userdb's quota is the user's own; imapd.conf's a default */
+	s.quota_replace = quotadef_any(&u->quota);
+	s.quota_want = s.quota_replace ? u->quota : conf->quota;
 	/* every client finds Sent, Drafts and Trash, and only one of each */
 	if (specialuse_settle(&s.specialuse, s.mailroot, conf) == -1)
 		fatal("special-use folders");

@@ -6,7 +6,9 @@
  * A message is never held in memory: the session hands each message
  * literal to append_literal() before its first byte, which checks the
  * target (NO [TRYCREATE] before the "+" when it does not exist) and
- * streams the bytes into a file in the target's tmp/ as they arrive.
+ * streams the bytes into a file in the target's tmp/ as they arrive;
+ * a literal that would pass the user's quota (quota.h) is refused with
+ * NO [OVERQUOTA] there too, before a byte of it is written.
  * Only when the whole command has been read and parsed does cmd_append()
  * commit them, all or none (maildir/mailbox.h says how); a command that
  * breaks off (a parse error after a literal, a failed write, a lost
@@ -24,6 +26,7 @@
 #include "imapd/cmdutil.h"
 #include "imapd/commands.h"
 #include "imapd/mbname.h"
+#include "imapd/quota.h"
 #include "imapd/seqset.h"
 #include "maildir/folder.h"
 #include "maildir/mailbox.h"
@@ -36,6 +39,7 @@ struct append_state {
 	char			 path[FOLDER_PATH_MAX];
 	struct buf		 name;		/* for the log */
 	int			 err;		/* errno of a failed write */
+	uint64_t		 bytes;		/* of the messages so far */
 };
 
 static const char utf8_refused[] = "APPEND UTF8 needs ENABLE UTF8=ACCEPT "
@@ -52,6 +56,8 @@ append_abort(struct session *s)
 {
 	struct append_state *st = s->append;
 
+	/* a reservation of an APPEND that breaks off ends with it */
+	quota_end(s);
 	if (st == NULL)
 		return;
 	mailbox_deliver_free(st->d);
@@ -160,6 +166,11 @@ append_literal(struct session *s, const struct imap_literal_info *li)
 		    APPEND_MAX_MESSAGES);
 		goto refuse;
 	}
+	/* within the quota with this one too, before a byte is written */
+	if (quota_reserve(s, &c, st->path, st->bytes + li->size,
+	    mailbox_deliver_count(st->d) + 1) == -1)
+		goto refuse;
+	st->bytes += li->size;
 	if (mailbox_deliver_add(st->d, li->size) == -1) {
 		append_failed(s, &c, errno);
 		goto refuse;
@@ -315,6 +326,7 @@ cmd_append(struct session *s, const struct cmd *c)
 		append_failed(s, c, errno);
 		goto out;
 	}
+	quota_charge(s, st->path, (int64_t)st->bytes, (int64_t)nm);
 	(void)seqset_format(got, nm, &uids);
 	cmd_ok(s, c, "[APPENDUID %u %s] APPEND completed", uidv,
 	    buf_cstr(&uids));

@@ -10,6 +10,7 @@
 #include "imapd/cmdutil.h"
 #include "imapd/commands.h"
 #include "imapd/mbname.h"
+#include "imapd/quota.h"
 #include "imapd/selected.h"
 #include "imapd/seqset.h"
 #include "maildir/folder.h"
@@ -23,6 +24,8 @@ copy_or_move(struct session *s, const struct cmd *c, int move)
 	const char *arg;
 	uint32_t *seqs = NULL, *src = NULL, *dst = NULL, uidv = 0;
 	size_t n = 0, i;
+	int64_t bytes = 0;
+	int sign;
 
 	if (c->nargs != 2 || (arg = imap_arg_astring(&c->args[1])) == NULL) {
 		cmd_bad(s, c, "%s takes a message set and a mailbox", c->name);
@@ -49,6 +52,18 @@ copy_or_move(struct session *s, const struct cmd *c, int move)
 	}
 	for (i = 0; i < n; i++)
 		src[i] = mailbox_uid(s->mb, seqs[i]);
+	if ((sign = quota_transfer_sign(mailbox_dir(s->mb), path, move)) != 0 &&
+	    (bytes = quota_size_of(s->mb, seqs, n)) == -1) {
+		cmd_no(s, c, "[EXPUNGEISSUED] Some of the messages were "
+		    "expunged meanwhile; nothing was %s", move ? "moved" :
+		    "copied");
+		goto out;
+	}
+	/* into Trash only frees: it needs the lock, not the check */
+	if (sign != 0 && quota_reserve(s, c, sign > 0 ? path :
+	    mailbox_dir(s->mb), sign > 0 ? (uint64_t)bytes : 0,
+	    sign > 0 ? n : 0) == -1)
+		goto out;
 	if (mailbox_copy(s->mb, seqs, n, path, move, dst, &uidv, NULL) == -1) {
 		if (errno == ESTALE)
 			cmd_no(s, c, "[EXPUNGEISSUED] Some of the messages "
@@ -64,6 +79,9 @@ copy_or_move(struct session *s, const struct cmd *c, int move)
 		}
 		goto out;
 	}
+	if (sign != 0)
+		quota_charge(s, sign > 0 ? path : mailbox_dir(s->mb),
+		    sign * bytes, sign * (int64_t)n);
 	(void)buf_addf(&codebuf, "COPYUID %u ", uidv);
 	(void)seqset_format(src, n, &codebuf);
 	(void)buf_addc(&codebuf, ' ');

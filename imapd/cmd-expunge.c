@@ -7,6 +7,7 @@
 #include "common/log.h"
 #include "imapd/cmdutil.h"
 #include "imapd/commands.h"
+#include "imapd/quota.h"
 #include "imapd/selected.h"
 #include "maildir/mailbox.h"
 
@@ -47,7 +48,7 @@ cmd_expunge(struct session *s, const struct cmd *c)
 		}
 	}
 	selected_events(s, &ev);
-	r = mailbox_expunge(s->mb, uids, n, &ev);
+	r = quota_expunge(s, uids, n, &ev);
 	selected_flush_vanished(s);
 	free(uids);
 	if (r == -1) {

@@ -10,6 +10,7 @@
 #include "imapd/cmdutil.h"
 #include "imapd/commands.h"
 #include "imapd/mbname.h"
+#include "imapd/quota.h"
 #include "imapd/selected.h"
 #include "imapd/seqset.h"
 #include "maildir/filename.h"
@@ -203,7 +204,7 @@ cmd_close(struct session *s, const struct cmd *c)
 		return;
 	}
 	/* CLOSE expunges silently (no EXPUNGE responses) unless read-only */
-	if (!s->examine && mailbox_expunge(s->mb, NULL, 0, NULL) == -1)
+	if (!s->examine && quota_expunge(s, NULL, 0, NULL) == -1)
 		log_warn("CLOSE: expunge of %s incomplete", s->mbname);
 	selected_close(s);
 	cmd_ok(s, c, "CLOSE completed");

@@ -1,8 +1,10 @@
 /*
  * cmd-status: STATUS (RFC 9051 6.3.11) with MESSAGES RECENT UIDNEXT
- * UIDVALIDITY UNSEEN DELETED SIZE (RFC 8438) HIGHESTMODSEQ.  An unchanged
- * folder is answered from its UID cache without opening a message; SIZE
- * reads only messages whose size is not yet known.
+ * UIDVALIDITY UNSEEN DELETED SIZE (RFC 8438) HIGHESTMODSEQ
+ * DELETED-STORAGE (RFC 9208).  An unchanged folder is answered from its
+ * UID cache without opening a message; SIZE reads only messages whose
+ * size is not yet known; DELETED-STORAGE looks at the names of the
+ * \Deleted messages.
  */
 #include <errno.h>
 #include <string.h>
@@ -11,6 +13,7 @@
 #include "imapd/cmdutil.h"
 #include "imapd/commands.h"
 #include "imapd/mbname.h"
+#include "imapd/quota.h"
 #include "imapd/selected.h"
 #include "maildir/folder.h"
 #include "maildir/mailbox.h"
@@ -23,6 +26,7 @@
 #define ST_DELETED	0x20
 #define ST_SIZE		0x40
 #define ST_HIGHESTMODSEQ 0x80
+#define ST_DELETED_STORAGE 0x100
 
 static const struct {
 	const char	*name;
@@ -32,6 +36,7 @@ static const struct {
 	{ "UIDNEXT", ST_UIDNEXT }, { "UIDVALIDITY", ST_UIDVALIDITY },
 	{ "UNSEEN", ST_UNSEEN }, { "DELETED", ST_DELETED },
 	{ "SIZE", ST_SIZE }, { "HIGHESTMODSEQ", ST_HIGHESTMODSEQ },
+	{ "DELETED-STORAGE", ST_DELETED_STORAGE },
 };
 
 /* Parse a STATUS item list; the item bits, or 0 if invalid. */
@@ -64,8 +69,12 @@ status_write(struct session *s, const char *name, const char *path,
 {
 	struct mailbox_status st;
 	const char *sep = "";
+	uint64_t deleted_kib = 0;
 
 	if (mailbox_status(path, (want & ST_SIZE) != 0, &st) == -1)
+		return -1;
+	if ((want & ST_DELETED_STORAGE) && st.deleted > 0 &&
+	    quota_deleted_kib(path, &deleted_kib) == -1)
 		return -1;
 	session_printf(s, "* STATUS ");
 	mbname_write(s, name);
@@ -85,6 +94,7 @@ status_write(struct session *s, const char *name, const char *path,
 	ITEM(ST_DELETED, "DELETED", st.deleted);
 	ITEM(ST_SIZE, "SIZE", st.size);
 	ITEM(ST_HIGHESTMODSEQ, "HIGHESTMODSEQ", st.highestmodseq);
+	ITEM(ST_DELETED_STORAGE, "DELETED-STORAGE", deleted_kib);
 #undef ITEM
 	session_printf(s, ")\r\n");
 	return 0;
@@ -102,7 +112,7 @@ cmd_status(struct session *s, const struct cmd *c)
 	    (want = status_items(&c->args[1])) == 0) {
 		cmd_bad(s, c, "STATUS takes a mailbox and a list of items "
 		    "(MESSAGES RECENT UIDNEXT UIDVALIDITY UNSEEN DELETED "
-		    "SIZE)");
+		    "SIZE DELETED-STORAGE)");
 		return;
 	}
 	buf_init(&name, FOLDER_NAME_MAX);

@@ -49,6 +49,13 @@ static const struct command table[] = {
 	    LIT_ARG(0) | LIT_ARG(1), LITERAL_NAME_MAX },
 	{ "STATUS",		cmd_status,	STATE_LOGGEDIN,	0,
 	    LIT_ARG(0), LITERAL_NAME_MAX },
+	/* a quota root, or a mailbox; SETQUOTA's root (it is refused) */
+	{ "GETQUOTA",		cmd_getquota,	STATE_LOGGEDIN,	0,
+	    LIT_ARG(0), LITERAL_NAME_MAX },
+	{ "GETQUOTAROOT",	cmd_getquotaroot, STATE_LOGGEDIN, 0,
+	    LIT_ARG(0), LITERAL_NAME_MAX },
+	{ "SETQUOTA",		cmd_setquota,	STATE_LOGGEDIN,	0,
+	    LIT_ARG(0), LITERAL_NAME_MAX },
 	{ "APPEND",		cmd_append,	STATE_LOGGEDIN,	CMDF_MESSAGES,
 	    LIT_ARG(0), LITERAL_NAME_MAX },
 	{ "IDLE",		cmd_idle,	STATE_LOGGEDIN,	0, 0, 0 },

@@ -36,6 +36,7 @@
 #include "imapd/indexer.h"
 #include "imapd/selected.h"
 #include "imapd/session.h"
+#include "imapd/quota.h"
 #include "imapd/sig.h"
 
 #define OUT_FLUSH_AT	(64 * 1024)	/* write out once this much is queued */
@@ -114,6 +115,7 @@ session_free(struct session *s)
 	s->nvanished = s->capvanished = 0;
 	free(s->user);
 	s->user = NULL;
+	quota_end(s);
 	free(s->mailroot);
 	s->mailroot = NULL;
 	specialuse_free(&s->specialuse);
@@ -580,6 +582,8 @@ dispatch(struct session *s, const struct imap_cmdline *line)
 		return;
 	}
 	def->fn(s, &c);
+	/* a quota reservation never outlives its command (quota.h) */
+	quota_end(s);
 	(void)session_flush(s);
 }
 

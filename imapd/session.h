@@ -19,6 +19,7 @@
 
 #include "common/buf.h"
 #include "common/imap-parser.h"
+#include "common/quotadef.h"
 #include "imapd/authmsg.h"
 #include "imapd/conn.h"
 #include "imapd/specialuse.h"
@@ -27,6 +28,7 @@ struct append_state;
 struct config;
 struct indexer;
 struct mailbox;
+struct maildirsize;
 struct msgcache;
 
 enum session_state {
@@ -99,6 +101,9 @@ struct session {
 	char			*user;		/* once logged in */
 	char			*mailroot;	/* the user's Maildir */
 	struct specialuse	 specialuse;	/* its special-use folders */
+	struct quota_limits	 quota_want;	/* the user's quota (quota.h) */
+	unsigned		 quota_replace:1; /* it is the userdb's */
+	struct maildirsize	*quota;		/* held by quota_reserve() */
 	struct mailbox		*mb;		/* the selected folder */
 	char			*mbname;	/* its name, on-disk form */
 	unsigned		 examine:1;	/* selected read-only */

@@ -34,6 +34,7 @@
 
 #include "common/apppass.h"
 #include "common/buf.h"
+#include "common/quotadef.h"
 #include "common/userdb.h"
 #include "common/wipe.h"
 
@@ -462,7 +463,7 @@ static int
 lookup(const char *db, const char *name)
 {
 	struct userdb_entry e;
-	char err[512];
+	char err[512], def[QUOTADEF_MAX];
 
 	switch (userdb_lookup(db, name, &e, err, sizeof(err))) {
 	case -1:
@@ -471,8 +472,11 @@ lookup(const char *db, const char *name)
 		warnmsg("%s: no such user in %s", name, db);
 		return 1;
 	}
-	printf("%s %lu %lu %s %s\n", e.name, (unsigned long)e.uid,
-	    (unsigned long)e.gid, e.home, e.maildir ? e.maildir : "-");
+	if (quotadef_format(&e.quota, def, sizeof(def)) == -1)
+		def[0] = '\0';
+	printf("%s %lu %lu %s %s%s%s\n", e.name, (unsigned long)e.uid,
+	    (unsigned long)e.gid, e.home, e.maildir ? e.maildir : "-",
+	    def[0] != '\0' ? " " : "", def);
 	userdb_entry_free(&e);
 	return 0;
 }

@@ -111,9 +111,16 @@ static const struct {
 	{ "u:" Y, 0, "uid: missing" },
 	{ "u:" Y ":1", 0, "gid: missing" },
 	{ "u:" Y ":1:1", 0, "home: missing" },
-	{ "u:" Y ":1:1:/h:/m:x", 0, "line: too many fields" },
-	{ "u:" Y ":1:1:/h:/m:", 0, "line: too many fields" },
+	{ "u:" Y ":1:1:/h:/m:5S:x", 0, "line: too many fields" },
+	{ "u:" Y ":1:1:/h:/m:5S:", 0, "line: too many fields" },
 	{ "u:" Y ":1:1:/h:/m:x:\t", 0, "line: too many fields" },
+	/* quota */
+	{ "u:" Y ":1:1:/h:/m:", 0, "quota: must not be empty" },
+	{ "u:" Y ":1:1:/h:/m:x", 0, "quota: must be a Maildir++ quota" },
+	{ "u:" Y ":1:1:/h::5X", 0, "quota: must be a Maildir++ quota" },
+	{ "u:" Y ":1:1:/h::5S,", 0, "quota: must be a Maildir++ quota" },
+	{ "u:" Y ":1:1:/h::5S,6S", 0, "quota: must be a Maildir++ quota" },
+	{ "u:" Y ":1:1:/h::-5S", 0, "quota: must be a Maildir++ quota" },
 	/* control characters, named by field */
 	{ "u\t:" Y ":1:1:/h", 0, "name: contains a control" },
 	{ "u:" Y "\x7f:1:1:/h", 0, "hash: contains a control" },
@@ -128,6 +135,39 @@ static const struct {
 	{ "u:" Y ":1:1:/h\0", 2 + sizeof(Y) - 1 + 8, "home: contains a "
 	    "control" },
 };
+
+/* The quota field: a Maildir++ definition, after an empty maildir too. */
+static void
+test_quota_field(void)
+{
+	static const struct {
+		const char	*line;
+		const char	*maildir;
+		uint64_t	 bytes, messages;
+	} q[] = {
+		{ "u:" Y ":1:1:/h", NULL, 0, 0 },
+		{ "u:" Y ":1:1:/h:/m:1000S,20C", "/m", 1000, 20 },
+		{ "u:" Y ":1:1:/h::20C,1000S", NULL, 1000, 20 },
+		{ "u:" Y ":1:1:/h::5000S", NULL, 5000, 0 },
+		{ "u:" Y ":1:1:/h:~/M:7C", "~/M", 0, 7 },
+	};
+	struct userdb_entry e;
+	const char *why;
+	size_t i;
+
+	for (i = 0; i < sizeof(q) / sizeof(q[0]); i++) {
+		why = "(none)";
+		CHECK_MSG(userdb_parse_line(q[i].line, strlen(q[i].line), &e,
+		    &why) == 0, "quota %zu: %s", i, why);
+		if (q[i].maildir == NULL)
+			CHECK_MSG(e.maildir == NULL, "quota %zu", i);
+		else
+			CHECK_STR(e.maildir, q[i].maildir);
+		CHECK_INT(e.quota.bytes, q[i].bytes);
+		CHECK_INT(e.quota.messages, q[i].messages);
+		userdb_entry_free(&e);
+	}
+}
 
 static void
 test_parse(void)
@@ -431,6 +471,7 @@ main(void)
 	if (mkdtemp(dir) == NULL)
 		return 2;
 	test_parse();
+	test_quota_field();
 	test_lookup();
 	test_verify();
 	rmdir(dir);

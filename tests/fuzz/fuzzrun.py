@@ -41,6 +41,7 @@ MAX_LEN = {
     "import": 16384,
     "userdb": 8192,
     "config": 8192,
+    "maildirsize": 8192,
     "imapresp": 16384,
     "keymsg": 1100,
     "thread": 16384,

@@ -56,8 +56,8 @@ import mkmaildir  # noqa: E402
 
 SEP = b"\x1e\x1e\x1e\x1e"
 TARGETS = ["authmsg", "charset", "config", "filename", "imap-parser",
-           "imapdate", "imapresp", "import", "keymsg", "keywords", "message",
-           "msgcache",
+           "imapdate", "imapresp", "import", "keymsg", "keywords",
+           "maildirsize", "message", "msgcache",
            "mutf7", "search", "seqset", "thread", "uidcache", "userdb"]
 MESSAGE_MAX = 24 * 1024
 
@@ -360,6 +360,16 @@ def dovecot_uidlist(c, work, use_dovecot):
 
 # ---- the rest -------------------------------------------------------------
 
+def maildirsize_seeds(c):
+    """maildirsize files as maildrop, Courier and imapd write them."""
+    c.add("maildirsize", "10000000S,1000C\n%12d %12d\n%12d %12d\n"
+          % (123456, 12, 2345, 1))
+    c.add("maildirsize", "5000S\n%12d %12d\n%12d %12d\n"
+          % (4000, 3, -1000, -1))
+    c.add("maildirsize", "1000C\n  1 1\n junk\n-5 -1\n40 1")
+    c.add("maildirsize", "100000S\n" + "%12d %12d\n" % (10, 1) * 200)
+
+
 def small_ones(c, work):
     c.add("config", (ROOT / "tools" / "imapd.conf.example").read_bytes())
     c.add("config", b"listen_imap = 127.0.0.1:1143, [::1]:1143\n"
@@ -531,6 +541,7 @@ def main():
         imapd_session(c, a.imapd, maildir, work)
         dovecot_uidlist(c, work, a.dovecot)
         small_ones(c, work)
+        maildirsize_seeds(c)
         imapresp_seeds(c)
         thread_seeds(c)
         keymsg_seeds(c)

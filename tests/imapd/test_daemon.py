@@ -638,8 +638,10 @@ def test_check_verbose_prints_effective_config(build, workdir, cert,
     assert out["special_use"][0].split() == [
         "Sent:\\Sent", "Drafts:\\Drafts", "Trash:\\Trash", "Junk:\\Junk",
         "Archive:\\Archive"]
+    assert out["quota"] == ("none", "default")
+    assert out["search_index"] == ("yes", "default")
     # every key the reader knows, and nothing from inside the key file
-    assert len(out) == 32
+    assert len(out) == 34
     text = p.stdout.decode()
     body = [l for l in cert["key"].read_text().splitlines()
             if l and "-----" not in l]

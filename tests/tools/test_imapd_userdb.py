@@ -65,11 +65,12 @@ def test_build_and_lookup(tmp_path):
                    f"alice:{Y}:1000:1000:/home/alice\n"
                    "  # indented comment\n"
                    f"bob@example.org:{Y}:1001:100:/srv/bob:~/Mail\n"
+                   f"erin:{Y}:1003:100:/srv/erin::5000000S,900C\n"
                    "carol:!:1002:100:/srv/carol")        # no final newline
     out = tmp_path / "db.cdb"
     r = run("-o", out, src)
     assert r.returncode == 0, r.stderr
-    assert text(r) == (f"wrote {out}: 3 users\n", "")
+    assert text(r) == (f"wrote {out}: 4 users\n", "")
     assert stat.S_IMODE(out.stat().st_mode) == 0o640
     assert leftovers(tmp_path) == []
 
@@ -81,6 +82,9 @@ def test_build_and_lookup(tmp_path):
     r = run("-l", out, "carol")
     assert text(r)[0] == "carol 1002 100 /srv/carol -\n"
     assert "$" not in text(r)[0] and "!" not in text(r)[0]
+    # a quota follows the maildir when there is one
+    r = run("-l", out, "erin")
+    assert text(r)[0] == "erin 1003 100 /srv/erin - 5000000S,900C\n"
 
     for name in ("dave", "Alice", "../alice", ""):
         r = run("-l", out, name)
@@ -129,7 +133,8 @@ BAD = [
     ("u:{Y}:1:1:/h:Maildir", "maildir: must be an absolute path"),
     ("u:{Y}:1:1:/h:~/../x", "maildir: must not contain a .."),
     ("u:{Y}:1:1", "home: missing"),
-    ("u:{Y}:1:1:/h:/m:x", "line: too many fields"),
+    ("u:{Y}:1:1:/h:/m:5S:x", "line: too many fields"),
+    ("u:{Y}:1:1:/h:/m:x", "quota: must be a Maildir++ quota"),
     ("u:{Y}:1:1:/h\tx", "home: contains a control character"),
     ("u:{Y}:1:1:/h\r", "line: ends with a carriage return"),
 ]
