@@ -60,7 +60,9 @@ BY_BYTES = {v: k for k, v in MESSAGES.items()}
 STATE_FILES = re.compile(r"^(maildirfolder|dovecot-keywords|subscriptions|"
                          r"imapd-uidcache\.(cdb|log|lock|log\.new)|"
                          r"imapd-uidvalidity(-max)?|imapd-msgcache\..*|"
-                         r"imapd-sortcache)$")
+                         r"imapd-sortcache|imapd-fts\.(index|log|lock)|"
+                         r"imapd-special-use|maildirsize|"
+                         r"imapd-maildirsize\.lock)$")
 
 
 def build_shim(d):
