@@ -23,7 +23,7 @@ test expects.
 
 IMAPD_STRESS_STEPS sets the number of steps per seed (default 1200, about
 10 s per seed with the plain build), IMAPD_STRESS_SEEDS adds seeds ("3,4")
-to the ones always run, IMAPD_STRESS_KEEP_GOING=1 records every failure
+to the ones always run (1, 2 and 6), IMAPD_STRESS_KEEP_GOING=1 records every failure
 (starting every session afresh after each) instead of stopping at the
 first, and IMAPD_STRESS_TRANSCRIPT sets how many lines of each session's
 transcript a failure shows (default 30).
@@ -42,8 +42,13 @@ import mkmaildir
 import stressclient as sc
 
 STEPS = int(os.environ.get("IMAPD_STRESS_STEPS", "1200"))
-SEEDS = [1, 2] + [int(x) for x in
-                  os.environ.get("IMAPD_STRESS_SEEDS", "").split(",") if x]
+# Seeds 1 and 6 (not 2) find the structure cache's use-after-free of a
+# record put back from pending data (test-msgcache.c:
+# test_put_from_pending) when its fix is taken out: seed 6 in 149
+# commands, seed 1 in 793.  Seed 2 stays for the different mix it sends.
+SEEDS = [1, 2, 6] + [int(x) for x in
+                     os.environ.get("IMAPD_STRESS_SEEDS", "").split(",")
+                     if x]
 KEEP_GOING = os.environ.get("IMAPD_STRESS_KEEP_GOING") == "1"
 # (login, messages) of the users; the first is the Unix test user
 USERS = [(None, 2500), ("stress1", 2000), ("stress2", 1500)]
