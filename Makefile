@@ -59,6 +59,10 @@ COMMON	 = common/apppass.c \
 	   common/log.c \
 	   common/mapfile.c \
 	   common/message.c \
+	   common/message-bodystructure.c \
+	   common/message-envelope.c \
+	   common/message-search.c \
+	   common/message-section.c \
 	   common/mime.c \
 	   common/mutf7.c \
 	   common/ngram.c \

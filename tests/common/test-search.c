@@ -283,7 +283,7 @@ one_part(const char *charset, unsigned cte, const char *text, size_t len,
 	return r;
 }
 
-/* the size of the blocks message.c decodes encoded text in */
+/* the size of the blocks message-search.c decodes encoded text in */
 #define BLOCK	16384
 
 /* How many bytes the first off bytes of an encoded body decode to. */
