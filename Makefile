@@ -85,7 +85,13 @@ MAILDIR	 = maildir/filename.c \
 	   maildir/maildirsize.c \
 	   maildir/msgcache.c \
 	   maildir/sortcache.c \
-	   maildir/uidcache.c
+	   maildir/uidcache.c \
+	   maildir/uidcache-check.c \
+	   maildir/uidcache-file.c \
+	   maildir/uidcache-import.c \
+	   maildir/uidcache-overlay.c \
+	   maildir/uidcache-uidv.c \
+	   maildir/uidcache-util.c
 
 IMAPD	 = imapd/auth.c \
 	   imapd/authmsg.c \
@@ -308,7 +314,7 @@ check: all san fuzz-build banned
 banned:
 	@if grep -nE '\b(sscanf|atoi|atol|strcpy|strcat|sprintf|vsprintf|gets)[[:space:]]*\(' \
 	    $(COMMON) $(MAILDIR) $(IMAPD) $(CLIENT) $(USERDB) $(IMAPWAIT) $(IMAPCHECK) $(CACHETOOL) \
-	    imapd/*.h common/*.h; then \
+	    imapd/*.h common/*.h maildir/*.h; then \
 	    echo "banned function used (see the comment above the banned target)"; exit 1; fi
 
 demo: all
