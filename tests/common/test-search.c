@@ -894,13 +894,13 @@ test_addresses(void)
 int
 main(void)
 {
-	test_random();
-	test_blocks();
-	test_part_edges();
-	test_charsets();
-	test_envelope();
-	test_addresses();
-	test_read();
+	T_RUN(test_random);
+	T_RUN(test_blocks);
+	T_RUN(test_part_edges);
+	T_RUN(test_charsets);
+	T_RUN(test_envelope);
+	T_RUN(test_addresses);
+	T_RUN(test_read);
 	message_search_cleanup();
 	return t_done();
 }

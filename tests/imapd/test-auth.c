@@ -164,7 +164,7 @@ test_userdb(void)
 int
 main(void)
 {
-	test_names();
-	test_userdb();
+	T_RUN(test_names);
+	T_RUN(test_userdb);
 	return t_done();
 }

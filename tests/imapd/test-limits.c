@@ -255,12 +255,12 @@ main(void)
 		perror("limits_init");
 		return 1;
 	}
-	test_addresses();
-	test_slots();
-	test_connect();
-	test_login();
-	test_penalty();
-	test_race();
+	T_RUN(test_addresses);
+	T_RUN(test_slots);
+	T_RUN(test_connect);
+	T_RUN(test_login);
+	T_RUN(test_penalty);
+	T_RUN(test_race);
 	limits_detach();
 	return t_done();
 }
