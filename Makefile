@@ -188,7 +188,9 @@ UNITTESTS = tests/common/test-apppass \
 	   tests/imapd/test-auth \
 	   tests/imapd/test-limits \
 	   tests/imapd/test-policy \
-	   tests/imapd/test-sandbox
+	   tests/imapd/test-sandbox \
+	   tests/imapd/test-search \
+	   tests/imapd/test-seqset
 
 # libFuzzer targets, one per file (tests/fuzz/README)
 FUZZERS	 = tests/fuzz/fuzz-authmsg \
@@ -215,6 +217,8 @@ FUZZERS	 = tests/fuzz/fuzz-authmsg \
 
 LIBOBJ	 = $(COMMON:%.c=$(O)/%.o) $(MAILDIR:%.c=$(O)/%.o)
 LIBA	 = $(O)/libimapd.a
+DAEMONOBJ = $(filter-out $(O)/imapd/main.o,$(IMAPD:%.c=$(O)/%.o))
+DAEMONA	 = $(O)/libdaemon.a
 CLIENTA	 = $(O)/libclient.a
 PROGS	 = $(BP)imapd/imapd $(BP)tools/imapd-userdb $(BP)tools/imapwait \
 	   $(BP)tools/imapcheck $(BP)tools/imapd-cache
@@ -260,20 +264,13 @@ $(O)/tests/common/test-imapresp: $(O)/tests/common/test-imapresp.o $(CLIENTA) $(
 $(O)/tests/%: $(O)/tests/%.o $(LIBA)
 	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-# unit tests of daemon modules link the module itself
-$(O)/tests/imapd/test-keymsg: $(O)/imapd/keymsg.o
-# a daemon module's unit test links that module too
-$(O)/tests/imapd/test-auth: $(O)/tests/imapd/test-auth.o $(O)/imapd/auth.o \
-	    $(LIBA)
-	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
-$(O)/tests/imapd/test-limits: $(O)/tests/imapd/test-limits.o \
-	    $(O)/imapd/limits.o $(LIBA)
-	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
-$(O)/tests/imapd/test-policy: $(O)/tests/imapd/test-policy.o \
-	    $(O)/imapd/policy.o $(LIBA)
-	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
-$(O)/tests/imapd/test-sandbox: $(O)/tests/imapd/test-sandbox.o \
-	    $(O)/imapd/sandbox.o $(LIBA)
+# The daemon's unit tests link its modules from an archive of all but
+# main(), so that each takes only what it uses.
+$(DAEMONA): $(DAEMONOBJ) Makefile
+	@rm -f $@
+	$(AR) rcs $@ $(DAEMONOBJ)
+
+$(O)/tests/imapd/test-%: $(O)/tests/imapd/test-%.o $(DAEMONA) $(LIBA)
 	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 san:
@@ -281,8 +278,7 @@ san:
 
 # The fuzz targets link everything but main() (the daemon's code is
 # reached through its own modules), and syslog(3) that logs nowhere.
-FUZZOBJ	 = $(LIBOBJ) $(CLIENT:%.c=$(O)/%.o) \
-	   $(filter-out $(O)/imapd/main.o,$(IMAPD:%.c=$(O)/%.o))
+FUZZOBJ	 = $(LIBOBJ) $(CLIENT:%.c=$(O)/%.o) $(DAEMONOBJ)
 
 # (the Makefile too: with .SECONDARY an object added to the list but
 # never built would not make the archive out of date)
