@@ -25,10 +25,16 @@ FUZZ	?=
 FUZZCC	?= clang
 FUZZ_SECONDS ?= 60
 
+# -Wcast-qual: what is const stays const (a cast that drops it goes
+# through uintptr_t, where the callee only reads or owns the bytes);
+# -Wvla: every buffer's size is known at compile time.
 WARN	 = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	   -Wmissing-prototypes -Wpointer-arith -Wformat=2 -Wundef \
-	   -Wno-unused-parameter
+	   -Wno-unused-parameter -Wcast-qual -Wvla -Wnull-dereference
+# _FORTIFY_SOURCE checks the sizes of copies into buffers of known size
+# at run time, and warns of ignored results of read(2) and write(2).
 XCFLAGS	 = -std=gnu11 $(WARN) -I. -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 \
+	   -U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=2 \
 	   -DSYSCONFDIR='"$(SYSCONFDIR)"' -fstack-protector-strong
 # Every symbol bound at start and the tables read-only after: lazy binding
 # would save registers, holding whatever a login last copied, deep in the
@@ -276,6 +282,11 @@ $(O)/tests/imapd/test-%: $(O)/tests/imapd/test-%.o $(DAEMONA) $(LIBA)
 san:
 	$(MAKE) O=obj-san BP=obj-san/ SAN=1 all
 
+# The C unit tests alone, against the plain build: the quick loop while
+# changing common/, maildir/ or a module of imapd/.
+unit: all
+	IMAPD_BUILDS="plain=$(O):." $(PYTHON) -m pytest -q tests/test_unit.py $(PYTEST_ARGS)
+
 # The fuzz targets link everything but main() (the daemon's code is
 # reached through its own modules), and syslog(3) that logs nowhere.
 FUZZOBJ	 = $(LIBOBJ) $(CLIENT:%.c=$(O)/%.o) $(DAEMONOBJ)
@@ -354,8 +365,8 @@ clean:
 	    tools/imapwait tools/imapcheck tools/imapd-cache
 	find . -name __pycache__ -prune -exec rm -rf {} +
 
-.PHONY: all san fuzzers fuzz-build fuzz check banned demo bench conformance \
-	install clean
+.PHONY: all san unit fuzzers fuzz-build fuzz check banned demo bench \
+	conformance install clean
 # test objects are intermediate files; keep them so a rebuild is quick
 .SECONDARY:
 

@@ -25,12 +25,12 @@ enum authmsg_type {
 
 /* AUTHMSG_REQUEST fields, in wire order */
 struct authreq {
-	char	*tag;		/* the command's tag, for the back's OK */
-	char	*mech;		/* "LOGIN", "PLAIN" */
-	char	*user;
-	char	*pass;
-	char	*secured;	/* "tls" or "plain" */
-	char	*capability_hint;	/* carried, but no front sets it: "" */
+	const char *tag;	/* the command's tag, for the back's OK */
+	const char *mech;	/* "LOGIN", "PLAIN" */
+	const char *user;
+	const char *pass;
+	const char *secured;	/* "tls" or "plain" */
+	const char *capability_hint;	/* carried, but no front sets it: "" */
 };
 
 enum authres_status {

@@ -409,7 +409,8 @@ list_find(const struct folder_list *l, size_t n, const char *name)
 {
 	struct folder_entry key;
 
-	key.name = (char *)(is_inbox(name) ? "INBOX" : name);
+	/* bsearch's key, only read */
+	key.name = (char *)(uintptr_t)(is_inbox(name) ? "INBOX" : name);
 	return bsearch(&key, l->e, n, sizeof(l->e[0]), entcmp);
 }
 

@@ -1244,7 +1244,7 @@ uidcache_commit(struct uidcache *c)
 				skip -= plen[k];
 				continue;
 			}
-			iov[nv].iov_base = (char *)part[k] + skip;
+			iov[nv].iov_base = (char *)(uintptr_t)part[k] + skip;
 			iov[nv].iov_len = plen[k] - skip;
 			skip = 0;
 			nv++;

@@ -223,7 +223,9 @@ test_race(void)
 		if ((pid[i] = fork()) != 0)
 			continue;
 		close(go[1]);
-		(void)read(go[0], &c, 1);	/* all start together */
+		/* all start together, when the parent closes go[1] */
+		if (read(go[0], &c, 1) == -1)
+			_exit(1);
 		for (k = 0; k < TRIES; k++) {
 			if (limits_connect(slot[i], &x, MAX, &n) == -1)
 				continue;

@@ -252,7 +252,7 @@ main(void)
 	T_RUN(test_open_add_recalc);
 	T_RUN(test_msgsize);
 	if (snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root) <
-	    (int)sizeof(cmd))
-		(void)system(cmd);
+	    (int)sizeof(cmd) && system(cmd) != 0)
+		fprintf(stderr, "%s failed\n", cmd);
 	return t_done();
 }
