@@ -63,7 +63,7 @@ id_logstr(struct buf *b, const char *v)
 {
 	size_t i;
 
-	for (i = 0; v[i] != '\0' && i < 64; i++)
+	for (i = 0; i < 64 && v[i] != '\0'; i++)
 		(void)buf_addc(b, (v[i] >= ' ' && v[i] < 0x7f) ? v[i] : '?');
 }
 

@@ -407,7 +407,7 @@ list_sort(struct folder_list *l)
 static struct folder_entry *
 list_find(const struct folder_list *l, size_t n, const char *name)
 {
-	struct folder_entry key;
+	struct folder_entry key = { 0 };
 
 	/* bsearch's key, only read */
 	key.name = (char *)(uintptr_t)(is_inbox(name) ? "INBOX" : name);
