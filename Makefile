@@ -53,6 +53,7 @@ COMMON	 = common/apppass.c \
 	   common/base64.c \
 	   common/buf.c \
 	   common/charset.c \
+	   common/cidr.c \
 	   common/config.c \
 	   common/imap-parser.c \
 	   common/imapdate.c \
@@ -123,6 +124,7 @@ IMAPD	 = imapd/auth.c \
 	   imapd/mbname.c \
 	   imapd/msgkeys.c \
 	   imapd/policy.c \
+	   imapd/proxyhdr.c \
 	   imapd/quota.c \
 	   imapd/relay.c \
 	   imapd/sandbox.c \
@@ -195,6 +197,7 @@ FUZZERS	 = tests/fuzz/fuzz-authmsg \
 	   tests/fuzz/fuzz-message \
 	   tests/fuzz/fuzz-msgcache \
 	   tests/fuzz/fuzz-mutf7 \
+	   tests/fuzz/fuzz-proxyhdr \
 	   tests/fuzz/fuzz-search \
 	   tests/fuzz/fuzz-seqset \
 	   tests/fuzz/fuzz-thread \

@@ -5,6 +5,10 @@
  * by line; each key has one parse function.  Values are taken from after
  * "=" to the end of the line or a "#", with surrounding blanks removed.
  */
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +21,7 @@
 
 #include "common/apppass.h"
 #include "common/buf.h"
+#include "common/cidr.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "common/mapfile.h"
@@ -398,6 +403,41 @@ p_pam_session(struct config *c, const char *v)
 }
 
 static const char *
+p_proxy_protocol(struct config *c, const char *v)
+{
+	if (strnum_bool(v, &c->proxy_protocol) == -1)
+		return "must be yes or no";
+	return NULL;
+}
+
+/* ADDR[/PREFIX] ..., separated by blanks or commas; "none" for no list. */
+static const char *
+p_trusted_proxies(struct config *c, const char *v)
+{
+	const char *p = v, *why;
+	size_t len;
+	unsigned n = 0;
+
+	c->ntrusted = 0;
+	if (strcasecmp(v, "none") == 0)
+		return NULL;
+	for (;;) {
+		p += strspn(p, " \t,");
+		if (*p == '\0')
+			break;
+		len = strcspn(p, " \t,");
+		if (n == CONFIG_MAX_PROXIES)
+			return "more than 32 networks";
+		if ((why = cidr_parse(p, len, &c->trusted[n])) != NULL)
+			return why;
+		n++;
+		p += len;
+	}
+	c->ntrusted = n;
+	return NULL;
+}
+
+static const char *
 p_mmap(struct config *c, const char *v)
 {
 	int yes;
@@ -661,6 +701,24 @@ show_mmap(const struct config *c, size_t off, struct buf *b)
 }
 
 static void
+show_trusted_proxies(const struct config *c, size_t off, struct buf *b)
+{
+	char a[64];
+	unsigned i;
+
+	(void)off;
+	if (c->ntrusted == 0)
+		(void)buf_adds(b, "none");
+	for (i = 0; i < c->ntrusted; i++) {
+		if (inet_ntop(c->trusted[i].family, c->trusted[i].addr, a,
+		    sizeof(a)) == NULL)
+			snprintf(a, sizeof(a), "?");
+		(void)buf_addf(b, "%s%s/%u", i > 0 ? " " : "", a,
+		    c->trusted[i].bits);
+	}
+}
+
+static void
 show_quota(const struct config *c, size_t off, struct buf *b)
 {
 	(void)off;
@@ -719,6 +777,7 @@ static const struct keydef keys[] = {
 	{ "pam_service",		STR(pam_service) },
 	{ "pam_session",		BOOL(pam_session) },
 	{ "prefork",			UINT(prefork) },
+	{ "proxy_protocol",		BOOL(proxy_protocol) },
 	{ "quota",			OWN(quota) },
 	{ "search_index",		BOOL(search_index) },
 	{ "special_use",		OWN(special_use) },
@@ -732,6 +791,7 @@ static const struct keydef keys[] = {
 	{ "tls_groups",			STR(tls_groups) },
 	{ "tls_key",			STR(tls_key) },
 	{ "tls_min_version",		OWN(tls_min_version) },
+	{ "trusted_proxies",		OWN(trusted_proxies) },
 	{ "userdb",			STR(userdb) },
 };
 #define NKEYS	(sizeof(keys) / sizeof(keys[0]))

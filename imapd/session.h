@@ -126,6 +126,11 @@ struct session {
 						 * every change */
 	char			 rip[64];	/* client address or "" */
 	char			 lport[8];	/* local port or "" */
+	/* the client as a trusted proxy's ID named it (cmd-any.c), for the
+	 * back at login; origin_ip "" if none did */
+	char			 origin_ip[64];
+	char			 origin_port[8];
+	char			 origin_session[65];
 	uint64_t		 ncommands;
 	uint64_t		 bytes_in;
 	uint64_t		 bytes_out;
