@@ -527,6 +527,16 @@ p_timeout_output(struct config *c, const char *v)
 }
 
 static const char *
+p_drain_timeout(struct config *c, const char *v)
+{
+	const char *why = p_duration(&c->drain_timeout_ms, v, 1000);
+
+	if (why == NULL && c->drain_timeout_ms > 3600ULL * 1000)
+		return "must be from 1s to 1h";
+	return why;
+}
+
+static const char *
 p_auth_fail_delay(struct config *c, const char *v)
 {
 	const char *why = p_duration(&c->auth_fail_delay_ms, v, 0);
@@ -762,6 +772,7 @@ static const struct keydef keys[] = {
 	{ "auth",			OWN(auth) },
 	{ "auth_fail_delay",		MS(auth_fail_delay, auth_fail_delay_ms) },
 	{ "auth_penalty_max",		MS(auth_penalty_max, auth_penalty_max_ms) },
+	{ "drain_timeout",		MS(drain_timeout, drain_timeout_ms) },
 	{ "first_valid_uid",		UINT(first_valid_uid) },
 	{ "listen_imap",		OWN(listen_imap) },
 	{ "listen_imaps",		OWN(listen_imaps) },
@@ -841,6 +852,7 @@ config_defaults(struct config *c)
 	c->timeout_login_ms = 60 * 1000;
 	c->timeout_session_ms = 30 * 60 * 1000;
 	c->timeout_output_ms = 60 * 1000;
+	c->drain_timeout_ms = 60 * 1000;
 	c->auth_fail_delay_ms = 2000;
 	c->auth_penalty_max_ms = 15000;
 	c->syslog_facility = log_facility_byname("mail");

@@ -135,12 +135,19 @@ finish(const struct back_args *a, int close_front, int status)
 static int
 await_request(const struct back_args *a, long long deadline)
 {
+	static int drain_told;
 	struct pollfd pfd;
 	long long left;
 
 	for (;;) {
 		if (sig_term)
 			return -2;
+		/* the front speaks to the client: it says BYE between
+		 * commands, and its end ends this wait */
+		if (sig_drain && !drain_told) {
+			(void)kill(a->front_pid, SIGUSR2);
+			drain_told = 1;
+		}
 		if ((left = deadline - session_now_ms()) <= 0)
 			return 0;
 		pfd.fd = a->front;
@@ -550,6 +557,10 @@ keep_pam_session(const struct back_args *a, struct auth_user *u,
 		if (sig_term) {
 			sig_term = 0;
 			(void)kill(child, SIGTERM);
+		}
+		if (sig_drain) {
+			sig_drain = 0;
+			(void)kill(child, SIGUSR2);
 		}
 		/* the front is ours too: finish() reaps it */
 		pid = waitpid(child, &status, WNOHANG);

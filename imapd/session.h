@@ -61,6 +61,7 @@ enum session_end {
 	END_HANDOFF,		/* front: login succeeded, now relaying */
 	END_MAILBOX_RESET,	/* the selected folder's UIDVALIDITY changed */
 	END_LIMIT,		/* the user is over a session limit */
+	END_DRAIN,		/* the server is draining (SIGUSR2) */
 };
 
 struct session;

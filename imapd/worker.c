@@ -57,7 +57,7 @@ accept_one(const struct worker_args *a, unsigned *which)
 
 	n = a->nlisteners < MAX_POLL - 1 ? a->nlisteners : MAX_POLL - 1;
 	for (;;) {
-		if (sig_term || sig_usr1)
+		if (sig_term || sig_usr1 || sig_drain)
 			_exit(0);
 		for (i = 0; i < n; i++) {
 			pfd[i].fd = a->listeners[i].fd;

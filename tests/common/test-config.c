@@ -72,6 +72,7 @@ test_good(void)
 	CHECK_INT(c.timeout_login_ms, 60000);
 	CHECK_INT(c.timeout_session_ms, 30 * 60000);
 	CHECK_INT(c.timeout_output_ms, 60000);
+	CHECK_INT(c.drain_timeout_ms, 60000);
 	test_default_ciphers(&c);
 	CHECK_STR(c.tls_groups, "X25519:prime256v1:secp384r1");
 	/* the limits' defaults fit Thunderbird (5) and K-9 (10) at once */
@@ -198,6 +199,8 @@ static const struct {
 	{ "timeout_login = soon\n", 1, "timeout_login: must be a duration" },
 	{ "timeout_output = 2h\n", 1, "timeout_output: must be from 1s" },
 	{ "timeout_output = 500ms\n", 1, "timeout_output: must be a duration" },
+	{ "drain_timeout = 2h\n", 1, "drain_timeout: must be from 1s" },
+	{ "drain_timeout = 10ms\n", 1, "drain_timeout: must be a duration" },
 	{ "special_use = Sent\n", 1, "special_use: must be a list" },
 	{ "special_use = Sent:\\Outbox\n", 1, "special_use: flag must be" },
 	{ "mail_location = Maildir\n", 1, "mail_location: must be an" },

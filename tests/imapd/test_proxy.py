@@ -8,8 +8,10 @@ greeting.
 Loopback has a whole /8: the tests' proxy is 127.0.0.1 (trusted) and an
 untrusted one connects from 127.0.0.2."""
 
+import re
 import socket
 import struct
+import time
 
 import pytest
 
@@ -56,11 +58,44 @@ def proxied(server, header, tls=False, source=None):
     return c
 
 
+def readers(server):
+    return [p for p in imapdtest.proc_descendants(server.proc.pid)
+            if imapdtest.proc_comm(p) == "imapd-proxy"]
+
+
+PROBE = "refused: connection closed before a whole PROXY header"
+
+
+def quiet(server):
+    """Wait until the harness's probes (one connection to each port,
+    closed at once: refused for want of a header) are done, so that what
+    the log says next is the test's."""
+    deadline = time.monotonic() + 30
+    while (server.log().count(PROBE) < 2 or readers(server)) and \
+            time.monotonic() < deadline:
+        time.sleep(0.05)
+    server.mark = len(server.log())
+    return server
+
+
+def wait_new(server, pattern, timeout=10):
+    """Wait for a log line matching pattern written since quiet()."""
+    rx = re.compile(pattern)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(rx.search(l) for l in
+               server.log()[server.mark:].splitlines()):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"no new log line matches {pattern!r}:\n" +
+                         server.log()[server.mark:])
+
+
 @pytest.fixture
 def pserver(server_factory):
-    return server_factory(proxy_protocol="yes",
-                          trusted_proxies="127.0.0.1 ::1/128",
-                          allow_plaintext_auth="yes")
+    return quiet(server_factory(proxy_protocol="yes",
+                                trusted_proxies="127.0.0.1 ::1/128",
+                                allow_plaintext_auth="yes"))
 
 
 def login_through(server, header, tls=False):
@@ -164,8 +199,8 @@ def test_bad_header_is_refused(pserver, header, why):
     assert c.closed()
     assert c.buf == b"", c.buf
     c.close()
-    s.wait_log(r"rip=127\.0\.0\.1: refused: " + why.replace(".", r"\.") +
-               r" from the proxy at 127\.0\.0\.1")
+    wait_new(s, r"rip=127\.0\.0\.1: refused: " + re.escape(why) +
+             r" from the proxy at 127\.0\.0\.1")
     # and the next one through the proxy is served
     login_through(s, v1())
 
@@ -173,8 +208,9 @@ def test_bad_header_is_refused(pserver, header, why):
 def test_limit_counts_the_client(server_factory):
     """max_prelogin_per_address counts the client the header names: the
     proxy's many connections are many clients."""
-    s = server_factory(proxy_protocol="yes", trusted_proxies="127.0.0.1",
-                       max_prelogin_per_address=2, max_sessions=10)
+    s = quiet(server_factory(proxy_protocol="yes",
+                             trusted_proxies="127.0.0.1",
+                             max_prelogin_per_address=2, max_sessions=10))
     held = []
     for _ in range(2):
         c = proxied(s, v1("192.0.2.9"))
@@ -196,8 +232,9 @@ def test_limit_counts_the_client(server_factory):
 def test_policy_sees_the_client(server_factory, tmp_path):
     policy = tmp_path / "login-policy"
     policy.write_text("vuser networks=192.0.2.0/24\n")
-    s = server_factory(proxy_protocol="yes", trusted_proxies="127.0.0.1",
-                       allow_plaintext_auth="yes", login_policy=policy)
+    s = quiet(server_factory(proxy_protocol="yes",
+                             trusted_proxies="127.0.0.1",
+                             allow_plaintext_auth="yes", login_policy=policy))
     login_through(s, v1("192.0.2.50"))
     c = proxied(s, v1("198.51.100.50"))
     assert c.line().startswith("* OK")
@@ -270,6 +307,7 @@ def test_header_reader_is_confined(pserver):
     s = pserver
     c = proxied(s, b"PROXY TCP4 ")
     readers = imapdtest.wait_descendants(s.proc.pid, "imapd-proxy")
+    assert readers, s.log()
     assert len(readers) == 1, readers
     st = imapdtest.proc_status(readers[0])
     nobody = pwd.getpwnam(imapdtest.LOGIN_USER)
