@@ -135,6 +135,7 @@ IMAPD	 = imapd/auth.c \
 	   imapd/sig.c \
 	   imapd/sort.c \
 	   imapd/specialuse.c \
+	   imapd/storecheck.c \
 	   imapd/thread.c \
 	   imapd/tls.c \
 	   imapd/worker.c

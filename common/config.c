@@ -537,6 +537,25 @@ p_drain_timeout(struct config *c, const char *v)
 }
 
 static const char *
+p_store_check(struct config *c, const char *v)
+{
+	if (v[0] != '\0' && v[0] != '/')
+		return "must be an absolute path, or empty for none";
+	setstr(&c->store_check, v);
+	return NULL;
+}
+
+static const char *
+p_store_check_timeout(struct config *c, const char *v)
+{
+	const char *why = p_duration(&c->store_check_timeout_ms, v, 1000);
+
+	if (why == NULL && c->store_check_timeout_ms > 300ULL * 1000)
+		return "must be from 1s to 5m";
+	return why;
+}
+
+static const char *
 p_auth_fail_delay(struct config *c, const char *v)
 {
 	const char *why = p_duration(&c->auth_fail_delay_ms, v, 0);
@@ -792,6 +811,9 @@ static const struct keydef keys[] = {
 	{ "quota",			OWN(quota) },
 	{ "search_index",		BOOL(search_index) },
 	{ "special_use",		OWN(special_use) },
+	{ "store_check",		STR(store_check) },
+	{ "store_check_timeout",	MS(store_check_timeout,
+					    store_check_timeout_ms) },
 	{ "syslog_facility",		OWN(syslog_facility) },
 	{ "timeout_login",		MS(timeout_login, timeout_login_ms) },
 	{ "timeout_output",		MS(timeout_output, timeout_output_ms) },
@@ -853,6 +875,8 @@ config_defaults(struct config *c)
 	c->timeout_session_ms = 30 * 60 * 1000;
 	c->timeout_output_ms = 60 * 1000;
 	c->drain_timeout_ms = 60 * 1000;
+	c->store_check = xstrdup("");
+	c->store_check_timeout_ms = 10 * 1000;
 	c->auth_fail_delay_ms = 2000;
 	c->auth_penalty_max_ms = 15000;
 	c->syslog_facility = log_facility_byname("mail");
@@ -877,6 +901,7 @@ config_free(struct config *c)
 	free(c->mail_location);
 	free(c->login_user);
 	free(c->login_chroot);
+	free(c->store_check);
 	memset(c, 0, sizeof(*c));
 }
 

@@ -20,7 +20,7 @@
 #define CONFIG_MAX_SPECIAL	16
 #define CONFIG_MAX_SESSIONS	100000	/* the most max_sessions may be */
 #define CONFIG_MAX_PROXIES	32	/* networks in trusted_proxies */
-#define CONFIG_NKEYS		37	/* keys imapd.conf knows */
+#define CONFIG_NKEYS		39	/* keys imapd.conf knows */
 
 enum auth_method {
 	AUTH_PAM = 1,
@@ -74,6 +74,8 @@ struct config {
 	uint64_t		 timeout_session_ms;
 	uint64_t		 timeout_output_ms;
 	uint64_t		 drain_timeout_ms;	/* SIGUSR2 */
+	char			*store_check;		/* imapd -H; "": none */
+	uint64_t		 store_check_timeout_ms;
 	uint64_t		 auth_fail_delay_ms;
 	uint64_t		 auth_penalty_max_ms;
 	int			 syslog_facility;

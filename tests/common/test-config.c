@@ -73,6 +73,8 @@ test_good(void)
 	CHECK_INT(c.timeout_session_ms, 30 * 60000);
 	CHECK_INT(c.timeout_output_ms, 60000);
 	CHECK_INT(c.drain_timeout_ms, 60000);
+	CHECK_STR(c.store_check, "");
+	CHECK_INT(c.store_check_timeout_ms, 10000);
 	test_default_ciphers(&c);
 	CHECK_STR(c.tls_groups, "X25519:prime256v1:secp384r1");
 	/* the limits' defaults fit Thunderbird (5) and K-9 (10) at once */
@@ -200,6 +202,9 @@ static const struct {
 	{ "timeout_output = 2h\n", 1, "timeout_output: must be from 1s" },
 	{ "timeout_output = 500ms\n", 1, "timeout_output: must be a duration" },
 	{ "drain_timeout = 2h\n", 1, "drain_timeout: must be from 1s" },
+	{ "store_check = mail/check\n", 1, "store_check: must be an absolute" },
+	{ "store_check_timeout = 10m\n", 1,
+	    "store_check_timeout: must be from 1s to 5m" },
 	{ "drain_timeout = 10ms\n", 1, "drain_timeout: must be a duration" },
 	{ "special_use = Sent\n", 1, "special_use: must be a list" },
 	{ "special_use = Sent:\\Outbox\n", 1, "special_use: flag must be" },
