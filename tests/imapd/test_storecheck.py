@@ -21,12 +21,7 @@ def check(build, tmp_path, settings, env_extra=None):
 
 
 def shim(tmp_path):
-    src = imapdtest.ROOT / "tests" / "lib" / "fault_shim.c"
-    out = tmp_path / "fault_shim.so"
-    subprocess.run(["cc", "-shared", "-fPIC", "-O2", "-o", str(out),
-                    str(src), "-ldl"], check=True, capture_output=True,
-                   timeout=60)
-    return out
+    return imapdtest.build_fault_shim(tmp_path)
 
 
 def test_store_check_passes(build, tmp_path):
