@@ -379,6 +379,41 @@ sslcacertfile = {server.settings['tls_cert']}
     return rc
 
 
+def mbsync_rc(base, server, user):
+    """An mbsync configuration that syncs every folder of user's mail on
+    server's TLS port both ways into base/mbsync-local (created), with
+    folders as nested directories.  Returns (its path, the local root)."""
+    local = base / "mbsync-local"
+    local.mkdir(parents=True)
+    rc = base / "mbsyncrc"
+    rc.write_text(f"""
+IMAPAccount t
+Host localhost
+Port {server.tls_port}
+User {user.name}
+Pass {user.password}
+SSLType IMAPS
+CertificateFile {server.settings['tls_cert']}
+
+IMAPStore remote
+Account t
+
+MaildirStore local
+Path {local}/
+Inbox {local}/INBOX
+SubFolders Verbatim
+
+Channel c
+Far :remote:
+Near :local:
+Patterns *
+Create Both
+Expunge Both
+SyncState *
+""")
+    return rc, local
+
+
 class Raw:
     """A line-oriented IMAP client that shows exactly what the server
     sends, for protocol tests."""
@@ -635,6 +670,16 @@ def maildir_reset(user):
 def _chown(user, path):
     if IS_ROOT:
         os.chown(path, user.uid, user.gid)
+
+
+def maildir_age(user, seconds=6 * 3600):
+    """Make every file and directory of the Maildir hours old, as on a
+    host that has run for a while."""
+    t = os.path.getmtime(user.maildir()) - seconds
+    for root, dirs, files in os.walk(user.maildir()):
+        for n in dirs + files:
+            os.utime(os.path.join(root, n), (t, t))
+    os.utime(user.maildir(), (t, t))
 
 
 def maildir_make(user, folder=""):
