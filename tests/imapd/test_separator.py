@@ -95,6 +95,12 @@ def test_courier_maildir_lists_as_courier_did(courier, mailuser):
     assert {"INBOX", "INBOX.Sent", "INBOX.Lists.dev", "INBOX.Junk",
             "INBOX.Archive"} <= set(lsub)
     assert "INBOX.Trash" not in lsub
+    # INBOX unsubscribed is still the parent of subscribed folders
+    s.ok('UNSUBSCRIBE "INBOX"')
+    r = s.ok('LIST (SUBSCRIBED RECURSIVEMATCH) "" "%"')
+    assert r[0] == ('* LIST (\\HasChildren) "." "INBOX" '
+                    '("CHILDINFO" ("SUBSCRIBED"))'), r
+    assert listing(s, 'LSUB "" "%"', "LSUB")["INBOX"][0] == {"\\Noselect"}
     r = s.ok('STATUS "INBOX.Sent" (MESSAGES)')
     assert r[0] == '* STATUS "INBOX.Sent" (MESSAGES 1)'
     r = s.ok('SELECT "INBOX.Lists.dev"')
