@@ -26,7 +26,17 @@ def courier_maildir(user):
     imapdtest.maildir_reset(user)
     for i in range(3):
         drop(user, message(subject=f"inbox {i}"), flags="S")
-    drop(user, message(subject="sent before"), folder="Sent", flags="S")
+    # Courier's UIDs, its keyword directory and its POP3 size list
+    base = "1700000000.M1P42.courierhost,S=300"
+    drop(user, message(subject="sent before"), folder="Sent", flags="S",
+         name=base)
+    uiddb = user.maildir() / ".Sent" / "courierimapuiddb"
+    uiddb.write_text(f"1 1500000007 9\n8 {base}\n")
+    (user.maildir() / ".Sent" / "courierimapkeywords").mkdir()
+    (user.maildir() / "courierpop3dsizelist").write_text("/2 1\n")
+    for f in (uiddb, user.maildir() / ".Sent" / "courierimapkeywords",
+              user.maildir() / "courierpop3dsizelist"):
+        imapdtest._chown(user, f)
     drop(user, message(subject="dev list"), folder="Lists/dev")
     for f in ("Trash", "Drafts"):
         imapdtest.maildir_make(user, f)
@@ -101,8 +111,10 @@ def test_courier_maildir_lists_as_courier_did(courier, mailuser):
     assert r[0] == ('* LIST (\\HasChildren) "." "INBOX" '
                     '("CHILDINFO" ("SUBSCRIBED"))'), r
     assert listing(s, 'LSUB "" "%"', "LSUB")["INBOX"][0] == {"\\Noselect"}
-    r = s.ok('STATUS "INBOX.Sent" (MESSAGES)')
-    assert r[0] == '* STATUS "INBOX.Sent" (MESSAGES 1)'
+    # the UIDs Courier gave stay
+    r = s.ok('STATUS "INBOX.Sent" (MESSAGES UIDVALIDITY UIDNEXT)')
+    assert r[0] == ('* STATUS "INBOX.Sent" (MESSAGES 1 UIDNEXT 9 '
+                    'UIDVALIDITY 1500000007)')
     r = s.ok('SELECT "INBOX.Lists.dev"')
     assert any("1 EXISTS" in l for l in r)
     s.close()
