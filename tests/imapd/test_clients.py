@@ -105,11 +105,7 @@ def test_offlineimap_two_way(md, mailuser, workdir):
     rc = imapdtest.offlineimap_rc(base, md, mailuser)
 
     def sync():
-        p = subprocess.run([OFFLINEIMAP, "-c", str(rc), "-o", "-u", "basic"],
-                           capture_output=True, timeout=180)
-        out = p.stdout.decode() + p.stderr.decode()
-        assert p.returncode == 0 and "ERROR" not in out, out
-        return out
+        return imapdtest.offlineimap_sync(rc)
 
     sync()
     got = local_messages(base / "mail" / "INBOX")

@@ -4,7 +4,8 @@ namespace "INBOX." with "."), over the same Maildir++ layout, so a site
 moving from Courier keeps every client's folder names, and switching the
 setting renames nothing on disk.  The Maildirs here are laid out as
 Courier leaves them: .Sent, .Trash, .Drafts, a nested .Lists.dev with no
-.Lists, courierimapsubscribed, everything hours old."""
+.Lists, courierimapsubscribed, everything hours old.  Python's imaplib,
+mbsync and offlineimap3 sync against the "." setting."""
 
 import os
 import pathlib
@@ -18,6 +19,7 @@ import imapdtest
 from imapdtest import Session, drop, message
 
 MBSYNC = shutil.which("mbsync")
+OFFLINEIMAP = shutil.which("offlineimap")
 COURIER = {"hierarchy_separator": ".", "inbox_prefix": "yes"}
 ROLES = ("\\Sent", "\\Drafts", "\\Trash", "\\Junk", "\\Archive")
 
@@ -306,4 +308,39 @@ def test_mbsync_against_dot(courier, mailuser):
     assert len(os.listdir(mailuser.maildir() / ".Local.notes" / "cur")) + \
         len(os.listdir(mailuser.maildir() / ".Local.notes" / "new")) == 1
     # nothing on the server gained a second Sent or a dotted level
+    assert not any(d.startswith(".INBOX") for d in disk_folders(mailuser))
+
+
+@pytest.mark.skipif(OFFLINEIMAP is None, reason="offlineimap3 not installed")
+def test_offlineimap_against_dot(courier, mailuser):
+    base = pathlib.Path(courier.dir) / "offlineimap"
+    rc = imapdtest.offlineimap_rc(base, courier, mailuser)
+
+    def sync():
+        return imapdtest.offlineimap_sync(rc)
+
+    sync()
+    # offlineimap keeps the server's names, separator and all
+    mail = base / "mail"
+    assert sorted(os.listdir(mail)) == [
+        "INBOX", "INBOX.Archive", "INBOX.Drafts", "INBOX.Junk",
+        "INBOX.Lists.dev", "INBOX.Sent", "INBOX.Trash"]
+    assert len(os.listdir(mail / "INBOX.Lists.dev" / "new")) + \
+        len(os.listdir(mail / "INBOX.Lists.dev" / "cur")) == 1
+    # a message and a folder made locally go up under those names
+    # (offlineimap CREATEs every level of a new folder, so the new one
+    # sits at the top: a level it made on the server only would be
+    # missing locally on its next pass)
+    (mail / "INBOX.Sent" / "new" / "1700000002.oi.host").write_text(
+        message(subject="sent offline"))
+    for sub in ("cur", "new", "tmp"):
+        (mail / "INBOX.Notes" / sub).mkdir(parents=True)
+    (mail / "INBOX.Notes" / "new" / "1700000003.oi.host").write_text(
+        message(subject="notes offline"))
+    sync()
+    sent = mailuser.maildir() / ".Sent"
+    assert len(os.listdir(sent / "cur")) + len(os.listdir(sent / "new")) == 2
+    notes = mailuser.maildir() / ".Notes"
+    assert len(os.listdir(notes / "cur")) + len(os.listdir(notes / "new")) \
+        == 1
     assert not any(d.startswith(".INBOX") for d in disk_folders(mailuser))

@@ -379,6 +379,16 @@ sslcacertfile = {server.settings['tls_cert']}
     return rc
 
 
+def offlineimap_sync(rc):
+    """One offlineimap3 run with configuration rc, which must succeed with
+    no ERROR line; returns its output."""
+    p = subprocess.run([shutil.which("offlineimap"), "-c", str(rc), "-o",
+                        "-u", "basic"], capture_output=True, timeout=180)
+    out = p.stdout.decode() + p.stderr.decode()
+    assert p.returncode == 0 and "ERROR" not in out, out
+    return out
+
+
 def mbsync_rc(base, server, user):
     """An mbsync configuration that syncs every folder of user's mail on
     server's TLS port both ways into base/mbsync-local (created), with
