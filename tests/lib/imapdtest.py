@@ -70,7 +70,32 @@ def run(cmd, **kw):
     return subprocess.run([str(c) for c in cmd], **kw)
 
 
+def _ephemeral_range():
+    try:
+        lo, hi = pathlib.Path("/proc/sys/net/ipv4/ip_local_port_range") \
+            .read_text().split()
+        return int(lo), int(hi)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+_port_rng = random.Random()
+
+
 def free_port():
+    """A loopback TCP port free now, chosen below the kernel's ephemeral
+    range where it can: a port from that range may be taken by any
+    outgoing connection (a test client's, say) before the server binds
+    it."""
+    lo, _ = _ephemeral_range()
+    for _ in range(200):
+        port = _port_rng.randrange(10000, lo) if lo > 11000 else 0
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return s.getsockname()[1]
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -243,14 +268,39 @@ class Server:
     def start(self, wait=True, **popen_args):
         """Start imapd in the foreground; popen_args go to Popen (say,
         pass_fds to hand it descriptors)."""
-        self.write_conf()
-        self.logf = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            [str(self.build.imapd), "-f", "-c", str(self.conf_path)],
-            stdin=subprocess.DEVNULL, stdout=self.logf,
-            stderr=self.logf, env=self.env(), **popen_args)
-        if wait:
-            self.wait_listening()
+        for attempt in range(5):
+            self.write_conf()
+            self.logf = open(self.log_path, "ab")
+            self.proc = subprocess.Popen(
+                [str(self.build.imapd), "-f", "-c", str(self.conf_path)],
+                stdin=subprocess.DEVNULL, stdout=self.logf,
+                stderr=self.logf, env=self.env(), **popen_args)
+            if not wait:
+                return
+            try:
+                self.wait_listening()
+                return
+            except RuntimeError:
+                # another program took a port chosen for us between the
+                # choice and the bind: choose again, unless the test
+                # named its own addresses
+                if attempt == 4 or "Address already in use" not in \
+                        self.log() or not self._own_ports():
+                    raise
+                self.proc.wait(timeout=10)
+                self.logf.close()
+                self.port, self.tls_port = free_port(), free_port()
+                self.settings["listen_imap"] = f"127.0.0.1:{self.port}"
+                self.settings["listen_imaps"] = \
+                    f"127.0.0.1:{self.tls_port}"
+                self.log_path.rename(self.log_path.with_name(
+                    f"imapd.log.port-taken-{attempt}"))
+
+    def _own_ports(self):
+        return (self.settings.get("listen_imap") ==
+                f"127.0.0.1:{self.port}" and
+                self.settings.get("listen_imaps") ==
+                f"127.0.0.1:{self.tls_port}")
 
     def wait_listening(self, timeout=20):
         deadline = time.monotonic() + timeout
