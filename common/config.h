@@ -18,7 +18,7 @@
 #define CONFIG_MAX_AUTH		2
 #define CONFIG_MAX_SPECIAL	16
 #define CONFIG_MAX_SESSIONS	100000	/* the most max_sessions may be */
-#define CONFIG_NKEYS		34	/* keys imapd.conf knows */
+#define CONFIG_NKEYS		36	/* keys imapd.conf knows */
 
 enum auth_method {
 	AUTH_PAM = 1,
@@ -65,6 +65,9 @@ struct config {
 	int			 allow_plaintext_auth;
 	struct special_use	 special[CONFIG_MAX_SPECIAL];
 	unsigned		 nspecial;
+	char			 hierarchy_separator;	/* '/' or '.' */
+	int			 inbox_prefix;	/* folders under "INBOX" +
+						 * the separator */
 	uint64_t		 timeout_login_ms;
 	uint64_t		 timeout_session_ms;
 	uint64_t		 timeout_output_ms;

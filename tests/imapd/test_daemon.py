@@ -641,7 +641,7 @@ def test_check_verbose_prints_effective_config(build, workdir, cert,
     assert out["quota"] == ("none", "default")
     assert out["search_index"] == ("yes", "default")
     # every key the reader knows, and nothing from inside the key file
-    assert len(out) == 34
+    assert len(out) == 36
     text = p.stdout.decode()
     body = [l for l in cert["key"].read_text().splitlines()
             if l and "-----" not in l]
