@@ -480,6 +480,23 @@ p_quota(struct config *c, const char *v)
 }
 
 static const char *
+p_hierarchy_separator(struct config *c, const char *v)
+{
+	if (strcmp(v, "/") != 0 && strcmp(v, ".") != 0)
+		return "must be / or .";
+	c->hierarchy_separator = v[0];
+	return NULL;
+}
+
+static const char *
+p_inbox_prefix(struct config *c, const char *v)
+{
+	if (strnum_bool(v, &c->inbox_prefix) == -1)
+		return "must be yes or no";
+	return NULL;
+}
+
+static const char *
 p_search_index(struct config *c, const char *v)
 {
 	if (strnum_bool(v, &c->search_index) == -1)
@@ -769,6 +786,13 @@ show_syslog_facility(const struct config *c, size_t off, struct buf *b)
 }
 
 static void
+show_hierarchy_separator(const struct config *c, size_t off, struct buf *b)
+{
+	(void)off;
+	(void)buf_addc(b, c->hierarchy_separator);
+}
+
+static void
 show_special_use(const struct config *c, size_t off, struct buf *b)
 {
 	unsigned i;
@@ -793,6 +817,8 @@ static const struct keydef keys[] = {
 	{ "auth_penalty_max",		MS(auth_penalty_max, auth_penalty_max_ms) },
 	{ "drain_timeout",		MS(drain_timeout, drain_timeout_ms) },
 	{ "first_valid_uid",		UINT(first_valid_uid) },
+	{ "hierarchy_separator",	OWN(hierarchy_separator) },
+	{ "inbox_prefix",		BOOL(inbox_prefix) },
 	{ "listen_imap",		OWN(listen_imap) },
 	{ "listen_imaps",		OWN(listen_imaps) },
 	{ "login_chroot",		STR(login_chroot) },
@@ -883,6 +909,8 @@ config_defaults(struct config *c)
 	c->first_valid_uid = 1000;
 	c->mmap = MAPFILE_AUTO;
 	c->search_index = 1;
+	c->hierarchy_separator = '/';
+	c->inbox_prefix = 0;
 }
 
 void

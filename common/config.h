@@ -20,7 +20,7 @@
 #define CONFIG_MAX_SPECIAL	16
 #define CONFIG_MAX_SESSIONS	100000	/* the most max_sessions may be */
 #define CONFIG_MAX_PROXIES	32	/* networks in trusted_proxies */
-#define CONFIG_NKEYS		39	/* keys imapd.conf knows */
+#define CONFIG_NKEYS		41	/* keys imapd.conf knows */
 
 enum auth_method {
 	AUTH_PAM = 1,
@@ -70,6 +70,9 @@ struct config {
 	unsigned		 ntrusted;
 	struct special_use	 special[CONFIG_MAX_SPECIAL];
 	unsigned		 nspecial;
+	char			 hierarchy_separator;	/* '/' or '.' */
+	int			 inbox_prefix;	/* folders under "INBOX" +
+						 * the separator */
 	uint64_t		 timeout_login_ms;
 	uint64_t		 timeout_session_ms;
 	uint64_t		 timeout_output_ms;

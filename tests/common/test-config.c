@@ -164,6 +164,12 @@ test_good(void)
 	CHECK_INT(c.search_index, 1);
 	CHECK_INT(load(&c, "search_index = no\n", &errs), 0);
 	CHECK_INT(c.search_index, 0);
+	CHECK_INT(c.hierarchy_separator, '/');
+	CHECK_INT(c.inbox_prefix, 0);
+	CHECK_INT(load(&c, "hierarchy_separator = .\ninbox_prefix = yes\n",
+	    &errs), 0);
+	CHECK_INT(c.hierarchy_separator, '.');
+	CHECK_INT(c.inbox_prefix, 1);
 	/* "none" disables a port */
 	CHECK_INT(load(&c, "listen_imap = none\n", &errs), 0);
 	CHECK_INT(c.nimap, 0);
@@ -215,6 +221,9 @@ static const struct {
 	{ "syslog_facility = kern2\n", 1, "syslog_facility: must be" },
 	{ "mmap = sometimes\n", 1, "mmap: must be auto, yes or no" },
 	{ "search_index = fast\n", 1, "search_index: must be yes or no" },
+	{ "hierarchy_separator = :\n", 1, "hierarchy_separator: must be / or" },
+	{ "hierarchy_separator = //\n", 1, "hierarchy_separator: must be" },
+	{ "inbox_prefix = INBOX.\n", 1, "inbox_prefix: must be yes or no" },
 	{ "auth_penalty_max = 6m\n", 1, "auth_penalty_max: must be at most" },
 	{ "max_prelogin_per_address = -1\n", 1,
 	    "max_prelogin_per_address: must be a number from 0" },

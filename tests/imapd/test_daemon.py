@@ -641,7 +641,7 @@ def test_check_verbose_prints_effective_config(build, workdir, cert,
     assert out["quota"] == ("none", "default")
     assert out["search_index"] == ("yes", "default")
     # every key the reader knows, and nothing from inside the key file
-    assert len(out) == 39
+    assert len(out) == 41
     assert out["store_check"] == ("", "default")
     assert out["store_check_timeout"] == ("10s", "default")
     assert out["drain_timeout"] == ("1m", "default")
