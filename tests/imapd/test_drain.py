@@ -5,6 +5,7 @@ finished first, and the master exits once the sessions have ended or at
 drain_timeout, whatever is left being ended as SIGTERM ends it."""
 
 import signal
+import socket
 
 import imapdtest
 
@@ -110,3 +111,23 @@ def test_drain_timeout_ends_a_stuck_command(server_factory, mailuser):
     a.close()
     # no half a message where clients look
     assert maildir_holds(mailuser, b"marker-0815") == []
+
+
+def test_drain_lets_a_tls_handshake_finish(server_factory):
+    """A client whose handshake is under way when the drain starts
+    completes it and is told BYE, rather than losing the connection to a
+    failed handshake."""
+    s = server_factory(drain_timeout="60s")
+    sock = socket.create_connection(("127.0.0.1", s.tls_port), 15)
+    s.wait_log(rf"connect to 127\.0\.0\.1:{s.tls_port} \(TLS\)")
+    assert imapdtest.wait_descendants(s.proc.pid, "imapd-login")
+    s.signal(signal.SIGUSR2)
+    s.wait_log(r"SIGUSR2: draining")
+    c = imapdtest.Raw.__new__(imapdtest.Raw)
+    c.sock, c.ctx, c.buf, c.timeout = sock, None, b"", 15
+    c.starttls(s.tls_context())
+    out = rest_of(c)
+    assert out[0].startswith("* OK"), out
+    assert out[1:] == [BYE], out
+    assert s.proc.wait(60) == 0
+    assert "TLS handshake failed" not in s.log()
