@@ -8,7 +8,11 @@ greeting.
 Loopback has a whole /8: the tests' proxy is 127.0.0.1 (trusted) and an
 untrusted one connects from 127.0.0.2."""
 
+import os
+import pathlib
+import pwd
 import re
+import secrets
 import socket
 import struct
 import time
@@ -302,8 +306,6 @@ def test_header_reader_is_confined(pserver):
     """The header is parsed by a process of its own as login_user, in
     login_chroot: the worker, which goes on to run PAM, never parses
     it."""
-    import os
-    import pwd
     s = pserver
     c = proxied(s, b"PROXY TCP4 ")
     readers = imapdtest.wait_descendants(s.proc.pid, "imapd-proxy")
@@ -317,3 +319,46 @@ def test_header_reader_is_confined(pserver):
     assert c.line().startswith("* OK")
     c.close()
     s.wait_log(r"rip=192\.0\.2\.7: client port 1 through the proxy")
+
+
+@pytest.mark.skipif(not imapdtest.IS_ROOT, reason="writes /etc/pam.d")
+def test_pam_sees_the_client(server_factory, mailuser, workdir):
+    """PAM_RHOST is the client a PROXY header or a trusted proxy's ID
+    names, not the proxy."""
+    d = workdir / ("pamrhost-" + secrets.token_hex(3))
+    d.mkdir()
+    d.chmod(0o755)
+    record, events = d / "record.sh", d / "events"
+    record.write_text("#!/bin/sh\n"
+                      f"echo \"rhost=$PAM_RHOST\" >> {events}\n")
+    record.chmod(0o755)
+    service = "imapd-test-rhost-" + secrets.token_hex(3)
+    pamfile = pathlib.Path("/etc/pam.d") / service
+    pamfile.write_text("auth required pam_unix.so\n"
+                       f"auth optional pam_exec.so quiet {record}\n"
+                       "account required pam_unix.so\n")
+    try:
+        s = quiet(server_factory(pam_service=service, auth="pam",
+                                 proxy_protocol="yes",
+                                 trusted_proxies="127.0.0.1",
+                                 allow_plaintext_auth="yes"))
+        c = proxied(s, v2("192.0.2.33"))
+        assert c.line().startswith("* OK")
+        r = c.cmd("a", f"LOGIN {mailuser.name} {mailuser.password}")
+        assert r[-1].startswith("a OK"), r
+        c.close()
+        assert events.read_text().splitlines() == ["rhost=192.0.2.33"]
+
+        s = server_factory(pam_service=service, auth="pam",
+                           trusted_proxies="127.0.0.1",
+                           allow_plaintext_auth="yes")
+        c = s.raw()
+        assert c.line().startswith("* OK")
+        assert c.cmd("i", ID)[-1].startswith("i OK")
+        r = c.cmd("a", f"LOGIN {mailuser.name} {mailuser.password}")
+        assert r[-1].startswith("a OK"), r
+        c.close()
+        assert events.read_text().splitlines()[1:] == \
+            ["rhost=198.51.100.4"]
+    finally:
+        pamfile.unlink()
