@@ -181,6 +181,7 @@ UNITTESTS = tests/common/test-apppass \
 	   tests/imapd/test-auth \
 	   tests/imapd/test-limits \
 	   tests/imapd/test-policy \
+	   tests/imapd/test-proxyhdr \
 	   tests/imapd/test-sandbox
 
 # libFuzzer targets, one per file (tests/fuzz/README)
@@ -265,6 +266,9 @@ $(O)/tests/imapd/test-limits: $(O)/tests/imapd/test-limits.o \
 	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 $(O)/tests/imapd/test-policy: $(O)/tests/imapd/test-policy.o \
 	    $(O)/imapd/policy.o $(LIBA)
+	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+$(O)/tests/imapd/test-proxyhdr: $(O)/tests/imapd/test-proxyhdr.o \
+	    $(O)/imapd/proxyhdr.o $(LIBA)
 	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 $(O)/tests/imapd/test-sandbox: $(O)/tests/imapd/test-sandbox.o \
 	    $(O)/imapd/sandbox.o $(LIBA)
