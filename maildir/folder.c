@@ -295,8 +295,9 @@ closedir_r(DIR *dp, int r)
 
 /*
  * rename() that never replaces an existing target.  Where the file system
- * cannot do that atomically, the target is checked first: the window is
- * small, and callers have checked it already.
+ * cannot do that atomically (NFS and FUSE answer EINVAL, an old kernel
+ * ENOSYS, some file systems EOPNOTSUPP), the target is checked first: the
+ * window is small, and callers have checked it already.
  */
 static int
 rename_noreplace(int fromfd, const char *from, int tofd, const char *to)
@@ -305,7 +306,7 @@ rename_noreplace(int fromfd, const char *from, int tofd, const char *to)
 
 	if (renameat2(fromfd, from, tofd, to, RENAME_NOREPLACE) == 0)
 		return 0;
-	if (errno != EINVAL && errno != ENOSYS)
+	if (errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP)
 		return -1;
 	if (fstatat(tofd, to, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 		errno = EEXIST;

@@ -70,6 +70,17 @@ def run(cmd, **kw):
     return subprocess.run([str(c) for c in cmd], **kw)
 
 
+def build_fault_shim(d):
+    """tests/lib/fault_shim.c built into directory d; its path, for
+    LD_PRELOAD."""
+    src = ROOT / "tests" / "lib" / "fault_shim.c"
+    out = pathlib.Path(d) / "fault_shim.so"
+    subprocess.run(["cc", "-shared", "-fPIC", "-O2", "-o", str(out),
+                    str(src), "-ldl"], check=True, capture_output=True,
+                   timeout=60)
+    return out
+
+
 def _ephemeral_range():
     try:
         lo, hi = pathlib.Path("/proc/sys/net/ipv4/ip_local_port_range") \
