@@ -59,6 +59,7 @@ COMMON	 = common/apppass.c \
 	   common/base64.c \
 	   common/buf.c \
 	   common/charset.c \
+	   common/cidr.c \
 	   common/config.c \
 	   common/imap-parser.c \
 	   common/imapdate.c \
@@ -139,6 +140,7 @@ IMAPD	 = imapd/auth.c \
 	   imapd/mbname.c \
 	   imapd/msgkeys.c \
 	   imapd/policy.c \
+	   imapd/proxyhdr.c \
 	   imapd/quota.c \
 	   imapd/relay.c \
 	   imapd/sandbox.c \
@@ -149,6 +151,7 @@ IMAPD	 = imapd/auth.c \
 	   imapd/sig.c \
 	   imapd/sort.c \
 	   imapd/specialuse.c \
+	   imapd/storecheck.c \
 	   imapd/thread.c \
 	   imapd/tls.c \
 	   imapd/worker.c
@@ -194,6 +197,7 @@ UNITTESTS = tests/common/test-apppass \
 	   tests/imapd/test-auth \
 	   tests/imapd/test-limits \
 	   tests/imapd/test-policy \
+	   tests/imapd/test-proxyhdr \
 	   tests/imapd/test-sandbox \
 	   tests/imapd/test-search \
 	   tests/imapd/test-seqset
@@ -213,6 +217,7 @@ FUZZERS	 = tests/fuzz/fuzz-authmsg \
 	   tests/fuzz/fuzz-message \
 	   tests/fuzz/fuzz-msgcache \
 	   tests/fuzz/fuzz-mutf7 \
+	   tests/fuzz/fuzz-proxyhdr \
 	   tests/fuzz/fuzz-search \
 	   tests/fuzz/fuzz-seqset \
 	   tests/fuzz/fuzz-thread \

@@ -31,6 +31,12 @@ struct authreq {
 	const char *pass;
 	const char *secured;	/* "tls" or "plain" */
 	const char *capability_hint;	/* carried, but no front sets it: "" */
+	/* what a trusted proxy said of its client in ID (RFC 2971) fields
+	 * x-originating-ip, x-originating-port and x-session-id, checked by
+	 * the front; "" when it said nothing */
+	const char *origin_ip;
+	const char *origin_port;
+	const char *origin_session;
 };
 
 enum authres_status {

@@ -70,6 +70,17 @@ def run(cmd, **kw):
     return subprocess.run([str(c) for c in cmd], **kw)
 
 
+def build_fault_shim(d):
+    """tests/lib/fault_shim.c built into directory d; its path, for
+    LD_PRELOAD."""
+    src = ROOT / "tests" / "lib" / "fault_shim.c"
+    out = pathlib.Path(d) / "fault_shim.so"
+    subprocess.run(["cc", "-shared", "-fPIC", "-O2", "-o", str(out),
+                    str(src), "-ldl"], check=True, capture_output=True,
+                   timeout=60)
+    return out
+
+
 def _ephemeral_range():
     try:
         lo, hi = pathlib.Path("/proc/sys/net/ipv4/ip_local_port_range") \
@@ -429,6 +440,51 @@ sslcacertfile = {server.settings['tls_cert']}
     return rc
 
 
+def offlineimap_sync(rc):
+    """One offlineimap3 run with configuration rc, which must succeed with
+    no ERROR line; returns its output."""
+    p = subprocess.run([shutil.which("offlineimap"), "-c", str(rc), "-o",
+                        "-u", "basic"], capture_output=True, timeout=180)
+    out = p.stdout.decode() + p.stderr.decode()
+    assert p.returncode == 0 and "ERROR" not in out, out
+    return out
+
+
+def mbsync_rc(base, server, user):
+    """An mbsync configuration that syncs every folder of user's mail on
+    server's TLS port both ways into base/mbsync-local (created), with
+    folders as nested directories.  Returns (its path, the local root)."""
+    local = base / "mbsync-local"
+    local.mkdir(parents=True)
+    rc = base / "mbsyncrc"
+    rc.write_text(f"""
+IMAPAccount t
+Host localhost
+Port {server.tls_port}
+User {user.name}
+Pass {user.password}
+SSLType IMAPS
+CertificateFile {server.settings['tls_cert']}
+
+IMAPStore remote
+Account t
+
+MaildirStore local
+Path {local}/
+Inbox {local}/INBOX
+SubFolders Verbatim
+
+Channel c
+Far :remote:
+Near :local:
+Patterns *
+Create Both
+Expunge Both
+SyncState *
+""")
+    return rc, local
+
+
 class Raw:
     """A line-oriented IMAP client that shows exactly what the server
     sends, for protocol tests."""
@@ -685,6 +741,16 @@ def maildir_reset(user):
 def _chown(user, path):
     if IS_ROOT:
         os.chown(path, user.uid, user.gid)
+
+
+def maildir_age(user, seconds=6 * 3600):
+    """Make every file and directory of the Maildir hours old, as on a
+    host that has run for a while."""
+    t = os.path.getmtime(user.maildir()) - seconds
+    for root, dirs, files in os.walk(user.maildir()):
+        for n in dirs + files:
+            os.utime(os.path.join(root, n), (t, t))
+    os.utime(user.maildir(), (t, t))
 
 
 def maildir_make(user, folder=""):
