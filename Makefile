@@ -80,6 +80,7 @@ MAILDIR	 = maildir/filename.c \
 	   maildir/mailbox.c \
 	   maildir/maildirsize.c \
 	   maildir/msgcache.c \
+	   maildir/objectid.c \
 	   maildir/sortcache.c \
 	   maildir/uidcache.c
 

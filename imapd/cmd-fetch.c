@@ -1,9 +1,9 @@
 /*
  * cmd-fetch: FETCH and UID FETCH (RFC 9051 6.4.5) with BINARY (RFC 3516)
- * and PREVIEW (RFC 8970).
+ * PREVIEW (RFC 8970), and EMAILID and THREADID (RFC 8474).
  *
  * Items that the view or the UID cache can answer (UID, FLAGS,
- * RFC822.SIZE once known, INTERNALDATE once known) never open the
+ * RFC822.SIZE once known, INTERNALDATE once known, EMAILID) never open the
  * message file; the file is opened (mmap'ed) once per message only for
  * ENVELOPE, BODY, BODYSTRUCTURE, PREVIEW and sections, and only when
  * the structure cache does not have the answer.  PREVIEW (LAZY) never
@@ -30,13 +30,14 @@
 #include "maildir/filename.h"
 #include "maildir/mailbox.h"
 #include "maildir/msgcache.h"
+#include "maildir/objectid.h"
 
 #define FETCH_ITEMS_MAX	128
 #define SECTION_OUT_MAX	(1024ULL * 1024 * 1024)
 
 enum fkind {
 	F_UID, F_FLAGS, F_INTERNALDATE, F_SIZE, F_ENVELOPE, F_BODY,
-	F_BODYSTRUCTURE, F_SECTION, F_MODSEQ, F_PREVIEW,
+	F_BODYSTRUCTURE, F_SECTION, F_MODSEQ, F_PREVIEW, F_EMAILID, F_THREADID,
 };
 
 struct fitem {
@@ -60,6 +61,7 @@ struct fetch {
 	int		 has_flags;
 	int		 has_uid;
 	int		 has_modseq;
+	int		 has_emailid;
 	uint64_t	 changedsince;	/* CHANGEDSINCE, 0 if not given */
 	int		 vanished;	/* the VANISHED modifier */
 };
@@ -72,7 +74,8 @@ static const struct {
 	{ "INTERNALDATE", F_INTERNALDATE }, { "RFC822.SIZE", F_SIZE },
 	{ "ENVELOPE", F_ENVELOPE }, { "BODY", F_BODY },
 	{ "BODYSTRUCTURE", F_BODYSTRUCTURE }, { "MODSEQ", F_MODSEQ },
-	{ "PREVIEW", F_PREVIEW },
+	{ "PREVIEW", F_PREVIEW }, { "EMAILID", F_EMAILID },
+	{ "THREADID", F_THREADID },
 };
 
 static int
@@ -98,6 +101,8 @@ add(struct fetch *f, enum fkind k)
 		f->has_modseq = 1;
 	if (k == F_PREVIEW)
 		f->has_preview = 1;
+	if (k == F_EMAILID)
+		f->has_emailid = 1;
 	return 0;
 }
 
@@ -350,7 +355,7 @@ fetch_one(struct session *s, const struct cmd *c, struct fetch *f,
 	struct buf *sb;
 	uint32_t uid;
 	const char *sep = "";
-	char date[IMAPDATE_LEN];
+	char date[IMAPDATE_LEN], eid[OBJECTID_LEN + 1] = "";
 	uint64_t vsize;
 	int64_t t;
 	size_t i;
@@ -359,6 +364,10 @@ fetch_one(struct session *s, const struct cmd *c, struct fetch *f,
 	if (mailbox_gone(s->mb, seq))
 		return 1;
 	uid = mailbox_uid(s->mb, seq);
+	/* before the response starts, so that a message expunged meanwhile
+	 * is left out whole */
+	if (f->has_emailid && mailbox_emailid(s->mb, seq, eid) == -1)
+		return 1;
 	memset(&cached, 0, sizeof(cached));
 	if (mc != NULL)
 		(void)msgcache_get(mc, uid, &cached);
@@ -389,6 +398,13 @@ fetch_one(struct session *s, const struct cmd *c, struct fetch *f,
 		case F_MODSEQ:
 			session_printf(s, "MODSEQ (%llu)", (unsigned long long)
 			    mailbox_modseq(s->mb, seq));
+			break;
+		case F_EMAILID:
+			session_printf(s, "EMAILID (%s)", eid);
+			break;
+		case F_THREADID:
+			/* threads are not kept (RFC 8474 5.2) */
+			session_printf(s, "THREADID NIL");
 			break;
 		case F_FLAGS:
 			session_printf(s, "FLAGS ");
