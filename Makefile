@@ -170,6 +170,7 @@ UNITTESTS = tests/common/test-apppass \
 	   tests/common/test-imapresp \
 	   tests/maildir/test-filename \
 	   tests/maildir/test-keywords \
+	   tests/maildir/test-objectid \
 	   tests/maildir/test-maildirsize \
 	   tests/maildir/test-folder \
 	   tests/maildir/test-ftsindex \
