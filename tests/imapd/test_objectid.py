@@ -108,6 +108,15 @@ def test_create_select_examine_status(md, mailuser):
     s.close()
 
 
+def test_list_status(md, mailuser):
+    s = Session(md, mailuser)
+    created = code_id(s.ok('CREATE "ls"')[-1:], "CREATE")
+    r = s.ok('LIST "" "ls" RETURN (STATUS (MAILBOXID))')
+    assert any(re.match(r'\* STATUS "?ls"? \(MAILBOXID \(' + created +
+                        r'\)\)$', l) for l in r), r
+    s.close()
+
+
 def test_fetch_emailid_threadid(md, mailuser):
     fill(mailuser, 3)
     s = Session(md, mailuser)
