@@ -1,18 +1,18 @@
 /*
- * cmd-fetch: FETCH and UID FETCH (RFC 9051 6.4.5) with BINARY (RFC 3516)
+ * cmd-fetch: FETCH and UID FETCH (RFC 9051 6.4.5) with BINARY (RFC 3516),
  * PREVIEW (RFC 8970), and EMAILID and THREADID (RFC 8474).
  *
  * Items that the view or the UID cache can answer (UID, FLAGS,
- * RFC822.SIZE once known, INTERNALDATE once known, EMAILID) never open the
- * message file; the file is opened (mmap'ed) once per message only for
- * ENVELOPE, BODY, BODYSTRUCTURE, PREVIEW and sections, and only when
- * the structure cache does not have the answer.  PREVIEW (LAZY) never
- * opens a message for the preview: one not cached yet is NIL then, as
- * RFC 8970 allows, unless the message is opened for another item.  A
- * non-PEEK body item sets \Seen in a read-write mailbox and the new
- * FLAGS ride along in the same FETCH response.  A message that vanished
- * meanwhile is left out and the command ends with NO [EXPUNGEISSUED], as
- * RFC 9051 7.1 describes.
+ * RFC822.SIZE once known, INTERNALDATE once known, EMAILID, THREADID)
+ * never open the message file; the file is opened (mmap'ed) once per
+ * message only for ENVELOPE, BODY, BODYSTRUCTURE, PREVIEW and sections,
+ * and only when the structure cache does not have the answer.  PREVIEW
+ * (LAZY) never opens a message for the preview: one not cached yet is
+ * NIL then, as RFC 8970 allows, unless the message is opened for another
+ * item.  A non-PEEK body item sets \Seen in a read-write mailbox and the
+ * new FLAGS ride along in the same FETCH response.  A message that
+ * vanished meanwhile is left out and the command ends with NO
+ * [EXPUNGEISSUED], as RFC 9051 7.1 describes.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -37,7 +37,8 @@
 
 enum fkind {
 	F_UID, F_FLAGS, F_INTERNALDATE, F_SIZE, F_ENVELOPE, F_BODY,
-	F_BODYSTRUCTURE, F_SECTION, F_MODSEQ, F_PREVIEW, F_EMAILID, F_THREADID,
+	F_BODYSTRUCTURE, F_SECTION, F_MODSEQ, F_PREVIEW, F_EMAILID,
+	F_THREADID,
 };
 
 struct fitem {

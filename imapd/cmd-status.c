@@ -1,10 +1,10 @@
 /*
  * cmd-status: STATUS (RFC 9051 6.3.11) with MESSAGES RECENT UIDNEXT
  * UIDVALIDITY UNSEEN DELETED SIZE (RFC 8438) HIGHESTMODSEQ
- * DELETED-STORAGE (RFC 9208) MAILBOXID (RFC 8474).  An unchanged folder is answered from its
- * UID cache without opening a message; SIZE reads only messages whose
- * size is not yet known; DELETED-STORAGE looks at the names of the
- * \Deleted messages.
+ * DELETED-STORAGE (RFC 9208) MAILBOXID (RFC 8474).  An unchanged folder
+ * is answered from its UID cache without opening a message; SIZE reads
+ * only messages whose size is not yet known; DELETED-STORAGE looks at
+ * the names of the \Deleted messages.
  */
 #include <errno.h>
 #include <string.h>

@@ -129,7 +129,9 @@ mailbox_place(int dirfd, const char *tmp)
 		errno = EEXIST;
 		return -1;
 	}
-	return errno == ENOENT ? renameat(dirfd, tmp, dirfd, OBJECTID_FILE) : -1;
+	if (errno != ENOENT)
+		return -1;
+	return renameat(dirfd, tmp, dirfd, OBJECTID_FILE);
 }
 
 /* Make a new id and record it, replacing a damaged file when replace is

@@ -31,7 +31,7 @@
 #include <stddef.h>
 
 #define OBJECTID_MAX	255	/* RFC 8474 7: 1*255 characters */
-#define OBJECTID_LEN	33	/* this store's: a letter, 32 hex digits */
+#define OBJECTID_LEN	33	/* this store's: a letter, 32 hex */
 #define OBJECTID_FILE	"imapd-mailboxid"
 
 /* 1 if s (len bytes) is an objectid of RFC 8474 7: 1 to 255 of ALPHA,

@@ -21,7 +21,8 @@ static char file[sizeof(dir) + sizeof(OBJECTID_FILE) + 1];
 static void
 test_valid(void)
 {
-	static const char *good[] = { "a", "Z", "0", "-", "_", "M6d99ac3275bb4e",
+	static const char *good[] = { "a", "Z", "0", "-", "_",
+	    "M6d99ac3275bb4e",
 	    "F2212ea87-6097-4256-9d51-71338625", "a_b-C" };
 	static const char *bad[] = { "", "a b", "a.b", "a+b", "(a)", "\"a\"",
 	    "caf\xc3\xa9", "a\tb", "a:b", "a,b", "a/b", "*" };
