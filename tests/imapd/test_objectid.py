@@ -436,8 +436,16 @@ def test_concurrent_sessions_and_outside_programs(md, mailuser):
             except FileNotFoundError:
                 pass            # the mover or the server got there first
 
-    threads = [threading.Thread(target=mover),
-               threading.Thread(target=outsider)]
+    def guarded(fn):
+        def run():
+            try:
+                fn()
+            except Exception as e:      # reported by the main thread
+                problems.append(f"{fn.__name__}: {e!r}")
+        return run
+
+    threads = [threading.Thread(target=guarded(mover)),
+               threading.Thread(target=guarded(outsider))]
     for t in threads:
         t.start()
     watcher = Session(md, mailuser)
