@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/log.h"
 #include "imapd/cmdutil.h"
 #include "imapd/commands.h"
 #include "imapd/mbname.h"
@@ -77,8 +78,12 @@ status_write(struct session *s, const char *name, const char *path,
 
 	if (mailbox_status(path, (want & ST_SIZE) != 0, &st) == -1)
 		return -1;
-	if ((want & ST_MAILBOXID) && objectid_folder(path, id) == -1)
+	if ((want & ST_MAILBOXID) && objectid_folder(path, id) == -1) {
+		if (errno != ENOENT)
+			log_warn("%s: cannot read or make %s (the folder's "
+			    "directory must be writable)", path, OBJECTID_FILE);
 		return -1;
+	}
 	if ((want & ST_DELETED_STORAGE) && st.deleted > 0 &&
 	    quota_deleted_kib(path, &deleted_kib) == -1)
 		return -1;
