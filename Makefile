@@ -135,6 +135,7 @@ IMAPD	 = imapd/auth.c \
 	   imapd/sort.c \
 	   imapd/specialuse.c \
 	   imapd/thread.c \
+	   imapd/threadid.c \
 	   imapd/tls.c \
 	   imapd/worker.c
 

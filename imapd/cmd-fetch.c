@@ -27,6 +27,7 @@
 #include "imapd/commands.h"
 #include "imapd/selected.h"
 #include "imapd/seqset.h"
+#include "imapd/threadid.h"
 #include "maildir/filename.h"
 #include "maildir/mailbox.h"
 #include "maildir/msgcache.h"
@@ -63,6 +64,9 @@ struct fetch {
 	int		 has_uid;
 	int		 has_modseq;
 	int		 has_emailid;
+	int		 has_threadid;
+	threadid_t	*tids;		/* THREADIDs, by index into the set */
+	const char	*tid;		/* this message's */
 	uint64_t	 changedsince;	/* CHANGEDSINCE, 0 if not given */
 	int		 vanished;	/* the VANISHED modifier */
 };
@@ -104,6 +108,8 @@ add(struct fetch *f, enum fkind k)
 		f->has_preview = 1;
 	if (k == F_EMAILID)
 		f->has_emailid = 1;
+	if (k == F_THREADID)
+		f->has_threadid = 1;
 	return 0;
 }
 
@@ -151,6 +157,8 @@ fetch_free(struct fetch *f)
 	buf_free(&f->bs);
 	buf_free(&f->pv);
 	buf_free(&f->store);
+	free(f->tids);
+	f->tids = NULL;
 }
 
 /* Parse one item from a[0..n), which is inside a list of items when
@@ -369,6 +377,8 @@ fetch_one(struct session *s, const struct cmd *c, struct fetch *f,
 	 * is left out whole */
 	if (f->has_emailid && mailbox_emailid(s->mb, seq, eid) == -1)
 		return 1;
+	if (f->has_threadid && (f->tid == NULL || f->tid[0] == '\0'))
+		return 1;
 	memset(&cached, 0, sizeof(cached));
 	if (mc != NULL)
 		(void)msgcache_get(mc, uid, &cached);
@@ -404,8 +414,7 @@ fetch_one(struct session *s, const struct cmd *c, struct fetch *f,
 			session_printf(s, "EMAILID (%s)", eid);
 			break;
 		case F_THREADID:
-			/* threads are not kept (RFC 8474 5.2) */
-			session_printf(s, "THREADID NIL");
+			session_printf(s, "THREADID (%s)", f->tid);
 			break;
 		case F_FLAGS:
 			session_printf(s, "FLAGS ");
@@ -646,6 +655,13 @@ cmd_fetch(struct session *s, const struct cmd *c)
 		    "says why");
 		return;
 	}
+	if (f->has_threadid && threadid_load(s, seqs, n, &f->tids) == -1) {
+		free(seqs);
+		fetch_free(f);
+		free(f);
+		cmd_no(s, c, "[SERVERBUG] Out of memory for the THREADIDs");
+		return;
+	}
 	/* reading a body marks it \Seen (RFC 9051 6.4.5): one rename
 	 * each, but one commit to the UID cache for all of them */
 	if (f->sets_seen && !s->examine) {
@@ -667,6 +683,7 @@ cmd_fetch(struct session *s, const struct cmd *c)
 	}
 	buf_init(&tmp, SECTION_OUT_MAX);
 	for (i = 0; i < n && s->end == END_NONE; i++) {
+		f->tid = f->tids != NULL ? f->tids[i] : NULL;
 		r = fetch_one(s, c, f, seqs[i], marked != NULL && marked[i],
 		    &tmp);
 		if (r == 1)

@@ -43,6 +43,7 @@
 #include "imapd/selected.h"
 #include "imapd/seqset.h"
 #include "imapd/session.h"
+#include "imapd/threadid.h"
 #include "maildir/filename.h"
 #include "maildir/keywords.h"
 #include "maildir/ftsindex.h"
@@ -98,6 +99,7 @@ struct search {
 	int		 msg_tried;
 	int		 gone;
 	uint32_t	 seq;
+	threadid_t	*tids;		/* THREADID of each seq, once asked */
 };
 
 static const struct {
@@ -250,7 +252,7 @@ parse_objectid(struct parse *p, enum kind k)
 		return NULL;
 	}
 	p->i++;
-	if ((n = node_new(k, k == K_EMAILID ? 1 : 0)) == NULL)
+	if ((n = node_new(k, 1)) == NULL)
 		return NULL;
 	if ((n->str = strdup(v)) == NULL) {
 		node_free(n);
@@ -562,6 +564,7 @@ search_free(struct search *se)
 		return;
 	node_free(se->root);
 	free(se->visit);
+	free(se->tids);
 	if (se->msg != NULL)
 		message_free(se->msg);
 	buf_free(&se->store);
@@ -637,6 +640,23 @@ ruled_out(struct session *s, const struct search *se, const struct node *n)
 	return uid < se->limit && (n->skip[uid / 64] & (1ULL << (uid % 64)));
 }
 
+/* The THREADIDs of the whole folder, the first time a THREADID
+ * criterion is looked at (one pass over the sort keys). */
+static int
+load_threads(struct session *s, struct search *se)
+{
+	uint32_t count = mailbox_count(s->mb), *seqs, i;
+	int r;
+
+	if ((seqs = calloc((size_t)count + 1, sizeof(*seqs))) == NULL)
+		return -1;
+	for (i = 0; i < count; i++)
+		seqs[i] = i + 1;
+	r = threadid_load(s, seqs, count, &se->tids);
+	free(seqs);
+	return r;
+}
+
 static int
 eval(struct session *s, struct search *se, const struct node *n)
 {
@@ -687,8 +707,11 @@ eval(struct session *s, struct search *se, const struct node *n)
 		}
 		return strcmp(eid, n->str) == 0;
 	case K_THREADID:
-		/* no message has a THREADID (FETCH says NIL) */
-		return 0;
+		if (se->tids == NULL && load_threads(s, se) == -1) {
+			se->gone = 1;
+			return 0;
+		}
+		return strcmp(se->tids[se->seq - 1], n->str) == 0;
 	case K_LARGER:
 	case K_SMALLER:
 		if (mailbox_vsize(s->mb, se->seq, &v) == -1) {

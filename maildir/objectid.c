@@ -223,7 +223,7 @@ objectid_folder(const char *path, char out[OBJECTID_LEN + 1])
 	return r;
 }
 
-/* ---- EMAILID ----------------------------------------------------------- */
+/* ---- EMAILID and THREADID ------------------------------------------- */
 
 /* The EMAILID a base name carries in its field, or NULL. */
 static const char *
@@ -242,11 +242,22 @@ carried(const char *base)
 	return NULL;
 }
 
-void
-objectid_email(const char *base, char out[OBJECTID_LEN + 1])
+/* letter and the first ID_BYTES of SHA-256 of p (len bytes) in hex */
+static void
+digest(char letter, const void *p, size_t len, char out[OBJECTID_LEN + 1])
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned mdlen = 0;
+
+	if (EVP_Digest(p, len, md, &mdlen, EVP_sha256(), NULL) != 1 ||
+	    mdlen < ID_BYTES)
+		fatalx("SHA-256 is not available");
+	format_id(letter, md, out);
+}
+
+void
+objectid_email(const char *base, char out[OBJECTID_LEN + 1])
+{
 	const char *c;
 
 	if ((c = carried(base)) != NULL) {
@@ -254,10 +265,13 @@ objectid_email(const char *base, char out[OBJECTID_LEN + 1])
 		out[OBJECTID_LEN] = '\0';
 		return;
 	}
-	if (EVP_Digest(base, strlen(base), md, &mdlen, EVP_sha256(), NULL)
-	    != 1 || mdlen < ID_BYTES)
-		fatalx("SHA-256 is not available");
-	format_id('M', md, out);
+	digest('M', base, strlen(base), out);
+}
+
+void
+objectid_thread(const char *root, size_t len, char out[OBJECTID_LEN + 1])
+{
+	digest('T', root, len, out);
 }
 
 int

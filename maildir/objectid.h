@@ -23,7 +23,9 @@
  * EMAILID after COPY and MOVE); a base name with such a field has that
  * EMAILID, any other has the hash of its own bytes.
  *
- * THREADID: not kept (FETCH answers NIL, as RFC 8474 5.2 allows).
+ * THREADID: "T" and 32 hex digits, the first 128 bits of SHA-256 of the
+ * message ID that names the thread (imapd/threadid.h says which), so
+ * that it needs no storage either and never changes.
  */
 #ifndef MAILDIR_OBJECTID_H
 #define MAILDIR_OBJECTID_H
@@ -53,6 +55,11 @@ int	objectid_folder(const char *path, char out[OBJECTID_LEN + 1]);
 /* The EMAILID of the message whose base name is base (NUL-terminated,
  * without the info), into out (NUL-terminated). */
 void	objectid_email(const char *base, char out[OBJECTID_LEN + 1]);
+
+/* The THREADID of a thread named by the message ID root (len bytes, as
+ * imapd/threadid.h chooses it), into out (NUL-terminated). */
+void	objectid_thread(const char *root, size_t len,
+	    char out[OBJECTID_LEN + 1]);
 
 /*
  * Make the new base name in base (NUL-terminated, in a buffer of size

@@ -1,6 +1,7 @@
 """OBJECTID (RFC 8474): MAILBOXID in SELECT/EXAMINE, CREATE and STATUS,
 EMAILID and THREADID in FETCH and SEARCH, and the stability the RFC asks
-for: a folder keeps its MAILBOXID through RENAME (its own or a parent's)
+for: a message and the replies that name it first share a THREADID that
+no later message changes; a folder keeps its MAILBOXID through RENAME (its own or a parent's)
 and a folder deleted and created again gets a new one; a message keeps its
 EMAILID through MOVE and COPY (the RFC's COPYUID pairing), through every
 rename of its flags by another program, across sessions, with its files
@@ -54,18 +55,19 @@ def status_id(s, folder):
     return m.group(1)
 
 
-def emailids(s, folder):
-    """{subject: EMAILID} of the messages of folder, selected now."""
+def emailids(s, folder, item="EMAILID"):
+    """{subject: id} of the messages of folder, selected now: each one's
+    EMAILID, or the item asked for."""
     r = s.ok(f'SELECT "{folder}"')
     if "* 0 EXISTS" in r:
         return {}
-    r = s.ok("FETCH 1:* (EMAILID BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+    r = s.ok(f"FETCH 1:* ({item} BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
     out = {}
     for l in r[:-1]:
-        m = re.search(r"EMAILID \(([^)]*)\)", l)
+        m = re.search(item + r" \(([^)]*)\)", l)
         subj = re.search(r"Subject: (\S+)", l)
-        if m and subj:
-            assert OBJECTID.match(m.group(1)), l
+        if subj:
+            assert m and OBJECTID.match(m.group(1)), l
             out[subj.group(1)] = m.group(1)
     return out
 
@@ -123,12 +125,16 @@ def test_fetch_emailid_threadid(md, mailuser):
     s.ok("SELECT INBOX")
     r = s.ok("FETCH 1:* (EMAILID THREADID)")
     ids = []
+    tids = []
     for l in r[:-1]:
         m = re.match(r"\* \d+ FETCH \(EMAILID \(([A-Za-z0-9_-]+)\) "
-                     r"THREADID NIL\)$", l)
+                     r"THREADID \(([A-Za-z0-9_-]+)\)\)$", l)
         assert m, l
         ids.append(m.group(1))
+        tids.append(m.group(2))
     assert len(ids) == 3 and len(set(ids)) == 3
+    # three messages that name no other: three threads
+    assert len(set(tids)) == 3 and not set(tids) & set(ids)
     r = s.ok("UID FETCH 1:* (EMAILID)")
     assert [re.search(r"EMAILID \(([^)]*)\)", l).group(1)
             for l in r[:-1]] == ids
@@ -157,7 +163,7 @@ def test_search(md, mailuser):
     assert r[0] == "* SEARCH", r
     r = s.ok("SEARCH EMAILID Mnosuchmessage")
     assert r[0] == "* SEARCH", r
-    # no message has a THREADID, so none matches one
+    # no message is in a thread of that id
     r = s.ok("SEARCH THREADID T64b478a75b7ea9")
     assert r[0] == "* SEARCH", r
     s.close()
@@ -197,6 +203,70 @@ def test_status_of_no_folder(md, mailuser):
     r = s.cmd('STATUS "nosuch" (MAILBOXID)')
     assert r[-1].split()[1] == "NO" and "NONEXISTENT" in r[-1], r
     s.close()
+
+
+# --- THREADID -----------------------------------------------------------------
+
+def raw(subject, mid=None, refs=None, irt=None):
+    h = ["From: a@example.org", "To: b@example.org", "Subject: " + subject,
+         "Date: Mon, 2 Nov 2026 09:00:00 +0000"]
+    if mid:
+        h.append(f"Message-ID: <{mid}>")
+    if refs:
+        h.append("References: " + " ".join(f"<{r}>" for r in refs))
+    if irt:
+        h.append(f"In-Reply-To: <{irt}>")
+    return "\n".join(h) + "\n\nbody\n"
+
+
+def threadids(s, folder):
+    return emailids(s, folder, "THREADID")
+
+
+THREAD = [  # subject, Message-ID, References, In-Reply-To
+    ("root", "a@x", None, None),
+    ("reply", "b@x", ["a@x"], "a@x"),
+    ("reply2", "c@x", ["a@x", "b@x"], "b@x"),
+    ("irtonly", "d@x", None, "a@x"),
+    ("trimmed", "e@x", ["a@x", "c@x"], "c@x"),   # b@x trimmed out
+    ("other", "o@x", None, None),
+    ("noid", None, None, None),
+    ("noid2", None, None, None),
+]
+
+
+def test_threadid(md, mailuser):
+    for subj, mid, refs, irt in THREAD:
+        drop(mailuser, raw(subj, mid, refs, irt), flags="")
+    s = Session(md, mailuser)
+    t = threadids(s, "INBOX")
+    thread = {t[k] for k in ("root", "reply", "reply2", "irtonly",
+                             "trimmed")}
+    assert len(thread) == 1
+    assert len({t["root"], t["other"], t["noid"], t["noid2"]}) == 4
+    r = s.ok(f"SEARCH THREADID {t['root']}")
+    assert r[0] == "* SEARCH 1 2 3 4 5", r
+    r = s.ok(f"UID SEARCH THREADID {t['noid']} NOT THREADID {t['root']}")
+    assert len(r[0].split()) == 3, r
+    # a message moved or copied elsewhere stays in its thread
+    s.ok('CREATE "Else"')
+    s.ok("SELECT INBOX")
+    s.ok("COPY 2 Else")
+    s.ok("MOVE 3 Else")
+    assert threadids(s, "Else") == {"reply": t["root"], "reply2": t["root"]}
+    s.close()
+    # a late message naming two threads joins one and changes neither
+    drop(mailuser, raw("joiner", "j@x", ["a@x", "o@x"], "o@x"), flags="")
+    # nor does losing every cache
+    for f in mailuser.maildir().glob("imapd-*"):
+        if f.name != "imapd-mailboxid":
+            f.unlink()
+    u = Session(md, mailuser)
+    after = threadids(u, "INBOX")
+    u.close()
+    assert after.pop("joiner") == t["root"]
+    del t["reply2"]
+    assert after == t
 
 
 # --- MAILBOXID stability -------------------------------------------------------

@@ -1,5 +1,6 @@
 /* Unit tests for maildir/objectid: the RFC 8474 syntax, EMAILIDs from base
- * names (kept by a carried field, changed by any other byte), and the
+ * names (kept by a carried field, changed by any other byte), THREADIDs
+ * from message IDs, and the
  * MAILBOXID file (made once, agreed on by racing processes, replaced when
  * damaged). */
 #include <sys/stat.h>
@@ -100,6 +101,22 @@ test_email(void)
 	CHECK_INT(errno, EINVAL);
 }
 
+static void
+test_thread(void)
+{
+	char a[OBJECTID_LEN + 1], b[OBJECTID_LEN + 1], e[OBJECTID_LEN + 1];
+
+	objectid_thread("root@example.org", 16, a);
+	CHECK(ours(a, 'T'));
+	objectid_thread("root@example.org and more", 16, b);
+	CHECK_STR(a, b);
+	objectid_thread("root@example.orh", 16, b);
+	CHECK(strcmp(a, b) != 0);
+	/* never an EMAILID of the same bytes */
+	objectid_email("root@example.org", e);
+	CHECK(strcmp(a + 1, e + 1) == 0 && a[0] != e[0]);
+}
+
 static int
 open_dir(void)
 {
@@ -176,6 +193,7 @@ main(void)
 		return 2;
 	test_valid();
 	test_email();
+	test_thread();
 	test_mailbox();
 	CHECK_INT(rmdir(dir), 0);
 	return t_done();
