@@ -38,6 +38,8 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <netinet/in.h>
+
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
@@ -48,6 +50,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/cidr.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "common/mapfile.h"
@@ -132,12 +135,19 @@ finish(const struct back_args *a, int close_front, int status)
 static int
 await_request(const struct back_args *a, long long deadline)
 {
+	static int drain_told;
 	struct pollfd pfd;
 	long long left;
 
 	for (;;) {
 		if (sig_term)
 			return -2;
+		/* the front speaks to the client: it says BYE between
+		 * commands, and its end ends this wait */
+		if (sig_drain && !drain_told) {
+			(void)kill(a->front_pid, SIGUSR2);
+			drain_told = 1;
+		}
 		if ((left = deadline - session_now_ms()) <= 0)
 			return 0;
 		pfd.fd = a->front;
@@ -338,9 +348,56 @@ log_penalty(const struct config *conf, uint64_t penalty, unsigned failures)
  * Wait for credentials from the front; returns when logged in, with the
  * command's tag (allocated) in *tag_r.
  */
+/*
+ * A trusted proxy named its client in ID (cmd-any.c): from this login
+ * on, the client's address stands where the proxy's stood, for the
+ * limits, the login policy, PAM and the log.  The front is not trusted
+ * to have checked: the proxy's address and the fields are checked again.
+ * rip (of ripsize bytes) is where a->rip points.
+ */
 static void
-await_login(const struct back_args *a, struct auth_user *u, char **tag_r)
+origin(struct back_args *a, char *rip, size_t ripsize,
+    const struct authreq *q)
 {
+	struct sockaddr_storage ss;
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+	uint8_t b[16];
+	int family;
+
+	if (q->origin_ip[0] == '\0' || a->origin)
+		return;
+	if (!cidr_match(a->conf->trusted, a->conf->ntrusted, a->rip) ||
+	    cidr_addr(q->origin_ip, &family, b) == -1 ||
+	    strlen(q->origin_ip) >= ripsize) {
+		log_warnx("the front passed on a client address from an ID "
+		    "the proxy at %s may not give; ignored", a->rip);
+		return;
+	}
+	memset(&ss, 0, sizeof(ss));
+	if (family == AF_INET) {
+		sin->sin_family = AF_INET;
+		memcpy(&sin->sin_addr, b, 4);
+		limits_addr((struct sockaddr *)sin, sizeof(*sin), &a->addr);
+	} else {
+		sin6->sin6_family = AF_INET6;
+		memcpy(&sin6->sin6_addr, b, 16);
+		limits_addr((struct sockaddr *)sin6, sizeof(*sin6), &a->addr);
+	}
+	log_setrip(q->origin_ip);
+	log_info("client port %s%s%s through the proxy at %s (ID)",
+	    q->origin_port[0] != '\0' ? q->origin_port : "unknown",
+	    q->origin_session[0] != '\0' ? ", proxy session " : "",
+	    q->origin_session, a->rip);
+	snprintf(rip, ripsize, "%s", q->origin_ip);
+	a->rip = rip;
+	a->origin = 1;
+}
+
+static void
+await_login(struct back_args *a, struct auth_user *u, char **tag_r)
+{
+	static char rip[64];
 	const struct config *conf = a->conf;
 	char storage[AUTHMSG_MAX];
 	struct authreq q;
@@ -380,6 +437,7 @@ await_login(const struct back_args *a, struct auth_user *u, char **tag_r)
 			(void)kill(a->front_pid, SIGKILL);
 			finish(a, 1, 1);
 		}
+		origin(a, rip, sizeof(rip), &q);
 		start = session_now_ms();
 		penalty = limits_penalty_ms(&a->addr,
 		    conf->auth_penalty_max_ms, &nfail);
@@ -500,6 +558,10 @@ keep_pam_session(const struct back_args *a, struct auth_user *u,
 			sig_term = 0;
 			(void)kill(child, SIGTERM);
 		}
+		if (sig_drain) {
+			sig_drain = 0;
+			(void)kill(child, SIGUSR2);
+		}
 		/* the front is ours too: finish() reaps it */
 		pid = waitpid(child, &status, WNOHANG);
 		if (pid == child || (pid == -1 && errno == ECHILD))
@@ -534,8 +596,9 @@ split_for_pam(const struct back_args *a, struct auth_user *u)
 }
 
 void
-back_run(const struct back_args *a)
+back_run(const struct back_args *args)
 {
+	struct back_args b = *args, *a = &b;
 	struct auth_user u;
 	struct conn c;
 	char *tag = NULL;

@@ -86,6 +86,11 @@ cmd_idle(struct session *s, const struct cmd *c)
 	if (session_flush(s) == -1 || s->end != END_NONE)
 		goto out;
 	for (;;) {
+		/* a drain ends an IDLE at once: it is waiting, not working */
+		if (sig_drain) {
+			s->end = END_DRAIN;
+			goto out;
+		}
 		/* input the client already sent comes first */
 		if (s->in.len == 0 && conn_pending(s->conn) == 0) {
 			pfd[0].fd = s->conn->rfd;
@@ -115,7 +120,7 @@ cmd_idle(struct session *s, const struct cmd *c)
 					s->end = END_SHUTDOWN;
 					goto out;
 				}
-				continue;
+				continue;	/* sig_drain: at the loop's top */
 			}
 			if (r == -1) {
 				s->end = END_ERROR;
