@@ -546,3 +546,20 @@ def test_concurrent_sessions_and_outside_programs(md, mailuser):
     assert moved[0] > 0
     assert len(final) == 12 + 4 + 25
     assert len(set(final.values())) == len(final)
+
+
+def test_courier_names(server_factory, mailuser):
+    """With the "." separator and the INBOX. prefix of Courier, the ids
+    belong to the same folders on disk and follow them through RENAME."""
+    imapdtest.maildir_reset(mailuser)
+    imapdtest.maildir_make(mailuser)
+    srv = server_factory(hierarchy_separator=".", inbox_prefix="yes")
+    s = Session(srv, mailuser)
+    parent = code_id(s.ok('CREATE "INBOX.A"')[-1:], "CREATE")
+    child = code_id(s.ok('CREATE "INBOX.A.B"')[-1:], "CREATE")
+    s.ok('RENAME "INBOX.A" "INBOX.Z"')
+    assert status_id(s, "INBOX.Z") == parent
+    assert select_id(s, "INBOX.Z.B") == child
+    assert (ma.folder_dir(mailuser, "Z/B") / "imapd-mailboxid"
+            ).read_text().strip() == child
+    s.close()
