@@ -795,6 +795,20 @@ process_input(struct session *s)
 	}
 }
 
+int
+session_feed(struct session *s, const void *p, size_t n)
+{
+	if (n == 0)
+		return 0;
+	if (buf_reserve(&s->in, n) == -1)
+		return -1;
+	memcpy(s->in.data + s->in.len, p, n);
+	s->in.len += n;
+	s->in.data[s->in.len] = '\0';
+	s->bytes_in += (uint64_t)n;
+	return 0;
+}
+
 /* Input waiting, or the client gone, within ms (0: now)?  A signal
  * counts too: the caller looks at why. */
 static int

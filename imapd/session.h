@@ -153,6 +153,12 @@ void	session_apply_limits(struct session *);
  * already sent the greeting (or the back its first tagged OK). */
 enum session_end session_run(struct session *);
 
+/* Before session_run(): take n bytes the client sent that another
+ * process read from the stream (pipelined after the login command) as
+ * the first input.  0, or -1 if they are more than the input buffer
+ * holds. */
+int	session_feed(struct session *, const void *, size_t n);
+
 /* Output.  session_printf queues a line fragment; session_flush writes it
  * out (0, or -1 and the session is marked END_ERROR).  Large responses
  * are flushed as they grow. */
