@@ -88,6 +88,11 @@ def test_plaintext_session_is_one_process(plain_server, mailuser):
     assert len(live) == 1
     assert fronts_near(live[0]) == []
     assert tcp_sockets(live[0]) == 1
+    # a PAM login (pam_session is on by default): the root keeper of
+    # the PAM session holds nothing of the connection
+    keeper = proc_ppid(live[0])
+    assert proc_comm(keeper) == "imapd-pam"
+    assert tcp_sockets(keeper) == 0
     r = c.cmd("b", "SELECT INBOX")
     assert r[-1].startswith("b OK"), r
     r = c.cmd("c", "LOGOUT")
@@ -97,15 +102,18 @@ def test_plaintext_session_is_one_process(plain_server, mailuser):
     c.close()
 
 
-def test_commands_pipelined_with_login(plain_server, mailuser):
+@pytest.mark.parametrize("how", ["pam", "userdb"])
+def test_commands_pipelined_with_login(plain_server, mailuser, userdb, how):
     """LOGIN and the commands after it in one packet: the front has read
     them, hands them over, and every one is answered, in order; the
-    session's log line counts them as its input."""
+    session's log line counts them as its input.  With PAM the session
+    has a keeper above it; with the userdb it is the worker itself."""
     drop(mailuser, message(subject="one"))
+    name, password = ((mailuser.name, mailuser.password) if how == "pam"
+                      else (userdb["user"], userdb["password"]))
     c, _, front = greeted(plain_server)
     after = b"b SELECT INBOX\r\nc FETCH 1 (FLAGS)\r\nd LOGOUT\r\n"
-    c.send(f"a LOGIN {mailuser.name} {mailuser.password}\r\n".encode() +
-           after)
+    c.send(f"a LOGIN {name} {password}\r\n".encode() + after)
     lines = c.until_tagged("d", timeout=30)
     tagged = [l.split()[0:2] for l in lines if l[:2] in ("a ", "b ", "c ",
                                                         "d ")]
