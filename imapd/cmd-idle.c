@@ -85,6 +85,7 @@ cmd_idle(struct session *s, const struct cmd *c)
 	selected_sync(s, 1);
 	if (session_flush(s) == -1 || s->end != END_NONE)
 		goto out;
+	session_rest(s);
 	for (;;) {
 		/* input the client already sent comes first */
 		if (s->in.len == 0 && conn_pending(s->conn) == 0) {
@@ -135,6 +136,7 @@ cmd_idle(struct session *s, const struct cmd *c)
 				if (session_flush(s) == -1 ||
 				    s->end != END_NONE)
 					goto out;
+				session_rest(s);
 				continue;
 			}
 		}

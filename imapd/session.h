@@ -124,6 +124,8 @@ struct session {
 						 * cannot see */
 	unsigned		 view_whole:1;	/* the last sync reported
 						 * every change */
+	unsigned		 rested:1;	/* no command since
+						 * session_rest() */
 	char			 rip[64];	/* client address or "" */
 	char			 lport[8];	/* local port or "" */
 	uint64_t		 ncommands;
@@ -194,6 +196,13 @@ void	session_count_refusal(struct session *);
  * skipping could inflate without end).
  */
 int	session_read_line(struct session *, size_t max, char **line_r);
+
+/* The logged-in session is about to wait for its client with nothing
+ * else to do: give the stack pages its last commands used and the
+ * heap's free pages back to the kernel (a session may idle for days).
+ * The session loop does it itself after a quiet second; IDLE, which
+ * waits in its own loop, calls it when it starts waiting. */
+void	session_rest(struct session *);
 
 /* Whether the client has sent something not read yet (or closed, or the
  * server is stopping): background work yields to it. */

@@ -217,3 +217,33 @@ def test_stalled_plaintext_reader_is_dropped(plain_server, mailuser):
             states.append(fields[3])
     assert states == []
     raw.close()
+
+
+def test_session_goes_on_after_resting(plain_server, mailuser):
+    """A session quiet for a second gives its spare pages back (stack and
+    heap), and so does IDLE as it starts waiting; the session goes on
+    whole after either.  The pauses are the condition under test, not
+    waits for something to happen."""
+    body = "y" * 76 + "\n"
+    drop(mailuser, message(subject="big", body=body * 3000))
+    c, _, _ = greeted(plain_server)
+    assert c.cmd("a", f"LOGIN {mailuser.name} {mailuser.password}")[
+        -1].startswith("a OK")
+    assert c.cmd("b", "SELECT INBOX")[-1].startswith("b OK")
+    want = f"{{{len(body) * 3000 + 3000}}}"
+    for i in range(2):
+        r = c.cmd(f"f{i}", "FETCH 1 (BODY.PEEK[TEXT] RFC822.SIZE)")
+        assert r[-1].startswith(f"f{i} OK"), r[-1]
+        time.sleep(2.5)   # quieter than the session's one second
+        r = c.cmd(f"s{i}", "SORT (SUBJECT) UTF-8 ALL")
+        assert "* SORT 1" in r and r[-1].startswith(f"s{i} OK"), r
+    c.send("i IDLE\r\n")
+    assert c.line().startswith("+ ")
+    drop(mailuser, message(subject="while idle"))
+    assert c.line(timeout=30) == "* 2 EXISTS"
+    c.send("DONE\r\n")
+    assert c.until_tagged("i")[-1].startswith("i OK")
+    r = c.cmd("g", "FETCH 1 BODY.PEEK[TEXT]")
+    assert any(l.endswith(want) for l in r), r[0][:80]
+    assert r[-1].startswith("g OK")
+    c.close()
