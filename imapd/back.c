@@ -586,15 +586,18 @@ take_client(struct back_args *a, struct buf *pending)
 	deadline = session_now_ms() + (long long)a->conf->timeout_output_ms +
 	    FRONT_GRACE_MS;
 	for (;;) {
-		if (buf_reserve(pending, 4096) == -1) {
-			log_warnx("the front handed over more input than a "
-			    "session reads ahead; ending the session");
-			goto out;
-		}
+		/* the buffer's maximum leaves room for one read past
+		 * BACK_PENDING_MAX, to tell a front that sends too much */
+		if (buf_reserve(pending, 4096) == -1)
+			fatalx("take_client: buffer");
 		n = read(a->front, pending->data + pending->len, 4096);
 		if (n > 0) {
 			pending->len += (size_t)n;
-			continue;
+			if (pending->len <= BACK_PENDING_MAX)
+				continue;
+			log_warnx("the front handed over more input than a "
+			    "session reads ahead; ending the session");
+			goto out;
 		}
 		if (n == 0)
 			break;
@@ -653,7 +656,7 @@ back_run(const struct back_args *args)
 	await_login(&a, &u, &tag, &tls);
 	wipe_stack();		/* what PAM and the login request left */
 	limits_detach();
-	buf_init(&pending, BACK_PENDING_MAX);
+	buf_init(&pending, BACK_PENDING_MAX + 4096);
 	direct = a.client >= 0 && !tls;
 	if (direct && take_client(&a, &pending) == -1) {
 		auth_session_close(&u);
