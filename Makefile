@@ -53,6 +53,7 @@ COMMON	 = common/apppass.c \
 	   common/base64.c \
 	   common/buf.c \
 	   common/charset.c \
+	   common/cidr.c \
 	   common/config.c \
 	   common/imap-parser.c \
 	   common/imapdate.c \
@@ -123,6 +124,7 @@ IMAPD	 = imapd/auth.c \
 	   imapd/mbname.c \
 	   imapd/msgkeys.c \
 	   imapd/policy.c \
+	   imapd/proxyhdr.c \
 	   imapd/quota.c \
 	   imapd/relay.c \
 	   imapd/sandbox.c \
@@ -133,6 +135,7 @@ IMAPD	 = imapd/auth.c \
 	   imapd/sig.c \
 	   imapd/sort.c \
 	   imapd/specialuse.c \
+	   imapd/storecheck.c \
 	   imapd/thread.c \
 	   imapd/tls.c \
 	   imapd/worker.c
@@ -178,6 +181,7 @@ UNITTESTS = tests/common/test-apppass \
 	   tests/imapd/test-auth \
 	   tests/imapd/test-limits \
 	   tests/imapd/test-policy \
+	   tests/imapd/test-proxyhdr \
 	   tests/imapd/test-sandbox
 
 # libFuzzer targets, one per file (tests/fuzz/README)
@@ -195,6 +199,7 @@ FUZZERS	 = tests/fuzz/fuzz-authmsg \
 	   tests/fuzz/fuzz-message \
 	   tests/fuzz/fuzz-msgcache \
 	   tests/fuzz/fuzz-mutf7 \
+	   tests/fuzz/fuzz-proxyhdr \
 	   tests/fuzz/fuzz-search \
 	   tests/fuzz/fuzz-seqset \
 	   tests/fuzz/fuzz-thread \
@@ -261,6 +266,9 @@ $(O)/tests/imapd/test-limits: $(O)/tests/imapd/test-limits.o \
 	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 $(O)/tests/imapd/test-policy: $(O)/tests/imapd/test-policy.o \
 	    $(O)/imapd/policy.o $(LIBA)
+	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+$(O)/tests/imapd/test-proxyhdr: $(O)/tests/imapd/test-proxyhdr.o \
+	    $(O)/imapd/proxyhdr.o $(LIBA)
 	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 $(O)/tests/imapd/test-sandbox: $(O)/tests/imapd/test-sandbox.o \
 	    $(O)/imapd/sandbox.o $(LIBA)

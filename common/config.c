@@ -5,6 +5,10 @@
  * by line; each key has one parse function.  Values are taken from after
  * "=" to the end of the line or a "#", with surrounding blanks removed.
  */
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +21,7 @@
 
 #include "common/apppass.h"
 #include "common/buf.h"
+#include "common/cidr.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "common/mapfile.h"
@@ -398,6 +403,41 @@ p_pam_session(struct config *c, const char *v)
 }
 
 static const char *
+p_proxy_protocol(struct config *c, const char *v)
+{
+	if (strnum_bool(v, &c->proxy_protocol) == -1)
+		return "must be yes or no";
+	return NULL;
+}
+
+/* ADDR[/PREFIX] ..., separated by blanks or commas; "none" for no list. */
+static const char *
+p_trusted_proxies(struct config *c, const char *v)
+{
+	const char *p = v, *why;
+	size_t len;
+	unsigned n = 0;
+
+	c->ntrusted = 0;
+	if (strcasecmp(v, "none") == 0)
+		return NULL;
+	for (;;) {
+		p += strspn(p, " \t,");
+		if (*p == '\0')
+			break;
+		len = strcspn(p, " \t,");
+		if (n == CONFIG_MAX_PROXIES)
+			return "more than 32 networks";
+		if ((why = cidr_parse(p, len, &c->trusted[n])) != NULL)
+			return why;
+		n++;
+		p += len;
+	}
+	c->ntrusted = n;
+	return NULL;
+}
+
+static const char *
 p_mmap(struct config *c, const char *v)
 {
 	int yes;
@@ -436,6 +476,23 @@ p_quota(struct config *c, const char *v)
 		memset(&c->quota, 0, sizeof(c->quota));
 		return why;
 	}
+	return NULL;
+}
+
+static const char *
+p_hierarchy_separator(struct config *c, const char *v)
+{
+	if (strcmp(v, "/") != 0 && strcmp(v, ".") != 0)
+		return "must be / or .";
+	c->hierarchy_separator = v[0];
+	return NULL;
+}
+
+static const char *
+p_inbox_prefix(struct config *c, const char *v)
+{
+	if (strnum_bool(v, &c->inbox_prefix) == -1)
+		return "must be yes or no";
 	return NULL;
 }
 
@@ -483,6 +540,35 @@ p_timeout_output(struct config *c, const char *v)
 	/* it is how long a process may outlive its session: keep it short */
 	if (why == NULL && c->timeout_output_ms > 3600ULL * 1000)
 		return "must be from 1s to 1h";
+	return why;
+}
+
+static const char *
+p_drain_timeout(struct config *c, const char *v)
+{
+	const char *why = p_duration(&c->drain_timeout_ms, v, 1000);
+
+	if (why == NULL && c->drain_timeout_ms > 3600ULL * 1000)
+		return "must be from 1s to 1h";
+	return why;
+}
+
+static const char *
+p_store_check(struct config *c, const char *v)
+{
+	if (v[0] != '\0' && v[0] != '/')
+		return "must be an absolute path, or empty for none";
+	setstr(&c->store_check, v);
+	return NULL;
+}
+
+static const char *
+p_store_check_timeout(struct config *c, const char *v)
+{
+	const char *why = p_duration(&c->store_check_timeout_ms, v, 1000);
+
+	if (why == NULL && c->store_check_timeout_ms > 300ULL * 1000)
+		return "must be from 1s to 5m";
 	return why;
 }
 
@@ -661,6 +747,24 @@ show_mmap(const struct config *c, size_t off, struct buf *b)
 }
 
 static void
+show_trusted_proxies(const struct config *c, size_t off, struct buf *b)
+{
+	char a[64];
+	unsigned i;
+
+	(void)off;
+	if (c->ntrusted == 0)
+		(void)buf_adds(b, "none");
+	for (i = 0; i < c->ntrusted; i++) {
+		if (inet_ntop(c->trusted[i].family, c->trusted[i].addr, a,
+		    sizeof(a)) == NULL)
+			snprintf(a, sizeof(a), "?");
+		(void)buf_addf(b, "%s%s/%u", i > 0 ? " " : "", a,
+		    c->trusted[i].bits);
+	}
+}
+
+static void
 show_quota(const struct config *c, size_t off, struct buf *b)
 {
 	(void)off;
@@ -679,6 +783,13 @@ show_syslog_facility(const struct config *c, size_t off, struct buf *b)
 
 	(void)off;
 	(void)buf_adds(b, name != NULL ? name : "mail");
+}
+
+static void
+show_hierarchy_separator(const struct config *c, size_t off, struct buf *b)
+{
+	(void)off;
+	(void)buf_addc(b, c->hierarchy_separator);
 }
 
 static void
@@ -704,7 +815,10 @@ static const struct keydef keys[] = {
 	{ "auth",			OWN(auth) },
 	{ "auth_fail_delay",		MS(auth_fail_delay, auth_fail_delay_ms) },
 	{ "auth_penalty_max",		MS(auth_penalty_max, auth_penalty_max_ms) },
+	{ "drain_timeout",		MS(drain_timeout, drain_timeout_ms) },
 	{ "first_valid_uid",		UINT(first_valid_uid) },
+	{ "hierarchy_separator",	OWN(hierarchy_separator) },
+	{ "inbox_prefix",		BOOL(inbox_prefix) },
 	{ "listen_imap",		OWN(listen_imap) },
 	{ "listen_imaps",		OWN(listen_imaps) },
 	{ "login_chroot",		STR(login_chroot) },
@@ -719,9 +833,13 @@ static const struct keydef keys[] = {
 	{ "pam_service",		STR(pam_service) },
 	{ "pam_session",		BOOL(pam_session) },
 	{ "prefork",			UINT(prefork) },
+	{ "proxy_protocol",		BOOL(proxy_protocol) },
 	{ "quota",			OWN(quota) },
 	{ "search_index",		BOOL(search_index) },
 	{ "special_use",		OWN(special_use) },
+	{ "store_check",		STR(store_check) },
+	{ "store_check_timeout",	MS(store_check_timeout,
+					    store_check_timeout_ms) },
 	{ "syslog_facility",		OWN(syslog_facility) },
 	{ "timeout_login",		MS(timeout_login, timeout_login_ms) },
 	{ "timeout_output",		MS(timeout_output, timeout_output_ms) },
@@ -732,6 +850,7 @@ static const struct keydef keys[] = {
 	{ "tls_groups",			STR(tls_groups) },
 	{ "tls_key",			STR(tls_key) },
 	{ "tls_min_version",		OWN(tls_min_version) },
+	{ "trusted_proxies",		OWN(trusted_proxies) },
 	{ "userdb",			STR(userdb) },
 };
 #define NKEYS	(sizeof(keys) / sizeof(keys[0]))
@@ -781,12 +900,17 @@ config_defaults(struct config *c)
 	c->timeout_login_ms = 60 * 1000;
 	c->timeout_session_ms = 30 * 60 * 1000;
 	c->timeout_output_ms = 60 * 1000;
+	c->drain_timeout_ms = 60 * 1000;
+	c->store_check = xstrdup("");
+	c->store_check_timeout_ms = 10 * 1000;
 	c->auth_fail_delay_ms = 2000;
 	c->auth_penalty_max_ms = 15000;
 	c->syslog_facility = log_facility_byname("mail");
 	c->first_valid_uid = 1000;
 	c->mmap = MAPFILE_AUTO;
 	c->search_index = 1;
+	c->hierarchy_separator = '/';
+	c->inbox_prefix = 0;
 }
 
 void
@@ -805,6 +929,7 @@ config_free(struct config *c)
 	free(c->mail_location);
 	free(c->login_user);
 	free(c->login_chroot);
+	free(c->store_check);
 	memset(c, 0, sizeof(*c));
 }
 

@@ -12,13 +12,15 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "common/cidr.h"
 #include "common/quotadef.h"
 
 #define CONFIG_MAX_LISTEN	16
 #define CONFIG_MAX_AUTH		2
 #define CONFIG_MAX_SPECIAL	16
 #define CONFIG_MAX_SESSIONS	100000	/* the most max_sessions may be */
-#define CONFIG_NKEYS		34	/* keys imapd.conf knows */
+#define CONFIG_MAX_PROXIES	32	/* networks in trusted_proxies */
+#define CONFIG_NKEYS		41	/* keys imapd.conf knows */
 
 enum auth_method {
 	AUTH_PAM = 1,
@@ -63,11 +65,20 @@ struct config {
 	unsigned		 max_user_sessions;		/* 0: none */
 	unsigned		 max_user_sessions_per_address;	/* 0: none */
 	int			 allow_plaintext_auth;
+	int			 proxy_protocol;	/* a PROXY header first */
+	struct cidr		 trusted[CONFIG_MAX_PROXIES];	/* proxies */
+	unsigned		 ntrusted;
 	struct special_use	 special[CONFIG_MAX_SPECIAL];
 	unsigned		 nspecial;
+	char			 hierarchy_separator;	/* '/' or '.' */
+	int			 inbox_prefix;	/* folders under "INBOX" +
+						 * the separator */
 	uint64_t		 timeout_login_ms;
 	uint64_t		 timeout_session_ms;
 	uint64_t		 timeout_output_ms;
+	uint64_t		 drain_timeout_ms;	/* SIGUSR2 */
+	char			*store_check;		/* imapd -H; "": none */
+	uint64_t		 store_check_timeout_ms;
 	uint64_t		 auth_fail_delay_ms;
 	uint64_t		 auth_penalty_max_ms;
 	int			 syslog_facility;

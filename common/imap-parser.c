@@ -1053,6 +1053,12 @@ imap_parser_set_limits(struct imap_parser *p, const struct imap_limits *lim)
 	p->next_lim = *lim;
 }
 
+int
+imap_parser_between(const struct imap_parser *p)
+{
+	return p->state == PS_START && !p->cr;
+}
+
 void
 imap_parser_reset(struct imap_parser *p)
 {

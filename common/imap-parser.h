@@ -212,6 +212,13 @@ void	imap_parser_reset(struct imap_parser *);
 enum imap_parse_status imap_parser_feed(struct imap_parser *,
 	    const char *data, size_t len, size_t *used_r);
 
+/*
+ * 1 if no byte of a command has been taken since the last one ended (or
+ * was skipped as bad): a point where the session may end without cutting
+ * a command short.  0 in the middle of a command, its literals included.
+ */
+int	imap_parser_between(const struct imap_parser *);
+
 /* Each returns NULL when the last feed did not report that. */
 const struct imap_cmdline *imap_parser_command(const struct imap_parser *);
 const struct imap_parse_errinfo *imap_parser_error(const struct imap_parser *);

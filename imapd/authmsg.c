@@ -14,7 +14,7 @@
 #include "imapd/authmsg.h"
 #include "imapd/sig.h"
 
-#define REQ_FIELDS	6
+#define REQ_FIELDS	9
 
 static int
 write_all(int fd, const void *p, size_t n)
@@ -146,6 +146,9 @@ authmsg_send_request(int fd, const struct authreq *q)
 	const char *f[REQ_FIELDS] = {
 		q->tag, q->mech, q->user, q->pass, q->secured,
 		q->capability_hint != NULL ? q->capability_hint : "",
+		q->origin_ip != NULL ? q->origin_ip : "",
+		q->origin_port != NULL ? q->origin_port : "",
+		q->origin_session != NULL ? q->origin_session : "",
 	};
 
 	return send_msg(fd, AUTHMSG_REQUEST, f, REQ_FIELDS);
@@ -167,6 +170,9 @@ authmsg_recv_request(int fd, struct authreq *q, char *storage,
 	q->pass = f[3];
 	q->secured = f[4];
 	q->capability_hint = f[5];
+	q->origin_ip = f[6];
+	q->origin_port = f[7];
+	q->origin_session = f[8];
 	return 1;
 }
 

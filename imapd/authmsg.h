@@ -33,6 +33,12 @@ struct authreq {
 	char	*pass;
 	char	*secured;	/* "tls" or "plain" */
 	char	*capability_hint;	/* carried, but no front sets it: "" */
+	/* what a trusted proxy said of its client in ID (RFC 2971) fields
+	 * x-originating-ip, x-originating-port and x-session-id, checked by
+	 * the front; "" when it said nothing */
+	char	*origin_ip;
+	char	*origin_port;
+	char	*origin_session;
 };
 
 enum authres_status {

@@ -51,6 +51,8 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <netinet/in.h>
+
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
@@ -61,6 +63,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/cidr.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "common/mapfile.h"
@@ -156,12 +159,19 @@ finish(const struct back_args *a, int close_front, int status)
 static int
 await_request(const struct back_args *a, long long deadline)
 {
+	static int drain_told;
 	struct pollfd pfd;
 	long long left;
 
 	for (;;) {
 		if (sig_term)
 			return -2;
+		/* the front speaks to the client: it says BYE between
+		 * commands, and its end ends this wait */
+		if (sig_drain && !drain_told) {
+			(void)kill(a->front_pid, SIGUSR2);
+			drain_told = 1;
+		}
 		if ((left = deadline - session_now_ms()) <= 0)
 			return 0;
 		pfd.fd = a->front;
@@ -363,10 +373,57 @@ log_penalty(const struct config *conf, uint64_t penalty, unsigned failures)
  * command's tag (allocated) in *tag_r and in *tls_r whether the login
  * came over TLS.
  */
+/*
+ * A trusted proxy named its client in ID (cmd-any.c): from this login
+ * on, the client's address stands where the proxy's stood, for the
+ * limits, the login policy, PAM and the log.  The front is not trusted
+ * to have checked: the proxy's address and the fields are checked again.
+ * rip (of ripsize bytes) is where a->rip points.
+ */
 static void
-await_login(const struct back_args *a, struct auth_user *u, char **tag_r,
+origin(struct back_args *a, char *rip, size_t ripsize,
+    const struct authreq *q)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+	uint8_t b[16];
+	int family;
+
+	if (q->origin_ip[0] == '\0' || a->origin)
+		return;
+	if (!cidr_match(a->conf->trusted, a->conf->ntrusted, a->rip) ||
+	    cidr_addr(q->origin_ip, &family, b) == -1 ||
+	    strlen(q->origin_ip) >= ripsize) {
+		log_warnx("the front passed on a client address from an ID "
+		    "the proxy at %s may not give; ignored", a->rip);
+		return;
+	}
+	memset(&ss, 0, sizeof(ss));
+	if (family == AF_INET) {
+		sin->sin_family = AF_INET;
+		memcpy(&sin->sin_addr, b, 4);
+		limits_addr((struct sockaddr *)sin, sizeof(*sin), &a->addr);
+	} else {
+		sin6->sin6_family = AF_INET6;
+		memcpy(&sin6->sin6_addr, b, 16);
+		limits_addr((struct sockaddr *)sin6, sizeof(*sin6), &a->addr);
+	}
+	log_setrip(q->origin_ip);
+	log_info("client port %s%s%s through the proxy at %s (ID)",
+	    q->origin_port[0] != '\0' ? q->origin_port : "unknown",
+	    q->origin_session[0] != '\0' ? ", proxy session " : "",
+	    q->origin_session, a->rip);
+	snprintf(rip, ripsize, "%s", q->origin_ip);
+	a->rip = rip;
+	a->origin = 1;
+}
+
+static void
+await_login(struct back_args *a, struct auth_user *u, char **tag_r,
     int *tls_r)
 {
+	static char rip[64];
 	const struct config *conf = a->conf;
 	char storage[AUTHMSG_MAX];
 	struct authreq q;
@@ -406,6 +463,7 @@ await_login(const struct back_args *a, struct auth_user *u, char **tag_r,
 			(void)kill(a->front_pid, SIGKILL);
 			finish(a, 1, 1);
 		}
+		origin(a, rip, sizeof(rip), &q);
 		start = session_now_ms();
 		penalty = limits_penalty_ms(&a->addr,
 		    conf->auth_penalty_max_ms, &nfail);
@@ -534,6 +592,10 @@ keep_pam_session(const struct back_args *a, struct auth_user *u,
 			sig_term = 0;
 			(void)kill(child, SIGTERM);
 		}
+		if (sig_drain) {
+			sig_drain = 0;
+			(void)kill(child, SIGUSR2);
+		}
 		/* the front is ours too: finish() reaps it */
 		pid = waitpid(child, &status, WNOHANG);
 		if (pid == child || (pid == -1 && errno == ECHILD))
@@ -644,7 +706,7 @@ out:
 void
 back_run(const struct back_args *args)
 {
-	struct back_args a = *args;
+	struct back_args b = *args, *a = &b;
 	struct auth_user u;
 	struct conn c;
 	struct buf pending;
@@ -653,20 +715,20 @@ back_run(const struct back_args *args)
 	int tls = 1, direct;
 
 	(void)prctl(PR_SET_NAME, "imapd-auth", 0, 0, 0);
-	await_login(&a, &u, &tag, &tls);
+	await_login(a, &u, &tag, &tls);
 	wipe_stack();		/* what PAM and the login request left */
 	limits_detach();
 	buf_init(&pending, BACK_PENDING_MAX + 4096);
-	direct = a.client >= 0 && !tls;
-	if (direct && take_client(&a, &pending) == -1) {
+	direct = a->client >= 0 && !tls;
+	if (direct && take_client(a, &pending) == -1) {
 		auth_session_close(&u);
-		finish(&a, 0, 0);
+		finish(a, 0, 0);
 	}
-	if (!direct && a.client >= 0) {
-		(void)close(a.client);
-		a.client = -1;
+	if (!direct && a->client >= 0) {
+		(void)close(a->client);
+		a->client = -1;
 	}
-	keeper = split_for_pam(&a, &u);
+	keeper = split_for_pam(a, &u);
 	become(&u);
 	/* the drop cleared any death signal; a session whose keeper died
 	 * (killed at the end of a shutdown) must not outlive it */
@@ -675,15 +737,16 @@ back_run(const struct back_args *args)
 		_exit(0);
 	(void)prctl(PR_SET_NAME, "imapd-session", 0, 0, 0);
 	if (direct) {
-		conn_init(&c, a.client, a.client);
-		c.stall_ms = (int)a.conf->timeout_output_ms;
+		conn_init(&c, a->client, a->client);
+		c.stall_ms = (int)a->conf->timeout_output_ms;
 	} else
-		conn_init(&c, a.front, a.front);
-	serve(a.conf, &c, &u, tag, a.rip, a.lport, direct ? &pending : NULL);
+		conn_init(&c, a->front, a->front);
+	serve(a->conf, &c, &u, tag, a->rip, a->lport,
+	    direct ? &pending : NULL);
 	conn_close(&c);
 	buf_free(&pending);
 	free(tag);
-	finish(&a, 0, 0);
+	finish(a, 0, 0);
 }
 
 void

@@ -24,6 +24,8 @@ struct back_args {
 	const char		*lport;
 	struct limits_addr	 addr;		/* rip as the limits count it */
 	int			 slot;		/* in the limits table */
+	int			 origin;	/* rip is what a trusted proxy
+						 * said in ID (back.c) */
 };
 
 /* Serve one session through the front; never returns. */

@@ -5,11 +5,20 @@
  * A client's ID is logged once by each process of a session, the front
  * before login and the back after: enough to tell which client it was,
  * and a client sending ID in a loop cannot fill the log.
+ *
+ * A proxy in front of imapd (Dovecot's, for one) names its client in ID
+ * before login: x-originating-ip, x-originating-port and x-session-id.
+ * They are believed only from an address in trusted_proxies, only before
+ * login and only once; the client's address then stands where the
+ * proxy's stood, and the back is told at login (front.c).
  */
 #include <string.h>
+#include <strings.h>
 
 #include "common/buf.h"
+#include "common/cidr.h"
 #include "common/log.h"
+#include "common/strnum.h"
 #include "imapd/capability.h"
 #include "imapd/commands.h"
 #include "imapd/selected.h"
@@ -18,6 +27,7 @@
 #define ID_PAIRS_MAX	30	/* RFC 2971 3.3 */
 #define ID_FIELD_MAX	30
 #define ID_VALUE_MAX	1024
+#define ORIGIN_SESSION_MAX	64
 
 void
 cmd_capability(struct session *s, const struct cmd *c)
@@ -67,9 +77,59 @@ id_logstr(struct buf *b, const char *v)
 		(void)buf_addc(b, (v[i] >= ' ' && v[i] < 0x7f) ? v[i] : '?');
 }
 
+/* A proxy's session id: up to 64 bytes of letters, digits and +/=_.- */
+static int
+origin_session_ok(const char *v)
+{
+	size_t n = strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789+/=_.-");
+
+	return v[n] == '\0' && n <= ORIGIN_SESSION_MAX;
+}
+
+/* The ID fields of a proxy speaking for its client (see the top). */
+static void
+id_origin(struct session *s, const char *ip, const char *port,
+    const char *sid)
+{
+	uint8_t a[16];
+	uint64_t n;
+	int family;
+
+	if (s->state != STATE_NOTAUTH || s->origin_ip[0] != '\0' ||
+	    (ip == NULL && port == NULL && sid == NULL))
+		return;
+	if (!cidr_match(s->conf->trusted, s->conf->ntrusted, s->rip)) {
+		log_info("ID: x-originating-* fields ignored: %s is not in "
+		    "trusted_proxies", s->rip);
+		return;
+	}
+	if (ip == NULL || cidr_addr(ip, &family, a) == -1 ||
+	    strlen(ip) >= sizeof(s->origin_ip) ||
+	    (port != NULL && strnum_u64(port, 65535, &n) == -1) ||
+	    (sid != NULL && !origin_session_ok(sid))) {
+		log_info("ID: x-originating-* fields from the proxy at %s "
+		    "ignored: x-originating-ip must be a numeric address, "
+		    "x-originating-port a port number, x-session-id up to 64 "
+		    "letters, digits or +/=_.-", s->rip);
+		return;
+	}
+	snprintf(s->origin_ip, sizeof(s->origin_ip), "%s", ip);
+	snprintf(s->origin_port, sizeof(s->origin_port), "%s",
+	    port != NULL ? port : "");
+	snprintf(s->origin_session, sizeof(s->origin_session), "%s",
+	    sid != NULL ? sid : "");
+	log_setrip(ip);
+	log_info("client port %s through the proxy at %s (ID%s%s)",
+	    port != NULL ? port : "unknown", s->rip,
+	    sid != NULL ? ", proxy session " : "", sid != NULL ? sid : "");
+	snprintf(s->rip, sizeof(s->rip), "%s", ip);
+}
+
 void
 cmd_id(struct session *s, const struct cmd *c)
 {
+	const char *ip = NULL, *port = NULL, *sid = NULL;
 	const struct imap_arg *list;
 	const char *k, *v;
 	struct buf logtext;
@@ -110,12 +170,19 @@ cmd_id(struct session *s, const struct cmd *c)
 			id_logstr(&logtext, k);
 			(void)buf_adds(&logtext, "=");
 			id_logstr(&logtext, v);
+			if (strcasecmp(k, "x-originating-ip") == 0)
+				ip = v;
+			else if (strcasecmp(k, "x-originating-port") == 0)
+				port = v;
+			else if (strcasecmp(k, "x-session-id") == 0)
+				sid = v;
 		}
 		if (logtext.len > 0 && !s->id_logged) {
 			log_info("client ID: %s", buf_cstr(&logtext));
 			s->id_logged = 1;
 		}
 		buf_free(&logtext);
+		id_origin(s, ip, port, sid);
 	}
 	session_printf(s, "* ID (\"name\" \"imapd\" \"version\" \"%s\")\r\n",
 	    IMAPD_VERSION);

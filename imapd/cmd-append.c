@@ -126,10 +126,12 @@ append_failed(struct session *s, const struct cmd *c, int e)
 		log_warn("APPEND to %s", name);
 	else
 		log_warn("APPEND to %s failed", name);
+	/* the files in tmp/ go before the client hears NO: a client (or
+	 * a test) that looks at the Maildir then finds nothing left */
+	append_abort(s);
 	cmd_no(s, c, "%sThe message could not be stored%s", cmd_errcode(e),
 	    e == ENOSPC || e == EDQUOT ? ": not enough disk space" :
 	    "; the server log says why");
-	append_abort(s);
 }
 
 void

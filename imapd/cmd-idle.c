@@ -87,6 +87,11 @@ cmd_idle(struct session *s, const struct cmd *c)
 		goto out;
 	session_rest(s);
 	for (;;) {
+		/* a drain ends an IDLE at once: it is waiting, not working */
+		if (sig_drain) {
+			s->end = END_DRAIN;
+			goto out;
+		}
 		/* input the client already sent comes first */
 		if (s->in.len == 0 && conn_pending(s->conn) == 0) {
 			pfd[0].fd = s->conn->rfd;
@@ -116,7 +121,7 @@ cmd_idle(struct session *s, const struct cmd *c)
 					s->end = END_SHUTDOWN;
 					goto out;
 				}
-				continue;
+				continue;	/* sig_drain: at the loop's top */
 			}
 			if (r == -1) {
 				s->end = END_ERROR;

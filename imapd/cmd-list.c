@@ -11,7 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "common/mutf7.h"
+#include "common/config.h"
 #include "imapd/commands.h"
 #include "imapd/mbname.h"
 #include "imapd/specialuse.h"
@@ -27,11 +27,11 @@
 
 /*
  * Does name match pattern?  "*" matches anything, "%" anything but the
- * hierarchy separator.  Dynamic programming over the pattern, so no
+ * hierarchy separator sep.  Dynamic programming over the pattern, so no
  * pattern can make this take more than len(pattern) * len(name) steps.
  */
 static int
-match(const char *pat, const char *name)
+match(const char *pat, const char *name, char sep)
 {
 	size_t n = strlen(name), i, j;
 	unsigned char *row, *next;
@@ -46,13 +46,13 @@ match(const char *pat, const char *name)
 	for (i = 0; pat[i] != '\0'; i++) {
 		memset(next, 0, n + 1);
 		if (pat[i] == '*' || pat[i] == '%') {
-			/* next[j] = any row[k] for k <= j with no '/' in
+			/* next[j] = any row[k] for k <= j with no sep in
 			 * name[k..j) when the wildcard is % */
 			int any = 0;
 
 			for (j = 0; j <= n; j++) {
 				if (pat[i] == '%' && j > 0 &&
-				    name[j - 1] == '/')
+				    name[j - 1] == sep)
 					any = 0;
 				any |= row[j];
 				next[j] = (unsigned char)any;
@@ -80,14 +80,15 @@ is_special(const struct session *s, const char *name)
 
 /*
  * Join reference and pattern; INBOX in any case at the start becomes
- * INBOX.  For a client that speaks UTF-8 the pattern stays UTF-8 and is
- * matched against the decoded names (see entry_name()): modified UTF-7
- * writes a run of non-ASCII characters as one base64 block, so a wildcard
- * inside a run ("Entw*" against "Entw&APw-rfe") has no on-disk form.  -1
- * if it cannot be a name.
+ * INBOX.  The pattern is matched against the names as the client sees
+ * them (see entry_name()): for a client that speaks UTF-8 it stays UTF-8,
+ * since modified UTF-7 writes a run of non-ASCII characters as one base64
+ * block, so a wildcard inside a run ("Entw*" against "Entw&APw-rfe") has
+ * no on-disk form; and its separator is the one the client sees.  -1 if
+ * it cannot be a name.
  */
 static int
-client_pattern(const char *ref, const char *pat, struct buf *out)
+client_pattern(const char *ref, const char *pat, char sep, struct buf *out)
 {
 	char *p;
 
@@ -96,19 +97,18 @@ client_pattern(const char *ref, const char *pat, struct buf *out)
 		return -1;
 	p = out->data;
 	if (out->len >= 5 && strncasecmp(p, "INBOX", 5) == 0 &&
-	    (p[5] == '\0' || p[5] == '/' || p[5] == '*' || p[5] == '%'))
+	    (p[5] == '\0' || p[5] == sep || p[5] == '*' || p[5] == '%'))
 		memcpy(p, "INBOX", 5);
 	return 0;
 }
 
-/* The name of an entry as the client's patterns see it: on disk as it is,
- * or decoded to UTF-8 in buf for a client that speaks UTF-8 (a name that
- * does not decode is matched as it is). */
+/* The name of an entry as the client sees it, in buf (with the
+ * client's separator and prefix, decoded to UTF-8 for a client that
+ * speaks it); the on-disk name if it cannot be converted. */
 static const char *
 entry_name(const struct session *s, const char *name, struct buf *buf)
 {
-	buf_reset(buf);
-	if (!session_utf8(s) || mutf7_decode(name, strlen(name), buf) == -1)
+	if (mbname_client(s, name, buf) == -1)
 		return name;
 	return buf_cstr(buf);
 }
@@ -141,25 +141,61 @@ write_entry(struct session *s, const char *verb, const char *name,
 			ATTR(su[i]);
 	}
 #undef ATTR
-	session_printf(s, ") \"/\" ");
+	session_printf(s, ") \"%c\" ", s->conf->hierarchy_separator);
 	mbname_write(s, name);
 	if (childinfo != NULL)
 		session_printf(s, " (\"CHILDINFO\" (\"SUBSCRIBED\"))");
 	session_printf(s, "\r\n");
 }
 
+/* Is folder name (on-disk form) below parent as the client sees them?
+ * With inbox_prefix, every folder is below INBOX. */
+static int
+is_below(const struct session *s, const char *name, const char *parent)
+{
+	size_t len = strlen(parent);
+
+	if (s->conf->inbox_prefix && mbname_is_inbox(parent))
+		return !mbname_is_inbox(name);
+	return strncmp(name, parent, len) == 0 && name[len] == '/';
+}
+
 /* A subscribed folder below name, if opts ask for RECURSIVEMATCH. */
 static int
-has_subscribed_child(const struct folder_list *fl, const char *name)
+has_subscribed_child(const struct session *s, const struct folder_list *fl,
+    const char *name)
 {
-	size_t i, len = strlen(name);
+	size_t i;
 
 	for (i = 0; i < fl->n; i++)
 		if ((fl->e[i].attrs & FA_SUBSCRIBED) &&
-		    strncmp(fl->e[i].name, name, len) == 0 &&
-		    fl->e[i].name[len] == '/')
+		    is_below(s, fl->e[i].name, name))
 			return 1;
 	return 0;
+}
+
+/* With inbox_prefix INBOX is the parent of every folder: its children
+ * attribute counts them all (real and implied ones, as folder_list()
+ * counts). */
+static void
+inbox_children(const struct session *s, struct folder_list *fl)
+{
+	size_t i, k;
+
+	if (!s->conf->inbox_prefix)
+		return;
+	for (k = 0; k < fl->n; k++) {
+		if (!mbname_is_inbox(fl->e[k].name))
+			continue;
+		fl->e[k].attrs &= ~(FA_HASCHILDREN | FA_HASNOCHILDREN);
+		fl->e[k].attrs |= FA_HASNOCHILDREN;
+		for (i = 0; i < fl->n; i++)
+			if (i != k && !(fl->e[i].attrs & FA_NONEXISTENT)) {
+				fl->e[k].attrs &= ~FA_HASNOCHILDREN;
+				fl->e[k].attrs |= FA_HASCHILDREN;
+				break;
+			}
+	}
 }
 
 static int
@@ -247,7 +283,8 @@ do_list(struct session *s, const struct cmd *c, int lsub)
 
 	/* LIST "" "": the hierarchy separator and the root */
 	if (!lsub && npats == 1 && imap_arg_astring(&pats[0])[0] == '\0') {
-		session_printf(s, "* LIST (\\Noselect) \"/\" \"\"\r\n");
+		session_printf(s, "* LIST (\\Noselect) \"%c\" \"\"\r\n",
+		    s->conf->hierarchy_separator);
 		cmd_ok(s, c, "LIST completed");
 		return;
 	}
@@ -255,8 +292,9 @@ do_list(struct session *s, const struct cmd *c, int lsub)
 		cmd_no(s, c, "[SERVERBUG] Cannot list the mail folders");
 		return;
 	}
+	inbox_children(s, &fl);
 	buf_init(&pat, FOLDER_NAME_MAX * 2);
-	buf_init(&uname, FOLDER_NAME_MAX * 4);
+	buf_init(&uname, FOLDER_NAME_MAX * 4 + 8);
 	for (k = 0; k < fl.n; k++) {
 		struct folder_entry *e = &fl.e[k];
 		const char *child = NULL, *seen;
@@ -265,8 +303,10 @@ do_list(struct session *s, const struct cmd *c, int lsub)
 		seen = entry_name(s, e->name, &uname);
 		for (i = 0; i < npats && !matched; i++) {
 			one = imap_arg_astring(&pats[i]);
-			if (client_pattern(ref, one, &pat) == 0 &&
-			    match(buf_cstr(&pat), seen))
+			if (client_pattern(ref, one,
+			    s->conf->hierarchy_separator, &pat) == 0 &&
+			    match(buf_cstr(&pat), seen,
+			    s->conf->hierarchy_separator))
 				matched = 1;
 		}
 		if (!matched)
@@ -275,7 +315,7 @@ do_list(struct session *s, const struct cmd *c, int lsub)
 			if (!(e->attrs & FA_SUBSCRIBED)) {
 				if (!(opts & SEL_RECURSIVE) && !lsub)
 					continue;
-				if (!has_subscribed_child(&fl, e->name))
+				if (!has_subscribed_child(s, &fl, e->name))
 					continue;
 				if (lsub) {
 					/* LSUB shows a parent of a

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/config.h"
 #include "common/log.h"
 #include "imapd/cmdutil.h"
 #include "imapd/commands.h"
@@ -105,7 +106,7 @@ cmd_create(struct session *s, const struct cmd *c)
 	}
 	/* "A/B/" asks for A/B, which may get children (RFC 9051 6.3.4) */
 	len = strlen(a);
-	if (len > 1 && a[len - 1] == '/')
+	if (len > 1 && a[len - 1] == s->conf->hierarchy_separator)
 		len--;
 	if (buf_add(&arg, a, len) == -1) {
 		cmd_no(s, c, "The mailbox name is too long.");

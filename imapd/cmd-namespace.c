@@ -1,17 +1,26 @@
 /*
  * cmd-namespace: NAMESPACE (RFC 2342).  One personal namespace, the
- * user's Maildir, with "/" as the hierarchy separator; no shared or other
- * users' namespaces.
+ * user's Maildir, with the configured hierarchy separator and, with
+ * inbox_prefix, the prefix "INBOX" and that separator (Courier's
+ * (("INBOX." "."))); no shared or other users' namespaces.
  */
+#include "common/config.h"
 #include "imapd/commands.h"
 
 void
 cmd_namespace(struct session *s, const struct cmd *c)
 {
+	char sep = s->conf->hierarchy_separator;
+
 	if (c->nargs != 0) {
 		cmd_bad(s, c, "NAMESPACE takes no arguments");
 		return;
 	}
-	session_printf(s, "* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n");
+	if (s->conf->inbox_prefix)
+		session_printf(s, "* NAMESPACE ((\"INBOX%c\" \"%c\")) NIL "
+		    "NIL\r\n", sep, sep);
+	else
+		session_printf(s, "* NAMESPACE ((\"\" \"%c\")) NIL NIL\r\n",
+		    sep);
 	cmd_ok(s, c, "NAMESPACE completed");
 }

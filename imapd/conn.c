@@ -202,6 +202,10 @@ conn_starttls(struct conn *c, SSL_CTX *ctx, int timeout_ms)
 			    "TLS handshake timed out");
 			return -1;
 		}
+		/* a drain (SIGUSR2) lets the handshake finish: the session
+		 * then says BYE [UNAVAILABLE], which the client can read */
+		if (w == CONN_SIGNAL && !sig_term)
+			continue;
 		if (w != 1) {
 			snprintf(c->err, sizeof(c->err),
 			    "TLS handshake interrupted");

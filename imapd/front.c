@@ -60,6 +60,9 @@ front_login(struct session *s, const char *tag, const char *mech,
 	q.pass = (char *)pass;
 	q.secured = s->tls ? "tls" : "plain";
 	q.capability_hint = "";
+	q.origin_ip = s->origin_ip;
+	q.origin_port = s->origin_port;
+	q.origin_session = s->origin_session;
 	(void)authzid;
 	/* without its back the session cannot go on: end it rather than
 	 * answer every further attempt */
@@ -120,9 +123,8 @@ hand_over(struct session *s, int timeout_ms)
 	_exit(0);
 }
 
-/* As root: resolve login_user, then chroot and drop to it. */
-static void
-confine(const struct config *conf)
+void
+front_confine(const struct config *conf)
 {
 	struct passwd *pw;
 	uid_t uid;
@@ -160,7 +162,7 @@ front_run(const struct front_args *a)
 	if (tls_ctx == NULL)
 		log_warnx("STARTTLS unavailable (the log says why at "
 		    "start-up)");
-	confine(a->conf);
+	front_confine(a->conf);
 	/* die with the back, which the master counts; set only now, as
 	 * changing ids clears it, and the back may already have gone */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == -1)

@@ -23,6 +23,11 @@ struct front_args {
 	const char		*refuse;	/* "* BYE" this at once, or NULL */
 };
 
+/* As root: resolve login_user, then chroot to login_chroot and drop to
+ * login_user for good (fatal on failure); as another user, nothing.  For
+ * every process that reads from the network before login. */
+void	front_confine(const struct config *);
+
 /* Serve the connection; never returns. */
 void	front_run(const struct front_args *) __attribute__((noreturn));
 

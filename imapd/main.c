@@ -2,7 +2,7 @@
  * imapd: an IMAP server for Maildir.  Command line and start-up; see
  * imapd(8).
  *
- *   imapd [-f] [-c FILE] [-t [-v]] [-V] [--stdio]
+ *   imapd [-f] [-c FILE] [-t [-v]] [-H] [-V] [--stdio]
  */
 #include <sys/stat.h>
 
@@ -23,12 +23,30 @@
 #include "imapd/master.h"
 #include "imapd/sandbox.h"
 #include "imapd/sig.h"
+#include "imapd/storecheck.h"
 #include "imapd/version.h"
+
+/* imapd -H: one line on what the store check found; the exit status
+ * says it to scripts. */
+static int
+store_health(const struct config *conf)
+{
+	char why[600];
+	long long ms = 0;
+
+	if (storecheck_run(conf, &ms, why, sizeof(why)) == -1) {
+		fprintf(stderr, "imapd: store check failed: %s\n", why);
+		return 1;
+	}
+	printf("imapd: store check OK: %s (%lld ms)\n", conf->store_check, ms);
+	return 0;
+}
 
 static void __attribute__((noreturn))
 usage(void)
 {
-	fprintf(stderr, "usage: imapd [-f] [-c file] [-t [-v]] [-V] [--stdio]\n");
+	fprintf(stderr, "usage: imapd [-f] [-c file] [-t [-v]] [-H] [-V] "
+	    "[--stdio]\n");
 	exit(2);
 }
 
@@ -97,8 +115,9 @@ main(int argc, char **argv)
 	const char *path = SYSCONFDIR "/imapd.conf";
 	char *errs = NULL;
 	int ch, foreground = 0, check = 0, stdio = 0, given = 0, verbose = 0;
+	int health = 0;
 
-	while ((ch = getopt_long(argc, argv, "c:ftVhv", longopts, NULL)) != -1)
+	while ((ch = getopt_long(argc, argv, "c:ftHVhv", longopts, NULL)) != -1)
 		switch (ch) {
 		case 'c':
 			path = optarg;
@@ -109,6 +128,9 @@ main(int argc, char **argv)
 			break;
 		case 't':
 			check = 1;
+			break;
+		case 'H':
+			health = 1;
 			break;
 		case 'V':
 			printf("imapd %s\n", IMAPD_VERSION);
@@ -129,7 +151,7 @@ main(int argc, char **argv)
 	clean_descriptors();
 	sandbox_start();
 	umask(077);
-	log_init("imapd", foreground || check, LOG_MAIL);
+	log_init("imapd", foreground || check || health, LOG_MAIL);
 	if ((conf = calloc(1, sizeof(*conf))) == NULL)
 		fatal("calloc");
 	config_defaults(conf);
@@ -166,6 +188,9 @@ main(int argc, char **argv)
 		printf("imapd: %s: configuration OK\n", path);
 		return 0;
 	}
+
+	if (health)
+		return store_health(conf);
 
 	sig_init();
 	if (stdio)

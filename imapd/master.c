@@ -22,6 +22,13 @@
  *
  * SIGTERM: close the listening sockets, SIGTERM every worker (sessions
  * answer "* BYE" and end), wait up to DRAIN_MS, SIGKILL what is left.
+ *
+ * SIGUSR2 (a drain, before maintenance or to move clients to another
+ * host): close the listening sockets, SIGUSR2 every worker (each session
+ * answers "* BYE [UNAVAILABLE]" at its next point between commands, an
+ * IDLE at once), wait up to drain_timeout for them to end, then do what
+ * SIGTERM does with whatever is left.  A SIGTERM meanwhile does it at
+ * once.
  */
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -544,12 +551,12 @@ fail:
 }
 
 static void __attribute__((noreturn))
-shutdown_all(void)
+shutdown_all(const char *why)
 {
 	long long deadline;
 	size_t i;
 
-	log_info("SIGTERM: stopping; ending %zu sessions", nchildren);
+	log_info("%s: stopping; ending %zu sessions", why, nchildren);
 	close_listeners();
 	close(deathfd[1]);
 	for (i = 0; i < nchildren; i++)
@@ -568,6 +575,38 @@ shutdown_all(void)
 		reap();
 	log_info("stopped");
 	exit(0);
+}
+
+static void __attribute__((noreturn))
+drain_all(void)
+{
+	long long deadline;
+	size_t i;
+
+	log_info("SIGUSR2: draining; no new connections, and %u sessions "
+	    "end at their next command (drain_timeout = %llu ms)",
+	    count(CHILD_BUSY), (unsigned long long)conf->drain_timeout_ms);
+	close_listeners();
+	for (i = 0; i < nchildren; i++) {
+		/* an idle worker's exit is no longer news */
+		if (children[i].state == CHILD_IDLE)
+			children[i].state = CHILD_RETIRING;
+		(void)kill(children[i].pid, SIGUSR2);
+	}
+	deadline = session_now_ms() + (long long)conf->drain_timeout_ms;
+	while (nchildren > 0 && !sig_term && session_now_ms() < deadline) {
+		sig_chld = 0;
+		reap();
+		if (nchildren == 0)
+			break;
+		(void)sig_wait(NULL, 0, 100);
+	}
+	if (nchildren == 0) {
+		log_info("drained: every session has ended");
+		exit(0);
+	}
+	shutdown_all(sig_term ? "SIGTERM while draining" :
+	    "drain_timeout passed");
 }
 
 void
@@ -607,7 +646,9 @@ master_run(struct config *c, int foreground)
 
 	for (;;) {
 		if (sig_term)
-			shutdown_all();
+			shutdown_all("SIGTERM");
+		if (sig_drain)
+			drain_all();
 		if (sig_chld) {
 			sig_chld = 0;
 			reap();

@@ -6,6 +6,8 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "common/config.h"
+#include "common/log.h"
 #include "common/mutf7.h"
 #include "imapd/cmdutil.h"
 #include "imapd/mbname.h"
@@ -33,11 +35,26 @@ mbname_is_inbox(const char *name)
 	return strcasecmp(name, "INBOX") == 0;
 }
 
-int
-mbname_from_client(const struct session *s, const char *in, struct buf *out,
-    const char **why_r)
+/* Does in begin with INBOX (any case) and then sep? */
+static int
+inbox_child(const char *in, char sep)
 {
-	size_t len = strlen(in);
+	return strncasecmp(in, "INBOX", 5) == 0 && in[5] == sep;
+}
+
+/*
+ * A name in the client's spelling (separator sep, levels below "INBOX" +
+ * sep when the prefix is on) to the on-disk form.  prefix: 1 to refuse a
+ * name outside INBOX + sep, 0 to take such a name as relative to it.
+ */
+static int
+to_disk(const struct config *conf, int prefix, int utf8, const char *in,
+    struct buf *out, const char **why_r)
+{
+	char sep = conf->hierarchy_separator;
+	struct buf rest;
+	size_t len = strlen(in), i;
+	int r = -1;
 
 	buf_reset(out);
 	if (len == 0) {
@@ -48,37 +65,96 @@ mbname_from_client(const struct session *s, const char *in, struct buf *out,
 		*why_r = "Mailbox name too long";
 		return -1;
 	}
-	/* INBOX is case-insensitive, and so is INBOX/ as a prefix */
-	if (strncasecmp(in, "INBOX", 5) == 0 && (in[5] == '\0' ||
-	    in[5] == '/')) {
+	/* INBOX is case-insensitive, and so is INBOX + sep as a prefix */
+	if (strcasecmp(in, "INBOX") == 0) {
+		if (buf_adds(out, "INBOX") == -1)
+			goto toolong;
+		return 0;
+	}
+	if (conf->inbox_prefix) {
+		if (inbox_child(in, sep))
+			in += 6;
+		else if (prefix) {
+			*why_r = sep == '.' ? "Mailbox names begin with "
+			    "\"INBOX.\" here (see NAMESPACE)" : "Mailbox "
+			    "names begin with \"INBOX/\" here (see NAMESPACE)";
+			return -1;
+		}
+		/* "INBOX.INBOX" would be INBOX itself under another name */
+		if (strcasecmp(in, "INBOX") == 0) {
+			*why_r = "INBOX is not a name below INBOX";
+			return -1;
+		}
+	} else if (inbox_child(in, sep)) {
 		if (buf_add(out, "INBOX", 5) == -1)
 			goto toolong;
 		in += 5;
-		len -= 5;
 	}
-	if (session_utf8(s)) {
+	/* levels are separated by "/" in the on-disk form; under "." a "/"
+	 * could only split a level in two, so it is refused */
+	buf_init(&rest, FOLDER_NAME_MAX);
+	for (i = 0; in[i] != '\0'; i++) {
+		if (sep == '.' && in[i] == '/') {
+			*why_r = "Mailbox name contains \"/\", which cannot be "
+			    "part of a name when the hierarchy separator is "
+			    "\".\"";
+			goto out;
+		}
+		if (buf_addc(&rest, in[i] == sep ? '/' : in[i]) == -1) {
+			*why_r = "Mailbox name too long";
+			goto out;
+		}
+	}
+	in = buf_cstr(&rest);
+	len = rest.len;
+	if (utf8) {
 		if (!utf8_valid(in, len) || has_separator(in, len)) {
 			*why_r = "Mailbox name is not valid UTF-8 without "
 			    "controls (RFC 6855 3)";
-			return -1;
+			goto out;
 		}
-		if (mutf7_encode(in, len, out) == -1)
-			goto toolong;
+		if (mutf7_encode(in, len, out) == -1) {
+			*why_r = "Mailbox name too long";
+			goto out;
+		}
 	} else {
 		if (!mutf7_valid(in, len)) {
 			*why_r = "Mailbox name is not valid modified UTF-7 "
 			    "(RFC 3501 5.1.3)";
-			return -1;
+			goto out;
 		}
-		if (buf_add(out, in, len) == -1)
-			goto toolong;
+		if (buf_add(out, in, len) == -1) {
+			*why_r = "Mailbox name too long";
+			goto out;
+		}
 	}
 	if (out->len > FOLDER_NAME_MAX)
-		goto toolong;
-	return folder_check_name(buf_cstr(out), why_r);
+		*why_r = "Mailbox name too long";
+	else
+		r = folder_check_name(buf_cstr(out), why_r);
+out:
+	buf_free(&rest);
+	return r;
 toolong:
 	*why_r = "Mailbox name too long";
 	return -1;
+}
+
+int
+mbname_from_client(const struct session *s, const char *in, struct buf *out,
+    const char **why_r)
+{
+	if (to_disk(s->conf, 1, session_utf8(s), in, out, why_r) == 0)
+		return 0;
+	log_info("mailbox name \"%.200s\" refused: %s", in, *why_r);
+	return -1;
+}
+
+int
+mbname_from_config(const struct config *conf, const char *in,
+    struct buf *out, const char **why_r)
+{
+	return to_disk(conf, 0, 1, in, out, why_r);
 }
 
 int
@@ -112,17 +188,45 @@ mbname_target(struct session *s, const struct cmd *c, const char *arg,
 	return 0;
 }
 
+int
+mbname_client(const struct session *s, const char *name, struct buf *out)
+{
+	char sep = s->conf->hierarchy_separator;
+	struct buf disk;
+	size_t i;
+	int r = -1;
+
+	buf_reset(out);
+	if (mbname_is_inbox(name))
+		return buf_adds(out, "INBOX");
+	buf_init(&disk, FOLDER_NAME_MAX * 2);
+	if (s->conf->inbox_prefix && (buf_adds(&disk, "INBOX") == -1 ||
+	    buf_addc(&disk, sep) == -1))
+		goto out;
+	/* no "." or "/" is ever part of a level on disk, nor in a
+	 * modified UTF-7 base64 run, so this is undone exactly */
+	for (i = 0; name[i] != '\0'; i++)
+		if (buf_addc(&disk, name[i] == '/' ? sep : name[i]) == -1)
+			goto out;
+	if (session_utf8(s) &&
+	    mutf7_decode(buf_cstr(&disk), disk.len, out) == 0)
+		r = 0;
+	else {
+		buf_reset(out);
+		r = buf_add(out, buf_cstr(&disk), disk.len);
+	}
+out:
+	buf_free(&disk);
+	return r;
+}
+
 void
 mbname_write(struct session *s, const char *name)
 {
 	struct buf u;
 
-	if (!session_utf8(s)) {
-		session_astring(s, name);
-		return;
-	}
-	buf_init(&u, FOLDER_NAME_MAX * 4);
-	if (mutf7_decode(name, strlen(name), &u) == -1)
+	buf_init(&u, FOLDER_NAME_MAX * 4 + 8);
+	if (mbname_client(s, name, &u) == -1)
 		session_astring(s, name);
 	else
 		session_astring(s, buf_cstr(&u));

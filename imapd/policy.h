@@ -30,15 +30,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/cidr.h"
+
 #define POLICY_NETS_MAX		32
 #define POLICY_REASON_MAX	200
 #define POLICY_FILE_MAX		(1024 * 1024)
-
-struct policy_net {
-	int		family;		/* AF_INET or AF_INET6 */
-	uint8_t		addr[16];
-	unsigned	bits;
-};
 
 struct policy {
 	unsigned		line;	/* of the file; 0: no rules */
@@ -49,7 +45,7 @@ struct policy {
 	int			hours;	/* hours= given */
 	unsigned		from_min, to_min;	/* minutes past midnight */
 	unsigned		nnets;	/* networks= given if > 0 */
-	struct policy_net	nets[POLICY_NETS_MAX];
+	struct cidr		nets[POLICY_NETS_MAX];
 };
 
 enum policy_verdict {

@@ -405,6 +405,20 @@ session_wipe_input(struct session *s)
 	buf_wipe(&s->line);
 }
 
+/*
+ * SIGUSR2: end the session at the first point between commands, so that
+ * no command is cut short (an APPEND whose literal is still coming in is
+ * read to its end and done first); 1 if it ends here.
+ */
+static int
+draining(struct session *s)
+{
+	if (!sig_drain || s->in.len > 0 || !imap_parser_between(s->parser))
+		return 0;
+	s->end = END_DRAIN;
+	return 1;
+}
+
 /* Read more bytes into s->in, waiting for them unless !wait.  1 got
  * some, 0 session ended, -1 nothing yet (only when !wait). */
 static int
@@ -424,6 +438,8 @@ read_input(struct session *s, int wait)
 			s->end = END_SHUTDOWN;
 			return 0;
 		}
+		if (draining(s))
+			return 0;
 		n = conn_read(s->conn, s->in.data + s->in.len, IN_READ,
 		    timeout);
 		if (n > 0) {
@@ -446,6 +462,8 @@ read_input(struct session *s, int wait)
 				s->end = END_SHUTDOWN;
 				return 0;
 			}
+			if (draining(s))
+				return 0;
 			timeout = wait ? session_timeout_ms(s) : 0;
 			continue;
 		default:
@@ -856,9 +874,9 @@ background(struct session *s)
 	/* quiet for a while, and not about to index: rest */
 	if (!s->rested && s->state != STATE_NOTAUTH &&
 	    ((ms = indexer_due_ms(s)) < 0 || ms >= REST_AFTER_MS) &&
-	    !input_within(s, REST_AFTER_MS) && !sig_term)
+	    !input_within(s, REST_AFTER_MS) && !sig_term && !sig_drain)
 		session_rest(s);
-	while (s->end == END_NONE && !sig_term &&
+	while (s->end == END_NONE && !sig_term && !sig_drain &&
 	    (ms = indexer_due_ms(s)) >= 0 && !input_within(s, ms))
 		indexer_work(s, INDEXER_SLICE_MS);
 }
@@ -882,6 +900,12 @@ session_run(struct session *s)
 		break;
 	case END_SHUTDOWN:
 		session_printf(s, "* BYE Server shutting down\r\n");
+		break;
+	case END_DRAIN:
+		/* RFC 9051 7.1: UNAVAILABLE, the server is going away; a
+		 * client behind a proxy reconnects and lands elsewhere */
+		session_printf(s, "* BYE [UNAVAILABLE] Server going down "
+		    "for maintenance; reconnect to continue\r\n");
 		break;
 	default:
 		break;
@@ -916,6 +940,8 @@ session_end_str(enum session_end e)
 		return "the selected folder's UIDVALIDITY changed";
 	case END_LIMIT:
 		return "the user is over a session limit";
+	case END_DRAIN:
+		return "server draining";
 	}
 	return "unknown";
 }

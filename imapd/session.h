@@ -61,6 +61,7 @@ enum session_end {
 	END_HANDOFF,		/* front: login succeeded, now relaying */
 	END_MAILBOX_RESET,	/* the selected folder's UIDVALIDITY changed */
 	END_LIMIT,		/* the user is over a session limit */
+	END_DRAIN,		/* the server is draining (SIGUSR2) */
 };
 
 struct session;
@@ -128,6 +129,11 @@ struct session {
 						 * session_rest() */
 	char			 rip[64];	/* client address or "" */
 	char			 lport[8];	/* local port or "" */
+	/* the client as a trusted proxy's ID named it (cmd-any.c), for the
+	 * back at login; origin_ip "" if none did */
+	char			 origin_ip[64];
+	char			 origin_port[8];
+	char			 origin_session[65];
 	uint64_t		 ncommands;
 	uint64_t		 bytes_in;
 	uint64_t		 bytes_out;

@@ -12,8 +12,11 @@ volatile sig_atomic_t sig_term;
 volatile sig_atomic_t sig_hup;
 volatile sig_atomic_t sig_usr1;
 volatile sig_atomic_t sig_chld;
+volatile sig_atomic_t sig_drain;
 
-static const int handled[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGCHLD };
+static const int handled[] = {
+	SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2, SIGCHLD
+};
 #define NHANDLED	(sizeof(handled) / sizeof(handled[0]))
 
 static sigset_t	 waitmask;	/* the mask to use while in ppoll */
@@ -31,6 +34,9 @@ on_signal(int sig)
 		break;
 	case SIGUSR1:
 		sig_usr1 = 1;
+		break;
+	case SIGUSR2:
+		sig_drain = 1;
 		break;
 	case SIGCHLD:
 		sig_chld = 1;

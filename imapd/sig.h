@@ -2,7 +2,7 @@
  * sig: signal handling for every imapd process.
  *
  * The signals that ask a process to stop (SIGTERM, SIGINT, SIGHUP, SIGUSR1,
- * SIGCHLD) stay blocked except inside sig_wait(), a ppoll() that unblocks
+ * SIGUSR2, SIGCHLD) stay blocked except inside sig_wait(), a ppoll() that unblocks
  * them atomically: a signal can never slip in between checking a flag and
  * going to sleep, and no process needs a self-pipe of its own.
  */
@@ -17,6 +17,7 @@ extern volatile sig_atomic_t sig_term;		/* SIGTERM or SIGINT */
 extern volatile sig_atomic_t sig_hup;
 extern volatile sig_atomic_t sig_usr1;
 extern volatile sig_atomic_t sig_chld;
+extern volatile sig_atomic_t sig_drain;		/* SIGUSR2 */
 
 /* Install the handlers, block the signals, ignore SIGPIPE. */
 void	sig_init(void);

@@ -11,8 +11,8 @@
 
 #include "common/buf.h"
 #include "common/log.h"
-#include "common/mutf7.h"
 #include "common/safefile.h"
+#include "imapd/mbname.h"
 #include "imapd/specialuse.h"
 #include "maildir/folder.h"
 
@@ -23,22 +23,26 @@
  * first: Outlook and Exchange ("Sent Items", "Deleted Items", "Junk
  * E-mail"), Apple Mail ("Sent Messages", "Deleted Messages"), Gmail-style
  * exports and filters ("Sent Mail", "Spam"), and older Unix clients.
+ * Last, the folders a client set up for Courier's "INBOX." namespace
+ * makes on a server without it: "INBOX.Sent" there is .INBOX.Sent on
+ * disk, the folder "INBOX/Sent" here (Courier's own .Sent is "Sent").
  * \All and \Flagged have none: they name virtual folders elsewhere.
  */
+#define KNOWN_NAMES	8
 static const struct {
 	const char	*flag;
-	const char	*names[7];
+	const char	*names[KNOWN_NAMES];
 } known[] = {
 	{ "\\All",	{ NULL } },
-	{ "\\Archive",	{ "Archive", "Archives", NULL } },
-	{ "\\Drafts",	{ "Drafts", "Draft", NULL } },
+	{ "\\Archive",	{ "Archive", "Archives", "INBOX/Archive", NULL } },
+	{ "\\Drafts",	{ "Drafts", "Draft", "INBOX/Drafts", NULL } },
 	{ "\\Flagged",	{ NULL } },
 	{ "\\Junk",	{ "Junk", "Junk E-mail", "Junk Email", "Spam",
-			  "Bulk Mail", NULL } },
+			  "Bulk Mail", "INBOX/Junk", "INBOX/Spam", NULL } },
 	{ "\\Sent",	{ "Sent", "Sent Items", "Sent Messages", "Sent Mail",
-			  NULL } },
+			  "INBOX/Sent", NULL } },
 	{ "\\Trash",	{ "Trash", "Deleted Items", "Deleted Messages",
-			  "Deleted", "Bin", NULL } },
+			  "Deleted", "Bin", "INBOX/Trash", NULL } },
 };
 #define NKNOWN	(sizeof(known) / sizeof(known[0]))
 
@@ -207,7 +211,8 @@ settle_one(struct specialuse *su, struct specialuse_role *r,
 	for (k = 0; how == NULL && k < NKNOWN; k++) {
 		if (strcmp(known[k].flag, r->flag) != 0)
 			continue;
-		for (j = 0; how == NULL && j < 7 && known[k].names[j] != NULL;
+		for (j = 0; how == NULL && j < KNOWN_NAMES &&
+		    known[k].names[j] != NULL;
 		    j++)
 			if ((got = find_folder(fl, known[k].names[j], 1)) !=
 			    NULL && !taken(su, r, got))
@@ -241,7 +246,7 @@ specialuse_settle(struct specialuse *su, const char *root,
 	struct folder_list fl = { NULL, 0 };
 	struct specialuse_role *r;
 	struct buf want;
-	const char *flag;
+	const char *flag, *why;
 	unsigned i;
 	int dirfd, changed = 0, c;
 
@@ -263,9 +268,14 @@ specialuse_settle(struct specialuse *su, const char *root,
 		if ((r = role_of(su, conf->special[i].flag)) == NULL)
 			continue;
 		buf_init(&want, FOLDER_NAME_MAX);
-		c = mutf7_encode(conf->special[i].name,
-		    strlen(conf->special[i].name), &want) == 0 ?
-		    settle_one(su, r, root, &fl, buf_cstr(&want)) : 0;
+		if (mbname_from_config(conf, conf->special[i].name, &want,
+		    &why) == 0)
+			c = settle_one(su, r, root, &fl, buf_cstr(&want));
+		else {
+			log_warnx("special_use folder %s cannot be a folder "
+			    "name: %s", conf->special[i].name, why);
+			c = 0;
+		}
 		buf_free(&want);
 		if (c == -1) {
 			folder_list_free(&fl);

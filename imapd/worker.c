@@ -22,19 +22,24 @@
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "common/cidr.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "imapd/back.h"
 #include "imapd/front.h"
 #include "imapd/keyproc.h"
 #include "imapd/limits.h"
+#include "imapd/proxyhdr.h"
+#include "imapd/sandbox.h"
 #include "imapd/session.h"
 #include "imapd/sig.h"
 #include "imapd/worker.h"
@@ -52,7 +57,7 @@ accept_one(const struct worker_args *a, unsigned *which)
 
 	n = a->nlisteners < MAX_POLL - 1 ? a->nlisteners : MAX_POLL - 1;
 	for (;;) {
-		if (sig_term || sig_usr1)
+		if (sig_term || sig_usr1 || sig_drain)
 			_exit(0);
 		for (i = 0; i < n; i++) {
 			pfd[i].fd = a->listeners[i].fd;
@@ -107,6 +112,131 @@ peer(int fd, char *rip, size_t riplen, char *lport, size_t lportlen,
 		snprintf(lport, lportlen, "%s", port);
 }
 
+/* What the header's reader hands back. */
+struct proxy_reply {
+	int			ok;
+	char			why[96];
+	struct proxyhdr		h;
+};
+
+/*
+ * Read the PROXY header in a child of its own, confined as a front is:
+ * this process goes on to run PAM, and a process that runs PAM never
+ * parsed a byte from the network.  The child hands back only an address,
+ * checked here.  0 with *h filled, or -1 with a reason in why.
+ */
+static int
+proxy_read(const struct config *conf, int fd, struct proxyhdr *h, char *why,
+    size_t whylen)
+{
+	struct proxy_reply r;
+	const char *w = NULL;
+	ssize_t n;
+	size_t got = 0;
+	int p[2], status = 0;
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) == -1)
+		fatal("pipe");
+	if ((pid = fork()) == -1)
+		fatal("fork");
+	if (pid == 0) {
+		(void)prctl(PR_SET_NAME, "imapd-proxy", 0, 0, 0);
+		close(p[0]);
+		limits_detach();
+		keyproc_channel_close();
+		front_confine(conf);
+		sandbox_front_login();
+		memset(&r, 0, sizeof(r));
+		r.ok = proxyhdr_read(fd, session_now_ms() +
+		    (long long)conf->timeout_login_ms, &r.h, &w) == 0;
+		if (!r.ok)
+			snprintf(r.why, sizeof(r.why), "%s", w);
+		(void)write(p[1], &r, sizeof(r));
+		_exit(0);
+	}
+	close(p[1]);
+	while (got < sizeof(r)) {
+		n = read(p[0], (char *)&r + got, sizeof(r) - got);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(p[0]);
+	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+		continue;
+	if (WIFSIGNALED(status))
+		log_warnx("the PROXY header's reader was killed by signal "
+		    "%d%s", WTERMSIG(status), WTERMSIG(status) == SIGSYS ?
+		    " (a system call outside its sandbox; see imapd(8))" : "");
+	if (got != sizeof(r) || r.why[sizeof(r.why) - 1] != '\0') {
+		snprintf(why, whylen, "the PROXY header's reader failed");
+		return -1;
+	}
+	if (!r.ok) {
+		snprintf(why, whylen, "%s", r.why);
+		return -1;
+	}
+	if (r.h.has_addr && !((r.h.src.ss_family == AF_INET &&
+	    r.h.srclen == sizeof(struct sockaddr_in)) ||
+	    (r.h.src.ss_family == AF_INET6 &&
+	    r.h.srclen == sizeof(struct sockaddr_in6)))) {
+		snprintf(why, whylen, "the PROXY header's reader failed");
+		return -1;
+	}
+	*h = r.h;
+	return 0;
+}
+
+/*
+ * proxy_protocol: only a trusted proxy may connect, and it names the
+ * client in a PROXY header first; from then on the client's address
+ * stands where the proxy's stood (rip, the log, the limits).  -1 if the
+ * connection must be closed without a word (the reason is logged).
+ */
+static int
+proxied(const struct config *conf, int fd, char *rip, size_t riplen,
+    struct limits_addr *addr)
+{
+	struct proxyhdr h;
+	char why[96], crip[64], cport[NI_MAXSERV];
+
+	if (!cidr_match(conf->trusted, conf->ntrusted, rip)) {
+		log_info("refused: %s is not in trusted_proxies, and with "
+		    "proxy_protocol = yes only a trusted proxy may connect "
+		    "(add the proxy's address to trusted_proxies, or have "
+		    "clients connect through the proxy)", rip);
+		return -1;
+	}
+	if (proxy_read(conf, fd, &h, why, sizeof(why)) == -1) {
+		log_info("refused: %s from the proxy at %s (proxy_protocol = "
+		    "yes: a proxy must send a PROXY header, version 1 or 2, "
+		    "before any IMAP byte)", why, rip);
+		return -1;
+	}
+	if (!h.has_addr) {
+		log_info("the proxy at %s named no client (PROXY v%d without "
+		    "an address): the session keeps the proxy's address",
+		    rip, h.version);
+		return 0;
+	}
+	if (getnameinfo((struct sockaddr *)&h.src, h.srclen, crip,
+	    sizeof(crip), cport, sizeof(cport),
+	    NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+		log_info("refused: the proxy at %s named a client address "
+		    "that cannot be written down", rip);
+		return -1;
+	}
+	log_setrip(crip);
+	log_info("client port %s through the proxy at %s (PROXY v%d)", cport,
+	    rip, h.version);
+	snprintf(rip, riplen, "%s", crip);
+	limits_addr((struct sockaddr *)&h.src, h.srclen, addr);
+	return 0;
+}
+
 void
 worker_run(const struct worker_args *a)
 {
@@ -139,6 +269,11 @@ worker_run(const struct worker_args *a)
 	log_setrip(rip);
 	log_info("connect to %s%s", a->listeners[which].desc,
 	    a->listeners[which].tls ? " (TLS)" : "");
+	if (a->conf->proxy_protocol &&
+	    proxied(a->conf, fd, rip, sizeof(rip), &addr) == -1) {
+		close(fd);
+		_exit(0);
+	}
 	if (limits_connect(a->slot, &addr, a->conf->max_prelogin_per_address,
 	    &n) == -1) {
 		log_info("refused: %u connections from this address have not "

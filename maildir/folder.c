@@ -45,8 +45,15 @@
  * Renaming INBOX moves its messages instead (RFC 9051 6.3.6).
  *
  * Subscriptions: Dovecot's version-2 file ("V\t2", an empty line, then
- * names with '\t' between levels) is read as well; the file is always
- * written in the plain form.  Writers take "subscriptions.lock" with
+ * names with '\t' between levels) is read as well, and so is a line in
+ * the dotted form Courier and Dovecot's "." separator write ("Lists.dev"
+ * or, under Courier's namespace, "INBOX.Lists.dev"): no valid name has a
+ * '.', so such a line cannot be meant otherwise.  Without a
+ * "subscriptions" file, Courier's "courierimapsubscribed" (dotted lines)
+ * is read instead, so a Maildir moved from Courier keeps its
+ * subscriptions; the first change writes them to "subscriptions", and
+ * Courier's file is left as it was.  The file is always written in the
+ * plain form.  Writers take "subscriptions.lock" with
  * O_EXCL (the dot-lock Dovecot uses too, so the two exclude each other,
  * and it works across NFS clients); the lock file is the new file that is
  * then renamed over "subscriptions".  A lock older than LOCK_STALE_SECS
@@ -79,6 +86,7 @@
 #define RM_PASSES	4
 #define MOVE_PASSES	16
 #define SUBS_FILE	"subscriptions"
+#define SUBS_COURIER	"courierimapsubscribed"
 #define SUBS_LOCK	"subscriptions.lock"
 #define SUBS_MAX	(4 * 1024 * 1024)
 #define LOCK_WAIT_MS	20000
@@ -287,8 +295,9 @@ closedir_r(DIR *dp, int r)
 
 /*
  * rename() that never replaces an existing target.  Where the file system
- * cannot do that atomically, the target is checked first: the window is
- * small, and callers have checked it already.
+ * cannot do that atomically (NFS and FUSE answer EINVAL, an old kernel
+ * ENOSYS, some file systems EOPNOTSUPP), the target is checked first: the
+ * window is small, and callers have checked it already.
  */
 static int
 rename_noreplace(int fromfd, const char *from, int tofd, const char *to)
@@ -297,7 +306,7 @@ rename_noreplace(int fromfd, const char *from, int tofd, const char *to)
 
 	if (renameat2(fromfd, from, tofd, to, RENAME_NOREPLACE) == 0)
 		return 0;
-	if (errno != EINVAL && errno != ENOSYS)
+	if (errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP)
 		return -1;
 	if (fstatat(tofd, to, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 		errno = EEXIST;
@@ -427,7 +436,8 @@ subs_read(int rootfd, struct folder_list *subs)
 
 	memset(subs, 0, sizeof(*subs));
 	buf_init(&b, SUBS_MAX);
-	if (safefile_read(rootfd, SUBS_FILE, &b) == -1) {
+	if (safefile_read(rootfd, SUBS_FILE, &b) == -1 && (errno != ENOENT ||
+	    safefile_read(rootfd, SUBS_COURIER, &b) == -1)) {
 		buf_free(&b);
 		return errno == ENOENT ? 0 : -1;
 	}
@@ -443,6 +453,12 @@ subs_read(int rootfd, struct folder_list *subs)
 		if (v2)
 			for (p = line; (p = strchr(p, '\t')) != NULL; p++)
 				*p = '/';
+		else if (strchr(line, '.') != NULL) {
+			if (strncasecmp(line, "INBOX.", 6) == 0)
+				line += 6;
+			for (p = line; (p = strchr(p, '.')) != NULL; p++)
+				*p = '/';
+		}
 		if (*line == '\0' || folder_check_name(line, &why) == -1)
 			continue;
 		name = is_inbox(line) ? "INBOX" : line;

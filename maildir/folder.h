@@ -21,7 +21,9 @@
  * another one, .inbox.x; both are children of INBOX.
  *
  * Subscriptions are kept in root/subscriptions, one name per line, in
- * the on-disk form; the file is replaced atomically.
+ * the on-disk form; the file is replaced atomically.  Dotted lines
+ * ("INBOX.Lists.dev", "Lists.dev") and, while there is no such file,
+ * Courier's root/courierimapsubscribed are read as well.
  */
 #ifndef MAILDIR_FOLDER_H
 #define MAILDIR_FOLDER_H

@@ -1,5 +1,7 @@
 /* Unit tests for common/config: values, and errors that name file, line
  * and key. */
+#include <sys/socket.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -70,6 +72,9 @@ test_good(void)
 	CHECK_INT(c.timeout_login_ms, 60000);
 	CHECK_INT(c.timeout_session_ms, 30 * 60000);
 	CHECK_INT(c.timeout_output_ms, 60000);
+	CHECK_INT(c.drain_timeout_ms, 60000);
+	CHECK_STR(c.store_check, "");
+	CHECK_INT(c.store_check_timeout_ms, 10000);
 	test_default_ciphers(&c);
 	CHECK_STR(c.tls_groups, "X25519:prime256v1:secp384r1");
 	/* the limits' defaults fit Thunderbird (5) and K-9 (10) at once */
@@ -104,7 +109,10 @@ test_good(void)
 	    "syslog_facility = local3\n"
 	    "tls_ciphers = HIGH:!aNULL:!kRSA\n"
 	    "tls_ciphersuites = TLS_AES_256_GCM_SHA384\n"
-	    "tls_groups = X25519\n", &errs), 0);
+	    "tls_groups = X25519\n"
+	    "proxy_protocol = yes\n"
+	    "trusted_proxies = 10.0.0.0/8, 192.0.2.7 2001:db8::/32\n", &errs),
+	    0);
 	CHECK_MSG(errs == NULL, "%s", errs ? errs : "");
 	CHECK_INT(c.nimap, 2);
 	CHECK_STR(c.imap[0].host, "127.0.0.1");
@@ -131,6 +139,17 @@ test_good(void)
 	CHECK_INT(c.max_user_sessions, 7);
 	CHECK_INT(c.max_user_sessions_per_address, 100000);
 	CHECK_INT(c.pam_session, 0);
+	CHECK_INT(c.proxy_protocol, 1);
+	CHECK_INT(c.ntrusted, 3);
+	CHECK_INT(c.trusted[0].bits, 8);
+	CHECK_INT(c.trusted[1].bits, 32);
+	CHECK_INT(c.trusted[2].family, AF_INET6);
+	CHECK(cidr_match(c.trusted, c.ntrusted, "10.1.2.3"));
+	CHECK(cidr_match(c.trusted, c.ntrusted, "::ffff:192.0.2.7"));
+	CHECK(cidr_match(c.trusted, c.ntrusted, "2001:db8:1::9"));
+	CHECK(!cidr_match(c.trusted, c.ntrusted, "192.0.2.8"));
+	CHECK(!cidr_match(c.trusted, c.ntrusted, "11.0.0.1"));
+	CHECK(!cidr_match(c.trusted, c.ntrusted, "unknown"));
 	CHECK_INT(c.nspecial, 2);
 	CHECK_STR(c.special[1].name, "Bin");
 	CHECK_STR(c.special[1].flag, "\\Trash");
@@ -145,6 +164,12 @@ test_good(void)
 	CHECK_INT(c.search_index, 1);
 	CHECK_INT(load(&c, "search_index = no\n", &errs), 0);
 	CHECK_INT(c.search_index, 0);
+	CHECK_INT(c.hierarchy_separator, '/');
+	CHECK_INT(c.inbox_prefix, 0);
+	CHECK_INT(load(&c, "hierarchy_separator = .\ninbox_prefix = yes\n",
+	    &errs), 0);
+	CHECK_INT(c.hierarchy_separator, '.');
+	CHECK_INT(c.inbox_prefix, 1);
 	/* "none" disables a port */
 	CHECK_INT(load(&c, "listen_imap = none\n", &errs), 0);
 	CHECK_INT(c.nimap, 0);
@@ -182,6 +207,11 @@ static const struct {
 	{ "timeout_login = soon\n", 1, "timeout_login: must be a duration" },
 	{ "timeout_output = 2h\n", 1, "timeout_output: must be from 1s" },
 	{ "timeout_output = 500ms\n", 1, "timeout_output: must be a duration" },
+	{ "drain_timeout = 2h\n", 1, "drain_timeout: must be from 1s" },
+	{ "store_check = mail/check\n", 1, "store_check: must be an absolute" },
+	{ "store_check_timeout = 10m\n", 1,
+	    "store_check_timeout: must be from 1s to 5m" },
+	{ "drain_timeout = 10ms\n", 1, "drain_timeout: must be a duration" },
 	{ "special_use = Sent\n", 1, "special_use: must be a list" },
 	{ "special_use = Sent:\\Outbox\n", 1, "special_use: flag must be" },
 	{ "mail_location = Maildir\n", 1, "mail_location: must be an" },
@@ -191,6 +221,9 @@ static const struct {
 	{ "syslog_facility = kern2\n", 1, "syslog_facility: must be" },
 	{ "mmap = sometimes\n", 1, "mmap: must be auto, yes or no" },
 	{ "search_index = fast\n", 1, "search_index: must be yes or no" },
+	{ "hierarchy_separator = :\n", 1, "hierarchy_separator: must be / or" },
+	{ "hierarchy_separator = //\n", 1, "hierarchy_separator: must be" },
+	{ "inbox_prefix = INBOX.\n", 1, "inbox_prefix: must be yes or no" },
 	{ "auth_penalty_max = 6m\n", 1, "auth_penalty_max: must be at most" },
 	{ "max_prelogin_per_address = -1\n", 1,
 	    "max_prelogin_per_address: must be a number from 0" },
@@ -199,6 +232,13 @@ static const struct {
 	{ "max_user_sessions_per_address = many\n", 1,
 	    "max_user_sessions_per_address: must be a number from 0" },
 	{ "pam_session = maybe\n", 1, "pam_session: must be yes or no" },
+	{ "proxy_protocol = v2\n", 1, "proxy_protocol: must be yes or no" },
+	{ "trusted_proxies = proxy.example\n", 1,
+	    "trusted_proxies: not an IPv4 or IPv6 address" },
+	{ "trusted_proxies = 10.0.0.0/33\n", 1,
+	    "trusted_proxies: the prefix length must be" },
+	{ "trusted_proxies = ::1/\n", 1,
+	    "trusted_proxies: the prefix length must be" },
 	{ "just some words\n", 1, "expected \"key = value\"" },
 	{ "= 5\n", 1, "(empty): unknown key" },
 };

@@ -65,7 +65,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	static uint8_t left[65536], sent[65536];
 	struct authreq q;
 	enum authres_status st, st2;
-	const char *f[6];
+	const char *f[9];
 	size_t n, m, taken, i;
 	int fd, p[2], r;
 
@@ -91,7 +91,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 		f[3] = q.pass;
 		f[4] = q.secured;
 		f[5] = q.capability_hint;
-		for (i = 0; i < 6; i++)
+		f[6] = q.origin_ip;
+		f[7] = q.origin_port;
+		f[8] = q.origin_session;
+		for (i = 0; i < 9; i++)
 			FUZZ_CHECK(f[i] >= storage && f[i] < storage +
 			    sizeof(storage), "field %zu outside storage", i);
 		if (pipe(p) == -1)

@@ -58,7 +58,7 @@ SEP = b"\x1e\x1e\x1e\x1e"
 TARGETS = ["authmsg", "charset", "config", "filename", "imap-parser",
            "imapdate", "imapresp", "import", "keymsg", "keywords",
            "maildirsize", "message", "msgcache",
-           "mutf7", "search", "seqset", "thread", "uidcache", "userdb"]
+           "mutf7", "proxyhdr", "search", "seqset", "thread", "uidcache", "userdb"]
 MESSAGE_MAX = 24 * 1024
 
 
@@ -401,9 +401,13 @@ def small_ones(c, work):
         p = b"".join(struct.pack("=I", len(f)) + f for f in fields)
         return struct.pack("=II", typ, len(p)) + p
     c.add("authmsg", authmsg(1, [b"a1", b"LOGIN", b"alice", b"secret",
-                                 b"tls", b""]))
+                                 b"tls", b"", b"", b"", b""]))
+    c.add("authmsg", authmsg(1, [b"a2", b"LOGIN", b"alice", b"secret",
+                                 b"plain", b"", b"192.0.2.7", b"50123",
+                                 b"c2Vzc2lvbg"]))
     c.add("authmsg", authmsg(1, [b"x", b"PLAIN", b"bob@example.org",
-                                 b"p" * 200, b"plain", b""]) +
+                                 b"p" * 200, b"plain", b"", b"", b"",
+                                 b""]) +
           b"x NOOP\r\n")
     for v in (b"ok", b"fail", b"tempfail", b"limit", b"disabled",
               b"network", b"privacy", b"apponly", b"hours"):
@@ -521,6 +525,30 @@ def keymsg_seeds(c):
             c.add("keymsg", bytes([key << 1 | 1, hsh, 0, 200, 0x40]) + hs)
 
 
+def proxyhdr_seeds(c):
+    """PROXY headers as HAProxy and nginx send them, versions 1 and 2,
+    with and without the client's first bytes after them."""
+    sig = b"\r\n\r\n\x00\r\nQUIT\n"
+
+    def v2(cmd, fam, addrs, tlvs=b""):
+        return sig + bytes([cmd, fam]) + struct.pack(
+            ">H", len(addrs) + len(tlvs)) + addrs + tlvs
+    v4 = bytes([192, 0, 2, 7, 127, 0, 0, 1]) + struct.pack(">HH", 50123, 143)
+    v6 = (b"\x20\x01\x0d\xb8" + b"\x00" * 11 + b"\x07" +
+          b"\x00" * 15 + b"\x01" + struct.pack(">HH", 50123, 993))
+    for h in (b"PROXY TCP4 192.0.2.7 127.0.0.1 50123 143\r\n",
+              b"PROXY TCP6 2001:db8::7 ::1 50123 993\r\n",
+              b"PROXY UNKNOWN\r\n",
+              b"PROXY UNKNOWN ffff:f...f:ffff 65535 65535\r\n",
+              v2(0x21, 0x11, v4), v2(0x21, 0x21, v6), v2(0x20, 0x00, b""),
+              v2(0x21, 0x11, v4, b"\x04\x00\x04\x11\x22\x33\x44"),
+              v2(0x21, 0x31, b"/run/a".ljust(108, b"\0") * 2)):
+        c.add("proxyhdr", h)
+        c.add("proxyhdr", h + b"a1 CAPABILITY\r\n")
+    c.add("proxyhdr", b"PROXY TCP4 192.0.2.7 127.0.0.1 50123\r\n")
+    c.add("proxyhdr", b"a1 LOGIN user pass\r\n")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--imapd", default=str(ROOT / "imapd" / "imapd"))
@@ -545,6 +573,7 @@ def main():
         imapresp_seeds(c)
         thread_seeds(c)
         keymsg_seeds(c)
+        proxyhdr_seeds(c)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     for t in TARGETS:

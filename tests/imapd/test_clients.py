@@ -62,34 +62,7 @@ def test_mbsync_two_way(md, mailuser, workdir, build):
     for i in range(5):
         drop(mailuser, message(subject=f"inbox {i}"), flags="S" if i else "")
     drop(mailuser, message(subject="archived"), folder="Archive", flags="S")
-    local = pathlib.Path(md.dir) / "mbsync-local"
-    local.mkdir()
-    rc = pathlib.Path(md.dir) / "mbsyncrc"
-    rc.write_text(f"""
-IMAPAccount t
-Host localhost
-Port {md.tls_port}
-User {mailuser.name}
-Pass {mailuser.password}
-SSLType IMAPS
-CertificateFile {md.settings['tls_cert']}
-
-IMAPStore remote
-Account t
-
-MaildirStore local
-Path {local}/
-Inbox {local}/INBOX
-SubFolders Verbatim
-
-Channel c
-Far :remote:
-Near :local:
-Patterns *
-Create Both
-Expunge Both
-SyncState *
-""")
+    rc, local = imapdtest.mbsync_rc(pathlib.Path(md.dir), md, mailuser)
 
     def sync():
         p = subprocess.run([MBSYNC, "-c", str(rc), "-a"], capture_output=True,
@@ -132,11 +105,7 @@ def test_offlineimap_two_way(md, mailuser, workdir):
     rc = imapdtest.offlineimap_rc(base, md, mailuser)
 
     def sync():
-        p = subprocess.run([OFFLINEIMAP, "-c", str(rc), "-o", "-u", "basic"],
-                           capture_output=True, timeout=180)
-        out = p.stdout.decode() + p.stderr.decode()
-        assert p.returncode == 0 and "ERROR" not in out, out
-        return out
+        return imapdtest.offlineimap_sync(rc)
 
     sync()
     got = local_messages(base / "mail" / "INBOX")

@@ -66,12 +66,7 @@ STATE_FILES = re.compile(r"^(maildirfolder|dovecot-keywords|subscriptions|"
 
 
 def build_shim(d):
-    src = imapdtest.ROOT / "tests" / "lib" / "fault_shim.c"
-    out = d / "fault_shim.so"
-    subprocess.run(["cc", "-shared", "-fPIC", "-O2", "-o", str(out),
-                    str(src), "-ldl"], check=True, capture_output=True,
-                   timeout=60)
-    return out
+    return imapdtest.build_fault_shim(d)
 
 
 def make_template(d):

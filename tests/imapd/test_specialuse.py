@@ -4,7 +4,6 @@ role instead of getting a second "Sent" beside them; the choice lasts
 from one session to the next and is logged once; CREATE-SPECIAL-USE gives
 roles to new folders and RENAME carries them along."""
 
-import os
 import re
 import threading
 
@@ -39,22 +38,12 @@ def folders_on_disk(user):
                   if e.name.startswith(".") and (e / "cur").is_dir())
 
 
-def age(user, seconds=6 * 3600):
-    """Make every file and directory of the Maildir hours old, as on a host
-    that has run for a while."""
-    t = os.path.getmtime(user.maildir()) - seconds
-    for root, dirs, files in os.walk(user.maildir()):
-        for n in dirs + files:
-            os.utime(os.path.join(root, n), (t, t))
-    os.utime(user.maildir(), (t, t))
-
-
 def test_outlook_style_maildir_gets_no_second_sent(md, mailuser):
     for f in ("Sent Items", "Deleted Items", "Junk E-mail", "Drafts"):
         imapdtest.maildir_make(mailuser, f)
     imapdtest.drop(mailuser, imapdtest.message("sent earlier"),
                    folder="Sent Items", flags="S")
-    age(mailuser)
+    imapdtest.maildir_age(mailuser)
     s = Session(md, mailuser)
     r = roles(s)
     assert r["Sent Items"] == {"\\Sent"}
@@ -76,7 +65,7 @@ def test_outlook_style_maildir_gets_no_second_sent(md, mailuser):
 def test_choice_lasts_and_is_logged_once(md, mailuser):
     imapdtest.maildir_make(mailuser, "Sent Messages")
     imapdtest.maildir_make(mailuser, "spam")
-    age(mailuser)
+    imapdtest.maildir_age(mailuser)
     s = Session(md, mailuser)
     r = roles(s)
     assert r["Sent Messages"] == {"\\Sent"} and r["spam"] == {"\\Junk"}
@@ -155,7 +144,7 @@ def test_sessions_agree(md, mailuser):
     folder appears."""
     imapdtest.maildir_make(mailuser, "Sent Items")
     imapdtest.maildir_make(mailuser, "Deleted Messages")
-    age(mailuser)
+    imapdtest.maildir_age(mailuser)
     ss = [None] * 5
 
     def login(i):

@@ -890,11 +890,16 @@ def build_shim(dirpath):
     return out
 
 
-def test_rename_noreplace_unsupported(srv, mailuser, build):
+@pytest.mark.parametrize("err", ["EINVAL", "ENOSYS", "EOPNOTSUPP"])
+def test_rename_noreplace_unsupported(srv, mailuser, build, err):
+    """Where renameat2(RENAME_NOREPLACE) is refused (EINVAL on NFS and
+    FUSE, ENOSYS on an old kernel, EOPNOTSUPP from a file system that
+    says so), messages and folders are still renamed, never over an
+    existing name."""
     if build.sanitized:
         pytest.skip("the shim is for the plain build")
     shim = build_shim(str(srv.dir))
-    restart_with_env(srv, LD_PRELOAD=shim)
+    restart_with_env(srv, LD_PRELOAD=shim, NOREPLACE_ERRNO=err)
     assert preloaded(srv, "noreplace_shim")
     d = ma.folder_dir(mailuser)
     ma.make_folder(mailuser, "Other")
@@ -926,4 +931,11 @@ def test_rename_noreplace_unsupported(srv, mailuser, build):
     for m in inbox:
         assert os.stat(d / inames[m][0]).st_ino == ino[m], m
     _, m = listing(srv, mailuser, "Other")
+    assert sorted(m.values()) == ["<n1@x>", "<n2@x>"]
+    # folders too: renamed, and never over one that exists
+    c.ok("CREATE Taken")
+    _, r = c.cmd("RENAME Other Taken")
+    assert r.split()[1:3] == ["NO", "[ALREADYEXISTS]"], r
+    c.ok("RENAME Other Renamed")
+    _, m = listing(srv, mailuser, "Renamed")
     assert sorted(m.values()) == ["<n1@x>", "<n2@x>"]

@@ -28,6 +28,8 @@
  *   FAULT_COUNT  how many calls from there on fail (default 1; 0 means
  *                every one after, a disk that stays full)
  *   FAULT_ERRNO  ENOSPC, EDQUOT or EIO (default ENOSPC)
+ *   FAULT_HANG   1: the chosen calls never return instead of failing
+ *                (a network file system whose server stopped answering)
  *   FAULT_LOG    a file to which a line is appended for every watched
  *                call: its number, class, name, path and whether it was
  *                made to fail, so that a test learns how many there are
@@ -56,7 +58,7 @@ enum cls { C_WRITE, C_SYNC, C_RENAME, C_LINK, C_CREATE, C_TRUNCATE,
 static const char *const clsname[C_N] = { "write", "sync", "rename",
 	"link", "create", "truncate", "alloc", "mkdir", "unlink" };
 
-static int inited, watch[C_N], fail_errno = ENOSPC;
+static int inited, watch[C_N], fail_errno = ENOSPC, hang;
 static long nth, count = 1, seen;
 static const char *pattern, *logpath;
 
@@ -109,6 +111,7 @@ init(void)
 		else if (strcmp(v, "EDQUOT") == 0)
 			fail_errno = EDQUOT;
 	}
+	hang = (v = getenv("FAULT_HANG")) != NULL && strcmp(v, "1") == 0;
 	pattern = getenv("FAULT_PATH");
 	logpath = getenv("FAULT_LOG");
 }
@@ -196,6 +199,8 @@ fault(enum cls c, const char *name, const char *p1, const char *p2)
 	    (count == 0 || seen < nth + count);
 	log_call(seen, c, name, p1, p2, failed);
 	errno = saved;
+	while (failed && hang)
+		pause();
 	if (failed) {
 		errno = fail_errno;
 		return 1;

@@ -70,7 +70,43 @@ def run(cmd, **kw):
     return subprocess.run([str(c) for c in cmd], **kw)
 
 
+def build_fault_shim(d):
+    """tests/lib/fault_shim.c built into directory d; its path, for
+    LD_PRELOAD."""
+    src = ROOT / "tests" / "lib" / "fault_shim.c"
+    out = pathlib.Path(d) / "fault_shim.so"
+    subprocess.run(["cc", "-shared", "-fPIC", "-O2", "-o", str(out),
+                    str(src), "-ldl"], check=True, capture_output=True,
+                   timeout=60)
+    return out
+
+
+def _ephemeral_range():
+    try:
+        lo, hi = pathlib.Path("/proc/sys/net/ipv4/ip_local_port_range") \
+            .read_text().split()
+        return int(lo), int(hi)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+_port_rng = random.Random()
+
+
 def free_port():
+    """A loopback TCP port free now, chosen below the kernel's ephemeral
+    range where it can: a port from that range may be taken by any
+    outgoing connection (a test client's, say) before the server binds
+    it."""
+    lo, _ = _ephemeral_range()
+    for _ in range(200):
+        port = _port_rng.randrange(10000, lo) if lo > 11000 else 0
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return s.getsockname()[1]
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -243,14 +279,39 @@ class Server:
     def start(self, wait=True, **popen_args):
         """Start imapd in the foreground; popen_args go to Popen (say,
         pass_fds to hand it descriptors)."""
-        self.write_conf()
-        self.logf = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            [str(self.build.imapd), "-f", "-c", str(self.conf_path)],
-            stdin=subprocess.DEVNULL, stdout=self.logf,
-            stderr=self.logf, env=self.env(), **popen_args)
-        if wait:
-            self.wait_listening()
+        for attempt in range(5):
+            self.write_conf()
+            self.logf = open(self.log_path, "ab")
+            self.proc = subprocess.Popen(
+                [str(self.build.imapd), "-f", "-c", str(self.conf_path)],
+                stdin=subprocess.DEVNULL, stdout=self.logf,
+                stderr=self.logf, env=self.env(), **popen_args)
+            if not wait:
+                return
+            try:
+                self.wait_listening()
+                return
+            except RuntimeError:
+                # another program took a port chosen for us between the
+                # choice and the bind: choose again, unless the test
+                # named its own addresses
+                if attempt == 4 or "Address already in use" not in \
+                        self.log() or not self._own_ports():
+                    raise
+                self.proc.wait(timeout=10)
+                self.logf.close()
+                self.port, self.tls_port = free_port(), free_port()
+                self.settings["listen_imap"] = f"127.0.0.1:{self.port}"
+                self.settings["listen_imaps"] = \
+                    f"127.0.0.1:{self.tls_port}"
+                self.log_path.rename(self.log_path.with_name(
+                    f"imapd.log.port-taken-{attempt}"))
+
+    def _own_ports(self):
+        return (self.settings.get("listen_imap") ==
+                f"127.0.0.1:{self.port}" and
+                self.settings.get("listen_imaps") ==
+                f"127.0.0.1:{self.tls_port}")
 
     def wait_listening(self, timeout=20):
         deadline = time.monotonic() + timeout
@@ -377,6 +438,51 @@ ssl = yes
 sslcacertfile = {server.settings['tls_cert']}
 {extra}""")
     return rc
+
+
+def offlineimap_sync(rc):
+    """One offlineimap3 run with configuration rc, which must succeed with
+    no ERROR line; returns its output."""
+    p = subprocess.run([shutil.which("offlineimap"), "-c", str(rc), "-o",
+                        "-u", "basic"], capture_output=True, timeout=180)
+    out = p.stdout.decode() + p.stderr.decode()
+    assert p.returncode == 0 and "ERROR" not in out, out
+    return out
+
+
+def mbsync_rc(base, server, user):
+    """An mbsync configuration that syncs every folder of user's mail on
+    server's TLS port both ways into base/mbsync-local (created), with
+    folders as nested directories.  Returns (its path, the local root)."""
+    local = base / "mbsync-local"
+    local.mkdir(parents=True)
+    rc = base / "mbsyncrc"
+    rc.write_text(f"""
+IMAPAccount t
+Host localhost
+Port {server.tls_port}
+User {user.name}
+Pass {user.password}
+SSLType IMAPS
+CertificateFile {server.settings['tls_cert']}
+
+IMAPStore remote
+Account t
+
+MaildirStore local
+Path {local}/
+Inbox {local}/INBOX
+SubFolders Verbatim
+
+Channel c
+Far :remote:
+Near :local:
+Patterns *
+Create Both
+Expunge Both
+SyncState *
+""")
+    return rc, local
 
 
 class Raw:
@@ -635,6 +741,16 @@ def maildir_reset(user):
 def _chown(user, path):
     if IS_ROOT:
         os.chown(path, user.uid, user.gid)
+
+
+def maildir_age(user, seconds=6 * 3600):
+    """Make every file and directory of the Maildir hours old, as on a
+    host that has run for a while."""
+    t = os.path.getmtime(user.maildir()) - seconds
+    for root, dirs, files in os.walk(user.maildir()):
+        for n in dirs + files:
+            os.utime(os.path.join(root, n), (t, t))
+    os.utime(user.maildir(), (t, t))
 
 
 def maildir_make(user, folder=""):

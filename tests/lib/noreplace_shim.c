@@ -3,14 +3,31 @@
  * with EINVAL, as it does on NFS and FUSE file systems, so that tests can
  * check what a program does on such a file system.  Both the C library
  * function and the raw system call (through syscall()) are covered.
+ *
+ * NOREPLACE_ERRNO=ENOSYS or EOPNOTSUPP makes it fail with that instead
+ * (a kernel without the call; a file system that says it cannot).
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+static int
+refusal(void)
+{
+	const char *v = getenv("NOREPLACE_ERRNO");
+
+	if (v != NULL && strcmp(v, "ENOSYS") == 0)
+		return ENOSYS;
+	if (v != NULL && strcmp(v, "EOPNOTSUPP") == 0)
+		return EOPNOTSUPP;
+	return EINVAL;
+}
 
 #ifndef RENAME_NOREPLACE
 #define RENAME_NOREPLACE (1 << 0)
@@ -24,7 +41,7 @@ renameat2(int olddirfd, const char *oldpath, int newdirfd,
 	    unsigned int);
 
 	if (flags & RENAME_NOREPLACE) {
-		errno = EINVAL;
+		errno = refusal();
 		return -1;
 	}
 	if (real == NULL)
@@ -50,7 +67,7 @@ syscall(long number, ...)
 		a[i] = va_arg(ap, long);
 	va_end(ap);
 	if (number == SYS_renameat2 && (a[4] & RENAME_NOREPLACE)) {
-		errno = EINVAL;
+		errno = refusal();
 		return -1;
 	}
 	if (real == NULL)

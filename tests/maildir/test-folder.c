@@ -372,6 +372,26 @@ test_subscriptions(void)
 	CHECK_INT(folder_subscribe(root, "fine", 0), 0);
 	CHECK_STR(t_get(subs), "Sent\nlast\n");
 
+	/* dotted lines, as Courier and Dovecot's "." separator write
+	 * them, with or without the INBOX. namespace */
+	CHECK_INT(put(subs, "INBOX\nINBOX.Sent\nA.B\ninbox.A.B.C\nINBOX.\n"),
+	    0);
+	CHECK_STR(liststr(1), "INBOX(CS) A(C) A/B(NCS) A/B/C(cS) "
+	    "Entw&APw-rfe(c) INBOX/child(c) Sent(cS) inbox/x(c)");
+	/* Courier's file, read while there is no subscriptions file; the
+	 * first change writes subscriptions and leaves Courier's alone */
+	CHECK_INT(unlink(subs), 0);
+	CHECK_INT(put(at(root, "courierimapsubscribed"), "INBOX.Sent\n"
+	    "INBOX.A.B\n"), 0);
+	CHECK_STR(liststr(1), "INBOX(C) A(C) A/B(NCS) A/B/C(c) "
+	    "Entw&APw-rfe(c) INBOX/child(c) Sent(cS) inbox/x(c)");
+	CHECK_INT(folder_subscribe(root, "Drafts", 1), 0);
+	CHECK_STR(t_get(subs), "Sent\nA/B\nDrafts\n");
+	CHECK_STR(t_get(at(root, "courierimapsubscribed")), "INBOX.Sent\n"
+	    "INBOX.A.B\n");
+	CHECK_INT(unlink(at(root, "courierimapsubscribed")), 0);
+	CHECK_INT(put(subs, "Sent\nlast\n"), 0);
+
 	/* a lock left by a crash is broken */
 	CHECK_INT(put(at(root, "subscriptions.lock"), ""), 0);
 	old[0].tv_sec = old[1].tv_sec = time(NULL) - 3600;

@@ -1,0 +1,24 @@
+/*
+ * storecheck: is the mail store usable right now?  imapd -H asks, for a
+ * router or a monitor that must take a host out of rotation when its
+ * store (a network file system, most likely) fails or hangs.
+ */
+#ifndef IMAPD_STORECHECK_H
+#define IMAPD_STORECHECK_H
+
+#include <stddef.h>
+
+struct config;
+
+/*
+ * In the directory store_check: stat it, create a file of its own name
+ * (host and process id) there, write, fsync, stat and unlink it, and
+ * fsync the directory, all within store_check_timeout.  The work runs in
+ * a child process, so that a call that never returns (a hung mount) fails
+ * the check instead of hanging it.  0 on success, with the time taken in
+ * *ms_r; -1 with a sentence in why.
+ */
+int	storecheck_run(const struct config *, long long *ms_r, char *why,
+	    size_t whylen);
+
+#endif
