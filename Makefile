@@ -91,6 +91,7 @@ MAILDIR	 = maildir/filename.c \
 	   maildir/mailbox.c \
 	   maildir/maildirsize.c \
 	   maildir/msgcache.c \
+	   maildir/objectid.c \
 	   maildir/sortcache.c \
 	   maildir/uidcache.c \
 	   maildir/uidcache-check.c \
@@ -153,6 +154,7 @@ IMAPD	 = imapd/auth.c \
 	   imapd/specialuse.c \
 	   imapd/storecheck.c \
 	   imapd/thread.c \
+	   imapd/threadid.c \
 	   imapd/tls.c \
 	   imapd/worker.c
 
@@ -188,6 +190,7 @@ UNITTESTS = tests/common/test-apppass \
 	   tests/common/test-imapresp \
 	   tests/maildir/test-filename \
 	   tests/maildir/test-keywords \
+	   tests/maildir/test-objectid \
 	   tests/maildir/test-maildirsize \
 	   tests/maildir/test-folder \
 	   tests/maildir/test-ftsindex \
