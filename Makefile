@@ -57,6 +57,7 @@ COMMON	 = common/apppass.c \
 	   common/config.c \
 	   common/imap-parser.c \
 	   common/imapdate.c \
+	   common/kvfile.c \
 	   common/log.c \
 	   common/mapfile.c \
 	   common/message.c \
