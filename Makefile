@@ -151,6 +151,7 @@ USERDB	 = tools/imapd-userdb.c
 IMAPWAIT = tools/imapwait.c
 IMAPCHECK = tools/imapcheck.c
 CACHETOOL = tools/imapd-cache.c
+ROUTER	 = tools/imapd-router.c
 
 UNITTESTS = tests/common/test-apppass \
 	   tests/common/test-buf \
@@ -213,7 +214,7 @@ LIBOBJ	 = $(COMMON:%.c=$(O)/%.o) $(MAILDIR:%.c=$(O)/%.o)
 LIBA	 = $(O)/libimapd.a
 CLIENTA	 = $(O)/libclient.a
 PROGS	 = $(BP)imapd/imapd $(BP)tools/imapd-userdb $(BP)tools/imapwait \
-	   $(BP)tools/imapcheck $(BP)tools/imapd-cache
+	   $(BP)tools/imapcheck $(BP)tools/imapd-cache $(BP)tools/imapd-router
 TESTBINS = $(UNITTESTS:%=$(O)/%)
 
 all: $(PROGS) $(TESTBINS)
@@ -247,6 +248,10 @@ $(BP)tools/imapcheck: $(IMAPCHECK:%.c=$(O)/%.o) $(CLIENTA) $(LIBA)
 	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(BP)tools/imapd-cache: $(CACHETOOL:%.c=$(O)/%.o) $(LIBA)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BP)tools/imapd-router: $(ROUTER:%.c=$(O)/%.o) $(LIBA)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
@@ -312,7 +317,7 @@ check: all san fuzz-build banned
 # number parsing without error checks (common/strnum.c does that instead).
 banned:
 	@if grep -nE '\b(sscanf|atoi|atol|strcpy|strcat|sprintf|vsprintf|gets)[[:space:]]*\(' \
-	    $(COMMON) $(MAILDIR) $(IMAPD) $(CLIENT) $(USERDB) $(IMAPWAIT) $(IMAPCHECK) $(CACHETOOL) \
+	    $(COMMON) $(MAILDIR) $(IMAPD) $(CLIENT) $(USERDB) $(IMAPWAIT) $(IMAPCHECK) $(CACHETOOL) $(ROUTER) \
 	    imapd/*.h common/*.h; then \
 	    echo "banned function used (see the comment above the banned target)"; exit 1; fi
 
@@ -336,10 +341,12 @@ install: all
 	install -m 755 imapd/imapd $(DESTDIR)$(SBINDIR)/imapd
 	install -m 755 tools/imapd-userdb $(DESTDIR)$(SBINDIR)/imapd-userdb
 	install -m 755 tools/imapd-cache $(DESTDIR)$(SBINDIR)/imapd-cache
+	install -m 755 tools/imapd-router $(DESTDIR)$(SBINDIR)/imapd-router
 	install -m 755 tools/imapwait $(DESTDIR)$(BINDIR)/imapwait
 	install -m 755 tools/imapcheck $(DESTDIR)$(BINDIR)/imapcheck
 	install -m 644 man/imapwait.1 man/imapcheck.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 644 man/imapd.8 man/imapd-userdb.8 man/imapd-cache.8 \
+	    man/imapd-router.8 \
 	    $(DESTDIR)$(MANDIR)/man8/
 	install -m 644 man/imapd.conf.5 man/imapd-uidcache.5 \
 	    $(DESTDIR)$(MANDIR)/man5/
@@ -354,7 +361,7 @@ install: all
 
 clean:
 	rm -rf obj obj-san obj-fuzz imapd/imapd tools/imapd-userdb \
-	    tools/imapwait tools/imapcheck tools/imapd-cache
+	    tools/imapwait tools/imapcheck tools/imapd-cache tools/imapd-router
 	find . -name __pycache__ -prune -exec rm -rf {} +
 
 .PHONY: all san fuzzers fuzz-build fuzz check banned demo bench conformance \
