@@ -151,7 +151,8 @@ USERDB	 = tools/imapd-userdb.c
 IMAPWAIT = tools/imapwait.c
 IMAPCHECK = tools/imapcheck.c
 CACHETOOL = tools/imapd-cache.c
-ROUTER	 = tools/imapd-router.c
+ROUTER	 = tools/imapd-router.c \
+	   tools/authreq.c
 
 UNITTESTS = tests/common/test-apppass \
 	   tests/common/test-buf \
@@ -188,6 +189,7 @@ UNITTESTS = tests/common/test-apppass \
 
 # libFuzzer targets, one per file (tests/fuzz/README)
 FUZZERS	 = tests/fuzz/fuzz-authmsg \
+	   tests/fuzz/fuzz-authreq \
 	   tests/fuzz/fuzz-charset \
 	   tests/fuzz/fuzz-config \
 	   tests/fuzz/fuzz-filename \
@@ -286,7 +288,8 @@ san:
 # The fuzz targets link everything but main() (the daemon's code is
 # reached through its own modules), and syslog(3) that logs nowhere.
 FUZZOBJ	 = $(LIBOBJ) $(CLIENT:%.c=$(O)/%.o) \
-	   $(filter-out $(O)/imapd/main.o,$(IMAPD:%.c=$(O)/%.o))
+	   $(filter-out $(O)/imapd/main.o,$(IMAPD:%.c=$(O)/%.o)) \
+	   $(O)/tools/authreq.o
 
 # (the Makefile too: with .SECONDARY an object added to the list but
 # never built would not make the archive out of date)
