@@ -82,6 +82,7 @@ MAILDIR	 = maildir/filename.c \
 	   maildir/mailbox.c \
 	   maildir/maildirsize.c \
 	   maildir/msgcache.c \
+	   maildir/objectid.c \
 	   maildir/sortcache.c \
 	   maildir/uidcache.c
 
@@ -138,6 +139,7 @@ IMAPD	 = imapd/auth.c \
 	   imapd/specialuse.c \
 	   imapd/storecheck.c \
 	   imapd/thread.c \
+	   imapd/threadid.c \
 	   imapd/tls.c \
 	   imapd/worker.c
 
@@ -175,6 +177,7 @@ UNITTESTS = tests/common/test-apppass \
 	   tests/common/test-imapresp \
 	   tests/maildir/test-filename \
 	   tests/maildir/test-keywords \
+	   tests/maildir/test-objectid \
 	   tests/maildir/test-maildirsize \
 	   tests/maildir/test-folder \
 	   tests/maildir/test-ftsindex \

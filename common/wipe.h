@@ -14,7 +14,8 @@ void	wipe_str(char *);
 /* Zero WIPE_STACK_BYTES of the stack below the caller's frame, where the
  * functions it called kept their locals (and where the dynamic linker
  * and signal delivery save registers): call it from the frame that
- * outlives a login, once the login is over. */
+ * outlives a login, once the login is over.  The zeroed pages are then
+ * given back to the kernel (MADV_DONTNEED). */
 #define WIPE_STACK_BYTES	(64 * 1024)
 void	wipe_stack(void);
 

@@ -8,7 +8,9 @@
  * type has a fixed number of fields; a message that is short, has bytes
  * left over, has a field with a NUL byte, or is over AUTHMSG_MAX is
  * rejected whole.  After an AUTHMSG_RESULT of "ok" the socket carries the
- * IMAP byte stream.
+ * IMAP byte stream: relayed both ways after a login over TLS; after a
+ * plaintext one, only what the client pipelined past its login command,
+ * front to back, up to the front's end of the socket.
  */
 #ifndef IMAPD_AUTHMSG_H
 #define IMAPD_AUTHMSG_H

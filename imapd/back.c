@@ -24,6 +24,19 @@
  * front dies with the worker (it asked the kernel for SIGKILL when its
  * parent goes), so the wait is also its upper bound.
  *
+ * On a plain connection (no TLS, before login or ever) nothing needs
+ * relaying once the user is known, so the back serves the client socket
+ * itself and the session is one process.  The worker keeps the accepted
+ * socket from the start (it reads nothing from it before login, and so
+ * never parses network input while root); after a plaintext login the
+ * front writes what the client pipelined past its login command to the
+ * socketpair and exits, and the back takes those bytes, to EOF, as the
+ * session's first input, reaps the front and only then touches the
+ * socket: the front's descriptor shares the socket's flags, and is gone
+ * by then.  A login over TLS (STARTTLS) keeps the relay, and the back
+ * drops its copy of the socket.  With the socket the back also keeps
+ * the output deadline the relay kept (timeout_output), on its writes.
+ *
  * The PAM session.  pam_open_session runs as root before the drop, and
  * pam_close_session must run as root after the session, which no process
  * running as the user can do.  So after a PAM login with pam_session the
@@ -73,6 +86,7 @@
 #define LOGIN_GRACE_MS		10000	/* past timeout_login and a failure's
 					 * delay: a verdict in progress (PAM)
 					 * may finish */
+#define BACK_PENDING_MAX	(256 * 1024)	/* the front's input buffer */
 #define FRONT_GRACE_MS		3000	/* past timeout_output: the front's
 					 * linger after a BYE before login */
 
@@ -88,6 +102,28 @@ sleep_until(long long until)
 		    (int)left);
 }
 
+/* Wait for the front, our child, to exit, until the monotonic deadline:
+ * 1 reaped (its wait status in *st_r), 0 the deadline passed, -1 no such
+ * child. */
+static int
+wait_front(pid_t pid, long long deadline, int *st_r)
+{
+	long long left;
+	pid_t r;
+
+	for (;;) {
+		r = waitpid(pid, st_r, WNOHANG);
+		if (r == pid)
+			return 1;
+		if (r == -1 && errno != EINTR)
+			return -1;
+		if ((left = deadline - session_now_ms()) <= 0)
+			return 0;
+		(void)sig_wait(NULL, 0, left > 0x7fffffff ? 0x7fffffff :
+		    (int)left);
+	}
+}
+
 /*
  * Exit once the front has, or once it has had timeout_output and a grace
  * to finish; if it has not by then, the kernel kills it as this process
@@ -99,34 +135,22 @@ sleep_until(long long until)
 static void __attribute__((noreturn))
 finish(const struct back_args *a, int close_front, int status)
 {
-	long long deadline, left;
-	pid_t r;
-	int st;
+	long long deadline;
+	int r, st;
 
-	if (close_front)
+	if (close_front && a->front >= 0)
 		(void)close(a->front);
 	deadline = session_now_ms() + (long long)a->conf->timeout_output_ms +
 	    FRONT_GRACE_MS;
-	for (;;) {
-		r = waitpid(a->front_pid, &st, WNOHANG);
-		if (r == a->front_pid) {
-			if (WIFSIGNALED(st) && WTERMSIG(st) != SIGKILL &&
-			    WTERMSIG(st) != SIGTERM)
-				log_warnx("the session's front process was "
-				    "killed by signal %d%s", WTERMSIG(st),
-				    WTERMSIG(st) == SIGSYS ? " (a system call "
-				    "outside its sandbox; see imapd(8))" : "");
-			break;
-		}
-		if (r == -1 && errno != EINTR)
-			break;
-		if ((left = deadline - session_now_ms()) <= 0) {
-			log_info("the session's front process did not end "
-			    "within timeout_output; ending it");
-			break;
-		}
-		(void)sig_wait(NULL, 0, (int)left);
-	}
+	r = a->front_pid > 0 ? wait_front(a->front_pid, deadline, &st) : -1;
+	if (r == 1 && WIFSIGNALED(st) && WTERMSIG(st) != SIGKILL &&
+	    WTERMSIG(st) != SIGTERM)
+		log_warnx("the session's front process was killed by signal "
+		    "%d%s", WTERMSIG(st), WTERMSIG(st) == SIGSYS ? " (a system "
+		    "call outside its sandbox; see imapd(8))" : "");
+	if (r == 0)
+		log_info("the session's front process did not end within "
+		    "timeout_output; ending it");
 	_exit(status);
 }
 
@@ -346,7 +370,8 @@ log_penalty(const struct config *conf, uint64_t penalty, unsigned failures)
 
 /*
  * Wait for credentials from the front; returns when logged in, with the
- * command's tag (allocated) in *tag_r.
+ * command's tag (allocated) in *tag_r and in *tls_r whether the login
+ * came over TLS.
  */
 /*
  * A trusted proxy named its client in ID (cmd-any.c): from this login
@@ -395,7 +420,8 @@ origin(struct back_args *a, char *rip, size_t ripsize,
 }
 
 static void
-await_login(struct back_args *a, struct auth_user *u, char **tag_r)
+await_login(struct back_args *a, struct auth_user *u, char **tag_r,
+    int *tls_r)
 {
 	static char rip[64];
 	const struct config *conf = a->conf;
@@ -466,6 +492,7 @@ await_login(struct back_args *a, struct auth_user *u, char **tag_r)
 			if (authmsg_send_result(a->front, AUTHRES_OK) == -1)
 				finish(a, 1, 0);
 			(void)alarm(0);
+			*tls_r = tls;
 			return;
 		}
 		if (st == AUTHRES_LIMIT) {
@@ -499,14 +526,21 @@ await_login(struct back_args *a, struct auth_user *u, char **tag_r)
 	}
 }
 
+/* Serve the logged-in session on c; pending holds what the client sent
+ * past its login command, if the front read it rather than relays it. */
 static void
 serve(const struct config *conf, struct conn *c, const struct auth_user *u,
-    const char *tag, const char *rip, const char *lport)
+    const char *tag, const char *rip, const char *lport,
+    const struct buf *pending)
 {
 	struct session s;
 
 	mapfile_set_mode((enum mapfile_mode)conf->mmap);
 	session_init(&s, conf, c, STATE_AUTH);
+	/* cannot fail: the front read them into an input buffer as large */
+	if (pending != NULL && session_feed(&s, pending->data,
+	    pending->len) == -1)
+		fatalx("pipelined input over the input buffer");
 	s.user = strdup(u->name);
 	if (s.user == NULL)
 		fatal("strdup");
@@ -591,8 +625,82 @@ split_for_pam(const struct back_args *a, struct auth_user *u)
 		auth_forget(u);
 		return keeper;
 	}
-	close(a->front);
+	if (a->front >= 0)
+		close(a->front);
+	if (a->client >= 0)
+		close(a->client);
 	keep_pam_session(a, u, pid);
+}
+
+/*
+ * After a plaintext login: read what the front hands over, to its end,
+ * and reap the front (see the top of this file).  0, or -1 if the front
+ * did not hand over as it should (logged; it is gone then too).
+ */
+static int
+take_client(struct back_args *a, struct buf *pending)
+{
+	struct pollfd pfd;
+	long long deadline, left;
+	ssize_t n;
+	int st, ok = 0;
+
+	deadline = session_now_ms() + (long long)a->conf->timeout_output_ms +
+	    FRONT_GRACE_MS;
+	for (;;) {
+		/* the buffer's maximum leaves room for one read past
+		 * BACK_PENDING_MAX, to tell a front that sends too much */
+		if (buf_reserve(pending, 4096) == -1)
+			fatalx("take_client: buffer");
+		n = read(a->front, pending->data + pending->len, 4096);
+		if (n > 0) {
+			pending->len += (size_t)n;
+			if (pending->len <= BACK_PENDING_MAX)
+				continue;
+			log_warnx("the front handed over more input than a "
+			    "session reads ahead; ending the session");
+			goto out;
+		}
+		if (n == 0)
+			break;
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+			log_warn("reading the front's hand-over");
+			goto out;
+		}
+		if ((left = deadline - session_now_ms()) <= 0) {
+			log_warnx("the front did not hand the connection "
+			    "over in time; ending the session");
+			goto out;
+		}
+		pfd.fd = a->front;
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		(void)sig_wait(&pfd, 1, (int)left);
+	}
+	/* it closed its end by exiting: wait for that, bounded */
+	switch (wait_front(a->front_pid, deadline, &st)) {
+	case 1:
+		a->front_pid = -1;
+		ok = WIFEXITED(st) && WEXITSTATUS(st) == 0;
+		if (!ok)
+			log_warnx("the session's front process failed while "
+			    "handing the connection over");
+		break;
+	case 0:
+		log_warnx("the front did not end after handing the "
+		    "connection over; ending the session");
+		break;
+	}
+out:
+	if (a->front_pid > 0) {
+		(void)kill(a->front_pid, SIGKILL);
+		while (waitpid(a->front_pid, NULL, 0) == -1 && errno == EINTR)
+			continue;
+		a->front_pid = -1;
+	}
+	(void)close(a->front);
+	a->front = -1;
+	return ok ? 0 : -1;
 }
 
 void
@@ -601,13 +709,25 @@ back_run(const struct back_args *args)
 	struct back_args b = *args, *a = &b;
 	struct auth_user u;
 	struct conn c;
+	struct buf pending;
 	char *tag = NULL;
 	pid_t keeper;
+	int tls = 1, direct;
 
 	(void)prctl(PR_SET_NAME, "imapd-auth", 0, 0, 0);
-	await_login(a, &u, &tag);
+	await_login(a, &u, &tag, &tls);
 	wipe_stack();		/* what PAM and the login request left */
 	limits_detach();
+	buf_init(&pending, BACK_PENDING_MAX + 4096);
+	direct = a->client >= 0 && !tls;
+	if (direct && take_client(a, &pending) == -1) {
+		auth_session_close(&u);
+		finish(a, 0, 0);
+	}
+	if (!direct && a->client >= 0) {
+		(void)close(a->client);
+		a->client = -1;
+	}
 	keeper = split_for_pam(a, &u);
 	become(&u);
 	/* the drop cleared any death signal; a session whose keeper died
@@ -616,9 +736,15 @@ back_run(const struct back_args *args)
 	    getppid() != keeper))
 		_exit(0);
 	(void)prctl(PR_SET_NAME, "imapd-session", 0, 0, 0);
-	conn_init(&c, a->front, a->front);
-	serve(a->conf, &c, &u, tag, a->rip, a->lport);
+	if (direct) {
+		conn_init(&c, a->client, a->client);
+		c.stall_ms = (int)a->conf->timeout_output_ms;
+	} else
+		conn_init(&c, a->front, a->front);
+	serve(a->conf, &c, &u, tag, a->rip, a->lport,
+	    direct ? &pending : NULL);
 	conn_close(&c);
+	buf_free(&pending);
 	free(tag);
 	finish(a, 0, 0);
 }
@@ -638,7 +764,7 @@ back_stdio(const struct config *conf)
 	log_setuser(u.name);
 	log_info("PREAUTH session on stdin/stdout");
 	conn_init(&c, STDIN_FILENO, STDOUT_FILENO);
-	serve(conf, &c, &u, NULL, "", "");
+	serve(conf, &c, &u, NULL, "", "", NULL);
 	conn_close(&c);
 	exit(0);
 }

@@ -16,7 +16,10 @@ struct config;
 struct back_args {
 	const struct config	*conf;
 	int			 front;		/* socketpair end */
-	pid_t			 front_pid;
+	pid_t			 front_pid;	/* or -1 once it has gone */
+	int			 client;	/* the accepted socket on a plain
+						 * port, never read before login;
+						 * or -1 */
 	const char		*rip;
 	const char		*lport;
 	struct limits_addr	 addr;		/* rip as the limits count it */

@@ -1,18 +1,18 @@
 /*
- * cmd-fetch: FETCH and UID FETCH (RFC 9051 6.4.5) with BINARY (RFC 3516)
- * and PREVIEW (RFC 8970).
+ * cmd-fetch: FETCH and UID FETCH (RFC 9051 6.4.5) with BINARY (RFC 3516),
+ * PREVIEW (RFC 8970), and EMAILID and THREADID (RFC 8474).
  *
  * Items that the view or the UID cache can answer (UID, FLAGS,
- * RFC822.SIZE once known, INTERNALDATE once known) never open the
- * message file; the file is opened (mmap'ed) once per message only for
- * ENVELOPE, BODY, BODYSTRUCTURE, PREVIEW and sections, and only when
- * the structure cache does not have the answer.  PREVIEW (LAZY) never
- * opens a message for the preview: one not cached yet is NIL then, as
- * RFC 8970 allows, unless the message is opened for another item.  A
- * non-PEEK body item sets \Seen in a read-write mailbox and the new
- * FLAGS ride along in the same FETCH response.  A message that vanished
- * meanwhile is left out and the command ends with NO [EXPUNGEISSUED], as
- * RFC 9051 7.1 describes.
+ * RFC822.SIZE once known, INTERNALDATE once known, EMAILID, THREADID)
+ * never open the message file; the file is opened (mmap'ed) once per
+ * message only for ENVELOPE, BODY, BODYSTRUCTURE, PREVIEW and sections,
+ * and only when the structure cache does not have the answer.  PREVIEW
+ * (LAZY) never opens a message for the preview: one not cached yet is
+ * NIL then, as RFC 8970 allows, unless the message is opened for another
+ * item.  A non-PEEK body item sets \Seen in a read-write mailbox and the
+ * new FLAGS ride along in the same FETCH response.  A message that
+ * vanished meanwhile is left out and the command ends with NO
+ * [EXPUNGEISSUED], as RFC 9051 7.1 describes.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -27,16 +27,19 @@
 #include "imapd/commands.h"
 #include "imapd/selected.h"
 #include "imapd/seqset.h"
+#include "imapd/threadid.h"
 #include "maildir/filename.h"
 #include "maildir/mailbox.h"
 #include "maildir/msgcache.h"
+#include "maildir/objectid.h"
 
 #define FETCH_ITEMS_MAX	128
 #define SECTION_OUT_MAX	(1024ULL * 1024 * 1024)
 
 enum fkind {
 	F_UID, F_FLAGS, F_INTERNALDATE, F_SIZE, F_ENVELOPE, F_BODY,
-	F_BODYSTRUCTURE, F_SECTION, F_MODSEQ, F_PREVIEW,
+	F_BODYSTRUCTURE, F_SECTION, F_MODSEQ, F_PREVIEW, F_EMAILID,
+	F_THREADID,
 };
 
 struct fitem {
@@ -60,6 +63,10 @@ struct fetch {
 	int		 has_flags;
 	int		 has_uid;
 	int		 has_modseq;
+	int		 has_emailid;
+	int		 has_threadid;
+	threadid_t	*tids;		/* THREADIDs, by index into the set */
+	const char	*tid;		/* this message's */
 	uint64_t	 changedsince;	/* CHANGEDSINCE, 0 if not given */
 	int		 vanished;	/* the VANISHED modifier */
 };
@@ -72,7 +79,8 @@ static const struct {
 	{ "INTERNALDATE", F_INTERNALDATE }, { "RFC822.SIZE", F_SIZE },
 	{ "ENVELOPE", F_ENVELOPE }, { "BODY", F_BODY },
 	{ "BODYSTRUCTURE", F_BODYSTRUCTURE }, { "MODSEQ", F_MODSEQ },
-	{ "PREVIEW", F_PREVIEW },
+	{ "PREVIEW", F_PREVIEW }, { "EMAILID", F_EMAILID },
+	{ "THREADID", F_THREADID },
 };
 
 static int
@@ -98,6 +106,10 @@ add(struct fetch *f, enum fkind k)
 		f->has_modseq = 1;
 	if (k == F_PREVIEW)
 		f->has_preview = 1;
+	if (k == F_EMAILID)
+		f->has_emailid = 1;
+	if (k == F_THREADID)
+		f->has_threadid = 1;
 	return 0;
 }
 
@@ -145,6 +157,8 @@ fetch_free(struct fetch *f)
 	buf_free(&f->bs);
 	buf_free(&f->pv);
 	buf_free(&f->store);
+	free(f->tids);
+	f->tids = NULL;
 }
 
 /* Parse one item from a[0..n), which is inside a list of items when
@@ -350,7 +364,7 @@ fetch_one(struct session *s, const struct cmd *c, struct fetch *f,
 	struct buf *sb;
 	uint32_t uid;
 	const char *sep = "";
-	char date[IMAPDATE_LEN];
+	char date[IMAPDATE_LEN], eid[OBJECTID_LEN + 1] = "";
 	uint64_t vsize;
 	int64_t t;
 	size_t i;
@@ -359,6 +373,12 @@ fetch_one(struct session *s, const struct cmd *c, struct fetch *f,
 	if (mailbox_gone(s->mb, seq))
 		return 1;
 	uid = mailbox_uid(s->mb, seq);
+	/* before the response starts, so that a message expunged meanwhile
+	 * is left out whole */
+	if (f->has_emailid && mailbox_emailid(s->mb, seq, eid) == -1)
+		return 1;
+	if (f->has_threadid && (f->tid == NULL || f->tid[0] == '\0'))
+		return 1;
 	memset(&cached, 0, sizeof(cached));
 	if (mc != NULL)
 		(void)msgcache_get(mc, uid, &cached);
@@ -389,6 +409,12 @@ fetch_one(struct session *s, const struct cmd *c, struct fetch *f,
 		case F_MODSEQ:
 			session_printf(s, "MODSEQ (%llu)", (unsigned long long)
 			    mailbox_modseq(s->mb, seq));
+			break;
+		case F_EMAILID:
+			session_printf(s, "EMAILID (%s)", eid);
+			break;
+		case F_THREADID:
+			session_printf(s, "THREADID (%s)", f->tid);
 			break;
 		case F_FLAGS:
 			session_printf(s, "FLAGS ");
@@ -629,6 +655,13 @@ cmd_fetch(struct session *s, const struct cmd *c)
 		    "says why");
 		return;
 	}
+	if (f->has_threadid && threadid_load(s, seqs, n, &f->tids) == -1) {
+		free(seqs);
+		fetch_free(f);
+		free(f);
+		cmd_no(s, c, "[SERVERBUG] Out of memory for the THREADIDs");
+		return;
+	}
 	/* reading a body marks it \Seen (RFC 9051 6.4.5): one rename
 	 * each, but one commit to the UID cache for all of them */
 	if (f->sets_seen && !s->examine) {
@@ -650,6 +683,7 @@ cmd_fetch(struct session *s, const struct cmd *c)
 	}
 	buf_init(&tmp, SECTION_OUT_MAX);
 	for (i = 0; i < n && s->end == END_NONE; i++) {
+		f->tid = f->tids != NULL ? f->tids[i] : NULL;
 		r = fetch_one(s, c, f, seqs[i], marked != NULL && marked[i],
 		    &tmp);
 		if (r == 1)

@@ -85,6 +85,7 @@ cmd_idle(struct session *s, const struct cmd *c)
 	selected_sync(s, 1);
 	if (session_flush(s) == -1 || s->end != END_NONE)
 		goto out;
+	session_rest(s);
 	for (;;) {
 		/* a drain ends an IDLE at once: it is waiting, not working */
 		if (sig_drain) {
@@ -140,6 +141,7 @@ cmd_idle(struct session *s, const struct cmd *c)
 				if (session_flush(s) == -1 ||
 				    s->end != END_NONE)
 					goto out;
+				session_rest(s);
 				continue;
 			}
 		}

@@ -15,6 +15,7 @@
 #include "imapd/selected.h"
 #include "imapd/specialuse.h"
 #include "maildir/folder.h"
+#include "maildir/objectid.h"
 
 /* One mailbox argument in the on-disk form; 0, or -1 (answered). */
 static int
@@ -84,6 +85,23 @@ create_use(struct session *s, const struct cmd *c, const char **flags)
 	return n;
 }
 
+/* The tagged OK of CREATE, with the new folder's MAILBOXID (RFC 8474
+ * 4.1) when it can be made (else it comes at SELECT or STATUS). */
+static void
+create_ok(struct session *s, const struct cmd *c, const char *name)
+{
+	char path[FOLDER_PATH_MAX], id[OBJECTID_LEN + 1];
+	const char *why;
+
+	if (mbname_path(s, name, path, sizeof(path), &why) == 0 &&
+	    objectid_folder(path, id) == 0) {
+		cmd_ok(s, c, "[MAILBOXID (%s)] CREATE completed", id);
+		return;
+	}
+	log_warn("CREATE %s: no MAILBOXID could be made", name);
+	cmd_ok(s, c, "CREATE completed");
+}
+
 void
 cmd_create(struct session *s, const struct cmd *c)
 {
@@ -135,7 +153,7 @@ cmd_create(struct session *s, const struct cmd *c)
 		    "recorded");
 		goto out;
 	}
-	cmd_ok(s, c, "CREATE completed");
+	create_ok(s, c, buf_cstr(&name));
 out:
 	buf_free(&name);
 	buf_free(&arg);

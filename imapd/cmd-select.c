@@ -16,6 +16,7 @@
 #include "maildir/filename.h"
 #include "maildir/folder.h"
 #include "maildir/mailbox.h"
+#include "maildir/objectid.h"
 
 /* The QRESYNC select parameter (RFC 7162 3.2.5). */
 struct qresync {
@@ -101,6 +102,22 @@ qresync_answers(struct session *s, const struct qresync *q)
 	free(seqs);
 }
 
+/* The folder's MAILBOXID (RFC 8474 4.2).  A folder whose id can be
+ * neither read nor made (a read-only file system) is still served. */
+static void
+tell_mailboxid(struct session *s, struct mailbox *mb)
+{
+	char id[OBJECTID_LEN + 1];
+
+	if (objectid_mailbox(mailbox_dirfd(mb), id) == -1) {
+		log_warn("%s: cannot read or make %s, so SELECT gives no "
+		    "MAILBOXID (the folder's directory must be writable)",
+		    mailbox_dir(mb), OBJECTID_FILE);
+		return;
+	}
+	session_printf(s, "* OK [MAILBOXID (%s)] Ok\r\n", id);
+}
+
 static void
 do_select(struct session *s, const struct cmd *c, int examine)
 {
@@ -159,6 +176,7 @@ do_select(struct session *s, const struct cmd *c, int examine)
 	    mailbox_uidnext(mb));
 	/* MODSEQs are kept for every folder (RFC 7162 3.1.2.1) */
 	selected_tell_modseq(s);
+	tell_mailboxid(s, mb);
 	if (s->enabled & ENABLED_IMAP4REV2) {
 		session_printf(s, "* LIST () \"/\" ");
 		mbname_write(s, s->mbname);

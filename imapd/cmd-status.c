@@ -1,15 +1,16 @@
 /*
  * cmd-status: STATUS (RFC 9051 6.3.11) with MESSAGES RECENT UIDNEXT
  * UIDVALIDITY UNSEEN DELETED SIZE (RFC 8438) HIGHESTMODSEQ
- * DELETED-STORAGE (RFC 9208).  An unchanged folder is answered from its
- * UID cache without opening a message; SIZE reads only messages whose
- * size is not yet known; DELETED-STORAGE looks at the names of the
- * \Deleted messages.
+ * DELETED-STORAGE (RFC 9208) MAILBOXID (RFC 8474).  An unchanged folder
+ * is answered from its UID cache without opening a message; SIZE reads
+ * only messages whose size is not yet known; DELETED-STORAGE looks at
+ * the names of the \Deleted messages.
  */
 #include <errno.h>
 #include <string.h>
 #include <strings.h>
 
+#include "common/log.h"
 #include "imapd/cmdutil.h"
 #include "imapd/commands.h"
 #include "imapd/mbname.h"
@@ -17,6 +18,7 @@
 #include "imapd/selected.h"
 #include "maildir/folder.h"
 #include "maildir/mailbox.h"
+#include "maildir/objectid.h"
 
 #define ST_MESSAGES	0x01
 #define ST_RECENT	0x02
@@ -27,6 +29,7 @@
 #define ST_SIZE		0x40
 #define ST_HIGHESTMODSEQ 0x80
 #define ST_DELETED_STORAGE 0x100
+#define ST_MAILBOXID	0x200
 
 static const struct {
 	const char	*name;
@@ -37,6 +40,7 @@ static const struct {
 	{ "UNSEEN", ST_UNSEEN }, { "DELETED", ST_DELETED },
 	{ "SIZE", ST_SIZE }, { "HIGHESTMODSEQ", ST_HIGHESTMODSEQ },
 	{ "DELETED-STORAGE", ST_DELETED_STORAGE },
+	{ "MAILBOXID", ST_MAILBOXID },
 };
 
 /* Parse a STATUS item list; the item bits, or 0 if invalid. */
@@ -70,9 +74,16 @@ status_write(struct session *s, const char *name, const char *path,
 	struct mailbox_status st;
 	const char *sep = "";
 	uint64_t deleted_kib = 0;
+	char id[OBJECTID_LEN + 1];
 
 	if (mailbox_status(path, (want & ST_SIZE) != 0, &st) == -1)
 		return -1;
+	if ((want & ST_MAILBOXID) && objectid_folder(path, id) == -1) {
+		if (errno != ENOENT)
+			log_warn("%s: cannot read or make %s (the folder's "
+			    "directory must be writable)", path, OBJECTID_FILE);
+		return -1;
+	}
 	if ((want & ST_DELETED_STORAGE) && st.deleted > 0 &&
 	    quota_deleted_kib(path, &deleted_kib) == -1)
 		return -1;
@@ -96,6 +107,8 @@ status_write(struct session *s, const char *name, const char *path,
 	ITEM(ST_HIGHESTMODSEQ, "HIGHESTMODSEQ", st.highestmodseq);
 	ITEM(ST_DELETED_STORAGE, "DELETED-STORAGE", deleted_kib);
 #undef ITEM
+	if (want & ST_MAILBOXID)
+		session_printf(s, "%sMAILBOXID (%s)", sep, id);
 	session_printf(s, ")\r\n");
 	return 0;
 }
@@ -112,7 +125,7 @@ cmd_status(struct session *s, const struct cmd *c)
 	    (want = status_items(&c->args[1])) == 0) {
 		cmd_bad(s, c, "STATUS takes a mailbox and a list of items "
 		    "(MESSAGES RECENT UIDNEXT UIDVALIDITY UNSEEN DELETED "
-		    "SIZE DELETED-STORAGE)");
+		    "SIZE DELETED-STORAGE MAILBOXID)");
 		return;
 	}
 	buf_init(&name, FOLDER_NAME_MAX);

@@ -284,6 +284,7 @@ static int
 rawwrite(struct conn *c, const void *p, size_t len, long long deadline)
 {
 	const char *s = p;
+	long long until, stall;
 	ssize_t n;
 	int w;
 
@@ -296,10 +297,21 @@ rawwrite(struct conn *c, const void *p, size_t len, long long deadline)
 		}
 		if (n != CONN_AGAIN)
 			return CONN_ERROR;
+		/* every byte taken restarts the stall clock */
+		until = deadline;
+		stall = c->stall_ms > 0 ? now_ms() + c->stall_ms : -1;
+		if (stall >= 0 && (until < 0 || stall < until))
+			until = stall;
 		w = waitready(c->want == POLLIN ? c->rfd : c->wfd, c->want,
-		    deadline, 0);
+		    until, 0);
 		if (w != 1) {
-			if (w == CONN_TIMEOUT)
+			if (w == CONN_TIMEOUT && until == stall) {
+				c->stalled = 1;
+				snprintf(c->err, sizeof(c->err), "client not "
+				    "reading: no output taken for %d s "
+				    "(timeout_output); dropping the "
+				    "connection", (c->stall_ms + 999) / 1000);
+			} else if (w == CONN_TIMEOUT)
 				snprintf(c->err, sizeof(c->err),
 				    "write timed out (client not reading)");
 			else
@@ -593,7 +605,14 @@ conn_linger_close(struct conn *c, int ms, size_t max)
 void
 conn_close(struct conn *c)
 {
+	static const struct linger reset = { .l_onoff = 1, .l_linger = 0 };
+
 	zfree(c);
+	if (c->stalled) {
+		(void)setsockopt(c->wfd, SOL_SOCKET, SO_LINGER, &reset,
+		    sizeof(reset));
+		conn_forget_tls(c);
+	}
 	if (c->ssl != NULL) {
 		/* one non-blocking attempt; a client gone away is fine */
 		ERR_clear_error();

@@ -31,6 +31,9 @@ struct conn {
 				 * the stream waits for (TLS may read to
 				 * write and write to read) */
 	struct conn_z *z;	/* deflate state once compressed, or NULL */
+	int	 stall_ms;	/* > 0: a write also fails once the client
+				 * has taken no byte for this long */
+	int	 stalled;	/* a write failed so: conn_close() resets */
 	char	 err[128];	/* what went wrong, for the log */
 };
 
@@ -86,7 +89,9 @@ int	conn_pending(const struct conn *);
 const char *conn_tlsinfo(const struct conn *, char *, size_t);
 
 /* Send a TLS close_notify if possible, free TLS and compression state,
- * restore the fds' flags and close them. */
+ * restore the fds' flags and close them.  After a write failed on
+ * stall_ms the socket is closed with a reset, so that the kernel does
+ * not go on holding the bytes the client would not take. */
 void	conn_close(struct conn *);
 
 /*

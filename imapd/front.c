@@ -7,10 +7,12 @@
  * happen), chroot to the empty login_chroot, drop to login_user, then
  * read the first byte from the network.  Credentials go to the back as an
  * AUTHMSG_REQUEST; on "ok" the back writes the tagged OK and everything
- * after it, and the front copies bytes both ways until either side ends.
+ * after it.
  *
- * After login the relay (relay.c) copies bytes until the back is done,
- * within the output timeout.
+ * After a login over TLS the relay (relay.c) copies bytes both ways
+ * until the back is done, within the output timeout.  After a plaintext
+ * login there is nothing to relay: the front hands the back what the
+ * client pipelined and exits, and the back serves the socket itself.
  */
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -98,6 +100,28 @@ static const struct session_hooks hooks = {
 	.login = front_login,
 	.starttls = front_starttls,
 };
+
+/*
+ * After a plaintext login the back serves the client socket itself
+ * (back.c): give it what the client pipelined past the login command,
+ * then end without touching the socket, whose flags the back's
+ * descriptor shares.  The end of the socketpair marks the end of those
+ * bytes.
+ */
+static void __attribute__((noreturn))
+hand_over(struct session *s, int timeout_ms)
+{
+	struct conn bc;
+
+	conn_init(&bc, backfd, backfd);
+	if (s->in.len > 0 && conn_write(&bc, s->in.data, s->in.len,
+	    timeout_ms) != 0) {
+		log_warnx("cannot hand the connection to the session's back "
+		    "process: %s", bc.err);
+		_exit(1);
+	}
+	_exit(0);
+}
 
 void
 front_confine(const struct config *conf)
@@ -189,6 +213,8 @@ front_run(const struct front_args *a)
 	    capability_string(&s));
 	end = session_run(&s);
 	keyclient_close();
+	if (end == END_HANDOFF && !s.tls)
+		hand_over(&s, (int)a->conf->timeout_output_ms);
 	if (end == END_HANDOFF) {
 		/* the back now speaks for the session; hand it whatever
 		 * the client pipelined after its login command, and give

@@ -43,11 +43,13 @@
 #include "imapd/selected.h"
 #include "imapd/seqset.h"
 #include "imapd/session.h"
+#include "imapd/threadid.h"
 #include "maildir/filename.h"
 #include "maildir/keywords.h"
 #include "maildir/ftsindex.h"
 #include "maildir/mailbox.h"
 #include "maildir/msgcache.h"
+#include "maildir/objectid.h"
 
 #define SEARCH_DEPTH_MAX	64
 
@@ -63,6 +65,7 @@ enum kind {
 	K_BEFORE, K_ON, K_SINCE,		/* INTERNALDATE */
 	K_SENTBEFORE, K_SENTON, K_SENTSINCE,	/* Date: header */
 	K_HEADER, K_BODY, K_TEXT,
+	K_EMAILID, K_THREADID,	/* RFC 8474 6: str is the objectid */
 };
 
 struct node {
@@ -96,6 +99,7 @@ struct search {
 	int		 msg_tried;
 	int		 gone;
 	uint32_t	 seq;
+	threadid_t	*tids;		/* THREADID of each seq, once asked */
 };
 
 static const struct {
@@ -232,6 +236,29 @@ parse_date(struct parse *p, uint64_t *ymd)
 	}
 	*ymd = (uint64_t)imapdate_ymd(t, 0);
 	return 0;
+}
+
+/* EMAILID or THREADID and its objectid, an atom of RFC 8474 7. */
+static struct node *
+parse_objectid(struct parse *p, enum kind k)
+{
+	struct node *n;
+	const char *v;
+
+	if (p->i >= p->n || (v = imap_arg_atom(&p->a[p->i])) == NULL ||
+	    !objectid_valid(v, strlen(v))) {
+		p->why = "EMAILID and THREADID take an object id (1 to 255 "
+		    "letters, digits, \"-\" and \"_\")";
+		return NULL;
+	}
+	p->i++;
+	if ((n = node_new(k, 1)) == NULL)
+		return NULL;
+	if ((n->str = strdup(v)) == NULL) {
+		node_free(n);
+		return NULL;
+	}
+	return n;
 }
 
 static struct node *
@@ -372,6 +399,9 @@ parse_key(struct parse *p, int depth)
 		p->modseq = 1;
 		return n;
 	}
+	if (strcasecmp(w, "EMAILID") == 0 || strcasecmp(w, "THREADID") == 0)
+		return parse_objectid(p, w[0] == 'E' || w[0] == 'e' ?
+		    K_EMAILID : K_THREADID);
 	if (strcasecmp(w, "LARGER") == 0 || strcasecmp(w, "SMALLER") == 0) {
 		if ((v = next_string(p)) == NULL ||
 		    strnum_u64(v, UINT64_MAX, &num) == -1) {
@@ -534,6 +564,7 @@ search_free(struct search *se)
 		return;
 	node_free(se->root);
 	free(se->visit);
+	free(se->tids);
 	if (se->msg != NULL)
 		message_free(se->msg);
 	buf_free(&se->store);
@@ -609,6 +640,23 @@ ruled_out(struct session *s, const struct search *se, const struct node *n)
 	return uid < se->limit && (n->skip[uid / 64] & (1ULL << (uid % 64)));
 }
 
+/* The THREADIDs of the whole folder, the first time a THREADID
+ * criterion is looked at (one pass over the sort keys). */
+static int
+load_threads(struct session *s, struct search *se)
+{
+	uint32_t count = mailbox_count(s->mb), *seqs, i;
+	int r;
+
+	if ((seqs = calloc((size_t)count + 1, sizeof(*seqs))) == NULL)
+		return -1;
+	for (i = 0; i < count; i++)
+		seqs[i] = i + 1;
+	r = threadid_load(s, seqs, count, &se->tids);
+	free(seqs);
+	return r;
+}
+
 static int
 eval(struct session *s, struct search *se, const struct node *n)
 {
@@ -618,6 +666,7 @@ eval(struct session *s, struct search *se, const struct node *n)
 	size_t i;
 	int k, r;
 	struct message *m;
+	char eid[OBJECTID_LEN + 1];
 
 	switch (n->kind) {
 	case K_AND:
@@ -651,6 +700,18 @@ eval(struct session *s, struct search *se, const struct node *n)
 		return seqset_contains(&n->set, mailbox_uid(s->mb, se->seq));
 	case K_MODSEQ:
 		return mailbox_modseq(s->mb, se->seq) >= n->num;
+	case K_EMAILID:
+		if (mailbox_emailid(s->mb, se->seq, eid) == -1) {
+			se->gone = 1;
+			return 0;
+		}
+		return strcmp(eid, n->str) == 0;
+	case K_THREADID:
+		if (se->tids == NULL && load_threads(s, se) == -1) {
+			se->gone = 1;
+			return 0;
+		}
+		return strcmp(se->tids[se->seq - 1], n->str) == 0;
 	case K_LARGER:
 	case K_SMALLER:
 		if (mailbox_vsize(s->mb, se->seq, &v) == -1) {

@@ -20,6 +20,7 @@
 #include <ctype.h>
 #include <poll.h>
 #include <errno.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +44,7 @@
 #define OUT_MAX		(OUT_FLUSH_AT + 4096)
 #define IN_READ		(16 * 1024)
 #define IN_MAX		(256 * 1024)
+#define REST_AFTER_MS	1000	/* quiet this long: session_rest() */
 #define PRELOGIN_ERRORS	10		/* BADs before login, then BYE */
 /* A refused {n+} literal is read and dropped up to the largest literal
  * any command takes; past that the connection is closed (RFC 7888 4). */
@@ -799,6 +801,7 @@ process_input(struct session *s)
 		case IMAP_PARSE_MORE:
 			return;
 		case IMAP_PARSE_COMMAND:
+			s->rested = 0;
 			dispatch(s, imap_parser_command(s->parser));
 			append_abort(s);
 			session_apply_limits(s);
@@ -811,6 +814,20 @@ process_input(struct session *s)
 			break;
 		}
 	}
+}
+
+int
+session_feed(struct session *s, const void *p, size_t n)
+{
+	if (n == 0)
+		return 0;
+	if (buf_reserve(&s->in, n) == -1)
+		return -1;
+	memcpy(s->in.data + s->in.len, p, n);
+	s->in.len += n;
+	s->in.data[s->in.len] = '\0';
+	s->bytes_in += (uint64_t)n;
+	return 0;
 }
 
 /* Input waiting, or the client gone, within ms (0: now)?  A signal
@@ -839,11 +856,26 @@ session_input_waiting(struct session *s)
  * slice at a time (the indexer looks for input within the slice too), or
  * wait for input until the indexer wants to try again.
  */
+void
+session_rest(struct session *s)
+{
+	if (s->state == STATE_NOTAUTH)
+		return;
+	s->rested = 1;
+	wipe_stack();
+	(void)malloc_trim(0);
+}
+
 static void
 background(struct session *s)
 {
 	int ms;
 
+	/* quiet for a while, and not about to index: rest */
+	if (!s->rested && s->state != STATE_NOTAUTH &&
+	    ((ms = indexer_due_ms(s)) < 0 || ms >= REST_AFTER_MS) &&
+	    !input_within(s, REST_AFTER_MS) && !sig_term && !sig_drain)
+		session_rest(s);
 	while (s->end == END_NONE && !sig_term && !sig_drain &&
 	    (ms = indexer_due_ms(s)) >= 0 && !input_within(s, ms))
 		indexer_work(s, INDEXER_SLICE_MS);

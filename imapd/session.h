@@ -125,6 +125,8 @@ struct session {
 						 * cannot see */
 	unsigned		 view_whole:1;	/* the last sync reported
 						 * every change */
+	unsigned		 rested:1;	/* no command since
+						 * session_rest() */
 	char			 rip[64];	/* client address or "" */
 	char			 lport[8];	/* local port or "" */
 	/* the client as a trusted proxy's ID named it (cmd-any.c), for the
@@ -158,6 +160,12 @@ void	session_apply_limits(struct session *);
 /* Run commands until the session ends; returns why.  The caller has
  * already sent the greeting (or the back its first tagged OK). */
 enum session_end session_run(struct session *);
+
+/* Before session_run(): take n bytes the client sent that another
+ * process read from the stream (pipelined after the login command) as
+ * the first input.  0, or -1 if they are more than the input buffer
+ * holds. */
+int	session_feed(struct session *, const void *, size_t n);
 
 /* Output.  session_printf queues a line fragment; session_flush writes it
  * out (0, or -1 and the session is marked END_ERROR).  Large responses
@@ -194,6 +202,13 @@ void	session_count_refusal(struct session *);
  * skipping could inflate without end).
  */
 int	session_read_line(struct session *, size_t max, char **line_r);
+
+/* The logged-in session is about to wait for its client with nothing
+ * else to do: give the stack pages its last commands used and the
+ * heap's free pages back to the kernel (a session may idle for days).
+ * The session loop does it itself after a quiet second; IDLE, which
+ * waits in its own loop, calls it when it starts waiting. */
+void	session_rest(struct session *);
 
 /* Whether the client has sent something not read yet (or closed, or the
  * server is stopping): background work yields to it. */

@@ -16,6 +16,8 @@
 #include <unistd.h>
 
 #include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/kdf.h>
 
 #include "common/config.h"
 #include "imapd/keyclient.h"
@@ -38,6 +40,71 @@ seterr(char *err, size_t errlen, const char *what, const char *path)
 	ERR_clear_error();
 }
 
+/*
+ * What a handshake fetches from the providers: key types, key exchanges,
+ * signatures, key derivations, ciphers, digests and the MAC.  Fetched
+ * once here, they stay in OpenSSL's method store in pages every front
+ * shares; fetched first in each front, they would fill its own
+ * copy-on-write pages instead (some 90 KiB a session, measured with
+ * tests/bench/smaps.py).  A name this OpenSSL lacks is passed over.
+ */
+enum fetch_kind { F_KEYMGMT, F_KEYEXCH, F_SIGNATURE, F_KDF, F_CIPHER, F_MD,
+	F_MAC };
+
+static const struct {
+	enum fetch_kind	 kind;
+	const char	*name;
+} handshake_algorithms[] = {
+	{ F_KEYMGMT, "X25519" }, { F_KEYMGMT, "X448" }, { F_KEYMGMT, "EC" },
+	{ F_KEYMGMT, "RSA" }, { F_KEYMGMT, "DH" }, { F_KEYMGMT, "HKDF" },
+	{ F_KEYMGMT, "TLS1-PRF" },
+	{ F_KEYEXCH, "X25519" }, { F_KEYEXCH, "X448" }, { F_KEYEXCH, "ECDH" },
+	{ F_KEYEXCH, "DH" }, { F_KEYEXCH, "HKDF" }, { F_KEYEXCH, "TLS1-PRF" },
+	{ F_SIGNATURE, "ECDSA" }, { F_SIGNATURE, "RSA" },
+	{ F_SIGNATURE, "ED25519" },
+	{ F_KDF, "HKDF" }, { F_KDF, "TLS13-KDF" }, { F_KDF, "TLS1-PRF" },
+	{ F_CIPHER, "AES-256-GCM" }, { F_CIPHER, "AES-128-GCM" },
+	{ F_CIPHER, "ChaCha20-Poly1305" },
+	{ F_MD, "SHA256" }, { F_MD, "SHA384" }, { F_MD, "SHA512" },
+	{ F_MD, "SHA1" }, { F_MD, "MD5-SHA1" },
+	{ F_MAC, "HMAC" },
+};
+
+static void
+fetch_handshake_algorithms(void)
+{
+	const char *n;
+	size_t i;
+
+	for (i = 0; i < sizeof(handshake_algorithms) /
+	    sizeof(handshake_algorithms[0]); i++) {
+		n = handshake_algorithms[i].name;
+		switch (handshake_algorithms[i].kind) {
+		case F_KEYMGMT:
+			EVP_KEYMGMT_free(EVP_KEYMGMT_fetch(NULL, n, NULL));
+			break;
+		case F_KEYEXCH:
+			EVP_KEYEXCH_free(EVP_KEYEXCH_fetch(NULL, n, NULL));
+			break;
+		case F_SIGNATURE:
+			EVP_SIGNATURE_free(EVP_SIGNATURE_fetch(NULL, n, NULL));
+			break;
+		case F_KDF:
+			EVP_KDF_free(EVP_KDF_fetch(NULL, n, NULL));
+			break;
+		case F_CIPHER:
+			EVP_CIPHER_free(EVP_CIPHER_fetch(NULL, n, NULL));
+			break;
+		case F_MD:
+			EVP_MD_free(EVP_MD_fetch(NULL, n, NULL));
+			break;
+		case F_MAC:
+			EVP_MAC_free(EVP_MAC_fetch(NULL, n, NULL));
+			break;
+		}
+	}
+}
+
 void
 tls_preload(void)
 {
@@ -52,6 +119,7 @@ tls_preload(void)
 			SSL_free(ssl);
 		SSL_CTX_free(ctx);
 	}
+	fetch_handshake_algorithms();
 	ERR_clear_error();
 }
 

@@ -311,7 +311,12 @@ worker_run(const struct worker_args *a)
 	/* the key channel is the front's alone */
 	keyproc_channel_close();
 	close(sp[1]);
-	close(fd);
+	/* a plain connection's back takes the socket over at login (back.c);
+	 * until then it only holds it */
+	if (refuse || a->listeners[which].tls) {
+		close(fd);
+		fd = -1;
+	}
 	if (refuse) {
 		close(sp[0]);
 		while (waitpid(pid, NULL, 0) == -1 && errno == EINTR)
@@ -322,6 +327,7 @@ worker_run(const struct worker_args *a)
 	ba.conf = a->conf;
 	ba.front = sp[0];
 	ba.front_pid = pid;
+	ba.client = fd;
 	ba.rip = rip;
 	ba.lport = lport;
 	ba.addr = addr;

@@ -88,6 +88,7 @@
 #include "maildir/folder.h"
 #include "maildir/keywords.h"
 #include "maildir/mailbox.h"
+#include "maildir/objectid.h"
 #include "maildir/uidcache.h"
 
 #define VM_GONE		0x01	/* expunged, not yet reported */
@@ -2262,6 +2263,17 @@ mailbox_gone(const struct mailbox *mb, uint32_t seq)
 	return seq < 1 || seq > mb->n || (mb->v[seq - 1].state & VM_GONE);
 }
 
+int
+mailbox_emailid(struct mailbox *mb, uint32_t seq, char *out)
+{
+	struct uc_rec r;
+
+	if (!view_rec(mb, seq, &r))
+		return -1;
+	objectid_email(r.base, out);
+	return 0;
+}
+
 uint32_t
 mailbox_seq_from_uid(const struct mailbox *mb, uint32_t uid)
 {
@@ -3491,6 +3503,17 @@ same_dir(int a, int b)
 	    sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
+/* Make the copy's new base name keep its source's EMAILID (RFC 8474
+ * 5.1 asks the same EMAILID after COPY and MOVE). */
+static int
+copy_emailid(const struct uc_rec *src, char *base, size_t size)
+{
+	char id[OBJECTID_LEN + 1];
+
+	objectid_email(src->base, id);
+	return objectid_carry(base, size, id);
+}
+
 /*
  * What a copy starts from: each source message's flags, keywords (as
  * letters of the target), sizes and a new name in the target.  The
@@ -3551,6 +3574,7 @@ copy_prepare(struct mailbox *mb, const uint32_t *seqs, size_t n,
 		}
 		if (mdname_unique(base, sizeof(base), md.size,
 		    pl[i].vsize) == -1 ||
+		    copy_emailid(&r, base, sizeof(base)) == -1 ||
 		    mdname_build(pl[i].name, sizeof(pl[i].name), base,
 		    strlen(base), pl[i].flags, pl[i].kw, md.other) == -1)
 			goto fail;

@@ -121,6 +121,11 @@ int	mailbox_changed_since(struct mailbox *, uint64_t since,
 int	mailbox_vanished_since(struct mailbox *, uint64_t since,
 	    void (*fn)(void *, uint32_t uid), void *arg);
 
+/* The EMAILID (RFC 8474) of a message, into out (OBJECTID_LEN + 1
+ * bytes; maildir/objectid.h says what it is made from).  0, or -1 with
+ * errno (ENOENT: not in the view). */
+int	mailbox_emailid(struct mailbox *, uint32_t seq, char *out);
+
 /* Sequence number of uid, or 0 if not in the view. */
 uint32_t mailbox_seq_of_uid(const struct mailbox *, uint32_t uid);
 /* The first sequence number whose UID is >= uid (count+1 if none). */

@@ -61,7 +61,7 @@ STATE_FILES = re.compile(r"^(maildirfolder|dovecot-keywords|subscriptions|"
                          r"imapd-uidcache\.(cdb|log|lock|log\.new)|"
                          r"imapd-uidvalidity(-max)?|imapd-msgcache\..*|"
                          r"imapd-sortcache|imapd-fts\.(index|log|lock)|"
-                         r"imapd-special-use|maildirsize|"
+                         r"imapd-special-use|imapd-mailboxid|maildirsize|"
                          r"imapd-maildirsize\.lock)$")
 
 

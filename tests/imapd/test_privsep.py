@@ -59,6 +59,9 @@ def test_process_tree(server, mailuser):
     nobody = pwd.getpwnam(imapdtest.LOGIN_USER)
 
     # a session that has not logged in yet: back is root, front confined
+    # (the server's start-up probes are sessions too: let them end)
+    assert imapdtest.wait_gone(
+        imapdtest.server_sessions(server, "imapd-auth"), 10)
     pre = server.raw(tls=True)
     pre.line()
     backs = wait_children(master, "imapd-auth", 1)

@@ -9,6 +9,7 @@ The client here has a 4 KiB receive window, so a large FETCH stops in
 the server's buffers as soon as the client stops reading."""
 
 import os
+import re
 import signal
 import socket
 import time
@@ -218,3 +219,37 @@ def test_back_does_not_wait_for_ever_for_its_front(server_factory):
     s.wait_log("no login from the session's front process within "
                "timeout_login; ending the session")
     pre.close()
+
+
+def test_relay_works_after_giving_its_pages_back(relay_server, mailuser):
+    """A relay quiet for a second gives the pages of its last burst back
+    (its buffers and the TLS layer's); the next bursts, both ways, come
+    through whole.  The pause is the condition under test, not a wait
+    for something to happen."""
+    body = body_of(200 * 1000)
+    drop(mailuser, message(subject="big", body=body))
+    c = relay_server.raw(tls=True)
+    c.line()
+    assert c.cmd("a", f"LOGIN {mailuser.name} {mailuser.password}")[
+        -1].startswith("a OK")
+    assert c.cmd("b", "SELECT INBOX")[-1].startswith("b OK")
+    for i in range(3):
+        c.send(f"f{i} FETCH 1 BODY.PEEK[TEXT]\r\n")
+        head = c.line()
+        m = re.search(r"\{(\d+)\}$", head)
+        assert m, head
+        n = int(m.group(1))
+        c.sock.settimeout(15)
+        while len(c.buf) < n:
+            chunk = c.recv()
+            assert chunk
+            c.buf += chunk
+        got, c.buf = c.buf[:n], c.buf[n:]
+        assert got == body.replace("\n", "\r\n").encode()
+        assert c.until_tagged(f"f{i}")[-1].startswith(f"f{i} OK")
+        time.sleep(2.5)   # quieter than the relay's one second
+        # a long command line from the client after the pause
+        r = c.cmd(f"s{i}", "SEARCH HEADER Subject " + "x" * 20000)
+        assert r[-1].startswith(f"s{i} OK"), r[-1][:80]
+    assert c.cmd("z", "LOGOUT")[-1].startswith("z OK")
+    c.close()

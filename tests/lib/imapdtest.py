@@ -712,7 +712,8 @@ def proc_comm(pid):
     between the listing of children and this read)."""
     try:
         return pathlib.Path(f"/proc/{pid}/comm").read_text().strip()
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):
+        # gone before the open, or (ESRCH) between the open and the read
         return ""
 
 
