@@ -188,7 +188,8 @@ UNITTESTS = tests/common/test-apppass \
 	   tests/imapd/test-limits \
 	   tests/imapd/test-policy \
 	   tests/imapd/test-proxyhdr \
-	   tests/imapd/test-sandbox
+	   tests/imapd/test-sandbox \
+	   tests/tools/test-authreq
 
 # libFuzzer targets, one per file (tests/fuzz/README)
 FUZZERS	 = tests/fuzz/fuzz-authmsg \
@@ -280,6 +281,9 @@ $(O)/tests/imapd/test-policy: $(O)/tests/imapd/test-policy.o \
 	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 $(O)/tests/imapd/test-proxyhdr: $(O)/tests/imapd/test-proxyhdr.o \
 	    $(O)/imapd/proxyhdr.o $(LIBA)
+	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+$(O)/tests/tools/test-authreq: $(O)/tests/tools/test-authreq.o \
+	    $(O)/tools/authreq.o $(LIBA)
 	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 $(O)/tests/imapd/test-sandbox: $(O)/tests/imapd/test-sandbox.o \
 	    $(O)/imapd/sandbox.o $(LIBA)
