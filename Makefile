@@ -25,10 +25,16 @@ FUZZ	?=
 FUZZCC	?= clang
 FUZZ_SECONDS ?= 60
 
+# -Wcast-qual: what is const stays const (a cast that drops it goes
+# through uintptr_t, where the callee only reads or owns the bytes);
+# -Wvla: every buffer's size is known at compile time.
 WARN	 = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	   -Wmissing-prototypes -Wpointer-arith -Wformat=2 -Wundef \
-	   -Wno-unused-parameter
+	   -Wno-unused-parameter -Wcast-qual -Wvla -Wnull-dereference
+# _FORTIFY_SOURCE checks the sizes of copies into buffers of known size
+# at run time, and warns of ignored results of read(2) and write(2).
 XCFLAGS	 = -std=gnu11 $(WARN) -I. -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 \
+	   -U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=2 \
 	   -DSYSCONFDIR='"$(SYSCONFDIR)"' -fstack-protector-strong
 # Every symbol bound at start and the tables read-only after: lazy binding
 # would save registers, holding whatever a login last copied, deep in the
@@ -61,6 +67,10 @@ COMMON	 = common/apppass.c \
 	   common/log.c \
 	   common/mapfile.c \
 	   common/message.c \
+	   common/message-bodystructure.c \
+	   common/message-envelope.c \
+	   common/message-search.c \
+	   common/message-section.c \
 	   common/mime.c \
 	   common/mutf7.c \
 	   common/ngram.c \
@@ -84,7 +94,13 @@ MAILDIR	 = maildir/filename.c \
 	   maildir/msgcache.c \
 	   maildir/objectid.c \
 	   maildir/sortcache.c \
-	   maildir/uidcache.c
+	   maildir/uidcache.c \
+	   maildir/uidcache-check.c \
+	   maildir/uidcache-file.c \
+	   maildir/uidcache-import.c \
+	   maildir/uidcache-overlay.c \
+	   maildir/uidcache-uidv.c \
+	   maildir/uidcache-util.c
 
 IMAPD	 = imapd/auth.c \
 	   imapd/authmsg.c \
@@ -189,6 +205,8 @@ UNITTESTS = tests/common/test-apppass \
 	   tests/imapd/test-policy \
 	   tests/imapd/test-proxyhdr \
 	   tests/imapd/test-sandbox \
+	   tests/imapd/test-search \
+	   tests/imapd/test-seqset \
 	   tests/tools/test-authreq
 
 # libFuzzer targets, one per file (tests/fuzz/README)
@@ -218,6 +236,8 @@ FUZZERS	 = tests/fuzz/fuzz-authmsg \
 
 LIBOBJ	 = $(COMMON:%.c=$(O)/%.o) $(MAILDIR:%.c=$(O)/%.o)
 LIBA	 = $(O)/libimapd.a
+DAEMONOBJ = $(filter-out $(O)/imapd/main.o,$(IMAPD:%.c=$(O)/%.o))
+DAEMONA	 = $(O)/libdaemon.a
 CLIENTA	 = $(O)/libclient.a
 PROGS	 = $(BP)imapd/imapd $(BP)tools/imapd-userdb $(BP)tools/imapwait \
 	   $(BP)tools/imapcheck $(BP)tools/imapd-cache $(BP)tools/imapd-router
@@ -267,36 +287,30 @@ $(O)/tests/common/test-imapresp: $(O)/tests/common/test-imapresp.o $(CLIENTA) $(
 $(O)/tests/%: $(O)/tests/%.o $(LIBA)
 	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-# unit tests of daemon modules link the module itself
-$(O)/tests/imapd/test-keymsg: $(O)/imapd/keymsg.o
-# a daemon module's unit test links that module too
-$(O)/tests/imapd/test-auth: $(O)/tests/imapd/test-auth.o $(O)/imapd/auth.o \
-	    $(LIBA)
-	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
-$(O)/tests/imapd/test-limits: $(O)/tests/imapd/test-limits.o \
-	    $(O)/imapd/limits.o $(LIBA)
-	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
-$(O)/tests/imapd/test-policy: $(O)/tests/imapd/test-policy.o \
-	    $(O)/imapd/policy.o $(LIBA)
-	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
-$(O)/tests/imapd/test-proxyhdr: $(O)/tests/imapd/test-proxyhdr.o \
-	    $(O)/imapd/proxyhdr.o $(LIBA)
-	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 $(O)/tests/tools/test-authreq: $(O)/tests/tools/test-authreq.o \
 	    $(O)/tools/authreq.o $(LIBA)
 	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
-$(O)/tests/imapd/test-sandbox: $(O)/tests/imapd/test-sandbox.o \
-	    $(O)/imapd/sandbox.o $(LIBA)
+
+# The daemon's unit tests link its modules from an archive of all but
+# main(), so that each takes only what it uses.
+$(DAEMONA): $(DAEMONOBJ) Makefile
+	@rm -f $@
+	$(AR) rcs $@ $(DAEMONOBJ)
+
+$(O)/tests/imapd/test-%: $(O)/tests/imapd/test-%.o $(DAEMONA) $(LIBA)
 	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 san:
 	$(MAKE) O=obj-san BP=obj-san/ SAN=1 all
 
+# The C unit tests alone, against the plain build: the quick loop while
+# changing common/, maildir/ or a module of imapd/.
+unit: all
+	IMAPD_BUILDS="plain=$(O):." $(PYTHON) -m pytest -q tests/test_unit.py $(PYTEST_ARGS)
+
 # The fuzz targets link everything but main() (the daemon's code is
 # reached through its own modules), and syslog(3) that logs nowhere.
-FUZZOBJ	 = $(LIBOBJ) $(CLIENT:%.c=$(O)/%.o) \
-	   $(filter-out $(O)/imapd/main.o,$(IMAPD:%.c=$(O)/%.o)) \
-	   $(O)/tools/authreq.o
+FUZZOBJ	 = $(LIBOBJ) $(CLIENT:%.c=$(O)/%.o) $(DAEMONOBJ) $(O)/tools/authreq.o
 
 # (the Makefile too: with .SECONDARY an object added to the list but
 # never built would not make the archive out of date)
@@ -320,7 +334,7 @@ fuzz: fuzz-build
 
 # The suite runs against the plain build and the sanitizer build; pytest's
 # summary is the last line.  IMAPD_BUILDS lists "name=objdir:bindir" pairs.
-check: all san fuzz-build banned
+check: all san fuzz-build banned analyze
 	IMAPD_BUILDS="plain=$(O):.,asan=obj-san:obj-san" $(PYTHON) -m pytest -q tests $(PYTEST_ARGS)
 
 # Functions this codebase does not use: unbounded copies and formats, and
@@ -328,8 +342,16 @@ check: all san fuzz-build banned
 banned:
 	@if grep -nE '\b(sscanf|atoi|atol|strcpy|strcat|sprintf|vsprintf|gets)[[:space:]]*\(' \
 	    $(COMMON) $(MAILDIR) $(IMAPD) $(CLIENT) $(USERDB) $(IMAPWAIT) $(IMAPCHECK) $(CACHETOOL) $(ROUTER) \
-	    imapd/*.h common/*.h; then \
+	    imapd/*.h common/*.h maildir/*.h; then \
 	    echo "banned function used (see the comment above the banned target)"; exit 1; fi
+
+# Static analysis (cppcheck, from Debian): what the compilers do not
+# see, such as a struct read before all of it is set; any finding fails.
+analyze:
+	cppcheck -q -j2 --enable=warning,portability --std=c11 -I. \
+	    -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 --error-exitcode=1 \
+	    --template='{file}:{line}: {severity}: {message} [{id}]' \
+	    common maildir imapd tools
 
 demo: all
 	sh tools/demo.sh
@@ -374,8 +396,8 @@ clean:
 	    tools/imapwait tools/imapcheck tools/imapd-cache tools/imapd-router
 	find . -name __pycache__ -prune -exec rm -rf {} +
 
-.PHONY: all san fuzzers fuzz-build fuzz check banned demo bench conformance \
-	install clean
+.PHONY: all san unit fuzzers fuzz-build fuzz check banned analyze demo bench \
+	conformance install clean
 # test objects are intermediate files; keep them so a rebuild is quick
 .SECONDARY:
 

@@ -650,7 +650,7 @@ p_special_use(struct config *c, const char *v)
  * reads, so that "imapd -t -v" output is itself a valid imapd.conf.
  */
 #define FIELD(c, off, type)	\
-	((const type *)(const void *)((const char *)(c) + (off)))
+	((type const *)(const void *)((const char *)(c) + (off)))
 
 static void
 show_str(const struct config *c, size_t off, struct buf *b)

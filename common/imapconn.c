@@ -324,7 +324,10 @@ imapconn_starttls(struct imapconn *c, const char *servername,
 		r = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl),
 		    servername);
 	else if (servername != NULL)
-		r = SSL_set_tlsext_host_name(c->ssl, servername) == 1 &&
+		/* a macro that casts the name to void *; OpenSSL only
+		 * reads it */
+		r = SSL_set_tlsext_host_name(c->ssl,
+		    (char *)(uintptr_t)servername) == 1 &&
 		    SSL_set1_host(c->ssl, servername) == 1;
 	else
 		r = 1;

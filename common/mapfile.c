@@ -119,9 +119,9 @@ mapfile_close(struct mapfile *mf)
 {
 	if (mf->data != NULL) {
 		if (mf->mapped)
-			munmap((void *)mf->data, mf->len);
+			munmap((void *)(uintptr_t)mf->data, mf->len);
 		else
-			free((void *)mf->data);
+			free((void *)(uintptr_t)mf->data);
 	}
 	memset(mf, 0, sizeof(*mf));
 }
@@ -141,7 +141,7 @@ mapfile_grow(int fd, size_t keep, size_t len, int shared, struct mapfile *mf)
 		mapfile_close(mf);
 		return 0;
 	}
-	if ((p = realloc((void *)mf->data, len)) == NULL) {
+	if ((p = realloc((void *)(uintptr_t)mf->data, len)) == NULL) {
 		mapfile_close(mf);
 		return -1;
 	}

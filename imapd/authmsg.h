@@ -27,18 +27,18 @@ enum authmsg_type {
 
 /* AUTHMSG_REQUEST fields, in wire order */
 struct authreq {
-	char	*tag;		/* the command's tag, for the back's OK */
-	char	*mech;		/* "LOGIN", "PLAIN" */
-	char	*user;
-	char	*pass;
-	char	*secured;	/* "tls" or "plain" */
-	char	*capability_hint;	/* carried, but no front sets it: "" */
+	const char *tag;	/* the command's tag, for the back's OK */
+	const char *mech;	/* "LOGIN", "PLAIN" */
+	const char *user;
+	const char *pass;
+	const char *secured;	/* "tls" or "plain" */
+	const char *capability_hint;	/* carried, but no front sets it: "" */
 	/* what a trusted proxy said of its client in ID (RFC 2971) fields
 	 * x-originating-ip, x-originating-port and x-session-id, checked by
 	 * the front; "" when it said nothing */
-	char	*origin_ip;
-	char	*origin_port;
-	char	*origin_session;
+	const char *origin_ip;
+	const char *origin_port;
+	const char *origin_session;
 };
 
 enum authres_status {

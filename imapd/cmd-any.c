@@ -73,7 +73,7 @@ id_logstr(struct buf *b, const char *v)
 {
 	size_t i;
 
-	for (i = 0; v[i] != '\0' && i < 64; i++)
+	for (i = 0; i < 64 && v[i] != '\0'; i++)
 		(void)buf_addc(b, (v[i] >= ' ' && v[i] < 0x7f) ? v[i] : '?');
 }
 
@@ -84,7 +84,7 @@ origin_session_ok(const char *v)
 	size_t n = strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 	    "0123456789+/=_.-");
 
-	return v[n] == '\0' && n <= ORIGIN_SESSION_MAX;
+	return n <= ORIGIN_SESSION_MAX && v[n] == '\0';
 }
 
 /* The ID fields of a proxy speaking for its client (see the top). */

@@ -153,13 +153,12 @@ static int
 sasl_response(struct session *s, const struct cmd *c, const char *ir,
     const char *challenge, struct buf *out)
 {
-	char *line;
+	const char *text = ir;
+	char *line = NULL;		/* read here, wiped after */
 	int r;
 
 	buf_reset(out);
-	if (ir != NULL) {
-		line = (char *)ir;
-	} else {
+	if (ir == NULL) {
 		session_printf(s, "+ %s\r\n", challenge);
 		if (session_flush(s) == -1)
 			return 0;
@@ -174,10 +173,11 @@ sasl_response(struct session *s, const struct cmd *c, const char *ir,
 			cmd_bad(s, c, "Authentication cancelled");
 			return 0;
 		}
+		text = line;
 	}
-	if (strcmp(line, "=") == 0)		/* SASL-IR: empty response */
+	if (strcmp(text, "=") == 0)		/* SASL-IR: empty response */
 		return 1;
-	if (base64_decode(line, strlen(line), out) == -1) {
+	if (base64_decode(text, strlen(text), out) == -1) {
 		if (ir == NULL)
 			wipe_str(line);
 		cmd_bad(s, c, "Invalid base64 in authentication response");
@@ -197,7 +197,8 @@ static void
 auth_plain(struct session *s, const struct cmd *c, const char *ir)
 {
 	struct buf resp;
-	const char *authzid, *authcid, *pass, *end;
+	const char *authzid, *authcid, *end;
+	char *pass;			/* wiped by try_login() */
 
 	buf_init(&resp, SASL_LINE_MAX);
 	if (sasl_response(s, c, ir, "", &resp) != 1)
@@ -223,7 +224,7 @@ auth_plain(struct session *s, const struct cmd *c, const char *ir)
 		session_count_refusal(s);
 		goto done;
 	}
-	try_login(s, c, "PLAIN", authzid, authcid, (char *)pass);
+	try_login(s, c, "PLAIN", authzid, authcid, pass);
 done:
 	buf_free_secret(&resp);
 }

@@ -4,6 +4,7 @@
  * folder's dovecot-keywords file, which grows as new keywords are used.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -145,7 +146,8 @@ cmd_store(struct session *s, const struct cmd *c)
 		/* flags given without parentheses: "+FLAGS \Seen \Flagged" */
 		struct imap_arg list = {
 			.type = IMAP_ARG_LIST,
-			.list = (struct imap_arg *)&c->args[ai + 1],
+			/* only read, as every argument is */
+			.list = (struct imap_arg *)(uintptr_t)&c->args[ai + 1],
 			.len = c->nargs - ai - 1,
 		};
 

@@ -54,10 +54,10 @@ front_login(struct session *s, const char *tag, const char *mech,
 	int r;
 
 	memset(&q, 0, sizeof(q));
-	q.tag = (char *)tag;
-	q.mech = (char *)mech;
-	q.user = (char *)user;
-	q.pass = (char *)pass;
+	q.tag = tag;
+	q.mech = mech;
+	q.user = user;
+	q.pass = pass;
 	q.secured = s->tls ? "tls" : "plain";
 	q.capability_hint = "";
 	q.origin_ip = s->origin_ip;

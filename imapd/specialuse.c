@@ -156,7 +156,7 @@ load(struct specialuse *su, int dirfd)
 		buf_free(&b);
 		return;
 	}
-	pos = (char *)buf_cstr(&b);
+	pos = b.data;		/* NULL (and end NULL) when empty */
 	while ((line = safefile_line(&pos, b.data + b.len)) != NULL) {
 		if ((sp = strchr(line, ' ')) == NULL ||
 		    (flag = specialuse_canonical(line,

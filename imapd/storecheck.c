@@ -144,8 +144,9 @@ storecheck_run(const struct config *conf, long long *ms_r, char *why,
 			(void)dup2(fd, STDERR_FILENO);
 		}
 		r = check(conf->store_check);
-		(void)write(p[1], &r, sizeof(r));
-		_exit(0);
+		/* a failed write is a short read for the parent */
+		_exit(write(p[1], &r, sizeof(r)) == (ssize_t)sizeof(r) ? 0 :
+		    1);
 	}
 	close(p[1]);
 	for (;;) {

@@ -264,7 +264,10 @@ tls_check(const struct config *conf, char *err, size_t errlen)
 		close(pfd[0]);
 		if ((ctx = tls_ctx_new(conf, cerr, sizeof(cerr))) == NULL ||
 		    (pk = keyfile_load(conf, cerr, sizeof(cerr))) == NULL) {
-			(void)write(pfd[1], cerr, strlen(cerr));
+			/* the reason, if it gets through; the exit says
+			 * that it failed either way */
+			if (write(pfd[1], cerr, strlen(cerr)) == -1)
+				_exit(1);
 			_exit(1);
 		}
 		_exit(0);

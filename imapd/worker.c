@@ -152,8 +152,9 @@ proxy_read(const struct config *conf, int fd, struct proxyhdr *h, char *why,
 		    (long long)conf->timeout_login_ms, &r.h, &w) == 0;
 		if (!r.ok)
 			snprintf(r.why, sizeof(r.why), "%s", w);
-		(void)write(p[1], &r, sizeof(r));
-		_exit(0);
+		/* a failed write is a short read for the parent */
+		_exit(write(p[1], &r, sizeof(r)) == (ssize_t)sizeof(r) ? 0 :
+		    1);
 	}
 	close(p[1]);
 	while (got < sizeof(r)) {

@@ -416,9 +416,10 @@ list_sort(struct folder_list *l)
 static struct folder_entry *
 list_find(const struct folder_list *l, size_t n, const char *name)
 {
-	struct folder_entry key;
+	struct folder_entry key = { 0 };
 
-	key.name = (char *)(is_inbox(name) ? "INBOX" : name);
+	/* bsearch's key, only read */
+	key.name = (char *)(uintptr_t)(is_inbox(name) ? "INBOX" : name);
 	return bsearch(&key, l->e, n, sizeof(l->e[0]), entcmp);
 }
 

@@ -1703,7 +1703,7 @@ unrec_cmp(const void *a, const void *b)
 static struct unrec *
 unrec_find(const struct mailbox *mb, uint32_t uid)
 {
-	struct unrec key;
+	struct unrec key = { 0 };
 
 	if (mb->nunrec == 0)
 		return NULL;

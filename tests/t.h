@@ -1,8 +1,10 @@
 /*
  * t.h: the table-driven unit tests' tiny harness.  Each test program
- * includes it, calls CHECK()/CHECK_STR()/CHECK_INT() and ends with
- * `return t_done();`, which prints "N passed, N failed" and exits non-zero
- * on any failure.  The suite runner reads that line.
+ * includes it, runs its tests with T_RUN(test_name), which they call
+ * CHECK()/CHECK_STR()/CHECK_INT() in, and ends with `return t_done();`,
+ * which names the tests that failed, prints "N passed, N failed" and
+ * exits non-zero on any failure.  The suite runner reads that line.  A
+ * failed check prints its file, line and test.
  */
 #ifndef TESTS_T_H
 #define TESTS_T_H
@@ -12,13 +14,38 @@
 
 static int t_pass, t_fail;
 
+/* the test T_RUN() is in, and the names of those that failed (the first
+ * T_FAILED_MAX of them) */
+#define T_FAILED_MAX	32
+static const char *t_name = "main";
+static const char *t_failed[T_FAILED_MAX];
+static int t_nfailed;
+
+/* Run the test function fn (no arguments), its name on each failure. */
+#define T_RUN(fn) do {							\
+	t_name = #fn;							\
+	fn();								\
+	t_name = "main";						\
+} while (0)
+
+/* Count a failure against the running test. */
+static inline void
+t_failed_here(const char *file, int line, const char *cond)
+{
+	if (t_nfailed == 0 || t_failed[t_nfailed - 1] != t_name) {
+		if (t_nfailed < T_FAILED_MAX)
+			t_failed[t_nfailed++] = t_name;
+	}
+	t_fail++;
+	fprintf(stderr, "%s:%d: %s: FAILED: %s", file, line, t_name, cond);
+}
+
 #define CHECK(cond) do {						\
 	if (cond)							\
 		t_pass++;						\
 	else {								\
-		t_fail++;						\
-		fprintf(stderr, "%s:%d: FAILED: %s\n", __FILE__,	\
-		    __LINE__, #cond);					\
+		t_failed_here(__FILE__, __LINE__, #cond);		\
+		fputc('\n', stderr);					\
 	}								\
 } while (0)
 
@@ -26,9 +53,8 @@ static int t_pass, t_fail;
 	if (cond)							\
 		t_pass++;						\
 	else {								\
-		t_fail++;						\
-		fprintf(stderr, "%s:%d: FAILED: %s: ", __FILE__,	\
-		    __LINE__, #cond);					\
+		t_failed_here(__FILE__, __LINE__, #cond);		\
+		fputs(": ", stderr);					\
 		fprintf(stderr, __VA_ARGS__);				\
 		fputc('\n', stderr);					\
 	}								\
@@ -61,6 +87,10 @@ t_rnd(unsigned n)
 static inline int
 t_done(void)
 {
+	int i;
+
+	for (i = 0; i < t_nfailed; i++)
+		printf("FAILED test: %s\n", t_failed[i]);
 	printf("%d passed, %d failed\n", t_pass, t_fail);
 	return t_fail != 0;
 }

@@ -134,7 +134,7 @@ namemap_load(const char *dir, struct namemap *m)
 static uint32_t
 namemap_uid(const struct namemap *m, const char *base)
 {
-	struct named key, *p;
+	struct named key = { 0 }, *p;
 
 	if (m->n == 0)
 		return 0;

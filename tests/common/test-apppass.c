@@ -214,10 +214,10 @@ main(void)
 	CHECK(apppass_check_label("a:b", &why) == -1);
 	CHECK(apppass_check_label("0123456789abcdef0123456789abcdefX", &why) ==
 	    -1);
-	test_normalize();
-	test_parse();
-	test_generate();
-	test_verify();
+	T_RUN(test_normalize);
+	T_RUN(test_parse);
+	T_RUN(test_generate);
+	T_RUN(test_verify);
 	rmdir(dir);
 	return t_done();
 }

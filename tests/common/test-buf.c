@@ -181,11 +181,11 @@ test_secret_growth(void)
 int
 main(void)
 {
-	test_basic();
-	test_self_append();
-	test_max();
-	test_binary_and_wipe();
-	test_big_format();
-	test_secret_growth();
+	T_RUN(test_basic);
+	T_RUN(test_self_append);
+	T_RUN(test_max);
+	T_RUN(test_binary_and_wipe);
+	T_RUN(test_big_format);
+	T_RUN(test_secret_growth);
 	return t_done();
 }

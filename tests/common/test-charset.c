@@ -217,9 +217,9 @@ test_ascii_bytes(void)
 int
 main(void)
 {
-	test_seq();
-	test_convert();
-	test_utf7();
-	test_ascii_bytes();
+	T_RUN(test_seq);
+	T_RUN(test_convert);
+	T_RUN(test_utf7);
+	T_RUN(test_ascii_bytes);
 	return t_done();
 }

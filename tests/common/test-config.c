@@ -285,8 +285,8 @@ main(void)
 	if (fd == -1)
 		return 2;
 	close(fd);
-	test_good();
-	test_bad();
+	T_RUN(test_good);
+	T_RUN(test_bad);
 	unlink(path);
 	return t_done();
 }

@@ -1358,18 +1358,18 @@ test_idle_memory(void)
 int
 main(void)
 {
-	test_table();
-	test_random_pieces();
-	test_helpers();
-	test_lifetime();
-	test_no_decision();
-	test_set_limits();
-	test_reset();
-	test_sink_pieces();
-	test_literal_info();
-	test_huge_literal();
-	test_long_line();
-	test_big_commands();
-	test_idle_memory();
+	T_RUN(test_table);
+	T_RUN(test_random_pieces);
+	T_RUN(test_helpers);
+	T_RUN(test_lifetime);
+	T_RUN(test_no_decision);
+	T_RUN(test_set_limits);
+	T_RUN(test_reset);
+	T_RUN(test_sink_pieces);
+	T_RUN(test_literal_info);
+	T_RUN(test_huge_literal);
+	T_RUN(test_long_line);
+	T_RUN(test_big_commands);
+	T_RUN(test_idle_memory);
 	return t_done();
 }

@@ -199,9 +199,9 @@ test_format(void)
 int
 main(void)
 {
-	test_calendar();
-	test_rfc5322();
-	test_imap();
-	test_format();
+	T_RUN(test_calendar);
+	T_RUN(test_rfc5322);
+	T_RUN(test_imap);
+	T_RUN(test_format);
 	return t_done();
 }

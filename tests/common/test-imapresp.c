@@ -162,8 +162,8 @@ test_atoms(void)
 int
 main(void)
 {
-	test_parse();
-	test_args();
-	test_atoms();
+	T_RUN(test_parse);
+	T_RUN(test_args);
+	T_RUN(test_atoms);
 	return t_done();
 }

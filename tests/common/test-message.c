@@ -1422,15 +1422,15 @@ test_open(void)
 int
 main(void)
 {
-	test_structure();
-	test_small();
-	test_deep();
-	test_sections();
-	test_partials();
-	test_parse();
-	test_search();
-	test_search_large();
-	test_open();
+	T_RUN(test_structure);
+	T_RUN(test_small);
+	T_RUN(test_deep);
+	T_RUN(test_sections);
+	T_RUN(test_partials);
+	T_RUN(test_parse);
+	T_RUN(test_search);
+	T_RUN(test_search_large);
+	T_RUN(test_open);
 	message_search_cleanup();
 	return t_done();
 }

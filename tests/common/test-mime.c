@@ -828,14 +828,14 @@ test_crlf(void)
 int
 main(void)
 {
-	test_fixtures();
-	test_details();
-	test_broken();
-	test_limits();
-	test_header_iter();
-	test_rfc2047();
-	test_decoders();
-	test_decoders_random();
-	test_crlf();
+	T_RUN(test_fixtures);
+	T_RUN(test_details);
+	T_RUN(test_broken);
+	T_RUN(test_limits);
+	T_RUN(test_header_iter);
+	T_RUN(test_rfc2047);
+	T_RUN(test_decoders);
+	T_RUN(test_decoders_random);
+	T_RUN(test_crlf);
 	return t_done();
 }

@@ -259,10 +259,10 @@ test_full(void)
 int
 main(void)
 {
-	test_pairs();
-	test_all_chars();
-	test_bad();
-	test_utf8_valid();
-	test_full();
+	T_RUN(test_pairs);
+	T_RUN(test_all_chars);
+	T_RUN(test_bad);
+	T_RUN(test_utf8_valid);
+	T_RUN(test_full);
 	return t_done();
 }

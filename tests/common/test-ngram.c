@@ -201,7 +201,7 @@ test_random(void)
 int
 main(void)
 {
-	test_cases();
-	test_random();
+	T_RUN(test_cases);
+	T_RUN(test_random);
 	return t_done();
 }

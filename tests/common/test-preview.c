@@ -298,10 +298,10 @@ test_random(void)
 int
 main(void)
 {
-	test_texts();
-	test_cut();
-	test_messages();
-	test_blocks();
-	test_random();
+	T_RUN(test_texts);
+	T_RUN(test_cut);
+	T_RUN(test_messages);
+	T_RUN(test_blocks);
+	T_RUN(test_random);
 	return t_done();
 }

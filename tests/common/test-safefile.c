@@ -71,7 +71,7 @@ main(void)
 	if (mkdtemp(dir) == NULL ||
 	    (dirfd = open(dir, O_RDONLY | O_DIRECTORY)) == -1)
 		return 2;
-	test_line();
+	T_RUN(test_line);
 	buf_init(&b, 16);
 
 	CHECK_INT(safefile_read(dirfd, "state", &b), -1);

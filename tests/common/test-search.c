@@ -283,7 +283,7 @@ one_part(const char *charset, unsigned cte, const char *text, size_t len,
 	return r;
 }
 
-/* the size of the blocks message.c decodes encoded text in */
+/* the size of the blocks message-search.c decodes encoded text in */
 #define BLOCK	16384
 
 /* How many bytes the first off bytes of an encoded body decode to. */
@@ -894,13 +894,13 @@ test_addresses(void)
 int
 main(void)
 {
-	test_random();
-	test_blocks();
-	test_part_edges();
-	test_charsets();
-	test_envelope();
-	test_addresses();
-	test_read();
+	T_RUN(test_random);
+	T_RUN(test_blocks);
+	T_RUN(test_part_edges);
+	T_RUN(test_charsets);
+	T_RUN(test_envelope);
+	T_RUN(test_addresses);
+	T_RUN(test_read);
 	message_search_cleanup();
 	return t_done();
 }

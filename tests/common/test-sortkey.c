@@ -313,11 +313,11 @@ test_fold_order(void)
 int
 main(void)
 {
-	test_subjects();
-	test_msgids();
-	test_records();
-	test_long_references();
-	test_fold_order();
+	T_RUN(test_subjects);
+	T_RUN(test_msgids);
+	T_RUN(test_records);
+	T_RUN(test_long_references);
+	T_RUN(test_fold_order);
 	sortkey_cleanup();
 	return t_done();
 }

@@ -131,8 +131,8 @@ test_units(void)
 int
 main(void)
 {
-	test_u64();
-	test_i64();
-	test_units();
+	T_RUN(test_u64);
+	T_RUN(test_i64);
+	T_RUN(test_units);
 	return t_done();
 }

@@ -329,11 +329,11 @@ test_bytes_long(void)
 int
 main(void)
 {
-	test_cases();
-	test_map();
-	test_every_map();
-	test_long();
-	test_bytes();
-	test_bytes_long();
+	T_RUN(test_cases);
+	T_RUN(test_map);
+	T_RUN(test_every_map);
+	T_RUN(test_long);
+	T_RUN(test_bytes);
+	T_RUN(test_bytes_long);
 	return t_done();
 }

@@ -470,10 +470,10 @@ main(void)
 {
 	if (mkdtemp(dir) == NULL)
 		return 2;
-	test_parse();
-	test_quota_field();
-	test_lookup();
-	test_verify();
+	T_RUN(test_parse);
+	T_RUN(test_quota_field);
+	T_RUN(test_lookup);
+	T_RUN(test_verify);
 	rmdir(dir);
 	return t_done();
 }

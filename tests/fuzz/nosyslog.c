@@ -6,8 +6,12 @@
  * code logs damage (common/log.c, in full: context, cutting, control
  * bytes): through the real syslog that would flood the host's log.  The
  * line is formatted and dropped, or written to stderr when FUZZ_LOG is
- * set.
+ * set.  With _FORTIFY_SOURCE the code calls the checking entry points
+ * (__syslog_chk, __vsyslog_chk), which are replaced too; this file
+ * itself is built without it, so that syslog is not a macro here.
  */
+#undef _FORTIFY_SOURCE
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +19,8 @@
 
 void	__syslog_chk(int, int, const char *, ...)
 	    __attribute__((format(printf, 3, 4)));
+void	__vsyslog_chk(int, int, const char *, va_list)
+	    __attribute__((format(printf, 3, 0)));
 
 static void	emit(const char *, va_list)
 		    __attribute__((format(printf, 1, 0)));
@@ -64,4 +70,10 @@ __syslog_chk(int pri, int flag, const char *fmt, ...)
 	va_start(ap, fmt);
 	emit(fmt, ap);
 	va_end(ap);
+}
+
+void
+__vsyslog_chk(int pri, int flag, const char *fmt, va_list ap)
+{
+	emit(fmt, ap);
 }

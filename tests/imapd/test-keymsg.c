@@ -82,7 +82,7 @@ test_encode_rejects(void)
 int
 main(void)
 {
-	test_decode();
-	test_encode_rejects();
+	T_RUN(test_decode);
+	T_RUN(test_encode_rejects);
 	return t_done();
 }

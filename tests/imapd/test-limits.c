@@ -223,7 +223,9 @@ test_race(void)
 		if ((pid[i] = fork()) != 0)
 			continue;
 		close(go[1]);
-		(void)read(go[0], &c, 1);	/* all start together */
+		/* all start together, when the parent closes go[1] */
+		if (read(go[0], &c, 1) == -1)
+			_exit(1);
 		for (k = 0; k < TRIES; k++) {
 			if (limits_connect(slot[i], &x, MAX, &n) == -1)
 				continue;
@@ -255,12 +257,12 @@ main(void)
 		perror("limits_init");
 		return 1;
 	}
-	test_addresses();
-	test_slots();
-	test_connect();
-	test_login();
-	test_penalty();
-	test_race();
+	T_RUN(test_addresses);
+	T_RUN(test_slots);
+	T_RUN(test_connect);
+	T_RUN(test_login);
+	T_RUN(test_penalty);
+	T_RUN(test_race);
 	limits_detach();
 	return t_done();
 }

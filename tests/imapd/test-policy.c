@@ -168,9 +168,9 @@ main(void)
 	if (snprintf(path, sizeof(path), "%s/login-policy", dir) >=
 	    (int)sizeof(path))
 		return 1;
-	test_lines();
-	test_check();
-	test_lookup();
+	T_RUN(test_lines);
+	T_RUN(test_check);
+	T_RUN(test_lookup);
 	rmdir(dir);
 	return t_done();
 }

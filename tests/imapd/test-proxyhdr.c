@@ -177,7 +177,9 @@ test_read(void)
 			for (k = 0; k < n; k++)
 				if (write(sp[1], cases[i].in + k, 1) != 1)
 					_exit(1);
-			(void)write(sp[1], cmd, sizeof(cmd) - 1);
+			if (write(sp[1], cmd, sizeof(cmd) - 1) !=
+			    (ssize_t)sizeof(cmd) - 1)
+				_exit(1);
 			_exit(0);
 		}
 		close(sp[1]);
@@ -201,7 +203,7 @@ test_read(void)
 int
 main(void)
 {
-	test_parse();
-	test_read();
+	T_RUN(test_parse);
+	T_RUN(test_read);
 	return t_done();
 }

@@ -54,7 +54,8 @@ p_read(void)
 {
 	char c;
 
-	(void)write(sv[1], "y", 1);
+	if (write(sv[1], "y", 1) != 1)
+		return -1;
 	return read(sv[0], &c, 1) == 1 ? 0 : -1;
 }
 
@@ -145,7 +146,8 @@ p_recv(void)
 {
 	char c;
 
-	(void)write(sv[1], "z", 1);
+	if (write(sv[1], "z", 1) != 1)
+		return -1;
 	return recv(sv[0], &c, 1, MSG_DONTWAIT) == 1 ? 0 : -1;
 }
 

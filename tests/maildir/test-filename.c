@@ -305,10 +305,10 @@ test_unique_host(void)
 int
 main(void)
 {
-	test_parse();
-	test_build();
-	test_flagstr();
-	test_unique();
-	test_unique_host();
+	T_RUN(test_parse);
+	T_RUN(test_build);
+	T_RUN(test_flagstr);
+	T_RUN(test_unique);
+	T_RUN(test_unique_host);
 	return t_done();
 }

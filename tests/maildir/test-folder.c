@@ -764,14 +764,14 @@ main(void)
 	CHECK_INT(folder_init_root(root), 0);
 	CHECK(outside_intact());
 
-	test_names();
-	test_create_list();
-	test_subscriptions();
-	test_rename();
-	test_rename_inbox();
-	test_delete();
-	test_open();
-	test_init_root();
+	T_RUN(test_names);
+	T_RUN(test_create_list);
+	T_RUN(test_subscriptions);
+	T_RUN(test_rename);
+	T_RUN(test_rename_inbox);
+	T_RUN(test_delete);
+	T_RUN(test_open);
+	T_RUN(test_init_root);
 	CHECK(outside_intact());
 
 	CHECK_INT(nftw(top, rm_cb, 16, FTW_DEPTH | FTW_PHYS), 0);

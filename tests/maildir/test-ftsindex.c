@@ -790,16 +790,16 @@ main(void)
 	if (mkdtemp(root) == NULL)
 		die("mkdtemp");
 	make_messages();
-	test_basic();
-	test_moved();
-	test_no_text();
-	test_replaced();
-	test_compaction();
-	test_gaps();
-	test_crash();
-	test_torn();
-	test_damage();
-	test_concurrent();
+	T_RUN(test_basic);
+	T_RUN(test_moved);
+	T_RUN(test_no_text);
+	T_RUN(test_replaced);
+	T_RUN(test_compaction);
+	T_RUN(test_gaps);
+	T_RUN(test_crash);
+	T_RUN(test_torn);
+	T_RUN(test_damage);
+	T_RUN(test_concurrent);
 	if (snprintf(cmd, sizeof(cmd), "rm -rf %s", root) >= (int)sizeof(cmd) ||
 	    system(cmd) != 0)
 		return 2;

@@ -244,11 +244,11 @@ main(void)
 	n = snprintf(file, sizeof(file), "%s/%s", dir, KEYWORDS_FILE);
 	if (n < 0 || (size_t)n >= sizeof(file))
 		return 2;
-	test_valid();
-	test_load();
-	test_stale();
-	test_full();
-	test_errors();
+	T_RUN(test_valid);
+	T_RUN(test_load);
+	T_RUN(test_stale);
+	T_RUN(test_full);
+	T_RUN(test_errors);
 	(void)unlink(file);
 	CHECK_INT(rmdir(dir), 0);
 	return t_done();

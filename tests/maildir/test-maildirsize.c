@@ -244,15 +244,15 @@ main(void)
 {
 	char cmd[600];
 
-	test_quotadef();
+	T_RUN(test_quotadef);
 	if (mkdtemp(root) == NULL)
 		return 1;
 	mkdirs();
-	test_scan();
-	test_open_add_recalc();
-	test_msgsize();
+	T_RUN(test_scan);
+	T_RUN(test_open_add_recalc);
+	T_RUN(test_msgsize);
 	if (snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root) <
-	    (int)sizeof(cmd))
-		(void)system(cmd);
+	    (int)sizeof(cmd) && system(cmd) != 0)
+		fprintf(stderr, "%s failed\n", cmd);
 	return t_done();
 }

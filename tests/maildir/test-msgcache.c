@@ -475,13 +475,13 @@ main(void)
 
 	if (mkdtemp(dir) == NULL)
 		return 2;
-	test_basic();
-	test_deferred_compaction();
-	test_compaction_under_a_reader();
-	test_damage();
-	test_concurrent();
-	test_put_from_pending();
-	test_preview();
+	T_RUN(test_basic);
+	T_RUN(test_deferred_compaction);
+	T_RUN(test_compaction_under_a_reader);
+	T_RUN(test_damage);
+	T_RUN(test_concurrent);
+	T_RUN(test_put_from_pending);
+	T_RUN(test_preview);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd) != 0)
 		return 2;

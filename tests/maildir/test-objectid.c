@@ -191,10 +191,10 @@ main(void)
 	n = snprintf(file, sizeof(file), "%s/%s", dir, OBJECTID_FILE);
 	if (n < 0 || (size_t)n >= sizeof(file))
 		return 2;
-	test_valid();
-	test_email();
-	test_thread();
-	test_mailbox();
+	T_RUN(test_valid);
+	T_RUN(test_email);
+	T_RUN(test_thread);
+	T_RUN(test_mailbox);
 	CHECK_INT(rmdir(dir), 0);
 	return t_done();
 }

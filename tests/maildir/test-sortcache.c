@@ -350,11 +350,11 @@ main(void)
 		mapfile_set_mode(MAPFILE_NEVER);
 	if (mkdtemp(dir) == NULL)
 		return 2;
-	test_basic();
-	test_torn();
-	test_dead();
-	test_superseded();
-	test_sharing();
+	T_RUN(test_basic);
+	T_RUN(test_torn);
+	T_RUN(test_dead);
+	T_RUN(test_superseded);
+	T_RUN(test_sharing);
 	if (snprintf(cmd, sizeof(cmd), "rm -rf %s", dir) >= (int)sizeof(cmd) ||
 	    system(cmd) != 0)
 		return 2;

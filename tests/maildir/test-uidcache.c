@@ -2703,20 +2703,20 @@ main(void)
 	log_to(f);
 	log_init("test-uidcache", 1, LOG_USER);
 
-	test_basics();
-	test_refresh();
-	test_compaction();
-	test_counts();
-	test_import();
-	test_tree_uidvalidity();
-	test_lock_timeout();
-	test_torn();
-	test_damage();
-	test_write_errors();
-	test_model();
-	test_crashes();
-	test_concurrency();
-	test_scale();
+	T_RUN(test_basics);
+	T_RUN(test_refresh);
+	T_RUN(test_compaction);
+	T_RUN(test_counts);
+	T_RUN(test_import);
+	T_RUN(test_tree_uidvalidity);
+	T_RUN(test_lock_timeout);
+	T_RUN(test_torn);
+	T_RUN(test_damage);
+	T_RUN(test_write_errors);
+	T_RUN(test_model);
+	T_RUN(test_crashes);
+	T_RUN(test_concurrency);
+	T_RUN(test_scale);
 
 	if (t_fail == 0)
 		rmtree(root);

@@ -146,7 +146,7 @@ test_limits(void)
 int
 main(void)
 {
-	test_table();
-	test_limits();
+	T_RUN(test_table);
+	T_RUN(test_limits);
 	return t_done();
 }
