@@ -272,7 +272,8 @@ apply_plan(struct dsync *ds, struct plan *p, struct scan *sc, int *complete)
 	for (i = 0; i < p->ngone; i++) {
 		if (!uidcache_by_uid(ds->uc, p->gone[i], &r))
 			continue;
-		if (mb_scan_live(sc, r.base) || rec_where(ds, &r) != REC_MISSING)
+		if (mb_scan_live(sc, r.base) ||
+		    rec_where(ds, &r) != REC_MISSING)
 			continue;
 		if (uidcache_expunge(ds->uc, r.uid) == -1)
 			return -1;
@@ -579,8 +580,8 @@ watch_move_new(struct dsync *ds, const struct scan *t)
 	for (i = 0; i < t->n; i++) {
 		const struct entry *e = &t->e[i];
 
-		if (e->in_new && !e->absent && mb_scan_add(&nw, mb_ename(t, e), 1,
-		    e->ino) == -1) {
+		if (e->in_new && !e->absent &&
+		    mb_scan_add(&nw, mb_ename(t, e), 1, e->ino) == -1) {
 			mb_scan_free(&nw);
 			return -1;
 		}
@@ -599,7 +600,8 @@ watch_unique(struct scan *t)
 
 	for (i = 0; i < t->n; i++) {
 		if (out > 0 && t->e[out - 1].in_new == t->e[i].in_new &&
-		    strcmp(mb_ename(t, &t->e[out - 1]), mb_ename(t, &t->e[i])) == 0)
+		    strcmp(mb_ename(t, &t->e[out - 1]),
+		    mb_ename(t, &t->e[i])) == 0)
 			continue;
 		t->e[out++] = t->e[i];
 	}

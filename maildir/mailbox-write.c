@@ -696,7 +696,8 @@ deliver_place(struct mailbox_delivery *d, struct newmsg *m)
 	if (new_base(m->base, sizeof(m->base), m->size, m->size + m->lfs) ==
 	    -1 || mdname_build(m->name, sizeof(m->name), m->base,
 	    strlen(m->base), m->flags, m->kw, "") == -1 ||
-	    mb_pathf(currel, sizeof(currel), "cur/%s%s%s", m->name, "", "") == -1)
+	    mb_pathf(currel, sizeof(currel), "cur/%s%s%s", m->name, "",
+	    "") == -1)
 		return -1;
 	if (place(d->dirfd, m->tmprel, currel) == -1)
 		return -1;
@@ -847,8 +848,10 @@ byte_copy(int srcdir, const char *srcrel, int dstdir, const char *name)
 	    == -1)
 		return -1;
 	if (fstat(in, &sb) == -1 ||
-	    mb_pathf(tmprel, sizeof(tmprel), "tmp/%s%s%s", name, "", "") == -1 ||
-	    mb_pathf(currel, sizeof(currel), "cur/%s%s%s", name, "", "") == -1) {
+	    mb_pathf(tmprel, sizeof(tmprel), "tmp/%s%s%s", name, "",
+	    "") == -1 ||
+	    mb_pathf(currel, sizeof(currel), "cur/%s%s%s", name, "",
+	    "") == -1) {
 		close(in);
 		return -1;
 	}
@@ -1153,8 +1156,8 @@ undo:
 	locked = 0;
 	/* the sources were never touched: take the new names back out */
 	for (i = 0; i < npl; i++)
-		if (mb_pathf(currel, sizeof(currel), "cur/%s%s%s", pl[i].name, "",
-		    "") == 0)
+		if (mb_pathf(currel, sizeof(currel), "cur/%s%s%s", pl[i].name,
+		    "", "") == 0)
 			(void)unlinkat(dfd, currel, 0);
 	errno = e;
 fail:

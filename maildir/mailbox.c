@@ -46,8 +46,8 @@ mb_mtime_ns(const struct stat *sb)
 }
 
 int
-mb_pathf(char *out, size_t len, const char *fmt, const char *a, const char *b,
-    const char *c)
+mb_pathf(char *out, size_t len, const char *fmt, const char *a,
+    const char *b, const char *c)
 {
 	const char *args[3] = { a, b, c }, *piece;
 	size_t o = 0, k = 0, n;
