@@ -57,6 +57,7 @@ COMMON	 = common/apppass.c \
 	   common/config.c \
 	   common/imap-parser.c \
 	   common/imapdate.c \
+	   common/kvfile.c \
 	   common/log.c \
 	   common/mapfile.c \
 	   common/message.c \
@@ -156,6 +157,8 @@ USERDB	 = tools/imapd-userdb.c
 IMAPWAIT = tools/imapwait.c
 IMAPCHECK = tools/imapcheck.c
 CACHETOOL = tools/imapd-cache.c
+ROUTER	 = tools/imapd-router.c \
+	   tools/authreq.c
 
 UNITTESTS = tests/common/test-apppass \
 	   tests/common/test-buf \
@@ -189,10 +192,12 @@ UNITTESTS = tests/common/test-apppass \
 	   tests/imapd/test-limits \
 	   tests/imapd/test-policy \
 	   tests/imapd/test-proxyhdr \
-	   tests/imapd/test-sandbox
+	   tests/imapd/test-sandbox \
+	   tests/tools/test-authreq
 
 # libFuzzer targets, one per file (tests/fuzz/README)
 FUZZERS	 = tests/fuzz/fuzz-authmsg \
+	   tests/fuzz/fuzz-authreq \
 	   tests/fuzz/fuzz-charset \
 	   tests/fuzz/fuzz-config \
 	   tests/fuzz/fuzz-filename \
@@ -219,7 +224,7 @@ LIBOBJ	 = $(COMMON:%.c=$(O)/%.o) $(MAILDIR:%.c=$(O)/%.o)
 LIBA	 = $(O)/libimapd.a
 CLIENTA	 = $(O)/libclient.a
 PROGS	 = $(BP)imapd/imapd $(BP)tools/imapd-userdb $(BP)tools/imapwait \
-	   $(BP)tools/imapcheck $(BP)tools/imapd-cache
+	   $(BP)tools/imapcheck $(BP)tools/imapd-cache $(BP)tools/imapd-router
 TESTBINS = $(UNITTESTS:%=$(O)/%)
 
 all: $(PROGS) $(TESTBINS)
@@ -256,6 +261,10 @@ $(BP)tools/imapd-cache: $(CACHETOOL:%.c=$(O)/%.o) $(LIBA)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
+$(BP)tools/imapd-router: $(ROUTER:%.c=$(O)/%.o) $(LIBA)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
 $(O)/tests/common/test-imapresp: $(O)/tests/common/test-imapresp.o $(CLIENTA) $(LIBA)
 	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
@@ -277,6 +286,9 @@ $(O)/tests/imapd/test-policy: $(O)/tests/imapd/test-policy.o \
 $(O)/tests/imapd/test-proxyhdr: $(O)/tests/imapd/test-proxyhdr.o \
 	    $(O)/imapd/proxyhdr.o $(LIBA)
 	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+$(O)/tests/tools/test-authreq: $(O)/tests/tools/test-authreq.o \
+	    $(O)/tools/authreq.o $(LIBA)
+	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 $(O)/tests/imapd/test-sandbox: $(O)/tests/imapd/test-sandbox.o \
 	    $(O)/imapd/sandbox.o $(LIBA)
 	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
@@ -287,7 +299,8 @@ san:
 # The fuzz targets link everything but main() (the daemon's code is
 # reached through its own modules), and syslog(3) that logs nowhere.
 FUZZOBJ	 = $(LIBOBJ) $(CLIENT:%.c=$(O)/%.o) \
-	   $(filter-out $(O)/imapd/main.o,$(IMAPD:%.c=$(O)/%.o))
+	   $(filter-out $(O)/imapd/main.o,$(IMAPD:%.c=$(O)/%.o)) \
+	   $(O)/tools/authreq.o
 
 # (the Makefile too: with .SECONDARY an object added to the list but
 # never built would not make the archive out of date)
@@ -318,7 +331,7 @@ check: all san fuzz-build banned
 # number parsing without error checks (common/strnum.c does that instead).
 banned:
 	@if grep -nE '\b(sscanf|atoi|atol|strcpy|strcat|sprintf|vsprintf|gets)[[:space:]]*\(' \
-	    $(COMMON) $(MAILDIR) $(IMAPD) $(CLIENT) $(USERDB) $(IMAPWAIT) $(IMAPCHECK) $(CACHETOOL) \
+	    $(COMMON) $(MAILDIR) $(IMAPD) $(CLIENT) $(USERDB) $(IMAPWAIT) $(IMAPCHECK) $(CACHETOOL) $(ROUTER) \
 	    imapd/*.h common/*.h; then \
 	    echo "banned function used (see the comment above the banned target)"; exit 1; fi
 
@@ -342,10 +355,12 @@ install: all
 	install -m 755 imapd/imapd $(DESTDIR)$(SBINDIR)/imapd
 	install -m 755 tools/imapd-userdb $(DESTDIR)$(SBINDIR)/imapd-userdb
 	install -m 755 tools/imapd-cache $(DESTDIR)$(SBINDIR)/imapd-cache
+	install -m 755 tools/imapd-router $(DESTDIR)$(SBINDIR)/imapd-router
 	install -m 755 tools/imapwait $(DESTDIR)$(BINDIR)/imapwait
 	install -m 755 tools/imapcheck $(DESTDIR)$(BINDIR)/imapcheck
 	install -m 644 man/imapwait.1 man/imapcheck.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 644 man/imapd.8 man/imapd-userdb.8 man/imapd-cache.8 \
+	    man/imapd-router.8 \
 	    $(DESTDIR)$(MANDIR)/man8/
 	install -m 644 man/imapd.conf.5 man/imapd-uidcache.5 \
 	    $(DESTDIR)$(MANDIR)/man5/
@@ -360,7 +375,7 @@ install: all
 
 clean:
 	rm -rf obj obj-san obj-fuzz imapd/imapd tools/imapd-userdb \
-	    tools/imapwait tools/imapcheck tools/imapd-cache
+	    tools/imapwait tools/imapcheck tools/imapd-cache tools/imapd-router
 	find . -name __pycache__ -prune -exec rm -rf {} +
 
 .PHONY: all san fuzzers fuzz-build fuzz check banned demo bench conformance \

@@ -1,8 +1,8 @@
 /*
  * config: the imapd.conf reader.  See config.h.
  *
- * The file is read whole (at most CONFIG_FILE_MAX bytes) and parsed line
- * by line; each key has one parse function.  Values are taken from after
+ * common/kvfile.c reads the file and splits its lines; each key here has
+ * one parse function.  Values are taken from after
  * "=" to the end of the line or a "#", with surrounding blanks removed.
  */
 #include <sys/socket.h>
@@ -23,13 +23,12 @@
 #include "common/buf.h"
 #include "common/cidr.h"
 #include "common/config.h"
+#include "common/kvfile.h"
 #include "common/log.h"
 #include "common/mapfile.h"
 #include "common/safefile.h"
 #include "common/strnum.h"
 
-#define CONFIG_FILE_MAX		(256 * 1024)
-#define CONFIG_LINE_MAX		4096
 #define TIMEOUT_MAX_MS		(7ULL * 24 * 3600 * 1000)
 
 struct keydef {
@@ -933,118 +932,31 @@ config_free(struct config *c)
 	memset(c, 0, sizeof(*c));
 }
 
-static void
-adderr(struct buf *errs, const char *path, unsigned line, const char *key,
-    const char *why)
+static const char *
+keyname(size_t i)
 {
-	/* the error list is bounded; a file with thousands of errors is cut */
-	if (key != NULL)
-		(void)buf_addf(errs, "%s:%u: %s: %s\n", path, line, key, why);
-	else
-		(void)buf_addf(errs, "%s:%u: %s\n", path, line, why);
+	return keys[i].name;
 }
 
-static int
-readfile(const char *path, struct buf *out)
+static const char *
+keyset(void *arg, size_t i, const char *value)
 {
-	int fd, r, saved;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return -1;
-	r = safefile_readfd(fd, out);
-	saved = errno;
-	close(fd);
-	errno = saved;
-	return r;
-}
-
-static char *
-trim(char *s)
-{
-	char *e;
-
-	while (*s == ' ' || *s == '\t')
-		s++;
-	e = s + strlen(s);
-	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
-		*--e = '\0';
-	return s;
+	return keys[i].parse(arg, value);
 }
 
 int
 config_load(struct config *c, const char *path, char **errors_r)
 {
-	struct buf file, errs;
-	unsigned char seen[NKEYS];
-	char *p, *line, *eol, *eq, *key, *val, *hash;
-	unsigned lineno = 0;
-	size_t i;
-	const char *why;
+	struct buf errs;
+	struct kvfile_keys kk = { NKEYS, keyname, keyset, c };
 
 	*errors_r = NULL;
-	memset(seen, 0, sizeof(seen));
-	buf_init(&file, CONFIG_FILE_MAX);
 	buf_init(&errs, 64 * 1024);
 	setstr(&c->path, path);
-	if (readfile(path, &file) == -1) {
-		if (errno == EMSGSIZE)
-			(void)buf_addf(&errs, "%s: file too large (over %u "
-			    "bytes)\n", path, CONFIG_FILE_MAX);
-		else
-			(void)buf_addf(&errs, "%s: cannot read: %s\n", path,
-			    strerror(errno));
-		buf_free(&file);
-		*errors_r = xstrdup(buf_cstr(&errs));
-		buf_free(&errs);
-		return -1;
-	}
-	if (memchr(buf_cstr(&file), '\0', file.len) != NULL)
-		adderr(&errs, path, 0, NULL, "file contains a NUL byte");
-	else for (p = file.data; p != NULL && *p != '\0'; p = eol) {
-		line = p;
-		lineno++;
-		eol = strchr(p, '\n');
-		if (eol != NULL)
-			*eol++ = '\0';
-		if (strlen(line) > CONFIG_LINE_MAX) {
-			adderr(&errs, path, lineno, NULL, "line too long");
-			continue;
-		}
-		if ((hash = strchr(line, '#')) != NULL)
-			*hash = '\0';
-		line = trim(line);
-		if (*line == '\0')
-			continue;
-		if ((eq = strchr(line, '=')) == NULL) {
-			adderr(&errs, path, lineno, NULL,
-			    "expected \"key = value\"");
-			continue;
-		}
-		*eq = '\0';
-		key = trim(line);
-		val = trim(eq + 1);
-		for (i = 0; i < NKEYS; i++)
-			if (strcmp(keys[i].name, key) == 0)
-				break;
-		if (i == NKEYS) {
-			adderr(&errs, path, lineno, key[0] ? key : "(empty)",
-			    "unknown key");
-			continue;
-		}
-		if (seen[i]) {
-			adderr(&errs, path, lineno, key, "given more than once");
-			continue;
-		}
-		seen[i] = 1;
-		if ((why = keys[i].parse(c, val)) != NULL)
-			adderr(&errs, path, lineno, key, why);
-		else
-			c->key_line[i] = lineno;
-	}
-	if (errs.len == 0 && c->nimap == 0 && c->nimaps == 0)
+	if (kvfile_read(path, &kk, c->key_line, &errs) == 0 &&
+	    c->nimap == 0 && c->nimaps == 0)
 		(void)buf_addf(&errs, "%s: listen_imap and listen_imaps are "
 		    "both empty: nothing to serve\n", path);
-	buf_free(&file);
 	if (errs.len > 0) {
 		*errors_r = xstrdup(buf_cstr(&errs));
 		buf_free(&errs);
@@ -1061,7 +973,7 @@ config_dump(const struct config *c, FILE *fp)
 	size_t i;
 	int r = 0;
 
-	buf_init(&b, CONFIG_LINE_MAX * 2);
+	buf_init(&b, KVFILE_LINE_MAX * 2);
 	for (i = 0; i < NKEYS && r == 0; i++) {
 		buf_reset(&b);
 		keys[i].show(c, keys[i].off, &b);

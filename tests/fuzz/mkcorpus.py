@@ -55,7 +55,7 @@ import imapscript  # noqa: E402
 import mkmaildir  # noqa: E402
 
 SEP = b"\x1e\x1e\x1e\x1e"
-TARGETS = ["authmsg", "charset", "config", "filename", "imap-parser",
+TARGETS = ["authmsg", "authreq", "charset", "config", "filename", "imap-parser",
            "imapdate", "imapresp", "import", "keymsg", "keywords",
            "maildirsize", "message", "msgcache",
            "mutf7", "proxyhdr", "search", "seqset", "thread", "uidcache", "userdb"]
@@ -549,6 +549,25 @@ def proxyhdr_seeds(c):
     c.add("proxyhdr", b"a1 LOGIN user pass\r\n")
 
 
+def authreq_seeds(c):
+    """Requests as nginx's mail proxy sends them to its auth_http
+    service, a first login and a retry, and a few that are refused."""
+    def req(user, attempt=1, proto="imap", extra=""):
+        return ("GET /auth HTTP/1.0\r\nHost: localhost\r\n"
+                "Auth-Method: plain\r\n"
+                f"Auth-User: {user}\r\nAuth-Pass: s%25cret\r\n"
+                f"Auth-Protocol: {proto}\r\n"
+                f"Auth-Login-Attempt: {attempt}\r\n"
+                "Client-IP: 192.0.2.7\r\n"
+                f"Client-Host: [UNAVAILABLE]\r\n{extra}\r\n").encode()
+    c.add("authreq", req("bob"))
+    c.add("authreq", req("Bob%40example.org", attempt=3))
+    c.add("authreq", req("bob", proto="pop3"))
+    c.add("authreq", req("bob", extra="X-Auth-Key: k\r\n"))
+    c.add("authreq", req("bob").replace(b"192.0.2.7", b"2001:db8::7"))
+    c.add("authreq", b"GET /auth HTTP/1.0\r\nAuth-User: a\r\n\r\n")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--imapd", default=str(ROOT / "imapd" / "imapd"))
@@ -574,6 +593,7 @@ def main():
         thread_seeds(c)
         keymsg_seeds(c)
         proxyhdr_seeds(c)
+        authreq_seeds(c)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     for t in TARGETS:

@@ -5,24 +5,16 @@ goes: imapd must see, log and count the client nginx serves, not nginx.
 Skipped when nginx or its mail module is not installed."""
 
 import http.server
-import pathlib
-import socket
-import subprocess
 import threading
-import time
 
 import pytest
 
 import imapdtest
+import nginxmail
 
-NGINX = pathlib.Path("/usr/sbin/nginx")
-MAIL_MODULE = pathlib.Path("/usr/lib/nginx/modules/ngx_mail_module.so")
 CLIENT = "127.0.0.5"
 
-pytestmark = pytest.mark.skipif(
-    not (NGINX.exists() and MAIL_MODULE.exists()),
-    reason="nginx and its mail module (nginx-light, libnginx-mod-mail) "
-    "are not installed")
+pytestmark = nginxmail.needed
 
 
 class AuthHandler(http.server.BaseHTTPRequestHandler):
@@ -59,48 +51,9 @@ def auth_http(server_factory):
 @pytest.fixture
 def nginx(auth_http, tmp_path):
     imapd, httpd = auth_http
-    port = imapdtest.free_port()
-    d = tmp_path / "nginx"
-    d.mkdir()
-    (d / "nginx.conf").write_text(f"""
-load_module {MAIL_MODULE};
-daemon off;
-master_process off;
-pid {d}/nginx.pid;
-error_log {d}/error.log info;
-events {{ worker_connections 64; }}
-mail {{
-    server_name localhost;
-    auth_http 127.0.0.1:{httpd.server_address[1]}/auth;
-    server {{
-        listen 127.0.0.1:{port};
-        protocol imap;
-        imap_auth login plain;
-        proxy_protocol on;
-    }}
-}}
-""")
-    p = subprocess.Popen([str(NGINX), "-p", str(d), "-e",
-                          str(d / "error.log"), "-c", str(d / "nginx.conf")],
-                         stdin=subprocess.DEVNULL,
-                         stdout=subprocess.DEVNULL,
-                         stderr=open(d / "stderr", "wb"))
-    deadline = time.monotonic() + 30
-    while True:
-        assert p.poll() is None, (d / "stderr").read_text()
-        try:
-            socket.create_connection(("127.0.0.1", port), 1).close()
-            break
-        except OSError:
-            assert time.monotonic() < deadline, "nginx is not listening"
-            time.sleep(0.05)
-    yield imapd, httpd, port
-    p.terminate()
-    try:
-        p.wait(10)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        p.wait(5)
+    n = nginxmail.Nginx(tmp_path / "nginx", httpd.server_address[1])
+    yield imapd, httpd, n.port
+    n.stop()
 
 
 def test_login_through_nginx(nginx):
