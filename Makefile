@@ -90,6 +90,10 @@ MAILDIR	 = maildir/filename.c \
 	   maildir/ftsindex.c \
 	   maildir/keywords.c \
 	   maildir/mailbox.c \
+	   maildir/mailbox-scan.c \
+	   maildir/mailbox-status.c \
+	   maildir/mailbox-sync.c \
+	   maildir/mailbox-write.c \
 	   maildir/maildirsize.c \
 	   maildir/msgcache.c \
 	   maildir/objectid.c \

@@ -28,7 +28,7 @@
  *
  * The on-disk format is described at the top of uidcache.c and in
  * imapd-uidcache(5).  This module knows nothing of directory scans: the Maildir
- * sync code (mailbox.c) decides what to add, change or expunge.
+ * sync code (mailbox-sync.c) decides what to add, change or expunge.
  *
  * Lifetime of returned data: struct uc_rec strings stay valid until the
  * next call on the same cache that can load new state (uidcache_refresh,
