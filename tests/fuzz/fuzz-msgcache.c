@@ -31,6 +31,7 @@
 #include <zlib.h>
 
 #include "common/buf.h"
+#include "common/le.h"
 #include "maildir/msgcache.h"
 #include "tests/fuzz/fuzz.h"
 
@@ -53,8 +54,8 @@ fixed_value(const unsigned char *v, size_t len, uint32_t uid, int fix)
 	unsigned char *c = (unsigned char *)fuzz_dup(v, len), u[4];
 
 	if (fix && len >= 4) {
-		fuzz_put32(u, uid);
-		fuzz_put32(c, (uint32_t)crc32(crc32(0, u, 4), c + 4,
+		le32_put(u, uid);
+		le32_put(c, (uint32_t)crc32(crc32(0, u, 4), c + 4,
 		    (uInt)(len - 4)));
 	}
 	return c;
@@ -68,7 +69,7 @@ record_ok(const unsigned char *v, size_t len, int other_uidv, int mode)
 
 	if (other_uidv || (mode & 2) || len < 20)
 		return 0;
-	want = 20 + (uint64_t)fuzz_get32(v + 4) + fuzz_get32(v + 8) + fuzz_get32(v + 12);
+	want = 20 + (uint64_t)le32_get(v + 4) + le32_get(v + 8) + le32_get(v + 12);
 	return want == len;
 }
 
@@ -88,7 +89,7 @@ write_structured(int mode, const struct fuzz_part *part, size_t n,
 	memset(h, 0, sizeof(h));
 	memcpy(h, part[0].p, part[0].len < 12 ? part[0].len : 12);
 	if (part[0].len >= 12)
-		uidv = fuzz_get32(h + 8);
+		uidv = le32_get(h + 8);
 	if ((cfd = open(fuzz_path(path, dir, "imapd-msgcache.cdb"),
 	    O_RDWR | O_CREAT | O_TRUNC, 0600)) == -1 ||
 	    cdb_make_start(&cm, cfd) == -1)
@@ -102,7 +103,7 @@ write_structured(int mode, const struct fuzz_part *part, size_t n,
 	for (i = 1; i < n; i++) {
 		if (part[i].len < 5)
 			continue;
-		uid = fuzz_get32(part[i].p);
+		uid = le32_get(part[i].p);
 		if (*nuids < PARTS_MAX)
 			uids[(*nuids)++] = uid;
 		v = fixed_value(part[i].p + 5, part[i].len - 5, uid,
@@ -112,16 +113,16 @@ write_structured(int mode, const struct fuzz_part *part, size_t n,
 			if (!record_ok(v, part[i].len - 5, ruidv != uidv, mode))
 				*log_ok_r = 0;
 			memcpy(rh, "IMC4", 4);
-			fuzz_put32(rh + 4, (uint32_t)(8 + part[i].len - 5));
-			fuzz_put32(rh + 12, uid);
-			fuzz_put32(rh + 16, ruidv);
+			le32_put(rh + 4, (uint32_t)(8 + part[i].len - 5));
+			le32_put(rh + 12, uid);
+			le32_put(rh + 16, ruidv);
 			/* the CRC covers UID, UIDVALIDITY and the value's
 			 * own CRC */
 			memset(first, 0, sizeof(first));
 			memcpy(first, rh + 12, 8);
 			memcpy(first + 8, v, part[i].len - 5 < 4 ?
 			    part[i].len - 5 : 4);
-			fuzz_put32(rh + 8, mode & 2 ? fuzz_get32(first + 8) :
+			le32_put(rh + 8, mode & 2 ? le32_get(first + 8) :
 			    (uint32_t)crc32(0, first, 12));
 			if (write(lfd, rh, sizeof(rh)) != sizeof(rh) ||
 			    write(lfd, v, part[i].len - 5) !=
@@ -130,7 +131,7 @@ write_structured(int mode, const struct fuzz_part *part, size_t n,
 		} else {
 			unsigned char key[4];
 
-			fuzz_put32(key, uid);
+			le32_put(key, uid);
 			if (cdb_make_add(&cm, key, 4, v,
 			    (unsigned)(part[i].len - 5)) == -1)
 				fuzz_die("cdb_make_add");
@@ -259,7 +260,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 			fuzz_put(dir, "imapd-msgcache.log", part[1].p,
 			    part[1].len);
 		if (n > 2 && part[2].len >= 4)
-			uidv = fuzz_get32(part[2].p);
+			uidv = le32_get(part[2].p);
 		for (i = 1; i <= 16; i++)
 			uids[nuids++] = (uint32_t)i;
 		log_ok = 0;	/* not known */

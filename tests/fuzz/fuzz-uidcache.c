@@ -39,6 +39,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "common/le.h"
 #include "maildir/filename.h"
 #include "maildir/uidcache.h"
 #include "maildir/uidcache-test.h"
@@ -84,8 +85,8 @@ write_structured(int mode, const struct fuzz_part *part, size_t n)
 			c = 0;
 			for (i = 1; i < 5 && i < n; i++)
 				c = crc(c, part[i].p, part[i].len);
-			fuzz_put32(h + 96, c);
-			fuzz_put32(h + 124, crc(0, h, 124));
+			le32_put(h + 96, c);
+			le32_put(h + 124, crc(0, h, 124));
 		}
 	}
 	if ((fd = open(fuzz_path(path, dir, "imapd-uidcache.cdb"),
@@ -115,15 +116,15 @@ write_structured(int mode, const struct fuzz_part *part, size_t n)
 			memcpy(jh + 16, h + 32, 4);	/* UIDVALIDITY */
 		}
 		if (!(mode & 2))
-			fuzz_put32(jh + 28, crc(0, jh, 28));
+			le32_put(jh + 28, crc(0, jh, 28));
 	}
 	if (write(fd, jh, part[5].len < sizeof(jh) ? part[5].len :
 	    sizeof(jh)) == -1)
 		fuzz_die(path);
 	for (i = 6; i < n; i++) {
 		memcpy(rh, "UCR1", 4);
-		fuzz_put32(rh + 4, (uint32_t)part[i].len);
-		fuzz_put32(rh + 8, crc(crc(0, rh + 4, 4), part[i].p, part[i].len));
+		le32_put(rh + 4, (uint32_t)part[i].len);
+		le32_put(rh + 8, crc(crc(0, rh + 4, 4), part[i].p, part[i].len));
 		if (write(fd, rh, sizeof(rh)) != sizeof(rh) ||
 		    write(fd, part[i].p, part[i].len) != (ssize_t)part[i].len)
 			fuzz_die(path);

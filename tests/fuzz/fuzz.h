@@ -140,23 +140,6 @@ fuzz_piece(struct fuzz_rnd *r)
 	}
 }
 
-/* Little-endian numbers, as the caches store them. */
-static inline uint32_t
-fuzz_get32(const unsigned char *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	    (uint32_t)p[3] << 24;
-}
-
-static inline void
-fuzz_put32(unsigned char *p, uint32_t v)
-{
-	p[0] = (unsigned char)v;
-	p[1] = (unsigned char)(v >> 8);
-	p[2] = (unsigned char)(v >> 16);
-	p[3] = (unsigned char)(v >> 24);
-}
-
 /* ---- files ------------------------------------------------------- */
 
 /* A private scratch directory for the process, removed at exit.
