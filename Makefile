@@ -206,6 +206,7 @@ UNITTESTS = tests/common/test-apppass \
 	   tests/maildir/test-uidcache \
 	   tests/imapd/test-auth \
 	   tests/imapd/test-limits \
+	   tests/imapd/test-mbname \
 	   tests/imapd/test-policy \
 	   tests/imapd/test-proxyhdr \
 	   tests/imapd/test-sandbox \

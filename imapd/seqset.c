@@ -13,6 +13,8 @@
 #include "common/strnum.h"
 #include "imapd/seqset.h"
 
+/* Ranges as written (before merging): what one command can make the
+ * server sort and keep. */
 #define SEQSET_RANGES_MAX	100000
 
 static int
@@ -72,9 +74,13 @@ seqset_parse(const char *s, uint32_t star, struct seqset *set)
 			a = 1;
 		if (b != 0) {
 			if (n == cap) {
+				if (cap == SEQSET_RANGES_MAX)
+					goto bad;
+				/* doubling, but the last step lands on the
+				 * limit so that it is the limit in force */
 				cap = cap ? cap * 2 : 8;
 				if (cap > SEQSET_RANGES_MAX)
-					goto bad;
+					cap = SEQSET_RANGES_MAX;
 				nr = reallocarray(r, cap, sizeof(*r));
 				if (nr == NULL)
 					goto bad;

@@ -24,8 +24,9 @@ struct seqset {
  * Parse s; "*" stands for star (the highest number in use; 0 when the
  * mailbox is empty, which makes "*" match nothing).  Numbers are
  * 1..4294967295; a:b and b:a are the same range.  0, or -1 on a syntax
- * error or 0 as a number.  The caller checks maxgiven against the
- * number of messages where that matters (sequence numbers).
+ * error, 0 as a number, or more than 100,000 ranges as written (before
+ * merging).  The caller checks maxgiven against the number of messages
+ * where that matters (sequence numbers).
  */
 int	seqset_parse(const char *s, uint32_t star, struct seqset *);
 void	seqset_free(struct seqset *);

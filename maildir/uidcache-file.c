@@ -145,10 +145,10 @@ snap_check(struct state *s)
 	s->prev_gen = get64(h + 24);
 	s->uidvalidity = get32(h + 32);
 	s->uidnext = get32(h + 36);
-	s->hms = get64(h + 40);
+	s->highest_modseq = get64(h + 40);
 	s->first_recent = get32(h + 48);
 	s->nxp = get32(h + 52);
-	s->xforgot = get64(h + 56);
+	s->forgotten_modseq = get64(h + 56);
 	s->ds.cur_ns = (int64_t)get64(h + 64);
 	s->ds.new_ns = (int64_t)get64(h + 72);
 	s->ds.scanned_ns = (int64_t)get64(h + 80);
@@ -162,7 +162,7 @@ snap_check(struct state *s)
 	    s->uidvalidity > UC_UID_MAX || s->uidnext == 0 ||
 	    s->uidnext > UC_UID_MAX + 1 || s->scount > s->uidnext - 1 ||
 	    s->first_recent == 0 || s->first_recent > s->uidnext ||
-	    s->hms == 0)
+	    s->highest_modseq == 0)
 		return "snapshot: header values out of range";
 	if ((s->tab = cdb_value(s, "T", &len)) == NULL ||
 	    len / ENT_SIZE != s->scount || len % ENT_SIZE != 0)
@@ -483,7 +483,7 @@ write_snapshot(struct uidcache *c, struct snapsrc *src, uint64_t prev_gen,
 	struct cdb_make cm;
 	struct uc_rec r;
 	struct stat st;
-	uint64_t gen, xforgot = src->xforgot;
+	uint64_t gen, forgotten_modseq = src->forgotten_modseq;
 	uint32_t slots, prev_uid = 0, bodycrc, unseen = 0, deleted = 0;
 	size_t i, nxp = src->nxp, keep0 = 0, blen, ilen;
 	int fd = -1, e, made = 0;
@@ -505,8 +505,8 @@ write_snapshot(struct uidcache *c, struct snapsrc *src, uint64_t prev_gen,
 	if (nxp > UC_EXPUNGED_KEEP) {
 		qsort(src->xp, nxp, sizeof(*src->xp), cmp_xmodseq);
 		keep0 = nxp - UC_EXPUNGED_KEEP;
-		if (src->xp[keep0 - 1].modseq > xforgot)
-			xforgot = src->xp[keep0 - 1].modseq;
+		if (src->xp[keep0 - 1].modseq > forgotten_modseq)
+			forgotten_modseq = src->xp[keep0 - 1].modseq;
 		qsort(src->xp + keep0, UC_EXPUNGED_KEEP, sizeof(*src->xp),
 		    cmp_xuid);
 		nxp = UC_EXPUNGED_KEEP;
@@ -566,10 +566,10 @@ write_snapshot(struct uidcache *c, struct snapsrc *src, uint64_t prev_gen,
 	put64(hdr + 24, prev_gen);
 	put32(hdr + 32, src->uidvalidity);
 	put32(hdr + 36, src->uidnext);
-	put64(hdr + 40, src->hms);
+	put64(hdr + 40, src->highest_modseq);
 	put32(hdr + 48, src->first_recent);
 	put32(hdr + 52, (uint32_t)nxp);
-	put64(hdr + 56, xforgot);
+	put64(hdr + 56, forgotten_modseq);
 	put64(hdr + 64, (uint64_t)src->ds.cur_ns);
 	put64(hdr + 72, (uint64_t)src->ds.new_ns);
 	put64(hdr + 80, (uint64_t)src->ds.scanned_ns);
@@ -735,7 +735,7 @@ create_cache(struct uidcache *c, uint32_t uvfloor, enum uc_from from,
 		src.count = im.n;
 		src.get = import_get;
 		src.arg = &im;
-		src.hms = src.xforgot = IMPORT_MODSEQ;
+		src.highest_modseq = src.forgotten_modseq = IMPORT_MODSEQ;
 	} else {
 		if (next_uidv(stored > tree ? stored : tree, uvfloor,
 		    &src.uidvalidity) == -1) {
@@ -746,7 +746,7 @@ create_cache(struct uidcache *c, uint32_t uvfloor, enum uc_from from,
 			return -1;
 		}
 		src.uidnext = 1;
-		src.hms = 1;
+		src.highest_modseq = 1;
 	}
 	src.first_recent = src.uidnext;
 	src.ds.cur_ns = src.ds.new_ns = src.ds.scanned_ns = UC_MTIME_UNKNOWN;

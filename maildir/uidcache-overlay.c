@@ -35,9 +35,9 @@ no_cache_values(struct state *s)
 {
 	s->uidvalidity = 0;
 	s->uidnext = 1;
-	s->hms = 1;
+	s->highest_modseq = 1;
 	s->first_recent = 1;
-	s->xforgot = 0;
+	s->forgotten_modseq = 0;
 	s->nunseen = s->ndeleted = 0;
 	s->ds.cur_ns = s->ds.new_ns = s->ds.scanned_ns = UC_MTIME_UNKNOWN;
 }
@@ -51,7 +51,7 @@ state_new(void)
 		return NULL;
 	s->jfd = -1;
 	no_cache_values(s);
-	s->sxp_sorted = s->xov_sorted = 1;
+	s->snap_expunged_sorted = s->xov_sorted = 1;
 	return s;
 }
 
@@ -66,21 +66,21 @@ overlay_free(struct state *s)
 		free(a);
 	}
 	s->arena = NULL;
-	free(s->ov);
+	free(s->overlay);
 	free(s->mods.slot);
 	free(s->added.slot);
 	free(s->addv);
-	free(s->sxp);
+	free(s->snap_expunged);
 	free(s->xov);
-	s->ov = NULL;
+	s->overlay = NULL;
 	s->mods.slot = s->added.slot = NULL;
-	s->addv = s->sxp = NULL;
+	s->addv = s->snap_expunged = NULL;
 	s->xov = NULL;
-	s->nov = s->ovcap = s->mods.nslots = s->mods.n = 0;
+	s->noverlay = s->overlay_cap = s->mods.nslots = s->mods.n = 0;
 	s->added.nslots = s->added.n = 0;
-	s->naddv = s->addcap = s->adddead = 0;
-	s->nsxp = s->sxpcap = s->nxov = s->xovcap = 0;
-	s->sxp_sorted = s->xov_sorted = 1;
+	s->naddv = s->addcap = s->added_expunged = 0;
+	s->nsnap_expunged = s->snap_expunged_cap = s->nxov = s->xovcap = 0;
+	s->snap_expunged_sorted = s->xov_sorted = 1;
 }
 
 void
@@ -112,7 +112,7 @@ state_make_empty(struct state *s)
 	s->jfd = -1;
 	if (s->jstate == J_OURS)
 		s->jstate = J_IGNORED;
-	s->jops = 0;
+	s->journal_ops = 0;
 	no_cache_values(s);
 }
 
@@ -343,7 +343,7 @@ mod_find(const struct state *s, uint32_t j)
 	uint32_t k;
 
 	while ((k = otab_probe(&s->mods, mixidx(j), &pos)) != NONE)
-		if (s->ov[k].snapidx == j)
+		if (s->overlay[k].snapidx == j)
 			return k;
 	return NONE;
 }
@@ -359,7 +359,7 @@ base_find(const struct state *s, const char *base, size_t len,
 	const struct ovrec *o;
 
 	while ((k = otab_probe(&s->added, hash, &pos)) != NONE) {
-		o = &s->ov[k];
+		o = &s->overlay[k];
 		/* an expunged base may come back with a new UID: skip */
 		if ((o->bits & OV_EXP) == 0 &&
 		    strncmp(o->base, base, len) == 0 && o->base[len] == '\0')
@@ -368,7 +368,7 @@ base_find(const struct state *s, const char *base, size_t len,
 	return NONE;
 }
 
-/* Index in ov of the added message with uid (expunged or not), or NONE. */
+/* Index in overlay of the added message with uid (expunged or not), or NONE. */
 uint32_t
 add_search(const struct state *s, uint32_t uid)
 {
@@ -377,7 +377,7 @@ add_search(const struct state *s, uint32_t uid)
 
 	while (lo < hi) {
 		mid = lo + (hi - lo) / 2;
-		u = s->ov[s->addv[mid]].uid;
+		u = s->overlay[s->addv[mid]].uid;
 		if (u == uid)
 			return s->addv[mid];
 		if (u < uid)
@@ -393,13 +393,14 @@ ov_new(struct state *s)
 {
 	struct ovrec *o;
 
-	if (s->nov >= NONE - 1) {
+	if (s->noverlay >= NONE - 1) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	if (grow(&s->ov, &s->ovcap, s->nov, sizeof(*s->ov)) == -1)
+	if (grow(&s->overlay, &s->overlay_cap, s->noverlay,
+	    sizeof(*s->overlay)) == -1)
 		return NULL;
-	o = &s->ov[s->nov++];
+	o = &s->overlay[s->noverlay++];
 	memset(o, 0, sizeof(*o));
 	return o;
 }
@@ -413,7 +414,7 @@ ov_of_snap(struct state *s, uint32_t j)
 	uint32_t k = mod_find(s, j);
 
 	if (k != NONE)
-		return &s->ov[k];
+		return &s->overlay[k];
 	if (otab_reserve(&s->mods) == -1)
 		return NULL;
 	if (!snap_get(s, j, &r)) {
@@ -431,7 +432,7 @@ ov_of_snap(struct state *s, uint32_t j)
 	o->mtime = r.mtime;
 	o->base = r.base;
 	o->info = r.info;
-	otab_put(&s->mods, mixidx(j), (uint32_t)(s->nov - 1));
+	otab_put(&s->mods, mixidx(j), (uint32_t)(s->noverlay - 1));
 	return o;
 }
 
@@ -457,9 +458,9 @@ rec_of_snap(struct state *s, uint32_t j, struct uc_rec *r)
 
 	if (k == NONE)
 		return snap_get(s, j, r);
-	if (s->ov[k].bits & OV_EXP)
+	if (s->overlay[k].bits & OV_EXP)
 		return 0;
-	ov_to_rec(&s->ov[k], r);
+	ov_to_rec(&s->overlay[k], r);
 	return 1;
 }
 
@@ -473,14 +474,14 @@ live_by_uid(struct state *s, uint32_t uid)
 		k = mod_find(s, j);
 		if (k == NONE)
 			return ov_of_snap(s, j);
-		k = (s->ov[k].bits & OV_EXP) ? NONE : k;
+		k = (s->overlay[k].bits & OV_EXP) ? NONE : k;
 	} else
 		k = add_search(s, uid);
-	if (k == NONE || (s->ov[k].bits & OV_EXP)) {
+	if (k == NONE || (s->overlay[k].bits & OV_EXP)) {
 		errno = ENOENT;
 		return NULL;
 	}
-	return &s->ov[k];
+	return &s->overlay[k];
 }
 
 /* Is base (whose fnv1a() is hash) a live message's? */
@@ -491,7 +492,7 @@ live_base(struct state *s, const char *base, size_t len, uint32_t hash)
 
 	if (j != NONE) {
 		k = mod_find(s, j);
-		if (k == NONE || (s->ov[k].bits & OV_EXP) == 0)
+		if (k == NONE || (s->overlay[k].bits & OV_EXP) == 0)
 			return 1;
 	}
 	return base_find(s, base, len, hash) != NONE;
@@ -532,20 +533,21 @@ settle(struct state *s)
 {
 	size_t i, n;
 
-	if (!s->sxp_sorted) {
-		qsort(s->sxp, s->nsxp, sizeof(*s->sxp), cmp_u32);
-		s->sxp_sorted = 1;
+	if (!s->snap_expunged_sorted) {
+		qsort(s->snap_expunged, s->nsnap_expunged,
+		    sizeof(*s->snap_expunged), cmp_u32);
+		s->snap_expunged_sorted = 1;
 	}
 	if (!s->xov_sorted) {
 		qsort(s->xov, s->nxov, sizeof(*s->xov), cmp_xuid);
 		s->xov_sorted = 1;
 	}
-	if (s->adddead > 0) {
+	if (s->added_expunged > 0) {
 		for (i = n = 0; i < s->naddv; i++)
-			if ((s->ov[s->addv[i]].bits & OV_EXP) == 0)
+			if ((s->overlay[s->addv[i]].bits & OV_EXP) == 0)
 				s->addv[n++] = s->addv[i];
 		s->naddv = n;
-		s->adddead = 0;
+		s->added_expunged = 0;
 	}
 }
 
@@ -602,7 +604,7 @@ apply_op(struct state *s, struct dec *d)
 			return damage(s, "journal: truncated add");
 		if (uid < s->uidnext || uid > UC_UID_MAX || uid == 0)
 			return damage(s, "journal: add with a UID below UIDNEXT");
-		if ((bits & ~BITS_VALID) != 0 || ms <= s->hms ||
+		if ((bits & ~BITS_VALID) != 0 || ms <= s->highest_modseq ||
 		    !name_ok(b, blen, 0) || !name_ok(in, ilen, 1))
 			return damage(s, "journal: malformed add");
 		h = fnv1a(b, blen);
@@ -624,13 +626,13 @@ apply_op(struct state *s, struct dec *d)
 		o->mtime = mt;
 		if ((o->base = arena_str(s, b, blen)) == NULL ||
 		    (o->info = arena_str(s, in, ilen)) == NULL) {
-			s->nov--;
+			s->noverlay--;
 			return -1;
 		}
-		otab_put(&s->added, h, (uint32_t)s->nov - 1);
-		s->addv[s->naddv++] = (uint32_t)s->nov - 1;
+		otab_put(&s->added, h, (uint32_t)s->noverlay - 1);
+		s->addv[s->naddv++] = (uint32_t)s->noverlay - 1;
 		s->uidnext = uid + 1;
-		s->hms = ms;
+		s->highest_modseq = ms;
 		counts_add(s, bits);
 		return 0;
 	case 'U':
@@ -646,7 +648,8 @@ apply_op(struct state *s, struct dec *d)
 		if ((o = live_by_uid(s, uid)) == NULL)
 			return errno == ENOENT ?
 			    damage(s, "journal: update of an unknown UID") : -1;
-		if (ms != o->modseq && (ms <= s->hms || ms < o->modseq))
+		if (ms != o->modseq &&
+		    (ms <= s->highest_modseq || ms < o->modseq))
 			return damage(s, "journal: update MODSEQ not above "
 			    "HIGHESTMODSEQ");
 		/* allocate before changing anything: a failure here must
@@ -656,7 +659,7 @@ apply_op(struct state *s, struct dec *d)
 			if ((ninfo = arena_str(s, in, ilen)) == NULL)
 				return -1;
 		if (ms != o->modseq)
-			s->hms = ms;
+			s->highest_modseq = ms;
 		counts_sub(s, o->bits);
 		counts_add(s, bits);
 		o->info = ninfo;
@@ -681,11 +684,12 @@ apply_op(struct state *s, struct dec *d)
 		ms = d64(d);
 		if (d->bad)
 			return damage(s, "journal: truncated expunge");
-		if (ms <= s->hms)
+		if (ms <= s->highest_modseq)
 			return damage(s, "journal: expunge MODSEQ not above "
 			    "HIGHESTMODSEQ");
 		if (grow(&s->xov, &s->xovcap, s->nxov, sizeof(*s->xov)) == -1 ||
-		    grow(&s->sxp, &s->sxpcap, s->nsxp, sizeof(*s->sxp)) == -1)
+		    grow(&s->snap_expunged, &s->snap_expunged_cap,
+		    s->nsnap_expunged, sizeof(*s->snap_expunged)) == -1)
 			return -1;
 		if ((o = live_by_uid(s, uid)) == NULL)
 			return errno == ENOENT ?
@@ -693,13 +697,15 @@ apply_op(struct state *s, struct dec *d)
 		counts_sub(s, o->bits);
 		o->bits |= OV_EXP;
 		o->modseq = ms;
-		s->hms = ms;
+		s->highest_modseq = ms;
 		if (o->snapidx != NONE) {
-			if (s->nsxp > 0 && s->sxp[s->nsxp - 1] > o->snapidx)
-				s->sxp_sorted = 0;
-			s->sxp[s->nsxp++] = o->snapidx;
+			if (s->nsnap_expunged > 0 &&
+			    s->snap_expunged[s->nsnap_expunged - 1] >
+			    o->snapidx)
+				s->snap_expunged_sorted = 0;
+			s->snap_expunged[s->nsnap_expunged++] = o->snapidx;
 		} else
-			s->adddead++;
+			s->added_expunged++;
 		x = &s->xov[s->nxov++];
 		if (s->nxov > 1 && x[-1].uid > uid)
 			s->xov_sorted = 0;
@@ -733,7 +739,7 @@ apply_commit(struct state *s, const unsigned char *body, size_t len)
 {
 	struct dec d = { body, body + len, 0 };
 	uint32_t next = d32(&d);
-	uint64_t hms = d64(&d);
+	uint64_t highest_modseq = d64(&d);
 	int r;
 
 	if (d.bad)
@@ -741,9 +747,9 @@ apply_commit(struct state *s, const unsigned char *body, size_t len)
 	while (d.p < d.end) {
 		if ((r = apply_op(s, &d)) != 0)
 			return r;
-		s->jops++;
+		s->journal_ops++;
 	}
-	if (s->uidnext != next || s->hms != hms)
+	if (s->uidnext != next || s->highest_modseq != highest_modseq)
 		return damage(s, "journal: commit totals do not match its "
 		    "operations");
 	return 0;

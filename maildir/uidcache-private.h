@@ -98,9 +98,9 @@ struct xpair {
 };
 
 /* An open-addressing index of overlay records: each slot holds 0
- * (empty) or 1 + an index into ov, and the record's hash, so that a probe
- * passes other records without touching them and a rehash needs no
- * record at all; linear probing; at most half full. */
+ * (empty) or 1 + an index into overlay, and the record's hash, so that
+ * a probe passes other records without touching them and a rehash needs
+ * no record at all; linear probing; at most half full. */
 struct oslot {
 	uint32_t	 k;
 	uint32_t	 hash;
@@ -144,10 +144,13 @@ struct state {
 	off_t		 jend;		/* end of the last good commit */
 	off_t		 jseen;		/* file size when last read */
 	int		 jtorn;		/* bytes after jend are no commit */
-	uint32_t	 jops;
+	uint32_t	 journal_ops;	/* operations in the journal: when
+					 * to compact it */
 
 	uint32_t	 uidvalidity, uidnext, first_recent;
-	uint64_t	 hms, xforgot;
+	uint64_t	 highest_modseq;
+	uint64_t	 forgotten_modseq; /* expunges up to this MODSEQ are
+					    * no longer listed */
 	struct uc_dirstamp ds;
 	uint64_t	 snap_maxms;	/* the greatest MODSEQ in T, once
 					 * known (snap_max_modseq()) */
@@ -160,17 +163,19 @@ struct state {
 					 * snapshot: its counts were missing
 					 * or wrong */
 
-	struct ovrec	*ov;
-	size_t		 nov, ovcap;
+	struct ovrec	*overlay;
+	size_t		 noverlay, overlay_cap;
 	struct otab	 mods;		/* T index -> its overlay record, by
 					 * mixidx() of the index */
 	struct otab	 added;		/* base -> record of an added one, by
 					 * fnv1a() of the base */
-	uint32_t	*addv;		/* ov of added messages, UID order */
-	size_t		 naddv, addcap, adddead;
-	uint32_t	*sxp;		/* T indexes expunged */
-	size_t		 nsxp, sxpcap;
-	int		 sxp_sorted;
+	uint32_t	*addv;		/* overlay indexes of added messages,
+					 * UID order */
+	size_t		 naddv, addcap;
+	size_t		 added_expunged; /* of addv, expunged since */
+	uint32_t	*snap_expunged;	/* T indexes expunged */
+	size_t		 nsnap_expunged, snap_expunged_cap;
+	int		 snap_expunged_sorted;
 	struct xpair	*xov;		/* expunges since the snapshot */
 	size_t		 nxov, xovcap;
 	int		 xov_sorted;
@@ -209,7 +214,7 @@ struct snapsrc {
 	int		(*get)(void *, size_t, struct uc_rec *);
 	void		*arg;
 	uint32_t	 uidvalidity, uidnext, first_recent;
-	uint64_t	 hms, xforgot;
+	uint64_t	 highest_modseq, forgotten_modseq;
 	struct uc_dirstamp ds;
 	struct xpair	*xp;		/* ascending UID; may be reordered */
 	size_t		 nxp;

@@ -393,7 +393,7 @@ uidcache_uidnext(const struct uidcache *c)
 uint64_t
 uidcache_highestmodseq(const struct uidcache *c)
 {
-	return c->s->hms;
+	return c->s->highest_modseq;
 }
 
 uint32_t
@@ -413,7 +413,7 @@ uidcache_count(const struct uidcache *c)
 {
 	const struct state *s = c->s;
 
-	return (s->scount - s->nsxp) + (s->naddv - s->adddead);
+	return (s->scount - s->nsnap_expunged) + (s->naddv - s->added_expunged);
 }
 
 uint32_t
@@ -449,10 +449,10 @@ uidcache_count_recent(const struct uidcache *c)
 	}
 	j = lo;
 	lo = 0;
-	hi = s->nsxp;
+	hi = s->nsnap_expunged;
 	while (lo < hi) {
 		mid = lo + (hi - lo) / 2;
-		if (s->sxp[mid] < j)
+		if (s->snap_expunged[mid] < j)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -462,7 +462,7 @@ uidcache_count_recent(const struct uidcache *c)
 	hi = s->naddv;
 	while (lo < hi) {
 		mid = lo + (hi - lo) / 2;
-		if (s->ov[s->addv[mid]].uid < uid)
+		if (s->overlay[s->addv[mid]].uid < uid)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -472,18 +472,18 @@ uidcache_count_recent(const struct uidcache *c)
 
 /*
  * The snapshot index of the i-th live snapshot message (i < the number of
- * live ones).  The live entries before expunged index sxp[t] number
- * sxp[t] - t, which never falls as t grows: count the expunged indexes
- * whose live-before count is <= i, and skip that many.
+ * live ones).  The live entries before expunged index snap_expunged[t]
+ * number snap_expunged[t] - t, which never falls as t grows: count the
+ * expunged indexes whose live-before count is <= i, and skip that many.
  */
 static uint32_t
 live_snap_index(const struct state *s, size_t i)
 {
-	size_t lo = 0, hi = s->nsxp, mid;
+	size_t lo = 0, hi = s->nsnap_expunged, mid;
 
 	while (lo < hi) {
 		mid = lo + (hi - lo) / 2;
-		if (s->sxp[mid] - mid <= i)
+		if (s->snap_expunged[mid] - mid <= i)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -498,13 +498,13 @@ uidcache_nth(const struct uidcache *c, size_t i, struct uc_rec *r)
 	size_t slive;
 
 	settle(s);
-	slive = s->scount - s->nsxp;
+	slive = s->scount - s->nsnap_expunged;
 	if (i < slive)
 		return rec_of_snap(s, live_snap_index(s, i), r);
 	i -= slive;
 	if (i >= s->naddv)
 		return 0;
-	ov_to_rec(&s->ov[s->addv[i]], r);
+	ov_to_rec(&s->overlay[s->addv[i]], r);
 	return 1;
 }
 
@@ -515,7 +515,7 @@ uidcache_nth_meta(const struct uidcache *c, size_t i, struct uc_rec *r)
 	uint32_t j;
 
 	settle(s);
-	if (i >= s->scount - s->nsxp)
+	if (i >= s->scount - s->nsnap_expunged)
 		return uidcache_nth(c, i, r);
 	j = live_snap_index(s, i);
 	if (mod_find(s, j) != NONE)
@@ -532,9 +532,9 @@ uidcache_by_uid(const struct uidcache *c, uint32_t uid, struct uc_rec *r)
 	if ((j = snap_search(s, uid)) != NONE)
 		return rec_of_snap(s, j, r);
 	k = add_search(s, uid);
-	if (k == NONE || (s->ov[k].bits & OV_EXP))
+	if (k == NONE || (s->overlay[k].bits & OV_EXP))
 		return 0;
-	ov_to_rec(&s->ov[k], r);
+	ov_to_rec(&s->overlay[k], r);
 	return 1;
 }
 
@@ -553,7 +553,7 @@ uidcache_by_base(const struct uidcache *c, const char *base,
 		return 1;
 	if ((k = base_find(s, base, baselen, h)) == NONE)
 		return 0;
-	ov_to_rec(&s->ov[k], r);
+	ov_to_rec(&s->overlay[k], r);
 	return 1;
 }
 
@@ -599,8 +599,8 @@ uidcache_changed_since(const struct uidcache *c, uint64_t since,
 	if (snap_max_modseq(s) <= since) {
 		/* nothing the snapshot holds as written is newer: only what
 		 * the journal changed or added can be */
-		for (i = 0; i < s->nov; i++) {
-			const struct ovrec *o = &s->ov[i];
+		for (i = 0; i < s->noverlay; i++) {
+			const struct ovrec *o = &s->overlay[i];
 
 			if ((o->bits & OV_EXP) || o->modseq <= since)
 				continue;
@@ -652,7 +652,7 @@ uidcache_expunged_since(const struct uidcache *c, uint64_t since,
 		if (m > since)
 			fn(arg, u, m);
 	}
-	return since >= s->xforgot;
+	return since >= s->forgotten_modseq;
 }
 
 static int
@@ -865,7 +865,8 @@ uidcache_reserve(struct uidcache *c, size_t n, size_t namebytes)
 	if (!writable(c) || n == 0 || n > UC_UID_MAX)
 		return;
 	(void)buf_reserve(&c->pend, n * (1 + 36 + 2) + namebytes);
-	(void)reserve_to(&s->ov, &s->ovcap, s->nov + n, sizeof(*s->ov));
+	(void)reserve_to(&s->overlay, &s->overlay_cap, s->noverlay + n,
+	    sizeof(*s->overlay));
 	(void)reserve_to(&s->addv, &s->addcap, s->naddv + n,
 	    sizeof(*s->addv));
 	for (slots = 64; slots < (s->added.n + n + 1) * 2; slots *= 2)
@@ -918,7 +919,7 @@ uidcache_add(struct uidcache *c, const char *base, size_t baselen,
 	put32(p, uid);
 	put32(p + 4, flags | (in_new ? BIT_NEW : 0));
 	put32(p + 8, keywords);
-	put64(p + 12, s->hms + 1);
+	put64(p + 12, s->highest_modseq + 1);
 	put64(p + 20, vsize);
 	put64(p + 28, (uint64_t)mtime);
 	p += 36;
@@ -960,7 +961,7 @@ uidcache_update(struct uidcache *c, uint32_t uid, unsigned flags,
 	}
 	ms = r.modseq;
 	if (r.flags != flags || r.keywords != keywords)
-		ms = c->s->hms + 1;
+		ms = c->s->highest_modseq + 1;
 	else if (r.in_new == !!in_new && strcmp(r.info, info) == 0)
 		return 0;	/* nothing changed */
 	f = enc8(b, 'U') == -1 || enc32(b, uid) == -1 ||
@@ -1007,7 +1008,7 @@ uidcache_expunge(struct uidcache *c, uint32_t uid)
 		return -1;
 	}
 	f = enc8(b, 'X') == -1 || enc32(b, uid) == -1 ||
-	    enc64(b, c->s->hms + 1) == -1;
+	    enc64(b, c->s->highest_modseq + 1) == -1;
 	return pend_apply(c, off, f);
 }
 
@@ -1066,10 +1067,10 @@ need_compact(const struct state *s, off_t extra_bytes, uint32_t extra_ops)
 	if (s->rewrite)
 		return 1;
 	if (uidcache_test_compact_ops)
-		return s->jops + extra_ops > uidcache_test_compact_ops;
+		return s->journal_ops + extra_ops > uidcache_test_compact_ops;
 	if (jbytes > COMPACT_BYTES && jbytes > s->cdb_size / 4)
 		return 1;
-	return s->nov > COMPACT_MSGS && s->nov > s->scount / 8;
+	return s->noverlay > COMPACT_MSGS && s->noverlay > s->scount / 8;
 }
 
 /*
@@ -1111,8 +1112,8 @@ commit_snapshot(struct uidcache *c)
 	src.uidvalidity = s->uidvalidity;
 	src.uidnext = s->uidnext;
 	src.first_recent = s->first_recent;
-	src.hms = s->hms;
-	src.xforgot = s->xforgot;
+	src.highest_modseq = s->highest_modseq;
+	src.forgotten_modseq = s->forgotten_modseq;
 	src.ds = s->ds;
 	src.xp = xp;
 	src.nxp = n;
@@ -1215,7 +1216,7 @@ uidcache_commit(struct uidcache *c)
 			return r;
 	}
 	put32(ch, s->uidnext);
-	put64(ch + 4, s->hms);
+	put64(ch + 4, s->highest_modseq);
 	put32(rh, REC_MAGIC);
 	put32(rh + 4, blen);
 	sum = crc(0, rh + 4, 4);
@@ -1272,7 +1273,7 @@ uidcache_commit(struct uidcache *c)
 	STEP(UCS_SYNCED);
 	s->jend += (off_t)total;
 	s->jseen = s->jend;
-	s->jops += c->pend_ops;
+	s->journal_ops += c->pend_ops;
 	buf_reset(&c->pend);
 	c->pend_ops = 0;
 	c->changes++;

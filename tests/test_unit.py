@@ -21,7 +21,8 @@ def run_unit(build, name, **env):
     e.update(env)
     p = subprocess.run([str(binary)], capture_output=True, timeout=600,
                        cwd="/tmp", env=e)
-    out = p.stdout.decode() + p.stderr.decode()
+    out = (p.stdout.decode(errors="replace") +
+           p.stderr.decode(errors="replace"))
     m = re.search(r"^(\d+) passed, (\d+) failed$", out, re.M)
     assert m, out
     assert int(m.group(1)) > 0, "no checks ran"
