@@ -98,6 +98,7 @@ MAILDIR	 = maildir/filename.c \
 	   maildir/msgcache.c \
 	   maildir/objectid.c \
 	   maildir/sortcache.c \
+	   maildir/storelock.c \
 	   maildir/uidcache.c \
 	   maildir/uidcache-check.c \
 	   maildir/uidcache-file.c \

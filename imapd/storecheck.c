@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "common/config.h"
+#include "common/log.h"
 #include "imapd/session.h"
 #include "imapd/storecheck.h"
 
@@ -110,6 +111,20 @@ fail_unlink:
 fail:
 	r.err = errno;
 	return r;
+}
+
+int
+storecheck_marker(const struct config *conf, const char *refused)
+{
+	struct stat sb;
+
+	if (conf->store_marker[0] == '\0' ||
+	    stat(conf->store_marker, &sb) == 0)
+		return 1;
+	log_warn("store_marker %s cannot be found: refusing %s (is the mail "
+	    "store mounted? nothing is created or served on a store "
+	    "without its marker)", conf->store_marker, refused);
+	return 0;
 }
 
 int

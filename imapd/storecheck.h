@@ -21,4 +21,14 @@ struct config;
 int	storecheck_run(const struct config *, long long *ms_r, char *why,
 	    size_t whylen);
 
+/*
+ * Whether the store is mounted, as store_marker tells: 1 when no marker
+ * is configured or the marker file exists; 0 when it is missing (or
+ * cannot be looked at), logged with what is refused (the words in
+ * refused, e.g. "the session").  Where the store is not mounted, its
+ * mount point is an empty local directory in which Maildirs must not be
+ * made or served.
+ */
+int	storecheck_marker(const struct config *, const char *refused);
+
 #endif

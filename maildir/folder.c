@@ -80,6 +80,7 @@
 #include "common/mutf7.h"
 #include "common/safefile.h"
 #include "maildir/folder.h"
+#include "maildir/storelock.h"
 
 #define DELETED_PREFIX	"..imapd-deleted-"
 #define RM_DEPTH	16		/* a folder needs 2 */
@@ -89,7 +90,6 @@
 #define SUBS_COURIER	"courierimapsubscribed"
 #define SUBS_LOCK	"subscriptions.lock"
 #define SUBS_MAX	(4 * 1024 * 1024)
-#define LOCK_WAIT_MS	20000
 #define LOCK_STALE_SECS	15
 
 static const char *const subdirs[] = { "cur", "new", "tmp" };
@@ -494,7 +494,10 @@ subs_lock(const char *root, int rootfd)
 			(void)unlinkat(rootfd, SUBS_LOCK, 0);
 			continue;
 		}
-		if (waited >= LOCK_WAIT_MS) {
+		if (waited >= storelock_timeout()) {
+			log_warnx("%s/%s: held by another process for over "
+			    "%llu ms (lock_timeout)", root, SUBS_LOCK,
+			    (unsigned long long)storelock_timeout());
 			errno = ETIMEDOUT;
 			return -1;
 		}

@@ -25,6 +25,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "maildir/storelock.h"
 #include "maildir/uidcache-private.h"
 
 /* ---- little helpers ----------------------------------------------- */
@@ -182,72 +183,18 @@ self_pid(void)
 	return my_pid;
 }
 
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-/*
- * Take an fcntl() write lock on fd, waiting up to the lock timeout.  An
- * open file description lock (F_OFD_SETLK), so that two descriptors in
- * one process exclude each other as well.  0, or -1 with errno
- * (ETIMEDOUT when another holder keeps it too long).
- */
+/* The lock timeout of the store (storelock.h), or the tests' own. */
 int
 fd_lock_wait(int fd)
 {
-	struct flock fl;
-	uint64_t start = now_ms(), waited, limit;
-	struct timespec ts;
-	unsigned delay = 1;
-
-	limit = uidcache_test_lock_ms ? uidcache_test_lock_ms :
-	    UC_LOCK_TIMEOUT_MS;
-	for (;;) {
-		memset(&fl, 0, sizeof(fl));
-		fl.l_type = F_WRLCK;
-		fl.l_whence = SEEK_SET;
-#ifdef F_OFD_SETLK
-		if (fcntl(fd, F_OFD_SETLK, &fl) == 0)
-			return 0;
-#else
-		if (fcntl(fd, F_SETLK, &fl) == 0)
-			return 0;
-#endif
-		if (errno != EAGAIN && errno != EACCES && errno != EINTR)
-			return -1;
-		waited = now_ms() - start;
-		if (waited >= limit) {
-			errno = ETIMEDOUT;
-			return -1;
-		}
-		if (delay > limit - waited)
-			delay = (unsigned)(limit - waited);
-		ts.tv_sec = delay / 1000;
-		ts.tv_nsec = (long)(delay % 1000) * 1000000;
-		nanosleep(&ts, NULL);
-		if (delay < 64)
-			delay *= 2;
-	}
+	return storelock_fcntl(fd, F_WRLCK, uidcache_test_lock_ms ?
+	    uidcache_test_lock_ms : storelock_timeout());
 }
 
 void
 fd_unlock(int fd)
 {
-	struct flock fl;
-
-	memset(&fl, 0, sizeof(fl));
-	fl.l_type = F_UNLCK;
-	fl.l_whence = SEEK_SET;
-#ifdef F_OFD_SETLK
-	(void)fcntl(fd, F_OFD_SETLK, &fl);
-#else
-	(void)fcntl(fd, F_SETLK, &fl);
-#endif
+	storelock_unlock(fd);
 }
 
 unsigned

@@ -232,6 +232,7 @@
 #include "common/log.h"
 #include "common/mapfile.h"
 #include "common/strnum.h"
+#include "maildir/storelock.h"
 #include "maildir/uidcache-private.h"
 #include "maildir/uidcache-test.h"
 
@@ -711,7 +712,7 @@ uidcache_fs_now(struct uidcache *c, int64_t *ns)
 int
 uidcache_lock(struct uidcache *c)
 {
-	unsigned limit;
+	unsigned long long limit;
 	int e;
 
 	if (c->locked) {
@@ -726,11 +727,13 @@ uidcache_lock(struct uidcache *c)
 	if (lock_wait(c) == -1) {
 		e = errno;
 		limit = uidcache_test_lock_ms ? uidcache_test_lock_ms :
-		    UC_LOCK_TIMEOUT_MS;
+		    storelock_timeout();
 		if (e == ETIMEDOUT)
-			log_warnx("%s: UID cache lock held by another process "
-			    "for over %u ms (a stuck imapd or tool; `fuser "
-			    FN_LOCK "` in the folder names it)", c->dir, limit);
+			log_warnx("%s: UID cache lock " FN_LOCK " held by "
+			    "another process for over %llu ms (lock_timeout; "
+			    "a stuck or stopped imapd or tool: `fuser " FN_LOCK
+			    "` in the folder names it on this host)", c->dir,
+			    limit);
 		else
 			log_warn("%s: cannot lock the UID cache", c->dir);
 		errno = e;
