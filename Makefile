@@ -204,6 +204,7 @@ UNITTESTS = tests/common/test-apppass \
 	   tests/maildir/test-ftsindex \
 	   tests/maildir/test-msgcache \
 	   tests/maildir/test-sortcache \
+	   tests/maildir/test-storelock \
 	   tests/maildir/test-uidcache \
 	   tests/imapd/test-auth \
 	   tests/imapd/test-limits \

@@ -607,6 +607,20 @@ p_lock_timeout(struct config *c, const char *v)
 }
 
 static const char *
+p_lock_method(struct config *c, const char *v)
+{
+	static const char *const names[] = { "fcntl", "dotlock", "both" };
+	int i;
+
+	for (i = 0; i < 3; i++)
+		if (strcasecmp(v, names[i]) == 0) {
+			c->lock_method = i + 1;
+			return NULL;
+		}
+	return "must be fcntl, dotlock or both";
+}
+
+static const char *
 p_idle_poll(struct config *c, const char *v)
 {
 	const char *why = p_duration(&c->idle_poll_ms, v, 0);
@@ -792,6 +806,14 @@ show_mmap(const struct config *c, size_t off, struct buf *b)
 }
 
 static void
+show_lock_method(const struct config *c, size_t off, struct buf *b)
+{
+	(void)off;
+	(void)buf_adds(b, c->lock_method == 2 ? "dotlock" :
+	    c->lock_method == 3 ? "both" : "fcntl");
+}
+
+static void
 show_trusted_proxies(const struct config *c, size_t off, struct buf *b)
 {
 	char a[64];
@@ -868,6 +890,7 @@ static const struct keydef keys[] = {
 	{ "inbox_prefix",		BOOL(inbox_prefix) },
 	{ "listen_imap",		OWN(listen_imap) },
 	{ "listen_imaps",		OWN(listen_imaps) },
+	{ "lock_method",		OWN(lock_method) },
 	{ "lock_timeout",		MS(lock_timeout, lock_timeout_ms) },
 	{ "login_chroot",		STR(login_chroot) },
 	{ "login_policy",		STR(login_policy) },
@@ -958,6 +981,7 @@ config_defaults(struct config *c)
 	c->first_valid_uid = 1000;
 	c->mmap = MAPFILE_AUTO;
 	c->lock_timeout_ms = 30 * 1000;
+	c->lock_method = 1;
 	c->idle_poll_ms = 0;
 	c->hostname = xstrdup("");
 	c->store_marker = xstrdup("");

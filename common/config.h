@@ -20,7 +20,7 @@
 #define CONFIG_MAX_SPECIAL	16
 #define CONFIG_MAX_SESSIONS	100000	/* the most max_sessions may be */
 #define CONFIG_MAX_PROXIES	32	/* networks in trusted_proxies */
-#define CONFIG_NKEYS		45	/* keys imapd.conf knows */
+#define CONFIG_NKEYS		46	/* keys imapd.conf knows */
 
 enum auth_method {
 	AUTH_PAM = 1,
@@ -86,6 +86,8 @@ struct config {
 	int			 mmap;		/* enum mapfile_mode */
 	/* a store shared between hosts (NFS, GlusterFS) */
 	uint64_t		 lock_timeout_ms;
+	int			 lock_method;	/* 1 fcntl, 2 dotlock, 3 both
+						 * (enum storelock_method) */
 	uint64_t		 idle_poll_ms;	/* 0: inotify alone */
 	char			*hostname;	/* in new file names; "":
 						 * gethostname() */

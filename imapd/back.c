@@ -541,6 +541,8 @@ serve(const struct config *conf, struct conn *c, const struct auth_user *u,
 	mapfile_set_mode((enum mapfile_mode)conf->mmap);
 	mdname_set_host(conf->hostname);
 	storelock_set_timeout(conf->lock_timeout_ms);
+	storelock_set_method((enum storelock_method)conf->lock_method);
+	storelock_set_host(conf->hostname);
 	session_init(&s, conf, c, STATE_AUTH);
 	/* cannot fail: the front read them into an input buffer as large */
 	if (pending != NULL && session_feed(&s, pending->data,

@@ -183,18 +183,55 @@ self_pid(void)
 	return my_pid;
 }
 
-/* The lock timeout of the store (storelock.h), or the tests' own. */
-int
-fd_lock_wait(int fd)
+/* The dot-lock of lock file lockpath: lockpath".dot" in out. */
+static int
+dot_path(const char *lockpath, char *out)
 {
-	return storelock_fcntl(fd, F_WRLCK, uidcache_test_lock_ms ?
-	    uidcache_test_lock_ms : storelock_timeout());
+	int n = snprintf(out, PATH_MAX, "%s.dot", lockpath);
+
+	if (n < 0 || n >= PATH_MAX) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+/* The store's lock method and timeout (storelock.h), or the tests' own
+ * timeout. */
+int
+fd_lock_wait(int fd, const char *lockpath)
+{
+	char dot[PATH_MAX];
+	uint64_t limit = uidcache_test_lock_ms ? uidcache_test_lock_ms :
+	    storelock_timeout();
+	int e;
+
+	if (storelock_method() & STORELOCK_DOTLOCK) {
+		if (dot_path(lockpath, dot) == -1 ||
+		    storelock_dot_take(dot, limit) == -1)
+			return -1;
+	}
+	if (!(storelock_method() & STORELOCK_FCNTL))
+		return 0;
+	if (storelock_fcntl(fd, F_WRLCK, limit) == 0)
+		return 0;
+	e = errno;
+	if (storelock_method() & STORELOCK_DOTLOCK)
+		storelock_dot_release(dot);
+	errno = e;
+	return -1;
 }
 
 void
-fd_unlock(int fd)
+fd_unlock(int fd, const char *lockpath)
 {
-	storelock_unlock(fd);
+	char dot[PATH_MAX];
+
+	if (storelock_method() & STORELOCK_FCNTL)
+		storelock_unlock(fd);
+	if ((storelock_method() & STORELOCK_DOTLOCK) &&
+	    dot_path(lockpath, dot) == 0)
+		storelock_dot_release(dot);
 }
 
 unsigned

@@ -659,14 +659,25 @@ uidcache_expunged_since(const struct uidcache *c, uint64_t since,
 static int
 lock_wait(struct uidcache *c)
 {
-	return fd_lock_wait(c->lockfd);
+	char path[PATH_MAX];
+
+	if (path_of(c, FN_LOCK, path) == -1)
+		return -1;
+	return fd_lock_wait(c->lockfd, path);
 }
 
 static void
 lock_release(struct uidcache *c)
 {
-	fd_unlock(c->lockfd);
+	char path[PATH_MAX];
+	int e = errno;
+
+	if (path_of(c, FN_LOCK, path) == 0)
+		fd_unlock(c->lockfd, path);
+	else
+		storelock_unlock(c->lockfd);
 	c->locked = 0;
+	errno = e;
 }
 
 /* This process's descriptor of the lock file, opened (and the file

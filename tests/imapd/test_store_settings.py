@@ -125,6 +125,62 @@ def test_quota_lock_held_answers_inuse(server_factory, mailuser):
     s.close()
 
 
+def dotlock_session(server_factory, mailuser, method):
+    """A server on host "imap-a" with lock_method and a 1 s timeout, a
+    session with INBOX (one message) selected, and the path of INBOX's
+    UID cache dot-lock."""
+    maildir_reset(mailuser)
+    drop(mailuser, message(), flags="")
+    maildir_age(mailuser)
+    srv = server_factory(lock_timeout="1s", lock_method=method,
+                         hostname="imap-a")
+    s = Session(srv, mailuser)
+    s.ok("SELECT INBOX")
+    return srv, s, mailuser.maildir() / "imapd-uidcache.lock.dot"
+
+
+def test_dotlock_held_answers_inuse(server_factory, mailuser):
+    """lock_method = dotlock: a dot-lock another host holds (its own host
+    name, a fresh file) is waited for, then NO [INUSE]; gone, the command
+    goes through and leaves no dot-lock behind."""
+    srv, s, dot = dotlock_session(server_factory, mailuser, "dotlock")
+    dot.write_text("imap-b 4242\n")
+    msg = imapdtest.crlf(message(subject="appended"))
+    r = append(s, "a1", msg)
+    assert status(r) == "NO" and "[INUSE]" in r[-1], r
+    assert dot.read_text() == "imap-b 4242\n"
+    dot.unlink()
+    assert status(append(s, "a2", msg)) == "OK"
+    assert not dot.exists()
+    s.close()
+
+
+def dead_pid():
+    p = subprocess.Popen([sys.executable, "-c", ""])
+    p.wait(30)
+    return p.pid
+
+
+@pytest.mark.parametrize("how", ["gone", "old"])
+def test_stale_dotlock_is_broken(server_factory, mailuser, how):
+    """A dot-lock of a process of this host that is gone, or one older
+    than 5 minutes, is removed with a log line."""
+    srv, s, dot = dotlock_session(server_factory, mailuser, "both")
+    if how == "gone":
+        dot.write_text(f"imap-a {dead_pid()}\n")
+    else:
+        dot.write_text("imap-b 4242\n")
+        t = time.time() - 400
+        os.utime(dot, (t, t))
+    msg = imapdtest.crlf(message(subject="appended"))
+    assert status(append(s, "a1", msg)) == "OK"
+    assert not dot.exists()
+    line = srv.wait_log(r"imapd-uidcache\.lock\.dot: removing a stale lock")
+    assert ("which is gone" in line) if how == "gone" else \
+        ("imap-b 4242" in line and "s old" in line), line
+    s.close()
+
+
 # --- idle_poll --------------------------------------------------------------
 
 def idle_sees_delivery(srv, mailuser, wait):
