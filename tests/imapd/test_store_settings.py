@@ -14,6 +14,7 @@ import pathlib
 import re
 import subprocess
 import sys
+import tempfile
 import time
 
 import pytest
@@ -323,3 +324,67 @@ def test_mmap_no_answers_as_mmap_yes(server_factory, mailuser):
     assert read == mapped
     assert any("needle" in l or re.search(r"SEARCH \d", l)
                for q in read for l in q)
+
+
+# --- ESTALE -----------------------------------------------------------------
+
+def estale_session(server_factory, mailuser, tmp_path, workdir,
+                   vanish=False):
+    """One message whose cache a first server made; a second server whose
+    first open of that message's file fails with ESTALE (a handle gone
+    stale on NFS), and a session on it with INBOX selected.  vanish: the
+    file is removed first, with cur/'s times kept, as another host's
+    expunge looks to a client that cached the directory.  The server,
+    the session and the fault shim's call log."""
+    maildir_reset(mailuser)
+    body = "the body of the stale one\n"
+    path = drop(mailuser, message(subject="stale", body=body), flags="S")
+    maildir_age(mailuser)
+    first = server_factory()
+    s = Session(first, mailuser)
+    s.ok("SELECT INBOX")
+    s.ok("FETCH 1 (RFC822.SIZE ENVELOPE)")
+    s.close()
+    first.stop()
+    # written by the session, which runs as the mail user
+    logdir = pathlib.Path(tempfile.mkdtemp(dir=workdir))
+    logdir.chmod(0o777)
+    calls = logdir / "calls"
+    srv = server_factory({
+        "LD_PRELOAD": str(imapdtest.build_fault_shim(tmp_path)),
+        "FAULT_CALLS": "open", "FAULT_PATH": path.name.split(":")[0],
+        "FAULT_NTH": "1", "FAULT_ERRNO": "ESTALE",
+        "FAULT_LOG": str(calls)})
+    if vanish:
+        st = path.parent.stat()
+        path.unlink()
+        os.utime(path.parent, ns=(st.st_atime_ns, st.st_mtime_ns))
+    s = Session(srv, mailuser)
+    r = s.ok("SELECT INBOX")
+    assert "* 1 EXISTS" in r
+    return srv, s, calls
+
+
+def test_estale_is_retried_by_path(server_factory, mailuser, tmp_path,
+                                   workdir):
+    srv, s, calls = estale_session(server_factory, mailuser, tmp_path,
+                                   workdir)
+    r = s.ok("FETCH 1 BODY.PEEK[TEXT]")
+    assert "the body of the stale one" in "\n".join(r), r
+    assert any(l.endswith(" FAIL") for l in calls.read_text().splitlines())
+    s.close()
+
+
+def test_estale_on_a_vanished_file_is_an_expunge(server_factory, mailuser,
+                                                 tmp_path, workdir):
+    """Stale, and gone when looked up again: another host expunged it.
+    The answer is that for a message expunged meanwhile, and the session
+    goes on."""
+    srv, s, calls = estale_session(server_factory, mailuser, tmp_path,
+                                   workdir, vanish=True)
+    r = s.cmd("FETCH 1 BODY.PEEK[TEXT]")
+    assert status(r) in ("OK", "NO") and "EXPUNGEISSUED" in r[-1], r
+    assert any(l.endswith(" FAIL") for l in calls.read_text().splitlines())
+    r = s.ok("NOOP")
+    assert "* 1 EXPUNGE" in r
+    s.close()
