@@ -11,9 +11,10 @@
 struct config;
 
 /*
- * In the directory store_check: stat it, create a file of its own name
- * (host and process id) there, write, fsync, stat and unlink it, and
- * fsync the directory, all within store_check_timeout.  The work runs in
+ * Stat store_marker, if one is set; then, in the directory store_check:
+ * stat it, create a file of its own name (host and process id) there,
+ * write, fsync, stat and unlink it, and fsync the directory, all within
+ * store_check_timeout.  The work runs in
  * a child process, so that a call that never returns (a hung mount) fails
  * the check instead of hanging it.  0 on success, with the time taken in
  * *ms_r; -1 with a sentence in why.
