@@ -740,11 +740,14 @@ uidcache_lock(struct uidcache *c)
 		limit = uidcache_test_lock_ms ? uidcache_test_lock_ms :
 		    storelock_timeout();
 		if (e == ETIMEDOUT)
-			log_warnx("%s: UID cache lock " FN_LOCK " held by "
+			log_warnx("%s: UID cache lock " FN_LOCK "%s held by "
 			    "another process for over %llu ms (lock_timeout; "
 			    "a stuck or stopped imapd or tool: `fuser " FN_LOCK
-			    "` in the folder names it on this host)", c->dir,
-			    limit);
+			    "` in the folder names it on this host%s)", c->dir,
+			    storelock_method() & STORELOCK_DOTLOCK ?
+			    " (or its dot-lock " FN_LOCK ".dot)" : "", limit,
+			    storelock_method() & STORELOCK_DOTLOCK ? ", the "
+			    "dot-lock holds host and pid" : "");
 		else
 			log_warn("%s: cannot lock the UID cache", c->dir);
 		errno = e;

@@ -150,6 +150,8 @@ def test_dotlock_held_answers_inuse(server_factory, mailuser):
     r = append(s, "a1", msg)
     assert status(r) == "NO" and "[INUSE]" in r[-1], r
     assert dot.read_text() == "imap-b 4242\n"
+    line = srv.wait_log(r"UID cache lock .*imapd-uidcache\.lock\.dot")
+    assert str(mailuser.maildir()) in line
     dot.unlink()
     assert status(append(s, "a2", msg)) == "OK"
     assert not dot.exists()
