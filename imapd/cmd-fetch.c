@@ -11,8 +11,9 @@
  * NIL then, as RFC 8970 allows, unless the message is opened for another
  * item.  A non-PEEK body item sets \Seen in a read-write mailbox and the
  * new FLAGS ride along in the same FETCH response.  A message that
- * vanished meanwhile is left out and the command ends with NO
- * [EXPUNGEISSUED], as RFC 9051 7.1 describes.
+ * vanished meanwhile is left out and the command ends with OK
+ * [EXPUNGEISSUED] (RFC 5530 3), so that the client keeps the others
+ * (RFC 2180 4.1.2 allows OK or NO).
  */
 #include <stdlib.h>
 #include <string.h>
