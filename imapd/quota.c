@@ -73,7 +73,7 @@ quota_reserve_quiet(struct session *s, const char *dir)
 }
 
 int
-quota_reserve(struct session *s, const struct cmd *c, const char *dir,
+quota_reserve(struct session *s, const struct request *c, const char *dir,
     uint64_t bytes, uint64_t messages)
 {
 	int adds, over;
@@ -82,13 +82,13 @@ quota_reserve(struct session *s, const struct cmd *c, const char *dir,
 	if (maildirsize_is_trash(dir))
 		return 0;
 	if ((s->quota = calloc(1, sizeof(*s->quota))) == NULL) {
-		cmd_no(s, c, "Out of memory");
+		reply_no(s, c, "Out of memory");
 		return -1;
 	}
 	if (open_root(s, s->quota) == -1) {
 		quota_end(s);
-		cmd_no(s, c, "[SERVERBUG] The quota cannot be read; the server "
-		    "log says why");
+		reply_no(s, c, "[SERVERBUG] The quota cannot be read; the "
+		    "server log says why");
 		return -1;
 	}
 	/* the check may recalculate, which the shared lock would keep
@@ -108,8 +108,8 @@ quota_reserve(struct session *s, const struct cmd *c, const char *dir,
 	if (over == -1) {
 		log_warn("cannot recalculate %s/maildirsize", s->mailroot);
 		quota_end(s);
-		cmd_no(s, c, "[SERVERBUG] The quota cannot be read; the server "
-		    "log says why");
+		reply_no(s, c, "[SERVERBUG] The quota cannot be read; the "
+		    "server log says why");
 		return -1;
 	}
 	if (over == 1) {
@@ -121,7 +121,7 @@ quota_reserve(struct session *s, const struct cmd *c, const char *dir,
 		    (unsigned long long)s->quota->limits.messages,
 		    (unsigned long long)bytes, (unsigned long long)messages);
 		quota_end(s);
-		cmd_no(s, c, "[OVERQUOTA] Over quota; nothing was stored "
+		reply_no(s, c, "[OVERQUOTA] Over quota; nothing was stored "
 		    "(delete or expunge messages to make room)");
 		return -1;
 	}
