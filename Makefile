@@ -193,6 +193,7 @@ UNITTESTS = tests/common/test-apppass \
 	   tests/common/test-mutf7 \
 	   tests/common/test-ngram \
 	   tests/common/test-safefile \
+	   tests/common/test-sorted \
 	   tests/imapd/test-keymsg \
 	   tests/common/test-imapresp \
 	   tests/maildir/test-filename \

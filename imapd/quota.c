@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/sorted.h"
 #include "imapd/quota.h"
 #include "imapd/session.h"
 #include "maildir/filename.h"
@@ -221,20 +222,27 @@ struct doomed {
 	int64_t				 bytes, messages;
 };
 
+struct uid_key {
+	const uint32_t	*uids;
+	uint32_t	 uid;
+};
+
+static int
+uid_before(const void *arg, size_t i)
+{
+	const struct uid_key *k = arg;
+
+	return k->uids[i] < k->uid;
+}
+
 /* The index of uid in the n ascending uids, or n if it is not there. */
 static size_t
 uid_index(const uint32_t *uids, size_t n, uint32_t uid)
 {
-	size_t lo = 0, hi = n, mid;
+	struct uid_key k = { uids, uid };
+	size_t i = sorted_bound(0, n, uid_before, &k);
 
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		if (uids[mid] < uid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < n && uids[lo] == uid ? lo : n;
+	return i < n && uids[i] == uid ? i : n;
 }
 
 static void

@@ -112,6 +112,7 @@
 #include "common/mapfile.h"
 #include "common/message.h"
 #include "common/ngram.h"
+#include "common/sorted.h"
 #include "common/unicase.h"
 #include "maildir/ftsindex.h"
 
@@ -546,24 +547,27 @@ seg_init(struct seg *s, const unsigned char *post, uint64_t plen,
 	return prev == plen;
 }
 
+struct seg_key {
+	const struct seg	*s;
+	uint32_t		 key;
+};
+
+static int
+key_before(const void *arg, size_t i)
+{
+	const struct seg_key *k = arg;
+
+	return le32_get(k->s->keys + 4 * i) < k->key;
+}
+
 /* The index of key in s, or -1. */
 static long
 seg_find(const struct seg *s, uint32_t key)
 {
-	size_t lo = 0, hi = s->k, mid;
-	uint32_t v;
+	struct seg_key k = { s, key };
+	size_t i = sorted_bound(0, s->k, key_before, &k);
 
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		v = le32_get(s->keys + 4 * mid);
-		if (v < key)
-			lo = mid + 1;
-		else if (v > key)
-			hi = mid;
-		else
-			return (long)mid;
-	}
-	return -1;
+	return i < s->k && le32_get(s->keys + 4 * i) == key ? (long)i : -1;
 }
 
 /* List i of s: where it is and how long; its CRC checked if it has one.
@@ -1010,22 +1014,27 @@ ftsindex_damaged(const struct ftsindex *fi)
 	return fi->damaged != 0;
 }
 
+struct cov_key {
+	const struct ftsindex	*fi;
+	uint32_t		 uid;
+};
+
+static int
+cov_before(const void *arg, size_t i)
+{
+	const struct cov_key *k = arg;
+
+	return k->fi->cov[i].last < k->uid;
+}
+
 /* The covered range holding uid, or -1. */
 static long
 cov_find(const struct ftsindex *fi, uint32_t uid)
 {
-	size_t lo = 0, hi = fi->ncov, mid;
+	struct cov_key k = { fi, uid };
+	size_t i = sorted_bound(0, fi->ncov, cov_before, &k);
 
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		if (fi->cov[mid].last < uid)
-			lo = mid + 1;
-		else if (fi->cov[mid].first > uid)
-			hi = mid;
-		else
-			return (long)mid;
-	}
-	return -1;
+	return i < fi->ncov && fi->cov[i].first <= uid ? (long)i : -1;
 }
 
 int

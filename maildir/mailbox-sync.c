@@ -49,6 +49,7 @@
 
 #include "common/log.h"
 #include "common/mapfile.h"
+#include "common/sorted.h"
 #include "maildir/filename.h"
 #include "maildir/keywords.h"
 #include "maildir/mailbox-int.h"
@@ -811,24 +812,27 @@ mb_disk_sync(struct mailbox *mb, int force)
  */
 #define UNREC_MAX	4096	/* beyond that, the old behaviour */
 
-static int
-unrec_cmp(const void *a, const void *b)
-{
-	uint32_t x = ((const struct unrec *)a)->uid;
-	uint32_t y = ((const struct unrec *)b)->uid;
+struct unrec_key {
+	const struct mailbox	*mb;
+	uint32_t		 uid;
+};
 
-	return x < y ? -1 : x > y;
+static int
+unrec_before(const void *arg, size_t i)
+{
+	const struct unrec_key *k = arg;
+
+	return k->mb->unrec[i].uid < k->uid;
 }
 
 static struct unrec *
 unrec_find(const struct mailbox *mb, uint32_t uid)
 {
-	struct unrec key = { 0 };
+	struct unrec_key k = { mb, uid };
+	size_t i = sorted_bound(0, mb->nunrec, unrec_before, &k);
 
-	if (mb->nunrec == 0)
-		return NULL;
-	key.uid = uid;
-	return bsearch(&key, mb->unrec, mb->nunrec, sizeof(key), unrec_cmp);
+	return i < mb->nunrec && mb->unrec[i].uid == uid ? &mb->unrec[i] :
+	    NULL;
 }
 
 void
