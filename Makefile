@@ -88,6 +88,9 @@ COMMON	 = common/apppass.c \
 MAILDIR	 = maildir/filename.c \
 	   maildir/folder.c \
 	   maildir/ftsindex.c \
+	   maildir/ftsindex-batch.c \
+	   maildir/ftsindex-compact.c \
+	   maildir/ftsindex-list.c \
 	   maildir/keywords.c \
 	   maildir/mailbox.c \
 	   maildir/mailbox-scan.c \
