@@ -207,8 +207,10 @@ UNITTESTS = tests/common/test-apppass \
 	   tests/maildir/test-ftsindex \
 	   tests/maildir/test-msgcache \
 	   tests/maildir/test-sortcache \
+	   tests/maildir/test-syncplan \
 	   tests/maildir/test-uidcache \
 	   tests/imapd/test-auth \
+	   tests/imapd/test-capability \
 	   tests/imapd/test-limits \
 	   tests/imapd/test-mbname \
 	   tests/imapd/test-policy \
