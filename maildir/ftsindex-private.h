@@ -88,12 +88,16 @@ struct ftsindex {
 	dev_t		 logdev;
 	ino_t		 logino;
 	size_t		 jgood;		/* end of the last good record */
+	unsigned char	 jstop[REC_HEAD]; /* what lay at jgood, if whole */
+	int		 jstop_set;
 	size_t		*recoff;
 	struct seg	*recs;
 	size_t		 nrec, caprec;
 	/* what is covered: the segments' ranges, joined */
 	struct range	*cov;
 	size_t		 ncov;
+	size_t		 ncov_built;	/* cov's length when built */
+	unsigned	 losses;	/* times coverage shrank */
 	int		 damaged;	/* 1 snapshot, 2 journal */
 	dev_t		 damdev;
 	ino_t		 damino;
