@@ -70,7 +70,7 @@ struct config {
 	unsigned		 ntrusted;
 	struct special_use	 special[CONFIG_MAX_SPECIAL];
 	unsigned		 nspecial;
-	char			 hierarchy_separator;	/* '/' or '.' */
+	int			 hierarchy_separator;	/* '/' or '.' */
 	int			 inbox_prefix;	/* folders under "INBOX" +
 						 * the separator */
 	uint64_t		 timeout_login_ms;
@@ -92,7 +92,10 @@ struct config {
 	unsigned		 key_line[CONFIG_NKEYS];
 };
 
-/* Fill in the defaults.  The strings are allocated; config_free() them. */
+/*
+ * Fill in the defaults, each read as if the file had said it.  The
+ * strings are allocated; config_free() them.
+ */
 void	config_defaults(struct config *);
 
 /*
