@@ -64,6 +64,7 @@ COMMON	 = common/apppass.c \
 	   common/imap-parser.c \
 	   common/imapdate.c \
 	   common/kvfile.c \
+	   common/listenaddr.c \
 	   common/log.c \
 	   common/mapfile.c \
 	   common/message.c \

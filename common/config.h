@@ -13,6 +13,7 @@
 #include <stdio.h>
 
 #include "common/cidr.h"
+#include "common/listenaddr.h"
 #include "common/quotadef.h"
 
 #define CONFIG_MAX_LISTEN	16
@@ -25,11 +26,6 @@
 enum auth_method {
 	AUTH_PAM = 1,
 	AUTH_USERDB,
-};
-
-struct listen_addr {
-	char	host[64];	/* "" or "*" = every address, IPv4 and IPv6 */
-	char	port[8];
 };
 
 struct special_use {
@@ -104,10 +100,6 @@ void	config_defaults(struct config *);
  * and the config holds the defaults plus whatever parsed before.
  */
 int	config_load(struct config *, const char *path, char **errors_r);
-
-/* Parse "addr:port" lists, as listen_imap takes them; for tests. */
-int	config_parse_listen(const char *, struct listen_addr *, unsigned max,
-	    unsigned *n_r, const char **why_r);
 
 /*
  * Write the effective configuration to fp: every key, in name order, as a

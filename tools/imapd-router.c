@@ -43,9 +43,9 @@
 
 #include "common/buf.h"
 #include "common/cidr.h"
-#include "common/config.h"
 #include "common/hash.h"
 #include "common/kvfile.h"
+#include "common/listenaddr.h"
 #include "common/log.h"
 #include "common/strnum.h"
 #include "tools/authreq.h"
@@ -81,7 +81,7 @@ k_listen(struct rconf *c, const char *v)
 {
 	const char *why;
 
-	if (config_parse_listen(v, &c->listen, 1, &c->nlisten, &why) == -1)
+	if (listenaddr_parse(v, &c->listen, 1, &c->nlisten, &why) == -1)
 		return why;
 	return c->nlisten == 1 ? NULL : "one address:port is needed";
 }
@@ -92,7 +92,7 @@ k_backends(struct rconf *c, const char *v)
 	const char *why;
 	unsigned i;
 
-	if (config_parse_listen(v, c->backend, MAX_BACKENDS, &c->nbackend,
+	if (listenaddr_parse(v, c->backend, MAX_BACKENDS, &c->nbackend,
 	    &why) == -1)
 		return why;
 	for (i = 0; i < c->nbackend; i++)
