@@ -15,7 +15,7 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "common/log.h"
+#include "common/lib/log.h"
 #include "imapd/commands.h"
 #include "imapd/indexer.h"
 #include "imapd/selected.h"

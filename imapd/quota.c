@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/log.h"
+#include "common/lib/log.h"
 #include "imapd/quota.h"
 #include "imapd/session.h"
 #include "maildir/filename.h"

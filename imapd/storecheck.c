@@ -18,7 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/config.h"
+#include "imapd/config.h"
 #include "imapd/session.h"
 #include "imapd/storecheck.h"
 

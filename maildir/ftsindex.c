@@ -106,13 +106,13 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "common/buf.h"
-#include "common/le.h"
-#include "common/log.h"
-#include "common/mapfile.h"
-#include "common/message.h"
-#include "common/ngram.h"
-#include "common/unicase.h"
+#include "common/imap/message.h"
+#include "common/lib/buf.h"
+#include "common/lib/le.h"
+#include "common/lib/log.h"
+#include "common/lib/mapfile.h"
+#include "common/mail/ngram.h"
+#include "common/mail/unicase.h"
 #include "maildir/ftsindex.h"
 
 #define FI_SNAP		"imapd-fts.index"

@@ -41,8 +41,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/buf.h"
-#include "common/log.h"
+#include "common/lib/buf.h"
+#include "common/lib/log.h"
 #include "maildir/filename.h"
 #include "maildir/mailbox-int.h"
 #include "maildir/mailbox.h"

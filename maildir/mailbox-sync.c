@@ -47,8 +47,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/log.h"
-#include "common/mapfile.h"
+#include "common/lib/log.h"
+#include "common/lib/mapfile.h"
 #include "maildir/filename.h"
 #include "maildir/keywords.h"
 #include "maildir/mailbox-int.h"

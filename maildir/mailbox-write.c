@@ -18,8 +18,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/log.h"
-#include "common/safefile.h"
+#include "common/lib/log.h"
+#include "common/lib/safefile.h"
 #include "maildir/filename.h"
 #include "maildir/folder.h"
 #include "maildir/keywords.h"

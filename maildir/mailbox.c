@@ -29,7 +29,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/log.h"
+#include "common/lib/log.h"
 #include "maildir/filename.h"
 #include "maildir/folder.h"
 #include "maildir/keywords.h"

@@ -44,8 +44,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/safefile.h"
-#include "common/strnum.h"
+#include "common/lib/safefile.h"
+#include "common/lib/strnum.h"
 #include "maildir/filename.h"
 #include "maildir/maildirsize.h"
 

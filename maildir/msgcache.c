@@ -56,10 +56,10 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "common/buf.h"
-#include "common/le.h"
-#include "common/log.h"
-#include "common/mapfile.h"
+#include "common/lib/buf.h"
+#include "common/lib/le.h"
+#include "common/lib/log.h"
+#include "common/lib/mapfile.h"
 #include "maildir/msgcache.h"
 
 #define MC_CDB		"imapd-msgcache.cdb"

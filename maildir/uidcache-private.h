@@ -14,14 +14,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "common/buf.h"
-#include "common/le.h"
-#include "common/log.h"
-#include "common/mapfile.h"
-#include "common/strnum.h"
+#include "common/lib/buf.h"
+#include "common/lib/le.h"
+#include "common/lib/log.h"
+#include "common/lib/mapfile.h"
+#include "common/lib/strnum.h"
 #include "maildir/filename.h"
-#include "maildir/uidcache.h"
 #include "maildir/uidcache-test.h"
+#include "maildir/uidcache.h"
 
 #define FN_CDB		"imapd-uidcache.cdb"
 #define FN_LOG		"imapd-uidcache.log"
@@ -252,7 +252,7 @@ struct import {
 /* a pending add of a base already live: apply_op()'s reason */
 extern const char why_twice[];
 
-/* The numbers of the files (common/le.h), under the short names the
+/* The numbers of the files (common/lib/le.h), under the short names the
  * code of the cache reads best with; inline, as lookups call them in
  * their inner loops. */
 static inline void

@@ -228,10 +228,10 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "common/buf.h"
-#include "common/log.h"
-#include "common/mapfile.h"
-#include "common/strnum.h"
+#include "common/lib/buf.h"
+#include "common/lib/log.h"
+#include "common/lib/mapfile.h"
+#include "common/lib/strnum.h"
 #include "maildir/uidcache-private.h"
 #include "maildir/uidcache-test.h"
 

@@ -41,13 +41,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/buf.h"
-#include "common/cidr.h"
-#include "common/hash.h"
-#include "common/kvfile.h"
-#include "common/listenaddr.h"
-#include "common/log.h"
-#include "common/strnum.h"
+#include "common/lib/buf.h"
+#include "common/lib/cidr.h"
+#include "common/lib/hash.h"
+#include "common/lib/kvfile.h"
+#include "common/lib/listenaddr.h"
+#include "common/lib/log.h"
+#include "common/lib/strnum.h"
 #include "tools/authreq.h"
 
 #define MAX_BACKENDS	32
