@@ -72,8 +72,9 @@ listenaddr_parse(const char *v, struct listen_addr *out, unsigned max,
 			*why_r = "port must be a number from 1 to 65535";
 			return -1;
 		}
+		/* zero-padded, so that two lists compare with memcmp() */
+		memset(&out[n], 0, sizeof(out[n]));
 		memcpy(out[n].host, host, hlen);
-		out[n].host[hlen] = '\0';
 		if (strcmp(out[n].host, "*") == 0)
 			out[n].host[0] = '\0';
 		snprintf(out[n].port, sizeof(out[n].port), "%u", (unsigned)num);

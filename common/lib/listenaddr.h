@@ -15,8 +15,9 @@ struct listen_addr {
 };
 
 /*
- * Read the list v into out (at most max entries).  0 with *n_r set, or -1
- * with *why_r saying what is wrong; out may be changed then.
+ * Read the list v into out (at most max entries), each entry zero-padded
+ * so that equal lists compare equal with memcmp().  0 with *n_r set, or
+ * -1 with *why_r saying what is wrong; out may be changed then.
  */
 int	listenaddr_parse(const char *v, struct listen_addr *out, unsigned max,
 	    unsigned *n_r, const char **why_r);

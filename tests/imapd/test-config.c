@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "common/lib/listenaddr.h"
 #include "common/lib/mapfile.h"
 #include "imapd/config.h"
 #include "tests/t.h"
@@ -277,6 +278,26 @@ test_bad(void)
 	free(errs);
 }
 
+/* Equal address lists are equal bytes, whatever the memory held before:
+ * a reload compares them so to keep its listening sockets. */
+static void
+test_listen_compares(void)
+{
+	struct listen_addr a[2], b[2];
+	const char *why = NULL;
+	unsigned na = 0, nb = 0;
+
+	memset(a, 0xa5, sizeof(a));
+	memset(b, 0, sizeof(b));
+	CHECK_INT(listenaddr_parse("*:143 [::1]:993", a, 2, &na, &why), 0);
+	CHECK_INT(listenaddr_parse("*:143, [::1]:993", b, 2, &nb, &why), 0);
+	CHECK_INT(na, 2);
+	CHECK_INT(nb, 2);
+	CHECK(memcmp(a, b, sizeof(a)) == 0);
+	CHECK_STR(a[1].host, "::1");
+	CHECK_STR(a[1].port, "993");
+}
+
 int
 main(void)
 {
@@ -287,6 +308,7 @@ main(void)
 	close(fd);
 	T_RUN(test_good);
 	T_RUN(test_bad);
+	T_RUN(test_listen_compares);
 	unlink(path);
 	return t_done();
 }
