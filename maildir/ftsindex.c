@@ -111,6 +111,7 @@
 #include "common/lib/le.h"
 #include "common/lib/log.h"
 #include "common/lib/mapfile.h"
+#include "common/lib/safefile.h"
 #include "common/mail/ngram.h"
 #include "common/mail/unicase.h"
 #include "maildir/ftsindex.h"
@@ -1574,18 +1575,6 @@ unlock(struct ftsindex *fi)
 	fi->lockfd = -1;
 }
 
-static int
-sync_dir(const struct ftsindex *fi)
-{
-	int fd, r;
-
-	if ((fd = open(fi->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		return -1;
-	r = fsync(fd);
-	close(fd);
-	return r;
-}
-
 /* Write data to name.new, sync it and rename it to name. */
 static int
 replace(const struct ftsindex *fi, const char *name, const void *data,
@@ -1613,7 +1602,7 @@ replace(const struct ftsindex *fi, const char *name, const void *data,
 		(void)unlink(tmp);
 		return -1;
 	}
-	return sync_dir(fi);
+	return safefile_sync_dir(AT_FDCWD, fi->dir);
 }
 
 static int
@@ -2167,7 +2156,7 @@ compact_finish(struct ftsindex *fi)
 		goto out;
 	close(cp->fd);
 	cp->fd = -1;
-	if (sync_dir(fi) == -1)
+	if (safefile_sync_dir(AT_FDCWD, fi->dir) == -1)
 		goto out;
 	step(FTSINDEX_STEP_SNAP_RENAMED);
 	if (new_journal(fi, cp->gen) == -1)

@@ -44,6 +44,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/lib/mapfile.h"
 #include "common/lib/safefile.h"
 #include "common/lib/strnum.h"
 #include "maildir/filename.h"
@@ -116,7 +117,6 @@ parse_file(struct maildirsize *q)
 {
 	char *buf;
 	size_t len = 0, size;
-	ssize_t n;
 	struct stat sb;
 	int r;
 
@@ -130,18 +130,9 @@ parse_file(struct maildirsize *q)
 	    READ_MAX;
 	if ((buf = malloc(size)) == NULL)
 		return -1;
-	/* a short read is not the end on some network file systems */
-	while (len < size) {
-		n = pread(q->fd, buf + len, size - len, (off_t)len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			free(buf);
-			return -1;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
+	if (mapfile_pread(q->fd, buf, size, 0, &len) == -1) {
+		free(buf);
+		return -1;
 	}
 	r = parse_text(q, buf, len);
 	free(buf);

@@ -18,6 +18,7 @@
 #include "common/lib/le.h"
 #include "common/lib/log.h"
 #include "common/lib/mapfile.h"
+#include "common/lib/safefile.h"
 #include "common/lib/strnum.h"
 #include "maildir/filename.h"
 #include "maildir/uidcache-test.h"
@@ -291,9 +292,6 @@ uint32_t	crc(uint32_t c, const void *p, size_t len);
 uint32_t	fnv1a(const void *p, size_t len);
 int	name_ok(const void *p, size_t len, int may_be_empty);
 int	path_of(const struct uidcache *c, const char *name, char *out);
-int	sync_dir(const struct uidcache *c);
-int	write_all(int fd, const void *p, size_t len);
-int	pread_all(int fd, void *p, size_t len, off_t off, size_t *got_r);
 uint64_t	new_generation(uint64_t avoid);
 pid_t	self_pid(void);
 int	fd_lock_wait(int fd);

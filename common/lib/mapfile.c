@@ -79,7 +79,6 @@ mapfile_open(int fd, size_t len, int shared, struct mapfile *mf)
 {
 	unsigned char *p;
 	size_t got = 0;
-	ssize_t n;
 	void *m;
 
 	memset(mf, 0, sizeof(*mf));
@@ -97,17 +96,14 @@ mapfile_open(int fd, size_t len, int shared, struct mapfile *mf)
 	}
 	if ((p = malloc(len)) == NULL)
 		return -1;
-	while (got < len) {
-		n = pread(fd, p + got, len - got, (off_t)got);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			free(p);
-			if (n == 0)
-				errno = EIO;
-			return -1;
-		}
-		got += (size_t)n;
+	if (mapfile_pread(fd, p, len, 0, &got) == -1) {
+		free(p);
+		return -1;
+	}
+	if (got < len) {
+		free(p);
+		errno = EIO;	/* shorter than the caller found it */
+		return -1;
 	}
 	mf->data = p;
 	mf->len = len;
@@ -131,7 +127,7 @@ mapfile_grow(int fd, size_t keep, size_t len, int shared, struct mapfile *mf)
 {
 	unsigned char *p;
 	size_t got;
-	ssize_t n;
+	size_t n;
 
 	if (mf->data == NULL || mf->mapped || mapfile_should_map(fd)) {
 		mapfile_close(mf);
@@ -150,18 +146,38 @@ mapfile_grow(int fd, size_t keep, size_t len, int shared, struct mapfile *mf)
 	if (got > len)
 		got = len;
 	mf->len = len;
+	if (mapfile_pread(fd, p + got, len - got, (off_t)got, &n) == -1) {
+		mapfile_close(mf);
+		return -1;
+	}
+	if (n < len - got) {
+		mapfile_close(mf);
+		errno = EIO;	/* shorter than the caller found it */
+		return -1;
+	}
+	return 0;
+}
+
+int
+mapfile_pread(int fd, void *p, size_t len, off_t off, size_t *got_r)
+{
+	unsigned char *b = p;
+	size_t got = 0;
+	ssize_t n;
+
 	while (got < len) {
-		n = pread(fd, p + got, len - got, (off_t)got);
+		n = pread(fd, b + got, len - got, off + (off_t)got);
 		if (n == -1 && errno == EINTR)
 			continue;
-		if (n <= 0) {
-			if (n == 0)
-				errno = EIO;
-			mapfile_close(mf);
+		if (n == -1) {
+			*got_r = got;
 			return -1;
 		}
+		if (n == 0)
+			break;
 		got += (size_t)n;
 	}
+	*got_r = got;
 	return 0;
 }
 

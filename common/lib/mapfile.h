@@ -13,6 +13,8 @@
 #ifndef COMMON_MAPFILE_H
 #define COMMON_MAPFILE_H
 
+#include <sys/types.h>
+
 #include <stddef.h>
 
 enum mapfile_mode {
@@ -57,6 +59,14 @@ void	mapfile_close(struct mapfile *);
  */
 int	mapfile_grow(int fd, size_t keep, size_t len, int shared,
 	    struct mapfile *);
+
+/*
+ * Read up to len bytes of fd at off into p, through signals and short
+ * reads (a short read is not the end on some network file systems),
+ * stopping at the end of the file.  *got_r is what was read, on an
+ * error too.  0, or -1 with errno.
+ */
+int	mapfile_pread(int fd, void *p, size_t len, off_t off, size_t *got_r);
 
 /*
  * Set up tinycdb's reader over a view, as cdb_init() does over a mapping

@@ -126,6 +126,23 @@ safefile_write(int fd, const void *data, size_t len)
 }
 
 int
+safefile_sync_dir(int dirfd, const char *name)
+{
+	int fd, r, saved;
+
+	if ((fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1)
+		return -1;
+	r = fsync(fd);
+	if (r == -1 && (errno == EINVAL || errno == EROFS))
+		r = 0;
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return r;
+}
+
+int
 safefile_commit(int dirfd, int fd, const char *tmp, const char *name,
     const void *data, size_t len)
 {

@@ -6,7 +6,8 @@
  * renamed over the old name, and then the directory is fsynced: after a
  * crash the file is the old one or the new one, never a mix, and never
  * missing.  Names are relative to a directory descriptor and no function
- * here follows a symbolic link at the last component.
+ * here but safefile_sync_dir() follows a symbolic link at the last
+ * component.
  */
 #ifndef COMMON_SAFEFILE_H
 #define COMMON_SAFEFILE_H
@@ -32,10 +33,6 @@ int	safefile_readfd(int fd, struct buf *out);
  * it.  A line that holds a NUL byte is skipped.  NULL after the last. */
 char	*safefile_line(char **pos, char *end);
 
-/* Write all of p to fd, through short writes and signals.  0, or -1
- * (errno). */
-int	safefile_write(int fd, const void *p, size_t len);
-
 /* Create a new, empty file "<name>.<pid>.<random>.tmp" in dirfd with
  * O_EXCL, writing its name into tmp.  The descriptor, or -1 (errno). */
 int	safefile_tmp(int dirfd, const char *name, char *tmp, size_t tmplen,
@@ -51,6 +48,16 @@ int	safefile_commit(int dirfd, int fd, const char *tmp, const char *name,
  * -1 with errno (EIO when the file system takes nothing and says
  * nothing). */
 int	safefile_write(int fd, const void *data, size_t len);
+
+/*
+ * fsync the directory dirfd/name ("." for dirfd itself; a path with
+ * AT_FDCWD), which makes the names created, renamed or removed in it
+ * durable.  A link is followed: what is synced is the directory that
+ * holds the names, wherever it is.  A file system that cannot sync a
+ * directory (EINVAL, EROFS) has nothing to make durable and counts as
+ * synced.  0, or -1 (errno).
+ */
+int	safefile_sync_dir(int dirfd, const char *name);
 
 /* safefile_tmp and safefile_commit in one. */
 int	safefile_replace(int dirfd, const char *name, const void *data,
