@@ -25,12 +25,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/config.h"
-#include "common/log.h"
-#include "common/privdrop.h"
-#include "common/wipe.h"
+#include "common/lib/log.h"
+#include "common/lib/privdrop.h"
+#include "common/lib/wipe.h"
 #include "imapd/authmsg.h"
 #include "imapd/capability.h"
+#include "imapd/config.h"
 #include "imapd/conn.h"
 #include "imapd/front.h"
 #include "imapd/keyclient.h"

@@ -28,7 +28,7 @@
 #include <openssl/objects.h>
 #include <openssl/rsa.h>
 
-#include "common/log.h"
+#include "common/lib/log.h"
 #include "imapd/keyclient.h"
 #include "imapd/keymsg.h"
 #include "imapd/session.h"

@@ -51,9 +51,9 @@
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
 
-#include "common/config.h"
-#include "common/log.h"
-#include "common/privdrop.h"
+#include "common/lib/log.h"
+#include "common/lib/privdrop.h"
+#include "imapd/config.h"
 #include "imapd/keyclient.h"
 #include "imapd/keyfile.h"
 #include "imapd/keymsg.h"

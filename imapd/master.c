@@ -48,14 +48,14 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/config.h"
-#include "common/log.h"
-#include "common/apppass.h"
-#include "common/userdb.h"
-#include "imapd/policy.h"
+#include "common/lib/apppass.h"
+#include "common/lib/log.h"
+#include "common/lib/userdb.h"
+#include "imapd/config.h"
 #include "imapd/keyproc.h"
 #include "imapd/limits.h"
 #include "imapd/master.h"
+#include "imapd/policy.h"
 #include "imapd/session.h"
 #include "imapd/sig.h"
 #include "imapd/tls.h"

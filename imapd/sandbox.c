@@ -43,7 +43,7 @@
 #include <stdint.h>
 #include <unistd.h>
 
-#include "common/log.h"
+#include "common/lib/log.h"
 #include "imapd/sandbox.h"
 
 #if defined(__SANITIZE_ADDRESS__)

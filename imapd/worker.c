@@ -31,10 +31,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/cidr.h"
-#include "common/config.h"
-#include "common/log.h"
+#include "common/lib/cidr.h"
+#include "common/lib/log.h"
 #include "imapd/back.h"
+#include "imapd/config.h"
 #include "imapd/front.h"
 #include "imapd/keyproc.h"
 #include "imapd/limits.h"
