@@ -451,6 +451,18 @@ p_mmap(struct config *c, const char *v)
 	return NULL;
 }
 
+static const char *
+p_tls_process(struct config *c, const char *v)
+{
+	if (strcasecmp(v, "per-session") == 0)
+		c->tls_shared = 0;
+	else if (strcasecmp(v, "shared") == 0)
+		c->tls_shared = 1;
+	else
+		return "must be per-session or shared";
+	return NULL;
+}
+
 /* "SIZE [MESSAGES]", or "none". */
 static const char *
 p_quota(struct config *c, const char *v)
@@ -746,6 +758,13 @@ show_mmap(const struct config *c, size_t off, struct buf *b)
 }
 
 static void
+show_tls_process(const struct config *c, size_t off, struct buf *b)
+{
+	(void)off;
+	(void)buf_adds(b, c->tls_shared ? "shared" : "per-session");
+}
+
+static void
 show_trusted_proxies(const struct config *c, size_t off, struct buf *b)
 {
 	char a[64];
@@ -849,6 +868,7 @@ static const struct keydef keys[] = {
 	{ "tls_groups",			STR(tls_groups) },
 	{ "tls_key",			STR(tls_key) },
 	{ "tls_min_version",		OWN(tls_min_version) },
+	{ "tls_process",		OWN(tls_process) },
 	{ "trusted_proxies",		OWN(trusted_proxies) },
 	{ "userdb",			STR(userdb) },
 };

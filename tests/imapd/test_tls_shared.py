@@ -1,0 +1,262 @@
+"""tls_process = shared: one process holds the TLS of every connection to
+the implicit-TLS port.
+
+A worker hands each such connection to the TLS process and its front
+runs as on the plain port, knowing the client is on TLS; after login the
+back takes the plaintext over and the front exits, so a session is the
+back alone plus its share of the TLS process.  STARTTLS on the plain
+port keeps a front of its own.  The TLS process holds no private key:
+handshakes sign through the key process as fronts do."""
+
+import os
+import pwd
+import signal
+import socket
+import ssl
+import threading
+import time
+
+import pytest
+
+import imapdtest
+from imapdtest import (drop, message, proc_children, proc_comm,
+                       proc_descendants, proc_gone, proc_status,
+                       wait_children, wait_gone)
+from test_tlskey import key_found, key_patterns, socket_inodes, tcp_inodes
+
+needs_root = pytest.mark.skipif(
+    not imapdtest.IS_ROOT, reason="the server's processes are found as root")
+
+
+@pytest.fixture
+def shared(server_factory, mailuser):
+    imapdtest.maildir_reset(mailuser)
+    imapdtest.maildir_make(mailuser)
+    # 50 sessions at once from one address and one user
+    return server_factory(tls_process="shared", max_sessions=80,
+                          prefork=4, max_prelogin_per_address=0,
+                          max_user_sessions=0,
+                          max_user_sessions_per_address=0)
+
+
+def tlsproc(server, timeout=10):
+    found = wait_children(server.proc.pid, "imapd-tls", timeout=timeout)
+    assert len(found) == 1, found
+    return found[0]
+
+
+def logged_in_backs(server):
+    return [p for p in proc_descendants(server.proc.pid)
+            if proc_comm(p) == "imapd-session"]
+
+
+def fronts(server):
+    return [p for p in proc_descendants(server.proc.pid)
+            if proc_comm(p) == "imapd-login"]
+
+
+def wait_no_fronts(server, seconds=10):
+    deadline = time.monotonic() + seconds
+    while fronts(server):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def test_logins_through_the_shared_process(shared, mailuser):
+    n = 50
+    errors = []
+    ready = threading.Barrier(n + 1, timeout=120)
+    release = threading.Event()
+
+    def one(i):
+        c = None
+        try:
+            c = shared.imaplib(tls=True)
+            c.login(mailuser.name, mailuser.password)
+            typ, _ = c.select("INBOX")
+            assert typ == "OK"
+        except Exception as e:          # reported below
+            errors.append(f"{i}: {e!r}")
+        try:
+            ready.wait()
+        except threading.BrokenBarrierError:
+            errors.append(f"{i}: barrier broken")
+        release.wait(120)
+        try:
+            if c is not None:
+                c.logout()
+        except Exception as e:
+            errors.append(f"{i} logout: {e!r}")
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    try:
+        # all n logged in at once
+        ready.wait()
+        assert not errors, errors
+        if imapdtest.IS_ROOT:
+            assert len(logged_in_backs(shared)) == n, [
+                (p, proc_comm(p)) for p in proc_descendants(shared.proc.pid)]
+            assert len(wait_children(shared.proc.pid, "imapd-tls")) == 1
+    finally:
+        release.set()
+        for t in threads:
+            t.join(120)
+    assert not errors, errors
+    assert "TLS process" in shared.log()
+
+
+def test_large_body_passes_intact(shared, mailuser):
+    line = b"".join(bytes([33 + (i * 7 + j) % 90 for j in range(76)]) +
+                    b"\r\n" for i in range(1))
+    body = b"".join((b"%07d " % i) + line for i in range(60000))
+    msg = message(subject="big").encode().replace(b"\n", b"\r\n") + body
+    drop(mailuser, msg.decode())
+    c = shared.imaplib(tls=True)
+    c.login(mailuser.name, mailuser.password)
+    c.select("INBOX")
+    typ, data = c.fetch("1", "(BODY.PEEK[])")
+    assert typ == "OK"
+    assert data[0][1] == msg
+    assert len(msg) > 4 * 1024 * 1024
+    c.logout()
+
+
+def test_stalled_handshake_does_not_stop_others(server_factory, mailuser):
+    server = server_factory(tls_process="shared", timeout_login="3s")
+    stalled = socket.create_connection(("127.0.0.1", server.tls_port), 10)
+    # half a ClientHello, then nothing
+    stalled.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")
+    try:
+        for _ in range(3):
+            c = server.imaplib(tls=True)
+            c.login(mailuser.name, mailuser.password)
+            c.noop()
+            c.logout()
+        # the stalled one is closed at timeout_login, by the TLS process
+        stalled.settimeout(30)
+        assert stalled.recv(100) in (b"",)
+        server.wait_log(r"TLS handshake not done within timeout_login")
+    finally:
+        stalled.close()
+
+
+@needs_root
+def test_session_is_the_back_alone(shared, mailuser):
+    c = shared.imaplib(tls=True)
+    c.login(mailuser.name, mailuser.password)
+    c.noop()
+    assert wait_no_fronts(shared)
+    backs = logged_in_backs(shared)
+    assert len(backs) == 1
+    # the back holds no TCP socket: the TLS process does
+    assert not socket_inodes(backs[0]) & tcp_inodes()
+    tp = tlsproc(shared)
+    assert socket_inodes(tp) & tcp_inodes()
+    c.logout()
+
+
+@needs_root
+def test_tls_process_holds_no_key(shared, mailuser, cert):
+    c = shared.imaplib(tls=True)
+    c.login(mailuser.name, mailuser.password)
+    tp = tlsproc(shared)
+    assert key_found(tp, key_patterns(cert["key"])) == set()
+    # the search sees the key where it is
+    kp = wait_children(shared.proc.pid, "imapd-key")
+    assert key_found(kp[0], key_patterns(cert["key"]))
+    st = proc_status(tp)
+    nobody = pwd.getpwnam(imapdtest.LOGIN_USER)
+    assert [int(x) for x in st["Uid"].split()] == [nobody.pw_uid] * 4
+    assert st["CapEff"] == "0000000000000000"
+    assert st["NoNewPrivs"] == "1"
+    assert st["Seccomp"] == "2"
+    assert os.readlink(f"/proc/{tp}/root") == str(shared.chroot)
+    # no file at all: sockets, and whatever the sanitizer keeps
+    for fd in os.listdir(f"/proc/{tp}/fd"):
+        if int(fd) <= 2:
+            continue        # stdin, stdout, stderr: the log in tests
+        target = os.readlink(f"/proc/{tp}/fd/{fd}")
+        assert target.startswith(("socket:", "pipe:", "/dev/null")), target
+    c.logout()
+
+
+@needs_root
+def test_killed_tls_process_is_replaced(shared, mailuser):
+    old = tlsproc(shared)
+    c = shared.imaplib(tls=True)
+    c.login(mailuser.name, mailuser.password)
+    os.kill(old, signal.SIGKILL)
+    shared.wait_log(rf"TLS process {old} killed by signal 9")
+    # its connections are lost
+    with pytest.raises(Exception):
+        for _ in range(50):
+            c.noop()
+            time.sleep(0.1)
+    deadline = time.monotonic() + 20
+    while True:
+        new = wait_children(shared.proc.pid, "imapd-tls", timeout=0)
+        if new and new != [old]:
+            break
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    # new logins work, through the new process
+    for _ in range(3):
+        d = shared.imaplib(tls=True)
+        d.login(mailuser.name, mailuser.password)
+        d.noop()
+        d.logout()
+    assert socket_inodes(new[0])
+
+
+def test_limit_per_address_and_rip(server_factory, mailuser):
+    server = server_factory(tls_process="shared",
+                            max_prelogin_per_address=1)
+    # from an address of its own: the start-up's probes come from
+    # 127.0.0.1
+    first = server.raw(tls=True, source="127.0.0.6")
+    assert first.line().startswith("* OK")
+    second = server.raw(tls=True, source="127.0.0.6")
+    assert second.line().startswith("* BYE Too many")
+    first.close()
+    second.close()
+    server.wait_log(r"rip=127\.0\.0\.6: refused: 1 connections from "
+                    r"this address")
+    c = server.imaplib(tls=True)
+    c.login(mailuser.name, mailuser.password)
+    c.logout()
+    line = server.wait_log(r"rip=127\.0\.0\.1.*(logged in|login)")
+    assert "rip=127.0.0.1" in line
+
+
+def test_capabilities_and_login_on_the_tls_port(shared, mailuser):
+    c = shared.raw(tls=True)
+    greeting = c.line()
+    assert "STARTTLS" not in greeting
+    assert "LOGINDISABLED" not in greeting
+    assert "AUTH=PLAIN" in greeting
+    c.close()
+
+
+@needs_root
+def test_starttls_keeps_its_front(shared, mailuser):
+    c = shared.imaplib(tls=False, starttls=True)
+    c.login(mailuser.name, mailuser.password)
+    c.noop()
+    deadline = time.monotonic() + 10
+    while len(fronts(shared)) != 1:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    c.logout()
+
+
+def test_per_session_is_the_default(server, mailuser):
+    c = server.imaplib(tls=True)
+    c.login(mailuser.name, mailuser.password)
+    c.logout()
+    assert "TLS process" not in server.log()
+    if imapdtest.IS_ROOT:
+        assert wait_children(server.proc.pid, "imapd-tls", timeout=0) == []
