@@ -53,6 +53,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
@@ -143,6 +144,18 @@ tconn_log(const struct tconn *t)
 	log_setrip(t->rip);
 }
 
+/* What a client sends may be a password (a login passes through here):
+ * no copy is left in freed memory. */
+static void
+inbuf_free(struct tconn *t)
+{
+	if (t->in == NULL)
+		return;
+	OPENSSL_cleanse(t->in, TLSPROC_BUF);
+	free(t->in);
+	t->in = NULL;
+}
+
 static void
 tconn_free(struct tconn *t, int reset)
 {
@@ -156,7 +169,7 @@ tconn_free(struct tconn *t, int reset)
 	close(t->plain);
 	if (t->key != -1)
 		close(t->key);
-	free(t->in);
+	inbuf_free(t);
 	free(t->out);
 	free(t);
 }
@@ -332,10 +345,8 @@ pump(struct tconn *t)
 		moved = 1;
 	}
 	t->again = round == TLSPROC_ROUNDS;
-	if (t->inlen == 0 && t->in != NULL) {
-		free(t->in);
-		t->in = NULL;
-	}
+	if (t->inlen == 0)
+		inbuf_free(t);
 	if (t->outlen == 0 && t->out != NULL) {
 		free(t->out);
 		t->out = NULL;

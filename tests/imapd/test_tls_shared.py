@@ -22,6 +22,7 @@ import imapdtest
 from imapdtest import (drop, message, proc_children, proc_comm,
                        proc_descendants, proc_gone, proc_status,
                        wait_children, wait_gone)
+from test_privsep import memory_hits, secrets_of
 from test_tlskey import key_found, key_patterns, socket_inodes, tcp_inodes
 
 needs_root = pytest.mark.skipif(
@@ -182,6 +183,30 @@ def test_tls_process_holds_no_key(shared, mailuser, cert):
         target = os.readlink(f"/proc/{tp}/fd/{fd}")
         assert target.startswith(("socket:", "pipe:", "/dev/null")), target
     c.logout()
+
+
+@needs_root
+def test_no_password_left_in_the_tls_process(shared, mailuser):
+    """A login passes through the TLS process in plaintext: once done,
+    no copy of the password (nor of a wrong one tried first) is left in
+    its memory, freed heap included."""
+    user, pw = mailuser.name, mailuser.password
+    wrong = "wrong-" + pw[::-1]
+    c = shared.raw(tls=True)
+    c.line()
+    # the failed login deep in a record whose replies are short, so
+    # that no later buffer overwrites where it was
+    pad = " ".join(f'"f{i}" "{chr(97 + i) * 1000}"' for i in range(3))
+    c.send(f"x ID ({pad})\r\nf LOGIN {user} {wrong}\r\n")
+    assert c.until_tagged("x")[-1].startswith("x OK")
+    assert c.until_tagged("f")[-1].startswith("f NO")
+    assert c.cmd("a", f"LOGIN {user} {pw}")[-1].startswith("a OK")
+    assert c.cmd("n", "NOOP")[-1].startswith("n OK")
+    tp = tlsproc(shared)
+    needles = secrets_of(user, pw) + secrets_of(user, wrong)
+    assert memory_hits(tp, needles) == []
+    assert memory_hits(os.getpid(), [pw.encode()]) != []
+    c.cmd("z", "LOGOUT")
 
 
 @needs_root
