@@ -160,12 +160,19 @@ static void
 tconn_free(struct tconn *t, int reset)
 {
 	static const struct linger rst = { .l_onoff = 1, .l_linger = 0 };
+	char drop[4096];
+	int i;
 
 	if (reset)
 		(void)setsockopt(t->client, SOL_SOCKET, SO_LINGER, &rst,
 		    sizeof(rst));
 	SSL_free(t->ssl);
 	close(t->client);
+	/* a socket closed with bytes unread resets its peer: let the
+	 * session see a plain end of the stream instead (its greeting,
+	 * after a failed handshake, is the usual leftover) */
+	for (i = 0; i < 4 && read(t->plain, drop, sizeof(drop)) > 0; i++)
+		continue;
 	close(t->plain);
 	if (t->key != -1)
 		close(t->key);

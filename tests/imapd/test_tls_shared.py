@@ -145,6 +145,26 @@ def test_stalled_handshake_does_not_stop_others(server_factory, mailuser):
         stalled.close()
 
 
+def test_failed_handshake_is_logged_with_the_session(shared):
+    """A client speaking plain IMAP to the TLS port: the TLS process
+    says why, on a line with the session's id and the client's
+    address."""
+    s = socket.create_connection(("127.0.0.1", shared.tls_port), 10)
+    s.sendall(b"a1 CAPABILITY\r\n" + b"x" * 600 + b"\r\n")
+    s.settimeout(30)
+    try:
+        while s.recv(4096):
+            pass
+    except ConnectionResetError:
+        pass
+    s.close()
+    line = shared.wait_log(r"rip=127\.0\.0\.1: TLS handshake failed on "
+                           rf"port {shared.tls_port}: .*use STARTTLS")
+    session = line.split("session=")[1].split()[0]
+    assert any(f"session={session} rip=127.0.0.1: connect to" in l
+               for l in shared.log().splitlines())
+
+
 @needs_root
 def test_session_is_the_back_alone(shared, mailuser):
     c = shared.imaplib(tls=True)
