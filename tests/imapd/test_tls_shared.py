@@ -23,7 +23,8 @@ from imapdtest import (drop, message, proc_children, proc_comm,
                        proc_descendants, proc_gone, proc_status,
                        wait_children, wait_gone)
 from test_privsep import memory_hits, secrets_of
-from test_tlskey import key_found, key_patterns, socket_inodes, tcp_inodes
+from test_tlskey import (key_found, key_patterns, seqpackets, socket_inodes,
+                         tcp_inodes)
 
 needs_root = pytest.mark.skipif(
     not imapdtest.IS_ROOT, reason="the server's processes are found as root")
@@ -227,6 +228,77 @@ def test_no_password_left_in_the_tls_process(shared, mailuser):
     assert memory_hits(tp, needles) == []
     assert memory_hits(os.getpid(), [pw.encode()]) != []
     c.cmd("z", "LOGOUT")
+
+
+def wait_for(cond, seconds=10):
+    deadline = time.monotonic() + seconds
+    while not cond():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+@needs_root
+def test_descriptors(shared, mailuser):
+    """The door and the key channels go where they should: an idle
+    worker holds its key channel and the door; once a connection is
+    handed over, neither its front nor its back holds either; the TLS
+    process keeps a key channel only until the handshake is done."""
+    master = shared.proc.pid
+    tp = tlsproc(shared)
+
+    def idle_counts():
+        try:
+            return [seqpackets(w) for w in
+                    wait_children(master, "imapd-idle", 4)]
+        except FileNotFoundError:
+            return None
+    assert wait_for(lambda: idle_counts() == [2, 2, 2, 2]), idle_counts()
+    # the master: its control socket to the key process, and the door
+    assert seqpackets(master) == 2
+    c = shared.raw(tls=True)
+    c.line()
+    back = wait_children(master, "imapd-auth")[0]
+    front = wait_children(back, "imapd-login")[0]
+    assert seqpackets(back) == 0
+    assert seqpackets(front) == 0
+    # the door alone: the handshake's key channel is closed
+    assert wait_for(lambda: seqpackets(tp) == 1), seqpackets(tp)
+    c.cmd("z", "LOGOUT")
+
+
+@needs_root
+def test_reload_starts_another(shared, mailuser):
+    """After SIGHUP a new TLS process takes new connections; the old
+    one serves its sessions to their end and then exits."""
+    old = tlsproc(shared)
+    a = shared.imaplib(tls=True)
+    a.login(mailuser.name, mailuser.password)
+    shared.signal(signal.SIGHUP)
+    shared.wait_log(r"reloaded")
+    assert wait_for(lambda: len(wait_children(shared.proc.pid, "imapd-tls",
+                                              2, timeout=0)) == 2)
+    new = [p for p in wait_children(shared.proc.pid, "imapd-tls", 2)
+           if p != old][0]
+    b = shared.imaplib(tls=True)
+    b.login(mailuser.name, mailuser.password)
+    assert a.noop()[0] == "OK"
+    assert b.noop()[0] == "OK"
+    a.logout()
+    assert wait_gone([old], 20)
+    assert b.noop()[0] == "OK"
+    b.logout()
+    assert not proc_gone(new)
+
+
+@needs_root
+def test_stop_ends_the_tls_process(shared, mailuser):
+    tp = tlsproc(shared)
+    a = shared.imaplib(tls=True)
+    a.login(mailuser.name, mailuser.password)
+    shared.stop()
+    assert wait_gone([tp], 20)
 
 
 @needs_root
