@@ -32,7 +32,9 @@
  * Ends: the client closing ends the connection once what it sent has
  * been passed on; the plaintext side closing (the session is over, or
  * its front refused the client) gives the client timeout_output to take
- * what is left, and then the connection is reset.  A closed plaintext
+ * what is left, and then the connection is reset; once it has taken it,
+ * what it still sends is read and dropped for a moment (linger()), so
+ * that closing does not reset the connection under the last reply.  A closed plaintext
  * side shows as POLLHUP at once, even with its last bytes unread, so a
  * client that does not read cannot keep a connection here longer than
  * its session plus the output timeout.
@@ -73,6 +75,8 @@
 #define TLSPROC_ROUNDS		8	/* records per wake-up and side */
 #define TLSPROC_IDLE_MS		1000	/* quiet this long: trim the heap */
 #define TLSPROC_STOP_MS		1000	/* after SIGTERM, to flush */
+#define TLSPROC_LINGER_MS	2000	/* see linger() */
+#define TLSPROC_LINGER_MAX	(1024 * 1024)
 
 /* What a worker sends with each connection. */
 struct tlsmsg {
@@ -120,6 +124,8 @@ struct tconn {
 	int		 plain_eof;	/* read to its end */
 	int		 plain_hup;	/* the session closed its end */
 	int		 again;		/* stopped with work left */
+	int		 lingering;	/* over: dropping the client's rest */
+	size_t		 lingered;
 	long long	 deadline;	/* handshake or flush; 0: none */
 	char		*in;		/* from the client, for the session */
 	size_t		 inoff, inlen;
@@ -299,6 +305,36 @@ to_client(struct tconn *t)
 	return wants(t, r) == 0 ? 0 : -1;
 }
 
+/*
+ * The session is over and the client has all of it, but may still be
+ * sending (commands pipelined behind the one that ended it): closing
+ * with its bytes unread would reset the connection and could destroy
+ * the last reply before the client reads it.  So read and drop what it
+ * sends, up to its end, TLSPROC_LINGER_MAX bytes or TLSPROC_LINGER_MS,
+ * as a front does.  0 to wait, -1 to close now.
+ */
+static int
+linger(struct tconn *t)
+{
+	char drop[4096];
+	ssize_t n;
+
+	t->cwant = POLLIN;
+	t->pwant = 0;
+	t->again = 0;
+	while (t->lingered < TLSPROC_LINGER_MAX) {
+		n = read(t->client, drop, sizeof(drop));
+		if (n > 0) {
+			t->lingered += (size_t)n;
+			continue;
+		}
+		if (n == -1 && (errno == EAGAIN || errno == EINTR))
+			return 0;
+		return -1;
+	}
+	return -1;
+}
+
 /* Move bytes both ways while nothing would wait, for a few records.
  * 0, or -1 when the connection is over. */
 static int
@@ -362,7 +398,9 @@ pump(struct tconn *t)
 		return -1;
 	if (t->plain_eof && t->outlen == 0) {
 		(void)SSL_shutdown(t->ssl);
-		return -1;
+		t->lingering = 1;
+		t->deadline = session_now_ms() + TLSPROC_LINGER_MS;
+		return linger(t);
 	}
 	if ((t->plain_hup || t->client_eof) && t->deadline == 0)
 		t->deadline = session_now_ms() + output_ms;
@@ -465,6 +503,8 @@ serve(struct tconn *t, short crev, short prev)
 		return -1;
 	if (prev & (POLLHUP | POLLERR))
 		t->plain_hup = 1;
+	if (t->lingering)
+		return linger(t);
 	if (!t->open) {
 		if (handshake(t) == -1)
 			return -1;
@@ -553,7 +593,7 @@ run(SSL_CTX *ctx, int doorfd)
 				if (!t->open)
 					log_info("TLS handshake not done "
 					    "within timeout_login; closed");
-				else {
+				else if (!t->lingering) {
 					log_info("client did not take the "
 					    "session's last output within "
 					    "timeout_output; reset");

@@ -349,6 +349,27 @@ def test_limit_per_address_and_rip(server_factory, mailuser):
     assert "rip=127.0.0.1" in line
 
 
+def test_last_reply_survives_pipelined_input(shared):
+    """A client still sending when its session ends (here: too many bad
+    commands) reads the BYE whole: the TLS process reads and drops the
+    rest of its input before closing, rather than resetting the
+    connection under the reply."""
+    for _ in range(5):
+        c = shared.raw(tls=True)
+        c.line()
+        lines = []
+        try:
+            for i in range(12):
+                c.send(f"t{i} BOGUS\r\n")
+            while True:
+                lines.append(c.line())
+        except EOFError:
+            pass
+        assert any(l.startswith("* BYE") for l in lines), lines
+        assert sum(1 for l in lines if " BAD " in l) == 10
+        c.close()
+
+
 def test_capabilities_and_login_on_the_tls_port(shared, mailuser):
     c = shared.raw(tls=True)
     greeting = c.line()
