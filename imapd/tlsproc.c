@@ -448,7 +448,7 @@ take(SSL_CTX *ctx, int fd)
 	}
 	if (ntc >= maxconn) {
 		log_warnx("TLS process: already holding %zu connections "
-		    "(max_sessions); one more is closed", ntc);
+		    "(twice max_sessions); one more is closed", ntc);
 		goto drop;
 	}
 	if (ntc == captc) {
@@ -644,7 +644,10 @@ tlsproc_main(const struct config *conf, int fd)
 		rl.rlim_cur = rl.rlim_max;
 		(void)setrlimit(RLIMIT_NOFILE, &rl);
 	}
-	maxconn = conf->max_sessions;
+	/* the workers keep sessions within max_sessions; a connection
+	 * outlives its session by its last output and linger(), so room
+	 * for as many again guards memory without refusing a session */
+	maxconn = 2 * conf->max_sessions;
 	output_ms = (long long)conf->timeout_output_ms;
 	front_confine(conf);
 	/* a change of uid may have made the process dumpable */

@@ -370,6 +370,22 @@ def test_last_reply_survives_pipelined_input(shared):
         c.close()
 
 
+def test_ended_sessions_leave_room(server_factory):
+    """With max_sessions in use, a session that has ended frees its
+    place for the next client at once, even while the TLS process still
+    holds its connection (the client has not closed it yet)."""
+    s = server_factory(tls_process="shared", max_sessions=2, prefork=1)
+    a = s.raw(tls=True)
+    assert a.line().startswith("* OK")
+    b = s.raw(tls=True)
+    assert b.line().startswith("* OK")
+    assert a.cmd("x", "LOGOUT")[-1].startswith("x OK")
+    c = s.raw(tls=True)
+    assert c.line(timeout=10).startswith("* OK")
+    for x in (a, b, c):
+        x.close()
+
+
 def test_capabilities_and_login_on_the_tls_port(shared, mailuser):
     c = shared.raw(tls=True)
     greeting = c.line()
