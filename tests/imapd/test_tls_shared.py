@@ -128,7 +128,8 @@ def test_large_body_passes_intact(shared, mailuser):
 
 
 def test_stalled_handshake_does_not_stop_others(server_factory, mailuser):
-    server = server_factory(tls_process="shared", timeout_login="3s")
+    # long enough for a login under a sanitizer on a loaded machine
+    server = server_factory(tls_process="shared", timeout_login="8s")
     stalled = socket.create_connection(("127.0.0.1", server.tls_port), 10)
     # half a ClientHello, then nothing
     stalled.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")
@@ -139,8 +140,8 @@ def test_stalled_handshake_does_not_stop_others(server_factory, mailuser):
             c.noop()
             c.logout()
         # the stalled one is closed at timeout_login, by the TLS process
-        stalled.settimeout(30)
-        assert stalled.recv(100) in (b"",)
+        stalled.settimeout(60)
+        assert stalled.recv(100) == b""
         server.wait_log(r"TLS handshake not done within timeout_login")
     finally:
         stalled.close()
