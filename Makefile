@@ -172,6 +172,7 @@ IMAPD	 = imapd/auth.c \
 	   imapd/thread.c \
 	   imapd/threadid.c \
 	   imapd/tls.c \
+	   imapd/tlsproc.c \
 	   imapd/worker.c
 
 # the client side of IMAP, for the tools that talk to servers

@@ -351,6 +351,9 @@ static const struct keyname lock_methods[] = {
 	{ "fcntl", STORELOCK_FCNTL, 0 }, { "dotlock", STORELOCK_DOTLOCK, 0 },
 	{ "both", STORELOCK_BOTH, 0 }, { NULL, 0, 0 },
 };
+static const struct keyname tls_processes[] = {
+	{ "per-session", 0, 0 }, { "shared", 1, 0 }, { NULL, 0, 0 },
+};
 static const struct keyname mmap_modes[] = {
 	{ "auto", MAPFILE_AUTO, 0 },
 	{ "yes", MAPFILE_ALWAYS, 0 }, { "no", MAPFILE_NEVER, 0 },
@@ -529,6 +532,10 @@ static const struct keydef keys[] = {
 	{ .name = "tls_min_version", ENUM(tls_min_version, tls_versions),
 	  .def = "TLSv1.2",
 	  .doc = "the oldest TLS version accepted" },
+	{ .name = "tls_process", ENUM(tls_shared, tls_processes),
+	  .def = "per-session",
+	  .doc = "implicit TLS in each session's front, or in one shared "
+	      "process" },
 	{ .name = "trusted_proxies",
 	  CIDRS(trusted, ntrusted, CONFIG_MAX_PROXIES),
 	  .def = "none",

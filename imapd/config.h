@@ -21,7 +21,7 @@
 #define CONFIG_MAX_SPECIAL	16
 #define CONFIG_MAX_SESSIONS	100000	/* the most max_sessions may be */
 #define CONFIG_MAX_PROXIES	32	/* networks in trusted_proxies */
-#define CONFIG_NKEYS		46	/* keys imapd.conf knows */
+#define CONFIG_NKEYS		47	/* keys imapd.conf knows */
 
 enum auth_method {
 	AUTH_PAM = 1,
@@ -45,6 +45,10 @@ struct config {
 	char			*tls_ciphers;		/* TLS 1.2 */
 	char			*tls_ciphersuites;	/* TLS 1.3 */
 	char			*tls_groups;
+	int			 tls_shared;	/* tls_process = shared: one
+						 * process holds the TLS of
+						 * every implicit-TLS
+						 * connection */
 	enum auth_method	 auth[CONFIG_MAX_AUTH];
 	unsigned		 nauth;
 	char			*pam_service;

@@ -45,6 +45,12 @@ keyclient_setfd(int fd)
 	chanfd = fd;
 }
 
+int
+keyclient_fd(void)
+{
+	return chanfd;
+}
+
 void
 keyclient_close(void)
 {

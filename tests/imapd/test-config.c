@@ -55,6 +55,7 @@ test_default_ciphers(const struct config *c)
 		    strstr(item, "CHACHA20-POLY1305") != NULL), "%s", item);
 	CHECK_INT(n, 6);
 	CHECK_STR(c->tls_groups, "X25519:prime256v1:secp384r1");
+	CHECK_INT(c->tls_shared, 0);
 }
 
 static void
@@ -111,6 +112,7 @@ test_good(void)
 	    "tls_ciphers = HIGH:!aNULL:!kRSA\n"
 	    "tls_ciphersuites = TLS_AES_256_GCM_SHA384\n"
 	    "tls_groups = X25519\n"
+	    "tls_process = shared\n"
 	    "proxy_protocol = yes\n"
 	    "trusted_proxies = 10.0.0.0/8, 192.0.2.7 2001:db8::/32\n", &errs),
 	    0);
@@ -125,6 +127,7 @@ test_good(void)
 	CHECK_STR(c.tls_ciphers, "HIGH:!aNULL:!kRSA");
 	CHECK_STR(c.tls_ciphersuites, "TLS_AES_256_GCM_SHA384");
 	CHECK_STR(c.tls_groups, "X25519");
+	CHECK_INT(c.tls_shared, 1);
 	CHECK_INT(c.nauth, 2);
 	CHECK_INT(c.auth[0], AUTH_PAM);
 	CHECK_INT(c.auth[1], AUTH_USERDB);
@@ -198,6 +201,7 @@ static const struct {
 	{ "tls_ciphers =\n", 1, "tls_ciphers: must not be empty" },
 	{ "tls_ciphers = AES128 SHA\n", 1, "tls_ciphers: must be an OpenSSL" },
 	{ "tls_groups = X25519;P-256\n", 1, "tls_groups: must be an OpenSSL" },
+	{ "tls_process = one\n", 1, "tls_process: must be per-session or" },
 	{ "tls_ciphersuites = \"TLS\"\n", 1, "tls_ciphersuites: must be" },
 	{ "auth = ldap\n", 1, "auth: must be pam, userdb" },
 	{ "auth = pam,pam\n", 1, "auth: lists a method twice" },
