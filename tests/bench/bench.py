@@ -1596,7 +1596,10 @@ def mailbox_runs(args, servers, setup, results, size, src, meta, keys):
             for key in keys:
                 if skip_for(args, srv, key):
                     continue
-                spec = {"kind": "mailbox", "step": key, "port": srv.tls_port,
+                plain = args.mailbox_port == "plain"
+                spec = {"kind": "mailbox", "step": key,
+                        "port": srv.port if plain else srv.tls_port,
+                        "tls": not plain,
                         "cert": str(setup.cert), "user": BIG_LOGIN,
                         "password": setup.password, "n": size,
                         "ops": ops, "srcdir": str(src),
@@ -1987,6 +1990,11 @@ def parse_args(argv):
                     help="imapd's tls_process (default shared: its lean "
                     "mode, one process holding every TLS connection, as "
                     "Dovecot-hp's login processes do)")
+    ap.add_argument("--mailbox-port", choices=("tls", "plain"),
+                    default="tls",
+                    help="the port the mailbox workloads use: 993-style "
+                    "implicit TLS (default), or the plain port with a "
+                    "plaintext LOGIN (no TLS relay in the way)")
     ap.add_argument("--quick", action="store_true",
                     help="smoke run: N=2000, 2 runs, 50 sessions, 100 logins")
     ap.add_argument("--work", type=pathlib.Path,
@@ -2154,7 +2162,9 @@ def report(args, results, started, commit, dirty, versions):
         "modes; targets against the latter); %sbest of %d run%s" % (
         (commit or "?")[:10] + ("+dirty" if dirty else ""),
         versions.get("Dovecot", "?").split()[0],
-        "INBOX of %d messages; " % big
+        "INBOX of %d messages%s; " % (
+            big, " over the plain port" if args.mailbox_port == "plain"
+            else "")
         if any(BY_KEY[k].group == "mailbox" for k in args.keys) else "",
         args.runs, "" if args.runs == 1 else "s")
     print_table(rows, title)
