@@ -185,12 +185,16 @@ struct ftsindex {
 	dev_t		 logdev;
 	ino_t		 logino;
 	size_t		 jgood;		/* end of the last good record */
+	unsigned char	 jstop[REC_HEAD]; /* what lay at jgood, if whole */
+	int		 jstop_set;
 	size_t		*recoff;
 	struct seg	*recs;
 	size_t		 nrec, caprec;
 	/* what is covered: the segments' ranges, joined */
 	struct range	*cov;
 	size_t		 ncov;
+	size_t		 ncov_built;	/* cov's length when built */
+	unsigned	 losses;	/* times coverage shrank */
 	int		 damaged;	/* 1 snapshot, 2 journal */
 	dev_t		 damdev;
 	ino_t		 damino;
@@ -601,6 +605,7 @@ unload_log(struct ftsindex *fi)
 	fi->have_log = 0;
 	fi->log_seen = 0;
 	fi->jgood = 0;
+	fi->jstop_set = 0;
 	fi->nrec = 0;
 }
 
@@ -720,6 +725,30 @@ index_records(struct ftsindex *fi)
 	while (parse_record(fi, fi->jgood, 1, &s, &next) &&
 	    add_record(fi, fi->jgood, &s) == 0)
 		fi->jgood = next;
+	/* a writer appends at jgood, over what is there: remember it, so
+	 * that a record written in its place without the file growing is
+	 * seen (refresh) */
+	fi->jstop_set = fi->jmap.len - fi->jgood >= REC_HEAD;
+	if (fi->jstop_set)
+		memcpy(fi->jstop, fi->jmap.data + fi->jgood, REC_HEAD);
+}
+
+/* Whether something new may lie at jgood in a view of the same length
+ * (of the journal open on fd). */
+static int
+moved_at_jgood(const struct ftsindex *fi, int fd)
+{
+	unsigned char h[REC_HEAD];
+	const unsigned char *now = h;
+
+	if (!fi->have_log || fi->jmap.len - fi->jgood < REC_HEAD)
+		return 0;
+	if (fi->jmap.mapped)
+		now = fi->jmap.data + fi->jgood;
+	else if (pread(fd, h, sizeof(h), (off_t)fi->jgood) !=
+	    (ssize_t)sizeof(h))
+		return 0;
+	return !fi->jstop_set || memcmp(fi->jstop, now, REC_HEAD) != 0;
 }
 
 /* Check the journal's header against the snapshot: 1 it extends it,
@@ -811,8 +840,26 @@ cov_add_seg(struct range **v, size_t *n, size_t *cap, const struct seg *s)
 	return 0;
 }
 
+/* Whether every range of a (na, sorted and joined) lies within one of
+ * b (nb, likewise). */
+static int
+ranges_within(const struct range *a, size_t na, const struct range *b,
+    size_t nb)
+{
+	size_t i, j = 0;
+
+	for (i = 0; i < na; i++) {
+		while (j < nb && b[j].last < a[i].first)
+			j++;
+		if (j == nb || b[j].first > a[i].first ||
+		    b[j].last < a[i].last)
+			return 0;
+	}
+	return 1;
+}
+
 /* What the segments cover; on a memory shortage, nothing (which is
- * never wrong). */
+ * never wrong).  Coverage that shrinks is counted (ftsindex_losses). */
 static void
 coverage_build(struct ftsindex *fi)
 {
@@ -820,19 +867,22 @@ coverage_build(struct ftsindex *fi)
 	size_t n = 0, cap = 0, i;
 	int ok = 1;
 
-	free(fi->cov);
-	fi->cov = NULL;
-	fi->ncov = 0;
 	if (fi->have_snap)
 		ok = cov_add_seg(&v, &n, &cap, &fi->sseg) == 0;
 	for (i = 0; ok && i < fi->nrec; i++)
 		ok = cov_add_seg(&v, &n, &cap, &fi->recs[i]) == 0;
-	if (!ok) {
+	if (ok)
+		n = ranges_join(v, n);
+	else {
 		free(v);
-		return;
+		v = NULL;
+		n = 0;
 	}
+	if (!ranges_within(fi->cov, fi->ncov_built, v, n))
+		fi->losses++;
+	free(fi->cov);
 	fi->cov = v;
-	fi->ncov = ranges_join(v, n);
+	fi->ncov = fi->ncov_built = n;
 }
 
 static int
@@ -942,7 +992,8 @@ ftsindex_close(struct ftsindex *fi)
 	free(fi);
 }
 
-/* The journal grew: view the new length and take its new records. */
+/* The journal grew, or a record was written over its torn tail: view
+ * the new length and take its new records. */
 static void
 grow_log(struct ftsindex *fi, int fd, const struct stat *sb)
 {
@@ -997,6 +1048,8 @@ ftsindex_refresh(struct ftsindex *fi)
 	if (fi->have_log && (uint64_t)sb.st_size > fi->jmap.len &&
 	    (uint64_t)sb.st_size <= SIZE_MAX)
 		grow_log(fi, fd, &sb);
+	else if (moved_at_jgood(fi, fd))
+		grow_log(fi, fd, &sb);
 	close(fd);
 	if (fi->nrec != nrec)
 		coverage_build(fi);
@@ -1032,6 +1085,12 @@ int
 ftsindex_covered(const struct ftsindex *fi, uint32_t uid)
 {
 	return !fi->damaged && cov_find(fi, uid) >= 0;
+}
+
+unsigned
+ftsindex_losses(const struct ftsindex *fi)
+{
+	return fi->losses;
 }
 
 uint32_t
