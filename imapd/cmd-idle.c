@@ -60,7 +60,7 @@ drain(int fd)
 }
 
 void
-cmd_idle(struct session *s, const struct cmd *c)
+cmd_idle(struct session *s, const struct request *c)
 {
 	struct pollfd pfd[2];
 	long long idle_since = session_now_ms(), left;
@@ -68,7 +68,7 @@ cmd_idle(struct session *s, const struct cmd *c)
 	int ino, own = -1, r, n, wait, due;
 
 	if (c->nargs != 0) {
-		cmd_bad(s, c, "IDLE takes no arguments");
+		reply_bad(s, c, "IDLE takes no arguments");
 		return;
 	}
 	/* the watch the mailbox follows the folder with, whose events the
@@ -160,10 +160,10 @@ cmd_idle(struct session *s, const struct cmd *c)
 		if (r == 1 && strcasecmp(line, "DONE") == 0)
 			break;
 		/* anything else ends IDLE as a protocol error */
-		cmd_bad(s, c, "Expected DONE to end IDLE");
+		reply_bad(s, c, "Expected DONE to end IDLE");
 		goto out;
 	}
-	cmd_ok(s, c, "IDLE completed");
+	reply_ok(s, c, "IDLE completed");
 out:
 	if (own != -1)
 		close(own);

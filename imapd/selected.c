@@ -295,14 +295,14 @@ selected_sync(struct session *s, int allow_expunge)
 }
 
 void
-selected_before_tagged(struct session *s, const struct cmd *c)
+selected_before_tagged(struct session *s, const struct request *c)
 {
 	if (s->mb == NULL)
 		return;
 	/* HIGHESTMODSEQ, if due, is the caller's to send (in the tagged
 	 * OK where it can be) */
-	sync_view(s, !(c->def != NULL &&
-	    (c->def->flags & CMDF_NOEXPUNGE) && !c->uid));
+	sync_view(s, !(c->spec != NULL &&
+	    (c->spec->flags & CMDF_NOEXPUNGE) && !c->uid));
 }
 
 int

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/sorted.h"
 #include "maildir/filename.h"
 #include "maildir/folder.h"
 #include "maildir/keywords.h"
@@ -411,19 +412,33 @@ mailbox_emailid(struct mailbox *mb, uint32_t seq, char *out)
 	return 0;
 }
 
+struct uid_key {
+	const struct mailbox	*mb;
+	uint32_t		 uid;
+};
+
+static int
+view_before(const void *arg, size_t i)
+{
+	const struct uid_key *k = arg;
+
+	return k->mb->v[i].uid < k->uid;
+}
+
+static int
+fact_before(const void *arg, size_t i)
+{
+	const struct uid_key *k = arg;
+
+	return k->mb->facts[i].uid < k->uid;
+}
+
 uint32_t
 mailbox_seq_from_uid(const struct mailbox *mb, uint32_t uid)
 {
-	size_t lo = 0, hi = mb->n, mid;
+	struct uid_key k = { mb, uid };
 
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		if (mb->v[mid].uid < uid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return (uint32_t)(lo + 1);
+	return (uint32_t)(sorted_bound(0, mb->n, view_before, &k) + 1);
 }
 
 uint32_t
@@ -551,18 +566,12 @@ mailbox_relocate(struct mailbox *mb, uint32_t seq, char *out, size_t len)
 static size_t
 fact_pos(const struct mailbox *mb, uint32_t uid)
 {
-	size_t lo = 0, hi = mb->nfacts, mid;
+	struct uid_key k = { mb, uid };
+	size_t n = mb->nfacts;
 
-	if (hi > 0 && mb->facts[hi - 1].uid < uid)
-		return hi;
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		if (mb->facts[mid].uid < uid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
+	if (n > 0 && mb->facts[n - 1].uid < uid)
+		return n;
+	return sorted_bound(0, n, fact_before, &k);
 }
 
 static void

@@ -317,6 +317,10 @@ int	grow(void *vp, size_t *cap, size_t n, size_t size);
 int	snap_get_meta(struct state *s, uint32_t j, struct uc_rec *r);
 uint32_t	snap_uid(const struct state *s, uint32_t j);
 uint32_t	snap_search(const struct state *s, uint32_t uid);
+/* the first snapshot index (of T) whose UID is uid or above, scount if
+ * none; the first place in addv whose message's UID is, naddv if none */
+size_t	snap_lower(const struct state *s, uint32_t uid);
+size_t	add_lower(const struct state *s, uint32_t uid);
 uint32_t	snap_base(struct state *s, const char *base, size_t len,
     uint32_t hash);
 uint32_t	mod_find(const struct state *s, uint32_t j);

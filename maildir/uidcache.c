@@ -231,6 +231,7 @@
 #include "common/buf.h"
 #include "common/log.h"
 #include "common/mapfile.h"
+#include "common/sorted.h"
 #include "common/strnum.h"
 #include "maildir/uidcache-private.h"
 #include "maildir/uidcache-test.h"
@@ -428,46 +429,36 @@ uidcache_count_deleted(const struct uidcache *c)
 	return c->s->ndeleted;
 }
 
+/* a snapshot index, and the state whose expunged indexes it is held to */
+struct index_key {
+	const struct state	*s;
+	size_t			 index;
+};
+
+static int
+expunged_before(const void *arg, size_t t)
+{
+	const struct index_key *k = arg;
+
+	return k->s->snap_expunged[t] < k->index;
+}
+
 uint32_t
 uidcache_count_recent(const struct uidcache *c)
 {
 	struct state *s = c->s;
 	uint32_t uid = s->first_recent;
-	size_t lo, hi, mid, j, below;
+	struct index_key k;
+	size_t j, below;
 
 	settle(s);
 	/* the live messages below first_recent: snapshot entries below it
 	 * less those expunged, then added ones below it */
-	lo = 0;
-	hi = s->scount;
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		if (snap_uid(s, (uint32_t)mid) < uid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	j = lo;
-	lo = 0;
-	hi = s->nsnap_expunged;
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		if (s->snap_expunged[mid] < j)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	below = j - lo;
-	lo = 0;
-	hi = s->naddv;
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		if (s->overlay[s->addv[mid]].uid < uid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return (uint32_t)(uidcache_count(c) - below - lo);
+	j = snap_lower(s, uid);
+	k.s = s;
+	k.index = j;
+	below = j - sorted_bound(0, s->nsnap_expunged, expunged_before, &k);
+	return (uint32_t)(uidcache_count(c) - below - add_lower(s, uid));
 }
 
 /*
@@ -476,19 +467,21 @@ uidcache_count_recent(const struct uidcache *c)
  * number snap_expunged[t] - t, which never falls as t grows: count the
  * expunged indexes whose live-before count is <= i, and skip that many.
  */
+static int
+live_before_at_most(const void *arg, size_t t)
+{
+	const struct index_key *k = arg;
+
+	return k->s->snap_expunged[t] - t <= k->index;
+}
+
 static uint32_t
 live_snap_index(const struct state *s, size_t i)
 {
-	size_t lo = 0, hi = s->nsnap_expunged, mid;
+	struct index_key k = { s, i };
 
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		if (s->snap_expunged[mid] - mid <= i)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return (uint32_t)(i + lo);
+	return (uint32_t)(i + sorted_bound(0, s->nsnap_expunged,
+	    live_before_at_most, &k));
 }
 
 int

@@ -46,6 +46,7 @@
 #include "common/message.h"
 #include "common/preview.h"
 #include "common/privdrop.h"
+#include "common/sorted.h"
 #include "maildir/filename.h"
 #include "maildir/ftsindex.h"
 #include "maildir/mailbox.h"
@@ -131,15 +132,34 @@ namemap_load(const char *dir, struct namemap *m)
 		qsort(m->v, m->n, sizeof(*m->v), named_cmp);
 }
 
+struct base_key {
+	const struct namemap	*m;
+	const char		*base;
+};
+
+static int
+named_before(const void *arg, size_t i)
+{
+	const struct base_key *k = arg;
+
+	return strcmp(k->m->v[i].base, k->base) < 0;
+}
+
+/* The entry of m for base, or NULL. */
+static struct named *
+namemap_find(const struct namemap *m, const char *base)
+{
+	struct base_key k = { m, base };
+	size_t i = sorted_bound(0, m->n, named_before, &k);
+
+	return i < m->n && strcmp(m->v[i].base, base) == 0 ? &m->v[i] : NULL;
+}
+
 static uint32_t
 namemap_uid(const struct namemap *m, const char *base)
 {
-	struct named key = { 0 }, *p;
+	struct named *p = namemap_find(m, base);
 
-	if (m->n == 0)
-		return 0;
-	key.base = (char *)(uintptr_t)base;
-	p = bsearch(&key, m->v, m->n, sizeof(*m->v), named_cmp);
 	return p != NULL ? p->uid : 0;
 }
 
@@ -425,10 +445,11 @@ static void
 verify_files(const struct opts *o)
 {
 	struct namemap cached;
-	struct named key, *hit;
+	struct named *hit;
 	struct buf names;
 	struct mdname mn;
 	const char *p, *end, *name;
+	char *base;
 	size_t nofile = 0, nouid = 0, twice = 0, i, nfiles = 0;
 	unsigned char *seen;
 
@@ -443,15 +464,14 @@ verify_files(const struct opts *o)
 		name = p + 4;
 		nfiles++;
 		if (mdname_parse(name, &mn) == -1 ||
-		    (key.base = strndup(name, mn.baselen)) == NULL)
+		    (base = strndup(name, mn.baselen)) == NULL)
 			continue;
-		hit = cached.n > 0 ? bsearch(&key, cached.v, cached.n,
-		    sizeof(*cached.v), named_cmp) : NULL;
+		hit = namemap_find(&cached, base);
 		if (hit == NULL)
 			nouid++;
 		else if (seen[hit - cached.v]++ == 1)
 			twice++;
-		free(key.base);
+		free(base);
 	}
 	for (i = 0; i < cached.n; i++)
 		if (seen[i] == 0)

@@ -292,7 +292,7 @@ def test_long_line_before_login(server):
     c.line()
     c.send("a NOOP " + "x" * 200_000 + "\r\n")
     line = c.line()
-    assert line.startswith("a BAD") or line.startswith("* BAD"), line
+    assert line == "a BAD Line too long", line
     assert c.closed()
     assert "+ " not in c.buf.decode(errors="replace")
     # others are still served
@@ -307,7 +307,7 @@ def test_huge_literal_before_login(server, mailuser):
     c.line()
     c.send(f"a LOGIN {mailuser.name} {{4294967296}}\r\n")
     line = c.line()
-    assert line.startswith("a BAD") or line.startswith("a NO"), line
+    assert line == "a BAD Literal too large", line
     assert not line.startswith("+")
     assert c.closed()
     assert not c.buf.startswith(b"+")
@@ -320,7 +320,7 @@ def test_nonsync_literal_over_limit_before_login(server):
     c.line()
     c.send("a LOGIN {100000+}\r\n" + "x" * 1000)
     line = c.line()
-    assert line.startswith("a BAD") or line.startswith("a NO"), line
+    assert line == "a BAD Literal too large", line
     assert c.closed()
 
 
