@@ -101,6 +101,7 @@ MAILDIR	 = maildir/filename.c \
 	   maildir/msgcache.c \
 	   maildir/objectid.c \
 	   maildir/sortcache.c \
+	   maildir/storelock.c \
 	   maildir/uidcache.c \
 	   maildir/uidcache-check.c \
 	   maildir/uidcache-file.c \
@@ -207,6 +208,7 @@ UNITTESTS = tests/common/test-apppass \
 	   tests/maildir/test-ftsindex \
 	   tests/maildir/test-msgcache \
 	   tests/maildir/test-sortcache \
+	   tests/maildir/test-storelock \
 	   tests/maildir/test-syncplan \
 	   tests/maildir/test-uidcache \
 	   tests/imapd/test-auth \

@@ -14,6 +14,7 @@
 #include "imapd/mbname.h"
 #include "imapd/selected.h"
 #include "imapd/specialuse.h"
+#include "imapd/storecheck.h"
 #include "maildir/folder.h"
 #include "maildir/objectid.h"
 
@@ -137,6 +138,11 @@ cmd_create(struct session *s, const struct request *c)
 	}
 	if (mbname_is_inbox(buf_cstr(&name))) {
 		reply_no(s, c, "[ALREADYEXISTS] INBOX always exists");
+		goto out;
+	}
+	if (!storecheck_marker(s->conf, "CREATE")) {
+		reply_no(s, c, "[UNAVAILABLE] The mail store is not available "
+		    "now; try again later");
 		goto out;
 	}
 	if (folder_create(s->mailroot, buf_cstr(&name), &why) == -1) {

@@ -7,6 +7,7 @@
 
 #include "common/log.h"
 #include "common/sorted.h"
+#include "imapd/cmdutil.h"
 #include "imapd/quota.h"
 #include "imapd/session.h"
 #include "maildir/filename.h"
@@ -77,7 +78,7 @@ int
 quota_reserve(struct session *s, const struct request *c, const char *dir,
     uint64_t bytes, uint64_t messages)
 {
-	int adds, over;
+	int adds, over, e;
 
 	quota_end(s);
 	if (maildirsize_is_trash(dir))
@@ -107,10 +108,13 @@ quota_reserve(struct session *s, const struct request *c, const char *dir,
 			    messages);
 	}
 	if (over == -1) {
+		e = errno;
 		log_warn("cannot recalculate %s/maildirsize", s->mailroot);
 		quota_end(s);
-		reply_no(s, c, "[SERVERBUG] The quota cannot be read; the "
-		    "server log says why");
+		/* a lock another process keeps past lock_timeout is INUSE */
+		reply_no(s, c, "%sThe quota cannot be read; the server log "
+		    "says why", e == ETIMEDOUT ? errno_code(e) :
+		    "[SERVERBUG] ");
 		return -1;
 	}
 	if (over == 1) {

@@ -81,6 +81,7 @@
 #include "common/safefile.h"
 #include "common/sorted.h"
 #include "maildir/folder.h"
+#include "maildir/storelock.h"
 
 #define DELETED_PREFIX	"..imapd-deleted-"
 #define RM_DEPTH	16		/* a folder needs 2 */
@@ -90,7 +91,6 @@
 #define SUBS_COURIER	"courierimapsubscribed"
 #define SUBS_LOCK	"subscriptions.lock"
 #define SUBS_MAX	(4 * 1024 * 1024)
-#define LOCK_WAIT_MS	20000
 #define LOCK_STALE_SECS	15
 
 static const char *const subdirs[] = { "cur", "new", "tmp" };
@@ -512,7 +512,10 @@ subs_lock(const char *root, int rootfd)
 			(void)unlinkat(rootfd, SUBS_LOCK, 0);
 			continue;
 		}
-		if (waited >= LOCK_WAIT_MS) {
+		if (waited >= storelock_timeout()) {
+			log_warnx("%s/%s: held by another process for over "
+			    "%llu ms (lock_timeout)", root, SUBS_LOCK,
+			    (unsigned long long)storelock_timeout());
 			errno = ETIMEDOUT;
 			return -1;
 		}

@@ -613,6 +613,32 @@ find_fact(const struct mailbox *mb, uint32_t uid)
 	    NULL;
 }
 
+/*
+ * Open (st NULL) or stat a message file, rel under the folder.  A stale
+ * handle on a network file system (ESTALE: the file was replaced or
+ * removed on the server) is tried once more by the whole path, looked up
+ * afresh; stale again, the file counts as gone (ENOENT).  A descriptor
+ * (or 0 for a stat), or -1.
+ */
+static int
+at_rel(struct mailbox *mb, const char *rel, struct stat *st)
+{
+	char full[PATH_LEN];
+	int r;
+
+	r = st == NULL ? openat(mb->dirfd, rel, O_RDONLY | O_NOFOLLOW |
+	    O_CLOEXEC) : fstatat(mb->dirfd, rel, st, AT_SYMLINK_NOFOLLOW);
+	if (r != -1 || errno != ESTALE)
+		return r;
+	if (mb_pathf(full, sizeof(full), "%s/%s%s", mb->dir, rel, "") == -1)
+		return -1;
+	r = st == NULL ? open(full, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) :
+	    lstat(full, st);
+	if (r == -1 && errno == ESTALE)
+		errno = ENOENT;
+	return r;
+}
+
 /* Open a message's file, following a rename by another program once. */
 static int
 open_msg(struct mailbox *mb, uint32_t seq)
@@ -622,10 +648,10 @@ open_msg(struct mailbox *mb, uint32_t seq)
 
 	if (mailbox_relpath(mb, seq, rel, sizeof(rel)) == -1)
 		return -1;
-	fd = openat(mb->dirfd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	fd = at_rel(mb, rel, NULL);
 	if (fd == -1 && errno == ENOENT &&
 	    mailbox_relocate(mb, seq, rel, sizeof(rel)) == 0)
-		fd = openat(mb->dirfd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		fd = at_rel(mb, rel, NULL);
 	return fd;
 }
 
@@ -714,10 +740,10 @@ mailbox_mtime(struct mailbox *mb, uint32_t seq, int64_t *t)
 	}
 	if (mailbox_relpath(mb, seq, rel, sizeof(rel)) == -1)
 		return -1;
-	if (fstatat(mb->dirfd, rel, &sb, AT_SYMLINK_NOFOLLOW) == -1) {
+	if (at_rel(mb, rel, &sb) == -1) {
 		if (errno != ENOENT ||
 		    mailbox_relocate(mb, seq, rel, sizeof(rel)) == -1 ||
-		    fstatat(mb->dirfd, rel, &sb, AT_SYMLINK_NOFOLLOW) == -1)
+		    at_rel(mb, rel, &sb) == -1)
 			return -1;
 	}
 	*t = (int64_t)sb.st_mtim.tv_sec;

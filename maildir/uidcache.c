@@ -233,6 +233,7 @@
 #include "common/mapfile.h"
 #include "common/sorted.h"
 #include "common/strnum.h"
+#include "maildir/storelock.h"
 #include "maildir/uidcache-private.h"
 #include "maildir/uidcache-test.h"
 
@@ -651,14 +652,25 @@ uidcache_expunged_since(const struct uidcache *c, uint64_t since,
 static int
 lock_wait(struct uidcache *c)
 {
-	return fd_lock_wait(c->lockfd);
+	char path[PATH_MAX];
+
+	if (path_of(c, FN_LOCK, path) == -1)
+		return -1;
+	return fd_lock_wait(c->lockfd, path);
 }
 
 static void
 lock_release(struct uidcache *c)
 {
-	fd_unlock(c->lockfd);
+	char path[PATH_MAX];
+	int e = errno;
+
+	if (path_of(c, FN_LOCK, path) == 0)
+		fd_unlock(c->lockfd, path);
+	else
+		storelock_unlock(c->lockfd);
 	c->locked = 0;
+	errno = e;
 }
 
 /* This process's descriptor of the lock file, opened (and the file
@@ -704,7 +716,7 @@ uidcache_fs_now(struct uidcache *c, int64_t *ns)
 int
 uidcache_lock(struct uidcache *c)
 {
-	unsigned limit;
+	unsigned long long limit;
 	int e;
 
 	if (c->locked) {
@@ -719,11 +731,16 @@ uidcache_lock(struct uidcache *c)
 	if (lock_wait(c) == -1) {
 		e = errno;
 		limit = uidcache_test_lock_ms ? uidcache_test_lock_ms :
-		    UC_LOCK_TIMEOUT_MS;
+		    storelock_timeout();
 		if (e == ETIMEDOUT)
-			log_warnx("%s: UID cache lock held by another process "
-			    "for over %u ms (a stuck imapd or tool; `fuser "
-			    FN_LOCK "` in the folder names it)", c->dir, limit);
+			log_warnx("%s: UID cache lock " FN_LOCK "%s held by "
+			    "another process for over %llu ms (lock_timeout; "
+			    "a stuck or stopped imapd or tool: `fuser " FN_LOCK
+			    "` in the folder names it on this host%s)", c->dir,
+			    storelock_method() & STORELOCK_DOTLOCK ?
+			    " (or its dot-lock " FN_LOCK ".dot)" : "", limit,
+			    storelock_method() & STORELOCK_DOTLOCK ? ", the "
+			    "dot-lock holds host and pid" : "");
 		else
 			log_warn("%s: cannot lock the UID cache", c->dir);
 		errno = e;

@@ -83,11 +83,13 @@ def userdb(workdir, mailuser):
 def server_factory(build, workdir, cert, mailuser, userdb, request):
     servers = []
 
-    def make(host="127.0.0.1", **overrides):
-        """A started server listening on loopback address host, its
-        configuration overridden by the keywords (None removes a key)."""
+    def make(host="127.0.0.1", env_extra=None, **overrides):
+        """A started server listening on loopback address host, with
+        these imapd.conf settings (None removes a key); env_extra is
+        added to its environment (LD_PRELOAD, say)."""
         s = imapdtest.Server(build, workdir, cert, mailuser, userdb,
-                             overrides, name=request.node.name, host=host)
+                             overrides, name=request.node.name, host=host,
+                             env_extra=env_extra)
         servers.append(s)
         s.start()
         return s

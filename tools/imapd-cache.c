@@ -51,6 +51,7 @@
 #include "maildir/ftsindex.h"
 #include "maildir/mailbox.h"
 #include "maildir/msgcache.h"
+#include "maildir/storelock.h"
 #include "maildir/uidcache.h"
 
 #define EX_PROBLEM	1	/* --verify found something wrong */
@@ -1047,6 +1048,9 @@ main(int argc, char *argv[])
 	/* the store's own account of what it does goes to syslog, and to
 	 * standard error where the administrator sees it */
 	log_init("imapd-cache", 1, LOG_MAIL);
+	/* imapd.conf's lock_method is not read here: taking both kinds of
+	 * lock excludes imapd whichever it uses */
+	storelock_set_method(STORELOCK_BOTH);
 	become_owner(&o);
 	switch (o.action) {
 	case A_SHOW:

@@ -641,12 +641,17 @@ def test_check_verbose_prints_effective_config(build, workdir, cert,
     assert out["quota"] == ("none", "default")
     assert out["search_index"] == ("yes", "default")
     # every key the reader knows, and nothing from inside the key file
-    assert len(out) == 41
+    assert len(out) == 46
     assert out["store_check"] == ("", "default")
     assert out["store_check_timeout"] == ("10s", "default")
     assert out["drain_timeout"] == ("1m", "default")
     assert out["proxy_protocol"] == ("no", "default")
     assert out["trusted_proxies"] == ("none", "default")
+    assert out["lock_timeout"] == ("30s", "default")
+    assert out["lock_method"] == ("fcntl", "default")
+    assert out["idle_poll"] == ("0s", "default")
+    assert out["hostname"] == ("", "default")
+    assert out["store_marker"] == ("", "default")
     text = p.stdout.decode()
     body = [l for l in cert["key"].read_text().splitlines()
             if l and "-----" not in l]

@@ -230,11 +230,13 @@ SAN_PATTERNS = re.compile(r"ERROR: AddressSanitizer|runtime error:|"
 
 class Server:
     def __init__(self, build, workdir, cert, user, userdb, overrides,
-                 name="server", host="127.0.0.1"):
+                 name="server", host="127.0.0.1", env_extra=None):
         """host: the loopback address it listens on (127.0.0.2 and so
-        on stand for other machines)."""
+        on stand for other machines); env_extra: added to its
+        environment."""
         self.build = build
         self.host = host
+        self.env_extra = dict(env_extra or {})
         self.user = user
         self.userdb = userdb
         safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name)[:60]
@@ -280,6 +282,7 @@ class Server:
     def env(self):
         e = self.build.env()
         e.update(self.user.pam_env)
+        e.update(self.env_extra)
         return e
 
     def start(self, wait=True, **popen_args):
