@@ -387,6 +387,15 @@ demo: all
 bench: all
 	$(PYTHON) tests/bench/bench.py $(BENCH_ARGS)
 
+# Two imapd hosts on one GlusterFS volume (three FUSE mounts on loopback)
+# behind imapd-router and nginx's mail proxy: failover, drain and the UID
+# contract across hosts, then figures (tests/cluster; root; installs
+# glusterfs-server and glusterfs-client if missing).  Not part of check.
+cluster-test: all
+	@test "$$(id -u)" -eq 0 || { echo "make cluster-test needs root"; exit 1; }
+	IMAPD_CLUSTER_TEST=1 IMAPD_BUILDS="plain=$(O):." $(PYTHON) -m pytest -q \
+	    tests/cluster $(PYTEST_ARGS)
+
 # The conformance scripts (tests/conformance) against imapd and against a
 # private Dovecot side by side (root; installs dovecot-imapd if missing);
 # prints a table of the results.  `make check` runs them against imapd.
@@ -425,7 +434,7 @@ clean:
 	find . -name __pycache__ -prune -exec rm -rf {} +
 
 .PHONY: all san unit fuzzers fuzz-build fuzz check banned analyze layers \
-	demo bench conformance install clean
+	demo bench cluster-test conformance install clean
 # test objects are intermediate files; keep them so a rebuild is quick
 .SECONDARY:
 

@@ -54,7 +54,10 @@ class Build:
 
 
 def make_workdir():
-    d = pathlib.Path(tempfile.mkdtemp(prefix="imapd-test-", dir="/tmp"))
+    """Under IMAPD_TEST_DIR (default /tmp): a site points it at its own
+    NFS to run the tests with every Maildir there."""
+    d = pathlib.Path(tempfile.mkdtemp(
+        prefix="imapd-test-", dir=os.environ.get("IMAPD_TEST_DIR", "/tmp")))
     d.chmod(0o755)
     return d
 
@@ -227,8 +230,12 @@ SAN_PATTERNS = re.compile(r"ERROR: AddressSanitizer|runtime error:|"
 
 class Server:
     def __init__(self, build, workdir, cert, user, userdb, overrides,
-                 name="server", env_extra=None):
+                 name="server", host="127.0.0.1", env_extra=None):
+        """host: the loopback address it listens on (127.0.0.2 and so
+        on stand for other machines); env_extra: added to its
+        environment."""
         self.build = build
+        self.host = host
         self.env_extra = dict(env_extra or {})
         self.user = user
         self.userdb = userdb
@@ -242,8 +249,8 @@ class Server:
         self.log_path = self.dir / "imapd.log"
         self.chroot = self.dir / "empty"
         self.settings = {
-            "listen_imap": f"127.0.0.1:{self.port}",
-            "listen_imaps": f"127.0.0.1:{self.tls_port}",
+            "listen_imap": f"{host}:{self.port}",
+            "listen_imaps": f"{host}:{self.tls_port}",
             "tls_cert": str(cert["cert"]),
             "tls_key": str(cert["key"]),
             "auth": "pam,userdb" if build.pam_ok else "userdb",
@@ -307,17 +314,17 @@ class Server:
                 self.proc.wait(timeout=10)
                 self.logf.close()
                 self.port, self.tls_port = free_port(), free_port()
-                self.settings["listen_imap"] = f"127.0.0.1:{self.port}"
+                self.settings["listen_imap"] = f"{self.host}:{self.port}"
                 self.settings["listen_imaps"] = \
-                    f"127.0.0.1:{self.tls_port}"
+                    f"{self.host}:{self.tls_port}"
                 self.log_path.rename(self.log_path.with_name(
                     f"imapd.log.port-taken-{attempt}"))
 
     def _own_ports(self):
         return (self.settings.get("listen_imap") ==
-                f"127.0.0.1:{self.port}" and
+                f"{self.host}:{self.port}" and
                 self.settings.get("listen_imaps") ==
-                f"127.0.0.1:{self.tls_port}")
+                f"{self.host}:{self.tls_port}")
 
     def wait_listening(self, timeout=20):
         deadline = time.monotonic() + timeout
@@ -400,15 +407,16 @@ class Server:
         """A raw client; source is another loopback address to connect
         from (127.0.0.2, ...), for limits kept per client address."""
         port = port or (self.tls_port if tls else self.port)
-        return Raw(port, self.tls_context() if tls else None, source=source)
+        return Raw(port, self.tls_context() if tls else None, source=source,
+                   host=self.host)
 
     def imaplib(self, tls=True, starttls=False):
         import imaplib
         if tls:
-            return imaplib.IMAP4_SSL("127.0.0.1", self.tls_port,
+            return imaplib.IMAP4_SSL(self.host, self.tls_port,
                                      ssl_context=self.tls_context(),
                                      timeout=30)
-        c = imaplib.IMAP4("127.0.0.1", self.port, timeout=30)
+        c = imaplib.IMAP4(self.host, self.port, timeout=30)
         if starttls:
             c.starttls(self.tls_context())
         return c
@@ -495,9 +503,10 @@ class Raw:
     """A line-oriented IMAP client that shows exactly what the server
     sends, for protocol tests."""
 
-    def __init__(self, port, ctx=None, timeout=15, source=None):
+    def __init__(self, port, ctx=None, timeout=15, source=None,
+                 host="127.0.0.1"):
         self.sock = socket.create_connection(
-            ("127.0.0.1", port), timeout,
+            (host, port), timeout,
             source_address=(source, 0) if source else None)
         self.ctx = ctx
         if ctx is not None:

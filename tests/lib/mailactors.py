@@ -183,9 +183,10 @@ def base_of(name):
 
 # --- the server's processes --------------------------------------------------
 
-def server_tree(server):
+def server_tree(server, alone=False):
     """Pids of the server's master and all its descendants, and (as
-    root) every process running the binary under test."""
+    root, unless alone: other servers of the same binary run beside it)
+    every process running the binary under test."""
     pids = set()
     todo = [server.proc.pid]
     while todo:
@@ -194,6 +195,8 @@ def server_tree(server):
             continue
         pids.add(p)
         todo.extend(imapdtest.proc_children(p))
+    if alone:
+        return pids
     exe = os.path.realpath(server.build.imapd)
     for d in pathlib.Path("/proc").iterdir():
         if d.name.isdigit():
@@ -205,14 +208,14 @@ def server_tree(server):
     return pids
 
 
-def kill_server(server):
+def kill_server(server, alone=False):
     """SIGKILL the master and every process of the server at once, as a
-    power cut would; wait for the master."""
+    power cut would; wait for the master.  alone: as server_tree."""
     try:
         os.kill(server.proc.pid, signal.SIGSTOP)   # no new children now
     except ProcessLookupError:
         pass
-    pids = server_tree(server)
+    pids = server_tree(server, alone)
     for p in pids:
         try:
             os.kill(p, signal.SIGKILL)
@@ -415,8 +418,8 @@ class Conn:
     """A socket with a buffered reader of whole IMAP responses (a line and
     its literals); a read that times out consumes nothing."""
 
-    def __init__(self, port, timeout=30):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout)
+    def __init__(self, port, timeout=30, host="127.0.0.1"):
+        self.sock = socket.create_connection((host, port), timeout)
         self.buf = bytearray()
         self.pos = 0
         self.timeout = timeout
@@ -517,7 +520,7 @@ class Client:
     # plumbing -------------------------------------------------------
 
     def connect(self, tls=False):
-        self.conn = Conn(self.server.port, self.timeout)
+        self.conn = Conn(self.server.port, self.timeout, self.server.host)
         greet = self.conn.response()
         assert greet.startswith("* OK"), greet
         tag, r = self.cmd(f"LOGIN {self.user.name} {self.user.password}")

@@ -23,9 +23,11 @@ needed = pytest.mark.skipif(
 
 class Nginx:
     """Started in directory d (created), asking the auth_http service
-    on 127.0.0.1:auth_port; .port is where clients connect."""
+    on 127.0.0.1:auth_port; .port is where clients connect.  connections
+    bounds the connections it holds at once, each proxied session taking
+    two."""
 
-    def __init__(self, d, auth_port):
+    def __init__(self, d, auth_port, connections=64):
         self.dir = d
         self.port = imapdtest.free_port()
         d.mkdir()
@@ -35,7 +37,7 @@ daemon off;
 master_process off;
 pid {d}/nginx.pid;
 error_log {d}/error.log info;
-events {{ worker_connections 64; }}
+events {{ worker_connections {connections}; }}
 mail {{
     server_name localhost;
     auth_http 127.0.0.1:{auth_port}/auth;
