@@ -364,6 +364,11 @@ demo: all
 bench: all
 	$(PYTHON) tests/bench/bench.py $(BENCH_ARGS)
 
+# The first SELECT of a large folder beside the kernel's time to read its
+# directories (tests/bench/firstselect.py; any user, no Dovecot).
+bench-select: all
+	$(PYTHON) tests/bench/firstselect.py $(BENCH_SELECT_ARGS)
+
 # The conformance scripts (tests/conformance) against imapd and against a
 # private Dovecot side by side (root; installs dovecot-imapd if missing);
 # prints a table of the results.  `make check` runs them against imapd.
@@ -402,6 +407,7 @@ clean:
 	find . -name __pycache__ -prune -exec rm -rf {} +
 
 .PHONY: all san unit fuzzers fuzz-build fuzz check banned analyze demo bench \
+	bench-select \
 	conformance install clean
 # test objects are intermediate files; keep them so a rebuild is quick
 .SECONDARY:

@@ -528,12 +528,18 @@ mb_list_dirs(struct dsync *ds, struct scan *sc)
 }
 
 int
+mb_scan_new(struct dsync *ds, struct scan *sc)
+{
+	return scan_dir(ds, "new", 1, sc);
+}
+
+int
 mb_scan_all(struct dsync *ds, struct scan *sc)
 {
 	struct scan nw;
 
 	mb_scan_init(sc);
-	if (!ds->readonly) {
+	if (!ds->readonly && !ds->keep_new) {
 		mb_scan_init(&nw);
 		if (scan_dir(ds, "new", 1, &nw) == -1) {
 			mb_scan_free(&nw);
