@@ -88,6 +88,9 @@ COMMON	 = common/apppass.c \
 MAILDIR	 = maildir/filename.c \
 	   maildir/folder.c \
 	   maildir/ftsindex.c \
+	   maildir/ftsindex-batch.c \
+	   maildir/ftsindex-compact.c \
+	   maildir/ftsindex-list.c \
 	   maildir/keywords.c \
 	   maildir/mailbox.c \
 	   maildir/mailbox-scan.c \
@@ -98,6 +101,7 @@ MAILDIR	 = maildir/filename.c \
 	   maildir/msgcache.c \
 	   maildir/objectid.c \
 	   maildir/sortcache.c \
+	   maildir/storelock.c \
 	   maildir/uidcache.c \
 	   maildir/uidcache-check.c \
 	   maildir/uidcache-file.c \
@@ -193,6 +197,7 @@ UNITTESTS = tests/common/test-apppass \
 	   tests/common/test-mutf7 \
 	   tests/common/test-ngram \
 	   tests/common/test-safefile \
+	   tests/common/test-sorted \
 	   tests/imapd/test-keymsg \
 	   tests/common/test-imapresp \
 	   tests/maildir/test-filename \
@@ -203,8 +208,11 @@ UNITTESTS = tests/common/test-apppass \
 	   tests/maildir/test-ftsindex \
 	   tests/maildir/test-msgcache \
 	   tests/maildir/test-sortcache \
+	   tests/maildir/test-storelock \
+	   tests/maildir/test-syncplan \
 	   tests/maildir/test-uidcache \
 	   tests/imapd/test-auth \
+	   tests/imapd/test-capability \
 	   tests/imapd/test-limits \
 	   tests/imapd/test-mbname \
 	   tests/imapd/test-policy \

@@ -451,6 +451,31 @@ p_mmap(struct config *c, const char *v)
 	return NULL;
 }
 
+static const char *
+p_hostname(struct config *c, const char *v)
+{
+	size_t i;
+
+	/* '/', ':' and ',' are allowed: new file names encode them */
+	for (i = 0; v[i] != '\0'; i++)
+		if (!isgraph((unsigned char)v[i]))
+			return "must be a host name without blanks, or empty "
+			    "for the system's";
+	if (i > 255)
+		return "must be at most 255 characters";
+	setstr(&c->hostname, v);
+	return NULL;
+}
+
+static const char *
+p_store_marker(struct config *c, const char *v)
+{
+	if (v[0] != '\0' && v[0] != '/')
+		return "must be an absolute path, or empty for none";
+	setstr(&c->store_marker, v);
+	return NULL;
+}
+
 /* "SIZE [MESSAGES]", or "none". */
 static const char *
 p_quota(struct config *c, const char *v)
@@ -568,6 +593,41 @@ p_store_check_timeout(struct config *c, const char *v)
 
 	if (why == NULL && c->store_check_timeout_ms > 300ULL * 1000)
 		return "must be from 1s to 5m";
+	return why;
+}
+
+static const char *
+p_lock_timeout(struct config *c, const char *v)
+{
+	const char *why = p_duration(&c->lock_timeout_ms, v, 100);
+
+	if (why == NULL && c->lock_timeout_ms > 3600ULL * 1000)
+		return "must be from 100ms to 1h";
+	return why;
+}
+
+static const char *
+p_lock_method(struct config *c, const char *v)
+{
+	static const char *const names[] = { "fcntl", "dotlock", "both" };
+	int i;
+
+	for (i = 0; i < 3; i++)
+		if (strcasecmp(v, names[i]) == 0) {
+			c->lock_method = i + 1;
+			return NULL;
+		}
+	return "must be fcntl, dotlock or both";
+}
+
+static const char *
+p_idle_poll(struct config *c, const char *v)
+{
+	const char *why = p_duration(&c->idle_poll_ms, v, 0);
+
+	if (why == NULL && c->idle_poll_ms != 0 &&
+	    (c->idle_poll_ms < 1000 || c->idle_poll_ms > 3600ULL * 1000))
+		return "must be 0 (inotify alone) or from 1s to 1h";
 	return why;
 }
 
@@ -746,6 +806,14 @@ show_mmap(const struct config *c, size_t off, struct buf *b)
 }
 
 static void
+show_lock_method(const struct config *c, size_t off, struct buf *b)
+{
+	(void)off;
+	(void)buf_adds(b, c->lock_method == 2 ? "dotlock" :
+	    c->lock_method == 3 ? "both" : "fcntl");
+}
+
+static void
 show_trusted_proxies(const struct config *c, size_t off, struct buf *b)
 {
 	char a[64];
@@ -817,9 +885,13 @@ static const struct keydef keys[] = {
 	{ "drain_timeout",		MS(drain_timeout, drain_timeout_ms) },
 	{ "first_valid_uid",		UINT(first_valid_uid) },
 	{ "hierarchy_separator",	OWN(hierarchy_separator) },
+	{ "hostname",			STR(hostname) },
+	{ "idle_poll",			MS(idle_poll, idle_poll_ms) },
 	{ "inbox_prefix",		BOOL(inbox_prefix) },
 	{ "listen_imap",		OWN(listen_imap) },
 	{ "listen_imaps",		OWN(listen_imaps) },
+	{ "lock_method",		OWN(lock_method) },
+	{ "lock_timeout",		MS(lock_timeout, lock_timeout_ms) },
 	{ "login_chroot",		STR(login_chroot) },
 	{ "login_policy",		STR(login_policy) },
 	{ "login_user",			STR(login_user) },
@@ -839,6 +911,7 @@ static const struct keydef keys[] = {
 	{ "store_check",		STR(store_check) },
 	{ "store_check_timeout",	MS(store_check_timeout,
 					    store_check_timeout_ms) },
+	{ "store_marker",		STR(store_marker) },
 	{ "syslog_facility",		OWN(syslog_facility) },
 	{ "timeout_login",		MS(timeout_login, timeout_login_ms) },
 	{ "timeout_output",		MS(timeout_output, timeout_output_ms) },
@@ -907,6 +980,11 @@ config_defaults(struct config *c)
 	c->syslog_facility = log_facility_byname("mail");
 	c->first_valid_uid = 1000;
 	c->mmap = MAPFILE_AUTO;
+	c->lock_timeout_ms = 30 * 1000;
+	c->lock_method = 1;
+	c->idle_poll_ms = 0;
+	c->hostname = xstrdup("");
+	c->store_marker = xstrdup("");
 	c->search_index = 1;
 	c->hierarchy_separator = '/';
 	c->inbox_prefix = 0;
@@ -929,6 +1007,8 @@ config_free(struct config *c)
 	free(c->login_user);
 	free(c->login_chroot);
 	free(c->store_check);
+	free(c->hostname);
+	free(c->store_marker);
 	memset(c, 0, sizeof(*c));
 }
 

@@ -20,7 +20,7 @@
 #define CONFIG_MAX_SPECIAL	16
 #define CONFIG_MAX_SESSIONS	100000	/* the most max_sessions may be */
 #define CONFIG_MAX_PROXIES	32	/* networks in trusted_proxies */
-#define CONFIG_NKEYS		41	/* keys imapd.conf knows */
+#define CONFIG_NKEYS		46	/* keys imapd.conf knows */
 
 enum auth_method {
 	AUTH_PAM = 1,
@@ -84,6 +84,14 @@ struct config {
 	int			 syslog_facility;
 	unsigned		 first_valid_uid;
 	int			 mmap;		/* enum mapfile_mode */
+	/* a store shared between hosts (NFS, GlusterFS) */
+	uint64_t		 lock_timeout_ms;
+	int			 lock_method;	/* 1 fcntl, 2 dotlock, 3 both
+						 * (enum storelock_method) */
+	uint64_t		 idle_poll_ms;	/* 0: inotify alone */
+	char			*hostname;	/* in new file names; "":
+						 * gethostname() */
+	char			*store_marker;	/* "": none */
 	int			 search_index;	/* keep and use full-text
 						 * indexes */
 	struct quota_limits	 quota;		/* default; 0: no limit */

@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "common/message-private.h"
+#include "common/sorted.h"
 #include "common/strnum.h"
 
 /* --- section specifications ----------------------------------------- */
@@ -402,26 +403,37 @@ find_part(const struct mime_part *p, const uint32_t *path, unsigned n)
 	return p;
 }
 
+struct field_key {
+	const struct section	*s;
+	const char		*name;
+	size_t			 len;
+};
+
+/* how the field name k sorts against sorted[i]: <0, 0 or >0 */
+static int
+field_cmp(const struct field_key *k, size_t i)
+{
+	const char *f = k->s->sorted[i];
+	size_t fl = strlen(f);
+	int c;
+
+	c = strncasecmp(k->name, f, k->len < fl ? k->len : fl);
+	return c != 0 ? c : (k->len > fl) - (k->len < fl);
+}
+
+static int
+field_before(const void *arg, size_t i)
+{
+	return field_cmp(arg, i) > 0;
+}
+
 static int
 in_list(const struct section *s, const char *name, size_t len)
 {
-	size_t lo = 0, hi = s->nsorted, mid, sl;
-	int c;
+	struct field_key k = { s, name, len };
+	size_t i = sorted_bound(0, s->nsorted, field_before, &k);
 
-	while (lo < hi) {
-		mid = (lo + hi) / 2;
-		sl = strlen(s->sorted[mid]);
-		c = strncasecmp(name, s->sorted[mid], len < sl ? len : sl);
-		if (c == 0)
-			c = (len > sl) - (len < sl);
-		if (c == 0)
-			return 1;
-		if (c < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return 0;
+	return i < s->nsorted && field_cmp(&k, i) == 0;
 }
 
 /*

@@ -5,6 +5,7 @@
 
 #include "common/buf.h"
 #include "common/charset.h"
+#include "common/sorted.h"
 #include "common/unicase.h"
 #include "common/unicase-table.h"
 
@@ -17,21 +18,18 @@
 #define T_COUNT	28U
 #define S_COUNT	11172U
 
+static int
+cp_before(const void *arg, size_t i)
+{
+	return unicase_cp[i] < *(const uint32_t *)arg;
+}
+
 static ptrdiff_t
 find(uint32_t cp)
 {
-	size_t lo = 0, hi = UNICASE_ENTRIES, mid;
+	size_t i = sorted_bound(0, UNICASE_ENTRIES, cp_before, &cp);
 
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		if (unicase_cp[mid] < cp)
-			lo = mid + 1;
-		else if (unicase_cp[mid] > cp)
-			hi = mid;
-		else
-			return (ptrdiff_t)mid;
-	}
-	return -1;
+	return i < UNICASE_ENTRIES && unicase_cp[i] == cp ? (ptrdiff_t)i : -1;
 }
 
 size_t

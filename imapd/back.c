@@ -80,7 +80,10 @@
 #include "imapd/session.h"
 #include "imapd/sig.h"
 #include "imapd/specialuse.h"
+#include "imapd/storecheck.h"
+#include "maildir/filename.h"
 #include "maildir/folder.h"
+#include "maildir/storelock.h"
 
 #define BACK_FAILURES_MAX	3
 #define LOGIN_GRACE_MS		10000	/* past timeout_login and a failure's
@@ -536,6 +539,10 @@ serve(const struct config *conf, struct conn *c, const struct auth_user *u,
 	struct session s;
 
 	mapfile_set_mode((enum mapfile_mode)conf->mmap);
+	mdname_set_host(conf->hostname);
+	storelock_set_timeout(conf->lock_timeout_ms);
+	storelock_set_method((enum storelock_method)conf->lock_method);
+	storelock_set_host(conf->hostname);
 	session_init(&s, conf, c, STATE_AUTH);
 	/* cannot fail: the front read them into an input buffer as large */
 	if (pending != NULL && session_feed(&s, pending->data,
@@ -544,6 +551,17 @@ serve(const struct config *conf, struct conn *c, const struct auth_user *u,
 	s.user = strdup(u->name);
 	if (s.user == NULL)
 		fatal("strdup");
+	if (!storecheck_marker(conf, "the session")) {
+		if (tag != NULL)
+			session_printf(&s, "%s NO [UNAVAILABLE] The mail store "
+			    "is not available now; try again later\r\n", tag);
+		else
+			session_printf(&s, "* BYE [UNAVAILABLE] The mail store "
+			    "is not available now\r\n");
+		(void)session_flush(&s);
+		session_free(&s);
+		return;
+	}
 	if ((s.mailroot = find_mail(conf, u)) == NULL) {
 		if (tag != NULL)
 			session_printf(&s, "%s NO [SERVERBUG] Your mail folder "

@@ -30,31 +30,31 @@
 #define ORIGIN_SESSION_MAX	64
 
 void
-cmd_capability(struct session *s, const struct cmd *c)
+cmd_capability(struct session *s, const struct request *c)
 {
 	if (c->nargs != 0) {
-		cmd_bad(s, c, "CAPABILITY takes no arguments");
+		reply_bad(s, c, "CAPABILITY takes no arguments");
 		return;
 	}
 	session_printf(s, "* CAPABILITY %s\r\n", capability_string(s));
-	cmd_ok(s, c, "CAPABILITY completed");
+	reply_ok(s, c, "CAPABILITY completed");
 }
 
 void
-cmd_noop(struct session *s, const struct cmd *c)
+cmd_noop(struct session *s, const struct request *c)
 {
 	if (c->nargs != 0) {
-		cmd_bad(s, c, "NOOP takes no arguments");
+		reply_bad(s, c, "NOOP takes no arguments");
 		return;
 	}
-	cmd_ok(s, c, "NOOP completed");
+	reply_ok(s, c, "NOOP completed");
 }
 
 void
-cmd_logout(struct session *s, const struct cmd *c)
+cmd_logout(struct session *s, const struct request *c)
 {
 	if (c->nargs != 0) {
-		cmd_bad(s, c, "LOGOUT takes no arguments");
+		reply_bad(s, c, "LOGOUT takes no arguments");
 		return;
 	}
 	/* nothing about the mailbox after BYE: the client has stopped
@@ -62,7 +62,7 @@ cmd_logout(struct session *s, const struct cmd *c)
 	if (s->mb != NULL)
 		selected_close(s);
 	session_printf(s, "* BYE Logging out\r\n");
-	cmd_ok(s, c, "LOGOUT completed");
+	reply_ok(s, c, "LOGOUT completed");
 	s->state = STATE_LOGOUT;
 	s->end = END_LOGOUT;
 }
@@ -127,7 +127,7 @@ id_origin(struct session *s, const char *ip, const char *port,
 }
 
 void
-cmd_id(struct session *s, const struct cmd *c)
+cmd_id(struct session *s, const struct request *c)
 {
 	const char *ip = NULL, *port = NULL, *sid = NULL;
 	const struct imap_arg *list;
@@ -136,19 +136,19 @@ cmd_id(struct session *s, const struct cmd *c)
 	size_t i;
 
 	if (c->nargs != 1) {
-		cmd_bad(s, c, "ID takes one argument: NIL or a list");
+		reply_bad(s, c, "ID takes one argument: NIL or a list");
 		return;
 	}
 	if (!imap_arg_is_nil(&c->args[0])) {
 		if (c->args[0].type != IMAP_ARG_LIST) {
-			cmd_bad(s, c, "ID takes NIL or a list of pairs");
+			reply_bad(s, c, "ID takes NIL or a list of pairs");
 			return;
 		}
 		list = c->args[0].list;
 		if (c->args[0].len % 2 != 0 ||
 		    c->args[0].len > 2 * ID_PAIRS_MAX) {
-			cmd_bad(s, c, "ID list must hold up to 30 field-value "
-			    "pairs");
+			reply_bad(s, c, "ID list must hold up to 30 "
+			    "field-value pairs");
 			return;
 		}
 		buf_init(&logtext, 1024);
@@ -160,7 +160,7 @@ cmd_id(struct session *s, const struct cmd *c)
 			    v == NULL || strlen(k) > ID_FIELD_MAX ||
 			    strlen(v) > ID_VALUE_MAX) {
 				buf_free(&logtext);
-				cmd_bad(s, c, "ID fields and values must be "
+				reply_bad(s, c, "ID fields and values must be "
 				    "strings (field up to 30 bytes, value up "
 				    "to 1024)");
 				return;
@@ -186,5 +186,5 @@ cmd_id(struct session *s, const struct cmd *c)
 	}
 	session_printf(s, "* ID (\"name\" \"imapd\" \"version\" \"%s\")\r\n",
 	    IMAPD_VERSION);
-	cmd_ok(s, c, "ID completed");
+	reply_ok(s, c, "ID completed");
 }

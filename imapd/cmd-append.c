@@ -70,17 +70,17 @@ append_abort(struct session *s)
  * checked as it would be once the command is complete.  NULL after
  * answering why not. */
 static struct append_state *
-append_start(struct session *s, const struct cmd *c,
+append_start(struct session *s, const struct request *c,
     const struct imap_literal_info *li)
 {
 	struct append_state *st;
 
 	if (li->first == NULL) {
-		cmd_bad(s, c, "APPEND takes a mailbox name first");
+		reply_bad(s, c, "APPEND takes a mailbox name first");
 		return NULL;
 	}
 	if ((st = calloc(1, sizeof(*st))) == NULL) {
-		cmd_no(s, c, "[SERVERBUG] Out of memory");
+		reply_no(s, c, "[SERVERBUG] Out of memory");
 		return NULL;
 	}
 	buf_init(&st->name, FOLDER_NAME_MAX);
@@ -92,8 +92,8 @@ append_start(struct session *s, const struct cmd *c,
 	}
 	if (mailbox_deliver_open(st->path, &st->d) == -1) {
 		log_warn("APPEND to %s", buf_cstr(&st->name));
-		cmd_no(s, c, "%sThe mailbox cannot take messages now",
-		    cmd_errcode(errno));
+		reply_no(s, c, "%sThe mailbox cannot take messages now",
+		    errno_code(errno));
 		buf_free(&st->name);
 		free(st);
 		return NULL;
@@ -116,7 +116,7 @@ append_sink(void *ctx, const char *data, size_t len)
 /* Say why a message could not be stored, from errno e; the APPEND is
  * over and nothing of it stays. */
 static void
-append_failed(struct session *s, const struct cmd *c, int e)
+append_failed(struct session *s, const struct request *c, int e)
 {
 	const char *name = s->append != NULL ? buf_cstr(&s->append->name) :
 	    "?";
@@ -129,7 +129,7 @@ append_failed(struct session *s, const struct cmd *c, int e)
 	/* the files in tmp/ go before the client hears NO: a client (or
 	 * a test) that looks at the Maildir then finds nothing left */
 	append_abort(s);
-	cmd_no(s, c, "%sThe message could not be stored%s", cmd_errcode(e),
+	reply_no(s, c, "%sThe message could not be stored%s", errno_code(e),
 	    e == ENOSPC || e == EDQUOT ? ": not enough disk space" :
 	    "; the server log says why");
 }
@@ -138,16 +138,16 @@ void
 append_literal(struct session *s, const struct imap_literal_info *li)
 {
 	struct append_state *st = s->append;
-	struct cmd c;
+	struct request c;
 
 	memset(&c, 0, sizeof(c));
 	c.tag = li->tag;
 	c.name = "APPEND";
-	c.def = command_find("APPEND", 0);
+	c.spec = command_find("APPEND", 0);
 	/* a literal8 in a list is UTF8 (~{n}): refused before the "+" to a
 	 * client that has not enabled it, as the command would be */
 	if (li->depth > 0 && !(s->enabled & ENABLED_UTF8)) {
-		cmd_bad(s, &c, "%s", utf8_refused);
+		reply_bad(s, &c, "%s", utf8_refused);
 		goto refuse;
 	}
 	/* an empty message is refused once the command is read; it needs
@@ -164,7 +164,7 @@ append_literal(struct session *s, const struct imap_literal_info *li)
 	if (st == NULL && (st = s->append = append_start(s, &c, li)) == NULL)
 		goto refuse;
 	if (mailbox_deliver_count(st->d) == APPEND_MAX_MESSAGES) {
-		cmd_no(s, &c, "[LIMIT] At most %d messages in one APPEND",
+		reply_no(s, &c, "[LIMIT] At most %d messages in one APPEND",
 		    APPEND_MAX_MESSAGES);
 		goto refuse;
 	}
@@ -192,12 +192,12 @@ refuse:
 void
 append_store_failed(struct session *s, const char *tag)
 {
-	struct cmd c;
+	struct request c;
 
 	memset(&c, 0, sizeof(c));
 	c.tag = tag;
 	c.name = "APPEND";
-	c.def = command_find("APPEND", 0);
+	c.spec = command_find("APPEND", 0);
 	append_failed(s, &c, s->append != NULL ? s->append->err : EIO);
 }
 
@@ -208,15 +208,16 @@ append_store_failed(struct session *s, const char *tag)
  * UTF8=ACCEPT may not use it (RFC 6855 4).
  */
 static const struct imap_arg *
-utf8_data(struct session *s, const struct cmd *c, const struct imap_arg *next)
+utf8_data(struct session *s, const struct request *c,
+    const struct imap_arg *next)
 {
 	if (!(s->enabled & ENABLED_UTF8)) {
-		cmd_bad(s, c, "%s", utf8_refused);
+		reply_bad(s, c, "%s", utf8_refused);
 		return NULL;
 	}
 	if (next == NULL || next->type != IMAP_ARG_LIST || next->len != 1 ||
 	    next->list[0].type != IMAP_ARG_LITERAL8) {
-		cmd_bad(s, c, "APPEND UTF8 takes the message as one literal8 "
+		reply_bad(s, c, "APPEND UTF8 takes the message as one literal8 "
 		    "in parentheses: UTF8 (~{n})");
 		return NULL;
 	}
@@ -226,7 +227,7 @@ utf8_data(struct session *s, const struct cmd *c, const struct imap_arg *next)
 /* Parse "[flags] [date-time] (literal | UTF8 (literal8))" groups from
  * args[i]. */
 static int
-parse_messages(struct session *s, const struct cmd *c, struct appmsg *m,
+parse_messages(struct session *s, const struct request *c, struct appmsg *m,
     size_t *nm_r)
 {
 	const struct imap_arg *a;
@@ -236,7 +237,7 @@ parse_messages(struct session *s, const struct cmd *c, struct appmsg *m,
 
 	while (i < c->nargs) {
 		if (nm == APPEND_MAX_MESSAGES) {
-			cmd_no(s, c, "[LIMIT] At most %d messages in one "
+			reply_no(s, c, "[LIMIT] At most %d messages in one "
 			    "APPEND", APPEND_MAX_MESSAGES);
 			return -1;
 		}
@@ -244,7 +245,7 @@ parse_messages(struct session *s, const struct cmd *c, struct appmsg *m,
 		m[nm].date = -1;
 		a = &c->args[i];
 		if (a->type == IMAP_ARG_LIST) {
-			if (cmd_flags(s, c, a, &m[nm].fs) == -1)
+			if (arg_flags(s, c, a, &m[nm].fs) == -1)
 				return -1;
 			a = &c->args[++i];
 			if (i >= c->nargs)
@@ -253,7 +254,7 @@ parse_messages(struct session *s, const struct cmd *c, struct appmsg *m,
 		if (a->type == IMAP_ARG_QUOTED) {
 			if ((d = imap_arg_astring(a)) == NULL ||
 			    imapdate_parse_datetime(d, &m[nm].date, &tz) == -1) {
-				cmd_bad(s, c, "Invalid date-time (expected "
+				reply_bad(s, c, "Invalid date-time (expected "
 				    "\"dd-Mon-yyyy hh:mm:ss +zzzz\")");
 				return -1;
 			}
@@ -279,13 +280,13 @@ parse_messages(struct session *s, const struct cmd *c, struct appmsg *m,
 	*nm_r = nm;
 	return 0;
 bad:
-	cmd_bad(s, c, "APPEND takes a mailbox, optional flags and date, and "
+	reply_bad(s, c, "APPEND takes a mailbox, optional flags and date, and "
 	    "the message as a literal");
 	return -1;
 }
 
 void
-cmd_append(struct session *s, const struct cmd *c)
+cmd_append(struct session *s, const struct request *c)
 {
 	struct append_state *st = s->append;
 	struct mailbox_newmsg *meta = NULL;
@@ -296,20 +297,20 @@ cmd_append(struct session *s, const struct cmd *c)
 
 	buf_init(&uids, 64 * 1024);
 	if (c->nargs < 2 || imap_arg_astring(&c->args[0]) == NULL) {
-		cmd_bad(s, c, "APPEND takes a mailbox and a message");
+		reply_bad(s, c, "APPEND takes a mailbox and a message");
 		goto out;
 	}
 	if ((m = calloc(c->nargs, sizeof(*m))) == NULL ||
 	    (meta = calloc(c->nargs, sizeof(*meta))) == NULL ||
 	    (got = calloc(c->nargs, sizeof(*got))) == NULL) {
-		cmd_no(s, c, "[SERVERBUG] Out of memory");
+		reply_no(s, c, "[SERVERBUG] Out of memory");
 		goto out;
 	}
 	if (parse_messages(s, c, m, &nm) == -1)
 		goto out;
 	for (i = 0; i < nm; i++) {
 		if (m[i].data->len == 0) {
-			cmd_no(s, c, "Empty messages are not stored");
+			reply_no(s, c, "Empty messages are not stored");
 			goto out;
 		}
 		/* every message that is not empty went to a file */
@@ -321,7 +322,7 @@ cmd_append(struct session *s, const struct cmd *c)
 		meta[i].mtime = m[i].date;
 	}
 	if (i < nm || st == NULL || mailbox_deliver_count(st->d) != nm) {
-		cmd_no(s, c, "[SERVERBUG] Message data not available");
+		reply_no(s, c, "[SERVERBUG] Message data not available");
 		goto out;
 	}
 	if (mailbox_deliver_commit(st->d, meta, got, &uidv) == -1) {
@@ -330,7 +331,7 @@ cmd_append(struct session *s, const struct cmd *c)
 	}
 	quota_charge(s, st->path, (int64_t)st->bytes, (int64_t)nm);
 	(void)seqset_format(got, nm, &uids);
-	cmd_ok(s, c, "[APPENDUID %u %s] APPEND completed", uidv,
+	reply_ok(s, c, "[APPENDUID %u %s] APPEND completed", uidv,
 	    buf_cstr(&uids));
 out:
 	append_abort(s);

@@ -19,24 +19,24 @@
 #include "imapd/commands.h"
 
 void
-cmd_compress(struct session *s, const struct cmd *c)
+cmd_compress(struct session *s, const struct request *c)
 {
 	const char *mech;
 
 	if (c->nargs != 1 || (mech = imap_arg_atom(&c->args[0])) == NULL) {
-		cmd_bad(s, c, "COMPRESS takes one mechanism name: DEFLATE");
+		reply_bad(s, c, "COMPRESS takes one mechanism name: DEFLATE");
 		return;
 	}
 	if (strcasecmp(mech, "DEFLATE") != 0) {
-		cmd_bad(s, c, "Unknown compression mechanism; DEFLATE is the "
+		reply_bad(s, c, "Unknown compression mechanism; DEFLATE is the "
 		    "only one");
 		return;
 	}
 	if (conn_compressed(s->conn)) {
-		cmd_no(s, c, "[COMPRESSIONACTIVE] DEFLATE is already active");
+		reply_no(s, c, "[COMPRESSIONACTIVE] DEFLATE is already active");
 		return;
 	}
-	cmd_ok(s, c, "DEFLATE active");
+	reply_ok(s, c, "DEFLATE active");
 	if (s->end != END_NONE)
 		return;
 	if (conn_compress(s->conn, s->in.data, s->in.len) == -1) {

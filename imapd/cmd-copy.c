@@ -17,7 +17,7 @@
 #include "maildir/mailbox.h"
 
 static void
-copy_or_move(struct session *s, const struct cmd *c, int move)
+copy_or_move(struct session *s, const struct request *c, int move)
 {
 	char path[FOLDER_PATH_MAX];
 	struct buf name, codebuf;
@@ -28,33 +28,34 @@ copy_or_move(struct session *s, const struct cmd *c, int move)
 	int sign;
 
 	if (c->nargs != 2 || (arg = imap_arg_astring(&c->args[1])) == NULL) {
-		cmd_bad(s, c, "%s takes a message set and a mailbox", c->name);
+		reply_bad(s, c, "%s takes a message set and a "
+		    "mailbox", c->name);
 		return;
 	}
 	if (move && s->examine) {
-		cmd_no(s, c, "[READ-ONLY] The mailbox is read-only");
+		reply_no(s, c, "[READ-ONLY] The mailbox is read-only");
 		return;
 	}
 	buf_init(&name, FOLDER_NAME_MAX);
 	buf_init(&codebuf, 16 * 1024 * 1024);
 	if (mbname_target(s, c, arg, &name, path, sizeof(path)) == -1)
 		goto out;
-	if (cmd_msgset(s, c, &c->args[0], c->uid, &seqs, &n) == -1)
+	if (arg_msgset(s, c, &c->args[0], c->uid, &seqs, &n) == -1)
 		goto out;
 	if (n == 0) {
-		cmd_ok(s, c, "%s completed (no messages)", c->name);
+		reply_ok(s, c, "%s completed (no messages)", c->name);
 		goto out;
 	}
 	if ((src = calloc(n, sizeof(*src))) == NULL ||
 	    (dst = calloc(n, sizeof(*dst))) == NULL) {
-		cmd_no(s, c, "Out of memory");
+		reply_no(s, c, "Out of memory");
 		goto out;
 	}
 	for (i = 0; i < n; i++)
 		src[i] = mailbox_uid(s->mb, seqs[i]);
 	if ((sign = quota_transfer_sign(mailbox_dir(s->mb), path, move)) != 0 &&
 	    (bytes = quota_size_of(s->mb, seqs, n)) == -1) {
-		cmd_no(s, c, "[EXPUNGEISSUED] Some of the messages were "
+		reply_no(s, c, "[EXPUNGEISSUED] Some of the messages were "
 		    "expunged meanwhile; nothing was %s", move ? "moved" :
 		    "copied");
 		goto out;
@@ -66,15 +67,15 @@ copy_or_move(struct session *s, const struct cmd *c, int move)
 		goto out;
 	if (mailbox_copy(s->mb, seqs, n, path, move, dst, &uidv, NULL) == -1) {
 		if (errno == ESTALE)
-			cmd_no(s, c, "[EXPUNGEISSUED] Some of the messages "
+			reply_no(s, c, "[EXPUNGEISSUED] Some of the messages "
 			    "were expunged meanwhile; nothing was %s",
 			    move ? "moved" : "copied");
 		else if (errno == ENOSPC || errno == EDQUOT)
-			cmd_no(s, c, "[OVERQUOTA] Not enough space; nothing "
+			reply_no(s, c, "[OVERQUOTA] Not enough space; nothing "
 			    "was %s", move ? "moved" : "copied");
 		else {
 			log_warn("%s to %s failed", c->name, buf_cstr(&name));
-			cmd_no(s, c, "[SERVERBUG] %s failed; nothing was %s",
+			reply_no(s, c, "[SERVERBUG] %s failed; nothing was %s",
 			    c->name, move ? "moved" : "copied");
 		}
 		goto out;
@@ -90,9 +91,10 @@ copy_or_move(struct session *s, const struct cmd *c, int move)
 		/* COPYUID first, then the EXPUNGEs (RFC 6851 4.3), which
 		 * the sync before the tagged OK sends */
 		session_printf(s, "* OK [%s] Moved\r\n", buf_cstr(&codebuf));
-		cmd_ok(s, c, "%s completed", c->name);
+		reply_ok(s, c, "%s completed", c->name);
 	} else
-		cmd_ok(s, c, "[%s] %s completed", buf_cstr(&codebuf), c->name);
+		reply_ok(s, c, "[%s] %s "
+		    "completed", buf_cstr(&codebuf), c->name);
 out:
 	free(seqs);
 	free(src);
@@ -102,13 +104,13 @@ out:
 }
 
 void
-cmd_copy(struct session *s, const struct cmd *c)
+cmd_copy(struct session *s, const struct request *c)
 {
 	copy_or_move(s, c, 0);
 }
 
 void
-cmd_move(struct session *s, const struct cmd *c)
+cmd_move(struct session *s, const struct request *c)
 {
 	copy_or_move(s, c, 1);
 }

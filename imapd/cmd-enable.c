@@ -20,21 +20,22 @@ static const struct {
 };
 
 void
-cmd_enable(struct session *s, const struct cmd *c)
+cmd_enable(struct session *s, const struct request *c)
 {
 	char line[256];
 	size_t i, k, len;
 	const char *a;
 
 	if (c->nargs == 0) {
-		cmd_bad(s, c, "ENABLE needs at least one extension name");
+		reply_bad(s, c, "ENABLE needs at least one extension name");
 		return;
 	}
 	memcpy(line, "* ENABLED", 10);
 	len = 9;
 	for (i = 0; i < c->nargs; i++) {
 		if ((a = imap_arg_atom(&c->args[i])) == NULL) {
-			cmd_bad(s, c, "ENABLE takes extension names as atoms");
+			reply_bad(s, c, "ENABLE takes extension names as "
+			    "atoms");
 			return;
 		}
 	}
@@ -57,5 +58,5 @@ cmd_enable(struct session *s, const struct cmd *c)
 		}
 	}
 	session_printf(s, "%s\r\n", line);
-	cmd_ok(s, c, "ENABLE completed");
+	reply_ok(s, c, "ENABLE completed");
 }

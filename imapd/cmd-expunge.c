@@ -12,7 +12,7 @@
 #include "maildir/mailbox.h"
 
 void
-cmd_expunge(struct session *s, const struct cmd *c)
+cmd_expunge(struct session *s, const struct request *c)
 {
 	struct mailbox_events ev;
 	uint32_t *seqs = NULL, *uids = NULL;
@@ -20,22 +20,22 @@ cmd_expunge(struct session *s, const struct cmd *c)
 	int r;
 
 	if ((!c->uid && c->nargs != 0) || (c->uid && c->nargs != 1)) {
-		cmd_bad(s, c, c->uid ? "UID EXPUNGE takes a UID set" :
+		reply_bad(s, c, c->uid ? "UID EXPUNGE takes a UID set" :
 		    "EXPUNGE takes no arguments");
 		return;
 	}
 	if (s->examine) {
-		cmd_no(s, c, "[READ-ONLY] The mailbox is read-only");
+		reply_no(s, c, "[READ-ONLY] The mailbox is read-only");
 		return;
 	}
 	/* report what happened meanwhile first, so the numbers agree */
 	selected_sync(s, 1);
 	if (c->uid) {
-		if (cmd_msgset(s, c, &c->args[0], 1, &seqs, &n) == -1)
+		if (arg_msgset(s, c, &c->args[0], 1, &seqs, &n) == -1)
 			return;
 		if ((uids = calloc(n + 1, sizeof(*uids))) == NULL) {
 			free(seqs);
-			cmd_no(s, c, "Out of memory");
+			reply_no(s, c, "Out of memory");
 			return;
 		}
 		for (i = 0; i < n; i++)
@@ -43,7 +43,7 @@ cmd_expunge(struct session *s, const struct cmd *c)
 		free(seqs);
 		if (n == 0) {
 			free(uids);
-			cmd_ok(s, c, "UID EXPUNGE completed");
+			reply_ok(s, c, "UID EXPUNGE completed");
 			return;
 		}
 	}
@@ -52,17 +52,17 @@ cmd_expunge(struct session *s, const struct cmd *c)
 	selected_flush_vanished(s);
 	free(uids);
 	if (r == -1) {
-		cmd_no(s, c, "%sSome messages could not be expunged; the "
-		    "server log says why", cmd_errcode(errno));
+		reply_no(s, c, "%sSome messages could not be expunged; the "
+		    "server log says why", errno_code(errno));
 		return;
 	}
 	/* with QRESYNC the client's MODSEQ may move past its expunges */
 	if (s->enabled & ENABLED_QRESYNC) {
 		s->told_modseq = mailbox_highestmodseq(s->mb);
-		cmd_ok(s, c, "[HIGHESTMODSEQ %llu] %s completed",
+		reply_ok(s, c, "[HIGHESTMODSEQ %llu] %s completed",
 		    (unsigned long long)s->told_modseq,
 		    c->uid ? "UID EXPUNGE" : "EXPUNGE");
 	} else
-		cmd_ok(s, c, "%s completed", c->uid ? "UID EXPUNGE" :
+		reply_ok(s, c, "%s completed", c->uid ? "UID EXPUNGE" :
 		    "EXPUNGE");
 }

@@ -11,8 +11,9 @@
  * NIL then, as RFC 8970 allows, unless the message is opened for another
  * item.  A non-PEEK body item sets \Seen in a read-write mailbox and the
  * new FLAGS ride along in the same FETCH response.  A message that
- * vanished meanwhile is left out and the command ends with NO
- * [EXPUNGEISSUED], as RFC 9051 7.1 describes.
+ * vanished meanwhile is left out and the command ends with OK
+ * [EXPUNGEISSUED] (RFC 5530 3), so that the client keeps the others
+ * (RFC 2180 4.1.2 allows OK or NO).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -238,7 +239,7 @@ parse_modifiers(const struct imap_arg *m, struct fetch *f,
 		if (strcasecmp(w, "CHANGEDSINCE") == 0 &&
 		    f->changedsince == 0 && i + 1 < m->len) {
 			/* 0 is a valid value: everything changed since */
-			if (cmd_arg_u64(&m->list[++i], 0, MODSEQ_MAX,
+			if (arg_u64(&m->list[++i], 0, MODSEQ_MAX,
 			    &f->changedsince) == -1)
 				return -1;
 			f->changedsince++;	/* stored as value + 1 */
@@ -354,7 +355,7 @@ preview(struct session *s, struct fetch *f, struct message *m,
  * written), -2 unknown transfer encoding, -1 error.
  */
 static int
-fetch_one(struct session *s, const struct cmd *c, struct fetch *f,
+fetch_one(struct session *s, const struct request *c, struct fetch *f,
     uint32_t seq, int flags_now, struct buf *tmp)
 {
 	struct message *m = NULL;
@@ -555,7 +556,7 @@ fail:
  * the set that were expunged since (RFC 7162 3.2.6).  0 or -1.
  */
 static int
-changed_only(struct session *s, const struct cmd *c, uint64_t since,
+changed_only(struct session *s, const struct request *c, uint64_t since,
     int vanished, uint32_t *seqs, size_t *n)
 {
 	uint32_t *ch, top;
@@ -591,7 +592,7 @@ changed_only(struct session *s, const struct cmd *c, uint64_t since,
 }
 
 void
-cmd_fetch(struct session *s, const struct cmd *c)
+cmd_fetch(struct session *s, const struct request *c)
 {
 	struct fetch *f;
 	struct buf tmp;
@@ -602,17 +603,17 @@ cmd_fetch(struct session *s, const struct cmd *c)
 	int r = 0;
 
 	if (c->nargs < 2) {
-		cmd_bad(s, c, "FETCH takes a message set and items");
+		reply_bad(s, c, "FETCH takes a message set and items");
 		return;
 	}
 	if ((f = calloc(1, sizeof(*f))) == NULL) {
-		cmd_no(s, c, "Out of memory");
+		reply_no(s, c, "Out of memory");
 		return;
 	}
 	if (parse(&c->args[1], c->nargs - 1, f, &why) != 0) {
 		fetch_free(f);
 		free(f);
-		cmd_bad(s, c, "%s", why);
+		reply_bad(s, c, "%s", why);
 		return;
 	}
 	for (i = 0; i < f->n; i++)
@@ -625,11 +626,11 @@ cmd_fetch(struct session *s, const struct cmd *c)
 	    !(s->enabled & ENABLED_QRESYNC))) {
 		fetch_free(f);
 		free(f);
-		cmd_bad(s, c, "VANISHED goes with UID FETCH, CHANGEDSINCE and "
-		    "ENABLE QRESYNC (RFC 7162 3.2.6)");
+		reply_bad(s, c, "VANISHED goes with UID FETCH, CHANGEDSINCE "
+		    "and ENABLE QRESYNC (RFC 7162 3.2.6)");
 		return;
 	}
-	if (cmd_msgset(s, c, &c->args[0], c->uid, &seqs, &n) == -1) {
+	if (arg_msgset(s, c, &c->args[0], c->uid, &seqs, &n) == -1) {
 		fetch_free(f);
 		free(f);
 		return;
@@ -641,7 +642,7 @@ cmd_fetch(struct session *s, const struct cmd *c)
 			free(seqs);
 			fetch_free(f);
 			free(f);
-			cmd_bad(s, c, "Too many FETCH items");
+			reply_bad(s, c, "Too many FETCH items");
 			return;
 		}
 	}
@@ -651,7 +652,7 @@ cmd_fetch(struct session *s, const struct cmd *c)
 		free(seqs);
 		fetch_free(f);
 		free(f);
-		cmd_no(s, c, "[SERVERBUG] Cannot read the MODSEQs; the log "
+		reply_no(s, c, "[SERVERBUG] Cannot read the MODSEQs; the log "
 		    "says why");
 		return;
 	}
@@ -659,7 +660,7 @@ cmd_fetch(struct session *s, const struct cmd *c)
 		free(seqs);
 		fetch_free(f);
 		free(f);
-		cmd_no(s, c, "[SERVERBUG] Out of memory for the THREADIDs");
+		reply_no(s, c, "[SERVERBUG] Out of memory for the THREADIDs");
 		return;
 	}
 	/* reading a body marks it \Seen (RFC 9051 6.4.5): one rename
@@ -706,16 +707,16 @@ cmd_fetch(struct session *s, const struct cmd *c)
 	free(marked);
 	mailbox_flush_facts(s->mb);
 	if (r == -2)
-		cmd_no(s, c, "[UNKNOWN-CTE] A part has a transfer encoding "
+		reply_no(s, c, "[UNKNOWN-CTE] A part has a transfer encoding "
 		    "that cannot be decoded");
 	else if (r == -1)
-		cmd_no(s, c, "[SERVERBUG] A message could not be read; the "
+		reply_no(s, c, "[SERVERBUG] A message could not be read; the "
 		    "log says why");
 	else if (vanished > 0)
 		/* the others were answered: a NO would fail them all in the
 		 * client (RFC 2180 4.1.2 allows either) */
-		cmd_ok(s, c, "[EXPUNGEISSUED] Some messages were expunged "
+		reply_ok(s, c, "[EXPUNGEISSUED] Some messages were expunged "
 		    "meanwhile and are left out");
 	else
-		cmd_ok(s, c, "FETCH completed");
+		reply_ok(s, c, "FETCH completed");
 }

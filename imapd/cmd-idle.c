@@ -1,9 +1,11 @@
 /*
  * cmd-idle: IDLE (RFC 2177, RFC 9051 6.3.13).  Changes to the selected
  * folder are seen at once through inotify on its cur/ and new/
- * directories, and also by a bounded poll every IDLE_POLL_MS for file
- * systems where inotify sees nothing (NFS, FUSE, another host writing),
- * so that a client in IDLE hears of new mail there too.
+ * directories.  inotify sees only what this host's kernel did: on a store
+ * another host writes to (NFS, GlusterFS) the folder is also looked at
+ * every idle_poll, so that a client in IDLE hears of new mail there too;
+ * and where no inotify can be had at all, every idle_poll or, when that
+ * is 0, every IDLE_FALLBACK_MS.
  */
 #include <sys/inotify.h>
 
@@ -15,6 +17,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "common/config.h"
 #include "common/log.h"
 #include "imapd/commands.h"
 #include "imapd/indexer.h"
@@ -23,7 +26,7 @@
 #include "maildir/folder.h"
 #include "maildir/mailbox.h"
 
-#define IDLE_POLL_MS	30000
+#define IDLE_FALLBACK_MS	30000
 #define IDLE_SETTLE_MS	50	/* let a burst of renames finish */
 
 static int
@@ -60,15 +63,15 @@ drain(int fd)
 }
 
 void
-cmd_idle(struct session *s, const struct cmd *c)
+cmd_idle(struct session *s, const struct request *c)
 {
 	struct pollfd pfd[2];
 	long long idle_since = session_now_ms(), left;
 	char *line;
-	int ino, own = -1, r, n, wait, due;
+	int ino, own = -1, r, n, wait, due, every;
 
 	if (c->nargs != 0) {
-		cmd_bad(s, c, "IDLE takes no arguments");
+		reply_bad(s, c, "IDLE takes no arguments");
 		return;
 	}
 	/* the watch the mailbox follows the folder with, whose events the
@@ -76,9 +79,12 @@ cmd_idle(struct session *s, const struct cmd *c)
 	 * (on a network file system the poll sees the others') */
 	if ((ino = s->mb != NULL ? mailbox_watch_fd(s->mb) : -1) == -1)
 		ino = own = watch(s);
+	/* how often to look without being told: -1 never */
+	every = s->conf->idle_poll_ms > 0 ? (int)s->conf->idle_poll_ms :
+	    ino == -1 ? IDLE_FALLBACK_MS : -1;
 	if (s->mb != NULL && ino == -1)
-		log_warn("IDLE: no inotify; polling every %d s",
-		    IDLE_POLL_MS / 1000);
+		log_warn("IDLE: no inotify; looking at the folder every %d ms",
+		    every);
 	session_printf(s, "+ idling\r\n");
 	/* what happened meanwhile, expunges held back during FETCH, STORE
 	 * and SEARCH included, goes out now, not at the next change */
@@ -117,7 +123,8 @@ cmd_idle(struct session *s, const struct cmd *c)
 				s->end = END_TIMEOUT;
 				goto out;
 			}
-			wait = left < IDLE_POLL_MS ? (int)left : IDLE_POLL_MS;
+			wait = every != -1 && every < left ? every :
+			    left < INT_MAX ? (int)left : INT_MAX;
 			/* the folder's index, between looks at the client */
 			if ((due = indexer_due_ms(s)) >= 0 && due < wait)
 				wait = due;
@@ -170,10 +177,10 @@ cmd_idle(struct session *s, const struct cmd *c)
 		if (r == 1 && strcasecmp(line, "DONE") == 0)
 			break;
 		/* anything else ends IDLE as a protocol error */
-		cmd_bad(s, c, "Expected DONE to end IDLE");
+		reply_bad(s, c, "Expected DONE to end IDLE");
 		goto out;
 	}
-	cmd_ok(s, c, "IDLE completed");
+	reply_ok(s, c, "IDLE completed");
 out:
 	if (own != -1)
 		close(own);

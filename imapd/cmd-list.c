@@ -231,7 +231,7 @@ opt_list(const struct imap_arg *a, unsigned *opts, unsigned *status, int ret)
 }
 
 static void
-do_list(struct session *s, const struct cmd *c, int lsub)
+do_list(struct session *s, const struct request *c, int lsub)
 {
 	const struct imap_arg *pats;
 	struct folder_list fl;
@@ -274,8 +274,8 @@ do_list(struct session *s, const struct cmd *c, int lsub)
 	 * only one here that it can refine is SUBSCRIBED (RFC 5258 3) */
 	if ((opts & SEL_RECURSIVE) && !(opts & (SEL_SUBSCRIBED |
 	    SEL_SPECIALUSE))) {
-		cmd_bad(s, c, "RECURSIVEMATCH needs another selection option, "
-		    "such as SUBSCRIBED (RFC 5258 section 3)");
+		reply_bad(s, c, "RECURSIVEMATCH needs another selection "
+		    "option, such as SUBSCRIBED (RFC 5258 section 3)");
 		return;
 	}
 	if (lsub)
@@ -285,11 +285,11 @@ do_list(struct session *s, const struct cmd *c, int lsub)
 	if (!lsub && npats == 1 && imap_arg_astring(&pats[0])[0] == '\0') {
 		session_printf(s, "* LIST (\\Noselect) \"%c\" \"\"\r\n",
 		    s->conf->hierarchy_separator);
-		cmd_ok(s, c, "LIST completed");
+		reply_ok(s, c, "LIST completed");
 		return;
 	}
 	if (folder_list(s->mailroot, 1, &fl) == -1) {
-		cmd_no(s, c, "[SERVERBUG] Cannot list the mail folders");
+		reply_no(s, c, "[SERVERBUG] Cannot list the mail folders");
 		return;
 	}
 	inbox_children(s, &fl);
@@ -343,22 +343,22 @@ do_list(struct session *s, const struct cmd *c, int lsub)
 	buf_free(&pat);
 	buf_free(&uname);
 	folder_list_free(&fl);
-	cmd_ok(s, c, "%s completed", lsub ? "LSUB" : "LIST");
+	reply_ok(s, c, "%s completed", lsub ? "LSUB" : "LIST");
 	return;
 bad:
-	cmd_bad(s, c, "%s takes a reference and a mailbox pattern%s",
+	reply_bad(s, c, "%s takes a reference and a mailbox pattern%s",
 	    lsub ? "LSUB" : "LIST", lsub ? "" : " (RFC 5258 options "
 	    "allowed)");
 }
 
 void
-cmd_list(struct session *s, const struct cmd *c)
+cmd_list(struct session *s, const struct request *c)
 {
 	do_list(s, c, 0);
 }
 
 void
-cmd_lsub(struct session *s, const struct cmd *c)
+cmd_lsub(struct session *s, const struct request *c)
 {
 	do_list(s, c, 1);
 }

@@ -28,10 +28,10 @@
 /* Refuse credentials over a plaintext connection, or with a tag too long
  * to pass on; 1 if refused. */
 static int
-refuse_early(struct session *s, const struct cmd *c)
+refuse_early(struct session *s, const struct request *c)
 {
 	if (strlen(c->tag) > TAG_MAX) {
-		cmd_bad(s, c, "Tag too long for %s (at most %d bytes)",
+		reply_bad(s, c, "Tag too long for %s (at most %d bytes)",
 		    c->name, TAG_MAX);
 		return 1;
 	}
@@ -40,7 +40,7 @@ refuse_early(struct session *s, const struct cmd *c)
 	log_info("%s refused: plaintext authentication before STARTTLS on "
 	    "port %s (client must enable STARTTLS or use the implicit TLS "
 	    "port, usually 993)", c->name, s->lport[0] ? s->lport : "?");
-	cmd_no(s, c, "[PRIVACYREQUIRED] Plaintext authentication is "
+	reply_no(s, c, "[PRIVACYREQUIRED] Plaintext authentication is "
 	    "disabled: use STARTTLS first, or connect to the TLS port");
 	session_count_refusal(s);
 	return 1;
@@ -69,7 +69,7 @@ static const struct {
 
 /* Run the login hook and answer; wipes pass. */
 static void
-try_login(struct session *s, const struct cmd *c, const char *mech,
+try_login(struct session *s, const struct request *c, const char *mech,
     const char *authzid, const char *user, char *pass)
 {
 	enum authres_status r;
@@ -79,12 +79,12 @@ try_login(struct session *s, const struct cmd *c, const char *mech,
 	    strpbrk(user, "\r\n") != NULL) {
 		wipe_str(pass);
 		session_wipe_input(s);
-		cmd_no(s, c, "[AUTHENTICATIONFAILED] Invalid user name");
+		reply_no(s, c, "[AUTHENTICATIONFAILED] Invalid user name");
 		return;
 	}
 	if (s->hooks == NULL || s->hooks->login == NULL) {
 		wipe_str(pass);
-		cmd_no(s, c, "[UNAVAILABLE] Login is not possible here");
+		reply_no(s, c, "[UNAVAILABLE] Login is not possible here");
 		return;
 	}
 	r = s->hooks->login(s, c->tag, mech, authzid, user, pass);
@@ -95,12 +95,12 @@ try_login(struct session *s, const struct cmd *c, const char *mech,
 		return;
 	}
 	if (r == AUTHRES_TEMPFAIL) {
-		cmd_no(s, c, "[UNAVAILABLE] Temporary authentication failure, "
-		    "try again later");
+		reply_no(s, c, "[UNAVAILABLE] Temporary authentication "
+		    "failure, try again later");
 		return;
 	}
 	if (r == AUTHRES_LIMIT) {
-		cmd_no(s, c, "[LIMIT] Too many connections for this user; "
+		reply_no(s, c, "[LIMIT] Too many connections for this user; "
 		    "close some and try again");
 		session_printf(s, "* BYE Too many connections for this "
 		    "user\r\n");
@@ -112,7 +112,7 @@ try_login(struct session *s, const struct cmd *c, const char *mech,
 	for (i = 0; i < sizeof(refusals) / sizeof(refusals[0]); i++)
 		if (refusals[i].st == r)
 			break;
-	cmd_no(s, c, "%s", i < sizeof(refusals) / sizeof(refusals[0]) ?
+	reply_no(s, c, "%s", i < sizeof(refusals) / sizeof(refusals[0]) ?
 	    refusals[i].answer : "[AUTHENTICATIONFAILED] Authentication failed");
 	if (s->auth_failures >= AUTH_FAILURES_MAX) {
 		log_info("closing: %u failed logins", s->auth_failures);
@@ -123,7 +123,7 @@ try_login(struct session *s, const struct cmd *c, const char *mech,
 }
 
 void
-cmd_login(struct session *s, const struct cmd *c)
+cmd_login(struct session *s, const struct request *c)
 {
 	const char *user, *pass;
 
@@ -131,7 +131,7 @@ cmd_login(struct session *s, const struct cmd *c)
 	    (pass = imap_arg_astring(&c->args[1])) == NULL) {
 		if (c->nargs == 2 && c->args[1].str != NULL)
 			wipe(c->args[1].str, c->args[1].len);
-		cmd_bad(s, c, "LOGIN takes a user name and a password");
+		reply_bad(s, c, "LOGIN takes a user name and a password");
 		return;
 	}
 	if (refuse_early(s, c)) {
@@ -150,7 +150,7 @@ cmd_login(struct session *s, const struct cmd *c)
  * (answered already).
  */
 static int
-sasl_response(struct session *s, const struct cmd *c, const char *ir,
+sasl_response(struct session *s, const struct request *c, const char *ir,
     const char *challenge, struct buf *out)
 {
 	const char *text = ir;
@@ -166,11 +166,11 @@ sasl_response(struct session *s, const struct cmd *c, const char *ir,
 		if (r == 0)
 			return 0;
 		if (r == -1) {
-			cmd_bad(s, c, "Authentication response too long");
+			reply_bad(s, c, "Authentication response too long");
 			return -1;
 		}
 		if (strcmp(line, "*") == 0) {
-			cmd_bad(s, c, "Authentication cancelled");
+			reply_bad(s, c, "Authentication cancelled");
 			return 0;
 		}
 		text = line;
@@ -180,13 +180,13 @@ sasl_response(struct session *s, const struct cmd *c, const char *ir,
 	if (base64_decode(text, strlen(text), out) == -1) {
 		if (ir == NULL)
 			wipe_str(line);
-		cmd_bad(s, c, "Invalid base64 in authentication response");
+		reply_bad(s, c, "Invalid base64 in authentication response");
 		return -1;
 	}
 	if (ir == NULL)
 		wipe_str(line);
 	if (buf_addc(out, '\0') == -1) {
-		cmd_bad(s, c, "Authentication response too long");
+		reply_bad(s, c, "Authentication response too long");
 		return -1;
 	}
 	buf_truncate(out, out->len - 1);
@@ -194,7 +194,7 @@ sasl_response(struct session *s, const struct cmd *c, const char *ir,
 }
 
 static void
-auth_plain(struct session *s, const struct cmd *c, const char *ir)
+auth_plain(struct session *s, const struct request *c, const char *ir)
 {
 	struct buf resp;
 	const char *authzid, *authcid, *end;
@@ -211,7 +211,7 @@ auth_plain(struct session *s, const struct cmd *c, const char *ir)
 	    memchr(authcid + 1, '\0', (size_t)(end - authcid - 1)) : NULL;
 	if (pass == NULL || memchr(pass + 1, '\0',
 	    (size_t)(end - pass - 1)) != NULL) {
-		cmd_bad(s, c, "Malformed PLAIN response");
+		reply_bad(s, c, "Malformed PLAIN response");
 		goto done;
 	}
 	authcid++;
@@ -219,7 +219,7 @@ auth_plain(struct session *s, const struct cmd *c, const char *ir)
 	if (authzid[0] != '\0' && strcmp(authzid, authcid) != 0) {
 		log_info("AUTHENTICATE PLAIN refused: authorization identity "
 		    "differs from the user name (not supported)");
-		cmd_no(s, c, "[AUTHORIZATIONFAILED] Logging in as another "
+		reply_no(s, c, "[AUTHORIZATIONFAILED] Logging in as another "
 		    "user is not supported");
 		session_count_refusal(s);
 		goto done;
@@ -230,7 +230,7 @@ done:
 }
 
 static void
-auth_login(struct session *s, const struct cmd *c, const char *ir)
+auth_login(struct session *s, const struct request *c, const char *ir)
 {
 	struct buf user, pass;
 
@@ -243,7 +243,7 @@ auth_login(struct session *s, const struct cmd *c, const char *ir)
 		goto done;
 	if (memchr(buf_cstr(&user), '\0', user.len) != NULL ||
 	    memchr(buf_cstr(&pass), '\0', pass.len) != NULL) {
-		cmd_bad(s, c, "Malformed LOGIN response");
+		reply_bad(s, c, "Malformed LOGIN response");
 		goto done;
 	}
 	try_login(s, c, "LOGIN", NULL, buf_cstr(&user),
@@ -254,15 +254,15 @@ done:
 }
 
 void
-cmd_authenticate(struct session *s, const struct cmd *c)
+cmd_authenticate(struct session *s, const struct request *c)
 {
 	const char *mech, *ir = NULL;
 
 	if (c->nargs < 1 || c->nargs > 2 ||
 	    (mech = imap_arg_atom(&c->args[0])) == NULL ||
 	    (c->nargs == 2 && (ir = imap_arg_astring(&c->args[1])) == NULL)) {
-		cmd_bad(s, c, "AUTHENTICATE takes a mechanism and an optional "
-		    "initial response");
+		reply_bad(s, c, "AUTHENTICATE takes a mechanism and an "
+		    "optional initial response");
 		return;
 	}
 	if (refuse_early(s, c)) {
@@ -276,7 +276,7 @@ cmd_authenticate(struct session *s, const struct cmd *c)
 	else if (strcasecmp(mech, "LOGIN") == 0)
 		auth_login(s, c, ir);
 	else {
-		cmd_no(s, c, "Unsupported authentication mechanism");
+		reply_no(s, c, "Unsupported authentication mechanism");
 		return;
 	}
 	if (c->nargs == 2)

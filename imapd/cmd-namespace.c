@@ -8,12 +8,12 @@
 #include "imapd/commands.h"
 
 void
-cmd_namespace(struct session *s, const struct cmd *c)
+cmd_namespace(struct session *s, const struct request *c)
 {
 	char sep = s->conf->hierarchy_separator;
 
 	if (c->nargs != 0) {
-		cmd_bad(s, c, "NAMESPACE takes no arguments");
+		reply_bad(s, c, "NAMESPACE takes no arguments");
 		return;
 	}
 	if (s->conf->inbox_prefix)
@@ -22,5 +22,5 @@ cmd_namespace(struct session *s, const struct cmd *c)
 	else
 		session_printf(s, "* NAMESPACE ((\"\" \"%c\")) NIL NIL\r\n",
 		    sep);
-	cmd_ok(s, c, "NAMESPACE completed");
+	reply_ok(s, c, "NAMESPACE completed");
 }

@@ -43,37 +43,38 @@ write_quota(struct session *s, const struct maildirsize *q)
 }
 
 void
-cmd_getquota(struct session *s, const struct cmd *c)
+cmd_getquota(struct session *s, const struct request *c)
 {
 	struct maildirsize q;
 	const char *root;
 	int r;
 
 	if (c->nargs != 1 || (root = imap_arg_astring(&c->args[0])) == NULL) {
-		cmd_bad(s, c, "GETQUOTA takes a quota root (\"\")");
+		reply_bad(s, c, "GETQUOTA takes a quota root (\"\")");
 		return;
 	}
 	if (root[0] != '\0') {
-		cmd_no(s, c, "[NONEXISTENT] No such quota root (the one root "
+		reply_no(s, c, "[NONEXISTENT] No such quota root (the one root "
 		    "is \"\")");
 		return;
 	}
 	if ((r = quota_get(s, &q)) == -1) {
-		cmd_no(s, c, "[SERVERBUG] The quota cannot be read; the server "
-		    "log says why");
+		reply_no(s, c, "[SERVERBUG] The quota cannot be read; the "
+		    "server log says why");
 		return;
 	}
 	if (r == 0) {
-		cmd_no(s, c, "[NONEXISTENT] No quota is set for this account");
+		reply_no(s, c, "[NONEXISTENT] No quota is set for this "
+		    "account");
 		return;
 	}
 	write_quota(s, &q);
 	maildirsize_close(&q);
-	cmd_ok(s, c, "GETQUOTA completed");
+	reply_ok(s, c, "GETQUOTA completed");
 }
 
 void
-cmd_getquotaroot(struct session *s, const struct cmd *c)
+cmd_getquotaroot(struct session *s, const struct request *c)
 {
 	char path[FOLDER_PATH_MAX];
 	struct maildirsize q;
@@ -83,22 +84,22 @@ cmd_getquotaroot(struct session *s, const struct cmd *c)
 	int r;
 
 	if (c->nargs != 1 || (arg = imap_arg_astring(&c->args[0])) == NULL) {
-		cmd_bad(s, c, "GETQUOTAROOT takes a mailbox");
+		reply_bad(s, c, "GETQUOTAROOT takes a mailbox");
 		return;
 	}
 	buf_init(&name, FOLDER_NAME_MAX);
 	if (mbname_from_client(s, arg, &name, &why) == -1 ||
 	    mbname_path(s, buf_cstr(&name), path, sizeof(path), &why) == -1) {
-		cmd_no(s, c, "%s", why);
+		reply_no(s, c, "%s", why);
 		goto out;
 	}
 	if (stat(path, &sb) == -1) {
-		cmd_no(s, c, "[NONEXISTENT] No such mailbox");
+		reply_no(s, c, "[NONEXISTENT] No such mailbox");
 		goto out;
 	}
 	if ((r = quota_get(s, &q)) == -1) {
-		cmd_no(s, c, "[SERVERBUG] The quota cannot be read; the server "
-		    "log says why");
+		reply_no(s, c, "[SERVERBUG] The quota cannot be read; the "
+		    "server log says why");
 		goto out;
 	}
 	session_printf(s, "* QUOTAROOT ");
@@ -108,20 +109,20 @@ cmd_getquotaroot(struct session *s, const struct cmd *c)
 		write_quota(s, &q);
 		maildirsize_close(&q);
 	}
-	cmd_ok(s, c, "GETQUOTAROOT completed");
+	reply_ok(s, c, "GETQUOTAROOT completed");
 out:
 	buf_free(&name);
 }
 
 void
-cmd_setquota(struct session *s, const struct cmd *c)
+cmd_setquota(struct session *s, const struct request *c)
 {
 	if (c->nargs != 2 || imap_arg_astring(&c->args[0]) == NULL ||
 	    c->args[1].type != IMAP_ARG_LIST) {
-		cmd_bad(s, c, "SETQUOTA takes a quota root and a list of "
+		reply_bad(s, c, "SETQUOTA takes a quota root and a list of "
 		    "resource limits");
 		return;
 	}
-	cmd_no(s, c, "[NOPERM] Quotas are set by the administrator, not "
+	reply_no(s, c, "[NOPERM] Quotas are set by the administrator, not "
 	    "over IMAP");
 }

@@ -16,7 +16,7 @@
 #include "maildir/mailbox.h"
 
 void
-cmd_search(struct session *s, const struct cmd *c)
+cmd_search(struct session *s, const struct request *c)
 {
 	struct search *se;
 	const char *why, *w;
@@ -29,7 +29,7 @@ cmd_search(struct session *s, const struct cmd *c)
 	if (c->nargs >= 2 && (w = imap_arg_atom(&c->args[0])) != NULL &&
 	    strcasecmp(w, "RETURN") == 0) {
 		if (esearch_return(&c->args[1], &ret) == -1) {
-			cmd_bad(s, c, "RETURN takes a list of MIN MAX COUNT "
+			reply_bad(s, c, "RETURN takes a list of MIN MAX COUNT "
 			    "ALL SAVE");
 			return;
 		}
@@ -43,16 +43,16 @@ cmd_search(struct session *s, const struct cmd *c)
 	se = search_parse(s, c->args + ai, c->nargs - ai, &why, &badcs);
 	if (se == NULL) {
 		if (badcs)
-			cmd_no(s, c, "[BADCHARSET (UTF-8 US-ASCII)] %s", why);
+			reply_no(s, c, "[BADCHARSET (UTF-8 US-ASCII)] %s", why);
 		else
-			cmd_bad(s, c, "%s", why);
+			reply_bad(s, c, "%s", why);
 		return;
 	}
 	if ((withmodseq = search_has_modseq(se)))
 		selected_condstore(s);
 	if (search_run(s, se, &hits, &nhits, &maxmodseq) == -1) {
 		search_free(se);
-		cmd_no(s, c, "Out of memory");
+		reply_no(s, c, "Out of memory");
 		return;
 	}
 	search_free(se);
@@ -62,5 +62,5 @@ cmd_search(struct session *s, const struct cmd *c)
 	esearch_result(s, c, "SEARCH", hits, nhits, ret, esearch, withmodseq,
 	    maxmodseq);
 	free(hits);
-	cmd_ok(s, c, "SEARCH completed");
+	reply_ok(s, c, "SEARCH completed");
 }

@@ -33,7 +33,7 @@ struct qresync {
  * -1 after answering BAD.
  */
 static int
-select_params(struct session *s, const struct cmd *c, int *condstore,
+select_params(struct session *s, const struct request *c, int *condstore,
     struct qresync *q)
 {
 	const struct imap_arg *l, *p;
@@ -45,7 +45,7 @@ select_params(struct session *s, const struct cmd *c, int *condstore,
 		return 0;
 	l = &c->args[1];
 	if (c->nargs != 2 || l->type != IMAP_ARG_LIST || l->len == 0) {
-		cmd_bad(s, c, "%s takes a mailbox name and a list of "
+		reply_bad(s, c, "%s takes a mailbox name and a list of "
 		    "parameters", c->name);
 		return -1;
 	}
@@ -60,16 +60,16 @@ select_params(struct session *s, const struct cmd *c, int *condstore,
 		    i + 1 == l->len)
 			goto bad;
 		if (!(s->enabled & ENABLED_QRESYNC)) {
-			cmd_bad(s, c, "QRESYNC needs ENABLE QRESYNC first "
+			reply_bad(s, c, "QRESYNC needs ENABLE QRESYNC first "
 			    "(RFC 7162 3.2.3)");
 			return -1;
 		}
 		p = &l->list[++i];
 		if (p->type != IMAP_ARG_LIST || p->len < 2 || p->len > 4 ||
-		    cmd_arg_u64(&p->list[0], 1, UINT32_MAX, &v) == -1)
+		    arg_u64(&p->list[0], 1, UINT32_MAX, &v) == -1)
 			goto bad;
 		q->uidvalidity = (uint32_t)v;
-		if (cmd_arg_u64(&p->list[1], 1, MODSEQ_MAX, &q->modseq) == -1)
+		if (arg_u64(&p->list[1], 1, MODSEQ_MAX, &q->modseq) == -1)
 			goto bad;
 		if (p->len >= 3 && ((w = imap_arg_atom(&p->list[2])) == NULL ||
 		    seqset_parse(w, UINT32_MAX, &q->known) == -1))
@@ -81,7 +81,7 @@ select_params(struct session *s, const struct cmd *c, int *condstore,
 	}
 	return 0;
 bad:
-	cmd_bad(s, c, "Invalid %s parameters: (CONDSTORE) or (QRESYNC "
+	reply_bad(s, c, "Invalid %s parameters: (CONDSTORE) or (QRESYNC "
 	    "(uidvalidity modseq [known-uids [(seq-set uid-set)]]))",
 	    c->name);
 	return -1;
@@ -119,7 +119,7 @@ tell_mailboxid(struct session *s, struct mailbox *mb)
 }
 
 static void
-do_select(struct session *s, const struct cmd *c, int examine)
+do_select(struct session *s, const struct request *c, int examine)
 {
 	char path[FOLDER_PATH_MAX];
 	struct mailbox *mb;
@@ -131,7 +131,7 @@ do_select(struct session *s, const struct cmd *c, int examine)
 
 	memset(&q, 0, sizeof(q));
 	if (c->nargs < 1 || (arg = imap_arg_astring(&c->args[0])) == NULL) {
-		cmd_bad(s, c, "%s takes one mailbox name", c->name);
+		reply_bad(s, c, "%s takes one mailbox name", c->name);
 		return;
 	}
 	if (select_params(s, c, &condstore, &q) == -1)
@@ -146,11 +146,11 @@ do_select(struct session *s, const struct cmd *c, int examine)
 	buf_init(&name, FOLDER_NAME_MAX);
 	if (mbname_from_client(s, arg, &name, &why) == -1 ||
 	    mbname_path(s, buf_cstr(&name), path, sizeof(path), &why) == -1) {
-		cmd_no(s, c, "%s", why);
+		reply_no(s, c, "%s", why);
 		goto out;
 	}
 	if (mailbox_open(path, examine, &mb, &why) == -1) {
-		cmd_no(s, c, "%s", why);
+		reply_no(s, c, "%s", why);
 		goto out;
 	}
 	s->mb = mb;
@@ -184,7 +184,7 @@ do_select(struct session *s, const struct cmd *c, int examine)
 	}
 	if (q.on && q.uidvalidity == mailbox_uidvalidity(mb))
 		qresync_answers(s, &q);
-	cmd_ok(s, c, "[%s] %s completed", examine ? "READ-ONLY" :
+	reply_ok(s, c, "[%s] %s completed", examine ? "READ-ONLY" :
 	    "READ-WRITE", c->name);
 out:
 	seqset_free(&q.known);
@@ -192,49 +192,49 @@ out:
 }
 
 void
-cmd_select(struct session *s, const struct cmd *c)
+cmd_select(struct session *s, const struct request *c)
 {
 	do_select(s, c, 0);
 }
 
 void
-cmd_examine(struct session *s, const struct cmd *c)
+cmd_examine(struct session *s, const struct request *c)
 {
 	do_select(s, c, 1);
 }
 
 void
-cmd_unselect(struct session *s, const struct cmd *c)
+cmd_unselect(struct session *s, const struct request *c)
 {
 	if (c->nargs != 0) {
-		cmd_bad(s, c, "UNSELECT takes no arguments");
+		reply_bad(s, c, "UNSELECT takes no arguments");
 		return;
 	}
 	selected_close(s);
-	cmd_ok(s, c, "UNSELECT completed");
+	reply_ok(s, c, "UNSELECT completed");
 }
 
 void
-cmd_close(struct session *s, const struct cmd *c)
+cmd_close(struct session *s, const struct request *c)
 {
 	if (c->nargs != 0) {
-		cmd_bad(s, c, "CLOSE takes no arguments");
+		reply_bad(s, c, "CLOSE takes no arguments");
 		return;
 	}
 	/* CLOSE expunges silently (no EXPUNGE responses) unless read-only */
 	if (!s->examine && quota_expunge(s, NULL, 0, NULL) == -1)
 		log_warn("CLOSE: expunge of %s incomplete", s->mbname);
 	selected_close(s);
-	cmd_ok(s, c, "CLOSE completed");
+	reply_ok(s, c, "CLOSE completed");
 }
 
 void
-cmd_check(struct session *s, const struct cmd *c)
+cmd_check(struct session *s, const struct request *c)
 {
 	if (c->nargs != 0) {
-		cmd_bad(s, c, "CHECK takes no arguments");
+		reply_bad(s, c, "CHECK takes no arguments");
 		return;
 	}
 	mailbox_flush_facts(s->mb);
-	cmd_ok(s, c, "CHECK completed");
+	reply_ok(s, c, "CHECK completed");
 }

@@ -23,25 +23,25 @@
  * [BADCHARSET] for one it does not know, as SEARCH does; BAD for one
  * other than UTF-8 after ENABLE UTF8=ACCEPT). */
 int
-cmd_sort_charset(struct session *s, const struct cmd *c,
+sort_charset_arg(struct session *s, const struct request *c,
     const struct imap_arg *a)
 {
 	const char *cs = imap_arg_astring(a);
 
 	if (cs == NULL) {
-		cmd_bad(s, c, "Missing charset (UTF-8 or US-ASCII)");
+		reply_bad(s, c, "Missing charset (UTF-8 or US-ASCII)");
 		return -1;
 	}
 	/* after ENABLE UTF8=ACCEPT the strings are UTF-8 whatever the
 	 * label says, so another label is a contradiction (RFC 6855 3,
 	 * erratum 4029) */
 	if ((s->enabled & ENABLED_UTF8) && strcasecmp(cs, "UTF-8") != 0) {
-		cmd_bad(s, c, "Only charset UTF-8 after ENABLE UTF8=ACCEPT "
+		reply_bad(s, c, "Only charset UTF-8 after ENABLE UTF8=ACCEPT "
 		    "(RFC 6855 section 3)");
 		return -1;
 	}
 	if (!search_charset(cs)) {
-		cmd_no(s, c, "[BADCHARSET (UTF-8 US-ASCII)] Unsupported "
+		reply_no(s, c, "[BADCHARSET (UTF-8 US-ASCII)] Unsupported "
 		    "charset");
 		return -1;
 	}
@@ -51,7 +51,7 @@ cmd_sort_charset(struct session *s, const struct cmd *c,
 /* Search with the criteria of args[0..n): the matches and their keys.
  * 0, or -1 after answering. */
 int
-cmd_sort_search(struct session *s, const struct cmd *c,
+sort_search_keys(struct session *s, const struct request *c,
     const struct imap_arg *args, size_t n, uint32_t **seqs_r, size_t *n_r,
     struct msgkeys *mk, int *withmodseq_r, uint64_t *maxmodseq_r)
 {
@@ -63,29 +63,29 @@ cmd_sort_search(struct session *s, const struct cmd *c,
 	selected_sync(s, 0);
 	if ((se = search_parse(s, args, n, &why, &badcs)) == NULL) {
 		if (badcs)
-			cmd_no(s, c, "[BADCHARSET (UTF-8 US-ASCII)] %s", why);
+			reply_no(s, c, "[BADCHARSET (UTF-8 US-ASCII)] %s", why);
 		else
-			cmd_bad(s, c, "%s", why);
+			reply_bad(s, c, "%s", why);
 		return -1;
 	}
 	if ((*withmodseq_r = search_has_modseq(se)))
 		selected_condstore(s);
 	if (search_run(s, se, seqs_r, n_r, maxmodseq_r) == -1) {
 		search_free(se);
-		cmd_no(s, c, "Out of memory");
+		reply_no(s, c, "Out of memory");
 		return -1;
 	}
 	search_free(se);
 	if (msgkeys_load(s, *seqs_r, n_r, mk) == -1) {
 		free(*seqs_r);
-		cmd_no(s, c, "Out of memory");
+		reply_no(s, c, "Out of memory");
 		return -1;
 	}
 	return 0;
 }
 
 void
-cmd_sort(struct session *s, const struct cmd *c)
+cmd_sort(struct session *s, const struct request *c)
 {
 	struct sort_program prog;
 	struct msgkeys mk;
@@ -99,23 +99,23 @@ cmd_sort(struct session *s, const struct cmd *c)
 	if (c->nargs >= 2 && (w = imap_arg_atom(&c->args[0])) != NULL &&
 	    strcasecmp(w, "RETURN") == 0) {
 		if (esearch_return(&c->args[1], &ret) == -1) {
-			cmd_bad(s, c, "RETURN takes a list of MIN MAX COUNT "
+			reply_bad(s, c, "RETURN takes a list of MIN MAX COUNT "
 			    "ALL SAVE");
 			return;
 		}
 		ai = 2;
 	}
 	if (c->nargs < ai + 3) {
-		cmd_bad(s, c, "SORT takes sort criteria, a charset and search "
-		    "criteria");
+		reply_bad(s, c, "SORT takes sort criteria, a charset and "
+		    "search criteria");
 		return;
 	}
 	if (sort_parse(&c->args[ai], &prog, &why) == -1) {
-		cmd_bad(s, c, "%s", why);
+		reply_bad(s, c, "%s", why);
 		return;
 	}
-	if (cmd_sort_charset(s, c, &c->args[ai + 1]) == -1 ||
-	    cmd_sort_search(s, c, c->args + ai + 2, c->nargs - ai - 2, &seqs,
+	if (sort_charset_arg(s, c, &c->args[ai + 1]) == -1 ||
+	    sort_search_keys(s, c, c->args + ai + 2, c->nargs - ai - 2, &seqs,
 	    &n, &mk, &withmodseq, &maxmodseq) == -1)
 		return;
 	idx = calloc(n + 1, sizeof(*idx));
@@ -126,7 +126,7 @@ cmd_sort(struct session *s, const struct cmd *c)
 		free(out);
 		free(seqs);
 		msgkeys_done(s, &mk);
-		cmd_no(s, c, "Out of memory");
+		reply_no(s, c, "Out of memory");
 		return;
 	}
 	for (i = 0; i < n; i++)
@@ -138,5 +138,5 @@ cmd_sort(struct session *s, const struct cmd *c)
 	free(out);
 	free(seqs);
 	msgkeys_done(s, &mk);
-	cmd_ok(s, c, "SORT completed");
+	reply_ok(s, c, "SORT completed");
 }

@@ -10,21 +10,21 @@
 #include "imapd/commands.h"
 
 void
-cmd_starttls(struct session *s, const struct cmd *c)
+cmd_starttls(struct session *s, const struct request *c)
 {
 	if (c->nargs != 0) {
-		cmd_bad(s, c, "STARTTLS takes no arguments");
+		reply_bad(s, c, "STARTTLS takes no arguments");
 		return;
 	}
 	if (s->tls) {
-		cmd_bad(s, c, "TLS is already active");
+		reply_bad(s, c, "TLS is already active");
 		return;
 	}
 	if (!s->starttls || s->hooks == NULL || s->hooks->starttls == NULL) {
-		cmd_bad(s, c, "STARTTLS is not available on this port");
+		reply_bad(s, c, "STARTTLS is not available on this port");
 		return;
 	}
-	cmd_ok(s, c, "Begin TLS negotiation now");
+	reply_ok(s, c, "Begin TLS negotiation now");
 	if (s->end != END_NONE)
 		return;
 	if (s->in.len > 0) {

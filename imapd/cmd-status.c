@@ -114,7 +114,7 @@ status_write(struct session *s, const char *name, const char *path,
 }
 
 void
-cmd_status(struct session *s, const struct cmd *c)
+cmd_status(struct session *s, const struct request *c)
 {
 	char path[FOLDER_PATH_MAX];
 	const char *arg, *why;
@@ -123,7 +123,7 @@ cmd_status(struct session *s, const struct cmd *c)
 
 	if (c->nargs != 2 || (arg = imap_arg_astring(&c->args[0])) == NULL ||
 	    (want = status_items(&c->args[1])) == 0) {
-		cmd_bad(s, c, "STATUS takes a mailbox and a list of items "
+		reply_bad(s, c, "STATUS takes a mailbox and a list of items "
 		    "(MESSAGES RECENT UIDNEXT UIDVALIDITY UNSEEN DELETED "
 		    "SIZE DELETED-STORAGE MAILBOXID)");
 		return;
@@ -131,7 +131,7 @@ cmd_status(struct session *s, const struct cmd *c)
 	buf_init(&name, FOLDER_NAME_MAX);
 	if (mbname_from_client(s, arg, &name, &why) == -1 ||
 	    mbname_path(s, buf_cstr(&name), path, sizeof(path), &why) == -1) {
-		cmd_no(s, c, "%s", why);
+		reply_no(s, c, "%s", why);
 		goto out;
 	}
 	/* a CONDSTORE enabling command (RFC 7162 3.1) */
@@ -139,13 +139,13 @@ cmd_status(struct session *s, const struct cmd *c)
 		selected_condstore(s);
 	if (status_write(s, buf_cstr(&name), path, want) == -1) {
 		if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP)
-			cmd_no(s, c, "[NONEXISTENT] No such mailbox");
+			reply_no(s, c, "[NONEXISTENT] No such mailbox");
 		else
-			cmd_no(s, c, "%sCannot read the mailbox; the server "
-			    "log says why", cmd_errcode(errno));
+			reply_no(s, c, "%sCannot read the mailbox; the server "
+			    "log says why", errno_code(errno));
 		goto out;
 	}
-	cmd_ok(s, c, "STATUS completed");
+	reply_ok(s, c, "STATUS completed");
 out:
 	buf_free(&name);
 }

@@ -45,7 +45,7 @@ nkeywords(struct session *s)
 /* "* n FETCH" for a stored message: its flags, or with .SILENT under
  * CONDSTORE only its new MODSEQ (RFC 7162 3.1.3, example 10). */
 static void
-report(struct session *s, const struct cmd *c, uint32_t seq, int silent)
+report(struct session *s, const struct request *c, uint32_t seq, int silent)
 {
 	if (!silent) {
 		selected_fetch_flags(s, seq, c->uid);
@@ -66,7 +66,7 @@ report(struct session *s, const struct cmd *c, uint32_t seq, int silent)
  * or UIDs for UID STORE), and leave the others to be stored.
  */
 static int
-unchanged_only(struct session *s, const struct cmd *c, uint64_t since,
+unchanged_only(struct session *s, const struct request *c, uint64_t since,
     uint32_t *seqs, size_t *n, struct buf *modified)
 {
 	uint32_t *mod;
@@ -92,7 +92,7 @@ unchanged_only(struct session *s, const struct cmd *c, uint64_t since,
 }
 
 void
-cmd_store(struct session *s, const struct cmd *c)
+cmd_store(struct session *s, const struct request *c)
 {
 	struct flagset fs;
 	struct changed ch = { NULL, 0 };
@@ -106,7 +106,7 @@ cmd_store(struct session *s, const struct cmd *c)
 	size_t known;
 
 	if (c->nargs < 3) {
-		cmd_bad(s, c, "STORE takes a message set, an item and flags");
+		reply_bad(s, c, "STORE takes a message set, an item and flags");
 		return;
 	}
 	/* store-modifiers (RFC 4466): only UNCHANGEDSINCE (RFC 7162) */
@@ -114,17 +114,17 @@ cmd_store(struct session *s, const struct cmd *c)
 		m = &c->args[1];
 		if (m->len != 2 || (w = imap_arg_atom(&m->list[0])) == NULL ||
 		    strcasecmp(w, "UNCHANGEDSINCE") != 0 ||
-		    cmd_arg_u64(&m->list[1], 0, MODSEQ_MAX, &since) == -1 ||
+		    arg_u64(&m->list[1], 0, MODSEQ_MAX, &since) == -1 ||
 		    c->nargs < 4) {
-			cmd_bad(s, c, "Invalid STORE modifier: (UNCHANGEDSINCE "
-			    "modseq)");
+			reply_bad(s, c, "Invalid STORE modifier: "
+			    "(UNCHANGEDSINCE modseq)");
 			return;
 		}
 		cond = 1;
 		ai = 2;
 	}
 	if ((item = imap_arg_atom(&c->args[ai])) == NULL) {
-		cmd_bad(s, c, "STORE item must be FLAGS, +FLAGS or -FLAGS");
+		reply_bad(s, c, "STORE item must be FLAGS, +FLAGS or -FLAGS");
 		return;
 	}
 	op = item[0] == '+' ? 1 : item[0] == '-' ? -1 : 0;
@@ -135,12 +135,12 @@ cmd_store(struct session *s, const struct cmd *c)
 	else if (strcasecmp(item, "FLAGS.SILENT") == 0)
 		silent = 1;
 	else {
-		cmd_bad(s, c, "STORE item must be FLAGS, +FLAGS or -FLAGS "
+		reply_bad(s, c, "STORE item must be FLAGS, +FLAGS or -FLAGS "
 		    "(optionally .SILENT)");
 		return;
 	}
 	if (c->nargs - ai - 1 == 1) {
-		if (cmd_flags(s, c, &c->args[ai + 1], &fs) == -1)
+		if (arg_flags(s, c, &c->args[ai + 1], &fs) == -1)
 			return;
 	} else {
 		/* flags given without parentheses: "+FLAGS \Seen \Flagged" */
@@ -151,17 +151,17 @@ cmd_store(struct session *s, const struct cmd *c)
 			.len = c->nargs - ai - 1,
 		};
 
-		if (cmd_flags(s, c, &list, &fs) == -1)
+		if (arg_flags(s, c, &list, &fs) == -1)
 			return;
 	}
 	if (s->examine) {
-		cmd_no(s, c, "[READ-ONLY] The mailbox is read-only");
+		reply_no(s, c, "[READ-ONLY] The mailbox is read-only");
 		return;
 	}
 	/* act on the flags as they are now, not as the view last saw them
 	 * (no EXPUNGE may be sent during STORE: RFC 9051 7.5.2) */
 	selected_sync(s, 0);
-	if (cmd_msgset(s, c, &c->args[0], c->uid, &seqs, &n) == -1)
+	if (arg_msgset(s, c, &c->args[0], c->uid, &seqs, &n) == -1)
 		return;
 	buf_init(&modified, 16 * 1024 * 1024);
 	if (cond) {
@@ -170,7 +170,7 @@ cmd_store(struct session *s, const struct cmd *c)
 		if (unchanged_only(s, c, since, seqs, &n, &modified) == -1) {
 			free(seqs);
 			buf_free(&modified);
-			cmd_no(s, c, "Out of memory");
+			reply_no(s, c, "Out of memory");
 			return;
 		}
 	}
@@ -180,11 +180,12 @@ cmd_store(struct session *s, const struct cmd *c)
 			free(seqs);
 			buf_free(&modified);
 			if (errno == EMLINK)
-				cmd_no(s, c, "[LIMIT] This mailbox cannot hold "
-				    "more keywords (26 at most in Maildir)");
+				reply_no(s, c, "[LIMIT] This mailbox cannot "
+				    "hold more keywords (26 at most in "
+				    "Maildir)");
 			else
-				cmd_no(s, c, "%sThe keyword could not be "
-				    "recorded", cmd_errcode(errno));
+				reply_no(s, c, "%sThe keyword could not be "
+				    "recorded", errno_code(errno));
 			return;
 		}
 		kw |= 1U << k;
@@ -192,7 +193,7 @@ cmd_store(struct session *s, const struct cmd *c)
 	if ((ch.seq = calloc(n + 1, sizeof(*ch.seq))) == NULL) {
 		free(seqs);
 		buf_free(&modified);
-		cmd_no(s, c, "Out of memory");
+		reply_no(s, c, "Out of memory");
 		return;
 	}
 	if (mailbox_store(s->mb, seqs, n, op, fs.flags, kw, on_changed, &ch)
@@ -207,12 +208,12 @@ cmd_store(struct session *s, const struct cmd *c)
 		free(ch.seq);
 		buf_free(&modified);
 		if (e == ENAMETOOLONG)
-			cmd_no(s, c, "[LIMIT] Flags not stored on some "
+			reply_no(s, c, "[LIMIT] Flags not stored on some "
 			    "messages: their file names are too long to "
 			    "hold them");
 		else
-			cmd_no(s, c, "%sSome flags could not be changed; the "
-			    "server log says why", cmd_errcode(e));
+			reply_no(s, c, "%sSome flags could not be changed; the "
+			    "server log says why", errno_code(e));
 		return;
 	}
 	/* new keywords join FLAGS and PERMANENTFLAGS (RFC 9051 7.3.5) */
@@ -234,9 +235,9 @@ cmd_store(struct session *s, const struct cmd *c)
 	free(seqs);
 	free(ch.seq);
 	if (modified.len > 0)
-		cmd_ok(s, c, "[MODIFIED %s] Conditional STORE failed",
+		reply_ok(s, c, "[MODIFIED %s] Conditional STORE failed",
 		    buf_cstr(&modified));
 	else
-		cmd_ok(s, c, "STORE completed");
+		reply_ok(s, c, "STORE completed");
 	buf_free(&modified);
 }

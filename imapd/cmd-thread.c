@@ -10,7 +10,7 @@
 #include "imapd/thread.h"
 
 void
-cmd_thread(struct session *s, const struct cmd *c)
+cmd_thread(struct session *s, const struct request *c)
 {
 	enum thread_alg alg;
 	struct msgkeys mk;
@@ -22,18 +22,18 @@ cmd_thread(struct session *s, const struct cmd *c)
 	int withmodseq;
 
 	if (c->nargs < 3) {
-		cmd_bad(s, c, "THREAD takes an algorithm, a charset and "
+		reply_bad(s, c, "THREAD takes an algorithm, a charset and "
 		    "search criteria");
 		return;
 	}
 	if ((w = imap_arg_atom(&c->args[0])) == NULL ||
 	    thread_alg(w, &alg) == -1) {
-		cmd_bad(s, c, "Unknown threading algorithm (ORDEREDSUBJECT or "
-		    "REFERENCES)");
+		reply_bad(s, c, "Unknown threading algorithm (ORDEREDSUBJECT "
+		    "or REFERENCES)");
 		return;
 	}
-	if (cmd_sort_charset(s, c, &c->args[1]) == -1 ||
-	    cmd_sort_search(s, c, c->args + 2, c->nargs - 2, &seqs, &n, &mk,
+	if (sort_charset_arg(s, c, &c->args[1]) == -1 ||
+	    sort_search_keys(s, c, c->args + 2, c->nargs - 2, &seqs, &n, &mk,
 	    &withmodseq, &maxmodseq) == -1)
 		return;
 	if ((t = thread_build(alg, mk.k, seqs, n)) == NULL ||
@@ -41,11 +41,11 @@ cmd_thread(struct session *s, const struct cmd *c)
 		thread_free(t);
 		free(seqs);
 		msgkeys_done(s, &mk);
-		cmd_no(s, c, "Out of memory");
+		reply_no(s, c, "Out of memory");
 		return;
 	}
 	thread_free(t);
 	free(seqs);
 	msgkeys_done(s, &mk);
-	cmd_ok(s, c, "THREAD completed");
+	reply_ok(s, c, "THREAD completed");
 }

@@ -17,14 +17,14 @@
 
 /* The messages of the saved search result "$" that are still here. */
 static int
-saved_seqs(struct session *s, const struct cmd *c, uint32_t **seqs_r,
+saved_seqs(struct session *s, const struct request *c, uint32_t **seqs_r,
     size_t *n_r)
 {
 	uint32_t *seqs, seq;
 	size_t i, n = 0;
 
 	if ((seqs = calloc(s->nsaved + 1, sizeof(*seqs))) == NULL) {
-		cmd_no(s, c, "Out of memory");
+		reply_no(s, c, "Out of memory");
 		return -1;
 	}
 	for (i = 0; i < s->nsaved; i++)
@@ -36,7 +36,7 @@ saved_seqs(struct session *s, const struct cmd *c, uint32_t **seqs_r,
 }
 
 int
-cmd_msgset(struct session *s, const struct cmd *c, const struct imap_arg *a,
+arg_msgset(struct session *s, const struct request *c, const struct imap_arg *a,
     int uid, uint32_t **seqs_r, size_t *n_r)
 {
 	const char *text = imap_arg_atom(a);
@@ -50,14 +50,14 @@ cmd_msgset(struct session *s, const struct cmd *c, const struct imap_arg *a,
 		return saved_seqs(s, c, seqs_r, n_r);
 	if (text == NULL || seqset_parse(text, uid ? (count ? mailbox_uid(s->mb,
 	    count) : 0) : count, &set) == -1) {
-		cmd_bad(s, c, "Invalid %s set", uid ? "UID" : "sequence");
+		reply_bad(s, c, "Invalid %s set", uid ? "UID" : "sequence");
 		return -1;
 	}
 	/* a message number above the count is BAD, and so is "*" in an
 	 * empty mailbox (RFC 9051 section 9, seq-number); UIDs never are */
 	if (!uid && (set.maxgiven > count || count == 0)) {
 		seqset_free(&set);
-		cmd_bad(s, c, "Invalid sequence number: the mailbox has %u "
+		reply_bad(s, c, "Invalid sequence number: the mailbox has %u "
 		    "message%s", count, count == 1 ? "" : "s");
 		return -1;
 	}
@@ -78,7 +78,7 @@ cmd_msgset(struct session *s, const struct cmd *c, const struct imap_arg *a,
 				    sizeof(*seqs))) == NULL) {
 					free(seqs);
 					seqset_free(&set);
-					cmd_no(s, c, "Out of memory");
+					reply_no(s, c, "Out of memory");
 					return -1;
 				}
 				seqs = ns;
@@ -131,7 +131,7 @@ one_flag(const char *f, struct flagset *fs)
 }
 
 int
-cmd_flags(struct session *s, const struct cmd *c, const struct imap_arg *a,
+arg_flags(struct session *s, const struct request *c, const struct imap_arg *a,
     struct flagset *fs)
 {
 	const char *f;
@@ -149,13 +149,13 @@ cmd_flags(struct session *s, const struct cmd *c, const struct imap_arg *a,
 	if ((f = imap_arg_atom(a)) != NULL && one_flag(f, fs) == 0)
 		return 0;
 bad:
-	cmd_bad(s, c, "Invalid flag list (system flags are \\Answered "
+	reply_bad(s, c, "Invalid flag list (system flags are \\Answered "
 	    "\\Flagged \\Deleted \\Seen \\Draft; keywords are atoms)");
 	return -1;
 }
 
 const char *
-cmd_errcode(int e)
+errno_code(int e)
 {
 	switch (e) {
 	case EEXIST:
@@ -185,7 +185,7 @@ cmd_errcode(int e)
 }
 
 int
-cmd_arg_u64(const struct imap_arg *a, uint64_t min, uint64_t max,
+arg_u64(const struct imap_arg *a, uint64_t min, uint64_t max,
     uint64_t *r)
 {
 	const char *w = imap_arg_atom(a);

@@ -1,6 +1,7 @@
 /*
- * cmdutil: argument helpers shared by the message commands: message sets
- * resolved against the selected mailbox, and flag lists.
+ * cmdutil: what the command handlers share: their argument helpers (arg_:
+ * message sets resolved against the selected mailbox, flag lists,
+ * numbers) and the response code for an errno (errno_code).
  */
 #ifndef IMAPD_CMDUTIL_H
 #define IMAPD_CMDUTIL_H
@@ -9,7 +10,7 @@
 #include <stdint.h>
 
 struct session;
-struct cmd;
+struct request;
 struct imap_arg;
 
 /*
@@ -18,7 +19,7 @@ struct imap_arg;
  * the mailbox are skipped, as RFC 9051 asks; a sequence number past the
  * end is an error.  0, or -1 after answering BAD.  *seqs_r is malloc'ed.
  */
-int	cmd_msgset(struct session *, const struct cmd *,
+int	arg_msgset(struct session *, const struct request *,
 	    const struct imap_arg *, int uid, uint32_t **seqs_r, size_t *n_r);
 
 /* Flags from a flag list (or a single flag atom).  Keywords are returned
@@ -30,7 +31,7 @@ struct flagset {
 	const char	*kw[FLAGS_KW_MAX];
 	size_t		 nkw;
 };
-int	cmd_flags(struct session *, const struct cmd *,
+int	arg_flags(struct session *, const struct request *,
 	    const struct imap_arg *, struct flagset *);
 
 /*
@@ -42,11 +43,11 @@ int	cmd_flags(struct session *, const struct cmd *,
  * for an I/O error, and "[SERVERBUG] " for anything else.  The one place
  * that maps errno to IMAP.
  */
-const char *cmd_errcode(int e);
+const char *errno_code(int e);
 
 /* A number argument (an atom of digits) from min to max; 0, or -1 if
  * the argument is not one. */
-int	cmd_arg_u64(const struct imap_arg *, uint64_t min, uint64_t max,
+int	arg_u64(const struct imap_arg *, uint64_t min, uint64_t max,
 	    uint64_t *r);
 
 /* CONDSTORE's mod-sequence values: 1 to 2^63-1 (RFC 7162 section 7). */

@@ -14,7 +14,7 @@
 _Static_assert(LITERAL_NAME_MAX == FOLDER_NAME_MAX,
     "a mailbox literal holds the longest folder name");
 
-static const struct command table[] = {
+static const struct command_spec table[] = {
 	{ "CAPABILITY",		cmd_capability,	STATE_ANY,	0, 0, 0 },
 	{ "NOOP",		cmd_noop,	STATE_ANY,	0, 0, 0 },
 	{ "LOGOUT",		cmd_logout,	STATE_ANY,	0, 0, 0 },
@@ -86,7 +86,7 @@ static const struct command table[] = {
 	    LIT_ARG(1), LITERAL_NAME_MAX },
 };
 
-const struct command *
+const struct command_spec *
 command_find(const char *name, int uid)
 {
 	size_t i;
@@ -103,9 +103,9 @@ command_find(const char *name, int uid)
 
 uint64_t
 command_literal_max(const struct imap_literal_info *li,
-    const struct command **def_r, int *message_r)
+    const struct command_spec **def_r, int *message_r)
 {
-	const struct command *def;
+	const struct command_spec *def;
 	size_t pos = li->nargs;
 
 	*def_r = NULL;

@@ -43,9 +43,11 @@
 #define APPEND_LIMIT		67108864 /* a message (APPENDLIMIT, RFC 7889):
 					 * 64 MiB */
 
-struct command {
+/* A row of the table: what a command is allowed to be; a struct request
+ * (session.h) is one the client sent. */
+struct command_spec {
 	const char	*name;
-	void		(*fn)(struct session *, const struct cmd *);
+	void		(*fn)(struct session *, const struct request *);
 	unsigned	 states;	/* STATE_* where it may run */
 	unsigned	 flags;		/* CMDF_* */
 	unsigned	 strings;	/* LIT_*: where a literal may stand */
@@ -54,7 +56,7 @@ struct command {
 
 /* The row for name (case-insensitive), uid says whether it came after
  * "UID"; NULL if there is none. */
-const struct command *command_find(const char *name, int uid);
+const struct command_spec *command_find(const char *name, int uid);
 
 /*
  * The most bytes the literal li may have where it stands, 0 if the
@@ -63,7 +65,7 @@ const struct command *command_find(const char *name, int uid);
  * 0 is returned); *message_r is 1 for an APPEND message.
  */
 uint64_t command_literal_max(const struct imap_literal_info *li,
-	    const struct command **def_r, int *message_r);
+	    const struct command_spec **def_r, int *message_r);
 
 /*
  * APPEND's messages go into the target folder as they arrive (see
@@ -89,49 +91,50 @@ int	status_write(struct session *, const char *name, const char *path,
  * answering NO [BADCHARSET] or BAD), and the search with the keys of the
  * messages it found, which *n_r counts (0, or -1 after answering). */
 struct msgkeys;
-int	cmd_sort_charset(struct session *, const struct cmd *,
+int	sort_charset_arg(struct session *, const struct request *,
 	    const struct imap_arg *);
-int	cmd_sort_search(struct session *, const struct cmd *,
+int	sort_search_keys(struct session *, const struct request *,
 	    const struct imap_arg *args, size_t n, uint32_t **seqs_r,
 	    size_t *n_r, struct msgkeys *, int *withmodseq_r,
 	    uint64_t *maxmodseq_r);
 
-/* handlers, one per command, in cmd-*.c */
-void	cmd_capability(struct session *, const struct cmd *);
-void	cmd_noop(struct session *, const struct cmd *);
-void	cmd_logout(struct session *, const struct cmd *);
-void	cmd_id(struct session *, const struct cmd *);
-void	cmd_starttls(struct session *, const struct cmd *);
-void	cmd_login(struct session *, const struct cmd *);
-void	cmd_authenticate(struct session *, const struct cmd *);
-void	cmd_enable(struct session *, const struct cmd *);
-void	cmd_compress(struct session *, const struct cmd *);
-void	cmd_namespace(struct session *, const struct cmd *);
-void	cmd_getquota(struct session *, const struct cmd *);
-void	cmd_getquotaroot(struct session *, const struct cmd *);
-void	cmd_setquota(struct session *, const struct cmd *);
-void	cmd_select(struct session *, const struct cmd *);
-void	cmd_examine(struct session *, const struct cmd *);
-void	cmd_unselect(struct session *, const struct cmd *);
-void	cmd_close(struct session *, const struct cmd *);
-void	cmd_check(struct session *, const struct cmd *);
-void	cmd_create(struct session *, const struct cmd *);
-void	cmd_delete(struct session *, const struct cmd *);
-void	cmd_rename(struct session *, const struct cmd *);
-void	cmd_subscribe(struct session *, const struct cmd *);
-void	cmd_unsubscribe(struct session *, const struct cmd *);
-void	cmd_list(struct session *, const struct cmd *);
-void	cmd_lsub(struct session *, const struct cmd *);
-void	cmd_status(struct session *, const struct cmd *);
-void	cmd_append(struct session *, const struct cmd *);
-void	cmd_idle(struct session *, const struct cmd *);
-void	cmd_expunge(struct session *, const struct cmd *);
-void	cmd_store(struct session *, const struct cmd *);
-void	cmd_copy(struct session *, const struct cmd *);
-void	cmd_move(struct session *, const struct cmd *);
-void	cmd_fetch(struct session *, const struct cmd *);
-void	cmd_search(struct session *, const struct cmd *);
-void	cmd_sort(struct session *, const struct cmd *);
-void	cmd_thread(struct session *, const struct cmd *);
+/* handlers, one per command, in cmd-*.c; the cmd_ prefix is theirs
+ * alone */
+void	cmd_capability(struct session *, const struct request *);
+void	cmd_noop(struct session *, const struct request *);
+void	cmd_logout(struct session *, const struct request *);
+void	cmd_id(struct session *, const struct request *);
+void	cmd_starttls(struct session *, const struct request *);
+void	cmd_login(struct session *, const struct request *);
+void	cmd_authenticate(struct session *, const struct request *);
+void	cmd_enable(struct session *, const struct request *);
+void	cmd_compress(struct session *, const struct request *);
+void	cmd_namespace(struct session *, const struct request *);
+void	cmd_getquota(struct session *, const struct request *);
+void	cmd_getquotaroot(struct session *, const struct request *);
+void	cmd_setquota(struct session *, const struct request *);
+void	cmd_select(struct session *, const struct request *);
+void	cmd_examine(struct session *, const struct request *);
+void	cmd_unselect(struct session *, const struct request *);
+void	cmd_close(struct session *, const struct request *);
+void	cmd_check(struct session *, const struct request *);
+void	cmd_create(struct session *, const struct request *);
+void	cmd_delete(struct session *, const struct request *);
+void	cmd_rename(struct session *, const struct request *);
+void	cmd_subscribe(struct session *, const struct request *);
+void	cmd_unsubscribe(struct session *, const struct request *);
+void	cmd_list(struct session *, const struct request *);
+void	cmd_lsub(struct session *, const struct request *);
+void	cmd_status(struct session *, const struct request *);
+void	cmd_append(struct session *, const struct request *);
+void	cmd_idle(struct session *, const struct request *);
+void	cmd_expunge(struct session *, const struct request *);
+void	cmd_store(struct session *, const struct request *);
+void	cmd_copy(struct session *, const struct request *);
+void	cmd_move(struct session *, const struct request *);
+void	cmd_fetch(struct session *, const struct request *);
+void	cmd_search(struct session *, const struct request *);
+void	cmd_sort(struct session *, const struct request *);
+void	cmd_thread(struct session *, const struct request *);
 
 #endif

@@ -51,7 +51,7 @@ uid_cmp(const void *a, const void *b)
 }
 
 static void
-save(struct session *s, const struct cmd *c, const uint32_t *hits,
+save(struct session *s, const struct request *c, const uint32_t *hits,
     size_t n, unsigned ret)
 {
 	size_t i, o;
@@ -78,7 +78,7 @@ save(struct session *s, const struct cmd *c, const uint32_t *hits,
 }
 
 static void
-write_esearch(struct session *s, const struct cmd *c, const uint32_t *hits,
+write_esearch(struct session *s, const struct request *c, const uint32_t *hits,
     size_t n, unsigned ret, int withmodseq, uint64_t maxmodseq)
 {
 	struct buf out;
@@ -109,7 +109,7 @@ write_esearch(struct session *s, const struct cmd *c, const uint32_t *hits,
 }
 
 void
-esearch_result(struct session *s, const struct cmd *c, const char *name,
+esearch_result(struct session *s, const struct request *c, const char *name,
     const uint32_t *hits, size_t n, unsigned ret, int esearch,
     int withmodseq, uint64_t maxmodseq)
 {

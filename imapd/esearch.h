@@ -15,7 +15,7 @@
 #include <stdint.h>
 
 struct session;
-struct cmd;
+struct request;
 struct imap_arg;
 
 #define ESEARCH_MIN	0x01
@@ -38,8 +38,8 @@ int	esearch_return(const struct imap_arg *, unsigned *ret);
  * ..."; with "MODSEQ n" when withmodseq and something matched (RFC 7162
  * 3.1.5).
  */
-void	esearch_result(struct session *, const struct cmd *, const char *name,
-	    const uint32_t *hits, size_t n, unsigned ret, int esearch,
-	    int withmodseq, uint64_t maxmodseq);
+void	esearch_result(struct session *, const struct request *,
+	    const char *name, const uint32_t *hits, size_t n, unsigned ret,
+	    int esearch, int withmodseq, uint64_t maxmodseq);
 
 #endif

@@ -60,6 +60,8 @@ struct target {
 struct indexer {
 	struct target		*sel;		/* the selected folder */
 	uint32_t		 next;		/* the first UID not looked at */
+	unsigned		 losses;	/* the index's, when next was
+						 * last set back */
 	struct buf		 store;
 	size_t			 indexed;	/* since the last log line */
 	long long		 began_ms;
@@ -194,7 +196,14 @@ static uint32_t
 next_todo(struct session *s, struct indexer *ix)
 {
 	uint32_t count = mailbox_count(s->mb), seq, uid, u;
+	unsigned losses = ftsindex_losses(ix->sel->fi);
 
+	/* what was covered behind the cursor may not be any more (another
+	 * writer's record now reads as torn, the index was set aside) */
+	if (losses != ix->losses) {
+		ix->losses = losses;
+		ix->next = 1;
+	}
 	for (;;) {
 		seq = mailbox_seq_from_uid(s->mb, ix->next);
 		if (seq > count)

@@ -165,7 +165,7 @@ mbname_path(const struct session *s, const char *name, char *path,
 }
 
 int
-mbname_target(struct session *s, const struct cmd *c, const char *arg,
+mbname_target(struct session *s, const struct request *c, const char *arg,
     struct buf *name, char *path, size_t pathlen)
 {
 	const char *why;
@@ -173,15 +173,15 @@ mbname_target(struct session *s, const struct cmd *c, const char *arg,
 
 	if (mbname_from_client(s, arg, name, &why) == -1 ||
 	    mbname_path(s, buf_cstr(name), path, pathlen, &why) == -1) {
-		cmd_no(s, c, "%s", why);
+		reply_no(s, c, "%s", why);
 		return -1;
 	}
 	if ((fd = folder_open(path)) == -1) {
 		if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP)
-			cmd_no(s, c, "[TRYCREATE] No such mailbox");
+			reply_no(s, c, "[TRYCREATE] No such mailbox");
 		else
-			cmd_no(s, c, "%sThe mailbox cannot be opened",
-			    cmd_errcode(errno));
+			reply_no(s, c, "%sThe mailbox cannot be opened",
+			    errno_code(errno));
 		return -1;
 	}
 	close(fd);

@@ -47,8 +47,8 @@ int	mbname_path(const struct session *, const char *name, char *path,
  * form in name, its directory in path.  0, or -1 after answering NO
  * (with [TRYCREATE] when the mailbox does not exist, RFC 9051 6.3.12).
  */
-struct cmd;
-int	mbname_target(struct session *, const struct cmd *, const char *arg,
+struct request;
+int	mbname_target(struct session *, const struct request *, const char *arg,
 	    struct buf *name, char *path, size_t pathlen);
 
 /* Write a mailbox name to the client as an astring, in its form. */

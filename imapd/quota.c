@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/sorted.h"
+#include "imapd/cmdutil.h"
 #include "imapd/quota.h"
 #include "imapd/session.h"
 #include "maildir/filename.h"
@@ -73,22 +75,22 @@ quota_reserve_quiet(struct session *s, const char *dir)
 }
 
 int
-quota_reserve(struct session *s, const struct cmd *c, const char *dir,
+quota_reserve(struct session *s, const struct request *c, const char *dir,
     uint64_t bytes, uint64_t messages)
 {
-	int adds, over;
+	int adds, over, e;
 
 	quota_end(s);
 	if (maildirsize_is_trash(dir))
 		return 0;
 	if ((s->quota = calloc(1, sizeof(*s->quota))) == NULL) {
-		cmd_no(s, c, "Out of memory");
+		reply_no(s, c, "Out of memory");
 		return -1;
 	}
 	if (open_root(s, s->quota) == -1) {
 		quota_end(s);
-		cmd_no(s, c, "[SERVERBUG] The quota cannot be read; the server "
-		    "log says why");
+		reply_no(s, c, "[SERVERBUG] The quota cannot be read; the "
+		    "server log says why");
 		return -1;
 	}
 	/* the check may recalculate, which the shared lock would keep
@@ -106,10 +108,13 @@ quota_reserve(struct session *s, const struct cmd *c, const char *dir,
 			    messages);
 	}
 	if (over == -1) {
+		e = errno;
 		log_warn("cannot recalculate %s/maildirsize", s->mailroot);
 		quota_end(s);
-		cmd_no(s, c, "[SERVERBUG] The quota cannot be read; the server "
-		    "log says why");
+		/* a lock another process keeps past lock_timeout is INUSE */
+		reply_no(s, c, "%sThe quota cannot be read; the server log "
+		    "says why", e == ETIMEDOUT ? errno_code(e) :
+		    "[SERVERBUG] ");
 		return -1;
 	}
 	if (over == 1) {
@@ -121,7 +126,7 @@ quota_reserve(struct session *s, const struct cmd *c, const char *dir,
 		    (unsigned long long)s->quota->limits.messages,
 		    (unsigned long long)bytes, (unsigned long long)messages);
 		quota_end(s);
-		cmd_no(s, c, "[OVERQUOTA] Over quota; nothing was stored "
+		reply_no(s, c, "[OVERQUOTA] Over quota; nothing was stored "
 		    "(delete or expunge messages to make room)");
 		return -1;
 	}
@@ -221,20 +226,27 @@ struct doomed {
 	int64_t				 bytes, messages;
 };
 
+struct uid_key {
+	const uint32_t	*uids;
+	uint32_t	 uid;
+};
+
+static int
+uid_before(const void *arg, size_t i)
+{
+	const struct uid_key *k = arg;
+
+	return k->uids[i] < k->uid;
+}
+
 /* The index of uid in the n ascending uids, or n if it is not there. */
 static size_t
 uid_index(const uint32_t *uids, size_t n, uint32_t uid)
 {
-	size_t lo = 0, hi = n, mid;
+	struct uid_key k = { uids, uid };
+	size_t i = sorted_bound(0, n, uid_before, &k);
 
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		if (uids[mid] < uid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < n && uids[lo] == uid ? lo : n;
+	return i < n && uids[i] == uid ? i : n;
 }
 
 static void

@@ -21,7 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct cmd;
+struct request;
 struct mailbox;
 struct mailbox_events;
 struct maildirsize;
@@ -42,7 +42,7 @@ int	quota_get(struct session *, struct maildirsize *q);
  * counts the messages and their line both, or neither; the session
  * drops the reservation at the end of the command in any case.
  */
-int	quota_reserve(struct session *, const struct cmd *, const char *dir,
+int	quota_reserve(struct session *, const struct request *, const char *dir,
 	    uint64_t bytes, uint64_t messages);
 
 /* Record that bytes and messages (negative: removed) changed in folder

@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -295,14 +296,14 @@ selected_sync(struct session *s, int allow_expunge)
 }
 
 void
-selected_before_tagged(struct session *s, const struct cmd *c)
+selected_before_tagged(struct session *s, const struct request *c)
 {
 	if (s->mb == NULL)
 		return;
 	/* HIGHESTMODSEQ, if due, is the caller's to send (in the tagged
 	 * OK where it can be) */
-	sync_view(s, !(c->def != NULL &&
-	    (c->def->flags & CMDF_NOEXPUNGE) && !c->uid));
+	sync_view(s, !(c->spec != NULL &&
+	    (c->spec->flags & CMDF_NOEXPUNGE) && !c->uid));
 }
 
 int
@@ -329,6 +330,34 @@ selected_flush_msgcache(struct session *s, int final)
 		msgcache_flush(s->mcache, selected_alive, s->mb, final);
 }
 
+/*
+ * message_read() of rel in the selected folder.  On a network file
+ * system a file replaced or removed on the server can leave a stale
+ * handle behind (ESTALE): the file is read once more by its whole path,
+ * looked up afresh, and if that is stale too it counts as gone (ENOENT),
+ * as a file that vanished does.
+ */
+static struct message *
+read_rel(struct session *s, const char *rel, struct buf *store, int whole,
+    int *err)
+{
+	char full[PATH_MAX];
+	struct message *m;
+
+	m = message_read(mailbox_dirfd(s->mb), rel, store, whole, err);
+	if (m != NULL || *err != ESTALE)
+		return m;
+	if (snprintf(full, sizeof(full), "%s/%s", mailbox_dir(s->mb), rel) >=
+	    (int)sizeof(full)) {
+		*err = ENAMETOOLONG;
+		return NULL;
+	}
+	m = message_read(AT_FDCWD, full, store, whole, err);
+	if (m == NULL && *err == ESTALE)
+		*err = ENOENT;
+	return m;
+}
+
 struct message *
 selected_message(struct session *s, uint32_t seq, struct buf *store,
     int whole)
@@ -340,11 +369,10 @@ selected_message(struct session *s, uint32_t seq, struct buf *store,
 	if (s->mb == NULL ||
 	    mailbox_relpath(s->mb, seq, rel, sizeof(rel)) == -1)
 		return NULL;
-	m = message_read(mailbox_dirfd(s->mb), rel, store, whole, &err);
+	m = read_rel(s, rel, store, whole, &err);
 	if (m == NULL && err == ENOENT &&
 	    mailbox_relocate(s->mb, seq, rel, sizeof(rel)) == 0)
-		m = message_read(mailbox_dirfd(s->mb), rel, store, whole,
-		    &err);
+		m = read_rel(s, rel, store, whole, &err);
 	if (m != NULL)
 		mailbox_note_mtime(s->mb, seq, message_mtime(m));
 	if (m == NULL && err != ENOENT)

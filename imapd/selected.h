@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 struct session;
-struct cmd;
+struct request;
 struct keywords;
 
 /* Sync the selected mailbox and tell the client what changed.  Called
@@ -49,7 +49,7 @@ uint64_t selected_told_modseq(struct session *);
 int	selected_modseq_due(struct session *);
 
 /* Before a tagged response: sync as the command allows. */
-void	selected_before_tagged(struct session *, const struct cmd *);
+void	selected_before_tagged(struct session *, const struct request *);
 
 /* Whether uid is still in the view of mailbox mb (a struct mailbox *):
  * the caches ask it to drop entries of expunged messages. */

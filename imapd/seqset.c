@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "common/buf.h"
+#include "common/sorted.h"
 #include "common/strnum.h"
 #include "imapd/seqset.h"
 
@@ -124,21 +125,26 @@ seqset_free(struct seqset *set)
 	memset(set, 0, sizeof(*set));
 }
 
+struct value_key {
+	const struct seqset	*set;
+	uint32_t		 v;
+};
+
+static int
+range_before(const void *arg, size_t i)
+{
+	const struct value_key *k = arg;
+
+	return k->set->r[i].hi < k->v;
+}
+
 int
 seqset_contains(const struct seqset *set, uint32_t v)
 {
-	size_t lo = 0, hi = set->n, mid;
+	struct value_key k = { set, v };
+	size_t i = sorted_bound(0, set->n, range_before, &k);
 
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		if (set->r[mid].hi < v)
-			lo = mid + 1;
-		else if (set->r[mid].lo > v)
-			hi = mid;
-		else
-			return 1;
-	}
-	return 0;
+	return i < set->n && set->r[i].lo <= v;
 }
 
 int

@@ -277,11 +277,11 @@ session_count_refusal(struct session *s)
 	(void)session_flush(s);
 }
 
-static void	tagged(struct session *, const struct cmd *, const char *,
+static void	tagged(struct session *, const struct request *, const char *,
 		    const char *, va_list) __attribute__((format(printf, 4, 0)));
 
 static void
-tagged(struct session *s, const struct cmd *c, const char *status,
+tagged(struct session *s, const struct request *c, const char *status,
     const char *fmt, va_list ap)
 {
 	struct buf text;
@@ -323,7 +323,7 @@ tagged(struct session *s, const struct cmd *c, const char *status,
 }
 
 void
-cmd_ok(struct session *s, const struct cmd *c, const char *fmt, ...)
+reply_ok(struct session *s, const struct request *c, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -333,7 +333,7 @@ cmd_ok(struct session *s, const struct cmd *c, const char *fmt, ...)
 }
 
 void
-cmd_no(struct session *s, const struct cmd *c, const char *fmt, ...)
+reply_no(struct session *s, const struct request *c, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -343,7 +343,7 @@ cmd_no(struct session *s, const struct cmd *c, const char *fmt, ...)
 }
 
 void
-cmd_bad(struct session *s, const struct cmd *c, const char *fmt, ...)
+reply_bad(struct session *s, const struct request *c, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -553,8 +553,8 @@ printable(const char *in, char *out, size_t len)
 static void
 dispatch(struct session *s, const struct imap_cmdline *line)
 {
-	const struct command *def;
-	struct cmd c;
+	const struct command_spec *def;
+	struct request c;
 	char name[40];
 	const char *cname = line->name;
 	int uid = 0;
@@ -568,7 +568,7 @@ dispatch(struct session *s, const struct imap_cmdline *line)
 		    imap_arg_atom(&line->args[0]) : NULL;
 
 		if (sub == NULL) {
-			cmd_bad(s, &c, "UID must be followed by a command");
+			reply_bad(s, &c, "UID must be followed by a command");
 			return;
 		}
 		uid = 1;
@@ -578,7 +578,7 @@ dispatch(struct session *s, const struct imap_cmdline *line)
 	s->ncommands++;
 	def = command_find(cname, uid);
 	if (def == NULL) {
-		cmd_bad(s, &c, "Unknown command %s%s", uid ? "UID " : "",
+		reply_bad(s, &c, "Unknown command %s%s", uid ? "UID " : "",
 		    printable(cname, name, sizeof(name)));
 		return;
 	}
@@ -586,19 +586,19 @@ dispatch(struct session *s, const struct imap_cmdline *line)
 	c.args = line->args + skip;
 	c.nargs = line->nargs - skip;
 	c.uid = uid;
-	c.def = def;
+	c.spec = def;
 	if (!(def->states & s->state)) {
 		if (s->state == STATE_NOTAUTH)
-			cmd_bad(s, &c, "%s is not allowed before login; "
+			reply_bad(s, &c, "%s is not allowed before login; "
 			    "log in first", def->name);
 		else if (def->states == STATE_NOTAUTH)
-			cmd_bad(s, &c, "%s is not allowed after login; "
+			reply_bad(s, &c, "%s is not allowed after login; "
 			    "already logged in", def->name);
 		else if (def->states == STATE_SELECTED)
-			cmd_bad(s, &c, "%s needs a selected mailbox; "
+			reply_bad(s, &c, "%s needs a selected mailbox; "
 			    "SELECT or EXAMINE one first", def->name);
 		else
-			cmd_bad(s, &c, "%s is not allowed now", def->name);
+			reply_bad(s, &c, "%s is not allowed now", def->name);
 		return;
 	}
 	def->fn(s, &c);
@@ -615,17 +615,17 @@ dispatch(struct session *s, const struct imap_cmdline *line)
  */
 static void
 literal_refuse(struct session *s, const struct imap_literal_info *li,
-    const struct command *def, uint64_t max, const char *why)
+    const struct command_spec *def, uint64_t max, const char *why)
 {
 	char name[40];
-	struct cmd c;
+	struct request c;
 	int toobig = max > 0;
 
 	memset(&c, 0, sizeof(c));
 	c.tag = li->tag;
 	c.name = def != NULL ? def->name : printable(li->name, name,
 	    sizeof(name));
-	c.def = def;
+	c.spec = def;
 	c.uid = def != NULL && strcasecmp(li->name, "UID") == 0;
 	if (toobig)
 		log_info("%s: refused a literal of %llu bytes (the limit for "
@@ -643,13 +643,13 @@ literal_refuse(struct session *s, const struct imap_literal_info *li,
 		(void)session_flush(s);
 		s->end = END_PROTOCOL;
 	} else if (toobig && !li->nonsync)
-		cmd_no(s, &c, "[TOOBIG] Literal too large for %s (at most "
+		reply_no(s, &c, "[TOOBIG] Literal too large for %s (at most "
 		    "%llu bytes)", why, (unsigned long long)max);
 	else if (toobig)
-		cmd_bad(s, &c, "[TOOBIG] Literal too large for %s (at most "
+		reply_bad(s, &c, "[TOOBIG] Literal too large for %s (at most "
 		    "%llu bytes)", why, (unsigned long long)max);
 	else
-		cmd_bad(s, &c, "Literal not allowed here (%s)", why);
+		reply_bad(s, &c, "Literal not allowed here (%s)", why);
 	append_abort(s);
 	imap_parser_literal_reject(s->parser);
 }
@@ -663,7 +663,7 @@ static void
 literal(struct session *s)
 {
 	const struct imap_literal_info *li = imap_parser_literal(s->parser);
-	const struct command *def;
+	const struct command_spec *def;
 	uint64_t max;
 	int message;
 

@@ -65,7 +65,7 @@ enum session_end {
 };
 
 struct session;
-struct command;
+struct command_spec;
 
 /* What the front gives a session so LOGIN/AUTHENTICATE can reach the back.
  * login() returns the back's verdict (authmsg.h), AUTHRES_TEMPFAIL when
@@ -139,14 +139,15 @@ struct session {
 	uint64_t		 bytes_out;
 };
 
-/* Parsed command handed to a handler. */
-struct cmd {
-	const char		*tag;
-	const char		*name;		/* canonical upper case */
-	const struct imap_arg	*args;		/* after the name (and UID) */
-	size_t			 nargs;
-	int			 uid;		/* UID FETCH etc. */
-	const struct command	*def;
+/* One command as the client sent it, parsed, handed to its handler
+ * (the handler's row in the command table is spec). */
+struct request {
+	const char			*tag;
+	const char			*name;	/* canonical upper case */
+	const struct imap_arg		*args;	/* after the name (and UID) */
+	size_t				 nargs;
+	int				 uid;	/* UID FETCH etc. */
+	const struct command_spec	*spec;
 };
 
 /* Set up a session on conn; state is STATE_NOTAUTH or STATE_AUTH. */
@@ -179,13 +180,13 @@ int	session_flush(struct session *);
  * long lists of numbers SORT and THREAD answer with. */
 void	session_write_num(struct session *, char sep, uint32_t n);
 
-/* Tagged completion: "<tag> OK|NO|BAD <text>\r\n".  text may start with
- * a "[CODE] ".  These also flush. */
-void	cmd_ok(struct session *, const struct cmd *, const char *, ...)
+/* The tagged reply that completes a request: "<tag> OK|NO|BAD
+ * <text>\r\n".  text may start with a "[CODE] ".  These also flush. */
+void	reply_ok(struct session *, const struct request *, const char *, ...)
 	    __attribute__((format(printf, 3, 4)));
-void	cmd_no(struct session *, const struct cmd *, const char *, ...)
+void	reply_no(struct session *, const struct request *, const char *, ...)
 	    __attribute__((format(printf, 3, 4)));
-void	cmd_bad(struct session *, const struct cmd *, const char *, ...)
+void	reply_bad(struct session *, const struct request *, const char *, ...)
 	    __attribute__((format(printf, 3, 4)));
 
 /* Count a refusal before login (a NO for something the client should

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "common/config.h"
+#include "common/log.h"
 #include "imapd/session.h"
 #include "imapd/storecheck.h"
 
@@ -31,12 +32,14 @@ enum step {
 	STEP_STAT_FILE,
 	STEP_UNLINK,
 	STEP_SYNC_DIR,
+	STEP_MARKER,
 };
 
 static const char *const step_names[] = {
 	"done", "stat of the directory", "creating the file",
 	"writing the file", "fsync of the file", "stat of the file",
 	"unlinking the file", "fsync of the directory",
+	"stat of store_marker",
 };
 
 struct report {
@@ -48,7 +51,7 @@ static const char content[] = "imapd store check\n";
 
 /* The steps, in the child; the step that failed, with errno. */
 static struct report
-check(const char *dir)
+check(const char *dir, const char *marker)
 {
 	struct report r = { STEP_DONE, 0 };
 	struct stat st;
@@ -64,6 +67,10 @@ check(const char *dir)
 		r.err = ENAMETOOLONG;
 		return r;
 	}
+	/* an unmounted store's mount point would pass every other step */
+	r.step = STEP_MARKER;
+	if (marker[0] != '\0' && stat(marker, &st) == -1)
+		goto fail;
 	r.step = STEP_STAT_DIR;
 	if (stat(dir, &st) == -1)
 		goto fail;
@@ -113,6 +120,20 @@ fail:
 }
 
 int
+storecheck_marker(const struct config *conf, const char *refused)
+{
+	struct stat sb;
+
+	if (conf->store_marker[0] == '\0' ||
+	    stat(conf->store_marker, &sb) == 0)
+		return 1;
+	log_warn("store_marker %s cannot be found: refusing %s (is the mail "
+	    "store mounted? nothing is created or served on a store "
+	    "without its marker)", conf->store_marker, refused);
+	return 0;
+}
+
+int
 storecheck_run(const struct config *conf, long long *ms_r, char *why,
     size_t whylen)
 {
@@ -143,7 +164,7 @@ storecheck_run(const struct config *conf, long long *ms_r, char *why,
 			(void)dup2(fd, STDOUT_FILENO);
 			(void)dup2(fd, STDERR_FILENO);
 		}
-		r = check(conf->store_check);
+		r = check(conf->store_check, conf->store_marker);
 		/* a failed write is a short read for the parent */
 		_exit(write(p[1], &r, sizeof(r)) == (ssize_t)sizeof(r) ? 0 :
 		    1);

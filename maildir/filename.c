@@ -169,13 +169,26 @@ mdname_build(char *out, size_t outlen, const char *base, size_t baselen,
  * written as a backslash and three octal digits (the first two as the
  * Maildir specification asks).
  */
+static char host_set[256];	/* mdname_set_host()'s; "": the system's */
+
+void
+mdname_set_host(const char *name)
+{
+	size_t len = strnlen(name, sizeof(host_set) - 1);
+
+	memcpy(host_set, name, len);
+	host_set[len] = '\0';
+}
+
 static void
 safe_hostname(char *out, size_t outlen)
 {
 	char host[256];
 	size_t i, n = 0;
 
-	if (gethostname(host, sizeof(host)) == -1 || host[0] == '\0')
+	if (host_set[0] != '\0')
+		memcpy(host, host_set, sizeof(host));
+	else if (gethostname(host, sizeof(host)) == -1 || host[0] == '\0')
 		memcpy(host, "localhost", sizeof("localhost"));
 	host[sizeof(host) - 1] = '\0';
 	for (i = 0; host[i] != '\0' && n + 5 < outlen; i++) {

@@ -79,4 +79,12 @@ void	mdname_flagstr(char *out, size_t outlen, unsigned flags,
  */
 int	mdname_unique(char *out, size_t outlen, uint64_t size, uint64_t vsize);
 
+/*
+ * The host part of the names mdname_unique() makes from now on: name
+ * (at most 255 bytes are kept), or gethostname()'s when name is "".  Hosts
+ * sharing one store must each have their own, or two processes with the
+ * same pid on two hosts could make the same name in the same microsecond.
+ */
+void	mdname_set_host(const char *name);
+
 #endif

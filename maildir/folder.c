@@ -79,7 +79,9 @@
 #include "common/log.h"
 #include "common/mutf7.h"
 #include "common/safefile.h"
+#include "common/sorted.h"
 #include "maildir/folder.h"
+#include "maildir/storelock.h"
 
 #define DELETED_PREFIX	"..imapd-deleted-"
 #define RM_DEPTH	16		/* a folder needs 2 */
@@ -89,7 +91,6 @@
 #define SUBS_COURIER	"courierimapsubscribed"
 #define SUBS_LOCK	"subscriptions.lock"
 #define SUBS_MAX	(4 * 1024 * 1024)
-#define LOCK_WAIT_MS	20000
 #define LOCK_STALE_SECS	15
 
 static const char *const subdirs[] = { "cur", "new", "tmp" };
@@ -376,15 +377,33 @@ folder_list_free(struct folder_list *l)
 
 /* INBOX first, then byte order */
 static int
-entcmp(const void *a, const void *b)
+name_cmp(const char *x, const char *y)
 {
-	const char *x = ((const struct folder_entry *)a)->name;
-	const char *y = ((const struct folder_entry *)b)->name;
 	int xi = strcmp(x, "INBOX") == 0, yi = strcmp(y, "INBOX") == 0;
 
 	if (xi || yi)
 		return yi - xi;
 	return strcmp(x, y);
+}
+
+static int
+entcmp(const void *a, const void *b)
+{
+	return name_cmp(((const struct folder_entry *)a)->name,
+	    ((const struct folder_entry *)b)->name);
+}
+
+struct name_key {
+	const struct folder_list	*l;
+	const char			*name;
+};
+
+static int
+entry_before(const void *arg, size_t i)
+{
+	const struct name_key *k = arg;
+
+	return name_cmp(k->l->e[i].name, k->name) < 0;
 }
 
 /* Sort, and fold entries of the same name into one: it is what it is in
@@ -416,11 +435,10 @@ list_sort(struct folder_list *l)
 static struct folder_entry *
 list_find(const struct folder_list *l, size_t n, const char *name)
 {
-	struct folder_entry key = { 0 };
+	struct name_key k = { l, is_inbox(name) ? "INBOX" : name };
+	size_t i = sorted_bound(0, n, entry_before, &k);
 
-	/* bsearch's key, only read */
-	key.name = (char *)(uintptr_t)(is_inbox(name) ? "INBOX" : name);
-	return bsearch(&key, l->e, n, sizeof(l->e[0]), entcmp);
+	return i < n && name_cmp(l->e[i].name, k.name) == 0 ? &l->e[i] : NULL;
 }
 
 /* --- subscriptions ---------------------------------------------------- */
@@ -494,7 +512,10 @@ subs_lock(const char *root, int rootfd)
 			(void)unlinkat(rootfd, SUBS_LOCK, 0);
 			continue;
 		}
-		if (waited >= LOCK_WAIT_MS) {
+		if (waited >= storelock_timeout()) {
+			log_warnx("%s/%s: held by another process for over "
+			    "%llu ms (lock_timeout)", root, SUBS_LOCK,
+			    (unsigned long long)storelock_timeout());
 			errno = ETIMEDOUT;
 			return -1;
 		}

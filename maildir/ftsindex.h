@@ -51,6 +51,15 @@ int	ftsindex_covered(const struct ftsindex *, uint32_t uid);
 uint32_t ftsindex_uncovered_from(const struct ftsindex *, uint32_t uid);
 
 /*
+ * How many times what the index covers has shrunk, as this handle saw
+ * it (a journal record that no longer reads as whole, an index set
+ * aside, a compaction dropping expunged messages): whoever walks the
+ * folder for uncovered messages starts again from its lowest UID when
+ * this changes.
+ */
+unsigned ftsindex_losses(const struct ftsindex *);
+
+/*
  * Set bit u of bits (limit bits, (limit + 63) / 64 words) for each
  * covered UID u below limit, clearing the others.
  */

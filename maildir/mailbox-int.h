@@ -275,6 +275,44 @@ int	mb_scan_rebase(struct dsync *ds, struct scan *sc);
 
 /* ---- mailbox-sync.c ----------------------------------------------- */
 
+/* What a sync decided from a listing, before the lock: the cache's
+ * changes, each checked again against the cache under the lock. */
+struct plan {
+	size_t		 *add;		/* new files (scan indexes) */
+	size_t		  nadd;
+	size_t		 *upd;		/* known, name changed */
+	size_t		  nupd;
+	uint32_t	 *gone;		/* cached, absent from an exact
+					 * listing */
+	size_t		  ngone;
+	uint32_t	 *moved;	/* cached in new/, not listed, found
+					 * in cur/ (REC_IN_CUR) */
+	size_t		  nmoved;
+	size_t		  unresolved;	/* cached, not found, but the
+					 * listing was not exact */
+};
+
+/* Where a cached message the listing did not show is now: under its
+ * cached name, in cur/ (a mail reader moved it from new/ with its flags
+ * unchanged), or under neither. */
+enum { REC_MISSING, REC_AT_NAME, REC_IN_CUR };
+
+/*
+ * The sync's decisions: from a sorted, deduplicated scan sc and the cache
+ * uc as now loaded, what to add, update and expunge, into p (freed with
+ * mb_plan_free()).  A base the cache does not know is added; a known one
+ * under another name (flags, or new/ against cur/) is updated; a cached
+ * message the listing does not show is looked for by where(arg, rec),
+ * which answers REC_*, and is expunged only when it is REC_MISSING, the
+ * listing was exact and its UID is below uid_limit (the UIDNEXT from
+ * before the listing began); otherwise it is counted unresolved.  It
+ * reads no disk itself.  0, or -1 when out of memory.
+ */
+int	mb_plan_build(const struct uidcache *uc, const struct scan *sc,
+	    uint32_t uid_limit, int (*where)(void *, const struct uc_rec *),
+	    void *arg, struct plan *p);
+void	mb_plan_free(struct plan *p);
+
 /*
  * Make the cache match the directories.  force: read them even if the
  * times say nothing changed (a file we looked for was not where the cache

@@ -43,6 +43,7 @@
 
 #include "common/buf.h"
 #include "common/log.h"
+#include "common/sorted.h"
 #include "maildir/filename.h"
 #include "maildir/mailbox-int.h"
 #include "maildir/mailbox.h"
@@ -402,32 +403,43 @@ scan_dir(struct dsync *ds, const char *sub, int in_new, struct scan *sc)
 	return 0;
 }
 
+struct base_probe {
+	const struct scan	*sc;
+	struct entry		 e;
+	const char		*base;
+};
+
+/* how entry i of the listing sorts against the base k: <0, 0 or >0 */
+static int
+entry_vs_base(const struct base_probe *k, size_t i)
+{
+	const struct entry *x = &k->sc->e[i];
+
+	return base_cmp(x, mb_ename(k->sc, x), &k->e, k->base);
+}
+
+static int
+entry_before(const void *arg, size_t i)
+{
+	return entry_vs_base(arg, i) < 0;
+}
+
 ssize_t
 mb_scan_find(const struct scan *sc, const char *base, size_t baselen)
 {
-	struct entry k;
-	size_t lo = 0, hi = sc->n, mid;
-	int c;
+	struct base_probe k;
+	size_t i;
 
 	if (baselen > MDNAME_MAX)
 		return -1;
-	k.baselen = (uint8_t)baselen;
-	base_key(base, baselen, k.key);
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		c = base_cmp(&sc->e[mid], mb_ename(sc, &sc->e[mid]), &k, base);
-		if (c == 0) {
-			/* the first of equal bases */
-			while (mid > 0 && base_cmp(&sc->e[mid - 1],
-			    mb_ename(sc, &sc->e[mid - 1]), &k, base) == 0)
-				mid--;
-			return (ssize_t)mid;
-		}
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	k.sc = sc;
+	k.base = base;
+	k.e.baselen = (uint8_t)baselen;
+	base_key(base, baselen, k.e.key);
+	/* the first of equal bases */
+	i = sorted_bound(0, sc->n, entry_before, &k);
+	if (i < sc->n && entry_vs_base(&k, i) == 0)
+		return (ssize_t)i;
 	return -1;
 }
 

@@ -52,6 +52,7 @@
 
 #include "common/log.h"
 #include "common/mapfile.h"
+#include "common/sorted.h"
 #include "maildir/filename.h"
 #include "maildir/keywords.h"
 #include "maildir/mailbox-int.h"
@@ -60,23 +61,8 @@
 
 /* ---- decisions ---------------------------------------------------------- */
 
-struct plan {
-	size_t		 *add;		/* new files (scan indexes) */
-	size_t		  nadd;
-	size_t		 *upd;		/* known, name changed */
-	size_t		  nupd;
-	uint32_t	 *gone;		/* cached, absent from an exact
-					 * listing */
-	size_t		  ngone;
-	uint32_t	 *moved;	/* cached in new/, not listed, found
-					 * in cur/ (see rec_where()) */
-	size_t		  nmoved;
-	size_t		  unresolved;	/* cached, not found, but the
-					 * listing was not exact */
-};
-
-static void
-plan_free(struct plan *p)
+void
+mb_plan_free(struct plan *p)
 {
 	free(p->add);
 	free(p->upd);
@@ -116,13 +102,9 @@ moved_info(const struct uc_rec *r)
 	return r->info[0] != '\0' ? r->info : ":2,";
 }
 
-/*
- * Where is rec's file now?  REC_AT_NAME under its cached name,
- * REC_IN_CUR in cur/ under the name moved_info() gives it (a mail reader
- * moved it from new/), REC_MISSING under neither.
- */
-enum { REC_MISSING, REC_AT_NAME, REC_IN_CUR };
-
+/* Where is rec's file now (REC_*, mailbox-int.h)?  A file of new/ a
+ * mail reader moved to cur/ is there under the name moved_info() gives
+ * it. */
 static int
 rec_where(struct dsync *ds, const struct uc_rec *r)
 {
@@ -155,15 +137,24 @@ keeper(const struct scan *sc, size_t i, size_t j, const struct uc_rec *r)
 	return i;
 }
 
-/*
- * Decide, from a scan and the cache as now loaded, what to add, update
- * and expunge.  Only messages with a UID below uid_limit (given before
- * the listing began) can be found expunged by it, and only when the
- * listing was exact.
- */
+/* rec_where() for mb_plan_build(), which looks at no disk itself */
+static int
+where_on_disk(void *ds, const struct uc_rec *r)
+{
+	return rec_where(ds, r);
+}
+
 static int
 build_plan(struct dsync *ds, struct scan *sc, uint32_t uid_limit,
     struct plan *p)
+{
+	return mb_plan_build(ds->uc, sc, uid_limit, where_on_disk, ds, p);
+}
+
+int
+mb_plan_build(const struct uidcache *uc, const struct scan *sc,
+    uint32_t uid_limit, int (*where)(void *, const struct uc_rec *),
+    void *arg, struct plan *p)
 {
 	struct uc_rec r;
 	size_t i, j, k, count;
@@ -174,7 +165,7 @@ build_plan(struct dsync *ds, struct scan *sc, uint32_t uid_limit,
 		for (j = i + 1; j < sc->n && mb_same_base(sc, &sc->e[i],
 		    &sc->e[j]); j++)
 			;
-		known = uidcache_by_base(ds->uc, mb_ename(sc, &sc->e[i]),
+		known = uidcache_by_base(uc, mb_ename(sc, &sc->e[i]),
 		    sc->e[i].baselen, &r);
 		/* a broken copy mb_scan_rebase() could not separate: show the
 		 * one the cache knows until it can */
@@ -190,14 +181,14 @@ build_plan(struct dsync *ds, struct scan *sc, uint32_t uid_limit,
 				return -1;
 		}
 	}
-	count = uidcache_count(ds->uc);
+	count = uidcache_count(uc);
 	for (i = 0; i < count; i++) {
-		if (!uidcache_nth(ds->uc, i, &r))
+		if (!uidcache_nth(uc, i, &r))
 			continue;
 		if (mb_scan_find(sc, r.base, strlen(r.base)) >= 0)
 			continue;
 		/* a rename after the listing, or one it missed */
-		switch (rec_where(ds, &r)) {
+		switch (where(arg, &r)) {
 		case REC_AT_NAME:
 			continue;
 		case REC_IN_CUR:
@@ -388,7 +379,7 @@ mb_dir_sync(struct dsync *ds, int force)
 		    tries + 1 == SCAN_TRIES)
 			break;
 		/* other programs were renaming: look again */
-		plan_free(&p);
+		mb_plan_free(&p);
 		mb_scan_free(&sc);
 		if (uidcache_refresh(ds->uc) == -1)
 			return -1;
@@ -423,7 +414,7 @@ mb_dir_sync(struct dsync *ds, int force)
 		 * not find are gone */
 		if (created)
 			uid_limit = uidcache_uidnext(ds->uc);
-		plan_free(&p);
+		mb_plan_free(&p);
 		if (build_plan(ds, &sc, uid_limit, &p) == -1) {
 			r = -1;
 			goto out;
@@ -440,7 +431,7 @@ nolock:
 out:
 	if (locked)
 		uidcache_unlock(ds->uc);
-	plan_free(&p);
+	mb_plan_free(&p);
 	mb_scan_free(&sc);
 	return r;
 }
@@ -756,7 +747,7 @@ watch_sync(struct mailbox *mb, struct dsync *ds)
 		ds->complete = complete;
 	uidcache_unlock(ds->uc);
 out:
-	plan_free(&p);
+	mb_plan_free(&p);
 	mb_scan_free(&t);
 	return r;
 }
@@ -906,24 +897,27 @@ mailbox_move_new(struct mailbox *mb, int budget_ms)
  */
 #define UNREC_MAX	4096	/* beyond that, the old behaviour */
 
-static int
-unrec_cmp(const void *a, const void *b)
-{
-	uint32_t x = ((const struct unrec *)a)->uid;
-	uint32_t y = ((const struct unrec *)b)->uid;
+struct unrec_key {
+	const struct mailbox	*mb;
+	uint32_t		 uid;
+};
 
-	return x < y ? -1 : x > y;
+static int
+unrec_before(const void *arg, size_t i)
+{
+	const struct unrec_key *k = arg;
+
+	return k->mb->unrec[i].uid < k->uid;
 }
 
 static struct unrec *
 unrec_find(const struct mailbox *mb, uint32_t uid)
 {
-	struct unrec key = { 0 };
+	struct unrec_key k = { mb, uid };
+	size_t i = sorted_bound(0, mb->nunrec, unrec_before, &k);
 
-	if (mb->nunrec == 0)
-		return NULL;
-	key.uid = uid;
-	return bsearch(&key, mb->unrec, mb->nunrec, sizeof(key), unrec_cmp);
+	return i < mb->nunrec && mb->unrec[i].uid == uid ? &mb->unrec[i] :
+	    NULL;
 }
 
 void

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/sorted.h"
 #include "maildir/filename.h"
 #include "maildir/folder.h"
 #include "maildir/keywords.h"
@@ -414,19 +415,33 @@ mailbox_emailid(struct mailbox *mb, uint32_t seq, char *out)
 	return 0;
 }
 
+struct uid_key {
+	const struct mailbox	*mb;
+	uint32_t		 uid;
+};
+
+static int
+view_before(const void *arg, size_t i)
+{
+	const struct uid_key *k = arg;
+
+	return k->mb->v[i].uid < k->uid;
+}
+
+static int
+fact_before(const void *arg, size_t i)
+{
+	const struct uid_key *k = arg;
+
+	return k->mb->facts[i].uid < k->uid;
+}
+
 uint32_t
 mailbox_seq_from_uid(const struct mailbox *mb, uint32_t uid)
 {
-	size_t lo = 0, hi = mb->n, mid;
+	struct uid_key k = { mb, uid };
 
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		if (mb->v[mid].uid < uid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return (uint32_t)(lo + 1);
+	return (uint32_t)(sorted_bound(0, mb->n, view_before, &k) + 1);
 }
 
 uint32_t
@@ -554,18 +569,12 @@ mailbox_relocate(struct mailbox *mb, uint32_t seq, char *out, size_t len)
 static size_t
 fact_pos(const struct mailbox *mb, uint32_t uid)
 {
-	size_t lo = 0, hi = mb->nfacts, mid;
+	struct uid_key k = { mb, uid };
+	size_t n = mb->nfacts;
 
-	if (hi > 0 && mb->facts[hi - 1].uid < uid)
-		return hi;
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		if (mb->facts[mid].uid < uid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
+	if (n > 0 && mb->facts[n - 1].uid < uid)
+		return n;
+	return sorted_bound(0, n, fact_before, &k);
 }
 
 static void
@@ -607,6 +616,32 @@ find_fact(const struct mailbox *mb, uint32_t uid)
 	    NULL;
 }
 
+/*
+ * Open (st NULL) or stat a message file, rel under the folder.  A stale
+ * handle on a network file system (ESTALE: the file was replaced or
+ * removed on the server) is tried once more by the whole path, looked up
+ * afresh; stale again, the file counts as gone (ENOENT).  A descriptor
+ * (or 0 for a stat), or -1.
+ */
+static int
+at_rel(struct mailbox *mb, const char *rel, struct stat *st)
+{
+	char full[PATH_LEN];
+	int r;
+
+	r = st == NULL ? openat(mb->dirfd, rel, O_RDONLY | O_NOFOLLOW |
+	    O_CLOEXEC) : fstatat(mb->dirfd, rel, st, AT_SYMLINK_NOFOLLOW);
+	if (r != -1 || errno != ESTALE)
+		return r;
+	if (mb_pathf(full, sizeof(full), "%s/%s%s", mb->dir, rel, "") == -1)
+		return -1;
+	r = st == NULL ? open(full, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) :
+	    lstat(full, st);
+	if (r == -1 && errno == ESTALE)
+		errno = ENOENT;
+	return r;
+}
+
 /* Open a message's file, following a rename by another program once. */
 static int
 open_msg(struct mailbox *mb, uint32_t seq)
@@ -616,10 +651,10 @@ open_msg(struct mailbox *mb, uint32_t seq)
 
 	if (mailbox_relpath(mb, seq, rel, sizeof(rel)) == -1)
 		return -1;
-	fd = openat(mb->dirfd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	fd = at_rel(mb, rel, NULL);
 	if (fd == -1 && errno == ENOENT &&
 	    mailbox_relocate(mb, seq, rel, sizeof(rel)) == 0)
-		fd = openat(mb->dirfd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		fd = at_rel(mb, rel, NULL);
 	return fd;
 }
 
@@ -708,10 +743,10 @@ mailbox_mtime(struct mailbox *mb, uint32_t seq, int64_t *t)
 	}
 	if (mailbox_relpath(mb, seq, rel, sizeof(rel)) == -1)
 		return -1;
-	if (fstatat(mb->dirfd, rel, &sb, AT_SYMLINK_NOFOLLOW) == -1) {
+	if (at_rel(mb, rel, &sb) == -1) {
 		if (errno != ENOENT ||
 		    mailbox_relocate(mb, seq, rel, sizeof(rel)) == -1 ||
-		    fstatat(mb->dirfd, rel, &sb, AT_SYMLINK_NOFOLLOW) == -1)
+		    at_rel(mb, rel, &sb) == -1)
 			return -1;
 	}
 	*t = (int64_t)sb.st_mtim.tv_sec;

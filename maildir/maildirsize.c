@@ -44,10 +44,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/log.h"
 #include "common/safefile.h"
 #include "common/strnum.h"
 #include "maildir/filename.h"
 #include "maildir/maildirsize.h"
+#include "maildir/storelock.h"
 
 #define RECALC_TRIES	3
 #define READ_MAX	(1024 * 1024)	/* of a file waiting to be recalculated */
@@ -148,13 +150,13 @@ parse_file(struct maildirsize *q)
 	return r;
 }
 
-/* Lock root's lock file: F_RDLCK waiting, or F_WRLCK only if free at
- * once.  The locked descriptor, or -1 (errno EAGAIN: not free). */
+/* Lock root's lock file: F_RDLCK waiting up to the store's lock timeout
+ * (ETIMEDOUT after it), or F_WRLCK only if free at once.  The locked
+ * descriptor, or -1 (errno EAGAIN: not free). */
 static int
 lock_take(const char *root, short type)
 {
 	char path[PATH_MAX];
-	struct flock fl;
 	int fd, save;
 
 	if (snprintf(path, sizeof(path), "%s/" MAILDIRSIZE_LOCK, root) >=
@@ -165,22 +167,15 @@ lock_take(const char *root, short type)
 	if ((fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
 	    0600)) == -1)
 		return -1;
-	memset(&fl, 0, sizeof(fl));
-	fl.l_type = type;
-	fl.l_whence = SEEK_SET;
-	for (;;) {
-#ifdef F_OFD_SETLK
-		if (fcntl(fd, type == F_RDLCK ? F_OFD_SETLKW : F_OFD_SETLK,
-		    &fl) == 0)
-			return fd;
-#else
-		if (fcntl(fd, type == F_RDLCK ? F_SETLKW : F_SETLK, &fl) == 0)
-			return fd;
-#endif
-		if (errno != EINTR)
-			break;
-	}
-	save = errno == EACCES ? EAGAIN : errno;
+	if (storelock_fcntl(fd, type, type == F_RDLCK ? storelock_timeout() :
+	    0) == 0)
+		return fd;
+	save = errno;
+	if (save == ETIMEDOUT)
+		log_warnx("%s: quota lock " MAILDIRSIZE_LOCK " held by another "
+		    "process for over %llu ms (lock_timeout; a stuck or "
+		    "stopped imapd or tool)", root,
+		    (unsigned long long)storelock_timeout());
 	close(fd);
 	errno = save;
 	return -1;

@@ -49,6 +49,7 @@
 #include "common/le.h"
 #include "common/mapfile.h"
 #include "common/safefile.h"
+#include "common/sorted.h"
 #include "common/sortkey.h"
 #include "maildir/sortcache.h"
 
@@ -251,11 +252,25 @@ sortcache_open(const char *dir, uint32_t uidvalidity)
 	return sc;
 }
 
+struct sc_key {
+	const struct sortcache	*sc;
+	uint32_t		 uid;
+};
+
+static int
+entry_before(const void *arg, size_t i)
+{
+	const struct sc_key *k = arg;
+
+	return k->sc->e[i].uid < k->uid;
+}
+
 int
 sortcache_get(struct sortcache *sc, uint32_t uid, const char **rec_r,
     size_t *len_r)
 {
-	size_t lo = 0, hi = sc->n, mid;
+	struct sc_key k = { sc, uid };
+	size_t lo = 0, hi = sc->n;
 
 	/* ascending lookups find their entry at or right after the last
 	 * one */
@@ -264,13 +279,7 @@ sortcache_get(struct sortcache *sc, uint32_t uid, const char **rec_r,
 		if (lo + 2 <= hi && sc->e[lo + 1].uid >= uid)
 			hi = lo + 2;
 	}
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		if (sc->e[mid].uid < uid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	lo = sorted_bound(lo, hi, entry_before, &k);
 	sc->hint = lo;
 	if (lo >= sc->n || sc->e[lo].uid != uid)
 		return 0;

@@ -716,7 +716,7 @@ create_cache(struct uidcache *c, uint32_t uvfloor, enum uc_from from,
 	memset(&im, 0, sizeof(im));
 	r = from == UC_FROM_NEW ? 0 : import_read(c, &im, from);
 	if (r == -1) {
-		tree_close(tfd);
+		tree_close(c, tfd);
 		return -1;
 	}
 	if (r == 1 && (im.uidvalidity > above || (force &&
@@ -742,7 +742,7 @@ create_cache(struct uidcache *c, uint32_t uvfloor, enum uc_from from,
 			log_warnx("%s: no UIDVALIDITY above %u is left below "
 			    "2^31; the UID cache cannot be rebuilt", c->dir,
 			    above > tree ? above : tree);
-			tree_close(tfd);
+			tree_close(c, tfd);
 			return -1;
 		}
 		src.uidnext = 1;
@@ -754,11 +754,11 @@ create_cache(struct uidcache *c, uint32_t uvfloor, enum uc_from from,
 	    tree_raise(tfd, src.uidvalidity) == -1) {
 		log_warn("%s: cannot record UIDVALIDITY in the Maildir's "
 		    FN_UIDV_MAX, c->dir);
-		tree_close(tfd);
+		tree_close(c, tfd);
 		import_free(&im);
 		return -1;
 	}
-	tree_close(tfd);
+	tree_close(c, tfd);
 	if (src.uidvalidity > stored && write_uidv(c, src.uidvalidity) == -1) {
 		log_warn("%s: cannot record UIDVALIDITY in " FN_UIDV, c->dir);
 		import_free(&im);

@@ -25,6 +25,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "common/sorted.h"
 #include "maildir/uidcache-private.h"
 
 /* ---- the state ---------------------------------------------------- */
@@ -234,23 +235,35 @@ snap_uid(const struct state *s, uint32_t j)
 	return get32(s->tab + (size_t)j * ENT_SIZE);
 }
 
+struct uid_key {
+	const struct state	*s;
+	uint32_t		 uid;
+};
+
+static int
+snap_before(const void *arg, size_t j)
+{
+	const struct uid_key *k = arg;
+
+	return snap_uid(k->s, (uint32_t)j) < k->uid;
+}
+
+size_t
+snap_lower(const struct state *s, uint32_t uid)
+{
+	struct uid_key k = { s, uid };
+
+	return sorted_bound(0, s->scount, snap_before, &k);
+}
+
 /* Index in T of uid, or NONE. */
 uint32_t
 snap_search(const struct state *s, uint32_t uid)
 {
-	uint32_t lo = 0, hi = s->scount, mid, u;
+	size_t j = snap_lower(s, uid);
 
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		u = snap_uid(s, mid);
-		if (u == uid)
-			return mid;
-		if (u < uid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NONE;
+	return j < s->scount && snap_uid(s, (uint32_t)j) == uid ?
+	    (uint32_t)j : NONE;
 }
 
 /* Index in T of base, whose fnv1a() is hash, or NONE. */
@@ -368,24 +381,30 @@ base_find(const struct state *s, const char *base, size_t len,
 	return NONE;
 }
 
+static int
+add_before(const void *arg, size_t i)
+{
+	const struct uid_key *k = arg;
+
+	return k->s->overlay[k->s->addv[i]].uid < k->uid;
+}
+
+size_t
+add_lower(const struct state *s, uint32_t uid)
+{
+	struct uid_key k = { s, uid };
+
+	return sorted_bound(0, s->naddv, add_before, &k);
+}
+
 /* Index in overlay of the added message with uid (expunged or not), or NONE. */
 uint32_t
 add_search(const struct state *s, uint32_t uid)
 {
-	size_t lo = 0, hi = s->naddv, mid;
-	uint32_t u;
+	size_t i = add_lower(s, uid);
 
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		u = s->overlay[s->addv[mid]].uid;
-		if (u == uid)
-			return s->addv[mid];
-		if (u < uid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NONE;
+	return i < s->naddv && s->overlay[s->addv[i]].uid == uid ?
+	    s->addv[i] : NONE;
 }
 
 static struct ovrec *

@@ -296,8 +296,11 @@ int	write_all(int fd, const void *p, size_t len);
 int	pread_all(int fd, void *p, size_t len, off_t off, size_t *got_r);
 uint64_t	new_generation(uint64_t avoid);
 pid_t	self_pid(void);
-int	fd_lock_wait(int fd);
-void	fd_unlock(int fd);
+/* Lock lock file lockpath, open as fd, by the store's lock method (an
+ * fcntl() lock on fd, the dot-lock lockpath".dot", or both); 0, or -1
+ * (errno ETIMEDOUT: held too long).  fd_unlock() releases it. */
+int	fd_lock_wait(int fd, const char *lockpath);
+void	fd_unlock(int fd, const char *lockpath);
 unsigned	d8(struct dec *d);
 uint32_t	d32(struct dec *d);
 uint64_t	d64(struct dec *d);
@@ -317,6 +320,10 @@ int	grow(void *vp, size_t *cap, size_t n, size_t size);
 int	snap_get_meta(struct state *s, uint32_t j, struct uc_rec *r);
 uint32_t	snap_uid(const struct state *s, uint32_t j);
 uint32_t	snap_search(const struct state *s, uint32_t uid);
+/* the first snapshot index (of T) whose UID is uid or above, scount if
+ * none; the first place in addv whose message's UID is, naddv if none */
+size_t	snap_lower(const struct state *s, uint32_t uid);
+size_t	add_lower(const struct state *s, uint32_t uid);
 uint32_t	snap_base(struct state *s, const char *base, size_t len,
     uint32_t hash);
 uint32_t	mod_find(const struct state *s, uint32_t j);
@@ -355,7 +362,7 @@ int	write_uidv(const struct uidcache *c, uint32_t uv);
 int	tree_path(const struct uidcache *c, char *out);
 int	tree_open(const struct uidcache *c, uint32_t *uv);
 int	tree_raise(int fd, uint32_t uv);
-void	tree_close(int fd);
+void	tree_close(const struct uidcache *c, int fd);
 
 /* ---- import (uidcache-import.c) ----------------------------------- */
 

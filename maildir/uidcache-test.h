@@ -49,7 +49,7 @@ enum uc_step {
 };
 
 /* How long uidcache_lock() waits, in milliseconds; 0 means
- * UC_LOCK_TIMEOUT_MS. */
+ * the store's lock timeout (storelock.h). */
 extern unsigned	uidcache_test_lock_ms;
 
 /* When not 0, a commit is written as a new snapshot as soon as the

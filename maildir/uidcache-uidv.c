@@ -23,6 +23,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "maildir/storelock.h"
 #include "maildir/uidcache-private.h"
 
 /* ---- UIDVALIDITY ------------------------------------------------- */
@@ -156,9 +157,15 @@ tree_open(const struct uidcache *c, uint32_t *uv)
 		return -1;
 	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1)
 		return -1;
-	if (fd_lock_wait(fd) == -1 ||
-	    pread_all(fd, b, sizeof(b) - 1, 0, &got) == -1) {
+	if (fd_lock_wait(fd, path) == -1) {
 		e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	if (pread_all(fd, b, sizeof(b) - 1, 0, &got) == -1) {
+		e = errno;
+		fd_unlock(fd, path);
 		close(fd);
 		errno = e;
 		return -1;
@@ -194,10 +201,17 @@ tree_raise(int fd, uint32_t uv)
 }
 
 void
-tree_close(int fd)
+tree_close(const struct uidcache *c, int fd)
 {
+	char path[PATH_MAX];
+	int e = errno;		/* the caller's failure, if any, stands */
+
 	if (fd == -1)
 		return;
-	fd_unlock(fd);
+	if (tree_path(c, path) == 0)
+		fd_unlock(fd, path);
+	else
+		storelock_unlock(fd);
 	close(fd);
+	errno = e;
 }

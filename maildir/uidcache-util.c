@@ -25,6 +25,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "maildir/storelock.h"
 #include "maildir/uidcache-private.h"
 
 /* ---- little helpers ----------------------------------------------- */
@@ -182,72 +183,55 @@ self_pid(void)
 	return my_pid;
 }
 
-static uint64_t
-now_ms(void)
+/* The dot-lock of lock file lockpath: lockpath".dot" in out. */
+static int
+dot_path(const char *lockpath, char *out)
 {
-	struct timespec ts;
+	int n = snprintf(out, PATH_MAX, "%s.dot", lockpath);
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	if (n < 0 || n >= PATH_MAX) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
 }
 
-/*
- * Take an fcntl() write lock on fd, waiting up to the lock timeout.  An
- * open file description lock (F_OFD_SETLK), so that two descriptors in
- * one process exclude each other as well.  0, or -1 with errno
- * (ETIMEDOUT when another holder keeps it too long).
- */
+/* The store's lock method and timeout (storelock.h), or the tests' own
+ * timeout. */
 int
-fd_lock_wait(int fd)
+fd_lock_wait(int fd, const char *lockpath)
 {
-	struct flock fl;
-	uint64_t start = now_ms(), waited, limit;
-	struct timespec ts;
-	unsigned delay = 1;
+	char dot[PATH_MAX];
+	uint64_t limit = uidcache_test_lock_ms ? uidcache_test_lock_ms :
+	    storelock_timeout();
+	int e;
 
-	limit = uidcache_test_lock_ms ? uidcache_test_lock_ms :
-	    UC_LOCK_TIMEOUT_MS;
-	for (;;) {
-		memset(&fl, 0, sizeof(fl));
-		fl.l_type = F_WRLCK;
-		fl.l_whence = SEEK_SET;
-#ifdef F_OFD_SETLK
-		if (fcntl(fd, F_OFD_SETLK, &fl) == 0)
-			return 0;
-#else
-		if (fcntl(fd, F_SETLK, &fl) == 0)
-			return 0;
-#endif
-		if (errno != EAGAIN && errno != EACCES && errno != EINTR)
+	if (storelock_method() & STORELOCK_DOTLOCK) {
+		if (dot_path(lockpath, dot) == -1 ||
+		    storelock_dot_take(dot, limit) == -1)
 			return -1;
-		waited = now_ms() - start;
-		if (waited >= limit) {
-			errno = ETIMEDOUT;
-			return -1;
-		}
-		if (delay > limit - waited)
-			delay = (unsigned)(limit - waited);
-		ts.tv_sec = delay / 1000;
-		ts.tv_nsec = (long)(delay % 1000) * 1000000;
-		nanosleep(&ts, NULL);
-		if (delay < 64)
-			delay *= 2;
 	}
+	if (!(storelock_method() & STORELOCK_FCNTL))
+		return 0;
+	if (storelock_fcntl(fd, F_WRLCK, limit) == 0)
+		return 0;
+	e = errno;
+	if (storelock_method() & STORELOCK_DOTLOCK)
+		storelock_dot_release(dot);
+	errno = e;
+	return -1;
 }
 
 void
-fd_unlock(int fd)
+fd_unlock(int fd, const char *lockpath)
 {
-	struct flock fl;
+	char dot[PATH_MAX];
 
-	memset(&fl, 0, sizeof(fl));
-	fl.l_type = F_UNLCK;
-	fl.l_whence = SEEK_SET;
-#ifdef F_OFD_SETLK
-	(void)fcntl(fd, F_OFD_SETLK, &fl);
-#else
-	(void)fcntl(fd, F_SETLK, &fl);
-#endif
+	if (storelock_method() & STORELOCK_FCNTL)
+		storelock_unlock(fd);
+	if ((storelock_method() & STORELOCK_DOTLOCK) &&
+	    dot_path(lockpath, dot) == 0)
+		storelock_dot_release(dot);
 }
 
 unsigned

@@ -231,7 +231,9 @@
 #include "common/buf.h"
 #include "common/log.h"
 #include "common/mapfile.h"
+#include "common/sorted.h"
 #include "common/strnum.h"
+#include "maildir/storelock.h"
 #include "maildir/uidcache-private.h"
 #include "maildir/uidcache-test.h"
 
@@ -428,46 +430,36 @@ uidcache_count_deleted(const struct uidcache *c)
 	return c->s->ndeleted;
 }
 
+/* a snapshot index, and the state whose expunged indexes it is held to */
+struct index_key {
+	const struct state	*s;
+	size_t			 index;
+};
+
+static int
+expunged_before(const void *arg, size_t t)
+{
+	const struct index_key *k = arg;
+
+	return k->s->snap_expunged[t] < k->index;
+}
+
 uint32_t
 uidcache_count_recent(const struct uidcache *c)
 {
 	struct state *s = c->s;
 	uint32_t uid = s->first_recent;
-	size_t lo, hi, mid, j, below;
+	struct index_key k;
+	size_t j, below;
 
 	settle(s);
 	/* the live messages below first_recent: snapshot entries below it
 	 * less those expunged, then added ones below it */
-	lo = 0;
-	hi = s->scount;
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		if (snap_uid(s, (uint32_t)mid) < uid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	j = lo;
-	lo = 0;
-	hi = s->nsnap_expunged;
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		if (s->snap_expunged[mid] < j)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	below = j - lo;
-	lo = 0;
-	hi = s->naddv;
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		if (s->overlay[s->addv[mid]].uid < uid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return (uint32_t)(uidcache_count(c) - below - lo);
+	j = snap_lower(s, uid);
+	k.s = s;
+	k.index = j;
+	below = j - sorted_bound(0, s->nsnap_expunged, expunged_before, &k);
+	return (uint32_t)(uidcache_count(c) - below - add_lower(s, uid));
 }
 
 /*
@@ -476,19 +468,21 @@ uidcache_count_recent(const struct uidcache *c)
  * number snap_expunged[t] - t, which never falls as t grows: count the
  * expunged indexes whose live-before count is <= i, and skip that many.
  */
+static int
+live_before_at_most(const void *arg, size_t t)
+{
+	const struct index_key *k = arg;
+
+	return k->s->snap_expunged[t] - t <= k->index;
+}
+
 static uint32_t
 live_snap_index(const struct state *s, size_t i)
 {
-	size_t lo = 0, hi = s->nsnap_expunged, mid;
+	struct index_key k = { s, i };
 
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		if (s->snap_expunged[mid] - mid <= i)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return (uint32_t)(i + lo);
+	return (uint32_t)(i + sorted_bound(0, s->nsnap_expunged,
+	    live_before_at_most, &k));
 }
 
 int
@@ -658,14 +652,25 @@ uidcache_expunged_since(const struct uidcache *c, uint64_t since,
 static int
 lock_wait(struct uidcache *c)
 {
-	return fd_lock_wait(c->lockfd);
+	char path[PATH_MAX];
+
+	if (path_of(c, FN_LOCK, path) == -1)
+		return -1;
+	return fd_lock_wait(c->lockfd, path);
 }
 
 static void
 lock_release(struct uidcache *c)
 {
-	fd_unlock(c->lockfd);
+	char path[PATH_MAX];
+	int e = errno;
+
+	if (path_of(c, FN_LOCK, path) == 0)
+		fd_unlock(c->lockfd, path);
+	else
+		storelock_unlock(c->lockfd);
 	c->locked = 0;
+	errno = e;
 }
 
 /* This process's descriptor of the lock file, opened (and the file
@@ -711,7 +716,7 @@ uidcache_fs_now(struct uidcache *c, int64_t *ns)
 int
 uidcache_lock(struct uidcache *c)
 {
-	unsigned limit;
+	unsigned long long limit;
 	int e;
 
 	if (c->locked) {
@@ -726,11 +731,16 @@ uidcache_lock(struct uidcache *c)
 	if (lock_wait(c) == -1) {
 		e = errno;
 		limit = uidcache_test_lock_ms ? uidcache_test_lock_ms :
-		    UC_LOCK_TIMEOUT_MS;
+		    storelock_timeout();
 		if (e == ETIMEDOUT)
-			log_warnx("%s: UID cache lock held by another process "
-			    "for over %u ms (a stuck imapd or tool; `fuser "
-			    FN_LOCK "` in the folder names it)", c->dir, limit);
+			log_warnx("%s: UID cache lock " FN_LOCK "%s held by "
+			    "another process for over %llu ms (lock_timeout; "
+			    "a stuck or stopped imapd or tool: `fuser " FN_LOCK
+			    "` in the folder names it on this host%s)", c->dir,
+			    storelock_method() & STORELOCK_DOTLOCK ?
+			    " (or its dot-lock " FN_LOCK ".dot)" : "", limit,
+			    storelock_method() & STORELOCK_DOTLOCK ? ", the "
+			    "dot-lock holds host and pid" : "");
 		else
 			log_warn("%s: cannot lock the UID cache", c->dir);
 		errno = e;

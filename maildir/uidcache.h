@@ -47,7 +47,6 @@
 
 #define UC_UID_MAX		0x7fffffffU
 #define UC_MTIME_UNKNOWN	INT64_MIN
-#define UC_LOCK_TIMEOUT_MS	30000
 
 struct uidcache;
 
@@ -147,12 +146,12 @@ int	uidcache_expunged_since(const struct uidcache *, uint64_t since,
 	    void (*fn)(void *, uint32_t uid, uint64_t modseq), void *arg);
 
 /*
- * Take the folder's lock (waiting up to UC_LOCK_TIMEOUT_MS) and load the
- * latest state.  If the folder has no usable cache, it is created now; a
- * damaged one is logged, set aside and replaced.  0, or -1 with errno
- * (ETIMEDOUT when another process holds the lock too long, EOVERFLOW when
- * no UIDVALIDITY below 2^31 is left for a new cache, EDEADLK when this
- * handle holds it already) and a log line.
+ * Take the folder's lock (waiting up to the store's lock timeout,
+ * storelock.h) and load the latest state.  If the folder has no usable
+ * cache, it is created now; a damaged one is logged, set aside and
+ * replaced.  0, or -1 with errno (ETIMEDOUT when another process holds
+ * the lock too long, EOVERFLOW when no UIDVALIDITY below 2^31 is left for
+ * a new cache, EDEADLK when this handle holds it already) and a log line.
  */
 int	uidcache_lock(struct uidcache *);
 

@@ -77,9 +77,12 @@ def userdb(workdir, mailuser):
 def server_factory(build, workdir, cert, mailuser, userdb, request):
     servers = []
 
-    def make(**overrides):
+    def make(env_extra=None, **overrides):
+        """A started server with these imapd.conf settings; env_extra
+        is added to its environment (LD_PRELOAD, say)."""
         s = imapdtest.Server(build, workdir, cert, mailuser, userdb,
-                             overrides, name=request.node.name)
+                             overrides, name=request.node.name,
+                             env_extra=env_extra)
         servers.append(s)
         s.start()
         return s

@@ -46,10 +46,12 @@
 #include "common/message.h"
 #include "common/preview.h"
 #include "common/privdrop.h"
+#include "common/sorted.h"
 #include "maildir/filename.h"
 #include "maildir/ftsindex.h"
 #include "maildir/mailbox.h"
 #include "maildir/msgcache.h"
+#include "maildir/storelock.h"
 #include "maildir/uidcache.h"
 
 #define EX_PROBLEM	1	/* --verify found something wrong */
@@ -131,15 +133,34 @@ namemap_load(const char *dir, struct namemap *m)
 		qsort(m->v, m->n, sizeof(*m->v), named_cmp);
 }
 
+struct base_key {
+	const struct namemap	*m;
+	const char		*base;
+};
+
+static int
+named_before(const void *arg, size_t i)
+{
+	const struct base_key *k = arg;
+
+	return strcmp(k->m->v[i].base, k->base) < 0;
+}
+
+/* The entry of m for base, or NULL. */
+static struct named *
+namemap_find(const struct namemap *m, const char *base)
+{
+	struct base_key k = { m, base };
+	size_t i = sorted_bound(0, m->n, named_before, &k);
+
+	return i < m->n && strcmp(m->v[i].base, base) == 0 ? &m->v[i] : NULL;
+}
+
 static uint32_t
 namemap_uid(const struct namemap *m, const char *base)
 {
-	struct named key = { 0 }, *p;
+	struct named *p = namemap_find(m, base);
 
-	if (m->n == 0)
-		return 0;
-	key.base = (char *)(uintptr_t)base;
-	p = bsearch(&key, m->v, m->n, sizeof(*m->v), named_cmp);
 	return p != NULL ? p->uid : 0;
 }
 
@@ -425,10 +446,11 @@ static void
 verify_files(const struct opts *o)
 {
 	struct namemap cached;
-	struct named key, *hit;
+	struct named *hit;
 	struct buf names;
 	struct mdname mn;
 	const char *p, *end, *name;
+	char *base;
 	size_t nofile = 0, nouid = 0, twice = 0, i, nfiles = 0;
 	unsigned char *seen;
 
@@ -443,15 +465,14 @@ verify_files(const struct opts *o)
 		name = p + 4;
 		nfiles++;
 		if (mdname_parse(name, &mn) == -1 ||
-		    (key.base = strndup(name, mn.baselen)) == NULL)
+		    (base = strndup(name, mn.baselen)) == NULL)
 			continue;
-		hit = cached.n > 0 ? bsearch(&key, cached.v, cached.n,
-		    sizeof(*cached.v), named_cmp) : NULL;
+		hit = namemap_find(&cached, base);
 		if (hit == NULL)
 			nouid++;
 		else if (seen[hit - cached.v]++ == 1)
 			twice++;
-		free(key.base);
+		free(base);
 	}
 	for (i = 0; i < cached.n; i++)
 		if (seen[i] == 0)
@@ -1027,6 +1048,9 @@ main(int argc, char *argv[])
 	/* the store's own account of what it does goes to syslog, and to
 	 * standard error where the administrator sees it */
 	log_init("imapd-cache", 1, LOG_MAIL);
+	/* imapd.conf's lock_method is not read here: taking both kinds of
+	 * lock excludes imapd whichever it uses */
+	storelock_set_method(STORELOCK_BOTH);
 	become_owner(&o);
 	switch (o.action) {
 	case A_SHOW:

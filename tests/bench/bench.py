@@ -20,6 +20,8 @@ every workload run, over TLS; only the workload itself is timed
     make bench BENCH_ARGS=--quick               a smoke run in about a minute
     make bench BENCH_ARGS="--sizes 1000,10000,100000"   cost growth
     make bench BENCH_ARGS="--only login,memory"
+    make bench BENCH_ARGS="--sizes 10000,100000,1000000 --servers imapd \
+        --only index_build,index_size,search_indexed,search_rare_indexed"
 
 Each server is run in turn, --runs times (at least twice), and every
 figure is the best of its runs (on a shared machine noise only adds),
@@ -1964,6 +1966,10 @@ def parse_args(argv):
                     "imapd's")
     ap.add_argument("--only", help="comma-separated groups (mailbox, "
                     "login, memory) or workload names")
+    ap.add_argument("--servers", default="imapd,Dovecot,Dovecot-hp",
+                    help="comma-separated servers to run (default all: "
+                    "imapd,Dovecot,Dovecot-hp); imapd alone, say, for "
+                    "--sizes up to a million messages")
     ap.add_argument("--quick", action="store_true",
                     help="smoke run: N=2000, 2 runs, 50 sessions, 100 logins")
     ap.add_argument("--work", type=pathlib.Path,
@@ -1996,6 +2002,13 @@ def parse_args(argv):
     if not args.big:
         keys = [k for k in keys if k != "mem_idle_big"]
     args.keys = [w.key for w in WORKLOADS if w.key in keys]
+    args.servers = [x.strip() for x in args.servers.split(",") if x.strip()]
+    for name in args.servers:
+        if name not in ("imapd", "Dovecot", "Dovecot-hp"):
+            ap.error("--servers: unknown %r (imapd, Dovecot, Dovecot-hp)"
+                     % name)
+    if not args.servers:
+        ap.error("--servers: name at least one")
     args.work = args.work.resolve()
     return args
 
@@ -2082,6 +2095,7 @@ def main(argv):
     servers = [Imapd(args.work, setup), Dovecot(args.work, setup),
                DovecotHP(args.work, setup)]
     servers[1].fts = servers[2].fts = args.dovecot_fts
+    servers = [s for s in servers if s.name in args.servers]
     results = Results()
     try:
         for srv in servers:

@@ -69,9 +69,7 @@ def test_login_makes_maildir_and_special_folders(md, mailuser):
     s = sess(md, mailuser)
     assert (mailuser.maildir() / "cur").is_dir()
     r = s.ok('LIST "" "*"')
-    text = "\n".join(r)
-    assert '* LIST (\\HasNoChildren) "/" "INBOX"' in text or \
-        '"/" "INBOX"' in text
+    assert '* LIST (\\HasNoChildren) "/" "INBOX"' in r, r
     for name, flag in (("Sent", "\\Sent"), ("Drafts", "\\Drafts"),
                        ("Trash", "\\Trash"), ("Junk", "\\Junk"),
                        ("Archive", "\\Archive")):
@@ -258,8 +256,8 @@ def test_fetch_items_and_sections(md, mailuser):
     assert 'ENVELOPE ("Tue, 3 Nov 2026 10:15:00 +0100" ' in f
     assert '(("Alice" NIL "alice" "example.org"))' in f
     assert '"<m1@example.org>"' in f
-    assert 'BODYSTRUCTURE (("text" "plain"' in f or \
-        'BODYSTRUCTURE (("TEXT" "PLAIN"' in f
+    # the types as the message spells them
+    assert 'BODYSTRUCTURE (("text" "plain"' in f
     assert '"mixed"' in f.lower()
     r = s.ok("FETCH 1 (BODY.PEEK[1] BODY.PEEK[HEADER.FIELDS (Subject)] "
              "BODY.PEEK[]<0.10> BINARY.PEEK[2] BINARY.SIZE[2])")
@@ -375,7 +373,7 @@ def test_two_sessions_expunge_rules(md, mailuser):
     assert not any(re.match(r"\* \d+ EXPUNGE", l) for l in r)
     r = b.cmd("FETCH 2 (BODY.PEEK[])")
     assert not any(re.match(r"\* \d+ EXPUNGE", l) for l in r)
-    assert "[EXPUNGEISSUED]" in r[-1]
+    assert r[-1].split()[1] == "OK" and "[EXPUNGEISSUED]" in r[-1], r
     # at NOOP, B learns
     r = b.ok("NOOP")
     assert "* 2 EXPUNGE" in r
@@ -683,8 +681,11 @@ def test_file_vanishes_between_scan_and_fetch(md, mailuser):
     s.ok("SELECT INBOX")
     os.unlink(p)
     r = s.cmd("FETCH 1 BODY.PEEK[]")
-    assert r[-1].split()[1] in ("OK", "NO")
-    assert "EXPUNGEISSUED" in r[-1] or "EXPUNGE" in "".join(r)
+    # no EXPUNGE during a FETCH (RFC 9051 7.5.1); the message is left
+    # out and the command still ends OK (RFC 2180 4.1.2)
+    assert r[-1].split()[1] == "OK" and "[EXPUNGEISSUED]" in r[-1], r
+    assert not any(l.startswith("* 1 FETCH") or "EXPUNGE" in l
+                   for l in r[:-1]), r
     r = s.ok("NOOP")
     assert "* 1 EXPUNGE" in r
 

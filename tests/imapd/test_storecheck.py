@@ -45,6 +45,22 @@ def test_store_check_fails(build, tmp_path):
     assert "store_check is not set" in err
 
 
+def test_store_check_needs_the_marker(build, tmp_path):
+    """With store_marker set, a store whose marker is missing (not
+    mounted: its empty mount point would pass the rest) fails."""
+    store = tmp_path / "store"
+    store.mkdir()
+    marker = tmp_path / ".imapd-store"
+    settings = {"store_check": store, "store_marker": marker}
+    rc, out, err = check(build, tmp_path, settings)
+    assert rc == 1 and out == ""
+    assert err == (f"imapd: store check failed: {store}: stat of "
+                   "store_marker failed: No such file or directory\n")
+    marker.touch()
+    rc, out, err = check(build, tmp_path, settings)
+    assert rc == 0, err
+
+
 def test_store_check_write_error(build, tmp_path):
     store = tmp_path / "store"
     store.mkdir()

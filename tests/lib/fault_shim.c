@@ -14,20 +14,23 @@
  *   alloc    fallocate posix_fallocate
  *   mkdir    mkdir mkdirat
  *   unlink   unlink unlinkat rmdir
+ *   open     open openat (and their 64 forms) without O_CREAT: reading
  * Calls on descriptors count only when the descriptor is a regular file
  * or a directory, so a program's sockets, pipes and terminal are never
  * touched.
  *
  * Environment:
  *   FAULT_CALLS  classes to watch, comma-separated (default: all but
- *                unlink)
+ *                unlink and open)
  *   FAULT_PATH   watch only calls whose path (for a descriptor, the file
  *                it names; for two paths, either) contains this string
  *   FAULT_NTH    the watched call, counted from 1, that fails; 0 or unset
  *                fails none
  *   FAULT_COUNT  how many calls from there on fail (default 1; 0 means
  *                every one after, a disk that stays full)
- *   FAULT_ERRNO  ENOSPC, EDQUOT or EIO (default ENOSPC)
+ *   FAULT_ERRNO  ENOSPC, EDQUOT, EIO or ESTALE (default ENOSPC; ESTALE
+ *                is what NFS gives for a file replaced or removed on the
+ *                server behind a handle the client kept)
  *   FAULT_HANG   1: the chosen calls never return instead of failing
  *                (a network file system whose server stopped answering)
  *   FAULT_LOG    a file to which a line is appended for every watched
@@ -54,9 +57,9 @@
 #include <unistd.h>
 
 enum cls { C_WRITE, C_SYNC, C_RENAME, C_LINK, C_CREATE, C_TRUNCATE,
-	C_ALLOC, C_MKDIR, C_UNLINK, C_N };
+	C_ALLOC, C_MKDIR, C_UNLINK, C_OPEN, C_N };
 static const char *const clsname[C_N] = { "write", "sync", "rename",
-	"link", "create", "truncate", "alloc", "mkdir", "unlink" };
+	"link", "create", "truncate", "alloc", "mkdir", "unlink", "open" };
 
 static int inited, watch[C_N], fail_errno = ENOSPC, hang;
 static long nth, count = 1, seen;
@@ -93,7 +96,7 @@ init(void)
 	inited = 1;
 	if ((v = getenv("FAULT_CALLS")) == NULL || *v == '\0') {
 		for (i = 0; i < C_N; i++)
-			watch[i] = i != C_UNLINK;
+			watch[i] = i != C_UNLINK && i != C_OPEN;
 	} else {
 		for (p = v; *p != '\0'; p += n + (p[n] == ',')) {
 			n = strcspn(p, ",");
@@ -110,6 +113,8 @@ init(void)
 			fail_errno = EIO;
 		else if (strcmp(v, "EDQUOT") == 0)
 			fail_errno = EDQUOT;
+		else if (strcmp(v, "ESTALE") == 0)
+			fail_errno = ESTALE;
 	}
 	hang = (v = getenv("FAULT_HANG")) != NULL && strcmp(v, "1") == 0;
 	pattern = getenv("FAULT_PATH");
@@ -363,7 +368,7 @@ static int
 open_fault(const char *name, int dirfd, const char *path, int flags)
 {
 	if (!(flags & O_CREAT) && (flags & O_TMPFILE) != O_TMPFILE)
-		return 0;
+		return path_fault(C_OPEN, name, dirfd, path, AT_FDCWD, NULL);
 	return path_fault(C_CREATE, name, dirfd, path, AT_FDCWD, NULL);
 }
 

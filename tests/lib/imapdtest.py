@@ -227,8 +227,9 @@ SAN_PATTERNS = re.compile(r"ERROR: AddressSanitizer|runtime error:|"
 
 class Server:
     def __init__(self, build, workdir, cert, user, userdb, overrides,
-                 name="server"):
+                 name="server", env_extra=None):
         self.build = build
+        self.env_extra = dict(env_extra or {})
         self.user = user
         self.userdb = userdb
         safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name)[:60]
@@ -274,6 +275,7 @@ class Server:
     def env(self):
         e = self.build.env()
         e.update(self.user.pam_env)
+        e.update(self.env_extra)
         return e
 
     def start(self, wait=True, **popen_args):

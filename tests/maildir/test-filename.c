@@ -302,6 +302,29 @@ test_unique_host(void)
 	    "%s", name);
 }
 
+/* The host name the configuration gives is used, escaped alike, and ""
+ * goes back to the system's. */
+static void
+test_unique_set_host(void)
+{
+	char name[MDNAME_MAX + 1], sys[256], want[300];
+	int n;
+
+	mdname_set_host("mx/1:b,c");
+	CHECK_INT(mdname_unique(name, sizeof(name), 5, 6), 0);
+	CHECK_MSG(strstr(name, ".mx\\0571\\072b\\054c,S=5,W=6") != NULL,
+	    "%s", name);
+	mdname_set_host("");
+	CHECK_INT(mdname_unique(name, sizeof(name), 5, 6), 0);
+	CHECK(strstr(name, "mx\\057") == NULL);
+	if (gethostname(sys, sizeof(sys)) == 0 &&
+	    strpbrk(sys, "/:,") == NULL) {
+		n = snprintf(want, sizeof(want), ".%s,S=5", sys);
+		CHECK(n > 0 && (size_t)n < sizeof(want));
+		CHECK_MSG(strstr(name, want) != NULL, "%s", name);
+	}
+}
+
 int
 main(void)
 {
@@ -310,5 +333,6 @@ main(void)
 	T_RUN(test_flagstr);
 	T_RUN(test_unique);
 	T_RUN(test_unique_host);
+	T_RUN(test_unique_set_host);
 	return t_done();
 }

@@ -539,6 +539,75 @@ flip(const char *d, const char *name, off_t where)
 	close(fd);
 }
 
+/*
+ * A journal record that stops reading as whole (its bytes damaged)
+ * makes every record behind it torn too, and the next writer appends
+ * over it; that record may be shorter than what it overwrites, so the
+ * file does not grow.  Another handle must still see it -- and, under
+ * the lock, append behind it rather than over it -- and must tell that
+ * its coverage shrank, so an indexer walking the folder looks again.
+ */
+static void
+test_rewritten_in_place(void)
+{
+	char d[PATH_MAX], p[PATH_MAX];
+	struct ftsindex *a, *b, *check;
+	struct stat before, after;
+	unsigned lost;
+
+	sub(d, "inplace");
+	a = ftsindex_open(d, UIDV);
+	b = ftsindex_open(d, UIDV);
+	CHECK(write_range(a, 1, 60) == 0);
+	CHECK(write_range(a, 61, 80) == 0);
+	ftsindex_refresh(b);
+	CHECK(ftsindex_uncovered_from(b, 1) == 81);
+	lost = ftsindex_losses(b);
+	/* a byte inside the first record's body: it and all behind it
+	 * read as torn */
+	flip(d, "imapd-fts.log", 32 + 12 + 40);
+	/* records already taken are not read again (a view of the same
+	 * length): the handles that see the damage are new ones */
+	ftsindex_close(a);
+	ftsindex_close(b);
+	a = ftsindex_open(d, UIDV);
+	b = ftsindex_open(d, UIDV);
+	CHECK(!ftsindex_damaged(b));
+	CHECK(!ftsindex_covered(b, 1) && !ftsindex_covered(b, 70));
+	lost = ftsindex_losses(b);
+	path(p, d, "imapd-fts.log");
+	CHECK(stat(p, &before) == 0);
+	/* a writes a short record where the first one began */
+	CHECK(write_range(a, 1, 2) == 0);
+	CHECK(stat(p, &after) == 0);
+	CHECK(after.st_size == before.st_size);
+	ftsindex_refresh(b);
+	CHECK(ftsindex_covered(b, 1) && ftsindex_covered(b, 2));
+	/* b's record lands behind a's */
+	CHECK(write_range(b, 3, 4) == 0);
+	check = ftsindex_open(d, UIDV);
+	CHECK(ftsindex_uncovered_from(check, 1) == 5);
+	CHECK(filter_holds(check, NULL) == 4);
+	ftsindex_close(check);
+	/* coverage that shrinks under a handle is counted: another sets
+	 * a damaged snapshot aside */
+	CHECK(ftsindex_losses(b) == lost);
+	CHECK(compact(a, NULL, 50) == 0);
+	ftsindex_refresh(b);
+	CHECK(ftsindex_uncovered_from(b, 1) == 5);
+	CHECK(ftsindex_losses(b) == lost);
+	flip(d, "imapd-fts.index", 5);
+	check = ftsindex_open(d, UIDV);
+	CHECK(ftsindex_damaged(check));
+	CHECK(ftsindex_reset(check) == 0);
+	ftsindex_close(check);
+	ftsindex_refresh(b);
+	CHECK(!ftsindex_covered(b, 1));
+	CHECK(ftsindex_losses(b) != lost);
+	ftsindex_close(a);
+	ftsindex_close(b);
+}
+
 static void
 test_damage(void)
 {
@@ -798,6 +867,7 @@ main(void)
 	T_RUN(test_gaps);
 	T_RUN(test_crash);
 	T_RUN(test_torn);
+	T_RUN(test_rewritten_in_place);
 	T_RUN(test_damage);
 	T_RUN(test_concurrent);
 	if (snprintf(cmd, sizeof(cmd), "rm -rf %s", root) >= (int)sizeof(cmd) ||
