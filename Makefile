@@ -55,35 +55,41 @@ PYTHON	?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo pyth
 
 # --- sources, one per line -------------------------------------------------
 
-COMMON	 = common/apppass.c \
-	   common/base64.c \
-	   common/buf.c \
-	   common/charset.c \
-	   common/cidr.c \
-	   common/config.c \
-	   common/imap-parser.c \
-	   common/imapdate.c \
-	   common/kvfile.c \
-	   common/log.c \
-	   common/mapfile.c \
-	   common/message.c \
-	   common/message-bodystructure.c \
-	   common/message-envelope.c \
-	   common/message-search.c \
-	   common/message-section.c \
-	   common/mime.c \
-	   common/mutf7.c \
-	   common/ngram.c \
-	   common/preview.c \
-	   common/privdrop.c \
-	   common/quotadef.c \
-	   common/safefile.c \
-	   common/sortkey.c \
-	   common/strnum.c \
-	   common/textsearch.c \
-	   common/unicase.c \
-	   common/userdb.c \
-	   common/wipe.c
+# common/, in its layers (HACKING, Layers; `make layers` checks them)
+LIB	 = common/lib/apppass.c \
+	   common/lib/buf.c \
+	   common/lib/cidr.c \
+	   common/lib/kvfile.c \
+	   common/lib/listenaddr.c \
+	   common/lib/log.c \
+	   common/lib/mapfile.c \
+	   common/lib/privdrop.c \
+	   common/lib/quotadef.c \
+	   common/lib/safefile.c \
+	   common/lib/strnum.c \
+	   common/lib/userdb.c \
+	   common/lib/wipe.c
+
+MAIL	 = common/mail/base64.c \
+	   common/mail/charset.c \
+	   common/mail/mime.c \
+	   common/mail/mime-decode.c \
+	   common/mail/ngram.c \
+	   common/mail/preview.c \
+	   common/mail/textsearch.c \
+	   common/mail/unicase.c
+
+IMAPLIB	 = common/imap/imap-parser.c \
+	   common/imap/imapdate.c \
+	   common/imap/message-bodystructure.c \
+	   common/imap/message-envelope.c \
+	   common/imap/message-search.c \
+	   common/imap/message-section.c \
+	   common/imap/message.c \
+	   common/imap/mutf7.c \
+	   common/imap/sortkey.c
+
+COMMON	 = $(LIB) $(MAIL) $(IMAPLIB)
 
 MAILDIR	 = maildir/filename.c \
 	   maildir/folder.c \
@@ -136,6 +142,7 @@ IMAPD	 = imapd/auth.c \
 	   imapd/cmd-thread.c \
 	   imapd/cmdutil.c \
 	   imapd/commands.c \
+	   imapd/config.c \
 	   imapd/conn.c \
 	   imapd/esearch.c \
 	   imapd/front.c \
@@ -165,13 +172,14 @@ IMAPD	 = imapd/auth.c \
 	   imapd/thread.c \
 	   imapd/threadid.c \
 	   imapd/tls.c \
+	   imapd/tlsproc.c \
 	   imapd/worker.c
 
 # the client side of IMAP, for the tools that talk to servers
-CLIENT	 = common/imapcmd.c \
-	   common/imapconn.c \
-	   common/imapresp.c \
-	   common/password.c
+CLIENT	 = common/imap/imapcmd.c \
+	   common/imap/imapconn.c \
+	   common/imap/imapresp.c \
+	   common/lib/password.c
 
 USERDB	 = tools/imapd-userdb.c
 IMAPWAIT = tools/imapwait.c
@@ -184,7 +192,6 @@ UNITTESTS = tests/common/test-apppass \
 	   tests/common/test-buf \
 	   tests/common/test-charset \
 	   tests/common/test-strnum \
-	   tests/common/test-config \
 	   tests/common/test-imap-parser \
 	   tests/common/test-imapdate \
 	   tests/common/test-message \
@@ -213,6 +220,7 @@ UNITTESTS = tests/common/test-apppass \
 	   tests/maildir/test-uidcache \
 	   tests/imapd/test-auth \
 	   tests/imapd/test-capability \
+	   tests/imapd/test-config \
 	   tests/imapd/test-limits \
 	   tests/imapd/test-mbname \
 	   tests/imapd/test-policy \
@@ -347,16 +355,22 @@ fuzz: fuzz-build
 
 # The suite runs against the plain build and the sanitizer build; pytest's
 # summary is the last line.  IMAPD_BUILDS lists "name=objdir:bindir" pairs.
-check: all san fuzz-build banned analyze
+check: all san fuzz-build banned analyze layers
 	IMAPD_BUILDS="plain=$(O):.,asan=obj-san:obj-san" $(PYTHON) -m pytest -q tests $(PYTEST_ARGS)
 
 # Functions this codebase does not use: unbounded copies and formats, and
-# number parsing without error checks (common/strnum.c does that instead).
+# number parsing without error checks (common/lib/strnum.c does that instead).
 banned:
 	@if grep -nE '\b(sscanf|atoi|atol|strcpy|strcat|sprintf|vsprintf|gets)[[:space:]]*\(' \
 	    $(COMMON) $(MAILDIR) $(IMAPD) $(CLIENT) $(USERDB) $(IMAPWAIT) $(IMAPCHECK) $(CACHETOOL) $(ROUTER) \
-	    imapd/*.h common/*.h maildir/*.h; then \
+	    imapd/*.h common/*/*.h maildir/*.h; then \
 	    echo "banned function used (see the comment above the banned target)"; exit 1; fi
+
+# Each folder includes only from its own layer and those below it
+# (HACKING, Layers): the runtime nothing above it, the store nothing of
+# the daemon, the daemon nothing of the tools.
+layers:
+	$(PYTHON) tools/check-layers.py
 
 # Static analysis (cppcheck, from Debian): what the compilers do not
 # see, such as a struct read before all of it is set; any finding fails.
@@ -414,9 +428,8 @@ clean:
 	    tools/imapwait tools/imapcheck tools/imapd-cache tools/imapd-router
 	find . -name __pycache__ -prune -exec rm -rf {} +
 
-.PHONY: all san unit fuzzers fuzz-build fuzz check banned analyze demo bench \
-	bench-select \
-	conformance install clean
+.PHONY: all san unit fuzzers fuzz-build fuzz check banned analyze layers \
+	demo bench bench-select conformance install clean
 # test objects are intermediate files; keep them so a rebuild is quick
 .SECONDARY:
 

@@ -44,12 +44,12 @@
 
 #include <security/pam_appl.h>
 
-#include "common/apppass.h"
-#include "common/config.h"
-#include "common/log.h"
-#include "common/userdb.h"
-#include "common/wipe.h"
+#include "common/lib/apppass.h"
+#include "common/lib/log.h"
+#include "common/lib/userdb.h"
+#include "common/lib/wipe.h"
 #include "imapd/auth.h"
+#include "imapd/config.h"
 
 struct conv_data {
 	const char	*pass;

@@ -11,8 +11,8 @@
 #include <limits.h>
 #include <sys/types.h>
 
-#include "common/apppass.h"
-#include "common/quotadef.h"
+#include "common/lib/apppass.h"
+#include "common/lib/quotadef.h"
 
 /* The longest user name looked up anywhere (the userdb's limit too). */
 #define AUTH_NAME_MAX	255

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/wipe.h"
+#include "common/lib/wipe.h"
 #include "imapd/authmsg.h"
 #include "imapd/sig.h"
 

@@ -34,8 +34,11 @@
  * session's first input, reaps the front and only then touches the
  * socket: the front's descriptor shares the socket's flags, and is gone
  * by then.  A login over TLS (STARTTLS) keeps the relay, and the back
- * drops its copy of the socket.  With the socket the back also keeps
- * the output deadline the relay kept (timeout_output), on its writes.
+ * drops its copy of the socket.  With tls_process = shared the socket
+ * of an implicit-TLS session is the plaintext end of the shared TLS
+ * process (tlsproc.h), taken over the same way.  With the socket the
+ * back also keeps the output deadline the relay kept (timeout_output),
+ * on its writes.
  *
  * The PAM session.  pam_open_session runs as root before the drop, and
  * pam_close_session must run as root after the session, which no process
@@ -63,20 +66,20 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/cidr.h"
-#include "common/config.h"
-#include "common/log.h"
-#include "common/mapfile.h"
-#include "common/privdrop.h"
-#include "common/wipe.h"
+#include "common/lib/cidr.h"
+#include "common/lib/log.h"
+#include "common/lib/mapfile.h"
+#include "common/lib/privdrop.h"
+#include "common/lib/wipe.h"
 #include "imapd/auth.h"
 #include "imapd/authmsg.h"
 #include "imapd/back.h"
-#include "imapd/sandbox.h"
 #include "imapd/capability.h"
+#include "imapd/config.h"
 #include "imapd/conn.h"
 #include "imapd/limits.h"
 #include "imapd/policy.h"
+#include "imapd/sandbox.h"
 #include "imapd/session.h"
 #include "imapd/sig.h"
 #include "imapd/specialuse.h"
@@ -737,7 +740,7 @@ back_run(const struct back_args *args)
 	wipe_stack();		/* what PAM and the login request left */
 	limits_detach();
 	buf_init(&pending, BACK_PENDING_MAX + 4096);
-	direct = a->client >= 0 && !tls;
+	direct = a->client >= 0 && (!tls || a->tls_outside);
 	if (direct && take_client(a, &pending) == -1) {
 		auth_session_close(&u);
 		finish(a, 0, 0);

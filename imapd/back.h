@@ -20,6 +20,10 @@ struct back_args {
 	int			 client;	/* the accepted socket on a plain
 						 * port, never read before login;
 						 * or -1 */
+	int			 tls_outside;	/* client is the plaintext of
+						 * the shared TLS process
+						 * (tlsproc.h), taken over at
+						 * login as a plain socket is */
 	const char		*rip;
 	const char		*lport;
 	struct limits_addr	 addr;		/* rip as the limits count it */

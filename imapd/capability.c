@@ -8,10 +8,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "common/config.h"
-#include "common/log.h"
+#include "common/lib/log.h"
 #include "imapd/capability.h"
 #include "imapd/commands.h"
+#include "imapd/config.h"
 #include "imapd/session.h"
 
 #define DECIMAL(n)	#n

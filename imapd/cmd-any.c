@@ -15,10 +15,10 @@
 #include <string.h>
 #include <strings.h>
 
-#include "common/buf.h"
-#include "common/cidr.h"
-#include "common/log.h"
-#include "common/strnum.h"
+#include "common/lib/buf.h"
+#include "common/lib/cidr.h"
+#include "common/lib/log.h"
+#include "common/lib/strnum.h"
 #include "imapd/capability.h"
 #include "imapd/commands.h"
 #include "imapd/selected.h"

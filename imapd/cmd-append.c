@@ -21,8 +21,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "common/imapdate.h"
-#include "common/log.h"
+#include "common/imap/imapdate.h"
+#include "common/lib/log.h"
 #include "imapd/cmdutil.h"
 #include "imapd/commands.h"
 #include "imapd/mbname.h"

@@ -15,7 +15,7 @@
  */
 #include <strings.h>
 
-#include "common/log.h"
+#include "common/lib/log.h"
 #include "imapd/commands.h"
 
 void

@@ -6,7 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "common/log.h"
+#include "common/lib/log.h"
 #include "imapd/cmdutil.h"
 #include "imapd/commands.h"
 #include "imapd/mbname.h"

@@ -20,10 +20,10 @@
 #include <strings.h>
 #include <time.h>
 
-#include "common/imapdate.h"
-#include "common/log.h"
-#include "common/message.h"
-#include "common/preview.h"
+#include "common/imap/imapdate.h"
+#include "common/imap/message.h"
+#include "common/lib/log.h"
+#include "common/mail/preview.h"
 #include "imapd/cmdutil.h"
 #include "imapd/commands.h"
 #include "imapd/selected.h"

@@ -17,9 +17,9 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "common/config.h"
-#include "common/log.h"
+#include "common/lib/log.h"
 #include "imapd/commands.h"
+#include "imapd/config.h"
 #include "imapd/indexer.h"
 #include "imapd/selected.h"
 #include "imapd/sig.h"

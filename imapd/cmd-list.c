@@ -11,8 +11,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "common/config.h"
 #include "imapd/commands.h"
+#include "imapd/config.h"
 #include "imapd/mbname.h"
 #include "imapd/specialuse.h"
 #include "maildir/folder.h"

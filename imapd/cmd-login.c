@@ -14,9 +14,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "common/base64.h"
-#include "common/log.h"
-#include "common/wipe.h"
+#include "common/lib/log.h"
+#include "common/lib/wipe.h"
+#include "common/mail/base64.h"
 #include "imapd/auth.h"
 #include "imapd/capability.h"
 #include "imapd/commands.h"

@@ -7,10 +7,10 @@
 #include <string.h>
 #include <strings.h>
 
-#include "common/config.h"
-#include "common/log.h"
+#include "common/lib/log.h"
 #include "imapd/cmdutil.h"
 #include "imapd/commands.h"
+#include "imapd/config.h"
 #include "imapd/mbname.h"
 #include "imapd/selected.h"
 #include "imapd/specialuse.h"

@@ -4,8 +4,8 @@
  * inbox_prefix, the prefix "INBOX" and that separator (Courier's
  * (("INBOX." "."))); no shared or other users' namespaces.
  */
-#include "common/config.h"
 #include "imapd/commands.h"
+#include "imapd/config.h"
 
 void
 cmd_namespace(struct session *s, const struct request *c)

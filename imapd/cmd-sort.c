@@ -10,7 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "common/sortkey.h"
+#include "common/imap/sortkey.h"
 #include "imapd/commands.h"
 #include "imapd/esearch.h"
 #include "imapd/msgkeys.h"

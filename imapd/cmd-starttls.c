@@ -6,7 +6,7 @@
  * commands there (the 2011 STARTTLS command injection class of bugs), so
  * nothing received in plaintext may be executed after TLS is up.
  */
-#include "common/log.h"
+#include "common/lib/log.h"
 #include "imapd/commands.h"
 
 void

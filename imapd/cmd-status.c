@@ -10,7 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "common/log.h"
+#include "common/lib/log.h"
 #include "imapd/cmdutil.h"
 #include "imapd/commands.h"
 #include "imapd/mbname.h"

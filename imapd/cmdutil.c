@@ -6,8 +6,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "common/imap-parser.h"
-#include "common/strnum.h"
+#include "common/imap/imap-parser.h"
+#include "common/lib/strnum.h"
 #include "imapd/cmdutil.h"
 #include "imapd/seqset.h"
 #include "imapd/session.h"

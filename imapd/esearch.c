@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <strings.h>
 
-#include "common/buf.h"
-#include "common/imap-parser.h"
+#include "common/imap/imap-parser.h"
+#include "common/lib/buf.h"
 #include "imapd/esearch.h"
 #include "imapd/seqset.h"
 #include "imapd/session.h"

@@ -13,6 +13,9 @@
  * until the back is done, within the output timeout.  After a plaintext
  * login there is nothing to relay: the front hands the back what the
  * client pipelined and exits, and the back serves the socket itself.
+ * So does a front whose TLS the shared TLS process holds (tls_process =
+ * shared, tlsproc.h): its socket carries that process's plaintext, and
+ * it knows only that the client is on TLS.
  */
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -25,12 +28,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/config.h"
-#include "common/log.h"
-#include "common/privdrop.h"
-#include "common/wipe.h"
+#include "common/lib/log.h"
+#include "common/lib/privdrop.h"
+#include "common/lib/wipe.h"
 #include "imapd/authmsg.h"
 #include "imapd/capability.h"
+#include "imapd/config.h"
 #include "imapd/conn.h"
 #include "imapd/front.h"
 #include "imapd/keyclient.h"
@@ -202,18 +205,19 @@ front_run(const struct front_args *a)
 	session_init(&s, a->conf, &c, STATE_NOTAUTH);
 	s.started_ms = a->accepted_ms;
 	s.hooks = &hooks;
-	s.tls = a->implicit_tls != 0;
-	s.starttls = !a->implicit_tls && tls_ctx != NULL;
+	s.tls = a->implicit_tls || a->tls_outside;
+	s.starttls = !s.tls && tls_ctx != NULL;
 	snprintf(s.rip, sizeof(s.rip), "%s", a->rip);
 	snprintf(s.lport, sizeof(s.lport), "%s", a->lport);
 	log_debug("connected on port %s%s%s", a->lport, s.tls ? ", " : "",
+	    a->tls_outside ? "TLS in the shared TLS process" :
 	    s.tls ? conn_tlsinfo(&c, info, sizeof(info)) : "");
 
 	session_printf(&s, "* OK [CAPABILITY %s] imapd ready\r\n",
 	    capability_string(&s));
 	end = session_run(&s);
 	keyclient_close();
-	if (end == END_HANDOFF && !s.tls)
+	if (end == END_HANDOFF && (!s.tls || a->tls_outside))
 		hand_over(&s, (int)a->conf->timeout_output_ms);
 	if (end == END_HANDOFF) {
 		/* the back now speaks for the session; hand it whatever

@@ -17,6 +17,9 @@ struct front_args {
 	int			 back;		/* socketpair end to the back */
 	pid_t			 back_pid;	/* the parent */
 	int			 implicit_tls;	/* a listen_imaps port */
+	int			 tls_outside;	/* client carries the plaintext
+						 * of the shared TLS process
+						 * (tlsproc.h) */
 	const char		*rip;		/* client address */
 	const char		*lport;		/* our port */
 	long long		 accepted_ms;	/* when, by session_now_ms() */

@@ -24,10 +24,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/buf.h"
-#include "common/config.h"
-#include "common/log.h"
-#include "common/message.h"
+#include "common/imap/message.h"
+#include "common/lib/buf.h"
+#include "common/lib/log.h"
+#include "imapd/config.h"
 #include "imapd/indexer.h"
 #include "imapd/session.h"
 #include "maildir/ftsindex.h"

@@ -28,7 +28,7 @@
 #include <openssl/objects.h>
 #include <openssl/rsa.h>
 
-#include "common/log.h"
+#include "common/lib/log.h"
 #include "imapd/keyclient.h"
 #include "imapd/keymsg.h"
 #include "imapd/session.h"
@@ -43,6 +43,12 @@ void
 keyclient_setfd(int fd)
 {
 	chanfd = fd;
+}
+
+int
+keyclient_fd(void)
+{
+	return chanfd;
 }
 
 void

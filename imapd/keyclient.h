@@ -24,6 +24,7 @@ EVP_PKEY *keyclient_pkey(X509 *cert, char *err, size_t errlen);
  * by its front), -1 for none.  keyclient_close() closes it: the back
  * before anything else, the front once it has done its TLS handshake. */
 void	keyclient_setfd(int);
+int	keyclient_fd(void);
 void	keyclient_close(void);
 
 #endif

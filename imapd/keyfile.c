@@ -19,7 +19,7 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
-#include "common/config.h"
+#include "imapd/config.h"
 #include "imapd/keyfile.h"
 
 /*

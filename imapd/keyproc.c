@@ -51,9 +51,9 @@
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
 
-#include "common/config.h"
-#include "common/log.h"
-#include "common/privdrop.h"
+#include "common/lib/log.h"
+#include "common/lib/privdrop.h"
+#include "imapd/config.h"
 #include "imapd/keyclient.h"
 #include "imapd/keyfile.h"
 #include "imapd/keymsg.h"
@@ -384,19 +384,10 @@ keyproc_main(const struct config *conf, int ctl)
 	struct rlimit rl;
 	EVP_PKEY *pk;
 
-	(void)prctl(PR_SET_NAME, "imapd-key", 0, 0, 0);
-	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	sig_term = sig_hup = sig_usr1 = sig_chld = 0;
 	/* nothing of the master's but the control socket: no listening
 	 * socket, no pipe, no other key process's socket */
-	closelog();
-	if (ctl != KEYPROC_CTLFD) {
-		if (dup2(ctl, KEYPROC_CTLFD) == -1)
-			_exit(1);
-		ctl = KEYPROC_CTLFD;
-	}
-	if (close_range(KEYPROC_CTLFD + 1, ~0U, 0) == -1)
-		_exit(1);
+	ctl = sandbox_child("imapd-key", ctl, KEYPROC_CTLFD);
 	log_setfacility(conf->syslog_facility);
 	log_setsession(NULL);
 

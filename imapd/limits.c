@@ -53,8 +53,8 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "common/config.h"
-#include "common/log.h"
+#include "common/lib/log.h"
+#include "imapd/config.h"
 #include "imapd/limits.h"
 #include "imapd/session.h"
 

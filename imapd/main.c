@@ -17,9 +17,9 @@
 
 #include <openssl/ssl.h>
 
-#include "common/config.h"
-#include "common/log.h"
+#include "common/lib/log.h"
 #include "imapd/back.h"
+#include "imapd/config.h"
 #include "imapd/master.h"
 #include "imapd/sandbox.h"
 #include "imapd/sig.h"

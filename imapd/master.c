@@ -48,17 +48,18 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/config.h"
-#include "common/log.h"
-#include "common/apppass.h"
-#include "common/userdb.h"
-#include "imapd/policy.h"
+#include "common/lib/apppass.h"
+#include "common/lib/log.h"
+#include "common/lib/userdb.h"
+#include "imapd/config.h"
 #include "imapd/keyproc.h"
 #include "imapd/limits.h"
 #include "imapd/master.h"
+#include "imapd/policy.h"
 #include "imapd/session.h"
 #include "imapd/sig.h"
 #include "imapd/tls.h"
+#include "imapd/tlsproc.h"
 #include "imapd/worker.h"
 
 #define MAX_LISTENERS	(CONFIG_MAX_LISTEN * 2 * 4)
@@ -367,6 +368,8 @@ reap(void)
 			retire_idle();
 			continue;
 		}
+		if (tlsproc_reaped(pid, status))
+			continue;
 		if ((c = child_find(pid)) == NULL)
 			continue;
 		if (c->state == CHILD_IDLE) {
@@ -539,6 +542,7 @@ reload(void)
 	conf = nc;
 	log_setfacility(conf->syslog_facility);
 	keyproc_commit();
+	(void)tlsproc_start(conf);
 	retire_idle();
 	log_info("reloaded: new sessions use the new configuration");
 	free(errs);
@@ -573,6 +577,7 @@ shutdown_all(const char *why)
 		(void)kill(children[i].pid, SIGKILL);
 	while (nchildren > 0 && waitpid(-1, NULL, 0) > 0)
 		reap();
+	tlsproc_stop();
 	log_info("stopped");
 	exit(0);
 }
@@ -614,7 +619,7 @@ master_run(struct config *c, int foreground)
 {
 	struct pollfd pfd;
 	char err[600];
-	int timeout, fl;
+	int timeout, fl, r;
 
 	conf = c;
 	(void)foreground;
@@ -629,6 +634,7 @@ master_run(struct config *c, int foreground)
 	if (keyproc_prepare(conf, err, sizeof(err)) == -1)
 		fatalx("cannot start: %s", err);
 	keyproc_commit();
+	(void)tlsproc_start(conf);
 	if ((nlisteners = master_bind(conf, listeners, MAX_LISTENERS)) == 0)
 		fatalx("cannot start: no listening socket");
 	if (limits_init(CONFIG_MAX_SESSIONS) == -1)
@@ -659,6 +665,11 @@ master_run(struct config *c, int foreground)
 		}
 		read_status();
 		timeout = -1;
+		/* idle workers hold the door of the TLS process that died */
+		if ((r = tlsproc_ensure(conf)) == 1)
+			retire_idle();
+		else if (r == -1)
+			timeout = SPAWN_BACKOFF_MS;
 		if (quick_deaths > conf->prefork * 2 + 2) {
 			/* idle workers die as soon as they start (a broken
 			 * setting the checks did not catch): do not spin */

@@ -6,10 +6,10 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "common/config.h"
-#include "common/log.h"
-#include "common/mutf7.h"
+#include "common/imap/mutf7.h"
+#include "common/lib/log.h"
 #include "imapd/cmdutil.h"
+#include "imapd/config.h"
 #include "imapd/mbname.h"
 #include "imapd/session.h"
 #include "maildir/folder.h"

@@ -17,7 +17,7 @@
 
 #include <stddef.h>
 
-#include "common/buf.h"
+#include "common/lib/buf.h"
 
 struct session;
 

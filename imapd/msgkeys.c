@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/message.h"
-#include "common/sortkey.h"
+#include "common/imap/message.h"
+#include "common/imap/sortkey.h"
 #include "imapd/msgkeys.h"
 #include "imapd/selected.h"
 #include "imapd/session.h"

@@ -1,5 +1,5 @@
 /*
- * msgkeys: the sort keys (common/sortkey.h) of messages of the selected
+ * msgkeys: the sort keys (common/imap/sortkey.h) of messages of the selected
  * folder, for SORT and THREAD.  They come from the folder's sort cache
  * (maildir/sortcache.h); a message it does not hold yet has its header
  * read, and its keys join the cache when the command is done, so that
@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "common/buf.h"
+#include "common/lib/buf.h"
 
 struct session;
 struct sortcache;

@@ -13,10 +13,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/buf.h"
-#include "common/cidr.h"
-#include "common/safefile.h"
-#include "common/strnum.h"
+#include "common/lib/buf.h"
+#include "common/lib/cidr.h"
+#include "common/lib/safefile.h"
+#include "common/lib/strnum.h"
 #include "imapd/policy.h"
 
 static int

@@ -30,7 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "common/cidr.h"
+#include "common/lib/cidr.h"
 
 #define POLICY_NETS_MAX		32
 #define POLICY_REASON_MAX	200

@@ -18,7 +18,7 @@
 #include <poll.h>
 #include <string.h>
 
-#include "common/strnum.h"
+#include "common/lib/strnum.h"
 #include "imapd/proxyhdr.h"
 #include "imapd/session.h"
 

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/log.h"
-#include "common/sorted.h"
+#include "common/lib/log.h"
+#include "common/lib/sorted.h"
 #include "imapd/cmdutil.h"
 #include "imapd/quota.h"
 #include "imapd/session.h"

@@ -28,7 +28,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/log.h"
+#include "common/lib/log.h"
 #include "imapd/conn.h"
 #include "imapd/relay.h"
 #include "imapd/session.h"

@@ -41,9 +41,10 @@
 #include <fcntl.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <syslog.h>
 #include <unistd.h>
 
-#include "common/log.h"
+#include "common/lib/log.h"
 #include "imapd/sandbox.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -62,6 +63,7 @@
 #endif
 
 #define FRONT_AS_MAX	(128UL * 1024 * 1024)	/* address space, bytes */
+#define TLSPROC_AS_MAX	(2048UL * 1024 * 1024)	/* the same, for many */
 #define PROG_MAX	256			/* BPF instructions */
 
 enum rule_kind {
@@ -173,6 +175,18 @@ static const struct rule login_rules[] = {
 	{ __NR_prlimit64, ALLOW_IF, 2,
 	    { { 0, 1, { 0 } }, { 1, 1, { RLIMIT_NOFILE } } } },
 	{ __NR_prctl, ALLOW_IF, 1, { { 0, 1, { PR_SET_SECCOMP } } } }
+	SANITIZER_RULES
+};
+
+/* The shared TLS process: a front's calls, the connections and key
+ * channels workers send it (recvmsg), and the key process's answers. */
+static const struct rule tlsproc_rules[] = {
+	FRONT_RULES,
+#ifdef __NR_poll
+	R_ALLOW(poll),
+#endif
+	R_ALLOW(recvfrom),
+	R_ALLOW(recvmsg)
 	SANITIZER_RULES
 };
 
@@ -327,6 +341,19 @@ sandbox_start(void)
 		fatal("prctl(PR_SET_DUMPABLE)");
 }
 
+int
+sandbox_child(const char *name, int fd, int at)
+{
+	(void)prctl(PR_SET_NAME, name, 0, 0, 0);
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	closelog();
+	if (fd != at && dup2(fd, at) == -1)
+		_exit(1);
+	if (close_range((unsigned)at + 1, ~0U, 0) == -1)
+		_exit(1);
+	return at;
+}
+
 /* No new privileges, and no fork: what the front and the key process
  * share.  The sanitizers run a symbolizer to report: under them the
  * fork stays possible. */
@@ -371,4 +398,14 @@ void
 sandbox_keyproc(void)
 {
 	no_privileges_no_processes();
+}
+
+void
+sandbox_tlsproc(void)
+{
+	no_privileges_no_processes();
+#ifndef SANITIZER
+	limit(RLIMIT_AS, TLSPROC_AS_MAX, "RLIMIT_AS");
+#endif
+	install("shared TLS process", tlsproc_rules, NRULES(tlsproc_rules));
 }

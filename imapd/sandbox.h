@@ -16,6 +16,13 @@
  * may attach to. */
 void	sandbox_start(void);
 
+/* In a process the master forks to serve for long (the key process, the
+ * shared TLS process): name it, make it non-dumpable, close the log's
+ * socket and every descriptor but standard input, output and error and
+ * fd, which becomes descriptor at (above 2).  Returns at; exits on
+ * failure. */
+int	sandbox_child(const char *name, int fd, int at);
+
 /* In the front, after the privilege drop and before the first byte from
  * the network: limits and the pre-login filter.  Fatal on failure. */
 void	sandbox_front_login(void);
@@ -30,5 +37,10 @@ void	sandbox_back(void);
 /* In the key process, once the key is loaded and it is login_user: no
  * new privileges and no process of its own.  Fatal on failure. */
 void	sandbox_keyproc(void);
+
+/* In the shared TLS process (tlsproc.h), once it is login_user: the
+ * limits of a front, room for every connection, and a filter of its
+ * own.  Fatal on failure. */
+void	sandbox_tlsproc(void);
 
 #endif

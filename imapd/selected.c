@@ -8,13 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/log.h"
-#include "common/message.h"
+#include "common/imap/message.h"
+#include "common/lib/log.h"
 #include "imapd/commands.h"
 #include "imapd/indexer.h"
 #include "imapd/selected.h"
-#include "imapd/session.h"
 #include "imapd/seqset.h"
+#include "imapd/session.h"
 #include "maildir/filename.h"
 #include "maildir/keywords.h"
 #include "maildir/mailbox.h"

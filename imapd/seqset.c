@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/buf.h"
-#include "common/sorted.h"
-#include "common/strnum.h"
+#include "common/lib/buf.h"
+#include "common/lib/sorted.h"
+#include "common/lib/strnum.h"
 #include "imapd/seqset.h"
 
 /* Ranges as written (before merging): what one command can make the

@@ -28,16 +28,16 @@
 #include <strings.h>
 #include <time.h>
 
-#include "common/config.h"
-#include "common/log.h"
-#include "common/mutf7.h"
-#include "common/wipe.h"
+#include "common/imap/mutf7.h"
+#include "common/lib/log.h"
+#include "common/lib/wipe.h"
 #include "imapd/capability.h"
 #include "imapd/commands.h"
+#include "imapd/config.h"
 #include "imapd/indexer.h"
+#include "imapd/quota.h"
 #include "imapd/selected.h"
 #include "imapd/session.h"
-#include "imapd/quota.h"
 #include "imapd/sig.h"
 
 #define OUT_FLUSH_AT	(64 * 1024)	/* write out once this much is queued */

@@ -17,9 +17,9 @@
 
 #include <openssl/ssl.h>
 
-#include "common/buf.h"
-#include "common/imap-parser.h"
-#include "common/quotadef.h"
+#include "common/imap/imap-parser.h"
+#include "common/lib/buf.h"
+#include "common/lib/quotadef.h"
 #include "imapd/authmsg.h"
 #include "imapd/conn.h"
 #include "imapd/specialuse.h"

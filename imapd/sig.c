@@ -5,7 +5,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "common/log.h"
+#include "common/lib/log.h"
 #include "imapd/sig.h"
 
 volatile sig_atomic_t sig_term;

@@ -13,8 +13,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "common/imap-parser.h"
-#include "common/sortkey.h"
+#include "common/imap/imap-parser.h"
+#include "common/imap/sortkey.h"
 #include "imapd/sort.h"
 
 static const struct {

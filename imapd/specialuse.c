@@ -9,9 +9,9 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "common/buf.h"
-#include "common/log.h"
-#include "common/safefile.h"
+#include "common/lib/buf.h"
+#include "common/lib/log.h"
+#include "common/lib/safefile.h"
 #include "imapd/mbname.h"
 #include "imapd/specialuse.h"
 #include "maildir/folder.h"

@@ -31,7 +31,7 @@
 
 #include <stddef.h>
 
-#include "common/config.h"
+#include "imapd/config.h"
 
 #define SPECIALUSE_FILE	"imapd-special-use"
 #define SPECIALUSE_MAX	CONFIG_MAX_SPECIAL

@@ -18,8 +18,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/config.h"
-#include "common/log.h"
+#include "common/lib/log.h"
+#include "imapd/config.h"
 #include "imapd/session.h"
 #include "imapd/storecheck.h"
 

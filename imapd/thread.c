@@ -13,8 +13,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "common/hash.h"
-#include "common/sortkey.h"
+#include "common/imap/sortkey.h"
+#include "common/lib/hash.h"
 #include "imapd/session.h"
 #include "imapd/sort.h"
 #include "imapd/thread.h"

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/sortkey.h"
+#include "common/imap/sortkey.h"
 #include "imapd/msgkeys.h"
 #include "imapd/session.h"
 #include "imapd/threadid.h"

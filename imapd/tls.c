@@ -19,7 +19,7 @@
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
 
-#include "common/config.h"
+#include "imapd/config.h"
 #include "imapd/keyclient.h"
 #include "imapd/keyfile.h"
 #include "imapd/tls.h"

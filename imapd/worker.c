@@ -31,10 +31,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/cidr.h"
-#include "common/config.h"
-#include "common/log.h"
+#include "common/lib/cidr.h"
+#include "common/lib/log.h"
 #include "imapd/back.h"
+#include "imapd/config.h"
 #include "imapd/front.h"
 #include "imapd/keyproc.h"
 #include "imapd/limits.h"
@@ -42,6 +42,7 @@
 #include "imapd/sandbox.h"
 #include "imapd/session.h"
 #include "imapd/sig.h"
+#include "imapd/tlsproc.h"
 #include "imapd/worker.h"
 
 #define MAX_POLL	(2 * CONFIG_MAX_LISTEN * 4 + 1)
@@ -145,6 +146,7 @@ proxy_read(const struct config *conf, int fd, struct proxyhdr *h, char *why,
 		close(p[0]);
 		limits_detach();
 		keyproc_channel_close();
+		tlsproc_close();
 		front_confine(conf);
 		sandbox_front_login();
 		memset(&r, 0, sizeof(r));
@@ -247,7 +249,7 @@ worker_run(const struct worker_args *a)
 	struct limits_addr addr;
 	char rip[64], lport[NI_MAXSERV], id[SESSION_ID_LEN + 1];
 	unsigned which = 0, i, n;
-	int fd, sp[2], one = 1, refuse = 0;
+	int fd, sp[2], one = 1, refuse = 0, tls, outside = 0, plain;
 	long long accepted;
 	pid_t pid;
 
@@ -288,6 +290,18 @@ worker_run(const struct worker_args *a)
 	 * client's delayed ACK, some 40 ms per login */
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 
+	/* tls_process = shared: the TLS process holds the TLS, and from
+	 * here on the session's socket is the plaintext it passes on */
+	tls = a->listeners[which].tls;
+	if (tls && a->conf->tls_shared && (plain = tlsproc_hand(fd, id, rip,
+	    lport, accepted + (long long)a->conf->timeout_login_ms)) != -1) {
+		close(fd);
+		fd = plain;
+		tls = 0;
+		outside = 1;
+	}
+	tlsproc_close();
+
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0,
 	    sp) == -1)
 		fatal("socketpair");
@@ -301,7 +315,8 @@ worker_run(const struct worker_args *a)
 		fa.client = fd;
 		fa.back = sp[1];
 		fa.back_pid = st.pid;	/* this process, the back */
-		fa.implicit_tls = a->listeners[which].tls;
+		fa.implicit_tls = tls;
+		fa.tls_outside = outside;
 		fa.rip = rip;
 		fa.lport = lport;
 		fa.accepted_ms = accepted;
@@ -314,7 +329,7 @@ worker_run(const struct worker_args *a)
 	close(sp[1]);
 	/* a plain connection's back takes the socket over at login (back.c);
 	 * until then it only holds it */
-	if (refuse || a->listeners[which].tls) {
+	if (refuse || tls) {
 		close(fd);
 		fd = -1;
 	}
@@ -329,6 +344,7 @@ worker_run(const struct worker_args *a)
 	ba.front = sp[0];
 	ba.front_pid = pid;
 	ba.client = fd;
+	ba.tls_outside = outside;
 	ba.rip = rip;
 	ba.lport = lport;
 	ba.addr = addr;

@@ -26,7 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/strnum.h"
+#include "common/lib/strnum.h"
 #include "maildir/filename.h"
 
 /* the standard flag letters, in the order of their MF_* bits */

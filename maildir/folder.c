@@ -75,11 +75,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/buf.h"
-#include "common/log.h"
-#include "common/mutf7.h"
-#include "common/safefile.h"
-#include "common/sorted.h"
+#include "common/imap/mutf7.h"
+#include "common/lib/buf.h"
+#include "common/lib/log.h"
+#include "common/lib/safefile.h"
+#include "common/lib/sorted.h"
 #include "maildir/folder.h"
 #include "maildir/storelock.h"
 

@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/le.h"
-#include "common/message.h"
-#include "common/ngram.h"
+#include "common/imap/message.h"
+#include "common/lib/le.h"
+#include "common/mail/ngram.h"
 #include "maildir/ftsindex-private.h"
 
 /* ---- batches -------------------------------------------------------- */

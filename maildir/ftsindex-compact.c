@@ -13,7 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/le.h"
+#include "common/lib/le.h"
+#include "common/lib/safefile.h"
 #include "maildir/ftsindex-private.h"
 
 /* ---- compaction ------------------------------------------------------ */
@@ -360,7 +361,7 @@ compact_finish(struct ftsindex *fi)
 		goto out;
 	close(cp->fd);
 	cp->fd = -1;
-	if (fi_sync_dir(fi) == -1)
+	if (safefile_sync_dir(AT_FDCWD, fi->dir) == -1)
 		goto out;
 	fi_step(FTSINDEX_STEP_SNAP_RENAMED);
 	if (fi_new_journal(fi, cp->gen) == -1)

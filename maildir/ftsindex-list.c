@@ -6,8 +6,8 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "common/le.h"
-#include "common/sorted.h"
+#include "common/lib/le.h"
+#include "common/lib/sorted.h"
 #include "maildir/ftsindex-private.h"
 
 static uint32_t

@@ -15,8 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "common/buf.h"
-#include "common/mapfile.h"
+#include "common/lib/buf.h"
+#include "common/lib/mapfile.h"
 #include "maildir/ftsindex.h"
 
 #define FI_SNAP		"imapd-fts.index"
@@ -187,9 +187,6 @@ void	fi_step(int n);
  */
 int	fi_lock(struct ftsindex *fi);
 void	fi_unlock(struct ftsindex *fi);
-
-/* fsync the folder's directory; 0 or -1. */
-int	fi_sync_dir(const struct ftsindex *fi);
 
 /* Replace the journal by a bare one extending the snapshot of generation
  * gen (synced, renamed into place); 0 or -1. */

@@ -109,13 +109,14 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "common/le.h"
-#include "common/log.h"
-#include "common/ngram.h"
-#include "common/sorted.h"
-#include "common/unicase.h"
-#include "maildir/ftsindex.h"
+#include "common/lib/le.h"
+#include "common/lib/log.h"
+#include "common/lib/safefile.h"
+#include "common/lib/sorted.h"
+#include "common/mail/ngram.h"
+#include "common/mail/unicase.h"
 #include "maildir/ftsindex-private.h"
+#include "maildir/ftsindex.h"
 
 void (*ftsindex_test_step)(int step);
 
@@ -910,18 +911,6 @@ fi_unlock(struct ftsindex *fi)
 	fi->lockfd = -1;
 }
 
-int
-fi_sync_dir(const struct ftsindex *fi)
-{
-	int fd, r;
-
-	if ((fd = open(fi->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		return -1;
-	r = fsync(fd);
-	close(fd);
-	return r;
-}
-
 /* Write data to name.new, sync it and rename it to name. */
 static int
 replace(const struct ftsindex *fi, const char *name, const void *data,
@@ -949,7 +938,7 @@ replace(const struct ftsindex *fi, const char *name, const void *data,
 		(void)unlink(tmp);
 		return -1;
 	}
-	return fi_sync_dir(fi);
+	return safefile_sync_dir(AT_FDCWD, fi->dir);
 }
 
 int

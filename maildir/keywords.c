@@ -22,9 +22,9 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "common/buf.h"
-#include "common/safefile.h"
-#include "common/strnum.h"
+#include "common/lib/buf.h"
+#include "common/lib/safefile.h"
+#include "common/lib/strnum.h"
 #include "maildir/keywords.h"
 
 /* 26 lines of "nn " + keyword + "\n" fit many times over; the rest is

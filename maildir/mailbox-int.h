@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "common/buf.h"
+#include "common/lib/buf.h"
 #include "maildir/filename.h"
 #include "maildir/keywords.h"
 #include "maildir/mailbox.h"

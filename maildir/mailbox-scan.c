@@ -41,9 +41,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/buf.h"
-#include "common/log.h"
-#include "common/sorted.h"
+#include "common/lib/buf.h"
+#include "common/lib/log.h"
+#include "common/lib/sorted.h"
 #include "maildir/filename.h"
 #include "maildir/mailbox-int.h"
 #include "maildir/mailbox.h"

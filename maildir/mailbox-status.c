@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/log.h"
+#include "common/lib/log.h"
 #include "maildir/folder.h"
 #include "maildir/mailbox-int.h"
 #include "maildir/mailbox.h"

@@ -50,9 +50,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/log.h"
-#include "common/mapfile.h"
-#include "common/sorted.h"
+#include "common/lib/log.h"
+#include "common/lib/mapfile.h"
+#include "common/lib/sorted.h"
 #include "maildir/filename.h"
 #include "maildir/keywords.h"
 #include "maildir/mailbox-int.h"

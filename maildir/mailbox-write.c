@@ -18,8 +18,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/log.h"
-#include "common/safefile.h"
+#include "common/lib/log.h"
+#include "common/lib/safefile.h"
 #include "maildir/filename.h"
 #include "maildir/folder.h"
 #include "maildir/keywords.h"
@@ -456,22 +456,6 @@ struct mailbox_delivery {
 	int		 committed;
 };
 
-static int
-fsync_dir(int dirfd, const char *sub)
-{
-	int fd = openat(dirfd, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-	    O_CLOEXEC);
-	int r, e;
-
-	if (fd == -1)
-		return -1;
-	r = fsync(fd);
-	e = errno;
-	close(fd);
-	errno = e;
-	return r;
-}
-
 /* Place tmp/<tmpname> at cur/<name> without ever replacing a file. */
 static int
 place(int dirfd, const char *tmprel, const char *currel)
@@ -765,7 +749,7 @@ mailbox_deliver_commit(struct mailbox_delivery *d,
 		if (deliver_keywords(d, &kw, &meta[i], &d->m[i]) == -1 ||
 		    deliver_place(d, &d->m[i]) == -1)
 			goto fail;
-	if (fsync_dir(d->dirfd, "cur") == -1)
+	if (safefile_sync_dir(d->dirfd, "cur") == -1)
 		goto fail;
 	for (i = 0; i < d->n; i++) {
 		uid = add_placed(uc, d->m[i].name, strlen(d->m[i].base),
@@ -1104,7 +1088,7 @@ mailbox_copy(struct mailbox *mb, const uint32_t *seqs, size_t n,
 	for (npl = 0; npl < n; npl++)
 		if (copy_place(mb, seqs[npl], dfd, &pl[npl]) == -1)
 			goto undo;
-	if (fsync_dir(dfd, "cur") == -1)
+	if (safefile_sync_dir(dfd, "cur") == -1)
 		goto undo;
 	if (self ? mb_lock(mb) == -1 : uidcache_lock(duc) == -1)
 		goto undo;

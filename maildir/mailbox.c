@@ -29,8 +29,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/log.h"
-#include "common/sorted.h"
+#include "common/lib/log.h"
+#include "common/lib/sorted.h"
 #include "maildir/filename.h"
 #include "maildir/folder.h"
 #include "maildir/keywords.h"

@@ -44,9 +44,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/log.h"
-#include "common/safefile.h"
-#include "common/strnum.h"
+#include "common/lib/log.h"
+#include "common/lib/mapfile.h"
+#include "common/lib/safefile.h"
+#include "common/lib/strnum.h"
 #include "maildir/filename.h"
 #include "maildir/maildirsize.h"
 #include "maildir/storelock.h"
@@ -118,7 +119,6 @@ parse_file(struct maildirsize *q)
 {
 	char *buf;
 	size_t len = 0, size;
-	ssize_t n;
 	struct stat sb;
 	int r;
 
@@ -132,18 +132,9 @@ parse_file(struct maildirsize *q)
 	    READ_MAX;
 	if ((buf = malloc(size)) == NULL)
 		return -1;
-	/* a short read is not the end on some network file systems */
-	while (len < size) {
-		n = pread(q->fd, buf + len, size - len, (off_t)len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			free(buf);
-			return -1;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
+	if (mapfile_pread(q->fd, buf, size, 0, &len) == -1) {
+		free(buf);
+		return -1;
 	}
 	r = parse_text(q, buf, len);
 	free(buf);

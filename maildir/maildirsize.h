@@ -27,7 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "common/quotadef.h"
+#include "common/lib/quotadef.h"
 
 #define MAILDIRSIZE_MAX		5120	/* bytes; recalculate at this size */
 #define MAILDIRSIZE_STALE	(15 * 60)	/* seconds */

@@ -56,10 +56,10 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "common/buf.h"
-#include "common/le.h"
-#include "common/log.h"
-#include "common/mapfile.h"
+#include "common/lib/buf.h"
+#include "common/lib/le.h"
+#include "common/lib/log.h"
+#include "common/lib/mapfile.h"
 #include "maildir/msgcache.h"
 
 #define MC_CDB		"imapd-msgcache.cdb"
@@ -245,8 +245,7 @@ static int
 read_log_tail(struct msgcache *mc, int fd, size_t size)
 {
 	char *p;
-	size_t got = mc->loglen;
-	ssize_t n;
+	size_t got = mc->loglen, n;
 
 	if (size < got || (mc->logmap != NULL && mc->logmapped)) {
 		errno = EINVAL;
@@ -256,15 +255,9 @@ read_log_tail(struct msgcache *mc, int fd, size_t size)
 		return -1;
 	mc->logmap = p;
 	mc->logmapped = 0;
-	while (got < size) {
-		n = pread(fd, p + got, size - got, (off_t)got);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;	/* cut short meanwhile: take what is there */
-		got += (size_t)n;
-	}
-	mc->loglen = got;
+	/* cut short meanwhile, or unreadable: take what is there */
+	(void)mapfile_pread(fd, p + got, size - got, (off_t)got, &n);
+	mc->loglen = got + n;
 	return 0;
 }
 

@@ -19,9 +19,9 @@
 
 #include <openssl/evp.h>
 
-#include "common/buf.h"
-#include "common/log.h"
-#include "common/safefile.h"
+#include "common/lib/buf.h"
+#include "common/lib/log.h"
+#include "common/lib/safefile.h"
 #include "maildir/folder.h"
 #include "maildir/objectid.h"
 

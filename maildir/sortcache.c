@@ -7,9 +7,9 @@
  *                     check of those 12 bytes; then records, each u32
  *                     check of the rest of the record, u32 length n of
  *                     the key record, u32 UID, then n bytes: a
- *                     common/sortkey record
+ *                     common/imap/sortkey record
  *
- *   check             the low 32 bits of hash_bytes() (common/hash.h)
+ *   check             the low 32 bits of hash_bytes() (common/lib/hash.h)
  *                     over the bytes it covers.  Not a CRC: a sort reads
  *                     every record of the folder, and this runs several
  *                     times faster while still telling a torn or damaged
@@ -44,13 +44,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/buf.h"
-#include "common/hash.h"
-#include "common/le.h"
-#include "common/mapfile.h"
-#include "common/safefile.h"
-#include "common/sorted.h"
-#include "common/sortkey.h"
+#include "common/imap/sortkey.h"
+#include "common/lib/buf.h"
+#include "common/lib/hash.h"
+#include "common/lib/le.h"
+#include "common/lib/mapfile.h"
+#include "common/lib/safefile.h"
+#include "common/lib/sorted.h"
 #include "maildir/sortcache.h"
 
 #define SC_FILE		"imapd-sortcache"

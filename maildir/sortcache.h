@@ -1,6 +1,6 @@
 /*
  * sortcache: a per-folder store of the keys SORT and THREAD compare (one
- * common/sortkey record per message), so that a folder sorted once is
+ * common/imap/sortkey record per message), so that a folder sorted once is
  * sorted again without opening its message files.
  *
  * A sort wants the keys of most of the folder at once, so the store is

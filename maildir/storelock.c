@@ -17,8 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/log.h"
-#include "common/strnum.h"
+#include "common/lib/log.h"
+#include "common/lib/strnum.h"
 #include "maildir/storelock.h"
 
 static uint64_t timeout_ms = STORELOCK_TIMEOUT_MS;

@@ -39,7 +39,7 @@ peek_uv(const char *path)
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
 		return 0;
-	r = pread_all(fd, b, sizeof(b) - 1, 0, &got);
+	r = mapfile_pread(fd, b, sizeof(b) - 1, 0, &got);
 	close(fd);
 	if (r == -1)
 		return 0;
@@ -216,7 +216,7 @@ drop_fresh(struct uidcache *c)
 	    path_of(c, FN_LOG, path) == -1 ||
 	    (unlink(path) == -1 && errno != ENOENT))
 		return -1;
-	return sync_dir(c);
+	return safefile_sync_dir(AT_FDCWD, c->dir);
 }
 
 int

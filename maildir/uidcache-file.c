@@ -56,7 +56,7 @@ journal_read(struct state *s, int writer)
 	len = (size_t)(st.st_size - s->jend);
 	if ((buf = malloc(len)) == NULL)
 		return -1;
-	if (pread_all(s->jfd, buf, len, s->jend, &got) == -1) {
+	if (mapfile_pread(s->jfd, buf, len, s->jend, &got) == -1) {
 		free(buf);
 		return -1;
 	}
@@ -231,7 +231,7 @@ log_header(int fd, uint64_t *gen, uint32_t *uv, int *ioerr)
 	size_t got;
 
 	*ioerr = 0;
-	if (pread_all(fd, h, sizeof(h), 0, &got) == -1) {
+	if (mapfile_pread(fd, h, sizeof(h), 0, &got) == -1) {
 		*ioerr = 1;
 		return 0;
 	}
@@ -443,7 +443,7 @@ write_log_file(const char *path, uint64_t gen, uint32_t uv)
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd == -1)
 		return -1;
-	if (write_all(fd, h, sizeof(h)) == -1 || fsync(fd) == -1) {
+	if (safefile_write(fd, h, sizeof(h)) == -1 || fsync(fd) == -1) {
 		e = errno;
 		close(fd);
 		unlink(path);
@@ -614,7 +614,7 @@ write_snapshot(struct uidcache *c, struct snapsrc *src, uint64_t prev_gen,
 	if (write_log_file(plogn, gen, src->uidvalidity) == -1)
 		goto fail;
 	STEP(UCS_SNAP_LOG);
-	if (sync_dir(c) == -1)
+	if (safefile_sync_dir(AT_FDCWD, c->dir) == -1)
 		goto fail;
 	STEP(UCS_SNAP_DIRSYNC);
 	if (rename(pcdbn, pcdb) == -1)
@@ -626,14 +626,14 @@ write_snapshot(struct uidcache *c, struct snapsrc *src, uint64_t prev_gen,
 	c->vdev = st.st_dev;
 	c->vino = st.st_ino;
 	c->vgen = gen;
-	if (sync_dir(c) == -1)
+	if (safefile_sync_dir(AT_FDCWD, c->dir) == -1)
 		goto fail_late;
 	*stage_r = SNAP_DURABLE;
 	STEP(UCS_SNAP_RENAME1);
 	if (rename(plogn, plog) == -1)
 		goto fail_late;
 	STEP(UCS_SNAP_RENAME2);
-	if (sync_dir(c) == -1)
+	if (safefile_sync_dir(AT_FDCWD, c->dir) == -1)
 		goto fail_late;
 	STEP(UCS_SNAP_DONE);
 	free(tab);
@@ -804,7 +804,7 @@ set_aside(struct uidcache *c, const struct state *s)
 	if (rename(from, to) == -1 && errno != ENOENT)
 		return -1;
 	STEP(UCS_ASIDE_DONE);
-	return sync_dir(c);
+	return safefile_sync_dir(AT_FDCWD, c->dir);
 }
 
 /*
@@ -832,7 +832,7 @@ fix_journal(struct uidcache *c, struct state *s)
 				return -1;
 			log_info("%s: finished a UID cache compaction that was "
 			    "interrupted", c->dir);
-			return sync_dir(c);
+			return safefile_sync_dir(AT_FDCWD, c->dir);
 		}
 	} else if (errno != ENOENT)
 		return -1;
@@ -843,7 +843,7 @@ fix_journal(struct uidcache *c, struct state *s)
 	STEP(UCS_LOGFIX);
 	if (rename(plogn, plog) == -1)
 		return -1;
-	return sync_dir(c);
+	return safefile_sync_dir(AT_FDCWD, c->dir);
 }
 
 /* The UIDVALIDITY in the journal's header if that is intact, else 0. */

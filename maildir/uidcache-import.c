@@ -304,7 +304,7 @@ import_read(const struct uidcache *c, struct import *im, enum uc_from from)
 			close(fd);
 			continue;
 		}
-		if (pread_all(fd, data, (size_t)st.st_size, 0, &got) == -1) {
+		if (mapfile_pread(fd, data, (size_t)st.st_size, 0, &got) == -1) {
 			log_warn("%s: cannot read for import", path);
 			close(fd);
 			free(data);

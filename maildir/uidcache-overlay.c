@@ -25,7 +25,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "common/sorted.h"
+#include "common/lib/sorted.h"
 #include "maildir/uidcache-private.h"
 
 /* ---- the state ---------------------------------------------------- */

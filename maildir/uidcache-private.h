@@ -14,14 +14,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "common/buf.h"
-#include "common/le.h"
-#include "common/log.h"
-#include "common/mapfile.h"
-#include "common/strnum.h"
+#include "common/lib/buf.h"
+#include "common/lib/le.h"
+#include "common/lib/log.h"
+#include "common/lib/mapfile.h"
+#include "common/lib/safefile.h"
+#include "common/lib/strnum.h"
 #include "maildir/filename.h"
-#include "maildir/uidcache.h"
 #include "maildir/uidcache-test.h"
+#include "maildir/uidcache.h"
 
 #define FN_CDB		"imapd-uidcache.cdb"
 #define FN_LOG		"imapd-uidcache.log"
@@ -252,7 +253,7 @@ struct import {
 /* a pending add of a base already live: apply_op()'s reason */
 extern const char why_twice[];
 
-/* The numbers of the files (common/le.h), under the short names the
+/* The numbers of the files (common/lib/le.h), under the short names the
  * code of the cache reads best with; inline, as lookups call them in
  * their inner loops. */
 static inline void
@@ -291,9 +292,6 @@ uint32_t	crc(uint32_t c, const void *p, size_t len);
 uint32_t	fnv1a(const void *p, size_t len);
 int	name_ok(const void *p, size_t len, int may_be_empty);
 int	path_of(const struct uidcache *c, const char *name, char *out);
-int	sync_dir(const struct uidcache *c);
-int	write_all(int fd, const void *p, size_t len);
-int	pread_all(int fd, void *p, size_t len, off_t off, size_t *got_r);
 uint64_t	new_generation(uint64_t avoid);
 pid_t	self_pid(void);
 /* Lock lock file lockpath, open as fd, by the store's lock method (an

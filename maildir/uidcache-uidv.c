@@ -44,7 +44,7 @@ read_uidv(const struct uidcache *c)
 			log_warn("%s: cannot read", path);
 		return 0;
 	}
-	if (pread_all(fd, b, sizeof(b) - 1, 0, &got) == -1) {
+	if (mapfile_pread(fd, b, sizeof(b) - 1, 0, &got) == -1) {
 		log_warn("%s: cannot read", path);
 		close(fd);
 		return 0;
@@ -78,7 +78,7 @@ write_uidv(const struct uidcache *c, uint32_t uv)
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd == -1)
 		return -1;
-	if (write_all(fd, b, (size_t)n) == -1 || fsync(fd) == -1) {
+	if (safefile_write(fd, b, (size_t)n) == -1 || fsync(fd) == -1) {
 		e = errno;
 		close(fd);
 		unlink(tmp);
@@ -99,7 +99,7 @@ write_uidv(const struct uidcache *c, uint32_t uv)
 		return -1;
 	}
 	STEP(UCS_UIDV_RENAMED);
-	return sync_dir(c);
+	return safefile_sync_dir(AT_FDCWD, c->dir);
 }
 
 /*
@@ -163,7 +163,7 @@ tree_open(const struct uidcache *c, uint32_t *uv)
 		errno = e;
 		return -1;
 	}
-	if (pread_all(fd, b, sizeof(b) - 1, 0, &got) == -1) {
+	if (mapfile_pread(fd, b, sizeof(b) - 1, 0, &got) == -1) {
 		e = errno;
 		fd_unlock(fd, path);
 		close(fd);

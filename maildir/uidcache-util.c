@@ -72,62 +72,6 @@ path_of(const struct uidcache *c, const char *name, char *out)
 	return 0;
 }
 
-int
-sync_dir(const struct uidcache *c)
-{
-	int fd, r;
-
-	fd = open(c->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd == -1)
-		return -1;
-	r = fsync(fd);
-	if (r == -1 && (errno == EINVAL || errno == EROFS))
-		r = 0;	/* a file system that cannot sync directories */
-	close(fd);
-	return r;
-}
-
-int
-write_all(int fd, const void *p, size_t len)
-{
-	const char *b = p;
-	ssize_t n;
-
-	while (len > 0) {
-		n = write(fd, b, len);
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		b += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-int
-pread_all(int fd, void *p, size_t len, off_t off, size_t *got_r)
-{
-	char *b = p;
-	size_t got = 0;
-	ssize_t n;
-
-	while (got < len) {
-		n = pread(fd, b + got, len - got, off + (off_t)got);
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	*got_r = got;
-	return 0;
-}
-
 uint64_t
 new_generation(uint64_t avoid)
 {

@@ -228,11 +228,11 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "common/buf.h"
-#include "common/log.h"
-#include "common/mapfile.h"
-#include "common/sorted.h"
-#include "common/strnum.h"
+#include "common/lib/buf.h"
+#include "common/lib/log.h"
+#include "common/lib/mapfile.h"
+#include "common/lib/sorted.h"
+#include "common/lib/strnum.h"
 #include "maildir/storelock.h"
 #include "maildir/uidcache-private.h"
 #include "maildir/uidcache-test.h"

@@ -11,8 +11,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "common/cidr.h"
-#include "common/strnum.h"
+#include "common/lib/cidr.h"
+#include "common/lib/strnum.h"
 #include "tools/authreq.h"
 
 static int

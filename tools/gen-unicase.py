@@ -1,13 +1,13 @@
 #!/usr/bin/python3
-"""Write common/unicase-table.h: the i;unicode-casemap mapping of RFC 5051
+"""Write common/mail/unicase-table.h: the i;unicode-casemap mapping of RFC 5051
 (simple titlecase, then NFKD, then titlecase again of what the
 decomposition gives) for every code point it changes, from the Unicode
 database of the Python that runs it.
 
-    tools/gen-unicase.py > common/unicase-table.h
+    tools/gen-unicase.py > common/mail/unicase-table.h
 
 Hangul syllables are left out: their decomposition is arithmetic, done
-in code (common/unicase.c).  The table is sorted by code point; each
+in code (common/mail/unicase.c).  The table is sorted by code point; each
 entry points into one array of the mapped code points."""
 
 import sys

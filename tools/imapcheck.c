@@ -31,15 +31,15 @@
 
 #include <openssl/x509_vfy.h>
 
-#include "common/imapcmd.h"
-#include "common/imapconn.h"
-#include "common/imapresp.h"
-#include "common/password.h"
-#include "common/buf.h"
-#include "common/charset.h"
-#include "common/imap-parser.h"
-#include "common/strnum.h"
-#include "common/wipe.h"
+#include "common/imap/imap-parser.h"
+#include "common/imap/imapcmd.h"
+#include "common/imap/imapconn.h"
+#include "common/imap/imapresp.h"
+#include "common/lib/buf.h"
+#include "common/lib/password.h"
+#include "common/lib/strnum.h"
+#include "common/lib/wipe.h"
+#include "common/mail/charset.h"
 
 #define PROG		"imapcheck"
 #define RESP_MAX	(4U * 1024 * 1024)

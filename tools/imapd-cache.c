@@ -41,12 +41,12 @@
 #include <syslog.h>
 #include <unistd.h>
 
-#include "common/buf.h"
-#include "common/log.h"
-#include "common/message.h"
-#include "common/preview.h"
-#include "common/privdrop.h"
-#include "common/sorted.h"
+#include "common/imap/message.h"
+#include "common/lib/buf.h"
+#include "common/lib/log.h"
+#include "common/lib/privdrop.h"
+#include "common/lib/sorted.h"
+#include "common/mail/preview.h"
 #include "maildir/filename.h"
 #include "maildir/ftsindex.h"
 #include "maildir/mailbox.h"

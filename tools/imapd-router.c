@@ -41,13 +41,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/buf.h"
-#include "common/cidr.h"
-#include "common/config.h"
-#include "common/hash.h"
-#include "common/kvfile.h"
-#include "common/log.h"
-#include "common/strnum.h"
+#include "common/lib/buf.h"
+#include "common/lib/cidr.h"
+#include "common/lib/hash.h"
+#include "common/lib/kvfile.h"
+#include "common/lib/listenaddr.h"
+#include "common/lib/log.h"
+#include "common/lib/strnum.h"
 #include "tools/authreq.h"
 
 #define MAX_BACKENDS	32
@@ -81,7 +81,7 @@ k_listen(struct rconf *c, const char *v)
 {
 	const char *why;
 
-	if (config_parse_listen(v, &c->listen, 1, &c->nlisten, &why) == -1)
+	if (listenaddr_parse(v, &c->listen, 1, &c->nlisten, &why) == -1)
 		return why;
 	return c->nlisten == 1 ? NULL : "one address:port is needed";
 }
@@ -92,7 +92,7 @@ k_backends(struct rconf *c, const char *v)
 	const char *why;
 	unsigned i;
 
-	if (config_parse_listen(v, c->backend, MAX_BACKENDS, &c->nbackend,
+	if (listenaddr_parse(v, c->backend, MAX_BACKENDS, &c->nbackend,
 	    &why) == -1)
 		return why;
 	for (i = 0; i < c->nbackend; i++)

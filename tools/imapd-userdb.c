@@ -6,11 +6,11 @@
  *	imapd-userdb -l db.cdb name		show one user (not the hash)
  *	imapd-userdb [-f file] app-password add|list|revoke user [label]
  *
- * The text and cdb formats are described at the top of common/userdb.c.
+ * The text and cdb formats are described at the top of common/lib/userdb.c.
  * A build checks every line first and writes nothing if any is wrong; the
  * new cdb is written to "<out>.tmp.<pid>", synced, and renamed over the
  * old one, so a running imapd sees either the old file or the new one.
- * The app-password file (format at the top of common/apppass.c) is
+ * The app-password file (format at the top of common/lib/apppass.c) is
  * rewritten the same way, whole, under a lock on "<file>.lock" so that
  * two changes at once cannot lose one another.
  * Messages go to stderr (never syslog), prefixed with the program's name.
@@ -32,11 +32,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/apppass.h"
-#include "common/buf.h"
-#include "common/quotadef.h"
-#include "common/userdb.h"
-#include "common/wipe.h"
+#include "common/lib/apppass.h"
+#include "common/lib/buf.h"
+#include "common/lib/quotadef.h"
+#include "common/lib/userdb.h"
+#include "common/lib/wipe.h"
 
 #define PROG		"imapd-userdb"
 #define STR(x)		#x

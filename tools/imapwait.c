@@ -32,18 +32,18 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/imapcmd.h"
-#include "common/imapconn.h"
-#include "common/imapresp.h"
-#include "common/password.h"
-#include "common/buf.h"
-#include "common/charset.h"
-#include "common/imap-parser.h"
-#include "common/imapdate.h"
-#include "common/message.h"
-#include "common/mime.h"
-#include "common/strnum.h"
-#include "common/wipe.h"
+#include "common/imap/imap-parser.h"
+#include "common/imap/imapcmd.h"
+#include "common/imap/imapconn.h"
+#include "common/imap/imapdate.h"
+#include "common/imap/imapresp.h"
+#include "common/imap/message.h"
+#include "common/lib/buf.h"
+#include "common/lib/password.h"
+#include "common/lib/strnum.h"
+#include "common/lib/wipe.h"
+#include "common/mail/charset.h"
+#include "common/mail/mime.h"
 
 #define PROG		"imapwait"
 #define RESP_MAX	(64U * 1024 * 1024)	/* one response */

@@ -1111,9 +1111,10 @@ class Imapd(Server):
             "max_user_sessions_per_address = 0\n"
             # the plain-port workloads log in without TLS, on loopback
             "allow_plaintext_auth = yes\n"
+            "tls_process   = %s\n"
             % (self.port, self.tls_port, s.cert, s.key,
                self.dir / "userdb.cdb", self.dir / "empty",
-               s.max_sessions))
+               s.max_sessions, s.tls_process))
         r = run([IMAPD, "-t", "-c", conf], check=False)
         if r.returncode != 0:
             raise BenchError("imapd -t rejects the bench configuration:\n" +
@@ -1338,9 +1339,10 @@ class Setup:
     """What both servers share: the mail user, the certificate, the
     password and its hash."""
 
-    def __init__(self, work, max_sessions):
+    def __init__(self, work, max_sessions, tls_process="shared"):
         self.work = work
         self.max_sessions = max_sessions
+        self.tls_process = tls_process
         self.ensure_user()
         self.make_cert()
         self.password = "bench-" + secrets.token_hex(8)
@@ -1594,7 +1596,10 @@ def mailbox_runs(args, servers, setup, results, size, src, meta, keys):
             for key in keys:
                 if skip_for(args, srv, key):
                     continue
-                spec = {"kind": "mailbox", "step": key, "port": srv.tls_port,
+                plain = args.mailbox_port == "plain"
+                spec = {"kind": "mailbox", "step": key,
+                        "port": srv.port if plain else srv.tls_port,
+                        "tls": not plain,
                         "cert": str(setup.cert), "user": BIG_LOGIN,
                         "password": setup.password, "n": size,
                         "ops": ops, "srcdir": str(src),
@@ -1904,6 +1909,16 @@ def git_commit():
 
 GROUPS = ("mailbox", "login", "memory")
 
+
+def notes(args):
+    """NOTES with the settings of this run filled in."""
+    lean = (" (its lean mode: one process holds the TLS of every "
+            "implicit-TLS connection, as Dovecot-hp's login processes do)"
+            if args.imapd_tls_process == "shared" else
+            " (each TLS session keeps a relaying process of its own)")
+    return [n.format(tls_process=args.imapd_tls_process, lean=lean)
+            for n in NOTES]
+
 NOTES = [
     "Dovecot: built-in defaults, nothing from /etc/dovecot (no plugins "
     "but imap_zlib, which adds the COMPRESS command and nothing else: no "
@@ -1916,7 +1931,7 @@ NOTES = [
     "core, client_limit raised); targets apply to the ratio against it",
     "imapd: auth = userdb, prefork = 8, login_user = nobody, "
     "allow_plaintext_auth = yes (Dovecot: disable_plaintext_auth = no) "
-    "for the plain-port workloads",
+    "for the plain-port workloads, tls_process = {tls_process}{lean}",
     "same certificate (EC P-256), same SHA256-CRYPT hash, same mail uid; "
     "clients speak TLS on the implicit-TLS port, except the workloads "
     "marked plain port",
@@ -1970,6 +1985,16 @@ def parse_args(argv):
                     help="comma-separated servers to run (default all: "
                     "imapd,Dovecot,Dovecot-hp); imapd alone, say, for "
                     "--sizes up to a million messages")
+    ap.add_argument("--imapd-tls-process", default="shared",
+                    choices=("shared", "per-session"),
+                    help="imapd's tls_process (default shared: its lean "
+                    "mode, one process holding every TLS connection, as "
+                    "Dovecot-hp's login processes do)")
+    ap.add_argument("--mailbox-port", choices=("tls", "plain"),
+                    default="tls",
+                    help="the port the mailbox workloads use: 993-style "
+                    "implicit TLS (default), or the plain port with a "
+                    "plaintext LOGIN (no TLS relay in the way)")
     ap.add_argument("--quick", action="store_true",
                     help="smoke run: N=2000, 2 runs, 50 sessions, 100 logins")
     ap.add_argument("--work", type=pathlib.Path,
@@ -2080,7 +2105,8 @@ def main(argv):
     started = datetime.datetime.now(datetime.timezone.utc)
     t_start = time.monotonic()
     commit, dirty = git_commit()
-    setup = Setup(args.work, max(args.sessions, args.big) + 100)
+    setup = Setup(args.work, max(args.sessions, args.big) + 100,
+                  args.imapd_tls_process)
     lkeys, mkeys, bkeys = ([k for k in args.keys if BY_KEY[k].group == g]
                            for g in ("login", "memory", "mailbox"))
     # the data first: making it takes minutes, with no server running
@@ -2136,7 +2162,9 @@ def report(args, results, started, commit, dirty, versions):
         "modes; targets against the latter); %sbest of %d run%s" % (
         (commit or "?")[:10] + ("+dirty" if dirty else ""),
         versions.get("Dovecot", "?").split()[0],
-        "INBOX of %d messages; " % big
+        "INBOX of %d messages%s; " % (
+            big, " over the plain port" if args.mailbox_port == "plain"
+            else "")
         if any(BY_KEY[k].group == "mailbox" for k in args.keys) else "",
         args.runs, "" if args.runs == 1 else "s")
     print_table(rows, title)
@@ -2163,7 +2191,7 @@ def report(args, results, started, commit, dirty, versions):
         "runs": args.runs, "sessions": args.sessions, "big": args.big,
         "logins": args.logins, "parallel": args.parallel,
         "ops": {n: mailbox_ops(n) for n in args.sizes},
-        "notes": NOTES,
+        "notes": notes(args),
         "units": {w.key: {"s": "seconds", "login": "seconds per login",
                           "kib": "KiB PSS per session",
                           "bytes": "bytes read by the client"}[w.unit]

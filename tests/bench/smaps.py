@@ -10,7 +10,7 @@ file-backed) and the mappings of /proc/PID/smaps grouped as heap, stack,
 other anonymous memory and each file (library), with their PSS and
 private dirty pages.  Run as root from the top of the tree after make:
 
-    tests/bench/smaps.py [--sessions N] [--build obj:.]
+    tests/bench/smaps.py [--sessions N] [--tls-process shared] [--build obj:.]
 
 With many sessions open, the shared pages of the program and its
 libraries are divided among many processes, so a session's PSS comes
@@ -123,6 +123,11 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sessions", type=int, default=20,
                     help="idle sessions per port (default 20)")
+    ap.add_argument("--tls-process", default="per-session",
+                    choices=("per-session", "shared"),
+                    help="imapd's tls_process (default per-session); with "
+                    "shared, the TLS process is shown too, with its share "
+                    "per TLS session")
     ap.add_argument("--build", default="obj:.",
                     help="objdir:bindir of the build (default obj:.)")
     args = ap.parse_args()
@@ -139,7 +144,8 @@ def main():
             {"auth": "userdb", "allow_plaintext_auth": "yes",
              "max_sessions": str(2 * args.sessions + 10),
              "max_user_sessions": str(2 * args.sessions + 10),
-             "max_user_sessions_per_address": str(2 * args.sessions + 10)},
+             "max_user_sessions_per_address": str(2 * args.sessions + 10),
+             "tls_process": args.tls_process},
             name="smaps")
         server.start()
         seen, held = set(), []
@@ -158,6 +164,13 @@ def main():
                 total += report("front", f)
             if not front_of(back):
                 print("  front: none (the back owns the client socket)")
+            for t in imapdtest.proc_children(server.proc.pid):
+                if tls and imapdtest.proc_comm(t) == "imapd-tls":
+                    share = report("TLS process (all sessions)", t) // \
+                        max(1, len(backs))
+                    print(f"  TLS process, one session's share: {share} "
+                          f"KiB")
+                    total += share
             print(f"  session total PSS: {total} KiB\n")
         for c in held:
             c.close()

@@ -1,6 +1,6 @@
 /*
  * plaincrlf.h: the CRLF sizes and line counts IMAP reports, counted the
- * plain way, byte by byte, for tests to hold common/mime's answers
+ * plain way, byte by byte, for tests to hold common/mail/mime's answers
  * against.  A LF without a CR before it (the byte before off counts)
  * becomes CRLF; every LF ends a line.
  */

@@ -1,4 +1,4 @@
-/* Unit tests for common/apppass: the form that is hashed, the record
+/* Unit tests for common/lib/apppass: the form that is hashed, the record
  * parser, generated passwords, and checks against a cdb file made here. */
 #include <cdb.h>
 #include <errno.h>
@@ -8,9 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/apppass.h"
-#include "common/buf.h"
-#include "common/userdb.h"
+#include "common/lib/apppass.h"
+#include "common/lib/buf.h"
+#include "common/lib/userdb.h"
 #include "tests/t.h"
 
 #define Y	"$y$j9T$F5Jx5fExrKuJdxDYUE7Ig/$ow0vVKC9rMz0mB9ZGNdqHqQzvvYYGX" \

@@ -1,10 +1,10 @@
-/* Unit tests for common/buf: growth, the hard maximum, formatting. */
+/* Unit tests for common/lib/buf: growth, the hard maximum, formatting. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/buf.h"
+#include "common/lib/buf.h"
 #include "tests/t.h"
 
 static void

@@ -1,13 +1,13 @@
 /*
- * Unit tests for common/charset: UTF-8 validation, conversion through
+ * Unit tests for common/mail/charset: UTF-8 validation, conversion through
  * iconv and of UTF-7 (with input cut inside characters), and the
  * converter cache.
  */
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/buf.h"
-#include "common/charset.h"
+#include "common/lib/buf.h"
+#include "common/mail/charset.h"
 #include "tests/t.h"
 
 static const struct {

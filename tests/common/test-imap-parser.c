@@ -1,5 +1,5 @@
 /*
- * Unit tests for common/imap-parser.  Each table case is run with the
+ * Unit tests for common/imap/imap-parser.  Each table case is run with the
  * input fed whole, one byte at a time, and split in two at every position;
  * a dump of everything the parser reported (with the stream offset of each
  * report) must be the same every time and match the table.
@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "common/buf.h"
-#include "common/imap-parser.h"
+#include "common/imap/imap-parser.h"
+#include "common/lib/buf.h"
 #include "tests/t.h"
 
 #if defined(__SANITIZE_ADDRESS__)

@@ -1,12 +1,12 @@
 /*
- * Unit tests for common/imapdate: the calendar against a brute-force day
+ * Unit tests for common/imap/imapdate: the calendar against a brute-force day
  * count, RFC 5322 dates as mailers write them, IMAP date and date-time,
  * and INTERNALDATE formatting.
  */
 #include <stdint.h>
 #include <string.h>
 
-#include "common/imapdate.h"
+#include "common/imap/imapdate.h"
 #include "tests/t.h"
 
 static void

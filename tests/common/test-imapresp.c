@@ -1,9 +1,9 @@
-/* Unit tests for common/imapresp: splitting server responses, and their
+/* Unit tests for common/imap/imapresp: splitting server responses, and their
  * data as argument trees. */
 #include <stdint.h>
 #include <string.h>
 
-#include "common/imapresp.h"
+#include "common/imap/imapresp.h"
 #include "tests/t.h"
 
 static const struct {

@@ -1,5 +1,5 @@
 /*
- * Unit tests for common/message: ENVELOPE, BODY and BODYSTRUCTURE of every
+ * Unit tests for common/imap/message: ENVELOPE, BODY and BODYSTRUCTURE of every
  * fixture, FETCH sections (parsing, names, contents, partials), SEARCH,
  * and opening files.
  *
@@ -7,7 +7,7 @@
  * were checked against the RFC 3501 grammar by hand and against Dovecot
  * 2.3.19 serving the same fixtures.  They agree with Dovecot up to
  * equivalent string forms (Dovecot sends some quoted strings as literals)
- * and the deliberate differences listed in common/message.h, which these
+ * and the deliberate differences listed in common/imap/message.h, which these
  * fixtures show in: addresses.eml (the empty element of the Cc list is
  * skipped), prefix-boundary.eml (BODY[1] of a nested multipart ends
  * before the line end that precedes the outer boundary, as RFC 2046 has
@@ -26,9 +26,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/buf.h"
-#include "common/imap-parser.h"
-#include "common/message.h"
+#include "common/imap/imap-parser.h"
+#include "common/imap/message.h"
+#include "common/lib/buf.h"
 #include "tests/common/fixture.h"
 #include "tests/t.h"
 

@@ -1,5 +1,5 @@
 /*
- * Unit tests for common/mime: the tree of every fixture (its shape, and
+ * Unit tests for common/mail/mime: the tree of every fixture (its shape, and
  * sizes and line counts checked against an independent count), broken
  * and hostile input (nothing may crash, hang or go out of bounds), header
  * fields, RFC 2047 and RFC 2231 decoding, and the streaming decoders fed
@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/buf.h"
-#include "common/mime.h"
+#include "common/lib/buf.h"
+#include "common/mail/mime.h"
 #include "tests/common/fixture.h"
 #include "tests/common/plaincrlf.h"
 #include "tests/t.h"

@@ -1,8 +1,8 @@
-/* Unit tests for common/mutf7: round trips in many scripts, and every
+/* Unit tests for common/imap/mutf7: round trips in many scripts, and every
  * kind of input the strict decoder and encoder must refuse. */
 #include <stdlib.h>
 
-#include "common/mutf7.h"
+#include "common/imap/mutf7.h"
 #include "tests/t.h"
 
 /* UTF-8 and its one modified UTF-7 spelling */

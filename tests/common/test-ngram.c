@@ -1,5 +1,5 @@
 /*
- * Unit tests for common/ngram: the trigram keys of the full-text index.
+ * Unit tests for common/mail/ngram: the trigram keys of the full-text index.
  * What matters is one property: whenever textsearch finds a needle in a
  * unit of text, however the text is cut into pieces, every key of the
  * needle is a key of the text; the index would otherwise hide a match.
@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/ngram.h"
-#include "common/textsearch.h"
+#include "common/mail/ngram.h"
+#include "common/mail/textsearch.h"
 #include "tests/t.h"
 
 /* Whether every key of needle (in space) is among the keys of ng. */

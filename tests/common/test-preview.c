@@ -1,15 +1,15 @@
 /*
- * Unit tests for common/preview: which part gives the text, decoding,
+ * Unit tests for common/mail/preview: which part gives the text, decoding,
  * what is dropped from plain text and HTML, and the cut at PREVIEW_CHARS
  * characters.
  */
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/buf.h"
-#include "common/charset.h"
-#include "common/mime.h"
-#include "common/preview.h"
+#include "common/lib/buf.h"
+#include "common/mail/charset.h"
+#include "common/mail/mime.h"
+#include "common/mail/preview.h"
 #include "tests/t.h"
 
 static const struct {

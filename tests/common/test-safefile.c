@@ -1,4 +1,4 @@
-/* Unit tests for common/safefile: whole reads within a maximum, atomic
+/* Unit tests for common/lib/safefile: whole reads within a maximum, atomic
  * replacement, no temporary files left behind, no links followed. */
 #include <sys/stat.h>
 
@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "common/safefile.h"
+#include "common/lib/safefile.h"
 #include "tests/t.h"
 #include "tests/tfile.h"
 

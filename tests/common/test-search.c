@@ -1,5 +1,5 @@
 /*
- * Unit tests for SEARCH in common/message: the ASCII needle looked for in
+ * Unit tests for SEARCH in common/imap/message: the ASCII needle looked for in
  * raw or block-decoded bytes must answer as the decoding path does (every
  * text part decoded whole and converted to UTF-8, then searched), in
  * every transfer encoding and charset, across block and part boundaries;
@@ -16,12 +16,12 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "common/base64.h"
-#include "common/buf.h"
-#include "common/charset.h"
-#include "common/message.h"
-#include "common/mime.h"
-#include "common/textsearch.h"
+#include "common/imap/message.h"
+#include "common/lib/buf.h"
+#include "common/mail/base64.h"
+#include "common/mail/charset.h"
+#include "common/mail/mime.h"
+#include "common/mail/textsearch.h"
 #include "tests/t.h"
 
 #define BIG	(64 * 1024 * 1024)

@@ -1,11 +1,11 @@
 /*
- * Unit tests for common/sorted.h: the lower bound over arrays empty, of
+ * Unit tests for common/lib/sorted.h: the lower bound over arrays empty, of
  * one element, with runs of duplicates, and keys below, between and
  * above what they hold, checked against a linear scan.
  */
 #include <stdint.h>
 
-#include "common/sorted.h"
+#include "common/lib/sorted.h"
 #include "tests/t.h"
 
 struct key {

@@ -1,5 +1,5 @@
 /*
- * Unit tests for common/sortkey: the base subject of RFC 5256 section 2.1
+ * Unit tests for common/imap/sortkey: the base subject of RFC 5256 section 2.1
  * (one case or more for each step of its procedure and each rule of its
  * grammar), the reply-or-forward mark, message IDs normalized as RFC 5256
  * section 3 asks, and the records built from whole headers: address keys
@@ -10,11 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/buf.h"
-#include "common/imapdate.h"
-#include "common/message.h"
-#include "common/sortkey.h"
-#include "common/unicase.h"
+#include "common/imap/imapdate.h"
+#include "common/imap/message.h"
+#include "common/imap/sortkey.h"
+#include "common/lib/buf.h"
+#include "common/mail/unicase.h"
 #include "tests/t.h"
 
 static const struct {

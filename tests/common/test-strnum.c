@@ -1,8 +1,8 @@
-/* Unit tests for common/strnum: the one checked number parser. */
+/* Unit tests for common/lib/strnum: the one checked number parser. */
 #include <errno.h>
 #include <stdint.h>
 
-#include "common/strnum.h"
+#include "common/lib/strnum.h"
 #include "tests/t.h"
 
 static const struct {

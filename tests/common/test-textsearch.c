@@ -1,13 +1,13 @@
 /*
- * Unit tests for common/textsearch and common/unicase: the
+ * Unit tests for common/mail/textsearch and common/mail/unicase: the
  * i;unicode-casemap comparator of RFC 5051, and matches found however the
  * text is cut into pieces.
  */
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/textsearch.h"
-#include "common/unicase.h"
+#include "common/mail/textsearch.h"
+#include "common/mail/unicase.h"
 #include "tests/t.h"
 
 static const struct {

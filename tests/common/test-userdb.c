@@ -1,4 +1,4 @@
-/* Unit tests for common/userdb: the line parser's rules field by field,
+/* Unit tests for common/lib/userdb: the line parser's rules field by field,
  * lookups in cdb files made here with cdb_make, and password checks
  * against real yescrypt and sha512crypt hashes. */
 #include <cdb.h>
@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/userdb.h"
+#include "common/lib/userdb.h"
 #include "tests/t.h"
 
 /* shaped like real hashes; the parser does not run crypt */

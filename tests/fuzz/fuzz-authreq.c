@@ -20,7 +20,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "common/cidr.h"
+#include "common/lib/cidr.h"
 #include "tests/fuzz/fuzz.h"
 #include "tools/authreq.h"
 

@@ -1,5 +1,5 @@
 /*
- * Fuzz target: common/charset, text in whatever charset a message says it
+ * Fuzz target: common/mail/charset, text in whatever charset a message says it
  * is in, turned into UTF-8 for SEARCH.
  *
  * Input: a charset name, FUZZ_SEP, the text.  Without a separator the
@@ -16,8 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/buf.h"
-#include "common/charset.h"
+#include "common/lib/buf.h"
+#include "common/mail/charset.h"
 #include "tests/fuzz/fuzz.h"
 
 #define OUT_MAX	(16 * 1024 * 1024)

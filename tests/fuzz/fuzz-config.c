@@ -1,5 +1,5 @@
 /*
- * Fuzz target: common/config, imapd.conf as an administrator might get it
+ * Fuzz target: imapd/config, imapd.conf as an administrator might get it
  * wrong.  The input is the file.
  *
  * Properties checked:
@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/config.h"
-#include "common/strnum.h"
+#include "common/lib/strnum.h"
+#include "imapd/config.h"
 #include "tests/fuzz/fuzz.h"
 
 static char dir[PATH_MAX], path[PATH_MAX];

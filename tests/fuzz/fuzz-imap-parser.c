@@ -1,5 +1,5 @@
 /*
- * Fuzz target: common/imap-parser, the first code to see a client's bytes.
+ * Fuzz target: common/imap/imap-parser, the first code to see a client's bytes.
  *
  * Input: two bytes of seed, then the byte stream a client sends.  The seed
  * picks a set of limits and a stream of decisions: what to do with each
@@ -24,8 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/buf.h"
-#include "common/imap-parser.h"
+#include "common/imap/imap-parser.h"
+#include "common/lib/buf.h"
 #include "tests/fuzz/fuzz.h"
 
 #define ASZ		sizeof(struct imap_arg)

@@ -1,5 +1,5 @@
 /*
- * Fuzz target: common/imapdate, the dates of Date: headers, SEARCH and
+ * Fuzz target: common/imap/imapdate, the dates of Date: headers, SEARCH and
  * APPEND.  The input is read as an RFC 5322 date (without a NUL after
  * it), as an IMAP date and as an IMAP date-time (up to its first NUL).
  *
@@ -18,7 +18,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "common/imapdate.h"
+#include "common/imap/imapdate.h"
 #include "tests/fuzz/fuzz.h"
 
 /* "d-Mon-yyyy" with a one-digit or space-padded day, as the format

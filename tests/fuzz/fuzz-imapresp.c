@@ -1,5 +1,5 @@
 /*
- * Fuzz target: common/imapresp, server responses as imapcheck and
+ * Fuzz target: common/imap/imapresp, server responses as imapcheck and
  * imapwait read them from servers they do not control.
  *
  * Input: one response as imapconn_read() gives it (no final CRLF,
@@ -21,9 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/buf.h"
-#include "common/imap-parser.h"
-#include "common/imapresp.h"
+#include "common/imap/imap-parser.h"
+#include "common/imap/imapresp.h"
+#include "common/lib/buf.h"
 #include "tests/fuzz/fuzz.h"
 
 #define RESP_MAX	(64 * 1024)

@@ -21,8 +21,8 @@
 #include <string.h>
 
 #include "maildir/filename.h"
-#include "maildir/uidcache.h"
 #include "maildir/uidcache-test.h"
+#include "maildir/uidcache.h"
 #include "tests/fuzz/fuzz.h"
 
 static char dir[PATH_MAX];

@@ -1,5 +1,5 @@
 /*
- * Fuzz target: maildir/maildirsize and common/quotadef, the maildirsize
+ * Fuzz target: maildir/maildirsize and common/lib/quotadef, the maildirsize
  * file that delivery agents, other servers and the user (it lives in the
  * user's Maildir) write.  The input is the file's contents; the Maildir
  * around it holds two messages, 1000 bytes in all.
@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/quotadef.h"
+#include "common/lib/quotadef.h"
 #include "maildir/maildirsize.h"
 #include "tests/fuzz/fuzz.h"
 

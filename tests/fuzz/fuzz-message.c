@@ -1,5 +1,5 @@
 /*
- * Fuzz target: common/mime and common/message, everything FETCH and
+ * Fuzz target: common/mail/mime and common/imap/message, everything FETCH and
  * SEARCH make of a message that anyone on the Internet can send.
  *
  * Input: one byte of mode, then the message.  Mode bit 1 puts a long
@@ -33,10 +33,10 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "common/buf.h"
-#include "common/imap-parser.h"
-#include "common/message.h"
-#include "common/mime.h"
+#include "common/imap/imap-parser.h"
+#include "common/imap/message.h"
+#include "common/lib/buf.h"
+#include "common/mail/mime.h"
 #include "tests/common/plaincrlf.h"
 #include "tests/fuzz/fuzz.h"
 

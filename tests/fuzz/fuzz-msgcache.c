@@ -30,8 +30,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "common/buf.h"
-#include "common/le.h"
+#include "common/lib/buf.h"
+#include "common/lib/le.h"
 #include "maildir/msgcache.h"
 #include "tests/fuzz/fuzz.h"
 

@@ -1,5 +1,5 @@
 /*
- * Fuzz target: common/mutf7, mailbox names between the wire, the disk and
+ * Fuzz target: common/imap/mutf7, mailbox names between the wire, the disk and
  * UTF-8.  The input is taken as modified UTF-7 and as UTF-8, both ways.
  *
  * Properties checked:
@@ -7,7 +7,7 @@
  *     decodes encodes back to the very same bytes (only the canonical
  *     spelling is valid);
  *   - encoding succeeds exactly for UTF-8 without NUL, as the UTF-8
- *     reader of common/charset judges it (two decoders that must agree);
+ *     reader of common/mail/charset judges it (two decoders that must agree);
  *     what it encodes is valid and decodes back to the input;
  *   - utf8_valid() implies that encoding succeeds, and is false for any
  *     control character;
@@ -17,9 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/buf.h"
-#include "common/charset.h"
-#include "common/mutf7.h"
+#include "common/imap/mutf7.h"
+#include "common/lib/buf.h"
+#include "common/mail/charset.h"
 #include "tests/fuzz/fuzz.h"
 
 #define OUT_MAX		(1024 * 1024)

@@ -25,9 +25,9 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "common/buf.h"
-#include "common/imap-parser.h"
-#include "common/message.h"
+#include "common/imap/imap-parser.h"
+#include "common/imap/message.h"
+#include "common/lib/buf.h"
 #include "imapd/search.h"
 #include "imapd/session.h"
 #include "maildir/mailbox.h"

@@ -1,5 +1,5 @@
 /*
- * Fuzz target: common/sortkey and imapd/thread, the keys SORT and THREAD
+ * Fuzz target: common/imap/sortkey and imapd/thread, the keys SORT and THREAD
  * take from message headers anyone can send, the records the sort cache
  * keeps of them, and both threading algorithms over those keys (where
  * References and In-Reply-To may point anywhere: at the message itself,
@@ -20,9 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/buf.h"
-#include "common/message.h"
-#include "common/sortkey.h"
+#include "common/imap/message.h"
+#include "common/imap/sortkey.h"
+#include "common/lib/buf.h"
 #include "imapd/thread.h"
 #include "tests/fuzz/fuzz.h"
 

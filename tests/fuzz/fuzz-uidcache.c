@@ -39,10 +39,10 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "common/le.h"
+#include "common/lib/le.h"
 #include "maildir/filename.h"
-#include "maildir/uidcache.h"
 #include "maildir/uidcache-test.h"
+#include "maildir/uidcache.h"
 #include "tests/fuzz/fuzz.h"
 
 #define PARTS_MAX	64

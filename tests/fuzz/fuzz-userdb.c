@@ -1,5 +1,5 @@
 /*
- * Fuzz target: common/userdb, the virtual-user database an administrator
+ * Fuzz target: common/lib/userdb, the virtual-user database an administrator
  * writes and imapd reads as root before any privilege is dropped.
  *
  * Input: the text file's lines, optionally followed by FUZZ_SEP and the
@@ -22,7 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/userdb.h"
+#include "common/lib/userdb.h"
 #include "tests/fuzz/fuzz.h"
 
 #define LINES_MAX	64

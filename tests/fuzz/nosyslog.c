@@ -3,7 +3,7 @@
  * library's.
  *
  * A fuzzer runs the code millions of times on damaged input, and the
- * code logs damage (common/log.c, in full: context, cutting, control
+ * code logs damage (common/lib/log.c, in full: context, cutting, control
  * bytes): through the real syslog that would flood the host's log.  The
  * line is formatted and dropped, or written to stderr when FUZZ_LOG is
  * set.  With _FORTIFY_SOURCE the code calls the checking entry points

@@ -20,9 +20,9 @@
 #include <syslog.h>
 #include <unistd.h>
 
-#include "common/config.h"
-#include "common/userdb.h"
+#include "common/lib/userdb.h"
 #include "imapd/auth.h"
+#include "imapd/config.h"
 #include "tests/t.h"
 
 static size_t	longest_lookup;		/* the longest name getpwnam saw */

@@ -6,8 +6,8 @@
  */
 #include <string.h>
 
-#include "common/config.h"
 #include "imapd/capability.h"
+#include "imapd/config.h"
 #include "imapd/session.h"
 #include "tests/t.h"
 

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "common/config.h"
+#include "imapd/config.h"
 #include "imapd/limits.h"
 #include "tests/t.h"
 

@@ -9,9 +9,9 @@
 #include <string.h>
 #include <syslog.h>
 
-#include "common/buf.h"
-#include "common/config.h"
-#include "common/log.h"
+#include "common/lib/buf.h"
+#include "common/lib/log.h"
+#include "imapd/config.h"
 #include "imapd/mbname.h"
 #include "imapd/session.h"
 #include "tests/t.h"

@@ -1,7 +1,8 @@
 /*
- * test-sandbox: the front's seccomp filters, installed for real in child
- * processes.  Each probe runs in a child of its own that enters the
- * pre-login sandbox (and for the relay's rows the relay's too) and then
+ * test-sandbox: the front's seccomp filters and the shared TLS process's,
+ * installed for real in child processes.  Each probe runs in a child of
+ * its own that enters the pre-login sandbox (and for the relay's rows
+ * the relay's too; for the TLS process's, that one alone) and then
  * makes one system call: what the front needs works, what libraries may
  * try is refused with EACCES, and anything else kills the child with
  * SIGSYS.
@@ -19,6 +20,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "imapd/sandbox.h"
@@ -152,6 +154,23 @@ p_recv(void)
 }
 
 static long
+p_recvmsg(void)
+{
+	struct msghdr mh;
+	struct iovec iov;
+	char c;
+
+	if (write(sv[1], "m", 1) != 1)
+		return -1;
+	memset(&mh, 0, sizeof(mh));
+	iov.iov_base = &c;
+	iov.iov_len = 1;
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	return recvmsg(sv[0], &mh, MSG_DONTWAIT) == 1 ? 0 : -1;
+}
+
+static long
 p_rcvbuf(void)
 {
 	int n = 4096;
@@ -246,7 +265,7 @@ p_x32(void)
 #endif
 
 /* Run probe in a child sandboxed to the given stage (1: before login,
- * 2: relaying) and say how it ended. */
+ * 2: relaying, 3: the shared TLS process) and say how it ended. */
 static enum outcome
 run(long (*probe)(void), int stage)
 {
@@ -256,7 +275,10 @@ run(long (*probe)(void), int stage)
 	if ((pid = fork()) == -1)
 		return OTHER;
 	if (pid == 0) {
-		sandbox_front_login();
+		if (stage == 3)
+			sandbox_tlsproc();
+		else
+			sandbox_front_login();
 		if (stage == 2)
 			sandbox_front_relay();
 		errno = 0;
@@ -278,42 +300,43 @@ run(long (*probe)(void), int stage)
 static const struct {
 	const char	*name;
 	long		(*probe)(void);
-	enum outcome	 login, relay;
+	enum outcome	 login, relay, tls;
 } probes[] = {
-	{ "getpid", p_getpid, WORKS, WORKS },
-	{ "write", p_write, WORKS, WORKS },
-	{ "read", p_read, WORKS, WORKS },
-	{ "ppoll", p_ppoll, WORKS, WORKS },
-	{ "mmap rw", p_mmap_rw, WORKS, WORKS },
-	{ "malloc 4 MiB", p_malloc_big, WORKS, WORKS },
-	{ "pthread_once", p_once, WORKS, WORKS },
-	{ "fcntl F_GETFL", p_fcntl_getfl, WORKS, WORKS },
-	{ "SO_LINGER", p_linger, WORKS, WORKS },
-	{ "openat", p_openat, REFUSED, REFUSED },
-	{ "socket", p_socket, REFUSED, REFUSED },
-	{ "poll", p_poll, WORKS, KILLED },
-	{ "shutdown", p_shutdown, WORKS, KILLED },
-	{ "recv", p_recv, WORKS, KILLED },
-	{ "RLIMIT_NOFILE", p_nofile, WORKS, KILLED },
-	{ "mmap exec", p_mmap_exec, KILLED, KILLED },
-	{ "getuid", p_getuid, KILLED, KILLED },
-	{ "fcntl F_DUPFD", p_fcntl_dupfd, KILLED, KILLED },
-	{ "SO_RCVBUF", p_rcvbuf, KILLED, KILLED },
-	{ "RLIMIT_NPROC", p_nproc, KILLED, KILLED },
-	{ "prctl PR_SET_NAME", p_prctl_name, KILLED, KILLED },
-	{ "kill", p_kill, KILLED, KILLED },
+	{ "getpid", p_getpid, WORKS, WORKS, WORKS },
+	{ "write", p_write, WORKS, WORKS, WORKS },
+	{ "read", p_read, WORKS, WORKS, WORKS },
+	{ "ppoll", p_ppoll, WORKS, WORKS, WORKS },
+	{ "mmap rw", p_mmap_rw, WORKS, WORKS, WORKS },
+	{ "malloc 4 MiB", p_malloc_big, WORKS, WORKS, WORKS },
+	{ "pthread_once", p_once, WORKS, WORKS, WORKS },
+	{ "fcntl F_GETFL", p_fcntl_getfl, WORKS, WORKS, WORKS },
+	{ "SO_LINGER", p_linger, WORKS, WORKS, WORKS },
+	{ "openat", p_openat, REFUSED, REFUSED, REFUSED },
+	{ "socket", p_socket, REFUSED, REFUSED, REFUSED },
+	{ "poll", p_poll, WORKS, KILLED, WORKS },
+	{ "shutdown", p_shutdown, WORKS, KILLED, KILLED },
+	{ "recv", p_recv, WORKS, KILLED, WORKS },
+	{ "recvmsg", p_recvmsg, KILLED, KILLED, WORKS },
+	{ "RLIMIT_NOFILE", p_nofile, WORKS, KILLED, KILLED },
+	{ "mmap exec", p_mmap_exec, KILLED, KILLED, KILLED },
+	{ "getuid", p_getuid, KILLED, KILLED, KILLED },
+	{ "fcntl F_DUPFD", p_fcntl_dupfd, KILLED, KILLED, KILLED },
+	{ "SO_RCVBUF", p_rcvbuf, KILLED, KILLED, KILLED },
+	{ "RLIMIT_NPROC", p_nproc, KILLED, KILLED, KILLED },
+	{ "prctl PR_SET_NAME", p_prctl_name, KILLED, KILLED, KILLED },
+	{ "kill", p_kill, KILLED, KILLED, KILLED },
 #ifdef SANITIZER
 	/* refused, so that a report can do without a symbolizer */
-	{ "execve", p_execve, REFUSED, REFUSED },
+	{ "execve", p_execve, REFUSED, REFUSED, REFUSED },
 #else
-	{ "execve", p_execve, KILLED, KILLED },
+	{ "execve", p_execve, KILLED, KILLED, KILLED },
 #endif
 #ifdef SYS_fork
-	{ "fork", p_fork, KILLED, KILLED },
+	{ "fork", p_fork, KILLED, KILLED, KILLED },
 #endif
 #if defined(__x86_64__)
-	{ "int 0x80", p_int80, KILLED, KILLED },
-	{ "x32", p_x32, KILLED, KILLED },
+	{ "int 0x80", p_int80, KILLED, KILLED, KILLED },
+	{ "x32", p_x32, KILLED, KILLED, KILLED },
 #endif
 };
 
@@ -330,6 +353,8 @@ main(void)
 		    "%s before login", probes[i].name);
 		CHECK_MSG(run(probes[i].probe, 2) == probes[i].relay,
 		    "%s relaying", probes[i].name);
+		CHECK_MSG(run(probes[i].probe, 3) == probes[i].tls,
+		    "%s in the TLS process", probes[i].name);
 	}
 	return t_done();
 }

@@ -17,10 +17,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/buf.h"
-#include "common/config.h"
-#include "common/imap-parser.h"
-#include "common/log.h"
+#include "common/imap/imap-parser.h"
+#include "common/lib/buf.h"
+#include "common/lib/log.h"
+#include "imapd/config.h"
 #include "imapd/search.h"
 #include "imapd/session.h"
 #include "maildir/mailbox.h"

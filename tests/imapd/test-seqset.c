@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/buf.h"
+#include "common/lib/buf.h"
 #include "imapd/seqset.h"
 #include "tests/t.h"
 

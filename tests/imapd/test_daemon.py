@@ -641,12 +641,13 @@ def test_check_verbose_prints_effective_config(build, workdir, cert,
     assert out["quota"] == ("none", "default")
     assert out["search_index"] == ("yes", "default")
     # every key the reader knows, and nothing from inside the key file
-    assert len(out) == 46
+    assert len(out) == 47
     assert out["store_check"] == ("", "default")
     assert out["store_check_timeout"] == ("10s", "default")
     assert out["drain_timeout"] == ("1m", "default")
     assert out["proxy_protocol"] == ("no", "default")
     assert out["trusted_proxies"] == ("none", "default")
+    assert out["tls_process"] == ("per-session", "default")
     assert out["lock_timeout"] == ("30s", "default")
     assert out["lock_method"] == ("fcntl", "default")
     assert out["idle_poll"] == ("0s", "default")
@@ -666,6 +667,31 @@ def test_check_verbose_prints_effective_config(build, workdir, cert,
         {k: v[0] for k, v in out.items()}
     assert out2["listen_imap"][1] == \
         f"{again}:{list(out).index('listen_imap') + 1}"
+
+
+def test_every_key_documented(build, server_factory):
+    """The keys imapd knows (its effective configuration lists each, in
+    name order) are the keys imapd.conf(5) describes and the example file
+    sets: none missing from either, none described that imapd lacks."""
+    s = server_factory()
+    p, out = _dump(build, s.conf_path, s.env())
+    assert p.returncode == 0, p.stderr.decode()
+    known = list(out)
+    assert known == sorted(known)
+    man = (imapdtest.ROOT / "man" / "imapd.conf.5").read_text()
+    # a key's paragraph opens ".It Cm key No = ..."; the login policy's
+    # own words are written "Cm word Ns = ..." and are not keys
+    documented = [l.split()[2] for l in man.splitlines()
+                  if l.startswith(".It Cm ") and l.split()[3:4] == ["No"]]
+    example = (imapdtest.ROOT / "tools" / "imapd.conf.example").read_text()
+    listed = [l.split("=", 1)[0].strip() for l in example.splitlines()
+              if "=" in l and not l.lstrip().startswith("#")]
+    assert len(documented) == len(set(documented))
+    assert len(listed) == len(set(listed))
+    assert set(documented) == set(known), \
+        (set(known) - set(documented), set(documented) - set(known))
+    assert set(listed) == set(known), \
+        (set(known) - set(listed), set(listed) - set(known))
 
 
 def test_check_without_verbose_prints_no_config(build, server_factory):

@@ -1,5 +1,5 @@
 """FETCH PREVIEW and PREVIEW (LAZY) (RFC 8970): the text each rule of
-common/preview.h gives, with messages built for it, the grammar of the
+common/mail/preview.h gives, with messages built for it, the grammar of the
 answer (a quoted string for ASCII, a literal otherwise, NIL only for LAZY),
 and the structure cache that answers a second FETCH PREVIEW without
 reading the message files."""

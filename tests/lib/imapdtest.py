@@ -255,6 +255,10 @@ class Server:
             "max_sessions": "50",
             "auth_fail_delay": "100ms",
         }
+        if os.environ.get("IMAPD_TEST_TLS_PROCESS"):
+            # the whole suite against the other TLS process mode
+            self.settings["tls_process"] = \
+                os.environ["IMAPD_TEST_TLS_PROCESS"]
         if not IS_ROOT:
             # PAM logs in the invoking user, whose passwd home is not
             # the test's: point the mail at the test's Maildir

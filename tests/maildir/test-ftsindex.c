@@ -18,10 +18,10 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "common/le.h"
-#include "common/mapfile.h"
-#include "common/message.h"
-#include "common/ngram.h"
+#include "common/imap/message.h"
+#include "common/lib/le.h"
+#include "common/lib/mapfile.h"
+#include "common/mail/ngram.h"
 #include "maildir/ftsindex.h"
 #include "tests/t.h"
 #include "tests/tfile.h"

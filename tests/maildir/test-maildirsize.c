@@ -1,4 +1,4 @@
-/* Unit tests for common/quotadef and maildir/maildirsize: definitions
+/* Unit tests for common/lib/quotadef and maildir/maildirsize: definitions
  * good and bad, reading a file with odd lines, deltas appended, the
  * recalculation (Trash and dot files left out, ",S=" believed), the rules
  * that ask for one, and the lock that holds a recalculation off. */
@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/quotadef.h"
+#include "common/lib/quotadef.h"
 #include "maildir/maildirsize.h"
 #include "tests/t.h"
 #include "tests/tfile.h"

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/mapfile.h"
+#include "common/lib/mapfile.h"
 #include "maildir/msgcache.h"
 #include "tests/t.h"
 

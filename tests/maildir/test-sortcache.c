@@ -16,10 +16,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/hash.h"
-#include "common/le.h"
-#include "common/mapfile.h"
-#include "common/sortkey.h"
+#include "common/imap/sortkey.h"
+#include "common/lib/hash.h"
+#include "common/lib/le.h"
+#include "common/lib/mapfile.h"
 #include "maildir/sortcache.h"
 #include "tests/t.h"
 

@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/log.h"
+#include "common/lib/log.h"
 #include "maildir/storelock.h"
 #include "tests/t.h"
 #include "tests/tfile.h"

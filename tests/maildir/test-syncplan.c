@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/buf.h"
+#include "common/lib/buf.h"
 #include "maildir/filename.h"
 #include "maildir/mailbox-int.h"
 #include "maildir/uidcache.h"

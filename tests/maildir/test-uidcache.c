@@ -30,11 +30,11 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "common/log.h"
-#include "common/mapfile.h"
+#include "common/lib/log.h"
+#include "common/lib/mapfile.h"
 #include "maildir/filename.h"
-#include "maildir/uidcache.h"
 #include "maildir/uidcache-test.h"
+#include "maildir/uidcache.h"
 #include "tests/t.h"
 
 static FILE	*t_err;
