@@ -218,6 +218,7 @@ UNITTESTS = tests/common/test-apppass \
 	   tests/maildir/test-storelock \
 	   tests/maildir/test-syncplan \
 	   tests/maildir/test-uidcache \
+	   tests/maildir/test-uidcache-stress \
 	   tests/imapd/test-auth \
 	   tests/imapd/test-capability \
 	   tests/imapd/test-config \

@@ -37,6 +37,7 @@ def test_unit(build, name):
 # The caches again with their files read instead of mapped, as imapd does
 # on network and FUSE file systems (the mmap setting).
 @pytest.mark.parametrize("name", ["tests/maildir/test-uidcache",
+                                  "tests/maildir/test-uidcache-stress",
                                   "tests/maildir/test-msgcache",
                                   "tests/maildir/test-ftsindex",
                                   "tests/maildir/test-sortcache"])
