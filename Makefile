@@ -396,6 +396,11 @@ cluster-test: all
 	IMAPD_CLUSTER_TEST=1 IMAPD_BUILDS="plain=$(O):." $(PYTHON) -m pytest -q \
 	    tests/cluster $(PYTEST_ARGS)
 
+# The first SELECT of a large folder beside the kernel's time to read its
+# directories (tests/bench/firstselect.py; any user, no Dovecot).
+bench-select: all
+	$(PYTHON) tests/bench/firstselect.py $(BENCH_SELECT_ARGS)
+
 # The conformance scripts (tests/conformance) against imapd and against a
 # private Dovecot side by side (root; installs dovecot-imapd if missing);
 # prints a table of the results.  `make check` runs them against imapd.
@@ -434,7 +439,7 @@ clean:
 	find . -name __pycache__ -prune -exec rm -rf {} +
 
 .PHONY: all san unit fuzzers fuzz-build fuzz check banned analyze layers \
-	demo bench cluster-test conformance install clean
+	demo bench bench-select cluster-test conformance install clean
 # test objects are intermediate files; keep them so a rebuild is quick
 .SECONDARY:
 

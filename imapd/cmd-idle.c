@@ -98,6 +98,16 @@ cmd_idle(struct session *s, const struct request *c)
 			s->end = END_DRAIN;
 			goto out;
 		}
+		/* what SELECT left in new/, a slice at a time; the sync
+		 * after each reports what the moves' sync took from the
+		 * watch (new mail among it) */
+		if (selected_new_waiting(s) && !session_input_waiting(s)) {
+			selected_move_new(s);
+			selected_sync(s, 1);
+			if (session_flush(s) == -1 || s->end != END_NONE)
+				goto out;
+			continue;
+		}
 		/* input the client already sent comes first */
 		if (s->in.len == 0 && conn_pending(s->conn) == 0) {
 			pfd[0].fd = s->conn->rfd;

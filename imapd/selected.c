@@ -406,6 +406,22 @@ selected_close(struct session *s)
 		s->state = STATE_AUTH;
 }
 
+int
+selected_new_waiting(struct session *s)
+{
+	return s->mb != NULL && s->end == END_NONE &&
+	    mailbox_new_waiting(s->mb);
+}
+
+void
+selected_move_new(struct session *s)
+{
+	/* a failure is logged; a later sync that lists moves the rest,
+	 * and one that finds the folder reset says so to the client */
+	if (s->mb != NULL)
+		(void)mailbox_move_new(s->mb, SELECTED_MOVE_MS);
+}
+
 struct vanished {
 	uint32_t	*v;
 	size_t		 n, cap;

@@ -76,6 +76,16 @@ struct message *selected_message(struct session *, uint32_t seq,
 /* Leave the selected mailbox (no responses). */
 void	selected_close(struct session *);
 
+/*
+ * The files a read-write SELECT left in new/ so as to answer sooner (see
+ * mailbox_move_new()), moved to cur/ while the client is quiet:
+ * selected_new_waiting() says whether any are left, selected_move_new()
+ * moves them for about SELECTED_MOVE_MS.  Nothing goes to the client.
+ */
+#define SELECTED_MOVE_MS	20
+int	selected_new_waiting(struct session *);
+void	selected_move_new(struct session *);
+
 /* Write a flag list "(\Seen \Answered $Label)" (with \Recent if set). */
 void	selected_write_flags(struct session *, unsigned flags, uint32_t kw);
 

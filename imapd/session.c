@@ -871,6 +871,10 @@ background(struct session *s)
 {
 	int ms;
 
+	/* what SELECT left for later comes before anything else */
+	while (!sig_term && !sig_drain && selected_new_waiting(s) &&
+	    !input_within(s, 0))
+		selected_move_new(s);
 	/* quiet for a while, and not about to index: rest */
 	if (!s->rested && s->state != STATE_NOTAUTH &&
 	    ((ms = indexer_due_ms(s)) < 0 || ms >= REST_AFTER_MS) &&

@@ -81,6 +81,9 @@ struct mailbox {
 	size_t		 nfacts, capfacts;
 	struct unrec	*unrec;		/* sorted by UID */
 	size_t		 nunrec;
+	int		 keep_new;	/* the next sync leaves new/ in place */
+	int		 new_waiting;	/* files the first sync left in new/,
+					 * for mailbox_move_new() */
 };
 
 /*
@@ -96,6 +99,11 @@ struct dsync {
 	int		 dirfd;
 	int		 readonly;
 	uint32_t	 claim_lo, claim_hi;	/* \Recent claimed here */
+	int		 keep_new;	/* read-write, but new/ is not moved
+					 * now (the session does it later) */
+	int		 noclaim;	/* read-write, but \Recent is left to
+					 * a later sync */
+	size_t		 nnew;		/* files a listing found in new/ */
 	int		 complete;	/* the cache now holds every file
 					 * as it is (set by the syncs) */
 };
@@ -241,8 +249,11 @@ int	mb_stamp_begin(struct dsync *ds, struct uc_dirstamp *st);
 int	mb_list_dirs(struct dsync *ds, struct scan *sc);
 
 /* Read the directories into sc: new/ moved to cur/ first by a
- * read-write sync, then listed. */
+ * read-write sync (unless it keeps new/), then listed. */
 int	mb_scan_all(struct dsync *ds, struct scan *sc);
+
+/* List new/ alone into sc (initialized), unsorted.  0, or -1. */
+int	mb_scan_new(struct dsync *ds, struct scan *sc);
 
 /*
  * One file seen under two names of one base (a listing that raced with a
@@ -318,9 +329,16 @@ void	mb_watch_stop(struct mailbox *mb);
  * and the watch is left closed (-1). */
 void	mb_watch_start(struct mailbox *mb);
 
-/* The sync of a session's folder: \Recent claimed here is the view's
- * to show (even if a later step failed: the cache may have it). */
-int	mb_disk_sync(struct mailbox *mb, int force);
+/*
+ * The sync of a session's folder.  claim: take \Recent for what no
+ * session has; only mailbox_sync() does, since the view's update follows
+ * at once: the view holds the claims it has not taken in yet as one
+ * range, and two claims of one session with another session's between
+ * them would make that one's messages \Recent here too.  \Recent
+ * claimed is the view's to show (even if a later step failed: the cache
+ * may have it).
+ */
+int	mb_disk_sync(struct mailbox *mb, int force, int claim);
 
 /* Note that the message uid now has flags, kw and the name base + info,
  * which the cache could not record. */

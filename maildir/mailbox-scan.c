@@ -187,13 +187,108 @@ entry_cmp(const void *a, const void *b, void *arg)
 	return strcmp(xn, yn);
 }
 
+/*
+ * Sorting a large listing.  Nearly every base differs from the others
+ * within its first 16 bytes (the seconds and the microseconds or
+ * sequence number of the delivery), and those bytes are the entries'
+ * keys: a radix sort on the keys orders 100,000 entries in a few passes
+ * over small records, where a comparison sort spends most of a first
+ * SELECT's own time.  The few runs of equal keys are then put in order by
+ * entry_cmp(), so the result is the one the comparison sort gives.
+ */
+#define RADIX_MIN	1024	/* below this, qsort_r() */
+
+struct rkey {
+	uint64_t	 k[2];
+	size_t		 i;		/* the entry's index */
+};
+
+/* Byte b (0 the least significant) of a record's 128-bit key. */
+static unsigned
+rbyte(const struct rkey *r, unsigned b)
+{
+	return b < 8 ? (unsigned)(r->k[1] >> (8 * b)) & 0xff :
+	    (unsigned)(r->k[0] >> (8 * (b - 8))) & 0xff;
+}
+
+/* Sort sc's entries by key with an LSD radix sort; ties are left in
+ * listing order.  0, or -1 when out of memory (nothing changed). */
+static int
+radix_sort(struct scan *sc)
+{
+	size_t (*count)[256], i, n = sc->n, sum, c;
+	struct rkey *a, *b, *t;
+	struct entry *e;
+	unsigned d;
+
+	a = reallocarray(NULL, n, sizeof(*a));
+	b = reallocarray(NULL, n, sizeof(*b));
+	count = calloc(16, sizeof(*count));
+	e = reallocarray(NULL, sc->cap > n ? sc->cap : n, sizeof(*e));
+	if (a == NULL || b == NULL || count == NULL || e == NULL) {
+		free(a);
+		free(b);
+		free(count);
+		free(e);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		a[i].k[0] = sc->e[i].key[0];
+		a[i].k[1] = sc->e[i].key[1];
+		a[i].i = i;
+		for (d = 0; d < 16; d++)
+			count[d][rbyte(&a[i], d)]++;
+	}
+	for (d = 0; d < 16; d++) {
+		/* a byte every key shares orders nothing */
+		if (count[d][rbyte(&a[0], d)] == n)
+			continue;
+		for (sum = 0, c = 0; c < 256; c++) {
+			size_t k = count[d][c];
+
+			count[d][c] = sum;
+			sum += k;
+		}
+		for (i = 0; i < n; i++)
+			b[count[d][rbyte(&a[i], d)]++] = a[i];
+		t = a;
+		a = b;
+		b = t;
+	}
+	for (i = 0; i < n; i++)
+		e[i] = sc->e[a[i].i];
+	free(sc->e);
+	sc->e = e;
+	if (sc->cap < n)
+		sc->cap = n;
+	free(a);
+	free(b);
+	free(count);
+	return 0;
+}
+
 void
 mb_scan_sort(struct scan *sc)
 {
-	if (sc->n > 1) {
+	size_t i, j;
+
+	if (sc->n <= 1)
+		return;
+	if (sc->n < RADIX_MIN || radix_sort(sc) == -1) {
 		qsort_r(sc->e, sc->n, sizeof(sc->e[0]), entry_cmp, sc);
 		scan_pack(sc);
+		return;
 	}
+	for (i = 0; i < sc->n; i = j) {
+		for (j = i + 1; j < sc->n &&
+		    sc->e[j].key[0] == sc->e[i].key[0] &&
+		    sc->e[j].key[1] == sc->e[i].key[1]; j++)
+			;
+		if (j - i > 1)
+			qsort_r(sc->e + i, j - i, sizeof(sc->e[0]), entry_cmp,
+			    sc);
+	}
+	scan_pack(sc);
 }
 
 int
@@ -540,12 +635,18 @@ mb_list_dirs(struct dsync *ds, struct scan *sc)
 }
 
 int
+mb_scan_new(struct dsync *ds, struct scan *sc)
+{
+	return scan_dir(ds, "new", 1, sc);
+}
+
+int
 mb_scan_all(struct dsync *ds, struct scan *sc)
 {
 	struct scan nw;
 
 	mb_scan_init(sc);
-	if (!ds->readonly) {
+	if (!ds->readonly && !ds->keep_new) {
 		mb_scan_init(&nw);
 		if (scan_dir(ds, "new", 1, &nw) == -1) {
 			mb_scan_free(&nw);

@@ -10,7 +10,9 @@
  *     time" in mailbox-scan.c), the cache is the truth and no directory
  *     is read.
  *  3. Otherwise a read-write session first moves files from new/ to cur/
- *     (never over an existing name), then takes the file system's time,
+ *     (never over an existing name; the first sync of a view leaves them
+ *     for later: see "new/ moved to cur/ after SELECT has answered"),
+ *     then takes the file system's time,
  *     stats both directories, lists new/ and then cur/, and stats them
  *     again.  Equal times before and after mean the listing is exact: no
  *     entry was added, removed or renamed while it ran.
@@ -45,6 +47,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/lib/log.h"
@@ -294,7 +297,7 @@ claim_recent(struct dsync *ds)
 	uint32_t lo = uidcache_first_recent(ds->uc);
 	uint32_t hi = uidcache_uidnext(ds->uc);
 
-	if (ds->readonly || lo >= hi)
+	if (ds->readonly || ds->noclaim || lo >= hi)
 		return 0;
 	if (uidcache_set_first_recent(ds->uc, hi) == -1)
 		return -1;
@@ -331,6 +334,7 @@ mb_dir_sync(struct dsync *ds, int force)
 	struct plan p;
 	uint64_t changes;
 	uint32_t uid_limit;
+	size_t i;
 	int r = 0, locked = 0, need_recent, tries, complete, created;
 
 	if (uidcache_refresh(ds->uc) == -1)
@@ -340,7 +344,7 @@ mb_dir_sync(struct dsync *ds, int force)
 		return -1;
 	}
 	uidcache_dirstamp(ds->uc, &old);
-	need_recent = !ds->readonly &&
+	need_recent = !ds->readonly && !ds->noclaim &&
 	    uidcache_first_recent(ds->uc) < uidcache_uidnext(ds->uc);
 	if (!force && uidcache_uidvalidity(ds->uc) != 0 &&
 	    old.cur_ns == now.cur_ns && old.new_ns == now.new_ns &&
@@ -381,6 +385,8 @@ mb_dir_sync(struct dsync *ds, int force)
 			return -1;
 	}
 	complete = p.unresolved == 0 && sc.unresolved == 0;
+	for (ds->nnew = 0, i = 0; i < sc.n; i++)
+		ds->nnew += sc.e[i].in_new;
 	if (!complete)
 		log_debug("%s: %zu messages not found while other programs "
 		    "renamed files; looked for again at the next sync",
@@ -706,7 +712,8 @@ watch_sync(struct mailbox *mb, struct dsync *ds)
 		if (round == WATCH_ROUNDS)
 			goto out;	/* renames that do not stop: list */
 		watch_lookup(ds, &t);
-		if (!ds->readonly && watch_move_new(ds, &t) == -1)
+		if (!ds->readonly && !ds->keep_new &&
+		    watch_move_new(ds, &t) == -1)
 			goto out;
 		if ((got = watch_drain(mb, &t)) == -1)
 			goto out;
@@ -715,7 +722,7 @@ watch_sync(struct mailbox *mb, struct dsync *ds)
 	watch_unique(&t);
 	if ((r = watch_plan(ds, &t, &p)) != 0)
 		goto out;
-	need_recent = !ds->readonly &&
+	need_recent = !ds->readonly && !ds->noclaim &&
 	    uidcache_first_recent(ds->uc) < uidcache_uidnext(ds->uc);
 	uidcache_dirstamp(ds->uc, &old);
 	if (p.nadd == 0 && p.nupd == 0 && p.ngone == 0 && !need_recent &&
@@ -747,8 +754,18 @@ out:
 
 static int	uv_same(struct mailbox *);
 
+static void
+dsync_of(struct mailbox *mb, struct dsync *ds)
+{
+	memset(ds, 0, sizeof(*ds));
+	ds->uc = mb->uc;
+	ds->dir = mb->dir;
+	ds->dirfd = mb->dirfd;
+	ds->readonly = mb->readonly;
+}
+
 int
-mb_disk_sync(struct mailbox *mb, int force)
+mb_disk_sync(struct mailbox *mb, int force, int claim)
 {
 	struct dsync ds;
 	int r;
@@ -757,11 +774,9 @@ mb_disk_sync(struct mailbox *mb, int force)
 		errno = ESTALE;
 		return -1;
 	}
-	memset(&ds, 0, sizeof(ds));
-	ds.uc = mb->uc;
-	ds.dir = mb->dir;
-	ds.dirfd = mb->dirfd;
-	ds.readonly = mb->readonly;
+	dsync_of(mb, &ds);
+	ds.keep_new = mb->keep_new;
+	ds.noclaim = !claim;
 	r = 1;
 	if (!force && mb->watch_ok)
 		r = watch_sync(mb, &ds);
@@ -772,6 +787,10 @@ mb_disk_sync(struct mailbox *mb, int force)
 		r = mb_dir_sync(&ds, force || mb->watch_ok);
 	}
 	mb->watch_ok = mb->watch_fd != -1 && r == 0 && ds.complete;
+	if (ds.keep_new) {
+		mb->keep_new = 0;
+		mb->new_waiting = r == 0 && ds.nnew > 0;
+	}
 	if (ds.claim_hi != 0) {
 		if (mb->claim_hi == 0 || ds.claim_lo < mb->claim_lo)
 			mb->claim_lo = ds.claim_lo;
@@ -781,6 +800,82 @@ mb_disk_sync(struct mailbox *mb, int force)
 	if (uidcache_uidvalidity(mb->uc) != 0 && !uv_same(mb))
 		return -1;
 	return r;
+}
+
+/* ---- new/ moved to cur/ after SELECT has answered ------------------------ */
+
+/*
+ * The first sync of a read-write view gives the files in new/ their UIDs
+ * where they are and leaves them there (a record knows which directory
+ * its file is in), so that SELECT answers after reading the directories
+ * once; renaming two thousand files before that would add a third to its
+ * time.  The session moves them afterwards, while its client is quiet,
+ * a few at a time: the moves are the ones a sync makes (mb_move_new(),
+ * outside the lock, never over an existing name), and the next sync
+ * records them under the lock, as it records a mail reader's.  A base
+ * keeps its UID in whichever directory its file is, so neither the moves
+ * nor anyone else's change the numbering; \Recent was claimed by the
+ * first sync and is not touched (these syncs claim none for new mail:
+ * the next mailbox_sync() does).  With a watch, the sync that records a
+ * slice reads only the events the moves made; without one (NFS), a sync
+ * that lists moves them all at once.
+ */
+#define MOVE_STEP	32	/* renames between looks at the clock */
+
+int
+mailbox_new_waiting(const struct mailbox *mb)
+{
+	return mb->new_waiting;
+}
+
+int
+mailbox_move_new(struct mailbox *mb, int budget_ms)
+{
+	struct dsync ds;
+	struct scan nw, part;
+	struct timespec t0, t;
+	size_t done = 0;
+	long long ms;
+	int r;
+
+	if (!mb->new_waiting)
+		return 0;
+	if (mb->readonly || mb->stale_uv != 0) {
+		mb->new_waiting = 0;
+		return 0;
+	}
+	if (mb->watch_fd == -1 || !mb->watch_ok) {
+		mb->new_waiting = 0;
+		return mb_disk_sync(mb, 1, 0) == -1 ? -1 : 0;
+	}
+	dsync_of(mb, &ds);
+	mb_scan_init(&nw);
+	if (mb_scan_new(&ds, &nw) == -1) {
+		log_warn("%s: cannot read new/", mb->dir);
+		mb_scan_free(&nw);
+		mb->new_waiting = 0;
+		return -1;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (done < nw.n) {
+		/* a window on the listing: the names stay where they are */
+		part = nw;
+		part.e = nw.e + done;
+		part.n = nw.n - done < MOVE_STEP ? nw.n - done : MOVE_STEP;
+		mb_move_new(&ds, &part);
+		done += part.n;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		ms = (long long)(t.tv_sec - t0.tv_sec) * 1000 +
+		    (t.tv_nsec - t0.tv_nsec) / 1000000;
+		if (budget_ms >= 0 && ms >= budget_ms)
+			break;
+	}
+	mb->new_waiting = done < nw.n;
+	mb_scan_free(&nw);
+	/* record what moved: the events the renames made */
+	if ((r = mb_disk_sync(mb, 0, 0)) == -1)
+		mb->new_waiting = 0;
+	return r == -1 ? -1 : mb->new_waiting;
 }
 
 /* ---- changes the cache could not record ---------------------------------- */

@@ -141,7 +141,7 @@ store_one(struct mailbox *mb, uint32_t seq, int op, unsigned flags,
 		if (errno == EEXIST) {
 			/* another file holds the name (a broken copy): a
 			 * sync gives it a base of its own, then try again */
-			if (mb_disk_sync(mb, 1) == -1)
+			if (mb_disk_sync(mb, 1, 0) == -1)
 				return -1;
 			continue;
 		}
@@ -367,7 +367,7 @@ mailbox_expunge(struct mailbox *mb, const uint32_t *uids, size_t nuids,
 		errno = EROFS;
 		return -1;
 	}
-	if (mb_disk_sync(mb, 0) == -1)
+	if (mb_disk_sync(mb, 0, 0) == -1)
 		return -1;
 	if ((gone = reallocarray(NULL, mb->n + 1, sizeof(*gone))) == NULL)
 		return -1;

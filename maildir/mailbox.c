@@ -182,6 +182,7 @@ mailbox_open(const char *dir, int readonly, struct mailbox **mbp,
 	(void)mb_keywords_refresh(mb, 1);
 	/* before the first sync: from then on, every change is an event */
 	mb_watch_start(mb);
+	mb->keep_new = !readonly;
 	if (mailbox_sync(mb, 1, NULL) == -1 ||
 	    uidcache_uidvalidity(mb->uc) == 0) {
 		*why_r = errno == ENOSPC || errno == EDQUOT ?
@@ -206,6 +207,8 @@ mailbox_close(struct mailbox *mb)
 {
 	if (mb == NULL)
 		return;
+	if (mb->new_waiting)
+		(void)mailbox_move_new(mb, -1);
 	mailbox_flush_facts(mb);
 	if (mb->uc != NULL)
 		uidcache_close(mb->uc);
@@ -224,7 +227,7 @@ int
 mailbox_sync(struct mailbox *mb, int allow_expunge,
     const struct mailbox_events *ev)
 {
-	if (mb_disk_sync(mb, 0) == -1)
+	if (mb_disk_sync(mb, 0, 1) == -1)
 		return -1;
 	if (mb_keywords_refresh(mb, 0))
 		mb->kw_changed = 1;
@@ -537,7 +540,7 @@ mailbox_relocate(struct mailbox *mb, uint32_t seq, char *out, size_t len)
 		errno = ENOENT;
 		return -1;
 	}
-	if (mb_disk_sync(mb, 1) == -1)
+	if (mb_disk_sync(mb, 1, 0) == -1)
 		return -1;
 	if (!mb_view_rec(mb, seq, &r)) {
 		if (errno == ESTALE)

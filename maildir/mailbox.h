@@ -50,11 +50,29 @@ struct mailbox_events {
  * Open folder dir (the folder's directory: the Maildir root for INBOX).
  * readonly (EXAMINE, STATUS) neither moves new/ to cur/ nor claims
  * \Recent.  The first sync happens here; the view is complete on return.
- * 0, or -1 with errno and *why_r (a sentence for a NO response).
+ * It gives the files in new/ their UIDs where they are: a read-write
+ * view moves them to cur/ later, through mailbox_move_new().  0, or -1
+ * with errno and *why_r (a sentence for a NO response).
  */
 int	mailbox_open(const char *dir, int readonly, struct mailbox **,
 	    const char **why_r);
+
+/* Close the folder, moving first what the first sync left in new/. */
 void	mailbox_close(struct mailbox *);
+
+/* Has the first sync left files in new/ for mailbox_move_new()? */
+int	mailbox_new_waiting(const struct mailbox *);
+
+/*
+ * Move the files the first sync left in new/ to cur/, for about
+ * budget_ms (-1: all of them), and record the moves in the UID cache;
+ * every message keeps its UID and its \Recent.  For the session's quiet
+ * time: nothing is reported to the client (the next mailbox_sync() shows
+ * what other programs changed meanwhile).  1 if files are left for
+ * another call, 0 when done, -1 on an I/O error (logged; what is left
+ * moves at a later sync that lists the folder).
+ */
+int	mailbox_move_new(struct mailbox *, int budget_ms);
 
 /*
  * Bring the view up to date.  With allow_expunge 0 (during FETCH, STORE,

@@ -143,21 +143,33 @@ make_folder(void)
 	}
 }
 
-/* Message seq is msgs[seq - 1]: the UIDs follow the names. */
+/* Message seq is msgs[seq - 1]: the UIDs follow the names.  Each is
+ * where it was written until mailbox_move_new() moves new/ to cur/;
+ * the UIDs stay. */
 static void
 test_folder(void)
 {
-	char rel[512];
+	char rel[512], want[16];
 	uint32_t seq;
+	int pass;
 
 	CHECK_INT(mailbox_count(sess.mb), NMSGS);
-	for (seq = 1; seq <= NMSGS; seq++) {
-		CHECK(mailbox_relpath(sess.mb, seq, rel, sizeof(rel)) == 0);
-		/* cur/ and the base name (new/ moved to cur/ on open) */
-		CHECK_MSG(strncmp(rel, "cur/", 4) == 0 &&
-		    strncmp(rel + 4, msgs[seq - 1].name, 20) == 0,
-		    "message %u is %s", seq, rel);
-		CHECK_INT(mailbox_uid(sess.mb, seq), seq);
+	for (pass = 0; pass < 2; pass++) {
+		if (pass == 1) {
+			CHECK(mailbox_new_waiting(sess.mb));
+			CHECK_INT(mailbox_move_new(sess.mb, -1), 0);
+			CHECK(!mailbox_new_waiting(sess.mb));
+		}
+		for (seq = 1; seq <= NMSGS; seq++) {
+			snprintf(want, sizeof(want), "%s/",
+			    pass == 0 ? msgs[seq - 1].dir : "cur");
+			CHECK(mailbox_relpath(sess.mb, seq, rel, sizeof(rel)) ==
+			    0);
+			CHECK_MSG(strncmp(rel, want, 4) == 0 &&
+			    strncmp(rel + 4, msgs[seq - 1].name, 20) == 0,
+			    "message %u is %s", seq, rel);
+			CHECK_INT(mailbox_uid(sess.mb, seq), seq);
+		}
 	}
 }
 

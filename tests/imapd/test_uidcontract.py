@@ -124,6 +124,10 @@ def test_new_to_cur_never_replaces(srv, mailuser, seen):
     assert c.mids == {1: "<A@x>"}
     if seen:
         c.ok("STORE 1 +FLAGS (\\Seen)")
+    # the session moves A to cur/ once SELECT has answered; a delivery
+    # into new/ under A's name before that would replace A by the MDA's
+    # own rename, which no server can prevent
+    assert ma.wait_new_empty(mailuser) == []
     # another message arrives under the very same name
     ma.deliver(mailuser, "INBOX", "<B@x>", name=name)
     c.ok("NOOP")
@@ -780,7 +784,7 @@ def test_rename_noreplace_unsupported(srv, mailuser, build, err):
         ino[ma.file_mid(d / "new" / n)] = os.stat(d / "new" / n).st_ino
     c = client(srv, mailuser)
     c.select("INBOX")
-    assert len(c.seq) == 4 and os.listdir(d / "new") == []
+    assert len(c.seq) == 4 and ma.wait_new_empty(mailuser) == []
     c.identify(c.seq)
     c.ok("STORE 1 +FLAGS (\\Seen \\Flagged)")
     c.ok("UID COPY 2 Other")

@@ -158,6 +158,19 @@ def deliver(user, folder, mid, n=0, into="new", name=None, pad=0):
     return dest
 
 
+def wait_new_empty(user, folder="INBOX", timeout=300):
+    """Wait, sending nothing, until new/ is empty: a read-write session
+    moves what its SELECT found there to cur/ while its client is quiet.
+    The names still there (none when it emptied in time)."""
+    d = folder_dir(user, folder) / "new"
+    deadline = time.monotonic() + timeout
+    left = [n for n in os.listdir(d) if not n.startswith(".")]
+    while left and time.monotonic() < deadline:
+        time.sleep(0.02)
+        left = [n for n in os.listdir(d) if not n.startswith(".")]
+    return left
+
+
 def census(user, folder="INBOX"):
     """Message-ID -> number of files carrying it in cur/ and new/, and
     Message-ID -> [file names]."""
