@@ -1114,7 +1114,8 @@ class Imapd(Server):
             "tls_process   = %s\n"
             % (self.port, self.tls_port, s.cert, s.key,
                self.dir / "userdb.cdb", self.dir / "empty",
-               s.max_sessions, s.tls_process))
+               s.max_sessions, s.tls_process) +
+            "".join("%s = %s\n" % kv for kv in s.imapd_set))
         r = run([IMAPD, "-t", "-c", conf], check=False)
         if r.returncode != 0:
             raise BenchError("imapd -t rejects the bench configuration:\n" +
@@ -1339,10 +1340,12 @@ class Setup:
     """What both servers share: the mail user, the certificate, the
     password and its hash."""
 
-    def __init__(self, work, max_sessions, tls_process="shared"):
+    def __init__(self, work, max_sessions, tls_process="shared",
+                 imapd_set=()):
         self.work = work
         self.max_sessions = max_sessions
         self.tls_process = tls_process
+        self.imapd_set = list(imapd_set)   # (key, value) for imapd.conf
         self.ensure_user()
         self.make_cert()
         self.password = "bench-" + secrets.token_hex(8)
@@ -1916,8 +1919,9 @@ def notes(args):
             "implicit-TLS connection, as Dovecot-hp's login processes do)"
             if args.imapd_tls_process == "shared" else
             " (each TLS session keeps a relaying process of its own)")
-    return [n.format(tls_process=args.imapd_tls_process, lean=lean)
-            for n in NOTES]
+    extra = "".join(", %s = %s" % kv for kv in args.imapd_set)
+    return [n.format(tls_process=args.imapd_tls_process, lean=lean) +
+            (extra if n.startswith("imapd:") else "") for n in NOTES]
 
 NOTES = [
     "Dovecot: built-in defaults, nothing from /etc/dovecot (no plugins "
@@ -1990,6 +1994,10 @@ def parse_args(argv):
                     help="imapd's tls_process (default shared: its lean "
                     "mode, one process holding every TLS connection, as "
                     "Dovecot-hp's login processes do)")
+    ap.add_argument("--imapd-set", action="append", default=[],
+                    metavar="KEY=VALUE",
+                    help="one more imapd.conf line for imapd (repeatable), "
+                    "e.g. mmap=no idle_poll=5s: the cost of a setting")
     ap.add_argument("--mailbox-port", choices=("tls", "plain"),
                     default="tls",
                     help="the port the mailbox workloads use: 993-style "
@@ -2028,6 +2036,13 @@ def parse_args(argv):
         keys = [k for k in keys if k != "mem_idle_big"]
     args.keys = [w.key for w in WORKLOADS if w.key in keys]
     args.servers = [x.strip() for x in args.servers.split(",") if x.strip()]
+    sets = []
+    for kv in args.imapd_set:
+        k, eq, v = kv.partition("=")
+        if not eq or not k.strip() or "\n" in kv:
+            ap.error("--imapd-set: %r is not KEY=VALUE" % kv)
+        sets.append((k.strip(), v.strip()))
+    args.imapd_set = sets
     for name in args.servers:
         if name not in ("imapd", "Dovecot", "Dovecot-hp"):
             ap.error("--servers: unknown %r (imapd, Dovecot, Dovecot-hp)"
@@ -2106,7 +2121,7 @@ def main(argv):
     t_start = time.monotonic()
     commit, dirty = git_commit()
     setup = Setup(args.work, max(args.sessions, args.big) + 100,
-                  args.imapd_tls_process)
+                  args.imapd_tls_process, args.imapd_set)
     lkeys, mkeys, bkeys = ([k for k in args.keys if BY_KEY[k].group == g]
                            for g in ("login", "memory", "mailbox"))
     # the data first: making it takes minutes, with no server running
