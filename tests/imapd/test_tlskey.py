@@ -219,7 +219,11 @@ def test_key_channels(server_factory, mailuser):
             break
         time.sleep(0.05)
     assert counts == [1, 1]
-    # the master keeps only its control socket to the key process
+    # the master keeps only its control socket to the key process (and,
+    # for the moment a worker is being forked, that worker's channel)
+    deadline = time.monotonic() + 10
+    while seqpackets(master) != 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert seqpackets(master) == 1
     # and the key process the other ends and its control socket
     deadline = time.monotonic() + 5     # it takes them as they come
@@ -549,9 +553,20 @@ def pre_tls_front(server):
     has its key channel."""
     c = server.raw()
     c.line()
-    backs = [b for b in wait_children(server.proc.pid, "imapd-auth", 1)]
-    fronts = [f for b in backs for f in wait_children(b, "imapd-login")]
-    assert fronts
+    # the workers of sessions that ended (the start-up probes') may still
+    # be going, and ours may not have named its front yet: look again,
+    # bounded, at every worker's children
+    deadline = time.monotonic() + 30
+    while True:
+        backs = [p for p in imapdtest.proc_children(server.proc.pid)
+                 if imapdtest.proc_comm(p) == "imapd-auth"]
+        fronts = [f for b in backs for f in imapdtest.proc_children(b)
+                  if imapdtest.proc_comm(f) == "imapd-login"]
+        if fronts or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert fronts, {p: imapdtest.proc_comm(p) for p in
+                    imapdtest.proc_descendants(server.proc.pid)}
     return c, max(fronts)
 
 
