@@ -219,8 +219,8 @@ def test_idle_poll_sees_another_hosts_delivery(server_factory, mailuser,
     maildir_reset(mailuser)
     imapdtest.maildir_make(mailuser)
     settings = {} if poll is None else {"idle_poll": poll}
-    srv = server_factory({"LD_PRELOAD": str(remotefs_shim(tmp_path))},
-                       **settings)
+    srv = server_factory(
+        env_extra={"LD_PRELOAD": str(remotefs_shim(tmp_path))}, **settings)
     seen = idle_sees_delivery(srv, mailuser, 10)
     assert seen == (poll is not None)
 
@@ -352,7 +352,7 @@ def estale_session(server_factory, mailuser, tmp_path, workdir,
     logdir = pathlib.Path(tempfile.mkdtemp(dir=workdir))
     logdir.chmod(0o777)
     calls = logdir / "calls"
-    srv = server_factory({
+    srv = server_factory(env_extra={
         "LD_PRELOAD": str(imapdtest.build_fault_shim(tmp_path)),
         "FAULT_CALLS": "open", "FAULT_PATH": path.name.split(":")[0],
         "FAULT_NTH": "1", "FAULT_ERRNO": "ESTALE",
