@@ -81,6 +81,7 @@ import zlib
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "lib"))
 
+import firstselect  # noqa: E402  (the first SELECT's kernel floor)
 import ftsfile  # noqa: E402  (the full-text index's files)
 import imapdtest  # noqa: E402  (the test suite's ports and certificates)
 
@@ -1523,6 +1524,7 @@ class Results:
     def __init__(self):
         self.data = {}
         self.warnings = []
+        self.floors = {}        # size: getdents64() seconds, each run
 
     def slot(self, size, key, server):
         return self.data.setdefault(str(size), {}).setdefault(
@@ -1596,6 +1598,13 @@ def mailbox_runs(args, servers, setup, results, size, src, meta, keys):
             log("N=%d run %d/%d: fresh copy for %s" % (size, r + 1,
                                                         args.runs, srv.name))
             fresh_copy(src, srv.home(BIG_LOGIN), setup.uid, setup.gid)
+            if "select_cold" in keys:
+                # what the kernel alone takes to list the folder the
+                # first SELECT will meet, in the state it will meet it
+                f = firstselect.getdents_floor(srv.home(BIG_LOGIN) /
+                                               "Maildir")
+                if f is not None:
+                    results.floors.setdefault(str(size), []).append(f)
             for key in keys:
                 if skip_for(args, srv, key):
                     continue
@@ -2183,6 +2192,7 @@ def report(args, results, started, commit, dirty, versions):
         if any(BY_KEY[k].group == "mailbox" for k in args.keys) else "",
         args.runs, "" if args.runs == 1 else "s")
     print_table(rows, title)
+    print_floor(results, big)
     bkeys = [k for k in args.keys if BY_KEY[k].group == "mailbox"]
     if len(args.sizes) > 1 and bkeys:
         print_growth(results, sorted(args.sizes),
@@ -2214,12 +2224,33 @@ def report(args, results, started, commit, dirty, versions):
         "targets": {w.key: w.target for w in WORKLOADS},
         "rows": rows,
         "raw": results.data,
+        "select_floor": results.floors,
     }
     args.results.parent.mkdir(parents=True, exist_ok=True)
     args.results.write_text(json.dumps(doc, indent=1) + "\n")
     print("\nraw figures: %s" % args.results)
     print("server logs: %s, %s" % (args.work / "imapd" / "server.log",
                                    args.work / "dovecot" / "dovecot.log"))
+
+
+def print_floor(results, size):
+    """The first SELECT beside the kernel's floor: getdents64() alone
+    reading INBOX's new/ and cur/ on each run's fresh copy."""
+    floors = results.floors.get(str(size))
+    if not floors:
+        return
+    floor = min(floors)
+    by = results.data.get(str(size), {}).get("select_cold", {})
+    parts = []
+    for server in ("imapd",) + PEERS:
+        st = summarize(by[server]) if server in by else None
+        if st:
+            parts.append("%s %.1fx" % (server, st["best"] / floor))
+    print("\nkernel floor of the first SELECT: getdents64() alone over "
+          "INBOX's new/ and cur/ took %s (best of %d)%s" % (
+              fmt_value(floor, "s"), len(floors),
+              "; the first SELECT took " + ", ".join(parts) +
+              " that" if parts else ""))
 
 
 def answers_differ(results):
