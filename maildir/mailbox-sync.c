@@ -468,7 +468,10 @@ mb_dir_sync(struct dsync *ds, int force)
 		goto out;
 	}
 	locked = 1;
-	if (uidcache_changes(ds->uc) != changes) {
+	/* a cache the lock has just created empty leaves the plan as it
+	 * was: made against no cache, it is the plan against an empty one */
+	if (uidcache_changes(ds->uc) != changes &&
+	    !(created && uidcache_count(ds->uc) == 0)) {
 		/* another process committed (or created the cache) since we
 		 * decided: decide again from the same listing.  A cache the
 		 * lock just created holds only what it took over from
