@@ -101,6 +101,8 @@ scan_name(struct scan *sc, struct entry *e, const char *name, size_t len)
 	return 0;
 }
 
+#define PACK_AHEAD	8	/* entries to prefetch ahead in a gather */
+
 /*
  * Put the names in the order of the sorted entries: every later pass goes
  * through the entries in that order, and names left in the order
@@ -119,6 +121,11 @@ scan_pack(struct scan *sc)
 	for (i = 0; i < sc->n; i++) {
 		struct entry *e = &sc->e[i];
 		uint32_t off = (uint32_t)nb.len;
+
+		/* after a sort the names are read in no order: ask for the
+		 * ones a few entries on while this one is copied */
+		if (i + PACK_AHEAD < sc->n)
+			__builtin_prefetch(mb_ename(sc, &sc->e[i + PACK_AHEAD]));
 
 		/* cannot fail: the room is reserved */
 		(void)buf_add(&nb, mb_ename(sc, e), e->namelen + 1U);
@@ -279,6 +286,10 @@ mb_scan_sort(struct scan *sc)
 		scan_pack(sc);
 		return;
 	}
+	/* the runs of equal keys are ordered by their names: gather the
+	 * names into the keys' order first, so that those comparisons read
+	 * neighbouring memory and not a cache miss each */
+	scan_pack(sc);
 	for (i = 0; i < sc->n; i = j) {
 		for (j = i + 1; j < sc->n &&
 		    sc->e[j].key[0] == sc->e[i].key[0] &&
@@ -288,7 +299,6 @@ mb_scan_sort(struct scan *sc)
 			qsort_r(sc->e + i, j - i, sizeof(sc->e[0]), entry_cmp,
 			    sc);
 	}
-	scan_pack(sc);
 }
 
 int

@@ -211,6 +211,68 @@ mb_plan_build(const struct uidcache *uc, const struct scan *sc,
 	return 0;
 }
 
+/* Record that this session claimed \Recent for [lo, hi). */
+static void
+note_claim(struct dsync *ds, uint32_t lo, uint32_t hi)
+{
+	if (ds->claim_hi == 0 || lo < ds->claim_lo)
+		ds->claim_lo = lo;
+	ds->claim_hi = hi;
+}
+
+struct plan_fill {
+	const struct scan	*sc;
+	const struct plan	*p;
+};
+
+/* The plan's i-th add, as uidcache_fill() takes it. */
+static int
+plan_fill_get(void *arg, size_t i, struct uc_new *m)
+{
+	const struct plan_fill *pf = arg;
+	const struct entry *e = &pf->sc->e[pf->p->add[i]];
+	const char *name = mb_ename(pf->sc, e);
+
+	m->base = name;
+	m->baselen = e->baselen;
+	m->info = name + e->baselen;
+	m->flags = e->flags;
+	m->keywords = e->kw;
+	m->vsize = e->vsize;
+	m->in_new = e->in_new;
+	return 1;
+}
+
+/*
+ * A plan that only adds, to a cache with nothing in it (a folder's first
+ * sync): the adds, the directory times and this session's \Recent claim
+ * written as the cache's first snapshot at once.  0 done, 1 not done
+ * (apply the plan), -1 failed.
+ */
+static int
+fill_plan(struct dsync *ds, const struct plan *p, const struct scan *sc,
+    int complete)
+{
+	struct plan_fill pf = { sc, p };
+	struct uc_fill f;
+	uint32_t lo = uidcache_first_recent(ds->uc);
+	int r;
+
+	if (p->nadd == 0 || p->nupd != 0 || p->ngone != 0 || p->nmoved != 0)
+		return 1;
+	memset(&f, 0, sizeof(f));
+	f.n = p->nadd;
+	f.namebytes = sc->names.len;
+	f.get = plan_fill_get;
+	f.arg = &pf;
+	f.ds = complete && mb_stamp_trusted(&sc->stamp) ? &sc->stamp : NULL;
+	f.claim = !ds->readonly && !ds->noclaim;
+	if ((r = uidcache_fill(ds->uc, &f)) == 0 && f.claim &&
+	    lo < uidcache_uidnext(ds->uc))
+		note_claim(ds, lo, uidcache_uidnext(ds->uc));
+	return r;
+}
+
 /* Apply a plan under the lock: every decision is checked again against
  * the freshly loaded state. */
 static int
@@ -220,7 +282,10 @@ apply_plan(struct dsync *ds, struct plan *p, struct scan *sc, int *complete)
 	struct uc_rec r;
 	size_t i;
 	uint32_t uid;
+	int filled;
 
+	if ((filled = fill_plan(ds, p, sc, *complete)) != 1)
+		return filled;
 	if (p->nadd > 64)
 		uidcache_reserve(ds->uc, p->nadd, sc->names.len);
 	for (i = 0; i < p->nadd; i++) {
@@ -301,9 +366,7 @@ claim_recent(struct dsync *ds)
 		return 0;
 	if (uidcache_set_first_recent(ds->uc, hi) == -1)
 		return -1;
-	if (ds->claim_hi == 0 || lo < ds->claim_lo)
-		ds->claim_lo = lo;
-	ds->claim_hi = hi;
+	note_claim(ds, lo, hi);
 	return 0;
 }
 
@@ -405,7 +468,10 @@ mb_dir_sync(struct dsync *ds, int force)
 		goto out;
 	}
 	locked = 1;
-	if (uidcache_changes(ds->uc) != changes) {
+	/* a cache the lock has just created empty leaves the plan as it
+	 * was: made against no cache, it is the plan against an empty one */
+	if (uidcache_changes(ds->uc) != changes &&
+	    !(created && uidcache_count(ds->uc) == 0)) {
 		/* another process committed (or created the cache) since we
 		 * decided: decide again from the same listing.  A cache the
 		 * lock just created holds only what it took over from

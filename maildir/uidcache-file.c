@@ -453,11 +453,14 @@ write_log_file(const char *path, uint64_t gen, uint32_t uv)
 	return close(fd);
 }
 
+#define IDX_AHEAD	8	/* index slots fetched ahead of their use */
+
+/* Put T index j, whose base's fnv1a() is hash, into the first free
+ * slot from its own. */
 static int
-fnv_insert(unsigned char *idx, uint32_t slots, const char *base,
-    size_t len, uint32_t j)
+fnv_insert(unsigned char *idx, uint32_t slots, uint32_t hash, uint32_t j)
 {
-	uint32_t h = fnv1a(base, len) & (slots - 1), n;
+	uint32_t h = hash & (slots - 1), n;
 
 	for (n = 0; n < slots; n++, h = (h + 1) & (slots - 1))
 		if (get32(idx + (size_t)h * 4) == 0) {
@@ -479,6 +482,7 @@ write_snapshot(struct uidcache *c, struct snapsrc *src, uint64_t prev_gen,
 {
 	char pcdb[PATH_MAX], plog[PATH_MAX], pcdbn[PATH_MAX], plogn[PATH_MAX];
 	unsigned char hdr[HDR_SIZE], *tab = NULL, *xp = NULL, *idx = NULL;
+	uint32_t *hv = NULL;
 	struct buf str;
 	struct cdb_make cm;
 	struct uc_rec r;
@@ -517,7 +521,8 @@ write_snapshot(struct uidcache *c, struct snapsrc *src, uint64_t prev_gen,
 	tab = malloc(src->count * ENT_SIZE + 1);
 	xp = malloc(nxp * XENT_SIZE + 1);
 	idx = calloc(slots, 4);
-	if (tab == NULL || xp == NULL || idx == NULL)
+	hv = reallocarray(NULL, src->count + 1, sizeof(*hv));
+	if (tab == NULL || xp == NULL || idx == NULL || hv == NULL)
 		goto fail;
 	for (i = 0; i < src->count; i++) {
 		unsigned char *e8 = tab + i * ENT_SIZE;
@@ -542,11 +547,22 @@ write_snapshot(struct uidcache *c, struct snapsrc *src, uint64_t prev_gen,
 		if (buf_add(&str, r.base, blen + 1) == -1 ||
 		    buf_add(&str, r.info, ilen + 1) == -1)
 			goto fail;
-		if (fnv_insert(idx, slots, r.base, blen, (uint32_t)i) == -1) {
+		hv[i] = fnv1a(r.base, blen);
+	}
+	/* the index apart: its slots are written in no order, so the slot
+	 * a few messages on is fetched while this one is placed (a cache
+	 * miss each, otherwise, in a large folder) */
+	for (i = 0; i < src->count; i++) {
+		if (i + IDX_AHEAD < src->count)
+			__builtin_prefetch(idx + (size_t)(hv[i + IDX_AHEAD] &
+			    (slots - 1)) * 4, 1);
+		if (fnv_insert(idx, slots, hv[i], (uint32_t)i) == -1) {
 			errno = EINVAL;
 			goto fail;
 		}
 	}
+	free(hv);
+	hv = NULL;
 	for (i = 0; i < nxp; i++) {
 		put32(xp + i * XENT_SIZE, src->xp[keep0 + i].uid);
 		put64(xp + i * XENT_SIZE + 4, src->xp[keep0 + i].modseq);
@@ -644,6 +660,7 @@ write_snapshot(struct uidcache *c, struct snapsrc *src, uint64_t prev_gen,
 	return 0;
 fail:
 	e = errno;
+	free(hv);
 	if (fd != -1)
 		close(fd);
 	if (made) {

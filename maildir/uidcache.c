@@ -163,6 +163,9 @@
  * temporary files are removed and the commit is appended to the journal
  * instead, so that what a journal can take is not refused; compaction is
  * tried again at the next commit.
+ * A folder's first sync (uidcache_fill) writes its messages the same
+ * way, as the new snapshot of a cache that held none, straight from the
+ * listing, without applying them one by one first.
  * A new cache is written the same way (previous generation 0), after
  * imapd-uidvalidity has been raised durably (temporary file, fsync,
  * rename, directory fsync), so a crash can waste a UIDVALIDITY but never
@@ -1084,6 +1087,51 @@ need_compact(const struct state *s, off_t extra_bytes, uint32_t extra_ops)
 }
 
 /*
+ * Write src as the new snapshot and load it: the part of a compaction
+ * after the source is assembled (see COMPACTION above).  The return
+ * values are commit_snapshot()'s.
+ */
+static int
+install_snapshot(struct uidcache *c, struct snapsrc *src)
+{
+	uint64_t gen;
+	uint32_t stored;
+	int r, e, stage;
+
+	/* keep imapd-uidvalidity at least as great as what is in use, in
+	 * case it was lost */
+	stored = read_uidv(c);
+	if (stored < src->uidvalidity && write_uidv(c, src->uidvalidity) == -1)
+		log_warn("%s: cannot record UIDVALIDITY in " FN_UIDV, c->dir);
+	r = write_snapshot(c, src, c->s->gen, &gen, &stage);
+	e = errno;
+	if (r == -1 && stage == SNAP_NONE) {
+		errno = e;
+		return 1;
+	}
+	/* the new snapshot holds what was pending.  Load it (a failed
+	 * second rename is finished by the load).  If that fails, our
+	 * journal descriptor names a file already replaced: refuse writes
+	 * until a reload succeeds, or commits would go where nobody reads */
+	buf_reset(&c->pend);
+	c->pend_ops = 0;
+	c->changes++;
+	if (wload(c, 1) == -1) {
+		c->s->stale = 1;
+		c->s->jstate = J_IGNORED;
+	}
+	errno = e;
+	if (r == -1 && stage == SNAP_PLACED) {
+		log_warn("%s: UID cache snapshot could not be flushed", c->dir);
+		return -1;
+	}
+	if (r == -1)
+		log_warn("%s: UID cache snapshot in place, its journal not yet "
+		    "(the next writer finishes it)", c->dir);
+	return 0;
+}
+
+/*
  * Commit by writing the whole state, pending changes included, as a new
  * snapshot with an empty journal (see COMPACTION above), and load it.
  * 0: done, durable.  -1 (errno): the new snapshot is in place but not
@@ -1097,10 +1145,8 @@ commit_snapshot(struct uidcache *c)
 	struct state *s = c->s;
 	struct snapsrc src;
 	struct xpair *xp;
-	uint64_t gen;
 	size_t i, n;
-	uint32_t stored;
-	int r, e, stage;
+	int r, e;
 
 	settle(s);
 	n = s->nxp + s->nxov;
@@ -1127,41 +1173,120 @@ commit_snapshot(struct uidcache *c)
 	src.ds = s->ds;
 	src.xp = xp;
 	src.nxp = n;
-	/* keep imapd-uidvalidity at least as great as what is in use, in
-	 * case it was lost */
-	stored = read_uidv(c);
-	if (stored < s->uidvalidity && write_uidv(c, s->uidvalidity) == -1)
-		log_warn("%s: cannot record UIDVALIDITY in " FN_UIDV, c->dir);
-	r = write_snapshot(c, &src, s->gen, &gen, &stage);
-	e = errno;
-	free(xp);
-	if (r == -1 && stage == SNAP_NONE) {
-		errno = e;
+	if ((r = install_snapshot(c, &src)) == 1)
 		log_warn("%s: UID cache compaction failed (the commit goes to "
 		    "the journal; compaction is tried again at the next "
 		    "commit)", c->dir);
-		return 1;
-	}
-	/* the new snapshot holds what was pending.  Load it (a failed
-	 * second rename is finished by the load).  If that fails, our
-	 * journal descriptor names a file already replaced: refuse writes
-	 * until a reload succeeds, or commits would go where nobody reads */
-	buf_reset(&c->pend);
-	c->pend_ops = 0;
-	c->changes++;
-	if (wload(c, 1) == -1) {
-		c->s->stale = 1;
-		c->s->jstate = J_IGNORED;
-	}
+	e = errno;
+	free(xp);
 	errno = e;
-	if (r == -1 && stage == SNAP_PLACED) {
-		log_warn("%s: UID cache snapshot could not be flushed", c->dir);
-		return -1;
-	}
-	if (r == -1)
-		log_warn("%s: UID cache snapshot in place, its journal not yet "
-		    "(the next writer finishes it)", c->dir);
+	return r;
+}
+
+/* ---- a folder's first sync ---------------------------------------- */
+
+struct fill {
+	const struct uc_fill *in;
+	uint32_t	 uid0;
+	uint64_t	 modseq0;
+	size_t		 prevlen;	/* of base: the last base given */
+	int		 bad;
+	char		 base[NAME_MAX_LEN + 1];
+};
+
+/* Does base a (alen bytes) sort before b in byte order? */
+static int
+base_before(const char *a, size_t alen, const char *b, size_t blen)
+{
+	int c = memcmp(a, b, alen < blen ? alen : blen);
+
+	return c < 0 || (c == 0 && alen < blen);
+}
+
+/* The snapshot source of uidcache_fill(): message i with the UID and
+ * MODSEQ uidcache_add() would have given it, checked as apply_op()
+ * checks an add; 0 (and f->bad) for one that breaks the rules. */
+static int
+fill_get(void *arg, size_t i, struct uc_rec *r)
+{
+	struct fill *f = arg;
+	struct uc_new m;
+	size_t ilen;
+
+	memset(&m, 0, sizeof(m));
+	if (!f->in->get(f->in->arg, i, &m) || m.base == NULL ||
+	    m.info == NULL)
+		goto bad;
+	ilen = strlen(m.info);
+	if (m.baselen == 0 || m.baselen > NAME_MAX_LEN ||
+	    ilen > NAME_MAX_LEN || !name_ok(m.base, m.baselen, 0) ||
+	    !name_ok(m.info, ilen, 1) || (m.flags & ~(unsigned)MF_ALL) != 0)
+		goto bad;
+	/* strictly ascending: no base is given twice */
+	if (i > 0 && !base_before(f->base, f->prevlen, m.base, m.baselen))
+		goto bad;
+	memcpy(f->base, m.base, m.baselen);
+	f->base[m.baselen] = '\0';
+	f->prevlen = m.baselen;
+	memset(r, 0, sizeof(*r));
+	r->uid = f->uid0 + (uint32_t)i;
+	r->flags = m.flags;
+	r->keywords = m.keywords;
+	r->modseq = f->modseq0 + 1 + i;
+	r->vsize = m.vsize;
+	r->mtime = UC_MTIME_UNKNOWN;
+	r->in_new = m.in_new != 0;
+	r->base = f->base;
+	r->info = m.info;
+	return 1;
+bad:
+	f->bad = 1;
 	return 0;
+}
+
+int
+uidcache_fill(struct uidcache *c, const struct uc_fill *in)
+{
+	struct state *s = c->s;
+	struct snapsrc src;
+	struct fill f;
+	int r;
+
+	if (!writable(c))
+		return -1;
+	/* only into a cache with nothing in it, and only where the adds
+	 * would be written as a snapshot anyway: a journal append is
+	 * cheaper for a few */
+	if (in->n == 0 || s->scount != 0 || s->noverlay != 0 ||
+	    s->nxp != 0 || s->nxov != 0 || c->pend.len != 0 ||
+	    in->n > UC_UID_MAX - s->uidnext + 1)
+		return 1;
+	/* need_compact() as it would be with the n in the overlay */
+	if (in->n <= COMPACT_MSGS && !need_compact(s,
+	    (off_t)(in->n * (1 + 36 + 2) + in->namebytes), (uint32_t)in->n))
+		return 1;
+	memset(&f, 0, sizeof(f));
+	f.in = in;
+	f.uid0 = s->uidnext;
+	f.modseq0 = s->highest_modseq;
+	memset(&src, 0, sizeof(src));
+	src.count = in->n;
+	src.get = fill_get;
+	src.arg = &f;
+	src.uidvalidity = s->uidvalidity;
+	src.uidnext = s->uidnext + (uint32_t)in->n;
+	src.first_recent = in->claim ? src.uidnext : s->first_recent;
+	src.highest_modseq = s->highest_modseq + in->n;
+	src.forgotten_modseq = s->forgotten_modseq;
+	src.ds = in->ds != NULL ? *in->ds : s->ds;
+	r = install_snapshot(c, &src);
+	if (r == 1 && f.bad)
+		log_warnx("%s: messages for a new UID cache out of order or "
+		    "malformed; adding them one by one", c->dir);
+	else if (r == 1)
+		log_warn("%s: cannot write the new UID cache at once; adding "
+		    "its messages one by one", c->dir);
+	return r;
 }
 
 /*

@@ -187,6 +187,43 @@ int	uidcache_set_first_recent(struct uidcache *, uint32_t uid);
 int	uidcache_set_dirstamp(struct uidcache *, const struct uc_dirstamp *);
 
 /*
+ * A folder's first sync: the n messages in->get() gives (i from 0 to
+ * n - 1; it returns 0 to fail) get the UIDs from UIDNEXT on, in that
+ * order, and are written straight into a new snapshot, durable on
+ * return, as uidcache_add() for each and uidcache_commit() would leave
+ * them (each its own MODSEQ, mtime not known), without passing through
+ * the journal: the first sync of a large folder then costs one pass.
+ * With claim, they are \Recent to this process (first_recent becomes the
+ * new UIDNEXT); ds, if not NULL, is recorded as the directory times.
+ * Locked, with nothing pending, and only into a cache that holds no
+ * message and no expunge.  The bases must ascend strictly in byte order,
+ * so that none is given twice.
+ * 0: done.  1: not done and nothing changed (a cache that is not empty,
+ * too few messages to be worth a snapshot, bases out of order or
+ * malformed (logged), a snapshot that could not be written (logged)):
+ * add them one by one.  -1 (errno): the new snapshot is in place but its
+ * flush failed, as uidcache_commit()'s EIO; or not locked (EPERM).
+ */
+struct uc_new {
+	const char	*base;		/* baselen bytes, no NUL needed */
+	size_t		 baselen;
+	const char	*info;		/* NUL-terminated */
+	unsigned	 flags;		/* MF_* */
+	uint32_t	 keywords;
+	uint64_t	 vsize;		/* or MD_SIZE_UNKNOWN */
+	int		 in_new;
+};
+struct uc_fill {
+	size_t		 n;
+	size_t		 namebytes;	/* of all the bases and infos */
+	int		(*get)(void *arg, size_t i, struct uc_new *);
+	void		*arg;
+	const struct uc_dirstamp *ds;
+	int		 claim;
+};
+int	uidcache_fill(struct uidcache *, const struct uc_fill *);
+
+/*
  * Make the changes durable: a journal append + fdatasync, or, when they
  * would make the journal due for compaction (a first scan of a big
  * folder, say), a new snapshot holding them, so that they are written

@@ -81,6 +81,7 @@ import zlib
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "lib"))
 
+import firstselect  # noqa: E402  (the first SELECT's kernel floor)
 import ftsfile  # noqa: E402  (the full-text index's files)
 import imapdtest  # noqa: E402  (the test suite's ports and certificates)
 
@@ -1523,6 +1524,7 @@ class Results:
     def __init__(self):
         self.data = {}
         self.warnings = []
+        self.floors = {}        # size: getdents64() seconds, each run
 
     def slot(self, size, key, server):
         return self.data.setdefault(str(size), {}).setdefault(
@@ -1588,18 +1590,33 @@ def skip_for(args, srv, key):
     return key in INDEX_ONLY
 
 
-def mailbox_runs(args, servers, setup, results, size, src, meta, keys):
+def slot_key(size, port):
+    """Where a mailbox figure is kept in the results: by INBOX size, and
+    the port the workloads used (the TLS port's under the bare size)."""
+    return str(size) if port == "tls" else "%d-plain" % size
+
+
+def mailbox_runs(args, servers, setup, results, size, src, meta, keys,
+                 port):
     ops = mailbox_ops(size)
     warm_page_cache(src)
     for r in range(args.runs):
         for srv in servers:
-            log("N=%d run %d/%d: fresh copy for %s" % (size, r + 1,
-                                                        args.runs, srv.name))
+            log("N=%d %s port, run %d/%d: fresh copy for %s" % (
+                size, port, r + 1, args.runs, srv.name))
             fresh_copy(src, srv.home(BIG_LOGIN), setup.uid, setup.gid)
+            if "select_cold" in keys:
+                # what the kernel alone takes to list the folder the
+                # first SELECT will meet, in the state it will meet it
+                f = firstselect.getdents_floor(srv.home(BIG_LOGIN) /
+                                               "Maildir")
+                if f is not None:
+                    results.floors.setdefault(slot_key(size, port),
+                                              []).append(f)
             for key in keys:
                 if skip_for(args, srv, key):
                     continue
-                plain = args.mailbox_port == "plain"
+                plain = port == "plain"
                 spec = {"kind": "mailbox", "step": key,
                         "port": srv.port if plain else srv.tls_port,
                         "tls": not plain,
@@ -1612,7 +1629,7 @@ def mailbox_runs(args, servers, setup, results, size, src, meta, keys):
                         "server": srv.name,
                         "maildir": str(srv.home(BIG_LOGIN) / "Maildir")}
                 res = client(spec)
-                results.add(size, key, srv.name, res)
+                results.add(slot_key(size, port), key, srv.name, res)
                 log("  %-10s %-16s %s" % (srv.name, key,
                                          describe(res, BY_KEY[key].unit)))
                 if not srv.running():
@@ -1806,12 +1823,12 @@ def label(w, args, ops, keys):
 PEERS = ("Dovecot", "Dovecot-hp")
 
 
-def table_rows(results, size, keys, args, ops):
+def table_rows(results, size, keys, args, ops, port="tls"):
     rows = []
     for key in keys:
         w = BY_KEY[key]
-        where = results.data.get(str(size) if w.group == "mailbox" else "-",
-                                 {}).get(key, {})
+        where = results.data.get(slot_key(size, port) if w.group ==
+                                 "mailbox" else "-", {}).get(key, {})
         a = where.get("imapd")
         sa = summarize(a) if a else None
         row = {"key": key, "label": label(w, args, ops, keys),
@@ -1854,12 +1871,13 @@ def print_table(rows, title):
         print(fmt % tuple(x))
 
 
-def print_growth(results, sizes, keys):
+def print_growth(results, sizes, keys, port):
     """Per-message (or per-operation) cost at each size: a cost that grows
     with N is visible as a growing number along a row."""
     print("\nCost per message (per operation for APPEND, MOVE and the "
           "1000-message BODY.PEEK[]; the whole time for searches that use "
-          "an index, which should not grow), by INBOX size")
+          "an index, which should not grow), by INBOX size, %s port" %
+          port)
     head = ["workload", "server"] + ["N=%d" % n for n in sizes] + \
         ["largest/smallest"]
     lines = []
@@ -1868,7 +1886,8 @@ def print_growth(results, sizes, keys):
         for server in ("imapd",) + PEERS:
             costs = []
             for n in sizes:
-                slot = results.data.get(str(n), {}).get(key, {}).get(server)
+                slot = results.data.get(slot_key(n, port), {}).get(
+                    key, {}).get(server)
                 st = summarize(slot) if slot else None
                 if st is None:
                     costs.append(None)
@@ -1998,11 +2017,12 @@ def parse_args(argv):
                     metavar="KEY=VALUE",
                     help="one more imapd.conf line for imapd (repeatable), "
                     "e.g. mmap=no idle_poll=5s: the cost of a setting")
-    ap.add_argument("--mailbox-port", choices=("tls", "plain"),
-                    default="tls",
-                    help="the port the mailbox workloads use: 993-style "
-                    "implicit TLS (default), or the plain port with a "
-                    "plaintext LOGIN (no TLS relay in the way)")
+    ap.add_argument("--mailbox-port", choices=("both", "tls", "plain"),
+                    default="both",
+                    help="the port the mailbox workloads use: both, in "
+                    "turn (default), 993-style implicit TLS, or the "
+                    "plain port with a plaintext LOGIN (no TLS relay in "
+                    "the way)")
     ap.add_argument("--quick", action="store_true",
                     help="smoke run: N=2000, 2 runs, 50 sessions, 100 logins")
     ap.add_argument("--work", type=pathlib.Path,
@@ -2155,9 +2175,10 @@ def main(argv):
             log("memory workloads: %d sessions%s" % (
                 args.sessions, " and %d" % args.big if args.big else ""))
             memory_runs(args, servers, setup, results, mkeys, small_src)
-        for size, (src, meta) in data.items():
-            mailbox_runs(args, servers, setup, results, size, src, meta,
-                         bkeys)
+        for port in mailbox_ports(args):
+            for size, (src, meta) in data.items():
+                mailbox_runs(args, servers, setup, results, size, src, meta,
+                             bkeys, port)
     finally:
         for p in list(CLIENTS):
             if p.poll() is None:
@@ -2170,23 +2191,38 @@ def main(argv):
     return 0
 
 
+def mailbox_ports(args):
+    return ("tls", "plain") if args.mailbox_port == "both" else \
+        (args.mailbox_port,)
+
+
 def report(args, results, started, commit, dirty, versions):
     big = max(args.sizes)
-    rows = table_rows(results, big, args.keys, args, mailbox_ops(big))
-    title = "imapd %s vs Dovecot %s (default and high-performance login " \
-        "modes; targets against the latter); %sbest of %d run%s" % (
-        (commit or "?")[:10] + ("+dirty" if dirty else ""),
-        versions.get("Dovecot", "?").split()[0],
-        "INBOX of %d messages%s; " % (
-            big, " over the plain port" if args.mailbox_port == "plain"
-            else "")
-        if any(BY_KEY[k].group == "mailbox" for k in args.keys) else "",
-        args.runs, "" if args.runs == 1 else "s")
-    print_table(rows, title)
     bkeys = [k for k in args.keys if BY_KEY[k].group == "mailbox"]
+    rows = []
+    for i, port in enumerate(mailbox_ports(args) if bkeys else ("tls",)):
+        # the login and memory rows once, with the first port's table
+        keys = args.keys if i == 0 else bkeys
+        prows = table_rows(results, big, keys, args, mailbox_ops(big),
+                           port)
+        title = "imapd %s vs Dovecot %s (default and high-performance " \
+            "login modes; targets against the latter); %sbest of %d " \
+            "run%s" % (
+                (commit or "?")[:10] + ("+dirty" if dirty else ""),
+                versions.get("Dovecot", "?").split()[0],
+                "INBOX of %d messages over the %s port; " % (
+                    big, "implicit-TLS" if port == "tls" else "plain")
+                if bkeys else "", args.runs, "" if args.runs == 1 else "s")
+        print_table(prows, title)
+        print_floor(results, big, port)
+        for r in prows:
+            r["port"] = port if BY_KEY[r["key"]].group == "mailbox" \
+                else None
+        rows += prows
     if len(args.sizes) > 1 and bkeys:
         print_growth(results, sorted(args.sizes),
-                     [k for k in bkeys if BY_KEY[k].unit == "s"])
+                     [k for k in bkeys if BY_KEY[k].unit == "s"],
+                     mailbox_ports(args)[0])
     if results.warnings:
         print("\nAnswers that look wrong (a fast wrong answer is no win):")
         for w in results.warnings:
@@ -2214,12 +2250,33 @@ def report(args, results, started, commit, dirty, versions):
         "targets": {w.key: w.target for w in WORKLOADS},
         "rows": rows,
         "raw": results.data,
+        "select_floor": results.floors,
     }
     args.results.parent.mkdir(parents=True, exist_ok=True)
     args.results.write_text(json.dumps(doc, indent=1) + "\n")
     print("\nraw figures: %s" % args.results)
     print("server logs: %s, %s" % (args.work / "imapd" / "server.log",
                                    args.work / "dovecot" / "dovecot.log"))
+
+
+def print_floor(results, size, port):
+    """The first SELECT beside the kernel's floor: getdents64() alone
+    reading INBOX's new/ and cur/ on each run's fresh copy."""
+    floors = results.floors.get(slot_key(size, port))
+    if not floors:
+        return
+    floor = min(floors)
+    by = results.data.get(slot_key(size, port), {}).get("select_cold", {})
+    parts = []
+    for server in ("imapd",) + PEERS:
+        st = summarize(by[server]) if server in by else None
+        if st:
+            parts.append("%s %.1fx" % (server, st["best"] / floor))
+    print("\nkernel floor of the first SELECT: getdents64() alone over "
+          "INBOX's new/ and cur/ took %s (best of %d)%s" % (
+              fmt_value(floor, "s"), len(floors),
+              "; the first SELECT took " + ", ".join(parts) +
+              " that" if parts else ""))
 
 
 def answers_differ(results):

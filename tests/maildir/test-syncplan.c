@@ -323,6 +323,98 @@ rm_one(const char *path, const struct stat *sb, int type, struct FTW *f)
 	return remove(path);
 }
 
+/* ---- the listing's order ------------------------------------------ */
+
+struct refname {
+	char	 name[64];
+	size_t	 baselen;
+	int	 in_new;
+};
+
+/* The order the sync's plan relies on, written out plainly: bases in
+ * byte order (a shorter one first), then cur/ before new/, then the
+ * whole name. */
+static int
+ref_cmp(const void *a, const void *b)
+{
+	const struct refname *x = a, *y = b;
+	size_t n = x->baselen < y->baselen ? x->baselen : y->baselen;
+	int c = memcmp(x->name, y->name, n);
+
+	if (c != 0)
+		return c;
+	if (x->baselen != y->baselen)
+		return x->baselen < y->baselen ? -1 : 1;
+	if (x->in_new != y->in_new)
+		return x->in_new - y->in_new;
+	return strcmp(x->name, y->name);
+}
+
+/*
+ * A listing large enough for the radix sort, whose bases share their
+ * first 16 bytes in runs (deliveries in the same second and the same
+ * first microsecond digits), come in lengths that differ only past 16
+ * bytes or end before it, and sometimes sit in both new/ and cur/, comes
+ * out in the plain order, names intact.
+ */
+static void
+test_sort_order(void)
+{
+	enum { N = 5000 };
+	struct refname *ref = calloc(N, sizeof(*ref));
+	struct scan sc;
+	size_t i, same = 0;
+	unsigned seed = 12345;
+
+	if (ref == NULL)
+		exit(2);
+	for (i = 0; i < N; i++) {
+		unsigned r;
+
+		seed = seed * 1103515245U + 12345U;
+		r = seed >> 8;
+		switch (r % 5) {
+		case 0:		/* ends before 16 bytes */
+			snprintf(ref[i].name, sizeof(ref[i].name),
+			    "%u.x%zu", r % 97, i);
+			break;
+		case 1:		/* a duplicate base of an earlier one */
+			if (i > 0 && ref[i - 1].name[0] != '\0') {
+				memcpy(ref[i].name, ref[i - 1].name,
+				    ref[i - 1].baselen);
+				ref[i].name[ref[i - 1].baselen] = '\0';
+				break;
+			}
+			/* FALLTHROUGH */
+		default:
+			snprintf(ref[i].name, sizeof(ref[i].name),
+			    "17000%05u.M%uP%zu.host%s", r % 7, r % 13, i,
+			    r % 3 ? "" : "-long");
+			break;
+		}
+		ref[i].baselen = strlen(ref[i].name);
+		ref[i].in_new = (r >> 4) % 2;
+		if (!ref[i].in_new)
+			snprintf(ref[i].name + ref[i].baselen,
+			    sizeof(ref[i].name) - ref[i].baselen, ":2,%s",
+			    r % 4 ? "S" : "");
+	}
+	mb_scan_init(&sc);
+	for (i = 0; i < N; i++)
+		CHECK_INT(mb_scan_add(&sc, ref[i].name, ref[i].in_new, 0), 0);
+	mb_scan_sort(&sc);
+	qsort(ref, N, sizeof(*ref), ref_cmp);
+	CHECK_INT(sc.n, N);
+	for (i = 0; i < N && i < sc.n; i++)
+		if (strcmp(mb_ename(&sc, &sc.e[i]), ref[i].name) == 0 &&
+		    sc.e[i].in_new == ref[i].in_new &&
+		    sc.e[i].baselen == ref[i].baselen)
+			same++;
+	CHECK_INT(same, N);
+	mb_scan_free(&sc);
+	free(ref);
+}
+
 int
 main(void)
 {
@@ -338,6 +430,7 @@ main(void)
 	T_RUN(test_moved_after_listing);
 	T_RUN(test_vanished_and_reappeared);
 	T_RUN(test_broken_copy);
+	T_RUN(test_sort_order);
 	if (t_fail == 0)
 		nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	else

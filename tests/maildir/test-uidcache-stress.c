@@ -207,12 +207,14 @@ record_hook(int step)
  *   first	the same as the first commit of a new cache (a first scan)
  *   fallback	a commit whose snapshot cannot be written (a directory is
  *		in the way), appended to the journal instead
+ *   fill	first's messages given at once to the new cache by
+ *		uidcache_fill(), as a folder's first sync does
  */
 enum crashkind { K_PLAIN, K_COMPACT, K_TORN, K_CREATE, K_DAMAGE, K_LOGFIX,
-    K_DIRECT, K_FIRST, K_FALLBACK };
+    K_DIRECT, K_FIRST, K_FALLBACK, K_FILL };
 
 static const char *const kindname[] = { "plain", "compact", "torn",
-    "create", "damage", "logfix", "direct", "first", "fallback" };
+    "create", "damage", "logfix", "direct", "first", "fallback", "fill" };
 
 #define BULK	5000	/* more messages than a journal takes */
 
@@ -232,7 +234,7 @@ crash_setup(const char *d, enum crashkind kind)
 	uint32_t uv;
 	int i;
 
-	if (kind == K_CREATE || kind == K_FIRST)
+	if (kind == K_CREATE || kind == K_FIRST || kind == K_FILL)
 		return 0;
 	c = xopen(d);
 	if (uidcache_lock(c) == -1)
@@ -278,6 +280,62 @@ crash_setup(const char *d, enum crashkind kind)
 	return uv;
 }
 
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* uidcache_fill()'s source for K_FILL: names sorted, new-1 seen, new-3
+ * deleted, as crash_changes() adds them one by one. */
+static int
+fill_src(void *arg, size_t i, struct uc_new *m)
+{
+	char **names = arg;
+
+	m->base = names[i];
+	m->baselen = strlen(names[i]);
+	m->flags = strcmp(names[i], "new-1") == 0 ? MF_SEEN :
+	    strcmp(names[i], "new-3") == 0 ? MF_DELETED : 0;
+	m->info = m->flags == MF_SEEN ? ":2,S" : m->flags == MF_DELETED ?
+	    ":2,T" : ":2,";
+	m->vsize = MD_SIZE_UNKNOWN;
+	m->in_new = 0;
+	return 1;
+}
+
+/* K_FILL's changes: the same messages as K_FIRST's, given at once. */
+static int
+crash_fill(struct uidcache *c)
+{
+	struct uc_fill in;
+	char **names, b[32];
+	size_t i, n = BULK + 3;
+	int r;
+
+	if ((names = calloc(n, sizeof(*names))) == NULL)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (i < 3)
+			snprintf(b, sizeof(b), "new-%zu", i + 1);
+		else
+			snprintf(b, sizeof(b), "bulk-%zu", i - 3);
+		if ((names[i] = strdup(b)) == NULL)
+			return -1;
+	}
+	qsort(names, n, sizeof(*names), cmp_str);
+	memset(&in, 0, sizeof(in));
+	in.n = n;
+	in.namebytes = n * 16;
+	in.get = fill_src;
+	in.arg = names;
+	r = uidcache_fill(c, &in);
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return r == 0 ? 0 : -1;
+}
+
 /* The changes of the commit that crashes: three new messages, BULK more
  * for the kinds that need a big commit, and the expunge of UID 7 where
  * there is one. */
@@ -287,6 +345,8 @@ crash_changes(struct uidcache *c, enum crashkind kind)
 	char b[32];
 	int i;
 
+	if (kind == K_FILL)
+		return crash_fill(c);
 	if (uidcache_add(c, "new-1", 5, ":2,S", 0, MF_SEEN, 0,
 	    MD_SIZE_UNKNOWN, UC_MTIME_UNKNOWN) == 0 ||
 	    add(c, "new-2") == 0 || uidcache_add(c, "new-3", 5, ":2,T", 0,
@@ -321,6 +381,8 @@ crash_child(const char *d, enum crashkind kind, int step)
 		_exit(3);
 	if (crash_in_lock(kind))
 		_exit(0);
+	if (kind == K_FILL)
+		uidcache_test_step = crash_hook;
 	if (crash_changes(c, kind) == -1)
 		_exit(4);
 	uidcache_test_step = crash_hook;
@@ -345,6 +407,8 @@ steps_child(const char *d, enum crashkind kind)
 		uidcache_test_step = record_hook;
 	uidcache_lock(c);
 	if (!crash_in_lock(kind)) {
+		if (kind == K_FILL)
+			uidcache_test_step = record_hook;
 		crash_changes(c, kind);
 		uidcache_test_step = record_hook;
 		uidcache_commit(c);
@@ -409,6 +473,13 @@ bulk_count(struct uidcache *c)
 	return n;
 }
 
+/* A folder's first commit, one by one or at once. */
+static int
+first_sync(enum crashkind kind)
+{
+	return kind == K_FIRST || kind == K_FILL;
+}
+
 static int crash_cases;
 
 static void
@@ -459,10 +530,11 @@ crash_one(enum crashkind kind, int step)
 	CHECK_MSG(counts_exact(c), "%s step %d: counters", kindname[kind],
 	    step);
 	if (kind != K_CREATE && kind != K_DAMAGE) {
-		if (kind == K_FIRST)
+		if (first_sync(kind))
 			/* made by the lock, before the commit */
-			CHECK_MSG(uv1 != 0 && uv1 == uv_obs, "first step %d: "
-			    "UIDVALIDITY %u, seen %u", step, uv1, uv_obs);
+			CHECK_MSG(uv1 != 0 && uv1 == uv_obs, "%s step %d: "
+			    "UIDVALIDITY %u, seen %u", kindname[kind], step,
+			    uv1, uv_obs);
 		else
 			CHECK_MSG(uv1 == uv0, "%s step %d: UIDVALIDITY %u -> "
 			    "%u", kindname[kind], step, uv0, uv1);
@@ -471,11 +543,11 @@ crash_one(enum crashkind kind, int step)
 		CHECK_MSG(nnew == 0 || nnew == 3, "%s step %d: %d of 3 new",
 		    kindname[kind], step, nnew);
 		nbulk = bulk_count(c);
-		CHECK_MSG(nbulk == ((kind == K_DIRECT || kind == K_FIRST) &&
+		CHECK_MSG(nbulk == ((kind == K_DIRECT || first_sync(kind)) &&
 		    nnew == 3 ? BULK : 0), "%s step %d: %d of the bulk",
 		    kindname[kind], step, nbulk);
 		old_ok = 1;
-		for (i = 0; kind != K_FIRST && i < 20; i++) {
+		for (i = 0; !first_sync(kind) && i < 20; i++) {
 			uint32_t u;
 
 			snprintf(b, sizeof(b), "old-%d", i);
@@ -487,15 +559,15 @@ crash_one(enum crashkind kind, int step)
 		CHECK_MSG(old_ok, "%s step %d: old messages", kindname[kind],
 		    step);
 		/* the expunge and the update went with the adds */
-		if (kind != K_FIRST)
+		if (!first_sync(kind))
 			CHECK_MSG(uidcache_by_uid(c, 7, &r) == (nnew == 0) &&
 			    uidcache_by_uid(c, 8, &r) &&
 			    (r.flags == MF_SEEN) == (nnew == 0),
 			    "%s step %d: other changes not with their commit",
 			    kindname[kind], step);
-		if (kind == K_FIRST)
+		if (first_sync(kind))
 			CHECK_MSG(uidcache_count(c) == (nnew ? BULK + 3 : 0),
-			    "first step %d: %zu messages", step,
+			    "%s step %d: %zu messages", kindname[kind], step,
 			    uidcache_count(c));
 		/* what a reader saw at the crash is not taken back */
 		CHECK_MSG(!seen_new || nnew == 3, "%s step %d: a commit a "
@@ -512,10 +584,10 @@ crash_one(enum crashkind kind, int step)
 	c = xopen(d);
 	CHECK_MSG(uidcache_lock(c) == 0, "%s step %d: lock",
 	    kindname[kind], step);
-	if (kind == K_FIRST)
-		CHECK_MSG(uidcache_uidvalidity(c) == uv1, "first step %d: "
-		    "UIDVALIDITY %u after %u", step, uidcache_uidvalidity(c),
-		    uv1);
+	if (first_sync(kind))
+		CHECK_MSG(uidcache_uidvalidity(c) == uv1, "%s step %d: "
+		    "UIDVALIDITY %u after %u", kindname[kind], step,
+		    uidcache_uidvalidity(c), uv1);
 	uv1 = uidcache_uidvalidity(c);
 	if ((kind == K_CREATE || kind == K_DAMAGE) && uv_obs != 0)
 		CHECK_MSG(uv1 == uv_obs, "%s step %d: UIDVALIDITY %u seen, "
@@ -558,7 +630,8 @@ static void
 test_crashes(void)
 {
 	static const enum crashkind kinds[] = { K_PLAIN, K_COMPACT, K_TORN,
-	    K_CREATE, K_DAMAGE, K_LOGFIX, K_DIRECT, K_FIRST, K_FALLBACK };
+	    K_CREATE, K_DAMAGE, K_LOGFIX, K_DIRECT, K_FIRST, K_FALLBACK,
+	    K_FILL };
 	int steps[64], k, i, total = 0, append, snap;
 
 	for (k = 0; k < (int)(sizeof(kinds) / sizeof(kinds[0])); k++) {
@@ -571,7 +644,7 @@ test_crashes(void)
 		/* a commit the journal would have to absorb is written once,
 		 * as a snapshot; when that fails it goes to the journal */
 		if (kinds[k] == K_COMPACT || kinds[k] == K_DIRECT ||
-		    kinds[k] == K_FIRST)
+		    first_sync(kinds[k]))
 			CHECK_MSG(snap && !append, "%s: written as a snapshot",
 			    kindname[kinds[k]]);
 		if (kinds[k] == K_PLAIN || kinds[k] == K_TORN)

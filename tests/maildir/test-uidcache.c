@@ -416,6 +416,202 @@ test_compaction(void)
 	free(x.p);
 }
 
+/* ---- filling an empty cache at once ------------------------------- */
+
+/* Message i of the fill tests: a base that sorts by i, mixed flags,
+ * sizes and places. */
+struct fillsrc {
+	size_t	 n;
+	int	 swap;		/* give 7 and 8 in the wrong order */
+	int	 twice;		/* give 9 as 8 again */
+	char	 base[80];
+};
+
+static unsigned
+fill_flags(size_t i)
+{
+	return (i % 3 ? MF_SEEN : 0) | (i % 7 == 0 ? MF_DELETED : 0) |
+	    (i % 5 == 0 ? MF_FLAGGED : 0);
+}
+
+static int
+fill_cb(void *arg, size_t i, struct uc_new *m)
+{
+	struct fillsrc *f = arg;
+	size_t k = i;
+
+	if (f->swap && (i == 7 || i == 8))
+		k = i == 7 ? 8 : 7;
+	if (f->twice && i == 9)
+		k = 8;
+	/* the base is followed by the info, with no NUL between, as in a
+	 * listing's names */
+	snprintf(f->base, sizeof(f->base), "%010zu.M%zuP7.host,S=%zu:2,%s%s%s",
+	    1700000000 + k, k * 3, 100 + k,
+	    fill_flags(k) & MF_FLAGGED ? "F" : "",
+	    fill_flags(k) & MF_SEEN ? "S" : "",
+	    fill_flags(k) & MF_DELETED ? "T" : "");
+	m->base = f->base;
+	m->baselen = (size_t)(strchr(f->base, ':') - f->base);
+	m->info = k % 11 == 0 ? "" : f->base + m->baselen;
+	m->flags = k % 11 == 0 ? 0 : fill_flags(k);
+	m->keywords = k % 4 == 0 ? 1 : 0;
+	m->vsize = k % 2 ? 100 + k : MD_SIZE_UNKNOWN;
+	m->in_new = k % 11 == 0;
+	return 1;
+}
+
+/* Fill folder d with n messages through uidcache_fill (or, with fill 0,
+ * uidcache_add one by one and a commit), claiming \Recent. */
+static int
+fill_folder(const char *d, size_t n, int fill, struct uc_fill *in,
+    struct fillsrc *src)
+{
+	struct uidcache *c = xopen(d);
+	struct uc_dirstamp ds = { 111, 222, 333 };
+	struct uc_new m;
+	size_t i;
+	int r = 0;
+
+	memset(src, 0, sizeof(*src));
+	src->n = n;
+	memset(in, 0, sizeof(*in));
+	in->n = n;
+	in->namebytes = n * 60;
+	in->get = fill_cb;
+	in->arg = src;
+	in->ds = &ds;
+	in->claim = 1;
+	CHECK_INT(uidcache_lock(c), 0);
+	if (fill)
+		r = uidcache_fill(c, in);
+	else {
+		for (i = 0; i < n; i++) {
+			fill_cb(src, i, &m);
+			if (uidcache_add(c, m.base, m.baselen, m.info,
+			    m.in_new, m.flags, m.keywords, m.vsize,
+			    UC_MTIME_UNKNOWN) != (uint32_t)(i + 1))
+				break;
+		}
+		CHECK_INT(i, n);
+		CHECK_INT(uidcache_set_dirstamp(c, &ds), 0);
+		CHECK_INT(uidcache_set_first_recent(c,
+		    uidcache_uidnext(c)), 0);
+		CHECK_INT(uidcache_commit(c), 0);
+	}
+	uidcache_unlock(c);
+	uidcache_close(c);
+	return r;
+}
+
+static void
+test_fill(void)
+{
+	char a[PATH_MAX], b[PATH_MAX];
+	struct uidcache *ca, *cb;
+	struct uc_fill in;
+	struct fillsrc src;
+	struct uc_dirstamp da, db;
+	struct uc_rec ra, rb;
+	struct uc_new m;
+	size_t i, n = 6000, same = 0;
+	ino_t ino;
+
+	/* the same state as adding one by one and committing */
+	mkfolder(a, "fill-a");
+	mkfolder(b, "fill-b");
+	CHECK_INT(fill_folder(a, n, 1, &in, &src), 0);
+	CHECK_INT(fill_folder(b, n, 0, &in, &src), 0);
+	CHECK_INT(fsize(a, LOG), 32);
+	ca = xopen(a);
+	cb = xopen(b);
+	CHECK_INT(uidcache_count(ca), n);
+	CHECK_INT(uidcache_uidnext(ca), uidcache_uidnext(cb));
+	CHECK(uidcache_highestmodseq(ca) == uidcache_highestmodseq(cb));
+	CHECK_INT(uidcache_first_recent(ca), n + 1);
+	CHECK_INT(uidcache_count_unseen(ca), uidcache_count_unseen(cb));
+	CHECK_INT(uidcache_count_deleted(ca), uidcache_count_deleted(cb));
+	CHECK(uidcache_count_unseen(ca) > 0 && uidcache_count_deleted(ca) > 0);
+	uidcache_dirstamp(ca, &da);
+	uidcache_dirstamp(cb, &db);
+	CHECK(da.cur_ns == 111 && da.new_ns == 222 && da.scanned_ns == 333 &&
+	    memcmp(&da, &db, sizeof(da)) == 0);
+	for (i = 0; i < n; i++) {
+		if (!uidcache_nth(ca, i, &ra) || !uidcache_nth(cb, i, &rb))
+			break;
+		if (ra.uid == rb.uid && ra.uid == i + 1 &&
+		    ra.flags == rb.flags && ra.keywords == rb.keywords &&
+		    ra.modseq == rb.modseq && ra.vsize == rb.vsize &&
+		    ra.mtime == rb.mtime && ra.in_new == rb.in_new &&
+		    strcmp(ra.base, rb.base) == 0 &&
+		    strcmp(ra.info, rb.info) == 0)
+			same++;
+	}
+	CHECK_INT(same, n);
+	/* found by base, as the index of a written snapshot finds them */
+	fill_cb(&src, 4321, &m);
+	CHECK(uidcache_by_base(ca, m.base, m.baselen, &ra) &&
+	    ra.uid == 4322 && strcmp(ra.info, ":2,S") == 0);
+	uidcache_close(cb);
+
+	/* a cache holding a message is not filled, nor is one with changes
+	 * pending */
+	CHECK_INT(uidcache_lock(ca), 0);
+	ino = finode(a, CDB);
+	CHECK_INT(uidcache_fill(ca, &in), 1);
+	uidcache_unlock(ca);
+	uidcache_close(ca);
+	CHECK(finode(a, CDB) == ino);
+	mkfolder(a, "fill-pending");
+	ca = xopen(a);
+	CHECK_INT(uidcache_lock(ca), 0);
+	CHECK_INT(add(ca, "0000000001.first"), 1);
+	CHECK_INT(uidcache_fill(ca, &in), 1);
+	CHECK_INT(uidcache_count(ca), 1);
+	uidcache_unlock(ca);
+	/* not locked */
+	errno = 0;
+	CHECK_INT(uidcache_fill(ca, &in), -1);
+	CHECK_INT(errno, EPERM);
+	uidcache_close(ca);
+
+	/* too few to be worth a snapshot: left to uidcache_add */
+	mkfolder(a, "fill-few");
+	CHECK_INT(fill_folder(a, 50, 1, &in, &src), 1);
+	ca = xopen(a);
+	CHECK_INT(uidcache_count(ca), 0);
+	uidcache_close(ca);
+
+	/* out of order, or a base twice: refused, nothing changed */
+	mkfolder(a, "fill-order");
+	ca = xopen(a);
+	CHECK_INT(uidcache_lock(ca), 0);
+	ino = finode(a, CDB);
+	memset(&src, 0, sizeof(src));
+	src.swap = 1;
+	in.n = n;
+	in.namebytes = n * 60;
+	in.arg = &src;
+	in.ds = NULL;
+	CHECK_INT(uidcache_fill(ca, &in), 1);
+	CHECK_INT(uidcache_count(ca), 0);
+	CHECK_INT(uidcache_uidnext(ca), 1);
+	src.swap = 0;
+	src.twice = 1;
+	CHECK_INT(uidcache_fill(ca, &in), 1);
+	CHECK_INT(uidcache_count(ca), 0);
+	CHECK(finode(a, CDB) == ino);
+	CHECK(!exists(a, CDB ".new") && !exists(a, LOG ".new"));
+	/* and then it works */
+	src.twice = 0;
+	in.claim = 0;
+	CHECK_INT(uidcache_fill(ca, &in), 0);
+	CHECK_INT(uidcache_count(ca), n);
+	CHECK_INT(uidcache_first_recent(ca), 1);
+	uidcache_unlock(ca);
+	uidcache_close(ca);
+}
+
 /* ---- counters ------------------------------------------------------ */
 
 /* Set bytes 100..111 of the snapshot's header (the counts and their
@@ -1317,6 +1513,7 @@ main(void)
 	T_RUN(test_basics);
 	T_RUN(test_refresh);
 	T_RUN(test_compaction);
+	T_RUN(test_fill);
 	T_RUN(test_counts);
 	T_RUN(test_import);
 	T_RUN(test_tree_uidvalidity);
