@@ -392,7 +392,10 @@ def test_outside_renames_and_old_files(md, mailuser):
     t = Session(md, mailuser)
     mid = emailids(t, "INBOX")
     t.close()
-    # the session moved it to cur/ already; now a reader marks it seen
+    # the session moves it to cur/ (while quiet, or as it closes the
+    # folder, which may finish after LOGOUT's answer); then a reader
+    # marks it seen
+    assert ma.wait_new_empty(mailuser) == []
     now = [n for n in os.listdir(mailuser.maildir() / "cur")
            if n.startswith(late.name)]
     assert len(now) == 1
