@@ -391,9 +391,17 @@ fetch_one(struct session *s, const struct request *c, struct fetch *f,
 	if (whole || (f->need_env && cached.envelope_len == 0)) {
 		if ((m = selected_message(s, seq, &f->store, whole)) == NULL)
 			return 1;
+		/* ENVELOPE reads the header from the parse that BODY or
+		 * BODYSTRUCTURE needs anyway, rather than parse it twice */
+		if (f->need_env && cached.envelope_len == 0 &&
+		    ((f->need_body && cached.body_len == 0) ||
+		    (f->need_bs && cached.bodystructure_len == 0)))
+			(void)message_parts(m);
 	}
 	flags_now = flags_now && !f->has_flags;
-	session_printf(s, "* %u FETCH (", seq);
+	session_write(s, "*", 1);
+	session_write_num(s, ' ', seq);
+	session_write(s, " FETCH (", 8);
 	if (c->uid && !f->has_uid) {
 		session_printf(s, "UID %u", mailbox_uid(s->mb, seq));
 		sep = " ";
@@ -401,7 +409,7 @@ fetch_one(struct session *s, const struct request *c, struct fetch *f,
 	for (i = 0; i < f->n; i++) {
 		struct fitem *it = &f->it[i];
 
-		session_printf(s, "%s", sep);
+		session_write(s, sep, strlen(sep));
 		sep = " ";
 		switch (it->kind) {
 		case F_UID:
@@ -435,7 +443,7 @@ fetch_one(struct session *s, const struct request *c, struct fetch *f,
 			    (unsigned long long)vsize);
 			break;
 		case F_ENVELOPE:
-			session_printf(s, "ENVELOPE ");
+			session_write(s, "ENVELOPE ", 9);
 			if (cached.envelope_len > 0) {
 				session_write(s, cached.envelope,
 				    cached.envelope_len);
@@ -451,8 +459,10 @@ fetch_one(struct session *s, const struct request *c, struct fetch *f,
 			break;
 		case F_BODY:
 		case F_BODYSTRUCTURE:
-			session_printf(s, "%s ", it->kind == F_BODY ? "BODY" :
-			    "BODYSTRUCTURE");
+			if (it->kind == F_BODY)
+				session_write(s, "BODY ", 5);
+			else
+				session_write(s, "BODYSTRUCTURE ", 14);
 			if (it->kind == F_BODY && cached.body_len > 0) {
 				session_write(s, cached.body, cached.body_len);
 				break;

@@ -99,6 +99,9 @@ struct msgcache {
 	size_t		 ntab, captab;
 	struct buf	 pend;		/* records put by this process */
 	size_t		 written;	/* bytes of pend already on disk */
+	/* the last append: own_len bytes of pend from own_pend, written to
+	 * the log at own_log (own_len 0: none known) */
+	size_t		 own_log, own_pend, own_len;
 };
 
 static int
@@ -186,6 +189,19 @@ slot_find(struct msgcache *mc, uint32_t uid, int add)
 	return &mc->tab[i];
 }
 
+/* Whether the n bytes of the log at off are a record this process
+ * appended last, byte for byte: its CRCs were computed when it was put,
+ * and comparing costs a fraction of computing them again. */
+static int
+own_record(const struct msgcache *mc, size_t off, size_t n)
+{
+	size_t k = off - mc->own_log;
+
+	return mc->own_len > 0 && off >= mc->own_log && k <= mc->own_len &&
+	    n <= mc->own_len - k && memcmp(mc->logmap + off,
+	    mc->pend.data + mc->own_pend + k, n) == 0;
+}
+
 /* Index the log's records; stop at the first one that is not whole. */
 static void
 index_log(struct msgcache *mc)
@@ -197,10 +213,12 @@ index_log(struct msgcache *mc)
 	while (mc->loglen - off >= 12) {
 		len = le32_get(p + off + 4);
 		if (le32_get(p + off) != MC_MAGIC || len < 8 + MC_HEAD ||
-		    len > MC_VALUE_MAX || len > mc->loglen - off - 12 ||
-		    crc32(0, p + off + 12, 12) != le32_get(p + off + 8) ||
+		    len > MC_VALUE_MAX || len > mc->loglen - off - 12)
+			break;
+		if (!own_record(mc, off, 12 + len) &&
+		    (crc32(0, p + off + 12, 12) != le32_get(p + off + 8) ||
 		    le32_get(p + off + 16) != mc->uidv ||
-		    !value_ok(le32_get(p + off + 12), p + off + 20, len - 8))
+		    !value_ok(le32_get(p + off + 12), p + off + 20, len - 8)))
 			break;
 		if ((s = slot_find(mc, le32_get(p + off + 12), 1)) == NULL)
 			break;
@@ -612,6 +630,7 @@ msgcache_flush(struct msgcache *mc, int (*alive)(void *, uint32_t),
 	struct stat sb;
 	size_t len;
 	ssize_t n;
+	off_t end;
 	int fd;
 
 	if (mc == NULL)
@@ -624,6 +643,7 @@ msgcache_flush(struct msgcache *mc, int (*alive)(void *, uint32_t),
 			compact(mc, alive, arg);
 			unmap(mc);
 			load(mc);
+			mc->own_len = 0;
 			buf_free(&mc->pend);
 			mc->written = 0;
 		}
@@ -650,7 +670,15 @@ msgcache_flush(struct msgcache *mc, int (*alive)(void *, uint32_t),
 	/* a short write (disk full) leaves a torn record: readers stop
 	 * there, and the next compaction starts the log anew */
 	n = write(fd, mc->pend.data + mc->written, len);
-	(void)n;
+	mc->own_len = 0;
+	if (n == (ssize_t)len &&
+	    (end = lseek(fd, 0, SEEK_CUR)) >= (off_t)len) {
+		/* O_APPEND wrote it all at the end, which was then end - len
+		 * whatever others appended */
+		mc->own_log = (size_t)(end - (off_t)len);
+		mc->own_pend = mc->written;
+		mc->own_len = len;
+	}
 	mc->written = mc->pend.len;
 	if (fstat(fd, &sb) == -1)
 		sb.st_size = 0;
@@ -674,6 +702,7 @@ msgcache_flush(struct msgcache *mc, int (*alive)(void *, uint32_t),
 		}
 	} else
 		return;
+	mc->own_len = 0;
 	buf_free(&mc->pend);
 	mc->written = 0;
 }

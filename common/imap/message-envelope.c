@@ -66,11 +66,20 @@ atok_delimited(struct alist *al, const char *s, size_t len, size_t *i,
 	return 0;
 }
 
-/* Bytes that end an atom (NUL is atom text here, made U+FFFD later). */
+/* Bytes that end an atom (NUL is atom text here, made U+FFFD later).
+ * A switch rather than strchr(): every byte of every address goes
+ * through here. */
 static int
 is_aspecial(char c)
 {
-	return c != '\0' && strchr(" \t\r\n()\"[]<>:;@,.\\", c) != NULL;
+	switch (c) {
+	case ' ': case '\t': case '\r': case '\n': case '(': case ')':
+	case '"': case '[': case ']': case '<': case '>': case ':': case ';':
+	case '@': case ',': case '.': case '\\':
+		return 1;
+	default:
+		return 0;
+	}
 }
 
 /* Cut a header value into RFC 5322 tokens. */
@@ -445,9 +454,15 @@ addresses(struct alist *al, const char *v, size_t len, struct buf *out,
 	return 0;
 }
 
-static const char *const env_names[E_N] = {
-	"Date", "Subject", "From", "Sender", "Reply-To", "To", "Cc", "Bcc",
-	"In-Reply-To", "Message-ID",
+#define ENV_NAME(s)	{ s, sizeof(s) - 1 }
+static const struct {
+	const char	*name;
+	size_t		 len;
+} env_names[E_N] = {
+	ENV_NAME("Date"), ENV_NAME("Subject"), ENV_NAME("From"),
+	ENV_NAME("Sender"), ENV_NAME("Reply-To"), ENV_NAME("To"),
+	ENV_NAME("Cc"), ENV_NAME("Bcc"), ENV_NAME("In-Reply-To"),
+	ENV_NAME("Message-ID"),
 };
 
 /* One pass over the header finds every field ENVELOPE needs. */
@@ -480,8 +495,9 @@ env_collect(struct env *e, const struct mime_part *h)
 	mime_header_iter_init(&it, mime_header_data(h), h->hdr_len);
 	while (mime_header_next(&it, &f)) {
 		for (k = 0; k < E_N; k++)
-			if (f.name_len == strlen(env_names[k]) &&
-			    strncasecmp(f.name, env_names[k], f.name_len) == 0)
+			if (f.name_len == env_names[k].len &&
+			    strncasecmp(f.name, env_names[k].name,
+			    f.name_len) == 0)
 				break;
 		if (k == E_N)
 			continue;

@@ -55,9 +55,17 @@ open_file(int dirfd, const char *relpath, size_t *size_r, int64_t *mtime_r,
 	int fd, e;
 
 	/* a message file is never a symbolic link: one that is could point
-	 * anywhere the mail user can read */
-	if ((fd = openat(dirfd, relpath, O_RDONLY | O_CLOEXEC | O_NOFOLLOW))
-	    == -1) {
+	 * anywhere the mail user can read.  Reading a message leaves its
+	 * access time alone: otherwise the first read of each message
+	 * (every one, for a client's first FETCH of a folder) writes its
+	 * inode back to disk.  Only the file's owner may ask that (EPERM
+	 * for a file of another user the session may read). */
+	fd = openat(dirfd, relpath, O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
+	    O_NOATIME);
+	if (fd == -1 && errno == EPERM)
+		fd = openat(dirfd, relpath, O_RDONLY | O_CLOEXEC |
+		    O_NOFOLLOW);
+	if (fd == -1) {
 		*errno_r = errno;
 		return -1;
 	}

@@ -62,8 +62,9 @@
 struct message;
 
 /*
- * Open relpath under dirfd read-only and map it.  An empty file is a
- * valid (empty) message.  NULL with *errno_r set on failure: ENOENT means
+ * Open relpath under dirfd read-only and map it, leaving the file's
+ * access time alone where the user owns the file (O_NOATIME).  An empty
+ * file is a valid (empty) message.  NULL with *errno_r set on failure: ENOENT means
  * the file is gone (another session expunged it, or renamed it for a flag
  * change); EINVAL that it is not a regular file.
  */

@@ -115,6 +115,12 @@ buf_addc(struct buf *b, int c)
 {
 	char ch = (char)c;
 
+	/* the common case, without a call: room for the byte and the NUL */
+	if (b->data != NULL && b->len + 1 < b->cap && b->len < b->max) {
+		b->data[b->len++] = ch;
+		b->data[b->len] = '\0';
+		return 0;
+	}
 	return buf_add(b, &ch, 1);
 }
 

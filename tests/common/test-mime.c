@@ -825,6 +825,79 @@ test_crlf(void)
 	buf_free(&b);
 }
 
+/*
+ * Bodies are passed over a block of bytes at a time where no line can be
+ * a boundary: boundaries, lines that only look like them, CRs and line
+ * ends at every offset of a block, with LF and CRLF line ends, must give
+ * the parts and counts a line-by-line walk gives.  The filler lines
+ * start with '-' now and then ("-x", "--bx", "--b-x": none a boundary).
+ */
+static void
+test_blocks(void)
+{
+	static const char *const lines[] = {
+		"text", "-x", "--bx", "--b-x", "", "\r", "a\rb", "--",
+		"0123456789012345678901234567890123456789012345678901234567",
+		"--b \t-",
+	};
+	struct mime_part *root;
+	struct buf m, want, got;
+	unsigned seed = 1, round, part, nparts, n, k;
+
+	buf_init(&m, BIG);
+	buf_init(&want, BIG);
+	buf_init(&got, BIG);
+	for (round = 0; round < 600; round++) {
+		buf_reset(&m);
+		buf_reset(&want);
+		nparts = 1 + round % 4;
+		buf_adds(&m, round % 5 == 0 ? "Subject: one part\n\n" :
+		    "Content-Type: multipart/mixed; boundary=b\n\npre\n");
+		buf_adds(&want, round % 5 == 0 ? "text/plain" :
+		    "multipart/mixed[");
+		for (part = 0; part < (round % 5 == 0 ? 1 : nparts); part++) {
+			if (round % 5 != 0) {
+				buf_adds(&m, round & 1 ? "--b\r\n\r\n" :
+				    "--b\n\n");
+				buf_adds(&want, part > 0 ? ",text/plain" :
+				    "text/plain");
+			}
+			/* round bytes or so of filler, so that the next
+			 * boundary falls at every offset of a block */
+			for (n = 0; n < round; n += k + 1) {
+				seed = seed * 1103515245 + 12345;
+				k = (unsigned)strlen(lines[(seed >> 16) %
+				    (sizeof(lines) / sizeof(lines[0]))]);
+				buf_adds(&m, lines[(seed >> 16) %
+				    (sizeof(lines) / sizeof(lines[0]))]);
+				buf_adds(&m, (seed >> 8) & 1 ? "\r\n" : "\n");
+			}
+			/* now and then no line end before the boundary */
+			if (round % 7 == 3)
+				buf_adds(&m, "tail");
+			if (round % 5 != 0)
+				buf_adds(&m, "\n");
+		}
+		if (round % 5 != 0) {
+			buf_adds(&m, round % 3 == 0 ? "--b--" : "--b--\nepi\n");
+			buf_addc(&want, ']');
+		}
+		root = mime_parse(m.data, m.len);
+		CHECK(root != NULL);
+		if (root == NULL)
+			continue;
+		check_tree("block", root, m.data, m.len);
+		buf_reset(&got);
+		shape(root, &got);
+		CHECK_MSG(strcmp(buf_cstr(&got), buf_cstr(&want)) == 0,
+		    "round %u: %s", round, buf_cstr(&got));
+		mime_free(root);
+	}
+	buf_free(&m);
+	buf_free(&want);
+	buf_free(&got);
+}
+
 int
 main(void)
 {
@@ -837,5 +910,6 @@ main(void)
 	T_RUN(test_decoders);
 	T_RUN(test_decoders_random);
 	T_RUN(test_crlf);
+	T_RUN(test_blocks);
 	return t_done();
 }
