@@ -607,7 +607,8 @@ def proc_gone(pid):
     """True once pid has exited (a zombie has exited too)."""
     try:
         stat = pathlib.Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):
+        # gone before the open, or (ESRCH) between the open and the read
         return True
     return stat[stat.rindex(")") + 2:].split()[0] == "Z"
 
@@ -633,7 +634,7 @@ def proc_ppid(pid):
     """The pid of pid's parent, or 0 if it has gone."""
     try:
         stat = pathlib.Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):
         return 0
     return int(stat[stat.rindex(")") + 2:].split()[1])
 
