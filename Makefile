@@ -211,6 +211,7 @@ UNITTESTS = tests/common/test-apppass \
 	   tests/maildir/test-keywords \
 	   tests/maildir/test-objectid \
 	   tests/maildir/test-maildirsize \
+	   tests/maildir/test-mdrename \
 	   tests/maildir/test-folder \
 	   tests/maildir/test-ftsindex \
 	   tests/maildir/test-msgcache \

@@ -153,11 +153,14 @@ int	mb_pathf(char *out, size_t len, const char *fmt, const char *a,
  * renameat2(RENAME_NOREPLACE), or link() and unlink() where the file
  * system has no such rename (NFS and FUSE answer EINVAL, others ENOSYS or
  * EOPNOTSUPP); a crash between those two leaves two names of one file,
- * which a sync takes as one message.  If to already names the same file
- * as from (another process finished the same move, or a crash left it
- * half done), the extra name is removed and the rename is done.  0, or -1
- * with errno: EEXIST when another file has the name, ENOENT when from is
- * gone.
+ * which a sync takes as one message.  Another process that renames from
+ * between the link and the unlink (a mail reader setting a flag) keeps
+ * its name and ours is taken back (ENOENT), so no second name is left;
+ * if the file then has no other name (from was removed), ours is kept.
+ * If to already names the same file as from (another process finished
+ * the same move, or a crash left it half done), the extra name is
+ * removed and the rename is done.  0, or -1 with errno: EEXIST when
+ * another file has the name, ENOENT when from is gone.
  */
 int	md_rename(int fromfd, const char *from, int tofd, const char *to);
 

@@ -85,14 +85,21 @@ md_rename(int fromfd, const char *from, int tofd, const char *to)
 		return 0;
 	if (errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP) {
 		if (linkat(fromfd, from, tofd, to, 0) == 0) {
-			if (unlinkat(fromfd, from, 0) == -1 &&
-			    errno != ENOENT) {
-				e = errno;
-				(void)unlinkat(tofd, to, 0);
-				errno = e;
-				return -1;
+			if (unlinkat(fromfd, from, 0) == 0)
+				return 0;
+			e = errno;
+			if (e == ENOENT) {
+				/* another process renamed or removed from
+				 * between the two: a name of its own left
+				 * beside ours would be a second copy */
+				if (fstatat(tofd, to, &st,
+				    AT_SYMLINK_NOFOLLOW) == -1 ||
+				    st.st_nlink == 1)
+					return 0;
 			}
-			return 0;
+			(void)unlinkat(tofd, to, 0);
+			errno = e;
+			return -1;
 		}
 		if (errno == EPERM || errno == EOPNOTSUPP || errno == ENOSYS) {
 			/* no hard links either (FAT, some FUSE file systems):
