@@ -543,36 +543,46 @@ lit_drop(struct imap_parser *p, enum imap_parse_error code, const char *msg)
 	p->drop_msg = msg;
 }
 
-/* Take up to n literal bytes; returns how many. */
+/*
+ * Take up to n literal bytes; returns how many.  A NUL in a literal that
+ * may not carry one fails the command, but only after the bytes before
+ * it are taken like any others: the first failure by position is the
+ * one reported, however the input is cut into reads.
+ */
 static size_t
 lit_data(struct imap_parser *p, const char *d, size_t n)
 {
-	size_t k = n;
+	const char *nul;
+	size_t k = n, take;
 
 	if (k > p->lit_left)
 		k = (size_t)p->lit_left;
 	if (k == 0)
 		return 0;
-	if (p->litmode != LIT_DROP && memchr(d, '\0', k) != NULL) {
-		if (!p->lit8)
-			lit_drop(p, IMAP_PERR_SYNTAX, "NUL byte in a literal "
-			    "(only literal8 ~{n} may carry one)");
+	take = k;
+	if (p->litmode != LIT_DROP &&
+	    (nul = memchr(d, '\0', k)) != NULL) {
 		p->lit_flags |= IMAP_ARGF_HAS_NUL;
+		if (!p->lit8)
+			take = (size_t)(nul - d);
 	}
-	switch (p->litmode) {
+	switch (take > 0 ? p->litmode : LIT_DROP) {
 	case LIT_MEMORY:
 		/* accept reserved room for all of it */
-		if (buf_add(&p->text, d, k) == -1)
+		if (buf_add(&p->text, d, take) == -1)
 			lit_drop(p, IMAP_PERR_NOMEM, "Server out of memory");
 		break;
 	case LIT_SINK:
-		if (p->sink(p->sink_ctx, d, k) != 0)
+		if (p->sink(p->sink_ctx, d, take) != 0)
 			lit_drop(p, IMAP_PERR_SINK,
 			    "Literal data could not be stored");
 		break;
 	case LIT_DROP:
 		break;
 	}
+	if (take < k && p->litmode != LIT_DROP)
+		lit_drop(p, IMAP_PERR_SYNTAX, "NUL byte in a literal "
+		    "(only literal8 ~{n} may carry one)");
 	p->lit_left -= k;
 	return k;
 }
