@@ -409,9 +409,14 @@ class Ledger:
             if not lo <= other.get(mid, 0) <= hi:
                 out.append(f"d) {mid}: {other.get(mid, 0)} files in Other, "
                            f"expected {lo}..{hi} (copies {c}+{u}, {rem})")
+            # a MOVE whose answer never came (the server was killed)
+            # may have placed the copy without removing the original: a
+            # MOVE is a link into the other folder, then an unlink here,
+            # never the other way round, so a kill between the two
+            # leaves the message in both folders, never in neither
             if (rem is not None and rem[0] == "move" and rem[1] == "pending"
                     and u == 0 and
-                    inbox.get(mid, 0) + other.get(mid, 0) - c != 1):
+                    inbox.get(mid, 0) + other.get(mid, 0) - c < 1):
                 out.append(f"d) {mid}: an interrupted MOVE left "
                            f"{inbox.get(mid, 0)} in INBOX and "
                            f"{other.get(mid, 0)} in Other")
