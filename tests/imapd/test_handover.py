@@ -70,8 +70,8 @@ def tcp_sockets(pid):
         lines = open(f).read().splitlines()[1:]
         inodes.update(line.split()[9] for line in lines)
     n = 0
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        m = re.match(r"socket:\[(\d+)\]", os.readlink(f"/proc/{pid}/fd/{fd}"))
+    for target in imapdtest.proc_fds(pid).values():
+        m = re.match(r"socket:\[(\d+)\]", target)
         if m and m.group(1) in inodes:
             n += 1
     return n

@@ -29,11 +29,8 @@ def ids(status, key):
 
 def fds(pid):
     """What pid's descriptors above stderr point at (sockets, pipes)."""
-    out = set()
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        if int(fd) > 2:
-            out.add(os.readlink(f"/proc/{pid}/fd/{fd}"))
-    return out
+    return {target for fd, target in imapdtest.proc_fds(pid).items()
+            if fd > 2}
 
 
 def limits_table(pid):
@@ -241,8 +238,7 @@ def test_inherited_descriptors_are_closed(server_factory):
         prefork = int(s.settings["prefork"])
         idle = wait_children(master, "imapd-idle", prefork)
         for pid in [master] + idle:
-            links = {fd: os.readlink(f"/proc/{pid}/fd/{fd}")
-                     for fd in os.listdir(f"/proc/{pid}/fd")}
+            links = imapdtest.proc_fds(pid)
             assert leaked not in links.values(), (pid, links)
         assert os.readlink(f"/proc/{master}/fd/0") == "/dev/null"
     finally:

@@ -199,10 +199,9 @@ def test_tls_process_holds_no_key(shared, mailuser, cert):
     assert st["Seccomp"] == "2"
     assert os.readlink(f"/proc/{tp}/root") == str(shared.chroot)
     # no file at all: sockets, and whatever the sanitizer keeps
-    for fd in os.listdir(f"/proc/{tp}/fd"):
-        if int(fd) <= 2:
+    for fd, target in imapdtest.proc_fds(tp).items():
+        if fd <= 2:
             continue        # stdin, stdout, stderr: the log in tests
-        target = os.readlink(f"/proc/{tp}/fd/{fd}")
         assert target.startswith(("socket:", "pipe:", "/dev/null")), target
     c.logout()
 

@@ -117,8 +117,8 @@ def tcp_inodes():
 
 def socket_inodes(pid):
     out = set()
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        m = re.match(r"socket:\[(\d+)\]", os.readlink(f"/proc/{pid}/fd/{fd}"))
+    for target in imapdtest.proc_fds(pid).values():
+        m = re.match(r"socket:\[(\d+)\]", target)
         if m:
             out.add(m.group(1))
     return out
@@ -533,11 +533,10 @@ def steal_key_channel(front):
     """A copy of the front's end of its key channel (as root)."""
     seq = seqpacket_inodes()
     target = None
-    for fd in os.listdir(f"/proc/{front}/fd"):
-        m = re.match(r"socket:\[(\d+)\]",
-                     os.readlink(f"/proc/{front}/fd/{fd}"))
+    for fd, link in imapdtest.proc_fds(front).items():
+        m = re.match(r"socket:\[(\d+)\]", link)
         if m and m.group(1) in seq:
-            target = int(fd)
+            target = fd
     assert target is not None, "the front has no key channel"
     libc = ctypes.CDLL(None, use_errno=True)
     pidfd = os.pidfd_open(front)

@@ -630,6 +630,23 @@ def server_sessions(server, comm):
             if proc_comm(p) == comm]
 
 
+def proc_fds(pid):
+    """pid's open descriptors as {fd: target}. A descriptor closed
+    between the listing and its readlink is left out, not an error:
+    the servers open and close sockets while tests look."""
+    out = {}
+    try:
+        names = os.listdir(f"/proc/{pid}/fd")
+    except (FileNotFoundError, ProcessLookupError):
+        return out
+    for fd in names:
+        try:
+            out[int(fd)] = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+    return out
+
+
 def proc_ppid(pid):
     """The pid of pid's parent, or 0 if it has gone."""
     try:
