@@ -712,7 +712,7 @@ cmd_fetch(struct session *s, const struct request *c)
 	fetch_free(f);
 	free(f);
 	free(seqs);
-	selected_flush_msgcache(s, 1);
+	selected_fetch_done(s);
 	free(unseen);
 	free(marked);
 	mailbox_flush_facts(s->mb);

@@ -330,6 +330,26 @@ selected_flush_msgcache(struct session *s, int final)
 		msgcache_flush(s->mcache, selected_alive, s->mb, final);
 }
 
+void
+selected_fetch_done(struct session *s)
+{
+	selected_flush_msgcache(s, s->mcache_due);
+	s->mcache_due = !s->mcache_due && s->mcache != NULL;
+}
+
+int
+selected_compact_due(struct session *s)
+{
+	return s->mcache_due && s->mb != NULL && s->end == END_NONE;
+}
+
+void
+selected_compact(struct session *s)
+{
+	s->mcache_due = 0;
+	selected_flush_msgcache(s, 1);
+}
+
 /*
  * message_read() of rel in the selected folder.  On a network file
  * system a file replaced or removed on the server can leave a stale
@@ -387,6 +407,7 @@ selected_close(struct session *s)
 	selected_flush_msgcache(s, 1);
 	msgcache_close(s->mcache);
 	s->mcache = NULL;
+	s->mcache_due = 0;
 	indexer_close(s);
 	if (s->mb != NULL)
 		mailbox_close(s->mb);

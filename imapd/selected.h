@@ -61,6 +61,19 @@ struct msgcache *selected_msgcache(struct session *);
 void	selected_flush_msgcache(struct session *, int final);
 
 /*
+ * The end of a FETCH: what it added to the structure cache is written
+ * out, and the compaction that may then be due (rewriting the whole
+ * cache, a tenth of a first FETCH over a large folder) waits until the
+ * tagged reply has gone and the client is quiet: selected_compact_due()
+ * says whether it still waits, selected_compact() does it.  A FETCH that
+ * finds the last one's still waiting (the client never paused) compacts
+ * at once, so the log grows by at most one FETCH between compactions.
+ */
+void	selected_fetch_done(struct session *);
+int	selected_compact_due(struct session *);
+void	selected_compact(struct session *);
+
+/*
  * Open message seq of the selected mailbox, read into store (the caller's
  * buffer, reused from one message to the next; see message_read()): the
  * header only unless whole.  A file renamed meanwhile (another session

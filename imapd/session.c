@@ -875,6 +875,10 @@ background(struct session *s)
 	while (!sig_term && !sig_drain && selected_new_waiting(s) &&
 	    !input_within(s, 0))
 		selected_move_new(s);
+	/* then the structure cache a FETCH left to compact */
+	if (!sig_term && !sig_drain && selected_compact_due(s) &&
+	    !input_within(s, 0))
+		selected_compact(s);
 	/* quiet for a while, and not about to index: rest */
 	if (!s->rested && s->state != STATE_NOTAUTH &&
 	    ((ms = indexer_due_ms(s)) < 0 || ms >= REST_AFTER_MS) &&

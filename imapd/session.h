@@ -127,6 +127,9 @@ struct session {
 						 * every change */
 	unsigned		 rested:1;	/* no command since
 						 * session_rest() */
+	unsigned		 mcache_due:1;	/* a FETCH left the
+						 * structure cache's
+						 * compaction for later */
 	char			 rip[64];	/* client address or "" */
 	char			 lport[8];	/* local port or "" */
 	/* the client as a trusted proxy's ID named it (cmd-any.c), for the
