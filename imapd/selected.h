@@ -63,11 +63,12 @@ void	selected_flush_msgcache(struct session *, int final);
 /*
  * The end of a FETCH: what it added to the structure cache is written
  * out, and the compaction that may then be due (rewriting the whole
- * cache, a tenth of a first FETCH over a large folder) waits until the
- * tagged reply has gone and the client is quiet: selected_compact_due()
- * says whether it still waits, selected_compact() does it.  A FETCH that
- * finds the last one's still waiting (the client never paused) compacts
- * at once, so the log grows by at most one FETCH between compactions.
+ * cache, about a twentieth of a first FETCH over a large folder) waits
+ * until the tagged reply has gone and the client is quiet:
+ * selected_compact_due() says whether it still waits, selected_compact()
+ * does it.  A FETCH that finds the last one's still waiting (the client
+ * never paused) compacts at once, so the log grows by at most one FETCH
+ * between compactions.
  */
 void	selected_fetch_done(struct session *);
 int	selected_compact_due(struct session *);
