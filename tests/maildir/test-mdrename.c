@@ -126,17 +126,26 @@ test_plain(void)
 	CHECK(exists("new/a2") && links("cur/a2:2,") == 1);
 }
 
+/* racer takes the file from under a move of from to to, leaving it as
+ * theirs: the move fails with ENOENT and leaves theirs the file's only
+ * name, not a second copy under ours */
+static void
+lost_race(const char *from, const char *to, void (*racer)(void),
+    const char *theirs)
+{
+	make(from);
+	between = racer;
+	errno = 0;
+	CHECK_INT(md_rename(dirfd_, from, dirfd_, to), -1);
+	CHECK_INT(errno, ENOENT);
+	CHECK(!exists(to));
+	CHECK(exists(theirs) && links(theirs) == 1);
+}
+
 static void
 test_renamed_meanwhile(void)
 {
-	make("new/b");
-	between = reader_renames;
-	errno = 0;
-	CHECK_INT(md_rename(dirfd_, "new/b", dirfd_, "cur/b:2,"), -1);
-	CHECK_INT(errno, ENOENT);
-	/* the reader's name alone: not a second copy under ours */
-	CHECK(!exists("cur/b:2,"));
-	CHECK(exists("cur/b:2,S") && links("cur/b:2,S") == 1);
+	lost_race("new/b", "cur/b:2,", reader_renames, "cur/b:2,S");
 }
 
 static void
@@ -152,13 +161,7 @@ test_removed_meanwhile(void)
 static void
 test_moved_away_meanwhile(void)
 {
-	make("new/d");
-	between = session_moves_away;
-	errno = 0;
-	CHECK_INT(md_rename(dirfd_, "new/d", dirfd_, "cur/d:2,"), -1);
-	CHECK_INT(errno, ENOENT);
-	CHECK(!exists("cur/d:2,"));
-	CHECK(exists("other/d") && links("other/d") == 1);
+	lost_race("new/d", "cur/d:2,", session_moves_away, "other/d");
 }
 
 static int
