@@ -9,6 +9,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +78,26 @@ t_count(const char *path, const char *prefix)
 			n++;
 	closedir(d);
 	return n;
+}
+
+static inline int
+t_rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(p);
+}
+
+/* At the end of a test program: the scratch tree under root removed if
+ * every check passed, else kept and named on stderr for a look. */
+static inline void
+t_scratch_done(const char *root)
+{
+	if (t_fail == 0)
+		nftw(root, t_rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	else
+		fprintf(stderr, "test files kept in %s\n", root);
 }
 
 #endif

@@ -9,7 +9,6 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +24,7 @@
 #include "imapd/session.h"
 #include "maildir/mailbox.h"
 #include "tests/t.h"
+#include "tests/tfile.h"
 
 static char root[] = "/tmp/test-search.XXXXXX";
 static struct config conf;
@@ -80,12 +80,6 @@ die(const char *what)
 {
 	perror(what);
 	exit(2);
-}
-
-static int
-rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(p);
 }
 
 static void
@@ -479,9 +473,6 @@ main(void)
 
 	mailbox_close(sess.mb);
 	imap_parser_free(parser);
-	if (t_fail == 0)
-		nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	else
-		fprintf(stderr, "folder kept in %s\n", root);
+	t_scratch_done(root);
 	return t_done();
 }

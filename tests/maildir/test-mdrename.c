@@ -11,7 +11,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +19,7 @@
 #include "common/lib/buf.h"
 #include "maildir/mailbox-int.h"
 #include "tests/t.h"
+#include "tests/tfile.h"
 
 #ifndef RENAME_NOREPLACE
 #define RENAME_NOREPLACE	(1 << 0)
@@ -164,12 +164,6 @@ test_moved_away_meanwhile(void)
 	lost_race("new/d", "cur/d:2,", session_moves_away, "other/d");
 }
 
-static int
-rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(p);
-}
-
 int
 main(void)
 {
@@ -185,9 +179,6 @@ main(void)
 	T_RUN(test_removed_meanwhile);
 	T_RUN(test_moved_away_meanwhile);
 	close(dirfd_);
-	if (t_fail == 0)
-		nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	else
-		fprintf(stderr, "files kept in %s\n", root);
+	t_scratch_done(root);
 	return t_done();
 }

@@ -7,7 +7,6 @@
  */
 #include <sys/stat.h>
 
-#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +18,7 @@
 #include "maildir/mailbox-int.h"
 #include "maildir/uidcache.h"
 #include "tests/t.h"
+#include "tests/tfile.h"
 
 #define A	"1700000001.M1P1.host"
 #define B	"1700000002.M2P1.host"
@@ -317,12 +317,6 @@ test_broken_copy(void)
 	uidcache_close(uc);
 }
 
-static int
-rm_one(const char *path, const struct stat *sb, int type, struct FTW *f)
-{
-	return remove(path);
-}
-
 /* ---- the listing's order ------------------------------------------ */
 
 struct refname {
@@ -431,9 +425,6 @@ main(void)
 	T_RUN(test_vanished_and_reappeared);
 	T_RUN(test_broken_copy);
 	T_RUN(test_sort_order);
-	if (t_fail == 0)
-		nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	else
-		fprintf(stderr, "folders kept in %s\n", root);
+	t_scratch_done(root);
 	return t_done();
 }
